@@ -1,0 +1,47 @@
+"""neurogeom: how the geometry of a neural population's task representation changes with learning.
+
+Loaders turn NWB recordings, arrays and simulations of task-trained RNNs into labelled
+:class:`xarray.DataArray` population tensors (see :mod:`neurogeom.population`); the geometry engine
+(:mod:`neurogeom.geometry`) measures manifold capacity and related geometry on them.
+
+Heavy dependencies (pynwb, torch, neurogym) are imported only when the function that needs them runs.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# public name -> submodule that defines it (imported on first use)
+_EXPORTS: dict[str, str] = {
+    "make_population": "neurogeom.population",
+    "validate": "neurogeom.population",
+    "pool": "neurogeom.population",
+    "Manifolds": "neurogeom.population",
+    "read_nwb": "neurogeom.io.nwb",
+    "write_nwb": "neurogeom.io.nwb",
+    "from_array": "neurogeom.io.arrays",
+    "from_unit_trials": "neurogeom.io.arrays",
+    "save": "neurogeom.io.store",
+    "load": "neurogeom.io.store",
+}
+
+__all__ = sorted([*_EXPORTS, "geometry", "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    if name in {"geometry", "io", "models", "tasks", "population"}:
+        return importlib.import_module(f"neurogeom.{name}")
+    raise AttributeError(f"module 'neurogeom' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+# Register the ``.ng`` accessor as soon as the package is imported (cheap: xarray only).
+from neurogeom import population as _population  # noqa: E402,F401

@@ -1,0 +1,33 @@
+"""The geometry engine: manifold capacity, effective geometry and similarity measures.
+
+Every function takes plain arrays (``points`` of shape (n_points, n_features) and one integer
+``labels`` entry per point) and returns an :class:`xarray.Dataset`. Population tensors reach the
+engine through the ``.ng`` accessor (``pop.ng.glue(by="choice")``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# public name -> submodule that defines it (imported on first use, so ``import neurogeom`` stays light)
+_EXPORTS: dict[str, str] = {
+    "glue": "capacity",
+    "simulated_capacity": "capacity",
+    "mftma": "mftma",
+    "measures": "registry",
+    "geometry": "broadcast",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        module = importlib.import_module(f"{__name__}.{_EXPORTS[name]}")
+        return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -1,0 +1,1 @@
+"""Readers and writers: NWB, arrays (numpy / MATLAB), and the results store."""

@@ -1,0 +1,1 @@
+"""Task-trained recurrent networks: architectures, training with checkpoints, simulation."""
