@@ -52,4 +52,3 @@ def _main() -> None:
 
 def main() -> None:  # pragma: no cover - console entry point
     app()
-

@@ -1,0 +1,807 @@
+"""The population tensor: neurogeom's one data contract.
+
+A population tensor is a plain :class:`xarray.DataArray` whose dims are a subset, in this order, of
+``("stage", "trial", "time", "unit")``:
+
+========  ===================================================================================
+dim       coords
+========  ===================================================================================
+stage     what it indexes (``step``, ``epoch``, ``session_date``) and a ``label`` (before/after)
+trial     one plain 1-D coord per condition label (``context``, ``choice``, ``coherence``, ...)
+time      seconds relative to the alignment event named in ``attrs["align"]`` (bin centres)
+unit      unit ids, plus metadata (``area``, ``depth``, ``cell_type``, ``session`` when pooled)
+========  ===================================================================================
+
+attrs: ``quantity`` (``spike_count``, ``rate_hz``, ``dff``, ``fluorescence``, ``rnn_state``,
+``continuous``), ``bin_size_s``, ``source``, ``species``, ``area``, ``align``. Missing data are NaN,
+and a boolean ``valid`` coord over the non-unit dims says where at least one unit has data.
+
+Recordings (:func:`neurogeom.read_nwb`), arrays (:func:`neurogeom.from_array`) and model simulations
+all produce this object, so every measure works on brains and models without a branch. Methods live
+on the ``.ng`` accessor: ``pop.ng.validate()``, ``pop.ng.select(...)``, ``pop.ng.average(...)``,
+``pop.ng.manifolds(...)``, ``pop.ng.pool(...)``, ``pop.ng.glue(...)``, ``pop.ng.geometry(...)``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+DIMS: tuple[str, ...] = ("stage", "trial", "time", "unit")
+QUANTITIES: frozenset[str] = frozenset(
+    {"spike_count", "rate_hz", "dff", "fluorescence", "rnn_state", "continuous"}
+)
+VALID = "valid"
+
+TimeWindow = tuple[float, float] | slice | None
+
+
+# ---- building and validating --------------------------------------------------------------------
+
+
+def make_population(
+    data: Any,
+    *,
+    dims: Sequence[str],
+    quantity: str,
+    trial_coords: Mapping[str, Any] | None = None,
+    time: Any = None,
+    unit: Any = None,
+    unit_coords: Mapping[str, Any] | None = None,
+    stage: Any = None,
+    stage_coords: Mapping[str, Any] | None = None,
+    align: str | None = None,
+    bin_size_s: float | None = None,
+    source: str | None = None,
+    species: str | None = None,
+    area: str | None = None,
+    attrs: Mapping[str, Any] | None = None,
+) -> xr.DataArray:
+    """Build a validated population tensor.
+
+    Parameters
+    ----------
+    data : array_like
+        Values with one axis per entry of ``dims``.
+    dims : sequence of str
+        A subset of ``("stage", "trial", "time", "unit")``, in that order.
+    quantity : str
+        What the values are: ``spike_count``, ``rate_hz``, ``dff``, ``fluorescence``,
+        ``rnn_state`` or ``continuous``.
+    trial_coords : mapping of str to array_like, optional
+        Condition labels, each of length ``n_trial`` (str, int, float or bool values).
+    time : array_like, optional
+        Bin centres in seconds relative to the alignment event, strictly increasing.
+        Defaults to ``arange(n_time) * bin_size_s`` when ``bin_size_s`` is given.
+    unit : array_like, optional
+        Unique unit ids (default ``0 .. n_unit - 1``).
+    unit_coords : mapping of str to array_like, optional
+        Per-unit metadata (``area``, ``depth``, ``cell_type``, ``session``).
+    stage : array_like, optional
+        Stage index values (training step, session number). Default ``0 .. n_stage - 1``.
+    stage_coords : mapping of str to array_like, optional
+        Per-stage metadata (``step``, ``label`` such as ``before`` / ``after``).
+    align : str, optional
+        Name of the event that time 0 is aligned to, e.g. ``"cue_start_time"``.
+    bin_size_s : float, optional
+        Bin width in seconds.
+    source, species, area : str, optional
+        Provenance stored in attrs.
+    attrs : mapping, optional
+        Further attrs.
+
+    Returns
+    -------
+    xarray.DataArray
+        Named ``"population"``, dims ``dims``, with a boolean ``valid`` coord over the non-unit dims.
+
+    Raises
+    ------
+    ValueError
+        If the dims, coords or attrs break the contract; the message says what was expected.
+    """
+    dims = tuple(dims)
+    _check_dims(dims)
+    values = np.asarray(data)
+    if values.ndim != len(dims):
+        raise ValueError(
+            f"data has {values.ndim} axes but dims names {len(dims)}: {dims}. "
+            "Give one dim name per axis."
+        )
+    if not (np.issubdtype(values.dtype, np.number) or values.dtype == bool):
+        raise TypeError(f"data must be numeric; got dtype {values.dtype}.")
+    if quantity not in QUANTITIES:
+        raise ValueError(f"unknown quantity {quantity!r}; expected one of {sorted(QUANTITIES)}.")
+    if bin_size_s is not None and not (np.isfinite(bin_size_s) and bin_size_s > 0):
+        raise ValueError(f"bin_size_s must be a positive number of seconds; got {bin_size_s}.")
+    sizes = dict(zip(dims, values.shape))
+
+    coords: dict[str, Any] = {}
+    if "trial" in sizes:
+        coords["trial"] = np.arange(sizes["trial"])
+        for name, vec in (trial_coords or {}).items():
+            coords[name] = ("trial", _label_vector(name, vec, sizes["trial"], "trial"))
+    elif trial_coords:
+        raise ValueError("trial_coords were given but dims has no 'trial'.")
+    if "time" in sizes:
+        if time is None:
+            if bin_size_s is None:
+                raise ValueError(
+                    "give time (seconds) or bin_size_s for a tensor with a 'time' dim."
+                )
+            time = np.arange(sizes["time"]) * bin_size_s
+        coords["time"] = ("time", _label_vector("time", time, sizes["time"], "time"))
+    if "unit" in sizes:
+        unit = np.arange(sizes["unit"]) if unit is None else unit
+        coords["unit"] = ("unit", _label_vector("unit", unit, sizes["unit"], "unit"))
+        for name, vec in (unit_coords or {}).items():
+            coords[name] = ("unit", _label_vector(name, vec, sizes["unit"], "unit"))
+    elif unit_coords:
+        raise ValueError("unit_coords were given but dims has no 'unit'.")
+    if "stage" in sizes:
+        stage = np.arange(sizes["stage"]) if stage is None else stage
+        coords["stage"] = ("stage", _label_vector("stage", stage, sizes["stage"], "stage"))
+        for name, vec in (stage_coords or {}).items():
+            coords[name] = ("stage", _label_vector(name, vec, sizes["stage"], "stage"))
+    elif stage_coords:
+        raise ValueError("stage_coords were given but dims has no 'stage'.")
+
+    all_attrs: dict[str, Any] = {"quantity": quantity}
+    for key, val in {
+        "bin_size_s": bin_size_s,
+        "source": source,
+        "species": species,
+        "area": area,
+        "align": align,
+    }.items():
+        if val is not None:
+            all_attrs[key] = val
+    all_attrs.update(attrs or {})
+    pop = xr.DataArray(values, dims=dims, coords=coords, name="population", attrs=all_attrs)
+    if "time" in sizes:
+        pop["time"].attrs.update(units="s", **({"align": align} if align else {}))
+    return validate(with_valid_mask(pop))
+
+
+def with_valid_mask(pop: xr.DataArray) -> xr.DataArray:
+    """Return ``pop`` with its ``valid`` coord recomputed from the data.
+
+    ``valid`` is True where at least one unit has a finite value; its dims are ``pop``'s dims
+    without ``unit``.
+    """
+    finite = np.isfinite(pop.variable) if pop.dtype != bool else xr.ones_like(pop.variable, bool)
+    if "unit" in pop.dims:
+        finite = finite.any("unit")
+    pop = pop.drop_vars(VALID, errors="ignore")
+    return pop.assign_coords({VALID: finite})
+
+
+def validate(pop: Any) -> xr.DataArray:
+    """Check that ``pop`` follows the population-tensor contract; return it unchanged.
+
+    Raises
+    ------
+    TypeError
+        If ``pop`` is not an :class:`xarray.DataArray`.
+    ValueError
+        If dims are unknown or out of order, a coord has the wrong shape, the time coord is not
+        increasing, unit ids repeat, values are infinite, or ``quantity`` is missing or unknown.
+    """
+    if not isinstance(pop, xr.DataArray):
+        raise TypeError(
+            f"a population tensor is an xarray.DataArray; got {type(pop).__name__}. "
+            "Build one with neurogeom.from_array(...) or neurogeom.make_population(...)."
+        )
+    _check_dims(tuple(pop.dims))
+    for name, coord in pop.coords.items():
+        if isinstance(pop.indexes.get(name), pd.MultiIndex):
+            raise ValueError(
+                f"coord {name!r} is a MultiIndex; labels must be plain 1-D coords. "
+                f"Use pop.reset_index({name!r})."
+            )
+        if name != VALID and coord.ndim > 1:
+            raise ValueError(
+                f"coord {name!r} has dims {coord.dims}; label coords must be 1-D (on one of {DIMS})."
+            )
+    if "time" in pop.dims:
+        t = np.asarray(pop["time"].values, dtype=float)
+        if not np.all(np.isfinite(t)) or np.any(np.diff(t) <= 0):
+            raise ValueError("the 'time' coord must be finite and strictly increasing (seconds).")
+    if "unit" in pop.dims:
+        ids = pd.Index(pop["unit"].values)
+        if ids.has_duplicates:
+            dup = ids[ids.duplicated()].unique().tolist()[:5]
+            raise ValueError(f"unit ids must be unique; repeated: {dup}.")
+    quantity = pop.attrs.get("quantity")
+    if quantity not in QUANTITIES:
+        raise ValueError(
+            f"attrs['quantity'] must be one of {sorted(QUANTITIES)}; got {quantity!r}. "
+            "Set it with pop.attrs['quantity'] = 'spike_count' (or the right one)."
+        )
+    if np.issubdtype(pop.dtype, np.floating) and np.isinf(pop.values).any():
+        raise ValueError("the tensor holds inf values; use NaN for missing data.")
+    return pop
+
+
+def _check_dims(dims: tuple[Hashable, ...]) -> None:
+    unknown = [d for d in dims if d not in DIMS]
+    if unknown:
+        hint = ""
+        if "neuron" in unknown or "cell" in unknown:
+            hint = " Try pop.rename(neuron='unit')."
+        raise ValueError(f"population dims must be among {DIMS}; got unknown {unknown}.{hint}")
+    if len(set(dims)) != len(dims):
+        raise ValueError(f"dims repeat: {dims}.")
+    order = [DIMS.index(d) for d in dims]
+    if order != sorted(order):
+        wanted = tuple(d for d in DIMS if d in dims)
+        raise ValueError(
+            f"population dims must be in the order {wanted}; got {dims}. "
+            f"Use pop.transpose(*{wanted})."
+        )
+
+
+def _label_vector(name: str, values: Any, n: int, dim: str) -> np.ndarray:
+    vec = np.asarray(values)
+    if vec.ndim == 0:
+        vec = np.full(n, vec.item())
+    if vec.ndim != 1 or vec.shape[0] != n:
+        raise ValueError(
+            f"coord {name!r} must be 1-D with one value per {dim} ({n}); got shape {vec.shape}."
+        )
+    if vec.dtype == object:
+        vec = vec.astype(str) if all(isinstance(v, str) for v in vec) else vec
+    return vec
+
+
+# ---- manifolds: the geometry engine's numeric input -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Manifolds:
+    """Points grouped into task manifolds: the numeric input of the geometry engine.
+
+    Attributes
+    ----------
+    points : ndarray of shape (n_points, n_features)
+        One row per trial (or per trial and time bin), one column per unit, float64.
+    labels : ndarray of shape (n_points,)
+        Integer manifold index ``0 .. n_manifolds - 1`` of each point.
+    table : pandas.DataFrame
+        One row per manifold: its label values (columns ``by`` and ``within``) and ``n_points``.
+    by, within : tuple of str
+        The labels that define a manifold, and the labels it is nested in.
+    feature_names : ndarray of shape (n_features,)
+        Unit ids.
+    """
+
+    points: np.ndarray
+    labels: np.ndarray
+    table: pd.DataFrame
+    by: tuple[str, ...]
+    within: tuple[str, ...] = ()
+    feature_names: np.ndarray = field(default_factory=lambda: np.empty(0))
+
+    @property
+    def n_manifolds(self) -> int:
+        """Number of manifolds P."""
+        return len(self.table)
+
+    def names(self) -> list[str]:
+        """Human-readable manifold names such as ``'choice=1, context=0'``."""
+        cols = [*self.by, *self.within]
+        return [", ".join(f"{c}={row[c]}" for c in cols) for _, row in self.table.iterrows()]
+
+
+def manifolds(
+    pop: xr.DataArray,
+    by: str | Sequence[str],
+    *,
+    within: str | Sequence[str] | None = None,
+    time: TimeWindow = None,
+    stage: Any = None,
+    points: Literal["mean", "all"] = "mean",
+    min_points: int = 2,
+) -> Manifolds:
+    """Group a population's trials into manifolds, one per value of ``by`` (within ``within``).
+
+    Parameters
+    ----------
+    pop : xarray.DataArray
+        Population tensor with dims ``trial`` and ``unit`` (``time`` and ``stage`` optional).
+    by : str or sequence of str
+        Trial label(s) whose values define the manifolds (e.g. ``"choice"``).
+    within : str or sequence of str, optional
+        Label(s) to split by as well: each combination of ``by`` and ``within`` values is a manifold
+        (e.g. ``by="choice", within="context"`` gives one manifold per (choice, context)).
+    time : (float, float) or slice, optional
+        Window in seconds (inclusive) of bin centres to use. Default: all time bins.
+    stage : label, optional
+        Which stage to use when ``pop`` has a ``stage`` dim (a value of the ``stage`` coord).
+    points : {"mean", "all"}, default="mean"
+        ``"mean"``: one point per trial, averaged over the window. ``"all"``: one point per
+        (trial, time bin).
+    min_points : int, default=2
+        Fewest points a manifold may have; fewer is an error.
+
+    Returns
+    -------
+    Manifolds
+        ``points`` of shape (n_points, n_unit) and integer ``labels``.
+
+    Raises
+    ------
+    ValueError
+        Unknown label (the message lists the trial labels), a ``stage`` dim without ``stage=``,
+        an empty window, or a manifold with fewer than ``min_points`` points.
+    """
+    validate(pop)
+    by_t = _as_tuple(by)
+    within_t = _as_tuple(within)
+    for dim in ("trial", "unit"):
+        if dim not in pop.dims:
+            raise ValueError(f"manifolds need dims 'trial' and 'unit'; got {tuple(pop.dims)}.")
+    labels_available = trial_labels(pop)
+    for name in (*by_t, *within_t):
+        if name not in labels_available:
+            raise ValueError(
+                f"unknown trial label {name!r}; the tensor's trial labels are {labels_available}."
+            )
+    if not by_t:
+        raise ValueError("give at least one trial label in `by`.")
+    if "stage" in pop.dims:
+        if stage is None:
+            raise ValueError(
+                f"the tensor has a 'stage' dim with {pop.sizes['stage']} entries "
+                f"({list(pop['stage'].values[:5])}...); pass stage=<one of them>, or use "
+                "pop.ng.geometry(by=..., over='stage') for every stage."
+            )
+        pop = _select_stage(pop, stage)
+    elif stage is not None:
+        raise ValueError("stage= was given but the tensor has no 'stage' dim.")
+    if "time" in pop.dims:
+        pop = _select_time(pop, time)
+        if points == "mean":
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: handled below
+                pop = pop.mean("time", skipna=True, keep_attrs=True)
+        elif points == "all":
+            pop = pop.stack(sample=("trial", "time")).transpose("sample", "unit")
+        else:
+            raise ValueError(f"points must be 'mean' or 'all'; got {points!r}.")
+    elif time is not None:
+        raise ValueError("time= was given but the tensor has no 'time' dim.")
+    sample_dim = "sample" if "sample" in pop.dims else "trial"
+    x = np.asarray(pop.transpose(sample_dim, "unit").values, dtype=np.float64)
+    keep = np.isfinite(x).all(axis=1)
+    n_drop = int((~keep).sum())
+    if n_drop:
+        if n_drop == len(keep):
+            raise ValueError("every point has missing (NaN) values in the chosen window.")
+        warnings.warn(
+            f"dropped {n_drop} of {len(keep)} points with missing (NaN) values "
+            "(trials shorter than the window, or units not recorded).",
+            stacklevel=3,
+        )
+    cols = [*by_t, *within_t]
+    frame = pd.DataFrame({c: np.asarray(pop[c].values) for c in cols})[keep]
+    x = x[keep]
+    if len(frame) == 0:
+        raise ValueError("no points: the selection is empty.")
+    codes = frame.groupby(cols, sort=True).ngroup().to_numpy()
+    table = frame.assign(n_points=1).groupby(cols, sort=True)["n_points"].count().reset_index()
+    small = table[table["n_points"] < min_points]
+    if len(small):
+        raise ValueError(
+            f"{len(small)} manifold(s) have fewer than {min_points} points, e.g. "
+            f"{small.iloc[0][cols].to_dict()} with {int(small.iloc[0]['n_points'])}. "
+            "Merge or drop that condition (pop.ng.select(...)), or pass min_points=1."
+        )
+    return Manifolds(
+        points=x,
+        labels=codes.astype(np.int64),
+        table=table,
+        by=by_t,
+        within=within_t,
+        feature_names=np.asarray(pop["unit"].values),
+    )
+
+
+def trial_labels(pop: xr.DataArray) -> list[str]:
+    """Names of the condition labels on the ``trial`` dim (``valid`` excluded)."""
+    return [
+        str(n) for n, c in pop.coords.items() if c.dims == ("trial",) and n not in ("trial", VALID)
+    ]
+
+
+def _as_tuple(x: str | Sequence[str] | None) -> tuple[str, ...]:
+    if x is None:
+        return ()
+    if isinstance(x, str):
+        return (x,)
+    return tuple(x)
+
+
+def _select_time(pop: xr.DataArray, time: TimeWindow) -> xr.DataArray:
+    if time is None:
+        return pop
+    if isinstance(time, slice):
+        start, stop = time.start, time.stop
+    else:
+        try:
+            start, stop = time
+        except (TypeError, ValueError):
+            raise ValueError(f"time must be (start_s, stop_s) or a slice; got {time!r}.") from None
+    if start is not None and stop is not None and not start < stop:
+        raise ValueError(f"time window must have start < stop; got ({start}, {stop}).")
+    out = pop.sel(time=slice(start, stop))
+    if out.sizes["time"] == 0:
+        t = pop["time"].values
+        raise ValueError(
+            f"time window ({start}, {stop}) s holds no bins; the tensor spans "
+            f"{t[0]:.3g} to {t[-1]:.3g} s."
+        )
+    return out
+
+
+def _select_stage(pop: xr.DataArray, stage: Any) -> xr.DataArray:
+    values = pop["stage"].values
+    if stage in set(values.tolist()):
+        return pop.sel(stage=stage)
+    if "label" in pop.coords and pop["label"].dims == ("stage",):
+        hits = np.flatnonzero(pop["label"].values == stage)
+        if len(hits) == 1:
+            return pop.isel(stage=int(hits[0]))
+    raise ValueError(f"unknown stage {stage!r}; the tensor's stages are {values.tolist()}.")
+
+
+# ---- selection, averaging ------------------------------------------------------------------------
+
+
+def select(pop: xr.DataArray, **conditions: Any) -> xr.DataArray:
+    """Keep the trials (or stages) whose labels match every condition.
+
+    ``select(pop, context=0, choice=[1, 2])`` keeps trials with context 0 and choice 1 or 2.
+    Keys may be trial labels or stage coords (``label="after"``).
+    """
+    out = pop
+    for name, wanted in conditions.items():
+        if name not in out.coords or out[name].ndim != 1 or name == VALID:
+            raise ValueError(
+                f"unknown label {name!r}; trial labels are {trial_labels(out)}"
+                + (f", stage coords {_stage_labels(out)}" if "stage" in out.dims else "")
+                + "."
+            )
+        dim = out[name].dims[0]
+        values = np.asarray(out[name].values)
+        wanted_list = (
+            list(wanted)
+            if isinstance(wanted, list | tuple | set | frozenset | np.ndarray)
+            else [wanted]
+        )
+        mask = np.isin(values, wanted_list)
+        if not mask.any():
+            uniq = pd.unique(values).tolist()[:20]
+            raise ValueError(f"no {dim} has {name}={wanted!r}; its values are {uniq}.")
+        out = out.isel({dim: np.flatnonzero(mask)})
+    return out
+
+
+def _stage_labels(pop: xr.DataArray) -> list[str]:
+    return [str(n) for n, c in pop.coords.items() if c.dims == ("stage",)]
+
+
+def average(
+    pop: xr.DataArray, over: str = "trial", by: str | Sequence[str] | None = None
+) -> xr.DataArray:
+    """Average over a dim; with ``by``, a condition average that keeps one row per condition.
+
+    Parameters
+    ----------
+    pop : xarray.DataArray
+        Population tensor.
+    over : str, default="trial"
+        Dim to average over (NaN-aware).
+    by : str or sequence of str, optional
+        Only with ``over="trial"``: average the trials of each combination of these labels. The
+        result keeps a ``trial`` dim with one entry per condition, the labels as coords, and an
+        ``n_trials`` coord.
+
+    Returns
+    -------
+    xarray.DataArray
+        The averaged tensor, attrs kept, ``valid`` recomputed.
+    """
+    if over not in pop.dims:
+        raise ValueError(f"cannot average over {over!r}: the tensor's dims are {tuple(pop.dims)}.")
+    by_t = _as_tuple(by)
+    if not by_t:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            out = pop.drop_vars(VALID, errors="ignore").mean(over, skipna=True, keep_attrs=True)
+        return with_valid_mask(out)
+    if over != "trial":
+        raise ValueError("average(by=...) groups trials; use over='trial'.")
+    missing = [b for b in by_t if b not in trial_labels(pop)]
+    if missing:
+        raise ValueError(f"unknown trial label(s) {missing}; trial labels are {trial_labels(pop)}.")
+    frame = pd.DataFrame({b: np.asarray(pop[b].values) for b in by_t})
+    groups = frame.groupby(list(by_t), sort=True).indices
+    data = pop.drop_vars(VALID, errors="ignore").transpose(*pop.dims)
+    axis = pop.dims.index("trial")
+    rows, keys, counts = [], [], []
+    for key, idx in groups.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            rows.append(np.nanmean(np.take(data.values, idx, axis=axis), axis=axis))
+        keys.append(key if isinstance(key, tuple) else (key,))
+        counts.append(len(idx))
+    values = np.stack(rows, axis=axis)
+    coords: dict[str, Any] = {n: c for n, c in data.coords.items() if "trial" not in c.dims}
+    coords["trial"] = np.arange(len(rows))
+    for j, b in enumerate(by_t):
+        coords[b] = ("trial", np.asarray([k[j] for k in keys]))
+    coords["n_trials"] = ("trial", np.asarray(counts))
+    out = xr.DataArray(values, dims=data.dims, coords=coords, name=pop.name, attrs=dict(pop.attrs))
+    out.attrs["averaged_by"] = list(by_t)
+    return with_valid_mask(out)
+
+
+# ---- pooling: pseudo-populations ------------------------------------------------------------------
+
+
+def pool(
+    pops: Sequence[xr.DataArray],
+    by: str | Sequence[str],
+    *,
+    n_trials: int | None = None,
+    seed: int = 0,
+    sessions: Sequence[str] | None = None,
+    unique_ids: bool = False,
+    replace: bool = False,
+) -> xr.DataArray:
+    """Pool units recorded in different sessions into one pseudo-population.
+
+    Units not recorded simultaneously are combined by resampling trials per condition: for every
+    combination of the ``by`` labels, each session contributes the same number of trials, drawn
+    without replacement with a seeded generator, and the k-th pseudo-trial of a condition joins the
+    k-th drawn trial of every session.
+
+    Parameters
+    ----------
+    pops : sequence of xarray.DataArray
+        Population tensors with dims (``trial``, [``time``], ``unit``) and equal time coords.
+    by : str or sequence of str
+        Trial labels that define a condition (e.g. ``"type"``); the pooled tensor keeps only these.
+    n_trials : int, optional
+        Trials per condition. Default: the smallest count of any condition in any session.
+    seed : int, default=0
+        Seed of the resampling.
+    sessions : sequence of str, optional
+        Session names, stored in the unit coord ``session``. Default: ``attrs["session"]``,
+        else ``attrs["source"]``, else ``"session<i>"``.
+    unique_ids : bool, default=False
+        Prefix unit ids with the session name (``"<session>/<id>"``). Without it, a unit id that
+        occurs in two sessions is an error.
+    replace : bool, default=False
+        Draw with replacement, allowing ``n_trials`` above a session's count.
+
+    Returns
+    -------
+    xarray.DataArray
+        Dims (``trial``, [``time``], ``unit``); ``n_conditions * n_trials`` trials sorted by
+        condition; unit coords ``session`` and every unit coord common to all sessions.
+    """
+    pops = list(pops)
+    if not pops:
+        raise ValueError("pool needs at least one population tensor.")
+    by_t = _as_tuple(by)
+    if not by_t:
+        raise ValueError("pool needs `by`: the trial label(s) that define a condition.")
+    for i, p in enumerate(pops):
+        validate(p)
+        if "stage" in p.dims or "trial" not in p.dims or "unit" not in p.dims:
+            raise ValueError(
+                f"session {i} has dims {tuple(p.dims)}; pooling needs ('trial', [time,] 'unit')."
+            )
+        missing = [b for b in by_t if b not in trial_labels(p)]
+        if missing:
+            raise ValueError(
+                f"session {i} lacks trial label(s) {missing}; its labels are {trial_labels(p)}."
+            )
+        if p.dims != pops[0].dims:
+            raise ValueError(f"session {i} has dims {p.dims}, session 0 has {pops[0].dims}.")
+        if "time" in p.dims and not np.allclose(p["time"].values, pops[0]["time"].values):
+            raise ValueError(
+                f"session {i} has other time bins than session 0; read them with the same "
+                "align, window and bin size."
+            )
+        if p.attrs.get("quantity") != pops[0].attrs.get("quantity"):
+            raise ValueError(
+                f"session {i} holds {p.attrs.get('quantity')!r} but session 0 holds "
+                f"{pops[0].attrs.get('quantity')!r}; pool tensors of the same quantity (units)."
+            )
+    names = (
+        list(sessions)
+        if sessions is not None
+        else [_session_name(p, i) for i, p in enumerate(pops)]
+    )
+    if len(names) != len(pops) or len(set(names)) != len(names):
+        raise ValueError(f"sessions must name each tensor once; got {names}.")
+
+    # conditions present in every session
+    per_session = [
+        pd.DataFrame({b: np.asarray(p[b].values) for b in by_t})
+        .groupby(list(by_t), sort=True)
+        .indices
+        for p in pops
+    ]
+    common = sorted(set.intersection(*(set(g) for g in per_session)), key=_sort_key)
+    if not common:
+        raise ValueError(f"no condition of {by_t} occurs in every session.")
+    dropped = set().union(*(set(g) for g in per_session)) - set(common)
+    if dropped:
+        warnings.warn(
+            f"conditions missing from some session were left out: {sorted(dropped, key=_sort_key)}",
+            stacklevel=2,
+        )
+    smallest = min(len(g[c]) for g in per_session for c in common)
+    n = smallest if n_trials is None else int(n_trials)
+    if n < 1:
+        raise ValueError(f"n_trials must be at least 1; got {n}.")
+    if n > smallest and not replace:
+        raise ValueError(
+            f"n_trials={n} but some condition has only {smallest} trials in some session; "
+            "lower n_trials or pass replace=True."
+        )
+
+    rng = np.random.default_rng(seed)
+    parts = []
+    for p, groups in zip(pops, per_session):
+        idx = np.concatenate([rng.choice(groups[c], size=n, replace=replace) for c in common])
+        part = p.drop_vars(VALID, errors="ignore").isel(trial=idx)
+        keep = {"trial", "time", "unit", *by_t}
+        part = part.drop_vars(
+            [c for c in part.coords if c not in keep and "unit" not in part[c].dims]
+        )
+        parts.append(part.assign_coords(trial=np.arange(part.sizes["trial"])))
+    unit_coord_names = set.intersection(
+        *({str(c) for c in q.coords if q[c].dims == ("unit",) and c != "unit"} for q in parts)
+    )
+    parts = [
+        q.drop_vars(
+            [
+                c
+                for c in q.coords
+                if q[c].dims == ("unit",) and c != "unit" and c not in unit_coord_names
+            ]
+        ).assign_coords(session=("unit", np.full(q.sizes["unit"], name)))
+        for q, name in zip(parts, names)
+    ]
+    if unique_ids:
+        parts = [
+            q.assign_coords(unit=[f"{name}/{u}" for u in q["unit"].values])
+            for q, name in zip(parts, names)
+        ]
+    ids = pd.Index(np.concatenate([q["unit"].values for q in parts]))
+    if ids.has_duplicates:
+        dup = ids[ids.duplicated()].unique().tolist()[:5]
+        raise ValueError(
+            f"unit ids {dup} occur in more than one session; pass unique_ids=True to prefix "
+            "them with the session name, or relabel them (pop.assign_coords(unit=...))."
+        )
+    for q in parts[1:]:  # the same condition labels, in the same order, in every session
+        for b in by_t:
+            if not np.array_equal(q[b].values, parts[0][b].values):
+                raise ValueError(f"label {b!r} does not line up across sessions after resampling.")
+    out = xr.concat(parts, dim="unit", coords="minimal", compat="override", join="override")
+    attrs = dict(pops[0].attrs)
+    attrs.update(pooled_sessions=list(names), pool_by=list(by_t), pool_seed=seed, pool_n_trials=n)
+    attrs.pop("session", None)
+    out.attrs = attrs
+    return validate(with_valid_mask(out.transpose(*pops[0].dims)))
+
+
+def _session_name(pop: xr.DataArray, i: int) -> str:
+    for key in ("session", "source"):
+        if pop.attrs.get(key):
+            return str(pop.attrs[key])
+    return f"session{i}"
+
+
+def _sort_key(key: Any) -> tuple:
+    key = key if isinstance(key, tuple) else (key,)
+    return tuple((type(k).__name__, k) for k in key)
+
+
+# ---- the accessor ---------------------------------------------------------------------------------
+
+
+@xr.register_dataarray_accessor("ng")
+class NgAccessor:
+    """neurogeom methods on a population tensor: ``pop.ng.<method>``.
+
+    A thin door: each method forwards to a function of :mod:`neurogeom.population` or
+    :mod:`neurogeom.geometry` that also accepts plain arrays.
+    """
+
+    def __init__(self, obj: xr.DataArray) -> None:
+        self._obj = obj
+
+    def validate(self) -> xr.DataArray:
+        """Check the population-tensor contract (see :func:`validate`)."""
+        return validate(self._obj)
+
+    def select(self, **conditions: Any) -> xr.DataArray:
+        """Trials (or stages) whose labels match every condition (see :func:`select`)."""
+        return select(self._obj, **conditions)
+
+    def average(self, over: str = "trial", by: str | Sequence[str] | None = None) -> xr.DataArray:
+        """Average over a dim, or condition-average trials (see :func:`average`)."""
+        return average(self._obj, over=over, by=by)
+
+    def manifolds(
+        self,
+        by: str | Sequence[str],
+        *,
+        within: str | Sequence[str] | None = None,
+        time: TimeWindow = None,
+        stage: Any = None,
+        points: Literal["mean", "all"] = "mean",
+        min_points: int = 2,
+    ) -> Manifolds:
+        """Points and integer labels for the geometry engine (see :func:`manifolds`)."""
+        return manifolds(
+            self._obj,
+            by,
+            within=within,
+            time=time,
+            stage=stage,
+            points=points,
+            min_points=min_points,
+        )
+
+    def pool(
+        self, others: xr.DataArray | Iterable[xr.DataArray], by: str | Sequence[str], **kwargs: Any
+    ) -> xr.DataArray:
+        """Pseudo-population of this tensor's units and those of ``others`` (see :func:`pool`)."""
+        rest = [others] if isinstance(others, xr.DataArray) else list(others)
+        return pool([self._obj, *rest], by, **kwargs)
+
+    def glue(
+        self,
+        by: str | Sequence[str],
+        *,
+        within: str | Sequence[str] | None = None,
+        time: TimeWindow = None,
+        stage: Any = None,
+        points: Literal["mean", "all"] = "mean",
+        **kwargs: Any,
+    ) -> xr.Dataset:
+        """GLUE manifold capacity and effective geometry of the ``by`` manifolds.
+
+        Keyword arguments other than the manifold selection go to
+        :func:`neurogeom.geometry.glue`.
+        """
+        from neurogeom.geometry import glue
+
+        m = self.manifolds(by, within=within, time=time, stage=stage, points=points)
+        out = glue(m.points, m.labels, **kwargs)
+        out.attrs.update(by=list(m.by), within=list(m.within), manifolds=m.names())
+        return out
+
+    def geometry(self, by: str | Sequence[str], **kwargs: Any) -> xr.Dataset:
+        """Measures for every index of extra dims such as ``stage``.
+
+        See :func:`neurogeom.geometry.geometry` for the arguments (``measures``, ``over``,
+        ``within``, ``time``, ``n_jobs``).
+        """
+        from neurogeom.geometry import geometry
+
+        return geometry(self._obj, by=by, **kwargs)
