@@ -487,7 +487,7 @@ def select(pop: xr.DataArray, **conditions: Any) -> xr.DataArray:
         )
         mask = np.isin(values, wanted_list)
         if not mask.any():
-            uniq = pd.unique(values).tolist()[:20]
+            uniq = sorted(pd.unique(values).tolist(), key=_sort_key)[:20]
             raise ValueError(f"no {dim} has {name}={wanted!r}; its values are {uniq}.")
         out = out.isel({dim: np.flatnonzero(mask)})
     return out
