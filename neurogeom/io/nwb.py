@@ -1,0 +1,832 @@
+"""Read NWB recordings into population tensors, and write population tensors as NWB files.
+
+:func:`read_nwb` turns the ``units`` table (spike times) or a continuous series (an LFP-like
+``TimeSeries``, a calcium ``RoiResponseSeries``) into a (trial, time, unit) population tensor
+aligned to a named trial event, with the trials table's columns as ``trial`` coords.
+:func:`write_nwb` writes a population tensor back so that :func:`read_nwb` returns it unchanged.
+:func:`nwb_info` summarises a file (used by ``neurogeom info``).
+
+Files are always opened read-only; an NWB file is never modified.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from neurogeom.io._binning import bin_average, bin_edges, bin_spike_counts
+from neurogeom.io._nwb_write import META_KEY, write_nwb
+from neurogeom.population import QUANTITIES, make_population, pool
+
+__all__ = ["read_nwb", "write_nwb", "nwb_info"]
+
+PathLike = str | os.PathLike
+EventTimes = Literal["auto", "absolute", "relative"]
+
+#: trials-table columns that hold no condition label
+_TRIAL_SKIP = {"id", "timeseries", "tags", "tags_index", "timeseries_index"}
+#: units-table columns that hold no per-unit label
+_UNIT_SKIP = {
+    "spike_times",
+    "spike_times_index",
+    "electrodes",
+    "electrodes_index",
+    "obs_intervals",
+    "obs_intervals_index",
+    "waveforms",
+    "waveform_mean",
+    "waveform_sd",
+    "electrode_group",
+}
+_SPIKE_QUANTITIES = ("spike_count", "rate_hz")
+
+
+# ---- opening files ---------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _open_nwb(path: PathLike) -> Iterator[Any]:
+    """Open an NWB (HDF5) file read-only; clear errors for a missing, non-HDF5 or broken file."""
+    import h5py
+    from pynwb import NWBHDF5IO
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"NWB file not found: {str(path)!r}. Check the path.")
+    if path.is_dir():
+        raise ValueError(
+            f"{str(path)!r} is a folder, not an NWB file; read_nwb reads HDF5 NWB files (*.nwb)."
+        )
+    if not h5py.is_hdf5(path):
+        raise ValueError(
+            f"{str(path)!r} is not an HDF5 file, so not an NWB file neurogeom can read. "
+            "Give the path of an .nwb (HDF5) file; arrays load with neurogeom.from_array."
+        )
+    try:
+        io = NWBHDF5IO(str(path), mode="r", load_namespaces=True)
+    except OSError as exc:
+        raise ValueError(
+            f"{str(path)!r} cannot be opened as HDF5 ({exc}); the file is truncated or "
+            "corrupted: copy or download it again."
+        ) from None
+    try:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # schema-version chatter from old files
+                nwbfile = io.read()
+        except Exception as exc:  # hdmf raises many types on damaged files
+            raise ValueError(
+                f"{str(path)!r} could not be read as NWB ({type(exc).__name__}: {exc}); the file "
+                "is truncated or corrupted: copy or download it again."
+            ) from None
+        yield nwbfile
+    finally:
+        io.close()
+
+
+def _neurogeom_meta(nwbfile: Any) -> dict[str, Any]:
+    """The metadata :func:`write_nwb` stored in ``notes`` (empty for other files)."""
+    notes = getattr(nwbfile, "notes", None)
+    if not notes:
+        return {}
+    try:
+        blob = json.loads(notes)
+    except (TypeError, ValueError):
+        return {}
+    return blob.get(META_KEY, {}) if isinstance(blob, dict) else {}
+
+
+# ---- trials and events -----------------------------------------------------------------------------
+
+
+def _trials_frame(nwbfile: Any, path: PathLike) -> pd.DataFrame:
+    trials = nwbfile.trials
+    if trials is None or len(trials) == 0:
+        raise ValueError(
+            f"{str(path)!r} has no trials table (intervals/trials), so there is nothing to align "
+            "to. Add trials with NWBFile.add_trial(...) or build the tensor with "
+            "neurogeom.from_array(...)."
+        )
+    columns: dict[str, Any] = {}
+    for name in trials.colnames:
+        if name in _TRIAL_SKIP:
+            continue
+        col = trials[name]
+        if type(col).__name__ == "VectorIndex":  # ragged column: not a label
+            continue
+        values = np.asarray(col.data[:])
+        if values.ndim != 1:
+            continue
+        if values.dtype.kind == "S":
+            values = values.astype(str)
+        elif values.dtype.kind == "O":
+            values = np.array([v.decode() if isinstance(v, bytes) else v for v in values])
+            if values.dtype.kind == "O":
+                continue  # references to other objects
+        columns[name] = values
+    frame = pd.DataFrame(columns)
+    frame.index = np.asarray(trials.id.data[:])
+    frame.index.name = "id"
+    return frame
+
+
+def _event_columns(trials: pd.DataFrame) -> list[str]:
+    """Numeric trial columns that hold times: ``start_time``, ``stop_time`` and ``*_time(s)``."""
+    return [
+        c
+        for c in trials.columns
+        if pd.api.types.is_float_dtype(trials[c].dtype)
+        and (c in ("start_time", "stop_time") or c.endswith("_time") or c.endswith("_times"))
+    ]
+
+
+def _event_is_relative(values: np.ndarray, start: np.ndarray) -> bool | None:
+    """Tell whether event times are seconds from the trial's start (True) or absolute (False).
+
+    Absolute event times are at or after their trial's start and grow with it; times relative to
+    the start are mostly smaller than the start and do not follow it. Returns None when the two
+    readings cannot be told apart from the values.
+    """
+    ok = np.isfinite(values) & np.isfinite(start)
+    v, s = values[ok], start[ok]
+    if v.size == 0 or np.allclose(s, 0.0):
+        return False  # both readings agree
+    after_start = np.mean(v >= s - 1e-9)
+    order = np.argsort(s, kind="stable")
+    steps = np.diff(v[order])
+    monotone = np.mean(steps >= 0) if steps.size else 1.0
+    if after_start >= 0.99 and monotone >= 0.9:
+        return False
+    if after_start <= 0.5 or monotone < 0.6:
+        return True
+    return None
+
+
+def _event_kind(trials: pd.DataFrame, name: str) -> str:
+    if name in ("start_time", "stop_time"):
+        return "absolute"
+    rel = _event_is_relative(trials[name].to_numpy(float), trials["start_time"].to_numpy(float))
+    return {True: "relative", False: "absolute", None: "unknown"}[rel]
+
+
+def _align_times(
+    trials: pd.DataFrame, align: str, event_times: EventTimes, path: PathLike
+) -> tuple[np.ndarray, str]:
+    """Absolute time (s) of ``align`` in every trial, and how the column was read."""
+    events = _event_columns(trials)
+    if align not in trials.columns or not pd.api.types.is_numeric_dtype(trials[align].dtype):
+        raise ValueError(
+            f"unknown event {align!r} in {str(path)!r}; the trials table has the event columns "
+            f"{events}. Pass one of them as align=..."
+        )
+    values = trials[align].to_numpy(float)
+    if align in ("start_time", "stop_time") or event_times == "absolute":
+        return values, "absolute"
+    start = trials["start_time"].to_numpy(float)
+    if event_times == "relative":
+        return start + values, "relative"
+    rel = _event_is_relative(values, start)
+    if rel is None:
+        raise ValueError(
+            f"cannot tell whether {align!r} holds absolute times or seconds from each trial's "
+            "start_time; pass event_times='absolute' or event_times='relative'."
+        )
+    return (start + values, "relative") if rel else (values, "absolute")
+
+
+def _row_mask(frame: pd.DataFrame, rule: Any, what: str) -> np.ndarray:
+    """Boolean row mask from a dict (column -> value or list of values), a callable or a query."""
+    if rule is None:
+        return np.ones(len(frame), dtype=bool)
+    if callable(rule):
+        mask = np.asarray(rule(frame))
+    elif isinstance(rule, str):
+        mask = frame.eval(rule)
+        mask = np.asarray(mask)
+    elif isinstance(rule, Mapping):
+        mask = np.ones(len(frame), dtype=bool)
+        for col, want in rule.items():
+            if col not in frame.columns:
+                raise ValueError(
+                    f"{what} names column {col!r}, which is not in the table; its columns are "
+                    f"{list(frame.columns)}."
+                )
+            wanted = list(want) if isinstance(want, list | tuple | set | np.ndarray) else [want]
+            mask &= frame[col].isin(wanted).to_numpy()
+    else:
+        raise TypeError(
+            f"{what} must be a dict (column -> value or list), a callable on the DataFrame or a "
+            f"query string; got {type(rule).__name__}."
+        )
+    if mask.dtype != bool or mask.shape != (len(frame),):
+        raise ValueError(
+            f"{what} must select rows with one boolean per row ({len(frame)}); got an array of "
+            f"shape {mask.shape} and dtype {mask.dtype}."
+        )
+    return mask
+
+
+# ---- spikes and continuous series ------------------------------------------------------------------
+
+
+def _units_frame(units: Any) -> pd.DataFrame:
+    columns: dict[str, Any] = {}
+    for name in units.colnames:
+        if name in _UNIT_SKIP:
+            continue
+        col = units[name]
+        if type(col).__name__ in ("VectorIndex", "DynamicTableRegion"):
+            continue
+        values = np.asarray(col.data[:])
+        if values.ndim != 1:
+            continue
+        if values.dtype.kind == "S":
+            values = values.astype(str)
+        elif values.dtype.kind == "O":
+            values = np.array([v.decode() if isinstance(v, bytes) else v for v in values])
+            if values.dtype.kind == "O":
+                continue
+        columns[name] = values
+    frame = pd.DataFrame(columns)
+    frame.index = np.asarray(units.id.data[:])
+    frame.index.name = "id"
+    return frame
+
+
+def _spike_trains(units: Any, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Spike times of the selected unit rows as (flat sorted runs, run ends)."""
+    index = units["spike_times"]
+    ends_all = np.asarray(index.data[:], dtype=np.int64)
+    flat_all = np.asarray(index.target.data[:], dtype=np.float64)
+    starts_all = np.concatenate([[0], ends_all[:-1]])
+    pieces = [flat_all[starts_all[r] : ends_all[r]] for r in rows]
+    pieces = [p if np.all(np.diff(p) >= 0) else np.sort(p) for p in pieces]
+    lengths = np.array([p.size for p in pieces], dtype=np.int64)
+    flat = np.concatenate(pieces) if pieces else np.zeros(0)
+    return flat, np.cumsum(lengths)
+
+
+def _iter_series(nwbfile: Any) -> Iterator[tuple[str, Any]]:
+    """Every TimeSeries of the file with its path (``processing/ophys/Fluorescence/Roi...``)."""
+    from pynwb import TimeSeries
+
+    def walk(obj: Any, prefix: str) -> Iterator[tuple[str, Any]]:
+        if isinstance(obj, TimeSeries):
+            yield prefix, obj
+            return
+        for child in getattr(obj, "children", []) or []:
+            yield from walk(child, f"{prefix}/{child.name}")
+
+    for group in ("acquisition", "stimulus"):
+        for name, obj in (getattr(nwbfile, group, None) or {}).items():
+            yield from walk(obj, f"{group}/{name}")
+    for mod_name, module in (nwbfile.processing or {}).items():
+        for name, obj in module.data_interfaces.items():
+            yield from walk(obj, f"processing/{mod_name}/{name}")
+
+
+def _is_continuous(ts: Any) -> bool:
+    """A series worth binning: numeric samples (not event markers in BehavioralEvents)."""
+    parent = getattr(ts, "parent", None)
+    if type(parent).__name__ == "BehavioralEvents":
+        return False
+    data = ts.data
+    dtype = getattr(data, "dtype", None)
+    return dtype is not None and np.issubdtype(dtype, np.number)
+
+
+def _find_series(nwbfile: Any, series: str, path: PathLike) -> tuple[str, Any]:
+    found = list(_iter_series(nwbfile))
+    key = series.strip("/")
+    for p, ts in found:
+        if p == key or ts.name == key:
+            return p, ts
+    inside = [(p, ts) for p, ts in found if p.startswith(key + "/") or f"/{key}/" in p]
+    if len(inside) == 1:
+        return inside[0]
+    raise ValueError(
+        f"no series {series!r} in {str(path)!r}"
+        + (" (it holds several; name one)" if inside else "")
+        + f"; its series are {[p for p, _ in found]}. Pass one of them as series=..."
+    )
+
+
+def _series_samples(ts: Any, t_lo: float, t_hi: float) -> tuple[np.ndarray, np.ndarray]:
+    """Timestamps (s) and data (n_samples, n_channels) of ``ts`` between ``t_lo`` and ``t_hi``."""
+    n = int(ts.data.shape[0])
+    if ts.timestamps is not None:
+        stamps = np.asarray(ts.timestamps[:], dtype=np.float64)
+        i0, i1 = np.searchsorted(stamps, [t_lo, t_hi], side="left")
+        i1 = min(n, i1 + 1)
+        stamps = stamps[i0:i1]
+    else:
+        rate = float(ts.rate)
+        t0 = float(ts.starting_time or 0.0)
+        i0 = int(np.clip(np.floor((t_lo - t0) * rate), 0, n))
+        i1 = int(np.clip(np.ceil((t_hi - t0) * rate) + 1, 0, n))
+        stamps = t0 + np.arange(i0, i1, dtype=np.float64) / rate
+    data = np.asarray(ts.data[i0:i1], dtype=np.float64)
+    return stamps, data.reshape(data.shape[0], -1)
+
+
+def _series_quantity(ts: Any) -> str:
+    parent = type(getattr(ts, "parent", None)).__name__
+    if parent == "DfOverF":
+        return "dff"
+    if parent == "Fluorescence" or type(ts).__name__ == "RoiResponseSeries":
+        return "fluorescence"
+    return "continuous"
+
+
+def _series_channel_ids(ts: Any, n_channels: int) -> np.ndarray:
+    for attr in ("rois", "electrodes"):
+        region = getattr(ts, attr, None)
+        if region is not None:
+            try:
+                ids = np.asarray(region.table.id.data[:])[np.asarray(region.data[:])]
+                if ids.size == n_channels:
+                    return ids
+            except (AttributeError, IndexError, TypeError):
+                pass
+    return np.arange(n_channels)
+
+
+# ---- read_nwb --------------------------------------------------------------------------------------
+
+
+def _check_window(window: Any, bin_size: Any) -> tuple[tuple[float, float], float]:
+    try:
+        a, b = (float(x) for x in window)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"window must be two numbers (start_s, stop_s) relative to the event; got {window!r}."
+        ) from None
+    if not (np.isfinite(a) and np.isfinite(b)) or a >= b:
+        raise ValueError(
+            f"window start must be before its stop; got window=({a}, {b}). "
+            "Give (start_s, stop_s) with start_s < stop_s, e.g. (-0.5, 1.0)."
+        )
+    try:
+        size = float(bin_size)
+    except (TypeError, ValueError):
+        raise ValueError(f"bin_size must be a number of seconds; got {bin_size!r}.") from None
+    if not np.isfinite(size) or size <= 0:
+        raise ValueError(f"bin_size must be a positive number of seconds; got {bin_size}.")
+    if size > b - a + 1e-12:
+        raise ValueError(
+            f"bin_size={size} s is longer than the window ({b - a} s); use a smaller bin."
+        )
+    return (a, b), size
+
+
+def read_nwb(
+    path_or_paths: PathLike | Sequence[PathLike],
+    *,
+    align: str | None = None,
+    window: tuple[float, float] | None = None,
+    bin_size: float | None = None,
+    quantity: str | None = None,
+    units: Sequence[Any] | None = None,
+    unit_filter: Mapping[str, Any] | Callable[[pd.DataFrame], Any] | str | None = None,
+    series: str | None = None,
+    trial_filter: Mapping[str, Any] | Callable[[pd.DataFrame], Any] | str | None = None,
+    trial_columns: Sequence[str] | None = None,
+    event_times: EventTimes = "auto",
+    clip_to_trial: bool = False,
+    pool_by: str | Sequence[str] | None = None,
+    n_trials: int | None = None,
+    seed: int = 0,
+    unique_unit_ids: bool = True,
+) -> xr.DataArray:
+    """Read an NWB file into a (trial, time, unit) population tensor aligned to a trial event.
+
+    Parameters
+    ----------
+    path_or_paths : path or sequence of paths
+        One NWB (HDF5) file, or several: several files are read with the same settings and pooled
+        into a pseudo-population with :func:`neurogeom.population.pool` (needs ``pool_by``).
+    align : str, optional
+        Trials-table column of the event that time 0 is aligned to (``"start_time"``,
+        ``"cue_start_time"``, ...). Default: the event a neurogeom-written file records, else
+        ``"start_time"``.
+    window : (float, float), optional
+        Seconds relative to the event, ``start < stop``. Required unless the file was written by
+        :func:`write_nwb`, which records it.
+    bin_size : float, optional
+        Bin width in seconds, > 0 (same default rule as ``window``).
+    quantity : {"spike_count", "rate_hz", "dff", "fluorescence", "continuous", ...}, optional
+        For spikes: counts per bin (default) or rates in Hz (counts / ``bin_size``). For a
+        continuous series: the label stored in attrs (default from the series type).
+    units : sequence, optional
+        Unit ids (the units table's ``id``) to keep, in this order.
+    unit_filter : dict, callable or str, optional
+        Units-table row filter: ``{"quality": "good"}`` (a list value means any of), a callable
+        taking the units DataFrame and returning a boolean mask, or a ``DataFrame.eval`` query.
+    series : str, optional
+        Name or path of a continuous series to bin instead of spikes, e.g. ``"LFP"`` or
+        ``"processing/ophys/Fluorescence/RoiResponseSeries"`` (a container holding one series may
+        be named). Each bin holds the mean of the samples inside it (NaN when none).
+    trial_filter : dict, callable or str, optional
+        Trials-table row filter, same forms as ``unit_filter``.
+    trial_columns : sequence of str, optional
+        Trials-table columns to keep as ``trial`` coords. Default: all of them (strings, numbers,
+        booleans), plus ``trial_id``.
+    event_times : {"auto", "absolute", "relative"}, default="auto"
+        Whether event columns hold absolute seconds or seconds from each trial's ``start_time``
+        (as in DANDI:000006). ``"auto"`` decides from the values: relative times are mostly smaller
+        than their trial's start and do not grow with it; ambiguous columns raise.
+    clip_to_trial : bool, default=False
+        Set bins outside ``[start_time, stop_time]`` of their trial to NaN (where ``stop_time``
+        is known). By default a window may reach into the neighbouring trials.
+    pool_by : str or sequence of str, optional
+        With several files: trial label(s) whose conditions are balanced when pooling.
+    n_trials : int, optional
+        With several files: trials per condition in the pseudo-population (default: the minimum).
+    seed : int, default=0
+        Seed of the trial resampling when pooling.
+    unique_unit_ids : bool, default=True
+        With several files: prefix unit ids with the file name (``"<stem>/<id>"``). With False,
+        a unit id found in two files is an error.
+
+    Returns
+    -------
+    xarray.DataArray
+        Dims (``trial``, ``time``, ``unit``), float64; ``time`` holds bin centres (s). Trials
+        whose event is NaN are dropped (with a warning giving the count). attrs: ``quantity``,
+        ``bin_size_s``, ``align``, ``window_s``, ``event_times``, ``source``, ``session``,
+        ``species``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If a file does not exist.
+    ValueError
+        For a file that is not HDF5 or is truncated, a file without trials, units or continuous
+        data, an unknown event or series, a bad window or bin size, or duplicate unit ids.
+
+    Examples
+    --------
+    >>> pop = read_nwb("session.nwb", align="cue_start_time", window=(-1.0, 2.0),
+    ...                bin_size=0.05)  # doctest: +SKIP
+    """
+    if event_times not in ("auto", "absolute", "relative"):
+        raise ValueError(
+            f"event_times must be 'auto', 'absolute' or 'relative'; got {event_times!r}."
+        )
+    if quantity is not None and quantity not in QUANTITIES:
+        raise ValueError(f"unknown quantity {quantity!r}; expected one of {sorted(QUANTITIES)}.")
+    if window is not None and bin_size is not None:
+        _check_window(window, bin_size)  # fail before opening anything
+    if not isinstance(path_or_paths, str | os.PathLike):
+        paths = [Path(p) for p in path_or_paths]
+        if not paths:
+            raise ValueError("read_nwb got an empty list of paths.")
+        if len(paths) > 1:
+            if pool_by is None:
+                raise ValueError(
+                    "reading several files builds a pseudo-population: pass pool_by=<trial "
+                    "label(s)> whose conditions are balanced across files, e.g. pool_by='type'."
+                )
+            kwargs = dict(
+                align=align,
+                window=window,
+                bin_size=bin_size,
+                quantity=quantity,
+                units=units,
+                unit_filter=unit_filter,
+                series=series,
+                trial_filter=trial_filter,
+                trial_columns=trial_columns,
+                event_times=event_times,
+                clip_to_trial=clip_to_trial,
+            )
+            pops = [read_nwb(p, **kwargs) for p in paths]  # type: ignore[arg-type]
+            names = [p.attrs["session"] for p in pops]
+            if len(set(names)) != len(names):
+                names = [f"{i}:{n}" for i, n in enumerate(names)]
+            if not unique_unit_ids:
+                ids = pd.Index(np.concatenate([p["unit"].values for p in pops]))
+                if ids.has_duplicates:
+                    dup = ids[ids.duplicated()].unique().tolist()[:5]
+                    raise ValueError(
+                        f"duplicate unit ids {dup} across files; pooling needs unique ids: pass "
+                        "unique_unit_ids=True to prefix them with the file name."
+                    )
+            return pool(
+                pops,
+                by=pool_by,
+                n_trials=n_trials,
+                seed=seed,
+                sessions=names,
+                unique_ids=unique_unit_ids,
+            )
+        path_or_paths = paths[0]
+    path = Path(path_or_paths)
+    with _open_nwb(path) as nwbfile:
+        return _read_one(
+            nwbfile,
+            path,
+            align=align,
+            window=window,
+            bin_size=bin_size,
+            quantity=quantity,
+            units=units,
+            unit_filter=unit_filter,
+            series=series,
+            trial_filter=trial_filter,
+            trial_columns=trial_columns,
+            event_times=event_times,
+            clip_to_trial=clip_to_trial,
+        )
+
+
+def _read_one(
+    nwbfile: Any,
+    path: Path,
+    *,
+    align: str | None,
+    window: Any,
+    bin_size: Any,
+    quantity: str | None,
+    units: Any,
+    unit_filter: Any,
+    series: str | None,
+    trial_filter: Any,
+    trial_columns: Any,
+    event_times: EventTimes,
+    clip_to_trial: bool,
+) -> xr.DataArray:
+    meta = _neurogeom_meta(nwbfile)
+    align = align or meta.get("align") or "start_time"
+    if window is None:
+        if "window_s" not in meta:
+            raise ValueError(
+                "read_nwb needs window=(start_s, stop_s): seconds around the event to keep, "
+                "e.g. window=(-0.5, 1.0)."
+            )
+        window = meta["window_s"]
+    if bin_size is None:
+        if "bin_size_s" not in meta:
+            raise ValueError("read_nwb needs bin_size (seconds), e.g. bin_size=0.05.")
+        bin_size = meta["bin_size_s"]
+    window, bin_size = _check_window(window, bin_size)
+    edges = bin_edges(window, bin_size)
+    has_units = nwbfile.units is not None and len(nwbfile.units) > 0
+    if series is None and meta.get("series"):
+        series = meta["series"]
+    if series is None and not has_units:
+        candidates = [p for p, ts in _iter_series(nwbfile) if _is_continuous(ts)]
+        if not candidates:
+            raise ValueError(
+                f"{str(path)!r} has no units table and no continuous data (TimeSeries); "
+                "there is nothing to bin. Add spike times (NWBFile.add_unit) or a TimeSeries."
+            )
+        if len(candidates) > 1:
+            raise ValueError(
+                f"{str(path)!r} has no units table and several continuous series "
+                f"{candidates}; pass series=<one of them>."
+            )
+        series = candidates[0]
+
+    # trials: filter, then locate the event
+    trials = _trials_frame(nwbfile, path)
+    n_all = len(trials)
+    keep = _row_mask(trials, trial_filter, "trial_filter")
+    trials = trials[keep]
+    if trials.empty:
+        raise ValueError(f"trial_filter kept none of the {n_all} trials; loosen it.")
+    event_abs, event_kind = _align_times(trials, align, event_times, path)
+    finite = np.isfinite(event_abs)
+    if not finite.all():
+        warnings.warn(
+            f"dropped {int((~finite).sum())} of {len(trials)} trials whose {align!r} is NaN.",
+            stacklevel=3,
+        )
+        trials, event_abs = trials[finite], event_abs[finite]
+        if trials.empty:
+            raise ValueError(f"every trial has a NaN {align!r}; align to another event.")
+
+    # values: spikes or a continuous series
+    if series is None:
+        if quantity not in (None, *_SPIKE_QUANTITIES):
+            raise ValueError(
+                f"quantity={quantity!r} does not apply to spikes; use 'spike_count' or 'rate_hz' "
+                "(or pass series=... to read a continuous series)."
+            )
+        quantity = quantity or meta.get("quantity") or "spike_count"
+        if quantity not in _SPIKE_QUANTITIES:
+            quantity = "spike_count"
+        unit_frame = _units_frame(nwbfile.units)
+        rows = np.flatnonzero(_row_mask(unit_frame, unit_filter, "unit_filter"))
+        if units is not None:
+            pos = {u: i for i, u in enumerate(unit_frame.index)}
+            missing = [u for u in units if u not in pos]
+            if missing:
+                raise ValueError(
+                    f"unit ids {missing[:5]} are not in the units table; its ids are "
+                    f"{list(unit_frame.index)[:20]}."
+                )
+            chosen = set(rows.tolist())
+            rows = np.array([pos[u] for u in units if pos[u] in chosen], dtype=np.int64)
+        if rows.size == 0:
+            raise ValueError("unit_filter / units selected no unit; loosen the selection.")
+        flat, ends = _spike_trains(nwbfile.units, rows)
+        values = bin_spike_counts(flat, ends, event_abs, edges).astype(np.float64)
+        if quantity == "rate_hz":
+            values /= bin_size
+        unit_ids = unit_frame.index.to_numpy()[rows]
+        unit_coords = {c: unit_frame[c].to_numpy()[rows] for c in unit_frame.columns}
+    else:
+        ts_path, ts = _find_series(nwbfile, series, path)
+        t_lo, t_hi = float(event_abs.min() + edges[0]), float(event_abs.max() + edges[-1])
+        stamps, data = _series_samples(ts, t_lo, t_hi)
+        values = bin_average(stamps, data, event_abs, edges)
+        quantity = quantity or meta.get("quantity") or _series_quantity(ts)
+        unit_ids = _series_channel_ids(ts, values.shape[2])
+        unit_coords = {}
+        series = ts_path
+
+    id_column = meta.get("unit_id_column")
+    if series is None and id_column in unit_coords:  # non-integer ids that write_nwb kept
+        unit_ids = unit_coords.pop(id_column)
+    if series is not None and meta.get("unit") and len(meta["unit"]) == values.shape[2]:
+        unit_ids = np.asarray(meta["unit"])
+        for name, vec in meta.get("unit_coords", {}).items():
+            unit_coords[name] = np.asarray(vec)
+
+    if clip_to_trial and "stop_time" in trials:
+        start = trials["start_time"].to_numpy(float)
+        stop = trials["stop_time"].to_numpy(float)
+        lo = event_abs[:, None] + edges[None, :-1]
+        hi = event_abs[:, None] + edges[None, 1:]
+        outside = (lo < start[:, None] - 1e-9) | (
+            np.isfinite(stop)[:, None] & (hi > stop[:, None] + 1e-9)
+        )
+        values[outside] = np.nan
+
+    time = (edges[:-1] + edges[1:]) / 2.0
+    if meta.get("time") and len(meta["time"]) == time.size and np.allclose(meta["time"], time):
+        time = np.asarray(meta["time"], dtype=np.float64)
+
+    trial_coords = _trial_coords(trials, trial_columns, meta)
+    attrs = dict(meta.get("attrs", {}))
+    attrs.update(
+        window_s=[float(window[0]), float(window[1])],
+        event_times=event_kind,
+        session=path.stem,
+    )
+    if series is not None:
+        attrs["series"] = series
+    species = getattr(getattr(nwbfile, "subject", None), "species", None)
+    pop = make_population(
+        values,
+        dims=("trial", "time", "unit"),
+        quantity=quantity,
+        trial_coords=trial_coords,
+        time=time,
+        unit=unit_ids,
+        unit_coords=unit_coords,
+        align=align,
+        bin_size_s=bin_size,
+        source=str(path),
+        species=attrs.pop("species", None) or species or None,
+        area=attrs.pop("area", None),
+        attrs={k: v for k, v in attrs.items() if k not in ("quantity", "bin_size_s", "align")},
+    )
+    stage = meta.get("stage")
+    if stage and keep.all() and finite.all():
+        pop = _unstack_stage(pop, stage)
+    return pop
+
+
+def _trial_coords(
+    trials: pd.DataFrame, trial_columns: Sequence[str] | None, meta: Mapping[str, Any]
+) -> dict[str, np.ndarray]:
+    renamed = meta.get("trial_columns")  # {column: coord name} written by write_nwb
+    if trial_columns is None and renamed is not None:
+        return {coord: trials[col].to_numpy() for col, coord in renamed.items() if col in trials}
+    if trial_columns is None:
+        out = {"trial_id": trials.index.to_numpy()}
+        out.update({c: trials[c].to_numpy() for c in trials.columns})
+        return out
+    missing = [c for c in trial_columns if c not in trials.columns and c != "trial_id"]
+    if missing:
+        raise ValueError(
+            f"trial_columns {missing} are not in the trials table; its columns are "
+            f"{list(trials.columns)}."
+        )
+    return {
+        c: (trials.index.to_numpy() if c == "trial_id" else trials[c].to_numpy())
+        for c in trial_columns
+    }
+
+
+def _unstack_stage(pop: xr.DataArray, stage: Mapping[str, Any]) -> xr.DataArray:
+    """Undo :func:`write_nwb`'s stacking of a ``stage`` dim into the trials table."""
+    col = stage["column"]
+    if col not in pop.coords:
+        return pop
+    n_stage = int(stage["n_stage"])
+    n_trial = pop.sizes["trial"] // n_stage
+    if n_trial * n_stage != pop.sizes["trial"]:
+        return pop
+    values = pop.values.reshape(n_stage, n_trial, *pop.shape[1:])
+    stage_coords = {
+        name: pop[c].values.reshape(n_stage, n_trial)[:, 0] for name, c in stage["coords"].items()
+    }
+    skip = {col, *stage["coords"].values(), "trial", "valid"}
+    trial_coords = {
+        c: pop[c].values[:n_trial]
+        for c in pop.coords
+        if pop[c].dims == ("trial",) and c not in skip
+    }
+    unit_coords = {c: pop[c].values for c in pop.coords if pop[c].dims == ("unit",) and c != "unit"}
+    attrs = {k: v for k, v in pop.attrs.items() if k not in ("quantity", "bin_size_s", "align")}
+    return make_population(
+        values,
+        dims=("stage", "trial", "time", "unit"),
+        quantity=pop.attrs["quantity"],
+        trial_coords=trial_coords,
+        time=pop["time"].values,
+        unit=pop["unit"].values,
+        unit_coords=unit_coords,
+        stage=pop[col].values.reshape(n_stage, n_trial)[:, 0],
+        stage_coords=stage_coords,
+        align=pop.attrs.get("align"),
+        bin_size_s=pop.attrs.get("bin_size_s"),
+        attrs=attrs,
+    )
+
+
+# ---- nwb_info --------------------------------------------------------------------------------------
+
+
+def nwb_info(path: PathLike, n_examples: int = 3) -> dict[str, Any]:
+    """Summarise an NWB file: units, trials, trial columns, event columns and continuous series.
+
+    Parameters
+    ----------
+    path : path
+        An NWB (HDF5) file; opened read-only.
+    n_examples : int, default=3
+        Distinct example values listed per trial column.
+
+    Returns
+    -------
+    dict
+        ``path``, ``nwb_version``, ``identifier``, ``session_description``, ``species``,
+        ``n_units``, ``unit_columns``, ``n_trials``, ``trial_columns`` (column -> example values),
+        ``event_columns`` (column -> ``"absolute"`` / ``"relative"`` / ``"unknown"``) and
+        ``series`` (path -> shape) for the continuous series.
+    """
+    path = Path(path)
+    with _open_nwb(path) as nwbfile:
+        info: dict[str, Any] = {
+            "path": str(path),
+            "nwb_version": _nwb_version(path),
+            "identifier": nwbfile.identifier,
+            "session_description": nwbfile.session_description,
+            "species": getattr(getattr(nwbfile, "subject", None), "species", None),
+        }
+        units = nwbfile.units
+        info["n_units"] = 0 if units is None else len(units)
+        info["unit_columns"] = [] if units is None else list(_units_frame(units).columns)
+        trials = nwbfile.trials
+        if trials is None or len(trials) == 0:
+            info.update(n_trials=0, trial_columns={}, event_columns={})
+        else:
+            frame = _trials_frame(nwbfile, path)
+            info["n_trials"] = len(frame)
+            examples = {}
+            for col in frame.columns:
+                uniq = pd.unique(frame[col].dropna())
+                examples[col] = [_plain(v) for v in uniq[:n_examples]]
+            info["trial_columns"] = examples
+            info["event_columns"] = {c: _event_kind(frame, c) for c in _event_columns(frame)}
+        info["series"] = {
+            p: tuple(int(s) for s in ts.data.shape)
+            for p, ts in _iter_series(nwbfile)
+            if _is_continuous(ts)
+        }
+    return info
+
+
+def _nwb_version(path: Path) -> str | None:
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        version = f.attrs.get("nwb_version")
+    return version.decode() if isinstance(version, bytes) else version
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
