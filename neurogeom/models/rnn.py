@@ -1,0 +1,330 @@
+"""Recurrent networks for cognitive tasks, with the initialisation knobs the literature varies.
+
+:class:`CTRNN` is a leaky (continuous-time, Euler-discretised) rate network
+
+.. math::  h_t = (1 - a) h_{t-1} + a\\,\\phi(W_{in} x_t + W h_{t-1} + b),\\quad
+           y_t = W_{out} h_t + b_{out},\\quad a = dt / \\tau,
+
+with knobs: the initial gain ``g`` (``W0 ~ g N(0, 1/N)``), the **rank** of ``W0`` (SVD-truncated and
+rescaled to the full-rank Frobenius norm, as in Liu et al. 2023 and arXiv 2503.18114), Dale's law
+(fixed excitatory / inhibitory presynaptic signs, kept through training by rectification), and a fixed
+sparse connectivity mask. The output scale ``alpha`` (Chizat et al. 2019; lazy for large alpha) acts on
+the training objective and lives in :mod:`neurogeom.models.train`. :class:`GRUNet` is a gated network
+for comparison.
+
+When ``a = 1`` the update is exactly torch's Elman RNN, so the forward pass runs in torch's fused
+``rnn_relu`` / ``rnn_tanh`` kernel with the *effective* weights (masked, sign-constrained, ...) passed
+in; gradients flow back to the raw parameters. Otherwise a Python loop over time steps runs, with the
+input projection of all steps done in one matrix product.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = ["NetworkConfig", "CTRNN", "GRUNet", "build_network", "truncate_rank", "pick_device"]
+
+_ACTIVATIONS = ("relu", "tanh")
+_TYPES = ("ctrnn", "gru")
+_INITS = ("normal", "identity")
+
+
+@dataclass
+class NetworkConfig:
+    """Architecture and initialisation of a task network.
+
+    Parameters
+    ----------
+    type : {"ctrnn", "gru"}, default="ctrnn"
+    n_units : int, default=128
+        Number of recurrent units N.
+    activation : {"relu", "tanh"}, default="relu"
+    tau_ms : float or None, default=None
+        Time constant in ms; ``None`` means ``tau = dt`` (a = 1, a discrete-time network).
+    bias : bool, default=False
+        Recurrent bias b.
+    init : {"normal", "identity"}, default="normal"
+        ``normal``: ``W0 = g N(0, 1/N)``; ``identity``: ``W0 = I + g N(0, 1/N)`` (Le et al. 2015).
+    g : float, default=1.0
+        Gain of the random part of W0.
+    rank : int or "full", default="full"
+        Rank of W0: its SVD is truncated to the top ``rank`` components and rescaled to the Frobenius
+        norm of the untruncated matrix.
+    alpha : float or None, default=None
+        Output scale (Chizat): training fits ``alpha (f - f0)`` with the loss divided by alpha^2.
+        ``None`` trains ``f`` itself.
+    dale : bool, default=False
+        Dale's law: the first ``frac_excitatory * N`` units excite, the rest inhibit.
+    frac_excitatory : float, default=0.8
+    sparsity : float, default=0.0
+        Fraction of recurrent connections removed by a fixed random mask (0 = dense).
+    readout_bias : bool, default=True
+    """
+
+    type: str = "ctrnn"
+    n_units: int = 128
+    activation: str = "relu"
+    tau_ms: float | None = None
+    bias: bool = False
+    init: str = "normal"
+    g: float = 1.0
+    rank: int | str = "full"
+    alpha: float | None = None
+    dale: bool = False
+    frac_excitatory: float = 0.8
+    sparsity: float = 0.0
+    readout_bias: bool = True
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> NetworkConfig:
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(
+                f"unknown network key(s) {unknown}; allowed: {', '.join(sorted(names))}"
+            )
+        cfg = cls(**d)
+        cfg.validate()
+        return cfg
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the first bad value."""
+        if self.type not in _TYPES:
+            raise ValueError(f"network type must be one of {_TYPES}; got {self.type!r}")
+        if isinstance(self.n_units, bool) or not isinstance(self.n_units, int) or self.n_units < 1:
+            raise ValueError(f"n_units must be a positive integer; got {self.n_units!r}")
+        if self.activation not in _ACTIVATIONS:
+            raise ValueError(f"activation must be one of {_ACTIVATIONS}; got {self.activation!r}")
+        if self.init not in _INITS:
+            raise ValueError(f"init must be one of {_INITS}; got {self.init!r}")
+        if self.rank != "full":
+            r = self.rank
+            if isinstance(r, bool) or not isinstance(r, int) or not 1 <= r <= self.n_units:
+                raise ValueError(
+                    f"rank must be an integer in 1..n_units={self.n_units} or 'full'; got {r!r}"
+                )
+        if not self.g >= 0:
+            raise ValueError(f"g must be >= 0; got {self.g}")
+        if self.alpha is not None and not self.alpha > 0:
+            raise ValueError(f"alpha must be > 0 (or None); got {self.alpha}")
+        if self.tau_ms is not None and not self.tau_ms > 0:
+            raise ValueError(f"tau_ms must be > 0 (or None for tau = dt); got {self.tau_ms}")
+        if not 0.0 <= self.sparsity < 1.0:
+            raise ValueError(f"sparsity must be in [0, 1); got {self.sparsity}")
+        if not 0.0 < self.frac_excitatory < 1.0:
+            raise ValueError(f"frac_excitatory must be in (0, 1); got {self.frac_excitatory}")
+        if self.dale and self.rank != "full":
+            raise ValueError(
+                "rank truncation and dale=True cannot be combined: a truncated SVD does not keep "
+                "fixed column signs. Use rank='full' with dale, or dale=false with a rank."
+            )
+        if self.type == "gru" and (self.dale or self.sparsity or self.rank != "full"):
+            raise ValueError("dale, sparsity and rank apply to type='ctrnn' only")
+
+
+def pick_device(device: str | None = "auto") -> torch.device:
+    """``"auto"``: CUDA when available, else CPU; otherwise ``torch.device(device)``."""
+    if device in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def truncate_rank(w: np.ndarray | torch.Tensor, rank: int) -> torch.Tensor:
+    """Best rank-``rank`` approximation of ``w`` (truncated SVD), rescaled to ``w``'s Frobenius norm.
+
+    Parameters
+    ----------
+    w : array of shape (N, N)
+    rank : int, 1 <= rank <= N
+
+    Returns
+    -------
+    torch.Tensor of shape (N, N), same dtype, rank exactly ``rank`` (for generic ``w``).
+    """
+    w = torch.as_tensor(w)
+    if not 1 <= rank <= min(w.shape):
+        raise ValueError(f"rank must be in 1..{min(w.shape)}; got {rank}")
+    w64 = w.double()
+    u, s, vh = torch.linalg.svd(w64)
+    low = (u[:, :rank] * s[:rank]) @ vh[:rank]
+    low = low * (torch.linalg.norm(w64) / torch.linalg.norm(low))
+    return low.to(w.dtype)
+
+
+class CTRNN(nn.Module):
+    """Leaky rate RNN with a linear readout (see the module docstring for the equations).
+
+    Parameters
+    ----------
+    n_input, n_output : int
+        Input and output channels.
+    config : NetworkConfig
+    dt_ms : float, default=100
+        Step size; ``a = dt_ms / tau_ms`` (1 when ``tau_ms`` is None).
+    seed : int, default=0
+        Seeds the initial weights.
+
+    Attributes
+    ----------
+    w_in : Parameter (N, n_input); w_rec : Parameter (N, N); w_out, b_out: readout.
+    mask : buffer (N, N) or None; sign : buffer (N,) or None (Dale: +1 excitatory, -1 inhibitory).
+    """
+
+    def __init__(
+        self,
+        n_input: int,
+        n_output: int,
+        config: NetworkConfig,
+        *,
+        dt_ms: float = 100.0,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        config.validate()
+        self.config = config
+        n = config.n_units
+        self.n_input, self.n_output, self.n_units = int(n_input), int(n_output), n
+        self.a = 1.0 if config.tau_ms is None else float(dt_ms) / float(config.tau_ms)
+        if not 0 < self.a <= 1:
+            raise ValueError(f"dt/tau must be in (0, 1]; got dt={dt_ms} ms, tau={config.tau_ms} ms")
+        gen = torch.Generator().manual_seed(int(seed))
+
+        w_in = torch.randn(n, n_input, generator=gen) / math.sqrt(n_input)
+        w = config.g * torch.randn(n, n, generator=gen) / math.sqrt(n)
+        mask = None
+        if config.sparsity > 0:
+            mask = (torch.rand(n, n, generator=gen) >= config.sparsity).float()
+            w = w * mask / math.sqrt(1.0 - config.sparsity)
+        if config.init == "identity":
+            w = w + torch.eye(n)
+        if config.rank != "full":
+            w = truncate_rank(w, int(config.rank))
+        sign = None
+        if config.dale:
+            n_exc = int(round(config.frac_excitatory * n))
+            sign = torch.ones(n)
+            sign[n_exc:] = -1.0
+            # magnitudes; inhibitory columns scaled so the mean input to a unit is zero at init
+            w = w.abs()
+            w[:, n_exc:] *= n_exc / max(n - n_exc, 1)
+            if mask is not None:
+                w = w * mask
+        self.w_in = nn.Parameter(w_in)
+        self.w_rec = nn.Parameter(w)
+        self.b = nn.Parameter(torch.zeros(n)) if config.bias else None
+        self.w_out = nn.Parameter(torch.randn(n_output, n, generator=gen) / math.sqrt(n))
+        self.b_out = nn.Parameter(torch.zeros(n_output)) if config.readout_bias else None
+        self.register_buffer("mask", mask)
+        self.register_buffer("sign", sign)
+
+    def recurrent_weight(self) -> torch.Tensor:
+        """The effective recurrent matrix W (N, N), rows postsynaptic: mask and Dale signs applied."""
+        w = self.w_rec
+        if self.sign is not None:
+            w = torch.relu(w) * self.sign[None, :]
+        if self.mask is not None:
+            w = w * self.mask
+        return w
+
+    def forward(
+        self, x: torch.Tensor, h0: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Run the network.
+
+        Parameters
+        ----------
+        x : Tensor of shape (batch, n_time, n_input)
+        h0 : Tensor of shape (batch, N), optional (zeros)
+
+        Returns
+        -------
+        y : Tensor of shape (batch, n_time, n_output)
+            Readout at every step.
+        h : Tensor of shape (batch, n_time, N)
+            Hidden states (rates) after every step.
+        """
+        batch = x.shape[0]
+        if h0 is None:
+            h0 = x.new_zeros(batch, self.n_units)
+        w = self.recurrent_weight()
+        if self.a == 1.0:
+            fn = torch._VF.rnn_relu if self.config.activation == "relu" else torch._VF.rnn_tanh
+            if self.b is not None:
+                params = [self.w_in, w, self.b, torch.zeros_like(self.b)]
+            else:
+                params = [self.w_in, w]
+            h, _ = fn(x, h0[None], params, self.b is not None, 1, 0.0, self.training, False, True)
+        else:
+            h = self._leaky(x, h0, w)
+        y = h @ self.w_out.T
+        if self.b_out is not None:
+            y = y + self.b_out
+        return y, h
+
+    def _leaky(self, x: torch.Tensor, h: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        act = torch.relu if self.config.activation == "relu" else torch.tanh
+        drive = x @ self.w_in.T
+        if self.b is not None:
+            drive = drive + self.b
+        a, wt = self.a, w.T
+        out = []
+        for t in range(x.shape[1]):
+            h = (1.0 - a) * h + a * act(torch.addmm(drive[:, t], h, wt))
+            out.append(h)
+        return torch.stack(out, dim=1)
+
+
+class GRUNet(nn.Module):
+    """A one-layer GRU with a linear readout; same call signature as :class:`CTRNN`."""
+
+    def __init__(
+        self,
+        n_input: int,
+        n_output: int,
+        config: NetworkConfig,
+        *,
+        dt_ms: float = 100.0,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        config.validate()
+        self.config = config
+        self.n_input, self.n_output, self.n_units = int(n_input), int(n_output), config.n_units
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(seed))
+            self.gru = nn.GRU(n_input, config.n_units, batch_first=True, bias=True)
+            self.readout = nn.Linear(config.n_units, n_output, bias=config.readout_bias)
+
+    def recurrent_weight(self) -> torch.Tensor:
+        """The GRU's stacked hidden-to-hidden matrix (3N, N)."""
+        return self.gru.weight_hh_l0
+
+    def forward(
+        self, x: torch.Tensor, h0: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        h, _ = self.gru(x, None if h0 is None else h0[None])
+        return self.readout(h), h
+
+
+def build_network(
+    config: NetworkConfig | dict[str, Any],
+    n_input: int,
+    n_output: int,
+    *,
+    dt_ms: float = 100.0,
+    seed: int = 0,
+) -> CTRNN | GRUNet:
+    """Build the network a config describes (``config`` may be a plain dict from a spec)."""
+    if isinstance(config, dict):
+        config = NetworkConfig.from_dict(config)
+    cls = CTRNN if config.type == "ctrnn" else GRUNet
+    return cls(n_input, n_output, config, dt_ms=dt_ms, seed=seed)

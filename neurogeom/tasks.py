@@ -1,0 +1,679 @@
+"""neurogym tasks as labelled trial banks, and the TOML experiment specs in ``tasks/``.
+
+neurogym's stock ``ngym.Dataset`` concatenates trials into one stream and drops each trial's condition
+labels. Here every trial is built on its own through ``env.unwrapped.new_trial(**conditions)``, so the
+labels (context, coherences, ground truth, categories ...) stay attached and condition grids can be
+given explicitly. A :class:`TrialBank` holds ``n_trial`` such trials, padded at the end to a common
+length, with the period boundaries of every trial; :meth:`TrialBank.aligned` re-indexes per-trial
+arrays (inputs, network states) to a named event, NaN-padded, as the population contract asks.
+
+Supported tasks (neurogym 2.3.1 names; ``supported_tasks()`` lists them):
+
+``ContextDecisionMaking-v0``
+    Mante et al. (2013). Two noisy modalities; ``use_expl_context=True`` adds two context inputs and
+    the context changes per trial, ``use_expl_context=False`` (neurogym's default) fixes the relevant
+    modality (``impl_context_modality``). In neurogym 2.x this replaces the 1.x
+    ``SingleContextDecisionMaking``. ``context`` 0: modality 1 (inputs 1-2) relevant; 1: modality 2.
+``DelayMatchCategory-v0``
+    Freedman & Assad (2006). Sample, delay, test; respond match / non-match. NB: with neurogym's default
+    ``dim_ring=2`` the two stimulus inputs are ``+-cos(theta)``, which cannot tell a category-0 angle
+    ``theta`` from the category-1 angle ``2 pi - theta``: the task is unsolvable. Use ``dim_ring >= 3``
+    (the shipped spec uses 4); a warning is raised otherwise.
+``PerceptualDecisionMaking-v0``
+    Britten et al. (1992) random-dot motion, two choices.
+``yang19.ctxdm1-v0`` / ``yang19.ctxdm2-v0``
+    Yang et al. (2019) context DM: both modalities shown, only modality 1 (ctxdm1) or 2 (ctxdm2)
+    counts; 16-direction ring, the target is the stronger of two directions. The context is implicit
+    (one env per context); neurogym ignores condition keyword arguments for these.
+``yang19.dmc-v0``
+    Yang et al. (2019) delayed match-to-category on a 16-direction ring, sample and test in one of two
+    modalities chosen per trial (``modality`` label); respond at the test direction on a match, keep
+    fixating on a non-match. Categories follow neurogym's own rule (sample: ring index > 8,
+    test: index >= 8).
+"""
+
+from __future__ import annotations
+
+import itertools
+import tomllib
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "TrialBank",
+    "build_trial_bank",
+    "make_env",
+    "supported_tasks",
+    "ideal_observer",
+    "load_spec",
+    "validate_spec",
+    "expand_sweep",
+    "SPEC_KEYS",
+]
+
+
+# ---- task registry ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _TaskInfo:
+    """What neurogeom knows about one neurogym task."""
+
+    condition_keys: tuple[str, ...]  # keyword arguments new_trial() honours
+    decision_period: str  # period scored as the response
+    default_kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+
+_TASKS: dict[str, _TaskInfo] = {
+    "ContextDecisionMaking-v0": _TaskInfo(
+        ("ground_truth", "other_choice", "context", "coh_1", "coh_2"), "decision"
+    ),
+    "DelayMatchCategory-v0": _TaskInfo(("ground_truth", "sample_category"), "test"),
+    "PerceptualDecisionMaking-v0": _TaskInfo(("ground_truth", "coh"), "decision"),
+    "yang19.ctxdm1-v0": _TaskInfo((), "decision"),
+    "yang19.ctxdm2-v0": _TaskInfo((), "decision"),
+    "yang19.dmc-v0": _TaskInfo(("ground_truth",), "decision"),
+}
+
+
+def supported_tasks() -> list[str]:
+    """Names of the neurogym tasks that :func:`build_trial_bank` can label."""
+    return sorted(_TASKS)
+
+
+def _check_task(name: str) -> _TaskInfo:
+    if name not in _TASKS:
+        raise ValueError(
+            f"unknown task {name!r}; available tasks: {', '.join(supported_tasks())}. "
+            "(Names follow neurogym 2.3: e.g. 'ContextDecisionMaking-v0', 'yang19.ctxdm1-v0'.)"
+        )
+    return _TASKS[name]
+
+
+def make_env(name: str, **kwargs: Any) -> Any:
+    """Make a neurogym env by name (gymnasium warnings silenced) and return the wrapped env."""
+    _check_task(name)
+    import neurogym as ngym
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ngym.make(name, **kwargs)
+
+
+def _trial_source(env: Any) -> Any:
+    """The object whose ``new_trial`` builds one trial: the ScheduleEnvs for yang19.dm*, else the task."""
+    obj = env
+    while obj is not None:
+        if type(obj).__name__ == "ScheduleEnvs":
+            return obj
+        obj = getattr(obj, "env", None)
+    return env.unwrapped
+
+
+def _current_task(source: Any) -> Any:
+    return source.env.unwrapped if type(source).__name__ == "ScheduleEnvs" else source
+
+
+# ---- per-task labels ----------------------------------------------------------------------------
+
+
+def _labels_cdm(trial: dict, task: Any) -> dict[str, Any]:
+    gt, other, ctx = int(trial["ground_truth"]), int(trial["other_choice"]), int(trial["context"])
+    coh_1, coh_2 = float(trial["coh_1"]), float(trial["coh_2"])
+    # neurogym: direction of modality 1 is the ground truth in context 0, the other choice in context 1
+    choice_1, choice_2 = (gt, other) if ctx == 0 else (other, gt)
+    sign = {1: 1.0, 2: -1.0}
+    ev_1 = sign.get(choice_1, np.nan) * coh_1 if task.dim_ring == 2 else np.nan
+    ev_2 = sign.get(choice_2, np.nan) * coh_2 if task.dim_ring == 2 else np.nan
+    return {
+        "context": ctx,
+        "ground_truth": gt,
+        "other_choice": other,
+        "coh_1": coh_1,
+        "coh_2": coh_2,
+        "choice_1": choice_1,
+        "choice_2": choice_2,
+        "evidence_1": ev_1,
+        "evidence_2": ev_2,
+        "relevant_coh": coh_1 if ctx == 0 else coh_2,
+        "irrelevant_coh": coh_2 if ctx == 0 else coh_1,
+        "relevant_evidence": ev_1 if ctx == 0 else ev_2,
+        "irrelevant_evidence": ev_2 if ctx == 0 else ev_1,
+        "congruent": bool(choice_1 == choice_2),
+    }
+
+
+def _labels_dmc(trial: dict, task: Any) -> dict[str, Any]:
+    match = str(trial["ground_truth"]) == "match"
+    sample = int(trial["sample_category"])
+    return {
+        "ground_truth": str(trial["ground_truth"]),
+        "match": match,
+        "sample_category": sample,
+        "test_category": sample if match else 1 - sample,
+    }
+
+
+def _labels_pdm(trial: dict, task: Any) -> dict[str, Any]:
+    gt = int(trial["ground_truth"])
+    coh = float(trial["coh"])
+    return {
+        "ground_truth": gt,
+        "coh": coh,
+        "signed_coh": coh * (1.0 if gt == 0 else -1.0) if task.dim_ring == 2 else np.nan,
+    }
+
+
+def _ring_index(theta: float, n: int) -> int:
+    return int(round(theta / (2 * np.pi / n))) % n
+
+
+def _labels_yang_ctxdm(trial: dict, task: Any, relevant: int) -> dict[str, Any]:
+    target = int(task.gt[task.start_ind["decision"]])  # 1 + ring index of the chosen direction
+    n = len(task.theta)
+    i1, i2 = _ring_index(trial["theta1"], n), _ring_index(trial["theta2"], n)
+    out = {
+        "context": relevant - 1,
+        "relevant_modality": relevant,
+        "theta1": float(trial["theta1"]),
+        "theta2": float(trial["theta2"]),
+        "ground_truth": target,
+        "target_stimulus": 1 if target - 1 == i1 else 2,
+    }
+    for m in (1, 2):
+        c1, c2 = float(trial[f"coh1_mod{m}"]), float(trial[f"coh2_mod{m}"])
+        out[f"coh1_mod{m}"], out[f"coh2_mod{m}"] = c1, c2
+        out[f"evidence_mod{m}"] = c1 - c2  # > 0 favours theta1
+    out["relevant_evidence"] = out[f"evidence_mod{relevant}"]
+    out["irrelevant_evidence"] = out[f"evidence_mod{3 - relevant}"]
+    _ = i2
+    return out
+
+
+def _labels_yang_dmc(trial: dict, task: Any, modality: int) -> dict[str, Any]:
+    n = task.dim_ring
+    i_s, i_t = _ring_index(trial["sample_theta"], n), _ring_index(trial["test_theta"], n)
+    match = str(trial["ground_truth"]) == "match"
+    return {
+        "ground_truth": str(trial["ground_truth"]),
+        "match": match,
+        "modality": modality,
+        "sample_theta": float(trial["sample_theta"]),
+        "test_theta": float(trial["test_theta"]),
+        "sample_category": int(i_s > task.half_ring),  # neurogym's rule for the sample
+        "test_category": int(i_t >= task.half_ring),  # and for the test
+        "target_action": int(task.gt[task.start_ind["decision"]]),
+    }
+
+
+def _labels(name: str, trial: dict, task: Any, source: Any) -> dict[str, Any]:
+    if name == "ContextDecisionMaking-v0":
+        return _labels_cdm(trial, task)
+    if name == "DelayMatchCategory-v0":
+        return _labels_dmc(trial, task)
+    if name == "PerceptualDecisionMaking-v0":
+        return _labels_pdm(trial, task)
+    if name.startswith("yang19.ctxdm"):
+        return _labels_yang_ctxdm(trial, task, relevant=int(name[len("yang19.ctxdm")]))
+    if name == "yang19.dmc-v0":
+        return _labels_yang_dmc(trial, task, modality=int(source.i_env) + 1)
+    raise AssertionError(name)  # pragma: no cover - _check_task guards
+
+
+# ---- trial bank ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrialBank:
+    """A fixed set of labelled trials of one task, padded at the end to a common length.
+
+    Attributes
+    ----------
+    task : str
+        neurogym task name.
+    env_kwargs : dict
+        Keyword arguments the env was made with.
+    seed : int
+        Seed of the task's random generator (``env.unwrapped.seed(seed)``).
+    inputs : ndarray of shape (n_trial, n_time, n_input), float32
+        Observations; zero after each trial's end.
+    targets : ndarray of shape (n_trial, n_time), int64
+        Ground-truth action per step (0 = fixate); -1 after each trial's end.
+    lengths : ndarray of shape (n_trial,), int64
+        Trial lengths in steps.
+    periods : pandas.DataFrame
+        ``<period>_start`` / ``<period>_end`` step indices per trial (end exclusive).
+    conditions : pandas.DataFrame
+        One row per trial, one column per condition label.
+    dt_ms : float
+        Step size in milliseconds.
+    input_names, output_names : tuple of str
+        Channel names (outputs: action 0 is fixation).
+    decision_period : str
+        The period that counts as the response.
+    """
+
+    task: str
+    env_kwargs: dict[str, Any]
+    seed: int
+    inputs: np.ndarray
+    targets: np.ndarray
+    lengths: np.ndarray
+    periods: pd.DataFrame
+    conditions: pd.DataFrame
+    dt_ms: float
+    input_names: tuple[str, ...]
+    output_names: tuple[str, ...]
+    decision_period: str
+
+    @property
+    def n_trial(self) -> int:
+        return int(self.inputs.shape[0])
+
+    @property
+    def n_time(self) -> int:
+        return int(self.inputs.shape[1])
+
+    @property
+    def n_input(self) -> int:
+        return int(self.inputs.shape[2])
+
+    @property
+    def n_output(self) -> int:
+        return len(self.output_names)
+
+    @property
+    def mask(self) -> np.ndarray:
+        """Boolean (n_trial, n_time): True on steps inside each trial."""
+        return np.arange(self.n_time)[None, :] < self.lengths[:, None]
+
+    def period_mask(self, period: str) -> np.ndarray:
+        """Boolean (n_trial, n_time): True on the steps of ``period``."""
+        start, end = self._bounds(period)
+        t = np.arange(self.n_time)[None, :]
+        return (t >= start[:, None]) & (t < end[:, None])
+
+    def _bounds(self, period: str) -> tuple[np.ndarray, np.ndarray]:
+        key = f"{period}_start"
+        if key not in self.periods:
+            names = sorted({c.rsplit("_", 1)[0] for c in self.periods.columns})
+            raise ValueError(f"task {self.task!r} has no period {period!r}; periods: {names}")
+        return (
+            self.periods[f"{period}_start"].to_numpy(int),
+            self.periods[f"{period}_end"].to_numpy(int),
+        )
+
+    def aligned(
+        self, values: np.ndarray, period: str, *, edge: str = "start", axis: int = 1
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Re-index per-trial arrays so that an event falls on one common time index.
+
+        Parameters
+        ----------
+        values : ndarray
+            Array whose ``axis`` is time (length ``n_time``, start-aligned like :attr:`inputs`) and
+            whose axis ``axis - 1`` is trial (length ``n_trial``).
+        period : str
+            Period whose start (or end) is the event, e.g. ``"stimulus"`` or ``"decision"``.
+        edge : {"start", "end"}
+            Which edge of the period.
+        axis : int
+            The time axis of ``values``.
+
+        Returns
+        -------
+        aligned : ndarray, float
+            Same shape except the time axis, which spans the earliest pre-event to the latest
+            post-event step over trials; NaN outside each trial.
+        time_s : ndarray of shape (n_time_aligned,)
+            Seconds of each step's start relative to the event.
+        """
+        if edge not in ("start", "end"):
+            raise ValueError(f"edge must be 'start' or 'end'; got {edge!r}")
+        start, end = self._bounds(period)
+        event = start if edge == "start" else end
+        before = int(event.max())
+        after = int((self.lengths - event).max())
+        vals = np.moveaxis(np.asarray(values, dtype=float), (axis - 1, axis), (0, 1))
+        if vals.shape[:2] != (self.n_trial, self.n_time):
+            raise ValueError(
+                f"values need (n_trial, n_time) = {(self.n_trial, self.n_time)} on axes "
+                f"({axis - 1}, {axis}); got {vals.shape[:2]}"
+            )
+        out = np.full((self.n_trial, before + after, *vals.shape[2:]), np.nan)
+        for i in range(self.n_trial):
+            n = int(self.lengths[i])
+            off = before - int(event[i])
+            out[i, off : off + n] = vals[i, :n]
+        time_s = (np.arange(before + after) - before) * self.dt_ms / 1000.0
+        return np.moveaxis(out, (0, 1), (axis - 1, axis)), time_s
+
+    def subset(self, index: Sequence[int] | np.ndarray) -> TrialBank:
+        """The trials at ``index`` (trimmed to their own longest trial)."""
+        idx = np.asarray(index)
+        t_max = int(self.lengths[idx].max()) if len(idx) else 0
+        return TrialBank(
+            task=self.task,
+            env_kwargs=self.env_kwargs,
+            seed=self.seed,
+            inputs=self.inputs[idx, :t_max],
+            targets=self.targets[idx, :t_max],
+            lengths=self.lengths[idx],
+            periods=self.periods.iloc[idx].reset_index(drop=True),
+            conditions=self.conditions.iloc[idx].reset_index(drop=True),
+            dt_ms=self.dt_ms,
+            input_names=self.input_names,
+            output_names=self.output_names,
+            decision_period=self.decision_period,
+        )
+
+
+def _channel_names(space: Any) -> tuple[str, ...]:
+    n = int(space.shape[0]) if hasattr(space, "shape") and space.shape else int(space.n)
+    names = [str(i) for i in range(n)]
+    for key, idx in (getattr(space, "name", None) or {}).items():
+        idx_list = list(idx) if isinstance(idx, range | list | tuple | np.ndarray) else [idx]
+        for j, i in enumerate(idx_list):
+            names[int(i)] = key if len(idx_list) == 1 else f"{key}{j + 1}"
+    return tuple(names)
+
+
+def _condition_grid(
+    conditions: Mapping[str, Sequence[Any]], n_trials: int, rng: np.random.Generator
+) -> list[dict[str, Any]]:
+    keys = list(conditions)
+    grid = [dict(zip(keys, combo)) for combo in itertools.product(*(conditions[k] for k in keys))]
+    reps = -(-n_trials // len(grid))
+    rows = (grid * reps)[:n_trials] if n_trials % len(grid) == 0 else None
+    if rows is None:  # not a multiple: shuffle the last partial repeat so no cell is favoured
+        full = grid * (n_trials // len(grid))
+        extra = [grid[i] for i in rng.permutation(len(grid))[: n_trials - len(full)]]
+        rows = full + extra
+    return [rows[i] for i in rng.permutation(n_trials)]
+
+
+def build_trial_bank(
+    task: str,
+    n_trials: int,
+    *,
+    seed: int = 0,
+    env_kwargs: Mapping[str, Any] | None = None,
+    conditions: Mapping[str, Sequence[Any]] | None = None,
+) -> TrialBank:
+    """Build ``n_trials`` labelled trials of a neurogym task, trial by trial.
+
+    Parameters
+    ----------
+    task : str
+        neurogym task name; see :func:`supported_tasks`.
+    n_trials : int
+        Number of trials.
+    seed : int, default=0
+        Seeds the task (``env.unwrapped.seed(seed)``, which also seeds its delay samplers) and the
+        shuffling of the condition grid; the same seed gives the same bank.
+    env_kwargs : mapping, optional
+        Passed to ``neurogym.make`` (e.g. ``use_expl_context``, ``dt``, ``sigma``, ``timing``).
+    conditions : mapping of str to sequence, optional
+        A balanced grid: every combination of the listed values appears equally often (up to one
+        trial when ``n_trials`` is not a multiple of the grid size), in shuffled order. Keys must be
+        condition keywords the task honours; unlisted conditions are drawn by the task.
+
+    Returns
+    -------
+    TrialBank
+    """
+    info = _check_task(task)
+    if int(n_trials) < 1:
+        raise ValueError(f"n_trials must be >= 1; got {n_trials}")
+    kwargs = dict(env_kwargs or {})
+    conditions = dict(conditions or {})
+    bad = sorted(set(conditions) - set(info.condition_keys))
+    if bad:
+        allowed = ", ".join(info.condition_keys) or "none (neurogym ignores them for this task)"
+        raise ValueError(f"task {task!r} cannot fix condition(s) {bad}; allowed: {allowed}")
+    for key, vals in conditions.items():
+        if isinstance(vals, str | bytes) or not isinstance(vals, Sequence) or len(vals) == 0:
+            raise ValueError(f"condition {key!r} needs a non-empty list of values; got {vals!r}")
+    if task == "DelayMatchCategory-v0" and int(kwargs.get("dim_ring", 2)) < 3:
+        warnings.warn(
+            "DelayMatchCategory-v0 with dim_ring < 3 cannot be solved: its inputs +-cos(theta) do not "
+            "distinguish the two categories. Pass dim_ring=4 in env_kwargs.",
+            UserWarning,
+            stacklevel=2,
+        )
+    try:
+        env = make_env(task, **kwargs)
+    except TypeError as exc:
+        raise ValueError(f"bad keyword argument for task {task!r}: {exc}") from None
+    source = _trial_source(env)
+    source.seed(int(seed))
+    rng = np.random.default_rng([int(seed), 7919])
+    plan = _condition_grid(conditions, int(n_trials), rng) if conditions else [{}] * int(n_trials)
+
+    obs, gts, labels, periods = [], [], [], []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for cond in plan:
+            trial = source.new_trial(**cond)
+            t = _current_task(source)
+            obs.append(np.asarray(t.ob, dtype=np.float32))
+            gts.append(np.asarray(t.gt, dtype=np.int64))
+            labels.append(_labels(task, trial, t, source))
+            row = {}
+            for p in t.start_ind:
+                row[f"{p}_start"] = int(t.start_ind[p])
+                row[f"{p}_end"] = int(t.end_ind[p])
+            periods.append(row)
+    t0 = _current_task(source)
+    lengths = np.array([len(o) for o in obs], dtype=np.int64)
+    t_max = int(lengths.max())
+    inputs = np.zeros((len(obs), t_max, obs[0].shape[1]), dtype=np.float32)
+    targets = np.full((len(obs), t_max), -1, dtype=np.int64)
+    for i, (o, g) in enumerate(zip(obs, gts)):
+        inputs[i, : len(o)] = o
+        targets[i, : len(g)] = g
+    return TrialBank(
+        task=task,
+        env_kwargs=kwargs,
+        seed=int(seed),
+        inputs=inputs,
+        targets=targets,
+        lengths=lengths,
+        periods=pd.DataFrame(periods),
+        conditions=pd.DataFrame(labels),
+        dt_ms=float(t0.dt),
+        input_names=_channel_names(t0.observation_space),
+        output_names=_channel_names(t0.action_space),
+        decision_period=info.decision_period,
+    )
+
+
+def ideal_observer(bank: TrialBank) -> np.ndarray:
+    """Choices of an observer that sums the relevant modality's evidence over the stimulus period.
+
+    For ``ContextDecisionMaking-v0`` (two choices) the observer knows the context and picks choice 1
+    when the summed ``stim1 - stim2`` inputs of the relevant modality are positive; with Gaussian input
+    noise of equal variance this is the optimal decision. ``PerceptualDecisionMaking-v0`` likewise
+    with its single modality.
+
+    Returns
+    -------
+    ndarray of shape (n_trial,), int
+        The chosen action (1 or 2).
+    """
+    stim = bank.period_mask("stimulus")[..., None]
+    names = list(bank.input_names)
+    if bank.task == "ContextDecisionMaking-v0":
+        if "stim3_mod1" in names:
+            raise ValueError(
+                "ideal_observer supports ContextDecisionMaking-v0 with dim_ring=2 only"
+            )
+        d1 = (
+            bank.inputs[..., names.index("stim1_mod1")]
+            - bank.inputs[..., names.index("stim2_mod1")]
+        )
+        d2 = (
+            bank.inputs[..., names.index("stim1_mod2")]
+            - bank.inputs[..., names.index("stim2_mod2")]
+        )
+        ctx = bank.conditions["context"].to_numpy()
+        d = np.where(ctx[:, None] == 0, d1, d2)
+    elif bank.task == "PerceptualDecisionMaking-v0" and bank.n_input == 3:
+        d = bank.inputs[..., 1] - bank.inputs[..., 2]
+    else:
+        raise ValueError(
+            f"ideal_observer supports ContextDecisionMaking-v0 and two-choice "
+            f"PerceptualDecisionMaking-v0; got {bank.task!r}"
+        )
+    total = (d * stim[..., 0]).sum(axis=1)
+    return np.where(total > 0, 1, 2)
+
+
+# ---- experiment specs (TOML) --------------------------------------------------------------------
+
+#: Allowed keys of each section of an experiment spec.
+SPEC_KEYS: dict[str, tuple[str, ...]] = {
+    "task": ("name", "kwargs", "conditions"),
+    "network": (
+        "type",
+        "n_units",
+        "activation",
+        "tau_ms",
+        "bias",
+        "init",
+        "g",
+        "rank",
+        "alpha",
+        "dale",
+        "frac_excitatory",
+        "sparsity",
+        "readout_bias",
+    ),
+    "training": (
+        "n_steps",
+        "batch_size",
+        "optimizer",
+        "lr",
+        "lr_schedule",
+        "momentum",
+        "weight_decay",
+        "grad_clip",
+        "loss",
+        "fixation_weight",
+        "n_train_trials",
+        "n_test_trials",
+        "eval_every",
+        "seed",
+        "device",
+        "target_accuracy",
+        "patience",
+        "early_stop",
+        "threads",
+    ),
+    "checkpoints": ("schedule", "steps", "save_every"),
+    "analysis": ("period", "align", "labels", "n_trials", "seed", "conditions"),
+    "sweep": ("rank", "seed", "alpha", "g", "lr"),
+}
+_REQUIRED = {"task": ("name",)}
+
+
+def _check_keys(section: str, table: Mapping[str, Any], where: str) -> None:
+    unknown = sorted(set(table) - set(SPEC_KEYS[section]))
+    if unknown:
+        raise ValueError(
+            f"{where}: unknown key(s) {unknown} in [{section}]; allowed: {', '.join(SPEC_KEYS[section])}"
+        )
+
+
+def validate_spec(spec: Mapping[str, Any], where: str = "spec") -> dict[str, Any]:
+    """Check an experiment spec's sections, keys and the values that can be checked without torch.
+
+    Returns the spec with every section present (empty dicts for missing optional sections).
+    Raises ``ValueError`` naming the bad section/key and listing what is allowed.
+    """
+    unknown = sorted(set(spec) - set(SPEC_KEYS))
+    if unknown:
+        raise ValueError(f"{where}: unknown section(s) {unknown}; allowed: {', '.join(SPEC_KEYS)}")
+    out = {s: dict(spec.get(s, {})) for s in SPEC_KEYS}
+    for section, table in out.items():
+        if not isinstance(table, Mapping):
+            raise ValueError(f"{where}: [{section}] must be a table; got {type(table).__name__}")
+        _check_keys(section, table, where)
+    if "name" not in out["task"]:
+        raise ValueError(f"{where}: [task] needs a 'name'; available tasks: {supported_tasks()}")
+    info = _check_task(out["task"]["name"])
+    for key in ("conditions",):
+        bad = sorted(set(out["task"].get(key, {})) - set(info.condition_keys))
+        bad += sorted(set(out["analysis"].get(key, {})) - set(info.condition_keys))
+        if bad:
+            raise ValueError(
+                f"{where}: task {out['task']['name']!r} cannot fix condition(s) {bad}; "
+                f"allowed: {', '.join(info.condition_keys) or 'none'}"
+            )
+    net = out["network"]
+    n_units = net.get("n_units", 128)
+    if not isinstance(n_units, int) or n_units < 1:
+        raise ValueError(f"{where}: network.n_units must be a positive integer; got {n_units!r}")
+    ranks = [net["rank"]] if "rank" in net else []
+    ranks += list(out["sweep"].get("rank", []))
+    for r in ranks:
+        _check_rank(r, n_units, where)
+    return out
+
+
+def _check_rank(rank: Any, n_units: int, where: str = "network") -> None:
+    if rank is None or rank == "full":
+        return
+    if isinstance(rank, bool) or not isinstance(rank, int):
+        raise ValueError(f"{where}: rank must be an integer in 1..n_units or 'full'; got {rank!r}")
+    if rank < 1 or rank > n_units:
+        raise ValueError(
+            f"{where}: rank must be in 1..n_units={n_units} (or 'full'); got {rank}. "
+            "Use rank = 'full' for an untruncated matrix."
+        )
+
+
+def load_spec(path: str | Path) -> dict[str, Any]:
+    """Read and validate a TOML experiment spec (sections task, network, training, checkpoints,
+    analysis, and optionally sweep).
+
+    The returned dict carries ``"source"``: the path read.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no spec file at {path}")
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{path}: not valid TOML: {exc}") from None
+    spec = validate_spec(raw, where=str(path))
+    spec["source"] = str(path)
+    return spec
+
+
+def expand_sweep(spec: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """Expand a spec's ``[sweep]`` section into (run name, spec) pairs, one per combination.
+
+    ``rank``, ``alpha``, ``g`` set the matching ``[network]`` key; ``seed`` and ``lr`` set
+    ``[training]``. Without a sweep section the spec itself is returned with name ``""``.
+    """
+    sweep = {k: list(v) for k, v in spec.get("sweep", {}).items()}
+    if not sweep:
+        return [("", {k: v for k, v in spec.items() if k != "sweep"})]
+    runs = []
+    keys = list(sweep)
+    for combo in itertools.product(*(sweep[k] for k in keys)):
+        one = {k: (dict(v) if isinstance(v, dict) else v) for k, v in spec.items() if k != "sweep"}
+        parts = []
+        for key, val in zip(keys, combo):
+            section = "training" if key in ("seed", "lr") else "network"
+            one[section][key] = val
+            parts.append(f"{key}_{val}")
+        runs.append(("_".join(parts), one))
+    return runs
