@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -314,8 +313,7 @@ def write_nwb(
         meta["unit_coords"] = {k: v.tolist() for k, v in unit_coords.items()}
     nwbfile.notes = json.dumps({META_KEY: meta}, default=_json_default)
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp.nwb", dir=path.parent)
-    os.close(fd)
+    tmp = path.parent / f".{path.stem}.{uuid.uuid4().hex[:8]}.tmp.nwb"  # same folder: atomic rename
     try:
         with NWBHDF5IO(tmp, mode="w") as io:
             io.write(nwbfile)

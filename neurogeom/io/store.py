@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import tempfile
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -187,8 +188,7 @@ def save(
     if fmt == "zarr":  # variable-length strings: the string dtype zarr v3 specifies
         ds = _map_string_vars(ds, lambda v: v.astype(object) if v.dtype.kind == "U" else v)
     if fmt == "netcdf":
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
+        tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.tmp"  # same folder: atomic
         try:
             ds.to_netcdf(tmp, engine="h5netcdf")
             os.replace(tmp, path)

@@ -1,0 +1,59 @@
+"""Locate the small sample files bundled with neurogeom (``data/`` in the repository).
+
+The sample recordings are SYNTHETIC: ``scripts/make_sample_data.py`` simulates them (see
+``data/README.md`` for the generative model). They exist so that tutorials and tests run offline.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = ["data_dir", "sample_nwb", "SESSIONS"]
+
+#: the bundled sample sessions, in learning order
+SESSIONS: tuple[str, ...] = ("early", "late")
+
+
+def data_dir() -> Path:
+    """The folder holding neurogeom's bundled data.
+
+    ``$NEUROGEOM_DATA`` when set, else ``data/`` next to the ``neurogeom`` package (a repository
+    checkout, installed with ``pip install -e .``).
+    """
+    env = os.environ.get("NEUROGEOM_DATA")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[1] / "data"
+
+
+def sample_nwb(session: str = "late") -> Path:
+    """Path of a bundled synthetic NWB session.
+
+    Parameters
+    ----------
+    session : {"early", "late"}, default="late"
+        Early or late in learning; the late session has better-separated choice manifolds.
+
+    Returns
+    -------
+    pathlib.Path
+        ``data/sample_<session>.nwb``: 100 units, 400 trials of a context-dependent decision task,
+        trial labels ``context``, ``motion_coherence``, ``color_coherence``, ``choice``,
+        ``correct``; align to ``stimulus_on_time``.
+
+    Examples
+    --------
+    >>> from neurogeom.data import sample_nwb
+    >>> sample_nwb("early").name
+    'sample_early.nwb'
+    """
+    if session not in SESSIONS:
+        raise ValueError(f"unknown sample session {session!r}; choose one of {SESSIONS}.")
+    path = data_dir() / f"sample_{session}.nwb"
+    if not path.exists():
+        raise FileNotFoundError(
+            f"bundled sample {str(path)!r} is missing. Install neurogeom from a repository "
+            "checkout (pip install -e .) or regenerate it: python scripts/make_sample_data.py."
+        )
+    return path
