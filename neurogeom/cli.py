@@ -50,5 +50,58 @@ def _main() -> None:
 # ---- commands ----------------------------------------------------------------------------------
 
 
+@app.command("info")
+@_one_line_errors
+def info_cmd(
+    path: str = typer.Argument(..., help="an NWB file"),
+) -> None:
+    """Summarise an NWB file: units, trials, trial columns (with examples), events, series."""
+    from neurogeom.io.nwb import nwb_info
+
+    info = nwb_info(path)
+    console.print(f"{info['path']} (NWB {info['nwb_version']})", highlight=False, soft_wrap=True)
+    console.print(f"units: {info['n_units']}  trials: {info['n_trials']}", highlight=False, soft_wrap=True)
+    if info["trial_columns"]:
+        console.print("trial columns:", highlight=False, soft_wrap=True)
+        for name, examples in info["trial_columns"].items():
+            shown = ", ".join(f"{v:.6g}" if isinstance(v, float) else repr(v) for v in examples)
+            shown = shown or "(all missing)"
+            console.print(f"  {name}: {shown}", highlight=False, soft_wrap=True)
+    events = ", ".join(f"{k} ({v})" for k, v in info["event_columns"].items()) or "none"
+    console.print(f"event columns: {events}", highlight=False, soft_wrap=True)
+    series = ", ".join(f"{k} {v}" for k, v in info["series"].items()) or "none"
+    console.print(f"continuous series: {series}", highlight=False, soft_wrap=True)
+
+
+@app.command("load")
+@_one_line_errors
+def load_cmd(
+    path: str = typer.Argument(..., help="an NWB file"),
+    align: str = typer.Option("start_time", "--align", help="trial event at time 0"),
+    window: tuple[float, float] = typer.Option(
+        ..., "--window", help="seconds around the event: START STOP"
+    ),
+    bin_size: float = typer.Option(..., "--bin", help="bin width in seconds"),
+    out: str = typer.Option(..., "-o", "--out", help="output file (.nc or .zarr)"),
+    series: str = typer.Option(None, "--series", help="continuous series instead of spikes"),
+    rate: bool = typer.Option(False, "--rate", help="spike rates (Hz) instead of counts"),
+) -> None:
+    """Bin an NWB file into a (trial, time, unit) tensor aligned to an event; save it."""
+    from neurogeom.io.nwb import read_nwb
+    from neurogeom.io.store import save
+
+    pop = read_nwb(
+        path,
+        align=align,
+        window=window,
+        bin_size=bin_size,
+        series=series,
+        quantity="rate_hz" if rate else None,
+    )
+    written = save(pop, out)
+    sizes = ", ".join(f"{d}={n}" for d, n in pop.sizes.items())
+    console.print(f"{written}: {pop.attrs['quantity']} ({sizes})", highlight=False, soft_wrap=True)
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
