@@ -376,6 +376,22 @@ def _add_units(
         )
 
 
+def _imaging_location(area: str, species: str | None) -> str:
+    """NWB asks mouse imaging locations to be Allen CCF terms: else use the CCF's ``root``."""
+    if species not in (
+        "Mus musculus",
+        "mouse",
+        "Mouse",
+        "http://purl.obolibrary.org/obo/NCBITaxon_10090",
+    ):
+        return area
+    try:  # the term list ships with nwbinspector (a development dependency)
+        from nwbinspector._internal_configs._allen_ccf import get_allen_ccf_location_terms
+    except ImportError:
+        return "root"
+    return area if area in get_allen_ccf_location_terms() else "root"
+
+
 def _add_series(
     nwbfile: Any,
     values: np.ndarray,
@@ -404,6 +420,7 @@ def _add_series(
         else {"timestamps": stamps}
     )
     area = str(pop.attrs.get("area") or "unknown")
+    location = _imaging_location(area, nwbfile.subject.species)
     if quantity in _OPHYS:
         from pynwb.ophys import (
             DfOverF,
@@ -419,12 +436,12 @@ def _add_series(
         plane = nwbfile.create_imaging_plane(
             name="ImagingPlane",
             optical_channel=channel,
-            description="imaging plane of the recorded ROIs",
+            description=f"imaging plane of the recorded ROIs (area: {area})",
             device=device,
             excitation_lambda=920.0,
             imaging_rate=float(1.0 / bin_size),
             indicator="unknown",
-            location=area,
+            location=location,
         )
         module = nwbfile.create_processing_module(name="ophys", description="ROI responses")
         segmentation = ImageSegmentation(name="ImageSegmentation")
