@@ -103,5 +103,50 @@ def load_cmd(
     console.print(f"{written}: {pop.attrs['quantity']} ({sizes})", highlight=False, soft_wrap=True)
 
 
+@app.command("train")
+@_one_line_errors
+def train_cmd(
+    spec: str = typer.Argument(..., help="TOML experiment spec, e.g. tasks/context_dm.toml"),
+    out: str = typer.Option(
+        ..., "-o", "--out", help="run folder (resumed if it holds checkpoints)"
+    ),
+    max_steps: int = typer.Option(None, "--max-steps", help="stop after this step (resumable)"),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="show a progress bar"),
+) -> None:
+    """Train a task network from a spec, with checkpoints; a [sweep] spec trains one run per setting."""
+    from pathlib import Path
+
+    from neurogeom.models.train import train
+    from neurogeom.tasks import expand_sweep, load_spec
+
+    loaded = load_spec(spec)
+    for name, one in expand_sweep(loaded):
+        run_dir = Path(out) / name if name else Path(out)
+        res = train(one, run_dir, max_steps=max_steps, progress=progress)
+        last = res.metrics.iloc[-1]
+        ideal = "" if res.ideal_accuracy is None else f" (ideal observer {res.ideal_accuracy:.3f})"
+        state = "done" if res.done else "stopped (resumable)"
+        console.print(
+            f"{run_dir}: step {res.step}, held-out accuracy {last['accuracy']:.3f}{ideal}, "
+            f"{len(res.checkpoints)} checkpoints, {state}"
+        )
+
+
+@app.command("simulate")
+@_one_line_errors
+def simulate_cmd(
+    run: str = typer.Argument(..., help="run folder written by `neurogeom train`"),
+    out: str = typer.Option(..., "-o", "--out", help="output file (.nc or .zarr)"),
+) -> None:
+    """Run every checkpoint of a run on its analysis trial bank; save the (stage, trial, time, unit) tensor."""
+    from neurogeom.io.store import save
+    from neurogeom.models.simulate import simulate
+
+    pop = simulate(run)
+    path = save(pop, out)
+    sizes = ", ".join(f"{d}={n}" for d, n in pop.sizes.items())
+    console.print(f"{path}: rnn_state ({sizes})")
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()

@@ -452,7 +452,9 @@ def build_trial_bank(
     except TypeError as exc:
         raise ValueError(f"bad keyword argument for task {task!r}: {exc}") from None
     source = _trial_source(env)
-    source.seed(int(seed))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        source.seed(int(seed))
     rng = np.random.default_rng([int(seed), 7919])
     plan = _condition_grid(conditions, int(n_trials), rng) if conditions else [{}] * int(n_trials)
 

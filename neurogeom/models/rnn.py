@@ -21,6 +21,8 @@ input projection of all steps done in one matrix product.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -28,7 +30,15 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["NetworkConfig", "CTRNN", "GRUNet", "build_network", "truncate_rank", "pick_device"]
+__all__ = [
+    "NetworkConfig",
+    "CTRNN",
+    "GRUNet",
+    "build_network",
+    "truncate_rank",
+    "pick_device",
+    "torch_threads",
+]
 
 _ACTIVATIONS = ("relu", "tanh")
 _TYPES = ("ctrnn", "gru")
@@ -136,6 +146,22 @@ def pick_device(device: str | None = "auto") -> torch.device:
     if device in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
+
+
+@contextmanager
+def torch_threads(n: int | None = 1) -> Iterator[None]:
+    """Run a block with ``n`` torch CPU threads (restored afterwards; ``None``: unchanged).
+
+    These networks are small (N ~ 100): on a shared machine one thread is often 10x faster than two,
+    because the threads wait for each other at every time step.
+    """
+    old = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
 
 
 def truncate_rank(w: np.ndarray | torch.Tensor, rank: int) -> torch.Tensor:

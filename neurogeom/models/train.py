@@ -38,7 +38,14 @@ import pandas as pd
 import torch
 from torch import nn
 
-from neurogeom.models.rnn import CTRNN, GRUNet, NetworkConfig, build_network, pick_device
+from neurogeom.models.rnn import (
+    CTRNN,
+    GRUNet,
+    NetworkConfig,
+    build_network,
+    pick_device,
+    torch_threads,
+)
 from neurogeom.tasks import TrialBank, build_trial_bank, ideal_observer, validate_spec
 
 __all__ = [
@@ -278,6 +285,8 @@ def list_checkpoints(run_dir: str | Path) -> list[tuple[int, Path]]:
 
 def run_spec(run_dir: str | Path) -> dict[str, Any]:
     """The resolved spec stored in a run folder (``spec.json``)."""
+    if not Path(run_dir).is_dir():
+        raise FileNotFoundError(f"no run folder at {run_dir}; train one with `neurogeom train`")
     path = Path(run_dir) / "spec.json"
     if not path.is_file():
         raise FileNotFoundError(f"no spec.json in {run_dir}; is it a folder written by train()?")
@@ -420,7 +429,8 @@ def predict_choices(net: nn.Module, bank: TrialBank) -> np.ndarray:
     obj = _Objective(TrainConfig(), None, choice_only)
     was = net.training
     net.eval()
-    out = _forward_bank(net, bt)
+    with torch_threads(1 if device.type == "cpu" else None):
+        out = _forward_bank(net, bt)
     net.train(was)
     return obj.choice(out, bt.last_dec).cpu().numpy()
 
@@ -527,13 +537,8 @@ def train(
 
     cfg = TrainConfig(**spec["training"])
     device = pick_device(cfg.device)
-    old_threads = torch.get_num_threads()
-    if cfg.threads is not None and device.type == "cpu":
-        torch.set_num_threads(int(cfg.threads))
-    try:
+    with torch_threads(cfg.threads if device.type == "cpu" else None):
         return _train(spec, cfg, run_dir, device, max_steps, progress, t_start)
-    finally:
-        torch.set_num_threads(old_threads)
 
 
 def _train(spec, cfg, run_dir, device, max_steps, progress, t_start) -> TrainResult:

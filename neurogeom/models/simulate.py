@@ -1,0 +1,156 @@
+"""Run every checkpoint of a training run on one fixed trial bank: a population tensor across learning.
+
+The result follows the population contract (:mod:`neurogeom.population`), like a recording: dims
+``(stage, trial, time, unit)``, stage indexed by training step (coords ``step`` and ``label``), the
+trial bank's condition labels as ``trial`` coords, time in seconds relative to the start of the
+alignment period (NaN where a trial has no step), ``quantity="rnn_state"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import xarray as xr
+
+from neurogeom.models.rnn import NetworkConfig, build_network, torch_threads
+from neurogeom.models.train import list_checkpoints, load_checkpoint, run_spec
+from neurogeom.tasks import TrialBank, build_trial_bank
+
+__all__ = ["simulate", "analysis_bank", "stage_label"]
+
+
+def analysis_bank(
+    spec: dict[str, Any], n_trials: int | None = None, seed: int | None = None
+) -> TrialBank:
+    """The fixed trial bank a spec's ``[analysis]`` section describes (default 256 trials, seed 12345),
+    with its balanced condition grid when one is given."""
+    an = spec.get("analysis", {})
+    task = spec["task"]
+    return build_trial_bank(
+        task["name"],
+        int(n_trials if n_trials is not None else an.get("n_trials", 256)),
+        seed=int(seed if seed is not None else an.get("seed", 12345)),
+        env_kwargs=task.get("kwargs", {}),
+        conditions=an.get("conditions") or None,
+    )
+
+
+def stage_label(step: int, first: int, last: int) -> str:
+    """``"init"`` for the first checkpoint, ``"final"`` for the last, ``"step_<n>"`` otherwise."""
+    if step == first:
+        return "init"
+    if step == last:
+        return "final"
+    return f"step_{step}"
+
+
+def simulate(
+    run_dir: str | Path,
+    *,
+    bank: TrialBank | None = None,
+    steps: Sequence[int] | None = None,
+    align: str | None = None,
+    labels: Sequence[str] | None = None,
+) -> xr.DataArray:
+    """Hidden states of every checkpoint of a run on one trial bank.
+
+    Parameters
+    ----------
+    run_dir : path
+        A folder written by :func:`neurogeom.models.train.train`.
+    bank : TrialBank, optional
+        Trials to run; default the spec's analysis bank (:func:`analysis_bank`).
+    steps : sequence of int, optional
+        Checkpointed steps to run (default all).
+    align : str, optional
+        Period whose start is time 0 (default the spec's ``analysis.align``, else the first period
+        after fixation).
+    labels : sequence of str, optional
+        Condition columns kept as trial coords (default ``analysis.labels``, else all).
+
+    Returns
+    -------
+    xarray.DataArray
+        dims ``(stage, trial, time, unit)``, float32, ``quantity="rnn_state"``; attrs name the task,
+        the run and the analysis period.
+    """
+    from neurogeom.population import make_population
+
+    run_dir = Path(run_dir)
+    spec = run_spec(run_dir)
+    ckpts = list_checkpoints(run_dir)
+    if steps is not None:
+        have = dict(ckpts)
+        missing = sorted(set(steps) - set(have))
+        if missing:
+            raise ValueError(
+                f"no checkpoints at steps {missing} in {run_dir}; steps: {sorted(have)}"
+            )
+        ckpts = [(s, have[s]) for s in sorted(set(steps))]
+    if bank is None:
+        bank = analysis_bank(spec)
+    an = spec.get("analysis", {})
+    periods = [c[: -len("_start")] for c in bank.periods.columns if c.endswith("_start")]
+    align = align or an.get("align") or (periods[1] if len(periods) > 1 else periods[0])
+    labels = list(labels if labels is not None else an.get("labels") or bank.conditions.columns)
+    unknown = sorted(set(labels) - set(bank.conditions.columns))
+    if unknown:
+        raise ValueError(
+            f"unknown label(s) {unknown} for task {bank.task!r}; labels: {list(bank.conditions.columns)}"
+        )
+
+    config = NetworkConfig(**spec["network"])
+    x = torch.from_numpy(bank.inputs)
+    states = []
+    for _, path in ckpts:
+        tensors, meta = load_checkpoint(path)
+        if (meta.get("n_input"), meta.get("n_output")) != (bank.n_input, bank.n_output):
+            raise ValueError(
+                f"checkpoint {path.name} expects {meta.get('n_input')} inputs / {meta.get('n_output')} "
+                f"outputs; the bank has {bank.n_input} / {bank.n_output}"
+            )
+        net = build_network(config, bank.n_input, bank.n_output, dt_ms=bank.dt_ms)
+        net.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+        net.eval()
+        with torch.no_grad(), torch_threads(1):
+            _, h = net(x)
+        aligned, time_s = bank.aligned(h.numpy(), align)
+        states.append(aligned.astype(np.float32))
+    data = np.stack(states)
+    step_values = np.array([s for s, _ in ckpts], dtype=np.int64)
+    first, last = int(step_values[0]), int(step_values[-1])
+    unit_coords = {}
+    sign = getattr(net, "sign", None)
+    if sign is not None:
+        unit_coords["cell_type"] = np.where(sign.numpy() > 0, "excitatory", "inhibitory")
+    trial_coords = {}
+    for name in labels:
+        col = bank.conditions[name]
+        trial_coords[name] = col.to_numpy()
+    return make_population(
+        data,
+        dims=("stage", "trial", "time", "unit"),
+        quantity="rnn_state",
+        trial_coords=trial_coords,
+        time=time_s,
+        unit=np.arange(data.shape[-1]),
+        unit_coords=unit_coords or None,
+        stage=step_values,
+        stage_coords={
+            "step": step_values,
+            "label": np.array([stage_label(int(s), first, last) for s in step_values]),
+        },
+        align=f"{align}_start",
+        bin_size_s=bank.dt_ms / 1000.0,
+        source=str(run_dir),
+        attrs={
+            "task": bank.task,
+            "network": config.type,
+            "analysis_period": an.get("period", bank.decision_period),
+            "bank_seed": bank.seed,
+        },
+    )

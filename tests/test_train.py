@@ -1,0 +1,182 @@
+"""Training: checkpoint schedule, exact resume, lazy vs rich, and a trained network near the ideal observer."""
+
+from __future__ import annotations
+
+import copy
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from neurogeom.models.train import (
+    list_checkpoints,
+    load_checkpoint,
+    load_run_network,
+    log_schedule,
+    predict_choices,
+    train,
+)
+from neurogeom.tasks import build_trial_bank, ideal_observer, load_spec
+
+pytest.importorskip("neurogym")
+
+REPO = Path(__file__).resolve().parents[1]
+
+TINY = {
+    "task": {"name": "ContextDecisionMaking-v0", "kwargs": {"use_expl_context": True}},
+    "network": {"n_units": 32, "init": "identity", "g": 0.1},
+    "training": {
+        "n_steps": 40,
+        "batch_size": 32,
+        "lr": 0.003,
+        "n_train_trials": 256,
+        "n_test_trials": 100,
+        "eval_every": 10,
+        "seed": 4,
+    },
+    "checkpoints": {"save_every": 7},
+}
+
+
+def _weights(path):
+    tensors, meta = load_checkpoint(path)
+    return {k: v for k, v in tensors.items() if not k.startswith("rng")}, meta
+
+
+def test_log_schedule_matches_seed_paper():
+    assert log_schedule(64) == [0, 1, 2, 4, 5, 6, 8, 10, 13, 16, 21, 26, 32, 42, 53, 64]
+    s = log_schedule(1000)
+    assert s[-1] == 1000 and s == sorted(set(s))
+
+
+def test_resume_after_stop_is_bit_identical(tmp_path):
+    full = train(TINY, tmp_path / "full")
+    part = train(TINY, tmp_path / "part", max_steps=23)
+    assert part.step == 23 and not part.done
+    resumed = train(TINY, tmp_path / "part")
+    assert resumed.step == 40 and resumed.done
+    for (s1, p1), (s2, p2) in zip(
+        list_checkpoints(tmp_path / "full"), list_checkpoints(tmp_path / "part")
+    ):
+        assert s1 == s2
+        w1, _ = _weights(p1)
+        w2, _ = _weights(p2)
+        assert w1.keys() == w2.keys()
+        for k in w1:
+            assert torch.equal(w1[k], w2[k]), (s1, k)
+    both = full.metrics.merge(resumed.metrics, on="step", suffixes=("_full", "_resumed"))
+    assert len(both) == len(full.metrics)  # every evaluation of the full run is in the resumed one
+    np.testing.assert_array_equal(both["accuracy_full"], both["accuracy_resumed"])
+    np.testing.assert_array_equal(both["weight_change_full"], both["weight_change_resumed"])
+    # the metrics table was written beside the checkpoints
+    assert (tmp_path / "part" / "metrics.csv").is_file()
+    # resuming a finished run does nothing and changes nothing
+    again = train(TINY, tmp_path / "full")
+    assert again.step == 40
+
+
+@pytest.mark.slow
+def test_resume_after_kill_is_bit_identical(tmp_path):
+    import json
+
+    spec = copy.deepcopy(TINY)
+    spec["training"]["n_steps"] = 400
+    spec["checkpoints"]["save_every"] = 20
+    toml = tmp_path / "spec.toml"
+    toml.write_text(
+        "[task]\nname = 'ContextDecisionMaking-v0'\n[task.kwargs]\nuse_expl_context = true\n"
+        "[network]\nn_units = 32\ninit = 'identity'\ng = 0.1\n"
+        "[training]\n"
+        + "".join(f"{k} = {json.dumps(v)}\n" for k, v in spec["training"].items())
+        + "[checkpoints]\nsave_every = 20\n"
+    )
+    exe = [str(Path(sys.executable).parent / "neurogeom")]
+    run = tmp_path / "killed"
+    proc = subprocess.Popen([*exe, "train", str(toml), "-o", str(run), "--no-progress"], cwd=REPO)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        last = run / "last.safetensors"
+        if last.is_file() and load_checkpoint(last)[1]["step"] >= 40:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = load_checkpoint(run / "last.safetensors")[1]["step"]
+    assert 40 <= killed_at < 400, "the run finished before it could be killed"
+    spec_loaded = load_spec(toml)
+    resumed = train(spec_loaded, run)
+    full = train(spec_loaded, tmp_path / "full")
+    assert resumed.step == full.step == 400
+    w1, _ = _weights(run / "last.safetensors")
+    w2, _ = _weights(tmp_path / "full" / "last.safetensors")
+    for k in w1:
+        assert torch.equal(w1[k], w2[k]), k
+
+
+def test_lazy_alpha_moves_weights_less(tmp_path):
+    changes = {}
+    for alpha in (1.0, 100.0):
+        spec = copy.deepcopy(TINY)
+        spec["network"] = {"n_units": 64, "init": "normal", "g": 1.0, "alpha": alpha}
+        spec["training"].update({"n_steps": 30, "optimizer": "sgd", "lr": 0.05, "grad_clip": None})
+        res = train(spec, tmp_path / f"a{alpha}")
+        changes[alpha] = res.metrics["param_change"].iloc[-1]
+    # gradient of the 1/alpha^2-scaled loss through alpha (f - f0) shrinks by 1/alpha
+    assert changes[1.0] > 20 * changes[100.0] > 0
+
+
+def test_spec_errors(tmp_path):
+    train(TINY, tmp_path / "r", max_steps=2)
+    other = copy.deepcopy(TINY)
+    other["training"]["lr"] = 0.01
+    with pytest.raises(ValueError, match="different spec"):
+        train(other, tmp_path / "r")
+    with pytest.raises(FileNotFoundError, match="no run folder"):
+        list_checkpoints(tmp_path / "nope")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="no checkpoints"):
+        list_checkpoints(tmp_path / "empty")
+    bad = copy.deepcopy(TINY)
+    bad["training"]["optimizer"] = "lbfgs"
+    with pytest.raises(ValueError, match="optimizer must be 'adam' or 'sgd'"):
+        train(bad, tmp_path / "bad")
+    bad = copy.deepcopy(TINY)
+    bad["network"]["rank"] = 64
+    with pytest.raises(ValueError, match="rank must be in 1..n_units=32"):
+        train(bad, tmp_path / "bad2")
+
+
+@pytest.mark.slow
+def test_shipped_config_reaches_ideal_observer(tmp_path):
+    spec = load_spec(REPO / "tasks" / "context_dm.toml")
+    res = train(spec, tmp_path / "cdm")
+    m = res.metrics
+    # sustained: the last 5 evaluations all within 3 points of the ideal observer
+    assert (m["accuracy"].tail(5) >= res.ideal_accuracy - 0.03).all()
+    net, _ = load_run_network(tmp_path / "cdm")
+    bank = build_trial_bank(
+        spec["task"]["name"], 3000, seed=2024, env_kwargs=spec["task"]["kwargs"]
+    )
+    c = bank.conditions
+    choice = predict_choices(net, bank)
+    correct = choice == c["ground_truth"].to_numpy()
+    ideal = (ideal_observer(bank) == c["ground_truth"].to_numpy()).mean()
+    assert correct.mean() >= ideal - 0.03, (correct.mean(), ideal)
+    rel = c["relevant_coh"].to_numpy()
+    assert correct[rel == 15].mean() >= 0.98
+    assert correct[rel == 50].mean() >= 0.98
+    # psychometric: choice follows the relevant modality's signed evidence, not the irrelevant one's
+    right = choice == 1
+    for ctx in (0, 1):
+        in_ctx = c["context"].to_numpy() == ctx
+        rel_ev = c["relevant_evidence"].to_numpy()
+        irr_ev = c["irrelevant_evidence"].to_numpy()
+        p_rel = right[in_ctx & (rel_ev == 50)].mean() - right[in_ctx & (rel_ev == -50)].mean()
+        p_irr = right[in_ctx & (irr_ev == 50)].mean() - right[in_ctx & (irr_ev == -50)].mean()
+        assert p_rel > 0.97
+        assert abs(p_irr) < 0.1
