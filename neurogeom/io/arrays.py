@@ -213,6 +213,7 @@ def from_unit_trials(
     pops = []
     names = []
     n_time = None
+    checked: list[tuple[Mapping[str, Any], np.ndarray, dict[str, np.ndarray]]] = []
     for i, entry in enumerate(units):
         if "response" not in entry:
             raise ValueError(
@@ -242,6 +243,12 @@ def from_unit_trials(
             k: _check_length("task variable", k, v, resp.shape[0], "trial")
             for k, v in variables.items()
         }
+        checked.append((entry, resp, labels))
+    if n_time and time is None and bin_size_s is None:
+        raise ValueError(
+            "the responses have a time axis: give time= (bin centres, s) or bin_size_s=."
+        )
+    for i, (entry, resp, labels) in enumerate(checked):
         unit_id = entry.get("unit_id", i)
         unit_labels = {k: [v] for k, v in dict(entry.get("unit_labels", {})).items()}
         data = resp[:, :, None] if resp.ndim == 2 else resp[:, None]
