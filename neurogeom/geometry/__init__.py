@@ -14,7 +14,7 @@ from typing import Any
 _EXPORTS: dict[str, str] = {
     "glue": "capacity",
     "simulated_capacity": "capacity",
-    "mftma": "mftma",
+    "mftma": "_mftma",
     "measures": "registry",
     "geometry": "broadcast",
 }
