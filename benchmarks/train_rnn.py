@@ -1,0 +1,143 @@
+"""Training speed of neurogeom's CTRNN.
+
+(a) wall time of `neurogeom train tasks/context_dm.toml` (trial banks included) until held-out
+    accuracy is sustained (3 evaluations in a row) at >= ideal observer - 3 points;
+(b) training-step throughput of neurogeom's CTRNN against torch's fused nn.RNN (+ nn.Linear readout)
+    of the same size on the same pre-built batches (baseline: nn.RNN);
+(c) share of the training loop's time spent outside forward / backward / optimiser step.
+
+Run: python benchmarks/train_rnn.py   (writes benchmarks/results/train_rnn.json)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from neurogeom.models.rnn import NetworkConfig, build_network, torch_threads
+from neurogeom.models.train import TrainConfig, _bank_tensors, _batch_plan, _Objective
+from neurogeom.tasks import build_trial_bank, load_spec
+
+REPO = Path(__file__).resolve().parents[1]
+SPEC = REPO / "tasks" / "context_dm.toml"
+
+
+def time_to_target() -> dict:
+    out = Path(tempfile.mkdtemp()) / "cdm"
+    exe = str(Path(sys.executable).parent / "neurogeom")
+    t0 = time.perf_counter()
+    subprocess.run([exe, "train", str(SPEC), "-o", str(out), "--no-progress"], check=True, cwd=REPO)
+    total = time.perf_counter() - t0
+    m = pd.read_csv(out / "metrics.csv")
+    reached = m[m["reached"] == True]  # noqa: E712
+    train_loop_s = float(m["wall_s"].iloc[-1] - m["wall_s"].iloc[0])
+    n_steps = int(m["step"].iloc[-1])
+    shutil.rmtree(out.parent, ignore_errors=True)
+    return {
+        "process_wall_s": total,
+        "wall_s_to_sustained_target": float(reached["wall_s"].iloc[0]) if len(reached) else None,
+        "step_at_sustained_target": int(reached["step"].iloc[0]) if len(reached) else None,
+        "setup_s_banks_and_init": float(m["wall_s"].iloc[0]),
+        "train_loop_s": train_loop_s,
+        "n_steps": n_steps,
+        "final_accuracy": float(m["accuracy"].iloc[-1]),
+        "ideal_accuracy": float(m["ideal_accuracy"].iloc[0]),
+    }
+
+
+class _Baseline(torch.nn.Module):
+    def __init__(self, n_in, n_out, n):
+        super().__init__()
+        torch.manual_seed(0)
+        self.rnn = torch.nn.RNN(n_in, n, nonlinearity="relu", batch_first=True, bias=False)
+        self.out = torch.nn.Linear(n, n_out)
+
+    def forward(self, x):
+        h, _ = self.rnn(x)
+        return self.out(h), h
+
+
+def throughput(n_batches: int = 150, repeats: int = 3) -> dict:
+    spec = load_spec(SPEC)
+    bank = build_trial_bank(spec["task"]["name"], 8192, seed=0, env_kwargs=spec["task"]["kwargs"])
+    bt = _bank_tensors(bank, torch.device("cpu"))
+    plan = _batch_plan(bank.lengths, 128, 0, 0)[:n_batches]
+    batches = []
+    for idx in plan:
+        t = int(bank.lengths[idx].max())
+        i = torch.from_numpy(idx)
+        batches.append((bt.x[i, :t], bt.y[i, :t], bt.dec[i, :t], bt.fix[i, :t]))
+    obj = _Objective(TrainConfig(), None, choice_only=True)
+    nets = {
+        "torch_nn_RNN": lambda: _Baseline(bank.n_input, bank.n_output, 128),
+        "neurogeom_CTRNN": lambda: build_network(
+            NetworkConfig(n_units=128, init="identity", g=0.1), bank.n_input, bank.n_output
+        ),
+        "neurogeom_CTRNN_dale_sparse": lambda: build_network(
+            NetworkConfig(n_units=128, dale=True, sparsity=0.5), bank.n_input, bank.n_output
+        ),
+        "neurogeom_CTRNN_leaky_tau200": lambda: build_network(
+            NetworkConfig(n_units=128, tau_ms=200.0), bank.n_input, bank.n_output
+        ),
+    }
+    res = {}
+    with torch_threads(1):
+        for name, make in nets.items():
+            best = float("inf")
+            for _ in range(repeats):
+                net = make()
+                opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+                t0 = time.perf_counter()
+                for x, y, dec, fix in batches:
+                    out, _ = net(x)
+                    loss = obj.loss(out, y, dec, fix, None)
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+                    opt.step()
+                best = min(best, time.perf_counter() - t0)
+            res[name] = {"steps_per_s": n_batches / best, "s_per_step": best / n_batches}
+    base = res["torch_nn_RNN"]["steps_per_s"]
+    for v in res.values():
+        v["ratio_vs_nn_RNN"] = v["steps_per_s"] / base
+    return res
+
+
+def main() -> None:
+    load = os.getloadavg()
+    a = time_to_target()
+    b = throughput()
+    pure = b["neurogeom_CTRNN"]["s_per_step"] * a["n_steps"]
+    c = max(0.0, 1.0 - pure / a["train_loop_s"])
+    result = {
+        "benchmark": "train_rnn",
+        "baseline": "torch.nn.RNN(relu) + nn.Linear, same size (128 units), same batches",
+        "a_time_to_ideal_minus_3pts": a,
+        "b_throughput": b,
+        "c_share_outside_fwd_bwd_opt": c,
+        "goals": {"a_wall_s": 15.0, "b_ratio": 0.7, "c_share": 0.10},
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "torch": torch.__version__,
+            "loadavg_at_start": load,
+            "note": "shared machine (other jobs running); timings are noisy",
+        },
+    }
+    path = REPO / "benchmarks" / "results" / "train_rnn.json"
+    path.write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
