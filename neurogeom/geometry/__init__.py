@@ -17,6 +17,15 @@ _EXPORTS: dict[str, str] = {
     "mftma": "_mftma",
     "measures": "registry",
     "geometry": "broadcast",
+    "cka_similarity": "similarity",
+    "rsa_similarity": "similarity",
+    "rdm": "similarity",
+    "compare_rdms": "similarity",
+    "ProcrustesDistance": "similarity",
+    "procrustes_distance": "similarity",
+    "angular_shape_distance": "similarity",
+    "decoding_accuracy": "similarity",
+    "participation_ratio": "similarity",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -1,0 +1,661 @@
+"""Representation similarity and baseline measures: CKA, RSA, Procrustes shape distance,
+cross-validated linear decoding and the participation-ratio dimension.
+
+Similarity measures compare two representations of the *same* stimuli or conditions:
+``X`` of shape (n_conditions, n_features_x) and ``Y`` of shape (n_conditions, n_features_y), with
+rows in the same order. The feature counts may differ (e.g. a brain area and a network layer).
+Names say the direction: ``*_similarity`` is larger for more similar representations (1 =
+identical up to the stated invariances); ``*_distance`` is 0 for identical ones.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+from scipy import stats
+
+__all__ = [
+    "ProcrustesDistance",
+    "angular_shape_distance",
+    "cka_similarity",
+    "compare_rdms",
+    "decoding_accuracy",
+    "participation_ratio",
+    "procrustes_distance",
+    "rdm",
+    "rsa_similarity",
+]
+
+
+# ---- validation --------------------------------------------------------------------------------
+
+
+def _as_matrix(X: object, name: str, *, min_rows: int = 2) -> np.ndarray:
+    arr = np.asarray(X)
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise TypeError(f"{name} must be a numeric array; got dtype {arr.dtype}.")
+    if arr.ndim != 2:
+        raise ValueError(
+            f"{name} must have shape (n_conditions, n_features); got shape {arr.shape}. "
+            "Use one row per stimulus/condition (or trial) and one column per unit."
+        )
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or inf; drop or impute those rows/units first.")
+    if arr.shape[0] < min_rows:
+        raise ValueError(f"{name} needs at least {min_rows} rows (conditions); got {arr.shape[0]}.")
+    if arr.shape[1] < 1:
+        raise ValueError(f"{name} has no features (columns).")
+    return arr.astype(np.float64, copy=False)
+
+
+def _pair(X: object, Y: object, *, min_rows: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    X = _as_matrix(X, "X", min_rows=min_rows)
+    Y = _as_matrix(Y, "Y", min_rows=min_rows)
+    if X.shape[0] != Y.shape[0]:
+        raise ValueError(
+            f"X and Y must describe the same stimuli/conditions in the same order: X has "
+            f"{X.shape[0]} rows, Y has {Y.shape[0]}. Match them first (e.g. average both by the "
+            "same condition labels)."
+        )
+    return X, Y
+
+
+# ---- CKA ---------------------------------------------------------------------------------------
+
+
+def _unbiased_hsic(K: np.ndarray, L: np.ndarray) -> float:
+    """Song et al. (2012) unbiased HSIC estimator from two Gram matrices (n >= 4)."""
+    n = K.shape[0]
+    K = K.copy()
+    L = L.copy()
+    np.fill_diagonal(K, 0.0)
+    np.fill_diagonal(L, 0.0)
+    k1, l1 = K.sum(axis=0), L.sum(axis=0)
+    term = np.sum(K * L) + k1.sum() * l1.sum() / ((n - 1) * (n - 2)) - 2.0 * (k1 @ l1) / (n - 2)
+    return float(term / (n * (n - 3)))
+
+
+def cka_similarity(X: np.ndarray, Y: np.ndarray, *, debiased: bool = False) -> float:
+    """Linear centred kernel alignment (CKA) between two representations.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_conditions, n_features_x)
+    Y : ndarray of shape (n_conditions, n_features_y)
+        Same conditions, same row order.
+    debiased : bool, default=False
+        Use the unbiased HSIC estimator (Song et al. 2012; Nguyen et al. 2021), which removes the
+        positive bias of CKA at few conditions and many features: independent representations
+        then score about 0 instead of well above it. Needs at least 4 conditions.
+
+    Returns
+    -------
+    float
+        ``||Yc^T Xc||_F^2 / (||Xc^T Xc||_F ||Yc^T Yc||_F)`` with column-centred ``Xc``, ``Yc``;
+        1 for identical representations (up to the invariances), near 0 for unrelated ones.
+        The debiased form can be slightly negative.
+
+    Notes
+    -----
+    Invariant to: rotation, reflection, translation, isotropic scaling.
+    Direction: larger_is_more_similar (1 = identical up to the invariances).
+
+    Not invariant to general invertible linear maps (unlike CCA). Not a metric.
+
+    References
+    ----------
+    Kornblith, Norouzi, Lee & Hinton, "Similarity of neural network representations revisited",
+    ICML 2019.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).standard_normal((30, 5))
+    >>> round(cka_similarity(X, 3 * X + 1), 6)
+    1.0
+    """
+    X, Y = _pair(X, Y, min_rows=4 if debiased else 2)
+    Xc = X - X.mean(axis=0)
+    Yc = Y - Y.mean(axis=0)
+    if debiased:
+        K, L = Xc @ Xc.T, Yc @ Yc.T
+        denom = np.sqrt(_unbiased_hsic(K, K) * _unbiased_hsic(L, L))
+        if not denom > 0:
+            raise ValueError(
+                "debiased CKA is undefined here: a representation has (near) zero unbiased "
+                "self-similarity (constant rows, or too few conditions for its spread)."
+            )
+        return _unbiased_hsic(K, L) / float(denom)
+    xx = np.linalg.norm(Xc.T @ Xc)
+    yy = np.linalg.norm(Yc.T @ Yc)
+    if xx == 0 or yy == 0:
+        raise ValueError(
+            "CKA is undefined for a representation that is constant across conditions."
+        )
+    return float(np.linalg.norm(Yc.T @ Xc) ** 2 / (xx * yy))
+
+
+# ---- RSA ---------------------------------------------------------------------------------------
+
+RDM_METRICS = ("correlation", "euclidean", "crossnobis")
+
+
+def _condition_means(
+    points: np.ndarray, labels: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    if labels is None:
+        return points, np.arange(points.shape[0])
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or labels.shape[0] != points.shape[0]:
+        raise ValueError(
+            f"labels must be 1-D with one entry per row: {points.shape[0]} rows, labels shape "
+            f"{labels.shape}."
+        )
+    conds, inverse = np.unique(labels, return_inverse=True)
+    means = np.zeros((conds.size, points.shape[1]))
+    np.add.at(means, inverse, points)
+    means /= np.bincount(inverse)[:, None]
+    return means, conds
+
+
+def _crossnobis(
+    points: np.ndarray, labels: np.ndarray, splits: np.ndarray, noise: str
+) -> tuple[np.ndarray, np.ndarray]:
+    conds = np.unique(labels)
+    parts = np.unique(splits)
+    if parts.size < 2:
+        raise ValueError(
+            f"crossnobis needs at least 2 independent splits (runs, sessions, folds); got "
+            f"{parts.size}. Pass splits= with a split id per trial."
+        )
+    n_feat = points.shape[1]
+    means = np.full((parts.size, conds.size, n_feat), np.nan)
+    resid = []
+    for a, part in enumerate(parts):
+        for c, cond in enumerate(conds):
+            rows = points[(splits == part) & (labels == cond)]
+            if rows.shape[0] == 0:
+                raise ValueError(
+                    f"condition {cond!r} has no trials in split {part!r}; crossnobis needs every "
+                    "condition in every split."
+                )
+            means[a, c] = rows.mean(axis=0)
+            resid.append(rows - means[a, c])
+    if noise == "residual":
+        from sklearn.covariance import LedoitWolf
+
+        residuals = np.vstack(resid)
+        if residuals.shape[0] <= conds.size * parts.size:
+            raise ValueError(
+                "noise='residual' needs repeated trials per condition and split to estimate the "
+                "noise covariance; use noise='identity' (cross-validated Euclidean) instead."
+            )
+        precision = LedoitWolf(assume_centered=True).fit(residuals).precision_
+    elif noise == "identity":
+        precision = np.eye(n_feat)
+    else:
+        raise ValueError(f"noise must be 'residual' or 'identity'; got {noise!r}.")
+    # pattern differences per split: (n_parts, n_pairs, n_feat)
+    i, j = np.triu_indices(conds.size, k=1)
+    diffs = means[:, i, :] - means[:, j, :]
+    whitened = diffs @ precision
+    total = np.zeros(i.size)
+    n_cross = 0
+    for a in range(parts.size):
+        for b in range(parts.size):
+            if a != b:
+                total += np.einsum("pf,pf->p", whitened[a], diffs[b])
+                n_cross += 1
+    dist = np.zeros((conds.size, conds.size))
+    dist[i, j] = dist[j, i] = total / n_cross / n_feat
+    return dist, conds
+
+
+def rdm(
+    points: np.ndarray,
+    labels: np.ndarray | None = None,
+    *,
+    metric: str = "correlation",
+    splits: np.ndarray | None = None,
+    noise: str = "residual",
+) -> xr.DataArray:
+    """Representational dissimilarity matrix (RDM) between conditions.
+
+    Parameters
+    ----------
+    points : ndarray of shape (n_rows, n_features)
+        Condition patterns, or trials when ``labels`` is given.
+    labels : ndarray of shape (n_rows,), optional
+        Condition of each row; rows are averaged per condition first (correlation, euclidean).
+        Required for ``crossnobis``.
+    metric : {"correlation", "euclidean", "crossnobis"}, default="correlation"
+        ``correlation``: 1 - Pearson r between patterns. ``euclidean``: squared Euclidean
+        distance per feature (rsatoolbox's convention). ``crossnobis``: cross-validated
+        Mahalanobis distance per feature, ``mean_{a != b} (m_i^a - m_j^a)^T S^-1 (m_i^b - m_j^b)``
+        over pairs of independent splits ``a, b``; unbiased (0 in expectation for identical
+        conditions, so it can be negative).
+    splits : ndarray of shape (n_rows,), optional
+        Independent split (run, session, fold) of each trial; required for ``crossnobis``.
+    noise : {"residual", "identity"}, default="residual"
+        Noise covariance ``S`` for crossnobis: Ledoit-Wolf shrinkage estimate from the residuals
+        around each (condition, split) mean, or the identity (cross-validated Euclidean).
+
+    Returns
+    -------
+    xarray.DataArray of shape (n_conditions, n_conditions)
+        Dims ``condition`` and ``condition_``, coords the sorted condition labels (or row
+        indices), attrs ``metric``.
+    """
+    points = _as_matrix(points, "points")
+    if metric not in RDM_METRICS:
+        raise ValueError(f"unknown RDM metric {metric!r}; expected one of {RDM_METRICS}.")
+    if metric == "crossnobis":
+        if labels is None or splits is None:
+            raise ValueError(
+                "metric='crossnobis' needs trial-level points with labels= (condition of each "
+                "trial) and splits= (independent run/fold of each trial)."
+            )
+        labels = np.asarray(labels)
+        splits = np.asarray(splits)
+        if labels.shape != (points.shape[0],) or splits.shape != (points.shape[0],):
+            raise ValueError(
+                f"labels and splits need one entry per row ({points.shape[0]}); got shapes "
+                f"{labels.shape} and {splits.shape}."
+            )
+        dist, conds = _crossnobis(points, labels, splits, noise)
+    else:
+        means, conds = _condition_means(points, labels)
+        if means.shape[0] < 2:
+            raise ValueError("an RDM needs at least 2 conditions.")
+        if metric == "correlation":
+            centred = means - means.mean(axis=1, keepdims=True)
+            norms = np.linalg.norm(centred, axis=1)
+            if np.any(norms == 0):
+                raise ValueError(
+                    "correlation distance is undefined for a condition pattern that is constant "
+                    "across features; use metric='euclidean'."
+                )
+            unit = centred / norms[:, None]
+            dist = 1.0 - unit @ unit.T
+        else:
+            sq = np.sum(means**2, axis=1)
+            dist = np.maximum(sq[:, None] + sq[None, :] - 2 * means @ means.T, 0.0)
+            dist /= means.shape[1]
+        np.fill_diagonal(dist, 0.0)
+    return xr.DataArray(
+        dist,
+        dims=("condition", "condition_"),
+        coords={"condition": conds, "condition_": conds},
+        attrs={"metric": metric},
+        name="rdm",
+    )
+
+
+def _kendall_tau_a(x: np.ndarray, y: np.ndarray) -> float:
+    """Kendall's tau-a: (concordant - discordant) / (n (n - 1) / 2), ties count as neither."""
+    n = x.size
+    tau_b = stats.kendalltau(x, y, variant="b").statistic
+    if not np.isfinite(tau_b):
+        return 0.0
+    n0 = n * (n - 1) / 2
+
+    def tied_pairs(v: np.ndarray) -> float:
+        counts = np.unique(v, return_counts=True)[1]
+        return float(np.sum(counts * (counts - 1) / 2))
+
+    return float(tau_b * np.sqrt((n0 - tied_pairs(x)) * (n0 - tied_pairs(y))) / n0)
+
+
+def compare_rdms(rdm_x: object, rdm_y: object, *, method: str = "spearman") -> float:
+    """Rank correlation between the upper triangles of two RDMs.
+
+    Parameters
+    ----------
+    rdm_x, rdm_y : array_like of shape (n_conditions, n_conditions)
+    method : {"spearman", "kendall_tau_a"}, default="spearman"
+        Kendall's tau-a (Nili et al. 2014) is preferred when a model RDM has many ties.
+
+    Returns
+    -------
+    float
+        In [-1, 1]; 1 for RDMs with the same ordering of dissimilarities.
+    """
+    a, b = np.asarray(rdm_x, dtype=float), np.asarray(rdm_y, dtype=float)
+    if a.ndim != 2 or a.shape[0] != a.shape[1] or a.shape != b.shape:
+        raise ValueError(
+            f"RDMs must be square and of the same size; got shapes {a.shape} and {b.shape}."
+        )
+    if a.shape[0] < 3:
+        raise ValueError("comparing RDMs needs at least 3 conditions (3 dissimilarities).")
+    i, j = np.triu_indices(a.shape[0], k=1)
+    x, y = a[i, j], b[i, j]
+    if method == "spearman":
+        if np.ptp(x) == 0 or np.ptp(y) == 0:
+            raise ValueError("an RDM with all dissimilarities equal has no rank correlation.")
+        return float(stats.spearmanr(x, y).statistic)
+    if method == "kendall_tau_a":
+        return _kendall_tau_a(x, y)
+    raise ValueError(f"unknown method {method!r}; expected 'spearman' or 'kendall_tau_a'.")
+
+
+def rsa_similarity(
+    X: np.ndarray,
+    Y: np.ndarray,
+    *,
+    metric: str = "correlation",
+    method: str = "spearman",
+    labels: np.ndarray | None = None,
+    splits: np.ndarray | None = None,
+    noise: str = "residual",
+) -> float:
+    """Representational similarity analysis: rank correlation of the two representations' RDMs.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_rows, n_features_x)
+    Y : ndarray of shape (n_rows, n_features_y)
+        Same rows (conditions, or trials when ``labels`` is given) in the same order.
+    metric : {"correlation", "euclidean", "crossnobis"}, default="correlation"
+        Dissimilarity used for both RDMs (see :func:`rdm`).
+    method : {"spearman", "kendall_tau_a"}, default="spearman"
+        How the RDMs are compared (see :func:`compare_rdms`).
+    labels, splits, noise
+        Passed to :func:`rdm` for both representations.
+
+    Returns
+    -------
+    float
+        In [-1, 1]; 1 when the two RDMs order the condition pairs identically.
+
+    Notes
+    -----
+    Invariant to: isotropic scaling, permutation of units.
+    Direction: larger_is_more_similar (1 = same ordering of dissimilarities).
+
+    These are the invariances of the default correlation distance, which is also invariant to
+    adding a constant to, or scaling, one condition's pattern, but not to rotations of the unit
+    space (the mean over units changes). ``metric="euclidean"`` and crossnobis with
+    ``noise="identity"`` are invariant to rotation, reflection and translation too. Ranks make
+    the score invariant to any monotone transformation of the dissimilarities. Not a metric.
+
+    References
+    ----------
+    Kriegeskorte, Mur & Bandettini, Front. Syst. Neurosci. 2, 4 (2008).
+    Nili et al., PLoS Comput. Biol. 10, e1003553 (2014).
+    Walther et al., NeuroImage 137, 188-200 (2016) (crossnobis).
+    """
+    X, Y = _pair(X, Y, min_rows=3)
+    rx = rdm(X, labels, metric=metric, splits=splits, noise=noise)
+    ry = rdm(Y, labels, metric=metric, splits=splits, noise=noise)
+    return compare_rdms(rx.values, ry.values, method=method)
+
+
+# ---- Procrustes / shape metrics ----------------------------------------------------------------
+
+
+def _pad(A: np.ndarray, n_features: int) -> np.ndarray:
+    if A.shape[1] == n_features:
+        return A
+    return np.hstack([A, np.zeros((A.shape[0], n_features - A.shape[1]))])
+
+
+class ProcrustesDistance:
+    """Procrustes shape distance between two representations (a netrep-style metric).
+
+    ``fit(X, Y)`` learns the rotation/reflection ``Q`` that best aligns ``X`` to ``Y`` (after
+    centring and, for the angular score, normalising); ``score(X, Y)`` gives the distance on any
+    rows, e.g. held-out conditions or trials. Fewer features are zero-padded.
+
+    Parameters
+    ----------
+    score_method : {"angular", "euclidean"}, default="angular"
+        ``angular``: ``arccos(<X Q, Y> / (||X|| ||Y||))`` in radians, in [0, pi/2] after
+        fitting; invariant to isotropic scaling. ``euclidean``: ``||X Q - Y||_F`` on the
+        centred data, in the data's units.
+    center : bool, default=True
+        Centre the columns (then translation invariant).
+
+    Attributes
+    ----------
+    rotation_ : ndarray of shape (n_features, n_features)
+        The orthogonal alignment of (padded) ``X`` onto ``Y``.
+    mean_x_, mean_y_ : ndarray
+        Column means removed at fit time.
+
+    Notes
+    -----
+    Invariant to: rotation, reflection, translation, isotropic scaling.
+    Direction: larger_is_less_similar (0 = identical up to the invariances).
+
+    Isotropic scaling applies to the angular score only. Both scores are metrics (symmetric,
+    triangle inequality) on shapes; the angular one on the sphere of normalised shapes.
+
+    References
+    ----------
+    Williams, Kunz, Kornblith & Linderman, "Generalized shape metrics on neural
+    representations", NeurIPS 2021.
+    """
+
+    def __init__(self, *, score_method: str = "angular", center: bool = True) -> None:
+        self.score_method = score_method
+        self.center = center
+
+    def _prepare(self, X: np.ndarray, Y: np.ndarray, fit: bool) -> tuple[np.ndarray, np.ndarray]:
+        if self.score_method not in ("angular", "euclidean"):
+            raise ValueError(
+                f"score_method must be 'angular' or 'euclidean'; got {self.score_method!r}."
+            )
+        X, Y = _pair(X, Y)
+        if fit:
+            self.n_features_ = max(X.shape[1], Y.shape[1])
+            self.mean_x_ = X.mean(axis=0) if self.center else np.zeros(X.shape[1])
+            self.mean_y_ = Y.mean(axis=0) if self.center else np.zeros(Y.shape[1])
+        elif (X.shape[1], Y.shape[1]) != (self.mean_x_.size, self.mean_y_.size):
+            raise ValueError(
+                f"score needs the feature counts seen in fit ({self.mean_x_.size}, "
+                f"{self.mean_y_.size}); got ({X.shape[1]}, {Y.shape[1]})."
+            )
+        Xc = _pad(X - self.mean_x_, self.n_features_)
+        Yc = _pad(Y - self.mean_y_, self.n_features_)
+        if self.score_method == "angular":
+            nx, ny = np.linalg.norm(Xc), np.linalg.norm(Yc)
+            if nx == 0 or ny == 0:
+                raise ValueError(
+                    "angular shape distance is undefined for a constant representation."
+                )
+            Xc, Yc = Xc / nx, Yc / ny
+        return Xc, Yc
+
+    def fit(self, X: np.ndarray, Y: np.ndarray) -> ProcrustesDistance:
+        """Learn the alignment of ``X`` (n, p) onto ``Y`` (n, q); returns self."""
+        Xc, Yc = self._prepare(X, Y, fit=True)
+        U, _, Vt = np.linalg.svd(Xc.T @ Yc)
+        self.rotation_ = U @ Vt
+        return self
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """``X`` centred, padded and rotated onto ``Y``'s frame (not normalised)."""
+        if not hasattr(self, "rotation_"):
+            raise ValueError("This ProcrustesDistance is not fitted yet; call fit(X, Y) first.")
+        X = _as_matrix(X, "X", min_rows=1)
+        return _pad(X - self.mean_x_, self.n_features_) @ self.rotation_
+
+    def score(self, X: np.ndarray, Y: np.ndarray) -> float:
+        """Distance between ``X`` and ``Y`` under the fitted alignment."""
+        if not hasattr(self, "rotation_"):
+            raise ValueError("This ProcrustesDistance is not fitted yet; call fit(X, Y) first.")
+        Xc, Yc = self._prepare(X, Y, fit=False)
+        aligned = Xc @ self.rotation_
+        if self.score_method == "euclidean":
+            return float(np.linalg.norm(aligned - Yc))
+        cos = np.sum(aligned * Yc) / (np.linalg.norm(aligned) * np.linalg.norm(Yc))
+        return float(np.arccos(np.clip(cos, -1.0, 1.0)))
+
+    def fit_score(self, X: np.ndarray, Y: np.ndarray) -> float:
+        """Fit on ``X, Y`` and score the same rows."""
+        return self.fit(X, Y).score(X, Y)
+
+
+def angular_shape_distance(X: np.ndarray, Y: np.ndarray, *, center: bool = True) -> float:
+    """Angular Procrustes shape distance, in radians (0 = same shape).
+
+    ``arccos`` of the largest cosine between the centred, normalised ``X`` rotated/reflected and
+    ``Y``: ``arccos(||Xc^T Yc||_* / (||Xc||_F ||Yc||_F))`` with the nuclear norm ``||.||_*``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_conditions, n_features_x)
+    Y : ndarray of shape (n_conditions, n_features_y)
+    center : bool, default=True
+
+    Returns
+    -------
+    float
+        In [0, pi/2].
+
+    Notes
+    -----
+    Invariant to: rotation, reflection, translation, isotropic scaling.
+    Direction: larger_is_less_similar (0 = identical up to the invariances).
+
+    A metric: symmetric and satisfies the triangle inequality (Williams et al. 2021).
+    """
+    return ProcrustesDistance(score_method="angular", center=center).fit_score(X, Y)
+
+
+def procrustes_distance(X: np.ndarray, Y: np.ndarray, *, center: bool = True) -> float:
+    """Euclidean Procrustes distance ``min_Q ||Xc Q - Yc||_F`` over orthogonal ``Q``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_conditions, n_features_x)
+    Y : ndarray of shape (n_conditions, n_features_y)
+    center : bool, default=True
+
+    Returns
+    -------
+    float
+        In the data's units; 0 for the same configuration up to rotation/reflection/translation.
+
+    Notes
+    -----
+    Invariant to: rotation, reflection, translation.
+    Direction: larger_is_less_similar (0 = identical up to the invariances).
+
+    A metric. Not invariant to scale: normalise first, or use :func:`angular_shape_distance`.
+    """
+    return ProcrustesDistance(score_method="euclidean", center=center).fit_score(X, Y)
+
+
+# ---- decoding and dimension --------------------------------------------------------------------
+
+
+def decoding_accuracy(
+    points: np.ndarray,
+    labels: np.ndarray,
+    *,
+    n_splits: int = 5,
+    seed: int = 0,
+    C: float = 1.0,
+) -> float:
+    """Cross-validated accuracy of a linear classifier of ``labels`` from ``points``.
+
+    Standardised features, L2-regularised logistic regression (multinomial for more than 2
+    classes), stratified ``n_splits``-fold cross-validation with seeded shuffling.
+
+    Parameters
+    ----------
+    points : ndarray of shape (n_points, n_features)
+    labels : ndarray of shape (n_points,)
+        Class of each point; every class needs at least ``n_splits`` points.
+    n_splits : int, default=5
+    seed : int, default=0
+        Seeds the fold assignment; same seed, identical accuracy.
+    C : float, default=1.0
+        Inverse regularisation strength.
+
+    Returns
+    -------
+    float
+        Mean held-out accuracy in [0, 1]; chance is about 1 / n_classes for balanced classes.
+
+    Notes
+    -----
+    Invariant to: translation, permutation of units.
+    Direction: larger_is_more_separable.
+
+    Standardisation makes it invariant to per-unit scaling too, but not to rotations (the L2
+    penalty acts on standardised axes). Not a metric.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X = _as_matrix(points, "points")
+    y = np.asarray(labels)
+    if y.ndim != 1 or y.shape[0] != X.shape[0]:
+        raise ValueError(
+            f"labels must be 1-D with one entry per point: points has {X.shape[0]} rows, "
+            f"labels has shape {y.shape}."
+        )
+    classes, counts = np.unique(y, return_counts=True)
+    if classes.size < 2:
+        raise ValueError(f"decoding needs at least 2 classes; got {classes.size}.")
+    if not isinstance(n_splits, int | np.integer) or n_splits < 2:
+        raise ValueError(f"n_splits must be an integer >= 2; got {n_splits!r}.")
+    if counts.min() < n_splits:
+        raise ValueError(
+            f"class {classes[np.argmin(counts)]!r} has {counts.min()} points, fewer than "
+            f"n_splits={n_splits}; lower n_splits or merge sparse classes."
+        )
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=2000))
+    folds = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    return float(np.mean(cross_val_score(model, X, y, cv=folds, scoring="accuracy")))
+
+
+def participation_ratio(
+    points: np.ndarray, labels: np.ndarray | None = None, *, of: str = "points"
+) -> float:
+    """Participation-ratio dimension ``(sum_i lam_i)^2 / sum_i lam_i^2`` of the covariance.
+
+    Parameters
+    ----------
+    points : ndarray of shape (n_points, n_features)
+    labels : ndarray of shape (n_points,), optional
+        Needed for ``of="centroids"``.
+    of : {"points", "centroids"}, default="points"
+        Covariance of all points, or of the class means (the dimension of the centre
+        configuration).
+
+    Returns
+    -------
+    float
+        Between 1 and min(n_points - 1, n_features); equals k for k orthogonal directions of
+        equal variance.
+
+    Notes
+    -----
+    Invariant to: rotation, reflection, translation, isotropic scaling.
+    Direction: larger_is_more_dimensional.
+
+    References
+    ----------
+    Gao et al., "A theory of multineuronal dimensionality, dynamics and measurement",
+    bioRxiv 214262 (2017).
+    """
+    X = _as_matrix(points, "points")
+    if of == "centroids":
+        if labels is None:
+            raise ValueError("of='centroids' needs labels= (the class of each point).")
+        X, _ = _condition_means(X, labels)
+        if X.shape[0] < 2:
+            raise ValueError("of='centroids' needs at least 2 classes.")
+    elif of != "points":
+        raise ValueError(f"of must be 'points' or 'centroids'; got {of!r}.")
+    centred = X - X.mean(axis=0)
+    sv = np.linalg.svd(centred, compute_uv=False)
+    lam = sv**2
+    if lam.sum() == 0:
+        raise ValueError("participation ratio is undefined for points with zero variance.")
+    return float(lam.sum() ** 2 / np.sum(lam**2))
