@@ -178,8 +178,11 @@ def mftma(
     not. For P below about 10 the published centre-subspace search fails; here the removed
     rank is capped at P - 2.
 
-    Invariant to: rotation, reflection, translation and isotropic scaling of the points.
-    Direction: larger capacity means more separable manifolds (larger_is_more_separable).
+    Invariant to: rotation, reflection, translation, isotropic scaling.
+    Direction: larger_is_more_separable (for ``capacity``; larger ``radius`` and ``dimension``
+    are larger_is_less_separable).
+
+    The invariances are exact at a fixed seed with ``canonical_signs=True``.
 
     References
     ----------

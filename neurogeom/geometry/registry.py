@@ -1,0 +1,254 @@
+"""Metadata of every geometry measure: what it is, which way is "more", what it ignores.
+
+Each measure says its ``kind``, its ``direction`` (larger is more separable, less separable, more
+similar, less similar, or more dimensional), the transformations of the data it is invariant to,
+whether it is a metric, where it comes from, and the function that computes it (a dotted path,
+imported only when the measure is used). ``neurogeom.geometry.measures()`` lists them as a table.
+The direction and invariances written here are the ones stated in each function's docstring
+("Direction:" and "Invariant to:" lines in its Notes); a test checks that they agree.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["Measure", "get_measure", "measures", "register"]
+
+KINDS = ("capacity", "geometry", "similarity", "decoding", "dimension")
+DIRECTIONS = (
+    "larger_is_more_separable",
+    "larger_is_less_separable",
+    "larger_is_more_similar",
+    "larger_is_less_similar",
+    "larger_is_more_dimensional",
+)
+INVARIANCES = (
+    "rotation",
+    "reflection",
+    "translation",
+    "isotropic scaling",
+    "invertible linear maps",
+    "permutation of units",
+)
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One registered measure.
+
+    Attributes
+    ----------
+    name : str
+        Registry name, used by ``geometry(measures=...)``.
+    kind : str
+        capacity, geometry, similarity, decoding or dimension.
+    direction : str
+        One of :data:`DIRECTIONS`.
+    invariances : tuple of str
+        Transformations of the data (from :data:`INVARIANCES`) that leave the value unchanged.
+    is_metric : bool
+        True for distances that satisfy the metric axioms (so K x K tables can feed MDS/clustering).
+    citation : str
+    function : str
+        ``"module:attribute"`` of the function computing it.
+    variable : str or None
+        Which variable of the function's Dataset holds this measure (None: the whole result).
+    options : dict
+        Keyword arguments fixed for this measure (e.g. ``debiased=True``).
+    inputs : str
+        ``"points_labels"`` (one population's points and manifold labels) or ``"pair"`` (two
+        representations of the same conditions).
+    """
+
+    name: str
+    kind: str
+    direction: str
+    invariances: tuple[str, ...]
+    is_metric: bool
+    citation: str
+    function: str
+    variable: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    inputs: str = "points_labels"
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(
+                f"measure {self.name!r}: kind must be one of {KINDS}; got {self.kind!r}."
+            )
+        if self.direction not in DIRECTIONS:
+            raise ValueError(
+                f"measure {self.name!r}: direction must be one of {DIRECTIONS}; got "
+                f"{self.direction!r}."
+            )
+        unknown = set(self.invariances) - set(INVARIANCES)
+        if unknown:
+            raise ValueError(
+                f"measure {self.name!r}: unknown invariances {sorted(unknown)}; use {INVARIANCES}."
+            )
+        if ":" not in self.function:
+            raise ValueError(f"measure {self.name!r}: function must be 'module:attribute'.")
+
+    def resolve(self) -> Callable[..., Any]:
+        """Import and return the function that computes this measure."""
+        module, attr = self.function.split(":")
+        return getattr(importlib.import_module(module), attr)
+
+
+_REGISTRY: dict[str, Measure] = {}
+
+GLUE = "Chou, Le, Wang & Chung, bioRxiv 2024.02.26.582157 (GLUE); Chou et al., ICML 2025"
+CLS18 = "Chung, Lee & Sompolinsky, Phys. Rev. X 8, 031003 (2018)"
+CCLS20 = "Cohen, Chung, Lee & Sompolinsky, Nat. Commun. 11, 746 (2020)"
+_ROT = ("rotation", "reflection", "isotropic scaling")
+_ROT_T = ("rotation", "reflection", "translation", "isotropic scaling")
+
+
+def register(measure: Measure, *, replace: bool = False) -> Measure:
+    """Add a measure to the registry (``replace=True`` to overwrite one of the same name)."""
+    if measure.name in _REGISTRY and not replace:
+        raise ValueError(f"a measure named {measure.name!r} is already registered.")
+    _REGISTRY[measure.name] = measure
+    return measure
+
+
+def get_measure(name: str) -> Measure:
+    """The registered measure called ``name``; the error lists the known names."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown measure {name!r}; registered measures: {sorted(_REGISTRY)}. "
+            "See neurogeom.geometry.measures()."
+        ) from None
+
+
+def measures() -> pd.DataFrame:
+    """All registered measures as a table, one row per measure (indexed by name).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns: kind, direction, larger_is_more_separable and larger_is_more_similar (True,
+        False, or None where the notion does not apply), invariances (comma-separated),
+        is_metric, citation, function, variable, inputs.
+
+    Examples
+    --------
+    >>> from neurogeom.geometry import measures
+    >>> measures().loc["cka", "larger_is_more_similar"]
+    True
+    """
+    rows = []
+    for m in _REGISTRY.values():
+        sep = {"larger_is_more_separable": True, "larger_is_less_separable": False}
+        sim = {"larger_is_more_similar": True, "larger_is_less_similar": False}
+        rows.append(
+            {
+                "name": m.name,
+                "kind": m.kind,
+                "direction": m.direction,
+                "larger_is_more_separable": sep.get(m.direction),
+                "larger_is_more_similar": sim.get(m.direction),
+                "invariances": ", ".join(m.invariances),
+                "is_metric": m.is_metric,
+                "citation": m.citation,
+                "function": m.function,
+                "variable": m.variable,
+                "inputs": m.inputs,
+            }
+        )
+    return pd.DataFrame(rows).set_index("name")
+
+
+def _defaults() -> None:
+    cap = "neurogeom.geometry.capacity"
+    for name, direction in [
+        ("capacity", "larger_is_more_separable"),
+        ("radius", "larger_is_less_separable"),
+        ("dimension", "larger_is_less_separable"),
+        ("utility", "larger_is_more_separable"),
+        ("center_alignment", "larger_is_less_separable"),
+        ("axis_alignment", "larger_is_more_separable"),
+        ("center_axis_alignment", "larger_is_less_separable"),
+    ]:
+        kind = "capacity" if name == "capacity" else "geometry"
+        register(Measure(name, kind, direction, _ROT, False, GLUE, f"{cap}:glue", variable=name))
+    register(
+        Measure("glue", "capacity", "larger_is_more_separable", _ROT, False, GLUE, f"{cap}:glue")
+    )
+    register(
+        Measure(
+            "simulated_capacity",
+            "capacity",
+            "larger_is_more_separable",
+            _ROT,
+            False,
+            "Cohen et al. 2020; Chou et al., ICML 2025 (Algorithm 1)",
+            f"{cap}:simulated_capacity",
+        )
+    )
+    mf = "neurogeom.geometry._mftma:mftma"
+    register(Measure("mftma", "capacity", "larger_is_more_separable", _ROT_T, False, CLS18, mf))
+    for name, direction in [
+        ("capacity", "larger_is_more_separable"),
+        ("radius", "larger_is_less_separable"),
+        ("dimension", "larger_is_less_separable"),
+    ]:
+        register(
+            Measure(
+                f"mftma_{name}",
+                "capacity" if name == "capacity" else "geometry",
+                direction,
+                _ROT_T,
+                False,
+                f"{CLS18}; {CCLS20}",
+                mf,
+                variable=name,
+            )
+        )
+    sim = "neurogeom.geometry.similarity"
+    kornblith = "Kornblith, Norouzi, Lee & Hinton, ICML 2019"
+    register(
+        Measure("cka", "similarity", "larger_is_more_similar", _ROT_T, False, kornblith,
+                f"{sim}:cka_similarity", inputs="pair")
+    )  # fmt: skip
+    register(
+        Measure("debiased_cka", "similarity", "larger_is_more_similar", _ROT_T, False,
+                f"{kornblith}; Song et al., JMLR 2012 (unbiased HSIC)", f"{sim}:cka_similarity",
+                options={"debiased": True}, inputs="pair")
+    )  # fmt: skip
+    register(
+        Measure("rsa", "similarity", "larger_is_more_similar",
+                ("isotropic scaling", "permutation of units"), False,
+                "Kriegeskorte, Mur & Bandettini 2008; Nili et al. 2014",
+                f"{sim}:rsa_similarity", inputs="pair")
+    )  # fmt: skip
+    williams = "Williams, Kunz, Kornblith & Linderman, NeurIPS 2021"
+    register(
+        Measure("procrustes_distance", "similarity", "larger_is_less_similar",
+                ("rotation", "reflection", "translation"), True, williams,
+                f"{sim}:procrustes_distance", inputs="pair")
+    )  # fmt: skip
+    register(
+        Measure("angular_shape_distance", "similarity", "larger_is_less_similar", _ROT_T, True,
+                williams, f"{sim}:angular_shape_distance", inputs="pair")
+    )  # fmt: skip
+    register(
+        Measure("decoding_accuracy", "decoding", "larger_is_more_separable",
+                ("translation", "permutation of units"), False,
+                "cross-validated logistic regression (scikit-learn)",
+                f"{sim}:decoding_accuracy")
+    )  # fmt: skip
+    register(
+        Measure("participation_ratio", "dimension", "larger_is_more_dimensional", _ROT_T, False,
+                "Gao et al., bioRxiv 214262 (2017)", f"{sim}:participation_ratio")
+    )  # fmt: skip
+
+
+_defaults()

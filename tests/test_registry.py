@@ -1,0 +1,132 @@
+"""The measure registry: table, lookups, and agreement with the functions' docstrings."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+
+import pandas as pd
+import pytest
+
+from neurogeom.geometry import measures
+from neurogeom.geometry import registry as reg
+
+OWN_MODULES = ("neurogeom.geometry._mftma", "neurogeom.geometry.similarity")
+
+
+def _docstring_lines(func) -> tuple[str | None, str | None]:
+    invariant = direction = None
+    for line in inspect.getdoc(func).splitlines():
+        line = line.strip()
+        if line.startswith("Invariant to:"):
+            invariant = line.split(":", 1)[1].strip()
+        elif line.startswith("Direction:"):
+            direction = line.split(":", 1)[1].strip()
+    return invariant, direction
+
+
+def _parse_invariances(text: str) -> set[str]:
+    text = text.rstrip(".").strip()
+    if text.lower() == "none":
+        return set()
+    return {part.strip() for part in text.split(",") if part.strip()}
+
+
+def test_measures_table():
+    table = measures()
+    assert isinstance(table, pd.DataFrame)
+    assert table.index.is_unique
+    for name in (
+        "glue",
+        "capacity",
+        "radius",
+        "dimension",
+        "center_alignment",
+        "axis_alignment",
+        "center_axis_alignment",
+        "simulated_capacity",
+        "mftma",
+        "mftma_capacity",
+        "cka",
+        "debiased_cka",
+        "rsa",
+        "procrustes_distance",
+        "angular_shape_distance",
+        "decoding_accuracy",
+        "participation_ratio",
+    ):
+        assert name in table.index, name
+    assert table.loc["cka", "larger_is_more_similar"] is True
+    assert table.loc["procrustes_distance", "larger_is_more_similar"] is False
+    assert table.loc["procrustes_distance", "is_metric"]
+    assert table.loc["glue", "larger_is_more_separable"] is True
+    assert table.loc["radius", "larger_is_more_separable"] is False
+    assert table.loc["cka", "larger_is_more_separable"] is None
+    assert set(table["kind"]) <= set(reg.KINDS)
+    assert {"capacity", "geometry", "similarity", "decoding", "dimension"} == set(table["kind"])
+
+
+def test_registration_is_lazy():
+    """Building the table imports none of the measure modules' heavy dependencies."""
+    code = (
+        "import sys; from neurogeom.geometry import measures; measures(); "
+        "assert 'neurogeom.geometry.capacity' not in sys.modules; "
+        "assert 'sklearn' not in sys.modules"
+    )
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("name", sorted(measures().index))
+def test_registry_agrees_with_docstrings(name):
+    m = reg.get_measure(name)
+    module = m.function.split(":")[0]
+    if module not in OWN_MODULES:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            pytest.skip(f"{module} is not available")
+    func = m.resolve()
+    assert callable(func)
+    if m.variable is not None:
+        return  # one output of a multi-output function: its docstring speaks of the main output
+    invariant, direction = _docstring_lines(func)
+    if module not in OWN_MODULES and (invariant is None or direction is None):
+        pytest.skip(f"{m.function} has no 'Invariant to:'/'Direction:' lines")
+    assert invariant is not None and direction is not None, f"{m.function} lacks the lines"
+    assert direction.startswith(m.direction), (direction, m.direction)
+    assert _parse_invariances(invariant) == set(m.invariances), (invariant, m.invariances)
+
+
+def test_get_measure_and_register_errors():
+    with pytest.raises(ValueError, match="unknown measure 'nope'; registered measures"):
+        reg.get_measure("nope")
+    with pytest.raises(ValueError, match="already registered"):
+        reg.register(reg.get_measure("cka"))
+    with pytest.raises(ValueError, match="direction must be one of"):
+        reg.Measure("x", "similarity", "bigger_is_better", (), False, "", "m:f")
+    with pytest.raises(ValueError, match="kind must be one of"):
+        reg.Measure("x", "magic", "larger_is_more_similar", (), False, "", "m:f")
+    with pytest.raises(ValueError, match="unknown invariances"):
+        reg.Measure("x", "similarity", "larger_is_more_similar", ("shear",), False, "", "m:f")
+
+
+def test_register_custom_measure():
+    m = reg.Measure(
+        "test_pr_centroids",
+        "dimension",
+        "larger_is_more_dimensional",
+        ("rotation",),
+        False,
+        "test",
+        "neurogeom.geometry.similarity:participation_ratio",
+        options={"of": "centroids"},
+    )
+    reg.register(m)
+    try:
+        assert "test_pr_centroids" in measures().index
+        assert reg.get_measure("test_pr_centroids").resolve().__name__ == "participation_ratio"
+    finally:
+        reg._REGISTRY.pop("test_pr_centroids")
