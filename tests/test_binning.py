@@ -89,3 +89,24 @@ def test_bin_average_empty_bins_are_nan_and_single_samples_exact():
     assert got[0, 1, 0] == 1e-17
     assert np.isnan(got[0, 2, 0])
     assert got[0, 3, 0] == 7.0
+
+
+def test_irregular_edges_and_spikes_exactly_on_edges():
+    events = np.array([1.0, 1.1, 7.3])
+    regular = bin_edges((-0.3, 0.3), 0.1)
+    # spikes placed exactly on (and one ulp around) every absolute edge
+    on_edges = (events[:, None] + regular[None, :]).ravel()
+    train = np.sort(
+        np.concatenate([on_edges, np.nextafter(on_edges, -np.inf), np.nextafter(on_edges, np.inf)])
+    )
+    for edges in (regular, np.array([-0.3, -0.1, 0.0, 0.25, 0.3])):
+        got = bin_spike_counts(train, np.array([train.size]), events, edges)
+        np.testing.assert_array_equal(got, brute_counts([train], events, edges))
+
+
+def test_no_spikes_no_trials_shapes():
+    edges = bin_edges((0.0, 1.0), 0.5)
+    empty = bin_spike_counts(np.zeros(0), np.array([0, 0]), np.array([1.0, 2.0]), edges)
+    assert empty.shape == (2, 2, 2) and empty.sum() == 0
+    none = bin_spike_counts(np.array([0.5]), np.array([1]), np.zeros(0), edges)
+    assert none.shape == (0, 2, 1)

@@ -3,10 +3,10 @@
 Both kernels take plain numpy arrays and trust their input (validation happens in
 :mod:`neurogeom.io.nwb`). Bins are half-open, ``[edge_k, edge_{k+1})``, in seconds.
 
-The spike kernel places every bin edge of every trial into each unit's sorted spike train with one
-:func:`numpy.searchsorted` call per unit and takes differences of the insertion points: the cost is
-``O(n_units * n_trials * n_bins * log(n_spikes_per_unit))`` with no Python loop over trials, and
-windows of different trials may overlap.
+The spike kernel loops over units only (never over trials): per unit, two
+:func:`numpy.searchsorted` calls find each trial window's spikes, arithmetic gives each spike its
+(trial, bin) key, and one :func:`numpy.bincount` counts them. Windows of different trials may
+overlap.
 """
 
 from __future__ import annotations
@@ -69,7 +69,8 @@ def bin_spike_counts(
     unit_ends : ndarray of shape (n_units,)
         End offset of each unit's run in ``spike_times`` (an NWB ``spike_times_index``).
     event_times : ndarray of shape (n_trials,)
-        Absolute time (seconds) of the alignment event in each trial; finite.
+        Absolute time (seconds) of the alignment event in each trial; finite. Windows of
+        different trials may overlap and need not be sorted.
     edges : ndarray of shape (n_bins + 1,)
         Bin edges relative to the event (seconds), increasing.
 
@@ -77,21 +78,112 @@ def bin_spike_counts(
     -------
     ndarray of shape (n_trials, n_bins, n_units), int64
         ``counts[i, k, u]`` = number of spikes of unit ``u`` in
-        ``[event_times[i] + edges[k], event_times[i] + edges[k + 1])``.
+        ``[event_times[i] + edges[k], event_times[i] + edges[k + 1])`` (a transposed view of a
+        unit-major array).
+
+    Notes
+    -----
+    With regular edges (the usual case) each unit costs two :func:`numpy.searchsorted` calls
+    over the trials (where each window's spikes start and stop), then arithmetic on the spikes
+    inside the windows: ``trial * n_bins + floor((t - window_start) / bin_size)``, counted with
+    one :func:`numpy.bincount`. Spikes within 1e-6 bin of an edge are re-checked against the
+    exact edge ``event + edges[k]``, so the result equals the definition above bit for bit.
+    Irregular edges fall back to one ``searchsorted`` of every edge per unit.
     """
     spike_times = np.asarray(spike_times, dtype=np.float64)
     event_times = np.asarray(event_times, dtype=np.float64)
     edges = np.asarray(edges, dtype=np.float64)
-    n_trials, n_edges = event_times.size, edges.size
     starts, stops = ragged_bounds(unit_ends)
-    # every edge of every trial, in trial order; sorted when the trials do not overlap, which
-    # lets searchsorted reuse its previous position
-    abs_edges = (event_times[:, None] + edges[None, :]).ravel()
-    counts = np.empty((starts.size, n_trials, n_edges - 1), dtype=np.int64)
-    for u, (lo, hi) in enumerate(zip(starts, stops, strict=True)):
-        pos = np.searchsorted(spike_times[lo:hi], abs_edges, side="left").reshape(n_trials, n_edges)
-        np.subtract(pos[:, 1:], pos[:, :-1], out=counts[u])
-    return np.ascontiguousarray(counts.transpose(1, 2, 0))
+    n_trials, n_bins = event_times.size, edges.size - 1
+    counts = np.empty((starts.size, n_trials * n_bins), dtype=np.int64)
+    width = (edges[-1] - edges[0]) / n_bins
+    regular = np.abs(edges - (edges[0] + width * np.arange(n_bins + 1))).max() < 1e-12 * max(
+        width, np.abs(edges).max()
+    )
+    if not regular or n_trials == 0:
+        abs_edges = (event_times[:, None] + edges[None, :]).ravel()
+        for u, (lo, hi) in enumerate(zip(starts, stops, strict=True)):
+            pos = np.searchsorted(spike_times[lo:hi], abs_edges, side="left")
+            pos = pos.reshape(n_trials, n_bins + 1)
+            counts[u] = (pos[:, 1:] - pos[:, :-1]).ravel()
+    else:
+        window_start = event_times + edges[0]
+        window_stop = event_times + edges[-1]
+        first = np.empty((starts.size, n_trials), dtype=np.int64)
+        n_in = np.empty((starts.size, n_trials), dtype=np.int64)
+        for u, (lo, hi) in enumerate(zip(starts, stops, strict=True)):
+            first[u] = np.searchsorted(spike_times[lo:hi], window_start, side="left")
+            n_in[u] = np.searchsorted(spike_times[lo:hi], window_stop, side="left") - first[u]
+        # work buffers reused for every unit: no large temporaries (allocating them per unit
+        # costs more in page faults than the arithmetic)
+        work = _Work(int(n_in.sum(axis=1).max(initial=0)))
+        kernel = _RegularBins(event_times, edges, window_start)
+        for u, (lo, hi) in enumerate(zip(starts, stops, strict=True)):
+            counts[u] = kernel.counts(spike_times[lo:hi], first[u], n_in[u], work)
+    return counts.reshape(starts.size, n_trials, n_bins).transpose(1, 2, 0)
+
+
+_NEAR_EDGE = 1e-6  # in bins: spikes this close to an edge are checked exactly
+
+
+class _Work:
+    """Preallocated per-spike buffers, sized for the unit with most spikes in windows."""
+
+    def __init__(self, size: int) -> None:
+        self.index = np.empty(size, dtype=np.int64)
+        self.trial = np.empty(size, dtype=np.int64)
+        self.key = np.empty(size, dtype=np.int64)
+        self.t = np.empty(size, dtype=np.float64)
+        self.z = np.empty(size, dtype=np.float64)
+        self.offset = np.empty(size, dtype=np.float64)
+
+
+class _RegularBins:
+    """Counts of one sorted spike train in regular bins: (trial, bin) keys by arithmetic."""
+
+    def __init__(self, event_times: np.ndarray, edges: np.ndarray, window_start: np.ndarray):
+        self.events = event_times
+        self.edges = edges
+        self.n_trials, self.n_bins = event_times.size, edges.size - 1
+        self.inv = self.n_bins / (edges[-1] - edges[0])
+        # key = t / bin_size + offset[trial] = trial * n_bins + (t - window_start) / bin_size
+        self.offset = np.arange(self.n_trials) * self.n_bins - window_start * self.inv
+
+    def counts(self, train: np.ndarray, first: np.ndarray, n_in: np.ndarray, w: _Work):
+        size = self.n_trials * self.n_bins
+        total = int(n_in.sum())
+        if total == 0:
+            return np.zeros(size, dtype=np.int64)
+        filled = np.flatnonzero(n_in)  # trials with spikes in their window
+        lengths = n_in[filled]
+        seg = np.cumsum(lengths) - lengths  # where each trial's run starts in the buffers
+        # spike index (runs first[i] .. first[i] + n_in[i] - 1) and trial index, by cumsum
+        index, trial = w.index[:total], w.trial[:total]
+        index.fill(1)
+        index[seg] = first[filled]
+        index[seg[1:]] -= first[filled[:-1]] + lengths[:-1] - 1
+        np.cumsum(index, out=index)
+        trial.fill(0)
+        trial[seg] = np.diff(filled, prepend=0)
+        np.cumsum(trial, out=trial)
+        t, z, offset, key = w.t[:total], w.z[:total], w.offset[:total], w.key[:total]
+        np.take(train, index, out=t)
+        np.take(self.offset, trial, out=offset)
+        np.multiply(t, self.inv, out=z)
+        np.add(z, offset, out=z)
+        np.copyto(key, z, casting="unsafe")  # truncation = floor (z >= 0 up to round-off)
+        np.subtract(z, key, out=z)  # position inside the bin, in [0, 1)
+        np.subtract(z, 0.5, out=z)
+        np.abs(z, out=z)
+        near = np.flatnonzero(z > 0.5 - _NEAR_EDGE)
+        if near.size:  # decide against the exact edges event + edges[k]
+            tr = trial[near]
+            k = np.clip(key[near] - tr * self.n_bins, 0, self.n_bins - 1)
+            tn = t[near]
+            k -= tn < self.events[tr] + self.edges[k]
+            k += tn >= self.events[tr] + self.edges[k + 1]
+            key[near] = tr * self.n_bins + k
+        return np.bincount(key, minlength=size)
 
 
 def bin_average(
