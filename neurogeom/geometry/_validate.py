@@ -1,0 +1,157 @@
+"""Input checks for the capacity estimators, in one place.
+
+Every message says what was expected, what was given, and how to fix it. Kernels downstream trust
+what these functions return.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+def points_and_labels(
+    points: Any, labels: Any, *, caller: str
+) -> tuple[np.ndarray, np.ndarray, list[Hashable]]:
+    """Check ``points`` (n_points, n_features) and one label per point.
+
+    Returns
+    -------
+    points : ndarray of shape (n_points, n_features), float64
+    codes : ndarray of shape (n_points,), int
+        Manifold index 0..P-1 of each point (labels in sorted order when sortable, else in order
+        of first appearance).
+    names : list
+        The original label of each manifold, indexed by code.
+    """
+    try:
+        x = np.asarray(points, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"{caller}() needs numeric points of shape (n_points, n_features); could not convert "
+            f"the {type(points).__name__} given ({exc}). Pass a float array."
+        ) from None
+    if x.ndim != 2:
+        raise ValueError(
+            f"{caller}() needs points of shape (n_points, n_features); got an array of shape "
+            f"{x.shape}. Reshape, e.g. points.reshape(n_points, -1)."
+        )
+    if x.shape[1] < 1:
+        raise ValueError(
+            f"{caller}() needs at least 1 feature per point; got points of shape {x.shape}."
+        )
+    bad = ~np.isfinite(x)
+    if bad.any():
+        rows = np.flatnonzero(bad.any(axis=1))
+        raise ValueError(
+            f"{caller}() needs finite points; {int(bad.sum())} NaN/inf values in {rows.size} "
+            f"points (first rows: {rows[:5].tolist()}). Drop those points or impute them."
+        )
+    lab = np.asarray(labels, dtype=object) if not isinstance(labels, np.ndarray) else labels
+    if lab.ndim != 1:
+        raise ValueError(
+            f"{caller}() needs one label per point (a 1-D sequence); got labels of shape "
+            f"{np.shape(lab)}."
+        )
+    if lab.shape[0] != x.shape[0]:
+        raise ValueError(
+            f"{caller}() needs one label per point: got {x.shape[0]} points but {lab.shape[0]} "
+            "labels. Pass labels of length n_points."
+        )
+    try:
+        codes, uniques = pd.factorize(pd.Series(lab), sort=True)
+    except TypeError:
+        codes, uniques = pd.factorize(pd.Series(lab), sort=False)
+    if (codes < 0).any():
+        raise ValueError(
+            f"{caller}() got missing labels (None/NaN) for {int((codes < 0).sum())} points; give "
+            "every point a label or drop the unlabelled points."
+        )
+    names = list(uniques)
+    if len(names) < 2:
+        raise ValueError(
+            f"{caller}() needs at least 2 manifolds (distinct labels); got {len(names)} "
+            f"({names[:1]}). Capacity measures how well manifolds can be told apart; pass points "
+            "from two or more conditions."
+        )
+    if not np.any(x):
+        raise ValueError(
+            f"{caller}() got points that are all zero; there is no geometry to measure. Check the "
+            "input (or turn off centring if every point is the same)."
+        )
+    if np.all(x == x[0]):
+        raise ValueError(
+            f"{caller}() got {x.shape[0]} identical points (every feature is constant); the "
+            "manifolds cannot be told apart. Check the input selection."
+        )
+    return x, codes.astype(np.intp), names
+
+
+def positive_int(value: Any, name: str, caller: str, minimum: int = 1) -> int:
+    """An integer >= ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
+        raise ValueError(f"{caller}() needs {name} to be an integer >= {minimum}; got {value!r}.")
+    return int(value)
+
+
+def finite_real(value: Any, name: str, caller: str, minimum: float | None = None) -> float:
+    """A finite real number (>= ``minimum`` when given)."""
+    if isinstance(value, bool) or not isinstance(value, Real) or not np.isfinite(value):
+        raise ValueError(f"{caller}() needs {name} to be a finite number; got {value!r}.")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{caller}() needs {name} >= {minimum}; got {value!r}.")
+    return float(value)
+
+
+def choice(value: Any, name: str, options: tuple[str, ...], caller: str) -> str:
+    """One of ``options``."""
+    if not isinstance(value, str) or value not in options:
+        raise ValueError(f"{caller}() needs {name} to be one of {list(options)}; got {value!r}.")
+    return value
+
+
+def float_dtype(dtype: Any, caller: str) -> type:
+    """np.float32 or np.float64."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise ValueError(f"{caller}() needs dtype np.float32 or np.float64; got {dtype!r}.")
+    return dt.type
+
+
+def dichotomy_array(value: Any, n_manifolds: int, caller: str) -> np.ndarray:
+    """A user-given (n_dichotomies, P) array of +-1."""
+    arr = np.asarray(value)
+    if arr.ndim == 1:
+        arr = arr[None, :]
+    if arr.ndim != 2 or arr.shape[1] != n_manifolds or arr.shape[0] < 1:
+        raise ValueError(
+            f"{caller}() needs dichotomies of shape (n_dichotomies, {n_manifolds}) (one +-1 per "
+            f"manifold); got shape {np.shape(value)}."
+        )
+    if not np.isin(arr, (-1, 1)).all():
+        raise ValueError(
+            f"{caller}() needs dichotomies with entries +1 or -1 only; got values "
+            f"{np.unique(arr)[:6].tolist()}."
+        )
+    return arr.astype(np.float64)
+
+
+def backend_name(value: Any, caller: str) -> str:
+    """ "numpy", or "torch" when torch can be imported."""
+    name = choice(value, "backend", ("numpy", "torch"), caller)
+    if name == "torch":
+        try:
+            import torch  # noqa: F401
+        except ImportError:
+            raise ValueError(
+                f"{caller}(backend='torch') needs torch; install it with "
+                "pip install 'neurogeom[models]', or use backend='numpy'."
+            ) from None
+    return name
