@@ -138,3 +138,11 @@ def test_errors(pop):
         geometry(np.zeros((3, 4)), by="choice")
     with pytest.raises(ValueError, match="unknown trial label"):
         geometry(pop, by="reward", measures="participation_ratio")
+
+
+def test_glue_measures_by_name(pop):
+    pytest.importorskip("neurogeom.geometry.capacity")
+    ds = geometry(pop, by="choice", measures=("capacity", "radius", "mftma_capacity"), n_t=40)
+    assert {"capacity", "radius", "mftma_capacity"} <= set(ds.data_vars)
+    assert ds.attrs["glue_n_t"] == 40 and ds.attrs["mftma_n_t"] == 40
+    assert ds.capacity.values[0] < ds.capacity.values[2]

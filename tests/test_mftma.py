@@ -219,7 +219,7 @@ def test_five_segments_with_center_removal_give_theory():
         r_eff = half[mu] / float(ds.center_norm[mu])
         theory = _ball_capacity(r_eff, 1)
         got = float(ds.manifold_capacity[mu])
-        assert abs(got - theory) < 4 * float(ds.manifold_capacity_se[mu]), (mu, got, theory)
+        assert abs(got - theory) < 4 * float(ds.manifold_capacity_sem[mu]), (mu, got, theory)
         assert float(ds.manifold_radius[mu]) < r_eff  # anchor spread is below the half-length
 
 
@@ -228,7 +228,7 @@ def test_points_capacity_two():
     rng = np.random.default_rng(0)
     points = rng.standard_normal((12, 30))
     ds = mftma(points, np.arange(12), n_t=3000, remove_center_correlations=False)
-    assert float(ds.capacity) == pytest.approx(2.0, abs=4 * float(ds.capacity_se))
+    assert float(ds.capacity) == pytest.approx(2.0, abs=4 * float(ds.capacity_sem))
     np.testing.assert_allclose(ds.manifold_radius, 0.0, atol=1e-12)
 
 

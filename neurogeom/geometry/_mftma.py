@@ -157,9 +157,9 @@ def mftma(
     -------
     xarray.Dataset
         Per manifold (dim ``manifold``, coords the labels and ``n_points``):
-        ``manifold_capacity``, ``manifold_capacity_se``, ``manifold_radius``,
+        ``manifold_capacity``, ``manifold_capacity_sem``, ``manifold_radius``,
         ``manifold_dimension``, ``center_norm``. Scalars: ``capacity`` (harmonic mean over
-        manifolds, ``1 / mean(1 / alpha_mu)``), ``capacity_se``, ``radius`` and ``dimension``
+        manifolds, ``1 / mean(1 / alpha_mu)``), ``capacity_sem``, ``radius`` and ``dimension``
         (arithmetic means), ``center_correlation`` (mean |cos| between centred centres before
         removal), ``n_center_dims`` (K, the rank removed). attrs: estimator="mftma", kappa, n_t,
         seed, M (points per manifold), n_reps, remove_center_correlations (0/1).
@@ -260,12 +260,12 @@ def _mftma(
     ds = xr.Dataset(
         {
             "manifold_capacity": ("manifold", alpha),
-            "manifold_capacity_se": ("manifold", np.array([r.capacity_se for r in results])),
+            "manifold_capacity_sem": ("manifold", np.array([r.capacity_se for r in results])),
             "manifold_radius": ("manifold", np.array([r.radius for r in results])),
             "manifold_dimension": ("manifold", np.array([r.dimension for r in results])),
             "center_norm": ("manifold", frames["center_norm"]),
             "capacity": ((), float(capacity)),
-            "capacity_se": ((), float(capacity_se)),
+            "capacity_sem": ((), float(capacity_se)),
             "radius": ((), float(np.mean([r.radius for r in results]))),
             "dimension": ((), float(np.mean([r.dimension for r in results]))),
             "center_correlation": ((), np.nan if sub is None else sub.correlation_before),

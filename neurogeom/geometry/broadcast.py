@@ -160,10 +160,15 @@ def _assemble(
     if dupes:
         raise ValueError(f"measures give clashing variables {dupes}; request them separately.")
     merged = xr.merge(parts, combine_attrs="drop")
-    for m in whole:  # keep the estimator's provenance (n_t, kappa, M, ...)
-        attrs = results[str(call_index[m.name])].attrs
-        prefix = f"{m.name}_" if len(chosen) > 1 else ""
-        merged.attrs.update({f"{prefix}{k}": v for k, v in attrs.items()})
+    # keep the estimators' provenance (n_t, kappa, M, ...), prefixed when several report it
+    sources = {}
+    for m in chosen:
+        i = call_index[m.name]
+        if _SCALAR not in results[str(i)] and results[str(i)].attrs:
+            sources.setdefault(i, m.function.split(":")[1])
+    for i, fname in sources.items():
+        prefix = f"{fname}_" if len(chosen) > 1 and (len(sources) > 1 or len(whole) > 0) else ""
+        merged.attrs.update({f"{prefix}{k}": v for k, v in results[str(i)].attrs.items()})
     return merged
 
 
