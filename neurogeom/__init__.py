@@ -24,6 +24,9 @@ _EXPORTS: dict[str, str] = {
     "write_nwb": "neurogeom.io.nwb",
     "from_array": "neurogeom.io.arrays",
     "from_unit_trials": "neurogeom.io.arrays",
+    "read_mat": "neurogeom.io.arrays",
+    "read_golub": "neurogeom.io.arrays",
+    "nwb_info": "neurogeom.io.nwb",
     "save": "neurogeom.io.store",
     "load": "neurogeom.io.store",
 }
@@ -34,7 +37,7 @@ __all__ = sorted([*_EXPORTS, "geometry", "__version__"])
 def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
         return getattr(importlib.import_module(_EXPORTS[name]), name)
-    if name in {"geometry", "io", "models", "tasks", "population"}:
+    if name in {"geometry", "io", "models", "tasks", "population", "data", "parallel"}:
         return importlib.import_module(f"neurogeom.{name}")
     raise AttributeError(f"module 'neurogeom' has no attribute {name!r}")
 

@@ -36,7 +36,9 @@ def _one_line_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             return func(*args, **kwargs)
         except _USER_ERRORS as exc:
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            err_console.print(f"[bold red]error:[/bold red] {message}", highlight=False)
+            err_console.print(
+                f"[bold red]error:[/bold red] {message}", highlight=False, soft_wrap=True
+            )
             raise typer.Exit(code=1) from None
 
     return wrapper
@@ -60,7 +62,9 @@ def info_cmd(
 
     info = nwb_info(path)
     console.print(f"{info['path']} (NWB {info['nwb_version']})", highlight=False, soft_wrap=True)
-    console.print(f"units: {info['n_units']}  trials: {info['n_trials']}", highlight=False, soft_wrap=True)
+    console.print(
+        f"units: {info['n_units']}  trials: {info['n_trials']}", highlight=False, soft_wrap=True
+    )
     if info["trial_columns"]:
         console.print("trial columns:", highlight=False, soft_wrap=True)
         for name, examples in info["trial_columns"].items():

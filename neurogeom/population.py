@@ -175,7 +175,8 @@ def with_valid_mask(pop: xr.DataArray) -> xr.DataArray:
     ``valid`` is True where at least one unit has a finite value; its dims are ``pop``'s dims
     without ``unit``.
     """
-    finite = np.isfinite(pop.variable) if pop.dtype != bool else xr.ones_like(pop.variable, bool)
+    data = xr.Variable(pop.dims, pop.values)  # attrs-free, so the mask carries none of them
+    finite = xr.ones_like(data, dtype=bool) if pop.dtype == bool else np.isfinite(data)
     if "unit" in pop.dims:
         finite = finite.any("unit")
     pop = pop.drop_vars(VALID, errors="ignore")
