@@ -328,7 +328,7 @@ def glue(
         )
     else:
         scheme = _validate.dichotomy_array(dichotomies, n_manifolds, caller)
-    if scheme == "pairwise" and return_anchors:
+    if isinstance(scheme, str) and scheme == "pairwise" and return_anchors:
         raise ValueError(
             "glue(dichotomies='pairwise') runs one problem per pair of manifolds and cannot "
             "return anchors; use return_anchors=False, or another dichotomy scheme."
@@ -371,7 +371,9 @@ def glue(
         for name in _MEASURES:
             vals = np.array([r["summary"][name][0] for r in results])
             sems = np.array([r["summary"][name][1] for r in results])
-            summary[name] = (float(np.nanmean(vals)), float(np.sqrt(np.nansum(sems**2))) / n_pairs)
+            ok = np.isfinite(vals)
+            mean = float(vals[ok].mean()) if ok.any() else float("nan")
+            summary[name] = (mean, float(np.sqrt(np.sum(sems[ok] ** 2))) / max(int(ok.sum()), 1))
         active_frac /= n_manifolds - 1
         rank = max(r["rank"] for r in results)
         path = results[0]["path"]
@@ -437,18 +439,27 @@ def _separable(z: np.ndarray, signs: np.ndarray, bias: bool) -> bool:
     if bias:
         z = np.hstack([z, np.ones((z.shape[0], 1))])
     a_ub = -(signs[:, None] * z)
-    res = linprog(
-        np.zeros(z.shape[1]),
-        A_ub=a_ub,
-        b_ub=-np.ones(z.shape[0]),
-        bounds=(None, None),
-        method="highs",
+    # retry once without presolve, then with the interior-point solver, on numerical trouble
+    for method, options in (("highs", {}), ("highs-ds", {"presolve": False}), ("highs-ipm", {})):
+        res = linprog(
+            np.zeros(z.shape[1]),
+            A_ub=a_ub,
+            b_ub=-np.ones(z.shape[0]),
+            bounds=(None, None),
+            method=method,
+            options=options,
+        )
+        if res.status == 0:
+            return True
+        if res.status == 2:
+            return False
+    warnings.warn(
+        f"a separability LP stopped with status {res.status} ({res.message}); counted as not "
+        "separable.",
+        RuntimeWarning,
+        stacklevel=3,
     )
-    if res.status == 0:
-        return True
-    if res.status == 2:
-        return False
-    raise RuntimeError(f"the separability LP stopped with status {res.status}: {res.message}")
+    return False
 
 
 def _crossing(n_grid: np.ndarray, frac: np.ndarray, level: float) -> float:
