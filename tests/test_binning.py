@@ -110,3 +110,60 @@ def test_no_spikes_no_trials_shapes():
     assert empty.shape == (2, 2, 2) and empty.sum() == 0
     none = bin_spike_counts(np.array([0.5]), np.array([1]), np.zeros(0), edges)
     assert none.shape == (0, 2, 1)
+
+
+def test_disjoint_windows_sorted_or_shuffled_match_brute_force():
+    # windows that do not overlap (the fast path), spikes in the gaps between them, before the
+    # first window and after the last, and spikes exactly on (and one ulp around) every edge
+    rng = np.random.default_rng(7)
+    events = np.array([2.0, 3.25, 5.0, 5.75, 9.1])  # gaps of 0 (touching) .. 2.85 s
+    edges = bin_edges((-0.25, 0.5), 0.125)
+    on_edges = (events[:, None] + edges[None, :]).ravel()
+    trains = [
+        np.sort(rng.uniform(0, 11, 300)),
+        np.sort(
+            np.concatenate(
+                [on_edges, np.nextafter(on_edges, -np.inf), np.nextafter(on_edges, np.inf)]
+            )
+        ),
+        np.array([0.5, 4.0, 4.5, 8.0, 10.5]),  # every spike in a gap or outside all windows
+        np.zeros(0),
+    ]
+    expected = brute_counts(trains, events, edges)
+    assert expected[:, :, 2].sum() == 0 and expected[:, :, 1].min() == 3  # on, above, below next
+    got = bin_spike_counts(*flat(trains), events, edges)
+    np.testing.assert_array_equal(got, expected)
+    perm = np.array([3, 0, 4, 2, 1])
+    shuffled = bin_spike_counts(*flat(trains), events[perm], edges)
+    np.testing.assert_array_equal(shuffled, expected[perm])
+
+
+def test_touching_windows_count_a_shared_edge_once():
+    # window i stops exactly where window i + 1 starts: a spike on that edge opens the next bin
+    events = np.array([1.0, 2.0, 3.0])
+    edges = np.array([0.0, 0.5, 1.0])
+    train = np.array([1.0, 1.5, 2.0, 2.0, 2.999999, 3.0, 4.0])
+    got = bin_spike_counts(train, np.array([train.size]), events, edges)
+    np.testing.assert_array_equal(got[:, :, 0], [[1, 1], [2, 1], [1, 0]])
+    np.testing.assert_array_equal(got, brute_counts([train], events, edges))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    spikes=st.lists(st.floats(0, 60, allow_nan=False), min_size=0, max_size=200),
+    gaps=st.lists(st.floats(0.0, 3.0), min_size=1, max_size=6),
+    length=st.floats(0.05, 2.0),
+    n_bins=st.integers(1, 12),
+    shuffle_seed=st.integers(0, 1000),
+)
+def test_disjoint_windows_match_brute_force_property(spikes, gaps, length, n_bins, shuffle_seed):
+    train = np.sort(np.asarray(spikes, dtype=float))
+    edges = bin_edges((-0.3 * length, 0.7 * length), length / n_bins)
+    span = edges[-1] - edges[0]
+    events = 1.0 + np.cumsum(np.asarray(gaps) + span)  # windows disjoint (maybe touching)
+    events = np.random.default_rng(shuffle_seed).permutation(events)
+    # a few spikes exactly on absolute edges
+    on = (events[:, None] + edges[None, :]).ravel()[::3]
+    train = np.sort(np.concatenate([train, on]))
+    got = bin_spike_counts(train, np.array([train.size]), events, edges)
+    np.testing.assert_array_equal(got, brute_counts([train], events, edges))

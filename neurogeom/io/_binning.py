@@ -3,10 +3,10 @@
 Both kernels take plain numpy arrays and trust their input (validation happens in
 :mod:`neurogeom.io.nwb`). Bins are half-open, ``[edge_k, edge_{k+1})``, in seconds.
 
-The spike kernel loops over units only (never over trials): per unit, two
-:func:`numpy.searchsorted` calls find each trial window's spikes, arithmetic gives each spike its
-(trial, bin) key, and one :func:`numpy.bincount` counts them. Windows of different trials may
-overlap.
+The spike kernel loops over units only (never over trials): per unit, :func:`numpy.searchsorted`
+of the window starts (and, for overlapping windows, stops) finds each trial's spikes, arithmetic
+gives each spike its (trial, bin) key, and one :func:`numpy.bincount` counts them. Windows of
+different trials may overlap.
 """
 
 from __future__ import annotations
@@ -83,24 +83,44 @@ def bin_spike_counts(
 
     Notes
     -----
-    With regular edges (the usual case) each unit costs two :func:`numpy.searchsorted` calls
-    over the trials (where each window's spikes start and stop), then arithmetic on the spikes
-    inside the windows: ``trial * n_bins + floor((t - window_start) / bin_size)``, counted with
-    one :func:`numpy.bincount`. Spikes within 1e-6 bin of an edge are re-checked against the
-    exact edge ``event + edges[k]``, so the result equals the definition above bit for bit.
-    Irregular edges fall back to one ``searchsorted`` of every edge per unit.
+    Three paths, all equal to the definition above bit for bit:
+
+    * Regular edges and windows that do not overlap (the usual case; trials in any order):
+      the window starts, sorted, cut each unit's spike train into one run per trial (from its
+      window start to the next one) with one :func:`numpy.searchsorted` of the n_trials starts.
+      Each spike's key is ``trial * stride + floor((t - window_start) / bin_size)``, where
+      ``stride`` exceeds the longest run in bins, so spikes between windows land in unused
+      slots; one :func:`numpy.bincount` per unit counts the keys.
+    * Regular edges, overlapping windows: two ``searchsorted`` calls per unit find each window's
+      spikes, which are gathered and keyed the same way.
+    * Irregular edges: one ``searchsorted`` of every absolute edge per unit.
+
+    In the arithmetic paths, spikes within 1e-6 bin of an edge are re-checked against the
+    exact edge ``event + edges[k]``. When round-off could reach that margin (times or bin
+    counts so large that float64 cannot resolve 1e-6 bin), the irregular path is used.
     """
     spike_times = np.asarray(spike_times, dtype=np.float64)
     event_times = np.asarray(event_times, dtype=np.float64)
     edges = np.asarray(edges, dtype=np.float64)
     starts, stops = ragged_bounds(unit_ends)
     n_trials, n_bins = event_times.size, edges.size - 1
-    counts = np.empty((starts.size, n_trials * n_bins), dtype=np.int64)
     width = (edges[-1] - edges[0]) / n_bins
-    regular = np.abs(edges - (edges[0] + width * np.arange(n_bins + 1))).max() < 1e-12 * max(
-        width, np.abs(edges).max()
+    deviation = np.abs(edges - (edges[0] + width * np.arange(n_bins + 1))).max()
+    regular = deviation < 1e-12 * max(width, np.abs(edges).max())
+    arithmetic = (
+        n_trials > 0
+        and regular
+        and _round_off_in_bins(event_times, edges, deviation) < _NEAR_EDGE / 4
     )
-    if not regular or n_trials == 0:
+    if arithmetic:
+        window_start = event_times + edges[0]
+        order = np.argsort(window_start, kind="stable")
+        window_stop = event_times[order] + edges[-1]
+        if np.all(window_stop[:-1] <= window_start[order[1:]]):
+            counts = _DisjointWindows(event_times, edges, order).counts(spike_times, starts, stops)
+            return counts.transpose(1, 2, 0)
+    counts = np.empty((starts.size, n_trials * n_bins), dtype=np.int64)
+    if not arithmetic:
         abs_edges = (event_times[:, None] + edges[None, :]).ravel()
         for u, (lo, hi) in enumerate(zip(starts, stops, strict=True)):
             pos = np.searchsorted(spike_times[lo:hi], abs_edges, side="left")
@@ -124,6 +144,70 @@ def bin_spike_counts(
 
 
 _NEAR_EDGE = 1e-6  # in bins: spikes this close to an edge are checked exactly
+
+
+def _round_off_in_bins(event_times: np.ndarray, edges: np.ndarray, deviation: float) -> float:
+    """Bound (in bins) on how far the arithmetic bin coordinate of a spike can be off.
+
+    Covers the rounding of ``event + edges[k]``, of ``t / bin_size`` plus a per-trial offset
+    (keys up to ``n_trials * stride`` bins), and the edges' deviation from a regular grid.
+    """
+    n_bins = edges.size - 1
+    inv = n_bins / (edges[-1] - edges[0])
+    span = float(np.abs(event_times).max(initial=0.0) + np.abs(edges).max())
+    eps = np.finfo(np.float64).eps
+    keys = event_times.size * (n_bins + 1.0) + span * inv  # crude bound on |key|, |t / bin|
+    return float(inv * (deviation + 4 * eps * span) + 8 * eps * (2 * span * inv + keys))
+
+
+class _DisjointWindows:
+    """Counts in regular bins of windows that do not overlap (in any trial order).
+
+    Sorted by start, the windows cut a spike train into consecutive runs ``[start_j,
+    start_{j+1})`` (the last one stops at its window's stop); a run's spikes get the key
+    ``trial * stride + floor((t - start_j) / bin_size)``. Slots ``n_bins .. stride - 1`` of a
+    trial hold the spikes between its window and the next and are dropped.
+    """
+
+    def __init__(self, event_times: np.ndarray, edges: np.ndarray, order: np.ndarray) -> None:
+        self.events, self.edges = event_times, edges
+        self.n_trials, self.n_bins = event_times.size, edges.size - 1
+        start = event_times[order] + edges[0]  # sorted window starts, exact as in the definition
+        self.bounds = np.append(start, event_times[order[-1]] + edges[-1])
+        self.inv = self.n_bins / (edges[-1] - edges[0])
+        longest = float(np.diff(start).max(initial=0.0)) * self.inv
+        self.stride = max(int(np.floor(longest)) + 2, self.n_bins + 1)
+        # key + _NEAR_EDGE = t / bin_size + offset: spikes near an edge have a small fraction
+        self.offset = order * self.stride - start * self.inv + _NEAR_EDGE
+
+    def counts(self, spike_times: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
+        """Counts of every unit, shape (n_units, n_trials, n_bins), int64."""
+        n_trials, n_bins, stride = self.n_trials, self.n_bins, self.stride
+        out = np.empty((starts.size, n_trials, n_bins), dtype=np.int64)
+        longest = int((stops - starts).max(initial=0))
+        z_buf = np.empty(longest, dtype=np.float64)
+        key_buf = np.empty(longest, dtype=np.int64)
+        for u, (lo, hi) in enumerate(zip(starts, stops, strict=True)):
+            train = spike_times[lo:hi]
+            a, b = np.searchsorted(train, self.bounds[[0, -1]], side="left")
+            train = train[a:b]
+            z, key = z_buf[: train.size], key_buf[: train.size]
+            np.multiply(train, self.inv, out=z)  # first pass: brings the train into cache
+            runs = np.diff(np.searchsorted(train, self.bounds, side="left"))
+            z += np.repeat(self.offset, runs)
+            np.copyto(key, z, casting="unsafe")  # truncation = floor (z > 0)
+            z -= key  # fraction of a bin past the edge, + _NEAR_EDGE
+            near = np.flatnonzero(z < 2 * _NEAR_EDGE)
+            if near.size:  # decide against the exact edges event + edges[k]
+                trial = key[near] // stride
+                k = np.minimum(key[near] - trial * stride, n_bins)
+                t, event = train[near], self.events[trial]
+                k -= (k > 0) & (t < event + self.edges[k])
+                k += (k < n_bins) & (t >= event + self.edges[np.minimum(k + 1, n_bins)])
+                key[near] = trial * stride + k
+            per_trial = np.bincount(key, minlength=n_trials * stride).reshape(n_trials, stride)
+            out[u] = per_trial[:, :n_bins]
+        return out
 
 
 class _Work:
