@@ -570,6 +570,7 @@ SPEC_KEYS: dict[str, tuple[str, ...]] = {
         "fixation_weight",
         "n_train_trials",
         "n_test_trials",
+        "n_monitor_trials",
         "eval_every",
         "seed",
         "device",

@@ -95,3 +95,30 @@ def test_gru_runs_and_config_errors():
         NetworkConfig.from_dict({"gain": 1.0})
     with pytest.raises(ValueError, match="activation must be one of"):
         NetworkConfig(activation="softplus").validate()
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {},
+        {"tau_ms": 200.0},
+        {"tau_ms": 300.0, "activation": "tanh", "bias": True, "dale": True, "sparsity": 0.3},
+        {"type": "gru"},
+    ],
+)
+def test_outputs_by_length_equal_each_trial_run_alone(kw):
+    """Sorted, time-major evaluation without hidden-state history = forward() on each trial alone
+    (a causal network: what follows a trial's end never changes its earlier outputs)."""
+    net = build_network(NetworkConfig(n_units=24, **kw), 3, 3, dt_ms=100.0, seed=2).eval()
+    gen = torch.Generator().manual_seed(0)
+    lengths = [9, 9, 7, 4, 4, 1]
+    x = torch.randn(len(lengths), max(lengths), 3, generator=gen)
+    n_active = [sum(n > t for n in lengths) for t in range(max(lengths))]
+    out = torch.full((max(lengths), len(lengths), 3), float("nan"))
+    net.outputs_by_length(x.transpose(0, 1).contiguous(), n_active, out)
+    for j, n in enumerate(lengths):
+        with torch.no_grad():
+            alone = net(x[j : j + 1, :n])[0][0]
+        torch.testing.assert_close(out[:n, j], alone, rtol=1e-5, atol=1e-5)
+        if kw.get("type") != "gru":  # CTRNN: steps after a trial's end are never written
+            assert torch.isnan(out[n:, j]).all()

@@ -180,3 +180,36 @@ def test_shipped_config_reaches_ideal_observer(tmp_path):
         p_irr = right[in_ctx & (irr_ev == 50)].mean() - right[in_ctx & (irr_ev == -50)].mean()
         assert p_rel > 0.97
         assert abs(p_irr) < 0.1
+
+
+def test_monitor_subset_and_full_bank_confirmation_resume_identically(tmp_path):
+    spec = copy.deepcopy(TINY)
+    spec["training"].update({"n_monitor_trials": 40, "target_accuracy": 0.0, "patience": 2})
+    full = train(spec, tmp_path / "full")
+    m = full.metrics
+    # evaluations before the last step run on the first 40 held-out trials, the last one on all 100
+    assert m["n_eval_trials"].iloc[-1] == 100
+    # the evaluation completing the first streak of 2 at the target is redone on all 100 trials
+    assert list(m["n_eval_trials"].iloc[:4]) == [40, 40, 100, 40]
+    assert list(m["reached"].iloc[1:4]) == [False, True, True]
+    # time inside forward/backward/optimiser steps never exceeds the clock
+    d_step = m["step_s"].iloc[-1] - m["step_s"].iloc[0]
+    assert 0 < d_step < m["wall_s"].iloc[-1] - m["wall_s"].iloc[0]
+    # an interrupted run (stopped between evaluations) resumes to the same weights and metrics
+    train(spec, tmp_path / "part", max_steps=23)
+    resumed = train(spec, tmp_path / "part")
+    both = m.merge(resumed.metrics, on="step", suffixes=("_full", "_resumed"))
+    assert len(both) == len(m)
+    for col in ("accuracy", "n_eval_trials", "reached"):
+        assert [str(v) for v in both[f"{col}_full"]] == [str(v) for v in both[f"{col}_resumed"]]
+    w1, _ = _weights(tmp_path / "full" / "last.safetensors")
+    w2, _ = _weights(tmp_path / "part" / "last.safetensors")
+    for k in w1:
+        assert torch.equal(w1[k], w2[k]), k
+
+
+def test_monitor_trials_must_be_positive(tmp_path):
+    bad = copy.deepcopy(TINY)
+    bad["training"]["n_monitor_trials"] = 0
+    with pytest.raises(ValueError, match="n_monitor_trials must be a positive integer"):
+        train(bad, tmp_path / "bad")

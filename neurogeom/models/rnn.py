@@ -308,6 +308,63 @@ class CTRNN(nn.Module):
             out.append(h)
         return torch.stack(out, dim=1)
 
+    @torch.no_grad()
+    def outputs_by_length(
+        self,
+        x: torch.Tensor,
+        n_active: list[int],
+        out: torch.Tensor,
+        work: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Readout of trials of different lengths, keeping no hidden-state history (no gradients).
+
+        The trials are sorted longest first, so the ones still running at step ``t`` are the first
+        ``n_active[t]``; finished trials drop out of the matrix products. A network is causal, so a
+        trial's outputs are those of :meth:`forward` on that trial alone, whatever ``a`` is.
+
+        Parameters
+        ----------
+        x : Tensor of shape (n_time, batch, n_input)
+            Time-major inputs, trials sorted by length, descending.
+        n_active : list of int, length n_time
+            Trials still running at each step (non-increasing).
+        out : Tensor of shape (n_time, batch, n_output)
+            Written in place at ``[t, :n_active[t]]``; other entries are left as they are.
+        work : Tensor of shape (2, batch, N), optional
+            Scratch space for the hidden state (allocated when omitted).
+
+        Returns
+        -------
+        out : Tensor of shape (n_time, batch, n_output)
+        """
+        if work is None:
+            work = x.new_empty(2, x.shape[1], self.n_units)
+        w_t, w_in_t, w_out_t = self.recurrent_weight().T, self.w_in.T, self.w_out.T
+        act_ = torch.Tensor.relu_ if self.config.activation == "relu" else torch.Tensor.tanh_
+        a = self.a
+        h = None
+        for t, k in enumerate(n_active):
+            if k == 0:
+                break
+            nxt = work[(t + 1) % 2, :k]
+            if self.b is not None:
+                torch.addmm(self.b, x[t, :k], w_in_t, out=nxt)
+            else:
+                torch.mm(x[t, :k], w_in_t, out=nxt)
+            if h is not None:
+                nxt.addmm_(h[:k], w_t)
+            act_(nxt)
+            if a != 1.0:
+                nxt.mul_(a)
+                if h is not None:
+                    nxt.add_(h[:k], alpha=1.0 - a)
+            if self.b_out is not None:
+                torch.addmm(self.b_out, nxt, w_out_t, out=out[t, :k])
+            else:
+                torch.mm(nxt, w_out_t, out=out[t, :k])
+            h = nxt
+        return out
+
 
 class GRUNet(nn.Module):
     """A one-layer GRU with a linear readout; same call signature as :class:`CTRNN`."""
@@ -339,6 +396,25 @@ class GRUNet(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         h, _ = self.gru(x, None if h0 is None else h0[None])
         return self.readout(h), h
+
+    @torch.no_grad()
+    def outputs_by_length(
+        self,
+        x: torch.Tensor,
+        n_active: list[int],
+        out: torch.Tensor,
+        work: torch.Tensor | None = None,
+        chunk: int = 256,
+    ) -> torch.Tensor:
+        """As :meth:`CTRNN.outputs_by_length`, running torch's GRU on chunks of ``chunk`` trials,
+        each trimmed to its longest trial (so steps after a shorter trial's end may be written)."""
+        n = x.shape[1]
+        lengths = (np.asarray(n_active)[:, None] > np.arange(n)[None, :]).sum(0)
+        for i in range(0, n, chunk):
+            t_max = int(lengths[i])
+            y, _ = self.forward(x[:t_max, i : i + chunk].transpose(0, 1))
+            out[:t_max, i : i + chunk] = y.transpose(0, 1)
+        return out
 
 
 def build_network(
