@@ -78,10 +78,16 @@ def test_store_errors(tmp_path, pop):
         save(np.zeros(3), tmp_path / "x.nc")
     with pytest.raises(FileNotFoundError, match="no stored result"):
         load(tmp_path / "absent.nc")
-    with pytest.raises(FileNotFoundError, match="does not exist"):
-        save(pop, tmp_path / "missing_dir" / "x.nc")
     bad = tmp_path / "bad.nc"
     bad.write_text("not netcdf")
+    with pytest.raises(NotADirectoryError, match="is a file, not a folder"):
+        save(pop, bad / "x.nc")
     with pytest.raises(ValueError, match="not a readable netcdf"):
         load(bad)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.nc"]
+
+
+def test_save_creates_missing_folders(tmp_path, pop):
+    path = save(pop, tmp_path / "new" / "deeper" / "pop.nc")
+    assert path.is_file()
+    xr.testing.assert_identical(load(path), pop)

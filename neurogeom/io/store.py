@@ -144,6 +144,7 @@ def save(
         What to store. Bool and string coords, and bool / None / list / dict attrs, round-trip.
     path : path
         Destination: ``*.nc`` (netCDF4 through h5netcdf) or ``*.zarr`` (a zarr store folder).
+        Missing parent folders are created.
     format : {"netcdf", "zarr"}, optional
         Overrides the suffix.
     source : str, optional
@@ -167,8 +168,9 @@ def save(
     fmt = _format_of(path, format)
     if path.exists() and not overwrite:
         raise FileExistsError(f"{str(path)!r} exists; pass overwrite=True to replace it.")
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"folder {str(path.parent)!r} does not exist; create it first.")
+    if path.parent.exists() and not path.parent.is_dir():
+        raise NotADirectoryError(f"{str(path.parent)!r} is a file, not a folder.")
+    path.parent.mkdir(parents=True, exist_ok=True)
     if isinstance(obj, xr.DataArray):
         name = obj.name if obj.name is not None else "population"
         ds = obj.to_dataset(name=str(name), promote_attrs=False)
