@@ -52,6 +52,84 @@ def _main() -> None:
 # ---- commands ----------------------------------------------------------------------------------
 
 
+@app.command("capacity")
+@_one_line_errors
+def capacity_cmd(
+    path: str = typer.Argument(
+        ..., help="a population tensor (.nc / .zarr, from `neurogeom load`)"
+    ),
+    by: str = typer.Option(..., "--by", help="trial label whose values are the manifolds"),
+    within: str | None = typer.Option(None, "--within", help="also split by this trial label"),
+    time: tuple[float, float] | None = typer.Option(
+        None, "--time", help="time window in seconds: START STOP"
+    ),
+    stage: str | None = typer.Option(None, "--stage", help="stage to use, if the tensor has one"),
+    method: str = typer.Option("glue", "--method", help="glue | simulated | mftma"),
+    n_t: int = typer.Option(200, "--n-t", help="number of (y, t) samples (glue, mftma)"),
+    seed: int = typer.Option(0, "--seed", help="random seed"),
+    out: str = typer.Option(..., "-o", "--out", help="output .nc file for the result Dataset"),
+) -> None:
+    """Manifold capacity and geometry of the manifolds given by a trial label; save the Dataset."""
+    import numpy as np
+
+    from neurogeom.io.store import load, save
+
+    if method not in ("glue", "simulated", "mftma"):
+        raise ValueError(f"--method must be glue, simulated or mftma; got {method!r}.")
+    pop = load(path)
+    if not hasattr(pop, "ng") or not hasattr(pop, "dims") or "trial" not in pop.dims:
+        raise ValueError(f"{path!r} does not hold a population tensor with a 'trial' dim.")
+    stage_value: object = stage
+    if stage is not None and "stage" in pop.dims:
+        coord = pop["stage"].values
+        if coord.dtype.kind in "iuf":
+            stage_value = coord.dtype.type(float(stage))
+    man = pop.ng.manifolds(by=by, within=within, time=time, stage=stage_value)
+    if method == "glue":
+        from neurogeom.geometry import glue
+
+        ds = glue(man.points, man.labels, n_t=n_t, seed=seed)
+    elif method == "simulated":
+        from neurogeom.geometry import simulated_capacity
+
+        ds = simulated_capacity(man.points, man.labels, seed=seed)
+    else:
+        from neurogeom.geometry import mftma
+
+        ds = mftma(man.points, man.labels, n_t=n_t, seed=seed)
+    ds.attrs.update(by=by, within=within or "", source=str(path))
+    if time is not None:
+        ds.attrs["time_window_s"] = [float(time[0]), float(time[1])]
+    from rich.table import Table
+
+    table = Table(
+        title=f"{method} capacity of {path} by {by}" + (f" within {within}" if within else "")
+    )
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for name in (
+        "capacity",
+        "radius",
+        "dimension",
+        "center_alignment",
+        "axis_alignment",
+        "center_axis_alignment",
+    ):
+        if name not in ds:
+            continue
+        val = float(ds[name])
+        if f"{name}_sem" in ds:
+            text = f"{val:.4g} ± {float(ds[f'{name}_sem']):.2g}"
+        elif name == "capacity" and "capacity_low" in ds:
+            text = f"{val:.4g} [{float(ds.capacity_low):.4g}, {float(ds.capacity_high):.4g}]"
+        else:
+            text = f"{val:.4g}" if np.isfinite(val) else "nan"
+        table.add_row(name, text)
+    console.print(table)
+    written = save(ds, out)
+    console.print(f"wrote {written}", highlight=False, soft_wrap=True)
+
+
 @app.command("info")
 @_one_line_errors
 def info_cmd(
