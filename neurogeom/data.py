@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["data_dir", "sample_nwb", "SESSIONS"]
+__all__ = ["data_dir", "sample_nwb", "bundled_run", "SESSIONS"]
 
 #: the bundled sample sessions, in learning order
 SESSIONS: tuple[str, ...] = ("early", "late")
@@ -55,5 +55,31 @@ def sample_nwb(session: str = "late") -> Path:
         raise FileNotFoundError(
             f"bundled sample {str(path)!r} is missing. Install neurogeom from a repository "
             "checkout (pip install -e .) or regenerate it: python scripts/make_sample_data.py."
+        )
+    return path
+
+
+def bundled_run(name: str = "context_dm") -> Path:
+    """Folder of a bundled training run (checkpoints, ``metrics.csv``, ``spec.json``).
+
+    Parameters
+    ----------
+    name : {"context_dm"}, default="context_dm"
+        ``context_dm``: a 128-unit CTRNN trained on neurogym's ContextDecisionMaking-v0 by
+        ``neurogeom train tasks/context_dm.toml`` (see ``data/README.md``).
+
+    Returns
+    -------
+    pathlib.Path
+        ``data/<name>_checkpoints``, readable by :func:`neurogeom.models.simulate.simulate`.
+    """
+    runs = ("context_dm",)
+    if name not in runs:
+        raise ValueError(f"unknown bundled run {name!r}; choose one of {runs}.")
+    path = data_dir() / f"{name}_checkpoints"
+    if not (path / "checkpoints").is_dir():
+        raise FileNotFoundError(
+            f"bundled run {str(path)!r} is missing. Install neurogeom from a repository checkout "
+            f"(pip install -e .) or retrain it: neurogeom train tasks/{name}.toml -o {path}."
         )
     return path

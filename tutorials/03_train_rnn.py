@@ -18,18 +18,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from neurogeom.data import bundled_run
 from neurogeom.models.simulate import simulate
 from neurogeom.models.train import load_run_network, predict_choices, run_spec
 from neurogeom.tasks import build_trial_bank, ideal_observer
 
 out_dir = Path(os.environ.get("NEUROGEOM_TUTORIAL_OUT") or tempfile.mkdtemp())
 out_dir.mkdir(parents=True, exist_ok=True)
-here = Path.cwd()
-run = next(
-    p / "data" / "context_dm_checkpoints"
-    for p in (here, *here.parents)
-    if (p / "data" / "context_dm_checkpoints").is_dir()
-)
+run = bundled_run("context_dm")  # trained by `neurogeom train tasks/context_dm.toml`
 spec = run_spec(run)
 
 # %% [markdown]
