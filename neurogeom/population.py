@@ -343,8 +343,8 @@ def manifolds(
         an empty window, or a manifold with fewer than ``min_points`` points.
     """
     validate(pop)
-    by_t = _as_tuple(by)
-    within_t = _as_tuple(within)
+    by_t = label_names(by)
+    within_t = label_names(within)
     for dim in ("trial", "unit"):
         if dim not in pop.dims:
             raise ValueError(f"manifolds need dims 'trial' and 'unit'; got {tuple(pop.dims)}.")
@@ -421,7 +421,8 @@ def trial_labels(pop: xr.DataArray) -> list[str]:
     ]
 
 
-def _as_tuple(x: str | Sequence[str] | None) -> tuple[str, ...]:
+def label_names(x: str | Sequence[str] | None) -> tuple[str, ...]:
+    """Label name(s) as a tuple: ``None`` -> ``()``, ``"choice"`` -> ``("choice",)``."""
     if x is None:
         return ()
     if isinstance(x, str):
@@ -521,7 +522,7 @@ def average(
     """
     if over not in pop.dims:
         raise ValueError(f"cannot average over {over!r}: the tensor's dims are {tuple(pop.dims)}.")
-    by_t = _as_tuple(by)
+    by_t = label_names(by)
     if not by_t:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -602,7 +603,7 @@ def pool(
     pops = list(pops)
     if not pops:
         raise ValueError("pool needs at least one population tensor.")
-    by_t = _as_tuple(by)
+    by_t = label_names(by)
     if not by_t:
         raise ValueError("pool needs `by`: the trial label(s) that define a condition.")
     for i, p in enumerate(pops):

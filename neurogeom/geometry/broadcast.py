@@ -18,6 +18,7 @@ import numpy as np
 import xarray as xr
 
 from neurogeom.geometry.registry import Measure, get_measure
+from neurogeom.population import label_names as _as_tuple
 
 __all__ = ["geometry"]
 
@@ -31,14 +32,6 @@ class _Task:
     labels: np.ndarray
     names: tuple[str, ...]
     calls: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...]  # (function path, kwargs)
-
-
-def _as_tuple(x: str | Sequence[str] | None) -> tuple[str, ...]:
-    if x is None:
-        return ()
-    if isinstance(x, str):
-        return (x,)
-    return tuple(x)
 
 
 def _is_window_list(time: Any) -> bool:
