@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from neurogeom.cli import app
@@ -79,4 +80,69 @@ def test_bad_window_and_missing_file_are_one_line_errors(tmp_path):
     assert "window start must be before its stop" in result.output
     result = runner.invoke(app, ["info", str(tmp_path / "absent.nwb")])
     assert result.exit_code == 1 and "not found" in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def _bad_file(kind: str, folder):
+    """A file that ``neurogeom load`` must refuse, and the phrase its error must contain."""
+    from test_nwb_read import make_nwb
+
+    path = folder / f"{kind}.nwb"
+    if kind == "no_trials":
+        make_nwb(path, with_trials=False, units=[np.arange(5.0)])
+        return path, "no trials table"
+    if kind == "no_data":
+        make_nwb(path)
+        return path, "no units table and no continuous data"
+    if kind == "wrong_length":
+        from test_nwb_read import shorten_column
+
+        make_nwb(path, units=[np.arange(5.0)])
+        shorten_column(path, "intervals/trials", "side", 4)
+        return path, "column 'side' has 4 values but the table has 10 rows"
+    if kind == "not_hdf5":
+        path.write_text("spike times, one per line\n0.1\n0.2\n")
+        return path, "not an HDF5 file"
+    if kind == "truncated":
+        whole = make_nwb(folder / "whole.nwb", units=[np.arange(0, 20, 0.01)])
+        path.write_bytes(whole.read_bytes()[:5000])
+        whole.unlink()
+        return path, "truncated or corrupted"
+    raise AssertionError(kind)
+
+
+@pytest.mark.parametrize("kind", ["no_trials", "no_data", "not_hdf5", "truncated", "wrong_length"])
+def test_bad_files_are_one_line_errors_and_write_nothing(tmp_path, kind):
+    src = tmp_path / "in"
+    src.mkdir()
+    path, phrase = _bad_file(kind, src)
+    out = tmp_path / "out" / "never.nc"
+    args = ["load", str(path), "--window", "0", "1", "--bin", "0.5", "-o", str(out)]
+    commands = [args] if kind in ("no_trials", "no_data") else [args, ["info", str(path)]]
+    for command in commands:
+        result = runner.invoke(app, command)
+        assert result.exit_code == 1, result.output
+        lines = [ln for ln in result.output.splitlines() if ln.strip()]
+        assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+        assert phrase in lines[0]
+        assert "Traceback" not in result.output
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("options", "phrase"),
+    [
+        (["--window", "0.5", "0.5", "--bin", "0.1"], "window start must be before its stop"),
+        (["--window", "0", "1", "--bin", "0"], "bin_size must be a positive number"),
+        (["--window", "0", "1", "--bin=-0.1"], "e.g. bin_size=0.05"),
+        (["--window", "0", "1", "--bin", "0.1", "--align", "go"], "'stimulus_on_time'"),
+        (["--window", "0", "1", "--bin", "0.1", "--series", "lfp"], "no series 'lfp'"),
+    ],
+)
+def test_bad_options_are_one_line_errors_and_write_nothing(tmp_path, options, phrase):
+    out = tmp_path / "never.nc"
+    result = runner.invoke(app, ["load", str(sample_nwb("early")), *options, "-o", str(out)])
+    assert result.exit_code == 1, result.output
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and phrase in lines[0], result.output
     assert list(tmp_path.iterdir()) == []

@@ -86,6 +86,7 @@ def test_dandi_counts_equal_brute_force_relative_cue(shared_data, name):
         start = f["intervals/trials/start_time"][:]
         cue = f["intervals/trials/cue_start_time"][:]
         types = f["intervals/trials/type"][:].astype(str)
+        responses = f["intervals/trials/response"][:].astype(str)
     edges = -1.0 + 0.25 * np.arange(13)
     for i in range(DANDI[name]):
         event = start[i] + cue[i]  # cue_start_time is seconds from the trial's start
@@ -95,8 +96,9 @@ def test_dandi_counts_equal_brute_force_relative_cue(shared_data, name):
     assert pop.values.sum() > 100  # the windows do hold spikes
     assert pop["type"].dtype.kind == "U"
     assert set(np.unique(pop["type"].values)) == {"lick left", "lick right"}
-    assert "correct" in set(pop["response"].values)
+    assert pop["response"].dtype.kind == "U" and "correct" in set(pop["response"].values)
     np.testing.assert_array_equal(pop["type"].values, types)
+    np.testing.assert_array_equal(pop["response"].values, responses)
     np.testing.assert_allclose(pop["time"].values[:2], [-0.875, -0.625])
 
 
@@ -136,11 +138,25 @@ def test_dandi_rates_filters_and_file_left_untouched(shared_data):
 
 def test_pooling_two_dandi_sessions_balances_conditions(shared_data):
     paths = [dandi_path(shared_data, n) for n in sorted(DANDI)]
-    pop = read_nwb(paths, align="cue_start_time", window=(-1, 1), bin_size=0.2, pool_by="type")
+    settings = dict(align="cue_start_time", window=(-1, 1), bin_size=0.2)
+    pop = read_nwb(paths, pool_by="type", **settings)
     assert pop.sizes["unit"] == 2
-    assert set(pop["session"].values) == {p.stem for p in paths}
-    _, counts = np.unique(pop["type"].values, return_counts=True)
-    assert counts.tolist() == [counts[0], counts[0]] and counts[0] > 50
+    assert pop["session"].values.tolist() == [p.stem for p in paths]
+    types, counts = np.unique(pop["type"].values, return_counts=True)
+    assert types.tolist() == ["lick left", "lick right"]
+    singles = [read_nwb(p, **settings) for p in paths]
+    smallest = min(int((s["type"].values == t).sum()) for s in singles for t in types)
+    assert counts.tolist() == [smallest, smallest] and smallest > 50
+    # each pseudo-trial joins a real trial of its condition from each session
+    for u, single in enumerate(singles):
+        for t in range(pop.sizes["trial"]):
+            hits = np.flatnonzero((single.values[:, :, 0] == pop.values[t, :, u]).all(axis=1))
+            same = hits[single["type"].values[hits] == pop["type"].values[t]]
+            assert same.size, f"pseudo-trial {t} of session {u} matches no real trial"
+    again = read_nwb(paths, pool_by="type", seed=0, **settings)
+    np.testing.assert_array_equal(again.values, pop.values)
+    other = read_nwb(paths, pool_by="type", seed=1, **settings)
+    assert not np.array_equal(other.values, pop.values)
     with pytest.raises(ValueError, match="duplicate unit ids"):
         read_nwb(
             paths,
@@ -202,9 +218,32 @@ def test_sample_files_match_their_generator(tmp_path):
 
     with NWBHDF5IO(str(sample_nwb("early")), "r") as io:
         nwb = io.read()
-        for u in (0, 17, 99):
-            np.testing.assert_allclose(nwb.units["spike_times"][u], session["trains"][u])
-        np.testing.assert_array_equal(nwb.trials["choice"][:], session["trials"]["choice"])
+        assert len(nwb.units) == len(session["trains"]) == 100
+        for u, train in enumerate(session["trains"]):
+            np.testing.assert_array_equal(nwb.units["spike_times"][u], train)
+        for name, values in session["trials"].items():
+            np.testing.assert_array_equal(nwb.trials[name][:], values, err_msg=name)
+        np.testing.assert_array_equal(nwb.units["beta_choice"][:], session["unit"]["beta_choice"])
+
+
+def test_sample_files_are_inspector_clean_with_the_documented_accuracy():
+    from nwbinspector import inspect_nwbfile
+
+    accuracy = {}
+    for session in ("early", "late"):
+        path = sample_nwb(session)
+        bad = [
+            (m.importance.name, m.check_function_name, m.message)
+            for m in inspect_nwbfile(nwbfile_path=str(path))
+            if m.importance.name in ("CRITICAL", "BEST_PRACTICE_VIOLATION")
+        ]
+        assert bad == []
+        with h5py.File(path, "r") as f:
+            accuracy[session] = float(f["intervals/trials/correct"][:].mean())
+            assert f["units/id"].shape == (100,) and f["intervals/trials/id"].shape == (400,)
+    # data/README.md: accuracy ~0.70 early, ~0.86 late
+    assert accuracy["early"] == pytest.approx(0.70, abs=0.02)
+    assert accuracy["late"] == pytest.approx(0.86, abs=0.02)
 
 
 # ---- small files: continuous data, NaN events, errors ------------------------------------------
@@ -310,3 +349,186 @@ def test_reading_does_not_warn_on_a_clean_file(tmp_path):
         warnings.simplefilter("error")
         read_nwb(path, align="cue_time", window=(0, 1), bin_size=0.5)
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_truncated_or_damaged_small_file_is_a_clear_error(tmp_path):
+    rng = np.random.default_rng(0)
+    trains = [np.sort(rng.uniform(0, 100, 2000)) for _ in range(3)]
+    raw = make_nwb(tmp_path / "whole.nwb", n_trials=50, units=trains).read_bytes()
+    cut = tmp_path / "cut.nwb"
+    cut.write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(ValueError, match="truncated or corrupted: copy or download it again"):
+        read_nwb(cut, align="cue_time", window=(0, 1), bin_size=0.5)
+    with pytest.raises(ValueError, match="truncated or corrupted"):
+        nwb_info(cut)
+    # bytes overwritten anywhere: the file either still reads or fails with one clear ValueError
+    damaged = tmp_path / "damaged.nwb"
+    messages = []
+    for frac in np.linspace(0.01, 0.99, 60)[21:]:  # the metadata of the tables and namespaces
+        blob = bytearray(raw)
+        at = int(len(blob) * frac)
+        blob[at : at + 4096] = b"\xff" * 4096
+        damaged.write_bytes(bytes(blob))
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                read_nwb(damaged, align="cue_time", window=(0, 1), bin_size=0.5)
+        except ValueError as exc:
+            messages.append(str(exc))
+    assert sum("truncated or corrupted" in m for m in messages) >= 3
+    assert max(len(m) for m in messages) < 600  # short enough to read: no dumped internals
+
+
+def test_calcium_series_from_another_writer_with_nan_stop_times(tmp_path):
+    """An ophys file as acquisition software writes it: ROI ids, NaN stop_time, no units."""
+    from pynwb import NWBHDF5IO, NWBFile
+    from pynwb.ophys import Fluorescence, ImageSegmentation, OpticalChannel
+
+    nwb = NWBFile(
+        session_description="ophys",
+        identifier="ophys",
+        session_start_time=datetime(2024, 1, 1, tzinfo=UTC),
+    )
+    nwb.add_trial_column(name="cue_time", description="cue (s)")
+    nwb.add_trial_column(name="context", description="context")
+    for i in range(8):
+        nwb.add_trial(
+            start_time=3.0 * i,
+            stop_time=np.nan,
+            cue_time=3.0 * i + 1.0,
+            context="a" if i % 2 else "b",
+        )
+    device = nwb.create_device(name="scope")
+    plane = nwb.create_imaging_plane(
+        name="plane",
+        optical_channel=OpticalChannel(name="ch", description="green", emission_lambda=510.0),
+        description="plane",
+        device=device,
+        excitation_lambda=920.0,
+        imaging_rate=30.0,
+        indicator="GCaMP6f",
+        location="V1",
+    )
+    module = nwb.create_processing_module(name="ophys", description="ophys")
+    segmentation = ImageSegmentation(name="ImageSegmentation")
+    module.add(segmentation)
+    rois = segmentation.create_plane_segmentation(
+        name="PlaneSegmentation", description="rois", imaging_plane=plane
+    )
+    for u in range(4):
+        rois.add_roi(pixel_mask=[(u, 0, 1.0)], id=10 + u)
+    region = rois.create_roi_table_region(region=[0, 1, 2, 3], description="all")
+    fluorescence = Fluorescence(name="Fluorescence")
+    module.add(fluorescence)
+    t = np.arange(750) / 30.0
+    data = np.stack([np.sin((u + 1) * t) + u for u in range(4)], axis=1)
+    fluorescence.create_roi_response_series(
+        name="RoiResponseSeries", data=data, rois=region, unit="a.u.", rate=30.0
+    )
+    path = tmp_path / "ophys.nwb"
+    with NWBHDF5IO(str(path), "w") as io:
+        io.write(nwb)
+
+    pop = read_nwb(path, align="cue_time", window=(-1.5, 1.0), bin_size=0.25, clip_to_trial=True)
+    assert pop.attrs["quantity"] == "fluorescence"
+    assert pop.attrs["series"] == "processing/ophys/Fluorescence/RoiResponseSeries"
+    assert pop["unit"].values.tolist() == [10, 11, 12, 13]  # the ROI table's ids
+    assert pop.shape == (8, 10, 4)
+    # bins before start_time are clipped; a NaN stop_time clips nothing after the event
+    assert np.isnan(pop.values[:, :2]).all() and np.isfinite(pop.values[:, 2:]).all()
+    for i in (0, 5):
+        for k in range(2, 10):
+            lo = 3.0 * i + 1.0 - 1.5 + 0.25 * k
+            inside = (t >= lo - 1e-9) & (t < lo + 0.25 - 1e-9)
+            np.testing.assert_allclose(pop.values[i, k], data[inside].mean(axis=0), atol=1e-12)
+    assert pop["context"].values.tolist() == ["b", "a"] * 4
+    info = nwb_info(path)
+    assert info["n_units"] == 0 and info["trial_columns"]["stop_time"] == []
+    assert info["series"] == {"processing/ophys/Fluorescence/RoiResponseSeries": (750, 4)}
+
+
+def test_files_are_opened_read_only(tmp_path, monkeypatch):
+    path = make_nwb(tmp_path / "ro.nwb", units=[np.arange(0, 20, 0.1)])
+    modes = []
+    original = h5py.File.__init__
+
+    def spy(self, name, mode=None, *args, **kwargs):
+        if isinstance(name, str | Path):  # a file opened by name, not a handle re-wrapped
+            modes.append(mode)
+        original(self, name, mode, *args, **kwargs)
+
+    monkeypatch.setattr(h5py.File, "__init__", spy)
+    before = sha256(path)
+    read_nwb(path, align="cue_time", window=(0, 1), bin_size=0.5)
+    read_nwb([path, path], align="cue_time", window=(0, 1), bin_size=0.5, pool_by="side")
+    nwb_info(path)
+    assert len(modes) >= 3 and set(modes) == {"r"}
+    assert sha256(path) == before
+
+
+def test_several_small_files_pool_into_a_pseudo_population(tmp_path):
+    rng = np.random.default_rng(3)
+    a = make_nwb(tmp_path / "a.nwb", n_trials=12, units=[np.sort(rng.uniform(0, 24, 300))])
+    b = make_nwb(
+        tmp_path / "b.nwb",
+        n_trials=7,
+        units=[np.sort(rng.uniform(0, 14, n)) for n in (100, 250)],
+    )
+    settings = dict(align="cue_time", window=(-0.5, 1.0), bin_size=0.25)
+    pop = read_nwb([a, b], pool_by="side", seed=4, **settings)
+    # file b has 3 "left" (odd) and 4 "right" trials: 3 per condition
+    assert pop.sizes == {"trial": 6, "time": 6, "unit": 3}
+    assert pop["side"].values.tolist() == ["left"] * 3 + ["right"] * 3
+    assert pop["unit"].values.tolist() == ["a/0", "b/0", "b/1"]
+    assert pop["session"].values.tolist() == ["a", "b", "b"]
+    assert pop.attrs["pool_by"] == ["side"] and pop.attrs["pool_n_trials"] == 3
+    for src, cols in ((a, [0]), (b, [1, 2])):
+        single = read_nwb(src, **settings)
+        for t in range(6):
+            hits = [
+                i
+                for i in range(single.sizes["trial"])
+                if np.array_equal(single.values[i], pop.values[t][:, cols])
+            ]
+            assert any(single["side"].values[i] == pop["side"].values[t] for i in hits)
+    with pytest.raises(ValueError, match="n_trials=5.*replace=True"):
+        read_nwb([a, b], pool_by="side", n_trials=5, **settings)
+    with pytest.raises(ValueError, match="empty list of paths"):
+        read_nwb([], **settings)
+
+
+def shorten_column(path: Path, table: str, column: str, n: int) -> Path:
+    """Rewrite one column of an NWB table with only its first ``n`` entries (a broken writer)."""
+    with h5py.File(path, "a") as f:
+        group = f[table]
+        values, attrs = group[column][:], dict(group[column].attrs)
+        del group[column]
+        new = group.create_dataset(column, data=values[:n])
+        for key, value in attrs.items():
+            new.attrs[key] = value
+    return path
+
+
+@pytest.mark.parametrize(
+    ("table", "column", "match"),
+    [
+        ("intervals/trials", "side", r"'intervals/trials', column 'side' has 7 values.*10 rows"),
+        (
+            "units",
+            "spike_times_index",
+            r"'units', column 'spike_times' has 1 index entries.*2 rows",
+        ),
+    ],
+)
+def test_a_column_of_the_wrong_length_is_named(tmp_path, table, column, match):
+    path = make_nwb(tmp_path / "short.nwb", units=[np.arange(0, 20, 0.1), np.arange(3.0)])
+    shorten_column(path, table, column, 7 if column == "side" else 1)
+    before = sha256(path)
+    for read in (
+        lambda: read_nwb(path, align="cue_time", window=(0, 1), bin_size=0.5),
+        lambda: nwb_info(path),
+    ):
+        with pytest.raises(ValueError, match=match) as info:
+            read()
+        assert "one value per row" in str(info.value) and len(str(info.value)) < 400
+    assert sha256(path) == before

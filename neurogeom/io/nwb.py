@@ -11,7 +11,6 @@ Files are always opened read-only; an NWB file is never modified.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import warnings
@@ -24,6 +23,7 @@ import pandas as pd
 import xarray as xr
 
 from neurogeom.io._binning import bin_average, bin_edges, bin_spike_counts
+from neurogeom.io._nwb_open import open_nwb
 from neurogeom.io._nwb_write import META_KEY, write_nwb
 from neurogeom.population import QUANTITIES, make_population, pool
 
@@ -50,47 +50,7 @@ _UNIT_SKIP = {
 _SPIKE_QUANTITIES = ("spike_count", "rate_hz")
 
 
-# ---- opening files ---------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def _open_nwb(path: PathLike) -> Iterator[Any]:
-    """Open an NWB (HDF5) file read-only; clear errors for a missing, non-HDF5 or broken file."""
-    import h5py
-    from pynwb import NWBHDF5IO
-
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"NWB file not found: {str(path)!r}. Check the path.")
-    if path.is_dir():
-        raise ValueError(
-            f"{str(path)!r} is a folder, not an NWB file; read_nwb reads HDF5 NWB files (*.nwb)."
-        )
-    if not h5py.is_hdf5(path):
-        raise ValueError(
-            f"{str(path)!r} is not an HDF5 file, so not an NWB file neurogeom can read. "
-            "Give the path of an .nwb (HDF5) file; arrays load with neurogeom.from_array."
-        )
-    try:
-        io = NWBHDF5IO(str(path), mode="r", load_namespaces=True)
-    except OSError as exc:
-        raise ValueError(
-            f"{str(path)!r} cannot be opened as HDF5 ({exc}); the file is truncated or "
-            "corrupted: copy or download it again."
-        ) from None
-    try:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # schema-version chatter from old files
-                nwbfile = io.read()
-        except Exception as exc:  # hdmf raises many types on damaged files
-            raise ValueError(
-                f"{str(path)!r} could not be read as NWB ({type(exc).__name__}: {exc}); the file "
-                "is truncated or corrupted: copy or download it again."
-            ) from None
-        yield nwbfile
-    finally:
-        io.close()
+# ---- metadata written by write_nwb ---------------------------------------------------------------
 
 
 def _neurogeom_meta(nwbfile: Any) -> dict[str, Any]:
@@ -368,7 +328,8 @@ def _check_window(window: Any, bin_size: Any) -> tuple[tuple[float, float], floa
         a, b = (float(x) for x in window)
     except (TypeError, ValueError):
         raise ValueError(
-            f"window must be two numbers (start_s, stop_s) relative to the event; got {window!r}."
+            f"window must be two numbers (start_s, stop_s) relative to the event; got {window!r}. "
+            "Give e.g. window=(-0.5, 1.0)."
         ) from None
     if not (np.isfinite(a) and np.isfinite(b)) or a >= b:
         raise ValueError(
@@ -378,9 +339,14 @@ def _check_window(window: Any, bin_size: Any) -> tuple[tuple[float, float], floa
     try:
         size = float(bin_size)
     except (TypeError, ValueError):
-        raise ValueError(f"bin_size must be a number of seconds; got {bin_size!r}.") from None
+        raise ValueError(
+            f"bin_size must be a number of seconds; got {bin_size!r}. Give e.g. bin_size=0.05."
+        ) from None
     if not np.isfinite(size) or size <= 0:
-        raise ValueError(f"bin_size must be a positive number of seconds; got {bin_size}.")
+        raise ValueError(
+            f"bin_size must be a positive number of seconds; got {bin_size}. Give the bin width, "
+            "e.g. bin_size=0.05."
+        )
     if size > b - a + 1e-12:
         raise ValueError(
             f"bin_size={size} s is longer than the window ({b - a} s); use a smaller bin."
@@ -489,7 +455,7 @@ def read_nwb(
     if not isinstance(path_or_paths, str | os.PathLike):
         paths = [Path(p) for p in path_or_paths]
         if not paths:
-            raise ValueError("read_nwb got an empty list of paths.")
+            raise ValueError("read_nwb got an empty list of paths; give one NWB file or several.")
         if len(paths) > 1:
             if pool_by is None:
                 raise ValueError(
@@ -531,7 +497,7 @@ def read_nwb(
             )
         path_or_paths = paths[0]
     path = Path(path_or_paths)
-    with _open_nwb(path) as nwbfile:
+    with open_nwb(path) as nwbfile:
         return _read_one(
             nwbfile,
             path,
@@ -789,7 +755,7 @@ def nwb_info(path: PathLike, n_examples: int = 3) -> dict[str, Any]:
         ``series`` (path -> shape) for the continuous series.
     """
     path = Path(path)
-    with _open_nwb(path) as nwbfile:
+    with open_nwb(path) as nwbfile:
         info: dict[str, Any] = {
             "path": str(path),
             "nwb_version": _nwb_version(path),
