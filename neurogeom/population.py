@@ -119,7 +119,10 @@ def make_population(
     if quantity not in QUANTITIES:
         raise ValueError(f"unknown quantity {quantity!r}; expected one of {sorted(QUANTITIES)}.")
     if bin_size_s is not None and not (np.isfinite(bin_size_s) and bin_size_s > 0):
-        raise ValueError(f"bin_size_s must be a positive number of seconds; got {bin_size_s}.")
+        raise ValueError(
+            f"bin_size_s must be a positive number of seconds; got {bin_size_s}. Give the bin "
+            "width, e.g. bin_size_s=0.05."
+        )
     sizes = dict(zip(dims, values.shape))
 
     coords: dict[str, Any] = {}
@@ -213,12 +216,18 @@ def validate(pop: Any) -> xr.DataArray:
     if "time" in pop.dims:
         t = np.asarray(pop["time"].values, dtype=float)
         if not np.all(np.isfinite(t)) or np.any(np.diff(t) <= 0):
-            raise ValueError("the 'time' coord must be finite and strictly increasing (seconds).")
+            raise ValueError(
+                "the 'time' coord must be finite and strictly increasing (seconds); sort the "
+                "tensor with pop.sortby('time') and drop repeated or NaN bins."
+            )
     if "unit" in pop.dims:
         ids = pd.Index(pop["unit"].values)
         if ids.has_duplicates:
             dup = ids[ids.duplicated()].unique().tolist()[:5]
-            raise ValueError(f"unit ids must be unique; repeated: {dup}.")
+            raise ValueError(
+                f"unit ids must be unique; repeated: {dup}. Give each unit its own id, e.g. "
+                "pop.assign_coords(unit=[...])."
+            )
     quantity = pop.attrs.get("quantity")
     if quantity not in QUANTITIES:
         raise ValueError(
@@ -238,7 +247,7 @@ def _check_dims(dims: tuple[Hashable, ...]) -> None:
             hint = " Try pop.rename(neuron='unit')."
         raise ValueError(f"population dims must be among {DIMS}; got unknown {unknown}.{hint}")
     if len(set(dims)) != len(dims):
-        raise ValueError(f"dims repeat: {dims}.")
+        raise ValueError(f"dims repeat: {dims}; name each dim once.")
     order = [DIMS.index(d) for d in dims]
     if order != sorted(order):
         wanted = tuple(d for d in DIMS if d in dims)
@@ -618,7 +627,10 @@ def pool(
                 f"session {i} lacks trial label(s) {missing}; its labels are {trial_labels(p)}."
             )
         if p.dims != pops[0].dims:
-            raise ValueError(f"session {i} has dims {p.dims}, session 0 has {pops[0].dims}.")
+            raise ValueError(
+                f"session {i} has dims {p.dims}, session 0 has {pops[0].dims}; give every "
+                "session the same dims (add or drop 'time')."
+            )
         if "time" in p.dims and not np.allclose(p["time"].values, pops[0]["time"].values):
             raise ValueError(
                 f"session {i} has other time bins than session 0; read them with the same "
@@ -646,7 +658,10 @@ def pool(
     ]
     common = sorted(set.intersection(*(set(g) for g in per_session)), key=_sort_key)
     if not common:
-        raise ValueError(f"no condition of {by_t} occurs in every session.")
+        raise ValueError(
+            f"no condition of {by_t} occurs in every session; pool by label(s) whose values "
+            "every session shares."
+        )
     dropped = set().union(*(set(g) for g in per_session)) - set(common)
     if dropped:
         warnings.warn(

@@ -176,3 +176,53 @@ def test_pool_errors():
         pool([a, _pop(seed=2, unit=list("abcde"))], by="context", n_trials=1000)
     with pytest.raises(ValueError, match="lacks trial label"):
         pool([a, _pop(seed=2, unit=list("abcde"))], by="coherence")
+
+
+def test_pool_through_the_accessor_is_seeded():
+    a = _pop(n_trial=30, seed=1)
+    b = _pop(n_trial=45, seed=2, unit=list("vwxyz"))
+    c = _pop(n_trial=25, seed=3, unit=list("pqrst"))
+    pooled = a.ng.pool([b, c], by=["context", "choice"], seed=5, sessions=["a", "b", "c"])
+    xr.testing.assert_identical(
+        pooled, pool([a, b, c], by=["context", "choice"], seed=5, sessions=["a", "b", "c"])
+    )
+    assert pooled.sizes["unit"] == 15 and pooled.attrs["pool_seed"] == 5
+    _, counts = np.unique(
+        np.stack([pooled["context"].values, pooled["choice"].values], 1), axis=0, return_counts=True
+    )
+    assert len(counts) == 4 and len(set(counts)) == 1
+    other = a.ng.pool([b, c], by=["context", "choice"], seed=6, sessions=["a", "b", "c"])
+    assert not np.array_equal(other.values, pooled.values)
+    assert set(pooled.coords) >= {"context", "choice", "session", "valid"}
+    assert "n_trials" not in pooled.coords  # only the pooling labels stay on `trial`
+
+
+def test_pool_refuses_sessions_that_do_not_match():
+    a = _pop(seed=1)
+    b = _pop(seed=2, unit=list("abcde"))
+    shifted = b.assign_coords(time=b["time"].values + 0.01)
+    with pytest.raises(ValueError, match="other time bins.*same align, window and bin size"):
+        pool([a, shifted], by="context")
+    rates = b.assign_attrs(quantity="rate_hz")
+    with pytest.raises(ValueError, match="'rate_hz'.*pool tensors of the same quantity"):
+        pool([a, rates], by="context")
+    other = b.assign_coords(context=("trial", b["context"].values + 10))
+    with pytest.raises(ValueError, match="no condition.*every session shares"):
+        pool([a, other], by="context")
+    with pytest.raises(ValueError, match="sessions must name each tensor once"):
+        pool([a, b], by="context", sessions=["s", "s"])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"bin_size_s": 0.0}, r"bin_size_s must be a positive.*e\.g\. bin_size_s=0\.05"),
+        ({"time": [0.0, 0.2, 0.1]}, r"strictly increasing.*pop\.sortby\('time'\)"),
+        ({"unit": [1, 1]}, r"repeated: \[1\]\. Give each unit its own id"),
+    ],
+)
+def test_contract_errors_say_how_to_fix_them(kwargs, match):
+    args = {"dims": ("trial", "time", "unit"), "quantity": "rate_hz", "bin_size_s": 0.1}
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        make_population(np.zeros((4, 3, 2)), **args)
