@@ -91,3 +91,22 @@ def test_save_creates_missing_folders(tmp_path, pop):
     path = save(pop, tmp_path / "new" / "deeper" / "pop.nc")
     assert path.is_file()
     xr.testing.assert_identical(load(path), pop)
+
+
+@pytest.mark.parametrize(("suffix", "method"), [(".nc", "to_netcdf"), (".zarr", "to_zarr")])
+def test_a_save_that_fails_midway_keeps_the_old_result(tmp_path, pop, monkeypatch, suffix, method):
+    path = save(pop, tmp_path / f"pop{suffix}")
+    original = getattr(xr.Dataset, method)
+
+    def fail_after_writing(self, target, *args, **kwargs):
+        original(self, target, *args, **kwargs)  # written under the temporary name ...
+        raise OSError("disk full")  # ... then the write fails
+
+    monkeypatch.setattr(xr.Dataset, method, fail_after_writing)
+    with pytest.raises(OSError, match="disk full"):
+        save(pop * 2, path)
+    with pytest.raises(OSError, match="disk full"):
+        save(pop, tmp_path / f"other{suffix}")
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"pop{suffix}"]
+    xr.testing.assert_identical(load(path), pop)

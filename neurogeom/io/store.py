@@ -169,7 +169,9 @@ def save(
     if path.exists() and not overwrite:
         raise FileExistsError(f"{str(path)!r} exists; pass overwrite=True to replace it.")
     if path.parent.exists() and not path.parent.is_dir():
-        raise NotADirectoryError(f"{str(path.parent)!r} is a file, not a folder.")
+        raise NotADirectoryError(
+            f"{str(path.parent)!r} is a file, not a folder; choose a path inside a folder."
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     if isinstance(obj, xr.DataArray):
         name = obj.name if obj.name is not None else "population"
@@ -223,7 +225,8 @@ def _open(path: Path, format: str | None) -> xr.Dataset:
         return ds.load()
     except (OSError, ValueError, KeyError) as exc:
         raise ValueError(
-            f"{str(path)!r} is not a readable {fmt} store ({type(exc).__name__}: {exc})."
+            f"{str(path)!r} is not a readable {fmt} store ({type(exc).__name__}: {exc}); load "
+            "files written by neurogeom.save (or xarray), or check that the copy is complete."
         ) from None
 
 
