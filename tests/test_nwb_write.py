@@ -183,3 +183,43 @@ def test_extra_labels_are_written_as_trial_columns(tmp_path):
     np.testing.assert_array_equal(back["block"].values, np.repeat([1, 2], 6))
     np.testing.assert_allclose(back.values, pop.values)
     assert back.attrs["quantity"] == "rate_hz"
+
+
+def test_a_write_that_fails_midway_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch):
+    from pynwb import NWBHDF5IO
+
+    rng = np.random.default_rng(6)
+    pop = labelled(rng, "spike_count", rng.poisson(1, (12, 4, 2)), 12, bin_size_s=0.1)
+    path = write_nwb(pop, tmp_path / "kept.nwb")
+    before = path.read_bytes()
+    original = NWBHDF5IO.write
+
+    def fail_after_writing(self, *args, **kwargs):
+        original(self, *args, **kwargs)  # the temporary file is complete on disk ...
+        raise OSError("disk full")  # ... and then the write fails
+
+    monkeypatch.setattr(NWBHDF5IO, "write", fail_after_writing)
+    with pytest.raises(OSError, match="disk full"):
+        write_nwb(pop.isel(trial=slice(0, 6)), path, overwrite=True)
+    with pytest.raises(OSError, match="disk full"):
+        write_nwb(pop, tmp_path / "new.nwb")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.nwb"]
+    assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("quantity", "series"),
+    [
+        ("fluorescence", "processing/ophys/Fluorescence/RoiResponseSeries"),
+        ("continuous", "processing/misc/continuous"),
+    ],
+)
+def test_other_continuous_quantities_round_trip(tmp_path, quantity, series):
+    rng = np.random.default_rng(7)
+    values = rng.gamma(2.0, 1.0, (16, 5, 3))
+    pop = labelled(rng, quantity, values, 16, time=-0.2 + 0.1 * np.arange(5), bin_size_s=0.1)
+    path = write_nwb(pop, tmp_path / f"{quantity}.nwb")
+    back = read_nwb(path)
+    assert back.attrs["series"] == series
+    xr.testing.assert_identical(comparable(back), comparable(pop))
+    assert inspector_findings(path) == []
