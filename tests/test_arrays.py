@@ -123,6 +123,14 @@ def test_read_golub_before_after_tensor(shared_data):
             np.testing.assert_array_equal(pop.values[s][rows], spikes[c].T)
     # learning changed the activity of the same units
     assert not np.array_equal(pop.values[0], pop.values[1])
+    directions, counts = np.unique(pop["direction"].values, return_counts=True)
+    assert counts.tolist() == [69] * 8 and pop.sizes["trial"] == 8 * 69
+    assert pop.attrs["quantity"] == "spike_count" and pop.attrs["species"] == "Macaca mulatta"
+    # the layout feeds the engine: one manifold per direction, 86 features, in either stage
+    after = pop.ng.manifolds(by="direction", stage="after")
+    assert after.n_manifolds == 8 and after.points.shape == (8 * 69, 86)
+    assert after.table["direction"].tolist() == directions.tolist()
+    np.testing.assert_array_equal(after.points, pop.values[1])
 
 
 def test_read_mat_errors(tmp_path, shared_data):
