@@ -532,3 +532,59 @@ def test_a_column_of_the_wrong_length_is_named(tmp_path, table, column, match):
             read()
         assert "one value per row" in str(info.value) and len(str(info.value)) < 400
     assert sha256(path) == before
+
+
+def test_unit_and_trial_selection_in_every_form(tmp_path):
+    trains = [np.arange(0, 20, 0.1), np.arange(0, 20, 0.25), np.arange(0, 20, 0.5)]
+    path = make_nwb(tmp_path / "sel.nwb", units=trains)
+    settings = dict(align="cue_time", window=(0, 1), bin_size=0.5)
+    full = read_nwb(path, **settings)
+    np.testing.assert_array_equal(full.values.sum(axis=(0, 1)), [100, 40, 20])
+    rows = {
+        "dict": {"side": "left", "is_rewarded": [True]},
+        "callable": lambda t: (t["side"] == "left") & t["is_rewarded"],
+        "query": "side == 'left' and is_rewarded",
+    }
+    expected = np.flatnonzero((full["side"].values == "left") & full["is_rewarded"].values)
+    assert expected.tolist() == [3, 9]
+    for rule in rows.values():
+        sub = read_nwb(path, trial_filter=rule, **settings)
+        np.testing.assert_array_equal(sub["trial_id"].values, expected)
+        np.testing.assert_array_equal(sub.values, full.values[expected])
+    picked = read_nwb(path, units=[2, 0], **settings)
+    assert picked["unit"].values.tolist() == [2, 0]
+    np.testing.assert_array_equal(picked.values, full.values[:, :, [2, 0]])
+    fast = read_nwb(path, unit_filter=lambda u: u.index < 2, **settings)
+    assert fast["unit"].values.tolist() == [0, 1]
+    only = read_nwb(path, trial_columns=["side"], **settings)
+    assert [c for c in only.coords if only[c].dims == ("trial",)] == ["trial", "side"]
+    with pytest.raises(ValueError, match="trial_filter kept none of the 10 trials"):
+        read_nwb(path, trial_filter={"side": "up"}, **settings)
+    with pytest.raises(ValueError, match=r"trial_filter names column 'sdie'.*'side'"):
+        read_nwb(path, trial_filter={"sdie": "left"}, **settings)
+    with pytest.raises(ValueError, match=r"trial_columns \['colour'\] are not in the trials"):
+        read_nwb(path, trial_columns=["colour"], **settings)
+    with pytest.raises(ValueError, match="does not apply to spikes"):
+        read_nwb(path, quantity="dff", **settings)
+    with pytest.raises(ValueError, match=r"unknown event 'side'.*\['start_time', 'stop_time'"):
+        read_nwb(path, align="side", window=(0, 1), bin_size=0.5)
+
+
+def test_series_with_irregular_timestamps_is_bin_averaged(tmp_path):
+    from pynwb import NWBHDF5IO, TimeSeries
+
+    rng = np.random.default_rng(8)
+    stamps = np.sort(rng.uniform(0, 21, 3000))
+    data = np.stack([np.sin(stamps), stamps**0.5], axis=1)
+    path = make_nwb(tmp_path / "irregular.nwb")
+    with NWBHDF5IO(str(path), "a") as io:
+        nwb = io.read()
+        nwb.add_acquisition(TimeSeries(name="pupil", data=data, unit="a.u.", timestamps=stamps))
+        io.write(nwb)
+    pop = read_nwb(path, align="cue_time", window=(-0.4, 0.6), bin_size=0.2, series="pupil")
+    assert pop.shape == (10, 5, 2) and pop.attrs["series"] == "acquisition/pupil"
+    for i in range(10):
+        for k in range(5):
+            lo = 2.0 * i + 0.5 - 0.4 + 0.2 * k
+            inside = (stamps >= lo) & (stamps < lo + 0.2)
+            np.testing.assert_allclose(pop.values[i, k], data[inside].mean(axis=0), rtol=1e-12)
