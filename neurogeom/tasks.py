@@ -34,9 +34,13 @@ Supported tasks (neurogym 2.3.1 names; ``supported_tasks()`` lists them):
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import itertools
+import json
 import tomllib
 import warnings
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -354,6 +358,25 @@ class TrialBank:
         time_s = (np.arange(before + after) - before) * self.dt_ms / 1000.0
         return np.moveaxis(out, (0, 1), (axis - 1, axis)), time_s
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the arrays and tables."""
+        tables = self.periods.memory_usage(deep=True).sum()
+        tables += self.conditions.memory_usage(deep=True).sum()
+        return int(self.inputs.nbytes + self.targets.nbytes + self.lengths.nbytes + tables)
+
+    def copy(self) -> TrialBank:
+        """A copy with its own arrays and tables (changing one leaves the other as it was)."""
+        return dataclasses.replace(
+            self,
+            env_kwargs=copy.deepcopy(self.env_kwargs),
+            inputs=self.inputs.copy(),
+            targets=self.targets.copy(),
+            lengths=self.lengths.copy(),
+            periods=self.periods.copy(),
+            conditions=self.conditions.copy(),
+        )
+
     def subset(self, index: Sequence[int] | np.ndarray) -> TrialBank:
         """The trials at ``index`` (trimmed to their own longest trial)."""
         idx = np.asarray(index)
@@ -427,6 +450,12 @@ def build_trial_bank(
     Returns
     -------
     TrialBank
+
+    Notes
+    -----
+    A bank is a function of these arguments, so banks built in a process are kept (the most recently
+    used, up to 256 MiB) and asked-for again they are copied rather than rebuilt: the runs of a sweep
+    over network settings share their banks. Each call returns its own copy.
     """
     info = _check_task(task)
     if int(n_trials) < 1:
@@ -447,43 +476,79 @@ def build_trial_bank(
             UserWarning,
             stacklevel=2,
         )
+    key = _cache_key(task, int(n_trials), int(seed), kwargs, conditions)
+    if key in _BANKS:
+        _BANKS.move_to_end(key)
+        return _BANKS[key].copy()
     try:
         env = make_env(task, **kwargs)
     except TypeError as exc:
         raise ValueError(f"bad keyword argument for task {task!r}: {exc}") from None
+    bank = _build(task, info, env, int(n_trials), int(seed), kwargs, conditions)
+    if key is not None:
+        _BANKS[key] = bank.copy()
+        while sum(b.nbytes for b in _BANKS.values()) > _BANK_CACHE_BYTES and len(_BANKS) > 1:
+            _BANKS.popitem(last=False)
+    return bank
+
+
+#: Banks built in this process, by their arguments (a bank is a function of them): a sweep over
+#: network settings reuses its banks. Least recently used first; at most this many bytes in all.
+_BANKS: OrderedDict[str, TrialBank] = OrderedDict()
+_BANK_CACHE_BYTES = 256 * 2**20
+
+
+def _cache_key(task: str, n: int, seed: int, kwargs: dict, conditions: dict) -> str | None:
+    try:
+        return json.dumps([task, n, seed, kwargs, conditions], sort_keys=True)
+    except TypeError:  # arguments without a plain-data form (e.g. a callable): not cached
+        return None
+
+
+def _build(
+    task: str,
+    info: _TaskInfo,
+    env: Any,
+    n_trials: int,
+    seed: int,
+    kwargs: dict[str, Any],
+    conditions: dict[str, Sequence[Any]],
+) -> TrialBank:
     source = _trial_source(env)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        source.seed(int(seed))
-    rng = np.random.default_rng([int(seed), 7919])
-    plan = _condition_grid(conditions, int(n_trials), rng) if conditions else [{}] * int(n_trials)
+        source.seed(seed)
+    rng = np.random.default_rng([seed, 7919])
+    plan = _condition_grid(conditions, n_trials, rng) if conditions else [{}] * n_trials
 
-    obs, gts, labels, periods = [], [], [], []
+    obs, gts, labels, starts, ends = [], [], [], [], []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for cond in plan:
             trial = source.new_trial(**cond)
             t = _current_task(source)
-            obs.append(np.asarray(t.ob, dtype=np.float32))
-            gts.append(np.asarray(t.gt, dtype=np.int64))
+            obs.append(t.ob)
+            gts.append(t.gt)
             labels.append(_labels(task, trial, t, source))
-            row = {}
-            for p in t.start_ind:
-                row[f"{p}_start"] = int(t.start_ind[p])
-                row[f"{p}_end"] = int(t.end_ind[p])
-            periods.append(row)
+            starts.append(dict(t.start_ind))  # neurogym reuses these dicts
+            ends.append(dict(t.end_ind))
     t0 = _current_task(source)
-    lengths = np.array([len(o) for o in obs], dtype=np.int64)
-    t_max = int(lengths.max())
-    inputs = np.zeros((len(obs), t_max, obs[0].shape[1]), dtype=np.float32)
-    targets = np.full((len(obs), t_max), -1, dtype=np.int64)
-    for i, (o, g) in enumerate(zip(obs, gts)):
-        inputs[i, : len(o)] = o
-        targets[i, : len(g)] = g
+    inputs, targets, lengths = _pad(obs, gts)
+    names = list(starts[0])
+    if all(list(d) == names for d in starts):
+        periods: Any = {}
+        for p in names:
+            periods[f"{p}_start"] = np.fromiter((d[p] for d in starts), np.int64, len(starts))
+            periods[f"{p}_end"] = np.fromiter((d[p] for d in ends), np.int64, len(ends))
+    else:  # trials with different periods (a schedule of envs): NaN where a trial has none
+        periods = [
+            {k: int(v) for p in st for k, v in ((f"{p}_start", st[p]), (f"{p}_end", en[p]))}
+            for st, en in zip(starts, ends)
+        ]
     return TrialBank(
         task=task,
         env_kwargs=kwargs,
-        seed=int(seed),
+        seed=seed,
         inputs=inputs,
         targets=targets,
         lengths=lengths,
@@ -494,6 +559,20 @@ def build_trial_bank(
         output_names=_channel_names(t0.action_space),
         decision_period=info.decision_period,
     )
+
+
+def _pad(obs: list[np.ndarray], gts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Trials of different lengths in one array each, padded at the end (inputs with 0, targets
+    with -1), by one scatter of all their steps."""
+    lengths = np.fromiter((len(o) for o in obs), np.int64, len(obs))
+    n, t_max = len(obs), int(lengths.max())
+    trial = np.repeat(np.arange(n), lengths)
+    time = np.arange(len(trial)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    inputs = np.zeros((n, t_max, obs[0].shape[1]), dtype=np.float32)
+    targets = np.full((n, t_max), -1, dtype=np.int64)
+    inputs[trial, time] = np.concatenate(obs)
+    targets[trial, time] = np.concatenate(gts)
+    return inputs, targets, lengths
 
 
 def ideal_observer(bank: TrialBank) -> np.ndarray:

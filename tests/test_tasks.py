@@ -201,3 +201,40 @@ def test_bad_specs(tmp_path):
     bad.write_text("[task]\nname = 'ContextDecisionMaking-v0'\n[network]\nunits = 3\n")
     with pytest.raises(ValueError, match=r"unknown key\(s\) \['units'\] in \[network\]"):
         load_spec(bad)
+
+
+def test_bank_holds_each_trial_as_neurogym_built_it():
+    """Padding and period bounds against the env stepped by hand, trial by trial."""
+    from neurogeom.tasks import make_env
+
+    kw = {"use_expl_context": True}
+    bank = build_trial_bank(CDM, 50, seed=8, env_kwargs=kw)
+    env = make_env(CDM, **kw).unwrapped
+    env.seed(8)
+    for i in range(50):
+        env.new_trial()
+        n = len(env.ob)
+        assert bank.lengths[i] == n
+        np.testing.assert_array_equal(bank.inputs[i, :n], env.ob)
+        np.testing.assert_array_equal(bank.targets[i, :n], env.gt)
+        assert (bank.inputs[i, n:] == 0).all() and (bank.targets[i, n:] == -1).all()
+        for p in env.start_ind:  # delays differ from trial to trial
+            assert bank.periods[f"{p}_start"][i] == env.start_ind[p]
+            assert bank.periods[f"{p}_end"][i] == env.end_ind[p]
+    assert bank.periods["delay_end"].nunique() > 1
+
+
+def test_a_bank_asked_for_again_is_an_independent_copy():
+    kw = {"use_expl_context": True}
+    a = build_trial_bank(CDM, 40, seed=21, env_kwargs=kw)
+    b = build_trial_bank(CDM, 40, seed=21, env_kwargs=kw)
+    assert a.inputs is not b.inputs and a.conditions is not b.conditions
+    np.testing.assert_array_equal(a.inputs, b.inputs)
+    a.inputs[:] = 7.0
+    a.conditions.loc[0, "context"] = 99
+    a.env_kwargs["sigma"] = 3.0
+    c = build_trial_bank(CDM, 40, seed=21, env_kwargs=kw)
+    np.testing.assert_array_equal(c.inputs, b.inputs)
+    assert c.conditions.equals(b.conditions) and c.env_kwargs == kw
+    # other arguments, other bank
+    assert not np.array_equal(build_trial_bank(CDM, 40, seed=22, env_kwargs=kw).inputs, b.inputs)
