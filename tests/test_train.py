@@ -213,3 +213,89 @@ def test_monitor_trials_must_be_positive(tmp_path):
     bad["training"]["n_monitor_trials"] = 0
     with pytest.raises(ValueError, match="n_monitor_trials must be a positive integer"):
         train(bad, tmp_path / "bad")
+
+
+def _all_weights(run):
+    return {s: _weights(p)[0] for s, p in list_checkpoints(run)}
+
+
+def _same_files(run_a, run_b):
+    wa, wb = _all_weights(run_a), _all_weights(run_b)
+    assert wa.keys() == wb.keys()
+    for s in wa:
+        assert wa[s].keys() == wb[s].keys()
+        for k in wa[s]:
+            assert torch.equal(wa[s][k], wb[s][k]), (s, k)
+
+
+def test_background_recording_equals_recording_in_the_loop(tmp_path, monkeypatch):
+    """Evaluations and writes on the worker thread give the rows and files of doing them inline."""
+    import neurogeom.models.train as train_mod
+
+    spec = copy.deepcopy(TINY)
+    spec["training"].update({"n_monitor_trials": 40, "target_accuracy": 0.55, "patience": 2})
+    runs = {}
+    for background in (True, False):
+        monkeypatch.setattr(train_mod, "_BACKGROUND", background)
+        runs[background] = train(spec, tmp_path / str(background))
+    a, b = runs[True].metrics, runs[False].metrics
+    cols = [c for c in a.columns if c not in ("wall_s", "step_s")]
+    assert len(a) == len(b) > 10
+    assert a[cols].astype(str).equals(b[cols].astype(str))
+    _same_files(tmp_path / "True", tmp_path / "False")
+    # wall_s is read as each evaluation finishes, step_s as its step was taken: both increase
+    assert (a["wall_s"].diff().dropna() >= 0).all() and (a["step_s"].diff().dropna() >= 0).all()
+
+
+def test_early_stop_ends_on_the_streak_with_a_checkpoint(tmp_path):
+    spec = copy.deepcopy(TINY)
+    spec["training"].update({"target_accuracy": 0.0, "patience": 2, "early_stop": True})
+    res = train(spec, tmp_path / "r")
+    m = res.metrics
+    first = int(m.loc[m["reached"] == True, "step"].iloc[0])  # noqa: E712
+    assert res.done and res.step == first == int(m["step"].iloc[-1]) < 40
+    assert res.checkpoints[-1] == first
+    assert load_checkpoint(tmp_path / "r" / "last.safetensors")[1]["step"] == first
+    again = train(spec, tmp_path / "r")  # a finished run: nothing more to do
+    assert again.step == first and len(again.metrics) == len(m)
+
+
+def test_a_failed_write_stops_the_run_and_it_resumes_identically(tmp_path, monkeypatch):
+    import neurogeom.models._recorder as rec_mod
+
+    full = train(TINY, tmp_path / "full")
+    real, calls = rec_mod.write_state, []
+
+    def failing(path, tensors, meta):
+        calls.append(meta["step"])
+        if meta["step"] == 21:
+            raise OSError("disk full")
+        real(path, tensors, meta)
+
+    monkeypatch.setattr(rec_mod, "write_state", failing)
+    with pytest.raises(OSError, match="disk full"):
+        train(TINY, tmp_path / "part")
+    assert calls[-1] == 21  # nothing was written after the failed write
+    kept = [s for s, _ in list_checkpoints(tmp_path / "part")]
+    assert kept == [s for s in full.checkpoints if s < 21]
+    monkeypatch.setattr(rec_mod, "write_state", real)
+    resumed = train(TINY, tmp_path / "part")
+    assert resumed.step == 40
+    _same_files(tmp_path / "full", tmp_path / "part")
+    cols = ["step", "accuracy", "weight_change", "n_eval_trials"]
+    assert resumed.metrics[cols].equals(full.metrics[cols])
+
+
+def test_metrics_rows_past_the_resume_point_and_a_cut_line_are_dropped(tmp_path):
+    from neurogeom.models.checkpoints import append_metrics, read_metrics, write_metrics
+
+    rows = [{"step": s, "accuracy": s / 100} for s in (0, 1, 2, 4)]
+    write_metrics(tmp_path, rows[:2])
+    append_metrics(tmp_path, rows[2:])
+    with open(tmp_path / "metrics.csv", "a") as f:
+        f.write("5,,,0.0")  # a row cut short when the run was killed
+    back = read_metrics(tmp_path, 2)
+    assert [r["step"] for r in back] == [0, 1, 2]
+    text = (tmp_path / "metrics.csv").read_text()
+    assert text.endswith("\n") and text.count("\n") == 4  # the header and 3 rows
+    assert [r["step"] for r in read_metrics(tmp_path, 100)] == [0, 1, 2]

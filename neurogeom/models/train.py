@@ -17,6 +17,13 @@ Every checkpoint file also holds the optimiser and RNG state. The minibatch of s
 of ``(seed, s)`` only, so a run killed at any point and restarted with the same spec and folder
 resumes from its last saved state and ends with bit-identical weights to an uninterrupted run.
 
+The evaluations, the metrics rows and the checkpoint files run on a worker thread, from copies of the
+state taken at their step, one at a time in step order (:class:`neurogeom.models._recorder.Recorder`):
+the loop goes on training meanwhile, and the results and files are the same as when they run in the
+loop. Minibatches are gathered from the bank 64 at a time. ``metrics.csv`` ``step_s`` is the time
+spent in the forward pass, loss, backward pass, gradient clipping and optimiser step; ``wall_s`` is
+the clock since :func:`train` was called, read when each evaluation finishes.
+
 Loss (``loss="decision"``, the default): cross-entropy of the response outputs on the decision period
 (over the choice outputs only when the task's decision targets are never "fixate"), plus
 ``fixation_weight`` times the cross-entropy towards "fixate" on the steps where the fixation input is
@@ -31,9 +38,6 @@ from __future__ import annotations
 import copy
 import json
 import math
-import os
-import shutil
-import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
@@ -45,6 +49,18 @@ import pandas as pd
 import torch
 from torch import nn
 
+from neurogeom.models._recorder import EvalBank, Recorder
+from neurogeom.models.checkpoints import (
+    latest_state,
+    list_checkpoints,
+    load_checkpoint,
+    model_state,
+    read_metrics,
+    restore,
+    snapshot,
+    write_atomic,
+    write_metrics,
+)
 from neurogeom.models.rnn import (
     CTRNN,
     GRUNet,
@@ -66,8 +82,6 @@ __all__ = [
     "load_run_network",
     "run_spec",
 ]
-
-_LAST = "last.safetensors"
 
 
 @dataclass
@@ -209,108 +223,6 @@ def log_schedule(n_steps: int) -> list[int]:
     return sorted(s for s in steps | {n_steps} if s <= n_steps)
 
 
-# ---- checkpoint files ---------------------------------------------------------------------------
-
-
-def _atomic(path: Path, write: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _link_or_copy(src: Path, dst: Path) -> None:
-    """Atomically make ``dst`` a second name of the finished file ``src`` (a copy where the file
-    system has no hard links)."""
-
-    def write(tmp: str) -> None:
-        os.unlink(tmp)
-        try:
-            os.link(src, tmp)
-        except OSError:
-            shutil.copyfile(src, tmp)
-
-    _atomic(dst, write)
-
-
-def _save_state(
-    path: Path, net: nn.Module, opt: torch.optim.Optimizer | None, step: int, extra: dict
-) -> None:
-    from safetensors.torch import save_file
-
-    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
-    meta: dict[str, Any] = {"step": step, **extra}
-    if opt is not None:
-        sd = opt.state_dict()
-        scalars: dict[str, dict[str, Any]] = {}
-        for pid, st in sd["state"].items():
-            for key, val in st.items():
-                if torch.is_tensor(val):
-                    tensors[f"optim.{pid}.{key}"] = val.detach().cpu().contiguous()
-                else:
-                    scalars.setdefault(str(pid), {})[key] = val
-        meta["optim_param_groups"] = sd["param_groups"]
-        meta["optim_scalars"] = scalars
-    tensors["rng.torch"] = torch.get_rng_state()
-    _atomic(path, lambda tmp: save_file(tensors, tmp, metadata={"neurogeom": json.dumps(meta)}))
-
-
-def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Read a checkpoint: (tensors by name, metadata dict with ``step`` and the rest)."""
-    from safetensors import safe_open
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint file at {path}")
-    tensors = {}
-    with safe_open(str(path), framework="pt") as f:
-        meta = json.loads((f.metadata() or {}).get("neurogeom", "{}"))
-        for key in f.keys():
-            tensors[key] = f.get_tensor(key)
-    return tensors, meta
-
-
-def _restore(
-    tensors: dict[str, torch.Tensor], meta: dict, net: nn.Module, opt: torch.optim.Optimizer | None
-) -> None:
-    net.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-    if opt is not None and "optim_param_groups" in meta:
-        state: dict[int, dict[str, Any]] = {}
-        for key, val in tensors.items():
-            if key.startswith("optim."):
-                _, pid, name = key.split(".", 2)
-                state.setdefault(int(pid), {})[name] = val
-        for pid, sc in meta.get("optim_scalars", {}).items():
-            state.setdefault(int(pid), {}).update(sc)
-        opt.load_state_dict({"state": state, "param_groups": meta["optim_param_groups"]})
-    if "rng.torch" in tensors:
-        torch.set_rng_state(tensors["rng.torch"])
-
-
-def list_checkpoints(run_dir: str | Path) -> list[tuple[int, Path]]:
-    """(step, path) of every scheduled checkpoint in a run folder, by step.
-
-    Raises ``FileNotFoundError`` when the folder or its checkpoints are missing.
-    """
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise FileNotFoundError(f"no run folder at {run_dir}; train one with `neurogeom train`")
-    found = sorted(
-        (int(p.stem.split("_")[1]), p) for p in (run_dir / "checkpoints").glob("step_*.safetensors")
-    )
-    if not found:
-        raise FileNotFoundError(
-            f"no checkpoints in {run_dir / 'checkpoints'}; train with `neurogeom train SPEC -o {run_dir}`"
-        )
-    return found
-
-
 # ---- spec and network -----------------------------------------------------------------------------
 
 
@@ -379,7 +291,7 @@ def load_run_network(run_dir: str | Path, step: int | None = None) -> tuple[nn.M
     tensors, meta = load_checkpoint(ckpts[step])
     n_in, n_out = meta["n_input"], meta["n_output"]
     net = build_network(NetworkConfig(**spec["network"]), n_in, n_out, dt_ms=meta["dt_ms"])
-    net.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    net.load_state_dict(model_state(tensors))
     return net.eval(), step
 
 
@@ -451,97 +363,6 @@ class _Objective:
         return self.choice_of(z)
 
 
-class _EvalBank:
-    """Held-out trials laid out once for repeated evaluation.
-
-    Trials are sorted longest first and stored time-major, so one pass of
-    ``net.outputs_by_length`` runs them all with no padding work; the outputs land in a
-    preallocated (n_time, n, n_out) buffer and are read at the decision, fixation, valid and last
-    decision steps through precomputed flat indices.
-    """
-
-    def __init__(
-        self,
-        bank: TrialBank,
-        trials: np.ndarray,
-        device: torch.device,
-        n_units: int,
-        ideal_choice: np.ndarray | None,
-        need_valid: bool,
-    ) -> None:
-        lengths = bank.lengths[trials]
-        order = trials[np.argsort(-lengths, kind="stable")]
-        lens = bank.lengths[order]
-        n, t_max = len(order), int(lens[0])
-        self.n = n
-        self.order = order
-        self.n_active = [int(k) for k in (lens[None, :] > np.arange(t_max)[:, None]).sum(1)]
-        x = np.ascontiguousarray(bank.inputs[order, :t_max].transpose(1, 0, 2))
-        self.x = torch.from_numpy(x).to(device)
-        self.out = torch.zeros(t_max, n, bank.n_output, device=device)
-        self.work = torch.empty(2, n, n_units, device=device)
-
-        dec = bank.period_mask(bank.decision_period)[order, :t_max]
-        names = list(bank.input_names)
-        y = bank.targets[order, :t_max]
-        if "fixation" in names:
-            fix_in = bank.inputs[order, :t_max, names.index("fixation")] > 0.5
-            fix = fix_in & (y == 0) & ~dec
-        else:
-            fix = np.zeros_like(dec)
-        valid = bank.mask[order, :t_max]
-        _, end = bank._bounds(bank.decision_period)
-        last = end[order] - 1
-
-        def flat(mask: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-            t, j = np.nonzero(mask.T)  # time-major flat positions
-            return (
-                torch.from_numpy(t * n + j).to(device),
-                torch.from_numpy(y[j, t].astype(np.int64)).to(device),
-            )
-
-        self.dec_pos, self.dec_y = flat(dec)
-        self.fix_pos, self.fix_y = flat(fix)
-        self.valid_pos, self.valid_y = flat(valid) if need_valid else (None, None)
-        self.last_pos = torch.from_numpy(last * n + np.arange(n)).to(device)
-        self.gt = torch.from_numpy(y[np.arange(n), last].astype(np.int64)).to(device)
-        self.ideal = (
-            None
-            if ideal_choice is None
-            else float((ideal_choice[order] == self.gt.cpu().numpy()).mean())
-        )
-        self.f0: torch.Tensor | None = None  # (n_time * n, n_out) initial network's outputs (alpha)
-
-    def outputs(self, net: nn.Module) -> torch.Tensor:
-        """The network's outputs, flattened to (n_time * n, n_out), time-major."""
-        net.outputs_by_length(self.x, self.n_active, self.out, self.work)
-        return self.out.view(-1, self.out.shape[-1])
-
-    def set_baseline(self, net0: nn.Module) -> None:
-        self.f0 = self.outputs(net0).clone()
-
-    def evaluate(self, net: nn.Module, obj: _Objective) -> tuple[float, float]:
-        """(loss, accuracy) of ``net`` on these trials (no gradients)."""
-        with torch.no_grad():
-            out = self.outputs(net)
-
-            def z(pos: torch.Tensor | None) -> torch.Tensor | None:
-                if pos is None:
-                    return None
-                return obj.logits(out[pos], None if self.f0 is None else self.f0[pos])
-
-            loss = obj.loss_at(
-                z(self.dec_pos),
-                self.dec_y,
-                z(self.fix_pos),
-                self.fix_y,
-                z(self.valid_pos),
-                self.valid_y,
-            )
-            acc = (obj.choice_of(z(self.last_pos)) == self.gt).float().mean()
-        return float(loss), float(acc)
-
-
 @torch.no_grad()
 def _forward_bank(net: nn.Module, bt: _BankTensors, chunk: int = 256) -> torch.Tensor:
     """Outputs (n, T, n_out) on a whole bank: trials sorted by length and run in chunks trimmed to
@@ -565,7 +386,7 @@ def predict_choices(net: nn.Module, bank: TrialBank) -> np.ndarray:
     otherwise the largest of all outputs.
     """
     device = next(net.parameters()).device
-    eb = _EvalBank(bank, np.arange(bank.n_trial), device, net.n_units, None, need_valid=False)
+    eb = EvalBank(bank, np.arange(bank.n_trial), device, net.n_units, None, need_valid=False)
     choice_only = bool((bank.targets[bank.period_mask(bank.decision_period)] > 0).all())
     obj = _Objective(TrainConfig(), None, choice_only)
     was = net.training
@@ -617,47 +438,25 @@ def _batch_plan(lengths: np.ndarray, batch_size: int, seed: int, epoch: int) -> 
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
-def _metrics_path(run_dir: Path) -> Path:
-    return run_dir / "metrics.csv"
+_PREFETCH = 64  # minibatches assembled at a time
 
 
-_COLUMNS = (
-    "step",
-    "train_loss",
-    "test_loss",
-    "accuracy",
-    "ideal_accuracy",
-    "n_eval_trials",
-    "target",
-    "weight_change",
-    "param_change",
-    "wall_s",
-    "step_s",
-    "reached",
-)
+def _assemble(bt: _BankTensors, batches: list[np.ndarray], device: torch.device) -> list[tuple]:
+    """The minibatches of ``batches`` (trial indices), each trimmed to its longest trial:
+    ``(x, y, dec, fix, f0)`` per batch.
 
-
-def _write_metrics(run_dir: Path, rows: list[dict]) -> None:
-    """metrics.csv, rewritten atomically (plain text: a few hundred microseconds)."""
-
-    def cell(v: Any) -> str:
-        if isinstance(v, (float, np.floating)):
-            return "" if math.isnan(v) else repr(float(v))
-        return "" if v is None else str(v)
-
-    text = ",".join(_COLUMNS) + "\n"
-    text += "".join(",".join(cell(r.get(c)) for c in _COLUMNS) + "\n" for r in rows)
-    _atomic(_metrics_path(run_dir), lambda tmp: Path(tmp).write_text(text))
-
-
-def _latest_state(run_dir: Path) -> Path | None:
-    cands = []
-    if (run_dir / _LAST).is_file():
-        cands.append((load_checkpoint(run_dir / _LAST)[1]["step"], run_dir / _LAST))
-    ck = run_dir / "checkpoints"
-    if ck.is_dir():
-        cands += [(int(p.stem.split("_")[1]), p) for p in ck.glob("step_*.safetensors")]
-    return max(cands)[1] if cands else None
+    Assembled back to back rather than one per training step: the gathers then run on warm caches,
+    which makes them several times cheaper than between two backward passes.
+    """
+    out = []
+    for idx_np in batches:
+        t_max = int(bt.lengths[idx_np].max())
+        idx = torch.from_numpy(idx_np).to(device)
+        f0 = None if bt.f0 is None else bt.f0[idx, :t_max]
+        out.append(
+            (bt.x[idx, :t_max], bt.y[idx, :t_max], bt.dec[idx, :t_max], bt.fix[idx, :t_max], f0)
+        )
+    return out
 
 
 def train(
@@ -699,12 +498,16 @@ def train(
             )
     else:
         run_dir.mkdir(parents=True, exist_ok=True)
-        _atomic(stored, lambda tmp: Path(tmp).write_text(json.dumps(spec, indent=2)))
+        write_atomic(stored, json.dumps(spec, indent=2).encode())
 
     cfg = TrainConfig(**spec["training"])
     device = pick_device(cfg.device)
     with torch_threads(cfg.threads if device.type == "cpu" else None):
         return _train(spec, cfg, run_dir, device, max_steps, progress, t_start)
+
+
+#: Evaluations and checkpoint writes on a worker thread (False: in the training loop itself).
+_BACKGROUND = True
 
 
 def _train(spec, cfg, run_dir, device, max_steps, progress, t_start) -> TrainResult:
@@ -730,14 +533,14 @@ def _train(spec, cfg, run_dir, device, max_steps, progress, t_start) -> TrainRes
     except ValueError:
         ideal_choice = None
     need_valid = cfg.loss == "all"
-    full_bank = _EvalBank(
+    full_bank = EvalBank(
         test_bank, np.arange(test_bank.n_trial), device, net.n_units, ideal_choice, need_valid
     )
     n_mon = cfg.n_monitor_trials
     if n_mon is None or n_mon >= test_bank.n_trial:
         monitor_bank = full_bank
     else:
-        monitor_bank = _EvalBank(
+        monitor_bank = EvalBank(
             test_bank, np.arange(n_mon), device, net.n_units, ideal_choice, need_valid
         )
     if alpha is not None:
@@ -750,6 +553,7 @@ def _train(spec, cfg, run_dir, device, max_steps, progress, t_start) -> TrainRes
     ck = spec["checkpoints"]
     schedule = log_schedule(cfg.n_steps) if ck["schedule"] == "log" else sorted(ck["steps"])
     schedule_set = set(schedule)
+    save_every = int(ck["save_every"])
     meta_extra = {
         "n_input": train_bank.n_input,
         "n_output": train_bank.n_output,
@@ -761,14 +565,12 @@ def _train(spec, cfg, run_dir, device, max_steps, progress, t_start) -> TrainRes
         return s % cfg.eval_every == 0 or s in schedule_set or s == cfg.n_steps
 
     step, rows = 0, []
-    latest = _latest_state(run_dir)
+    latest = latest_state(run_dir)
     if latest is not None:
         tensors, meta = load_checkpoint(latest)
-        _restore(tensors, meta, net, opt)
+        restore(tensors, meta, net, opt)
         step = int(meta["step"])
-        if _metrics_path(run_dir).is_file():
-            df = pd.read_csv(_metrics_path(run_dir))
-            rows = df[df["step"] <= step].to_dict("records")
+        rows = read_metrics(run_dir, step)
     streak = 0
     for r in rows:
         if int(r["step"]) > 0 and regular(int(r["step"])):
@@ -778,127 +580,105 @@ def _train(spec, cfg, run_dir, device, max_steps, progress, t_start) -> TrainRes
     done = step >= cfg.n_steps or (
         cfg.early_stop and target_full is not None and streak >= cfg.patience
     )
-
-    def evaluate(s: int, train_loss: float, full: bool) -> dict:
-        bank = full_bank if full else monitor_bank
-        net.eval()
-        test_loss, acc = bank.evaluate(net, obj)
-        with torch.no_grad():
-            w = net.recurrent_weight()
-            p = torch.cat([q.detach().flatten() for q in net.parameters()])
-            w_change = float(torch.linalg.norm(w - w0) / torch.linalg.norm(w0))
-            p_change = float(torch.linalg.norm(p - p0) / torch.linalg.norm(p0))
-        net.train()
-        return {
-            "step": s,
-            "train_loss": train_loss,
-            "test_loss": test_loss,
-            "accuracy": acc,
-            "ideal_accuracy": bank.ideal,
-            "n_eval_trials": bank.n,
-            "target": target_full if bank is full_bank else target_monitor,
-            "weight_change": w_change,
-            "param_change": p_change,
-            "wall_s": time.perf_counter() - t_start,
-            "step_s": step_s,
-        }
-
-    def save(s: int) -> bool:
-        """Write the checkpoint and resume files due at step ``s``; whether any was written."""
-        path = None
-        if s in schedule_set:
-            path = run_dir / "checkpoints" / f"step_{s:07d}.safetensors"
-            _save_state(path, net, opt, s, meta_extra)
-        if s % int(ck["save_every"]) == 0 or s == stop_at:
-            if path is not None:
-                _link_or_copy(path, run_dir / _LAST)
-            else:
-                _save_state(run_dir / _LAST, net, opt, s, meta_extra)
-        return path is not None or s % int(ck["save_every"]) == 0 or s == stop_at
-
     stop_at = cfg.n_steps if max_steps is None else min(cfg.n_steps, int(max_steps))
-    step_s = 0.0  # seconds in forward/backward/optimiser steps since this process started
-    if step == 0 and not rows:
-        rows.append(evaluate(0, float("nan"), full=False))
-        save(0)
-        _write_metrics(run_dir, rows)
-    n_batches = math.ceil(train_bank.n_trial / cfg.batch_size)
-    plan_epoch, plan = -1, []
+    (run_dir / "checkpoints").mkdir(exist_ok=True)
+    fresh = step == 0 and not rows
+    if fresh:
+        write_metrics(run_dir, [])
+    rec = Recorder(
+        net=net,
+        w0=w0,
+        p0=p0,
+        obj=obj,
+        full_bank=full_bank,
+        monitor_bank=monitor_bank,
+        target_full=target_full,
+        target_monitor=target_monitor,
+        patience=cfg.patience,
+        run_dir=run_dir,
+        rows=rows,
+        streak=streak,
+        t_start=t_start,
+        background=_BACKGROUND,
+    )
     bar = None
-    if progress and not done and step < stop_at:
-        from tqdm.auto import tqdm
+    try:
+        if fresh:
+            tensors, meta = snapshot(net, opt, 0, meta_extra)
+            rec.evaluate(0, tensors, float("nan"), 0.0, last=False, counts=False)
+            rec.save(0, tensors, meta, checkpoint=0 in schedule_set, resume=True)
+        if progress and not done and step < stop_at:
+            from tqdm.auto import tqdm
 
-        bar = tqdm(total=stop_at, initial=step, desc="train", unit="step")
-    net.train()
-    losses: list[float] = []
-    while not done and step < stop_at:
-        epoch, b = divmod(step, n_batches)
-        if epoch != plan_epoch:
-            plan, plan_epoch = (
-                _batch_plan(train_bank.lengths, cfg.batch_size, cfg.seed, epoch),
-                epoch,
-            )
-        idx_np = plan[b]
-        t_max = int(train_bank.lengths[idx_np].max())
-        idx = torch.from_numpy(idx_np).to(device)
-        if cfg.lr_schedule == "cosine":
-            for group in opt.param_groups:
-                group["lr"] = _cosine_lr(cfg.lr, step, cfg.n_steps)
-        x, y = tb.x[idx, :t_max], tb.y[idx, :t_max]
-        dec, fix = tb.dec[idx, :t_max], tb.fix[idx, :t_max]
-        f0 = None if tb.f0 is None else tb.f0[idx, :t_max]
-        t0 = time.perf_counter()  # forward, loss, backward, clipping, optimiser step
-        out, _ = net(x)
-        loss = obj.loss(obj.logits(out, f0), y, dec, fix, None)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.grad_clip is not None:
-            nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
-        opt.step()
-        step_s += time.perf_counter() - t0
-        step += 1
-        losses.append(float(loss.detach()))
-        if bar is not None:
-            bar.update(1)
-        if regular(step) or step == stop_at:
-            train_loss = float(np.mean(losses)) if losses else float("nan")
-            losses = []
-            last = step == cfg.n_steps
-            row = evaluate(step, train_loss, full=last)
-            if regular(step):
-                hit = row["target"] is not None and row["accuracy"] >= row["target"]
-                if (
-                    hit
-                    and streak + 1 == cfg.patience
-                    and not last
-                    and monitor_bank is not full_bank
-                ):
-                    # a streak is declared on the whole held-out bank only
-                    row = evaluate(step, train_loss, full=True)
-                    hit = row["accuracy"] >= row["target"]
-                streak = streak + 1 if hit else 0
-            row["reached"] = bool(target_full is not None and streak >= cfg.patience)
-            rows.append(row)
-            if cfg.early_stop and row["reached"]:
-                done = True
-                stop_at = step
-                schedule_set.add(step)
-            if save(step) or done:
-                # rows after the last saved state are recomputed on resume: no need to write them
-                _write_metrics(run_dir, rows)
+            bar = tqdm(total=stop_at, initial=step, desc="train", unit="step")
+        step_s = 0.0  # seconds in forward/backward/optimiser steps since this process started
+        n_batches = math.ceil(train_bank.n_trial / cfg.batch_size)
+        plan_epoch, plan = -1, []
+        chunk: list[tuple] = []
+        chunk_start = 0
+        net.train()
+        losses: list[float] = []
+        while not done and step < stop_at:
+            epoch, b = divmod(step, n_batches)
+            if epoch != plan_epoch:
+                plan = _batch_plan(train_bank.lengths, cfg.batch_size, cfg.seed, epoch)
+                plan_epoch, chunk = epoch, []
+            if not chunk_start <= b < chunk_start + len(chunk):
+                chunk = []  # free the previous batches first
+                chunk, chunk_start = _assemble(tb, plan[b : b + _PREFETCH], device), b
+            x, y, dec, fix, f0 = chunk[b - chunk_start]
+            if cfg.lr_schedule == "cosine":
+                for group in opt.param_groups:
+                    group["lr"] = _cosine_lr(cfg.lr, step, cfg.n_steps)
+            t0 = time.perf_counter()  # forward, loss, backward, clipping, optimiser step
+            out, _ = net(x)
+            loss = obj.loss(obj.logits(out, f0), y, dec, fix, None)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip is not None:
+                nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
+            opt.step()
+            step_s += time.perf_counter() - t0
+            step += 1
+            losses.append(loss.item())
             if bar is not None:
-                bar.set_postfix(acc=f"{row['accuracy']:.3f}")
-        else:
-            save(step)
-    if bar is not None:
-        bar.close()
+                bar.update(1)
+            evaluate = regular(step) or step == stop_at
+            save = step in schedule_set or step % save_every == 0 or step == stop_at
+            if not (evaluate or save):
+                continue
+            tensors, meta = snapshot(net, opt, step, meta_extra)
+            if evaluate:
+                train_loss = float(np.mean(losses)) if losses else float("nan")
+                losses = []
+                last = step == cfg.n_steps
+                rec.evaluate(step, tensors, train_loss, step_s, last=last, counts=regular(step))
+                if cfg.early_stop:
+                    rec.wait()
+                    if rec.reached:
+                        done, stop_at, save = True, step, True
+                        schedule_set.add(step)
+                if bar is not None and rec.rows:
+                    bar.set_postfix(acc=f"{rec.rows[-1]['accuracy']:.3f}")
+            if save:
+                # rows after the last saved state are recomputed on resume: written only with a state
+                rec.save(
+                    step,
+                    tensors,
+                    meta,
+                    checkpoint=step in schedule_set,
+                    resume=step % save_every == 0 or step == stop_at,
+                )
+    finally:
+        rec.close()
+        if bar is not None:
+            bar.close()
     done = done or step >= cfg.n_steps
-    metrics = pd.DataFrame(rows)
     return TrainResult(
         run_dir=run_dir,
         network=net.eval(),
         step=step,
-        metrics=metrics,
+        metrics=pd.DataFrame(rec.rows),
         ideal_accuracy=ideal,
         done=done,
         checkpoints=[s for s, _ in list_checkpoints(run_dir)],
