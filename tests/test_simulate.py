@@ -83,3 +83,33 @@ def test_errors(tmp_path):
     with pytest.raises(ValueError, match="unknown label"):
         simulate(RUN, steps=[0], labels=["colour"])
     assert list_checkpoints(RUN)[0][0] == 0
+
+
+def test_simulation_written_to_nwb_reads_back_identical(pop, tmp_path):
+    """A simulation is a model "recording": write_nwb, then read_nwb, gives the same tensor."""
+    import xarray as xr
+
+    from neurogeom.io.nwb import read_nwb, write_nwb
+
+    p, _ = pop
+    # NWB asks for a species: here that of the animals whose task the network models
+    path = write_nwb(p, tmp_path / "model.nwb", subject={"species": "Macaca mulatta"})
+    back = read_nwb(path)
+    assert back.dims == ("stage", "trial", "time", "unit")
+    volatile = ("source", "session", "window_s", "event_times", "series", "species")
+
+    def comparable(x):
+        out = x.copy()
+        out.attrs = {k: v for k, v in x.attrs.items() if k not in volatile}
+        out["valid"].attrs = {}
+        return out
+
+    xr.testing.assert_identical(comparable(back), comparable(p))
+    assert back.attrs["species"] == "Macaca mulatta"
+    try:
+        from nwbinspector import inspect_nwbfile
+    except ImportError:  # pragma: no cover - nwbinspector is a test dependency
+        return
+    severe = ("CRITICAL", "BEST_PRACTICE_VIOLATION")
+    findings = inspect_nwbfile(nwbfile_path=str(path))
+    assert [m.message for m in findings if m.importance.name in severe] == []

@@ -179,6 +179,11 @@ def test_spec_files_load():
     assert len(runs) == 35
     ranks = {r["network"]["rank"] for _, r in runs}
     assert ranks == {1, 5, 10, 25, 50, 100, "full"}
+    # every rank with every seed, one run folder each
+    pairs = {(r["network"]["rank"], r["training"]["seed"]) for _, r in runs}
+    assert pairs == {(k, s) for k in ranks for s in range(5)}
+    names = [name for name, _ in runs]
+    assert len(set(names)) == 35 and "rank_1_seed_0" in names and "rank_full_seed_4" in names
 
 
 def test_bad_specs(tmp_path):
@@ -238,3 +243,61 @@ def test_a_bank_asked_for_again_is_an_independent_copy():
     assert c.conditions.equals(b.conditions) and c.env_kwargs == kw
     # other arguments, other bank
     assert not np.array_equal(build_trial_bank(CDM, 40, seed=22, env_kwargs=kw).inputs, b.inputs)
+
+
+def _direction(bank, m):
+    """Choice (1 or 2) signalled by modality ``m``, read from its two stimulus channels."""
+    d = _stim_mean(bank, f"stim1_mod{m}") - _stim_mean(bank, f"stim2_mod{m}")
+    return np.where(d > 0, 1, 2), np.abs(d) * 100
+
+
+def test_cdm_ground_truth_is_read_from_the_relevant_inputs_on_every_trial():
+    """Without input noise every trial's inputs say which modality counts and what it signals: the
+    env's target at the decision step is that modality's choice, never the irrelevant one's."""
+    b = build_trial_bank(CDM, 400, seed=12, env_kwargs={"use_expl_context": True, "sigma": 0.0})
+    c = b.conditions
+    ctx = np.where(b.inputs[..., 5].max(1) == 1, 0, 1)  # context input 5 (context1) or 6
+    assert (b.inputs[..., 5].max(1) + b.inputs[..., 6].max(1) == 1).all()  # exactly one is on
+    dir_1, coh_1 = _direction(b, 1)
+    dir_2, coh_2 = _direction(b, 2)
+    target = b.targets[np.arange(b.n_trial), b.periods["decision_start"].to_numpy()]
+    relevant = np.where(ctx == 0, dir_1, dir_2)
+    irrelevant = np.where(ctx == 0, dir_2, dir_1)
+    np.testing.assert_array_equal(target, relevant)
+    incongruent = dir_1 != dir_2
+    assert incongruent.sum() > 100 and (target[incongruent] != irrelevant[incongruent]).all()
+    # the labels say the same: context, ground truth, and coh_1 always belongs to modality 1
+    np.testing.assert_array_equal(c["context"], ctx)
+    np.testing.assert_array_equal(c["ground_truth"], target)
+    np.testing.assert_array_equal(c["choice_1"], dir_1)
+    np.testing.assert_array_equal(c["choice_2"], dir_2)
+    np.testing.assert_allclose(c["coh_1"], coh_1, atol=1e-4)
+    np.testing.assert_allclose(c["coh_2"], coh_2, atol=1e-4)
+    np.testing.assert_array_equal(c["congruent"], ~incongruent)
+
+
+def test_cdm_probe_facts_at_default_timing_and_noise(cdm_bank):
+    b = cdm_bank
+    c = b.conditions
+    assert set(c["ground_truth"]) == {1, 2} and set(c["other_choice"]) == {1, 2}
+    # other_choice is drawn independently of the ground truth: 4 cells of about a quarter each
+    cells = c.groupby(["ground_truth", "other_choice"]).size() / b.n_trial
+    assert len(cells) == 4 and cells.between(0.19, 0.31).all()
+    # dt = 100 ms: 3 fixation steps, a 3-30 step delay, a single decision step
+    dur = {p: b.periods[f"{p}_end"] - b.periods[f"{p}_start"] for p in ("fixation", "delay")}
+    assert (dur["fixation"] == 3).all()
+    assert dur["delay"].between(3, 30).all() and dur["delay"].nunique() > 5
+    assert (b.periods["decision_end"] - b.periods["decision_start"] == 1).all()
+    # the delay and the decision step have identical inputs on every trial
+    dec = b.periods["decision_start"].to_numpy()
+    delay = b.period_mask("delay")
+    for i in range(b.n_trial):
+        np.testing.assert_array_equal(
+            b.inputs[i, delay[i]], np.repeat(b.inputs[i, dec[i]][None], delay[i].sum(), 0)
+        )
+    # with the default noise, strong relevant evidence always gives the ground truth
+    dir_1, _ = _direction(b, 1)
+    dir_2, _ = _direction(b, 2)
+    relevant = np.where(c["context"] == 0, dir_1, dir_2)
+    strong = c["relevant_coh"].to_numpy() == 50
+    np.testing.assert_array_equal(relevant[strong], c["ground_truth"][strong])

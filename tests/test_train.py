@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import signal
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -82,8 +84,6 @@ def test_resume_after_stop_is_bit_identical(tmp_path):
 
 @pytest.mark.slow
 def test_resume_after_kill_is_bit_identical(tmp_path):
-    import json
-
     spec = copy.deepcopy(TINY)
     spec["training"]["n_steps"] = 400
     spec["checkpoints"]["save_every"] = 20
@@ -299,3 +299,42 @@ def test_metrics_rows_past_the_resume_point_and_a_cut_line_are_dropped(tmp_path)
     text = (tmp_path / "metrics.csv").read_text()
     assert text.endswith("\n") and text.count("\n") == 4  # the header and 3 rows
     assert [r["step"] for r in read_metrics(tmp_path, 100)] == [0, 1, 2]
+
+
+def test_gru_and_dale_networks_train_from_a_spec(tmp_path):
+    gru = copy.deepcopy(TINY)
+    gru["network"] = {"type": "gru", "n_units": 16}
+    full = train(gru, tmp_path / "gru_full")
+    train(gru, tmp_path / "gru_part", max_steps=12)
+    assert train(gru, tmp_path / "gru_part").step == 40
+    _same_files(tmp_path / "gru_full", tmp_path / "gru_part")
+    assert full.metrics["weight_change"].iloc[-1] > 0
+
+    dale = copy.deepcopy(TINY)
+    dale["network"] = {"n_units": 20, "dale": True, "sparsity": 0.3, "g": 0.5}
+    dale["training"]["lr"] = 0.03
+    res = train(dale, tmp_path / "dale")
+    net, _ = load_run_network(tmp_path / "dale")
+    net0, _ = load_run_network(tmp_path / "dale", step=0)
+    w, w0 = net.recurrent_weight().detach(), net0.recurrent_weight().detach()
+    assert res.metrics["weight_change"].iloc[-1] > 0.05  # it trained
+    assert (w[:, :16] >= 0).all() and (w[:, 16:] <= 0).all()  # 80% excitatory columns
+    assert (w[net.mask == 0] == 0).all()
+    # some inhibitory and excitatory weights were pushed to zero rather than across it
+    assert ((w == 0) & (w0 != 0)).any()
+
+
+def test_bundled_run_is_the_shipped_spec_trained_by_the_cli():
+    from neurogeom.models.train import _resolve
+
+    run = REPO / "data" / "context_dm_checkpoints"
+    stored = json.loads((run / "spec.json").read_text())
+    assert stored == json.loads(json.dumps(_resolve(load_spec(REPO / "tasks" / "context_dm.toml"))))
+    assert [s for s, _ in list_checkpoints(run)] == log_schedule(stored["training"]["n_steps"])
+    size = sum(p.stat().st_size for p in run.rglob("*") if p.is_file())
+    assert size < 8 * 2**20  # a few MB
+    readme = (REPO / "data" / "README.md").read_text()
+    assert "neurogeom train tasks/context_dm.toml -o data/context_dm_checkpoints" in readme
+    m = pd.read_csv(run / "metrics.csv")
+    assert m["n_eval_trials"].iloc[-1] == 2000
+    assert m["accuracy"].iloc[-1] >= m["ideal_accuracy"].iloc[-1] - 0.03
