@@ -180,6 +180,15 @@ def test_shipped_config_reaches_ideal_observer(tmp_path):
         p_irr = right[in_ctx & (irr_ev == 50)].mean() - right[in_ctx & (irr_ev == -50)].mean()
         assert p_rel > 0.97
         assert abs(p_irr) < 0.1
+        # the whole curve: never falling with the relevant evidence, and steep already between
+        # -5 and +5; a linear fit of the choice on both modalities' signed evidence weighs the
+        # irrelevant one at under a tenth of the relevant one
+        levels = (-50, -15, -5, 5, 15, 50)
+        curve = [right[in_ctx & (rel_ev == e)].mean() for e in levels]
+        assert np.all(np.diff(curve) >= 0) and curve[3] - curve[2] > 0.5, curve
+        x = np.column_stack([np.ones(in_ctx.sum()), rel_ev[in_ctx], irr_ev[in_ctx]])
+        _, b_rel, b_irr = np.linalg.lstsq(x, right[in_ctx].astype(float), rcond=None)[0]
+        assert abs(b_irr) < 0.1 * b_rel, (b_rel, b_irr)
 
 
 def test_monitor_subset_and_full_bank_confirmation_resume_identically(tmp_path):
