@@ -3,7 +3,7 @@
 #
 # A recurrent network learns neurogym's `ContextDecisionMaking-v0` (Mante et al. 2013): two noisy
 # stimulus modalities, a context cue saying which one counts. We load the bundled checkpoints
-# (trained with `neurogeom train tasks/context_dm.toml -o data/context_dm_checkpoints`, ~15 s),
+# (trained with `neurogeom train tasks/context_dm.toml -o data/context_dm_checkpoints`, ~6 s),
 # check the network against an ideal observer, plot psychometric curves per context, and simulate
 # every checkpoint into a population tensor.
 
