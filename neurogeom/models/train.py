@@ -617,7 +617,7 @@ def _train(spec, cfg, run_dir, device, max_steps, progress, t_start) -> TrainRes
         chunk: list[tuple] = []
         chunk_start = 0
         net.train()
-        losses: list[float] = []
+        losses: list[torch.Tensor] = []  # kept on the device: no host sync per step
         while not done and step < stop_at:
             epoch, b = divmod(step, n_batches)
             if epoch != plan_epoch:
@@ -640,7 +640,7 @@ def _train(spec, cfg, run_dir, device, max_steps, progress, t_start) -> TrainRes
             opt.step()
             step_s += time.perf_counter() - t0
             step += 1
-            losses.append(loss.item())
+            losses.append(loss.detach())
             if bar is not None:
                 bar.update(1)
             evaluate = regular(step) or step == stop_at
@@ -649,7 +649,7 @@ def _train(spec, cfg, run_dir, device, max_steps, progress, t_start) -> TrainRes
                 continue
             tensors, meta = snapshot(net, opt, step, meta_extra)
             if evaluate:
-                train_loss = float(np.mean(losses)) if losses else float("nan")
+                train_loss = float(torch.stack(losses).double().mean()) if losses else float("nan")
                 losses = []
                 last = step == cfg.n_steps
                 rec.evaluate(step, tensors, train_loss, step_s, last=last, counts=regular(step))
