@@ -12,9 +12,11 @@ with ``K = X X^T`` the Gram matrix of the points and ``F = lam^T G lam``. All sa
 the points are reduced once to a factor ``B`` (n_points x rank) with ``B B^T = K``; then
 ``X t ~ B w`` with ``w ~ N(0, I_rank)`` and the ambient dimension drops out. The dual is solved for
 all samples as one batch by accelerated projected gradient (FISTA with adaptive restart), and
-finished exactly: on the estimated support each sample's equality-constrained system is solved in
-float64 and the Karush-Kuhn-Tucker conditions are verified; samples that fail go through a
-warm-started active-set (Lawson-Hanson) loop, then, if need be, :func:`scipy.optimize.nnls`.
+finished exactly in float64: each sample's problem is restricted to a working set (the iterate's
+support plus the most violated points), solved there by a compiled warm-started Lawson-Hanson
+active-set method (:mod:`neurogeom.geometry._active_set`), and the Karush-Kuhn-Tucker conditions
+are checked on all points for all samples at once; violators join the working set until none is
+left. A sample the active-set method cannot settle goes to :func:`scipy.optimize.nnls`.
 
 These kernels trust their input (validated in :mod:`neurogeom.geometry._validate`).
 """
@@ -29,8 +31,12 @@ import scipy.linalg as sla
 from scipy.optimize import nnls
 from threadpoolctl import threadpool_limits
 
+from neurogeom.geometry import _active_set
+
 # Use the Gram path (K = X X^T, pivoted Cholesky) when n_points <= max(n_features, this).
 _GRAM_PATH_MAX_POINTS = 4096
+# Keep the float64 Gram matrix for the exact finish when it has at most this many entries.
+_GRAM_KEEP_MAX_ENTRIES = 6000**2
 
 
 @dataclass(frozen=True)
@@ -49,11 +55,15 @@ class Reduction:
         features to rounding) or ``"features"`` (eigendecomposition of the n_features x
         n_features covariance, used when there are many more points than features; the factor
         is rotation-invariant up to the signs fixed below and degenerate eigenvalues).
+    gram : ndarray of shape (n_points, n_points) or None
+        The float64 Gram matrix, kept on the Gram path when it is small enough (the exact finish
+        reads its entries); None otherwise.
     """
 
     factor: np.ndarray
     rank: int
     path: str
+    gram: np.ndarray | None = None
 
 
 def reduce_points(points: np.ndarray, dtype: type = np.float64) -> Reduction:
@@ -67,12 +77,13 @@ def reduce_points(points: np.ndarray, dtype: type = np.float64) -> Reduction:
         if scale <= 0.0:
             return Reduction(np.zeros((n, 0), dtype=dtype), 0, "gram")
         tol = n * np.finfo(gram.dtype).eps * scale
-        chol, piv, rank, info = pstrf(gram, lower=1, tol=tol, overwrite_a=1)
+        keep = gram.dtype == np.float64 and n * n <= _GRAM_KEEP_MAX_ENTRIES
+        chol, piv, rank, info = pstrf(gram, lower=1, tol=tol, overwrite_a=int(not keep))
         if info < 0:  # pragma: no cover - LAPACK argument error
             raise RuntimeError(f"pivoted Cholesky failed (info={info})")
         factor = np.zeros((n, rank), dtype=dtype)
         factor[piv - 1] = np.tril(chol[:, :rank])
-        return Reduction(factor, int(rank), "gram")
+        return Reduction(factor, int(rank), "gram", gram if keep else None)
     cov = x.T @ x
     evals, evecs = np.linalg.eigh(cov)
     keep = evals > n_features * np.finfo(cov.dtype).eps * max(float(evals[-1]), 0.0)
@@ -111,8 +122,8 @@ def fista(
     kappa: float,
     *,
     max_iter: int = 300,
-    check_every: int = 10,
-    stable_fraction: float = 0.3,
+    check_every: int = 5,
+    churn_tol: float = 0.12,
     backend: str = "numpy",
     dtype: type = np.float32,
 ) -> tuple[np.ndarray, int]:
@@ -127,19 +138,25 @@ def fista(
         The Gaussian probes ``w`` in reduced coordinates.
     kappa : float
         Margin.
+    max_iter : int
+        Most iterations.
+    check_every, churn_tol
+        Every ``check_every`` iterations (from the second check on) the iteration stops once the
+        number of (sample, point) pairs that entered or left the support since the last check is
+        at most ``churn_tol`` times the size of the support: from there the exact finish, whose
+        cost grows with the support's errors, is cheaper than more iterations.
 
     Returns
     -------
     lam : ndarray of shape (n_samples, n_points), float64
         Non-negative approximate duals (exactly zero off the estimated support).
     n_iter : int
-        Iterations run (stops early once the support of at least ``stable_fraction`` of the
-        samples is unchanged over ``check_every`` iterations; the exact finish handles the rest).
+        Iterations run.
     """
     step = 1.0 / spectral_norm_sq(factor)
     if backend == "torch":
         return _fista_torch(
-            factor, signs, probes, kappa, step, max_iter, check_every, stable_fraction, dtype
+            factor, signs, probes, kappa, step, max_iter, check_every, churn_tol, dtype
         )
     b = np.ascontiguousarray(factor, dtype=dtype)
     bt = np.ascontiguousarray(b.T)
@@ -168,17 +185,17 @@ def fista(
         z = new + beta * delta
         lam = new
         tk = tn
-        if it % check_every == 0 and it >= 3 * check_every:
+        if it % check_every == 0:
             support = lam > 0
             if support_prev is not None:
-                same = np.all(support == support_prev, axis=1).mean()
-                if same >= stable_fraction:
+                flips = np.count_nonzero(support != support_prev)
+                if flips <= churn_tol * max(np.count_nonzero(support), 1):
                     break
             support_prev = support
     return lam.astype(np.float64), it
 
 
-def _fista_torch(factor, signs, probes, kappa, step, max_iter, check_every, stable_fraction, dtype):
+def _fista_torch(factor, signs, probes, kappa, step, max_iter, check_every, churn_tol, dtype):
     import torch
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -207,11 +224,11 @@ def _fista_torch(factor, signs, probes, kappa, step, max_iter, check_every, stab
         z = new + beta * delta
         lam = new
         tk = tn
-        if it % check_every == 0 and it >= 3 * check_every:
+        if it % check_every == 0:
             support = lam > 0
             if support_prev is not None:
-                same = torch.all(support == support_prev, dim=1).double().mean().item()
-                if same >= stable_fraction:
+                flips = (support != support_prev).sum().item()
+                if flips <= churn_tol * max(support.sum().item(), 1):
                     break
             support_prev = support
     return lam.double().cpu().numpy(), it
@@ -231,103 +248,6 @@ def dual_gradient(factor, signs, probes, lam, kappa):
     return signs * (((signs * lam) @ factor + probes) @ factor.T) - kappa
 
 
-def _solve_on_support(bp: np.ndarray, rhs: np.ndarray) -> np.ndarray | None:
-    """Solve ``(bp bp^T) s = rhs``; None when the support is linearly dependent."""
-    return _solve_gram(bp @ bp.T, rhs)
-
-
-def _solve_gram(gram: np.ndarray, rhs: np.ndarray) -> np.ndarray | None:
-    """Solve ``gram s = rhs`` for a PSD ``gram``; None when it is (numerically) singular."""
-    try:
-        cf = sla.cho_factor(gram, lower=True, check_finite=False)
-    except np.linalg.LinAlgError:
-        return None
-    diag = np.diag(cf[0])
-    if diag.min() <= 1e-7 * diag.max():
-        return None
-    return sla.cho_solve(cf, rhs, check_finite=False)
-
-
-def _primal_dual_active_set(
-    f: np.ndarray,
-    yk: np.ndarray,
-    q: np.ndarray,
-    support: np.ndarray,
-    tol: float,
-    allowed: np.ndarray,
-    max_rounds: int = 25,
-    gram: np.ndarray | None = None,
-) -> np.ndarray | None:
-    """Solve on the support, then swap all sign and KKT violators at once; None if not settled.
-
-    The dual matrix is ``diag(yk) f f^T diag(yk)``; ``gram`` (= f f^T), when given, is indexed
-    instead of multiplying rows of ``f`` (cheaper when the span is wider than the support).
-    """
-    support = support & allowed
-    lam = np.zeros(q.size)
-    for _ in range(max_rounds):
-        idx = np.flatnonzero(support)
-        lam[:] = 0.0
-        if idx.size:
-            if gram is None:
-                bp = yk[idx, None] * f[idx]
-                s = _solve_on_support(bp, -q[idx])
-            else:
-                s = _solve_gram(gram[np.ix_(idx, idx)] * np.outer(yk[idx], yk[idx]), -q[idx])
-            if s is None:
-                return None
-            lam[idx] = s
-            if gram is None:
-                grad = yk * (f @ (bp.T @ s)) + q
-            else:
-                grad = yk * (gram[:, idx] @ (yk[idx] * s)) + q
-        else:
-            s = np.zeros(0)
-            grad = q.copy()
-        add = (grad < -tol) & ~support & allowed
-        drop = s <= 0
-        if not add.any() and not drop.any():
-            return lam
-        support[idx[drop]] = False
-        support |= add
-    return None
-
-
-def _active_set(bs: np.ndarray, q: np.ndarray, lam0: np.ndarray, tol: float, max_outer: int):
-    """Warm-started Lawson-Hanson for min 1/2 |bs^T lam|^2 + q.lam, lam >= 0; None on failure."""
-    lam = np.maximum(lam0, 0.0)
-    passive = lam > 0
-    n = q.size
-    for _ in range(max_outer):
-        for _ in range(n + 1):
-            idx = np.flatnonzero(passive)
-            if idx.size == 0:
-                break
-            s = _solve_on_support(bs[idx], -q[idx])
-            if s is None:
-                return None
-            if np.all(s > 0):
-                lam[idx] = s
-                break
-            cur = lam[idx]
-            neg = s <= 0
-            ratios = cur[neg] / (cur[neg] - s[neg])
-            j = int(np.argmin(ratios))
-            cur = cur + ratios[j] * (s - cur)
-            cur[np.flatnonzero(neg)[j]] = 0.0
-            cur[cur <= 0] = 0.0
-            lam[idx] = cur
-            passive[idx[cur <= 0]] = False
-        idx = np.flatnonzero(passive)
-        grad = bs @ (bs[idx].T @ lam[idx]) + q
-        grad[passive] = np.inf
-        j = int(np.argmin(grad))
-        if grad[j] >= -tol:
-            return lam
-        passive[j] = True
-    return None
-
-
 def finish(
     factor: np.ndarray,
     signs: np.ndarray,
@@ -335,54 +255,99 @@ def finish(
     lam: np.ndarray,
     kappa: float,
     *,
-    max_outer: int = 2000,
+    gram: np.ndarray | None = None,
+    n_candidates: int = 64,
+    max_rounds: int = 100,
 ) -> tuple[np.ndarray, dict]:
     """Polish approximate duals to the exact optimum (float64) and verify the KKT conditions.
 
-    Returns the exact duals (n_samples, n_points) and counts of how each sample was finished.
+    Parameters
+    ----------
+    factor : ndarray of shape (n_points, rank)
+    signs : ndarray of shape (n_samples, n_points)
+    probes : ndarray of shape (n_samples, rank)
+    lam : ndarray of shape (n_samples, n_points)
+        Approximate duals (>= 0), the warm start.
+    kappa : float
+    gram : ndarray of shape (n_points, n_points), optional
+        ``factor @ factor.T`` in float64, if at hand (entries are read instead of recomputed).
+    n_candidates : int
+        Points with the most negative dual gradient added to each first working set.
+    max_rounds : int
+        Most rounds of (solve on working sets, check all points).
+
+    Returns
+    -------
+    lam : ndarray of shape (n_samples, n_points)
+        The exact duals.
+    stats : dict
+        ``support_solve``: samples settled by the active-set method; ``active_set_rounds``: rounds
+        of working-set growth; ``nnls``: samples passed to :func:`scipy.optimize.nnls`;
+        ``unresolved``: samples left approximate (warned).
     """
     f = np.ascontiguousarray(factor, dtype=np.float64)
-    y = signs.astype(np.float64)
-    w = probes.astype(np.float64)
+    y = np.ascontiguousarray(signs, dtype=np.float64)
+    w = np.ascontiguousarray(probes, dtype=np.float64)
+    n_s, n = y.shape
     tol = _kkt_tolerance(f, w, kappa)
-    out = np.zeros_like(lam)
-    stats = {"support_solve": 0, "active_set": 0, "nnls": 0, "unresolved": 0}
-    n, rank = f.shape
-    # index a precomputed Gram matrix when the span is wider than typical supports
-    gram = f @ f.T if (n <= 8192 and rank >= 256) else None
-    with threadpool_limits(1):
-        q = y * (w @ f.T) - kappa
-        for k in range(lam.shape[0]):
-            sol = _primal_dual_active_set(
-                f, y[k], q[k], lam[k] > 0, tol[k], signs[k] != 0, gram=gram
+    allowed = signs != 0
+    q = np.ascontiguousarray(y * (w @ f.T) - kappa)
+    out = np.ascontiguousarray(np.where(allowed, np.maximum(lam, 0.0), 0.0), dtype=np.float64)
+    grad = dual_gradient(f, y, w, out, kappa)
+    work = (out > 0) & allowed
+    if n_candidates > 0:
+        cand = np.argpartition(np.where(allowed, grad, np.inf), min(n_candidates, n) - 1, axis=1)
+        cand = cand[:, :n_candidates]
+        np.put_along_axis(work, cand, True, axis=1)
+        work &= allowed
+    use_gram = gram is not None and gram.dtype == np.float64
+    gram_arg = np.ascontiguousarray(gram) if use_gram else np.zeros((1, 1))
+    status = np.zeros(n_s, dtype=np.int64)
+    failed = np.zeros(n_s, dtype=bool)
+    rows = np.arange(n_s)
+    rounds = 0
+    while rows.size and rounds < max_rounds:
+        rounds += 1
+        with threadpool_limits(1):  # the kernel runs samples in parallel threads
+            _active_set.solve_working_sets(
+                gram_arg, f, use_gram, y, q, work, out, tol, 20 * n + 100, rows, status
             )
-            out[k] = np.nan if sol is None else sol
-    grad = dual_gradient(f, y, w, np.nan_to_num(out), kappa)
-    bad = np.isnan(out).any(axis=1)
+        failed[rows] |= status[rows] != _active_set.OK
+        rows = rows[status[rows] == _active_set.OK]
+        if not rows.size:
+            break
+        yr = y[rows]
+        g = yr * (((yr * out[rows]) @ f + w[rows]) @ f.T) - kappa
+        viol = (g < -tol[rows, None]) & allowed[rows] & ~work[rows]
+        more = viol.any(axis=1)
+        work[rows[more]] |= viol[more]
+        rows = rows[more]
+    failed[rows] = True
+    # verify the optimality conditions on every point of every sample
+    grad = dual_gradient(f, y, w, out, kappa)
     viol = np.where(out > 0, np.abs(grad), -np.minimum(grad, 0.0))
-    viol[:, :] = np.where(signs == 0, 0.0, viol)
-    bad |= viol.max(axis=1, initial=0.0) > tol
-    stats["support_solve"] = int((~bad).sum())
-    with threadpool_limits(1):
-        for k in np.flatnonzero(bad):
-            keep = signs[k] != 0
+    viol[~allowed] = 0.0
+    failed |= viol.max(axis=1, initial=0.0) > tol
+    stats = {
+        "support_solve": int((~failed).sum()),
+        "active_set_rounds": int(rounds),
+        "nnls": 0,
+        "unresolved": 0,
+    }
+    for k in np.flatnonzero(failed):
+        keep = allowed[k]
+        if kappa == 0.0:
             bs = y[k, keep, None] * f[keep]
-            qk = q[k, keep]
-            start = np.nan_to_num(out[k, keep]) if not np.isnan(out[k]).any() else lam[k, keep]
-            sol = _active_set(bs, qk, start, tol[k], max_outer)
-            if sol is not None:
-                stats["active_set"] += 1
-            elif kappa == 0.0:
-                sol, _ = nnls(bs.T, -w[k], maxiter=50 * bs.shape[0])
-                stats["nnls"] += 1
-            else:
-                sol = lam[k, keep]
-                stats["unresolved"] += 1
+            sol, _ = nnls(bs.T, -w[k], maxiter=50 * bs.shape[0])
             out[k] = 0.0
             out[k, keep] = sol
+            stats["nnls"] += 1
+        else:
+            out[k] = np.where(allowed[k], np.maximum(lam[k], 0.0), 0.0)
+            stats["unresolved"] += 1
     if stats["unresolved"]:
         warnings.warn(
-            f"{stats['unresolved']} of {lam.shape[0]} samples kept the iterative dual solution "
+            f"{stats['unresolved']} of {n_s} samples kept the iterative dual solution "
             "(the exact finish did not converge); results for them are approximate.",
             RuntimeWarning,
             stacklevel=3,
@@ -399,12 +364,16 @@ def solve_batch(
     max_iter: int = 300,
     backend: str = "numpy",
     iterate_dtype: type = np.float32,
+    gram: np.ndarray | None = None,
 ) -> tuple[np.ndarray, dict]:
-    """Exact duals for a batch of samples: FISTA on all samples, then the exact finish."""
+    """Exact duals for a batch of samples: FISTA on all samples, then the exact finish.
+
+    ``gram`` (float64 ``factor @ factor.T``), when given, is read by the exact finish.
+    """
     lam, n_iter = fista(
         factor, signs, probes, kappa, max_iter=max_iter, backend=backend, dtype=iterate_dtype
     )
-    out, stats = finish(factor, signs, probes, lam, kappa)
+    out, stats = finish(factor, signs, probes, lam, kappa, gram=gram)
     stats["fista_iterations"] = n_iter
     return out, stats
 

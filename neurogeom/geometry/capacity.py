@@ -159,26 +159,29 @@ def _glue_core(
     probes = _rng(seed, _STREAM_PROBE).standard_normal((n_t, red.rank))
     signs = y[:, codes]
     lam, solver_stats = _dual.solve_batch(
-        factor, signs, probes, kappa, max_iter=max_iter, backend=backend
+        factor, signs, probes, kappa, max_iter=max_iter, backend=backend, gram=red.gram
     )
     disp = (signs * lam) @ factor
     f_vals = np.einsum("kd,kd->k", disp, disp)
 
     # anchors: s_mu = sum_i lam_i x_i / Lambda_mu over the points of manifold mu
-    totals = np.zeros((n_t, n_manifolds))
-    anchors = np.zeros((n_t, n_manifolds, red.rank))
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(n_manifolds + 1))
+    lam_sorted, factor_sorted = lam[:, order], factor[order]
+    totals = np.empty((n_t, n_manifolds))
+    anchors = np.empty((n_t, n_manifolds, red.rank))
     for mu in range(n_manifolds):
-        idx = np.flatnonzero(codes == mu)
-        totals[:, mu] = lam[:, idx].sum(axis=1)
-        anchors[:, mu] = lam[:, idx] @ factor[idx]
+        sl = slice(bounds[mu], bounds[mu + 1])
+        totals[:, mu] = lam_sorted[:, sl].sum(axis=1)
+        np.matmul(lam_sorted[:, sl], factor_sorted[sl], out=anchors[:, mu])
     grand = totals.sum(axis=1, keepdims=True)
     active = totals > 1e-12 * np.maximum(grand, 1e-300)
-    anchors = np.divide(
-        anchors, totals[..., None], out=np.zeros_like(anchors), where=active[..., None]
-    )
+    anchors /= np.where(active, totals, 1.0)[..., None]
+    anchors[~active] = 0.0
     centers = effective.anchor_centers(anchors, active, anchor_center)
-    a, b, c = effective.anchor_quadratics(anchors, active, probes, centers)
-    align = effective.alignments(anchors, active, centers, normalise=alignment == "cosine")
+    a, b, c, align = effective.anchor_geometry(
+        anchors, active, probes, centers, normalise=alignment == "cosine"
+    )
     summary = effective.summarize(n_manifolds, a, b, c, align)
     mean_f = float(f_vals.mean())
     cap = n_manifolds / mean_f if mean_f > 0 else float("inf")
@@ -414,7 +417,7 @@ def glue(
         "dtype": np.dtype(dtype).name,
         "backend": backend,
         "solver_support_solves": int(solver["support_solve"]),
-        "solver_active_set": int(solver["active_set"]),
+        "solver_active_set_rounds": int(solver["active_set_rounds"]),
         "solver_nnls": int(solver["nnls"]),
         "solver_unresolved": int(solver["unresolved"]),
         "neurogeom_version": _version(),

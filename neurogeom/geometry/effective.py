@@ -36,7 +36,7 @@ def anchor_centers(
     Parameters
     ----------
     anchors : ndarray of shape (n_samples, n_manifolds, dim)
-        Anchor points (any value where inactive).
+        Anchor points (any finite value where inactive).
     active : ndarray of bool, shape (n_samples, n_manifolds)
     policy : {"active", "all"}
         ``"active"``: average over the samples where the manifold is active (reference code).
@@ -46,8 +46,7 @@ def anchor_centers(
     -------
     ndarray of shape (n_manifolds, dim); zero for a manifold that is never active.
     """
-    masked = np.where(active[..., None], anchors, 0.0)
-    total = masked.sum(axis=0)
+    total = np.einsum("kp,kpd->pd", active.astype(anchors.dtype), anchors)
     if policy == "all":
         return total / anchors.shape[0]
     count = active.sum(axis=0)[:, None]
@@ -67,90 +66,99 @@ def _quad_pinv(gram: np.ndarray, vec: np.ndarray, scale: np.ndarray) -> np.ndarr
     return np.einsum("kj,kj->k", proj * inv, proj)
 
 
-def anchor_quadratics(
+def anchor_geometry(
     anchors: np.ndarray,
     active: np.ndarray,
     probes: np.ndarray,
     centers: np.ndarray,
     *,
+    normalise: bool = True,
     chunk: int = 64,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-sample a, b, c (see module docstring), each of shape (n_samples,)."""
-    n_s = anchors.shape[0]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """Per-sample a, b, c and alignments (see module docstring) in one pass over the anchors.
+
+    Parameters
+    ----------
+    anchors : ndarray of shape (n_samples, n_manifolds, dim)
+        Anchor points (any value where inactive).
+    active : ndarray of bool, shape (n_samples, n_manifolds)
+    probes : ndarray of shape (n_samples, dim)
+        The Gaussian probes ``t`` in the anchors' coordinates.
+    centers : ndarray of shape (n_manifolds, dim)
+        Anchor centres (:func:`anchor_centers`).
+    normalise : bool, default=True
+        Alignments as mean |cosine| (True) or mean |inner product|.
+
+    Returns
+    -------
+    a, b, c : ndarray of shape (n_samples,)
+    alignments : dict
+        ``"center"``, ``"axis"``, ``"center_axis"``, each of shape (n_samples,). A sample with
+        fewer than two active manifolds (or zero-length vectors, when normalising) gives NaN
+        for the alignments that need them; average with ``np.nanmean``.
+
+    Notes
+    -----
+    Only two stacked Gram matrices are formed per sample, ``S S^T`` and ``S1 S1^T``; the centre
+    terms come from the single ``n_manifolds x n_manifolds`` Gram matrix of the centres.
+    """
+    n_s, n_m, _ = anchors.shape
     a = np.empty(n_s)
     b = np.empty(n_s)
     c = np.empty(n_s)
-    for lo in range(0, n_s, chunk):
-        sl = slice(lo, lo + chunk)
-        act = active[sl][..., None]
-        s = np.where(act, anchors[sl], 0.0)
-        s0 = np.where(act, centers[None], 0.0)
-        s1 = s - s0
-        t = probes[sl]
-        g = s @ s.transpose(0, 2, 1)
-        g1 = s1 @ s1.transpose(0, 2, 1)
-        g0 = s0 @ s0.transpose(0, 2, 1)
-        st = (s @ t[:, :, None])[..., 0]
-        s1t = (s1 @ t[:, :, None])[..., 0]
-        scale = np.max(np.einsum("kpp->kp", g), axis=1)
-        a[sl] = _quad_pinv(g, st, scale)
-        b[sl] = _quad_pinv(g1, s1t, scale)
-        c[sl] = _quad_pinv(g0 + g1, s1t, scale)
-    return a, b, c
-
-
-def _abs_cos(u: np.ndarray, v: np.ndarray, normalise: bool) -> np.ndarray:
-    """|<u_p, v_q>| (optionally divided by the norms) for stacks (k, p, d), (k, q, d)."""
-    inner = np.abs(u @ v.transpose(0, 2, 1))
-    if not normalise:
-        return inner
-    nu = np.linalg.norm(u, axis=-1)
-    nv = np.linalg.norm(v, axis=-1)
-    den = nu[:, :, None] * nv[:, None, :]
-    return np.divide(inner, den, out=np.full_like(inner, np.nan), where=den > 0)
-
-
-def alignments(
-    anchors: np.ndarray,
-    active: np.ndarray,
-    centers: np.ndarray,
-    *,
-    normalise: bool = True,
-    chunk: int = 64,
-) -> dict[str, np.ndarray]:
-    """Per-sample centre, axis and centre-axis alignments, each of shape (n_samples,).
-
-    A sample with fewer than two active manifolds (or zero-length vectors) gives NaN for the
-    alignments that need them; average with ``np.nanmean``.
-    """
-    n_s, n_m, _ = anchors.shape
-    out = {k: np.full(n_s, np.nan) for k in ("center", "axis", "center_axis")}
+    align = {k: np.full(n_s, np.nan) for k in ("center", "axis", "center_axis")}
     off = ~np.eye(n_m, dtype=bool)
-    size = float(np.sqrt(np.max(np.einsum("kpd,kpd->kp", anchors, anchors), initial=0.0)))
-    tiny = 1e-9 * max(size, 1e-300)
+    norm2 = np.einsum("kpd,kpd->kp", anchors, anchors)
+    tiny = 1e-9 * float(np.sqrt(np.max(norm2, where=active, initial=0.0)))
+    cc = centers @ centers.T
+    c_norm = np.sqrt(np.diag(cc))
+    c_ok = c_norm > tiny
+    cc_align = np.abs(np.where(np.outer(c_ok, c_ok), cc, 0.0))
+    if normalise:
+        cc_align = np.divide(
+            cc_align,
+            np.outer(c_norm, c_norm),
+            out=np.full_like(cc_align, np.nan),
+            where=np.outer(c_ok, c_ok),
+        )
+    ct = probes @ centers.T
     for lo in range(0, n_s, chunk):
         sl = slice(lo, lo + chunk)
         act = active[sl]
-        s0 = np.broadcast_to(centers[None], anchors[sl].shape)
-        s1 = anchors[sl] - s0
-        s1 = np.where(np.linalg.norm(s1, axis=-1, keepdims=True) > tiny, s1, 0.0)
-        s0 = np.where(np.linalg.norm(s0, axis=-1, keepdims=True) > tiny, s0, 0.0)
-        pair = act[:, :, None] & act[:, None, :] & off
-        for name, u, v in (("center", s0, s0), ("axis", s1, s1)):
-            m = _abs_cos(u, v, normalise)
-            ok = pair & np.isfinite(m)
-            cnt = ok.sum(axis=(1, 2))
-            tot = np.where(ok, m, 0.0).sum(axis=(1, 2))
-            out[name][sl] = np.divide(tot, cnt, out=np.full(tot.shape, np.nan), where=cnt > 0)
-        inner = np.abs(np.einsum("kpd,kpd->kp", s0, s1))
+        s = np.where(act[..., None], anchors[sl], 0.0)
+        s1 = s - act[..., None] * centers[None]
+        g = s @ s.transpose(0, 2, 1)
+        g1 = s1 @ s1.transpose(0, 2, 1)
+        both = act[:, :, None] & act[:, None, :]
+        st = np.einsum("kpd,kd->kp", s, probes[sl])
+        s1t = st - act * ct[sl]
+        scale = np.max(np.einsum("kpp->kp", g), axis=1)
+        a[sl] = _quad_pinv(g, st, scale)
+        b[sl] = _quad_pinv(g1, s1t, scale)
+        c[sl] = _quad_pinv(g1 + both * cc, s1t, scale)
+        # alignments; an axis shorter than `tiny` counts as zero
+        n1 = np.sqrt(np.maximum(np.einsum("kpp->kp", g1), 0.0))
+        ax_ok = n1 > tiny
+        pair = both & off
+        ax = np.abs(np.where(ax_ok[:, :, None] & ax_ok[:, None, :], g1, 0.0))
+        ca = np.abs(np.einsum("kpd,pd->kp", s1, centers))
+        ca = np.where(ax_ok & c_ok, ca, 0.0)
         if normalise:
-            den = np.linalg.norm(s0, axis=-1) * np.linalg.norm(s1, axis=-1)
-            inner = np.divide(inner, den, out=np.full_like(inner, np.nan), where=den > 0)
-        ok = act & np.isfinite(inner)
-        cnt = ok.sum(axis=1)
-        tot = np.where(ok, inner, 0.0).sum(axis=1)
-        out["center_axis"][sl] = np.divide(tot, cnt, out=np.full(tot.shape, np.nan), where=cnt > 0)
-    return out
+            den = n1[:, :, None] * n1[:, None, :]
+            ax = np.divide(ax, den, out=np.full_like(ax, np.nan), where=den > 0)
+            ax[~(ax_ok[:, :, None] & ax_ok[:, None, :])] = np.nan
+            den = n1 * c_norm
+            ca = np.divide(ca, den, out=np.full_like(ca, np.nan), where=ax_ok & c_ok)
+        for name, vals, ok in (
+            ("center", np.broadcast_to(cc_align, pair.shape), pair),
+            ("axis", ax, pair),
+            ("center_axis", ca, act),
+        ):
+            ok = ok & np.isfinite(vals)
+            cnt = ok.sum(axis=tuple(range(1, ok.ndim)))
+            tot = np.where(ok, vals, 0.0).sum(axis=tuple(range(1, ok.ndim)))
+            align[name][sl] = np.divide(tot, cnt, out=np.full(tot.shape, np.nan), where=cnt > 0)
+    return a, b, c, align
 
 
 def _sem(x: np.ndarray) -> float:

@@ -1,0 +1,94 @@
+"""The exact finish of the GLUE dual: compiled working-set Lawson-Hanson against scipy's NNLS."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.optimize import nnls
+
+from neurogeom.geometry import _dual
+
+
+def _structured(rng, n_manifolds=12, m=20, dim=3, n_features=80):
+    """Manifolds in low-dimensional affine subspaces: many points share a span (dependent)."""
+    x = []
+    for _ in range(n_manifolds):
+        basis = rng.standard_normal((dim, n_features))
+        x.append(rng.standard_normal(n_features) + rng.standard_normal((m, dim)) @ basis)
+    return np.vstack(x), np.repeat(np.arange(n_manifolds), m)
+
+
+def _reference(factor, signs, probes):
+    out = np.zeros(signs.shape)
+    for k in range(signs.shape[0]):
+        keep = signs[k] != 0
+        a = signs[k, keep, None] * factor[keep]
+        out[k, keep] = nnls(a.T, -probes[k], maxiter=50 * a.shape[0])[0]
+    return out
+
+
+def _objective(factor, signs, probes, lam):
+    return np.sum(((signs * lam) @ factor + probes) ** 2, axis=1)
+
+
+@pytest.mark.parametrize("warm", ["zeros", "random", "dense", "fista"])
+@pytest.mark.parametrize("keep_gram", [True, False])
+def test_finish_is_exact_from_any_warm_start(warm, keep_gram):
+    rng = np.random.default_rng(0)
+    x, lab = _structured(rng)
+    red = _dual.reduce_points(x)
+    n_s = 30
+    signs = rng.choice([-1.0, 1.0], size=(n_s, 12))[:, lab]
+    probes = rng.standard_normal((n_s, red.rank))
+    start = {
+        "zeros": np.zeros(signs.shape),
+        "random": rng.exponential(size=signs.shape) * (rng.random(signs.shape) < 0.3),
+        "dense": np.ones(signs.shape),  # every point passive: far more than the span allows
+        "fista": _dual.fista(red.factor, signs, probes, 0.0, max_iter=15)[0],
+    }[warm]
+    gram = red.gram if keep_gram else None
+    assert (red.gram is not None) and np.allclose(red.gram, x @ x.T)
+    lam, stats = _dual.finish(red.factor, signs, probes, start, 0.0, gram=gram)
+    ref = _reference(red.factor, signs, probes)
+    assert stats["nnls"] == 0 and stats["unresolved"] == 0
+    assert (lam >= 0).all()
+    np.testing.assert_allclose(
+        _objective(red.factor, signs, probes, lam),
+        _objective(red.factor, signs, probes, ref),
+        rtol=1e-10,
+    )
+    # the anchors' displacement (the primal solution) is unique even where duals are not
+    np.testing.assert_allclose(
+        (signs * lam) @ red.factor, (signs * ref) @ red.factor, atol=1e-8 * np.abs(probes).max()
+    )
+
+
+def test_finish_with_margin_and_left_out_points():
+    rng = np.random.default_rng(1)
+    q = np.linalg.qr(rng.standard_normal((60, 24)))[0].T  # orthonormal points: separable
+    red = _dual.reduce_points(q)
+    signs = rng.choice([-1.0, 1.0], size=(25, 24))
+    signs[:, :4] = 0.0  # points left out of every sample
+    probes = rng.standard_normal((25, red.rank))
+    lam, stats = _dual.finish(red.factor, signs, probes, np.zeros(signs.shape), 0.7)
+    ref = _dual.solve_reference(red.factor[4:], signs[:, 4:], probes, kappa=0.7)
+    assert stats["unresolved"] == 0
+    assert (lam[:, :4] == 0).all()
+    np.testing.assert_allclose(lam[:, 4:], ref, atol=1e-9)
+
+
+def test_duplicate_points_do_not_break_the_finish():
+    rng = np.random.default_rng(2)
+    x, lab = _structured(rng, n_manifolds=6, m=10)
+    x, lab = np.vstack([x, x, x[:7]]), np.r_[lab, lab, lab[:7]]
+    red = _dual.reduce_points(x)
+    signs = rng.choice([-1.0, 1.0], size=(20, 6))[:, lab]
+    probes = rng.standard_normal((20, red.rank))
+    lam, stats = _dual.finish(red.factor, signs, probes, np.ones(signs.shape), 0.0)
+    ref = _reference(red.factor, signs, probes)
+    assert stats["nnls"] == 0
+    np.testing.assert_allclose(
+        _objective(red.factor, signs, probes, lam),
+        _objective(red.factor, signs, probes, ref),
+        rtol=1e-10,
+    )
