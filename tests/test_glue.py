@@ -122,14 +122,16 @@ def test_exact_identity_on_anchors():
         assert 0.0 <= float(ds[name]) <= 1.0
 
 
-def test_invariant_to_rotation_zero_padding_and_point_order():
+def test_invariant_to_rotation_reflection_scale_zero_padding_and_point_order():
     rng = np.random.default_rng(5)
     x, lab = _gaussian_manifolds(rng)
     base = glue(x, lab, n_t=200)
     rot = np.linalg.qr(rng.standard_normal((40, 40)))[0]
     padded = np.hstack([x @ rot, np.zeros((x.shape[0], 25))])
     order = rng.permutation(x.shape[0])
-    for xx, ll in ((x @ rot, lab), (padded, lab), (x[order], lab[order])):
+    reflect = x * np.r_[-1.0, np.ones(39)]
+    cases = ((x @ rot, lab), (padded, lab), (x[order], lab[order]), (3.7 * x, lab), (reflect, lab))
+    for xx, ll in cases:
         other = glue(xx, ll, n_t=200)
         for name in ("capacity", "radius", "dimension", "center_alignment", "axis_alignment"):
             assert float(other[name]) == pytest.approx(float(base[name]), rel=1e-7, abs=1e-10)

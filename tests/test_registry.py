@@ -11,7 +11,11 @@ import pytest
 from neurogeom.geometry import measures
 from neurogeom.geometry import registry as reg
 
-OWN_MODULES = ("neurogeom.geometry._mftma", "neurogeom.geometry.similarity")
+OWN_MODULES = (
+    "neurogeom.geometry._mftma",
+    "neurogeom.geometry.capacity",
+    "neurogeom.geometry.similarity",
+)
 
 
 def _docstring_lines(func) -> tuple[str | None, str | None]:

@@ -301,10 +301,13 @@ def glue(
 
     Notes
     -----
-    *Invariant to:* rotations and zero-padding of the features, the order of the labels' names.
-    Not invariant to translation (use ``center=True``) or to the number of points per manifold.
-    *Direction:* larger capacity means more separable manifolds. For P points in general position
-    capacity is 2; for balls of radius 1 in dimension D it is 2 / (D + 1).
+    Invariant to: rotation, reflection, isotropic scaling.
+    Direction: larger_is_more_separable (for ``capacity`` and ``utility``; larger ``radius``,
+    ``dimension`` and centre alignment mean less separable manifolds).
+
+    Also invariant to zero-padding of the features and to the order of the labels' names; not
+    to translation (use ``center=True``) or to the number of points per manifold. For P points in
+    general position capacity is 2; for balls of radius 1 in dimension D it is 2 / (D + 1).
     The exact identity ``capacity = utility (1 + radius^-2) / dimension`` holds at ``kappa = 0``.
 
     References
@@ -530,9 +533,12 @@ def simulated_capacity(
 
     Notes
     -----
-    *Direction:* larger capacity means more separable manifolds. Capacity is NaN (with a
-    warning) when fewer than half of the dichotomies are separable even in the full span of the
-    points: there are too few features (or points in general position) to reach ``N_c``.
+    Invariant to: rotation, reflection, isotropic scaling.
+    Direction: larger_is_more_separable.
+
+    Capacity is NaN (with a warning) when fewer than half of the dichotomies are separable even
+    in the full span of the points: there are too few features (or points in general position)
+    to reach ``N_c``.
     """
     caller = "simulated_capacity"
     x, codes, names = _validate.points_and_labels(points, labels, caller=caller)
