@@ -126,7 +126,7 @@ def fista(
     *,
     max_iter: int = 300,
     check_every: int = 5,
-    churn_tol: float = 0.12,
+    churn_coef: float = 0.6,
     backend: str = "numpy",
     dtype: type = np.float32,
 ) -> tuple[np.ndarray, int]:
@@ -143,11 +143,12 @@ def fista(
         Margin.
     max_iter : int
         Most iterations.
-    check_every, churn_tol
-        Every ``check_every`` iterations (from the second check on) the iteration stops once the
-        number of (sample, point) pairs that entered or left the support since the last check is
-        at most ``churn_tol`` times the size of the support: from there the exact finish, whose
-        cost grows with the support's errors, is cheaper than more iterations.
+    check_every, churn_coef
+        Every ``check_every`` iterations (from the second check on) the iteration stops once
+        the points that entered or left a sample's support since the last check, on average, are
+        at most ``churn_coef * n_points * rank / s**2`` (``s`` the mean support size): each
+        error left to the exact finish costs it about ``s**2`` operations, one more batched
+        iteration costs about ``n_points * rank`` per sample.
 
     Returns
     -------
@@ -159,7 +160,7 @@ def fista(
     step = 1.0 / spectral_norm_sq(factor)
     if backend == "torch":
         return _fista_torch(
-            factor, signs, probes, kappa, step, max_iter, check_every, churn_tol, dtype
+            factor, signs, probes, kappa, step, max_iter, check_every, churn_coef, dtype
         )
     b = np.ascontiguousarray(factor, dtype=dtype)
     bt = np.ascontiguousarray(b.T)
@@ -191,14 +192,15 @@ def fista(
         if it % check_every == 0:
             support = lam > 0
             if support_prev is not None:
-                flips = np.count_nonzero(support != support_prev)
-                if flips <= churn_tol * max(np.count_nonzero(support), 1):
+                flips = np.count_nonzero(support != support_prev) / n_s
+                size = max(np.count_nonzero(support) / n_s, 1.0)
+                if flips <= churn_coef * n * b.shape[1] / size**2:
                     break
             support_prev = support
     return lam.astype(np.float64), it
 
 
-def _fista_torch(factor, signs, probes, kappa, step, max_iter, check_every, churn_tol, dtype):
+def _fista_torch(factor, signs, probes, kappa, step, max_iter, check_every, churn_coef, dtype):
     import torch
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -230,8 +232,10 @@ def _fista_torch(factor, signs, probes, kappa, step, max_iter, check_every, chur
         if it % check_every == 0:
             support = lam > 0
             if support_prev is not None:
-                flips = (support != support_prev).sum().item()
-                if flips <= churn_tol * max(support.sum().item(), 1):
+                n_s, n = support.shape
+                flips = (support != support_prev).sum().item() / n_s
+                size = max(support.sum().item() / n_s, 1.0)
+                if flips <= churn_coef * n * b.shape[1] / size**2:
                     break
             support_prev = support
     return lam.double().cpu().numpy(), it
