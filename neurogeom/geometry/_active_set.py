@@ -189,7 +189,10 @@ if numba is not None:
         for a in range(m):
             if not passive[a]:
                 lam[a] = 0.0
-        just_added = -1
+        n_new = 0  # points added by the last outer iteration (the last rows of the factor)
+        block = 8  # most points added per outer iteration; 1 after a block did not enter
+        best_g = np.empty(block)
+        best_i = np.empty(block, dtype=np.int64)
         it = 0
         while it < max_iter:
             it += 1
@@ -208,15 +211,23 @@ if numba is not None:
                     for i in range(s):
                         lam[order[i]] = z[i]
                     break
-                if just_added >= 0 and z[s - 1] <= 0.0:
-                    # the point just added cannot enter (rounding): drop it, never retry
-                    banned[just_added] = True
-                    passive[just_added] = False
-                    lam[just_added] = 0.0
-                    s -= 1
-                    just_added = -1
-                    continue
-                just_added = -1
+                if n_new > 0:
+                    entered = True
+                    for i in range(s - n_new, s):
+                        if z[i] <= 0.0:
+                            entered = False
+                    if not entered:
+                        # the new points are the factor's last rows: take them back
+                        for i in range(s - n_new, s):
+                            passive[order[i]] = False
+                            lam[order[i]] = 0.0
+                            if n_new == 1:  # a single point that cannot enter (rounding)
+                                banned[order[i]] = True
+                        s -= n_new
+                        n_new = 0
+                        block = 1
+                        continue
+                n_new = 0
                 # step from lam towards z until the first passive point reaches zero
                 alpha, arg = 1.0, -1
                 for i in range(s):
@@ -240,9 +251,9 @@ if numba is not None:
                         for k in range(i, s - 1):
                             order[k] = order[k + 1]
                         s -= 1
-            just_added = -1
-            # outer loop: the most violated optimality condition among the other points
-            best, arg = -tol, -1
+            n_new = 0
+            # outer loop: the most violated optimality conditions among the other points
+            n_best = 0
             for i in range(m):
                 if passive[i] or banned[i]:
                     continue
@@ -250,18 +261,31 @@ if numba is not None:
                 row = gmat[i]
                 for k in range(s):
                     g += row[order[k]] * lam[order[k]]
-                if g < best:
-                    best, arg = g, i
-            if arg < 0:
+                if g >= -tol or (n_best == block and g >= best_g[n_best - 1]):
+                    continue
+                # insert into the sorted list of the most violated
+                pos = min(n_best, block - 1)
+                while pos > 0 and best_g[pos - 1] > g:
+                    if pos < block:
+                        best_g[pos] = best_g[pos - 1]
+                        best_i[pos] = best_i[pos - 1]
+                    pos -= 1
+                best_g[pos] = g
+                best_i[pos] = i
+                if n_best < block:
+                    n_best += 1
+            if n_best == 0:
                 return OK, it
-            if not _append(lmat, s, gmat, order, arg, rel_tol):
-                banned[arg] = True
-                continue
-            order[s] = arg
-            s += 1
-            passive[arg] = True
-            lam[arg] = 0.0
-            just_added = arg
+            for a in range(n_best):
+                j = best_i[a]
+                if _append(lmat, s, gmat, order, j, rel_tol):
+                    order[s] = j
+                    s += 1
+                    passive[j] = True
+                    lam[j] = 0.0
+                    n_new += 1
+                elif n_best == 1 or a == 0:
+                    banned[j] = True
         return MAX_ITER, it
 
     @_jit
