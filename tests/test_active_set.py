@@ -92,3 +92,17 @@ def test_duplicate_points_do_not_break_the_finish():
         _objective(red.factor, signs, probes, ref),
         rtol=1e-10,
     )
+
+
+def test_concurrent_calls_from_threads_agree_with_serial():
+    """The compiled finish may be entered from several threads at once (threaded schedulers)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from neurogeom.geometry.capacity import glue
+
+    rng = np.random.default_rng(3)
+    x, lab = _structured(rng, n_manifolds=8, m=15)
+    serial = [float(glue(x, lab, n_t=60, seed=s).capacity) for s in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        threaded = list(pool.map(lambda s: float(glue(x, lab, n_t=60, seed=s).capacity), range(4)))
+    assert threaded == serial
