@@ -6,11 +6,12 @@ For one sample the dual is the non-negative quadratic programme
 
 with ``K`` the Gram matrix of the points. Its solution is supported on few points (at most the
 dimension of their span), so each sample is solved exactly on a *working set* ``W`` of candidate
-points by the Lawson-Hanson active-set method in Gram form, with a Cholesky factor of the passive
-block that grows by one row per added point (O(s^2)) and is rebuilt only when points leave.
-Whether points outside ``W`` violate the optimality conditions is checked by the caller for all
-samples at once (one matrix product), and violators are added to ``W``; see
-:func:`neurogeom.geometry._dual.finish`.
+points by the Lawson-Hanson active-set method in Gram form, warm-started from an approximate
+solution. The Cholesky factor of the passive block gains a row per added point and loses one per
+leaving point by Givens rotations (O(s^2) each, s the support size); it is factored whole (LAPACK)
+only for the warm start. Whether points outside ``W`` violate the optimality conditions is
+checked by the caller for all samples at once (one matrix product), and violators are added to
+``W``; see :func:`neurogeom.geometry._dual.finish`.
 
 Entries of ``G`` come from a stored Gram matrix when there is one, else from the factor ``B`` of the
 points' span (``K = B B^T``). Samples run in parallel threads.
@@ -18,333 +19,328 @@ points' span (``K = B B^T``). Samples run in parallel threads.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
-
-try:  # numba is a declared dependency; the import is deferred so that `import neurogeom` stays light
-    import numba
-except ImportError:  # pragma: no cover - exercised only in broken installs
-    numba = None
 
 # status codes of one sample's solve
 OK, MAX_ITER = 0, 1
 
-
-def available() -> bool:
-    """Whether the compiled kernels can run (numba importable)."""
-    return numba is not None
+_jit = numba.njit(cache=True, nogil=True, fastmath=False)
 
 
-if numba is not None:
-    _jit = numba.njit(cache=True, nogil=True, fastmath=False)
+@_jit
+def _forward(lmat, s, rhs):
+    """Solve L[:s, :s] x = rhs (lower triangular)."""
+    out = np.empty(s)
+    for i in range(s):
+        acc = rhs[i]
+        for j in range(i):
+            acc -= lmat[i, j] * out[j]
+        out[i] = acc / lmat[i, i]
+    return out
 
-    @_jit
-    def _forward(lmat, s, rhs):
-        """Solve L[:s, :s] x = rhs (lower triangular)."""
-        out = np.empty(s)
-        for i in range(s):
-            acc = rhs[i]
-            for j in range(i):
-                acc -= lmat[i, j] * out[j]
-            out[i] = acc / lmat[i, i]
-        return out
 
-    @_jit
-    def _backward(lmat, s, rhs):
-        """Solve L[:s, :s]^T x = rhs."""
-        out = np.empty(s)
-        for i in range(s - 1, -1, -1):
-            acc = rhs[i]
-            for j in range(i + 1, s):
-                acc -= lmat[j, i] * out[j]
-            out[i] = acc / lmat[i, i]
-        return out
+@_jit
+def _backward(lmat, s, rhs):
+    """Solve L[:s, :s]^T x = rhs."""
+    out = np.empty(s)
+    for i in range(s - 1, -1, -1):
+        acc = rhs[i]
+        for j in range(i + 1, s):
+            acc -= lmat[j, i] * out[j]
+        out[i] = acc / lmat[i, i]
+    return out
 
-    @_jit
-    def _append(lmat, s, gmat, order, j, rel_tol):
-        """Add point ``j`` as row ``s`` of the Cholesky factor; False if it is dependent."""
-        col = np.empty(s)
-        for i in range(s):
-            col[i] = gmat[order[i], j]
-        row = _forward(lmat, s, col) if s else col
-        d2 = gmat[j, j]
-        for i in range(s):
-            d2 -= row[i] * row[i]
-        if d2 <= rel_tol * gmat[j, j] or d2 <= 0.0:
-            return False
-        for i in range(s):
-            lmat[s, i] = row[i]
-        lmat[s, s] = np.sqrt(d2)
-        return True
 
-    @_jit
-    def _delete(lmat, s, p):
-        """Remove row and column ``p`` of the factored block: Givens rotations, O((s - p)^2)."""
-        for i in range(p, s - 1):
-            for j in range(i + 2):
-                lmat[i, j] = lmat[i + 1, j]
-        for j in range(s):
-            lmat[s - 1, j] = 0.0
-        # rows p..s-2 now have one entry right of the diagonal: rotate columns (j, j+1)
-        for j in range(p, s - 1):
-            a = lmat[j, j]
-            b = lmat[j, j + 1]
-            r = np.hypot(a, b)
-            if r == 0.0:
-                continue
-            c = a / r
-            sn = b / r
-            for i in range(j, s - 1):
-                x = lmat[i, j]
-                y = lmat[i, j + 1]
-                lmat[i, j] = c * x + sn * y
-                lmat[i, j + 1] = -sn * x + c * y
-            lmat[j, j + 1] = 0.0
-        for i in range(s - 1):
-            lmat[i, s - 1] = 0.0
-            if lmat[i, i] < 0.0:  # keep a positive diagonal
-                for k in range(i, s - 1):
-                    lmat[k, i] = -lmat[k, i]
+@_jit
+def _append(lmat, s, gmat, order, j, rel_tol):
+    """Add point ``j`` as row ``s`` of the Cholesky factor; False if it is dependent."""
+    col = np.empty(s)
+    for i in range(s):
+        col[i] = gmat[order[i], j]
+    row = _forward(lmat, s, col) if s else col
+    d2 = gmat[j, j]
+    for i in range(s):
+        d2 -= row[i] * row[i]
+    if d2 <= rel_tol * gmat[j, j] or d2 <= 0.0:
+        return False
+    for i in range(s):
+        lmat[s, i] = row[i]
+    lmat[s, s] = np.sqrt(d2)
+    return True
 
-    @_jit
-    def _cholesky(gmat):
-        """LAPACK Cholesky factor of ``gmat``; False when it is not positive definite."""
-        try:
-            return np.linalg.cholesky(gmat), True
-        except Exception:
-            return np.zeros_like(gmat), False
 
-    @_jit
-    def _lawson_hanson(gmat, h, lam, tol, max_iter):
-        """Exact NNLS in Gram form, warm-started from ``lam`` (>= 0, updated in place).
+@_jit
+def _delete(lmat, s, p):
+    """Remove row and column ``p`` of the factored block: Givens rotations, O((s - p)^2)."""
+    for i in range(p, s - 1):
+        for j in range(i + 2):
+            lmat[i, j] = lmat[i + 1, j]
+    for j in range(s):
+        lmat[s - 1, j] = 0.0
+    # rows p..s-2 now have one entry right of the diagonal: rotate columns (j, j+1)
+    for j in range(p, s - 1):
+        a = lmat[j, j]
+        b = lmat[j, j + 1]
+        r = np.hypot(a, b)
+        if r == 0.0:
+            continue
+        c = a / r
+        sn = b / r
+        for i in range(j, s - 1):
+            x = lmat[i, j]
+            y = lmat[i, j + 1]
+            lmat[i, j] = c * x + sn * y
+            lmat[i, j + 1] = -sn * x + c * y
+        lmat[j, j + 1] = 0.0
+    for i in range(s - 1):
+        lmat[i, s - 1] = 0.0
+        if lmat[i, i] < 0.0:  # keep a positive diagonal
+            for k in range(i, s - 1):
+                lmat[k, i] = -lmat[k, i]
 
-        ``min 1/2 lam^T G lam + h^T lam`` over ``lam >= 0``. The warm start's positive entries
-        form the first passive set (in order of decreasing value; dependent ones are left out).
-        Returns the status code and the number of outer iterations.
-        """
-        m = h.size
-        rel_tol = 1e-12
-        lmat = np.zeros((m, m))
-        order = np.empty(m, dtype=np.int64)
-        passive = np.zeros(m, dtype=np.bool_)
-        banned = np.zeros(m, dtype=np.bool_)
-        # warm start: the positive entries, largest first; points whose solution on the set is
-        # not positive leave together until it is (each pass factors the block with LAPACK)
-        cand = np.argsort(-lam)
-        n_pos = 0
-        while n_pos < m and lam[cand[n_pos]] > 0.0:
-            n_pos += 1
-        cand = cand[:n_pos].copy()
-        s = 0
-        while cand.size:
-            c = cand.size
-            sub = np.empty((c, c))
+
+@_jit
+def _cholesky(gmat):
+    """LAPACK Cholesky factor of ``gmat``; False when it is not positive definite."""
+    try:
+        return np.linalg.cholesky(gmat), True
+    except Exception:
+        return np.zeros_like(gmat), False
+
+
+@_jit
+def _lawson_hanson(gmat, h, lam, tol, max_iter):
+    """Exact NNLS in Gram form, warm-started from ``lam`` (>= 0, updated in place).
+
+    ``min 1/2 lam^T G lam + h^T lam`` over ``lam >= 0``. The warm start's positive entries
+    form the first passive set (in order of decreasing value; dependent ones are left out).
+    Returns the status code and the number of outer iterations.
+    """
+    m = h.size
+    rel_tol = 1e-12
+    lmat = np.zeros((m, m))
+    order = np.empty(m, dtype=np.int64)
+    passive = np.zeros(m, dtype=np.bool_)
+    banned = np.zeros(m, dtype=np.bool_)
+    # warm start: the positive entries, largest first; points whose solution on the set is
+    # not positive leave together until it is (each pass factors the block with LAPACK)
+    cand = np.argsort(-lam)
+    n_pos = 0
+    while n_pos < m and lam[cand[n_pos]] > 0.0:
+        n_pos += 1
+    cand = cand[:n_pos].copy()
+    s = 0
+    while cand.size:
+        c = cand.size
+        sub = np.empty((c, c))
+        for a in range(c):
+            for b in range(c):
+                sub[a, b] = gmat[cand[a], cand[b]]
+        fac, good = _cholesky(sub)
+        if good:
+            dmax = 0.0
             for a in range(c):
-                for b in range(c):
-                    sub[a, b] = gmat[cand[a], cand[b]]
-            fac, good = _cholesky(sub)
-            if good:
-                dmax = 0.0
-                for a in range(c):
-                    dmax = max(dmax, fac[a, a])
-                for a in range(c):
-                    if not fac[a, a] > 1e-6 * dmax:
-                        good = False
-                        break
-            if good:
-                for a in range(c):
-                    order[a] = cand[a]
-                    for b in range(a + 1):
-                        lmat[a, b] = fac[a, b]
-                s = c
-            else:  # dependent: keep a greedy independent subset, in the same order
-                s = 0
-                for a in range(c):
-                    if _append(lmat, s, gmat, order, cand[a], rel_tol):
-                        order[s] = cand[a]
-                        s += 1
-            rhs = np.empty(s)
-            for a in range(s):
-                rhs[a] = -h[order[a]]
-            z = _backward(lmat, s, _forward(lmat, s, rhs))
-            n_pos = 0
-            for a in range(s):
-                if z[a] > 0.0:
-                    n_pos += 1
-            if n_pos == s:
-                for a in range(s):
-                    lam[order[a]] = z[a]
-                break
-            nxt = np.empty(n_pos, dtype=np.int64)
-            n_pos = 0
-            for a in range(s):
-                if z[a] > 0.0:
-                    nxt[n_pos] = order[a]
-                    n_pos += 1
-            cand = nxt
-            s = 0
-        for a in range(m):
-            passive[a] = False
-        for a in range(s):
-            passive[order[a]] = True
-        for a in range(m):
-            if not passive[a]:
-                lam[a] = 0.0
-        n_new = 0  # points added by the last outer iteration (the last rows of the factor)
-        block = 8  # most points added per outer iteration; 1 after a block did not enter
-        best_g = np.empty(block)
-        best_i = np.empty(block, dtype=np.int64)
-        it = 0
-        while it < max_iter:
-            it += 1
-            # inner loop: the unconstrained solution on the passive set, kept non-negative
-            while s > 0:
-                rhs = np.empty(s)
-                for i in range(s):
-                    rhs[i] = -h[order[i]]
-                z = _backward(lmat, s, _forward(lmat, s, rhs))
-                all_pos = True
-                for i in range(s):
-                    if z[i] <= 0.0:
-                        all_pos = False
-                        break
-                if all_pos:
-                    for i in range(s):
-                        lam[order[i]] = z[i]
+                dmax = max(dmax, fac[a, a])
+            for a in range(c):
+                if not fac[a, a] > 1e-6 * dmax:
+                    good = False
                     break
-                if n_new > 0:
-                    entered = True
-                    for i in range(s - n_new, s):
-                        if z[i] <= 0.0:
-                            entered = False
-                    if not entered:
-                        # the new points are the factor's last rows: take them back
-                        for i in range(s - n_new, s):
-                            passive[order[i]] = False
-                            lam[order[i]] = 0.0
-                            if n_new == 1:  # a single point that cannot enter (rounding)
-                                banned[order[i]] = True
-                        s -= n_new
-                        n_new = 0
-                        block = 1
-                        continue
-                n_new = 0
-                # step from lam towards z until the first passive point reaches zero
-                alpha, arg = 1.0, -1
-                for i in range(s):
-                    if z[i] <= 0.0:
-                        li = lam[order[i]]
-                        ratio = li / (li - z[i])
-                        if ratio < alpha:
-                            alpha, arg = ratio, i
-                for i in range(s):
-                    j = order[i]
-                    lam[j] = lam[j] + alpha * (z[i] - lam[j])
-                if arg >= 0:
-                    lam[order[arg]] = 0.0
-                # remove the points that reached zero, last first
-                for i in range(s - 1, -1, -1):
-                    j = order[i]
-                    if lam[j] <= 0.0:
-                        lam[j] = 0.0
-                        passive[j] = False
-                        _delete(lmat, s, i)
-                        for k in range(i, s - 1):
-                            order[k] = order[k + 1]
-                        s -= 1
-            n_new = 0
-            # outer loop: the most violated optimality conditions among the other points
-            n_best = 0
-            for i in range(m):
-                if passive[i] or banned[i]:
-                    continue
-                g = h[i]
-                row = gmat[i]
-                for k in range(s):
-                    g += row[order[k]] * lam[order[k]]
-                if g >= -tol or (n_best == block and g >= best_g[n_best - 1]):
-                    continue
-                # insert into the sorted list of the most violated
-                pos = min(n_best, block - 1)
-                while pos > 0 and best_g[pos - 1] > g:
-                    if pos < block:
-                        best_g[pos] = best_g[pos - 1]
-                        best_i[pos] = best_i[pos - 1]
-                    pos -= 1
-                best_g[pos] = g
-                best_i[pos] = i
-                if n_best < block:
-                    n_best += 1
-            if n_best == 0:
-                return OK, it
-            for a in range(n_best):
-                j = best_i[a]
-                if _append(lmat, s, gmat, order, j, rel_tol):
-                    order[s] = j
+        if good:
+            for a in range(c):
+                order[a] = cand[a]
+                for b in range(a + 1):
+                    lmat[a, b] = fac[a, b]
+            s = c
+        else:  # dependent: keep a greedy independent subset, in the same order
+            s = 0
+            for a in range(c):
+                if _append(lmat, s, gmat, order, cand[a], rel_tol):
+                    order[s] = cand[a]
                     s += 1
-                    passive[j] = True
+        rhs = np.empty(s)
+        for a in range(s):
+            rhs[a] = -h[order[a]]
+        z = _backward(lmat, s, _forward(lmat, s, rhs))
+        n_pos = 0
+        for a in range(s):
+            if z[a] > 0.0:
+                n_pos += 1
+        if n_pos == s:
+            for a in range(s):
+                lam[order[a]] = z[a]
+            break
+        nxt = np.empty(n_pos, dtype=np.int64)
+        n_pos = 0
+        for a in range(s):
+            if z[a] > 0.0:
+                nxt[n_pos] = order[a]
+                n_pos += 1
+        cand = nxt
+        s = 0
+    for a in range(m):
+        passive[a] = False
+    for a in range(s):
+        passive[order[a]] = True
+    for a in range(m):
+        if not passive[a]:
+            lam[a] = 0.0
+    n_new = 0  # points added by the last outer iteration (the last rows of the factor)
+    block = 8  # most points added per outer iteration; 1 after a block did not enter
+    best_g = np.empty(block)
+    best_i = np.empty(block, dtype=np.int64)
+    it = 0
+    while it < max_iter:
+        it += 1
+        # inner loop: the unconstrained solution on the passive set, kept non-negative
+        while s > 0:
+            rhs = np.empty(s)
+            for i in range(s):
+                rhs[i] = -h[order[i]]
+            z = _backward(lmat, s, _forward(lmat, s, rhs))
+            all_pos = True
+            for i in range(s):
+                if z[i] <= 0.0:
+                    all_pos = False
+                    break
+            if all_pos:
+                for i in range(s):
+                    lam[order[i]] = z[i]
+                break
+            if n_new > 0:
+                entered = True
+                for i in range(s - n_new, s):
+                    if z[i] <= 0.0:
+                        entered = False
+                if not entered:
+                    # the new points are the factor's last rows: take them back
+                    for i in range(s - n_new, s):
+                        passive[order[i]] = False
+                        lam[order[i]] = 0.0
+                        if n_new == 1:  # a single point that cannot enter (rounding)
+                            banned[order[i]] = True
+                    s -= n_new
+                    n_new = 0
+                    block = 1
+                    continue
+            n_new = 0
+            # step from lam towards z until the first passive point reaches zero
+            alpha, arg = 1.0, -1
+            for i in range(s):
+                if z[i] <= 0.0:
+                    li = lam[order[i]]
+                    ratio = li / (li - z[i])
+                    if ratio < alpha:
+                        alpha, arg = ratio, i
+            for i in range(s):
+                j = order[i]
+                lam[j] = lam[j] + alpha * (z[i] - lam[j])
+            if arg >= 0:
+                lam[order[arg]] = 0.0
+            # remove the points that reached zero, last first
+            for i in range(s - 1, -1, -1):
+                j = order[i]
+                if lam[j] <= 0.0:
                     lam[j] = 0.0
-                    n_new += 1
-                elif n_best == 1 or a == 0:
-                    banned[j] = True
-        return MAX_ITER, it
+                    passive[j] = False
+                    _delete(lmat, s, i)
+                    for k in range(i, s - 1):
+                        order[k] = order[k + 1]
+                    s -= 1
+        n_new = 0
+        # outer loop: the most violated optimality conditions among the other points
+        n_best = 0
+        for i in range(m):
+            if passive[i] or banned[i]:
+                continue
+            g = h[i]
+            row = gmat[i]
+            for k in range(s):
+                g += row[order[k]] * lam[order[k]]
+            if g >= -tol or (n_best == block and g >= best_g[n_best - 1]):
+                continue
+            # insert into the sorted list of the most violated
+            pos = min(n_best, block - 1)
+            while pos > 0 and best_g[pos - 1] > g:
+                if pos < block:
+                    best_g[pos] = best_g[pos - 1]
+                    best_i[pos] = best_i[pos - 1]
+                pos -= 1
+            best_g[pos] = g
+            best_i[pos] = i
+            if n_best < block:
+                n_best += 1
+        if n_best == 0:
+            return OK, it
+        for a in range(n_best):
+            j = best_i[a]
+            if _append(lmat, s, gmat, order, j, rel_tol):
+                order[s] = j
+                s += 1
+                passive[j] = True
+                lam[j] = 0.0
+                n_new += 1
+            elif n_best == 1 or a == 0:
+                banned[j] = True
+    return MAX_ITER, it
 
-    @_jit
-    def _block(gram, factor, use_gram, signs_k, idx):
-        """``diag(y) K diag(y)`` restricted to the points ``idx``."""
+
+@_jit
+def _block(gram, factor, use_gram, signs_k, idx):
+    """``diag(y) K diag(y)`` restricted to the points ``idx``."""
+    m = idx.size
+    gmat = np.empty((m, m))
+    if use_gram:
+        for a in range(m):
+            ia = idx[a]
+            ya = signs_k[ia]
+            for b in range(m):
+                ib = idx[b]
+                gmat[a, b] = ya * signs_k[ib] * gram[ia, ib]
+    else:
+        sub = np.empty((m, factor.shape[1]))
+        for a in range(m):
+            sub[a] = signs_k[idx[a]] * factor[idx[a]]
+        gmat[:, :] = sub @ sub.T
+    return gmat
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def solve_working_sets(gram, factor, use_gram, signs, q, work, lam, tol, max_iter, rows, status):
+    """Exact duals restricted to each sample's working set, in parallel over samples.
+
+    Parameters
+    ----------
+    gram : ndarray (n_points, n_points) or (1, 1)
+        Gram matrix of the points (used when ``use_gram``).
+    factor : ndarray (n_points, rank)
+        Factor of the Gram matrix (used otherwise).
+    signs, q : ndarray (n_samples, n_points)
+        ``y`` of each point's manifold and the dual's linear term ``y * (X t) - kappa``.
+    work : ndarray of bool (n_samples, n_points)
+        Working sets.
+    lam : ndarray (n_samples, n_points)
+        Warm start (>= 0); overwritten with the solutions (zero off the working set).
+    tol : ndarray (n_samples,)
+        Tolerance on the dual gradient.
+    rows : ndarray of int64
+        The samples to solve (the others are left as they are).
+    status : ndarray of int64 (n_samples,)
+        Out: :data:`OK`, or :data:`MAX_ITER` when ``max_iter`` outer iterations did not
+        settle the sample.
+    """
+    for r in numba.prange(rows.size):
+        k = rows[r]
+        idx = np.flatnonzero(work[k])
         m = idx.size
-        gmat = np.empty((m, m))
-        if use_gram:
-            for a in range(m):
-                ia = idx[a]
-                ya = signs_k[ia]
-                for b in range(m):
-                    ib = idx[b]
-                    gmat[a, b] = ya * signs_k[ib] * gram[ia, ib]
-        else:
-            sub = np.empty((m, factor.shape[1]))
-            for a in range(m):
-                sub[a] = signs_k[idx[a]] * factor[idx[a]]
-            gmat[:, :] = sub @ sub.T
-        return gmat
-
-    @numba.njit(cache=True, nogil=True, parallel=True)
-    def solve_working_sets(
-        gram, factor, use_gram, signs, q, work, lam, tol, max_iter, rows, status
-    ):
-        """Exact duals restricted to each sample's working set, in parallel over samples.
-
-        Parameters
-        ----------
-        gram : ndarray (n_points, n_points) or (1, 1)
-            Gram matrix of the points (used when ``use_gram``).
-        factor : ndarray (n_points, rank)
-            Factor of the Gram matrix (used otherwise).
-        signs, q : ndarray (n_samples, n_points)
-            ``y`` of each point's manifold and the dual's linear term ``y * (X t) - kappa``.
-        work : ndarray of bool (n_samples, n_points)
-            Working sets.
-        lam : ndarray (n_samples, n_points)
-            Warm start (>= 0); overwritten with the solutions (zero off the working set).
-        tol : ndarray (n_samples,)
-            Tolerance on the dual gradient.
-        rows : ndarray of int64
-            The samples to solve (the others are left as they are).
-        status : ndarray of int64 (n_samples,)
-            Out: :data:`OK`, or :data:`MAX_ITER` when ``max_iter`` outer iterations did not
-            settle the sample.
-        """
-        for r in numba.prange(rows.size):
-            k = rows[r]
-            idx = np.flatnonzero(work[k])
-            m = idx.size
-            gmat = _block(gram, factor, use_gram, signs[k], idx)
-            h = np.empty(m)
-            lw = np.empty(m)
-            for a in range(m):
-                h[a] = q[k, idx[a]]
-                lw[a] = max(lam[k, idx[a]], 0.0)
-            code, _ = _lawson_hanson(gmat, h, lw, tol[k], max_iter)
-            status[k] = code
-            lam[k, :] = 0.0
-            for a in range(m):
-                lam[k, idx[a]] = lw[a]
+        gmat = _block(gram, factor, use_gram, signs[k], idx)
+        h = np.empty(m)
+        lw = np.empty(m)
+        for a in range(m):
+            h[a] = q[k, idx[a]]
+            lw[a] = max(lam[k, idx[a]], 0.0)
+        code, _ = _lawson_hanson(gmat, h, lw, tol[k], max_iter)
+        status[k] = code
+        lam[k, :] = 0.0
+        for a in range(m):
+            lam[k, idx[a]] = lw[a]
