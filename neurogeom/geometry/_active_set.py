@@ -26,29 +26,33 @@ import numpy as np
 OK, MAX_ITER = 0, 1
 
 _jit = numba.njit(cache=True, nogil=True, fastmath=False)
+# sums may be reordered (vectorised); no assumption about NaN or inf
+_jit_reassoc = numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
 
 
-@_jit
+@_jit_reassoc
 def _forward(lmat, s, rhs):
-    """Solve L[:s, :s] x = rhs (lower triangular)."""
+    """Solve L[:s, :s] x = rhs (lower triangular), by rows."""
     out = np.empty(s)
     for i in range(s):
-        acc = rhs[i]
+        acc = 0.0
+        row = lmat[i]
         for j in range(i):
-            acc -= lmat[i, j] * out[j]
-        out[i] = acc / lmat[i, i]
+            acc += row[j] * out[j]
+        out[i] = (rhs[i] - acc) / row[i]
     return out
 
 
 @_jit
 def _backward(lmat, s, rhs):
-    """Solve L[:s, :s]^T x = rhs."""
-    out = np.empty(s)
+    """Solve L[:s, :s]^T x = rhs, by rows of L (contiguous)."""
+    out = rhs.copy()
     for i in range(s - 1, -1, -1):
-        acc = rhs[i]
-        for j in range(i + 1, s):
-            acc -= lmat[j, i] * out[j]
-        out[i] = acc / lmat[i, i]
+        row = lmat[i]
+        xi = out[i] / row[i]
+        out[i] = xi
+        for j in range(i):
+            out[j] -= row[j] * xi
     return out
 
 
