@@ -106,3 +106,27 @@ def test_concurrent_calls_from_threads_agree_with_serial():
     with ThreadPoolExecutor(4) as pool:
         threaded = list(pool.map(lambda s: float(glue(x, lab, n_t=60, seed=s).capacity), range(4)))
     assert threaded == serial
+
+
+def test_large_support_warm_start_with_a_few_wrong_points():
+    """Supports of hundreds of points: the few wrong warm-start points leave by downdates."""
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((900, 900))
+    lab = np.repeat(np.arange(30), 30)
+    red = _dual.reduce_points(x)
+    signs = rng.choice([-1.0, 1.0], size=(3, 30))[:, lab]
+    probes = rng.standard_normal((3, red.rank))
+    ref = _reference(red.factor, signs, probes)
+    assert (ref > 0).sum(axis=1).min() > 400
+    start = ref.copy()
+    for k in range(3):  # a point that does not belong, with a small weight
+        wrong = rng.choice(np.flatnonzero(ref[k] == 0), 1, replace=False)
+        start[k, wrong] = 1e-3 * ref[k].max()
+    lam, stats = _dual.finish(red.factor, signs, probes, start, 0.0, gram=red.gram)
+    assert stats["nnls"] == 0 and stats["unresolved"] == 0
+    np.testing.assert_allclose(
+        _objective(red.factor, signs, probes, lam),
+        _objective(red.factor, signs, probes, ref),
+        rtol=1e-10,
+    )
+    np.testing.assert_allclose(lam, ref, atol=1e-8 * ref.max())

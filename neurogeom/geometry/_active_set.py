@@ -128,40 +128,47 @@ def _lawson_hanson(gmat, h, lam, tol, max_iter):
     passive = np.zeros(m, dtype=np.bool_)
     banned = np.zeros(m, dtype=np.bool_)
     # warm start: the positive entries, largest first; points whose solution on the set is
-    # not positive leave together until it is (each pass factors the block with LAPACK)
+    # not positive leave together until it is. The set is factored with LAPACK; when only a few
+    # points leave (fewer than s / 360) they are taken out of the factor by Givens rotations
+    # (6 s^2 operations each) instead of factoring the rest anew (s^3 / 3, at LAPACK's pace).
     cand = np.argsort(-lam)
     n_pos = 0
     while n_pos < m and lam[cand[n_pos]] > 0.0:
         n_pos += 1
     cand = cand[:n_pos].copy()
     s = 0
-    while cand.size:
-        c = cand.size
-        sub = np.empty((c, c))
-        for a in range(c):
-            for b in range(c):
-                sub[a, b] = gmat[cand[a], cand[b]]
-        fac, good = _cholesky(sub)
-        if good:
-            dmax = 0.0
+    factored = False
+    while cand.size or factored:
+        if not factored:
+            c = cand.size
+            sub = np.empty((c, c))
             for a in range(c):
-                dmax = max(dmax, fac[a, a])
-            for a in range(c):
-                if not fac[a, a] > 1e-6 * dmax:
-                    good = False
-                    break
-        if good:
-            for a in range(c):
-                order[a] = cand[a]
-                for b in range(a + 1):
-                    lmat[a, b] = fac[a, b]
-            s = c
-        else:  # dependent: keep a greedy independent subset, in the same order
-            s = 0
-            for a in range(c):
-                if _append(lmat, s, gmat, order, cand[a], rel_tol):
-                    order[s] = cand[a]
-                    s += 1
+                for b in range(c):
+                    sub[a, b] = gmat[cand[a], cand[b]]
+            fac, good = _cholesky(sub)
+            if good:
+                dmax = 0.0
+                for a in range(c):
+                    dmax = max(dmax, fac[a, a])
+                for a in range(c):
+                    if not fac[a, a] > 1e-6 * dmax:
+                        good = False
+                        break
+            if good:
+                for a in range(c):
+                    order[a] = cand[a]
+                    for b in range(a + 1):
+                        lmat[a, b] = fac[a, b]
+                s = c
+            else:  # dependent: keep a greedy independent subset, in the same order
+                s = 0
+                for a in range(c):
+                    if _append(lmat, s, gmat, order, cand[a], rel_tol):
+                        order[s] = cand[a]
+                        s += 1
+            factored = True
+        if s == 0:
+            break
         rhs = np.empty(s)
         for a in range(s):
             rhs[a] = -h[order[a]]
@@ -174,6 +181,14 @@ def _lawson_hanson(gmat, h, lam, tol, max_iter):
             for a in range(s):
                 lam[order[a]] = z[a]
             break
+        if (s - n_pos) * 360 < s:
+            for i in range(s - 1, -1, -1):
+                if not z[i] > 0.0:
+                    _delete(lmat, s, i)
+                    for k in range(i, s - 1):
+                        order[k] = order[k + 1]
+                    s -= 1
+            continue
         nxt = np.empty(n_pos, dtype=np.int64)
         n_pos = 0
         for a in range(s):
@@ -182,6 +197,7 @@ def _lawson_hanson(gmat, h, lam, tol, max_iter):
                 n_pos += 1
         cand = nxt
         s = 0
+        factored = False
     for a in range(m):
         passive[a] = False
     for a in range(s):
