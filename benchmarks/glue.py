@@ -164,6 +164,7 @@ def main() -> None:
     path = Path(__file__).parent / "results" / "glue.json"
     with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as fh:
         json.dump(out, fh, indent=1)
+    os.chmod(fh.name, 0o644)
     os.replace(fh.name, path)
     print(json.dumps(out, indent=1))
 

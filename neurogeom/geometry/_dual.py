@@ -314,8 +314,7 @@ def finish(
         rows = rows[status[rows] == _active_set.OK]
         if not rows.size:
             break
-        yr = y[rows]
-        g = yr * (((yr * out[rows]) @ f + w[rows]) @ f.T) - kappa
+        g = dual_gradient(f, y[rows], w[rows], out[rows], kappa)
         viol = (g < -tol[rows, None]) & allowed[rows] & ~work[rows]
         more = viol.any(axis=1)
         work[rows[more]] |= viol[more]
