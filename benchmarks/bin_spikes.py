@@ -17,13 +17,11 @@ import json
 import os
 import platform
 import time
-from pathlib import Path
 
 import numpy as np
+from _results import write_results
 
 from neurogeom.io._binning import bin_edges, bin_spike_counts
-
-RESULTS = Path(__file__).resolve().parent / "results" / "bin_spikes.json"
 
 
 def make_session(n_units: int, n_trials: int, rate_hz: float, period_s: float, seed: int = 0):
@@ -97,13 +95,12 @@ def main() -> dict:
         "timing": "best of interleaved repeats, wall clock, same process",
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cpus (shared)",
     }
-    if not args.small:
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        tmp = RESULTS.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(result, indent=2) + "\n")
-        os.replace(tmp, RESULTS)
+    if args.small:
+        print(json.dumps(result, indent=1))
+    else:
+        write_results("bin_spikes", result)
     return result
 
 
 if __name__ == "__main__":
-    print(json.dumps(main(), indent=2))
+    main()

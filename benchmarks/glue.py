@@ -16,16 +16,14 @@ Run: ``python benchmarks/glue.py`` -> benchmarks/results/glue.json
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import resource
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
+from _results import write_results
 from threadpoolctl import threadpool_limits
 
 from neurogeom.geometry import _dual
@@ -161,12 +159,7 @@ def main() -> None:
             out["readme"] = compare("README_P100_M50_N5000", *readme(), n_baseline=n_readme)
         if os.environ.get("BENCH_SKIP_LARGE") != "1":
             out["large"] = large()
-    path = Path(__file__).parent / "results" / "glue.json"
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as fh:
-        json.dump(out, fh, indent=1)
-    os.chmod(fh.name, 0o644)
-    os.replace(fh.name, path)
-    print(json.dumps(out, indent=1))
+    write_results("glue", out)
 
 
 if __name__ == "__main__":

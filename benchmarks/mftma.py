@@ -12,20 +12,16 @@ Writes benchmarks/results/mftma.json. Run:  python benchmarks/mftma.py [--small]
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
+from _results import write_results
 
 from neurogeom.geometry import mftma
 from neurogeom.geometry._mftma import manifold_frames
 from neurogeom.geometry._mftma_kernels import manifold_mean_field
-
-RESULTS = Path(__file__).resolve().parent / "results" / "mftma.json"
 
 
 def structured(P: int, M: int, N: int, D: int = 10, R: float = 1.0, seed: int = 0):
@@ -110,11 +106,7 @@ def main() -> None:
             "note": "shared 2-core machine; compare only ratios from one run",
         },
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=RESULTS.parent, delete=False, suffix=".tmp") as fh:
-        json.dump(result, fh, indent=1)
-    os.replace(fh.name, RESULTS)
-    print(json.dumps(result, indent=1))
+    write_results("mftma", result)
 
 
 if __name__ == "__main__":

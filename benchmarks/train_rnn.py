@@ -23,7 +23,6 @@ Run: python benchmarks/train_rnn.py   (writes benchmarks/results/train_rnn.json)
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import shutil
@@ -36,6 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from _results import write_results
 
 from neurogeom.models.rnn import NetworkConfig, build_network, torch_threads
 from neurogeom.models.train import TrainConfig, _bank_tensors, _batch_plan, _Objective
@@ -202,9 +202,7 @@ def main() -> None:
             "note": "shared machine (other jobs running); timings are noisy",
         },
     }
-    path = REPO / "benchmarks" / "results" / "train_rnn.json"
-    path.write_text(json.dumps(result, indent=2))
-    print(json.dumps(result, indent=2))
+    write_results("train_rnn", result)
 
 
 if __name__ == "__main__":
