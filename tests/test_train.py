@@ -310,6 +310,17 @@ def test_metrics_rows_past_the_resume_point_and_a_cut_line_are_dropped(tmp_path)
     assert [r["step"] for r in read_metrics(tmp_path, 100)] == [0, 1, 2]
 
 
+def test_a_run_resumes_when_its_metrics_file_was_deleted(tmp_path):
+    run = tmp_path / "r"
+    train(TINY, run, max_steps=15)
+    (run / "metrics.csv").unlink()
+    train(TINY, run, max_steps=30)
+    res = train(TINY, run)
+    assert res.step == 40
+    m = pd.read_csv(run / "metrics.csv")
+    assert m["step"].tolist() == res.metrics["step"].tolist() and m["step"].iloc[0] > 15
+
+
 def test_gru_and_dale_networks_train_from_a_spec(tmp_path):
     gru = copy.deepcopy(TINY)
     gru["network"] = {"type": "gru", "n_units": 16}

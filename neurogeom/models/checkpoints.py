@@ -239,10 +239,11 @@ def read_metrics(run_dir: Path, step: int) -> list[dict]:
     """The rows of metrics.csv up to ``step``.
 
     Rows past ``step`` (and a last line cut short by a killed run) are dropped from the file too, so
-    that appends continue from ``step``.
+    that appends continue from ``step``; a missing file is started anew with its header.
     """
     path = metrics_path(run_dir)
     if not path.is_file():
+        write_metrics(run_dir, [])
         return []
     text = path.read_text()
     complete = text[: text.rfind("\n") + 1]
