@@ -256,6 +256,30 @@ def test_background_recording_equals_recording_in_the_loop(tmp_path, monkeypatch
     assert (a["wall_s"].diff().dropna() >= 0).all() and (a["step_s"].diff().dropna() >= 0).all()
 
 
+def test_a_slow_worker_holds_few_snapshots_and_changes_no_result(tmp_path, monkeypatch):
+    import neurogeom.models._recorder as rec_mod
+
+    full = train(TINY, tmp_path / "fast")
+    slow_row, submit, queued = rec_mod.Recorder._row, rec_mod.Recorder._submit, []
+
+    def slow(self, *args, **kwargs):
+        time.sleep(0.02)
+        return slow_row(self, *args, **kwargs)
+
+    def counting(self, *args):
+        submit(self, *args)
+        queued.append(len(self._pending))
+
+    monkeypatch.setattr(rec_mod, "_MAX_PENDING", 2)
+    monkeypatch.setattr(rec_mod.Recorder, "_row", slow)
+    monkeypatch.setattr(rec_mod.Recorder, "_submit", counting)
+    res = train(TINY, tmp_path / "slow")
+    assert max(queued) == 2
+    _same_files(tmp_path / "fast", tmp_path / "slow")
+    cols = ["step", "accuracy", "weight_change", "reached"]
+    assert res.metrics[cols].astype(str).equals(full.metrics[cols].astype(str))
+
+
 def test_early_stop_ends_on_the_streak_with_a_checkpoint(tmp_path):
     spec = copy.deepcopy(TINY)
     spec["training"].update({"target_accuracy": 0.0, "patience": 2, "early_stop": True})

@@ -29,6 +29,9 @@ from neurogeom.tasks import TrialBank
 
 __all__ = ["EvalBank", "Recorder"]
 
+#: Jobs queued for the worker thread at most; the training loop waits when there are more.
+_MAX_PENDING = 8
+
 
 class EvalBank:
     """Held-out trials laid out once for repeated evaluation.
@@ -130,6 +133,9 @@ class Recorder:
     is free the two run side by side. The jobs run one at a time in submission order, each from
     copies of the state taken at its step, so the rows, the target streak and the files are exactly
     those of running the jobs in the loop itself (``background=False``).
+
+    At most ``_MAX_PENDING`` jobs wait for the worker (each holds a copy of the state): when the
+    evaluations are slower than the training steps between them, the loop waits for the worker.
 
     After a job fails no later job runs (a state file is never written without the metrics rows
     before it); the error is raised in the training loop at the next submission, :meth:`wait` or
@@ -246,6 +252,8 @@ class Recorder:
             return
         while self._pending and self._pending[0].done():
             self._pending.pop(0).result()
+        if len(self._pending) >= _MAX_PENDING:  # the worker is behind: wait for it rather than
+            self._pending.pop(0).result()  # hold ever more snapshots of the state
         self._pending.append(self._pool.submit(self._run, fn, *args))
 
     def _run(self, fn: Any, *args: Any) -> None:
