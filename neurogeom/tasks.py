@@ -38,6 +38,7 @@ import copy
 import dataclasses
 import itertools
 import json
+import threading
 import tomllib
 import warnings
 from collections import OrderedDict
@@ -477,18 +478,23 @@ def build_trial_bank(
             stacklevel=2,
         )
     key = _cache_key(task, int(n_trials), int(seed), kwargs, conditions)
-    if key in _BANKS:
-        _BANKS.move_to_end(key)
-        return _BANKS[key].copy()
+    with _BANKS_LOCK:
+        cached = _BANKS.get(key) if key is not None else None
+        if cached is not None:
+            _BANKS.move_to_end(key)
+    if cached is not None:
+        return cached.copy()
     try:
         env = make_env(task, **kwargs)
     except TypeError as exc:
         raise ValueError(f"bad keyword argument for task {task!r}: {exc}") from None
     bank = _build(task, info, env, int(n_trials), int(seed), kwargs, conditions)
     if key is not None:
-        _BANKS[key] = bank.copy()
-        while sum(b.nbytes for b in _BANKS.values()) > _BANK_CACHE_BYTES and len(_BANKS) > 1:
-            _BANKS.popitem(last=False)
+        kept = bank.copy()
+        with _BANKS_LOCK:
+            _BANKS[key] = kept
+            while sum(b.nbytes for b in _BANKS.values()) > _BANK_CACHE_BYTES and len(_BANKS) > 1:
+                _BANKS.popitem(last=False)
     return bank
 
 
@@ -496,6 +502,7 @@ def build_trial_bank(
 #: network settings reuses its banks. Least recently used first; at most this many bytes in all.
 _BANKS: OrderedDict[str, TrialBank] = OrderedDict()
 _BANK_CACHE_BYTES = 256 * 2**20
+_BANKS_LOCK = threading.Lock()  # banks may be built from several threads (parallel_map)
 
 
 def _cache_key(task: str, n: int, seed: int, kwargs: dict, conditions: dict) -> str | None:

@@ -301,3 +301,33 @@ def test_cdm_probe_facts_at_default_timing_and_noise(cdm_bank):
     relevant = np.where(c["context"] == 0, dir_1, dir_2)
     strong = c["relevant_coh"].to_numpy() == 50
     np.testing.assert_array_equal(relevant[strong], c["ground_truth"][strong])
+
+
+def test_banks_built_from_several_threads_at_once_equal_serial_ones(monkeypatch):
+    import time
+    from collections import OrderedDict
+    from concurrent.futures import ThreadPoolExecutor
+
+    import neurogeom.tasks as tasks_mod
+
+    kw = {"use_expl_context": True}
+    serial = {s: build_trial_bank(CDM, 20, seed=100 + s, env_kwargs=kw) for s in range(4)}
+    # room for about two banks: threads insert, evict and read the cache at the same time
+    monkeypatch.setattr(tasks_mod, "_BANK_CACHE_BYTES", 2 * serial[0].nbytes + 1)
+    monkeypatch.setattr(tasks_mod, "_BANKS", OrderedDict())
+    size = tasks_mod.TrialBank.nbytes.fget
+
+    def slow_size(bank):  # a wide window for another thread to change the cache meanwhile
+        time.sleep(0.002)
+        return size(bank)
+
+    monkeypatch.setattr(tasks_mod.TrialBank, "nbytes", property(slow_size))
+    seeds = [s % 4 for s in range(48)]
+    with ThreadPoolExecutor(8) as pool:
+        banks = list(
+            pool.map(lambda s: build_trial_bank(CDM, 20, seed=100 + s, env_kwargs=kw), seeds)
+        )
+    for s, bank in zip(seeds, banks):
+        np.testing.assert_array_equal(bank.inputs, serial[s].inputs)
+        assert bank.conditions.equals(serial[s].conditions)
+    assert len(tasks_mod._BANKS) <= 2
