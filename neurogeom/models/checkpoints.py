@@ -18,7 +18,6 @@ import json
 import math
 import os
 import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -52,51 +51,39 @@ COLUMNS = (
 # ---- atomic writes --------------------------------------------------------------------------------
 
 
-def atomic(path: Path, write: Any) -> None:
-    """Call ``write(tmp)`` on a fresh temporary path beside ``path``, then rename it to ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+def _replace(path: Path, write: Any) -> None:
+    """Call ``write(tmp)`` to create a new file ``tmp`` beside ``path``, then rename it to ``path``
+    (whose folder must exist): ``path`` is never seen half written, and ``tmp`` never stays."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
     try:
         write(tmp)
         os.replace(tmp, path)
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        tmp.unlink(missing_ok=True)
         raise
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to a new temporary file beside ``path`` (whose folder must exist) and rename
-    it to ``path``."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Replace ``path`` atomically by a file holding ``data``."""
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "xb") as f:
+            f.write(data)
+
+    _replace(path, write)
 
 
 def link_or_copy(src: Path, dst: Path) -> None:
     """Atomically make ``dst`` a second name of the finished file ``src`` (a copy where the file
     system has no hard links)."""
 
-    def write(tmp: str) -> None:
-        os.unlink(tmp)
+    def write(tmp: Path) -> None:
         try:
             os.link(src, tmp)
         except OSError:
             shutil.copyfile(src, tmp)
 
-    atomic(dst, write)
+    _replace(dst, write)
 
 
 # ---- training state -------------------------------------------------------------------------------
