@@ -2,7 +2,9 @@
 
 Loaders turn NWB recordings, arrays and simulations of task-trained RNNs into labelled
 :class:`xarray.DataArray` population tensors (see :mod:`neurogeom.population`); the geometry engine
-(:mod:`neurogeom.geometry`) measures manifold capacity and related geometry on them.
+(:mod:`neurogeom.geometry`) measures manifold capacity and related geometry on them, and
+:mod:`neurogeom.learning` composes the two (``neurogeom.learning.geometry``). Importing neurogeom
+registers the ``.ng`` accessor (:mod:`neurogeom.accessor`) on every DataArray.
 
 Heavy dependencies (pynwb, torch, neurogym) are imported only when the function that needs them runs.
 """
@@ -31,13 +33,17 @@ _EXPORTS: dict[str, str] = {
     "load": "neurogeom.io.store",
 }
 
-__all__ = sorted([*_EXPORTS, "geometry", "__version__"])
+_SUBPACKAGES = frozenset(
+    {"accessor", "geometry", "io", "learning", "models", "tasks", "population", "data", "parallel"}
+)
+
+__all__ = sorted([*_EXPORTS, "geometry", "learning", "__version__"])
 
 
 def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
         return getattr(importlib.import_module(_EXPORTS[name]), name)
-    if name in {"geometry", "io", "models", "tasks", "population", "data", "parallel"}:
+    if name in _SUBPACKAGES:
         return importlib.import_module(f"neurogeom.{name}")
     raise AttributeError(f"module 'neurogeom' has no attribute {name!r}")
 
@@ -46,5 +52,5 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
 
 
-# Register the ``.ng`` accessor as soon as the package is imported (cheap: xarray only).
-from neurogeom import population as _population  # noqa: E402,F401
+# Register the ``.ng`` accessor as soon as the package is imported (cheap: xarray and pandas only).
+from neurogeom import accessor as _accessor  # noqa: E402,F401

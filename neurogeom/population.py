@@ -17,15 +17,19 @@ attrs: ``quantity`` (``spike_count``, ``rate_hz``, ``dff``, ``fluorescence``, ``
 and a boolean ``valid`` coord over the non-unit dims says where at least one unit has data.
 
 Recordings (:func:`neurogeom.read_nwb`), arrays (:func:`neurogeom.from_array`) and model simulations
-all produce this object, so every measure works on brains and models without a branch. Methods live
-on the ``.ng`` accessor: ``pop.ng.validate()``, ``pop.ng.select(...)``, ``pop.ng.average(...)``,
-``pop.ng.manifolds(...)``, ``pop.ng.pool(...)``, ``pop.ng.glue(...)``, ``pop.ng.geometry(...)``.
+all produce this object, so every measure works on brains and models without a branch.
+
+This module is the contract only: it imports nothing from the engine (:mod:`neurogeom.geometry`),
+the learning layer or the figures. The ``.ng`` accessor (:mod:`neurogeom.accessor`, registered by
+``import neurogeom``) sits above both: ``pop.ng.validate()``, ``pop.ng.select(...)``,
+``pop.ng.average(...)``, ``pop.ng.manifolds(...)``, ``pop.ng.pool(...)``, ``pop.ng.glue(...)``,
+``pop.ng.geometry(...)``.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -308,13 +312,27 @@ class Manifolds:
         cols = [*self.by, *self.within]
         return [", ".join(f"{c}={row[c]}" for c in cols) for _, row in self.table.iterrows()]
 
+    def coords(self) -> dict[str, np.ndarray]:
+        """Coords of a result's ``manifold`` dim, in manifold order.
+
+        One label: ``{"manifold": <its values>}`` (ints stay ints, strings stay strings).
+        Several labels (``by`` and ``within``): ``"manifold"`` holds the readable names of
+        :meth:`names`, and each label gets its own coord (e.g. ``choice`` and ``context``).
+        """
+        cols = [*self.by, *self.within]
+        if len(cols) == 1:
+            return {"manifold": self.table[cols[0]].to_numpy()}
+        out = {"manifold": np.asarray(self.names())}
+        out.update({c: self.table[c].to_numpy() for c in cols})
+        return out
+
 
 def manifolds(
     pop: xr.DataArray,
     by: str | Sequence[str],
     *,
     within: str | Sequence[str] | None = None,
-    time: TimeWindow = None,
+    window_s: TimeWindow = None,
     stage: Any = None,
     points: Literal["mean", "all"] = "mean",
     min_points: int = 2,
@@ -328,12 +346,15 @@ def manifolds(
     by : str or sequence of str
         Trial label(s) whose values define the manifolds (e.g. ``"choice"``).
     within : str or sequence of str, optional
-        Label(s) to split by as well: each combination of ``by`` and ``within`` values is a manifold
-        (e.g. ``by="choice", within="context"`` gives one manifold per (choice, context)).
-    time : (float, float) or slice, optional
+        Joint manifolds over the product of labels: each combination of ``by`` and ``within``
+        values is one manifold of the same analysis (``by="choice", within="context"`` gives one
+        manifold per (choice, context)). To run an analysis separately for each value of a
+        label instead, use ``split=`` of the measures (``pop.ng.glue(by=..., split="context")``).
+    window_s : (start_s, stop_s) or slice, optional
         Window in seconds (inclusive) of bin centres to use. Default: all time bins.
     stage : label, optional
-        Which stage to use when ``pop`` has a ``stage`` dim (a value of the ``stage`` coord).
+        Which stage to use when ``pop`` has a ``stage`` dim (a value of the ``stage`` coord, or
+        of its ``label`` coord).
     points : {"mean", "all"}, default="mean"
         ``"mean"``: one point per trial, averaged over the window. ``"all"``: one point per
         (trial, time bin).
@@ -345,26 +366,23 @@ def manifolds(
     Manifolds
         ``points`` of shape (n_points, n_unit) and integer ``labels``.
 
+    Warns
+    -----
+    UserWarning
+        Once if trials whose ``by``/``within`` label is missing (NaN or None, e.g. catch trials)
+        are left out (a missing label is never a manifold), and once if points with missing
+        (NaN) values are dropped.
+
     Raises
     ------
     ValueError
         Unknown label (the message lists the trial labels), a ``stage`` dim without ``stage=``,
-        an empty window, or a manifold with fewer than ``min_points`` points.
+        an empty window, no labelled trial, or a manifold with fewer than ``min_points`` points.
     """
     validate(pop)
     by_t = label_names(by)
-    within_t = label_names(within)
-    for dim in ("trial", "unit"):
-        if dim not in pop.dims:
-            raise ValueError(f"manifolds need dims 'trial' and 'unit'; got {tuple(pop.dims)}.")
-    labels_available = trial_labels(pop)
-    for name in (*by_t, *within_t):
-        if name not in labels_available:
-            raise ValueError(
-                f"unknown trial label {name!r}; the tensor's trial labels are {labels_available}."
-            )
-    if not by_t:
-        raise ValueError("give at least one trial label in `by`.")
+    cols = [*by_t, *label_names(within)]
+    _check_manifold_labels(pop, by_t, cols)
     if "stage" in pop.dims:
         if stage is None:
             raise ValueError(
@@ -372,38 +390,26 @@ def manifolds(
                 f"({list(pop['stage'].values[:5])}...); pass stage=<one of them>, or use "
                 "pop.ng.geometry(by=..., over='stage') for every stage."
             )
-        pop = _select_stage(pop, stage)
+        pop = select_stage(pop, stage)
     elif stage is not None:
         raise ValueError("stage= was given but the tensor has no 'stage' dim.")
-    if "time" in pop.dims:
-        pop = _select_time(pop, time)
-        if points == "mean":
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: handled below
-                pop = pop.mean("time", skipna=True, keep_attrs=True)
-        elif points == "all":
-            pop = pop.stack(sample=("trial", "time")).transpose("sample", "unit")
-        else:
-            raise ValueError(f"points must be 'mean' or 'all'; got {points!r}.")
-    elif time is not None:
-        raise ValueError("time= was given but the tensor has no 'time' dim.")
-    sample_dim = "sample" if "sample" in pop.dims else "trial"
-    x = np.asarray(pop.transpose(sample_dim, "unit").values, dtype=np.float64)
-    keep = np.isfinite(x).all(axis=1)
-    n_drop = int((~keep).sum())
+    samples = _window_points(pop, window_s, points)
+    sample_dim = "sample" if "sample" in samples.dims else "trial"
+    x = np.asarray(samples.transpose(sample_dim, "unit").values, dtype=np.float64)
+    frame = pd.DataFrame({c: np.asarray(samples[c].values) for c in cols})
+    keep = labelled_rows(frame, what="trial" if points == "mean" else "point")
+    finite = np.isfinite(x).all(axis=1)
+    n_drop = int((keep & ~finite).sum())
     if n_drop:
-        if n_drop == len(keep):
+        if n_drop == int(keep.sum()):
             raise ValueError("every point has missing (NaN) values in the chosen window.")
         warnings.warn(
-            f"dropped {n_drop} of {len(keep)} points with missing (NaN) values "
+            f"dropped {n_drop} of {int(keep.sum())} points with missing (NaN) values "
             "(trials shorter than the window, or units not recorded).",
-            stacklevel=3,
+            stacklevel=2,
         )
-    cols = [*by_t, *within_t]
-    frame = pd.DataFrame({c: np.asarray(pop[c].values) for c in cols})[keep]
-    x = x[keep]
-    if len(frame) == 0:
-        raise ValueError("no points: the selection is empty.")
+    keep &= finite
+    frame, x = frame[keep], x[keep]
     codes = frame.groupby(cols, sort=True).ngroup().to_numpy()
     table = frame.assign(n_points=1).groupby(cols, sort=True)["n_points"].count().reset_index()
     small = table[table["n_points"] < min_points]
@@ -418,9 +424,76 @@ def manifolds(
         labels=codes.astype(np.int64),
         table=table,
         by=by_t,
-        within=within_t,
+        within=tuple(cols[len(by_t) :]),
         feature_names=np.asarray(pop["unit"].values),
     )
+
+
+def _check_manifold_labels(pop: xr.DataArray, by: tuple[str, ...], cols: list[str]) -> None:
+    for dim in ("trial", "unit"):
+        if dim not in pop.dims:
+            raise ValueError(f"manifolds need dims 'trial' and 'unit'; got {tuple(pop.dims)}.")
+    available = trial_labels(pop)
+    for name in cols:
+        if name not in available:
+            raise ValueError(
+                f"unknown trial label {name!r}; the tensor's trial labels are {available}."
+            )
+    if not by:
+        raise ValueError("give at least one trial label in `by`.")
+
+
+def _window_points(pop: xr.DataArray, window_s: TimeWindow, points: str) -> xr.DataArray:
+    """The tensor reduced to one point per trial (``"mean"``) or per (trial, bin) (``"all"``)."""
+    if points not in ("mean", "all"):
+        raise ValueError(f"points must be 'mean' or 'all'; got {points!r}.")
+    if "time" not in pop.dims:
+        if window_s is not None:
+            raise ValueError("window_s= was given but the tensor has no 'time' dim.")
+        return pop
+    pop = select_window(pop, window_s)
+    if points == "all":
+        return pop.stack(sample=("trial", "time")).transpose("sample", "unit")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: dropped by the caller
+        return pop.mean("time", skipna=True, keep_attrs=True)
+
+
+def labelled_rows(frame: pd.DataFrame, *, what: str = "trial") -> np.ndarray:
+    """Rows of a label table with every label present: a missing label is never a condition.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        One column per label, one row per trial (or point).
+    what : str, default="trial"
+        What a row is, for the messages.
+
+    Returns
+    -------
+    ndarray of bool, shape (n_rows,)
+        True where no label is NaN or None. One ``UserWarning`` counts the rows left out.
+
+    Raises
+    ------
+    ValueError
+        If every row has a missing label.
+    """
+    missing = frame.isna().to_numpy().any(axis=1)
+    n_missing = int(missing.sum())
+    if n_missing == len(frame) and n_missing:
+        raise ValueError(
+            f"every {what} has a missing (NaN or None) value of {list(frame.columns)}; give the "
+            "trials labels, or choose labels that are set on them."
+        )
+    if n_missing:
+        per_label = {c: int(n) for c, n in frame.isna().sum().items() if n}
+        warnings.warn(
+            f"left out {n_missing} of {len(frame)} {what}s whose label is missing (NaN or None): "
+            f"{per_label}; a missing label is never a manifold or condition.",
+            stacklevel=3,
+        )
+    return ~missing
 
 
 def trial_labels(pop: xr.DataArray) -> list[str]:
@@ -439,29 +512,47 @@ def label_names(x: str | Sequence[str] | None) -> tuple[str, ...]:
     return tuple(x)
 
 
-def _select_time(pop: xr.DataArray, time: TimeWindow) -> xr.DataArray:
-    if time is None:
+def select_window(pop: xr.DataArray, window_s: TimeWindow) -> xr.DataArray:
+    """The time bins whose centres lie in ``window_s = (start_s, stop_s)`` (inclusive).
+
+    ``None`` keeps every bin; a ``slice`` of seconds is accepted too.
+
+    Raises
+    ------
+    ValueError
+        If the window is not ``(start_s, stop_s)`` with start < stop, or holds no bins.
+    """
+    if window_s is None:
         return pop
-    if isinstance(time, slice):
-        start, stop = time.start, time.stop
+    if isinstance(window_s, slice):
+        start, stop = window_s.start, window_s.stop
     else:
         try:
-            start, stop = time
+            start, stop = window_s
         except (TypeError, ValueError):
-            raise ValueError(f"time must be (start_s, stop_s) or a slice; got {time!r}.") from None
+            raise ValueError(
+                f"window_s must be (start_s, stop_s) or a slice; got {window_s!r}."
+            ) from None
     if start is not None and stop is not None and not start < stop:
-        raise ValueError(f"time window must have start < stop; got ({start}, {stop}).")
+        raise ValueError(f"window_s must have start < stop; got ({start}, {stop}).")
     out = pop.sel(time=slice(start, stop))
     if out.sizes["time"] == 0:
         t = pop["time"].values
         raise ValueError(
-            f"time window ({start}, {stop}) s holds no bins; the tensor spans "
+            f"window_s ({start}, {stop}) holds no bins; the tensor spans "
             f"{t[0]:.3g} to {t[-1]:.3g} s."
         )
     return out
 
 
-def _select_stage(pop: xr.DataArray, stage: Any) -> xr.DataArray:
+def select_stage(pop: xr.DataArray, stage: Any) -> xr.DataArray:
+    """The tensor at one stage: a value of the ``stage`` coord or of its ``label`` coord.
+
+    Raises
+    ------
+    ValueError
+        If no stage has that value (the message lists the stages).
+    """
     values = pop["stage"].values
     if stage in set(values.tolist()):
         return pop.sel(stage=stage)
@@ -509,7 +600,7 @@ def _stage_labels(pop: xr.DataArray) -> list[str]:
 
 
 def average(
-    pop: xr.DataArray, over: str = "trial", by: str | Sequence[str] | None = None
+    pop: xr.DataArray, dim: str = "trial", by: str | Sequence[str] | None = None
 ) -> xr.DataArray:
     """Average over a dim; with ``by``, a condition average that keeps one row per condition.
 
@@ -517,37 +608,40 @@ def average(
     ----------
     pop : xarray.DataArray
         Population tensor.
-    over : str, default="trial"
-        Dim to average over (NaN-aware).
+    dim : str, default="trial"
+        Dim to average over (NaN-aware); it is removed, unless ``by`` is given.
     by : str or sequence of str, optional
-        Only with ``over="trial"``: average the trials of each combination of these labels. The
+        Only with ``dim="trial"``: average the trials of each combination of these labels. The
         result keeps a ``trial`` dim with one entry per condition, the labels as coords, and an
-        ``n_trials`` coord.
+        ``n_trials`` coord. Trials with a missing (NaN or None) label are left out with a
+        warning.
 
     Returns
     -------
     xarray.DataArray
         The averaged tensor, attrs kept, ``valid`` recomputed.
     """
-    if over not in pop.dims:
-        raise ValueError(f"cannot average over {over!r}: the tensor's dims are {tuple(pop.dims)}.")
+    if dim not in pop.dims:
+        raise ValueError(f"cannot average over {dim!r}: the tensor's dims are {tuple(pop.dims)}.")
     by_t = label_names(by)
     if not by_t:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            out = pop.drop_vars(VALID, errors="ignore").mean(over, skipna=True, keep_attrs=True)
+            out = pop.drop_vars(VALID, errors="ignore").mean(dim, skipna=True, keep_attrs=True)
         return with_valid_mask(out)
-    if over != "trial":
-        raise ValueError("average(by=...) groups trials; use over='trial'.")
+    if dim != "trial":
+        raise ValueError("average(by=...) groups trials; use dim='trial'.")
     missing = [b for b in by_t if b not in trial_labels(pop)]
     if missing:
         raise ValueError(f"unknown trial label(s) {missing}; trial labels are {trial_labels(pop)}.")
     frame = pd.DataFrame({b: np.asarray(pop[b].values) for b in by_t})
+    frame = frame[labelled_rows(frame)]
     groups = frame.groupby(list(by_t), sort=True).indices
     data = pop.drop_vars(VALID, errors="ignore").transpose(*pop.dims)
     axis = pop.dims.index("trial")
     rows, keys, counts = [], [], []
-    for key, idx in groups.items():
+    for key, pos in groups.items():
+        idx = frame.index.to_numpy()[pos]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             rows.append(np.nanmean(np.take(data.values, idx, axis=axis), axis=axis))
@@ -574,7 +668,7 @@ def pool(
     n_trials: int | None = None,
     seed: int = 0,
     sessions: Sequence[str] | None = None,
-    unique_ids: bool = False,
+    unique_unit_ids: bool = True,
     replace: bool = False,
 ) -> xr.DataArray:
     """Pool units recorded in different sessions into one pseudo-population.
@@ -582,7 +676,8 @@ def pool(
     Units not recorded simultaneously are combined by resampling trials per condition: for every
     combination of the ``by`` labels, each session contributes the same number of trials, drawn
     without replacement with a seeded generator, and the k-th pseudo-trial of a condition joins the
-    k-th drawn trial of every session.
+    k-th drawn trial of every session. Trials with a missing (NaN or None) ``by`` label are left
+    out with a warning.
 
     Parameters
     ----------
@@ -597,9 +692,9 @@ def pool(
     sessions : sequence of str, optional
         Session names, stored in the unit coord ``session``. Default: ``attrs["session"]``,
         else ``attrs["source"]``, else ``"session<i>"``.
-    unique_ids : bool, default=False
-        Prefix unit ids with the session name (``"<session>/<id>"``). Without it, a unit id that
-        occurs in two sessions is an error.
+    unique_unit_ids : bool, default=True
+        Prefix unit ids with the session name (``"<session>/<id>"``). With False the ids are
+        kept, and an id that occurs in two sessions is an error.
     replace : bool, default=False
         Draw with replacement, allowing ``n_trials`` above a session's count.
 
@@ -610,37 +705,8 @@ def pool(
         condition; unit coords ``session`` and every unit coord common to all sessions.
     """
     pops = list(pops)
-    if not pops:
-        raise ValueError("pool needs at least one population tensor.")
     by_t = label_names(by)
-    if not by_t:
-        raise ValueError("pool needs `by`: the trial label(s) that define a condition.")
-    for i, p in enumerate(pops):
-        validate(p)
-        if "stage" in p.dims or "trial" not in p.dims or "unit" not in p.dims:
-            raise ValueError(
-                f"session {i} has dims {tuple(p.dims)}; pooling needs ('trial', [time,] 'unit')."
-            )
-        missing = [b for b in by_t if b not in trial_labels(p)]
-        if missing:
-            raise ValueError(
-                f"session {i} lacks trial label(s) {missing}; its labels are {trial_labels(p)}."
-            )
-        if p.dims != pops[0].dims:
-            raise ValueError(
-                f"session {i} has dims {p.dims}, session 0 has {pops[0].dims}; give every "
-                "session the same dims (add or drop 'time')."
-            )
-        if "time" in p.dims and not np.allclose(p["time"].values, pops[0]["time"].values):
-            raise ValueError(
-                f"session {i} has other time bins than session 0; read them with the same "
-                "align, window and bin size."
-            )
-        if p.attrs.get("quantity") != pops[0].attrs.get("quantity"):
-            raise ValueError(
-                f"session {i} holds {p.attrs.get('quantity')!r} but session 0 holds "
-                f"{pops[0].attrs.get('quantity')!r}; pool tensors of the same quantity (units)."
-            )
+    _check_sessions(pops, by_t)
     names = (
         list(sessions)
         if sessions is not None
@@ -648,26 +714,7 @@ def pool(
     )
     if len(names) != len(pops) or len(set(names)) != len(names):
         raise ValueError(f"sessions must name each tensor once; got {names}.")
-
-    # conditions present in every session
-    per_session = [
-        pd.DataFrame({b: np.asarray(p[b].values) for b in by_t})
-        .groupby(list(by_t), sort=True)
-        .indices
-        for p in pops
-    ]
-    common = sorted(set.intersection(*(set(g) for g in per_session)), key=_sort_key)
-    if not common:
-        raise ValueError(
-            f"no condition of {by_t} occurs in every session; pool by label(s) whose values "
-            "every session shares."
-        )
-    dropped = set().union(*(set(g) for g in per_session)) - set(common)
-    if dropped:
-        warnings.warn(
-            f"conditions missing from some session were left out: {sorted(dropped, key=_sort_key)}",
-            stacklevel=2,
-        )
+    per_session, common = _common_conditions(pops, by_t)
     smallest = min(len(g[c]) for g in per_session for c in common)
     n = smallest if n_trials is None else int(n_trials)
     if n < 1:
@@ -677,7 +724,6 @@ def pool(
             f"n_trials={n} but some condition has only {smallest} trials in some session; "
             "lower n_trials or pass replace=True."
         )
-
     rng = np.random.default_rng(seed)
     parts = []
     for p, groups in zip(pops, per_session):
@@ -688,20 +734,88 @@ def pool(
             [c for c in part.coords if c not in keep and "unit" not in part[c].dims]
         )
         parts.append(part.assign_coords(trial=np.arange(part.sizes["trial"])))
-    unit_coord_names = set.intersection(
+    out = _join_units(parts, names, by_t, unique_unit_ids)
+    attrs = dict(pops[0].attrs)
+    attrs.update(pooled_sessions=list(names), pool_by=list(by_t), pool_seed=seed, pool_n_trials=n)
+    attrs.pop("session", None)
+    out.attrs = attrs
+    return validate(with_valid_mask(out.transpose(*pops[0].dims)))
+
+
+def _check_sessions(pops: list[xr.DataArray], by: tuple[str, ...]) -> None:
+    """Every tensor can be pooled with the first: dims, labels, time bins and quantity agree."""
+    if not pops:
+        raise ValueError("pool needs at least one population tensor.")
+    if not by:
+        raise ValueError("pool needs `by`: the trial label(s) that define a condition.")
+    first = pops[0]
+    for i, p in enumerate(pops):
+        validate(p)
+        if "stage" in p.dims or "trial" not in p.dims or "unit" not in p.dims:
+            raise ValueError(
+                f"session {i} has dims {tuple(p.dims)}; pooling needs ('trial', [time,] 'unit')."
+            )
+        missing = [b for b in by if b not in trial_labels(p)]
+        if missing:
+            raise ValueError(
+                f"session {i} lacks trial label(s) {missing}; its labels are {trial_labels(p)}."
+            )
+        if p.dims != first.dims:
+            raise ValueError(
+                f"session {i} has dims {p.dims}, session 0 has {first.dims}; give every "
+                "session the same dims (add or drop 'time')."
+            )
+        if "time" in p.dims and not np.allclose(p["time"].values, first["time"].values):
+            raise ValueError(
+                f"session {i} has other time bins than session 0; read them with the same "
+                "align, window and bin size."
+            )
+        if p.attrs.get("quantity") != first.attrs.get("quantity"):
+            raise ValueError(
+                f"session {i} holds {p.attrs.get('quantity')!r} but session 0 holds "
+                f"{first.attrs.get('quantity')!r}; pool tensors of the same quantity (units)."
+            )
+
+
+def _common_conditions(
+    pops: list[xr.DataArray], by: tuple[str, ...]
+) -> tuple[list[dict[Any, np.ndarray]], list[Any]]:
+    """Trial indices of each condition per session, and the conditions every session has."""
+    per_session = []
+    for p in pops:
+        frame = pd.DataFrame({b: np.asarray(p[b].values) for b in by})
+        rows = np.flatnonzero(labelled_rows(frame))
+        groups = frame.iloc[rows].groupby(list(by), sort=True).indices
+        per_session.append({k: rows[v] for k, v in groups.items()})
+    common = sorted(set.intersection(*(set(g) for g in per_session)), key=_sort_key)
+    if not common:
+        raise ValueError(
+            f"no condition of {by} occurs in every session; pool by label(s) whose values "
+            "every session shares."
+        )
+    dropped = set().union(*(set(g) for g in per_session)) - set(common)
+    if dropped:
+        warnings.warn(
+            f"conditions missing from some session were left out: {sorted(dropped, key=_sort_key)}",
+            stacklevel=3,
+        )
+    return per_session, common
+
+
+def _join_units(
+    parts: list[xr.DataArray], names: list[str], by: tuple[str, ...], unique_unit_ids: bool
+) -> xr.DataArray:
+    """Concatenate the resampled sessions along ``unit``, keeping their common unit coords."""
+    shared = set.intersection(
         *({str(c) for c in q.coords if q[c].dims == ("unit",) and c != "unit"} for q in parts)
     )
     parts = [
         q.drop_vars(
-            [
-                c
-                for c in q.coords
-                if q[c].dims == ("unit",) and c != "unit" and c not in unit_coord_names
-            ]
+            [c for c in q.coords if q[c].dims == ("unit",) and c != "unit" and c not in shared]
         ).assign_coords(session=("unit", np.full(q.sizes["unit"], name)))
         for q, name in zip(parts, names)
     ]
-    if unique_ids:
+    if unique_unit_ids:
         parts = [
             q.assign_coords(unit=[f"{name}/{u}" for u in q["unit"].values])
             for q, name in zip(parts, names)
@@ -710,19 +824,14 @@ def pool(
     if ids.has_duplicates:
         dup = ids[ids.duplicated()].unique().tolist()[:5]
         raise ValueError(
-            f"unit ids {dup} occur in more than one session; pass unique_ids=True to prefix "
+            f"unit ids {dup} occur in more than one session; pass unique_unit_ids=True to prefix "
             "them with the session name, or relabel them (pop.assign_coords(unit=...))."
         )
     for q in parts[1:]:  # the same condition labels, in the same order, in every session
-        for b in by_t:
+        for b in by:
             if not np.array_equal(q[b].values, parts[0][b].values):
                 raise ValueError(f"label {b!r} does not line up across sessions after resampling.")
-    out = xr.concat(parts, dim="unit", coords="minimal", compat="override", join="override")
-    attrs = dict(pops[0].attrs)
-    attrs.update(pooled_sessions=list(names), pool_by=list(by_t), pool_seed=seed, pool_n_trials=n)
-    attrs.pop("session", None)
-    out.attrs = attrs
-    return validate(with_valid_mask(out.transpose(*pops[0].dims)))
+    return xr.concat(parts, dim="unit", coords="minimal", compat="override", join="override")
 
 
 def _session_name(pop: xr.DataArray, i: int) -> str:
@@ -735,90 +844,3 @@ def _session_name(pop: xr.DataArray, i: int) -> str:
 def _sort_key(key: Any) -> tuple:
     key = key if isinstance(key, tuple) else (key,)
     return tuple((type(k).__name__, k) for k in key)
-
-
-# ---- the accessor ---------------------------------------------------------------------------------
-
-
-@xr.register_dataarray_accessor("ng")
-class NgAccessor:
-    """neurogeom methods on a population tensor: ``pop.ng.<method>``.
-
-    A thin door: each method forwards to a function of :mod:`neurogeom.population` or
-    :mod:`neurogeom.geometry` that also accepts plain arrays.
-    """
-
-    def __init__(self, obj: xr.DataArray) -> None:
-        self._obj = obj
-
-    def validate(self) -> xr.DataArray:
-        """Check the population-tensor contract (see :func:`validate`)."""
-        return validate(self._obj)
-
-    def select(self, **conditions: Any) -> xr.DataArray:
-        """Trials (or stages) whose labels match every condition (see :func:`select`)."""
-        return select(self._obj, **conditions)
-
-    def average(self, over: str = "trial", by: str | Sequence[str] | None = None) -> xr.DataArray:
-        """Average over a dim, or condition-average trials (see :func:`average`)."""
-        return average(self._obj, over=over, by=by)
-
-    def manifolds(
-        self,
-        by: str | Sequence[str],
-        *,
-        within: str | Sequence[str] | None = None,
-        time: TimeWindow = None,
-        stage: Any = None,
-        points: Literal["mean", "all"] = "mean",
-        min_points: int = 2,
-    ) -> Manifolds:
-        """Points and integer labels for the geometry engine (see :func:`manifolds`)."""
-        return manifolds(
-            self._obj,
-            by,
-            within=within,
-            time=time,
-            stage=stage,
-            points=points,
-            min_points=min_points,
-        )
-
-    def pool(
-        self, others: xr.DataArray | Iterable[xr.DataArray], by: str | Sequence[str], **kwargs: Any
-    ) -> xr.DataArray:
-        """Pseudo-population of this tensor's units and those of ``others`` (see :func:`pool`)."""
-        rest = [others] if isinstance(others, xr.DataArray) else list(others)
-        return pool([self._obj, *rest], by, **kwargs)
-
-    def glue(
-        self,
-        by: str | Sequence[str],
-        *,
-        within: str | Sequence[str] | None = None,
-        time: TimeWindow = None,
-        stage: Any = None,
-        points: Literal["mean", "all"] = "mean",
-        **kwargs: Any,
-    ) -> xr.Dataset:
-        """GLUE manifold capacity and effective geometry of the ``by`` manifolds.
-
-        Keyword arguments other than the manifold selection go to
-        :func:`neurogeom.geometry.glue`.
-        """
-        from neurogeom.geometry import glue
-
-        m = self.manifolds(by, within=within, time=time, stage=stage, points=points)
-        out = glue(m.points, m.labels, **kwargs)
-        out.attrs.update(by=list(m.by), within=list(m.within), manifolds=m.names())
-        return out
-
-    def geometry(self, by: str | Sequence[str], **kwargs: Any) -> xr.Dataset:
-        """Measures for every index of extra dims such as ``stage``.
-
-        See :func:`neurogeom.geometry.geometry` for the arguments (``measures``, ``over``,
-        ``within``, ``time``, ``n_jobs``).
-        """
-        from neurogeom.geometry import geometry
-
-        return geometry(self._obj, by=by, **kwargs)
