@@ -1,8 +1,10 @@
 """The geometry engine: manifold capacity, effective geometry and similarity measures.
 
 Every function takes plain arrays (``points`` of shape (n_points, n_features) and one integer
-``labels`` entry per point) and returns an :class:`xarray.Dataset`. Population tensors reach the
-engine through the ``.ng`` accessor (``pop.ng.glue(by="choice")``).
+``labels`` entry per point) and returns an :class:`xarray.Dataset`. The engine knows nothing of
+population tensors: they reach it through the ``.ng`` accessor (``pop.ng.glue(by="choice")``), and
+measures along stages, split values and time windows come from :func:`neurogeom.learning.geometry`
+(``pop.ng.geometry(...)``).
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ _EXPORTS: dict[str, str] = {
     "simulated_capacity": "capacity",
     "mftma": "_mftma",
     "measures": "registry",
-    "geometry": "broadcast",
     "cka_similarity": "similarity",
+    "debiased_cka_similarity": "similarity",
     "rsa_similarity": "similarity",
     "rdm": "similarity",
     "compare_rdms": "similarity",

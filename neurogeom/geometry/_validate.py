@@ -155,3 +155,42 @@ def backend_name(value: Any, caller: str) -> str:
                 "pip install 'neurogeom[models]', or use backend='numpy'."
             ) from None
     return name
+
+
+def representation(value: Any, name: str, caller: str, *, min_rows: int = 2) -> np.ndarray:
+    """A finite numeric matrix (n_conditions, n_features) with at least ``min_rows`` rows."""
+    arr = np.asarray(value)
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise TypeError(f"{caller}() needs {name} to be a numeric array; got dtype {arr.dtype}.")
+    if arr.ndim != 2:
+        raise ValueError(
+            f"{caller}() needs {name} of shape (n_conditions, n_features); got shape "
+            f"{arr.shape}. Use one row per stimulus/condition (or trial) and one column per unit."
+        )
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(
+            f"{caller}() got NaN or inf in {name}; drop or impute those rows/units first."
+        )
+    if arr.shape[0] < min_rows:
+        raise ValueError(
+            f"{caller}() needs {name} with at least {min_rows} rows (conditions); got "
+            f"{arr.shape[0]}."
+        )
+    if arr.shape[1] < 1:
+        raise ValueError(f"{caller}() got {name} with no features (columns).")
+    return arr.astype(np.float64, copy=False)
+
+
+def representation_pair(
+    x: Any, y: Any, caller: str, *, min_rows: int = 2
+) -> tuple[np.ndarray, np.ndarray]:
+    """Two representations ``X``, ``Y`` of the same conditions (same rows, any feature counts)."""
+    x = representation(x, "X", caller, min_rows=min_rows)
+    y = representation(y, "Y", caller, min_rows=min_rows)
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(
+            f"{caller}() needs X and Y to describe the same stimuli/conditions in the same order: "
+            f"X has {x.shape[0]} rows, Y has {y.shape[0]}. Match them first (e.g. average both "
+            "by the same condition labels)."
+        )
+    return x, y

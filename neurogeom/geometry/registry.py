@@ -3,7 +3,9 @@
 Each measure says its ``kind``, its ``direction`` (larger is more separable, less separable, more
 similar, less similar, or more dimensional), the transformations of the data it is invariant to,
 whether it is a metric, where it comes from, and the function that computes it (a dotted path,
-imported only when the measure is used). ``neurogeom.geometry.measures()`` lists them as a table.
+imported only when the measure is used). ``neurogeom.geometry.measures()`` lists them as a table,
+one row per output variable (``glue`` gives capacity, radius, dimension, ... each with its own
+direction). The registry name is the function's name and the CLI's ``--method``.
 The direction and invariances written here are the ones stated in each function's docstring
 ("Direction:" and "Invariant to:" lines in its Notes); a test checks that they agree.
 """
@@ -17,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["Measure", "get_measure", "measures", "register"]
+__all__ = ["Measure", "Output", "get_measure", "measure_names", "measures", "register"]
 
 KINDS = ("capacity", "geometry", "similarity", "decoding", "dimension")
 DIRECTIONS = (
@@ -38,17 +40,50 @@ INVARIANCES = (
 
 
 @dataclass(frozen=True)
+class Output:
+    """One output variable of a measure (``radius`` of ``glue``), with its own direction.
+
+    Attributes
+    ----------
+    name : str
+        The variable's name in the measure's Dataset (its standard error is ``<name>_sem``).
+    direction : str
+        One of :data:`DIRECTIONS`.
+    kind : str
+        One of :data:`KINDS` (``capacity`` for a capacity, ``geometry`` for radius, dimension,
+        alignments and utility).
+    """
+
+    name: str
+    direction: str
+    kind: str
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(
+                f"output {self.name!r}: kind must be one of {KINDS}; got {self.kind!r}."
+            )
+        if self.direction not in DIRECTIONS:
+            raise ValueError(
+                f"output {self.name!r}: direction must be one of {DIRECTIONS}; got "
+                f"{self.direction!r}."
+            )
+
+
+@dataclass(frozen=True)
 class Measure:
     """One registered measure.
 
     Attributes
     ----------
     name : str
-        Registry name, used by ``geometry(measures=...)``.
+        Registry name, used by ``geometry(measures=...)`` and the CLI's ``--method``; the same as
+        the name of the function computing it.
     kind : str
         capacity, geometry, similarity, decoding or dimension.
     direction : str
-        One of :data:`DIRECTIONS`.
+        One of :data:`DIRECTIONS`: the direction of the main output (the one the function's
+        docstring speaks of).
     invariances : tuple of str
         Transformations of the data (from :data:`INVARIANCES`) that leave the value unchanged.
     is_metric : bool
@@ -56,10 +91,11 @@ class Measure:
     citation : str
     function : str
         ``"module:attribute"`` of the function computing it.
-    variable : str or None
-        Which variable of the function's Dataset holds this measure (None: the whole result).
+    outputs : tuple of Output
+        The variables of its Dataset that are measures, each with its direction (default: one
+        output named like the measure, with the measure's kind and direction).
     options : dict
-        Keyword arguments fixed for this measure (e.g. ``debiased=True``).
+        Keyword arguments fixed for this measure (e.g. ``of="centroids"``).
     inputs : str
         ``"points_labels"`` (one population's points and manifold labels) or ``"pair"`` (two
         representations of the same conditions).
@@ -72,7 +108,7 @@ class Measure:
     is_metric: bool
     citation: str
     function: str
-    variable: str | None = None
+    outputs: tuple[Output, ...] = ()
     options: dict[str, Any] = field(default_factory=dict)
     inputs: str = "points_labels"
 
@@ -93,6 +129,13 @@ class Measure:
             )
         if ":" not in self.function:
             raise ValueError(f"measure {self.name!r}: function must be 'module:attribute'.")
+        if self.inputs not in ("points_labels", "pair"):
+            raise ValueError(
+                f"measure {self.name!r}: inputs must be 'points_labels' or 'pair'; got "
+                f"{self.inputs!r}."
+            )
+        if not self.outputs:
+            object.__setattr__(self, "outputs", (Output(self.name, self.direction, self.kind),))
 
     def resolve(self) -> Callable[..., Any]:
         """Import and return the function that computes this measure."""
@@ -128,103 +171,95 @@ def get_measure(name: str) -> Measure:
         ) from None
 
 
+def measure_names(inputs: str | None = None) -> list[str]:
+    """Registered measure names, sorted; ``inputs="points_labels"`` or ``"pair"`` filters them."""
+    return sorted(n for n, m in _REGISTRY.items() if inputs is None or m.inputs == inputs)
+
+
 def measures() -> pd.DataFrame:
-    """All registered measures as a table, one row per measure (indexed by name).
+    """All registered measures as a table, one row per (measure, output variable).
+
+    A measure with several outputs (``glue``: capacity, radius, dimension, utility and the
+    alignments) has one row per output, each with its own direction; a measure with one output
+    has one row whose output is named like the measure.
 
     Returns
     -------
     pandas.DataFrame
-        Columns: kind, direction, larger_is_more_separable and larger_is_more_similar (True,
-        False, or None where the notion does not apply), invariances (comma-separated),
-        is_metric, citation, function, variable, inputs.
+        Indexed by (``measure``, ``output``). Columns: kind, direction,
+        larger_is_more_separable and larger_is_more_similar (True, False, or None where the
+        notion does not apply), invariances (comma-separated), is_metric, citation, function,
+        inputs.
 
     Examples
     --------
     >>> from neurogeom.geometry import measures
-    >>> measures().loc["cka", "larger_is_more_similar"]
+    >>> bool(measures().loc[("glue", "radius"), "larger_is_more_separable"])
+    False
+    >>> bool(measures().loc[("cka_similarity", "cka_similarity"), "larger_is_more_similar"])
     True
     """
-    rows = []
-    for m in _REGISTRY.values():
-        sep = {"larger_is_more_separable": True, "larger_is_less_separable": False}
-        sim = {"larger_is_more_similar": True, "larger_is_less_similar": False}
-        rows.append(
-            {
-                "name": m.name,
-                "kind": m.kind,
-                "direction": m.direction,
-                "larger_is_more_separable": sep.get(m.direction),
-                "larger_is_more_similar": sim.get(m.direction),
-                "invariances": ", ".join(m.invariances),
-                "is_metric": m.is_metric,
-                "citation": m.citation,
-                "function": m.function,
-                "variable": m.variable,
-                "inputs": m.inputs,
-            }
-        )
-    return pd.DataFrame(rows).set_index("name")
+    sep = {"larger_is_more_separable": True, "larger_is_less_separable": False}
+    sim = {"larger_is_more_similar": True, "larger_is_less_similar": False}
+    rows = [
+        {
+            "measure": m.name,
+            "output": out.name,
+            "kind": out.kind,
+            "direction": out.direction,
+            "larger_is_more_separable": sep.get(out.direction),
+            "larger_is_more_similar": sim.get(out.direction),
+            "invariances": ", ".join(m.invariances),
+            "is_metric": m.is_metric,
+            "citation": m.citation,
+            "function": m.function,
+            "inputs": m.inputs,
+        }
+        for m in _REGISTRY.values()
+        for out in m.outputs
+    ]
+    return pd.DataFrame(rows).set_index(["measure", "output"])
+
+
+_MORE, _LESS = "larger_is_more_separable", "larger_is_less_separable"
+_GLUE_OUTPUTS = (
+    Output("capacity", _MORE, "capacity"),
+    Output("radius", _LESS, "geometry"),
+    Output("dimension", _LESS, "geometry"),
+    Output("utility", _MORE, "geometry"),
+    Output("center_alignment", _LESS, "geometry"),
+    Output("axis_alignment", _MORE, "geometry"),
+    Output("center_axis_alignment", _LESS, "geometry"),
+)
 
 
 def _defaults() -> None:
     cap = "neurogeom.geometry.capacity"
-    for name, direction in [
-        ("capacity", "larger_is_more_separable"),
-        ("radius", "larger_is_less_separable"),
-        ("dimension", "larger_is_less_separable"),
-        ("utility", "larger_is_more_separable"),
-        ("center_alignment", "larger_is_less_separable"),
-        ("axis_alignment", "larger_is_more_separable"),
-        ("center_axis_alignment", "larger_is_less_separable"),
-    ]:
-        kind = "capacity" if name == "capacity" else "geometry"
-        register(Measure(name, kind, direction, _ROT, False, GLUE, f"{cap}:glue", variable=name))
     register(
-        Measure("glue", "capacity", "larger_is_more_separable", _ROT, False, GLUE, f"{cap}:glue")
+        Measure("glue", "capacity", _MORE, _ROT, False, GLUE, f"{cap}:glue", outputs=_GLUE_OUTPUTS)
     )
     register(
-        Measure(
-            "simulated_capacity",
-            "capacity",
-            "larger_is_more_separable",
-            _ROT,
-            False,
-            "Cohen et al. 2020; Chou et al., ICML 2025 (Algorithm 1)",
-            f"{cap}:simulated_capacity",
-        )
-    )
-    mf = "neurogeom.geometry._mftma:mftma"
-    register(Measure("mftma", "capacity", "larger_is_more_separable", _ROT_T, False, CLS18, mf))
-    for name, direction in [
-        ("capacity", "larger_is_more_separable"),
-        ("radius", "larger_is_less_separable"),
-        ("dimension", "larger_is_less_separable"),
-    ]:
-        register(
-            Measure(
-                f"mftma_{name}",
-                "capacity" if name == "capacity" else "geometry",
-                direction,
-                _ROT_T,
-                False,
-                f"{CLS18}; {CCLS20}",
-                mf,
-                variable=name,
-            )
-        )
+        Measure("simulated_capacity", "capacity", _MORE, _ROT, False,
+                "Cohen et al. 2020; Chou et al., ICML 2025 (Algorithm 1)",
+                f"{cap}:simulated_capacity", outputs=(Output("capacity", _MORE, "capacity"),))
+    )  # fmt: skip
+    register(
+        Measure("mftma", "capacity", _MORE, _ROT_T, False, f"{CLS18}; {CCLS20}",
+                "neurogeom.geometry._mftma:mftma", outputs=_GLUE_OUTPUTS[:3])
+    )  # fmt: skip
     sim = "neurogeom.geometry.similarity"
     kornblith = "Kornblith, Norouzi, Lee & Hinton, ICML 2019"
     register(
-        Measure("cka", "similarity", "larger_is_more_similar", _ROT_T, False, kornblith,
-                f"{sim}:cka_similarity", inputs="pair")
+        Measure("cka_similarity", "similarity", "larger_is_more_similar", _ROT_T, False,
+                kornblith, f"{sim}:cka_similarity", inputs="pair")
     )  # fmt: skip
     register(
-        Measure("debiased_cka", "similarity", "larger_is_more_similar", _ROT_T, False,
-                f"{kornblith}; Song et al., JMLR 2012 (unbiased HSIC)", f"{sim}:cka_similarity",
-                options={"debiased": True}, inputs="pair")
+        Measure("debiased_cka_similarity", "similarity", "larger_is_more_similar", _ROT_T, False,
+                f"{kornblith}; Song et al., JMLR 2012 (unbiased HSIC)",
+                f"{sim}:debiased_cka_similarity", inputs="pair")
     )  # fmt: skip
     register(
-        Measure("rsa", "similarity", "larger_is_more_similar",
+        Measure("rsa_similarity", "similarity", "larger_is_more_similar",
                 ("isotropic scaling", "permutation of units"), False,
                 "Kriegeskorte, Mur & Bandettini 2008; Nili et al. 2014",
                 f"{sim}:rsa_similarity", inputs="pair")
@@ -240,7 +275,7 @@ def _defaults() -> None:
                 williams, f"{sim}:angular_shape_distance", inputs="pair")
     )  # fmt: skip
     register(
-        Measure("decoding_accuracy", "decoding", "larger_is_more_separable",
+        Measure("decoding_accuracy", "decoding", _MORE,
                 ("translation", "permutation of units"), False,
                 "cross-validated logistic regression (scikit-learn)",
                 f"{sim}:decoding_accuracy")

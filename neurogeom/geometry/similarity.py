@@ -14,11 +14,15 @@ import numpy as np
 import xarray as xr
 from scipy import stats
 
+from neurogeom.geometry import _validate
+from neurogeom.geometry._provenance import provenance
+
 __all__ = [
     "ProcrustesDistance",
     "angular_shape_distance",
     "cka_similarity",
     "compare_rdms",
+    "debiased_cka_similarity",
     "decoding_accuracy",
     "participation_ratio",
     "procrustes_distance",
@@ -27,37 +31,24 @@ __all__ = [
 ]
 
 
-# ---- validation --------------------------------------------------------------------------------
+# ---- validation and the result layout -------------------------------------------------------------
 
 
-def _as_matrix(X: object, name: str, *, min_rows: int = 2) -> np.ndarray:
-    arr = np.asarray(X)
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        raise TypeError(f"{name} must be a numeric array; got dtype {arr.dtype}.")
-    if arr.ndim != 2:
-        raise ValueError(
-            f"{name} must have shape (n_conditions, n_features); got shape {arr.shape}. "
-            "Use one row per stimulus/condition (or trial) and one column per unit."
-        )
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} contains NaN or inf; drop or impute those rows/units first.")
-    if arr.shape[0] < min_rows:
-        raise ValueError(f"{name} needs at least {min_rows} rows (conditions); got {arr.shape[0]}.")
-    if arr.shape[1] < 1:
-        raise ValueError(f"{name} has no features (columns).")
-    return arr.astype(np.float64, copy=False)
+def _as_matrix(X: object, name: str, *, min_rows: int = 2, caller: str = "rdm") -> np.ndarray:
+    return _validate.representation(X, name, caller, min_rows=min_rows)
 
 
-def _pair(X: object, Y: object, *, min_rows: int = 2) -> tuple[np.ndarray, np.ndarray]:
-    X = _as_matrix(X, "X", min_rows=min_rows)
-    Y = _as_matrix(Y, "Y", min_rows=min_rows)
-    if X.shape[0] != Y.shape[0]:
-        raise ValueError(
-            f"X and Y must describe the same stimuli/conditions in the same order: X has "
-            f"{X.shape[0]} rows, Y has {Y.shape[0]}. Match them first (e.g. average both by the "
-            "same condition labels)."
-        )
-    return X, Y
+def _pair(X: object, Y: object, caller: str, *, min_rows: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    return _validate.representation_pair(X, Y, caller, min_rows=min_rows)
+
+
+def _result(name: str, value: float, sem: float = float("nan"), **params: object) -> xr.Dataset:
+    """The layout every measure returns: ``<name>`` and ``<name>_sem`` (NaN: no estimate), 0-d,
+    with attrs from :func:`neurogeom.geometry._provenance.provenance`."""
+    return xr.Dataset(
+        {name: ((), float(value)), f"{name}_sem": ((), float(sem))},
+        attrs=provenance(name, **params),
+    )
 
 
 # ---- CKA ---------------------------------------------------------------------------------------
@@ -75,46 +66,8 @@ def _unbiased_hsic(K: np.ndarray, L: np.ndarray) -> float:
     return float(term / (n * (n - 3)))
 
 
-def cka_similarity(X: np.ndarray, Y: np.ndarray, *, debiased: bool = False) -> float:
-    """Linear centred kernel alignment (CKA) between two representations.
-
-    Parameters
-    ----------
-    X : ndarray of shape (n_conditions, n_features_x)
-    Y : ndarray of shape (n_conditions, n_features_y)
-        Same conditions, same row order.
-    debiased : bool, default=False
-        Use the unbiased HSIC estimator (Song et al. 2012; Nguyen et al. 2021), which removes the
-        positive bias of CKA at few conditions and many features: independent representations
-        then score about 0 instead of well above it. Needs at least 4 conditions.
-
-    Returns
-    -------
-    float
-        ``||Yc^T Xc||_F^2 / (||Xc^T Xc||_F ||Yc^T Yc||_F)`` with column-centred ``Xc``, ``Yc``;
-        1 for identical representations (up to the invariances), near 0 for unrelated ones.
-        The debiased form can be slightly negative.
-
-    Notes
-    -----
-    Invariant to: rotation, reflection, translation, isotropic scaling.
-    Direction: larger_is_more_similar (1 = identical up to the invariances).
-
-    Not invariant to general invertible linear maps (unlike CCA). Not a metric.
-
-    References
-    ----------
-    Kornblith, Norouzi, Lee & Hinton, "Similarity of neural network representations revisited",
-    ICML 2019.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> X = np.random.default_rng(0).standard_normal((30, 5))
-    >>> round(cka_similarity(X, 3 * X + 1), 6)
-    1.0
-    """
-    X, Y = _pair(X, Y, min_rows=4 if debiased else 2)
+def _cka(X: np.ndarray, Y: np.ndarray, *, debiased: bool, caller: str) -> float:
+    X, Y = _pair(X, Y, caller, min_rows=4 if debiased else 2)
     Xc = X - X.mean(axis=0)
     Yc = Y - Y.mean(axis=0)
     if debiased:
@@ -133,6 +86,79 @@ def cka_similarity(X: np.ndarray, Y: np.ndarray, *, debiased: bool = False) -> f
             "CKA is undefined for a representation that is constant across conditions."
         )
     return float(np.linalg.norm(Yc.T @ Xc) ** 2 / (xx * yy))
+
+
+def cka_similarity(X: np.ndarray, Y: np.ndarray) -> xr.Dataset:
+    """Linear centred kernel alignment (CKA) between two representations.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_conditions, n_features_x)
+    Y : ndarray of shape (n_conditions, n_features_y)
+        Same conditions, same row order.
+
+    Returns
+    -------
+    xarray.Dataset
+        0-d ``cka_similarity``: ``||Yc^T Xc||_F^2 / (||Xc^T Xc||_F ||Yc^T Yc||_F)`` with
+        column-centred ``Xc``, ``Yc``; 1 for identical representations (up to the
+        invariances), near 0 for unrelated ones. ``cka_similarity_sem`` is NaN (no estimate).
+        attrs: estimator, neurogeom_version, n_conditions.
+
+    Notes
+    -----
+    Invariant to: rotation, reflection, translation, isotropic scaling.
+    Direction: larger_is_more_similar (1 = identical up to the invariances).
+
+    Not invariant to general invertible linear maps (unlike CCA). Not a metric. Biased upward
+    at few conditions and many features: see :func:`debiased_cka_similarity`.
+
+    References
+    ----------
+    Kornblith, Norouzi, Lee & Hinton, "Similarity of neural network representations revisited",
+    ICML 2019.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).standard_normal((30, 5))
+    >>> round(float(cka_similarity(X, 3 * X + 1).cka_similarity), 6)
+    1.0
+    """
+    value = _cka(X, Y, debiased=False, caller="cka_similarity")
+    return _result("cka_similarity", value, n_conditions=np.shape(X)[0])
+
+
+def debiased_cka_similarity(X: np.ndarray, Y: np.ndarray) -> xr.Dataset:
+    """Linear CKA with the unbiased HSIC estimator (Song et al. 2012; Nguyen et al. 2021).
+
+    Removes the positive bias of :func:`cka_similarity` at few conditions and many features:
+    independent representations score about 0 instead of well above it.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_conditions, n_features_x)
+    Y : ndarray of shape (n_conditions, n_features_y)
+        Same conditions (at least 4), same row order.
+
+    Returns
+    -------
+    xarray.Dataset
+        0-d ``debiased_cka_similarity`` (1 for identical representations, about 0 for
+        independent ones, and it can be slightly negative) and ``debiased_cka_similarity_sem``
+        (NaN). attrs: estimator, neurogeom_version, n_conditions.
+
+    Notes
+    -----
+    Invariant to: rotation, reflection, translation, isotropic scaling.
+    Direction: larger_is_more_similar (1 = identical up to the invariances).
+
+    References
+    ----------
+    Song, Smola, Gretton, Bedo & Borgwardt, JMLR 13 (2012) (unbiased HSIC).
+    """
+    value = _cka(X, Y, debiased=True, caller="debiased_cka_similarity")
+    return _result("debiased_cka_similarity", value, n_conditions=np.shape(X)[0])
 
 
 # ---- RSA ---------------------------------------------------------------------------------------
@@ -347,7 +373,7 @@ def rsa_similarity(
     labels: np.ndarray | None = None,
     splits: np.ndarray | None = None,
     noise: str = "residual",
-) -> float:
+) -> xr.Dataset:
     """Representational similarity analysis: rank correlation of the two representations' RDMs.
 
     Parameters
@@ -364,8 +390,10 @@ def rsa_similarity(
 
     Returns
     -------
-    float
-        In [-1, 1]; 1 when the two RDMs order the condition pairs identically.
+    xarray.Dataset
+        0-d ``rsa_similarity`` in [-1, 1] (1 when the two RDMs order the condition pairs
+        identically) and ``rsa_similarity_sem`` (NaN). attrs: estimator, neurogeom_version,
+        n_conditions, metric, method, noise.
 
     Notes
     -----
@@ -384,10 +412,14 @@ def rsa_similarity(
     Nili et al., PLoS Comput. Biol. 10, e1003553 (2014).
     Walther et al., NeuroImage 137, 188-200 (2016) (crossnobis).
     """
-    X, Y = _pair(X, Y, min_rows=3)
+    X, Y = _pair(X, Y, "rsa_similarity", min_rows=3)
     rx = rdm(X, labels, metric=metric, splits=splits, noise=noise)
     ry = rdm(Y, labels, metric=metric, splits=splits, noise=noise)
-    return compare_rdms(rx.values, ry.values, method=method)
+    value = compare_rdms(rx.values, ry.values, method=method)
+    return _result(
+        "rsa_similarity", value, n_conditions=rx.shape[0], metric=metric, method=method,
+        noise=noise if metric == "crossnobis" else "none",
+    )  # fmt: skip
 
 
 # ---- Procrustes / shape metrics ----------------------------------------------------------------
@@ -445,7 +477,7 @@ class ProcrustesDistance:
             raise ValueError(
                 f"score_method must be 'angular' or 'euclidean'; got {self.score_method!r}."
             )
-        X, Y = _pair(X, Y)
+        X, Y = _pair(X, Y, "ProcrustesDistance")
         if fit:
             self.n_features_ = max(X.shape[1], Y.shape[1])
             self.mean_x_ = X.mean(axis=0) if self.center else np.zeros(X.shape[1])
@@ -477,7 +509,7 @@ class ProcrustesDistance:
         """``X`` centred, padded and rotated onto ``Y``'s frame (not normalised)."""
         if not hasattr(self, "rotation_"):
             raise ValueError("This ProcrustesDistance is not fitted yet; call fit(X, Y) first.")
-        X = _as_matrix(X, "X", min_rows=1)
+        X = _as_matrix(X, "X", min_rows=1, caller="ProcrustesDistance.transform")
         return _pad(X - self.mean_x_, self.n_features_) @ self.rotation_
 
     def score(self, X: np.ndarray, Y: np.ndarray) -> float:
@@ -496,7 +528,7 @@ class ProcrustesDistance:
         return self.fit(X, Y).score(X, Y)
 
 
-def angular_shape_distance(X: np.ndarray, Y: np.ndarray, *, center: bool = True) -> float:
+def angular_shape_distance(X: np.ndarray, Y: np.ndarray, *, center: bool = True) -> xr.Dataset:
     """Angular Procrustes shape distance, in radians (0 = same shape).
 
     ``arccos`` of the largest cosine between the centred, normalised ``X`` rotated/reflected and
@@ -510,8 +542,10 @@ def angular_shape_distance(X: np.ndarray, Y: np.ndarray, *, center: bool = True)
 
     Returns
     -------
-    float
-        In [0, pi/2].
+    xarray.Dataset
+        0-d ``angular_shape_distance`` in radians, in [0, pi/2], and
+        ``angular_shape_distance_sem`` (NaN). attrs: estimator, neurogeom_version,
+        n_conditions, center.
 
     Notes
     -----
@@ -520,10 +554,11 @@ def angular_shape_distance(X: np.ndarray, Y: np.ndarray, *, center: bool = True)
 
     A metric: symmetric and satisfies the triangle inequality (Williams et al. 2021).
     """
-    return ProcrustesDistance(score_method="angular", center=center).fit_score(X, Y)
+    value = ProcrustesDistance(score_method="angular", center=center).fit_score(X, Y)
+    return _result("angular_shape_distance", value, n_conditions=np.shape(X)[0], center=center)
 
 
-def procrustes_distance(X: np.ndarray, Y: np.ndarray, *, center: bool = True) -> float:
+def procrustes_distance(X: np.ndarray, Y: np.ndarray, *, center: bool = True) -> xr.Dataset:
     """Euclidean Procrustes distance ``min_Q ||Xc Q - Yc||_F`` over orthogonal ``Q``.
 
     Parameters
@@ -534,8 +569,10 @@ def procrustes_distance(X: np.ndarray, Y: np.ndarray, *, center: bool = True) ->
 
     Returns
     -------
-    float
-        In the data's units; 0 for the same configuration up to rotation/reflection/translation.
+    xarray.Dataset
+        0-d ``procrustes_distance`` in the data's units (0 for the same configuration up to
+        rotation/reflection/translation) and ``procrustes_distance_sem`` (NaN). attrs:
+        estimator, neurogeom_version, n_conditions, center.
 
     Notes
     -----
@@ -544,7 +581,8 @@ def procrustes_distance(X: np.ndarray, Y: np.ndarray, *, center: bool = True) ->
 
     A metric. Not invariant to scale: normalise first, or use :func:`angular_shape_distance`.
     """
-    return ProcrustesDistance(score_method="euclidean", center=center).fit_score(X, Y)
+    value = ProcrustesDistance(score_method="euclidean", center=center).fit_score(X, Y)
+    return _result("procrustes_distance", value, n_conditions=np.shape(X)[0], center=center)
 
 
 # ---- decoding and dimension --------------------------------------------------------------------
@@ -557,7 +595,7 @@ def decoding_accuracy(
     n_splits: int = 5,
     seed: int = 0,
     C: float = 1.0,
-) -> float:
+) -> xr.Dataset:
     """Cross-validated accuracy of a linear classifier of ``labels`` from ``points``.
 
     Standardised features, L2-regularised logistic regression (multinomial for more than 2
@@ -576,8 +614,12 @@ def decoding_accuracy(
 
     Returns
     -------
-    float
-        Mean held-out accuracy in [0, 1]; chance is about 1 / n_classes for balanced classes.
+    xarray.Dataset
+        0-d ``decoding_accuracy``: mean held-out accuracy in [0, 1] (chance is about
+        1 / n_classes for balanced classes), and ``decoding_accuracy_sem``: the standard error
+        of the fold accuracies, ``std(ddof=1) / sqrt(n_splits)`` (folds share training points,
+        so it is a rough guide). attrs: estimator, neurogeom_version, n_splits, seed, C,
+        n_classes.
 
     Notes
     -----
@@ -592,31 +634,28 @@ def decoding_accuracy(
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    X = _as_matrix(points, "points")
-    y = np.asarray(labels)
-    if y.ndim != 1 or y.shape[0] != X.shape[0]:
-        raise ValueError(
-            f"labels must be 1-D with one entry per point: points has {X.shape[0]} rows, "
-            f"labels has shape {y.shape}."
-        )
-    classes, counts = np.unique(y, return_counts=True)
-    if classes.size < 2:
-        raise ValueError(f"decoding needs at least 2 classes; got {classes.size}.")
-    if not isinstance(n_splits, int | np.integer) or n_splits < 2:
-        raise ValueError(f"n_splits must be an integer >= 2; got {n_splits!r}.")
+    caller = "decoding_accuracy"
+    X, y, names = _validate.points_and_labels(points, labels, caller=caller)
+    n_splits = _validate.positive_int(n_splits, "n_splits", caller, minimum=2)
+    counts = np.bincount(y)
     if counts.min() < n_splits:
         raise ValueError(
-            f"class {classes[np.argmin(counts)]!r} has {counts.min()} points, fewer than "
-            f"n_splits={n_splits}; lower n_splits or merge sparse classes."
+            f"{caller}() got class {names[int(np.argmin(counts))]!r} with {counts.min()} points, "
+            f"fewer than n_splits={n_splits}; lower n_splits or merge sparse classes."
         )
+    C = _validate.finite_real(C, "C", caller)
     model = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=2000))
     folds = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-    return float(np.mean(cross_val_score(model, X, y, cv=folds, scoring="accuracy")))
+    scores = cross_val_score(model, X, y, cv=folds, scoring="accuracy")
+    return _result(
+        caller, float(np.mean(scores)), float(np.std(scores, ddof=1) / np.sqrt(n_splits)),
+        n_splits=n_splits, seed=seed, C=C, n_classes=len(names),
+    )  # fmt: skip
 
 
 def participation_ratio(
     points: np.ndarray, labels: np.ndarray | None = None, *, of: str = "points"
-) -> float:
+) -> xr.Dataset:
     """Participation-ratio dimension ``(sum_i lam_i)^2 / sum_i lam_i^2`` of the covariance.
 
     Parameters
@@ -630,9 +669,10 @@ def participation_ratio(
 
     Returns
     -------
-    float
-        Between 1 and min(n_points - 1, n_features); equals k for k orthogonal directions of
-        equal variance.
+    xarray.Dataset
+        0-d ``participation_ratio``, between 1 and min(n_points - 1, n_features) (equal to k
+        for k orthogonal directions of equal variance), and ``participation_ratio_sem`` (NaN).
+        attrs: estimator, neurogeom_version, of.
 
     Notes
     -----
@@ -644,18 +684,17 @@ def participation_ratio(
     Gao et al., "A theory of multineuronal dimensionality, dynamics and measurement",
     bioRxiv 214262 (2017).
     """
-    X = _as_matrix(points, "points")
+    caller = "participation_ratio"
+    of = _validate.choice(of, "of", ("points", "centroids"), caller)
+    X = _as_matrix(points, "points", caller=caller)
     if of == "centroids":
         if labels is None:
-            raise ValueError("of='centroids' needs labels= (the class of each point).")
+            raise ValueError(f"{caller}(of='centroids') needs labels= (the class of each point).")
+        X, _, _ = _validate.points_and_labels(X, labels, caller=caller)
         X, _ = _condition_means(X, labels)
-        if X.shape[0] < 2:
-            raise ValueError("of='centroids' needs at least 2 classes.")
-    elif of != "points":
-        raise ValueError(f"of must be 'points' or 'centroids'; got {of!r}.")
     centred = X - X.mean(axis=0)
     sv = np.linalg.svd(centred, compute_uv=False)
     lam = sv**2
     if lam.sum() == 0:
-        raise ValueError("participation ratio is undefined for points with zero variance.")
-    return float(lam.sum() ** 2 / np.sum(lam**2))
+        raise ValueError(f"{caller}() is undefined for points with zero variance.")
+    return _result(caller, float(lam.sum() ** 2 / np.sum(lam**2)), of=of)
