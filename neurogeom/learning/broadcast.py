@@ -1,13 +1,21 @@
-"""Geometry measures for every index of a population's extra dims (stage, time, time windows).
+"""Geometry measures at every stage, split value and time window of a population tensor.
 
 ``geometry(pop, by="choice", measures=("glue",), over=("stage",))`` builds the manifolds of each
 stage, computes each measure on them, and returns one :class:`xarray.Dataset` indexed by the
-``over`` dims, carrying their coords (e.g. the training ``step`` of each stage). The work fans out
-through :func:`neurogeom.parallel.parallel_map` (``n_jobs``); results do not depend on it.
+``over`` dims, carrying their coords (e.g. the training ``step`` of each stage). ``split="look"``
+runs the analysis separately for each value of a trial label (a dim named after it), and a list of
+``window_s`` windows adds a ``time_window`` dim. The work fans out through
+:func:`neurogeom.parallel.parallel_map` (``n_jobs``); results do not depend on it.
+
+Seeds: the measure at each index of those dims gets its own child seed,
+``child_seed(seed, *index)`` (:func:`neurogeom.geometry._provenance.child_seed`), recorded in the
+``seed_used`` coord, so the Monte-Carlo draws of different stages, split values and windows are
+independent.
 """
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import itertools
 from collections.abc import Sequence
@@ -17,8 +25,17 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from neurogeom.geometry._provenance import attr_value, child_seed
 from neurogeom.geometry.registry import Measure, get_measure
-from neurogeom.population import label_names as _as_tuple
+from neurogeom.population import (
+    label_names,
+    labelled_rows,
+    manifolds,
+    select,
+    select_window,
+    trial_labels,
+    validate,
+)
 
 __all__ = ["geometry"]
 
@@ -27,19 +44,47 @@ WINDOW_DIM = "time_window"
 
 
 @dataclass(frozen=True)
+class _Call:
+    measure: str
+    function: str  # "module:attribute"
+    options: tuple[tuple[str, Any], ...]
+    takes_seed: bool
+
+
+@dataclass(frozen=True)
 class _Task:
     points: np.ndarray
     labels: np.ndarray
-    names: tuple[str, ...]
-    calls: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...]  # (function path, kwargs)
+    manifold: np.ndarray  # the manifold coord (label values or readable names), in code order
+    calls: tuple[_Call, ...]
+    seed: int
 
 
-def _is_window_list(time: Any) -> bool:
-    return (
-        isinstance(time, list)
-        and len(time) > 0
-        and all(isinstance(w, tuple | list) and len(w) == 2 for w in time)
-    )
+@dataclass(frozen=True)
+class _Grid:
+    """The broadcast dims of one geometry() call, and what each index selects."""
+
+    over: tuple[str, ...]
+    split: str | None
+    split_values: list[Any]
+    windows: list[Any]  # one entry (None or a window) unless window_dim
+    window_dim: bool = False
+
+    @property
+    def dims(self) -> list[str]:
+        split = [self.split] if self.split else []
+        return [*self.over, *split, *([WINDOW_DIM] if self.window_dim else [])]
+
+    def shape(self, pop: xr.DataArray) -> list[int]:
+        sizes = [pop.sizes[d] for d in self.over]
+        if self.split:
+            sizes.append(len(self.split_values))
+        if self.window_dim:
+            sizes.append(len(self.windows))
+        return sizes
+
+
+# ---- checking and planning ----------------------------------------------------------------------
 
 
 def _resolve_measures(names: Sequence[str]) -> list[Measure]:
@@ -49,199 +94,51 @@ def _resolve_measures(names: Sequence[str]) -> list[Measure]:
         if m.inputs != "points_labels":
             raise ValueError(
                 f"{name!r} compares two representations of the same conditions, so it cannot be "
-                "computed on one population's manifolds; call "
-                f"{m.function.split(':')[1]}(X, Y) on the two (condition-averaged) tensors."
+                f"computed on one population's manifolds; call {name}(X, Y) on the two "
+                "(condition-averaged) tensors."
             )
         out.append(m)
+    if not out:
+        raise ValueError("give at least one measure, e.g. measures=('glue',).")
     if len({m.name for m in out}) != len(out):
         raise ValueError(f"measures must not repeat; got {list(names)}.")
     return out
 
 
-def _accepts(func: Any, name: str) -> bool:
+def _parameters(func: Any) -> tuple[set[str], bool]:
     params = inspect.signature(func).parameters
-    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+    named = {n for n, p in params.items() if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
+    return named, any(p.kind is p.VAR_KEYWORD for p in params.values())
 
 
-def _plan_calls(
-    chosen: list[Measure], seed: int, kwargs: dict[str, Any]
-) -> dict[str, tuple[str, dict[str, Any]]]:
-    """Measure name -> (function path, keyword arguments), routing ``kwargs`` to the measures."""
-    keys = {m.name for m in chosen} | {m.function.split(":")[1] for m in chosen}
-    per_measure = {k: v for k, v in kwargs.items() if k in keys}
-    shared = {k: v for k, v in kwargs.items() if k not in per_measure}
+def _plan_calls(chosen: list[Measure], kwargs: dict[str, Any]) -> tuple[_Call, ...]:
+    """One call per measure; ``<measure>={...}`` options go to that measure, others to all."""
+    names = {m.name for m in chosen}
+    per_measure = {k: v for k, v in kwargs.items() if k in names}
+    shared = {k: v for k, v in kwargs.items() if k not in names}
     for k, v in per_measure.items():
         if not isinstance(v, dict):
             raise TypeError(f"options for measure {k!r} must be a dict; got {type(v).__name__}.")
-    used: set[str] = set()
-    plan = {}
+    calls = []
     for m in chosen:
-        func = m.resolve()
-        call = dict(m.options)
-        if _accepts(func, "seed"):
-            call["seed"] = seed
-        for k, v in shared.items():
-            if _accepts(func, k):
-                call[k] = v
-                used.add(k)
-        call.update(per_measure.get(m.function.split(":")[1], {}))
-        call.update(per_measure.get(m.name, {}))
-        plan[m.name] = (m.function, call)
-    unused = set(shared) - used
-    if unused:
-        raise TypeError(
-            f"no requested measure accepts the argument(s) {sorted(unused)}; measures: "
-            f"{[m.name for m in chosen]}. Give options for one measure as <measure>={{...}}."
-        )
-    return plan
+        named, open_kwargs = _parameters(m.resolve())
+        options = {**m.options, **shared, **per_measure.get(m.name, {})}
+        if "seed" in options:
+            raise TypeError("give the seed as geometry(seed=...), not as a measure option.")
+        unknown = sorted(k for k in options if k not in named and not open_kwargs)
+        if unknown:
+            raise TypeError(
+                f"measure {m.name!r} does not take the argument(s) {unknown}; give options for "
+                f"one measure as {m.name}={{...}}, or request the measures separately."
+            )
+        calls.append(_Call(m.name, m.function, tuple(sorted(options.items())), "seed" in named))
+    return tuple(calls)
 
 
-_SCALAR = "__value__"
-
-
-def _as_dataset(value: Any) -> xr.Dataset:
-    """A measure's result as a Dataset; plain numbers become the variable ``__value__``."""
-    if isinstance(value, xr.Dataset):
-        return value
-    if isinstance(value, xr.DataArray):
-        return value.to_dataset(name=_SCALAR)
-    return xr.Dataset({_SCALAR: ((), float(value))})
-
-
-def _compute(task: _Task) -> dict[str, xr.Dataset]:
-    """Every distinct (function, options) call once; results keyed by the call index."""
-    import importlib
-
-    out = {}
-    for i, (path, items) in enumerate(task.calls):
-        module, attr = path.split(":")
-        func = getattr(importlib.import_module(module), attr)
-        ds = _as_dataset(func(task.points, task.labels, **dict(items)))
-        if "manifold" in ds.dims and ds.sizes["manifold"] == len(task.names):
-            ds = ds.assign_coords(manifold=list(task.names))
-        out[str(i)] = ds
-    return out
-
-
-def _assemble(
-    chosen: list[Measure],
-    plan: dict[str, tuple[str, dict[str, Any]]],
-    call_index: dict[str, int],
-    results: dict[str, xr.Dataset],
-) -> xr.Dataset:
-    whole = [
-        m for m in chosen if m.variable is None and _SCALAR not in results[str(call_index[m.name])]
-    ]
-    parts = []
-    for m in chosen:
-        ds = results[str(call_index[m.name])]
-        if m.variable is not None:
-            if m.variable not in ds:
-                raise ValueError(
-                    f"measure {m.name!r} expects variable {m.variable!r} in the result of "
-                    f"{m.function}; it has {sorted(ds.data_vars)}."
-                )
-            parts.append(ds[[m.variable]].rename({m.variable: m.name}))
-        elif _SCALAR in ds:
-            parts.append(ds.rename({_SCALAR: m.name}))
-        elif len(chosen) > 1:
-            parts.append(ds.rename({v: f"{m.name}_{v}" for v in ds.data_vars}))
-        else:
-            parts.append(ds)
-    names = [v for p in parts for v in p.data_vars]
-    dupes = sorted({v for v in names if names.count(v) > 1})
-    if dupes:
-        raise ValueError(f"measures give clashing variables {dupes}; request them separately.")
-    merged = xr.merge(parts, combine_attrs="drop")
-    # keep the estimators' provenance (n_t, kappa, M, ...), prefixed when several report it
-    sources = {}
-    for m in chosen:
-        i = call_index[m.name]
-        if _SCALAR not in results[str(i)] and results[str(i)].attrs:
-            sources.setdefault(i, m.function.split(":")[1])
-    for i, fname in sources.items():
-        prefix = f"{fname}_" if len(chosen) > 1 and (len(sources) > 1 or len(whole) > 0) else ""
-        merged.attrs.update({f"{prefix}{k}": v for k, v in results[str(i)].attrs.items()})
-    return merged
-
-
-def geometry(
-    pop: xr.DataArray,
-    *,
-    by: str | Sequence[str],
-    measures: str | Sequence[str] = ("glue",),
-    over: str | Sequence[str] = ("stage",),
-    within: str | Sequence[str] | None = None,
-    time: tuple[float, float] | list[tuple[float, float]] | None = None,
-    points: str = "mean",
-    n_jobs: int = 1,
-    seed: int = 0,
-    **kwargs: Any,
-) -> xr.Dataset:
-    """Compute geometry measures for every index of the extra dims of a population tensor.
-
-    Parameters
-    ----------
-    pop : xarray.DataArray
-        Population tensor (dims among stage, trial, time, unit; see
-        :func:`neurogeom.population.make_population`).
-    by : str or sequence of str
-        Trial label(s) defining the manifolds (e.g. ``"choice"``).
-    measures : str or sequence of str, default=("glue",)
-        Registered measure names (see :func:`neurogeom.geometry.measures`) that take one
-        population's points and labels: capacity, geometry, decoding and dimension measures.
-    over : str or sequence of str, default=("stage",)
-        Dims to compute separately at every index of, e.g. ``"stage"`` or ``("stage", "time")``
-        (per time bin). If left at the default and the tensor has no ``stage`` dim, the measures
-        are computed once.
-    within : str or sequence of str, optional
-        Split manifolds further by these labels (see ``pop.ng.manifolds``).
-    time : (start_s, stop_s) or list of them, optional
-        Window of bin centres averaged into each trial's point, or a list of windows: each becomes
-        an index of a new ``time_window`` dim (coords ``window_start_s``, ``window_stop_s``).
-    points : {"mean", "all"}, default="mean"
-        One point per trial (window average) or per (trial, time bin).
-    n_jobs : int, default=1
-        Parallel workers (``-1``: every core); the numbers do not depend on it.
-    seed : int, default=0
-        Passed to every measure that takes a seed, the same at every index (common random
-        numbers: differences between stages are not differences between Monte-Carlo draws).
-    **kwargs
-        ``<measure>={...}`` gives options to one measure, by its registry name or its
-        function's name (``mftma={"n_t": 500}`` also reaches ``mftma_radius``); any other
-        keyword goes to every requested measure that accepts it (``kappa=0.1``).
-
-    Returns
-    -------
-    xarray.Dataset
-        One variable per measure output, with the ``over`` dims (and their coords, e.g.
-        ``step``), plus per-manifold dims where the estimator has them (``manifold``, named by
-        the manifolds' label values). A single Dataset-valued measure (``glue`` or ``mftma``)
-        keeps its variable names; next to other measures they are prefixed by the measure name
-        (``mftma_capacity``).
-        Measures selecting one output (``radius``, ``mftma_capacity``) and scalar measures
-        (``participation_ratio``) are named after the measure. attrs: by, within, measures,
-        over, seed, and the estimators' own provenance.
-
-    Examples
-    --------
-    >>> ds = geometry(pop, by="choice", measures=("mftma", "participation_ratio"))  # doctest: +SKIP
-    >>> ds.mftma_capacity.plot(x="step")  # doctest: +SKIP
-    """
-    if not isinstance(pop, xr.DataArray):
-        raise TypeError(
-            f"geometry() needs a population tensor (xarray.DataArray); got {type(pop).__name__}. "
-            "Build one with neurogeom.make_population(...), or call the measure on arrays."
-        )
-    from neurogeom.population import manifolds, validate
-
-    validate(pop)
-    chosen = _resolve_measures(_as_tuple(measures))
-    if not chosen:
-        raise ValueError("give at least one measure, e.g. measures=('glue',).")
-    over_t = _as_tuple(over)
+def _over_dims(pop: xr.DataArray, over: str | Sequence[str]) -> tuple[str, ...]:
+    over_t = label_names(over)
     if over_t == ("stage",) and "stage" not in pop.dims:
-        over_t = ()
+        return ()
     for d in over_t:
         if d in _CORE_DIMS:
             raise ValueError(
@@ -254,73 +151,294 @@ def geometry(
     if "stage" in pop.dims and "stage" not in over_t:
         raise ValueError(
             "the tensor has a 'stage' dim; include it in over= (e.g. over=('stage',)) or select "
-            "one stage first (pop.sel(stage=...))."
+            "one stage first (pop.ng.measure(..., stage=...) or pop.sel(stage=...))."
         )
-    windows: list[Any] = [time]
-    if _is_window_list(time):
-        windows = [tuple(w) for w in time]
+    return over_t
+
+
+def _is_window_list(window_s: Any) -> bool:
+    return (
+        isinstance(window_s, list)
+        and len(window_s) > 0
+        and all(isinstance(w, tuple | list) and len(w) == 2 for w in window_s)
+    )
+
+
+def _split_values(pop: xr.DataArray, split: str | None, labels: tuple[str, ...]) -> list[Any]:
+    if split is None:
+        return [None]
+    if not isinstance(split, str):
+        raise TypeError(f"split must be one trial label (a str); got {split!r}.")
+    if split not in trial_labels(pop):
+        raise ValueError(
+            f"unknown trial label {split!r} in split=; the tensor's trial labels are "
+            f"{trial_labels(pop)}."
+        )
+    if split in labels:
+        raise ValueError(
+            f"split={split!r} is also in by/within; a label either defines manifolds (by, "
+            "within: joint manifolds) or separates analyses (split), not both."
+        )
+    import pandas as pd
+
+    frame = pd.DataFrame({split: np.asarray(pop[split].values)})
+    values = frame[split][labelled_rows(frame)]
+    return sorted(pd.unique(values).tolist())
+
+
+def _grid(
+    pop: xr.DataArray,
+    over: str | Sequence[str],
+    split: str | None,
+    window_s: Any,
+    labels: tuple[str, ...],
+) -> tuple[xr.DataArray, _Grid]:
+    over_t = _over_dims(pop, over)
+    windows: list[Any] = [window_s]
+    if _is_window_list(window_s):
+        windows = [tuple(w) for w in window_s]
         if "time" in over_t:
-            raise ValueError("give either a list of time windows or over=('time',), not both.")
-    elif time is not None and "time" in over_t:
-        pop = pop.sel(time=slice(*time))
+            raise ValueError("give either a list of windows (window_s=[...]) or over=('time',).")
+        for w in windows:
+            select_window(pop, w)  # each window holds bins: fail before any work
+    elif window_s is not None and "time" in over_t:
+        pop = select_window(pop, window_s)
         windows = [None]
+    values = _split_values(pop, split, labels)
+    return pop, _Grid(over_t, split, values, windows, window_dim=_is_window_list(window_s))
 
-    plan = _plan_calls(chosen, seed, kwargs)
-    calls: list[tuple[str, tuple[tuple[str, Any], ...]]] = []
-    call_index = {}
-    for m in chosen:
-        path, call = plan[m.name]
-        key = (path, tuple(sorted(call.items())))
-        if key not in calls:
-            calls.append(key)
-        call_index[m.name] = calls.index(key)
 
-    shape = [pop.sizes[d] for d in over_t]
-    tasks = []
+# ---- computing ----------------------------------------------------------------------------------
+
+
+def _as_dataset(value: Any, name: str) -> xr.Dataset:
+    """A measure's result as a Dataset: a plain number becomes ``<name>`` and NaN ``<name>_sem``."""
+    if isinstance(value, xr.Dataset):
+        return value
+    if isinstance(value, xr.DataArray):
+        return value.to_dataset(name=name)
+    return xr.Dataset({name: ((), float(value)), f"{name}_sem": ((), np.nan)})
+
+
+def _compute(task: _Task) -> list[xr.Dataset]:
+    """Every measure of one index, the manifold coord set to the label values."""
+    out = []
+    for call in task.calls:
+        module, attr = call.function.split(":")
+        func = getattr(importlib.import_module(module), attr)
+        options = dict(call.options)
+        if call.takes_seed:
+            options["seed"] = task.seed
+        ds = _as_dataset(func(task.points, task.labels, **options), call.measure)
+        if "manifold" in ds.dims and ds.sizes["manifold"] == len(task.manifold):
+            ds = ds.assign_coords(manifold=task.manifold)
+        out.append(ds)
+    return out
+
+
+def _tasks(
+    pop: xr.DataArray, grid: _Grid, calls: tuple[_Call, ...], seed: int, **manifold_args: Any
+) -> tuple[list[_Task], dict[str, dict[str, Any]], np.ndarray]:
+    """One task per index of the grid; the label values of every manifold name; the seeds."""
+    shape = grid.shape(pop)
+    seeds = np.empty(shape, dtype=np.int64)
+    tasks, label_map = [], {}
     for idx in itertools.product(*[range(n) for n in shape]):
-        sub = pop.isel(dict(zip(over_t, idx))) if over_t else pop
-        for window in windows:
-            mf = manifolds(sub, by, within=within, time=window, points=points)
-            tasks.append(_Task(mf.points, mf.labels, tuple(mf.names()), tuple(calls)))
+        sub = pop.isel(dict(zip(grid.over, idx))) if grid.over else pop
+        k = len(grid.over)
+        if grid.split:
+            sub = select(sub, **{grid.split: grid.split_values[idx[k]]})
+            k += 1
+        window = grid.windows[idx[k]] if grid.window_dim else grid.windows[0]
+        mf = manifolds(sub, window_s=window, **manifold_args)
+        coords = mf.coords()
+        for i, name in enumerate(coords["manifold"].tolist()):
+            label_map[name] = {c: v[i] for c, v in coords.items() if c != "manifold"}
+        seeds[idx] = child_seed(seed, *idx) if idx else seed
+        tasks.append(_Task(mf.points, mf.labels, coords["manifold"], calls, int(seeds[idx])))
+    return tasks, label_map, seeds
 
-    from neurogeom.parallel import parallel_map
 
-    raw = parallel_map(_compute, tasks, n_jobs=n_jobs)
-    datasets = [_assemble(chosen, plan, call_index, r) for r in raw]
+# ---- assembling ---------------------------------------------------------------------------------
 
-    dims = list(over_t)
-    if _is_window_list(time):
-        dims.append(WINDOW_DIM)
-        shape.append(len(windows))
-    if dims:
-        nested: Any = np.empty(shape, dtype=object)
-        for flat, ds in enumerate(datasets):
-            nested[np.unravel_index(flat, shape)] = ds
-        out = xr.combine_nested(
-            nested.tolist(), concat_dim=dims, combine_attrs="drop_conflicts", join="outer"
-        ).transpose(*dims, ...)
-    else:
-        out = datasets[0]
-    for d in over_t:
+
+def _merge_measures(calls: tuple[_Call, ...], parts: list[xr.Dataset]) -> xr.Dataset:
+    """One Dataset of several measures: a variable name (or dim) two measures share is prefixed
+    ``<measure>_`` in each; attrs are prefixed when there are several measures."""
+    if len(parts) == 1:
+        return parts[0]
+    names = [v for p in parts for v in p.data_vars]
+    coords = {c for p in parts for c in p.coords}
+    sizes: dict[str, set[int]] = {}
+    for p in parts:
+        for d, n in p.sizes.items():
+            sizes.setdefault(str(d), set()).add(n)
+    renamed = []
+    for call, p in zip(calls, parts):
+        clash = {
+            v: f"{call.measure}_{v}" for v in p.data_vars if names.count(v) > 1 or v in coords
+        }
+        dims = {d: f"{call.measure}_{d}" for d in p.dims if d != "manifold" and len(sizes[d]) > 1}
+        q = p.rename({**clash, **dims})
+        q.attrs = {f"{call.measure}_{k}": v for k, v in p.attrs.items() if k != "estimator"}
+        renamed.append(q)
+    merged = xr.merge(renamed, combine_attrs="drop_conflicts", join="outer", compat="equals")
+    merged.attrs["estimator"] = [c.measure for c in calls]
+    return merged
+
+
+def _combine(datasets: list[xr.Dataset], dims: list[str], shape: list[int]) -> xr.Dataset:
+    if not dims:
+        return datasets[0]
+    nested: Any = np.empty(shape, dtype=object)
+    for flat, ds in enumerate(datasets):
+        nested[np.unravel_index(flat, shape)] = ds
+    return xr.combine_nested(
+        nested.tolist(),
+        concat_dim=dims,
+        data_vars="all",
+        coords="different",
+        compat="equals",
+        join="outer",
+        combine_attrs="drop_conflicts",
+    ).transpose(*dims, ...)
+
+
+def _label_result(
+    out: xr.Dataset,
+    pop: xr.DataArray,
+    grid: _Grid,
+    label_map: dict[str, dict[str, Any]],
+    seeds: np.ndarray,
+) -> xr.Dataset:
+    """Coords of the broadcast dims, one coord per label on ``manifold``, and ``seed_used``."""
+    for d in grid.over:
         out = out.assign_coords({d: pop[d].values})
         for name, coord in pop.coords.items():
             if coord.dims == (d,) and name != d:
                 out = out.assign_coords({name: (d, coord.values)})
-    if WINDOW_DIM in dims:
+    if grid.split:
+        out = out.assign_coords({grid.split: np.asarray(grid.split_values)})
+    if WINDOW_DIM in grid.dims:
         out = out.assign_coords(
             {
-                WINDOW_DIM: np.arange(len(windows)),
-                "window_start_s": (WINDOW_DIM, [float(w[0]) for w in windows]),
-                "window_stop_s": (WINDOW_DIM, [float(w[1]) for w in windows]),
+                WINDOW_DIM: np.arange(len(grid.windows)),
+                "window_start_s": (WINDOW_DIM, [float(w[0]) for w in grid.windows]),
+                "window_stop_s": (WINDOW_DIM, [float(w[1]) for w in grid.windows]),
             }
         )
+    if "manifold" in out.dims and label_map and next(iter(label_map.values())):
+        names = out["manifold"].values.tolist()
+        for label in next(iter(label_map.values())):
+            out = out.assign_coords(
+                {label: ("manifold", np.asarray([label_map[n][label] for n in names]))}
+            )
+    return out.assign_coords(seed_used=(grid.dims, seeds))
+
+
+def geometry(
+    pop: xr.DataArray,
+    *,
+    by: str | Sequence[str],
+    measures: str | Sequence[str] = ("glue",),
+    over: str | Sequence[str] = ("stage",),
+    within: str | Sequence[str] | None = None,
+    split: str | None = None,
+    window_s: tuple[float, float] | list[tuple[float, float]] | None = None,
+    points: str = "mean",
+    n_jobs: int = 1,
+    seed: int = 0,
+    **kwargs: Any,
+) -> xr.Dataset:
+    """Compute geometry measures at every stage, split value and time window of a population.
+
+    Parameters
+    ----------
+    pop : xarray.DataArray
+        Population tensor (dims among stage, trial, time, unit; see
+        :func:`neurogeom.population.make_population`).
+    by : str or sequence of str
+        Trial label(s) defining the manifolds (e.g. ``"choice"``).
+    measures : str or sequence of str, default=("glue",)
+        Registered measure names (see :func:`neurogeom.geometry.measures`) that take one
+        population's points and labels: ``glue``, ``simulated_capacity``, ``mftma``,
+        ``decoding_accuracy``, ``participation_ratio``.
+    over : str or sequence of str, default=("stage",)
+        Dims to compute separately at every index of, e.g. ``"stage"`` or ``("stage", "time")``
+        (per time bin). If left at the default and the tensor has no ``stage`` dim, the measures
+        are computed once.
+    within : str or sequence of str, optional
+        Joint manifolds over the product of labels: every combination of ``by`` and ``within``
+        values is one manifold of the same analysis.
+    split : str, optional
+        A trial label: the analysis runs separately for each of its values (trials with a
+        missing value are left out with a warning), and the result gets a dim named after it,
+        its coord the label values. ``split="context"`` asks "how separable are the choices in
+        each context", ``within="context"`` "how separable are the (choice, context) pairs".
+    window_s : (start_s, stop_s) or list of them, optional
+        Window of bin centres averaged into each trial's point, or a list of windows: each becomes
+        an index of a new ``time_window`` dim (coords ``window_start_s``, ``window_stop_s``).
+    points : {"mean", "all"}, default="mean"
+        One point per trial (window average) or per (trial, time bin).
+    n_jobs : int, default=1
+        Parallel workers (``-1``: every core); the numbers do not depend on it.
+    seed : int, default=0
+        The one seed. Computed once (no ``over``, ``split`` or window dims), a measure gets
+        ``seed`` itself; at the index ``(i, j, ...)`` of the result's broadcast dims (in the
+        order ``over``, ``split``, ``time_window``) it gets the independent child seed
+        ``child_seed(seed, i, j, ...)``, recorded in the ``seed_used`` coord. Independent
+        streams, not common random numbers: Monte-Carlo draws shared across resampled
+        populations make their errors move together, which once showed as a spurious 6% gap in
+        capacity that vanished at larger ``n_t``.
+    **kwargs
+        ``<measure>={...}`` gives options to one measure by its registry name
+        (``mftma={"n_t": 500}``); any other keyword goes to every requested measure, and one that
+        some requested measure does not take is a ``TypeError``.
+
+    Returns
+    -------
+    xarray.Dataset
+        Every variable of each measure's result (value and ``*_sem`` per output), with the
+        broadcast dims (and their coords, e.g. ``step``) and per-manifold dims where the
+        estimator has them: ``manifold``, its coord the label values (with several labels, a
+        readable name, plus one coord per label such as ``choice`` and ``context``). A
+        variable or dim name two measures share is prefixed by the measure name
+        (``mftma_capacity``); their attrs are prefixed likewise. attrs: the estimator's
+        provenance, plus by, within, split, measures, over, window_s and the parent seed.
+
+    Examples
+    --------
+    >>> ds = geometry(pop, by="choice", measures=("mftma", "participation_ratio"))  # doctest: +SKIP
+    >>> ds.capacity.plot(x="step")  # doctest: +SKIP
+    """
+    if not isinstance(pop, xr.DataArray):
+        raise TypeError(
+            f"geometry() needs a population tensor (xarray.DataArray); got {type(pop).__name__}. "
+            "Build one with neurogeom.make_population(...), or call the measure on arrays."
+        )
+    validate(pop)
+    chosen = _resolve_measures(label_names(measures))
+    calls = _plan_calls(chosen, kwargs)
+    labels = (*label_names(by), *label_names(within))
+    pop, grid = _grid(pop, over, split, window_s, labels)
+    tasks, label_map, seeds = _tasks(pop, grid, calls, seed, by=by, within=within, points=points)
+    from neurogeom.parallel import parallel_map
+
+    raw = parallel_map(_compute, tasks, n_jobs=n_jobs)
+    out = _combine([_merge_measures(calls, r) for r in raw], grid.dims, grid.shape(pop))
+    out = _label_result(out, pop, grid, label_map, seeds)
     out.attrs.update(
         {
-            "by": list(_as_tuple(by)),
-            "within": list(_as_tuple(within)),
+            "by": list(label_names(by)),
+            "within": list(label_names(within)),
+            "split": split or "none",
             "measures": [m.name for m in chosen],
-            "over": list(over_t),
+            "over": list(grid.over),
             "seed": int(seed),
         }
     )
+    if window_s is not None and not _is_window_list(window_s):
+        out.attrs["window_s"] = attr_value(
+            [window_s.start, window_s.stop] if isinstance(window_s, slice) else list(window_s)
+        )
     return out

@@ -1,0 +1,28 @@
+"""The learning layer: composes the population contract and the geometry engine.
+
+:func:`geometry` computes registered measures at every stage, split value and time window of a
+population tensor. Names are imported on first use, so ``import neurogeom`` stays light.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# public name -> submodule that defines it (imported on first use)
+_EXPORTS: dict[str, str] = {
+    "geometry": "broadcast",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        module = importlib.import_module(f"{__name__}.{_EXPORTS[name]}")
+        return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
