@@ -52,6 +52,44 @@ def _main() -> None:
 # ---- commands ----------------------------------------------------------------------------------
 
 
+def _points_labels_measures() -> list[str]:
+    from neurogeom.geometry.registry import measure_names
+
+    return measure_names("points_labels")
+
+
+def _stage_value(pop: Any, stage: str | None) -> object:
+    """``--stage`` as the stage coord's type (the command line gives a string)."""
+    if stage is not None and "stage" in pop.dims:
+        coord = pop["stage"].values
+        if coord.dtype.kind in "iuf":
+            try:
+                return coord.dtype.type(float(stage))
+            except ValueError:
+                return stage  # a stage label such as "after"
+    return stage
+
+
+def _result_table(ds: Any, title: str) -> Any:
+    """Every 0-d measure of a result Dataset, with its standard error where there is one."""
+    import numpy as np
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for name, var in ds.data_vars.items():
+        if var.ndim or str(name).endswith("_sem") or var.dtype.kind not in "iuf":
+            continue
+        val = float(var)
+        sem = float(ds[f"{name}_sem"]) if f"{name}_sem" in ds else float("nan")
+        text = f"{val:.4g}" if np.isfinite(val) else "nan"
+        if np.isfinite(sem):
+            text += f" ± {sem:.2g}"
+        table.add_row(str(name), text)
+    return table
+
+
 @app.command("capacity")
 @_one_line_errors
 def capacity_cmd(
@@ -59,73 +97,53 @@ def capacity_cmd(
         ..., help="a population tensor (.nc / .zarr, from `neurogeom load`)"
     ),
     by: str = typer.Option(..., "--by", help="trial label whose values are the manifolds"),
-    within: str | None = typer.Option(None, "--within", help="also split by this trial label"),
-    time: tuple[float, float] | None = typer.Option(
-        None, "--time", help="time window in seconds: START STOP"
+    within: str | None = typer.Option(
+        None, "--within", help="joint manifolds: also by this trial label"
+    ),
+    split: str | None = typer.Option(
+        None, "--split", help="a separate analysis for each value of this trial label"
+    ),
+    window: tuple[float, float] | None = typer.Option(
+        None, "--window", help="time window in seconds: START STOP"
     ),
     stage: str | None = typer.Option(None, "--stage", help="stage to use, if the tensor has one"),
-    method: str = typer.Option("glue", "--method", help="glue | simulated | mftma"),
-    n_t: int = typer.Option(200, "--n-t", help="number of (y, t) samples (glue, mftma)"),
+    method: str = typer.Option(
+        "glue",
+        "--method",
+        help="a registered measure: glue, simulated_capacity, mftma, decoding_accuracy, "
+        "participation_ratio",
+    ),
+    n_t: int | None = typer.Option(
+        None, "--n-t", help="number of (y, t) samples (measures that take n_t: glue, mftma)"
+    ),
     seed: int = typer.Option(0, "--seed", help="random seed"),
     out: str = typer.Option(..., "-o", "--out", help="output .nc file for the result Dataset"),
 ) -> None:
     """Manifold capacity and geometry of the manifolds given by a trial label; save the Dataset."""
-    import numpy as np
-
     from neurogeom.io.store import load, save
 
-    if method not in ("glue", "simulated", "mftma"):
-        raise ValueError(f"--method must be glue, simulated or mftma; got {method!r}.")
+    choices = _points_labels_measures()
+    if method not in choices:
+        raise ValueError(f"--method must be one of {', '.join(choices)}; got {method!r}.")
     pop = load(path)
     if not hasattr(pop, "ng") or not hasattr(pop, "dims") or "trial" not in pop.dims:
         raise ValueError(f"{path!r} does not hold a population tensor with a 'trial' dim.")
-    stage_value: object = stage
-    if stage is not None and "stage" in pop.dims:
-        coord = pop["stage"].values
-        if coord.dtype.kind in "iuf":
-            stage_value = coord.dtype.type(float(stage))
-    man = pop.ng.manifolds(by=by, within=within, time=time, stage=stage_value)
-    if method == "glue":
-        from neurogeom.geometry import glue
-
-        ds = glue(man.points, man.labels, n_t=n_t, seed=seed)
-    elif method == "simulated":
-        from neurogeom.geometry import simulated_capacity
-
-        ds = simulated_capacity(man.points, man.labels, seed=seed)
-    else:
-        from neurogeom.geometry import mftma
-
-        ds = mftma(man.points, man.labels, n_t=n_t, seed=seed)
-    ds.attrs.update(by=by, within=within or "", source=str(path))
-    if time is not None:
-        ds.attrs["time_window_s"] = [float(time[0]), float(time[1])]
-    from rich.table import Table
-
-    table = Table(
-        title=f"{method} capacity of {path} by {by}" + (f" within {within}" if within else "")
+    options = {} if n_t is None else {"n_t": n_t}
+    ds = pop.ng.measure(
+        method,
+        by,
+        within=within,
+        split=split,
+        window_s=window,
+        stage=_stage_value(pop, stage),
+        seed=seed,
+        **options,
     )
-    table.add_column("measure")
-    table.add_column("value", justify="right")
-    for name in (
-        "capacity",
-        "radius",
-        "dimension",
-        "center_alignment",
-        "axis_alignment",
-        "center_axis_alignment",
-    ):
-        if name not in ds:
-            continue
-        val = float(ds[name])
-        if f"{name}_sem" in ds:
-            text = f"{val:.4g} ± {float(ds[f'{name}_sem']):.2g}"
-        elif name == "capacity" and "capacity_low" in ds:
-            text = f"{val:.4g} [{float(ds.capacity_low):.4g}, {float(ds.capacity_high):.4g}]"
-        else:
-            text = f"{val:.4g}" if np.isfinite(val) else "nan"
-        table.add_row(name, text)
-    console.print(table)
+    ds.attrs["source"] = str(path)
+    title = f"{method} of {path} by {by}" + (f" within {within}" if within else "")
+    for value in ds[split].values.tolist() if split else [None]:
+        part = ds if value is None else ds.sel({split: value})
+        console.print(_result_table(part, title + ("" if value is None else f", {split}={value}")))
     written = save(ds, out)
     console.print(f"wrote {written}", highlight=False, soft_wrap=True)
 
