@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -100,12 +105,12 @@ def test_condition_average_equals_groupwise_mean():
         mask = (pop["context"].values == c) & (pop["choice"].values == ch)
         np.testing.assert_allclose(avg.values[i], pop.values[mask].mean(axis=0))
         assert avg["n_trials"].values[i] == mask.sum()
-    np.testing.assert_allclose(pop.ng.average(over="time").values, pop.values.mean(axis=1))
+    np.testing.assert_allclose(pop.ng.average(dim="time").values, pop.values.mean(axis=1))
 
 
 def test_manifolds_points_are_window_means_and_labels_are_conjunctions():
     pop = _pop()
-    m = pop.ng.manifolds(by="choice", within="context", time=(0.1, 0.2))
+    m = pop.ng.manifolds(by="choice", within="context", window_s=(0.1, 0.2))
     assert m.points.shape == (40, 5) and m.points.dtype == np.float64
     np.testing.assert_allclose(m.points, pop.values[:, 2:5, :].mean(axis=1))
     assert m.n_manifolds == 4 and list(m.table.columns) == ["choice", "context", "n_points"]
@@ -124,10 +129,14 @@ def test_manifolds_errors_name_the_problem():
         ValueError, match=r"unknown trial label 'coherence'.*\['context', 'choice'\]"
     ):
         pop.ng.manifolds(by="coherence")
-    with pytest.raises(ValueError, match=r"holds no bins; the tensor spans 0 to 0.45 s"):
-        pop.ng.manifolds(by="choice", time=(2.0, 3.0))
+    with pytest.raises(
+        ValueError, match=r"window_s \(2.0, 3.0\) holds no bins; the tensor spans 0"
+    ):
+        pop.ng.manifolds(by="choice", window_s=(2.0, 3.0))
     with pytest.raises(ValueError, match="start < stop"):
-        pop.ng.manifolds(by="choice", time=(0.3, 0.1))
+        pop.ng.manifolds(by="choice", window_s=(0.3, 0.1))
+    with pytest.raises(ValueError, match="window_s= was given but the tensor has no 'time'"):
+        pop.ng.average(dim="time").ng.manifolds(by="choice", window_s=(0.1, 0.2))
     lonely = _pop(context=np.r_[np.zeros(39, int), 1])
     with pytest.raises(ValueError, match="fewer than 2 points.*min_points=1"):
         lonely.ng.manifolds(by="context")
@@ -168,10 +177,14 @@ def test_pool_balances_conditions_and_keeps_sessions_apart():
 
 def test_pool_errors():
     a = _pop(seed=1)
-    with pytest.raises(ValueError, match=r"unit ids \[0, 1, 2, 3, 4\] occur in more than one"):
-        pool([a, _pop(seed=2)], by="context")
-    ok = pool([a, _pop(seed=2)], by="context", unique_ids=True)
-    assert ok["unit"].values[0] == "session0/0"
+    with pytest.raises(
+        ValueError, match=r"unit ids \[0, 1, 2, 3, 4\] occur in more than one.*unique_unit_ids=True"
+    ):
+        pool([a, _pop(seed=2)], by="context", unique_unit_ids=False)
+    ok = pool([a, _pop(seed=2)], by="context")  # default: "<session>/<id>"
+    assert ok["unit"].values[0] == "session0/0" and ok["unit"].values[-1] == "session1/4"
+    kept = pool([a, _pop(seed=2, unit=list("abcde"))], by="context", unique_unit_ids=False)
+    assert kept["unit"].values.tolist() == [*"01234abcde"]  # ids as given (as strings)
     with pytest.raises(ValueError, match="replace=True"):
         pool([a, _pop(seed=2, unit=list("abcde"))], by="context", n_trials=1000)
     with pytest.raises(ValueError, match="lacks trial label"):
@@ -226,3 +239,114 @@ def test_contract_errors_say_how_to_fix_them(kwargs, match):
     args.update(kwargs)
     with pytest.raises(ValueError, match=match):
         make_population(np.zeros((4, 3, 2)), **args)
+
+
+# ---- missing labels -----------------------------------------------------------------------------
+
+
+def test_nan_label_is_never_a_manifold():
+    """A float label that is NaN on catch trials: those trials are left out, with one warning."""
+    rng = np.random.default_rng(4)
+    coherence = rng.choice([0.1, 0.5], 40)
+    coherence[[2, 7, 11]] = np.nan  # catch trials
+    pop = _pop(coherence=coherence)
+    with pytest.warns(UserWarning, match=r"left out 3 of 40 trials.*\{'coherence': 3\}") as rec:
+        m = pop.ng.manifolds(by="coherence", within="context")
+    assert len([w for w in rec if "left out" in str(w.message)]) == 1
+    assert m.table["coherence"].tolist() == [0.1, 0.1, 0.5, 0.5]
+    assert m.n_manifolds == 4 and m.points.shape[0] == 37 and m.labels.min() == 0
+    # the points are exactly the labelled trials' window means, grouped by label
+    for k, row in m.table.iterrows():
+        mask = (coherence == row["coherence"]) & (pop["context"].values == row["context"])
+        np.testing.assert_allclose(
+            np.sort(m.points[m.labels == k], axis=0), np.sort(pop.values[mask].mean(1), axis=0)
+        )
+
+
+def test_none_label_is_left_out_and_all_missing_is_an_error():
+    choice = np.array(["left", "right", None, "left"] * 10, dtype=object)
+    pop = _pop(choice=choice)
+    with pytest.warns(UserWarning, match="left out 10 of 40 trials"):
+        m = pop.ng.manifolds(by="choice")
+    assert m.table["choice"].tolist() == ["left", "right"] and m.points.shape[0] == 30
+    with pytest.warns(UserWarning, match="left out 10 of 40 trials"):
+        avg = pop.ng.average(by="choice")
+    assert avg["choice"].values.tolist() == ["left", "right"]
+    assert avg["n_trials"].values.tolist() == [20, 10]
+    with pytest.raises(ValueError, match=r"every trial has a missing \(NaN or None\) value"):
+        _pop(coherence=np.full(40, np.nan)).ng.manifolds(by="coherence")
+
+
+def test_pool_leaves_out_missing_labels():
+    a = _pop(seed=1, context=np.r_[np.nan, np.arange(39) % 2])
+    b = _pop(seed=2, unit=list("abcde"))
+    with pytest.warns(UserWarning, match="left out 1 of 40 trials"):
+        pooled = pool([a, b], by="context")
+    assert set(pooled["context"].values.tolist()) == {0.0, 1.0}
+
+
+# ---- one direction of dependency ----------------------------------------------------------------
+
+PACKAGE = Path(__file__).resolve().parents[1] / "neurogeom"
+_UPPER = ("neurogeom.learning", "neurogeom.show", "neurogeom.accessor")
+ABOVE_THE_ENGINE = ("neurogeom.population", *_UPPER)
+ABOVE_THE_CONTRACT = ("neurogeom.geometry", *_UPPER)
+
+
+def _imports(path: Path, package: str) -> set[str]:
+    """Every module a file imports, anywhere in it (functions too), relative imports resolved."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                module = ".".join([*base, *([node.module] if node.module else [])])
+            else:
+                module = node.module or ""
+            found.add(module)
+            found.update(f"{module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def _violations(imported: set[str], forbidden: tuple[str, ...]) -> list[str]:
+    return sorted(m for m in imported if any(m == f or m.startswith(f + ".") for f in forbidden))
+
+
+def test_engine_and_contract_do_not_import_upward():
+    engine = sorted((PACKAGE / "geometry").glob("*.py"))
+    assert len(engine) > 5
+    bad = {p.name: _violations(_imports(p, "neurogeom.geometry"), ABOVE_THE_ENGINE) for p in engine}
+    assert not any(bad.values()), f"geometry/ imports the contract or above: {bad}"
+    contract = _imports(PACKAGE / "population.py", "neurogeom")
+    assert not _violations(contract, ABOVE_THE_CONTRACT), contract
+    # the check can fail: it sees an import inside a function, and relative imports
+    inside = _imports_from_text("def f():\n    from neurogeom import learning\n", "neurogeom")
+    assert _violations(inside, ABOVE_THE_CONTRACT) == ["neurogeom.learning"]
+    relative = _imports_from_text("from ..population import pool\n", "neurogeom.geometry")
+    assert _violations(relative, ABOVE_THE_ENGINE) == [
+        "neurogeom.population",
+        "neurogeom.population.pool",
+    ]
+
+
+def _imports_from_text(text: str, package: str) -> set[str]:
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
+        f.write(text)
+    try:
+        return _imports(Path(f.name), package)
+    finally:
+        Path(f.name).unlink()
+
+
+def test_accessor_registered_by_importing_neurogeom():
+    code = (
+        "import sys, xarray as xr; import neurogeom; "
+        "assert hasattr(xr.DataArray([1]), 'ng'); "
+        "assert 'neurogeom.geometry.capacity' not in sys.modules; "
+        "assert 'neurogeom.learning.broadcast' not in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
