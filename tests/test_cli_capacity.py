@@ -42,7 +42,7 @@ def test_capacity_command_writes_the_glue_dataset(tensor_path, tmp_path):
             str(tensor_path),
             "--by",
             "choice",
-            "--time",
+            "--window",
             "0.1",
             "0.3",
             "--n-t",
@@ -54,13 +54,14 @@ def test_capacity_command_writes_the_glue_dataset(tensor_path, tmp_path):
     assert res.exit_code == 0, res.output
     assert "capacity" in res.output and "radius" in res.output
     ds = load(out)
-    assert ds.attrs["estimator"] == "glue" and ds.attrs["by"] == "choice"
-    assert ds.sizes["manifold"] == 4
+    assert ds.attrs["estimator"] == "glue" and ds.attrs["by"] == ["choice"]
+    assert ds.attrs["window_s"] == [0.1, 0.3] and ds.attrs["n_t"] == 60
+    assert ds.manifold.values.tolist() == [0, 1, 2, 3]
     assert 0 < float(ds.capacity) < 10 and float(ds.capacity_sem) > 0
     # the same numbers as calling the library directly
     from neurogeom.geometry import glue
 
-    man = load(tensor_path).ng.manifolds(by="choice", time=(0.1, 0.3))
+    man = load(tensor_path).ng.manifolds(by="choice", window_s=(0.1, 0.3))
     assert float(glue(man.points, man.labels, n_t=60).capacity) == float(ds.capacity)
 
 
@@ -76,15 +77,58 @@ def test_capacity_command_within_and_simulated(tensor_path, tmp_path):
             "--within",
             "context",
             "--method",
-            "simulated",
+            "simulated_capacity",
             "-o",
             str(out),
         ],
     )
     assert res.exit_code == 0, res.output
     ds = load(out)
-    assert ds.attrs["estimator"] == "simulated" and ds.sizes["manifold"] == 8
+    assert ds.attrs["estimator"] == "simulated_capacity" and ds.sizes["manifold"] == 8
+    assert ds.context.values.tolist() == [0, 1] * 4  # one coord per label on `manifold`
     assert float(ds.capacity_low) <= float(ds.capacity) <= float(ds.capacity_high)
+
+
+def test_capacity_command_split(tensor_path, tmp_path):
+    out = tmp_path / "split.nc"
+    args = ["capacity", str(tensor_path), "--by", "choice", "--split", "context"]
+    res = CliRunner().invoke(app, [*args, "--method", "mftma", "--n-t", "30", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "context=0" in res.output and "context=1" in res.output
+    ds = load(out)
+    assert ds.capacity.dims == ("context",) and ds.sizes["manifold"] == 4
+
+
+POINTS_LABELS = ["decoding_accuracy", "glue", "mftma", "participation_ratio", "simulated_capacity"]
+
+
+def test_method_choices_are_the_registry_points_labels_measures():
+    from neurogeom.cli import _points_labels_measures
+
+    assert _points_labels_measures() == POINTS_LABELS
+
+
+@pytest.mark.parametrize("method", POINTS_LABELS)
+def test_capacity_command_accepts_every_registered_measure(tensor_path, tmp_path, method):
+    out = tmp_path / f"{method}.nc"
+    res = CliRunner().invoke(
+        app, ["capacity", str(tensor_path), "--by", "choice", "--method", method, "-o", str(out)]
+    )
+    assert res.exit_code == 0, res.output
+    ds = load(out)
+    assert ds.attrs["estimator"] == method
+    assert method.split("_")[0] in res.output or "capacity" in res.output
+
+
+@pytest.mark.parametrize("method", ["simulated", "cka_similarity", "radius", "svm"])
+def test_capacity_command_rejects_other_methods(tensor_path, method):
+    res = CliRunner().invoke(
+        app, ["capacity", str(tensor_path), "--by", "choice", "--method", method, "-o", "x.nc"]
+    )
+    assert res.exit_code == 1
+    assert f"--method must be one of {', '.join(POINTS_LABELS)}; got {method!r}" in res.output, (
+        res.output
+    )
 
 
 def test_capacity_command_bad_input_is_one_line(tensor_path, tmp_path):
@@ -95,6 +139,9 @@ def test_capacity_command_bad_input_is_one_line(tensor_path, tmp_path):
     assert res.exit_code == 1
     assert "unknown trial label 'nope'" in res.output
     res = runner.invoke(
-        app, ["capacity", str(tensor_path), "--by", "choice", "--method", "svm", "-o", "x.nc"]
-    )
-    assert res.exit_code == 1 and "--method must be glue, simulated or mftma" in res.output
+        app,
+        ["capacity", str(tensor_path), "--by", "choice", "--method", "participation_ratio",
+         "--n-t", "50", "-o", str(tmp_path / "x.nc")],
+    )  # fmt: skip
+    assert res.exit_code == 1
+    assert "measure 'participation_ratio' does not take the argument(s) ['n_t']" in res.output

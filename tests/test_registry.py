@@ -36,38 +36,63 @@ def _parse_invariances(text: str) -> set[str]:
     return {part.strip() for part in text.split(",") if part.strip()}
 
 
-def test_measures_table():
+POINTS_LABELS = (
+    "decoding_accuracy",
+    "glue",
+    "mftma",
+    "participation_ratio",
+    "simulated_capacity",
+)
+PAIR = (
+    "angular_shape_distance",
+    "cka_similarity",
+    "debiased_cka_similarity",
+    "procrustes_distance",
+    "rsa_similarity",
+)
+
+
+def test_measures_table_has_a_row_per_output():
     table = measures()
     assert isinstance(table, pd.DataFrame)
-    assert table.index.is_unique
-    for name in (
-        "glue",
+    assert table.index.is_unique and table.index.names == ["measure", "output"]
+    assert sorted(set(table.index.get_level_values("measure"))) == sorted(POINTS_LABELS + PAIR)
+    assert reg.measure_names("points_labels") == list(POINTS_LABELS)
+    assert reg.measure_names("pair") == list(PAIR)
+    glue = table.loc["glue"]
+    assert list(glue.index) == [
         "capacity",
         "radius",
         "dimension",
+        "utility",
         "center_alignment",
         "axis_alignment",
         "center_axis_alignment",
-        "simulated_capacity",
-        "mftma",
-        "mftma_capacity",
-        "cka",
-        "debiased_cka",
-        "rsa",
-        "procrustes_distance",
-        "angular_shape_distance",
-        "decoding_accuracy",
-        "participation_ratio",
-    ):
-        assert name in table.index, name
-    assert table.loc["cka", "larger_is_more_similar"] is True
-    assert table.loc["procrustes_distance", "larger_is_more_similar"] is False
-    assert table.loc["procrustes_distance", "is_metric"]
-    assert table.loc["glue", "larger_is_more_separable"] is True
-    assert table.loc["radius", "larger_is_more_separable"] is False
-    assert table.loc["cka", "larger_is_more_separable"] is None
+    ]
+    assert glue.loc["capacity", "larger_is_more_separable"] is True
+    assert glue.loc["radius", "larger_is_more_separable"] is False
+    assert glue.loc["axis_alignment", "larger_is_more_separable"] is True
+    assert set(glue["kind"]) == {"capacity", "geometry"}
+    assert list(table.loc["mftma"].index) == ["capacity", "radius", "dimension"]
+    assert table.loc[("mftma", "dimension"), "larger_is_more_separable"] is False
+    assert table.loc[("cka_similarity", "cka_similarity"), "larger_is_more_similar"] is True
+    assert table.loc[("procrustes_distance", "procrustes_distance"), "is_metric"]
+    assert table.loc[("cka_similarity", "cka_similarity"), "larger_is_more_separable"] is None
+    for name in POINTS_LABELS:  # every capacity/geometry output says its direction
+        rows = table.loc[name]
+        sep = rows[rows["kind"].isin(["capacity", "geometry", "decoding"])]
+        assert sep["larger_is_more_separable"].map(lambda v: v in (True, False)).all()
     assert set(table["kind"]) <= set(reg.KINDS)
     assert {"capacity", "geometry", "similarity", "decoding", "dimension"} == set(table["kind"])
+
+
+@pytest.mark.parametrize("name", POINTS_LABELS + PAIR)
+def test_registry_name_is_the_function_name(name):
+    m = reg.get_measure(name)
+    assert m.function.split(":")[1] == name
+    assert m.resolve().__name__ == name
+    exported = getattr(importlib.import_module("neurogeom.geometry"), name)
+    assert exported is m.resolve()
 
 
 def test_registration_is_lazy():
@@ -83,7 +108,7 @@ def test_registration_is_lazy():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-@pytest.mark.parametrize("name", sorted(measures().index))
+@pytest.mark.parametrize("name", reg.measure_names())
 def test_registry_agrees_with_docstrings(name):
     m = reg.get_measure(name)
     module = m.function.split(":")[0]
@@ -94,8 +119,6 @@ def test_registry_agrees_with_docstrings(name):
             pytest.skip(f"{module} is not available")
     func = m.resolve()
     assert callable(func)
-    if m.variable is not None:
-        return  # one output of a multi-output function: its docstring speaks of the main output
     invariant, direction = _docstring_lines(func)
     if module not in OWN_MODULES and (invariant is None or direction is None):
         pytest.skip(f"{m.function} has no 'Invariant to:'/'Direction:' lines")
@@ -108,13 +131,18 @@ def test_get_measure_and_register_errors():
     with pytest.raises(ValueError, match="unknown measure 'nope'; registered measures"):
         reg.get_measure("nope")
     with pytest.raises(ValueError, match="already registered"):
-        reg.register(reg.get_measure("cka"))
+        reg.register(reg.get_measure("cka_similarity"))
     with pytest.raises(ValueError, match="direction must be one of"):
         reg.Measure("x", "similarity", "bigger_is_better", (), False, "", "m:f")
     with pytest.raises(ValueError, match="kind must be one of"):
         reg.Measure("x", "magic", "larger_is_more_similar", (), False, "", "m:f")
     with pytest.raises(ValueError, match="unknown invariances"):
         reg.Measure("x", "similarity", "larger_is_more_similar", ("shear",), False, "", "m:f")
+    with pytest.raises(ValueError, match="output 'r': direction must be one of"):
+        reg.Output("r", "smaller_is_better", "geometry")
+    with pytest.raises(ValueError, match="inputs must be 'points_labels' or 'pair'"):
+        reg.Measure("x", "dimension", "larger_is_more_dimensional", (), False, "", "m:f",
+                    inputs="three")  # fmt: skip
 
 
 def test_register_custom_measure():
@@ -130,7 +158,7 @@ def test_register_custom_measure():
     )
     reg.register(m)
     try:
-        assert "test_pr_centroids" in measures().index
+        assert ("test_pr_centroids", "test_pr_centroids") in measures().index
         assert reg.get_measure("test_pr_centroids").resolve().__name__ == "participation_ratio"
     finally:
         reg._REGISTRY.pop("test_pr_centroids")
