@@ -39,6 +39,13 @@ INVARIANCES = (
 )
 
 
+def _check_kind_and_direction(what: str, kind: str, direction: str) -> None:
+    if kind not in KINDS:
+        raise ValueError(f"{what}: kind must be one of {KINDS}; got {kind!r}.")
+    if direction not in DIRECTIONS:
+        raise ValueError(f"{what}: direction must be one of {DIRECTIONS}; got {direction!r}.")
+
+
 @dataclass(frozen=True)
 class Output:
     """One output variable of a measure (``radius`` of ``glue``), with its own direction.
@@ -59,15 +66,7 @@ class Output:
     kind: str
 
     def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ValueError(
-                f"output {self.name!r}: kind must be one of {KINDS}; got {self.kind!r}."
-            )
-        if self.direction not in DIRECTIONS:
-            raise ValueError(
-                f"output {self.name!r}: direction must be one of {DIRECTIONS}; got "
-                f"{self.direction!r}."
-            )
+        _check_kind_and_direction(f"output {self.name!r}", self.kind, self.direction)
 
 
 @dataclass(frozen=True)
@@ -113,15 +112,7 @@ class Measure:
     inputs: str = "points_labels"
 
     def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ValueError(
-                f"measure {self.name!r}: kind must be one of {KINDS}; got {self.kind!r}."
-            )
-        if self.direction not in DIRECTIONS:
-            raise ValueError(
-                f"measure {self.name!r}: direction must be one of {DIRECTIONS}; got "
-                f"{self.direction!r}."
-            )
+        _check_kind_and_direction(f"measure {self.name!r}", self.kind, self.direction)
         unknown = set(self.invariances) - set(INVARIANCES)
         if unknown:
             raise ValueError(

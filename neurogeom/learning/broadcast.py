@@ -275,9 +275,7 @@ def _merge_measures(calls: tuple[_Call, ...], parts: list[xr.Dataset]) -> xr.Dat
             sizes.setdefault(str(d), set()).add(n)
     renamed = []
     for call, p in zip(calls, parts):
-        clash = {
-            v: f"{call.measure}_{v}" for v in p.data_vars if names.count(v) > 1 or v in coords
-        }
+        clash = {v: f"{call.measure}_{v}" for v in p.data_vars if names.count(v) > 1 or v in coords}
         dims = {d: f"{call.measure}_{d}" for d in p.dims if d != "manifold" and len(sizes[d]) > 1}
         q = p.rename({**clash, **dims})
         q.attrs = {f"{call.measure}_{k}": v for k, v in p.attrs.items() if k != "estimator"}
