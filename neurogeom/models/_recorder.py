@@ -129,7 +129,8 @@ class Recorder:
     loop asks for them, from snapshots of the training state.
 
     With ``background=True`` the jobs run on one worker thread, so the loop does not wait for the
-    evaluations or the file writes: torch releases the GIL inside its kernels, so where a second core
+    evaluations or the file writes (the worker uses the training thread's torch thread count, taken
+    when the recorder is made, so its numbers are those of the loop's thread): torch releases the GIL inside its kernels, so where a second core
     is free the two run side by side. The jobs run one at a time in submission order, each from
     copies of the state taken at its step, so the rows, the target streak and the files are exactly
     those of running the jobs in the loop itself (``background=False``).
@@ -189,8 +190,20 @@ class Recorder:
         self.target_full, self.target_monitor = target_full, target_monitor
         self.patience, self.run_dir, self.t_start = patience, run_dir, t_start
         self.rows, self.streak, self.n_written = rows, streak, len(rows)
+        # torch's CPU thread settings are per thread (OpenMP's thread count, and MKL's, which
+        # torch.set_num_threads sets with mkl_set_num_threads_local): a new thread starts with the
+        # process defaults. The worker takes the training thread's count before its first job, so
+        # that its matrix products run the same kernels, in the same order, as the loop's would.
+        self.threads = torch.get_num_threads()
         self._pool = (
-            ThreadPoolExecutor(1, thread_name_prefix="neurogeom-train") if background else None
+            ThreadPoolExecutor(
+                1,
+                thread_name_prefix="neurogeom-train",
+                initializer=torch.set_num_threads,
+                initargs=(self.threads,),
+            )
+            if background
+            else None
         )
         self._pending: list[Future] = []
         self._error: BaseException | None = None
