@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from pathlib import Path
+
+from neurogeom._files import to_json, write_atomic
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -13,11 +12,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 def write_results(name: str, result: dict) -> Path:
     """Write ``result`` as ``results/<name>.json`` (temporary file, then rename); print it."""
     RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{name}.json"
-    with tempfile.NamedTemporaryFile("w", dir=RESULTS, delete=False, suffix=".tmp") as fh:
-        json.dump(result, fh, indent=1)
-        fh.write("\n")
-    os.chmod(fh.name, 0o644)
-    os.replace(fh.name, path)
-    print(json.dumps(result, indent=1))
+    text = to_json(result, indent=1)
+    path = write_atomic(RESULTS / f"{name}.json", text + "\n")
+    print(text)
     return path

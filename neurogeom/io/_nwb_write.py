@@ -23,7 +23,6 @@ Layout of the written file
 
 from __future__ import annotations
 
-import json
 import os
 import uuid
 from collections.abc import Mapping
@@ -34,6 +33,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from neurogeom._files import replace_atomic, to_json
 from neurogeom.io._binning import bin_edges
 from neurogeom.population import validate
 
@@ -46,14 +46,6 @@ UNIT_ID_COLUMN = "unit_name"
 _RESERVED = {"start_time", "stop_time", "id", "timeseries", "tags", "trial", "valid"}
 _GAP_S = 1.0  # silence between consecutive trial windows on the written clock
 _OPHYS = {"fluorescence": "Fluorescence", "dff": "DfOverF"}
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    return str(obj)
 
 
 def _regular_time(pop: xr.DataArray) -> tuple[np.ndarray, float, tuple[float, float]]:
@@ -311,17 +303,13 @@ def write_nwb(
         meta["series"] = _add_series(nwbfile, values, events, time, quantity, pop, bin_size)
         meta["unit"] = np.asarray(pop["unit"].values).tolist()
         meta["unit_coords"] = {k: v.tolist() for k, v in unit_coords.items()}
-    nwbfile.notes = json.dumps({META_KEY: meta}, default=_json_default)
+    nwbfile.notes = to_json({META_KEY: meta})
 
-    tmp = path.parent / f".{path.stem}.{uuid.uuid4().hex[:8]}.tmp.nwb"  # same folder: atomic rename
-    try:
+    def write(tmp: Path) -> None:
         with NWBHDF5IO(tmp, mode="w") as io:
             io.write(nwbfile)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+
+    return replace_atomic(path, write)
 
 
 def _spike_times(

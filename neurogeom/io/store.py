@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import xarray as xr
+
+from neurogeom._files import replace_atomic, replace_dir_atomic, to_json
 
 __all__ = ["save", "load", "read_provenance"]
 
@@ -55,24 +54,14 @@ def _encode_attr(value: Any) -> Any:
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, bool) or value is None or isinstance(value, dict | list | tuple):
-        return _JSON + json.dumps(value, default=_json_default)
+        return _JSON + to_json(value)
     if isinstance(value, np.ndarray):
         if value.dtype.kind in "biuf" and value.dtype != bool:
             return value
-        return _JSON + json.dumps(value.tolist(), default=_json_default)
+        return _JSON + to_json(value.tolist())
     if isinstance(value, str | int | float):
         return value
-    return _JSON + json.dumps(value, default=_json_default)
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, datetime):
-        return obj.isoformat()
-    return str(obj)
+    return _JSON + to_json(value)
 
 
 def _decode_attr(value: Any) -> Any:
@@ -192,24 +181,9 @@ def save(
     if fmt == "zarr":  # variable-length strings: the string dtype zarr v3 specifies
         ds = _map_string_vars(ds, lambda v: v.astype(object) if v.dtype.kind == "U" else v)
     if fmt == "netcdf":
-        tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.tmp"  # same folder: atomic
-        try:
-            ds.to_netcdf(tmp, engine="h5netcdf")
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        replace_atomic(path, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf"))
     else:
-        tmp_dir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-        try:
-            store = tmp_dir / "store.zarr"
-            ds.to_zarr(store, mode="w", consolidated=False)
-            if path.exists():
-                old = tmp_dir / "old"
-                os.replace(path, old)  # move the old store aside, then the new one in
-            os.replace(store, path)
-        finally:
-            shutil.rmtree(tmp_dir, ignore_errors=True)
+        replace_dir_atomic(path, lambda tmp: ds.to_zarr(tmp, mode="w", consolidated=False))
     return path
 
 

@@ -18,7 +18,6 @@ import json
 import math
 import os
 import shutil
-import time
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,8 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
+
+from neurogeom._files import replace_atomic, to_json, write_atomic
 
 __all__ = ["load_checkpoint", "list_checkpoints"]
 
@@ -51,28 +52,6 @@ COLUMNS = (
 # ---- atomic writes --------------------------------------------------------------------------------
 
 
-def _replace(path: Path, write: Any) -> None:
-    """Call ``write(tmp)`` to create a new file ``tmp`` beside ``path``, then rename it to ``path``
-    (whose folder must exist): ``path`` is never seen half written, and ``tmp`` never stays."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` atomically by a file holding ``data``."""
-
-    def write(tmp: Path) -> None:
-        with open(tmp, "xb") as f:
-            f.write(data)
-
-    _replace(path, write)
-
-
 def link_or_copy(src: Path, dst: Path) -> None:
     """Atomically make ``dst`` a second name of the finished file ``src`` (a copy where the file
     system has no hard links)."""
@@ -83,7 +62,7 @@ def link_or_copy(src: Path, dst: Path) -> None:
         except OSError:
             shutil.copyfile(src, tmp)
 
-    _replace(dst, write)
+    replace_atomic(dst, write)
 
 
 # ---- training state -------------------------------------------------------------------------------
@@ -124,7 +103,7 @@ def write_state(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, An
     from safetensors.torch import save
 
     cpu = {k: v.cpu().contiguous() for k, v in tensors.items()}
-    write_atomic(path, save(cpu, metadata={"neurogeom": json.dumps(meta)}))
+    write_atomic(path, save(cpu, metadata={"neurogeom": to_json(meta)}))
 
 
 def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

@@ -49,6 +49,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from neurogeom._files import to_json, write_atomic
 from neurogeom.models._recorder import EvalBank, Recorder
 from neurogeom.models.checkpoints import (
     latest_state,
@@ -58,7 +59,6 @@ from neurogeom.models.checkpoints import (
     read_metrics,
     restore,
     snapshot,
-    write_atomic,
     write_metrics,
 )
 from neurogeom.models.rnn import (
@@ -491,14 +491,14 @@ def train(
     stored = run_dir / "spec.json"
     if stored.is_file():
         old = json.loads(stored.read_text())
-        if old != json.loads(json.dumps(spec)):
+        if old != json.loads(to_json(spec)):
             raise ValueError(
                 f"{run_dir} holds a run of a different spec; choose another output folder "
                 "or delete it to start over"
             )
     else:
         run_dir.mkdir(parents=True, exist_ok=True)
-        write_atomic(stored, json.dumps(spec, indent=2).encode())
+        write_atomic(stored, to_json(spec, indent=2))
 
     cfg = TrainConfig(**spec["training"])
     device = pick_device(cfg.device)
