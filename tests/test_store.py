@@ -17,16 +17,16 @@ def pop():
     return from_array(
         rng.normal(size=(2, 6, 4, 3)),
         ("stage", "trial", "time", "unit"),
-        labels={
+        trial_coords={
             "context": ["motion", "color"] * 3,
             "is_correct": [True, False, True, True, False, True],
             "coherence": [0.05, np.nan, 0.5, -0.5, 0.15, 0.05],
         },
         stage=[0, 500],
-        stage_labels={"label": ["before", "after"]},
+        stage_coords={"label": ["before", "after"]},
         time=0.1 * np.arange(4),
         unit=["a/1", "a/2", "b/1"],
-        unit_labels={"session": ["a", "a", "b"]},
+        unit_coords={"session": ["a", "a", "b"]},
         quantity="rnn_state",
         bin_size_s=0.1,
         source="synthetic",

@@ -11,16 +11,24 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from neurogeom.population import DIMS, make_population, pool
 
-__all__ = ["from_array", "from_unit_trials", "read_mat", "read_golub"]
+__all__ = [
+    "from_array",
+    "from_unit_trials",
+    "read_mat",
+    "read_golub",
+    "MIN_TRIALS_PER_CONDITION",
+]
 
 
 def _check_length(kind: str, name: str, values: Any, n: int, dim: str) -> np.ndarray:
@@ -39,12 +47,12 @@ def from_array(
     data: Any,
     dims: Sequence[str],
     *,
-    labels: Mapping[str, Any] | None = None,
+    trial_coords: Mapping[str, Any] | None = None,
     time: Any = None,
     unit: Any = None,
-    unit_labels: Mapping[str, Any] | None = None,
+    unit_coords: Mapping[str, Any] | None = None,
     stage: Any = None,
-    stage_labels: Mapping[str, Any] | None = None,
+    stage_coords: Mapping[str, Any] | None = None,
     quantity: str = "continuous",
     bin_size_s: float | None = None,
     align: str | None = None,
@@ -62,17 +70,17 @@ def from_array(
     dims : sequence of str
         Names of the axes of ``data``, among ``stage``, ``trial``, ``time``, ``unit``, in any
         order (the tensor is transposed to the contract's order).
-    labels : dict of str to array_like, optional
+    trial_coords : dict of str to array_like, optional
         Trial labels (condition columns), each with one value per trial.
     time : array_like, optional
         Bin centres (s) relative to the alignment event; default ``arange(n_time) * bin_size_s``.
     unit : array_like, optional
         Unit ids (default ``0 .. n_unit - 1``).
-    unit_labels : dict of str to array_like, optional
+    unit_coords : dict of str to array_like, optional
         Per-unit metadata (``area``, ``depth``, ...).
     stage : array_like, optional
         Stage values (training step, session index).
-    stage_labels : dict of str to array_like, optional
+    stage_coords : dict of str to array_like, optional
         Per-stage metadata (``label`` = ``before`` / ``after``, ...).
     quantity : str, default="continuous"
         ``spike_count``, ``rate_hz``, ``dff``, ``fluorescence``, ``rnn_state`` or ``continuous``.
@@ -87,14 +95,14 @@ def from_array(
     Raises
     ------
     ValueError
-        If a dim name is unknown or repeated, ``dims`` does not match ``data``'s axes, or a label
-        vector has the wrong length (the message names the label and both lengths).
+        If a dim name is unknown or repeated, ``dims`` does not match ``data``'s axes, or a coord
+        vector has the wrong length (the message names the coord and both lengths).
 
     Examples
     --------
     >>> import numpy as np
     >>> pop = from_array(np.zeros((4, 3)), dims=("unit", "trial"),
-    ...                  labels={"context": ["a", "b", "a"]})
+    ...                  trial_coords={"context": ["a", "b", "a"]})
     >>> dict(pop.sizes)
     {'trial': 3, 'unit': 4}
     """
@@ -120,9 +128,9 @@ def from_array(
             raise ValueError(f"{kind}s were given but dims {dims} has no {dim!r}.")
         return {k: _check_length(kind, k, v, sizes[dim], dim) for k, v in mapping.items()}
 
-    trial_coords = checked("label", labels, "trial")
-    unit_coords = checked("unit label", unit_labels, "unit")
-    stage_coords = checked("stage label", stage_labels, "stage")
+    trial_coords = checked("trial coord", trial_coords, "trial")
+    unit_coords = checked("unit coord", unit_coords, "unit")
+    stage_coords = checked("stage coord", stage_coords, "stage")
     for kind, vec, dim in (
         ("time", time, "time"),
         ("unit", unit, "unit"),
@@ -151,8 +159,16 @@ def from_array(
     )
 
 
+#: Fewest trials per unit and condition that the default ``n_trials`` of
+#: :func:`from_unit_trials` accepts; below it, pass ``n_trials`` explicitly.
+MIN_TRIALS_PER_CONDITION = 10
+#: Keys of a unit entry that hold its per-trial task variables (MATLAB's struct names the
+#: field ``task_variable``).
+_VARIABLE_KEYS = ("task_variables", "task_variable")
+
+
 def from_unit_trials(
-    units: Sequence[Mapping[str, Any]],
+    units: Sequence[Mapping[str, Any]] | Mapping[str, Any],
     by: str | Sequence[str],
     *,
     n_trials: int | None = None,
@@ -168,26 +184,33 @@ def from_unit_trials(
 ) -> xr.DataArray:
     """Pseudo-population from per-unit trial lists (one entry per unit, trials not shared).
 
-    Each unit was recorded on its own set of trials (the layout of Mante et al. 2013's data: one
-    struct per unit with a trials x time ``response`` and per-trial ``task_variable`` fields).
-    Trials are resampled per condition of ``by`` to a common count with
-    :func:`neurogeom.population.pool`, so the k-th pseudo-trial of a condition joins the k-th
+    Each unit was recorded on its own set of trials: the layout of Mante et al. 2013's released
+    data, one MATLAB struct per unit with a trials x time ``response``, a ``task_variable`` struct
+    of per-trial fields (``context``, ``stim_dir``, ``correct``, ...) and the ``time`` axis, as
+    :func:`read_mat` returns it. Trials are resampled per condition of ``by`` to a common count
+    with :func:`neurogeom.population.pool`, so the k-th pseudo-trial of a condition joins the k-th
     drawn trial of every unit.
 
     Parameters
     ----------
-    units : sequence of dict
-        One dict per unit with ``"response"``: array of shape (n_trials,) or (n_trials, n_time);
-        ``"task_variables"``: dict of label -> (n_trials,) vectors; optional ``"unit_id"``
-        (default: the position) and ``"unit_labels"`` (dict of scalars, e.g. area).
+    units : sequence of dict, or dict
+        One dict per unit (a struct array or cell array of structs from :func:`read_mat`; one
+        dict for a single unit) with ``"response"``: array of shape (n_trials,) or
+        (n_trials, n_time); ``"task_variable"`` or ``"task_variables"``: dict of label ->
+        (n_trials,) vector; optional ``"time"``: bin centres (s), (n_time,); optional
+        ``"unit_id"`` (default: the position) and ``"unit_coords"`` (dict of scalars, e.g. area).
     by : str or sequence of str
         Task variable(s) defining conditions; every unit must have them.
     n_trials : int, optional
-        Pseudo-trials per condition (default: the smallest count over units and conditions).
+        Pseudo-trials per condition. Default: the smallest count over units and conditions,
+        which must be at least ``MIN_TRIALS_PER_CONDITION`` (10): fewer trials give a small
+        pseudo-population whose capacity is biased upward. Below that, pass ``n_trials`` (with
+        ``replace=True`` to resample beyond a unit's count). A warning names the units that
+        limit the count when it is below half the median count.
     seed : int, default=0
         Seed of the resampling.
     time : array_like, optional
-        Bin centres (s) of the time axis of the responses.
+        Bin centres (s) of the time axis of the responses; default the entries' ``time`` field.
     quantity : str, default="rate_hz"
         What the responses are.
     bin_size_s, align, source, species, area : optional
@@ -204,71 +227,37 @@ def from_unit_trials(
     Raises
     ------
     ValueError
-        If an entry lacks ``response`` or a ``by`` variable, a task variable has the wrong
-        length, units disagree on the number of time bins, or unit ids repeat.
+        If an entry lacks ``response``, its task variables or a ``by`` variable (the message
+        lists what it has), a task variable has the wrong length, units disagree on the time
+        axis, unit ids repeat, or the default ``n_trials`` would be below the floor.
+
+    Examples
+    --------
+    >>> raw = read_mat("mante_units.mat")  # doctest: +SKIP
+    >>> pop = from_unit_trials(raw["units"], by=["context", "stim_dir"])  # doctest: +SKIP
     """
+    if isinstance(units, Mapping):
+        units = [units]
+    units = list(units)
     if not units:
         raise ValueError("from_unit_trials needs at least one unit entry.")
     by_t = (by,) if isinstance(by, str) else tuple(by)
-    pops = []
-    names = []
-    n_time = None
-    checked: list[tuple[Mapping[str, Any], np.ndarray, dict[str, np.ndarray]]] = []
-    for i, entry in enumerate(units):
-        if "response" not in entry:
-            raise ValueError(
-                f"unit entry {i} has no 'response' (n_trials x n_time array); its keys are "
-                f"{sorted(entry)}."
-            )
-        resp = np.asarray(entry["response"], dtype=np.float64)
-        if resp.ndim not in (1, 2):
-            raise ValueError(
-                f"unit entry {i}: response must be (n_trials,) or (n_trials, n_time); got shape "
-                f"{resp.shape}."
-            )
-        if n_time is None:
-            n_time = resp.shape[1] if resp.ndim == 2 else 0
-        elif (resp.shape[1] if resp.ndim == 2 else 0) != n_time:
-            raise ValueError(
-                f"unit entry {i} has {resp.shape[1:]} time bins but entry 0 has {n_time}; all "
-                "units need the same time axis."
-            )
-        variables = dict(entry.get("task_variables", {}))
-        missing = [b for b in by_t if b not in variables]
-        if missing:
-            raise ValueError(
-                f"unit entry {i} lacks task variable(s) {missing}; it has {sorted(variables)}."
-            )
-        labels = {
-            k: _check_length("task variable", k, v, resp.shape[0], "trial")
-            for k, v in variables.items()
-        }
-        checked.append((entry, resp, labels))
-    if n_time and time is None and bin_size_s is None:
+    checked = [_unit_entry(i, entry, by_t) for i, entry in enumerate(units)]
+    time = _common_time(checked, time)
+    if checked[0][1].ndim == 2 and time is None and bin_size_s is None:
         raise ValueError(
             "the responses have a time axis: give time= (bin centres, s) or bin_size_s=."
         )
-    for i, (entry, resp, labels) in enumerate(checked):
-        unit_id = entry.get("unit_id", i)
-        unit_labels = {k: [v] for k, v in dict(entry.get("unit_labels", {})).items()}
-        data = resp[:, :, None] if resp.ndim == 2 else resp[:, None]
-        dims = ("trial", "time", "unit") if resp.ndim == 2 else ("trial", "unit")
-        pops.append(
-            from_array(
-                data,
-                dims,
-                labels=labels,
-                time=time if resp.ndim == 2 else None,
-                unit=[unit_id],
-                unit_labels=unit_labels,
-                quantity=quantity,
-                bin_size_s=bin_size_s if resp.ndim == 2 else None,
-                align=align,
-            )
-        )
-        names.append(f"unit{unit_id}")
+    ids = [entry.get("unit_id", i) for i, (entry, _, _) in enumerate(checked)]
+    names = [f"unit{u}" for u in ids]
     if len(set(names)) != len(names):
         raise ValueError("unit_id values repeat across entries; give each unit its own id.")
+    if n_trials is None:
+        n_trials = _default_n_trials(checked, ids, by_t)
+    pops = [
+        _unit_population(entry, resp, labels, unit_id, time, quantity, bin_size_s, align)
+        for (entry, resp, labels), unit_id in zip(checked, ids)
+    ]
     out = pool(pops, by=by_t, n_trials=n_trials, seed=seed, sessions=names, replace=replace)
     for key, val in {"source": source, "species": species, "area": area}.items():
         if val is not None:
@@ -276,6 +265,151 @@ def from_unit_trials(
     if bin_size_s is not None and "time" in out.dims:
         out.attrs["bin_size_s"] = bin_size_s
     return out
+
+
+def _unit_entry(
+    i: int, entry: Any, by: tuple[str, ...]
+) -> tuple[Mapping[str, Any], np.ndarray, dict[str, np.ndarray]]:
+    """One unit's entry checked: (entry, response (n_trials[, n_time]), task variables)."""
+    if not isinstance(entry, Mapping):
+        raise ValueError(
+            f"unit entry {i} is a {type(entry).__name__}, not a struct/dict with 'response' and "
+            "'task_variable' fields."
+        )
+    if "response" not in entry:
+        raise ValueError(
+            f"unit entry {i} has no 'response' (n_trials x n_time array); its keys are "
+            f"{sorted(entry)}."
+        )
+    resp = np.asarray(entry["response"], dtype=np.float64)
+    if resp.ndim not in (1, 2):
+        raise ValueError(
+            f"unit entry {i}: response must be (n_trials,) or (n_trials, n_time); got shape "
+            f"{resp.shape}."
+        )
+    key = next((k for k in _VARIABLE_KEYS if k in entry), None)
+    if key is None:
+        raise ValueError(
+            f"unit entry {i} has no task variables (a 'task_variable' or 'task_variables' "
+            f"field); its keys are {sorted(entry)}."
+        )
+    variables = entry[key]
+    if not isinstance(variables, Mapping):
+        raise ValueError(
+            f"unit entry {i}: {key!r} must be a struct/dict of per-trial vectors; got "
+            f"{type(variables).__name__}."
+        )
+    missing = [b for b in by if b not in variables]
+    if missing:
+        raise ValueError(
+            f"unit entry {i} lacks task variable(s) {missing}; its {key!r} has {sorted(variables)}."
+        )
+    labels = {
+        k: _check_length("task variable", k, v, resp.shape[0], "trial")
+        for k, v in variables.items()
+        if np.ndim(v) <= 1
+    }
+    return entry, resp, labels
+
+
+def _common_time(
+    checked: list[tuple[Mapping[str, Any], np.ndarray, dict[str, np.ndarray]]], time: Any
+) -> np.ndarray | None:
+    """The time axis all units share (``time`` if given, else the entries' ``time`` field)."""
+    n_time = [resp.shape[1] if resp.ndim == 2 else 0 for _, resp, _ in checked]
+    for i, n in enumerate(n_time):
+        if n != n_time[0]:
+            raise ValueError(
+                f"unit entry {i} has {n} time bins but entry 0 has {n_time[0]}; all units need "
+                "the same time axis."
+            )
+    if not n_time[0]:
+        return None
+    if time is not None:
+        return np.asarray(time, dtype=np.float64)
+    given = [entry.get("time") for entry, _, _ in checked]
+    if given[0] is None:
+        return None
+    first = np.atleast_1d(np.asarray(given[0], dtype=np.float64))
+    for i, t in enumerate(given):
+        if t is None or not np.allclose(np.atleast_1d(np.asarray(t, dtype=np.float64)), first):
+            raise ValueError(
+                f"unit entry {i}'s 'time' differs from entry 0's; all units need the same time "
+                "axis (or pass time=)."
+            )
+    return first
+
+
+def _default_n_trials(
+    checked: list[tuple[Mapping[str, Any], np.ndarray, dict[str, np.ndarray]]],
+    ids: list[Any],
+    by: tuple[str, ...],
+) -> int:
+    """The smallest trial count over units and conditions, checked against the floor."""
+    frames = [
+        pd.DataFrame({b: labels[b] for b in by}).assign(unit=uid)
+        for (_, _, labels), uid in zip(checked, ids)
+    ]
+    table = pd.concat(frames, ignore_index=True)
+    conditions = list(table[list(by)].drop_duplicates().itertuples(index=False, name=None))
+    every = pd.MultiIndex.from_tuples(
+        [(u, *c) for u in ids for c in conditions], names=["unit", *by]
+    )  # a condition a unit never had counts 0
+    counts = table.groupby(["unit", *by]).size().reindex(every, fill_value=0)
+    smallest = counts.sort_values(kind="stable")
+    lowest = int(smallest.iloc[0])
+
+    def named(below: float) -> str:
+        """The (at most 3) smallest unit/condition counts under ``below``."""
+        parts = []
+        for key, count in smallest[smallest < below].iloc[:3].items():
+            unit, *values = key
+            cond = ", ".join(f"{b}={v!r}" for b, v in zip(by, values))
+            parts.append(f"unit {unit}: {count} trials of ({cond})")
+        return "; ".join(parts)
+
+    if lowest < MIN_TRIALS_PER_CONDITION:
+        raise ValueError(
+            f"the default n_trials (the smallest count over units and conditions) would be "
+            f"{lowest}, below the floor of {MIN_TRIALS_PER_CONDITION} per condition: {named(MIN_TRIALS_PER_CONDITION)}. "
+            "Drop those units, merge conditions, or pass n_trials= explicitly (replace=True to "
+            "resample)."
+        )
+    median = float(np.median(counts.to_numpy()))
+    if lowest < median / 2:
+        warnings.warn(
+            f"n_trials={lowest} per condition, set by the smallest counts ({named(median / 2)}); most "
+            f"units have {median:g}. Pass n_trials= to choose, or drop the units that limit it.",
+            UserWarning,
+            stacklevel=3,
+        )
+    return lowest
+
+
+def _unit_population(
+    entry: Mapping[str, Any],
+    resp: np.ndarray,
+    labels: dict[str, np.ndarray],
+    unit_id: Any,
+    time: np.ndarray | None,
+    quantity: str,
+    bin_size_s: float | None,
+    align: str | None,
+) -> xr.DataArray:
+    """One unit's trials as a (trial, [time,] unit=1) tensor."""
+    unit_coords = {k: [v] for k, v in dict(entry.get("unit_coords", {})).items()}
+    timed = resp.ndim == 2
+    return from_array(
+        resp[:, :, None] if timed else resp[:, None],
+        ("trial", "time", "unit") if timed else ("trial", "unit"),
+        trial_coords=labels,
+        time=time if timed else None,
+        unit=[unit_id],
+        unit_coords=unit_coords,
+        quantity=quantity,
+        bin_size_s=bin_size_s if timed else None,
+        align=align,
+    )
 
 
 def read_mat(path: str | os.PathLike) -> dict[str, Any]:
@@ -370,9 +504,9 @@ def read_golub(path: str | os.PathLike) -> xr.DataArray:
     return from_array(
         np.stack(stacks),
         ("stage", "trial", "unit"),
-        labels=labels,
+        trial_coords=labels,
         stage=[0, 1],
-        stage_labels={"label": ["before", "after"]},
+        stage_coords={"label": ["before", "after"]},
         quantity="spike_count",
         source=str(path),
         species="Macaca mulatta",
