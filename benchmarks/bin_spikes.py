@@ -50,20 +50,20 @@ def main() -> dict:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     n_units, n_trials = (100, 100) if args.small else (1000, 1000)
-    rate_hz, period_s, window, bin_size = 50.0, 1.5, (-0.5, 0.5), 0.02
+    rate_hz, period_s, window_s, bin_size_s = 50.0, 1.5, (-0.5, 0.5), 0.02
 
     trains, events = make_session(n_units, n_trials, rate_hz, period_s)
     flat = np.concatenate(trains)
     ends = np.cumsum([t.size for t in trains])
-    edges = bin_edges(window, bin_size)
+    edges = bin_edges(window_s, bin_size_s)
     n_bins = edges.size - 1
 
     import pynapple as nap
 
     group = nap.TsGroup({u: nap.Ts(t=t) for u, t in enumerate(trains)})
-    epochs = nap.IntervalSet(start=events + window[0], end=events + window[1])
+    epochs = nap.IntervalSet(start=events + window_s[0], end=events + window_s[1])
     warm = nap.IntervalSet(start=epochs.start[:2], end=epochs.end[:2])
-    nap.build_tensor(group, warm, bin_size=bin_size)  # compile numba kernels first
+    nap.build_tensor(group, warm, bin_size=bin_size_s)  # compile numba kernels first
 
     # interleaved repeats: both see the same machine load; keep each one's best
     t_ours, t_peer = np.inf, np.inf
@@ -71,7 +71,7 @@ def main() -> dict:
         dt, ours = best_of(lambda: bin_spike_counts(flat, ends, events, edges), 1)
         t_ours = min(t_ours, dt)
         dt, peer = best_of(
-            lambda: nap.build_tensor(group, epochs, bin_size=bin_size, padding_value=np.nan), 1
+            lambda: nap.build_tensor(group, epochs, bin_size=bin_size_s, padding_value=np.nan), 1
         )
         t_peer = min(t_peer, dt)
     peer_tensor = np.asarray(peer)[:, :, :n_bins].transpose(1, 2, 0)  # (unit, trial, time) -> ours
@@ -84,7 +84,7 @@ def main() -> dict:
         "n_units": n_units,
         "n_trials": n_trials,
         "n_bins": n_bins,
-        "bin_size_s": bin_size,
+        "bin_size_s": bin_size_s,
         "n_spikes": int(flat.size),
         "spikes_per_unit_per_window": float(ours.sum() / (n_units * n_trials)),
         "neurogeom_s": round(t_ours, 4),

@@ -193,8 +193,8 @@ def load_cmd(
     pop = read_nwb(
         path,
         align=align,
-        window=window,
-        bin_size=bin_size,
+        window_s=window,
+        bin_size_s=bin_size,
         series=series,
         quantity="rate_hz" if rate else None,
     )

@@ -36,7 +36,7 @@ def test_load_writes_the_same_tensor_as_read_nwb(tmp_path):
     assert "trial=400, time=8, unit=100" in result.output
     saved = load(out)
     direct = read_nwb(
-        sample_nwb("late"), align="stimulus_on_time", window=(-0.2, 0.6), bin_size=0.1
+        sample_nwb("late"), align="stimulus_on_time", window_s=(-0.2, 0.6), bin_size_s=0.1
     )
     np.testing.assert_array_equal(saved.values, direct.values)
     assert saved["choice"].values.tolist() == direct["choice"].values.tolist()
@@ -133,8 +133,8 @@ def test_bad_files_are_one_line_errors_and_write_nothing(tmp_path, kind):
     ("options", "phrase"),
     [
         (["--window", "0.5", "0.5", "--bin", "0.1"], "window start must be before its stop"),
-        (["--window", "0", "1", "--bin", "0"], "bin_size must be a positive number"),
-        (["--window", "0", "1", "--bin=-0.1"], "e.g. bin_size=0.05"),
+        (["--window", "0", "1", "--bin", "0"], "bin_size_s must be a positive number"),
+        (["--window", "0", "1", "--bin=-0.1"], "e.g. bin_size_s=0.05"),
         (["--window", "0", "1", "--bin", "0.1", "--align", "go"], "'stimulus_on_time'"),
         (["--window", "0", "1", "--bin", "0.1", "--series", "lfp"], "no series 'lfp'"),
     ],

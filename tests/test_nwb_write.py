@@ -35,7 +35,7 @@ def labelled(rng, quantity, values, n_trial, **kw):
     return from_array(
         values,
         ("trial", "time", "unit"),
-        labels={
+        trial_coords={
             "context": np.array(["motion", "color"])[rng.integers(0, 2, n_trial)],
             "coherence": rng.choice([-0.5, 0.05, 0.5], n_trial),
             "is_correct": rng.random(n_trial) > 0.3,
@@ -61,7 +61,7 @@ def test_spike_count_round_trip_is_identical_and_inspector_clean(tmp_path):
         time=-0.4 + 0.05 * np.arange(16) + 0.025,
         bin_size_s=0.05,
         unit=np.arange(100, 107),
-        unit_labels={"cell_type": ["pyr"] * 4 + ["int"] * 3, "depth": np.linspace(0, 600, 7)},
+        unit_coords={"cell_type": ["pyr"] * 4 + ["int"] * 3, "depth": np.linspace(0, 600, 7)},
     )
     path = write_nwb(pop, tmp_path / "spikes.nwb")
     back = read_nwb(path)  # window, bin and align come from the file
@@ -69,7 +69,7 @@ def test_spike_count_round_trip_is_identical_and_inspector_clean(tmp_path):
     assert back.attrs["source"] == str(path)
     assert inspector_findings(path) == []
     # the spike times are real spike times: other tools re-bin them to the same counts
-    again = read_nwb(path, align="stimulus_on_time", window=(-0.4, 0.4), bin_size=0.05)
+    again = read_nwb(path, align="stimulus_on_time", window_s=(-0.4, 0.4), bin_size_s=0.05)
     np.testing.assert_array_equal(again.values, counts)
 
 
@@ -85,7 +85,7 @@ def test_calcium_round_trip_is_identical_and_inspector_clean(tmp_path):
         time=0.1 * np.arange(10),
         bin_size_s=0.1,
         unit=[f"roi{i}" for i in range(5)],
-        unit_labels={"plane": [0, 0, 1, 1, 1]},
+        unit_coords={"plane": [0, 0, 1, 1, 1]},
     )
     path = write_nwb(pop, tmp_path / "calcium.nwb", subject={"subject_id": "m1", "age": "P60D"})
     back = read_nwb(path)
@@ -103,9 +103,9 @@ def test_stage_dim_is_stacked_into_trials_and_unstacked_on_read(tmp_path):
     pop = from_array(
         states,
         ("stage", "trial", "time", "unit"),
-        labels={"context": rng.integers(0, 2, 20)},
+        trial_coords={"context": rng.integers(0, 2, 20)},
         stage=[0, 100, 1000],
-        stage_labels={"label": ["early", "mid", "late"]},
+        stage_coords={"label": ["early", "mid", "late"]},
         time=0.02 * np.arange(6),
         bin_size_s=0.02,
         quantity="rnn_state",
@@ -125,7 +125,7 @@ def test_stage_dim_is_stacked_into_trials_and_unstacked_on_read(tmp_path):
 
 def test_dandi_tensor_survives_a_write_read_cycle(shared_data, tmp_path):
     src = shared_data / "dandi000006_alm_nwb" / "sub-anm369963_ses-20170228.nwb"
-    pop = read_nwb(src, align="cue_start_time", window=(-1, 1), bin_size=0.1)
+    pop = read_nwb(src, align="cue_start_time", window_s=(-1, 1), bin_size_s=0.1)
     path = write_nwb(pop, tmp_path / "alm.nwb")
     back = read_nwb(path)
     xr.testing.assert_identical(comparable(back), comparable(pop))
@@ -153,7 +153,7 @@ def test_write_is_atomic_and_refuses_to_overwrite(tmp_path):
         (lambda p: p.where(p.trial > 0), {}, ValueError, "with NaN"),
         (
             lambda p: p,
-            {"labels": {"block": [1, 2, 3]}},
+            {"trial_coords": {"block": [1, 2, 3]}},
             ValueError,
             r"label 'block'.*one value per trial \(12\)",
         ),
@@ -178,7 +178,7 @@ def test_unwritable_tensors_raise_and_write_nothing(tmp_path, make, kwargs, erro
 def test_extra_labels_are_written_as_trial_columns(tmp_path):
     rng = np.random.default_rng(5)
     pop = labelled(rng, "rate_hz", rng.gamma(2.0, 3.0, (12, 4, 2)), 12, bin_size_s=0.1)
-    path = write_nwb(pop, tmp_path / "labels.nwb", labels={"block": np.repeat([1, 2], 6)})
+    path = write_nwb(pop, tmp_path / "labels.nwb", trial_coords={"block": np.repeat([1, 2], 6)})
     back = read_nwb(path)
     np.testing.assert_array_equal(back["block"].values, np.repeat([1, 2], 6))
     np.testing.assert_allclose(back.values, pop.values)

@@ -54,7 +54,7 @@ print("events:", info["event_columns"])
 # is one `searchsorted` per unit over all trials' bin edges, so this takes a fraction of a second.
 
 # %%
-pop = ng.read_nwb(path, align="stimulus_on_time", window=(-0.3, 1.1), bin_size=0.05)
+pop = ng.read_nwb(path, align="stimulus_on_time", window_s=(-0.3, 1.1), bin_size_s=0.05)
 print(pop.sizes)
 print(pop.attrs["quantity"], pop.attrs["bin_size_s"], pop.attrs["align"])
 

@@ -8,7 +8,7 @@ Layout of the written file
   coord becomes a column (strings, numbers, booleans); coords whose names clash with NWB's own
   columns are written as ``label_<name>``.
 - spike counts (``quantity="spike_count"``): a ``units`` table whose spike times are placed inside
-  their bins, ``bin_start + (k + 1/2) / c * bin_size`` for the k-th of c spikes, so re-binning
+  their bins, ``bin_start + (k + 1/2) / c * bin_size_s`` for the k-th of c spikes, so re-binning
   gives the counts back exactly; unit coords become units-table columns.
 - anything else: one sample per (trial, bin) at the bin centre, in a processing module:
   ``ophys/Fluorescence`` or ``ophys/DfOverF`` (a ``RoiResponseSeries`` over a one-pixel-per-ROI
@@ -17,8 +17,9 @@ Layout of the written file
 - a ``stage`` dim (model checkpoints, sessions) is stacked into the trials table: stage-major
   rows with a ``stage`` column (and ``stage_<coord>`` columns); ``read_nwb`` unstacks it when it
   reads the whole table, and otherwise leaves ``stage`` as a trial label.
-- ``notes`` holds a JSON blob (key ``"neurogeom"``) with the window, bin size, time coord, unit
-  ids and coords, and attrs, so that reading back restores the tensor as written.
+- ``notes`` holds a JSON blob (key ``"neurogeom"``, defined in :mod:`neurogeom.io._nwb_meta`) with
+  the window, bin size, time coord, unit ids and coords, and attrs, so that reading back restores
+  the tensor as written.
 """
 
 from __future__ import annotations
@@ -33,16 +34,13 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from neurogeom._files import replace_atomic, to_json
+from neurogeom._files import replace_atomic
 from neurogeom.io._binning import bin_edges
+from neurogeom.io._nwb_meta import UNIT_ID_COLUMN, make_meta, write_meta
 from neurogeom.population import validate
 
-__all__ = ["write_nwb", "META_KEY", "UNIT_ID_COLUMN"]
+__all__ = ["write_nwb"]
 
-#: key of the JSON blob stored in ``NWBFile.notes``
-META_KEY = "neurogeom"
-#: units-table column holding non-integer unit ids
-UNIT_ID_COLUMN = "unit_name"
 _RESERVED = {"start_time", "stop_time", "id", "timeseries", "tags", "trial", "valid"}
 _GAP_S = 1.0  # silence between consecutive trial windows on the written clock
 _OPHYS = {"fluorescence": "Fluorescence", "dff": "DfOverF"}
@@ -121,7 +119,7 @@ def write_nwb(
     lab: str | None = None,
     experiment_description: str | None = None,
     keywords: list[str] | None = None,
-    labels: Mapping[str, Any] | None = None,
+    trial_coords: Mapping[str, Any] | None = None,
     overwrite: bool = False,
 ) -> Path:
     """Write a population tensor as an NWB file that :func:`neurogeom.read_nwb` reads back.
@@ -146,7 +144,7 @@ def write_nwb(
         Default: now (UTC).
     experimenter, institution, lab, experiment_description, keywords : optional
         NWB session metadata.
-    labels : dict of str to array_like, optional
+    trial_coords : dict of str to array_like, optional
         Extra trial labels (one value per trial, or per stage x trial row for a staged tensor)
         written as trials-table columns; read back as trial coords.
     overwrite : bool, default=False
@@ -167,85 +165,18 @@ def write_nwb(
     """
     from pynwb import NWBHDF5IO, NWBFile
 
-    validate(pop)
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{str(path)!r} exists; pass overwrite=True to replace it.")
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"folder {str(path.parent)!r} does not exist; create it first.")
-    if "trial" not in pop.dims or "unit" not in pop.dims:
-        raise ValueError(
-            f"write_nwb needs dims ('trial', 'time', 'unit') (optionally led by 'stage'); got "
-            f"{tuple(pop.dims)}."
-        )
-    time, bin_size, window = _regular_time(pop)
+    path = _check_destination(pop, path, overwrite)
+    time, bin_size_s, window_s = _regular_time(pop)
+    values = _row_values(pop)  # (n_stage * n_trial, n_time, n_unit)
+    n_rows, n_time, n_unit = values.shape
     quantity = pop.attrs["quantity"]
-    has_stage = "stage" in pop.dims
-    n_stage = pop.sizes.get("stage", 1)
-    n_trial, n_time, n_unit = pop.sizes["trial"], pop.sizes["time"], pop.sizes["unit"]
-    n_rows = n_stage * n_trial
-    values = np.asarray(pop.transpose(*(("stage",) if has_stage else ()), "trial", "time", "unit"))
-    values = values.reshape(n_rows, n_time, n_unit).astype(np.float64)
-    if quantity == "spike_count":
-        if not np.all(np.isfinite(values)):
-            raise ValueError(
-                "a spike_count tensor with NaN cannot be written as spike times; drop the "
-                "incomplete trials (pop.where(pop.valid, drop=True)) or write another quantity."
-            )
-        if np.any(values < 0) or not np.array_equal(values, np.round(values)):
-            raise ValueError(
-                "spike_count values must be non-negative integers to be written as spike times; "
-                "set attrs['quantity'] to 'rate_hz' or 'continuous' for other values."
-            )
-    align = str(pop.attrs.get("align") or "start_time")
-    if align == "stop_time":
-        raise ValueError(
-            "write_nwb cannot use 'stop_time' as the alignment event; rename the event "
-            "(pop.attrs['align'] = 'end_time')."
-        )
-
-    # trials table columns: label coords (renamed where they clash), stage columns, extra labels
-    columns: dict[str, np.ndarray] = {}
-    coord_of: dict[str, str] = {}
-    reserved = _RESERVED | {align}
-    for name in pop.coords:
-        coord = pop[name]
-        if coord.dims != ("trial",) or name in ("trial", "valid"):
-            continue
-        col = f"label_{name}" if name in reserved else str(name)
-        columns[col] = np.tile(_column_values(str(name), coord.values, n_trial), n_stage)
-        coord_of[col] = str(name)
-    stage_meta = None
-    if has_stage:
-        columns["stage"] = np.repeat(np.asarray(pop["stage"].values), n_trial)
-        coord_of["stage"] = "stage"
-        stage_meta = {"column": "stage", "n_stage": n_stage, "coords": {}}
-        for name in pop.coords:
-            if pop[name].dims == ("stage",) and name != "stage":
-                col = f"stage_{name}"
-                columns[col] = np.repeat(
-                    _column_values(str(name), pop[name].values, n_stage), n_trial
-                )
-                coord_of[col] = col
-                stage_meta["coords"][str(name)] = col
-    for name, vec in (labels or {}).items():
-        col = f"label_{name}" if name in reserved else str(name)
-        columns[col] = _column_values(str(name), vec, n_rows)
-        coord_of[col] = str(name)
-
-    edges = bin_edges(window, bin_size)
-    if edges.size != n_time + 1:  # cannot happen for regular bins; guard the invariant
-        raise ValueError(f"time coord ({n_time} bins) does not tile the window {window}.")
-    period = (window[1] - window[0]) + _GAP_S
-    t0 = max(0.0, -window[0]) + _GAP_S
-    events = t0 + period * np.arange(n_rows, dtype=np.float64)
-    starts = events + min(window[0], 0.0) if align != "start_time" else events.copy()
-    stops = events + max(window[1], bin_size)
-
+    align = _alignment_event(pop)
+    columns, coord_of, stage_meta = _trial_columns(pop, align, trial_coords)
+    events, starts, stops = _trial_clock(window_s, bin_size_s, n_rows, align)
     nwbfile = NWBFile(
         session_description=session_description
         or (
-            f"{quantity} population tensor, {n_rows} trials x {n_time} bins of {bin_size} s x "
+            f"{quantity} population tensor, {n_rows} trials x {n_time} bins of {bin_size_s} s x "
             f"{n_unit} units, aligned to {align}; written by neurogeom"
         ),
         identifier=identifier or str(uuid.uuid4()),
@@ -258,52 +189,31 @@ def write_nwb(
         keywords=keywords or ["population tensor", "neurogeom"],
         subject=_subject(subject, pop),
     )
-    # trials
-    if align != "start_time":
-        nwbfile.add_trial_column(
-            name=align, description=f"time of the alignment event {align} (s, absolute)"
-        )
-    for col in columns:
-        nwbfile.add_trial_column(name=col, description=f"trial label {coord_of[col]!r}")
-    for i in range(n_rows):
-        row = {
-            col: vec[i].item() if isinstance(vec[i], np.generic) else vec[i]
-            for col, vec in columns.items()
-        }
-        if align != "start_time":
-            row[align] = float(events[i])
-        nwbfile.add_trial(start_time=float(starts[i]), stop_time=float(stops[i]), **row)
-
-    meta: dict[str, Any] = {
-        "version": 1,
-        "align": align,
-        "window_s": list(window),
-        "bin_size_s": bin_size,
-        "time": time.tolist(),
-        "quantity": quantity,
-        "trial_columns": coord_of,
-        "attrs": {
-            k: v
-            for k, v in pop.attrs.items()
-            if k not in ("quantity", "bin_size_s", "align", "source", "session", "window_s")
-        },
-    }
-    if stage_meta:
-        meta["stage"] = stage_meta
+    _add_trials(nwbfile, columns, coord_of, align, events, starts, stops)
+    meta = make_meta(
+        pop,
+        align=align,
+        window_s=window_s,
+        bin_size_s=bin_size_s,
+        time=time,
+        trial_columns=coord_of,
+        stage=stage_meta,
+    )
     unit_coords = {
         str(c): _column_values(str(c), pop[c].values, n_unit)
         for c in pop.coords
         if pop[c].dims == ("unit",) and c != "unit"
     }
+    edges = bin_edges(window_s, bin_size_s)
     if quantity == "spike_count":
-        _add_units(nwbfile, values, events, edges, bin_size, pop["unit"].values, unit_coords)
+        _add_units(nwbfile, values, events, edges, bin_size_s, pop["unit"].values, unit_coords)
         if not np.issubdtype(pop["unit"].dtype, np.integer):
             meta["unit_id_column"] = UNIT_ID_COLUMN
     else:
-        meta["series"] = _add_series(nwbfile, values, events, time, quantity, pop, bin_size)
+        meta["series"] = _add_series(nwbfile, values, events, time, quantity, pop, bin_size_s)
         meta["unit"] = np.asarray(pop["unit"].values).tolist()
         meta["unit_coords"] = {k: v.tolist() for k, v in unit_coords.items()}
-    nwbfile.notes = to_json({META_KEY: meta})
+    write_meta(nwbfile, meta)
 
     def write(tmp: Path) -> None:
         with NWBHDF5IO(tmp, mode="w") as io:
@@ -312,8 +222,130 @@ def write_nwb(
     return replace_atomic(path, write)
 
 
+def _check_destination(pop: xr.DataArray, path: str | os.PathLike, overwrite: bool) -> Path:
+    """Check the tensor's dims and the destination before anything is built."""
+    validate(pop)
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{str(path)!r} exists; pass overwrite=True to replace it.")
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"folder {str(path.parent)!r} does not exist; create it first.")
+    if "trial" not in pop.dims or "unit" not in pop.dims:
+        raise ValueError(
+            f"write_nwb needs dims ('trial', 'time', 'unit') (optionally led by 'stage'); got "
+            f"{tuple(pop.dims)}."
+        )
+    return path
+
+
+def _row_values(pop: xr.DataArray) -> np.ndarray:
+    """Values as (n_stage * n_trial, n_time, n_unit) float64, stage-major; spike counts checked."""
+    has_stage = "stage" in pop.dims
+    n_rows = pop.sizes.get("stage", 1) * pop.sizes["trial"]
+    values = np.asarray(pop.transpose(*(("stage",) if has_stage else ()), "trial", "time", "unit"))
+    values = values.reshape(n_rows, pop.sizes["time"], pop.sizes["unit"]).astype(np.float64)
+    if pop.attrs["quantity"] == "spike_count":
+        if not np.all(np.isfinite(values)):
+            raise ValueError(
+                "a spike_count tensor with NaN cannot be written as spike times; drop the "
+                "incomplete trials (pop.where(pop.valid, drop=True)) or write another quantity."
+            )
+        if np.any(values < 0) or not np.array_equal(values, np.round(values)):
+            raise ValueError(
+                "spike_count values must be non-negative integers to be written as spike times; "
+                "set attrs['quantity'] to 'rate_hz' or 'continuous' for other values."
+            )
+    return values
+
+
+def _alignment_event(pop: xr.DataArray) -> str:
+    align = str(pop.attrs.get("align") or "start_time")
+    if align == "stop_time":
+        raise ValueError(
+            "write_nwb cannot use 'stop_time' as the alignment event; rename the event "
+            "(pop.attrs['align'] = 'end_time')."
+        )
+    return align
+
+
+def _trial_columns(
+    pop: xr.DataArray, align: str, extra: Mapping[str, Any] | None
+) -> tuple[dict[str, np.ndarray], dict[str, str], dict[str, Any] | None]:
+    """Trials-table columns (one value per stage x trial row), the coord each holds, and the
+    stacking of a ``stage`` dim.
+
+    Trial coords become columns (renamed ``label_<name>`` where they clash with NWB's own columns
+    or the event), stage coords ``stage`` and ``stage_<name>`` columns, then the extra labels.
+    """
+    n_stage, n_trial = pop.sizes.get("stage", 1), pop.sizes["trial"]
+    columns: dict[str, np.ndarray] = {}
+    coord_of: dict[str, str] = {}
+    reserved = _RESERVED | {align}
+    for name in pop.coords:
+        if pop[name].dims != ("trial",) or name in ("trial", "valid"):
+            continue
+        col = f"label_{name}" if name in reserved else str(name)
+        columns[col] = np.tile(_column_values(str(name), pop[name].values, n_trial), n_stage)
+        coord_of[col] = str(name)
+    stage_meta = None
+    if "stage" in pop.dims:
+        columns["stage"] = np.repeat(np.asarray(pop["stage"].values), n_trial)
+        coord_of["stage"] = "stage"
+        stage_meta = {"column": "stage", "n_stage": n_stage, "coords": {}}
+        for name in pop.coords:
+            if pop[name].dims == ("stage",) and name != "stage":
+                col = f"stage_{name}"
+                columns[col] = np.repeat(
+                    _column_values(str(name), pop[name].values, n_stage), n_trial
+                )
+                coord_of[col] = col
+                stage_meta["coords"][str(name)] = col
+    for name, vec in (extra or {}).items():
+        col = f"label_{name}" if name in reserved else str(name)
+        columns[col] = _column_values(str(name), vec, n_stage * n_trial)
+        coord_of[col] = str(name)
+    return columns, coord_of, stage_meta
+
+
+def _trial_clock(
+    window_s: tuple[float, float], bin_size_s: float, n_rows: int, align: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Event, start and stop times (s) of the rows laid out one after another, ``_GAP_S`` apart."""
+    period = (window_s[1] - window_s[0]) + _GAP_S
+    t0 = max(0.0, -window_s[0]) + _GAP_S
+    events = t0 + period * np.arange(n_rows, dtype=np.float64)
+    starts = events + min(window_s[0], 0.0) if align != "start_time" else events.copy()
+    stops = events + max(window_s[1], bin_size_s)
+    return events, starts, stops
+
+
+def _add_trials(
+    nwbfile: Any,
+    columns: Mapping[str, np.ndarray],
+    coord_of: Mapping[str, str],
+    align: str,
+    events: np.ndarray,
+    starts: np.ndarray,
+    stops: np.ndarray,
+) -> None:
+    if align != "start_time":
+        nwbfile.add_trial_column(
+            name=align, description=f"time of the alignment event {align} (s, absolute)"
+        )
+    for col in columns:
+        nwbfile.add_trial_column(name=col, description=f"trial label {coord_of[col]!r}")
+    for i in range(len(events)):
+        row = {
+            col: vec[i].item() if isinstance(vec[i], np.generic) else vec[i]
+            for col, vec in columns.items()
+        }
+        if align != "start_time":
+            row[align] = float(events[i])
+        nwbfile.add_trial(start_time=float(starts[i]), stop_time=float(stops[i]), **row)
+
+
 def _spike_times(
-    counts: np.ndarray, events: np.ndarray, edges: np.ndarray, bin_size: float
+    counts: np.ndarray, events: np.ndarray, edges: np.ndarray, bin_size_s: float
 ) -> np.ndarray:
     """Spike times that re-bin to ``counts`` (n_trials, n_bins): evenly spread inside each bin."""
     c = counts.astype(np.int64).ravel()
@@ -324,7 +356,7 @@ def _spike_times(
     which = np.repeat(np.arange(c.size), c)
     first = np.repeat(np.cumsum(c) - c, c)
     k = np.arange(total) - first
-    return bin_start[which] + (k + 0.5) / c[which] * bin_size
+    return bin_start[which] + (k + 0.5) / c[which] * bin_size_s
 
 
 def _add_units(
@@ -332,7 +364,7 @@ def _add_units(
     values: np.ndarray,
     events: np.ndarray,
     edges: np.ndarray,
-    bin_size: float,
+    bin_size_s: float,
     unit_ids: np.ndarray,
     unit_coords: Mapping[str, np.ndarray],
 ) -> None:
@@ -344,12 +376,12 @@ def _add_units(
     nwbfile.units = Units(
         name="units",
         description=(
-            f"units of the population tensor; spike counts in {bin_size} s bins, written as "
+            f"units of the population tensor; spike counts in {bin_size_s} s bins, written as "
             "spike times spread evenly inside their bins (timing known to the bin only)"
         ),
         # the smallest difference between two written spike times (capped at the 100 Hz that
         # NWB best practice expects of a resolution)
-        resolution=min(bin_size / max(1.0, float(values.max(initial=0.0))), 0.01),
+        resolution=min(bin_size_s / max(1.0, float(values.max(initial=0.0))), 0.01),
     )
     for name in unit_coords:
         nwbfile.add_unit_column(name=name, description=f"unit label {name!r}")
@@ -360,7 +392,7 @@ def _add_units(
         }
         kwargs = {"id": int(unit_ids[u])} if int_ids else {}
         nwbfile.add_unit(
-            spike_times=_spike_times(values[:, :, u], events, edges, bin_size), **kwargs, **extra
+            spike_times=_spike_times(values[:, :, u], events, edges, bin_size_s), **kwargs, **extra
         )
 
 
@@ -387,7 +419,7 @@ def _add_series(
     time: np.ndarray,
     quantity: str,
     pop: xr.DataArray,
-    bin_size: float,
+    bin_size_s: float,
 ) -> str:
     """One sample per (trial, bin) at the bin centre; returns the series path."""
     from pynwb import TimeSeries
@@ -427,7 +459,7 @@ def _add_series(
             description=f"imaging plane of the recorded ROIs (area: {area})",
             device=device,
             excitation_lambda=920.0,
-            imaging_rate=float(1.0 / bin_size),
+            imaging_rate=float(1.0 / bin_size_s),
             indicator="unknown",
             location=location,
         )
@@ -448,7 +480,7 @@ def _add_series(
             data=data,
             rois=rois,
             unit="a.u." if quantity == "fluorescence" else "dF/F",
-            description=f"{quantity} of each ROI, one sample per bin ({bin_size} s) per trial",
+            description=f"{quantity} of each ROI, one sample per bin ({bin_size_s} s) per trial",
             **timing,
         )
         return f"processing/ophys/{_OPHYS[quantity]}/RoiResponseSeries"
@@ -460,7 +492,7 @@ def _add_series(
             name=quantity,
             data=data,
             unit="Hz" if quantity == "rate_hz" else "a.u.",
-            description=f"{quantity} of each unit, one sample per bin ({bin_size} s) per trial",
+            description=f"{quantity} of each unit, one sample per bin ({bin_size_s} s) per trial",
             **timing,
         )
     )

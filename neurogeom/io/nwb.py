@@ -11,7 +11,6 @@ Files are always opened read-only; an NWB file is never modified.
 
 from __future__ import annotations
 
-import json
 import os
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -23,8 +22,9 @@ import pandas as pd
 import xarray as xr
 
 from neurogeom.io._binning import bin_average, bin_edges, bin_spike_counts
+from neurogeom.io._nwb_meta import read_meta, restore_meta
 from neurogeom.io._nwb_open import open_nwb
-from neurogeom.io._nwb_write import META_KEY, write_nwb
+from neurogeom.io._nwb_write import write_nwb
 from neurogeom.population import QUANTITIES, make_population, pool
 
 __all__ = ["read_nwb", "write_nwb", "nwb_info"]
@@ -48,21 +48,6 @@ _UNIT_SKIP = {
     "electrode_group",
 }
 _SPIKE_QUANTITIES = ("spike_count", "rate_hz")
-
-
-# ---- metadata written by write_nwb ---------------------------------------------------------------
-
-
-def _neurogeom_meta(nwbfile: Any) -> dict[str, Any]:
-    """The metadata :func:`write_nwb` stored in ``notes`` (empty for other files)."""
-    notes = getattr(nwbfile, "notes", None)
-    if not notes:
-        return {}
-    try:
-        blob = json.loads(notes)
-    except (TypeError, ValueError):
-        return {}
-    return blob.get(META_KEY, {}) if isinstance(blob, dict) else {}
 
 
 # ---- trials and events -----------------------------------------------------------------------------
@@ -323,33 +308,34 @@ def _series_channel_ids(ts: Any, n_channels: int) -> np.ndarray:
 # ---- read_nwb --------------------------------------------------------------------------------------
 
 
-def _check_window(window: Any, bin_size: Any) -> tuple[tuple[float, float], float]:
+def _check_window(window_s: Any, bin_size_s: Any) -> tuple[tuple[float, float], float]:
     try:
-        a, b = (float(x) for x in window)
+        a, b = (float(x) for x in window_s)
     except (TypeError, ValueError):
         raise ValueError(
-            f"window must be two numbers (start_s, stop_s) relative to the event; got {window!r}. "
-            "Give e.g. window=(-0.5, 1.0)."
+            f"window_s must be two numbers (start_s, stop_s) relative to the event; got "
+            f"{window_s!r}. Give e.g. window_s=(-0.5, 1.0)."
         ) from None
     if not (np.isfinite(a) and np.isfinite(b)) or a >= b:
         raise ValueError(
-            f"window start must be before its stop; got window=({a}, {b}). "
+            f"window start must be before its stop; got window_s=({a}, {b}). "
             "Give (start_s, stop_s) with start_s < stop_s, e.g. (-0.5, 1.0)."
         )
     try:
-        size = float(bin_size)
+        size = float(bin_size_s)
     except (TypeError, ValueError):
         raise ValueError(
-            f"bin_size must be a number of seconds; got {bin_size!r}. Give e.g. bin_size=0.05."
+            f"bin_size_s must be a number of seconds; got {bin_size_s!r}. Give e.g. "
+            "bin_size_s=0.05."
         ) from None
     if not np.isfinite(size) or size <= 0:
         raise ValueError(
-            f"bin_size must be a positive number of seconds; got {bin_size}. Give the bin width, "
-            "e.g. bin_size=0.05."
+            f"bin_size_s must be a positive number of seconds; got {size}. Give the bin width, "
+            "e.g. bin_size_s=0.05."
         )
     if size > b - a + 1e-12:
         raise ValueError(
-            f"bin_size={size} s is longer than the window ({b - a} s); use a smaller bin."
+            f"bin_size_s={size} s is longer than the window ({b - a} s); use a smaller bin."
         )
     return (a, b), size
 
@@ -358,8 +344,8 @@ def read_nwb(
     path_or_paths: PathLike | Sequence[PathLike],
     *,
     align: str | None = None,
-    window: tuple[float, float] | None = None,
-    bin_size: float | None = None,
+    window_s: tuple[float, float] | None = None,
+    bin_size_s: float | None = None,
     quantity: str | None = None,
     units: Sequence[Any] | None = None,
     unit_filter: Mapping[str, Any] | Callable[[pd.DataFrame], Any] | str | None = None,
@@ -378,19 +364,19 @@ def read_nwb(
     Parameters
     ----------
     path_or_paths : path or sequence of paths
-        One NWB (HDF5) file, or several: several files are read with the same settings and pooled
-        into a pseudo-population with :func:`neurogeom.population.pool` (needs ``pool_by``).
+        One NWB (HDF5) file, or several: each is read with the same settings, then they are pooled
+        into a pseudo-population by :func:`neurogeom.population.pool` (needs ``pool_by``).
     align : str, optional
         Trials-table column of the event that time 0 is aligned to (``"start_time"``,
         ``"cue_start_time"``, ...). Default: the event a neurogeom-written file records, else
         ``"start_time"``.
-    window : (float, float), optional
-        Seconds relative to the event, ``start < stop``. Required unless the file was written by
-        :func:`write_nwb`, which records it.
-    bin_size : float, optional
-        Bin width in seconds, > 0 (same default rule as ``window``).
+    window_s : (float, float), optional
+        Seconds relative to the event, ``start_s < stop_s``. Required unless the file was written
+        by :func:`write_nwb`, which records it.
+    bin_size_s : float, optional
+        Bin width in seconds, > 0 (same default rule as ``window_s``).
     quantity : {"spike_count", "rate_hz", "dff", "fluorescence", "continuous", ...}, optional
-        For spikes: counts per bin (default) or rates in Hz (counts / ``bin_size``). For a
+        For spikes: counts per bin (default) or rates in Hz (counts / ``bin_size_s``). For a
         continuous series: the label stored in attrs (default from the series type).
     units : sequence, optional
         Unit ids (the units table's ``id``) to keep, in this order.
@@ -441,8 +427,8 @@ def read_nwb(
 
     Examples
     --------
-    >>> pop = read_nwb("session.nwb", align="cue_start_time", window=(-1.0, 2.0),
-    ...                bin_size=0.05)  # doctest: +SKIP
+    >>> pop = read_nwb("session.nwb", align="cue_start_time", window_s=(-1.0, 2.0),
+    ...                bin_size_s=0.05)  # doctest: +SKIP
     """
     if event_times not in ("auto", "absolute", "relative"):
         raise ValueError(
@@ -450,69 +436,45 @@ def read_nwb(
         )
     if quantity is not None and quantity not in QUANTITIES:
         raise ValueError(f"unknown quantity {quantity!r}; expected one of {sorted(QUANTITIES)}.")
-    if window is not None and bin_size is not None:
-        _check_window(window, bin_size)  # fail before opening anything
-    if not isinstance(path_or_paths, str | os.PathLike):
-        paths = [Path(p) for p in path_or_paths]
-        if not paths:
-            raise ValueError("read_nwb got an empty list of paths; give one NWB file or several.")
-        if len(paths) > 1:
-            if pool_by is None:
-                raise ValueError(
-                    "reading several files builds a pseudo-population: pass pool_by=<trial "
-                    "label(s)> whose conditions are balanced across files, e.g. pool_by='type'."
-                )
-            kwargs = dict(
-                align=align,
-                window=window,
-                bin_size=bin_size,
-                quantity=quantity,
-                units=units,
-                unit_filter=unit_filter,
-                series=series,
-                trial_filter=trial_filter,
-                trial_columns=trial_columns,
-                event_times=event_times,
-                clip_to_trial=clip_to_trial,
-            )
-            pops = [read_nwb(p, **kwargs) for p in paths]  # type: ignore[arg-type]
-            names = [p.attrs["session"] for p in pops]
-            if len(set(names)) != len(names):
-                names = [f"{i}:{n}" for i, n in enumerate(names)]
-            if not unique_unit_ids:
-                ids = pd.Index(np.concatenate([p["unit"].values for p in pops]))
-                if ids.has_duplicates:
-                    dup = ids[ids.duplicated()].unique().tolist()[:5]
-                    raise ValueError(
-                        f"duplicate unit ids {dup} across files; pooling needs unique ids: pass "
-                        "unique_unit_ids=True to prefix them with the file name."
-                    )
-            return pool(
-                pops,
-                by=pool_by,
-                n_trials=n_trials,
-                seed=seed,
-                sessions=names,
-                unique_ids=unique_unit_ids,
-            )
-        path_or_paths = paths[0]
-    path = Path(path_or_paths)
-    with open_nwb(path) as nwbfile:
-        return _read_one(
-            nwbfile,
-            path,
-            align=align,
-            window=window,
-            bin_size=bin_size,
-            quantity=quantity,
-            units=units,
-            unit_filter=unit_filter,
-            series=series,
-            trial_filter=trial_filter,
-            trial_columns=trial_columns,
-            event_times=event_times,
-            clip_to_trial=clip_to_trial,
+    if window_s is not None and bin_size_s is not None:
+        _check_window(window_s, bin_size_s)  # fail before opening anything
+    settings = dict(
+        align=align,
+        window_s=window_s,
+        bin_size_s=bin_size_s,
+        quantity=quantity,
+        units=units,
+        unit_filter=unit_filter,
+        series=series,
+        trial_filter=trial_filter,
+        trial_columns=trial_columns,
+        event_times=event_times,
+        clip_to_trial=clip_to_trial,
+    )
+    if isinstance(path_or_paths, str | os.PathLike):
+        return _read_file(Path(path_or_paths), settings)
+    paths = [Path(p) for p in path_or_paths]
+    if not paths:
+        raise ValueError("read_nwb got an empty list of paths; give one NWB file or several.")
+    if len(paths) == 1:
+        return _read_file(paths[0], settings)
+    if pool_by is None:
+        raise ValueError(
+            "reading several files builds a pseudo-population: pass pool_by=<trial "
+            "label(s)> whose conditions are balanced across files, e.g. pool_by='type'."
         )
+    pops = [_read_file(p, settings) for p in paths]
+    names = [p.attrs["session"] for p in pops]
+    if len(set(names)) != len(names):
+        names = [f"{i}:{n}" for i, n in enumerate(names)]
+    return pool(
+        pops, by=pool_by, n_trials=n_trials, seed=seed, sessions=names, unique_ids=unique_unit_ids
+    )
+
+
+def _read_file(path: Path, settings: Mapping[str, Any]) -> xr.DataArray:
+    with open_nwb(path) as nwbfile:
+        return _read_one(nwbfile, path, **settings)
 
 
 def _read_one(
@@ -520,8 +482,8 @@ def _read_one(
     path: Path,
     *,
     align: str | None,
-    window: Any,
-    bin_size: Any,
+    window_s: Any,
+    bin_size_s: Any,
     quantity: str | None,
     units: Any,
     unit_filter: Any,
@@ -531,39 +493,101 @@ def _read_one(
     event_times: EventTimes,
     clip_to_trial: bool,
 ) -> xr.DataArray:
-    meta = _neurogeom_meta(nwbfile)
+    """One open file -> a population tensor: settings, trials, values, coords, in this order."""
+    meta = read_meta(nwbfile)
     align = align or meta.get("align") or "start_time"
-    if window is None:
+    window_s, bin_size_s = _window_settings(meta, window_s, bin_size_s)
+    edges = bin_edges(window_s, bin_size_s)
+    series = _series_setting(nwbfile, path, meta, series)
+    trials, event_abs, event_kind, complete = _aligned_trials(
+        nwbfile, path, trial_filter, align, event_times
+    )
+    if series is None:
+        values, quantity, unit_ids, unit_coords = _spike_values(
+            nwbfile, event_abs, edges, bin_size_s, meta, quantity, units, unit_filter
+        )
+    else:
+        values, quantity, unit_ids, series = _series_values(
+            nwbfile, path, series, event_abs, edges, meta, quantity
+        )
+        unit_coords = {}
+    time = (edges[:-1] + edges[1:]) / 2.0
+    unit_ids, unit_coords, time = restore_meta(
+        meta, from_series=series is not None, unit_ids=unit_ids, unit_coords=unit_coords, time=time
+    )
+    if clip_to_trial and "stop_time" in trials:
+        _clip_to_trials(values, trials, event_abs, edges)
+    attrs = dict(meta.get("attrs", {}))
+    attrs.update(window_s=list(window_s), event_times=event_kind, session=path.stem)
+    if series is not None:
+        attrs["series"] = series
+    species = getattr(getattr(nwbfile, "subject", None), "species", None)
+    pop = make_population(
+        values,
+        dims=("trial", "time", "unit"),
+        quantity=quantity,
+        trial_coords=_trial_coords(trials, trial_columns, meta),
+        time=time,
+        unit=unit_ids,
+        unit_coords=unit_coords,
+        align=align,
+        bin_size_s=bin_size_s,
+        source=str(path),
+        species=attrs.pop("species", None) or species or None,
+        area=attrs.pop("area", None),
+        attrs={k: v for k, v in attrs.items() if k not in ("quantity", "bin_size_s", "align")},
+    )
+    stage = meta.get("stage")
+    return _unstack_stage(pop, stage) if stage and complete else pop
+
+
+def _window_settings(
+    meta: Mapping[str, Any], window_s: Any, bin_size_s: Any
+) -> tuple[tuple[float, float], float]:
+    """The window and bin size asked for, else the ones a neurogeom-written file records."""
+    if window_s is None:
         if "window_s" not in meta:
             raise ValueError(
-                "read_nwb needs window=(start_s, stop_s): seconds around the event to keep, "
-                "e.g. window=(-0.5, 1.0)."
+                "read_nwb needs window_s=(start_s, stop_s): seconds around the event to keep, "
+                "e.g. window_s=(-0.5, 1.0)."
             )
-        window = meta["window_s"]
-    if bin_size is None:
+        window_s = meta["window_s"]
+    if bin_size_s is None:
         if "bin_size_s" not in meta:
-            raise ValueError("read_nwb needs bin_size (seconds), e.g. bin_size=0.05.")
-        bin_size = meta["bin_size_s"]
-    window, bin_size = _check_window(window, bin_size)
-    edges = bin_edges(window, bin_size)
-    has_units = nwbfile.units is not None and len(nwbfile.units) > 0
+            raise ValueError("read_nwb needs bin_size_s (seconds), e.g. bin_size_s=0.05.")
+        bin_size_s = meta["bin_size_s"]
+    return _check_window(window_s, bin_size_s)
+
+
+def _series_setting(
+    nwbfile: Any, path: Path, meta: Mapping[str, Any], series: str | None
+) -> str | None:
+    """The continuous series to read: the one asked for, the written one, or the file's only
+    one when it has no units table; None to read spikes."""
     if series is None and meta.get("series"):
         series = meta["series"]
-    if series is None and not has_units:
-        candidates = [p for p, ts in _iter_series(nwbfile) if _is_continuous(ts)]
-        if not candidates:
-            raise ValueError(
-                f"{str(path)!r} has no units table and no continuous data (TimeSeries); "
-                "there is nothing to bin. Add spike times (NWBFile.add_unit) or a TimeSeries."
-            )
-        if len(candidates) > 1:
-            raise ValueError(
-                f"{str(path)!r} has no units table and several continuous series "
-                f"{candidates}; pass series=<one of them>."
-            )
-        series = candidates[0]
+    has_units = nwbfile.units is not None and len(nwbfile.units) > 0
+    if series is not None or has_units:
+        return series
+    candidates = [p for p, ts in _iter_series(nwbfile) if _is_continuous(ts)]
+    if not candidates:
+        raise ValueError(
+            f"{str(path)!r} has no units table and no continuous data (TimeSeries); "
+            "there is nothing to bin. Add spike times (NWBFile.add_unit) or a TimeSeries."
+        )
+    if len(candidates) > 1:
+        raise ValueError(
+            f"{str(path)!r} has no units table and several continuous series "
+            f"{candidates}; pass series=<one of them>."
+        )
+    return candidates[0]
 
-    # trials: filter, then locate the event
+
+def _aligned_trials(
+    nwbfile: Any, path: Path, trial_filter: Any, align: str, event_times: EventTimes
+) -> tuple[pd.DataFrame, np.ndarray, str, bool]:
+    """The kept trials, the absolute time (s) of their event, how the event column was read, and
+    whether every trial of the table was kept."""
     trials = _trials_frame(nwbfile, path)
     n_all = len(trials)
     keep = _row_mask(trials, trial_filter, "trial_filter")
@@ -575,103 +599,88 @@ def _read_one(
     if not finite.all():
         warnings.warn(
             f"dropped {int((~finite).sum())} of {len(trials)} trials whose {align!r} is NaN.",
-            stacklevel=3,
+            stacklevel=5,
         )
         trials, event_abs = trials[finite], event_abs[finite]
         if trials.empty:
             raise ValueError(f"every trial has a NaN {align!r}; align to another event.")
+    return trials, event_abs, event_kind, bool(keep.all() and finite.all())
 
-    # values: spikes or a continuous series
-    if series is None:
-        if quantity not in (None, *_SPIKE_QUANTITIES):
-            raise ValueError(
-                f"quantity={quantity!r} does not apply to spikes; use 'spike_count' or 'rate_hz' "
-                "(or pass series=... to read a continuous series)."
-            )
-        quantity = quantity or meta.get("quantity") or "spike_count"
-        if quantity not in _SPIKE_QUANTITIES:
-            quantity = "spike_count"
-        unit_frame = _units_frame(nwbfile.units)
-        rows = np.flatnonzero(_row_mask(unit_frame, unit_filter, "unit_filter"))
-        if units is not None:
-            pos = {u: i for i, u in enumerate(unit_frame.index)}
-            missing = [u for u in units if u not in pos]
-            if missing:
-                raise ValueError(
-                    f"unit ids {missing[:5]} are not in the units table; its ids are "
-                    f"{list(unit_frame.index)[:20]}."
-                )
-            chosen = set(rows.tolist())
-            rows = np.array([pos[u] for u in units if pos[u] in chosen], dtype=np.int64)
-        if rows.size == 0:
-            raise ValueError("unit_filter / units selected no unit; loosen the selection.")
-        flat, ends = _spike_trains(nwbfile.units, rows)
-        values = bin_spike_counts(flat, ends, event_abs, edges).astype(np.float64)
-        if quantity == "rate_hz":
-            values /= bin_size
-        unit_ids = unit_frame.index.to_numpy()[rows]
-        unit_coords = {c: unit_frame[c].to_numpy()[rows] for c in unit_frame.columns}
-    else:
-        ts_path, ts = _find_series(nwbfile, series, path)
-        t_lo, t_hi = float(event_abs.min() + edges[0]), float(event_abs.max() + edges[-1])
-        stamps, data = _series_samples(ts, t_lo, t_hi)
-        values = bin_average(stamps, data, event_abs, edges)
-        quantity = quantity or meta.get("quantity") or _series_quantity(ts)
-        unit_ids = _series_channel_ids(ts, values.shape[2])
-        unit_coords = {}
-        series = ts_path
 
-    id_column = meta.get("unit_id_column")
-    if series is None and id_column in unit_coords:  # non-integer ids that write_nwb kept
-        unit_ids = unit_coords.pop(id_column)
-    if series is not None and meta.get("unit") and len(meta["unit"]) == values.shape[2]:
-        unit_ids = np.asarray(meta["unit"])
-        for name, vec in meta.get("unit_coords", {}).items():
-            unit_coords[name] = np.asarray(vec)
-
-    if clip_to_trial and "stop_time" in trials:
-        start = trials["start_time"].to_numpy(float)
-        stop = trials["stop_time"].to_numpy(float)
-        lo = event_abs[:, None] + edges[None, :-1]
-        hi = event_abs[:, None] + edges[None, 1:]
-        outside = (lo < start[:, None] - 1e-9) | (
-            np.isfinite(stop)[:, None] & (hi > stop[:, None] + 1e-9)
+def _spike_values(
+    nwbfile: Any,
+    event_abs: np.ndarray,
+    edges: np.ndarray,
+    bin_size_s: float,
+    meta: Mapping[str, Any],
+    quantity: str | None,
+    units: Sequence[Any] | None,
+    unit_filter: Any,
+) -> tuple[np.ndarray, str, np.ndarray, dict[str, np.ndarray]]:
+    """Binned spikes (n_trials, n_bins, n_units) of the selected units, the quantity, the unit
+    ids and the units-table columns."""
+    if quantity not in (None, *_SPIKE_QUANTITIES):
+        raise ValueError(
+            f"quantity={quantity!r} does not apply to spikes; use 'spike_count' or 'rate_hz' "
+            "(or pass series=... to read a continuous series)."
         )
-        values[outside] = np.nan
+    quantity = quantity or meta.get("quantity") or "spike_count"
+    if quantity not in _SPIKE_QUANTITIES:
+        quantity = "spike_count"
+    unit_frame = _units_frame(nwbfile.units)
+    rows = np.flatnonzero(_row_mask(unit_frame, unit_filter, "unit_filter"))
+    if units is not None:
+        pos = {u: i for i, u in enumerate(unit_frame.index)}
+        missing = [u for u in units if u not in pos]
+        if missing:
+            raise ValueError(
+                f"unit ids {missing[:5]} are not in the units table; its ids are "
+                f"{list(unit_frame.index)[:20]}."
+            )
+        chosen = set(rows.tolist())
+        rows = np.array([pos[u] for u in units if pos[u] in chosen], dtype=np.int64)
+    if rows.size == 0:
+        raise ValueError("unit_filter / units selected no unit; loosen the selection.")
+    flat, ends = _spike_trains(nwbfile.units, rows)
+    values = bin_spike_counts(flat, ends, event_abs, edges).astype(np.float64)
+    if quantity == "rate_hz":
+        values /= bin_size_s
+    unit_ids = unit_frame.index.to_numpy()[rows]
+    unit_coords = {c: unit_frame[c].to_numpy()[rows] for c in unit_frame.columns}
+    return values, quantity, unit_ids, unit_coords
 
-    time = (edges[:-1] + edges[1:]) / 2.0
-    if meta.get("time") and len(meta["time"]) == time.size and np.allclose(meta["time"], time):
-        time = np.asarray(meta["time"], dtype=np.float64)
 
-    trial_coords = _trial_coords(trials, trial_columns, meta)
-    attrs = dict(meta.get("attrs", {}))
-    attrs.update(
-        window_s=[float(window[0]), float(window[1])],
-        event_times=event_kind,
-        session=path.stem,
+def _series_values(
+    nwbfile: Any,
+    path: Path,
+    series: str,
+    event_abs: np.ndarray,
+    edges: np.ndarray,
+    meta: Mapping[str, Any],
+    quantity: str | None,
+) -> tuple[np.ndarray, str, np.ndarray, str]:
+    """Bin means (n_trials, n_bins, n_channels) of a continuous series, the quantity, the channel
+    ids and the series' path."""
+    ts_path, ts = _find_series(nwbfile, series, path)
+    t_lo, t_hi = float(event_abs.min() + edges[0]), float(event_abs.max() + edges[-1])
+    stamps, data = _series_samples(ts, t_lo, t_hi)
+    values = bin_average(stamps, data, event_abs, edges)
+    quantity = quantity or meta.get("quantity") or _series_quantity(ts)
+    return values, quantity, _series_channel_ids(ts, values.shape[2]), ts_path
+
+
+def _clip_to_trials(
+    values: np.ndarray, trials: pd.DataFrame, event_abs: np.ndarray, edges: np.ndarray
+) -> None:
+    """Set bins outside their trial's [start_time, stop_time] to NaN, in place."""
+    start = trials["start_time"].to_numpy(float)
+    stop = trials["stop_time"].to_numpy(float)
+    lo = event_abs[:, None] + edges[None, :-1]
+    hi = event_abs[:, None] + edges[None, 1:]
+    outside = (lo < start[:, None] - 1e-9) | (
+        np.isfinite(stop)[:, None] & (hi > stop[:, None] + 1e-9)
     )
-    if series is not None:
-        attrs["series"] = series
-    species = getattr(getattr(nwbfile, "subject", None), "species", None)
-    pop = make_population(
-        values,
-        dims=("trial", "time", "unit"),
-        quantity=quantity,
-        trial_coords=trial_coords,
-        time=time,
-        unit=unit_ids,
-        unit_coords=unit_coords,
-        align=align,
-        bin_size_s=bin_size,
-        source=str(path),
-        species=attrs.pop("species", None) or species or None,
-        area=attrs.pop("area", None),
-        attrs={k: v for k, v in attrs.items() if k not in ("quantity", "bin_size_s", "align")},
-    )
-    stage = meta.get("stage")
-    if stage and keep.all() and finite.all():
-        pop = _unstack_stage(pop, stage)
-    return pop
+    values[outside] = np.nan
 
 
 def _trial_coords(
