@@ -16,8 +16,8 @@ import numpy as np
 import torch
 import xarray as xr
 
-from neurogeom.models.rnn import NetworkConfig, build_network, torch_threads
-from neurogeom.models.train import list_checkpoints, load_checkpoint, run_spec
+from neurogeom.models.rnn import torch_threads
+from neurogeom.models.train import list_checkpoints, load_run_network, run_spec
 from neurogeom.tasks import TrialBank, build_trial_bank
 
 __all__ = ["simulate", "analysis_bank", "stage_label"]
@@ -103,19 +103,15 @@ def simulate(
             f"unknown label(s) {unknown} for task {bank.task!r}; labels: {list(bank.conditions.columns)}"
         )
 
-    config = NetworkConfig(**spec["network"])
     x = torch.from_numpy(bank.inputs)
     states = []
-    for _, path in ckpts:
-        tensors, meta = load_checkpoint(path)
-        if (meta.get("n_input"), meta.get("n_output")) != (bank.n_input, bank.n_output):
+    for step, path in ckpts:
+        net, _ = load_run_network(run_dir, step)
+        if (net.n_input, net.n_output) != (bank.n_input, bank.n_output):
             raise ValueError(
-                f"checkpoint {path.name} expects {meta.get('n_input')} inputs / {meta.get('n_output')} "
-                f"outputs; the bank has {bank.n_input} / {bank.n_output}"
+                f"checkpoint {path.name} expects {net.n_input} inputs / {net.n_output} outputs; "
+                f"the bank has {bank.n_input} / {bank.n_output}"
             )
-        net = build_network(config, bank.n_input, bank.n_output, dt_ms=bank.dt_ms)
-        net.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-        net.eval()
         with torch.no_grad(), torch_threads(1):
             _, h = net(x)
         aligned, time_s = bank.aligned(h.numpy(), align)
@@ -149,7 +145,7 @@ def simulate(
         source=str(run_dir),
         attrs={
             "task": bank.task,
-            "network": config.type,
+            "network": spec["network"]["type"],
             "analysis_period": an.get("period", bank.decision_period),
             "bank_seed": bank.seed,
         },
