@@ -50,6 +50,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from neurogeom.models.config import CONFIG_SECTIONS, config_keys
+
 __all__ = [
     "TrialBank",
     "build_trial_bank",
@@ -625,49 +627,23 @@ def ideal_observer(bank: TrialBank) -> np.ndarray:
 
 # ---- experiment specs (TOML) --------------------------------------------------------------------
 
-#: Allowed keys of each section of an experiment spec.
+#: Allowed keys of each section of an experiment spec: the sections that build a model config
+#: take that config's fields (:mod:`neurogeom.models.config`, the one place they are defined).
 SPEC_KEYS: dict[str, tuple[str, ...]] = {
     "task": ("name", "kwargs", "conditions"),
-    "network": (
-        "type",
-        "n_units",
-        "activation",
-        "tau_ms",
-        "bias",
-        "init",
-        "g",
-        "rank",
-        "alpha",
-        "dale",
-        "frac_excitatory",
-        "sparsity",
-        "readout_bias",
-    ),
-    "training": (
-        "n_steps",
-        "batch_size",
-        "optimizer",
-        "lr",
-        "lr_schedule",
-        "momentum",
-        "weight_decay",
-        "grad_clip",
-        "loss",
-        "fixation_weight",
-        "n_train_trials",
-        "n_test_trials",
-        "n_monitor_trials",
-        "eval_every",
-        "seed",
-        "device",
-        "target_accuracy",
-        "patience",
-        "early_stop",
-        "threads",
-    ),
-    "checkpoints": ("schedule", "steps", "save_every"),
+    "network": config_keys("network"),
+    "training": config_keys("training"),
+    "checkpoints": config_keys("checkpoints"),
     "analysis": ("period", "align", "labels", "n_trials", "seed", "conditions"),
     "sweep": ("rank", "seed", "alpha", "g", "lr"),
+}
+#: The section whose config each sweep key sets.
+_SWEEP_SECTION = {
+    "rank": "network",
+    "alpha": "network",
+    "g": "network",
+    "seed": "training",
+    "lr": "training",
 }
 _REQUIRED = {"task": ("name",)}
 
@@ -705,27 +681,25 @@ def validate_spec(spec: Mapping[str, Any], where: str = "spec") -> dict[str, Any
                 f"{where}: task {out['task']['name']!r} cannot fix condition(s) {bad}; "
                 f"allowed: {', '.join(info.condition_keys) or 'none'}"
             )
-    net = out["network"]
-    n_units = net.get("n_units", 128)
-    if not isinstance(n_units, int) or n_units < 1:
-        raise ValueError(f"{where}: network.n_units must be a positive integer; got {n_units!r}")
-    ranks = [net["rank"]] if "rank" in net else []
-    ranks += list(out["sweep"].get("rank", []))
-    for r in ranks:
-        _check_rank(r, n_units, where)
+    _check_values(out, where)
     return out
 
 
-def _check_rank(rank: Any, n_units: int, where: str = "network") -> None:
-    if rank is None or rank == "full":
-        return
-    if isinstance(rank, bool) or not isinstance(rank, int):
-        raise ValueError(f"{where}: rank must be an integer in 1..n_units or 'full'; got {rank!r}")
-    if rank < 1 or rank > n_units:
-        raise ValueError(
-            f"{where}: rank must be in 1..n_units={n_units} (or 'full'); got {rank}. "
-            "Use rank = 'full' for an untruncated matrix."
-        )
+def _check_values(spec: Mapping[str, Any], where: str) -> None:
+    """Build each section's config (which validates its values), also with every swept value."""
+    for section, cls in CONFIG_SECTIONS.items():
+        _built(cls, spec[section], where)
+    for key, values in spec["sweep"].items():
+        section = _SWEEP_SECTION[key]
+        for value in values:
+            _built(CONFIG_SECTIONS[section], {**spec[section], key: value}, where)
+
+
+def _built(cls: type, table: Mapping[str, Any], where: str) -> Any:
+    try:
+        return cls.from_dict(table)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{where}: {exc}") from None
 
 
 def load_spec(path: str | Path) -> dict[str, Any]:
@@ -761,7 +735,7 @@ def expand_sweep(spec: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         one = {k: (dict(v) if isinstance(v, dict) else v) for k, v in spec.items() if k != "sweep"}
         parts = []
         for key, val in zip(keys, combo):
-            section = "training" if key in ("seed", "lr") else "network"
+            section = _SWEEP_SECTION[key]
             one[section][key] = val
             parts.append(f"{key}_{val}")
         runs.append(("_".join(parts), one))

@@ -78,7 +78,7 @@ def test_one_line_errors(tmp_path):
     assert "unknown task 'ContextDM'" in _text(r) and "ContextDecisionMaking-v0" in _text(r)
     bad.write_text("[task]\nname = 'ContextDecisionMaking-v0'\n[network]\nn_units = 8\nrank = 9\n")
     r = runner.invoke(app, ["train", str(bad), "-o", str(tmp_path / "x")])
-    assert r.exit_code == 1 and "rank must be in 1..n_units=8" in _text(r)
+    assert r.exit_code == 1 and "rank must be an integer in 1..n_units=8" in _text(r)
     r = runner.invoke(app, ["simulate", str(tmp_path / "nowhere"), "-o", str(tmp_path / "o.nc")])
     assert r.exit_code == 1 and "no run folder" in _text(r)
     r = runner.invoke(app, ["train", str(tmp_path / "none.toml"), "-o", str(tmp_path / "x")])

@@ -196,9 +196,9 @@ def test_bad_specs(tmp_path):
         validate_spec({**base, "optimiser": {}})
     with pytest.raises(ValueError, match="unknown task.*available tasks"):
         validate_spec({"task": {"name": "Nope-v0"}})
-    with pytest.raises(ValueError, match="rank must be in 1..n_units=16"):
+    with pytest.raises(ValueError, match="rank must be an integer in 1..n_units=16"):
         validate_spec({**base, "network": {"n_units": 16, "rank": -1}})
-    with pytest.raises(ValueError, match="rank must be in 1..n_units=16"):
+    with pytest.raises(ValueError, match="rank must be an integer in 1..n_units=16"):
         validate_spec({**base, "network": {"n_units": 16, "rank": 17}})
     with pytest.raises(FileNotFoundError, match="no spec file"):
         load_spec(tmp_path / "missing.toml")

@@ -147,7 +147,7 @@ def test_spec_errors(tmp_path):
         train(bad, tmp_path / "bad")
     bad = copy.deepcopy(TINY)
     bad["network"]["rank"] = 64
-    with pytest.raises(ValueError, match="rank must be in 1..n_units=32"):
+    with pytest.raises(ValueError, match="rank must be an integer in 1..n_units=32"):
         train(bad, tmp_path / "bad2")
 
 

@@ -23,12 +23,13 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
+
+from neurogeom.models.config import NetworkConfig
 
 __all__ = [
     "NetworkConfig",
@@ -39,106 +40,6 @@ __all__ = [
     "pick_device",
     "torch_threads",
 ]
-
-_ACTIVATIONS = ("relu", "tanh")
-_TYPES = ("ctrnn", "gru")
-_INITS = ("normal", "identity")
-
-
-@dataclass
-class NetworkConfig:
-    """Architecture and initialisation of a task network.
-
-    Parameters
-    ----------
-    type : {"ctrnn", "gru"}, default="ctrnn"
-    n_units : int, default=128
-        Number of recurrent units N.
-    activation : {"relu", "tanh"}, default="relu"
-    tau_ms : float or None, default=None
-        Time constant in ms; ``None`` means ``tau = dt`` (a = 1, a discrete-time network).
-    bias : bool, default=False
-        Recurrent bias b.
-    init : {"normal", "identity"}, default="normal"
-        ``normal``: ``W0 = g N(0, 1/N)``; ``identity``: ``W0 = I + g N(0, 1/N)`` (Le et al. 2015).
-    g : float, default=1.0
-        Gain of the random part of W0.
-    rank : int or "full", default="full"
-        Rank of W0: its SVD is truncated to the top ``rank`` components and rescaled to the Frobenius
-        norm of the untruncated matrix.
-    alpha : float or None, default=None
-        Output scale (Chizat): training fits ``alpha (f - f0)`` with the loss divided by alpha^2.
-        ``None`` trains ``f`` itself.
-    dale : bool, default=False
-        Dale's law: the first ``frac_excitatory * N`` units excite, the rest inhibit.
-    frac_excitatory : float, default=0.8
-    sparsity : float, default=0.0
-        Fraction of recurrent connections removed by a fixed random mask (0 = dense).
-    readout_bias : bool, default=True
-    """
-
-    type: str = "ctrnn"
-    n_units: int = 128
-    activation: str = "relu"
-    tau_ms: float | None = None
-    bias: bool = False
-    init: str = "normal"
-    g: float = 1.0
-    rank: int | str = "full"
-    alpha: float | None = None
-    dale: bool = False
-    frac_excitatory: float = 0.8
-    sparsity: float = 0.0
-    readout_bias: bool = True
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> NetworkConfig:
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ValueError(
-                f"unknown network key(s) {unknown}; allowed: {', '.join(sorted(names))}"
-            )
-        cfg = cls(**d)
-        cfg.validate()
-        return cfg
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def validate(self) -> None:
-        """Raise ``ValueError`` naming the first bad value."""
-        if self.type not in _TYPES:
-            raise ValueError(f"network type must be one of {_TYPES}; got {self.type!r}")
-        if isinstance(self.n_units, bool) or not isinstance(self.n_units, int) or self.n_units < 1:
-            raise ValueError(f"n_units must be a positive integer; got {self.n_units!r}")
-        if self.activation not in _ACTIVATIONS:
-            raise ValueError(f"activation must be one of {_ACTIVATIONS}; got {self.activation!r}")
-        if self.init not in _INITS:
-            raise ValueError(f"init must be one of {_INITS}; got {self.init!r}")
-        if self.rank != "full":
-            r = self.rank
-            if isinstance(r, bool) or not isinstance(r, int) or not 1 <= r <= self.n_units:
-                raise ValueError(
-                    f"rank must be an integer in 1..n_units={self.n_units} or 'full'; got {r!r}"
-                )
-        if not self.g >= 0:
-            raise ValueError(f"g must be >= 0; got {self.g}")
-        if self.alpha is not None and not self.alpha > 0:
-            raise ValueError(f"alpha must be > 0 (or None); got {self.alpha}")
-        if self.tau_ms is not None and not self.tau_ms > 0:
-            raise ValueError(f"tau_ms must be > 0 (or None for tau = dt); got {self.tau_ms}")
-        if not 0.0 <= self.sparsity < 1.0:
-            raise ValueError(f"sparsity must be in [0, 1); got {self.sparsity}")
-        if not 0.0 < self.frac_excitatory < 1.0:
-            raise ValueError(f"frac_excitatory must be in (0, 1); got {self.frac_excitatory}")
-        if self.dale and self.rank != "full":
-            raise ValueError(
-                "rank truncation and dale=True cannot be combined: a truncated SVD does not keep "
-                "fixed column signs. Use rank='full' with dale, or dale=false with a rank."
-            )
-        if self.type == "gru" and (self.dale or self.sparsity or self.rank != "full"):
-            raise ValueError("dale, sparsity and rank apply to type='ctrnn' only")
 
 
 def pick_device(device: str | None = "auto") -> torch.device:

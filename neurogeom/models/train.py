@@ -40,7 +40,7 @@ import json
 import math
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -61,14 +61,8 @@ from neurogeom.models.checkpoints import (
     snapshot,
     write_metrics,
 )
-from neurogeom.models.rnn import (
-    CTRNN,
-    GRUNet,
-    NetworkConfig,
-    build_network,
-    pick_device,
-    torch_threads,
-)
+from neurogeom.models.config import CheckpointConfig, NetworkConfig, TrainConfig, parse_target
+from neurogeom.models.rnn import CTRNN, GRUNet, build_network, pick_device, torch_threads
 from neurogeom.tasks import TrialBank, build_trial_bank, ideal_observer, validate_spec
 
 __all__ = [
@@ -82,127 +76,6 @@ __all__ = [
     "load_run_network",
     "run_spec",
 ]
-
-
-@dataclass
-class TrainConfig:
-    """Optimisation settings (the ``[training]`` section of a spec).
-
-    Parameters
-    ----------
-    n_steps : int, default=2000
-        Optimiser steps (minibatches).
-    batch_size : int, default=128
-    optimizer : {"adam", "sgd"}, default="adam"
-    lr : float, default=1e-2
-    lr_schedule : {"constant", "cosine"}, default="constant"
-        ``cosine``: the learning rate at step s is ``lr (0.05 + 0.95 (1 + cos(pi s / n_steps)) / 2)``;
-        a function of the step only, so resuming needs no scheduler state.
-    momentum : float, default=0.9
-        SGD only.
-    weight_decay : float, default=0.0
-        Divided by alpha^2 when an output scale alpha is set.
-    grad_clip : float or None, default=1.0
-        Maximum global gradient norm.
-    loss : {"decision", "all"}, default="decision"
-    fixation_weight : float, default=0.1
-    n_train_trials, n_test_trials : int, default=8192, 2000
-        Sizes of the training bank (seed ``seed``) and the held-out bank (seed ``seed + 1_000_003``).
-    n_monitor_trials : int or None, default=None
-        Held-out trials (the first ones of the bank) used by the evaluations before the last step;
-        ``None``: all of them. The last step and every evaluation that would complete a streak of
-        ``patience`` at the target use the whole held-out bank.
-    eval_every : int, default=25
-        Steps between held-out evaluations (also done at every checkpoint).
-    seed : int, default=0
-        Seeds the network, the banks and the batch order.
-    device : str, default="auto"
-    threads : int or None, default=1
-        CPU threads for torch during training (small matrices: one thread is fastest on a busy
-        machine). ``None`` leaves torch's setting alone.
-    target_accuracy : float or str or None, default=None
-        A held-out accuracy to reach, or ``"ideal-0.03"``: the ideal observer's accuracy on the
-        held-out bank minus 0.03. Reported in the metrics (``reached``).
-    patience : int, default=3
-        Evaluations in a row at or above the target that count as reaching it.
-    early_stop : bool, default=False
-        Stop once the target is reached (the final checkpoint is saved at that step).
-    """
-
-    n_steps: int = 2000
-    batch_size: int = 128
-    optimizer: str = "adam"
-    lr: float = 1e-2
-    lr_schedule: str = "constant"
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    grad_clip: float | None = 1.0
-    loss: str = "decision"
-    fixation_weight: float = 0.1
-    n_train_trials: int = 8192
-    n_test_trials: int = 2000
-    n_monitor_trials: int | None = None
-    eval_every: int = 25
-    seed: int = 0
-    device: str = "auto"
-    threads: int | None = 1
-    target_accuracy: float | str | None = None
-    patience: int = 3
-    early_stop: bool = False
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> TrainConfig:
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ValueError(
-                f"unknown training key(s) {unknown}; allowed: {', '.join(sorted(names))}"
-            )
-        cfg = cls(**d)
-        cfg.validate()
-        return cfg
-
-    def validate(self) -> None:
-        for name in ("n_steps", "batch_size", "n_train_trials", "n_test_trials", "eval_every"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"training.{name} must be a positive integer; got {v!r}")
-        m = self.n_monitor_trials
-        if m is not None and (isinstance(m, bool) or not isinstance(m, int) or m < 1):
-            raise ValueError(
-                f"training.n_monitor_trials must be a positive integer or omitted; got {m!r}"
-            )
-        if self.optimizer not in ("adam", "sgd"):
-            raise ValueError(f"training.optimizer must be 'adam' or 'sgd'; got {self.optimizer!r}")
-        if self.lr_schedule not in ("constant", "cosine"):
-            raise ValueError(
-                f"training.lr_schedule must be 'constant' or 'cosine'; got {self.lr_schedule!r}"
-            )
-        if self.loss not in ("decision", "all"):
-            raise ValueError(f"training.loss must be 'decision' or 'all'; got {self.loss!r}")
-        if not self.lr > 0:
-            raise ValueError(f"training.lr must be > 0; got {self.lr}")
-        if self.grad_clip is not None and not self.grad_clip > 0:
-            raise ValueError(f"training.grad_clip must be > 0 or omitted; got {self.grad_clip}")
-        if self.patience < 1:
-            raise ValueError(f"training.patience must be >= 1; got {self.patience}")
-        _parse_target(self.target_accuracy, 0.9)
-
-
-def _parse_target(target: float | str | None, ideal: float | None) -> float | None:
-    if target is None:
-        return None
-    if isinstance(target, str):
-        s = target.replace(" ", "")
-        if not s.startswith("ideal"):
-            raise ValueError(
-                f"target_accuracy must be a number or 'ideal-<margin>'; got {target!r}"
-            )
-        margin = float(s[len("ideal") :] or 0.0)
-        if ideal is None:
-            raise ValueError("target_accuracy 'ideal...' needs a task with an ideal observer")
-        return ideal + margin
-    return float(target)
 
 
 def _cosine_lr(lr: float, step: int, n_steps: int) -> float:
@@ -243,18 +116,11 @@ def _resolve(spec: Mapping[str, Any]) -> dict[str, Any]:
         raise ValueError(
             "a spec with a [sweep] section describes many runs; expand it with expand_sweep"
         )
-    net = NetworkConfig.from_dict(spec["network"])
-    tr = TrainConfig.from_dict(spec["training"])
-    ck = {"schedule": "log", "steps": None, "save_every": 50, **spec["checkpoints"]}
-    if ck["schedule"] not in ("log", "list"):
-        raise ValueError(f"checkpoints.schedule must be 'log' or 'list'; got {ck['schedule']!r}")
-    if ck["schedule"] == "list" and not ck["steps"]:
-        raise ValueError("checkpoints.schedule = 'list' needs checkpoints.steps = [...]")
     return {
         "task": {"kwargs": {}, "conditions": {}, **spec["task"]},
-        "network": net.to_dict(),
-        "training": asdict(tr),
-        "checkpoints": ck,
+        "network": NetworkConfig.from_dict(spec["network"]).to_dict(),
+        "training": asdict(TrainConfig.from_dict(spec["training"])),
+        "checkpoints": CheckpointConfig.from_dict(spec["checkpoints"]).to_dict(),
         "analysis": dict(spec["analysis"]),
     }
 
@@ -547,8 +413,8 @@ def _train(spec, cfg, run_dir, device, max_steps, progress, t_start) -> TrainRes
         for b in {full_bank, monitor_bank}:
             b.set_baseline(net0)
     ideal = full_bank.ideal
-    target_full = _parse_target(cfg.target_accuracy, full_bank.ideal)
-    target_monitor = _parse_target(cfg.target_accuracy, monitor_bank.ideal)
+    target_full = parse_target(cfg.target_accuracy, full_bank.ideal)
+    target_monitor = parse_target(cfg.target_accuracy, monitor_bank.ideal)
 
     ck = spec["checkpoints"]
     schedule = log_schedule(cfg.n_steps) if ck["schedule"] == "log" else sorted(ck["steps"])

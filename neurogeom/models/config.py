@@ -1,0 +1,291 @@
+"""The configs an experiment spec builds, and the spec's schema derived from them.
+
+Each section of a TOML spec (``tasks/*.toml``) that configures a model is the field list of one
+dataclass here: ``[network]`` builds :class:`NetworkConfig`, ``[training]`` :class:`TrainConfig`,
+``[checkpoints]`` :class:`CheckpointConfig`. :data:`CONFIG_SECTIONS` maps the section names to
+them, so the keys a spec may hold (:data:`neurogeom.tasks.SPEC_KEYS`) are these fields and are
+defined once. Every config validates its values (``validate``) and is built from a spec section
+with ``from_dict``, which names unknown keys and lists the allowed ones.
+
+This module imports neither torch nor neurogym: specs are checked before anything heavy loads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+__all__ = [
+    "NetworkConfig",
+    "TrainConfig",
+    "CheckpointConfig",
+    "CONFIG_SECTIONS",
+    "config_keys",
+    "parse_target",
+]
+
+
+def _from_dict(cls: type, section: str, d: Mapping[str, Any]) -> Any:
+    names = [f.name for f in fields(cls)]
+    unknown = sorted(set(d) - set(names))
+    if unknown:
+        raise ValueError(f"unknown {section} key(s) {unknown}; allowed: {', '.join(sorted(names))}")
+    cfg = cls(**d)
+    cfg.validate()
+    return cfg
+
+
+_ACTIVATIONS = ("relu", "tanh")
+_TYPES = ("ctrnn", "gru")
+_INITS = ("normal", "identity")
+
+
+@dataclass
+class NetworkConfig:
+    """Architecture and initialisation of a task network.
+
+    Parameters
+    ----------
+    type : {"ctrnn", "gru"}, default="ctrnn"
+    n_units : int, default=128
+        Number of recurrent units N.
+    activation : {"relu", "tanh"}, default="relu"
+    tau_ms : float or None, default=None
+        Time constant in ms; ``None`` means ``tau = dt`` (a = 1, a discrete-time network).
+    bias : bool, default=False
+        Recurrent bias b.
+    init : {"normal", "identity"}, default="normal"
+        ``normal``: ``W0 = g N(0, 1/N)``; ``identity``: ``W0 = I + g N(0, 1/N)`` (Le et al. 2015).
+    g : float, default=1.0
+        Gain of the random part of W0.
+    rank : int or "full", default="full"
+        Rank of W0: its SVD is truncated to the top ``rank`` components and rescaled to the Frobenius
+        norm of the untruncated matrix.
+    alpha : float or None, default=None
+        Output scale (Chizat): training fits ``alpha (f - f0)`` with the loss divided by alpha^2.
+        ``None`` trains ``f`` itself.
+    dale : bool, default=False
+        Dale's law: the first ``frac_excitatory * N`` units excite, the rest inhibit.
+    frac_excitatory : float, default=0.8
+    sparsity : float, default=0.0
+        Fraction of recurrent connections removed by a fixed random mask (0 = dense).
+    readout_bias : bool, default=True
+    """
+
+    type: str = "ctrnn"
+    n_units: int = 128
+    activation: str = "relu"
+    tau_ms: float | None = None
+    bias: bool = False
+    init: str = "normal"
+    g: float = 1.0
+    rank: int | str = "full"
+    alpha: float | None = None
+    dale: bool = False
+    frac_excitatory: float = 0.8
+    sparsity: float = 0.0
+    readout_bias: bool = True
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> NetworkConfig:
+        return _from_dict(cls, "network", d)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the first bad value."""
+        if self.type not in _TYPES:
+            raise ValueError(f"network type must be one of {_TYPES}; got {self.type!r}")
+        if isinstance(self.n_units, bool) or not isinstance(self.n_units, int) or self.n_units < 1:
+            raise ValueError(f"n_units must be a positive integer; got {self.n_units!r}")
+        if self.activation not in _ACTIVATIONS:
+            raise ValueError(f"activation must be one of {_ACTIVATIONS}; got {self.activation!r}")
+        if self.init not in _INITS:
+            raise ValueError(f"init must be one of {_INITS}; got {self.init!r}")
+        if self.rank != "full":
+            r = self.rank
+            if isinstance(r, bool) or not isinstance(r, int) or not 1 <= r <= self.n_units:
+                raise ValueError(
+                    f"rank must be an integer in 1..n_units={self.n_units} or 'full'; got {r!r}. "
+                    "Use rank = 'full' for an untruncated matrix."
+                )
+        if not self.g >= 0:
+            raise ValueError(f"g must be >= 0; got {self.g}")
+        if self.alpha is not None and not self.alpha > 0:
+            raise ValueError(f"alpha must be > 0 (or None); got {self.alpha}")
+        if self.tau_ms is not None and not self.tau_ms > 0:
+            raise ValueError(f"tau_ms must be > 0 (or None for tau = dt); got {self.tau_ms}")
+        if not 0.0 <= self.sparsity < 1.0:
+            raise ValueError(f"sparsity must be in [0, 1); got {self.sparsity}")
+        if not 0.0 < self.frac_excitatory < 1.0:
+            raise ValueError(f"frac_excitatory must be in (0, 1); got {self.frac_excitatory}")
+        if self.dale and self.rank != "full":
+            raise ValueError(
+                "rank truncation and dale=True cannot be combined: a truncated SVD does not keep "
+                "fixed column signs. Use rank='full' with dale, or dale=false with a rank."
+            )
+        if self.type == "gru" and (self.dale or self.sparsity or self.rank != "full"):
+            raise ValueError("dale, sparsity and rank apply to type='ctrnn' only")
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings (the ``[training]`` section of a spec).
+
+    Parameters
+    ----------
+    n_steps : int, default=2000
+        Optimiser steps (minibatches).
+    batch_size : int, default=128
+    optimizer : {"adam", "sgd"}, default="adam"
+    lr : float, default=1e-2
+    lr_schedule : {"constant", "cosine"}, default="constant"
+        ``cosine``: the learning rate at step s is ``lr (0.05 + 0.95 (1 + cos(pi s / n_steps)) / 2)``;
+        a function of the step only, so resuming needs no scheduler state.
+    momentum : float, default=0.9
+        SGD only.
+    weight_decay : float, default=0.0
+        Divided by alpha^2 when an output scale alpha is set.
+    grad_clip : float or None, default=1.0
+        Maximum global gradient norm.
+    loss : {"decision", "all"}, default="decision"
+    fixation_weight : float, default=0.1
+    n_train_trials, n_test_trials : int, default=8192, 2000
+        Sizes of the training bank (seed ``seed``) and the held-out bank (seed ``seed + 1_000_003``).
+    n_monitor_trials : int or None, default=None
+        Held-out trials (the first ones of the bank) used by the evaluations before the last step;
+        ``None``: all of them. The last step and every evaluation that would complete a streak of
+        ``patience`` at the target use the whole held-out bank.
+    eval_every : int, default=25
+        Steps between held-out evaluations (also done at every checkpoint).
+    seed : int, default=0
+        Seeds the network, the banks and the batch order.
+    device : str, default="auto"
+    threads : int or None, default=1
+        CPU threads for torch during training (small matrices: one thread is fastest on a busy
+        machine). ``None`` leaves torch's setting alone.
+    target_accuracy : float or str or None, default=None
+        A held-out accuracy to reach, or ``"ideal-0.03"``: the ideal observer's accuracy on the
+        held-out bank minus 0.03. Reported in the metrics (``reached``).
+    patience : int, default=3
+        Evaluations in a row at or above the target that count as reaching it.
+    early_stop : bool, default=False
+        Stop once the target is reached (the final checkpoint is saved at that step).
+    """
+
+    n_steps: int = 2000
+    batch_size: int = 128
+    optimizer: str = "adam"
+    lr: float = 1e-2
+    lr_schedule: str = "constant"
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    grad_clip: float | None = 1.0
+    loss: str = "decision"
+    fixation_weight: float = 0.1
+    n_train_trials: int = 8192
+    n_test_trials: int = 2000
+    n_monitor_trials: int | None = None
+    eval_every: int = 25
+    seed: int = 0
+    device: str = "auto"
+    threads: int | None = 1
+    target_accuracy: float | str | None = None
+    patience: int = 3
+    early_stop: bool = False
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> TrainConfig:
+        return _from_dict(cls, "training", d)
+
+    def validate(self) -> None:
+        for name in ("n_steps", "batch_size", "n_train_trials", "n_test_trials", "eval_every"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"training.{name} must be a positive integer; got {v!r}")
+        m = self.n_monitor_trials
+        if m is not None and (isinstance(m, bool) or not isinstance(m, int) or m < 1):
+            raise ValueError(
+                f"training.n_monitor_trials must be a positive integer or omitted; got {m!r}"
+            )
+        if self.optimizer not in ("adam", "sgd"):
+            raise ValueError(f"training.optimizer must be 'adam' or 'sgd'; got {self.optimizer!r}")
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise ValueError(
+                f"training.lr_schedule must be 'constant' or 'cosine'; got {self.lr_schedule!r}"
+            )
+        if self.loss not in ("decision", "all"):
+            raise ValueError(f"training.loss must be 'decision' or 'all'; got {self.loss!r}")
+        if not self.lr > 0:
+            raise ValueError(f"training.lr must be > 0; got {self.lr}")
+        if self.grad_clip is not None and not self.grad_clip > 0:
+            raise ValueError(f"training.grad_clip must be > 0 or omitted; got {self.grad_clip}")
+        if self.patience < 1:
+            raise ValueError(f"training.patience must be >= 1; got {self.patience}")
+        parse_target(self.target_accuracy, 0.9)
+
+
+def parse_target(target: float | str | None, ideal: float | None) -> float | None:
+    if target is None:
+        return None
+    if isinstance(target, str):
+        s = target.replace(" ", "")
+        if not s.startswith("ideal"):
+            raise ValueError(
+                f"target_accuracy must be a number or 'ideal-<margin>'; got {target!r}"
+            )
+        margin = float(s[len("ideal") :] or 0.0)
+        if ideal is None:
+            raise ValueError("target_accuracy 'ideal...' needs a task with an ideal observer")
+        return ideal + margin
+    return float(target)
+
+
+@dataclass
+class CheckpointConfig:
+    """When checkpoints are written (the ``[checkpoints]`` section of a spec).
+
+    Parameters
+    ----------
+    schedule : {"log", "list"}, default="log"
+        ``log``: :func:`neurogeom.models.train.log_schedule` (dense early); ``list``: ``steps``.
+    steps : list of int or None, default=None
+        The checkpointed steps when ``schedule = "list"``.
+    save_every : int, default=50
+        Steps between resume files (``last.safetensors``).
+    """
+
+    schedule: str = "log"
+    steps: list[int] | None = None
+    save_every: int = 50
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> CheckpointConfig:
+        return _from_dict(cls, "checkpoints", d)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def validate(self) -> None:
+        if self.schedule not in ("log", "list"):
+            raise ValueError(f"checkpoints.schedule must be 'log' or 'list'; got {self.schedule!r}")
+        if self.schedule == "list" and not self.steps:
+            raise ValueError("checkpoints.schedule = 'list' needs checkpoints.steps = [...]")
+        s = self.save_every
+        if isinstance(s, bool) or not isinstance(s, int) or s < 1:
+            raise ValueError(f"checkpoints.save_every must be a positive integer; got {s!r}")
+
+
+#: Spec sections that build a config, by name.
+CONFIG_SECTIONS: dict[str, type] = {
+    "network": NetworkConfig,
+    "training": TrainConfig,
+    "checkpoints": CheckpointConfig,
+}
+
+
+def config_keys(section: str) -> tuple[str, ...]:
+    """The keys a spec section that builds a config may hold: the config's fields, in order."""
+    return tuple(f.name for f in fields(CONFIG_SECTIONS[section]))
