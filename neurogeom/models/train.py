@@ -377,74 +377,11 @@ _BACKGROUND = True
 
 
 def _train(spec, cfg, run_dir, device, max_steps, progress, t_start) -> TrainResult:
-    train_bank, test_bank = _banks(spec)
-    net = _make_net(spec, train_bank).to(device)
-    net0 = copy.deepcopy(net).eval()
-    w0 = net0.recurrent_weight().detach()
-    p0 = torch.cat([p.detach().flatten() for p in net0.parameters()])
-    alpha = spec["network"]["alpha"]
-    wd = cfg.weight_decay / alpha**2 if alpha else cfg.weight_decay
-    if cfg.optimizer == "adam":
-        opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=wd)
-    else:
-        opt = torch.optim.SGD(net.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=wd)
-
-    tb = _bank_tensors(train_bank, device)
-    if alpha is not None:
-        tb.f0 = _forward_bank(net0, tb)
-    dec_targets = train_bank.targets[train_bank.period_mask(train_bank.decision_period)]
-    obj = _Objective(cfg, alpha, choice_only=bool((dec_targets > 0).all()))
-    try:
-        ideal_choice = ideal_observer(test_bank)
-    except ValueError:
-        ideal_choice = None
-    need_valid = cfg.loss == "all"
-    full_bank = EvalBank(
-        test_bank, np.arange(test_bank.n_trial), device, net.n_units, ideal_choice, need_valid
-    )
-    n_mon = cfg.n_monitor_trials
-    if n_mon is None or n_mon >= test_bank.n_trial:
-        monitor_bank = full_bank
-    else:
-        monitor_bank = EvalBank(
-            test_bank, np.arange(n_mon), device, net.n_units, ideal_choice, need_valid
-        )
-    if alpha is not None:
-        for b in {full_bank, monitor_bank}:
-            b.set_baseline(net0)
-    ideal = full_bank.ideal
-    target_full = parse_target(cfg.target_accuracy, full_bank.ideal)
-    target_monitor = parse_target(cfg.target_accuracy, monitor_bank.ideal)
-
-    ck = spec["checkpoints"]
-    schedule = log_schedule(cfg.n_steps) if ck["schedule"] == "log" else sorted(ck["steps"])
-    schedule_set = set(schedule)
-    save_every = int(ck["save_every"])
-    meta_extra = {
-        "n_input": train_bank.n_input,
-        "n_output": train_bank.n_output,
-        "dt_ms": train_bank.dt_ms,
-    }
-
-    def regular(s: int) -> bool:
-        """Evaluation steps of an uninterrupted run (the ones the streak counts)."""
-        return s % cfg.eval_every == 0 or s in schedule_set or s == cfg.n_steps
-
-    step, rows = 0, []
-    latest = latest_state(run_dir)
-    if latest is not None:
-        tensors, meta = load_checkpoint(latest)
-        restore(tensors, meta, net, opt)
-        step = int(meta["step"])
-        rows = read_metrics(run_dir, step)
-    streak = 0
-    for r in rows:
-        if int(r["step"]) > 0 and regular(int(r["step"])):
-            t = r.get("target")
-            t = target_full if t is None or (isinstance(t, float) and math.isnan(t)) else t
-            streak = streak + 1 if t is not None and r["accuracy"] >= t else 0
+    """Set the run up, resume it if it has a saved state, train to ``stop_at``, report."""
+    run = _setup(spec, cfg, device)
+    step, rows, streak = _resume_state(run_dir, run, cfg)
     done = step >= cfg.n_steps or (
-        cfg.early_stop and target_full is not None and streak >= cfg.patience
+        cfg.early_stop and run.target_full is not None and streak >= cfg.patience
     )
     stop_at = cfg.n_steps if max_steps is None else min(cfg.n_steps, int(max_steps))
     (run_dir / "checkpoints").mkdir(exist_ok=True)
@@ -452,14 +389,14 @@ def _train(spec, cfg, run_dir, device, max_steps, progress, t_start) -> TrainRes
     if fresh:
         write_metrics(run_dir, [])
     rec = Recorder(
-        net=net,
-        w0=w0,
-        p0=p0,
-        obj=obj,
-        full_bank=full_bank,
-        monitor_bank=monitor_bank,
-        target_full=target_full,
-        target_monitor=target_monitor,
+        net=run.net,
+        w0=run.w0,
+        p0=run.p0,
+        obj=run.obj,
+        full_bank=run.full_bank,
+        monitor_bank=run.monitor_bank,
+        target_full=run.target_full,
+        target_monitor=run.target_monitor,
         patience=cfg.patience,
         run_dir=run_dir,
         rows=rows,
@@ -470,82 +407,202 @@ def _train(spec, cfg, run_dir, device, max_steps, progress, t_start) -> TrainRes
     bar = None
     try:
         if fresh:
-            tensors, meta = snapshot(net, opt, 0, meta_extra)
+            tensors, meta = snapshot(run.net, run.opt, 0, run.meta_extra)
             rec.evaluate(0, tensors, float("nan"), 0.0, last=False, counts=False)
-            rec.save(0, tensors, meta, checkpoint=0 in schedule_set, resume=True)
+            rec.save(0, tensors, meta, checkpoint=0 in run.schedule, resume=True)
         if progress and not done and step < stop_at:
             from tqdm.auto import tqdm
 
             bar = tqdm(total=stop_at, initial=step, desc="train", unit="step")
-        step_s = 0.0  # seconds in forward/backward/optimiser steps since this process started
-        n_batches = math.ceil(train_bank.n_trial / cfg.batch_size)
-        plan_epoch, plan = -1, []
-        chunk: list[tuple] = []
-        chunk_start = 0
-        net.train()
-        losses: list[torch.Tensor] = []  # kept on the device: no host sync per step
-        while not done and step < stop_at:
-            epoch, b = divmod(step, n_batches)
-            if epoch != plan_epoch:
-                plan = _batch_plan(train_bank.lengths, cfg.batch_size, cfg.seed, epoch)
-                plan_epoch, chunk = epoch, []
-            if not chunk_start <= b < chunk_start + len(chunk):
-                chunk = []  # free the previous batches first
-                chunk, chunk_start = _assemble(tb, plan[b : b + _PREFETCH], device), b
-            x, y, dec, fix, f0 = chunk[b - chunk_start]
-            if cfg.lr_schedule == "cosine":
-                for group in opt.param_groups:
-                    group["lr"] = _cosine_lr(cfg.lr, step, cfg.n_steps)
-            t0 = time.perf_counter()  # forward, loss, backward, clipping, optimiser step
-            out, _ = net(x)
-            loss = obj.loss(obj.logits(out, f0), y, dec, fix, None)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.grad_clip is not None:
-                nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
-            opt.step()
-            step_s += time.perf_counter() - t0
-            step += 1
-            losses.append(loss.detach())
-            if bar is not None:
-                bar.update(1)
-            evaluate = regular(step) or step == stop_at
-            save = step in schedule_set or step % save_every == 0 or step == stop_at
-            if not (evaluate or save):
-                continue
-            tensors, meta = snapshot(net, opt, step, meta_extra)
-            if evaluate:
-                train_loss = float(torch.stack(losses).double().mean()) if losses else float("nan")
-                losses = []
-                last = step == cfg.n_steps
-                rec.evaluate(step, tensors, train_loss, step_s, last=last, counts=regular(step))
-                if cfg.early_stop:
-                    rec.wait()
-                    if rec.reached:
-                        done, stop_at, save = True, step, True
-                        schedule_set.add(step)
-                if bar is not None and rec.rows:
-                    bar.set_postfix(acc=f"{rec.rows[-1]['accuracy']:.3f}")
-            if save:
-                # rows after the last saved state are recomputed on resume: written only with a state
-                rec.save(
-                    step,
-                    tensors,
-                    meta,
-                    checkpoint=step in schedule_set,
-                    resume=step % save_every == 0 or step == stop_at,
-                )
+        if not done:
+            step, done = _loop(run, cfg, rec, step, stop_at, bar)
     finally:
         rec.close()
         if bar is not None:
             bar.close()
-    done = done or step >= cfg.n_steps
     return TrainResult(
         run_dir=run_dir,
-        network=net.eval(),
+        network=run.net.eval(),
         step=step,
         metrics=pd.DataFrame(rec.rows),
-        ideal_accuracy=ideal,
-        done=done,
+        ideal_accuracy=run.full_bank.ideal,
+        done=done or step >= cfg.n_steps,
         checkpoints=[s for s, _ in list_checkpoints(run_dir)],
     )
+
+
+@dataclass
+class _Run:
+    """What a training run is made of: banks, networks, optimiser, objective, schedule."""
+
+    train_bank: TrialBank
+    tb: _BankTensors
+    net: nn.Module
+    w0: torch.Tensor  # initial recurrent matrix
+    p0: torch.Tensor  # initial parameters, flattened
+    opt: torch.optim.Optimizer
+    obj: _Objective
+    full_bank: EvalBank
+    monitor_bank: EvalBank
+    target_full: float | None
+    target_monitor: float | None
+    schedule: set[int]  # checkpointed steps
+    save_every: int
+    meta_extra: dict[str, Any]
+
+    def regular(self, s: int, cfg: TrainConfig) -> bool:
+        """Evaluation steps of an uninterrupted run (the ones the streak counts)."""
+        return s % cfg.eval_every == 0 or s in self.schedule or s == cfg.n_steps
+
+
+def _setup(spec: Mapping[str, Any], cfg: TrainConfig, device: torch.device) -> _Run:
+    train_bank, test_bank = _banks(spec)
+    net = _make_net(spec, train_bank).to(device)
+    net0 = copy.deepcopy(net).eval()
+    alpha = spec["network"]["alpha"]
+    wd = cfg.weight_decay / alpha**2 if alpha else cfg.weight_decay
+    if cfg.optimizer == "adam":
+        opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=wd)
+    else:
+        opt = torch.optim.SGD(net.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=wd)
+    tb = _bank_tensors(train_bank, device)
+    if alpha is not None:
+        tb.f0 = _forward_bank(net0, tb)
+    dec_targets = train_bank.targets[train_bank.period_mask(train_bank.decision_period)]
+    full_bank, monitor_bank = _eval_banks(test_bank, cfg, device, net0, alpha)
+    ck = spec["checkpoints"]
+    schedule = log_schedule(cfg.n_steps) if ck["schedule"] == "log" else sorted(ck["steps"])
+    return _Run(
+        train_bank=train_bank,
+        tb=tb,
+        net=net,
+        w0=net0.recurrent_weight().detach(),
+        p0=torch.cat([p.detach().flatten() for p in net0.parameters()]),
+        opt=opt,
+        obj=_Objective(cfg, alpha, choice_only=bool((dec_targets > 0).all())),
+        full_bank=full_bank,
+        monitor_bank=monitor_bank,
+        target_full=parse_target(cfg.target_accuracy, full_bank.ideal),
+        target_monitor=parse_target(cfg.target_accuracy, monitor_bank.ideal),
+        schedule=set(schedule),
+        save_every=int(ck["save_every"]),
+        meta_extra={
+            "n_input": train_bank.n_input,
+            "n_output": train_bank.n_output,
+            "dt_ms": train_bank.dt_ms,
+        },
+    )
+
+
+def _eval_banks(
+    test_bank: TrialBank,
+    cfg: TrainConfig,
+    device: torch.device,
+    net0: nn.Module,
+    alpha: float | None,
+) -> tuple[EvalBank, EvalBank]:
+    """The whole held-out bank and the monitored subset (the same object without a subset)."""
+    try:
+        ideal_choice = ideal_observer(test_bank)
+    except ValueError:
+        ideal_choice = None
+    need_valid = cfg.loss == "all"
+
+    def bank(trials: np.ndarray) -> EvalBank:
+        return EvalBank(test_bank, trials, device, net0.n_units, ideal_choice, need_valid)
+
+    full_bank = bank(np.arange(test_bank.n_trial))
+    n_mon = cfg.n_monitor_trials
+    monitor_bank = (
+        full_bank if n_mon is None or n_mon >= test_bank.n_trial else bank(np.arange(n_mon))
+    )
+    if alpha is not None:
+        for b in {full_bank, monitor_bank}:
+            b.set_baseline(net0)
+    return full_bank, monitor_bank
+
+
+def _resume_state(run_dir: Path, run: _Run, cfg: TrainConfig) -> tuple[int, list[dict], int]:
+    """Load the latest saved state of the run folder: (step, metrics rows, target streak)."""
+    step, rows = 0, []
+    latest = latest_state(run_dir)
+    if latest is not None:
+        tensors, meta = load_checkpoint(latest)
+        restore(tensors, meta, run.net, run.opt)
+        step = int(meta["step"])
+        rows = read_metrics(run_dir, step)
+    streak = 0
+    for r in rows:
+        if int(r["step"]) > 0 and run.regular(int(r["step"]), cfg):
+            t = r.get("target")
+            t = run.target_full if t is None or (isinstance(t, float) and math.isnan(t)) else t
+            streak = streak + 1 if t is not None and r["accuracy"] >= t else 0
+    return step, rows, streak
+
+
+def _loop(
+    run: _Run, cfg: TrainConfig, rec: Recorder, step: int, stop_at: int, bar: Any
+) -> tuple[int, bool]:
+    """Train from ``step`` to ``stop_at`` (or the target, with early stopping), handing the
+    evaluations and saves to the recorder; returns (last step, whether the run is done)."""
+    device = run.tb.x.device
+    step_s = 0.0  # seconds in forward/backward/optimiser steps since this process started
+    n_batches = math.ceil(run.train_bank.n_trial / cfg.batch_size)
+    plan_epoch, plan, chunk, chunk_start = -1, [], [], 0
+    run.net.train()
+    losses: list[torch.Tensor] = []  # kept on the device: no host sync per step
+    done = False
+    while not done and step < stop_at:
+        epoch, b = divmod(step, n_batches)
+        if epoch != plan_epoch:
+            plan = _batch_plan(run.train_bank.lengths, cfg.batch_size, cfg.seed, epoch)
+            plan_epoch, chunk = epoch, []
+        if not chunk_start <= b < chunk_start + len(chunk):
+            chunk = []  # free the previous batches first
+            chunk, chunk_start = _assemble(run.tb, plan[b : b + _PREFETCH], device), b
+        if cfg.lr_schedule == "cosine":
+            for group in run.opt.param_groups:
+                group["lr"] = _cosine_lr(cfg.lr, step, cfg.n_steps)
+        t0 = time.perf_counter()
+        losses.append(_step(run, cfg, chunk[b - chunk_start]))
+        step_s += time.perf_counter() - t0
+        step += 1
+        if bar is not None:
+            bar.update(1)
+        evaluate = run.regular(step, cfg) or step == stop_at
+        save = step in run.schedule or step % run.save_every == 0 or step == stop_at
+        if not (evaluate or save):
+            continue
+        tensors, meta = snapshot(run.net, run.opt, step, run.meta_extra)
+        if evaluate:
+            train_loss = float(torch.stack(losses).double().mean()) if losses else float("nan")
+            losses = []
+            last = step == cfg.n_steps
+            rec.evaluate(
+                step, tensors, train_loss, step_s, last=last, counts=run.regular(step, cfg)
+            )
+            if cfg.early_stop:
+                rec.wait()
+                if rec.reached:
+                    done, stop_at, save = True, step, True
+                    run.schedule.add(step)
+            if bar is not None and rec.rows:
+                bar.set_postfix(acc=f"{rec.rows[-1]['accuracy']:.3f}")
+        if save:
+            # rows after the last saved state are recomputed on resume: written only with a state
+            resume = step % run.save_every == 0 or step == stop_at
+            rec.save(step, tensors, meta, checkpoint=step in run.schedule, resume=resume)
+    return step, done
+
+
+def _step(run: _Run, cfg: TrainConfig, batch: tuple) -> torch.Tensor:
+    """One optimiser step on ``batch``: forward, loss, backward, clipping, update; the loss."""
+    x, y, dec, fix, f0 = batch
+    out, _ = run.net(x)
+    loss = run.obj.loss(run.obj.logits(out, f0), y, dec, fix, None)
+    run.opt.zero_grad(set_to_none=True)
+    loss.backward()
+    if cfg.grad_clip is not None:
+        nn.utils.clip_grad_norm_(run.net.parameters(), cfg.grad_clip)
+    run.opt.step()
+    return loss.detach()
