@@ -331,3 +331,33 @@ def test_banks_built_from_several_threads_at_once_equal_serial_ones(monkeypatch)
         np.testing.assert_array_equal(bank.inputs, serial[s].inputs)
         assert bank.conditions.equals(serial[s].conditions)
     assert len(tasks_mod._BANKS) <= 2
+
+
+def test_spec_sections_are_the_fields_of_the_configs_they_build():
+    from dataclasses import fields
+
+    from neurogeom.models.config import CheckpointConfig, NetworkConfig, TrainConfig
+    from neurogeom.tasks import SPEC_KEYS
+
+    for section, cls in (
+        ("network", NetworkConfig),
+        ("training", TrainConfig),
+        ("checkpoints", CheckpointConfig),
+    ):
+        assert SPEC_KEYS[section] == tuple(f.name for f in fields(cls))
+
+
+@pytest.mark.parametrize(
+    ("spec", "match"),
+    [
+        ({"checkpoints": {"schedule": "list"}}, r"schedule = 'list' needs checkpoints.steps"),
+        ({"checkpoints": {"save_every": 0}}, "save_every must be a positive integer; got 0"),
+        ({"training": {"lr": -1.0}}, r"training.lr must be > 0"),
+        ({"sweep": {"g": [1.0, -2.0]}}, "g must be >= 0; got -2.0"),
+    ],
+)
+def test_spec_values_are_checked_by_the_configs(spec, match):
+    from neurogeom.tasks import validate_spec
+
+    with pytest.raises(ValueError, match=match):
+        validate_spec({"task": {"name": "ContextDecisionMaking-v0"}, **spec}, where="x.toml")

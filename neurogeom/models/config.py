@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import Any, ClassVar
 
 __all__ = [
     "NetworkConfig",
@@ -26,14 +26,29 @@ __all__ = [
 ]
 
 
-def _from_dict(cls: type, section: str, d: Mapping[str, Any]) -> Any:
-    names = [f.name for f in fields(cls)]
-    unknown = sorted(set(d) - set(names))
-    if unknown:
-        raise ValueError(f"unknown {section} key(s) {unknown}; allowed: {', '.join(sorted(names))}")
-    cfg = cls(**d)
-    cfg.validate()
-    return cfg
+class _SectionConfig:
+    """Building a config from its spec section (``from_dict``) and back (``to_dict``)."""
+
+    section: ClassVar[str]
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Any:
+        """The config of a spec section; unknown keys and bad values raise ``ValueError``."""
+        names = [f.name for f in fields(cls)]
+        unknown = sorted(set(d) - set(names))
+        if unknown:
+            raise ValueError(
+                f"unknown {cls.section} key(s) {unknown}; allowed: {', '.join(sorted(names))}"
+            )
+        cfg = cls(**d)
+        cfg.validate()
+        return cfg
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def validate(self) -> None:  # pragma: no cover - every config defines its checks
+        raise NotImplementedError
 
 
 _ACTIVATIONS = ("relu", "tanh")
@@ -42,7 +57,7 @@ _INITS = ("normal", "identity")
 
 
 @dataclass
-class NetworkConfig:
+class NetworkConfig(_SectionConfig):
     """Architecture and initialisation of a task network.
 
     Parameters
@@ -73,6 +88,8 @@ class NetworkConfig:
     readout_bias : bool, default=True
     """
 
+    section: ClassVar[str] = "network"
+
     type: str = "ctrnn"
     n_units: int = 128
     activation: str = "relu"
@@ -86,13 +103,6 @@ class NetworkConfig:
     frac_excitatory: float = 0.8
     sparsity: float = 0.0
     readout_bias: bool = True
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> NetworkConfig:
-        return _from_dict(cls, "network", d)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first bad value."""
@@ -131,7 +141,7 @@ class NetworkConfig:
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(_SectionConfig):
     """Optimisation settings (the ``[training]`` section of a spec).
 
     Parameters
@@ -175,6 +185,8 @@ class TrainConfig:
         Stop once the target is reached (the final checkpoint is saved at that step).
     """
 
+    section: ClassVar[str] = "training"
+
     n_steps: int = 2000
     batch_size: int = 128
     optimizer: str = "adam"
@@ -195,10 +207,6 @@ class TrainConfig:
     target_accuracy: float | str | None = None
     patience: int = 3
     early_stop: bool = False
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> TrainConfig:
-        return _from_dict(cls, "training", d)
 
     def validate(self) -> None:
         for name in ("n_steps", "batch_size", "n_train_trials", "n_test_trials", "eval_every"):
@@ -244,7 +252,7 @@ def parse_target(target: float | str | None, ideal: float | None) -> float | Non
 
 
 @dataclass
-class CheckpointConfig:
+class CheckpointConfig(_SectionConfig):
     """When checkpoints are written (the ``[checkpoints]`` section of a spec).
 
     Parameters
@@ -257,16 +265,11 @@ class CheckpointConfig:
         Steps between resume files (``last.safetensors``).
     """
 
+    section: ClassVar[str] = "checkpoints"
+
     schedule: str = "log"
     steps: list[int] | None = None
     save_every: int = 50
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> CheckpointConfig:
-        return _from_dict(cls, "checkpoints", d)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
     def validate(self) -> None:
         if self.schedule not in ("log", "list"):
