@@ -82,7 +82,7 @@ selectivity = (right - left).values
 top = np.argsort(-np.abs(selectivity))[:20]
 prefers_right = selectivity[top] > 0
 
-psth = rates.isel(unit=top).ng.average(over="trial", by=["context", "choice"])
+psth = rates.isel(unit=top).ng.average(dim="trial", by=["context", "choice"])
 print(psth.sizes, psth["n_trials"].values)
 
 fig, axes = plt.subplots(1, 2, figsize=(9, 3.5), sharey=True)

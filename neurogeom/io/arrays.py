@@ -258,7 +258,15 @@ def from_unit_trials(
         _unit_population(entry, resp, labels, unit_id, time, quantity, bin_size_s, align)
         for (entry, resp, labels), unit_id in zip(checked, ids)
     ]
-    out = pool(pops, by=by_t, n_trials=n_trials, seed=seed, sessions=names, replace=replace)
+    out = pool(  # ids already unique across entries: kept as given
+        pops,
+        by=by_t,
+        n_trials=n_trials,
+        seed=seed,
+        sessions=names,
+        unique_unit_ids=False,
+        replace=replace,
+    )
     for key, val in {"source": source, "species": species, "area": area}.items():
         if val is not None:
             out.attrs[key] = val

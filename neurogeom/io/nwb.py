@@ -468,7 +468,12 @@ def read_nwb(
     if len(set(names)) != len(names):
         names = [f"{i}:{n}" for i, n in enumerate(names)]
     return pool(
-        pops, by=pool_by, n_trials=n_trials, seed=seed, sessions=names, unique_ids=unique_unit_ids
+        pops,
+        by=pool_by,
+        n_trials=n_trials,
+        seed=seed,
+        sessions=names,
+        unique_unit_ids=unique_unit_ids,
     )
 
 
