@@ -269,7 +269,10 @@ def test_dataset_layout(blobs):
     assert list(ds.manifold.values) == list(range(10, 16))
     assert ds.attrs["estimator"] == "mftma"
     assert ds.attrs["kappa"] == 0.1 and ds.attrs["n_t"] == 50
-    assert list(ds.attrs["M"]) == [15] * 6
+    assert ds.n_points.values.tolist() == [15] * 6 and "M" not in ds.attrs
+    assert ds.attrs["dichotomies"] == "mean_field" and "neurogeom_version" in ds.attrs
+    assert ds.attrs["no_separating_fraction"] == 0.0 and ds.attrs["at_floor"] == 0
+    assert np.isnan(float(ds.radius_sem)) and np.isnan(float(ds.dimension_sem))
     assert ds.capacity.ndim == 0
     harmonic = 1 / np.mean(1 / ds.manifold_capacity.values)
     assert float(ds.capacity) == pytest.approx(harmonic, rel=1e-12)
@@ -306,13 +309,13 @@ def test_errors(blobs):
     bad[3, 2] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         mftma(bad, labels)
-    with pytest.raises(ValueError, match="one entry per point"):
+    with pytest.raises(ValueError, match="one label per point"):
         mftma(points, labels[:-1])
     with pytest.raises(ValueError, match="at least 2 manifolds"):
         mftma(points, np.zeros(len(labels)))
     with pytest.raises(ValueError, match=r"shape \(n_points, n_features\)"):
         mftma(points[None], labels)
-    with pytest.raises(ValueError, match="n_t must be an integer"):
+    with pytest.raises(ValueError, match="n_t to be an integer >= 2"):
         mftma(points, labels, n_t=1)
     with pytest.raises(TypeError, match="numeric"):
         mftma(np.full((4, 2), "a"), np.arange(4))

@@ -74,9 +74,10 @@ def test_deterministic_given_seed():
 def test_too_few_features_gives_nan_with_a_warning():
     rng = np.random.default_rng(6)
     x = rng.standard_normal((10, 2))  # 10 points in the plane: ~2% of dichotomies separable
-    with pytest.warns(RuntimeWarning, match="N_c \\(half separable\\) is not reached"):
+    with pytest.warns(RuntimeWarning, match="floor P / rank.*more units"):
         ds = simulated_capacity(x, np.arange(10), n_dichotomies=21)
-    assert np.isnan(float(ds.capacity))
+    assert np.isnan(float(ds.capacity)) and ds.attrs["at_floor"] == 1
+    assert ds.attrs["no_separating_fraction"] > 0.5
 
 
 def test_bad_input():
@@ -85,5 +86,5 @@ def test_bad_input():
         simulated_capacity(x, np.zeros(10))
     with pytest.raises(ValueError, match="0 < confidence < 1"):
         simulated_capacity(x, np.arange(10), confidence=1.5)
-    with pytest.raises(ValueError, match="one of \\['random', 'balanced'\\]"):
+    with pytest.raises(ValueError, match="one of \\['nontrivial', 'uniform'"):
         simulated_capacity(x, np.arange(10), dichotomies="pairwise")

@@ -15,32 +15,10 @@ import numpy as np
 import xarray as xr
 from threadpoolctl import threadpool_limits
 
+from neurogeom.geometry import _provenance, _validate
 from neurogeom.geometry._mftma_kernels import center_subspace, manifold_mean_field, qr_basis
 
 __all__ = ["mftma", "manifold_frames"]
-
-
-def _check_points_labels(points: object, labels: object) -> tuple[np.ndarray, np.ndarray]:
-    X = np.asarray(points)
-    if X.dtype == object or not np.issubdtype(X.dtype, np.number):
-        raise TypeError(f"points must be a numeric array; got dtype {X.dtype}.")
-    if X.ndim != 2:
-        raise ValueError(
-            f"points must have shape (n_points, n_features); got shape {X.shape}. "
-            "Stack one row per point (trial or sample) and one column per unit."
-        )
-    y = np.asarray(labels)
-    if y.ndim != 1 or y.shape[0] != X.shape[0]:
-        raise ValueError(
-            f"labels must be 1-D with one entry per point: points has {X.shape[0]} rows, "
-            f"labels has shape {y.shape}."
-        )
-    if not np.all(np.isfinite(X)):
-        raise ValueError(
-            "points contain NaN or inf; drop or impute them first "
-            "(e.g. keep only rows where the population's 'valid' mask is True)."
-        )
-    return X.astype(np.float64, copy=False), y
 
 
 def manifold_frames(
@@ -70,11 +48,11 @@ def manifold_frames(
     Returns
     -------
     dict
-        ``labels`` (the P unique labels, sorted), ``frames`` (list of (D+1, M) arrays with a last
+        ``labels`` (manifold codes 0..P-1; ``names`` the label values), ``frames`` (list of (D+1, M) arrays with a last
         row of ones), ``center_norm`` (P,), ``n_points`` (P,), and the centre-subspace result
         ``subspace`` (or None).
     """
-    X, y = _check_points_labels(points, labels)
+    X, y, names = _validate.points_and_labels(points, labels, caller="manifold_frames")
     uniq = np.unique(y)
     clouds = [X[y == u].T for u in uniq]  # (N, M_mu) each, the published layout
     origin = X.mean(axis=0)[:, None]
@@ -93,7 +71,7 @@ def manifold_frames(
         norm = float(np.linalg.norm(center))
         if norm <= 1e-12 * max(1.0, float(np.abs(cloud).max())):
             raise ValueError(
-                f"manifold {u!r} has its centre at the global mean (after removing the shared "
+                f"manifold {names[u]!r} has its centre at the global mean (after removing the shared "
                 "centre subspace); MFTMA normalises each manifold by its centre norm and cannot "
                 "analyse it. Try remove_center_correlations=False or drop that manifold."
             )
@@ -105,6 +83,7 @@ def manifold_frames(
         norms.append(norm)
     return {
         "labels": uniq,
+        "names": names,
         "frames": frames,
         "center_norm": np.asarray(norms),
         "n_points": np.array([c.shape[1] for c in clouds]),
@@ -161,8 +140,12 @@ def mftma(
         ``manifold_dimension``, ``center_norm``. Scalars: ``capacity`` (harmonic mean over
         manifolds, ``1 / mean(1 / alpha_mu)``), ``capacity_sem``, ``radius`` and ``dimension``
         (arithmetic means), ``center_correlation`` (mean |cos| between centred centres before
-        removal), ``n_center_dims`` (K, the rank removed). attrs: estimator="mftma", kappa, n_t,
-        seed, M (points per manifold), n_reps, remove_center_correlations (0/1).
+        removal), ``n_center_dims`` (K, the rank removed); ``radius_sem`` and ``dimension_sem``
+        are NaN (no standard error). attrs (one provenance helper): estimator="mftma",
+        dichotomies="mean_field" (random labels, each manifold against the origin in its own
+        frame), kappa, n_t, seed, n_reps, remove_center_correlations, no_separating_fraction
+        (always 0: the centre direction separates every manifold from the origin) and at_floor
+        (always 0), neurogeom_version.
 
     Notes
     -----
@@ -201,22 +184,25 @@ def mftma(
     >>> float(ds.capacity) > 0
     True
     """
-    if not isinstance(n_t, int | np.integer) or isinstance(n_t, bool) or n_t < 2:
-        raise ValueError(f"n_t must be an integer >= 2 (probes per manifold); got {n_t!r}.")
-    if not np.isfinite(kappa):
-        raise ValueError(f"kappa must be a finite number; got {kappa!r}.")
-    X, y = _check_points_labels(points, labels)
-    n_manifolds = np.unique(y).size
-    if n_manifolds < 2:
-        raise ValueError(
-            f"mftma needs at least 2 manifolds (unique labels); got {n_manifolds}. "
-            "Check the `labels` / `by=` argument."
-        )
+    caller = "mftma"
+    X, codes, names = _validate.points_and_labels(points, labels, caller=caller)
+    n_t = _validate.positive_int(n_t, "n_t", caller, minimum=2)
+    kappa = _validate.finite_real(kappa, "kappa", caller)
+    seed = _validate.positive_int(seed, "seed", caller, minimum=0)
+    n_reps = _validate.positive_int(n_reps, "n_reps", caller)
     # Small dense problems: BLAS threads only add contention (30x slower measured on 2 busy cores).
     with threadpool_limits(limits=1, user_api="blas"):
         return _mftma(
-            X, y, kappa, n_t, seed, remove_center_correlations, n_reps, t_vectors, canonical_signs
-        )
+            X,
+            codes,
+            kappa,
+            n_t,
+            seed,
+            remove_center_correlations,
+            n_reps,
+            t_vectors,
+            canonical_signs,
+        ).assign_coords(manifold=_validate.label_values(names))
 
 
 def _mftma(
@@ -267,22 +253,30 @@ def _mftma(
             "capacity": ((), float(capacity)),
             "capacity_sem": ((), float(capacity_se)),
             "radius": ((), float(np.mean([r.radius for r in results]))),
+            "radius_sem": ((), np.nan),
             "dimension": ((), float(np.mean([r.dimension for r in results]))),
+            "dimension_sem": ((), np.nan),
             "center_correlation": ((), np.nan if sub is None else sub.correlation_before),
             "n_center_dims": ((), 0 if sub is None else sub.n_dims),
         },
-        coords={"manifold": frames["labels"], "n_points": ("manifold", frames["n_points"])},
-        attrs={
-            "estimator": "mftma",
-            "kappa": float(kappa),
-            "n_t": int(n_t),
-            "seed": int(seed),
-            "M": frames["n_points"].astype(np.int64),
-            "n_reps": int(n_reps),
-            "remove_center_correlations": int(bool(remove_center_correlations)),
-            "t_vectors": "given" if t_vectors is not None else "drawn",
-            "canonical_signs": int(bool(canonical_signs)),
+        coords={
+            "manifold": frames["labels"],
+            "n_points": ("manifold", frames["n_points"].astype(np.int64)),
         },
+        attrs=_provenance.provenance(
+            "mftma",
+            dichotomies="mean_field",
+            n_t=n_t,
+            kappa=kappa,
+            seed=seed,
+            no_separating_fraction=0.0,
+            at_floor=False,
+            n_manifolds=n_manifolds,
+            n_reps=n_reps,
+            remove_center_correlations=bool(remove_center_correlations),
+            t_vectors="given" if t_vectors is not None else "drawn",
+            canonical_signs=bool(canonical_signs),
+        ),
     )
     ds["capacity"].attrs = {"long_name": "MFTMA capacity (harmonic mean over manifolds)"}
     ds["radius"].attrs = {"long_name": "mean anchor radius, in units of the centre norm"}

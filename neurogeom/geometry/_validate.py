@@ -194,3 +194,12 @@ def representation_pair(
             "by the same condition labels)."
         )
     return x, y
+
+
+def label_values(names: list[Hashable]) -> np.ndarray:
+    """The ``manifold`` coordinate: the original label values (ints stay ints, strings strings);
+    labels numpy cannot hold in one typed array (tuples, mixed types) become strings."""
+    arr = np.asarray(names)
+    if arr.dtype == object or arr.ndim != 1:
+        arr = np.asarray([str(n) for n in names])
+    return arr

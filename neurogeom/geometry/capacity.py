@@ -25,11 +25,16 @@ import xarray as xr
 from scipy import stats
 from scipy.optimize import linprog
 
-from neurogeom.geometry import _dual, _validate, effective
+from neurogeom.geometry import (
+    _dichotomies,
+    _dual,
+    _provenance,
+    _separability,
+    _validate,
+    effective,
+)
 
 __all__ = ["glue", "simulated_capacity"]
-
-_DICHOTOMIES = ("random", "one_vs_rest", "pairwise")
 
 # independent random streams derived from ``seed``
 _STREAM_SUBSAMPLE, _STREAM_PROJECTION, _STREAM_JITTER, _STREAM_DICHOTOMY, _STREAM_PROBE = range(5)
@@ -38,15 +43,6 @@ _STREAM_SIMULATED = 7
 
 def _rng(seed: int, stream: int, *more: int) -> np.random.Generator:
     return np.random.default_rng([seed, stream, *more])
-
-
-def _version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("neurogeom")
-    except Exception:  # pragma: no cover - not installed
-        return "unknown"
 
 
 # ---- preprocessing ------------------------------------------------------------------------------
@@ -112,29 +108,82 @@ def _preprocess(
     return x, codes, info
 
 
-def _manifold_coord(names: list[Hashable]) -> np.ndarray:
-    arr = np.asarray(names)
-    if arr.dtype == object or arr.ndim != 1:
-        arr = np.asarray([str(n) for n in names])
-    return arr
-
-
 # ---- GLUE ---------------------------------------------------------------------------------------
 
 
-def _draw_dichotomies(
-    scheme: str | np.ndarray, n_t: int, n_manifolds: int, seed: int
-) -> np.ndarray:
-    rng = _rng(seed, _STREAM_DICHOTOMY)
-    if isinstance(scheme, np.ndarray):
-        return scheme[np.arange(n_t) % scheme.shape[0]]
-    if scheme == "random":
-        return rng.choice(np.array([-1.0, 1.0]), size=(n_t, n_manifolds))
-    # one_vs_rest: each manifold in turn against all others (stratified, shuffled order)
-    y = -np.ones((n_t, n_manifolds))
-    which = rng.permutation(np.arange(n_t) % n_manifolds)
-    y[np.arange(n_t), which] = 1.0
-    return y
+def _anchors(lam, factor, codes, n_manifolds):
+    """Anchor points (sample, manifold, rank), their totals Lambda_mu and the active mask."""
+    n_t = lam.shape[0]
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(n_manifolds + 1))
+    lam_sorted, factor_sorted = lam[:, order], factor[order]
+    totals = np.empty((n_t, n_manifolds))
+    anchors = np.empty((n_t, n_manifolds, factor.shape[1]))
+    for mu in range(n_manifolds):
+        sl = slice(bounds[mu], bounds[mu + 1])
+        totals[:, mu] = lam_sorted[:, sl].sum(axis=1)
+        np.matmul(lam_sorted[:, sl], factor_sorted[sl], out=anchors[:, mu])
+    grand = totals.sum(axis=1, keepdims=True)
+    active = totals > 1e-12 * np.maximum(grand, 1e-300)
+    anchors /= np.where(active, totals, 1.0)[..., None]
+    anchors[~active] = 0.0
+    return anchors, totals, active
+
+
+def _at_floor(f_vals: np.ndarray, norm2: np.ndarray, none: np.ndarray) -> bool:
+    """Capacity at the floor P / rank within its error: some samples have no separating
+    direction, and the mean gain ``||t||^2 - F`` over all samples is within 2 standard errors of
+    zero (exactly zero when no sample has a separating direction)."""
+    if not none.any():
+        return False
+    gain = norm2 - f_vals
+    sem = float(np.std(gain, ddof=1) / np.sqrt(gain.size)) if gain.size > 1 else 0.0
+    return bool(float(gain.mean()) <= 2.0 * sem)
+
+
+def _solve(factor, codes, y, probes, kappa, gram, *, max_iter, backend):
+    """Exact duals of every sample; samples whose dichotomy has no separating direction (kappa=0)
+    are not solved: their dual is left at 0 and their F is ``||t||^2``."""
+    n_t = y.shape[0]
+    distinct, inverse = np.unique(y, axis=0, return_inverse=True)
+    none_d, sep_stats = _separability.no_separating_direction(factor, codes, distinct)
+    none = none_d[inverse.ravel()]
+    solve = ~none if kappa == 0.0 else np.ones(n_t, dtype=bool)
+    signs = y[:, codes]
+    lam = np.zeros((n_t, factor.shape[0]))
+    stats = {
+        "support_solve": 0,
+        "active_set_rounds": 0,
+        "kkt_relaxed": 0,
+        "nnls": 0,
+        "unresolved": 0,
+    }
+    stats["fista_iterations"] = 0
+    if solve.any():
+        lam[solve], stats = _dual.solve_batch(
+            factor,
+            signs[solve],
+            probes[solve],
+            kappa,
+            max_iter=max_iter,
+            backend=backend,
+            gram=gram,
+        )
+    disp = (signs * lam) @ factor
+    f_vals = np.einsum("kd,kd->k", disp, disp)
+    norm2 = np.einsum("kd,kd->k", probes, probes)
+    f_vals[~solve] = norm2[~solve]
+    stats.update({f"separability_{k}": v for k, v in sep_stats.items()})
+    return lam, f_vals, norm2, none, stats
+
+
+def _geometry(anchors, active, probes, n_manifolds, anchor_center, alignment):
+    """Radius, dimension, utility and alignments of the samples given (see effective)."""
+    centers = effective.anchor_centers(anchors, active, anchor_center)
+    a, b, c, align = effective.anchor_geometry(
+        anchors, active, probes, centers, normalise=alignment == "cosine"
+    )
+    return a, b, c, effective.summarize(n_manifolds, a, b, c, align)
 
 
 def _glue_core(
@@ -152,37 +201,29 @@ def _glue_core(
     max_iter: int,
     return_anchors: bool,
 ) -> dict[str, Any]:
-    """One GLUE evaluation on prepared points; returns per-sample arrays and summaries."""
+    """One GLUE evaluation on prepared points; returns per-sample arrays and summaries.
+
+    Samples whose dichotomy has no separating direction enter the capacity (F = ||t||^2) but not
+    the anchor geometry (their anchors are not defined: any dual with ``sum lam y x = -t`` is
+    optimal); they are reported inactive on every manifold.
+    """
     n_t = y.shape[0]
     red = _dual.reduce_points(x, dtype=dtype)
     factor = red.factor.astype(np.float64)
     probes = _rng(seed, _STREAM_PROBE).standard_normal((n_t, red.rank))
-    signs = y[:, codes]
-    lam, solver_stats = _dual.solve_batch(
-        factor, signs, probes, kappa, max_iter=max_iter, backend=backend, gram=red.gram
+    lam, f_vals, norm2, none, solver_stats = _solve(
+        factor, codes, y, probes, kappa, red.gram, max_iter=max_iter, backend=backend
     )
-    disp = (signs * lam) @ factor
-    f_vals = np.einsum("kd,kd->k", disp, disp)
-
-    # anchors: s_mu = sum_i lam_i x_i / Lambda_mu over the points of manifold mu
-    order = np.argsort(codes, kind="stable")
-    bounds = np.searchsorted(codes[order], np.arange(n_manifolds + 1))
-    lam_sorted, factor_sorted = lam[:, order], factor[order]
-    totals = np.empty((n_t, n_manifolds))
-    anchors = np.empty((n_t, n_manifolds, red.rank))
-    for mu in range(n_manifolds):
-        sl = slice(bounds[mu], bounds[mu + 1])
-        totals[:, mu] = lam_sorted[:, sl].sum(axis=1)
-        np.matmul(lam_sorted[:, sl], factor_sorted[sl], out=anchors[:, mu])
-    grand = totals.sum(axis=1, keepdims=True)
-    active = totals > 1e-12 * np.maximum(grand, 1e-300)
-    anchors /= np.where(active, totals, 1.0)[..., None]
-    anchors[~active] = 0.0
-    centers = effective.anchor_centers(anchors, active, anchor_center)
-    a, b, c, align = effective.anchor_geometry(
-        anchors, active, probes, centers, normalise=alignment == "cosine"
-    )
-    summary = effective.summarize(n_manifolds, a, b, c, align)
+    anchors, totals, active = _anchors(lam, factor, codes, n_manifolds)
+    active[none] = False
+    floor = _at_floor(f_vals, norm2, none)
+    geo = ~none
+    summary = {name: (float("nan"), float("nan")) for name in _MEASURES[1:]}
+    if not floor and geo.sum() >= 2:
+        _, _, _, found = _geometry(
+            anchors[geo], active[geo], probes[geo], n_manifolds, anchor_center, alignment
+        )
+        summary.update({name: found[name] for name in _MEASURES[1:]})
     mean_f = float(f_vals.mean())
     cap = n_manifolds / mean_f if mean_f > 0 else float("inf")
     sem_f = float(np.std(f_vals, ddof=1) / np.sqrt(n_t)) if n_t > 1 else float("nan")
@@ -190,13 +231,13 @@ def _glue_core(
     out: dict[str, Any] = {
         "summary": summary,
         "F": f_vals,
-        "a": a,
-        "b": b,
-        "c": c,
+        "separable": geo,
         "active": active,
         "rank": red.rank,
         "path": red.path,
         "solver": solver_stats,
+        "no_separating_fraction": float(none.mean()),
+        "at_floor": floor,
     }
     if return_anchors:
         full = np.full((n_t, n_manifolds, x.shape[1]), np.nan)
@@ -220,6 +261,87 @@ _MEASURES = (
 )
 
 
+def _floor_warning(caller: str, n_manifolds: int, rank: int, fraction: float) -> None:
+    warnings.warn(
+        f"{caller}(): capacity sits at its floor P / rank = {n_manifolds}/{rank} = "
+        f"{n_manifolds / max(rank, 1):.4g}: {fraction:.0%} of the samples' dichotomies have no "
+        "separating direction, so radius, dimension, utility and alignments carry no information "
+        "about geometry and are NaN. Try fewer points per manifold (n_points_per_manifold=), a "
+        "shorter time window, or more units.",
+        RuntimeWarning,
+        stacklevel=3,
+    )
+
+
+def _pairwise(x, codes, n_manifolds, n_t, kw):
+    """GLUE on every pair of manifolds (P = 2, the one dichotomy +1/-1); measures averaged over
+    pairs, pairs at the floor left out of the geometry."""
+    results = []
+    active_frac = np.zeros(n_manifolds)
+    for mu, nu in itertools.combinations(range(n_manifolds), 2):
+        sel = (codes == mu) | (codes == nu)
+        sub_codes = (codes[sel] == nu).astype(np.intp)
+        y = np.tile(np.array([1.0, -1.0]), (n_t, 1))
+        res = _glue_core(x[sel], sub_codes, 2, y, return_anchors=False, **kw)
+        results.append(res)
+        active_frac[[mu, nu]] += res["active"].mean(axis=0)
+    summary = {}
+    for name in _MEASURES:
+        vals = np.array([r["summary"][name][0] for r in results])
+        sems = np.array([r["summary"][name][1] for r in results])
+        ok = np.isfinite(vals)
+        mean = float(vals[ok].mean()) if ok.any() else float("nan")
+        summary[name] = (mean, float(np.sqrt(np.sum(sems[ok] ** 2))) / max(int(ok.sum()), 1))
+    return {
+        "summary": summary,
+        "active_fraction": active_frac / (n_manifolds - 1),
+        "rank": max(r["rank"] for r in results),
+        "path": results[0]["path"],
+        "solver": {k: sum(r["solver"][k] for r in results) for k in results[0]["solver"]},
+        "no_separating_fraction": float(np.mean([r["no_separating_fraction"] for r in results])),
+        "at_floor": all(r["at_floor"] for r in results),
+        "n_pairs": len(results),
+        "n_t": n_t,
+    }
+
+
+def _check_glue_options(dichotomies, n_manifolds, return_anchors, caller):
+    if isinstance(dichotomies, str):
+        scheme: str | np.ndarray = _validate.choice(
+            dichotomies, "dichotomies", (*_dichotomies.ENSEMBLES, "pairwise"), caller
+        )
+    else:
+        scheme = _validate.dichotomy_array(dichotomies, n_manifolds, caller)
+    if isinstance(scheme, str) and scheme == "pairwise" and return_anchors:
+        raise ValueError(
+            "glue(dichotomies='pairwise') runs one problem per pair of manifolds and cannot "
+            "return anchors; use return_anchors=False, or another dichotomy scheme."
+        )
+    return scheme
+
+
+def _glue_dataset(res, names, counts, sample_vars, attrs):
+    data_vars: dict[str, Any] = {}
+    for name in _MEASURES:
+        val, sem = res["summary"][name]
+        data_vars[name] = ((), float(val))
+        data_vars[f"{name}_sem"] = ((), float(sem))
+    data_vars["active_fraction"] = (("manifold",), res["active_fraction"])
+    data_vars.update(sample_vars)
+    ds = xr.Dataset(
+        data_vars,
+        coords={
+            "manifold": _validate.label_values(names),
+            "n_points": ("manifold", counts.astype(np.int64)),
+        },
+        attrs=attrs,
+    )
+    ds["capacity"].attrs.update(
+        long_name="GLUE manifold capacity P / E[F]", larger_is_more_separable=1
+    )
+    return ds
+
+
 def glue(
     points: Any,
     labels: Any,
@@ -227,7 +349,8 @@ def glue(
     n_t: int = 200,
     kappa: float = 0.0,
     seed: int = 0,
-    dichotomies: Literal["random", "one_vs_rest", "pairwise"] | np.ndarray = "random",
+    dichotomies: Literal["nontrivial", "uniform", "balanced", "one_vs_rest", "pairwise"]
+    | np.ndarray = "nontrivial",
     n_points_per_manifold: int | None = None,
     projection_dim: int | None = None,
     jitter: float = 0.0,
@@ -254,16 +377,24 @@ def glue(
     labels : array-like of shape (n_points,)
         Manifold label of each point (any hashable values; at least two distinct).
     n_t : int, default=200
-        Number of (y, t) samples.
+        Number of (y, t) samples. When the ensemble has at most ``n_t`` distinct dichotomies they
+        are enumerated, each with an equal share of probes: ``n_t`` is then rounded up to a
+        multiple of their number (attrs ``n_t``; ``n_t_requested`` keeps the value asked for).
     kappa : float, default=0.0
         Margin. With ``kappa > 0`` every dichotomy must be separable with that margin.
     seed : int, default=0
         Seed of every random draw (subsampling, projection, jitter, dichotomies, probes).
-    dichotomies : {"random", "one_vs_rest", "pairwise"} or ndarray of shape (n_dichotomies, P)
-        ``"random"``: uniform +-1 per manifold. ``"one_vs_rest"``: one manifold +1, the rest -1,
-        each manifold in turn. ``"pairwise"``: GLUE on every pair of manifolds (P = 2, labels
-        +1/-1, ``n_t`` samples per pair); measures are averaged over pairs. An array: sample k
-        uses row ``k % n_dichotomies`` (columns in sorted label order).
+    dichotomies : {"nontrivial", "uniform", "balanced", "one_vs_rest", "pairwise"} or ndarray
+        The ensemble y is drawn from (see :mod:`neurogeom.geometry._dichotomies`).
+        ``"nontrivial"`` (default): uniform +-1 without the two constant labellings.
+        ``"uniform"``: all +-1 labellings. Caveat: on centred data the constant labellings have
+        no separating direction (F = rank), so 2 / 2**P of the samples sit at the floor and pull
+        capacity down (by 30-60% at P = 2-4 on recordings), partly tracking the number of units.
+        ``"balanced"``: P // 2 manifolds of one sign (both splits for odd P).
+        ``"one_vs_rest"``: one manifold +1, the rest -1, each manifold in turn.
+        ``"pairwise"``: GLUE on every pair of manifolds (P = 2, labels +1/-1, ``n_t`` samples
+        per pair); measures are averaged over pairs. An array of shape (n, P) of +-1 (columns in
+        sorted label order): the given rows, each used equally often when ``n <= n_t``.
     n_points_per_manifold : int, optional
         Subsample this many points from every manifold (without replacement). Keep it fixed across
         comparisons: anchors are extreme points, so capacity is biased upward at small M.
@@ -294,10 +425,19 @@ def glue(
     xarray.Dataset
         Scalars ``capacity``, ``radius``, ``dimension``, ``utility``, ``center_alignment``,
         ``axis_alignment``, ``center_axis_alignment``, each with ``<name>_sem`` (Monte-Carlo
-        standard error); per manifold (dim ``manifold``, coord = the labels) ``n_points`` and
-        ``active_fraction``; per sample ``F``; with ``return_anchors`` also ``anchors``
-        (sample, manifold, feature; NaN where inactive) and ``dichotomy`` (sample, manifold).
-        ``attrs`` record the estimator and every parameter and preprocessing step.
+        standard error); dim ``manifold`` (coord: the label values; coord ``n_points``) with
+        ``active_fraction``; per sample (dim ``sample``) ``F`` and ``separable`` (0/1: the
+        sample's dichotomy has a separating direction); with ``return_anchors`` also
+        ``anchors`` (sample, manifold, feature; NaN where inactive), ``dichotomy`` and
+        ``active``. ``attrs`` (:func:`neurogeom.geometry._provenance.provenance`) record the
+        estimator, every parameter and preprocessing step, ``dichotomies``,
+        ``n_dichotomies_distinct``, ``no_separating_fraction`` and ``at_floor``.
+
+    Warns
+    -----
+    RuntimeWarning
+        Once, when capacity sits at its floor ``P / rank`` (``at_floor=1``): radius, dimension,
+        utility and alignments are then NaN.
 
     Notes
     -----
@@ -305,10 +445,24 @@ def glue(
     Direction: larger_is_more_separable (for ``capacity`` and ``utility``; larger ``radius``,
     ``dimension`` and centre alignment mean less separable manifolds).
 
+    Separability: a dichotomy has no separating direction when no nonzero ``v`` in the span of
+    the points has ``y_mu <v, x> >= 0`` for all points; then ``F = ||t||^2`` for every probe. This
+    is decided once per distinct dichotomy (:mod:`neurogeom.geometry._separability`), and such
+    samples are not solved (at ``kappa = 0``). They count in the capacity but not in the anchor
+    geometry (any dual with ``sum lam_i y_i x_i = -t`` is optimal there, so their anchors are
+    undefined): radius, dimension, utility and alignments are those of the samples whose
+    dichotomy is separable (``separable == 1``), and such samples are inactive on every manifold.
+    ``no_separating_fraction`` is the fraction of samples without a separating direction;
+    ``at_floor`` is 1 when some are, and the mean of ``||t||^2 - F`` over all samples is within
+    two standard errors of 0 (capacity indistinguishable from ``P / rank``). A case where every
+    dichotomy is separable is never at the floor.
+
     Also invariant to zero-padding of the features and to the order of the labels' names; not
     to translation (use ``center=True``) or to the number of points per manifold. For P points in
-    general position capacity is 2; for balls of radius 1 in dimension D it is 2 / (D + 1).
-    The exact identity ``capacity = utility (1 + radius^-2) / dimension`` holds at ``kappa = 0``.
+    general position capacity is 2 (every ensemble, uncentred); for balls of radius 1 in
+    dimension D it is 2 / (D + 1). The exact identity ``capacity = utility (1 + radius^-2) /
+    dimension`` holds at ``kappa = 0`` when every sample is separable (otherwise it holds for
+    the capacity of the separable samples, ``P / mean(F[separable == 1])``).
 
     References
     ----------
@@ -328,17 +482,7 @@ def glue(
     alignment = _validate.choice(alignment, "alignment", ("cosine", "inner"), caller)
     max_iter = _validate.positive_int(max_iter, "max_iter", caller)
     n_manifolds = len(names)
-    if isinstance(dichotomies, str):
-        scheme: str | np.ndarray = _validate.choice(
-            dichotomies, "dichotomies", _DICHOTOMIES, caller
-        )
-    else:
-        scheme = _validate.dichotomy_array(dichotomies, n_manifolds, caller)
-    if isinstance(scheme, str) and scheme == "pairwise" and return_anchors:
-        raise ValueError(
-            "glue(dichotomies='pairwise') runs one problem per pair of manifolds and cannot "
-            "return anchors; use return_anchors=False, or another dichotomy scheme."
-        )
+    scheme = _check_glue_options(dichotomies, n_manifolds, return_anchors, caller)
     x, codes, info = _preprocess(
         x,
         codes,
@@ -363,78 +507,46 @@ def glue(
     counts = np.bincount(codes, minlength=n_manifolds)
     sample_vars: dict[str, Any] = {}
     if isinstance(scheme, str) and scheme == "pairwise":
-        results = []
-        active_frac = np.zeros(n_manifolds)
-        for mu, nu in itertools.combinations(range(n_manifolds), 2):
-            sel = (codes == mu) | (codes == nu)
-            sub_codes = (codes[sel] == nu).astype(np.intp)
-            y = np.tile(np.array([1.0, -1.0]), (n_t, 1))
-            res = _glue_core(x[sel], sub_codes, 2, y, return_anchors=False, **kw)
-            results.append(res)
-            active_frac[[mu, nu]] += res["active"].mean(axis=0)
-        n_pairs = len(results)
-        summary = {}
-        for name in _MEASURES:
-            vals = np.array([r["summary"][name][0] for r in results])
-            sems = np.array([r["summary"][name][1] for r in results])
-            ok = np.isfinite(vals)
-            mean = float(vals[ok].mean()) if ok.any() else float("nan")
-            summary[name] = (mean, float(np.sqrt(np.sum(sems[ok] ** 2))) / max(int(ok.sum()), 1))
-        active_frac /= n_manifolds - 1
-        rank = max(r["rank"] for r in results)
-        path = results[0]["path"]
-        solver = {k: sum(r["solver"][k] for r in results) for k in results[0]["solver"]}
-        info["n_pairs"] = n_pairs
+        res = _pairwise(x, codes, n_manifolds, n_t, kw)
+        info["n_pairs"] = res["n_pairs"]
+        n_distinct, n_used = res["n_pairs"], n_t
     else:
-        y = _draw_dichotomies(scheme, n_t, n_manifolds, seed)
+        y, n_distinct, _ = _dichotomies.draw(
+            scheme, n_t, n_manifolds, _rng(seed, _STREAM_DICHOTOMY)
+        )
+        n_used = y.shape[0]
         res = _glue_core(x, codes, n_manifolds, y, return_anchors=return_anchors, **kw)
-        summary = res["summary"]
-        active_frac = res["active"].mean(axis=0)
-        rank, path, solver = res["rank"], res["path"], res["solver"]
+        res["active_fraction"] = res["active"].mean(axis=0)
         sample_vars["F"] = (("sample",), res["F"])
+        sample_vars["separable"] = (("sample",), res["separable"].astype(np.int8))
         if return_anchors:
             sample_vars["anchors"] = (("sample", "manifold", "feature"), res["anchors"])
             sample_vars["dichotomy"] = (("sample", "manifold"), y)
             sample_vars["active"] = (("sample", "manifold"), res["active"])
-
-    data_vars: dict[str, Any] = {}
-    for name in _MEASURES:
-        val, sem = summary[name]
-        data_vars[name] = ((), float(val))
-        data_vars[f"{name}_sem"] = ((), float(sem))
-    data_vars["n_points"] = (("manifold",), counts.astype(np.int64))
-    data_vars["active_fraction"] = (("manifold",), active_frac)
-    data_vars.update(sample_vars)
-    attrs = {
-        "estimator": "glue",
-        "n_t": int(n_t),
-        "kappa": float(kappa),
-        "seed": int(seed),
-        "dichotomies": scheme if isinstance(scheme, str) else "given",
-        "n_manifolds": int(n_manifolds),
-        "M": [int(c) for c in counts],
-        "span_dimension": int(rank),
-        "reduction": path,
-        "anchor_center": anchor_center,
-        "alignment": alignment,
-        "dtype": np.dtype(dtype).name,
-        "backend": backend,
-        "solver_support_solves": int(solver["support_solve"]),
-        "solver_active_set_rounds": int(solver["active_set_rounds"]),
-        "solver_nnls": int(solver["nnls"]),
-        "solver_unresolved": int(solver["unresolved"]),
-        "neurogeom_version": _version(),
+    if res["at_floor"]:
+        _floor_warning(caller, n_manifolds, res["rank"], res["no_separating_fraction"])
+    solver = res["solver"]
+    attrs = _provenance.provenance(
+        caller,
+        dichotomies=scheme if isinstance(scheme, str) else "given",
+        n_dichotomies_distinct=int(n_distinct),
+        n_t=int(n_used),
+        n_t_requested=int(n_t),
+        kappa=kappa,
+        seed=seed,
+        no_separating_fraction=res["no_separating_fraction"],
+        at_floor=bool(res["at_floor"]),
+        n_manifolds=n_manifolds,
+        span_dimension=int(res["rank"]),
+        reduction=res["path"],
+        anchor_center=anchor_center,
+        alignment=alignment,
+        dtype=np.dtype(dtype).name,
+        backend=backend,
+        **{f"solver_{k}": int(v) for k, v in solver.items()},
         **info,
-    }
-    ds = xr.Dataset(
-        data_vars,
-        coords={"manifold": _manifold_coord(names)},
-        attrs=attrs,
     )
-    ds["capacity"].attrs.update(
-        long_name="GLUE manifold capacity P / E[F]", larger_is_more_separable=1
-    )
-    return ds
+    return _glue_dataset(res, names, counts, sample_vars, attrs)
 
 
 # ---- simulated capacity -------------------------------------------------------------------------
@@ -482,6 +594,28 @@ def _crossing(n_grid: np.ndarray, frac: np.ndarray, level: float) -> float:
     )
 
 
+def _critical_dimensions(factor, signs_all, seed, bias):
+    """Per trial, the fewest nested random projections in which the dichotomy is separable."""
+    rank = factor.shape[1]
+    critical = np.full(signs_all.shape[0], np.inf)
+    for r, signs in enumerate(signs_all):
+        if not _separable(factor, signs, bias):
+            continue
+        state = _rng(seed, _STREAM_SIMULATED, r).bit_generator.state
+        lo, hi = 0, rank  # not separable at lo (0 dims), separable at hi (the full span)
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            gen = np.random.default_rng()
+            gen.bit_generator.state = state  # the same nested stream at every n
+            proj = gen.standard_normal((mid, rank))
+            if _separable(factor @ proj.T, signs, bias):
+                hi = mid
+            else:
+                lo = mid
+        critical[r] = hi
+    return critical
+
+
 def simulated_capacity(
     points: Any,
     labels: Any,
@@ -489,7 +623,8 @@ def simulated_capacity(
     n_dichotomies: int = 101,
     seed: int = 0,
     bias: bool = False,
-    dichotomies: Literal["random", "balanced"] = "random",
+    dichotomies: Literal["nontrivial", "uniform", "balanced", "one_vs_rest"]
+    | np.ndarray = "nontrivial",
     confidence: float = 0.95,
     n_points_per_manifold: int | None = None,
     projection_dim: int | None = None,
@@ -511,13 +646,16 @@ def simulated_capacity(
     points : array-like of shape (n_points, n_features)
     labels : array-like of shape (n_points,)
     n_dichotomies : int, default=101
-        Number of trials (dichotomy + projection).
+        Number of trials (dichotomy + projection). When the ensemble has at most this many
+        distinct dichotomies, each is used equally often (the number of trials is rounded up to
+        a multiple of their number; attrs ``n_dichotomies``).
     seed : int, default=0
     bias : bool, default=False
         Hyperplanes with a bias term. Without (the default), P points in general position give
         capacity exactly 2 (Cover 1965); with a bias, ``P / (P/2 - 1)``.
-    dichotomies : {"random", "balanced"}, default="random"
-        Uniform +-1 per manifold, or exactly P // 2 manifolds labelled +1.
+    dichotomies : {"nontrivial", "uniform", "balanced", "one_vs_rest"} or ndarray
+        The ensemble, as in :func:`glue` (default: uniform +-1 without the constant labellings;
+        ``"uniform"`` keeps them, with the same caveat on centred data).
     confidence : float, default=0.95
         Level of the interval: ``N_c`` is bracketed by the crossings of ``p(n)`` at
         ``1/2 -+ z sqrt(1/(4 n_dichotomies))``.
@@ -527,29 +665,45 @@ def simulated_capacity(
     Returns
     -------
     xarray.Dataset
-        ``capacity``, ``capacity_low``, ``capacity_high``, ``critical_dimension`` (N_c);
-        ``separable_fraction`` over dim ``n_dimensions`` (1..rank of the points); per trial
-        ``trial_critical_dimension`` (inf where never separable). ``attrs`` record every setting.
+        ``capacity``, ``capacity_sem`` (half the width of the interval over ``2 z``; NaN when
+        an end is not reached), ``capacity_low``, ``capacity_high``, ``critical_dimension``
+        (N_c); ``separable_fraction`` over dim ``n_dimensions`` (1..rank of the points); per
+        trial (dim ``sample``) ``sample_critical_dimension`` (inf where never separable); dim
+        ``manifold`` (coord: the label values; coord ``n_points``). ``attrs`` record every
+        setting, ``n_dichotomies_distinct``, ``no_separating_fraction`` (trials not separable
+        even in the full span) and ``at_floor``.
+
+    Warns
+    -----
+    RuntimeWarning
+        Once, when capacity sits at its floor: fewer than half of the dichotomies are separable
+        below the full span (``N_c`` is the rank or not reached).
 
     Notes
     -----
     Invariant to: rotation, reflection, isotropic scaling.
     Direction: larger_is_more_separable.
 
-    Capacity is NaN (with a warning) when fewer than half of the dichotomies are separable even
-    in the full span of the points: there are too few features (or points in general position)
-    to reach ``N_c``.
+    Capacity is NaN when fewer than half of the dichotomies are separable even in the full span
+    of the points: there are too few features (or points in general position) to reach ``N_c``.
+    ``at_floor`` is 1 when the upper end of the interval for ``N_c`` reaches the rank (capacity
+    indistinguishable from ``P / rank``) or ``N_c`` is not reached.
     """
     caller = "simulated_capacity"
     x, codes, names = _validate.points_and_labels(points, labels, caller=caller)
     n_rep = _validate.positive_int(n_dichotomies, "n_dichotomies", caller)
     seed = _validate.positive_int(seed, "seed", caller, minimum=0)
-    dichotomies = _validate.choice(dichotomies, "dichotomies", ("random", "balanced"), caller)
+    n_manifolds = len(names)
+    if isinstance(dichotomies, str):
+        scheme: str | np.ndarray = _validate.choice(
+            dichotomies, "dichotomies", _dichotomies.ENSEMBLES, caller
+        )
+    else:
+        scheme = _validate.dichotomy_array(dichotomies, n_manifolds, caller)
     confidence = _validate.finite_real(confidence, "confidence", caller)
     if not 0 < confidence < 1:
         raise ValueError(f"{caller}() needs 0 < confidence < 1; got {confidence!r}.")
     jitter = _validate.finite_real(jitter, "jitter", caller, minimum=0.0)
-    n_manifolds = len(names)
     x, codes, info = _preprocess(
         x,
         codes,
@@ -563,41 +717,23 @@ def simulated_capacity(
         caller=caller,
     )
     red = _dual.reduce_points(x)
-    factor, rank = red.factor, red.rank
-    critical = np.full(n_rep, np.inf)
-    for r in range(n_rep):
-        rng = _rng(seed, _STREAM_SIMULATED, r)
-        if dichotomies == "random":
-            y = rng.choice(np.array([-1.0, 1.0]), size=n_manifolds)
-        else:
-            y = -np.ones(n_manifolds)
-            y[rng.permutation(n_manifolds)[: n_manifolds // 2]] = 1.0
-        signs = y[codes]
-        state = rng.bit_generator.state
-        if not _separable(factor, signs, bias):
-            continue
-        lo, hi = 0, rank  # not separable at lo (0 dims), separable at hi (the full span)
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            gen = np.random.default_rng()
-            gen.bit_generator.state = state  # the same nested stream at every n
-            proj = gen.standard_normal((mid, rank))
-            if _separable(factor @ proj.T, signs, bias):
-                hi = mid
-            else:
-                lo = mid
-        critical[r] = hi
+    rank = red.rank
+    y, n_distinct, _ = _dichotomies.draw(scheme, n_rep, n_manifolds, _rng(seed, _STREAM_SIMULATED))
+    critical = _critical_dimensions(red.factor, y[:, codes], seed, bias)
     n_grid = np.arange(0, rank + 1)
     frac = (critical[None, :] <= n_grid[:, None]).mean(axis=1)
     n_c = _crossing(n_grid, frac, 0.5)
-    half = stats.norm.ppf(0.5 + confidence / 2) * 0.5 / np.sqrt(n_rep)
+    z = stats.norm.ppf(0.5 + confidence / 2)
+    half = z * 0.5 / np.sqrt(y.shape[0])
     n_low = _crossing(n_grid, frac, 0.5 - half)
     n_high = _crossing(n_grid, frac, 0.5 + half)
-    if not np.isfinite(n_c):
+    at_floor = not np.isfinite(n_c) or not n_high < rank
+    if at_floor:
         warnings.warn(
-            f"simulated_capacity(): only {frac[-1]:.0%} of the dichotomies are separable in the "
-            f"full {rank}-dimensional span of the points, so N_c (half separable) is not reached; "
-            "capacity is NaN. Use more features, or fewer points per manifold.",
+            f"{caller}(): capacity sits at its floor P / rank = {n_manifolds}/{rank}: only "
+            f"{frac[-1]:.0%} of the dichotomies are separable in the full {rank}-dimensional span "
+            f"(N_c = {n_c:.4g}, NaN when half separable is not reached). Try fewer points per "
+            "manifold (n_points_per_manifold=), a shorter time window, or more units.",
             RuntimeWarning,
             stacklevel=2,
         )
@@ -605,30 +741,38 @@ def simulated_capacity(
     def cap(n: float) -> float:
         return float(n_manifolds / n) if np.isfinite(n) and n > 0 else float("nan")
 
+    low = cap(n_high) if np.isfinite(n_high) else 0.0
+    sem = (cap(n_low) - low) / (2 * z) if np.isfinite(n_high) else float("nan")
     ds = xr.Dataset(
         {
             "capacity": ((), cap(n_c)),
-            "capacity_low": ((), cap(n_high) if np.isfinite(n_high) else 0.0),
+            "capacity_sem": ((), float(sem)),
+            "capacity_low": ((), low),
             "capacity_high": ((), cap(n_low)),
             "critical_dimension": ((), n_c),
             "separable_fraction": (("n_dimensions",), frac[1:]),
-            "trial_critical_dimension": (("trial",), critical),
-            "n_points": (("manifold",), np.bincount(codes, minlength=n_manifolds)),
+            "sample_critical_dimension": (("sample",), critical),
         },
-        coords={"n_dimensions": n_grid[1:], "manifold": _manifold_coord(names)},
-        attrs={
-            "estimator": "simulated",
-            "n_dichotomies": int(n_rep),
-            "seed": int(seed),
-            "bias": int(bool(bias)),
-            "dichotomies": dichotomies,
-            "confidence": float(confidence),
-            "n_manifolds": int(n_manifolds),
-            "M": [int(c) for c in np.bincount(codes, minlength=n_manifolds)],
-            "span_dimension": int(rank),
-            "neurogeom_version": _version(),
+        coords={
+            "n_dimensions": n_grid[1:],
+            "manifold": _validate.label_values(names),
+            "n_points": ("manifold", np.bincount(codes, minlength=n_manifolds).astype(np.int64)),
+        },
+        attrs=_provenance.provenance(
+            caller,
+            dichotomies=scheme if isinstance(scheme, str) else "given",
+            n_dichotomies_distinct=int(n_distinct),
+            n_dichotomies=int(y.shape[0]),
+            n_dichotomies_requested=int(n_rep),
+            seed=seed,
+            bias=bool(bias),
+            confidence=confidence,
+            no_separating_fraction=float(np.mean(~np.isfinite(critical))),
+            at_floor=bool(at_floor),
+            n_manifolds=n_manifolds,
+            span_dimension=int(rank),
             **info,
-        },
+        ),
     )
     ds["capacity"].attrs.update(long_name="simulated capacity P / N_c", larger_is_more_separable=1)
     return ds
