@@ -116,14 +116,14 @@ def compare(name, x, lab, *, n_t=200, center=False, n_baseline=N_BASELINE):
     ok = np.isfinite(f_base)
     f_glue = ds.F.values[pick]
     per_sample = t_base / pick.size
-    extrapolated = per_sample * ds.attrs["n_t"]
+    extrapolated = per_sample * ds.attrs["n_samples"]
     at = ds.attrs
     return {
         "config": name,
         "P": p,
         "points": int(x.shape[0]),
         "N": int(x.shape[1]),
-        "n_t": int(at["n_t"]),
+        "n_t": int(at["n_samples"]),
         "span_dimension": int(at["span_dimension"]),
         "glue_total_s": round(t_glue, 3),
         "gram_build_s": round(t_gram, 4),

@@ -218,7 +218,7 @@ def test_preprocessing_is_recorded():
     assert (at["jitter"], at["center"], at["n_features_input"]) == (1e-6, 1, 300)
     assert ds.n_points.values.tolist() == [10] * 8 and "M" not in at
     assert at["estimator"] == "glue" and at["n_t"] == 50 and at["n_dichotomies_distinct"] == 254
-    assert at["n_t_requested"] == 50 and at["dichotomies"] == "nontrivial"
+    assert at["n_samples"] == 50 and at["dichotomies"] == "nontrivial"
     assert glue(x, lab, n_t=50, projection_dim=500).attrs["projection_applied"] == 0
 
 

@@ -56,7 +56,7 @@ def test_exact_enumeration_is_deterministic_and_agrees_with_sampling(p):
     exact = glue(x, lab, n_t=300, center=True)
     n = 2**p - 2
     assert exact.attrs["n_dichotomies_distinct"] == n
-    assert exact.attrs["n_t"] == -(-300 // n) * n and exact.attrs["n_t_requested"] == 300
+    assert exact.attrs["n_samples"] == -(-300 // n) * n and exact.attrs["n_t"] == 300
     assert glue(x, lab, n_t=300, center=True).identical(exact)
     # the explicit rows, sampled uniformly with many probes: the same value
     rows = np.array([r for r in itertools.product([-1, 1], repeat=p) if abs(sum(r)) < p])

@@ -379,7 +379,7 @@ def glue(
     n_t : int, default=200
         Number of (y, t) samples. When the ensemble has at most ``n_t`` distinct dichotomies they
         are enumerated, each with an equal share of probes: ``n_t`` is then rounded up to a
-        multiple of their number (attrs ``n_t``; ``n_t_requested`` keeps the value asked for).
+        multiple of their number (attrs ``n_samples``; ``n_t`` keeps the value asked for).
     kappa : float, default=0.0
         Margin. With ``kappa > 0`` every dichotomy must be separable with that margin.
     seed : int, default=0
@@ -530,8 +530,8 @@ def glue(
         caller,
         dichotomies=scheme if isinstance(scheme, str) else "given",
         n_dichotomies_distinct=int(n_distinct),
-        n_t=int(n_used),
-        n_t_requested=int(n_t),
+        n_t=int(n_t),
+        n_samples=int(n_used),
         kappa=kappa,
         seed=seed,
         no_separating_fraction=res["no_separating_fraction"],
@@ -648,7 +648,7 @@ def simulated_capacity(
     n_dichotomies : int, default=101
         Number of trials (dichotomy + projection). When the ensemble has at most this many
         distinct dichotomies, each is used equally often (the number of trials is rounded up to
-        a multiple of their number; attrs ``n_dichotomies``).
+        a multiple of their number; attrs ``n_samples``).
     seed : int, default=0
     bias : bool, default=False
         Hyperplanes with a bias term. Without (the default), P points in general position give
@@ -762,8 +762,8 @@ def simulated_capacity(
             caller,
             dichotomies=scheme if isinstance(scheme, str) else "given",
             n_dichotomies_distinct=int(n_distinct),
-            n_dichotomies=int(y.shape[0]),
-            n_dichotomies_requested=int(n_rep),
+            n_dichotomies=int(n_rep),
+            n_samples=int(y.shape[0]),
             seed=seed,
             bias=bool(bias),
             confidence=confidence,
