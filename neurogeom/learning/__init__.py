@@ -1,7 +1,10 @@
 """The learning layer: composes the population contract and the geometry engine.
 
 :func:`geometry` computes registered measures at every stage, split value and time window of a
-population tensor. Names are imported on first use, so ``import neurogeom`` stays light.
+population tensor; :mod:`~neurogeom.learning.stats` tests stage-to-stage differences,
+:mod:`~neurogeom.learning.stages` finds learning stages and :mod:`~neurogeom.learning.strategies`
+places trajectories in the (radius, dimension) plane. Names are imported on first use, so
+``import neurogeom`` stays light.
 """
 
 from __future__ import annotations
@@ -12,6 +15,14 @@ from typing import Any
 # public name -> submodule that defines it (imported on first use)
 _EXPORTS: dict[str, str] = {
     "geometry": "broadcast",
+    "percentile_ci": "stats",
+    "stage_difference": "stats",
+    "paired_difference": "stats",
+    "learning_stages": "stages",
+    "normalise_measures": "stages",
+    "capacity_contour": "strategies",
+    "strategy_path": "strategies",
+    "compare_strategies": "strategies",
 }
 
 __all__ = sorted(_EXPORTS)
