@@ -1,0 +1,36 @@
+"""Figures and the self-contained HTML report; reads result Datasets only.
+
+Names are imported on first use (matplotlib and seaborn load only when a figure is drawn).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# public name -> submodule that defines it (imported on first use)
+_EXPORTS: dict[str, str] = {
+    "palette": "_style",
+    "save_figure": "_style",
+    "measure_label": "_style",
+    "plot_trajectory": "figures",
+    "plot_stages_heatmap": "figures",
+    "plot_strategy_plane": "figures",
+    "plot_brain_vs_model": "figures",
+    "plot_psychometric": "figures",
+    "Report": "report",
+    "reading": "report",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        module = importlib.import_module(f"{__name__}.{_EXPORTS[name]}")
+        return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -1,0 +1,156 @@
+"""Shared look of every figure: one palette, axis labels with units, atomic PNG + SVG files."""
+
+from __future__ import annotations
+
+import io
+import os
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # figures are files; no display is ever needed
+
+import matplotlib.pyplot as plt  # noqa: E402
+import seaborn as sns  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+__all__ = ["palette", "measure_label", "save_figure", "figure_png", "STAGE_COLORS"]
+
+MEASURE_LABELS: dict[str, str] = {
+    "capacity": "capacity α (manifolds per unit)",
+    "radius": "radius R (relative to centre norm)",
+    "dimension": "dimension D (dimensions)",
+    "utility": "utility Ψ (fraction, 0 to 1)",
+    "center_alignment": "centre alignment (cos², 0 to 1)",
+    "axis_alignment": "axis alignment (cos, 0 to 1)",
+    "center_axis_alignment": "centre-axis alignment (|cos|, 0 to 1)",
+    "decoding_accuracy": "decoding accuracy (fraction correct)",
+    "participation_ratio": "participation ratio (dimensions)",
+}
+
+# Conditions and measures that keep one colour in every figure of the package.
+_FIXED: dict[str, int] = {
+    "brain": 0,
+    "model": 1,
+    "before": 2,
+    "after": 3,
+    "capacity": 0,
+    "radius": 1,
+    "dimension": 2,
+    "center_alignment": 3,
+    "axis_alignment": 4,
+    "center_axis_alignment": 5,
+    "utility": 6,
+}
+STAGE_COLORS: dict[str, str] = {
+    "clustering": "#cfe2f3",
+    "structuring": "#fce5cd",
+    "separating": "#d9ead3",
+    "stabilizing": "#eeeeee",
+    "changing": "#f4cccc",
+}
+
+
+def palette(names: Iterable[str]) -> dict[str, tuple[float, float, float]]:
+    """One colour per condition (or measure), the same in every figure.
+
+    Known names (``brain``, ``model``, ``before``, ``after`` and the GLUE measures) always get the
+    same colour of seaborn's colour-blind palette; other names get the remaining colours in sorted
+    order. Pass every condition of an analysis at once so each keeps its colour everywhere.
+
+    Parameters
+    ----------
+    names : iterable of str
+        Condition or measure names.
+
+    Returns
+    -------
+    dict
+        name -> RGB tuple (floats in [0, 1]).
+
+    Examples
+    --------
+    >>> palette(["model", "brain"])["brain"] == palette(["brain"])["brain"]
+    True
+    """
+    unique = sorted({str(n) for n in names})
+    base = sns.color_palette("colorblind", 10)
+    out: dict[str, tuple[float, float, float]] = {}
+    taken = {_FIXED[n] for n in unique if n in _FIXED}
+    free = [i for i in range(10) if i not in taken]
+    others = [n for n in unique if n not in _FIXED]
+    extra = sns.color_palette("husl", max(0, len(others) - len(free)))
+    for n in unique:
+        if n in _FIXED:
+            out[n] = tuple(base[_FIXED[n]])
+    for k, n in enumerate(others):
+        out[n] = tuple(base[free[k]]) if k < len(free) else tuple(extra[k - len(free)])
+    return out
+
+
+def measure_label(name: str) -> str:
+    """Axis label of a measure, with its units (e.g. ``"radius R (relative to centre norm)"``)."""
+    return MEASURE_LABELS.get(name, f"{name.replace('_', ' ')} (units of the measure)")
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with open(tmp, "xb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def figure_png(fig: Figure, *, dpi: int = 110) -> bytes:
+    """The figure as PNG bytes."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    return buf.getvalue()
+
+
+def save_figure(fig: Figure, path_stem: str | os.PathLike, *, dpi: int = 150) -> tuple[Path, Path]:
+    """Write a figure as ``<path_stem>.png`` and ``<path_stem>.svg``, each atomically.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure.
+    path_stem : str or path
+        Path without suffix; its folder must exist.
+    dpi : int, default=150
+        Resolution of the PNG.
+
+    Returns
+    -------
+    (Path, Path)
+        The PNG and SVG paths.
+    """
+    stem = Path(path_stem)
+    if not stem.parent.is_dir():
+        raise FileNotFoundError(f"folder {stem.parent} does not exist; create it first.")
+    png, svg = stem.with_name(stem.name + ".png"), stem.with_name(stem.name + ".svg")
+    _write_atomic(png, figure_png(fig, dpi=dpi))
+    buf = io.BytesIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight")
+    _write_atomic(svg, buf.getvalue())
+    return png, svg
+
+
+def new_figure(n_panels: int, *, width: float = 3.6, height: float = 3.0, ncols: int = 3):
+    """A figure with ``n_panels`` axes on a grid of at most ``ncols`` columns (extra axes removed)."""
+    ncols = max(1, min(ncols, n_panels))
+    nrows = -(-n_panels // ncols)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False, layout="constrained"
+    )
+    flat = axes.ravel().tolist()
+    for ax in flat[n_panels:]:
+        ax.remove()
+    return fig, flat[:n_panels]

@@ -1,0 +1,396 @@
+"""Figures of learning geometry: trajectories, stages, strategies, brain vs model, psychometrics.
+
+Every function takes result Datasets (layouts in :mod:`neurogeom.learning.stats`,
+:func:`neurogeom.learning.stages.learning_stages`, :func:`neurogeom.learning.strategies.strategy_path`)
+or plain tables and returns a :class:`matplotlib.figure.Figure`; :func:`save_figure` writes it as PNG
+and SVG. Axes carry units; each condition keeps one colour (:func:`palette`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from neurogeom.learning.strategies import capacity_contour, strategy_path
+from neurogeom.show._style import STAGE_COLORS, measure_label, new_figure, palette, save_figure
+
+__all__ = [
+    "palette",
+    "save_figure",
+    "plot_trajectory",
+    "plot_stages_heatmap",
+    "plot_strategy_plane",
+    "plot_brain_vs_model",
+    "plot_psychometric",
+]
+
+
+def _as_mapping(data: xr.Dataset | Mapping[str, xr.Dataset], default: str) -> dict[str, xr.Dataset]:
+    if isinstance(data, xr.Dataset):
+        return {str(data.attrs.get("condition", default)): data}
+    if isinstance(data, Mapping) and all(isinstance(v, xr.Dataset) for v in data.values()):
+        return {str(k): v for k, v in data.items()}
+    raise TypeError(f"give a trajectory Dataset or a mapping name -> Dataset; got {type(data)}.")
+
+
+def _steps(ds: xr.Dataset) -> np.ndarray:
+    if "step" in ds.coords:
+        return np.asarray(ds["step"].values, dtype=float)
+    return np.arange(ds.sizes["stage"], dtype=float)
+
+
+def _shade_stages(ax: Axes, stages: xr.Dataset, *, top_text: bool) -> None:
+    step = np.asarray(stages["step"].values, dtype=float)
+    for k in range(stages.sizes["segment"]):
+        a, b = int(stages["start_stage"][k]), int(stages["stop_stage"][k])
+        lo = step[a] if a == 0 else 0.5 * (step[a - 1] + step[a])
+        hi = step[b - 1] if b == len(step) else 0.5 * (step[b - 1] + step[b])
+        label = str(stages["label"][k].values)
+        ax.axvspan(lo, hi, color=STAGE_COLORS.get(label, "#eeeeee"), alpha=0.6, lw=0, zorder=0)
+        if top_text:
+            ax.text(
+                np.sqrt(max(lo, 0.5) * max(hi, 1.0)) if hi > 1 else 0.5 * (lo + hi),
+                1.0,
+                label,
+                transform=ax.get_xaxis_transform(),
+                ha="center",
+                va="bottom",
+                fontsize=7,
+            )
+
+
+def _trajectory_panel(ax: Axes, ds: xr.Dataset, measure: str, color, name: str) -> None:
+    x = _steps(ds)
+    v = np.asarray(ds[measure].values, dtype=float)
+    conf = float(ds.attrs.get("confidence", 0.95))
+    if f"{measure}_null_low" in ds:
+        ax.fill_between(
+            x,
+            ds[f"{measure}_null_low"],
+            ds[f"{measure}_null_high"],
+            color="0.6",
+            alpha=0.35,
+            lw=0,
+            label=f"{name}: shuffle null ({conf:.0%})",
+        )
+    if f"{measure}_null_mean" in ds:
+        ax.plot(x, ds[f"{measure}_null_mean"], color="0.4", ls="--", lw=1)
+    if f"{measure}_ci_low" in ds:
+        ax.fill_between(
+            x,
+            ds[f"{measure}_ci_low"],
+            ds[f"{measure}_ci_high"],
+            color=color,
+            alpha=0.25,
+            lw=0,
+            label=f"{name}: resampling {conf:.0%} CI",
+        )
+    sem = ds[f"{measure}_sem"].values if f"{measure}_sem" in ds else None
+    ax.errorbar(
+        x,
+        v,
+        yerr=None if sem is None else 2 * np.asarray(sem, float),
+        color=color,
+        marker="o",
+        ms=3,
+        lw=1.5,
+        capsize=2.5,
+        elinewidth=1,
+        label=f"{name}: estimate ± 2 MC s.e." if sem is not None else f"{name}: estimate",
+    )
+
+
+def plot_trajectory(
+    trajectories: xr.Dataset | Mapping[str, xr.Dataset],
+    measures: Sequence[str] = ("capacity", "radius", "dimension"),
+    *,
+    stages: xr.Dataset | None = None,
+    step_label: str = "training step (log scale)",
+) -> Figure:
+    """Measures along learning with both error terms, the shuffle null and the stages.
+
+    The resampling interval (``v_ci_low`` to ``v_ci_high``, over trials / pseudo-populations) is a
+    shaded band; the Monte-Carlo error of the estimator (``2 * v_sem``) is error bars on the points;
+    the shuffle null (``v_null_low`` to ``v_null_high``) a grey band with its mean dashed; segments
+    of ``stages`` shade the background with their names.
+
+    Parameters
+    ----------
+    trajectories : xarray.Dataset or mapping of str to Dataset
+        One trajectory or several (one colour each; layout in :mod:`neurogeom.learning.stats`).
+    measures : sequence of str, default=("capacity", "radius", "dimension")
+        One panel per measure.
+    stages : xarray.Dataset, optional
+        Output of :func:`~neurogeom.learning.stages.learning_stages` for the background.
+    step_label : str, default="training step (log scale)"
+        The x-axis label (e.g. ``"session"``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    trajs = _as_mapping(trajectories, "trajectory")
+    colors = palette(trajs)
+    fig, axes = new_figure(len(measures))
+    for ax, measure in zip(axes, measures):
+        if stages is not None:
+            _shade_stages(ax, stages, top_text=True)
+        for name, ds in trajs.items():
+            if measure not in ds:
+                raise ValueError(
+                    f"trajectory {name!r} lacks {measure!r}; it holds {sorted(ds.data_vars)}."
+                )
+            _trajectory_panel(ax, ds, measure, colors[name], name)
+        ax.set_xscale("symlog", linthresh=1.0)
+        ax.set_xlabel(step_label)
+        ax.set_ylabel(measure_label(measure))
+    axes[0].legend(fontsize=7, loc="best")
+    return fig
+
+
+def plot_stages_heatmap(stages: xr.Dataset, *, step_label: str = "training step") -> Figure:
+    """The stages heatmap: checkpoints x measures, min-max normalised, with boundaries and names.
+
+    Parameters
+    ----------
+    stages : xarray.Dataset
+        Output of :func:`~neurogeom.learning.stages.learning_stages` (uses ``normalised``,
+        ``step``, ``boundary_stage``, segments).
+    step_label : str, default="training step"
+        The x-axis label.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if "normalised" not in stages:
+        raise ValueError("plot_stages_heatmap needs the output of learning_stages().")
+    norm = stages["normalised"].transpose("measure", "stage")
+    fig, (ax,) = new_figure(1, width=max(5.0, 0.32 * norm.sizes["stage"] + 2.5), height=3.4)
+    mesh = ax.imshow(
+        norm.values, aspect="auto", cmap="viridis", vmin=0, vmax=1, interpolation="nearest"
+    )
+    cbar = fig.colorbar(mesh, ax=ax)
+    cbar.set_label("normalised (0 = min, 1 = max)")
+    steps = stages["step"].values
+    every = max(1, len(steps) // 12)
+    ax.set_xticks(range(0, len(steps), every), [f"{s:g}" for s in steps[::every]], rotation=45)
+    ax.set_yticks(
+        range(norm.sizes["measure"]), [str(m).replace("_", " ") for m in norm["measure"].values]
+    )
+    for b in stages["boundary_stage"].values:
+        ax.axvline(b - 0.5, color="white", lw=2)
+    for k in range(stages.sizes["segment"]):
+        a, b = int(stages["start_stage"][k]), int(stages["stop_stage"][k])
+        ax.text(
+            0.5 * (a + b) - 0.5,
+            -0.6,
+            str(stages["label"][k].values),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+        )
+    ax.set_xlabel(f"{step_label} (checkpoints, log-spaced order)")
+    ax.set_ylabel("measure (normalised per measure)")
+    return fig
+
+
+def _paths(data: xr.Dataset | Mapping[str, xr.Dataset]) -> dict[str, xr.Dataset]:
+    out = {}
+    for name, ds in _as_mapping(data, "trajectory").items():
+        out[name] = ds if "log_radius" in ds else strategy_path(ds)
+    return out
+
+
+def plot_strategy_plane(
+    trajectories: xr.Dataset | Mapping[str, xr.Dataset], *, n_levels: int = 8
+) -> Figure:
+    """Routes through the (radius, dimension) plane over the capacity contours ``(1 + R^-2) / D``.
+
+    Parameters
+    ----------
+    trajectories : xarray.Dataset or mapping of str to Dataset
+        Trajectories (with ``radius`` and ``dimension``) or outputs of
+        :func:`~neurogeom.learning.strategies.strategy_path`; one colour each.
+    n_levels : int, default=8
+        Number of contour levels (log-spaced over the plotted range).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    paths = _paths(trajectories)
+    colors = palette(paths)
+    r = np.concatenate([p["radius"].values for p in paths.values()])
+    d = np.concatenate([p["dimension"].values for p in paths.values()])
+    rr = np.geomspace(r.min() / 1.5, r.max() * 1.5, 200)
+    dd = np.geomspace(d.min() / 1.5, d.max() * 1.5, 200)
+    grid = capacity_contour(rr[None, :], dd[:, None])
+    fig, (ax,) = new_figure(1, width=5.2, height=4.2)
+    levels = np.geomspace(grid.min(), grid.max(), n_levels + 2)[1:-1]
+    cs = ax.contour(rr, dd, grid, levels=levels, colors="0.55", linewidths=0.8)
+    ax.clabel(cs, fmt=lambda v: f"α={v:.3g}", fontsize=7)
+    for name, p in paths.items():
+        x, y = p["radius"].values, p["dimension"].values
+        ax.plot(x, y, "-", color=colors[name], lw=1.8, label=name)
+        ax.plot(x[0], y[0], "o", color=colors[name], ms=6)
+        ax.plot(x[-1], y[-1], "*", color=colors[name], ms=11)
+        for k in range(len(x) - 1):
+            ax.annotate(
+                "",
+                xy=(x[k + 1], y[k + 1]),
+                xytext=(x[k], y[k]),
+                arrowprops={"arrowstyle": "->", "color": colors[name], "lw": 1.2},
+            )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(measure_label("radius"))
+    ax.set_ylabel(measure_label("dimension"))
+    ax.legend(fontsize=8, title="o start, * end", title_fontsize=7)
+    return fig
+
+
+def _learning_axis(ds: xr.Dataset, axis: str) -> np.ndarray:
+    n = ds.sizes["stage"]
+    if axis == "position":
+        return np.linspace(0.0, 1.0, n)
+    if axis == "step":
+        s = _steps(ds)
+        return (s - s.min()) / (s.max() - s.min())
+    if axis in ds:
+        return np.asarray(ds[axis].values, dtype=float)
+    raise ValueError(
+        f"axis must be 'position', 'step' or a variable of the trajectory; got {axis!r}."
+    )
+
+
+def _similarity_label(name: str) -> str:
+    if name.endswith("_distance"):
+        return f"{name.replace('_', ' ')} (0 = identical)"
+    return f"{name.replace('_', ' ')} (1 = identical, larger = more similar)"
+
+
+def plot_brain_vs_model(
+    trajectories: Mapping[str, xr.Dataset],
+    *,
+    measure: str = "capacity",
+    similarity: xr.Dataset | None = None,
+    similarity_name: str = "cka_similarity",
+    axis: str = "position",
+) -> Figure:
+    """Brain vs model: trajectories on a normalised learning axis, and per-stage similarity.
+
+    Parameters
+    ----------
+    trajectories : mapping of str to Dataset
+        E.g. ``{"brain": ..., "model": ...}``; each along ``stage``.
+    measure : str, default="capacity"
+        The measure drawn, min-max normalised per trajectory (their scales differ).
+    similarity : xarray.Dataset, optional
+        Per-stage similarity of the two representations (dim ``stage``; variable
+        ``similarity_name``, optionally ``<name>_null_low`` / ``<name>_null_high``): a second panel.
+    similarity_name : str, default="cka_similarity"
+        The similarity variable; a name ending in ``_distance`` is labelled "0 = identical".
+    axis : str, default="position"
+        The learning axis: ``"position"`` (fraction of checkpoints / sessions), ``"step"``
+        (fraction of training steps) or a variable of each trajectory already in [0, 1]
+        (e.g. task performance).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    trajs = _as_mapping(trajectories, "trajectory")
+    colors = palette(trajs)
+    fig, axes = new_figure(1 if similarity is None else 2, width=4.2, height=3.2)
+    ax = axes[0]
+    for name, ds in trajs.items():
+        v = np.asarray(ds[measure].values, dtype=float)
+        span = np.nanmax(v) - np.nanmin(v)
+        y = (v - np.nanmin(v)) / (span if span > 0 else 1.0)
+        ax.plot(_learning_axis(ds, axis), y, "o-", color=colors[name], ms=3, label=name)
+    ax.set_xlabel(
+        {
+            "position": "fraction of learning (checkpoints / sessions)",
+            "step": "fraction of training steps",
+        }.get(axis, f"{axis} (fraction)")
+    )
+    ax.set_ylabel(f"{measure} (min-max normalised per trajectory)")
+    ax.legend(fontsize=8)
+    if similarity is not None:
+        ax = axes[1]
+        sim = similarity[similarity_name]
+        x = np.linspace(0.0, 1.0, sim.sizes["stage"])
+        if f"{similarity_name}_null_low" in similarity:
+            ax.fill_between(
+                x,
+                similarity[f"{similarity_name}_null_low"],
+                similarity[f"{similarity_name}_null_high"],
+                color="0.6",
+                alpha=0.35,
+                lw=0,
+                label="shuffle null",
+            )
+        ax.plot(x, sim, "o-", color="0.15", ms=4, label="brain vs model")
+        ax.set_xlabel("fraction of learning (matched stages)")
+        ax.set_ylabel(_similarity_label(similarity_name))
+        ax.legend(fontsize=8)
+    return fig
+
+
+def plot_psychometric(
+    data: pd.DataFrame,
+    *,
+    x: str = "coherence",
+    y: str = "accuracy",
+    hue: str = "context",
+    error: str | None = None,
+    x_label: str = "coherence (signed stimulus strength, unitless)",
+) -> Figure:
+    """Psychometric curves of a model: accuracy vs coherence, one curve per context.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per (context, coherence) with columns ``x``, ``y``, ``hue`` and optionally
+        ``error`` (standard error of ``y``).
+    x, y, hue : str
+        Column names.
+    error : str, optional
+        Column of standard errors, drawn as error bars.
+    x_label : str
+        The x-axis label.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    missing = [c for c in (x, y, hue, error) if c is not None and c not in data.columns]
+    if missing:
+        raise ValueError(f"the table lacks the columns {missing}; it has {list(data.columns)}.")
+    groups = [str(g) for g in data[hue].unique()]
+    colors = palette(groups)
+    fig, (ax,) = new_figure(1, width=4.4, height=3.4)
+    for g, part in data.groupby(data[hue].astype(str), sort=True):
+        part = part.sort_values(x)
+        ax.errorbar(
+            part[x],
+            part[y],
+            yerr=None if error is None else part[error],
+            color=colors[g],
+            marker="o",
+            ms=4,
+            capsize=2,
+            label=f"{hue} {g}",
+        )
+    ax.axhline(0.5, color="0.5", ls=":", lw=1, label="chance")
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel(x_label)
+    ax.set_ylabel(f"{y} (fraction correct)")
+    ax.legend(fontsize=8)
+    return fig
