@@ -19,7 +19,7 @@ _EXPORTS: dict[str, str] = {
     "plot_brain_vs_model": "figures",
     "plot_psychometric": "figures",
     "Report": "report",
-    "reading": "report",
+    "reading": "_readings",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -1,0 +1,197 @@
+"""A self-contained HTML report: inputs, settings, tables, figures and a plain reading of each.
+
+The file needs nothing but itself: figures are embedded as base64 PNG data URIs, the style sheet is
+inline, there is no script and no link to the network, so it opens the same anywhere, offline, and
+can be mailed or archived as one file.
+
+Examples
+--------
+>>> import pandas as pd
+>>> rep = Report("Capacity across learning", inputs={"recording": "sample.nwb"})
+>>> rep.add_section("Numbers").add_table(pd.DataFrame({"capacity": [0.1, 0.3]}), "Per stage.")
+<...Report object at ...>
+>>> "<table" in rep.to_html() and "http" not in rep.to_html()
+True
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import xarray as xr
+from matplotlib.figure import Figure
+
+from neurogeom.show._readings import reading
+from neurogeom.show._style import _write_atomic, figure_png
+
+__all__ = ["Report", "reading"]
+
+_CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; max-width: 1100px;
+       margin: 2em auto; padding: 0 1em; color: #222; line-height: 1.45; }
+h1 { border-bottom: 2px solid #444; padding-bottom: .2em; }
+h2 { margin-top: 2em; border-bottom: 1px solid #bbb; }
+table { border-collapse: collapse; margin: .5em 0 1em; font-size: .9em; }
+th, td { border: 1px solid #ccc; padding: .25em .6em; text-align: right; }
+th { background: #f2f2f2; }
+caption { caption-side: top; text-align: left; font-style: italic; padding-bottom: .3em; }
+figure { margin: 1em 0 2em; }
+figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
+figcaption { font-style: italic; margin-top: .3em; }
+p.reading { background: #f6f8fa; border-left: 4px solid #4a7ab0; padding: .5em .8em; }
+footer { margin-top: 3em; font-size: .8em; color: #666; }
+"""
+
+
+@dataclass
+class _Section:
+    title: str
+    blocks: list[str] = field(default_factory=list)
+
+
+def _mapping_table(items: Mapping[str, Any], caption: str) -> str:
+    df = pd.DataFrame({"value": [str(v) for v in items.values()]}, index=list(map(str, items)))
+    return _table_html(df, caption)
+
+
+def _table_html(df: pd.DataFrame, caption: str) -> str:
+    body = df.to_html(border=0, float_format=lambda v: f"{v:.4g}", na_rep="NaN")
+    cut = body.index(">") + 1  # end of the opening <table ...> tag
+    return f"{body[:cut]}<caption>{html.escape(caption)}</caption>{body[cut:]}"
+
+
+class Report:
+    """Builder of a self-contained HTML report.
+
+    Parameters
+    ----------
+    title : str
+        The report's title.
+    inputs : mapping, optional
+        What went in (files, recordings, networks), shown as a table first.
+    settings : mapping, optional
+        The settings that decide the numbers (estimator, n_t, n_boot, seed, ...), shown second.
+
+    Notes
+    -----
+    Each ``add_*`` method returns the report, so calls chain. Blocks go into the last section
+    opened with :meth:`add_section` (a "Results" section is opened when none is).
+    """
+
+    def __init__(
+        self,
+        title: str,
+        *,
+        inputs: Mapping[str, Any] | None = None,
+        settings: Mapping[str, Any] | None = None,
+    ):
+        self.title = str(title)
+        self.inputs = dict(inputs or {})
+        self.settings = dict(settings or {})
+        self._sections: list[_Section] = []
+        self.n_figures = 0
+
+    def _current(self) -> _Section:
+        if not self._sections:
+            self._sections.append(_Section("Results"))
+        return self._sections[-1]
+
+    def add_section(self, title: str, text: str | None = None) -> Report:
+        """Open a new section, with an optional introductory paragraph."""
+        self._sections.append(_Section(str(title)))
+        return self.add_text(text) if text else self
+
+    def add_text(self, text: str) -> Report:
+        """A paragraph (plain text; blank lines separate paragraphs)."""
+        for para in str(text).strip().split("\n\n"):
+            self._current().blocks.append(f"<p>{html.escape(para.strip())}</p>")
+        return self
+
+    def add_table(self, df: pd.DataFrame | xr.Dataset, caption: str) -> Report:
+        """A table of numbers (a DataFrame, or a Dataset turned into one) with a caption."""
+        if isinstance(df, xr.Dataset):
+            df = (
+                df.to_dataframe()
+                if df.dims
+                else pd.DataFrame([{k: v.item() for k, v in df.items()}])
+            )
+        if not isinstance(df, pd.DataFrame):
+            raise TypeError(
+                f"add_table needs a pandas DataFrame or xarray Dataset; got {type(df)}."
+            )
+        self._current().blocks.append(_table_html(df, caption))
+        return self
+
+    def add_figure(
+        self, fig: Figure, caption: str, reading: str | None = None, *, close: bool = True
+    ) -> Report:
+        """A figure embedded as a PNG data URI, its caption, and a plain-language reading.
+
+        Parameters
+        ----------
+        fig : matplotlib.figure.Figure
+            The figure (closed after embedding unless ``close=False``).
+        caption : str
+            What the figure shows (axes, bands, markers).
+        reading : str, optional
+            What the result means and what it does not (see :func:`reading`).
+        close : bool, default=True
+            Close the figure once embedded, freeing its memory.
+        """
+        if not isinstance(fig, Figure):
+            raise TypeError(f"add_figure needs a matplotlib Figure; got {type(fig)}.")
+        data = base64.b64encode(figure_png(fig)).decode("ascii")
+        if close:
+            plt.close(fig)
+        self.n_figures += 1
+        alt = html.escape(caption, quote=True)
+        block = (
+            f'<figure id="figure-{self.n_figures}"><img alt="{alt}" '
+            f'src="data:image/png;base64,{data}"><figcaption>Figure {self.n_figures}. '
+            f"{html.escape(caption)}</figcaption></figure>"
+        )
+        if reading:
+            block += f'<p class="reading"><b>Reading.</b> {html.escape(reading)}</p>'
+        self._current().blocks.append(block)
+        return self
+
+    def to_html(self) -> str:
+        """The whole report as one HTML document (UTF-8, no external resources)."""
+        parts = [f"<h1>{html.escape(self.title)}</h1>"]
+        if self.inputs:
+            parts += ["<h2>Inputs</h2>", _mapping_table(self.inputs, "What went in.")]
+        if self.settings:
+            parts += [
+                "<h2>Settings</h2>",
+                _mapping_table(self.settings, "What decides the numbers."),
+            ]
+        for sec in self._sections:
+            parts.append(f"<h2>{html.escape(sec.title)}</h2>")
+            parts.extend(sec.blocks)
+        from neurogeom.geometry._provenance import _version
+
+        stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        parts.append(f"<footer>neurogeom {html.escape(_version())}, written {stamp}.</footer>")
+        return (
+            '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{html.escape(self.title)}</title><style>{_CSS}</style></head>"
+            f"<body>{''.join(parts)}</body></html>\n"
+        )
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the report atomically to ``path`` (its folder must exist); returns the path."""
+        path = Path(path)
+        if not path.parent.is_dir():
+            raise FileNotFoundError(f"folder {path.parent} does not exist; create it first.")
+        _write_atomic(path, self.to_html().encode("utf-8"))
+        return path
