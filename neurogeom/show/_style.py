@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import os
-import uuid
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -15,6 +14,8 @@ matplotlib.use("Agg")  # figures are files; no display is ever needed
 import matplotlib.pyplot as plt  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+
+from neurogeom._files import write_atomic  # noqa: E402
 
 __all__ = ["palette", "measure_label", "save_figure", "figure_png", "STAGE_COLORS"]
 
@@ -95,19 +96,6 @@ def measure_label(name: str) -> str:
     return MEASURE_LABELS.get(name, f"{name.replace('_', ' ')} (units of the measure)")
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "xb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def figure_png(fig: Figure, *, dpi: int = 110) -> bytes:
     """The figure as PNG bytes."""
     buf = io.BytesIO()
@@ -136,10 +124,10 @@ def save_figure(fig: Figure, path_stem: str | os.PathLike, *, dpi: int = 150) ->
     if not stem.parent.is_dir():
         raise FileNotFoundError(f"folder {stem.parent} does not exist; create it first.")
     png, svg = stem.with_name(stem.name + ".png"), stem.with_name(stem.name + ".svg")
-    _write_atomic(png, figure_png(fig, dpi=dpi))
+    write_atomic(png, figure_png(fig, dpi=dpi))
     buf = io.BytesIO()
     fig.savefig(buf, format="svg", bbox_inches="tight")
-    _write_atomic(svg, buf.getvalue())
+    write_atomic(svg, buf.getvalue())
     return png, svg
 
 

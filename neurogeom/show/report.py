@@ -30,8 +30,9 @@ import pandas as pd
 import xarray as xr
 from matplotlib.figure import Figure
 
+from neurogeom._files import write_atomic
 from neurogeom.show._readings import reading
-from neurogeom.show._style import _write_atomic, figure_png
+from neurogeom.show._style import figure_png
 
 __all__ = ["Report", "reading"]
 
@@ -193,5 +194,5 @@ class Report:
         path = Path(path)
         if not path.parent.is_dir():
             raise FileNotFoundError(f"folder {path.parent} does not exist; create it first.")
-        _write_atomic(path, self.to_html().encode("utf-8"))
+        write_atomic(path, self.to_html().encode("utf-8"))
         return path
