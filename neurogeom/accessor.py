@@ -167,3 +167,41 @@ class NgAccessor:
         from neurogeom.learning import geometry
 
         return geometry(self._obj, by=by, **kwargs)
+
+    # ---- preparing and trajectories (neurogeom.learning) ------------------------------------
+
+    def window_mean(self, window_s: population.TimeWindow) -> xr.DataArray:
+        """Mean over a time window, ``time`` dropped (see
+        :func:`neurogeom.learning.prepare.window_mean`)."""
+        from neurogeom.learning.prepare import window_mean
+
+        return window_mean(self._obj, window_s)
+
+    def zscore(self, dim: str = "trial", within_stage: bool = True) -> xr.DataArray:
+        """Z-score each unit over trials (see :func:`neurogeom.learning.prepare.zscore`)."""
+        from neurogeom.learning.prepare import zscore
+
+        return zscore(self._obj, dim=dim, within_stage=within_stage)
+
+    def balance(self, by: str | Sequence[str], **kwargs: Any) -> xr.DataArray:
+        """The same number of trials per manifold and stage (see
+        :func:`neurogeom.learning.prepare.balance`)."""
+        from neurogeom.learning.prepare import balance
+
+        return balance(self._obj, by, **kwargs)
+
+    def trajectory(
+        self, by: str | Sequence[str], measure: str = "glue", **kwargs: Any
+    ) -> xr.Dataset:
+        """A measure along ``stage`` with resampling error and a shuffle null (see
+        :func:`neurogeom.learning.trajectory.trajectory`)."""
+        from neurogeom.learning.trajectory import trajectory
+
+        return trajectory(self._obj, by, measure, **kwargs)
+
+    def stage_difference(self, by: str | Sequence[str], **kwargs: Any) -> xr.Dataset:
+        """The change of a measure between two stages, with an interval and a permutation
+        p-value (see :func:`neurogeom.learning.trajectory.stage_difference`)."""
+        from neurogeom.learning.trajectory import stage_difference
+
+        return stage_difference(self._obj, by, **kwargs)
