@@ -92,6 +92,9 @@ def test_bootstrap_option_and_kept_replicates():
     assert t.participation_ratio_boot.sizes["replicate"] == 5
     assert np.all(np.isnan(t.participation_ratio_null_mean))
     assert t.attrs["resample"] == "bootstrap"
+    door = _pop().ng.trajectory("choice", "participation_ratio", n_boot=5, n_null=0,
+                                resample="bootstrap", keep_replicates=True)  # fmt: skip
+    xr.testing.assert_identical(door, t)
 
 
 def test_null_keeps_within_groups_and_split_dims_work():

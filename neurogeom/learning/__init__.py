@@ -3,7 +3,10 @@
 :func:`geometry` computes registered measures at every stage, split value and time window of a
 population tensor; :mod:`~neurogeom.learning.stats` tests stage-to-stage differences,
 :mod:`~neurogeom.learning.stages` finds learning stages and :mod:`~neurogeom.learning.strategies`
-places trajectories in the (radius, dimension) plane. Names are imported on first use, so
+places trajectories in the (radius, dimension) plane; :mod:`~neurogeom.learning.prepare` prepares
+a tensor (window means, z-scoring, balancing, pseudo-populations),
+:func:`~neurogeom.learning.trajectory.trajectory` gives a measure along stage with its errors and
+null, and :mod:`~neurogeom.learning.compare` compares brain and model. Names are imported on first use, so
 ``import neurogeom`` stays light.
 """
 
@@ -23,6 +26,15 @@ _EXPORTS: dict[str, str] = {
     "capacity_contour": "strategies",
     "strategy_path": "strategies",
     "compare_strategies": "strategies",
+    "window_mean": "prepare",
+    "zscore": "prepare",
+    "balance": "prepare",
+    "resample_pseudopopulation": "prepare",
+    "trajectory": "trajectory",
+    "match_conditions": "compare",
+    "learning_axis": "compare",
+    "compare_trajectories": "compare",
+    "compare_representations": "compare",
 }
 
 __all__ = sorted(_EXPORTS)
