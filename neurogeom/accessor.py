@@ -194,14 +194,14 @@ class NgAccessor:
         self, by: str | Sequence[str], measure: str = "glue", **kwargs: Any
     ) -> xr.Dataset:
         """A measure along ``stage`` with resampling error and a shuffle null (see
-        :func:`neurogeom.learning.trajectory.trajectory`)."""
-        from neurogeom.learning.trajectory import trajectory
+        :func:`neurogeom.learning.trajectories.trajectory`)."""
+        from neurogeom.learning.trajectories import trajectory
 
         return trajectory(self._obj, by, measure, **kwargs)
 
     def stage_difference(self, by: str | Sequence[str], **kwargs: Any) -> xr.Dataset:
         """The change of a measure between two stages, with an interval and a permutation
-        p-value (see :func:`neurogeom.learning.trajectory.stage_difference`)."""
-        from neurogeom.learning.trajectory import stage_difference
+        p-value (see :func:`neurogeom.learning.trajectories.stage_difference`)."""
+        from neurogeom.learning.trajectories import stage_difference
 
         return stage_difference(self._obj, by, **kwargs)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from neurogeom.learning.trajectory import (
+from neurogeom.learning.trajectories import (
     _percentile_ci,
     _permutation_p,
     stage_difference,

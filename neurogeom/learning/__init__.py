@@ -5,7 +5,7 @@ population tensor; :mod:`~neurogeom.learning.stats` tests stage-to-stage differe
 :mod:`~neurogeom.learning.stages` finds learning stages and :mod:`~neurogeom.learning.strategies`
 places trajectories in the (radius, dimension) plane; :mod:`~neurogeom.learning.prepare` prepares
 a tensor (window means, z-scoring, balancing, pseudo-populations),
-:func:`~neurogeom.learning.trajectory.trajectory` gives a measure along stage with its errors and
+:func:`~neurogeom.learning.trajectories.trajectory` gives a measure along stage with its errors and
 null, and :mod:`~neurogeom.learning.compare` compares brain and model. Names are imported on first use, so
 ``import neurogeom`` stays light.
 """
@@ -30,7 +30,7 @@ _EXPORTS: dict[str, str] = {
     "zscore": "prepare",
     "balance": "prepare",
     "resample_pseudopopulation": "prepare",
-    "trajectory": "trajectory",
+    "trajectory": "trajectories",
     "match_conditions": "compare",
     "learning_axis": "compare",
     "compare_trajectories": "compare",

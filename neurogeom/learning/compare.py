@@ -212,7 +212,7 @@ def compare_trajectories(
     Parameters
     ----------
     traj_a, traj_b : xarray.Dataset
-        Trajectories (see :func:`neurogeom.learning.trajectory.trajectory`) with the outputs as
+        Trajectories (see :func:`neurogeom.learning.trajectories.trajectory`) with the outputs as
         variables over ``stage``.
     outputs : sequence of str, default=("capacity", "radius", "dimension")
     kind : {"fraction", "performance"}, default="fraction"
