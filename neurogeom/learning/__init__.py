@@ -12,8 +12,7 @@ null, and :mod:`~neurogeom.learning.compare` compares brain and model. Names are
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from neurogeom._lazy import lazy_exports
 
 # public name -> submodule that defines it (imported on first use)
 _EXPORTS: dict[str, str] = {
@@ -39,13 +38,4 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        module = importlib.import_module(f"{__name__}.{_EXPORTS[name]}")
-        return getattr(module, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
