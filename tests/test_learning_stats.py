@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 
 from neurogeom.learning import stats
-from neurogeom.learning.stats import paired_difference, percentile_ci, stage_difference
+from neurogeom.learning.stats import (
+    difference_test,
+    paired_difference,
+    percentile_ci,
+    permutation_p_value,
+)
 
 
 def gap(points: np.ndarray, labels: np.ndarray) -> float:
@@ -35,24 +40,31 @@ def test_percentile_ci_matches_quantiles_and_ignores_nan():
     assert np.isnan(low).all() and np.isnan(high).all()
 
 
+def test_permutation_p_value_counts_as_large_and_exact():
+    assert permutation_p_value(3.0, [0.1, -0.2, 4.0, -3.5]) == pytest.approx(3 / 5)
+    assert permutation_p_value(3.0, [0.1, -0.2, 4.0, -3.5], exact=True) == pytest.approx(2 / 4)
+    assert permutation_p_value(-3.0, [0.1, np.nan, 4.0]) == pytest.approx(2 / 3)
+    assert np.isnan(permutation_p_value(np.nan, [1.0])) and np.isnan(permutation_p_value(1.0, []))
+
+
 def test_known_difference_is_found_with_ci_covering_it():
     rng = np.random.default_rng(1)
     a, ya, b, yb = two_stages(rng, shift_b=1.5, n=30)
-    res = stage_difference(gap, a, ya, b, yb, n_boot=300, n_perm=300, seed=3)
+    res = difference_test(gap, a, ya, b, yb, n_boot=300, n_perm=300, seed=3)
     true = 1.5 * np.sqrt(3)  # the class-mean gap grows from sqrt(3) to 2.5 sqrt(3)
     assert float(res["p_value"]) < 0.01
     assert float(res["difference_ci_low"]) < true < float(res["difference_ci_high"])
     assert float(res["difference_ci_low"]) > 0
-    assert res.attrs["estimator"] == "stage_difference" and res.attrs["n_perm"] == 300
+    assert res.attrs["estimator"] == "difference_test" and res.attrs["n_perm"] == 300
     assert res["boot_difference"].sizes == {"boot": 300}
 
 
 def test_same_seed_same_numbers_and_other_seed_differs():
     rng = np.random.default_rng(2)
     a, ya, b, yb = two_stages(rng, shift_b=0.5)
-    r1 = stage_difference(gap, a, ya, b, yb, n_boot=50, n_perm=50, seed=7)
-    r2 = stage_difference(gap, a, ya, b, yb, n_boot=50, n_perm=50, seed=7)
-    r3 = stage_difference(gap, a, ya, b, yb, n_boot=50, n_perm=50, seed=8)
+    r1 = difference_test(gap, a, ya, b, yb, n_boot=50, n_perm=50, seed=7)
+    r2 = difference_test(gap, a, ya, b, yb, n_boot=50, n_perm=50, seed=7)
+    r3 = difference_test(gap, a, ya, b, yb, n_boot=50, n_perm=50, seed=8)
     np.testing.assert_array_equal(r1["null_difference"], r2["null_difference"])
     assert not np.array_equal(r1["null_difference"], r3["null_difference"])
 
@@ -64,7 +76,7 @@ def test_no_difference_false_positive_rate_at_alpha():
     p = np.empty(n_rep)
     for r in range(n_rep):
         a, ya, b, yb = two_stages(rng, shift_b=0.0, n=8, units=2)
-        p[r] = float(stage_difference(gap, a, ya, b, yb, n_boot=0, n_perm=99, seed=r)["p_value"])
+        p[r] = float(difference_test(gap, a, ya, b, yb, n_boot=0, n_perm=99, seed=r)["p_value"])
     rate = np.mean(p < alpha)
     se = np.sqrt(alpha * (1 - alpha) / n_rep)
     assert abs(rate - alpha) < 3 * se, rate
@@ -109,20 +121,20 @@ def test_bad_settings(kwargs, match):
     rng = np.random.default_rng(0)
     a, ya, b, yb = two_stages(rng, 0.0)
     with pytest.raises(ValueError, match=match):
-        stage_difference(gap, a, ya, b, yb, **kwargs)
+        difference_test(gap, a, ya, b, yb, **kwargs)
 
 
 def test_bad_inputs():
     rng = np.random.default_rng(0)
     a, ya, b, yb = two_stages(rng, 0.0)
     with pytest.raises(ValueError, match="same units"):
-        stage_difference(gap, a, ya, b[:, :2], yb)
+        difference_test(gap, a, ya, b[:, :2], yb)
     with pytest.raises(ValueError, match="different labels"):
-        stage_difference(gap, a, ya, b, yb + 1)
+        difference_test(gap, a, ya, b, yb + 1)
     with pytest.raises(ValueError, match="one per trial"):
-        stage_difference(gap, a, ya[:-1], b, yb)
+        difference_test(gap, a, ya[:-1], b, yb)
     with pytest.raises(ValueError, match="at least two labels"):
-        stage_difference(gap, a, np.zeros_like(ya), b, yb)
+        difference_test(gap, a, np.zeros_like(ya), b, yb)
     with pytest.raises(ValueError, match="one value per subject"):
         paired_difference([1.0, 2.0], [1.0, 2.0, 3.0])
     with pytest.raises(ValueError, match="at least two subjects"):

@@ -6,12 +6,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from neurogeom.learning.trajectories import (
-    _percentile_ci,
-    _permutation_p,
-    stage_difference,
-    trajectory,
-)
+from neurogeom.learning.trajectories import stage_difference, trajectory
 from neurogeom.population import make_population
 
 SEPARATION = (0.0, 1.0, 3.0, 6.0)  # the first stage carries no choice signal
@@ -143,12 +138,6 @@ def test_trajectory_rejects_bad_options():
         trajectory(pop, by="choice", n_boot=1)
     with pytest.raises(ValueError, match="unknown output"):
         trajectory(pop, by="choice", measure="participation_ratio", outputs=("capacity",))
-
-
-def test_array_helpers():
-    low, high = _percentile_ci(np.arange(101.0), 0.9)
-    assert (low, high) == pytest.approx((5.0, 95.0))
-    assert _permutation_p(3.0, [0.1, -0.2, 4.0, -3.5]) == pytest.approx(3 / 5)
 
 
 # ---- stage-to-stage -----------------------------------------------------------------------------

@@ -1,13 +1,14 @@
 """The learning layer: composes the population contract and the geometry engine.
 
 :func:`geometry` computes registered measures at every stage, split value and time window of a
-population tensor; :mod:`~neurogeom.learning.stats` tests stage-to-stage differences,
-:mod:`~neurogeom.learning.stages` finds learning stages and :mod:`~neurogeom.learning.strategies`
-places trajectories in the (radius, dimension) plane; :mod:`~neurogeom.learning.prepare` prepares
-a tensor (window means, z-scoring, balancing, pseudo-populations),
-:func:`~neurogeom.learning.trajectories.trajectory` gives a measure along stage with its errors and
-null, and :mod:`~neurogeom.learning.compare` compares brain and model. Names are imported on first use, so
-``import neurogeom`` stays light.
+population tensor; :func:`~neurogeom.learning.trajectories.trajectory` gives a measure along stage
+with its errors and null, and :func:`~neurogeom.learning.trajectories.stage_difference` tests the
+change between two stages of a tensor (:mod:`~neurogeom.learning.stats` holds the array-level
+tests: :func:`difference_test`, :func:`paired_difference`). :mod:`~neurogeom.learning.stages`
+finds learning stages, :mod:`~neurogeom.learning.strategies` places trajectories in the
+(radius, dimension) plane, :mod:`~neurogeom.learning.prepare` prepares a tensor (window means,
+z-scoring, balancing, pseudo-populations) and :mod:`~neurogeom.learning.compare` compares brain
+and model. Names are imported on first use, so ``import neurogeom`` stays light.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from neurogeom._lazy import lazy_exports
 _EXPORTS: dict[str, str] = {
     "geometry": "broadcast",
     "percentile_ci": "stats",
-    "stage_difference": "stats",
+    "permutation_p_value": "stats",
+    "difference_test": "stats",
     "paired_difference": "stats",
+    "stage_difference": "trajectories",
     "learning_stages": "stages",
     "normalise_measures": "stages",
     "capacity_contour": "strategies",
@@ -34,6 +37,7 @@ _EXPORTS: dict[str, str] = {
     "learning_axis": "compare",
     "compare_trajectories": "compare",
     "compare_representations": "compare",
+    "compare_strategy_paths": "compare",
 }
 
 __all__ = sorted(_EXPORTS)

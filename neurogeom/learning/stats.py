@@ -45,7 +45,7 @@ from numpy.typing import ArrayLike
 
 from neurogeom.geometry._provenance import child_seed, provenance
 
-__all__ = ["percentile_ci", "stage_difference", "paired_difference"]
+__all__ = ["percentile_ci", "permutation_p_value", "difference_test", "paired_difference"]
 
 Statistic = Callable[[np.ndarray, np.ndarray], float]
 
@@ -124,18 +124,41 @@ def _stratified_resample(rng: np.random.Generator, strata: list[np.ndarray]) -> 
     return np.concatenate([rng.choice(idx, size=idx.size, replace=True) for idx in strata])
 
 
-def _p_value(null: np.ndarray, observed: float, *, exact: bool = False) -> float:
-    """Two-sided permutation p-value: ``(1 + #{|null| >= |observed|}) / (1 + n)`` for random
-    permutations, ``#{|null| >= |observed|} / n`` when ``null`` enumerates every permutation
-    (the identity among them)."""
-    null = null[np.isfinite(null)]
-    hits = np.count_nonzero(np.abs(null) >= abs(observed) - 1e-12 * max(1.0, abs(observed)))
+def permutation_p_value(observed: float, null: ArrayLike, *, exact: bool = False) -> float:
+    """Two-sided permutation p-value of an observed statistic against its null replicates.
+
+    Parameters
+    ----------
+    observed : float
+        The statistic on the data.
+    null : array_like, shape (n,)
+        The statistic on permuted data (NaN replicates are left out).
+    exact : bool, default=False
+        ``null`` enumerates every permutation (the identity among them): the p-value is
+        ``#{|null| >= |observed|} / n``; otherwise (random permutations)
+        ``(1 + #{|null| >= |observed|}) / (1 + n)``.
+
+    Returns
+    -------
+    float
+        The p-value in (0, 1]; NaN when ``observed`` is not finite or no null replicate is.
+
+    Examples
+    --------
+    >>> permutation_p_value(2.0, [0.5, -3.0, 1.0])
+    0.5
+    """
+    values = np.asarray(null, dtype=float).ravel()
+    values = values[np.isfinite(values)]
+    if not np.isfinite(observed) or values.size == 0:
+        return float("nan")
+    hits = np.count_nonzero(np.abs(values) >= abs(observed) - 1e-12 * max(1.0, abs(observed)))
     if exact:
-        return float(hits / null.size)
-    return float((1 + hits) / (1 + null.size))
+        return float(hits / values.size)
+    return float((1 + hits) / (1 + values.size))
 
 
-def stage_difference(
+def difference_test(
     statistic: Statistic,
     points_a: ArrayLike,
     labels_a: ArrayLike,
@@ -147,7 +170,10 @@ def stage_difference(
     seed: int = 0,
     confidence: float = 0.95,
 ) -> xr.Dataset:
-    """Difference of a measure between two stages, with a bootstrap CI and a permutation p-value.
+    """Difference of a statistic between two stages of (points, labels) arrays, with a CI and p-value.
+
+    The array-level test; for population tensors with a ``stage`` dim use
+    :func:`neurogeom.learning.stage_difference`.
 
     The difference is ``statistic(points_b, labels_b) - statistic(points_a, labels_a)`` (stage b
     minus stage a, e.g. after minus before). Its confidence interval resamples trials with
@@ -181,7 +207,7 @@ def stage_difference(
         ``difference_resample_se`` (the standard deviation of the bootstrap replicates),
         ``difference_ci_low``, ``difference_ci_high``, ``p_value``; per-replicate arrays
         ``boot_difference`` (dim ``boot``) and ``null_difference`` (dim ``perm``). attrs from
-        :func:`~neurogeom.geometry._provenance.provenance` with ``estimator="stage_difference"``,
+        :func:`~neurogeom.geometry._provenance.provenance` with ``estimator="difference_test"``,
         ``n_boot``, ``n_perm``, ``seed``, ``confidence``, ``test``.
 
     Notes
@@ -195,7 +221,7 @@ def stage_difference(
     >>> y = np.repeat([0, 1], 20)
     >>> gap = lambda x, lab: float(np.linalg.norm(x[lab == 0].mean(0) - x[lab == 1].mean(0)))
     >>> a = rng.normal(size=(40, 3)); b = rng.normal(size=(40, 3)) + 2.0 * y[:, None]
-    >>> res = stage_difference(gap, a, y, b, y, n_boot=200, n_perm=200)
+    >>> res = difference_test(gap, a, y, b, y, n_boot=200, n_perm=200)
     >>> bool(res["p_value"] < 0.05), bool(res["difference_ci_low"] > 0)
     (True, True)
     """
@@ -246,12 +272,12 @@ def stage_difference(
             "difference_resample_se": float(np.nanstd(boot, ddof=1)) if n_boot > 1 else np.nan,
             "difference_ci_low": float(low),
             "difference_ci_high": float(high),
-            "p_value": _p_value(null, observed) if n_perm else np.nan,
+            "p_value": permutation_p_value(observed, null) if n_perm else np.nan,
             "boot_difference": ("boot", boot),
             "null_difference": ("perm", null),
         },
         attrs=provenance(
-            "stage_difference",
+            "difference_test",
             n_boot=n_boot,
             n_perm=n_perm,
             seed=seed,
@@ -344,7 +370,7 @@ def paired_difference(
             "difference_resample_se": float(boot.std(ddof=1)) if n_boot > 1 else np.nan,
             "difference_ci_low": float(low),
             "difference_ci_high": float(high),
-            "p_value": _p_value(null, observed, exact=bool(exact)),
+            "p_value": permutation_p_value(observed, null, exact=bool(exact)),
             "subject_difference": ("subject", d),
         },
         coords={"subject": names},

@@ -8,8 +8,10 @@ interval ``v_ci_low`` / ``v_ci_high``, and the shuffle null ``v_null_mean``, ``v
 the number on these trials; how much it would change with other trials) and are never merged.
 
 :func:`stage_difference` tests the change of one output between two stages of a tensor (a
-permutation of stage membership), or across subjects (a sign-flip test on per-subject
-differences).
+permutation of stage membership), or across subjects (the sign-flip test of
+:func:`neurogeom.learning.stats.paired_difference` on per-subject values). Intervals and p-values
+use :func:`~neurogeom.learning.stats.percentile_ci` and
+:func:`~neurogeom.learning.stats.permutation_p_value`.
 
 Seeds: every replicate has its own child seeds (:func:`neurogeom.geometry._provenance.child_seed`)
 for the resampling and for the measure's Monte Carlo: the point estimate uses ``seed`` (each
@@ -32,34 +34,12 @@ from neurogeom.geometry._provenance import attr_value, child_seed
 from neurogeom.geometry.registry import get_measure
 from neurogeom.learning.broadcast import geometry
 from neurogeom.learning.prepare import _cells, regroup, resample_pseudopopulation, trial_has_data
+from neurogeom.learning.stats import paired_difference, percentile_ci, permutation_p_value
 from neurogeom.population import label_names, validate
 
 __all__ = ["stage_difference", "trajectory"]
 
 RESAMPLES = ("subsample", "bootstrap")
-
-
-# ---- array-level statistics (small; the same role as neurogeom.learning.stats) --------------------
-
-
-def _percentile_ci(values: Any, confidence: float, axis: int = 0) -> tuple[Any, Any]:
-    """Percentile interval of ``values`` along ``axis`` at ``confidence`` (NaN-aware)."""
-    tail = 100 * (1 - confidence) / 2
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        low, high = np.nanpercentile(np.asarray(values, float), [tail, 100 - tail], axis=axis)
-    return low, high
-
-
-def _permutation_p(observed: float, null: Any, exact: bool = False) -> float:
-    """Two-sided permutation p-value ``(1 + #{|null| >= |observed|}) / (1 + n)``; with ``exact``
-    (``null`` enumerates every permutation, the observed one included) ``#{...} / n``."""
-    null = np.asarray(null, float)
-    null = null[np.isfinite(null)]
-    if not np.isfinite(observed) or null.size == 0:
-        return float("nan")
-    hits = np.sum(np.abs(null) >= abs(observed) - 1e-12)
-    return float(hits / null.size if exact else (1 + hits) / (1 + null.size))
 
 
 # ---- setup ---------------------------------------------------------------------------------------
@@ -468,11 +448,11 @@ def _one_difference(
     boot_a = np.asarray(boot)
     scale = np.sqrt(fraction / (1 - fraction))
     low, high = (
-        _percentile_ci(diff + scale * (boot_a - np.nanmean(boot_a)), confidence)
+        percentile_ci(diff + scale * (boot_a - np.nanmean(boot_a)), confidence=confidence)
         if n_boot else (np.nan, np.nan)
     )  # fmt: skip
     return {
-        "difference": diff, "ci": (float(low), float(high)), "p": _permutation_p(diff, null),
+        "difference": diff, "ci": (float(low), float(high)), "p": permutation_p_value(diff, null),
         "values": values, "sems": point[f"{output}_sem"].values if f"{output}_sem" in point
         else np.full(2, np.nan), "null": np.asarray(null),
     }  # fmt: skip
@@ -530,7 +510,9 @@ def stage_difference(
         0-d ``difference`` (second minus first; across subjects their mean),
         ``difference_ci_low``, ``difference_ci_high`` (at ``confidence``), ``p_value``
         (two-sided). One tensor: ``value`` and ``value_sem`` over ``stage`` (the two stages),
-        and ``null`` over ``permutation``. Several: ``subject_difference`` over ``subject``.
+        and ``null`` over ``permutation``. Several: ``subject_difference`` over ``subject`` and
+        ``difference_resample_se`` (the output of
+        :func:`neurogeom.learning.stats.paired_difference` on the per-subject values).
         attrs: measure, output, stages, test, n_boot, n_perm, seed, confidence.
 
     Notes
@@ -552,6 +534,8 @@ def stage_difference(
     See Also
     --------
     trajectory : the measure at every stage, with errors and a null.
+    neurogeom.learning.stats.difference_test : the same question on plain (points, labels) arrays.
+    neurogeom.learning.stats.paired_difference : the paired test on per-subject values.
     """
     setup = _Setup(label_names(by), label_names(within), None, measure, window_s, n_jobs,
                    measure_options)  # fmt: skip
@@ -572,31 +556,16 @@ def stage_difference(
              "value": ("stage", r["values"]), "value_sem": ("stage", r["sems"]),
              "null": ("permutation", r["null"])},
             coords={"stage": [str(s) for s in stages]},
-            attrs={**attrs, "test": "stage permutation within manifolds"},
+            attrs={**attrs, "estimator": "stage_difference",
+                   "test": "stage permutation within manifolds"},
         )  # fmt: skip
     pops = list(pop)
     if len(pops) < 2:
         raise ValueError("a paired test needs at least 2 subjects; give a list of tensors.")
-    d = np.array([_one_difference(p, setup, output, stages, 0, 0, fraction, confidence,
-                                  child_seed(seed, i))["difference"] for i, p in enumerate(pops)])  # fmt: skip
-    mean, null = float(np.mean(d)), _sign_flip_null(d, n_perm, child_seed(seed, 10**6))
-    rng = np.random.default_rng(child_seed(seed, 10**6 + 1))
-    boot = [np.mean(rng.choice(d, len(d), replace=True)) for _ in range(n_boot)]
-    low, high = _percentile_ci(boot, confidence) if n_boot else (np.nan, np.nan)
-    return xr.Dataset(
-        {"difference": mean, "difference_ci_low": float(low), "difference_ci_high": float(high),
-         "p_value": _permutation_p(mean, null, exact=2 ** len(d) <= n_perm),
-         "subject_difference": ("subject", d)},
-        coords={"subject": np.arange(len(d))},
-        attrs={**attrs, "test": "paired sign flip across subjects", "n_subjects": len(d)},
-    )  # fmt: skip
-
-
-def _sign_flip_null(d: np.ndarray, n_perm: int, seed: int) -> np.ndarray:
-    """Mean of ``d`` under sign flips: every pattern when ``2**n <= n_perm``, else random."""
-    n = len(d)
-    if 2**n <= n_perm:
-        signs = 1 - 2 * ((np.arange(2**n)[:, None] >> np.arange(n)) & 1)
-    else:
-        signs = np.random.default_rng(seed).choice([-1, 1], size=(n_perm, n))
-    return (signs * d).mean(axis=1)
+    values = np.array([_one_difference(p, setup, output, stages, 0, 0, fraction, confidence,
+                                       child_seed(seed, i))["values"] for i, p in enumerate(pops)])  # fmt: skip
+    out = paired_difference(values[:, 0], values[:, 1], n_boot=n_boot, n_perm=max(int(n_perm), 1),
+                            seed=seed, confidence=confidence)  # fmt: skip
+    out = out.assign_coords(subject=np.arange(len(pops)))
+    out.attrs.update(attrs, test="paired sign flip across subjects")
+    return out

@@ -83,7 +83,8 @@ def _capacity_reading(ds: xr.Dataset) -> str:
 def reading(result: xr.Dataset) -> str:
     """A plain-language reading of a result Dataset: what it means and what it does not.
 
-    Knows the outputs of ``learning_stages``, ``stage_difference``, ``paired_difference`` and any
+    Knows the outputs of ``learning_stages``, ``stage_difference``, ``difference_test``,
+    ``paired_difference`` and any
     capacity result (``at_floor`` in attrs gives the floor reading).
 
     Parameters
@@ -107,7 +108,7 @@ def reading(result: xr.Dataset) -> str:
         return _floor_reading(result)
     if est == "learning_stages":
         return _stages_reading(result)
-    if est in {"stage_difference", "paired_difference"}:
+    if est in {"stage_difference", "difference_test", "paired_difference"}:
         return _difference_reading(result)
     if "capacity" in result:
         return _capacity_reading(result)
