@@ -58,368 +58,44 @@ Method
    nearest replicate boundary (within the stretch between its neighbouring boundaries) gives its
    spread (standard deviation and percentile interval, in checkpoints) and its support (fraction of
    replicates with a boundary within one checkpoint).
+
+Step 1 lives in :mod:`neurogeom.learning._stage_measures`, steps 2 and 5 in
+:mod:`neurogeom.learning._segmentation`, step 4 in :mod:`neurogeom.learning._stage_labels`; this
+module composes them.
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Hashable, Sequence
-from typing import Any
 
 import numpy as np
-import ruptures as rpt
 import xarray as xr
-from ruptures.base import BaseCost
-from ruptures.exceptions import NotEnoughPoints
 
 from neurogeom.geometry._provenance import provenance
-from neurogeom.learning.stats import percentile_ci
+from neurogeom.learning._segmentation import (
+    MIN_SIZE,
+    boundary_spread,
+    replicate_boundaries,
+    segment,
+)
+from neurogeom.learning._stage_labels import LABEL_RULE, Z_MOVE, label_segments
+from neurogeom.learning._stage_measures import (
+    GLUE_MEASURES,
+    log_time,
+    normalise_measures,
+    select_measures,
+    whitened,
+)
 
 __all__ = ["GLUE_MEASURES", "PENALTY_C", "learning_stages", "normalise_measures", "log_time"]
 
-GLUE_MEASURES: tuple[str, ...] = (
-    "capacity",
-    "radius",
-    "dimension",
-    "center_alignment",
-    "axis_alignment",
-    "center_axis_alignment",
-)
 PENALTY_C = 2.0
-Z_MOVE = 3.0
-MIN_SIZE = 3
 PENALTY_SCALES = (0.5, 1.0, 2.0)
-ALIGNMENTS = ("center_alignment", "axis_alignment", "center_axis_alignment")
 PENALTY_RULE = (
     "penalty = c * sigma^2 * n_measures * log(n_stages); each min-max normalised measure divided by "
     "its noise level (rms over stages of sqrt(sem^2 + resample_se^2)), so sigma^2 = 1; c = 2 "
     "(BIC: a level and a rate per measure per segment)"
 )
-LABEL_RULE = (
-    "first match: stabilizing (nothing moves, |z| <= 3); separating (capacity rises, dimension "
-    "falls); clustering (radius falls, dimension does not fall); structuring (an alignment moves); "
-    "changing (anything else)"
-)
-
-
-def log_time(step: Any) -> np.ndarray:
-    """Log training time ``log10(1 + step)`` (step 0 at 0), shape of ``step``.
-
-    Examples
-    --------
-    >>> log_time([0, 9, 99]).tolist()
-    [0.0, 1.0, 2.0]
-    """
-    s = np.asarray(step, dtype=float)
-    if np.any(~np.isfinite(s)) or np.any(s < 0):
-        raise ValueError("the stage coord 'step' must hold finite training steps >= 0.")
-    return np.log10(1.0 + s)
-
-
-class _CostSegmentLine(BaseCost):
-    """Residual sum of squares of one straight line in ``t`` per column, summed (O(1) per segment)."""
-
-    model = "segment_line"
-
-    def __init__(self, t: np.ndarray, min_size: int = MIN_SIZE):
-        self.t = np.asarray(t, dtype=float)
-        self.min_size = min_size
-
-    def fit(self, signal: np.ndarray) -> _CostSegmentLine:
-        self.signal = signal
-        y = signal.reshape(len(signal), -1)
-        t = self.t[:, None]
-        zero = np.zeros((1, y.shape[1]))
-        self._sums = [
-            np.concatenate([zero[:, :1], np.cumsum(np.ones_like(t), 0)]),
-            np.concatenate([zero[:, :1], np.cumsum(t, 0)]),
-            np.concatenate([zero[:, :1], np.cumsum(t * t, 0)]),
-            np.concatenate([zero, np.cumsum(y, 0)]),
-            np.concatenate([zero, np.cumsum(t * y, 0)]),
-            np.concatenate([zero, np.cumsum(y * y, 0)]),
-        ]
-        return self
-
-    def error(self, start: int, end: int) -> float:
-        if end - start < self.min_size:
-            raise NotEnoughPoints
-        n, st, stt, sy, sty, syy = (s[end] - s[start] for s in self._sums)
-        sxx = stt - st * st / n
-        sxy = sty - st * sy / n
-        ss = syy - sy * sy / n
-        if sxx[0] > 1e-12:
-            ss = ss - sxy * sxy / sxx
-        return float(max(np.sum(ss), 0.0))
-
-
-def _ordered(trajectory: xr.Dataset, time_window: Hashable | None) -> xr.Dataset:
-    if not isinstance(trajectory, xr.Dataset):
-        raise TypeError(
-            f"learning_stages needs a trajectory xarray.Dataset; got {type(trajectory)}."
-        )
-    if "stage" not in trajectory.dims:
-        raise ValueError(
-            f"the trajectory needs a 'stage' dim; got dims {tuple(trajectory.dims)}. "
-            "Try ds.rename(session='stage')."
-        )
-    if "time_window" in trajectory.dims:
-        if time_window is None:
-            raise ValueError(
-                "the trajectory has a 'time_window' dim; choose one with time_window=<value>."
-            )
-        trajectory = trajectory.sel(time_window=time_window)
-    n = trajectory.sizes["stage"]
-    if n < 3:
-        raise ValueError(
-            f"learning stages need a trajectory of at least 3 stages; got {n}. "
-            "Add checkpoints or sessions."
-        )
-    if "step" in trajectory.coords:
-        step = np.asarray(trajectory["step"].values, dtype=float)
-        if len(np.unique(step)) != n:
-            raise ValueError(
-                "the stage coord 'step' holds repeated values; each stage needs its own."
-            )
-        trajectory = trajectory.isel(stage=np.argsort(step, kind="stable"))
-    return trajectory
-
-
-def _noise(trajectory: xr.Dataset, name: str) -> np.ndarray:
-    parts = [
-        trajectory[f"{name}{s}"] for s in ("_sem", "_resample_se") if f"{name}{s}" in trajectory
-    ]
-    if not parts:
-        return np.full(trajectory.sizes["stage"], np.nan)
-    var = sum(np.nan_to_num(np.asarray(p.values, dtype=float) ** 2) for p in parts)
-    return np.sqrt(var)
-
-
-def normalise_measures(
-    trajectory: xr.Dataset,
-    measures: Sequence[str] = GLUE_MEASURES,
-    *,
-    time_window: Hashable | None = None,
-) -> xr.Dataset:
-    """Min-max normalise measures along log training time, with their noise in the same units.
-
-    Parameters
-    ----------
-    trajectory : xarray.Dataset
-        A trajectory (dims ``stage`` and optionally ``time_window``; layout in
-        :mod:`neurogeom.learning.stats`).
-    measures : sequence of str, default=GLUE_MEASURES
-        The measure variables to normalise.
-    time_window : hashable, optional
-        The ``time_window`` value to use when the trajectory has that dim.
-
-    Returns
-    -------
-    xarray.Dataset
-        ``normalised`` (stage, measure) in [0, 1] (0 = the measure's minimum over stages),
-        ``noise_sd`` (stage, measure): ``sqrt(sem**2 + resample_se**2)`` in the same units,
-        ``minimum`` and ``range`` (measure) in the measure's own units; coords ``step`` and
-        ``log_step`` (``log10(1 + step)``) on ``stage``, sorted by step.
-    """
-    traj = _ordered(trajectory, time_window)
-    missing = [m for m in measures if m not in traj]
-    if missing:
-        raise ValueError(
-            f"the trajectory lacks the measures {missing}; it holds {sorted(traj.data_vars)}. "
-            "Pass measures= with the ones it has."
-        )
-    values = np.stack([np.asarray(traj[m].values, dtype=float) for m in measures], axis=1)
-    noise = np.stack([_noise(traj, m) for m in measures], axis=1)
-    lo = np.nanmin(values, axis=0) if np.isfinite(values).any() else np.zeros(len(measures))
-    span = np.nanmax(values, axis=0) - lo if np.isfinite(values).any() else np.ones(len(measures))
-    span = np.where(np.isfinite(span) & (span > 0), span, 1.0)
-    step = (
-        np.asarray(traj["step"].values, dtype=float)
-        if "step" in traj.coords
-        else np.arange(traj.sizes["stage"], dtype=float)
-    )
-    return xr.Dataset(
-        {
-            "normalised": (("stage", "measure"), (values - lo) / span),
-            "noise_sd": (("stage", "measure"), noise / span),
-            "minimum": ("measure", lo),
-            "range": ("measure", span),
-        },
-        coords={
-            "stage": traj["stage"].values,
-            "measure": list(measures),
-            "step": ("stage", step),
-            "log_step": ("stage", log_time(step)),
-        },
-        attrs={
-            "time_axis": "log10(1 + step)" if "step" in traj.coords else "log10(1 + stage index)"
-        },
-    )
-
-
-def _segment(signal: np.ndarray, t: np.ndarray, penalty: float) -> list[int]:
-    """Boundaries (index of the first checkpoint of each new segment) found by Pelt."""
-    algo = rpt.Pelt(custom_cost=_CostSegmentLine(t), min_size=MIN_SIZE, jump=1).fit(signal)
-    return [int(b) for b in algo.predict(pen=penalty)[:-1]]
-
-
-def _line_change(y: np.ndarray, t: np.ndarray, sd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Fitted change first -> last checkpoint of each column of ``y`` and its z score."""
-    tc = t - t.mean()
-    sxx = float(tc @ tc)
-    if sxx <= 0:
-        return np.zeros(y.shape[1]), np.zeros(y.shape[1])
-    slope = tc @ (y - y.mean(0)) / sxx
-    width = t[-1] - t[0]
-    change = slope * width
-    se = sd * width / np.sqrt(sxx)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.where(se > 0, change / se, 0.0)
-    return change, z
-
-
-def _label(moves: dict[str, int]) -> str:
-    """The stage name of one segment from which measures move (+1 rise, -1 fall, 0 not)."""
-    if not any(moves.values()):
-        return "stabilizing"
-    if moves.get("capacity", 0) > 0 and moves.get("dimension", 0) < 0:
-        return "separating"
-    if moves.get("radius", 0) < 0 and moves.get("dimension", 0) >= 0:
-        return "clustering"
-    if any(moves.get(a, 0) for a in ALIGNMENTS):
-        return "structuring"
-    return "changing"
-
-
-def _usable(norm: xr.Dataset) -> list[str]:
-    usable = []
-    for m in norm["measure"].values.tolist():
-        values, sd = (
-            norm["normalised"].sel(measure=m).values,
-            norm["noise_sd"].sel(measure=m).values,
-        )
-        if np.isfinite(values).all() and np.isfinite(sd).all() and np.any(sd > 0):
-            usable.append(m)
-    return usable
-
-
-def _whitened(norm: xr.Dataset, measures: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Normalised values (stage, measure) divided by each measure's rms noise; and that noise."""
-    values = norm["normalised"].sel(measure=measures).values
-    sd = norm["noise_sd"].sel(measure=measures).values
-    sigma = np.sqrt(np.mean(sd**2, axis=0))
-    return values / sigma, sigma
-
-
-def _segments(
-    norm: xr.Dataset, measures: list[str], boundaries: list[int], z_threshold: float
-) -> xr.Dataset:
-    """Per-segment start/stop, label and per-measure change (normalised units) with z scores."""
-    t = norm["log_step"].values
-    values = norm["normalised"].values
-    sd = norm["noise_sd"].values
-    all_measures = norm["measure"].values.tolist()
-    edges = [0, *boundaries, len(t)]
-    change = np.zeros((len(edges) - 1, len(all_measures)))
-    z = np.zeros_like(change)
-    labels = []
-    for k, (a, b) in enumerate(zip(edges[:-1], edges[1:])):
-        rms = np.sqrt(np.mean(sd[a:b] ** 2, axis=0))
-        change[k], z[k] = _line_change(values[a:b], t[a:b], rms)
-        keep = np.isin(all_measures, measures)
-        z[k] = np.where(keep, z[k], 0.0)
-        moves = np.where(np.abs(z[k]) > z_threshold, np.sign(z[k]), 0).astype(int)
-        labels.append(_label(dict(zip(all_measures, moves.tolist()))))
-    step = norm["step"].values
-    moves_all = np.where(np.abs(z) > z_threshold, np.sign(z), 0).astype(np.int64)
-    return xr.Dataset(
-        {
-            "start_stage": ("segment", np.array(edges[:-1], dtype=np.int64)),
-            "stop_stage": ("segment", np.array(edges[1:], dtype=np.int64)),
-            "start_step": ("segment", step[edges[:-1]]),
-            "stop_step": ("segment", step[np.array(edges[1:]) - 1]),
-            "label": ("segment", np.array(labels, dtype=object).astype(str)),
-            "change": (("segment", "measure"), change),
-            "change_z": (("segment", "measure"), z),
-            "moves": (("segment", "measure"), moves_all),
-        },
-        coords={"segment": np.arange(len(labels)), "measure": all_measures},
-    )
-
-
-def _boundary_spread(
-    boundaries: list[int], replicate_boundaries: list[list[int]], n: int, confidence: float
-) -> dict[str, np.ndarray]:
-    """Spread of each boundary over replicate segmentations (in checkpoints)."""
-    out = {k: np.full(len(boundaries), np.nan) for k in ("sd", "low", "high", "support")}
-    if not replicate_boundaries:
-        return out
-    edges = [0, *boundaries, n]
-    for i, b in enumerate(boundaries):
-        lo, hi = (edges[i] + b) / 2.0, (b + edges[i + 2]) / 2.0
-        matched = []
-        for rb in replicate_boundaries:
-            near = [x for x in rb if lo <= x <= hi]
-            if near:
-                matched.append(min(near, key=lambda x: abs(x - b)))
-        m = np.asarray(matched, dtype=float)
-        out["support"][i] = np.mean(
-            [any(abs(x - b) <= 1 for x in rb) for rb in replicate_boundaries]
-        )
-        if m.size:
-            out["sd"][i] = m.std(ddof=1) if m.size > 1 else 0.0
-            low, high = percentile_ci(m, confidence=confidence)
-            out["low"][i], out["high"][i] = float(low), float(high)
-    return out
-
-
-def _replicate_boundaries(
-    replicates: xr.Dataset | None,
-    norm: xr.Dataset,
-    measures: list[str],
-    sigma: np.ndarray,
-    penalty: float,
-    time_window: Hashable | None,
-) -> list[list[int]]:
-    if replicates is None:
-        return []
-    if "replicate" not in replicates.dims:
-        raise ValueError(
-            f"replicates needs a 'replicate' dim; got dims {tuple(replicates.dims)}. "
-            "Stack bootstrap trajectories with xr.concat(..., dim='replicate')."
-        )
-    lo = norm["minimum"].sel(measure=measures).values
-    span = norm["range"].sel(measure=measures).values
-    t = norm["log_step"].values
-    found = []
-    for r in range(replicates.sizes["replicate"]):
-        rep = _ordered(replicates.isel(replicate=r), time_window)
-        if rep.sizes["stage"] != len(t):
-            raise ValueError(
-                f"replicate {r} has {rep.sizes['stage']} stages; the trajectory has {len(t)}."
-            )
-        values = np.stack([np.asarray(rep[m].values, dtype=float) for m in measures], axis=1)
-        signal = (values - lo) / span / sigma
-        if np.isfinite(signal).all():
-            found.append(_segment(signal, t, penalty))
-    return found
-
-
-def _select_measures(norm: xr.Dataset) -> list[str]:
-    measures = _usable(norm)
-    left_out = [m for m in norm["measure"].values.tolist() if m not in measures]
-    if not measures:
-        raise ValueError(
-            "no measure has finite values and error bars at every stage; learning_stages sizes "
-            "its penalty from *_sem / *_resample_se, so give the trajectory its error terms."
-        )
-    if left_out:
-        warnings.warn(
-            f"learning_stages leaves out {left_out}: NaN values (e.g. capacity at the floor) or no "
-            "error bars. Balance or subsample the points, or pass measures= without them.",
-            RuntimeWarning,
-            stacklevel=3,
-        )
-    return measures
 
 
 def learning_stages(
@@ -493,8 +169,8 @@ def learning_stages(
     ([7.0], ['changing', 'stabilizing'])
     """
     norm = normalise_measures(trajectory, measures, time_window=time_window)
-    used = _select_measures(norm)
-    signal, sigma = _whitened(norm, used)
+    used = select_measures(norm)
+    signal, sigma = whitened(norm, used)
     n = signal.shape[0]
     rule = PENALTY_RULE if penalty is None else "given"
     if penalty is None:
@@ -502,11 +178,11 @@ def learning_stages(
     if not penalty > 0:
         raise ValueError(f"penalty must be > 0; got {penalty}.")
     t = norm["log_step"].values
-    boundaries = _segment(signal, t, penalty)
-    at_scale = [_segment(signal, t, s * penalty) for s in PENALTY_SCALES]
-    reps = _replicate_boundaries(replicates, norm, used, sigma, penalty, time_window)
-    spread = _boundary_spread(boundaries, reps, n, confidence)
-    out = _segments(norm, used, boundaries, z_threshold)
+    boundaries = segment(signal, t, penalty)
+    at_scale = [segment(signal, t, s * penalty) for s in PENALTY_SCALES]
+    reps = replicate_boundaries(replicates, norm, used, sigma, penalty, time_window)
+    spread = boundary_spread(boundaries, reps, n, confidence)
+    out = label_segments(norm, used, boundaries, z_threshold)
     slots = max([1, *(len(b) for b in at_scale)])
     padded = np.full((len(PENALTY_SCALES), slots), np.nan)
     for i, b in enumerate(at_scale):
