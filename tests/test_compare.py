@@ -115,3 +115,25 @@ def test_representations_with_other_conditions_are_refused():
         compare_representations(_pop(), _pop(values=(0, 1, 2, 5)), by="choice")
     with pytest.raises(ValueError, match="not a pair measure"):
         compare_representations(_pop(), _pop(), by="choice", measures=("glue",))
+
+
+def test_compare_strategy_paths_same_route_and_other_route():
+    from neurogeom.learning.compare import compare_strategy_paths
+
+    def traj(r, d):
+        return xr.Dataset({"radius": ("stage", r), "dimension": ("stage", d)},
+                          coords={"step": ("stage", np.arange(len(r)))})  # fmt: skip
+
+    compress = traj([2.0, 1.5, 1.0, 0.7], [8.0, 8.0, 8.0, 8.0])  # radius falls, dimension holds
+    fold = traj([2.0, 2.0, 2.0, 2.0], [8.0, 6.0, 4.0, 3.0])  # dimension falls, radius holds
+    same = compare_strategy_paths(compress, compress, n_perm=24)
+    assert float(same["mean_distance"]) == pytest.approx(0.0, abs=1e-12)
+    assert float(same["area_between"]) == pytest.approx(0.0, abs=1e-12)
+    assert float(same["mean_distance_p"]) == pytest.approx(1 / 24)  # 4! orderings, identity closest
+    other = compare_strategy_paths(compress, fold)
+    assert float(other["mean_distance"]) > 0.1
+    assert other["radius_part"].sel(path="a") > 0 and other["dimension_part"].sel(path="a") == 0
+    assert other["dimension_part"].sel(path="b") > 0 and other["radius_part"].sel(path="b") == 0
+    assert abs(float(other["heading_difference_deg"])) == pytest.approx(90.0)
+    with pytest.raises(ValueError, match="fewer than 2 stages have a finite"):
+        compare_strategy_paths(compress, traj([np.nan, np.nan], [1.0, 2.0]))

@@ -4,7 +4,9 @@
 (renaming the model's labels and values to the brain's); :func:`learning_axis` puts a tensor's or
 a trajectory's stages on [0, 1]; :func:`compare_trajectories` compares two trajectories measure by
 measure on that axis; :func:`compare_representations` compares condition-averaged
-representations stage by stage with the registry's pair measures (CKA, RSA, shape distances).
+representations stage by stage with the registry's pair measures (CKA, RSA, shape distances);
+:func:`compare_strategy_paths` compares the two routes through the (radius, dimension) plane
+(:func:`neurogeom.learning.strategies.compare_strategies`).
 """
 
 from __future__ import annotations
@@ -17,9 +19,16 @@ import xarray as xr
 
 from neurogeom.geometry._provenance import attr_value, child_seed
 from neurogeom.geometry.registry import get_measure
+from neurogeom.learning.strategies import compare_strategies, strategy_path
 from neurogeom.population import average, label_names, select, trial_labels, validate
 
-__all__ = ["compare_representations", "compare_trajectories", "learning_axis", "match_conditions"]
+__all__ = [
+    "compare_representations",
+    "compare_strategy_paths",
+    "compare_trajectories",
+    "learning_axis",
+    "match_conditions",
+]
 
 
 def _renamed(model: xr.DataArray, mapping: Mapping[str, Any], brain_labels: list[str]):
@@ -404,3 +413,90 @@ def _representation_result(ma, mb, pairs, chosen, values, stages, by_t, n_perm) 
     out.attrs.update(by=list(by_t), stages=stages, n_conditions=int(ma.sizes["trial"]),
                      n_perm=int(n_perm), measures=attr_value([m.name for m in chosen]))  # fmt: skip
     return out
+
+
+# ---- route vs route in the strategy plane --------------------------------------------------------
+
+
+def compare_strategy_paths(
+    traj_a: xr.Dataset,
+    traj_b: xr.Dataset,
+    *,
+    n_points: int = 200,
+    n_perm: int = 0,
+    seed: int = 0,
+) -> xr.Dataset:
+    """Trajectory vs trajectory in the (radius, dimension) plane: do they take the same route?
+
+    Each trajectory is placed on the plane (:func:`~neurogeom.learning.strategies.strategy_path`)
+    and the two routes are compared by
+    :func:`~neurogeom.learning.strategies.compare_strategies`: net heading, the split of the
+    capacity change into a radius part and a dimension part, the area between the routes and
+    their mean distance at equal fractions of arc length. The comparison is of shapes of routes,
+    so the two may have different numbers of stages (a brain's two sessions, a model's
+    checkpoints).
+
+    Parameters
+    ----------
+    traj_a, traj_b : xarray.Dataset
+        Trajectories along ``stage`` with ``radius`` and ``dimension`` (e.g. brain and model).
+    n_points : int, default=200
+        Points per route for the arc-length comparison.
+    n_perm : int, default=0
+        Orderings of ``traj_b``'s stages for a null of ``mean_distance`` (every ordering, the
+        observed one included, when there are at most ``n_perm``: then the p-value is
+        ``#{null <= observed} / n``): ``mean_distance_p`` is one-sided towards closer routes,
+        ``mean_distance_null_mean`` the null's mean. 0 skips it.
+    seed : int, default=0
+
+    Returns
+    -------
+    xarray.Dataset
+        The output of :func:`~neurogeom.learning.strategies.compare_strategies` over ``path``
+        (``["a", "b"]``), plus ``mean_distance_p`` and ``mean_distance_null_mean`` with
+        ``n_perm``; attrs add ``n_perm``, ``seed``, ``mean_distance_direction``
+        (``larger_is_less_similar``).
+
+    Raises
+    ------
+    ValueError
+        A trajectory without radius and dimension at two or more stages (e.g. at the floor,
+        where they are NaN).
+
+    Examples
+    --------
+    >>> a = xr.Dataset({"radius": ("stage", [2.0, 1.0]), "dimension": ("stage", [8.0, 8.0])})
+    >>> round(float(compare_strategy_paths(a, a)["mean_distance"]), 12)
+    0.0
+    """
+    path_a, path_b = strategy_path(traj_a), strategy_path(traj_b)
+    out = compare_strategies(path_a, path_b, n_points=n_points)
+    out.attrs.update(n_perm=int(n_perm), seed=int(seed),
+                     mean_distance_direction="larger_is_less_similar",
+                     area_between_direction="larger_is_less_similar")  # fmt: skip
+    if n_perm:
+        r, d = path_b["radius"].values, path_b["dimension"].values
+        orders, exact = _orderings(len(r), int(n_perm), child_seed(seed, 0))
+        null = np.array([
+            float(compare_strategies(path_a, strategy_path(xr.Dataset(
+                {"radius": ("stage", r[o]), "dimension": ("stage", d[o])})),
+                n_points=n_points)["mean_distance"])
+            for o in orders
+        ])  # fmt: skip
+        observed = float(out["mean_distance"])
+        hits = int(np.sum(null <= observed + 1e-12))
+        out["mean_distance_p"] = hits / len(null) if exact else (1 + hits) / (1 + len(null))
+        out["mean_distance_null_mean"] = float(np.mean(null))
+    return out
+
+
+def _orderings(n: int, n_perm: int, seed: int) -> tuple[list[np.ndarray], bool]:
+    """Every ordering of n stages when there are at most ``n_perm`` (exact: True), else
+    ``n_perm`` random ones."""
+    from itertools import permutations
+    from math import factorial
+
+    if factorial(n) <= n_perm:
+        return [np.asarray(o) for o in permutations(range(n))], True
+    rng = np.random.default_rng(seed)
+    return [rng.permutation(n) for _ in range(n_perm)], False
