@@ -58,10 +58,9 @@ bank = build_trial_bank(
     env_kwargs=spec["task"]["kwargs"],
     conditions=spec["analysis"]["conditions"],
 )
-pop = simulate(run, bank=bank, align="decision")
-steps = pop["step"].values
-keep = sorted(set(steps[::EVERY].tolist()) | {int(steps[-1])})  # always the last checkpoint
-pop = pop.sel(stage=keep)
+steps = sorted(int(p.stem.split("_")[1]) for p in (run / "checkpoints").glob("step_*.safetensors"))
+keep = sorted(set(steps[::EVERY]) | {steps[-1]})  # always the last checkpoint
+pop = simulate(run, bank=bank, steps=keep, align="decision")
 # the seed paper's protocol keeps at most 50 points per label: a seeded draw, the same trials at
 # every checkpoint
 pop = balance(pop, by="ground_truth", n_points=min(50, N_TRIALS // 2), seed=0)
