@@ -24,6 +24,8 @@ import numpy as np
 
 # status codes of one sample's solve
 OK, MAX_ITER = 0, 1
+# most points added to the passive set per outer iteration
+_BLOCK = 8
 
 _jit = numba.njit(cache=True, nogil=True, fastmath=False)
 # sums may be reordered (vectorised); no assumption about NaN or inf
@@ -57,11 +59,13 @@ def _backward(lmat, s, rhs):
 
 
 @_jit
-def _append(lmat, s, gmat, order, j, rel_tol):
+def _append(lmat, s, gmat, ys, order, j, rel_tol):
     """Add point ``j`` as row ``s`` of the Cholesky factor; False if it is dependent."""
+    if s >= lmat.shape[0]:
+        return False
     col = np.empty(s)
     for i in range(s):
-        col[i] = gmat[order[i], j]
+        col[i] = ys[order[i]] * ys[j] * gmat[order[i], j]
     row = _forward(lmat, s, col) if s else col
     d2 = gmat[j, j]
     for i in range(s):
@@ -113,17 +117,35 @@ def _cholesky(gmat):
         return np.zeros_like(gmat), False
 
 
+@_jit_reassoc
+def _gradient(gmat, ys, h, order, lam, s, out):
+    """``out = h + G[:, P] lam[P]`` (P the first ``s`` entries of ``order``,
+    ``G = diag(ys) gmat diag(ys)``), by rows of the symmetric ``gmat`` (contiguous, vectorised)."""
+    m = h.size
+    acc = np.zeros(m)
+    for k in range(s):
+        j = order[k]
+        lj = ys[j] * lam[j]
+        row = gmat[j]
+        for i in range(m):
+            acc[i] += lj * row[i]
+    for i in range(m):
+        out[i] = h[i] + ys[i] * acc[i]
+
+
 @_jit
-def _lawson_hanson(gmat, h, lam, tol, max_iter):
+def _lawson_hanson(gmat, ys, h, lam, tol, max_iter, cap):
     """Exact NNLS in Gram form, warm-started from ``lam`` (>= 0, updated in place).
 
-    ``min 1/2 lam^T G lam + h^T lam`` over ``lam >= 0``. The warm start's positive entries
+    ``min 1/2 lam^T G lam + h^T lam`` over ``lam >= 0``, ``G = diag(ys) gmat diag(ys)`` (``ys``
+    of +-1). At most ``cap`` points are passive at once (the rank of ``G`` is at most that). The warm start's positive entries
     form the first passive set (in order of decreasing value; dependent ones are left out).
     Returns the status code and the number of outer iterations.
     """
     m = h.size
     rel_tol = 1e-12
-    lmat = np.zeros((m, m))
+    cap = min(m, cap)
+    lmat = np.zeros((cap, cap))
     order = np.empty(m, dtype=np.int64)
     passive = np.zeros(m, dtype=np.bool_)
     banned = np.zeros(m, dtype=np.bool_)
@@ -144,8 +166,8 @@ def _lawson_hanson(gmat, h, lam, tol, max_iter):
             sub = np.empty((c, c))
             for a in range(c):
                 for b in range(c):
-                    sub[a, b] = gmat[cand[a], cand[b]]
-            fac, good = _cholesky(sub)
+                    sub[a, b] = ys[cand[a]] * ys[cand[b]] * gmat[cand[a], cand[b]]
+            fac, good = (np.zeros((1, 1)), False) if c > cap else _cholesky(sub)
             if good:
                 dmax = 0.0
                 for a in range(c):
@@ -163,7 +185,7 @@ def _lawson_hanson(gmat, h, lam, tol, max_iter):
             else:  # dependent: keep a greedy independent subset, in the same order
                 s = 0
                 for a in range(c):
-                    if _append(lmat, s, gmat, order, cand[a], rel_tol):
+                    if _append(lmat, s, gmat, ys, order, cand[a], rel_tol):
                         order[s] = cand[a]
                         s += 1
             factored = True
@@ -206,9 +228,11 @@ def _lawson_hanson(gmat, h, lam, tol, max_iter):
         if not passive[a]:
             lam[a] = 0.0
     n_new = 0  # points added by the last outer iteration (the last rows of the factor)
-    block = 8  # most points added per outer iteration; 1 after a block did not enter
-    best_g = np.empty(block)
-    best_i = np.empty(block, dtype=np.int64)
+    block = _BLOCK  # most points added per outer iteration: halved when a block does not
+    # enter, doubled (up to _BLOCK) when one does
+    best_g = np.empty(_BLOCK)
+    best_i = np.empty(_BLOCK, dtype=np.int64)
+    grad = np.empty(m)
     it = 0
     while it < max_iter:
         it += 1
@@ -226,6 +250,8 @@ def _lawson_hanson(gmat, h, lam, tol, max_iter):
             if all_pos:
                 for i in range(s):
                     lam[order[i]] = z[i]
+                if n_new > 0:
+                    block = min(_BLOCK, 2 * block)
                 break
             if n_new > 0:
                 entered = True
@@ -241,8 +267,9 @@ def _lawson_hanson(gmat, h, lam, tol, max_iter):
                             banned[order[i]] = True
                     s -= n_new
                     n_new = 0
-                    block = 1
+                    block = max(1, block // 2)
                     continue
+                block = min(_BLOCK, 2 * block)
             n_new = 0
             # step from lam towards z until the first passive point reaches zero
             alpha, arg = 1.0, -1
@@ -270,13 +297,11 @@ def _lawson_hanson(gmat, h, lam, tol, max_iter):
         n_new = 0
         # outer loop: the most violated optimality conditions among the other points
         n_best = 0
+        _gradient(gmat, ys, h, order, lam, s, grad)
         for i in range(m):
             if passive[i] or banned[i]:
                 continue
-            g = h[i]
-            row = gmat[i]
-            for k in range(s):
-                g += row[order[k]] * lam[order[k]]
+            g = grad[i]
             if g >= -tol or (n_best == block and g >= best_g[n_best - 1]):
                 continue
             # insert into the sorted list of the most violated
@@ -294,7 +319,7 @@ def _lawson_hanson(gmat, h, lam, tol, max_iter):
             return OK, it
         for a in range(n_best):
             j = best_i[a]
-            if _append(lmat, s, gmat, order, j, rel_tol):
+            if _append(lmat, s, gmat, ys, order, j, rel_tol):
                 order[s] = j
                 s += 1
                 passive[j] = True
@@ -349,17 +374,21 @@ def solve_working_sets(gram, factor, use_gram, signs, q, work, lam, tol, max_ite
         Out: :data:`OK`, or :data:`MAX_ITER` when ``max_iter`` outer iterations did not
         settle the sample.
     """
+    cap = factor.shape[1] + 1
     for r in numba.prange(rows.size):
         k = rows[r]
         idx = np.flatnonzero(work[k])
         m = idx.size
-        gmat = _block(gram, factor, use_gram, signs[k], idx)
         h = np.empty(m)
         lw = np.empty(m)
         for a in range(m):
             h[a] = q[k, idx[a]]
             lw[a] = max(lam[k, idx[a]], 0.0)
-        code, _ = _lawson_hanson(gmat, h, lw, tol[k], max_iter)
+        if use_gram and m == signs.shape[1]:  # every point: read the Gram matrix in place
+            code, _ = _lawson_hanson(gram, signs[k], h, lw, tol[k], max_iter, cap)
+        else:
+            gmat = _block(gram, factor, use_gram, signs[k], idx)
+            code, _ = _lawson_hanson(gmat, np.ones(m), h, lw, tol[k], max_iter, cap)
         status[k] = code
         lam[k, :] = 0.0
         for a in range(m):

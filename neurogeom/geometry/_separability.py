@@ -11,25 +11,38 @@ Stiemke's alternative says exactly one holds:
 - a separating direction: ``v != 0`` with ``A v >= 0``;
 - a certificate of none: ``lam > 0`` (every entry) with ``A^T lam = 0``.
 
-Both are found, for all dichotomies at once, by over-relaxed alternating projections between the
-null space of ``A^T`` and the box ``{mu : y_i mu_i >= 1}`` started from ``mu = y``: the null-space
-part of an iterate is checked for ``y * mu > 0`` (no separating direction), the range part for
-``y * mu >= 0`` (a separating direction, the limit gap of the two sets when they do not meet).
-The first iterate is the least-squares classifier. Every answer is an exact certificate checked on
-the points; the few dichotomies still open after the iterations go to a linear programme (HiGHS).
-The sign of ``y`` does not matter (``K_{-y} = -K_y``), so ``y`` and ``-y`` are decided together.
+Both come from one GLUE problem per dichotomy, with the probe ``u = A^T 1`` (the sum of the signed
+points): its solution ``v* = u + A^T lam'`` (``lam' >= 0``) is the projection of ``u`` on ``K_y``.
+If ``v* != 0`` it is a separating direction. If ``v* = 0`` then ``lam = 1 + lam'`` is positive with
+``A^T lam = 0``: the certificate of none. So the question costs one sample's solve, and all
+dichotomies are solved as one batch by the exact solver of :mod:`neurogeom.geometry._dual`
+(KKT-verified). Most separable dichotomies are settled before that, with no solve, by the
+direction ``sum_mu y_mu c_mu`` (``c_mu`` the manifold means); the few whose ``v*`` is neither
+clearly zero nor clearly a direction go to a linear programme (HiGHS). The sign of ``y`` does not
+matter (``K_{-y} = -K_y``), so ``y`` and ``-y`` are decided together.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from scipy.optimize import linprog
 
-_MAX_ITER = 2000
-_RELAX = 1.9
+# ||v*|| / ||u|| below this: no separating direction; above _DIRECTION (with v* feasible): one
+_ZERO = 1e-9
+_DIRECTION = 1e-6
 
 
-def _centroid_certificate(factor: np.ndarray, codes: np.ndarray, rows: np.ndarray) -> np.ndarray:
+def canonical(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct dichotomies up to sign (first entry +1) and the index of each row among them."""
+    rows = np.asarray(rows, dtype=np.float64)
+    canon = rows * np.where(rows[:, :1] < 0, -1.0, 1.0)
+    uniq, inverse = np.unique(canon, axis=0, return_inverse=True)
+    return uniq, inverse.ravel()
+
+
+def centroid_certificate(factor: np.ndarray, codes: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """Dichotomies separated by ``v = sum_mu y_mu c_mu`` (c_mu the manifold means): no solve."""
     n_m = rows.shape[1]
     counts = np.bincount(codes, minlength=n_m).astype(np.float64)
@@ -42,29 +55,22 @@ def _centroid_certificate(factor: np.ndarray, codes: np.ndarray, rows: np.ndarra
     return (margins.min(axis=1) > 0) & (norm > 0)
 
 
-def _projections(basis, signs, max_iter):
-    """Alternating projections; returns +1 (separable), -1 (no direction), 0 (open) per row."""
+def probe_problems(factor: np.ndarray, codes: np.ndarray, rows: np.ndarray):
+    """Signs and probes ``u = A^T 1`` of the deciding problems, shapes (n, n_points), (n, rank)."""
+    signs = np.asarray(rows, dtype=np.float64)[:, codes]
+    return signs, signs @ factor
+
+
+def verdicts(factor: np.ndarray, signs: np.ndarray, probes: np.ndarray, lam: np.ndarray):
+    """+1 (a separating direction), -1 (none) or 0 (undecided) from the solved probe problems."""
+    v = probes + (signs * lam) @ factor
+    size = np.linalg.norm(probes, axis=1)
+    rel = np.linalg.norm(v, axis=1) / np.maximum(size, 1e-300)
+    row = float(np.sqrt(np.max(np.einsum("ij,ij->i", factor, factor))))
+    margin = (signs * (v @ factor.T)).min(axis=1)
     out = np.zeros(signs.shape[0], dtype=np.int8)
-    rows = np.arange(signs.shape[0])
-    mu = signs.copy()
-    for _ in range(max_iter):
-        s = signs[rows]
-        rng_part = (mu @ basis) @ basis.T
-        null_part = mu - rng_part
-        scale = np.abs(mu).max(axis=1)
-        none = (s * null_part).min(axis=1) > 1e-9 * scale
-        rng_margin = s * rng_part
-        sep = (
-            ~none & (rng_margin.min(axis=1) >= 0) & (np.abs(rng_margin).max(axis=1) > 1e-9 * scale)
-        )
-        out[rows[none]] = -1
-        out[rows[sep]] = 1
-        keep = ~(none | sep)
-        rows, null_part, s = rows[keep], null_part[keep], s[keep]
-        if not rows.size:
-            break
-        box = s * np.maximum(s * null_part, 1.0)
-        mu = null_part + _RELAX * (box - null_part)
+    out[rel < _ZERO] = -1
+    out[(rel > _DIRECTION) & (margin >= -1e-9 * row * size)] = 1
     return out
 
 
@@ -85,8 +91,22 @@ def _lp_has_no_direction(factor: np.ndarray, signs: np.ndarray) -> bool | None:
     return None
 
 
+def settle_by_lp(factor, codes, rows, verdict, stats) -> None:
+    """Decide the rows still at 0 in ``verdict`` by LP (in place); count them in ``stats``."""
+    for k in np.flatnonzero(verdict == 0):
+        ans = _lp_has_no_direction(factor, rows[k][codes])
+        if ans is None:
+            stats["undecided"] += 1
+            continue
+        verdict[k] = -1 if ans else 1
+        stats["lp"] += 1
+
+
 def no_separating_direction(
-    factor: np.ndarray, codes: np.ndarray, rows: np.ndarray, *, max_iter: int = _MAX_ITER
+    factor: np.ndarray,
+    codes: np.ndarray,
+    rows: np.ndarray,
+    solve: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
 ) -> tuple[np.ndarray, dict[str, int]]:
     """For each dichotomy, whether it has no separating direction.
 
@@ -98,39 +118,37 @@ def no_separating_direction(
         Manifold index of each point.
     rows : ndarray of shape (n_dichotomies, P)
         Dichotomies (+-1).
-    max_iter : int
-        Most alternating-projection iterations before the LP decides.
+    solve : callable, optional
+        ``solve(signs, probes) -> lam``, the exact dual of a batch at ``kappa = 0``; default
+        :func:`neurogeom.geometry._dual.solve_batch` (FISTA and the finish).
 
     Returns
     -------
     none : ndarray of bool, shape (n_dichotomies,)
         True where the dichotomy has no separating direction.
     stats : dict
-        How many were decided by the centroid direction, by the projections, and by the LP, and
-        how many stayed undecided (counted as separable: their samples are solved).
+        How many were decided by the centroid direction, by the probe problem, and by the LP,
+        and how many stayed undecided (counted as separable: their samples are solved).
     """
-    rows = np.asarray(rows, dtype=np.float64)
-    canon = rows * np.where(rows[:, :1] < 0, -1.0, 1.0)
-    uniq, inverse = np.unique(canon, axis=0, return_inverse=True)
-    inverse = inverse.ravel()
+    uniq, inverse = canonical(rows)
     n_points, rank = factor.shape
-    stats = {"centroid": 0, "projections": 0, "lp": 0, "undecided": 0}
-    verdict = np.zeros(uniq.shape[0], dtype=np.int8)  # +1 separable, -1 none, 0 open
+    stats = {"centroid": 0, "probe": 0, "lp": 0, "undecided": 0}
+    verdict = np.zeros(uniq.shape[0], dtype=np.int8)
     if rank >= n_points:  # linearly independent points: every dichotomy is separable
-        return np.zeros(rows.shape[0], dtype=bool), stats
-    cert = _centroid_certificate(factor, codes, uniq)
+        return np.zeros(np.asarray(rows).shape[0], dtype=bool), stats
+    cert = centroid_certificate(factor, codes, uniq)
     verdict[cert] = 1
     stats["centroid"] = int(cert.sum())
     open_ = np.flatnonzero(verdict == 0)
     if open_.size:
-        basis = np.linalg.qr(factor)[0]
-        verdict[open_] = _projections(basis, uniq[open_][:, codes], max_iter)
-        stats["projections"] = int(np.count_nonzero(verdict[open_]))
-    for k in np.flatnonzero(verdict == 0):
-        ans = _lp_has_no_direction(factor, uniq[k][codes])
-        if ans is None:
-            stats["undecided"] += 1
-            continue
-        verdict[k] = -1 if ans else 1
-        stats["lp"] += 1
+        if solve is None:
+            from neurogeom.geometry import _dual
+
+            def solve(s, p):
+                return _dual.solve_batch(factor, s, p)[0]
+
+        signs, probes = probe_problems(factor, codes, uniq[open_])
+        verdict[open_] = verdicts(factor, signs, probes, solve(signs, probes))
+        stats["probe"] = int(np.count_nonzero(verdict[open_]))
+    settle_by_lp(factor, codes, uniq, verdict, stats)
     return (verdict == -1)[inverse], stats

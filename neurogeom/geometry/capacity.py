@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 import numpy as np
 import xarray as xr
-from scipy import stats
+from scipy import sparse, stats
 from scipy.optimize import linprog
 
 from neurogeom.geometry import (
@@ -112,21 +112,22 @@ def _preprocess(
 
 
 def _anchors(lam, factor, codes, n_manifolds):
-    """Anchor points (sample, manifold, rank), their totals Lambda_mu and the active mask."""
-    n_t = lam.shape[0]
-    order = np.argsort(codes, kind="stable")
-    bounds = np.searchsorted(codes[order], np.arange(n_manifolds + 1))
-    lam_sorted, factor_sorted = lam[:, order], factor[order]
-    totals = np.empty((n_t, n_manifolds))
-    anchors = np.empty((n_t, n_manifolds, factor.shape[1]))
-    for mu in range(n_manifolds):
-        sl = slice(bounds[mu], bounds[mu + 1])
-        totals[:, mu] = lam_sorted[:, sl].sum(axis=1)
-        np.matmul(lam_sorted[:, sl], factor_sorted[sl], out=anchors[:, mu])
+    """Anchor points (sample, manifold, rank), their totals Lambda_mu and the active mask.
+
+    The duals are sparse (supported on at most ``rank`` points per sample): the anchors are one
+    sparse product with the factor."""
+    n_t, n_points = lam.shape
+    k_idx, i_idx = np.nonzero(lam)
+    row = k_idx * n_manifolds + codes[i_idx]
+    vals = lam[k_idx, i_idx]
+    shape = (n_t * n_manifolds, n_points)
+    weights = sparse.csr_matrix((vals, (row, i_idx)), shape=shape)
+    anchors = np.asarray(weights @ factor).reshape(n_t, n_manifolds, factor.shape[1])
+    totals = np.bincount(row, weights=vals, minlength=n_t * n_manifolds).astype(np.float64)
+    totals = totals.reshape(n_t, n_manifolds)
     grand = totals.sum(axis=1, keepdims=True)
     active = totals > 1e-12 * np.maximum(grand, 1e-300)
-    anchors /= np.where(active, totals, 1.0)[..., None]
-    anchors[~active] = 0.0
+    anchors *= np.divide(1.0, totals, out=np.zeros_like(totals), where=active)[..., None]
     return anchors, totals, active
 
 
@@ -141,34 +142,66 @@ def _at_floor(f_vals: np.ndarray, norm2: np.ndarray, none: np.ndarray) -> bool:
     return bool(float(gain.mean()) <= 2.0 * sem)
 
 
+def _decide(factor, codes, y):
+    """Dichotomies up to sign, each sample's index among them, verdicts from the centroid
+    direction (+1 separable, 0 open) and the separability counts."""
+    uniq, inverse = _separability.canonical(y)
+    stats = {"centroid": 0, "probe": 0, "lp": 0, "undecided": 0}
+    if factor.shape[1] >= factor.shape[0]:  # linearly independent points: all separable
+        return uniq, inverse, np.ones(uniq.shape[0], dtype=np.int8), stats
+    verdict = _separability.centroid_certificate(factor, codes, uniq).astype(np.int8)
+    stats["centroid"] = int(verdict.sum())
+    return uniq, inverse, verdict, stats
+
+
+def _add_stats(total, more):
+    for k, v in more.items():
+        total[k] = total.get(k, 0) + v if k != "active_set_rounds" else max(total.get(k, 0), v)
+    return total
+
+
 def _solve(factor, codes, y, probes, kappa, gram, *, max_iter, backend):
     """Exact duals of every sample; samples whose dichotomy has no separating direction (kappa=0)
-    are not solved: their dual is left at 0 and their F is ``||t||^2``."""
+    are not solved: their dual is left at 0 and their F is ``||t||^2``.
+
+    Separability is decided per dichotomy (up to sign) by one probe problem each (see
+    :mod:`neurogeom.geometry._separability`) for those the centroid direction does not settle.
+    When each such dichotomy has few samples, the probe problems join the samples' batch;
+    otherwise (or at ``kappa != 0``) they are solved first, and samples of dichotomies with no
+    separating direction are not solved. ``solver_*`` counts cover both.
+    """
     n_t = y.shape[0]
-    distinct, inverse = np.unique(y, axis=0, return_inverse=True)
-    none_d, sep_stats = _separability.no_separating_direction(factor, codes, distinct)
-    none = none_d[inverse.ravel()]
-    solve = ~none if kappa == 0.0 else np.ones(n_t, dtype=bool)
+    uniq, inverse, verdict, sep_stats = _decide(factor, codes, y)
+    open_ = np.flatnonzero(verdict == 0)
+    u_signs, u_probes = _separability.probe_problems(factor, codes, uniq[open_])
     signs = y[:, codes]
     lam = np.zeros((n_t, factor.shape[0]))
-    stats = {
-        "support_solve": 0,
-        "active_set_rounds": 0,
-        "kkt_relaxed": 0,
-        "nnls": 0,
-        "unresolved": 0,
-    }
-    stats["fista_iterations"] = 0
-    if solve.any():
-        lam[solve], stats = _dual.solve_batch(
-            factor,
-            signs[solve],
-            probes[solve],
-            kappa,
-            max_iter=max_iter,
-            backend=backend,
-            gram=gram,
-        )
+    stats = {k: 0 for k in ("support_solve", "active_set_rounds", "kkt_relaxed", "nnls")}
+    stats.update(unresolved=0, fista_iterations=0)
+
+    def batch(sg, pr, kap):
+        return _dual.solve_batch(factor, sg, pr, kap, max_iter=max_iter, backend=backend, gram=gram)
+
+    n_open_samples = int(np.isin(inverse, open_).sum())
+    together = kappa == 0.0 and open_.size and n_open_samples <= 2 * open_.size
+    if open_.size and not together:
+        lam_u, more = batch(u_signs, u_probes, 0.0)
+        _add_stats(stats, more)
+    if open_.size and together:
+        lam_all, more = batch(np.vstack([signs, u_signs]), np.vstack([probes, u_probes]), kappa)
+        _add_stats(stats, more)
+        lam, lam_u = lam_all[:n_t], lam_all[n_t:]
+    if open_.size:
+        verdict[open_] = _separability.verdicts(factor, u_signs, u_probes, lam_u)
+        sep_stats["probe"] = int(np.count_nonzero(verdict[open_]))
+        _separability.settle_by_lp(factor, codes, uniq, verdict, sep_stats)
+    none = (verdict == -1)[inverse]
+    solve = ~none if kappa == 0.0 else np.ones(n_t, dtype=bool)
+    if together:
+        lam[~solve] = 0.0
+    elif solve.any():
+        lam[solve], more = batch(signs[solve], probes[solve], kappa)
+        _add_stats(stats, more)
     disp = (signs * lam) @ factor
     f_vals = np.einsum("kd,kd->k", disp, disp)
     norm2 = np.einsum("kd,kd->k", probes, probes)
