@@ -130,3 +130,34 @@ def test_large_support_warm_start_with_a_few_wrong_points():
         rtol=1e-10,
     )
     np.testing.assert_allclose(lam, ref, atol=1e-8 * ref.max())
+
+
+@pytest.mark.parametrize("kappa", [0.0, 0.3])
+def test_direct_path_and_fista_path_agree_with_nnls(kappa):
+    """The active-set method on every point from zero (small ranks) and FISTA with the finish
+    give the same exact duals; with a margin, points left out (sign 0) stay at zero."""
+    rng = np.random.default_rng(11)
+    x, lab = _structured(rng)
+    red = _dual.reduce_points(x)
+    assert _dual.direct_is_cheaper(*red.factor.shape, red.gram)
+    signs = rng.choice([-1.0, 1.0], size=(25, 12))[:, lab]
+    if kappa:
+        signs[:, :7] = 0.0
+    probes = rng.standard_normal((25, red.rank))
+    direct, s_direct = _dual.solve_batch(
+        red.factor, signs, probes, kappa, gram=red.gram, method="direct"
+    )
+    fista, _ = _dual.solve_batch(red.factor, signs, probes, kappa, gram=red.gram, method="fista")
+    assert s_direct["fista_iterations"] == 0 and s_direct["unresolved"] == 0
+    assert np.all(direct[signs == 0] == 0.0)
+    f_direct = np.sum(((signs * direct) @ red.factor) ** 2, axis=1)
+    f_fista = np.sum(((signs * fista) @ red.factor) ** 2, axis=1)
+    np.testing.assert_allclose(f_direct, f_fista, rtol=1e-8)
+    if kappa == 0.0:
+        ref = _reference(red.factor, signs, probes)
+        np.testing.assert_allclose(
+            _objective(red.factor, signs, probes, direct),
+            _objective(red.factor, signs, probes, ref),
+            rtol=1e-8,
+            atol=1e-10,
+        )

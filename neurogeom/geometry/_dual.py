@@ -17,6 +17,8 @@ support plus the most violated points), solved there by a compiled warm-started 
 active-set method (:mod:`neurogeom.geometry._active_set`), and the Karush-Kuhn-Tucker conditions
 are checked on all points for all samples at once; violators join the working set until none is
 left. A sample the active-set method cannot settle goes to :func:`scipy.optimize.nnls`.
+Where the rank of the points is small the FISTA stage is skipped: the active-set method runs
+on every point from zero (:func:`direct_is_cheaper`), with the same verification.
 
 These kernels trust their input (validated in :mod:`neurogeom.geometry._validate`).
 """
