@@ -634,7 +634,7 @@ SPEC_KEYS: dict[str, tuple[str, ...]] = {
     "network": config_keys("network"),
     "training": config_keys("training"),
     "checkpoints": config_keys("checkpoints"),
-    "analysis": ("period", "align", "labels", "n_trials", "seed", "conditions"),
+    "analysis": config_keys("analysis"),
     "sweep": ("rank", "seed", "alpha", "g", "lr"),
 }
 #: The section whose config each sweep key sets.

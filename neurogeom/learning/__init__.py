@@ -38,6 +38,11 @@ _EXPORTS: dict[str, str] = {
     "compare_trajectories": "compare",
     "compare_representations": "compare",
     "compare_strategy_paths": "compare",
+    "run_geometry": "runs",
+    "psychometric": "runs",
+    "live_observer": "live",
+    "read_live_geometry": "live",
+    "rank_sweep": "rank_sweep",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -183,6 +184,7 @@ class Recorder:
         streak: int,
         t_start: float,
         background: bool,
+        observers: Sequence[Callable[[int, Path], None]] = (),
     ) -> None:
         self.net = copy.deepcopy(net).eval()  # the evaluation copy, loaded from each snapshot
         self.w0, self.p0, self.obj = w0, p0, obj
@@ -190,6 +192,7 @@ class Recorder:
         self.target_full, self.target_monitor = target_full, target_monitor
         self.patience, self.run_dir, self.t_start = patience, run_dir, t_start
         self.rows, self.streak, self.n_written = rows, streak, len(rows)
+        self.observers = tuple(observers)
         # torch's CPU thread settings are per thread (OpenMP's thread count, and MKL's, which
         # torch.set_num_threads sets with mkl_set_num_threads_local): a new thread starts with the
         # process defaults. The worker takes the training thread's count before its first job, so
@@ -236,6 +239,11 @@ class Recorder:
         """Write the rows not yet in metrics.csv, then the checkpoint and/or resume file of step
         ``s`` (in this order: a state file never lacks its metrics rows)."""
         self._submit(self._save, s, tensors, meta, checkpoint, resume)
+
+    def observe(self, s: int, path: Path) -> None:
+        """Call the observers on a checkpoint already in the folder (a resumed run's)."""
+        if self.observers:
+            self._submit(self._observe, s, path)
 
     @property
     def reached(self) -> bool:
@@ -348,3 +356,9 @@ class Recorder:
                 link_or_copy(path, self.run_dir / LAST)
             else:
                 write_state(self.run_dir / LAST, tensors, meta)
+        if path is not None:
+            self._observe(s, path)
+
+    def _observe(self, s: int, path: Path) -> None:
+        for observer in self.observers:
+            observer(s, path)

@@ -2,7 +2,7 @@
 
 Each section of a TOML spec (``tasks/*.toml``) that configures a model is the field list of one
 dataclass here: ``[network]`` builds :class:`NetworkConfig`, ``[training]`` :class:`TrainConfig`,
-``[checkpoints]`` :class:`CheckpointConfig`. :data:`CONFIG_SECTIONS` maps the section names to
+``[checkpoints]`` :class:`CheckpointConfig`, ``[analysis]`` :class:`AnalysisConfig`. :data:`CONFIG_SECTIONS` maps the section names to
 them, so the keys a spec may hold (:data:`neurogeom.tasks.SPEC_KEYS`) are these fields and are
 defined once. Every config validates its values (``validate``) and is built from a spec section
 with ``from_dict``, which names unknown keys and lists the allowed ones.
@@ -13,13 +13,14 @@ This module imports neither torch nor neurogym: specs are checked before anythin
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar
 
 __all__ = [
     "NetworkConfig",
     "TrainConfig",
     "CheckpointConfig",
+    "AnalysisConfig",
     "CONFIG_SECTIONS",
     "config_keys",
     "parse_target",
@@ -281,11 +282,97 @@ class CheckpointConfig(_SectionConfig):
             raise ValueError(f"checkpoints.save_every must be a positive integer; got {s!r}")
 
 
+@dataclass
+class AnalysisConfig(_SectionConfig):
+    """What is analysed of a trained run (the ``[analysis]`` section of a spec).
+
+    The first six keys describe the fixed analysis trial bank the checkpoints run on
+    (:func:`neurogeom.models.simulate.analysis_bank`); the rest, the geometry computed on it, live
+    during training when ``live`` is true (:mod:`neurogeom.learning.live`) and afterwards by
+    :func:`neurogeom.learning.runs.run_geometry`.
+
+    Parameters
+    ----------
+    period : str or None, default=None
+        Task period analysed (None: the task's decision period). Geometry uses each trial's mean
+        state over this period.
+    align : str or None, default=None
+        Period whose start is time 0 in simulated tensors.
+    labels : list of str or None, default=None
+        Condition columns kept as trial coords (None: all).
+    n_trials : int, default=256
+        Trials of the analysis bank.
+    seed : int, default=12345
+        Seed of the analysis bank.
+    conditions : dict or None, default=None
+        A balanced condition grid for the analysis bank.
+    live : bool, default=False
+        Compute the geometry of every checkpoint while training, on the training's worker thread,
+        into ``run_dir/geometry/step_<step>.nc``.
+    by : str or list of str, default="ground_truth"
+        Trial label(s) whose values are the manifolds.
+    measures : list of str, default=["glue"]
+        Registered measures computed.
+    n_points_per_manifold : int or None, default=None
+        Points subsampled per manifold (seeded); None keeps all.
+    center : bool, default=True
+        Subtract the grand mean of the points first.
+    geometry_seed : int, default=0
+        The seed of the geometry; the checkpoint of step ``s`` uses ``child_seed(geometry_seed, s)``.
+    options : dict, default={}
+        Further options of the measures, e.g. ``{n_t = 200, dichotomies = "one_vs_rest",
+        jitter = 1e-6}``.
+    """
+
+    section: ClassVar[str] = "analysis"
+
+    period: str | None = None
+    align: str | None = None
+    labels: list[str] | None = None
+    n_trials: int = 256
+    seed: int = 12345
+    conditions: dict[str, list[Any]] | None = None
+    live: bool = False
+    by: str | list[str] = "ground_truth"
+    measures: list[str] = field(default_factory=lambda: ["glue"])
+    n_points_per_manifold: int | None = None
+    center: bool = True
+    geometry_seed: int = 0
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        n = self.n_trials
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"analysis.n_trials must be a positive integer; got {n!r}")
+        if not isinstance(self.live, bool):
+            raise ValueError(f"analysis.live must be true or false; got {self.live!r}")
+        by = [self.by] if isinstance(self.by, str) else self.by
+        if not isinstance(by, list) or not by or not all(isinstance(b, str) for b in by):
+            raise ValueError(f"analysis.by must be a label name or a list of them; got {self.by!r}")
+        ms = self.measures
+        if not isinstance(ms, list) or not ms or not all(isinstance(m, str) for m in ms):
+            raise ValueError(
+                f"analysis.measures must be a list of measure names, e.g. ['glue']; got {ms!r}"
+            )
+        m = self.n_points_per_manifold
+        if m is not None and (isinstance(m, bool) or not isinstance(m, int) or m < 1):
+            raise ValueError(
+                f"analysis.n_points_per_manifold must be a positive integer or omitted; got {m!r}"
+            )
+        if not isinstance(self.options, dict):
+            raise ValueError(
+                f"analysis.options must be a table of measure options; got {self.options!r}"
+            )
+        if "seed" in self.options:
+            raise ValueError("give the geometry's seed as analysis.geometry_seed, not in options")
+
+
 #: Spec sections that build a config, by name.
 CONFIG_SECTIONS: dict[str, type] = {
     "network": NetworkConfig,
     "training": TrainConfig,
     "checkpoints": CheckpointConfig,
+    "analysis": AnalysisConfig,
 }
 
 

@@ -13,14 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 import xarray as xr
 
 from neurogeom.models.rnn import torch_threads
-from neurogeom.models.train import list_checkpoints, load_run_network, run_spec
+from neurogeom.models.train import list_checkpoints, load_run_network, predict_choices, run_spec
 from neurogeom.tasks import TrialBank, build_trial_bank
 
-__all__ = ["simulate", "analysis_bank", "stage_label"]
+__all__ = ["simulate", "analysis_bank", "stage_label", "bank_choices"]
 
 
 def analysis_bank(
@@ -55,6 +56,7 @@ def simulate(
     steps: Sequence[int] | None = None,
     align: str | None = None,
     labels: Sequence[str] | None = None,
+    period: str | None = None,
 ) -> xr.DataArray:
     """Hidden states of every checkpoint of a run on one trial bank.
 
@@ -71,12 +73,15 @@ def simulate(
         after fixation).
     labels : sequence of str, optional
         Condition columns kept as trial coords (default ``analysis.labels``, else all).
+    period : str, optional
+        A task period (e.g. ``"decision"``): each trial's states averaged over its steps in that
+        period, with no time dim (``align`` is then unused).
 
     Returns
     -------
     xarray.DataArray
-        dims ``(stage, trial, time, unit)``, float32, ``quantity="rnn_state"``; attrs name the task,
-        the run and the analysis period.
+        dims ``(stage, trial, time, unit)`` (``(stage, trial, unit)`` with ``period``), float32,
+        ``quantity="rnn_state"``; attrs name the task, the run and the analysis period.
     """
     from neurogeom.population import make_population
 
@@ -103,6 +108,9 @@ def simulate(
             f"unknown label(s) {unknown} for task {bank.task!r}; labels: {list(bank.conditions.columns)}"
         )
 
+    in_period = None if period is None else bank.period_mask(period)
+    if in_period is not None and not in_period.any(axis=1).all():
+        raise ValueError(f"some trials have no step in period {period!r}; choose another period")
     x = torch.from_numpy(bank.inputs)
     states = []
     for step, path in ckpts:
@@ -114,7 +122,11 @@ def simulate(
             )
         with torch.no_grad(), torch_threads(1):
             _, h = net(x)
-        aligned, time_s = bank.aligned(h.numpy(), align)
+        if in_period is None:
+            aligned, time_s = bank.aligned(h.numpy(), align)
+        else:
+            w = in_period / in_period.sum(axis=1, keepdims=True)
+            aligned = np.einsum("nt,ntu->nu", w, h.numpy().astype(np.float64))
         states.append(aligned.astype(np.float32))
     data = np.stack(states)
     step_values = np.array([s for s, _ in ckpts], dtype=np.int64)
@@ -127,12 +139,13 @@ def simulate(
     for name in labels:
         col = bank.conditions[name]
         trial_coords[name] = col.to_numpy()
+    timed = {"time": time_s} if in_period is None else {}
     return make_population(
         data,
-        dims=("stage", "trial", "time", "unit"),
+        dims=("stage", "trial", "time", "unit") if in_period is None else ("stage", "trial", "unit"),
         quantity="rnn_state",
         trial_coords=trial_coords,
-        time=time_s,
+        **timed,
         unit=np.arange(data.shape[-1]),
         unit_coords=unit_coords or None,
         stage=step_values,
@@ -140,13 +153,42 @@ def simulate(
             "step": step_values,
             "label": np.array([stage_label(int(s), first, last) for s in step_values]),
         },
-        align=f"{align}_start",
+        align=f"{align}_start" if in_period is None else f"mean over {period}",
         bin_size_s=bank.dt_ms / 1000.0,
         source=str(run_dir),
         attrs={
             "task": bank.task,
             "network": spec["network"]["type"],
-            "analysis_period": an.get("period", bank.decision_period),
+            "analysis_period": period or an.get("period") or bank.decision_period,
             "bank_seed": bank.seed,
         },
     )
+
+
+def bank_choices(
+    run_dir: str | Path, step: int | None = None, bank: TrialBank | None = None
+) -> pd.DataFrame:
+    """A checkpoint's response on every trial of a bank, beside the trials' condition labels.
+
+    Parameters
+    ----------
+    run_dir : path
+    step : int, optional
+        Checkpointed step (default the last).
+    bank : TrialBank, optional
+        Default the spec's analysis bank (:func:`analysis_bank`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per trial: the bank's condition columns, ``choice`` (the action at the last
+        decision step, :func:`neurogeom.models.train.predict_choices`), ``correct`` (choice equals
+        the target there) and ``step``.
+    """
+    net, step = load_run_network(run_dir, step)
+    if bank is None:
+        bank = analysis_bank(run_spec(run_dir))
+    choice = predict_choices(net, bank)
+    _, end = bank._bounds(bank.decision_period)
+    target = bank.targets[np.arange(bank.n_trial), end - 1]
+    return bank.conditions.assign(choice=choice, correct=choice == target, step=int(step))

@@ -39,7 +39,7 @@ import copy
 import json
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -331,6 +331,7 @@ def train(
     *,
     max_steps: int | None = None,
     progress: bool = False,
+    observers: Sequence[Callable[[int, Path], None]] = (),
 ) -> TrainResult:
     """Train the network a spec describes, checkpointing into ``run_dir``; resume if it has a run.
 
@@ -346,6 +347,13 @@ def train(
         Stop after this step even if ``n_steps`` is larger (the run can be resumed later).
     progress : bool, default=False
         Show a tqdm progress bar.
+    observers : sequence of callables, optional
+        Each is called as ``observer(step, path)`` once for every checkpoint of the run, in step
+        order, after the checkpoint file ``path`` is written, on the recording worker thread (so
+        training goes on meanwhile). The checkpoints already in a resumed run's folder are
+        passed first, so an observer that skips the steps it has done catches up on the ones an
+        interruption left out (:func:`neurogeom.learning.live.live_observer` does). An observer
+        that raises stops the run, like a failed write.
 
     Returns
     -------
@@ -369,14 +377,14 @@ def train(
     cfg = TrainConfig(**spec["training"])
     device = pick_device(cfg.device)
     with torch_threads(cfg.threads if device.type == "cpu" else None):
-        return _train(spec, cfg, run_dir, device, max_steps, progress, t_start)
+        return _train(spec, cfg, run_dir, device, max_steps, progress, t_start, observers)
 
 
 #: Evaluations and checkpoint writes on a worker thread (False: in the training loop itself).
 _BACKGROUND = True
 
 
-def _train(spec, cfg, run_dir, device, max_steps, progress, t_start) -> TrainResult:
+def _train(spec, cfg, run_dir, device, max_steps, progress, t_start, observers) -> TrainResult:
     """Set the run up, resume it if it has a saved state, train to ``stop_at``, report."""
     run = _setup(spec, cfg, device)
     step, rows, streak = _resume_state(run_dir, run, cfg)
@@ -403,9 +411,12 @@ def _train(spec, cfg, run_dir, device, max_steps, progress, t_start) -> TrainRes
         streak=streak,
         t_start=t_start,
         background=_BACKGROUND,
+        observers=observers,
     )
     bar = None
     try:
+        for s, path in _existing_checkpoints(run_dir):
+            rec.observe(s, path)
         if fresh:
             tensors, meta = snapshot(run.net, run.opt, 0, run.meta_extra)
             rec.evaluate(0, tensors, float("nan"), 0.0, last=False, counts=False)
@@ -429,6 +440,13 @@ def _train(spec, cfg, run_dir, device, max_steps, progress, t_start) -> TrainRes
         done=done or step >= cfg.n_steps,
         checkpoints=[s for s, _ in list_checkpoints(run_dir)],
     )
+
+
+def _existing_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
+    try:
+        return list_checkpoints(run_dir)
+    except FileNotFoundError:
+        return []
 
 
 @dataclass
