@@ -222,13 +222,21 @@ def train_cmd(
     loaded = load_spec(spec)
     for name, one in expand_sweep(loaded):
         run_dir = Path(out) / name if name else Path(out)
-        res = train(one, run_dir, max_steps=max_steps, progress=progress)
+        observers = []
+        if one.get("analysis", {}).get("live"):
+            from neurogeom.learning.live import live_observer
+
+            observers.append(live_observer(one, run_dir))
+        res = train(one, run_dir, max_steps=max_steps, progress=progress, observers=observers)
         last = res.metrics.iloc[-1]
         ideal = "" if res.ideal_accuracy is None else f" (ideal observer {res.ideal_accuracy:.3f})"
         state = "done" if res.done else "stopped (resumable)"
+        live = f", live geometry in {run_dir / 'geometry'}" if observers else ""
         console.print(
             f"{run_dir}: step {res.step}, held-out accuracy {last['accuracy']:.3f}{ideal}, "
-            f"{len(res.checkpoints)} checkpoints, {state}"
+            f"{len(res.checkpoints)} checkpoints{live}, {state}",
+            highlight=False,
+            soft_wrap=True,
         )
 
 
@@ -237,12 +245,15 @@ def train_cmd(
 def simulate_cmd(
     run: str = typer.Argument(..., help="run folder written by `neurogeom train`"),
     out: str = typer.Option(..., "-o", "--out", help="output file (.nc or .zarr)"),
+    period: str = typer.Option(
+        None, "--period", help="mean state over this task period per trial (no time dim)"
+    ),
 ) -> None:
     """Run every checkpoint of a run on its analysis trial bank; save the (stage, trial, time, unit) tensor."""
     from neurogeom.io.store import save
     from neurogeom.models.simulate import simulate
 
-    pop = simulate(run)
+    pop = simulate(run, period=period)
     path = save(pop, out)
     sizes = ", ".join(f"{d}={n}" for d, n in pop.sizes.items())
     console.print(f"{path}: rnn_state ({sizes})")

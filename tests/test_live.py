@@ -164,3 +164,52 @@ def test_run_geometry_errors(full_run):
     run_dir, _, _ = full_run
     with pytest.raises(ValueError, match=r"no checkpoints at steps \[3\]"):
         run_geometry(run_dir, steps=[3])
+
+
+def test_cli_train_writes_live_geometry(tmp_path):
+    from typer.testing import CliRunner
+
+    from neurogeom.cli import app
+
+    spec = tmp_path / "live.toml"
+    spec.write_text(
+        """
+[task]
+name = "ContextDecisionMaking-v0"
+[task.kwargs]
+use_expl_context = true
+[network]
+n_units = 16
+[training]
+n_steps = 6
+batch_size = 16
+n_train_trials = 64
+n_test_trials = 40
+seed = 1
+[checkpoints]
+schedule = "list"
+steps = [0, 6]
+[analysis]
+live = true
+by = "ground_truth"
+n_trials = 24
+n_points_per_manifold = 10
+[analysis.conditions]
+ground_truth = [1, 2]
+[analysis.options]
+n_t = 10
+dichotomies = "one_vs_rest"
+"""
+    )
+    run = tmp_path / "run"
+    res = CliRunner().invoke(app, ["train", str(spec), "-o", str(run), "--no-progress"])
+    assert res.exit_code == 0, res.output
+    assert "live geometry" in res.output
+    live = read_live_geometry(run)
+    assert list(live["step"].values) == [0, 6]
+    xr.testing.assert_allclose(_numbers(live), _numbers(run_geometry(run)), rtol=1e-9)
+    res = CliRunner().invoke(
+        app, ["simulate", str(run), "-o", str(tmp_path / "s.nc"), "--period", "decision"]
+    )
+    assert res.exit_code == 0, res.output
+    assert "trial=24, unit=16" in res.output

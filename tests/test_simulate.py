@@ -113,3 +113,33 @@ def test_simulation_written_to_nwb_reads_back_identical(pop, tmp_path):
     severe = ("CRITICAL", "BEST_PRACTICE_VIOLATION")
     findings = inspect_nwbfile(nwbfile_path=str(path))
     assert [m.message for m in findings if m.importance.name in severe] == []
+
+
+def test_period_mean_states(pop):
+    p, bank = pop
+    mean = simulate(RUN, bank=bank, steps=[0, 400], period="delay")
+    assert mean.dims == ("stage", "trial", "unit")
+    net, _ = load_run_network(RUN, step=400)
+    with torch.no_grad():
+        _, h = net(torch.from_numpy(bank.inputs))
+    i = 3
+    start, end = int(bank.periods["delay_start"][i]), int(bank.periods["delay_end"][i])
+    assert end - start > 1  # a mean over several steps
+    np.testing.assert_allclose(
+        mean.sel(stage=400).isel(trial=i).values, h[i, start:end].mean(0).numpy(), rtol=1e-5
+    )
+    assert mean.attrs["analysis_period"] == "delay"
+    with pytest.raises(ValueError, match="no period 'nope'"):
+        simulate(RUN, bank=bank, steps=[0], period="nope")
+
+
+def test_bank_choices(pop):
+    from neurogeom.models.simulate import bank_choices
+    from neurogeom.models.train import predict_choices
+
+    _, bank = pop
+    table = bank_choices(RUN, 400, bank)
+    net, _ = load_run_network(RUN, 400)
+    np.testing.assert_array_equal(table["choice"], predict_choices(net, bank))
+    np.testing.assert_array_equal(table["correct"], table["choice"] == table["ground_truth"])
+    assert table["correct"].mean() > 0.7 and (table["step"] == 400).all()

@@ -140,9 +140,10 @@ def simulate(
         col = bank.conditions[name]
         trial_coords[name] = col.to_numpy()
     timed = {"time": time_s} if in_period is None else {}
+    dims = ("stage", "trial", "time", "unit") if in_period is None else ("stage", "trial", "unit")
     return make_population(
         data,
-        dims=("stage", "trial", "time", "unit") if in_period is None else ("stage", "trial", "unit"),
+        dims=dims,
         quantity="rnn_state",
         trial_coords=trial_coords,
         **timed,
