@@ -160,7 +160,7 @@ class TrainConfig(_SectionConfig):
     weight_decay : float, default=0.0
         Divided by alpha^2 when an output scale alpha is set.
     grad_clip : float or None, default=1.0
-        Maximum global gradient norm.
+        Maximum global gradient norm; ``None`` or ``0`` (TOML has no null): no clipping.
     loss : {"decision", "all"}, default="decision"
     fixation_weight : float, default=0.1
     n_train_trials, n_test_trials : int, default=8192, 2000
@@ -229,8 +229,10 @@ class TrainConfig(_SectionConfig):
             raise ValueError(f"training.loss must be 'decision' or 'all'; got {self.loss!r}")
         if not self.lr > 0:
             raise ValueError(f"training.lr must be > 0; got {self.lr}")
-        if self.grad_clip is not None and not self.grad_clip > 0:
-            raise ValueError(f"training.grad_clip must be > 0 or omitted; got {self.grad_clip}")
+        if self.grad_clip is not None and not self.grad_clip >= 0:
+            raise ValueError(
+                f"training.grad_clip must be > 0, or 0 for no clipping; got {self.grad_clip}"
+            )
         if self.patience < 1:
             raise ValueError(f"training.patience must be >= 1; got {self.patience}")
         parse_target(self.target_accuracy, 0.9)

@@ -206,6 +206,7 @@ class _Objective:
 
     def loss(self, logits: torch.Tensor, y: torch.Tensor, dec, fix, valid) -> torch.Tensor:
         if self.cfg.loss == "all":
+            valid = y >= 0 if valid is None else valid  # targets are -1 after a trial's end
             return self.loss_at(None, None, None, None, logits[valid], y[valid])
         return self.loss_at(logits[dec], y[dec], logits[fix], y[fix], None, None)
 
@@ -620,7 +621,7 @@ def _step(run: _Run, cfg: TrainConfig, batch: tuple) -> torch.Tensor:
     loss = run.obj.loss(run.obj.logits(out, f0), y, dec, fix, None)
     run.opt.zero_grad(set_to_none=True)
     loss.backward()
-    if cfg.grad_clip is not None:
+    if cfg.grad_clip:  # None or 0: no clipping
         nn.utils.clip_grad_norm_(run.net.parameters(), cfg.grad_clip)
     run.opt.step()
     return loss.detach()

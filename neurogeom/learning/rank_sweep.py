@@ -1,0 +1,139 @@
+"""Capacity at initialisation and its change with training, across the rank of the initial weights.
+
+arXiv 2503.18114 (Sec. 5.1) trains CTRNNs whose initial recurrent matrix is SVD-truncated to rank
+r and finds that low-rank initialisations start with lower capacity ("poor") and change more
+("rich"). :func:`rank_sweep` trains (or reuses) one run per (rank, seed) of a spec with a
+``[sweep]`` section (``tasks/rank_sweep_paper.toml`` is the paper's protocol) and returns, per run,
+the geometry of the first and the last checkpoint (:func:`neurogeom.learning.runs.run_geometry`
+with the spec's ``[analysis]`` settings) and the relative change of the recurrent weights.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+__all__ = ["rank_sweep"]
+
+#: Variables of the result, from the geometry at the first and the last checkpoint.
+_MEASURES = ("capacity", "radius", "dimension")
+
+
+def _spec_with(
+    spec: Mapping[str, Any] | str | Path,
+    ranks: Sequence[int | str] | None,
+    seeds: Sequence[int] | None,
+    overrides: Mapping[str, Mapping[str, Any]] | None,
+) -> dict[str, Any]:
+    from neurogeom.tasks import load_spec, validate_spec
+
+    base = load_spec(spec) if isinstance(spec, str | Path) else copy.deepcopy(dict(spec))
+    base.pop("source", None)
+    for section, values in (overrides or {}).items():
+        if not isinstance(values, Mapping):
+            raise ValueError(
+                f"overrides[{section!r}] must be a table of keys, e.g. "
+                "{'training': {'n_steps': 300}}"
+            )
+        base[section] = {**base.get(section, {}), **values}
+    sweep = dict(base.get("sweep", {}))
+    if ranks is not None:
+        sweep["rank"] = list(ranks)
+    if seeds is not None:
+        sweep["seed"] = list(seeds)
+    if not sweep.get("rank"):
+        raise ValueError("rank_sweep needs ranks: give ranks=[...] or a [sweep] rank = [...]")
+    sweep.setdefault("seed", [base.get("training", {}).get("seed", 0)])
+    base["sweep"] = {"rank": sweep["rank"], "seed": sweep["seed"]}
+    return validate_spec(base, where="rank_sweep spec")
+
+
+def _one_run(item: tuple[str, dict[str, Any]], out_dir: str) -> dict[str, Any]:
+    """Train (or reuse) one run; the geometry of its first and last checkpoints."""
+    from neurogeom.learning.runs import run_geometry
+    from neurogeom.models.train import list_checkpoints, train
+
+    name, spec = item
+    run_dir = Path(out_dir) / name
+    res = train(spec, run_dir)
+    steps = [s for s, _ in list_checkpoints(run_dir)]
+    ds = run_geometry(run_dir, steps=[steps[0], steps[-1]])
+    rows = pd.read_csv(run_dir / "metrics.csv").groupby("step").last()
+    row: dict[str, Any] = {
+        "rank": spec["network"]["rank"],
+        "seed": spec["training"]["seed"],
+        "init_step": steps[0],
+        "final_step": steps[-1],
+        "weight_change": float(rows["weight_change"].loc[steps[-1]]),
+        "accuracy_init": float(rows["accuracy"].loc[steps[0]]),
+        "accuracy_final": float(rows["accuracy"].loc[steps[-1]]),
+        "ideal_accuracy": np.nan if res.ideal_accuracy is None else float(res.ideal_accuracy),
+    }
+    for m in _MEASURES:
+        row[f"{m}_init"] = float(ds[m].isel(stage=0))
+        row[f"{m}_final"] = float(ds[m].isel(stage=-1))
+    row["no_separating_fraction_final"] = float(ds.attrs.get("no_separating_fraction", np.nan))
+    return row
+
+
+def rank_sweep(
+    spec: Mapping[str, Any] | str | Path,
+    out_dir: str | Path,
+    *,
+    ranks: Sequence[int | str] | None = None,
+    seeds: Sequence[int] | None = None,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    n_jobs: int = 1,
+) -> xr.Dataset:
+    """Train or reuse one run per (rank, seed) and compare the geometry at init and at the end.
+
+    Parameters
+    ----------
+    spec : mapping or path
+        An experiment spec (or its TOML file) with ``[sweep] rank = [...]`` (and ``seed``), e.g.
+        ``tasks/rank_sweep_paper.toml``. Its ``[analysis]`` section sets the geometry.
+    out_dir : path
+        Runs go to ``out_dir/rank_<r>_seed_<s>``; finished runs are reused, stopped ones resumed.
+    ranks, seeds : sequence, optional
+        Replace the spec's swept values.
+    overrides : mapping of section to mapping, optional
+        Keys replaced in the spec's sections before the sweep, e.g. a fast setting
+        ``{"training": {"n_steps": 300}, "checkpoints": {"steps": [0, 300]}}``.
+    n_jobs : int, default=1
+        Runs trained at once (:func:`neurogeom.parallel.parallel_map`); results do not depend on it.
+
+    Returns
+    -------
+    xarray.Dataset
+        dims ``(rank, seed)``: ``capacity_init``, ``capacity_final``, ``capacity_change``
+        (final - init), ``radius_init`` / ``_final``, ``dimension_init`` / ``_final``,
+        ``weight_change`` (``||W - W0||_F / ||W0||_F`` at the end), ``accuracy_init`` /
+        ``_final`` (held-out), ``ideal_accuracy``, ``init_step`` / ``final_step``. attrs: the
+        settings of the sweep (network, training, analysis) as JSON.
+    """
+    from neurogeom._files import to_json
+    from neurogeom.parallel import parallel_map
+    from neurogeom.tasks import expand_sweep
+
+    full = _spec_with(spec, ranks, seeds, overrides)
+    runs = expand_sweep(full)
+    rows = parallel_map(functools.partial(_one_run, out_dir=str(out_dir)), runs, n_jobs=n_jobs)
+    df = pd.DataFrame(rows)
+    df["rank"] = [str(r) if isinstance(r, str) else int(r) for r in df["rank"]]
+    ds = xr.Dataset.from_dataframe(df.set_index(["rank", "seed"]))
+    ds = ds.reindex(rank=list(full["sweep"]["rank"]), seed=list(full["sweep"]["seed"]))
+    ds["capacity_change"] = ds["capacity_final"] - ds["capacity_init"]
+    ds.attrs.update(
+        {
+            "spec": to_json({k: full[k] for k in ("task", "network", "training", "analysis")}),
+            "out_dir": str(out_dir),
+        }
+    )
+    return ds
