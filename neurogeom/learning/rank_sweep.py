@@ -20,10 +20,23 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-__all__ = ["rank_sweep"]
+__all__ = ["rank_sweep", "FAST_SETTING"]
 
 #: Variables of the result, from the geometry at the first and the last checkpoint.
 _MEASURES = ("capacity", "radius", "dimension")
+
+#: A fast setting of ``tasks/rank_sweep_paper.toml`` (about 30 s on 2 cores): 4 ranks, 2 seeds,
+#: 200 SGD steps on a bank of 1024 trials, 50 probes per GLUE estimate. The tests and
+#: ``tutorials/06_rank_sweep.py`` run it: ``rank_sweep(spec, out, **FAST_SETTING)``.
+FAST_SETTING: dict[str, Any] = {
+    "ranks": [1, 5, 25, 300],
+    "seeds": [0, 1],
+    "overrides": {
+        "training": {"n_steps": 200, "n_train_trials": 1024, "n_test_trials": 200},
+        "checkpoints": {"steps": [0, 200], "save_every": 100},
+        "analysis": {"options": {"n_t": 50, "dichotomies": "one_vs_rest", "jitter": 1e-6}},
+    },
+}
 
 
 def _spec_with(

@@ -1,0 +1,91 @@
+"""The seed paper's rank sweep (arXiv 2503.18114 Sec. 5.1) at a fast setting: capacity at
+initialisation and its change for every rank and seed, and the ordering measured here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from neurogeom.learning.rank_sweep import FAST_SETTING, rank_sweep
+from neurogeom.models.rnn import truncate_rank
+from neurogeom.tasks import load_spec
+
+pytest.importorskip("neurogym")
+
+SPEC = Path(__file__).resolve().parents[1] / "tasks" / "rank_sweep_paper.toml"
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    return rank_sweep(SPEC, tmp_path_factory.mktemp("rank_sweep"), **FAST_SETTING)
+
+
+def test_paper_spec_is_the_paper_protocol():
+    spec = load_spec(SPEC)
+    net, tr, an = spec["network"], spec["training"], spec["analysis"]
+    assert (net["n_units"], net["activation"], net["g"], net["init"]) == (300, "relu", 1.25, "normal")
+    assert not net["bias"] and not net["readout_bias"] and "tau_ms" not in net
+    assert (tr["optimizer"], tr["lr"], tr["momentum"], tr["batch_size"]) == ("sgd", 0.003, 0.9, 32)
+    assert (tr["n_steps"], tr["loss"], tr["grad_clip"]) == (10000, "all", 0)
+    assert spec["sweep"]["rank"] == [1, 5, 10, 25, 50, 100, 200, 300]
+    assert spec["sweep"]["seed"] == list(range(10))
+    assert (an["by"], an["n_points_per_manifold"], an["center"]) == ("ground_truth", 50, True)
+    assert an["options"]["dichotomies"] == "one_vs_rest" and an["options"]["jitter"] == 1e-6
+    timing = spec["task"]["kwargs"]["timing"]
+    assert timing == {"fixation": 0, "stimulus": 200, "delay": 500, "decision": 100}
+
+
+def test_truncate_rank_is_the_papers_knob():
+    gen = np.random.default_rng(0)
+    w = 1.25 * gen.standard_normal((300, 300)) / np.sqrt(300)
+    u, s, vh = np.linalg.svd(w)
+    for r in (1, 5, 300):
+        low = truncate_rank(w, r).numpy()
+        assert np.linalg.matrix_rank(low, tol=1e-8 * np.linalg.norm(w)) == r
+        np.testing.assert_allclose(np.linalg.norm(low), np.linalg.norm(w), rtol=1e-12)
+        # the best rank-r approximation (Eckart-Young), only rescaled
+        best = (u[:, :r] * s[:r]) @ vh[:r]
+        expected = best * np.linalg.norm(w) / np.linalg.norm(best)
+        np.testing.assert_allclose(low, expected, atol=1e-12)
+
+
+def test_every_rank_and_seed_has_capacity_at_init_and_its_change(sweep):
+    assert list(sweep["rank"].values) == FAST_SETTING["ranks"]
+    assert list(sweep["seed"].values) == FAST_SETTING["seeds"]
+    for name in ("capacity_init", "capacity_final", "capacity_change", "weight_change"):
+        assert np.isfinite(sweep[name]).all(), name
+    np.testing.assert_allclose(
+        sweep["capacity_change"], sweep["capacity_final"] - sweep["capacity_init"]
+    )
+    assert (sweep["init_step"] == 0).all() and (sweep["final_step"] == 200).all()
+    # two manifolds of 50 points: above the floor P / n_features, far below 2
+    assert (sweep["capacity_init"] > 2 / 300).all() and (sweep["capacity_final"] < 1).all()
+    assert (sweep["weight_change"] > 0).all()
+    assert (sweep["accuracy_final"].sel(rank=300) > 0.7).all()
+
+
+def test_measured_ordering(sweep):
+    """What this package measures at the fast setting (tutorials/06_rank_sweep.py reads it):
+    capacity at initialisation rises with the rank (the paper's "poor" low-rank start), but
+    rank 1 changes least in 200 steps (it has barely learnt), where the paper has low rank
+    changing most."""
+    m = sweep.mean("seed")
+    init = m["capacity_init"]
+    assert init.sel(rank=1) < init.sel(rank=5) < init.sel(rank=25)
+    assert init.sel(rank=5) < init.sel(rank=300)
+    assert init.sel(rank=1) < 0.6 * init.sel(rank=300)
+    change = m["capacity_change"]
+    for r in (5, 25, 300):
+        assert change.sel(rank=1) < change.sel(rank=r)
+    assert (change > 0).all()  # training raises capacity at every rank
+
+
+def test_bad_sweep_input(tmp_path):
+    with pytest.raises(ValueError, match="rank_sweep needs ranks"):
+        rank_sweep({**load_spec(SPEC), "sweep": {}}, tmp_path)
+    with pytest.raises(ValueError, match="must be a table of keys"):
+        rank_sweep(SPEC, tmp_path, overrides={"training": 3})
+    with pytest.raises(ValueError, match="rank must be an integer"):
+        rank_sweep(SPEC, tmp_path, ranks=[0])
