@@ -382,3 +382,21 @@ def test_bundled_run_is_the_shipped_spec_trained_by_the_cli():
     m = pd.read_csv(run / "metrics.csv")
     assert m["n_eval_trials"].iloc[-1] == 2000
     assert m["accuracy"].iloc[-1] >= m["ideal_accuracy"].iloc[-1] - 0.03
+
+
+def test_loss_over_all_steps_trains_without_clipping(tmp_path):
+    """loss = "all" (the seed paper's cross-entropy over every step) on minibatches of trials of
+    different lengths, with grad_clip = 0 (no clipping, as TOML has no null)."""
+    spec = copy.deepcopy(TINY)
+    spec["training"].update({"loss": "all", "grad_clip": 0, "optimizer": "sgd", "lr": 0.01})
+    res = train(spec, tmp_path / "all")
+    loss = res.metrics["test_loss"].to_numpy()
+    assert np.isfinite(loss).all() and loss[-1] < loss[0]
+    clipped = copy.deepcopy(spec)
+    clipped["training"]["grad_clip"] = 1e-3  # clipping changes the trajectory
+    other = train(clipped, tmp_path / "clipped")
+    assert other.metrics["test_loss"].iloc[-1] != res.metrics["test_loss"].iloc[-1]
+    bad = copy.deepcopy(spec)
+    bad["training"]["grad_clip"] = -1.0
+    with pytest.raises(ValueError, match="grad_clip must be > 0, or 0 for no clipping"):
+        train(bad, tmp_path / "bad")
