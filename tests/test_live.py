@@ -179,7 +179,7 @@ name = "ContextDecisionMaking-v0"
 [task.kwargs]
 use_expl_context = true
 [network]
-n_units = 16
+n_units = 48
 [training]
 n_steps = 6
 batch_size = 16
@@ -212,4 +212,11 @@ dichotomies = "one_vs_rest"
         app, ["simulate", str(run), "-o", str(tmp_path / "s.nc"), "--period", "decision"]
     )
     assert res.exit_code == 0, res.output
-    assert "trial=24, unit=16" in res.output
+    assert "trial=24, unit=48" in res.output
+
+
+def test_floor_diagnostics_are_per_step(full_run):
+    run_dir, _, _ = full_run
+    live = read_live_geometry(run_dir)
+    assert live["at_floor"].dims == ("stage",) and "at_floor" not in live.attrs
+    assert ((live["no_separating_fraction"] >= 0) & (live["no_separating_fraction"] <= 1)).all()

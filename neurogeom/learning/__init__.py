@@ -8,7 +8,10 @@ tests: :func:`difference_test`, :func:`paired_difference`). :mod:`~neurogeom.lea
 finds learning stages, :mod:`~neurogeom.learning.strategies` places trajectories in the
 (radius, dimension) plane, :mod:`~neurogeom.learning.prepare` prepares a tensor (window means,
 z-scoring, balancing, pseudo-populations) and :mod:`~neurogeom.learning.compare` compares brain
-and model. Names are imported on first use, so ``import neurogeom`` stays light.
+and model. :func:`~neurogeom.learning.runs.run_geometry` computes the geometry of a trained run's
+checkpoints, :mod:`~neurogeom.learning.live` the same while it trains, and
+:func:`~neurogeom.learning.rank_sweep.rank_sweep` the seed paper's sweep over the rank of the
+initial weights. Names are imported on first use, so ``import neurogeom`` stays light.
 """
 
 from __future__ import annotations

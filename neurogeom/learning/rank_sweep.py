@@ -92,7 +92,9 @@ def _one_run(item: tuple[str, dict[str, Any]], out_dir: str) -> dict[str, Any]:
     for m in _MEASURES:
         row[f"{m}_init"] = float(ds[m].isel(stage=0))
         row[f"{m}_final"] = float(ds[m].isel(stage=-1))
-    row["no_separating_fraction_final"] = float(ds.attrs.get("no_separating_fraction", np.nan))
+    for key in ("at_floor", "no_separating_fraction"):
+        for when, i in (("init", 0), ("final", -1)):
+            row[f"{key}_{when}"] = float(ds[key].isel(stage=i)) if key in ds else np.nan
     return row
 
 
@@ -128,7 +130,9 @@ def rank_sweep(
         dims ``(rank, seed)``: ``capacity_init``, ``capacity_final``, ``capacity_change``
         (final - init), ``radius_init`` / ``_final``, ``dimension_init`` / ``_final``,
         ``weight_change`` (``||W - W0||_F / ||W0||_F`` at the end), ``accuracy_init`` /
-        ``_final`` (held-out), ``ideal_accuracy``, ``init_step`` / ``final_step``. attrs: the
+        ``_final`` (held-out), ``ideal_accuracy``, ``init_step`` / ``final_step``, the floor
+        diagnostics ``at_floor_init`` / ``_final`` and ``no_separating_fraction_init`` /
+        ``_final`` (NaN where the measure has none). attrs: the
         settings of the sweep (network, training, analysis) as JSON.
     """
     from neurogeom._files import to_json

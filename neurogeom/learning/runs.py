@@ -31,6 +31,9 @@ from neurogeom.tasks import TrialBank
 
 __all__ = ["run_geometry", "checkpoint_geometry", "geometry_settings", "psychometric"]
 
+#: Result attrs of a measure that describe one checkpoint; kept as variables over ``stage``.
+_PER_STEP_ATTRS = ("at_floor", "no_separating_fraction", "n_dichotomies_distinct")
+
 
 def geometry_settings(spec: Mapping[str, Any], **given: Any) -> dict[str, Any]:
     """The geometry options of a spec's ``[analysis]`` section, with ``given`` ones (not None)
@@ -106,6 +109,9 @@ def checkpoint_geometry(
         accuracy=("stage", np.array([acc], dtype=np.float64)),
         seed_used=("stage", np.array([used], dtype=np.int64)),
     )
+    for key in _PER_STEP_ATTRS:  # diagnostics that differ from step to step: variables over stage
+        if key in ds.attrs:
+            ds[key] = ("stage", np.array([ds.attrs.pop(key)]))
     ds.attrs.update({"seed": int(seed), "period": period, "source": str(run_dir)})
     return ds
 
@@ -169,7 +175,9 @@ def run_geometry(
     -------
     xarray.Dataset
         The measures' variables over dim ``stage`` (the training step), with coords ``step``,
-        ``accuracy`` (held-out accuracy from metrics.csv, NaN where absent) and ``seed_used``.
+        ``accuracy`` (held-out accuracy from metrics.csv, NaN where absent) and ``seed_used``;
+        the floor diagnostics ``at_floor`` and ``no_separating_fraction`` of each step are
+        variables over ``stage`` too.
     """
     run_dir = Path(run_dir)
     spec = run_spec(run_dir)
