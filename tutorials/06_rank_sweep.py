@@ -8,8 +8,8 @@
 # while high-rank ones are "wealthy" and "lazy". `tasks/rank_sweep_paper.toml` is that protocol:
 # 300 ReLU units, no biases, tau = dt, SGD (lr 0.003, momentum 0.9, batch 32), cross-entropy over
 # all time steps, 10,000 steps, ranks {1, 5, 10, 25, 50, 100, 200, 300}, seeds 0-9; states
-# labelled by the decision, 50 points per label, centred, 1e-6 jitter, GLUE with one-vs-rest dichotomies (with two
-# labels these are the two labellings (+1, -1) and (-1, +1)).
+# labelled by the decision, 50 points per label, centred, 1e-6 jitter, GLUE with one-vs-rest
+# dichotomies (with two labels these are the two labellings (+1, -1) and (-1, +1)).
 #
 # This notebook runs a **fast setting** (`FAST_SETTING`: ranks {1, 5, 25, 300}, seeds {0, 1},
 # 200 steps, 50 GLUE probes; 13-35 s here on 2 cores). The full setting is
