@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -257,6 +258,79 @@ def simulate_cmd(
     path = save(pop, out)
     sizes = ", ".join(f"{d}={n}" for d, n in pop.sizes.items())
     console.print(f"{path}: rnn_state ({sizes})")
+
+
+def _progress_bar() -> Any:
+    """A rich progress display on stderr with one bar per pipeline phase."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn("{task.description:>10}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=False,
+    )
+
+
+def _run_spec(spec: str, out: str, force: bool, progress: bool) -> None:
+    from neurogeom.learning.pipeline import PHASES, read_timings, run_pipeline
+
+    if not progress:
+        path = run_pipeline(spec, out, force=force)
+    else:
+        with _progress_bar() as bar:
+            tasks = {p: bar.add_task(p, total=1, visible=False) for p in PHASES}
+
+            def update(phase: str, done: int, total: int) -> None:
+                bar.update(tasks[phase], completed=done, total=max(total, 1), visible=True)
+
+            path = run_pipeline(spec, out, force=force, progress=update)
+    timings = read_timings(out)
+    console.print(
+        f"wrote {path} ({timings['total_s']:.0f} s; results in {Path(out) / 'results'}, "
+        f"figures in {Path(out) / 'figures'})",
+        highlight=False,
+        soft_wrap=True,
+    )
+    for note in timings["notes"]:
+        console.print(f"note: {note}", highlight=False, soft_wrap=True)
+
+
+@app.command("run")
+@_one_line_errors
+def run_cmd(
+    spec: str = typer.Argument(..., help="TOML run spec, e.g. tasks/demo.toml"),
+    out: str = typer.Option(
+        ..., "-o", "--out", help="output folder (report.html, results/, figures/)"
+    ),
+    force: bool = typer.Option(False, "--force", help="recompute results already in OUT/results"),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="progress bars on stderr"),
+) -> None:
+    """Load, train or reuse, simulate, compute, compare and report what a run spec names."""
+    _run_spec(spec, out, force, progress)
+
+
+@app.command("demo")
+@_one_line_errors
+def demo_cmd(
+    out: str = typer.Option(
+        ..., "-o", "--out", help="output folder (report.html, results/, figures/)"
+    ),
+    force: bool = typer.Option(False, "--force", help="recompute results already in OUT/results"),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="progress bars on stderr"),
+) -> None:
+    """The main job on the bundled data (tasks/demo.toml): sample recording vs context-DM network."""
+    import neurogeom
+
+    spec = Path(neurogeom.__file__).resolve().parents[1] / "tasks" / "demo.toml"
+    if not spec.is_file():
+        raise FileNotFoundError(
+            f"the demo spec {str(spec)!r} is missing; run from a repository checkout "
+            "(pip install -e .)."
+        )
+    _run_spec(str(spec), out, force, progress)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -1,0 +1,541 @@
+"""The end-to-end pipeline of ``neurogeom run``: from a run spec to a report with figures.
+
+:func:`run_pipeline` reads and checks the spec (:func:`neurogeom.learning.spec.load_run_spec`)
+before anything is written, then, in phases,
+
+1. **load**: each recording's sessions, stacked along ``stage`` (trials of one session are NaN
+   at the others);
+2. **simulate**: each model's run folder (trained first when it holds no checkpoints) on its
+   analysis trial bank, at the checkpoints the spec names;
+3. **prepare**: brain and model matched on shared condition labels (with the spec's mapping),
+   the analysis window averaged, units z-scored within stage, manifolds balanced;
+4. **geometry**: the measure at every stage;
+5. **bootstrap**: the same with resampling error and the shuffle null (a trajectory), and the
+   stage-to-stage test of each recording;
+6. **compare**: learning stages of each model, strategy paths, brain vs model trajectories and
+   representations, the model's psychometric curves;
+7. **plots** and **report**: ``OUT/figures/*.png|svg`` and ``OUT/report.html``
+   (:func:`neurogeom.show.learning_report.learning_report`).
+
+Every result is saved as ``OUT/results/<name>.nc`` (:func:`neurogeom.io.store.save`, atomic) and
+reused on a rerun (``force=True`` recomputes); ``OUT/results/timings.json`` records the seconds of
+each phase.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from neurogeom._files import to_json, write_atomic
+from neurogeom.learning.spec import RunSpec, Source, load_run_spec
+
+__all__ = ["PHASES", "run_pipeline"]
+
+PHASES: tuple[str, ...] = (
+    "load", "simulate", "prepare", "geometry", "bootstrap", "compare", "plots", "report",
+)  # fmt: skip
+Progress = Callable[[str, int, int], None]
+
+
+def _no_progress(phase: str, done: int, total: int) -> None:
+    """The default progress callback: nothing."""
+
+
+class _Results:
+    """``OUT/results/<name>.nc``: computed once, reloaded on a rerun unless ``force``."""
+
+    def __init__(self, folder: Path, force: bool) -> None:
+        self.folder, self.force = folder, force
+        self.reused: list[str] = []
+
+    def get(self, name: str, compute: Callable[[], Any]) -> Any:
+        from neurogeom.io.store import load, save
+
+        path = self.folder / f"{name}.nc"
+        if path.exists() and not self.force:
+            self.reused.append(name)
+            return load(path)
+        obj = compute()
+        save(obj, path)
+        return obj
+
+
+class _Clock:
+    """Seconds spent in each phase."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = dict.fromkeys(PHASES, 0.0)
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] += time.perf_counter() - t0
+
+
+# ---- the steps that use the learning layer (one call each) ---------------------------------------
+
+
+def _trajectory(pop: xr.DataArray, by: str, within: list[str], an: Mapping[str, Any], *,
+                boot: bool, seed: int, n_jobs: int) -> xr.Dataset:  # fmt: skip
+    from neurogeom.learning.trajectories import trajectory
+
+    n = (an["n_boot"], an["n_null"]) if boot else (0, 0)
+    return trajectory(pop, by, an["measure"], within=within or None, n_boot=n[0], n_null=n[1],
+                      confidence=float(an["confidence"]), seed=seed, n_jobs=n_jobs,
+                      keep_replicates=boot and n[0] >= 2, **_measure_options(an))  # fmt: skip
+
+
+def _measure_options(an: Mapping[str, Any]) -> dict[str, Any]:
+    return {"n_t": int(an["n_t"])} if an["measure"] in ("glue", "mftma") else {}
+
+
+def _stage_test(pop: xr.DataArray, by: str, within: list[str], an: Mapping[str, Any],
+                stages: list[str], seed: int) -> xr.Dataset:  # fmt: skip
+    from neurogeom.geometry.registry import get_measure
+    from neurogeom.learning.trajectories import stage_difference
+
+    output = get_measure(an["measure"]).outputs[0].name
+    ds = stage_difference(pop, by, output, stages, measure=an["measure"], within=within or None,
+                          n_boot=an["n_boot"], n_perm=an["n_perm"],
+                          confidence=float(an["confidence"]), seed=seed,
+                          **_measure_options(an))  # fmt: skip
+    ds.attrs["estimator"] = "stage_difference"
+    return ds
+
+
+def _match(brain: xr.DataArray, model: xr.DataArray, cmp: Mapping[str, Any]):
+    from neurogeom.learning.compare import match_conditions
+
+    return match_conditions(brain, model, on=cmp["on"], mapping=cmp["mapping"] or None)
+
+
+def _prepare(pop: xr.DataArray, window_s: Any, an: Mapping[str, Any], by: str,
+             within: list[str], seed: int) -> xr.DataArray:  # fmt: skip
+    from neurogeom.learning.prepare import balance, window_mean, zscore
+
+    if window_s is not None and "time" in pop.dims:
+        pop = window_mean(pop, tuple(window_s))
+    if an["zscore"]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # silent units are set to 0, as said
+            pop = zscore(pop)
+    if an["balance"] is not False:
+        n = None if an["balance"] is True else int(an["balance"])
+        pop = balance(pop, by, within=within or None, n_points=n, seed=seed)
+    return pop
+
+
+# ---- loading --------------------------------------------------------------------------------------
+
+
+def stack_sessions(pops: Mapping[str, xr.DataArray]) -> xr.DataArray:
+    """Sessions of the same units as stages of one tensor (NaN where a trial is not in a stage).
+
+    Parameters
+    ----------
+    pops : mapping of str to xarray.DataArray
+        Stage name -> tensor (``trial``, [``time``], ``unit``), in learning order; the same unit
+        ids and time bins.
+
+    Returns
+    -------
+    xarray.DataArray
+        Dims (``stage``, ``trial``, [``time``], ``unit``); the trials of every session one after
+        the other, each stage holding data only on its own session's trials; the trial labels
+        every session has; stage coords ``label`` (the names) and ``step`` (0, 1, ...: the
+        session index).
+    """
+    from neurogeom.population import make_population, trial_labels
+
+    names, parts = list(pops), list(pops.values())
+    first = parts[0]
+    for name, p in zip(names, parts):
+        if not np.array_equal(p["unit"].values, first["unit"].values):
+            raise ValueError(f"session {name!r} has other unit ids than {names[0]!r}; sessions "
+                             "stacked as stages must hold the same units (or pool them).")  # fmt: skip
+        if "time" in p.dims and not np.allclose(p["time"].values, first["time"].values):
+            raise ValueError(f"session {name!r} has other time bins than {names[0]!r}; read "
+                             "every session with the same window_s and bin_size_s.")  # fmt: skip
+    labels = sorted(set.intersection(*(set(trial_labels(p)) for p in parts)))
+    inner = [d for d in first.dims if d != "trial"]
+    n = [p.sizes["trial"] for p in parts]
+    data = np.full((len(parts), sum(n), *(first.sizes[d] for d in inner)), np.nan)
+    for s, (p, start) in enumerate(zip(parts, np.cumsum([0, *n[:-1]]))):
+        data[s, start : start + n[s]] = p.transpose("trial", *inner).values
+    coords = {c: np.concatenate([np.asarray(p[c].values) for p in parts]) for c in labels}
+    return make_population(
+        data, dims=("stage", "trial", *inner), quantity=first.attrs["quantity"],
+        trial_coords=coords, time=first["time"].values if "time" in inner else None,
+        unit=first["unit"].values, stage=names,
+        stage_coords={"label": names, "step": np.arange(len(names))},
+        align=first.attrs.get("align"), bin_size_s=first.attrs.get("bin_size_s"),
+        source=";".join(str(p.attrs.get("source", "")) for p in parts),
+    )  # fmt: skip
+
+
+def _read_stage(src: Source, path: Path) -> xr.DataArray:
+    o = src.options
+    if o["format"] == "nwb":
+        from neurogeom.io.nwb import read_nwb
+
+        return read_nwb(path, align=o["align"], window_s=tuple(o["window_s"]),
+                        bin_size_s=float(o["bin_size_s"]))  # fmt: skip
+    if o["format"] == "mat":
+        from neurogeom.io.arrays import from_unit_trials, read_mat
+
+        content = read_mat(path)
+        var = o.get("variable") or next(iter(content))
+        if var not in content:
+            raise ValueError(f"{path}: no variable {var!r}; it holds {list(content)}.")
+        return from_unit_trials(content[var], o.get("by"), bin_size_s=o.get("bin_size_s"),
+                                source=str(path))  # fmt: skip
+    from neurogeom.io.arrays import from_array
+
+    with np.load(path, allow_pickle=False) as z:
+        if "data" not in z:
+            raise ValueError(f"{path}: an array recording needs a 'data' array; got {list(z)}.")
+        dims = tuple(o.get("dims", ("trial", "unit")))
+        n = z["data"].shape[dims.index("trial")]
+        labels = {k: z[k] for k in z.files if k != "data" and z[k].shape == (n,)}
+        return from_array(z["data"], dims, trial_coords=labels, quantity=o.get("quantity",
+                          "continuous"), bin_size_s=o.get("bin_size_s"), source=str(path))  # fmt: skip
+
+
+def _load_recording(src: Source) -> xr.DataArray:
+    return stack_sessions({name: _read_stage(src, p) for name, p in src.options["stages"].items()})
+
+
+def _simulate_model(src: Source) -> xr.DataArray:
+    from neurogeom.models.simulate import simulate
+    from neurogeom.models.train import list_checkpoints
+
+    run = Path(src.options["run"])
+    if not (run / "checkpoints").is_dir() or not list_checkpoints(run):
+        from neurogeom.models.train import train
+        from neurogeom.tasks import load_spec
+
+        train(load_spec(src.options["task"]), run, progress=False)
+    steps = src.options.get("steps")
+    return simulate(run, steps=None if steps is None else [int(s) for s in steps])
+
+
+# ---- phases ---------------------------------------------------------------------------------------
+
+
+def _labels_for(spec: RunSpec, src: Source) -> tuple[str, list[str]]:
+    """The manifold labels of a source (model labels are renamed to the brain's when compared)."""
+    return spec.analysis["by"], list(spec.analysis["within"])
+
+
+def _window_for(spec: RunSpec, src: Source) -> Any:
+    return src.options.get("window_s_analysis", spec.analysis.get("window_s"))
+
+
+def _raw(
+    spec: RunSpec, res: _Results, clock: _Clock, progress: Progress
+) -> dict[str, xr.DataArray]:
+    raw: dict[str, xr.DataArray] = {}
+    for phase, pool, fn in (("load", spec.recordings, _load_recording),
+                            ("simulate", spec.models, _simulate_model)):  # fmt: skip
+        with clock.phase(phase):
+            for i, (name, src) in enumerate(pool.items()):
+                progress(phase, i, len(pool))
+                raw[name] = res.get(f"population_{name}", lambda src=src, fn=fn: fn(src))
+            progress(phase, len(pool), len(pool))
+    return raw
+
+
+def _prepared(
+    spec: RunSpec, raw: dict[str, xr.DataArray], res: _Results
+) -> dict[str, xr.DataArray]:
+    pops = dict(raw)
+    cmp = spec.compare
+    if cmp is not None:
+        pops[cmp["brain"]], pops[cmp["model"]] = _match(pops[cmp["brain"]], pops[cmp["model"]], cmp)
+    out = {}
+    for i, (name, src) in enumerate(spec.sources.items()):
+        by, within = _labels_for(spec, src)
+        window = _window_for(spec, src)
+        compute = lambda p=pops[name], w=window, by=by, wi=within, i=i: _prepare(  # noqa: E731
+            p, w, spec.analysis, by, wi, seed=spec.seed + i
+        )
+        out[name] = res.get(f"prepared_{name}", compute)
+    return out
+
+
+def _geometry(spec: RunSpec, pops: dict[str, xr.DataArray], res: _Results, clock: _Clock,
+              progress: Progress) -> dict[str, xr.Dataset]:  # fmt: skip
+    trajs: dict[str, xr.Dataset] = {}
+    names = list(spec.sources)
+    for phase, boot in (("geometry", False), ("bootstrap", True)):
+        with clock.phase(phase):
+            for i, name in enumerate(names):
+                progress(phase, i, len(names))
+                by, within = _labels_for(spec, spec.sources[name])
+                key = f"trajectory_{name}" if boot else f"estimate_{name}"
+                trajs[key] = res.get(key, lambda n=name, b=boot, by=by, w=within: _trajectory(
+                    pops[n], by, w, spec.analysis, boot=b, seed=spec.seed, n_jobs=spec.n_jobs))  # fmt: skip
+            if boot:
+                for name, src in spec.recordings.items():
+                    by, within = _labels_for(spec, src)
+                    stages = spec.analysis["test_stages"] or [list(src.options["stages"])[i]
+                                                              for i in (0, -1)]  # fmt: skip
+                    trajs[f"stage_test_{name}"] = res.get(f"stage_test_{name}", lambda n=name,
+                        by=by, w=within, s=stages: _stage_test(pops[n], by, w, spec.analysis,
+                                                                list(s), spec.seed))  # fmt: skip
+            progress(phase, len(names), len(names))
+    return trajs
+
+
+def _replicates(traj: xr.Dataset) -> xr.Dataset | None:
+    """The bootstrap replicate trajectories kept by the trajectory (``v_boot`` -> ``v``)."""
+    names = {str(v): str(v)[: -len("_boot")] for v in traj.data_vars if str(v).endswith("_boot")}
+    if not names:
+        return None
+    reps = traj[list(names)].rename(names)
+    return reps.assign_coords({c: traj[c] for c in ("step",) if c in traj.coords})
+
+
+def _model_stages(traj: xr.Dataset) -> xr.Dataset:
+    from neurogeom.learning.stages import GLUE_MEASURES, learning_stages
+
+    measures = [m for m in GLUE_MEASURES if m in traj and f"{m}_sem" in traj]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # measures left out are listed in attrs
+        return learning_stages(traj, measures or ["capacity"], replicates=_replicates(traj))
+
+
+def _strategy(a: xr.Dataset, b: xr.Dataset) -> xr.Dataset:
+    from neurogeom.learning.strategies import compare_strategies, strategy_path
+
+    return compare_strategies(strategy_path(a), strategy_path(b))
+
+
+def _compare_trajectories(a: xr.Dataset, b: xr.Dataset, cmp: Mapping[str, Any], seed: int):
+    from neurogeom.learning.compare import compare_trajectories
+
+    outputs = [o for o in ("capacity", "radius", "dimension") if o in a and o in b]
+    return compare_trajectories(a, b, outputs, kind=cmp["kind"], n_perm=int(cmp["n_perm"]),
+                                seed=seed)  # fmt: skip
+
+
+def _compare_representations(a: xr.DataArray, b: xr.DataArray, by: list[str],
+                             cmp: Mapping[str, Any], seed: int) -> xr.Dataset:  # fmt: skip
+    from neurogeom.learning.compare import compare_representations
+
+    return compare_representations(a, b, by, measures=tuple(cmp["measures"]), kind=cmp["kind"],
+                                   n_perm=int(cmp["n_perm"]), seed=seed)  # fmt: skip
+
+
+def psychometric_table(run_dir: str | Path, step: int | None = None) -> pd.DataFrame:
+    """Accuracy of a model per (context, relevant coherence) on its analysis trial bank.
+
+    Parameters
+    ----------
+    run_dir : path
+        A run folder written by :func:`neurogeom.models.train.train`.
+    step : int, optional
+        The checkpoint (default the last).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``context``, ``coherence`` (the relevant stimulus' coherence, in the task's
+        units), ``accuracy`` (fraction correct), ``accuracy_se`` (binomial standard error),
+        ``n_trials``.
+    """
+    try:  # the learning layer's own table, when it is installed
+        from neurogeom.learning.runs import psychometric
+
+        return psychometric(run_dir, step=step)
+    except ImportError:
+        pass
+    from neurogeom.models.simulate import analysis_bank
+    from neurogeom.models.train import load_run_network, predict_choices, run_spec
+
+    net, _ = load_run_network(run_dir, step)
+    bank = analysis_bank(run_spec(run_dir))
+    cond = bank.conditions
+    missing = [c for c in ("context", "ground_truth", "coh_1", "coh_2") if c not in cond]
+    if missing:
+        raise ValueError(f"psychometric curves need the trial labels {missing} of a context "
+                         f"decision task; task {bank.task!r} has {list(cond.columns)}.")  # fmt: skip
+    correct = predict_choices(net, bank) == cond["ground_truth"].to_numpy()
+    coh = np.where(cond["context"].to_numpy() == 0, cond["coh_1"], cond["coh_2"])
+    frame = pd.DataFrame({"context": cond["context"].to_numpy(), "coherence": coh,
+                          "correct": correct.astype(float)})  # fmt: skip
+    table = frame.groupby(["context", "coherence"])["correct"].agg(["mean", "count"])
+    table = table.reset_index().rename(columns={"mean": "accuracy", "count": "n_trials"})
+    acc = table["accuracy"]
+    table["accuracy_se"] = np.sqrt(acc * (1 - acc) / table["n_trials"])
+    return table
+
+
+def _psychometric(run_dir: Path) -> xr.Dataset:
+    table = psychometric_table(run_dir).reset_index(drop=True)
+    ds = xr.Dataset.from_dataframe(table.rename_axis("row"))
+    ds.attrs.update(estimator="psychometric", run=str(run_dir))
+    return ds
+
+
+def _guarded(notes: list[str], what: str, fn: Callable[[], Any]) -> Any:
+    """Run an optional analysis; on a ValueError, note why it was left out."""
+    try:
+        return fn()
+    except ValueError as exc:
+        notes.append(f"{what} left out: {str(exc).splitlines()[0]}")
+        return None
+
+
+def _compare(spec: RunSpec, pops: dict[str, xr.DataArray], trajs: dict[str, xr.Dataset],
+             res: _Results, notes: list[str]) -> dict[str, xr.Dataset]:  # fmt: skip
+    out: dict[str, xr.Dataset] = {}
+    for name, src in spec.models.items():
+        traj = trajs[f"trajectory_{name}"]
+        ds = _guarded(notes, f"learning stages of {name!r}",
+                      lambda t=traj, n=name: res.get(f"stages_{n}", lambda: _model_stages(t)))  # fmt: skip
+        if ds is not None:
+            out[f"stages_{name}"] = ds
+        ds = _guarded(notes, f"psychometric curves of {name!r}", lambda s=src, n=name: res.get(
+            f"psychometric_{n}", lambda: _psychometric(Path(s.options["run"]))))  # fmt: skip
+        if ds is not None:
+            out[f"psychometric_{name}"] = ds
+    cmp = spec.compare
+    if cmp is not None:
+        a, b = trajs[f"trajectory_{cmp['brain']}"], trajs[f"trajectory_{cmp['model']}"]
+        by = [spec.analysis["by"], *spec.analysis["within"]]
+        steps = {
+            "strategy": lambda: _strategy(a, b),
+            "compare_trajectories": lambda: _compare_trajectories(a, b, cmp, spec.seed),
+            "compare_representations": lambda: _compare_representations(
+                pops[cmp["brain"]], pops[cmp["model"]], by, cmp, spec.seed),
+        }  # fmt: skip
+        for key, fn in steps.items():
+            ds = _guarded(notes, key.replace("_", " "), lambda k=key, f=fn: res.get(k, f))
+            if ds is not None:
+                out[key] = ds
+    return out
+
+
+def _check_out(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"output {str(out)!r} is a file; give a folder, e.g. -o out/run.")
+
+
+def run_pipeline(
+    spec_path: str | Path,
+    out: str | Path,
+    *,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> Path:
+    """Run a spec end to end and write ``OUT/report.html``, ``OUT/results/``, ``OUT/figures/``.
+
+    Parameters
+    ----------
+    spec_path : path
+        A TOML run spec (keys in :mod:`neurogeom.learning.spec`).
+    out : path
+        The output folder (created; a rerun reuses the results already in it).
+    force : bool, default=False
+        Recompute every result even if ``OUT/results`` holds it.
+    progress : callable, optional
+        ``progress(phase, done, total)``, called as each phase (:data:`PHASES`) advances.
+
+    Returns
+    -------
+    pathlib.Path
+        The report's path.
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        From the spec's check (:func:`~neurogeom.learning.spec.load_run_spec`), before anything
+        is written.
+    """
+    progress = progress or _no_progress
+    spec = load_run_spec(spec_path)
+    out = Path(out)
+    _check_out(out)
+    clock, notes = _Clock(), []
+    res = _Results(out / "results", force)
+    raw = _raw(spec, res, clock, progress)
+    with clock.phase("prepare"):
+        progress("prepare", 0, 1)
+        pops = _prepared(spec, raw, res)
+        progress("prepare", 1, 1)
+    trajs = _geometry(spec, pops, res, clock, progress)
+    with clock.phase("compare"):
+        progress("compare", 0, 1)
+        results = {**trajs, **_compare(spec, pops, trajs, res, notes)}
+        progress("compare", 1, 1)
+    from neurogeom.show.learning_report import learning_report
+
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    cmp = spec.compare
+    with clock.phase("plots"):
+        progress("plots", 0, 1)
+        report = learning_report(
+            results, title=spec.title, inputs=_inputs(spec), settings=_settings(spec, res),
+            figures=out / "figures", recordings=list(spec.recordings), models=list(spec.models),
+            compare=None if cmp is None else (cmp["brain"], cmp["model"]), notes=notes,
+        )  # fmt: skip
+        progress("plots", 1, 1)
+    with clock.phase("report"):
+        progress("report", 0, 1)
+        path = report.save(out / "report.html")
+        _write_timings(out, clock, res, notes)
+        progress("report", 1, 1)
+    return path
+
+
+def _inputs(spec: RunSpec) -> dict[str, Any]:
+    rows: dict[str, Any] = {"spec": str(spec.path)}
+    for name, src in spec.recordings.items():
+        files = ", ".join(f"{k}: {Path(v).name}" for k, v in src.options["stages"].items())
+        rows[f"recording {name}"] = f"{src.options['format']} ({files})"
+    for name, src in spec.models.items():
+        steps = src.options.get("steps")
+        rows[f"model {name}"] = f"{src.options['run']} (steps {steps or 'all'})"
+    return rows
+
+
+def _settings(spec: RunSpec, res: _Results) -> dict[str, Any]:
+    an = spec.analysis
+    rows = {k: an[k] for k in ("by", "within", "measure", "n_t", "n_boot", "n_null", "n_perm",
+                               "confidence", "zscore", "balance")}  # fmt: skip
+    rows["seed"] = spec.seed
+    for name, src in spec.sources.items():
+        rows[f"window_s ({name})"] = _window_for(spec, src)
+    if spec.compare is not None:
+        rows["matched on"] = spec.compare["on"]
+        rows["label mapping (model -> brain)"] = {k: v for k, v in spec.compare["mapping"].items()}
+        rows["learning axis"] = spec.compare["kind"]
+    rows["reused from an earlier run"] = ", ".join(res.reused) or "nothing"
+    return rows
+
+
+def _write_timings(out: Path, clock: _Clock, res: _Results, notes: list[str]) -> None:
+    total = sum(clock.seconds.values())
+    body = {"seconds": clock.seconds, "total_s": total,
+            "share": {k: (v / total if total else 0.0) for k, v in clock.seconds.items()},
+            "reused": res.reused, "notes": notes}  # fmt: skip
+    write_atomic(out / "results" / "timings.json", to_json(body, indent=1) + "\n")
+
+
+def read_timings(out: str | Path) -> dict[str, Any]:
+    """The phase timings a run wrote (``OUT/results/timings.json``)."""
+    return json.loads((Path(out) / "results" / "timings.json").read_text())

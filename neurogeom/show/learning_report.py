@@ -1,0 +1,290 @@
+"""The report of ``neurogeom run``: every result of the pipeline as figures, tables and readings.
+
+:func:`learning_report` reads the result Datasets :func:`neurogeom.learning.pipeline.run_pipeline`
+computes (keyed by name: ``trajectory_<source>``, ``stage_test_<recording>``,
+``stages_<model>``, ``strategy``, ``compare_trajectories``, ``compare_representations``,
+``psychometric_<model>``), draws each figure once, writes it as PNG and SVG, embeds it in a
+:class:`~neurogeom.show.report.Report` with a plain-language reading, and puts the numbers beside
+it in tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from matplotlib.figure import Figure
+
+from neurogeom.show._readings import _floor_reading, reading
+from neurogeom.show._style import save_figure
+from neurogeom.show.report import Report
+
+__all__ = ["learning_report", "trajectory_reading", "trajectory_table"]
+
+TABLE_MEASURES = ("capacity", "radius", "dimension")
+_COLUMNS = ("", "_sem", "_resample_se", "_ci_low", "_ci_high", "_null_mean")
+
+
+def trajectory_table(traj: xr.Dataset, measures: Sequence[str] = TABLE_MEASURES) -> pd.DataFrame:
+    """A trajectory's numbers per stage: each measure with its two errors, interval and null.
+
+    Parameters
+    ----------
+    traj : xarray.Dataset
+        A trajectory (layout in :mod:`neurogeom.learning.stats`).
+    measures : sequence of str, default=("capacity", "radius", "dimension")
+        The measures shown (those the trajectory lacks are skipped).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per stage (index: the stage's ``label`` or value), columns ``<v><suffix>`` for
+        the suffixes ``""``, ``_sem``, ``_resample_se``, ``_ci_low``, ``_ci_high``,
+        ``_null_mean``.
+    """
+    cols = {f"{v}{s}": np.asarray(traj[f"{v}{s}"].values, float)
+            for v in measures if v in traj for s in _COLUMNS if f"{v}{s}" in traj}  # fmt: skip
+    index = traj["label"].values if "label" in traj.coords else traj["stage"].values
+    return pd.DataFrame(cols, index=pd.Index([str(i) for i in index], name="stage"))
+
+
+def _floor_stages(traj: xr.Dataset) -> list[str]:
+    """Stages whose capacity sits at the floor (finite capacity, NaN radius)."""
+    if "capacity" not in traj or "radius" not in traj:
+        return []
+    cap, rad = np.asarray(traj["capacity"].values, float), np.asarray(traj["radius"].values, float)
+    index = traj["label"].values if "label" in traj.coords else traj["stage"].values
+    return [str(s) for s, c, r in zip(index, cap, rad) if np.isfinite(c) and not np.isfinite(r)]
+
+
+def trajectory_reading(traj: xr.Dataset, name: str) -> str:
+    """A plain-language reading of a trajectory: the change, its errors, the null, the floor.
+
+    Parameters
+    ----------
+    traj : xarray.Dataset
+        A trajectory with ``capacity`` and its error columns.
+    name : str
+        What the trajectory is of (``"the recording 'sample'"``).
+
+    Returns
+    -------
+    str
+        One paragraph; it includes the floor warning when some stage sits at the floor.
+    """
+    cap = np.asarray(traj["capacity"].values, float)
+    high = np.asarray(traj.get("capacity_null_high", xr.full_like(traj["capacity"], np.nan)))
+    above = int(np.sum(cap > high)) if np.isfinite(high).any() else None
+    conf = float(traj.attrs.get("confidence", 0.95))
+    text = (
+        f"For {name}, capacity goes from {cap[0]:.3g} at the first stage to {cap[-1]:.3g} at the "
+        f"last. The shaded band is the {conf:.0%} resampling interval over trials (how much the "
+        "number would move with other trials); the error bars are twice the Monte-Carlo error of "
+        "the estimator (how precisely it was computed on these trials); the two are not merged."
+    )
+    if above is not None:
+        text += (
+            f" Capacity lies above the {conf:.0%} band of the label-shuffle null at {above} of "
+            f"{cap.size} stages: there the manifolds are more separable than chance; elsewhere "
+            "the number is what unstructured labels would give."
+        )
+    floor = _floor_stages(traj)
+    if floor or int(traj.attrs.get("at_floor", 0)) == 1:
+        where = f" (stages {', '.join(floor)})" if floor else ""
+        text += f" Floor{where}: " + _floor_reading(traj)
+    return text
+
+
+def _add_figure(rep: Report, fig: Figure, folder: Path, stem: str, caption: str,
+                text: str | None) -> None:  # fmt: skip
+    save_figure(fig, folder / stem)
+    rep.add_figure(fig, caption, text)
+
+
+def _trajectory_section(rep: Report, results: Mapping[str, xr.Dataset], name: str, kind: str,
+                        folder: Path) -> None:  # fmt: skip
+    from neurogeom.show.figures import plot_trajectory
+
+    traj = results[f"trajectory_{name}"]
+    stages = results.get(f"stages_{name}")
+    label = "session (learning order)" if kind == "recording" else "training step (log scale)"
+    rep.add_section(f"{kind.capitalize()} {name!r}: geometry along learning")
+    fig = plot_trajectory({name: traj}, [m for m in TABLE_MEASURES if m in traj], stages=stages,
+                          step_label=label)  # fmt: skip
+    _add_figure(rep, fig, folder, f"trajectory_{name}", f"Capacity, radius and dimension of "
+                f"{name!r} at each stage. Bands: resampling interval; bars: 2 Monte-Carlo s.e.; "
+                "grey: label-shuffle null; background: learning stages (models).",
+                trajectory_reading(traj, f"the {kind} {name!r}"))  # fmt: skip
+    rep.add_table(trajectory_table(traj), f"Trajectory of {name!r}: value, Monte-Carlo s.e., "
+                  "resampling s.e. and interval, null mean, per stage.")  # fmt: skip
+    test = results.get(f"stage_test_{name}")
+    if test is not None:
+        cols = ["difference", "difference_ci_low", "difference_ci_high", "p_value"]
+        stages_t = test.attrs.get("stages", ["first", "last"])
+        rep.add_table(test[cols], f"Stage-to-stage test of {test.attrs.get('output', 'capacity')}"
+                      f": {stages_t[1]} minus {stages_t[0]}.")  # fmt: skip
+        rep.add_text(reading(test))
+
+
+def _stages_section(rep: Report, stages: xr.Dataset, name: str, folder: Path) -> None:
+    from neurogeom.show.figures import plot_stages_heatmap
+
+    rep.add_section(f"Learning stages of {name!r}")
+    _add_figure(rep, plot_stages_heatmap(stages), folder, f"stages_{name}",
+                "The six GLUE measures per checkpoint, min-max normalised per measure; white "
+                "lines: change points; names: the stated label rule.", reading(stages))  # fmt: skip
+    cols = ["start_step", "stop_step", "label"]
+    rep.add_table(stages[cols].to_dataframe(), f"Segments of {name!r} (rule: "
+                  f"{stages.attrs.get('label_rule', '')}).")  # fmt: skip
+
+
+def _strategy_section(rep: Report, results: Mapping[str, xr.Dataset], names: Sequence[str],
+                      folder: Path) -> None:  # fmt: skip
+    from neurogeom.show.figures import plot_strategy_plane
+
+    cmp = results["strategy"]
+    trajs = {n: results[f"trajectory_{n}"] for n in names}
+    rep.add_section("Learning strategies: the (radius, dimension) plane")
+    heading = float(cmp["heading_difference_deg"])
+    text = (
+        f"Each route runs from o (first stage) to * (last) over the capacity contours "
+        f"(1 + R^-2) / D. The net directions differ by {heading:.0f} degrees and the routes "
+        f"enclose an area of {float(cmp['area_between']):.3g} (log10 units squared; 0 for the "
+        "same route). A route can raise capacity by shrinking the radius or by lowering the "
+        "dimension; the split of each route's change is in the table. The plane shows the "
+        "point estimates only; their error bars are in the trajectory figures."
+    )
+    _add_figure(rep, plot_strategy_plane(trajs), folder, "strategy_plane",
+                "Routes through the (radius, dimension) plane over capacity contours.", text)  # fmt: skip
+    table = cmp[["net_heading_deg", "radius_part", "dimension_part", "path_length",
+                 "final_capacity"]].to_dataframe()  # fmt: skip
+    table.index = [names[0], names[1]]
+    rep.add_table(table, "Each route: net heading, radius and dimension parts of the change of "
+                  "log10 capacity, path length, final contour capacity.")  # fmt: skip
+
+
+def _compare_section(rep: Report, results: Mapping[str, xr.Dataset], names: Sequence[str],
+                     folder: Path) -> None:  # fmt: skip
+    from neurogeom.show.figures import plot_brain_vs_model
+
+    rep.add_section("Brain vs model")
+    reps = results.get("compare_representations")
+    sim = None
+    if reps is not None and "cka_similarity" in reps:
+        sim = reps.rename({"stage_a": "stage"})
+    trajs = {n: results[f"trajectory_{n}"] for n in names}
+    fig = plot_brain_vs_model(trajs, similarity=sim, axis="position")
+    traj_cmp = results.get("compare_trajectories")
+    text = "The trajectories are put on one learning axis (fraction of sessions / checkpoints)."
+    if traj_cmp is not None:
+        r, p = float(traj_cmp["correlation"][0]), float(traj_cmp["correlation_p"][0])
+        text += (
+            f" Their capacity curves correlate at r = {r:.2f} (permutation p = {p:.2g}, stage "
+            "order of the model shuffled): a small p says the two change in the same direction "
+            "along learning, not that they reach the same values."
+        )
+    if sim is not None:
+        text += (
+            " Right: CKA between the condition-averaged representations at matched stages (1 = "
+            "identical up to rotation and scale); the grey band is its null with the model's "
+            "conditions shuffled. Similarity above the band means brain and model arrange the "
+            "task conditions alike."
+        )
+    _add_figure(rep, fig, folder, "brain_vs_model", "Left: capacity along the normalised learning "
+                "axis, min-max normalised per trajectory. Right: representation similarity per "
+                "matched stage.", text)  # fmt: skip
+    if traj_cmp is not None:
+        rep.add_table(traj_cmp.to_dataframe(), "Trajectory vs trajectory, per measure: "
+                      "correlation (larger is more similar) and RMS distance (smaller is more "
+                      "similar), with one-sided permutation p-values.")  # fmt: skip
+    if reps is not None:
+        rep.add_table(reps.to_dataframe(), "Representation vs representation per matched stage "
+                      "(stage_a: brain, stage_b: model). Directions: " + "; ".join(
+                          f"{k[: -len('_direction')]}: {v}" for k, v in reps.attrs.items()
+                          if k.endswith("_direction")) + ".")  # fmt: skip
+
+
+def _psychometric_section(rep: Report, table: xr.Dataset, name: str, folder: Path) -> None:
+    from neurogeom.show.figures import plot_psychometric
+
+    df = table.to_dataframe().reset_index(drop=True)
+    rep.add_section(f"Psychometric curves of {name!r}")
+    acc = df["accuracy"].to_numpy()
+    text = (
+        f"The trained network's accuracy ranges from {acc.min():.2f} at the weakest relevant "
+        f"stimulus to {acc.max():.2f} at the strongest, on its fixed analysis trials. Curves "
+        "that rise with coherence in both contexts show the network uses the relevant stimulus; "
+        "they say nothing about how its states are arranged (that is the geometry above)."
+    )
+    fig = plot_psychometric(df, x="coherence", y="accuracy", hue="context", error="accuracy_se",
+                            x_label="relevant coherence (task units)")  # fmt: skip
+    _add_figure(rep, fig, folder, f"psychometric_{name}", "Accuracy at the last checkpoint per "
+                "context and relevant coherence; bars: binomial s.e.", text)  # fmt: skip
+    rep.add_table(df, f"Psychometric table of {name!r}.")
+
+
+def learning_report(
+    results: Mapping[str, xr.Dataset],
+    *,
+    title: str,
+    inputs: Mapping[str, Any],
+    settings: Mapping[str, Any],
+    figures: str | Path,
+    recordings: Sequence[str] = (),
+    models: Sequence[str] = (),
+    compare: tuple[str, str] | None = None,
+    notes: Sequence[str] = (),
+) -> Report:
+    """The report of a pipeline run: one section per source, stages, strategies, comparison.
+
+    Parameters
+    ----------
+    results : mapping of str to xarray.Dataset
+        The pipeline's results, keyed as in the module docstring.
+    title : str
+        The report's title.
+    inputs, settings : mapping
+        Shown first (what went in; what decides the numbers).
+    figures : path
+        Existing folder for the figures (``<name>.png`` and ``<name>.svg``).
+    recordings, models : sequence of str
+        The sources' names, in the order shown.
+    compare : (brain, model), optional
+        The pair compared, when the run compares one.
+    notes : sequence of str
+        Analyses left out, and why.
+
+    Returns
+    -------
+    Report
+        Not yet saved (:meth:`~neurogeom.show.report.Report.save`).
+    """
+    folder = Path(figures)
+    rep = Report(title, inputs=inputs, settings=settings)
+    rep.add_section("What this report holds", (
+        "Geometry of the task manifolds (GLUE capacity, radius, dimension) at every stage of "
+        "learning for each recording and network, with the estimator's Monte-Carlo error, the "
+        "resampling error over trials and a label-shuffle null; the stage-to-stage test of each "
+        "recording; the learning stages of each network; the routes through the (radius, "
+        "dimension) plane; brain vs model on a normalised learning axis; the network's "
+        "psychometric curves. The numbers behind every figure are in the tables and in "
+        "results/*.nc beside this file."))  # fmt: skip
+    if notes:
+        rep.add_text("Left out: " + " ".join(notes))
+    for kind, names in (("recording", recordings), ("model", models)):
+        for name in names:
+            _trajectory_section(rep, results, name, kind, folder)
+            if f"stages_{name}" in results:
+                _stages_section(rep, results[f"stages_{name}"], name, folder)
+    if compare is not None and "strategy" in results:
+        _strategy_section(rep, results, compare, folder)
+    if compare is not None:
+        _compare_section(rep, results, compare, folder)
+    for name in models:
+        if f"psychometric_{name}" in results:
+            _psychometric_section(rep, results[f"psychometric_{name}"], name, folder)
+    return rep
