@@ -1,0 +1,128 @@
+"""The main job: `neurogeom demo` at its real setting, once; its report, figures and netCDF."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import re
+from pathlib import Path
+
+import matplotlib.image as mpimg
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from neurogeom.cli import app
+from neurogeom.io.store import load
+
+pytest.importorskip("torch")
+
+FIGURES = ("trajectory_sample", "trajectory_cdm", "stages_cdm", "strategy_plane",
+           "brain_vs_model", "psychometric_cdm")  # fmt: skip
+IMG = re.compile(r'<img alt="[^"]*" src="data:image/png;base64,([A-Za-z0-9+/=]+)">')
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("demo") / "out"
+    result = CliRunner().invoke(app, ["demo", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert f"wrote {out / 'report.html'}" in " ".join(result.output.split())
+    return out
+
+
+def _table(text: str, caption_start: str) -> tuple[list[str], list[list[str]]]:
+    """Header and body cells of the report table whose caption starts with ``caption_start``."""
+    start = text.index(f"<caption>{html.escape(caption_start)}")
+    body = text[start : text.index("</table>", start)]
+    head = [html.unescape(h) for h in re.findall(r"<th[^>]*>(.*?)</th>", body.split("</thead>")[0])]
+    rows = re.findall(r"<tr>(.*?)</tr>", body.split("</thead>")[1], flags=re.S)
+    cells = [[html.unescape(c) for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", r, flags=re.S)]
+             for r in rows]  # fmt: skip
+    return head, cells
+
+
+def test_report_holds_every_figure_embedded_and_decodable(demo):
+    text = (demo / "report.html").read_text(encoding="utf-8")
+    images = IMG.findall(text)
+    assert len(images) == len(FIGURES) == text.count('src="data:image/png;base64,')
+    for data in images:
+        img = mpimg.imread(io.BytesIO(base64.b64decode(data)), format="png")
+        assert img.shape[0] > 100 and img.shape[1] > 100 and img.std() > 0.01
+    for stem in FIGURES:
+        assert (demo / "figures" / f"{stem}.png").stat().st_size > 1000
+        assert (demo / "figures" / f"{stem}.svg").read_text().lstrip().startswith("<?xml")
+    assert not re.search(r'(src|href)="(?!data:)', text) and "<script" not in text
+    for heading in ("Inputs", "Settings", "Brain vs model", "Learning stages of 'cdm'"):
+        assert f"<h2>{html.escape(heading)}</h2>" in text
+    assert text.count('<p class="reading">') == len(FIGURES)
+
+
+def test_netcdf_reloads_with_the_numbers_of_the_tables(demo):
+    text = (demo / "report.html").read_text(encoding="utf-8")
+    for name in ("sample", "cdm"):
+        traj = load(demo / "results" / f"trajectory_{name}.nc")
+        head, rows = _table(text, f"Trajectory of '{name}'")
+        assert len(rows) == traj.sizes["stage"]
+        for col in ("capacity", "capacity_ci_low", "capacity_null_mean", "radius_sem"):
+            k = head.index(col)
+            shown = np.array([float(r[k]) for r in rows])
+            np.testing.assert_allclose(shown, traj[col].values, rtol=1e-3, err_msg=col)
+    test = load(demo / "results" / "stage_test_sample.nc")
+    head, rows = _table(text, "Stage-to-stage test")
+    for col in ("difference", "p_value"):
+        np.testing.assert_allclose(float(rows[0][head.index(col)]), float(test[col]), rtol=1e-3)
+    # the synthetic late session has the sharper choice code (data/README.md): GLUE sees it
+    assert float(test["difference"]) > 0 and float(test["difference_ci_low"]) > 0
+
+
+def test_timings_name_every_phase(demo):
+    timings = json.loads((demo / "results" / "timings.json").read_text())
+    for phase in ("load", "simulate", "prepare", "geometry", "bootstrap", "compare", "plots"):
+        assert timings["seconds"][phase] > 0, phase
+    assert abs(sum(timings["share"].values()) - 1) < 1e-9
+    assert timings["reused"] == [] and timings["notes"] == []
+
+
+def test_rerun_reuses_every_result(demo):
+    before = load(demo / "results" / "trajectory_cdm.nc")
+    result = CliRunner().invoke(app, ["demo", "-o", str(demo), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    timings = json.loads((demo / "results" / "timings.json").read_text())
+    assert {"trajectory_cdm", "trajectory_sample", "stages_cdm", "strategy"} <= set(
+        timings["reused"]
+    )
+    assert timings["seconds"]["bootstrap"] < 5
+    after = load(demo / "results" / "trajectory_cdm.nc")
+    np.testing.assert_array_equal(after["capacity"].values, before["capacity"].values)
+
+
+def test_report_renders_in_headless_chromium(demo, tmp_path):
+    from test_report import CHROMIUM
+
+    if CHROMIUM is None:
+        pytest.skip("no chromium binary (CI installs Debian's chromium in .ci/run)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra")
+    errors: list[str] = []
+    shot = tmp_path / "demo.png"
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("requestfailed", lambda r: errors.append(f"request failed: {r.url}"))
+            page.goto((demo / "report.html").as_uri(), wait_until="load")
+            sizes = page.evaluate(
+                "() => Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.naturalHeight])"
+            )
+            page.screenshot(path=str(shot), full_page=True)
+        finally:
+            browser.close()
+    assert len(sizes) == len(FIGURES)
+    assert all(done and w > 100 and h > 100 for done, w, h in sizes), sizes
+    assert errors == []
+    image = mpimg.imread(shot)
+    assert image.shape[0] > 900 and image.shape[1] >= 1200 and image.std() > 0.01

@@ -1,0 +1,153 @@
+"""Run specs: every bad spec gives a one-line error naming the problem, and writes nothing."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from neurogeom.cli import app
+from neurogeom.learning.pipeline import run_pipeline, stack_sessions
+from neurogeom.learning.spec import load_run_spec
+from neurogeom.population import make_population
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = (ROOT / "tasks" / "demo.toml").read_text()
+
+
+def _spec(tmp_path: Path, text: str) -> Path:
+    """The demo spec rewritten into tmp_path, its relative paths made absolute."""
+    text = text.replace('"../data/', f'"{ROOT}/data/').replace(
+        '"context_dm.toml"', f'"{ROOT}/tasks/context_dm.toml"'
+    )
+    path = tmp_path / "spec.toml"
+    path.write_text(text)
+    return path
+
+
+def test_demo_spec_reads_with_its_mapping():
+    spec = load_run_spec(ROOT / "tasks" / "demo.toml")
+    assert list(spec.recordings["sample"].options["stages"]) == ["early", "late"]
+    assert {"choice", "context"} <= set(spec.recordings["sample"].labels)
+    mapping = spec.compare["mapping"]
+    assert mapping["ground_truth"] == (
+        "choice",
+        {1: "left", 2: "right"},
+    )  # keys typed as the model's
+    assert mapping["context"] == ("context", {0: "motion", 1: "color"})
+
+
+BAD = {
+    "missing file": (
+        ("sample_late.nwb", "no_such_session.nwb"),
+        FileNotFoundError,
+        r"stage 'late'.*does not exist",
+    ),
+    "unknown label": (
+        ('by = "choice"', 'by = "lever"'),
+        ValueError,
+        r"unknown label\(s\) \['lever'\]",
+    ),
+    "mapping to an unknown label": (
+        ('to = "choice"', 'to = "decision"'),
+        ValueError,
+        r"mapping.ground_truth: maps to 'decision', which is not in on",
+    ),
+    "mapping from an unknown model label": (
+        ("[compare.mapping.ground_truth]", "[compare.mapping.target]"),
+        ValueError,
+        r"unknown label\(s\) \['target'\] in model 'cdm'",
+    ),
+    "no shared labels": (
+        ('values = { 1 = "left", 2 = "right" }', 'values = { 1 = "up", 2 = "down" }'),
+        ValueError,
+        r"no shared values of 'choice'",
+    ),
+    "one stage": (
+        (
+            'stages = { early = "../data/sample_early.nwb", late = "../data/sample_late.nwb" }',
+            'stages = { early = "../data/sample_early.nwb" }',
+        ),
+        ValueError,
+        r"a trajectory needs at least 2 stages; got 1",
+    ),
+    "one checkpoint": (
+        ("steps = [0, 2, 5, 10, 16, 26, 42, 85, 170, 400]", "steps = [400]"),
+        ValueError,
+        r"at least 2 checkpoints",
+    ),
+    "unknown key": (
+        ("n_boot = 10", "n_bootstrap = 10"),
+        ValueError,
+        r"unknown key\(s\) \['n_bootstrap'\]",
+    ),
+    "unknown test stage": (
+        ('test_stages = ["early", "late"]', 'test_stages = ["early", "final"]'),
+        ValueError,
+        r"test_stages: give two stage names",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_bad_spec_is_one_line_and_writes_nothing(tmp_path, case):
+    (old, new), exc, match = BAD[case]
+    assert old in DEMO, old
+    spec = _spec(tmp_path, DEMO.replace(old, new))
+    out = tmp_path / "out"
+    with pytest.raises(exc, match=match):
+        run_pipeline(spec, out)
+    assert not out.exists()
+    result = CliRunner().invoke(app, ["run", str(spec), "-o", str(out), "--no-progress"])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:"), result.output
+    assert re.search(match, " ".join(lines[0].split())) or case == "missing file"
+    assert not out.exists()
+
+
+def test_missing_spec_and_output_that_is_a_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="run spec .* does not exist"):
+        run_pipeline(tmp_path / "none.toml", tmp_path / "out")
+    afile = tmp_path / "taken"
+    afile.write_text("x")
+    with pytest.raises(ValueError, match="is a file; give a folder"):
+        run_pipeline(_spec(tmp_path, DEMO), afile)
+
+
+def test_stack_sessions_keeps_each_session_on_its_own_trials():
+    def session(n, shift):
+        data = np.arange(n * 3, dtype=float).reshape(n, 3) + shift
+        return make_population(data, dims=("trial", "unit"), quantity="rate_hz",
+                               trial_coords={"choice": np.arange(n) % 2})  # fmt: skip
+
+    pop = stack_sessions({"before": session(4, 0.0), "after": session(6, 100.0)})
+    assert pop.dims == ("stage", "trial", "unit") and pop.sizes["trial"] == 10
+    assert pop["label"].values.tolist() == ["before", "after"]
+    assert pop["step"].values.tolist() == [0, 1]
+    before, after = pop.sel(stage="before").values, pop.sel(stage="after").values
+    assert np.isnan(before[4:]).all() and np.isfinite(before[:4]).all()
+    assert np.isnan(after[:4]).all() and after[4, 0] == 100.0
+    other = make_population(np.zeros((4, 3)), dims=("trial", "unit"), quantity="rate_hz",
+                            unit=[5, 6, 7], trial_coords={"choice": [0, 1, 0, 1]})  # fmt: skip
+    with pytest.raises(ValueError, match="other unit ids"):
+        stack_sessions({"a": session(4, 0.0), "b": other})
+
+
+def test_trajectory_reading_warns_at_the_floor():
+    import xarray as xr
+
+    from neurogeom.show.learning_report import trajectory_reading
+
+    traj = xr.Dataset(
+        {"capacity": ("stage", [0.1, 0.3]), "radius": ("stage", [np.nan, 1.2]),
+         "capacity_null_high": ("stage", [0.12, 0.12])},
+        coords={"stage": [0, 1], "label": ("stage", ["early", "late"])},
+    )  # fmt: skip
+    text = trajectory_reading(traj, "x")
+    assert "Floor (stages early)" in text and "fewer points per manifold" in text
+    assert "at 1 of 2 stages" in text
+    assert "Floor" not in trajectory_reading(traj.assign(radius=("stage", [1.0, 1.2])), "x")
