@@ -100,27 +100,10 @@ def test_rerun_reuses_every_result(demo):
 
 
 def test_report_renders_in_headless_chromium(demo, tmp_path):
-    from test_report import CHROMIUM
+    from _browser import render
 
-    if CHROMIUM is None:
-        pytest.skip("no chromium binary (CI installs Debian's chromium in .ci/run)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra")
-    errors: list[str] = []
     shot = tmp_path / "demo.png"
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 900})
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.on("requestfailed", lambda r: errors.append(f"request failed: {r.url}"))
-            page.goto((demo / "report.html").as_uri(), wait_until="load")
-            sizes = page.evaluate(
-                "() => Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.naturalHeight])"
-            )
-            page.screenshot(path=str(shot), full_page=True)
-        finally:
-            browser.close()
+    sizes, errors = render(demo / "report.html", shot)
     assert len(sizes) == len(FIGURES)
     assert all(done and w > 100 and h > 100 for done, w, h in sizes), sizes
     assert errors == []

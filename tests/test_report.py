@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import doctest
 import re
-import shutil
 from pathlib import Path
 
 import matplotlib.image as mpimg
@@ -12,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+from _browser import CHROMIUM, render
 from _trajectories import synthetic_trajectory
 
 from neurogeom.learning.stages import learning_stages
@@ -19,15 +19,6 @@ from neurogeom.learning.stats import paired_difference
 from neurogeom.show import _readings, report
 from neurogeom.show.figures import plot_stages_heatmap, plot_strategy_plane, plot_trajectory
 from neurogeom.show.report import Report, reading
-
-CHROMIUM = next(
-    (
-        p
-        for p in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser"))
-        if p and Path(p).exists()
-    ),
-    None,
-)
 
 
 def build_report() -> Report:
@@ -123,23 +114,8 @@ def test_bad_inputs(tmp_path):
     CHROMIUM is None, reason="no chromium binary (CI installs Debian's chromium in .ci/run)"
 )
 def test_report_renders_in_headless_chromium(saved, tmp_path):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra")
-    errors: list[str] = []
     shot = tmp_path / "report.png"
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 900})
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.on("requestfailed", lambda r: errors.append(f"request failed: {r.url}"))
-            page.goto(saved.as_uri(), wait_until="load")
-            sizes = page.evaluate(
-                "() => Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.naturalHeight])"
-            )
-            page.screenshot(path=str(shot), full_page=True)
-        finally:
-            browser.close()
+    sizes, errors = render(saved, shot)
     assert len(sizes) == 3
     assert all(done and w > 100 and h > 100 for done, w, h in sizes), sizes
     assert errors == []

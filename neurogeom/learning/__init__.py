@@ -46,6 +46,9 @@ _EXPORTS: dict[str, str] = {
     "live_observer": "live",
     "read_live_geometry": "live",
     "rank_sweep": "rank_sweep",
+    "load_run_spec": "spec",
+    "run_pipeline": "pipeline",
+    "stack_sessions": "pipeline",
 }
 
 __all__ = sorted(_EXPORTS)
