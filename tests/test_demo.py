@@ -65,11 +65,15 @@ def test_netcdf_reloads_with_the_numbers_of_the_tables(demo):
     for name in ("sample", "cdm"):
         traj = load(demo / "results" / f"trajectory_{name}.nc")
         head, rows = _table(text, f"Trajectory of '{name}'")
-        assert len(rows) == traj.sizes["stage"]
-        for col in ("capacity", "capacity_ci_low", "capacity_null_mean", "radius_sem"):
-            k = head.index(col)
-            shown = np.array([float(r[k]) for r in rows])
-            np.testing.assert_allclose(shown, traj[col].values, rtol=1e-3, err_msg=col)
+        assert len(rows) == 3 * traj.sizes["stage"]  # capacity, radius, dimension
+        m = head.index("measure")
+        for measure in ("capacity", "radius", "dimension"):
+            mine = [r for r in rows if r[m] == measure]
+            for col, suffix in (("value", ""), ("ci_low", "_ci_low"), ("null_mean", "_null_mean"),
+                                ("mc_sem", "_sem")):  # fmt: skip
+                shown = np.array([float(r[head.index(col)]) for r in mine])
+                np.testing.assert_allclose(shown, traj[f"{measure}{suffix}"].values, rtol=1e-3,
+                                           err_msg=f"{measure}{suffix}")  # fmt: skip
     test = load(demo / "results" / "stage_test_sample.nc")
     head, rows = _table(text, "Stage-to-stage test")
     for col in ("difference", "p_value"):

@@ -497,8 +497,8 @@ def run_pipeline(
     with clock.phase("report"):
         progress("report", 0, 1)
         path = report.save(out / "report.html")
-        _write_timings(out, clock, res, notes)
         progress("report", 1, 1)
+    _write_timings(out, clock, res, notes)
     return path
 
 

@@ -27,10 +27,11 @@ __all__ = ["learning_report", "trajectory_reading", "trajectory_table"]
 
 TABLE_MEASURES = ("capacity", "radius", "dimension")
 _COLUMNS = ("", "_sem", "_resample_se", "_ci_low", "_ci_high", "_null_mean")
+_NAMES = ("value", "mc_sem", "resample_se", "ci_low", "ci_high", "null_mean")
 
 
 def trajectory_table(traj: xr.Dataset, measures: Sequence[str] = TABLE_MEASURES) -> pd.DataFrame:
-    """A trajectory's numbers per stage: each measure with its two errors, interval and null.
+    """A trajectory's numbers: each (stage, measure) with its two errors, interval and null.
 
     Parameters
     ----------
@@ -42,14 +43,20 @@ def trajectory_table(traj: xr.Dataset, measures: Sequence[str] = TABLE_MEASURES)
     Returns
     -------
     pandas.DataFrame
-        One row per stage (index: the stage's ``label`` or value), columns ``<v><suffix>`` for
-        the suffixes ``""``, ``_sem``, ``_resample_se``, ``_ci_low``, ``_ci_high``,
-        ``_null_mean``.
+        One row per (stage, measure): columns ``stage`` (its ``label`` or value), ``measure``,
+        ``value``, ``mc_sem`` (Monte-Carlo s.e.), ``resample_se``, ``ci_low``, ``ci_high``
+        (resampling interval) and ``null_mean`` (label-shuffle null), in the measure's units.
     """
-    cols = {f"{v}{s}": np.asarray(traj[f"{v}{s}"].values, float)
-            for v in measures if v in traj for s in _COLUMNS if f"{v}{s}" in traj}  # fmt: skip
     index = traj["label"].values if "label" in traj.coords else traj["stage"].values
-    return pd.DataFrame(cols, index=pd.Index([str(i) for i in index], name="stage"))
+    rows = []
+    for i, stage in enumerate(index):
+        for v in (m for m in measures if m in traj):
+            row = {"stage": str(stage), "measure": v}
+            for col, suffix in zip(_NAMES, _COLUMNS):
+                var = traj.get(f"{v}{suffix}")
+                row[col] = float(var.values[i]) if var is not None else float("nan")
+            rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def _floor_stages(traj: xr.Dataset) -> list[str]:
@@ -184,9 +191,12 @@ def _compare_section(rep: Report, results: Mapping[str, xr.Dataset], names: Sequ
         r, p = float(traj_cmp["correlation"][0]), float(traj_cmp["correlation_p"][0])
         text += (
             f" Their capacity curves correlate at r = {r:.2f} (permutation p = {p:.2g}, stage "
-            "order of the model shuffled): a small p says the two change in the same direction "
-            "along learning, not that they reach the same values."
-        )
+            "order of the model shuffled). "
+            + ("So the two change in the same direction along learning (which says nothing "
+               "about whether they reach the same values)." if p < 0.05 else
+               "So there is no evidence here that the two change alike along learning; with few "
+               "stages this test has little power.")
+        )  # fmt: skip
     if sim is not None:
         text += (
             " Right: CKA between the condition-averaged representations at matched stages (1 = "
@@ -202,10 +212,24 @@ def _compare_section(rep: Report, results: Mapping[str, xr.Dataset], names: Sequ
                       "correlation (larger is more similar) and RMS distance (smaller is more "
                       "similar), with one-sided permutation p-values.")  # fmt: skip
     if reps is not None:
-        rep.add_table(reps.to_dataframe(), "Representation vs representation per matched stage "
+        rep.add_table(_representation_table(reps), "Representation vs representation per matched stage "
                       "(stage_a: brain, stage_b: model). Directions: " + "; ".join(
                           f"{k[: -len('_direction')]}: {v}" for k, v in reps.attrs.items()
                           if k.endswith("_direction")) + ".")  # fmt: skip
+
+
+def _representation_table(reps: xr.Dataset) -> pd.DataFrame:
+    """One row per (matched stage, measure): value, null interval, p-value."""
+    rows = []
+    measures = [str(v) for v in reps.data_vars if f"{v}_direction" in reps.attrs]
+    for i in range(reps.sizes["stage_a"]):
+        for m in measures:
+            get = lambda k, m=m, i=i: float(reps[k].values[i]) if k in reps else float("nan")  # noqa: E731
+            rows.append({"stage_a": str(reps["stage_a"].values[i]),
+                         "stage_b": str(reps["stage_b"].values[i]), "measure": m,
+                         "value": get(m), "null_low": get(f"{m}_null_low"),
+                         "null_high": get(f"{m}_null_high"), "p": get(f"{m}_p")})  # fmt: skip
+    return pd.DataFrame(rows)
 
 
 def _psychometric_section(rep: Report, table: xr.Dataset, name: str, folder: Path) -> None:
