@@ -151,3 +151,60 @@ def test_trajectory_reading_warns_at_the_floor():
     assert "Floor (stages early)" in text and "fewer points per manifold" in text
     assert "at 1 of 2 stages" in text
     assert "Floor" not in trajectory_reading(traj.assign(radius=("stage", [1.0, 1.2])), "x")
+
+
+def _sessions(rng, n_unit=12, n_trial=40, gains=(0.3, 2.0)):
+    """Two sessions of the same units; the choice signal grows from the first to the second."""
+    axis = rng.standard_normal(n_unit)
+    out = []
+    for g in gains:
+        choice = np.tile([0, 1], n_trial // 2)
+        x = rng.standard_normal((n_trial, n_unit)) + g * np.outer(2 * choice - 1, axis)
+        out.append((x, choice))
+    return out
+
+
+FAST = """
+[run]
+seed = 0
+[analysis]
+by = "choice"
+n_t = 30
+n_boot = 2
+n_null = 2
+n_perm = 2
+balance = 10
+"""
+
+
+def test_array_recordings_run_end_to_end(tmp_path):
+    rng = np.random.default_rng(0)
+    for name, (x, choice) in zip(("before", "after"), _sessions(rng)):
+        np.savez(tmp_path / f"{name}.npz", data=x, choice=choice)
+    spec = tmp_path / "arrays.toml"
+    spec.write_text(FAST + '[recordings.arr]\nformat = "array"\ndims = ["trial", "unit"]\n'
+                    'stages = { before = "before.npz", after = "after.npz" }\n')  # fmt: skip
+    report = run_pipeline(spec, tmp_path / "out")
+    from neurogeom.io.store import load
+
+    traj = load(tmp_path / "out" / "results" / "trajectory_arr.nc")
+    assert traj["label"].values.tolist() == ["before", "after"]
+    assert float(traj.capacity[1]) > float(traj.capacity[0])  # the choice signal grew
+    assert report.read_text().count("data:image/png;base64,") == 1
+
+
+def test_mat_recordings_run_end_to_end(tmp_path):
+    scipy_io = pytest.importorskip("scipy.io")
+    rng = np.random.default_rng(1)
+    for name, (x, choice) in zip(("before", "after"), _sessions(rng, n_trial=40)):
+        units = [{"response": x[:, u], "task_variable": {"choice": choice.astype(float)}}
+                 for u in range(x.shape[1])]  # fmt: skip
+        scipy_io.savemat(tmp_path / f"{name}.mat", {"units": units})
+    spec = tmp_path / "mat.toml"
+    spec.write_text(FAST + '[recordings.mante]\nformat = "mat"\nvariable = "units"\nby = "choice"\n'
+                    'stages = { before = "before.mat", after = "after.mat" }\n')  # fmt: skip
+    run_pipeline(spec, tmp_path / "out")
+    from neurogeom.io.store import load
+
+    traj = load(tmp_path / "out" / "results" / "trajectory_mante.nc")
+    assert float(traj.capacity[1]) > float(traj.capacity[0])
