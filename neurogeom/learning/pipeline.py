@@ -357,10 +357,12 @@ def psychometric_table(run_dir: str | Path, step: int | None = None) -> pd.DataF
         units), ``accuracy`` (fraction correct), ``accuracy_se`` (binomial standard error),
         ``n_trials``.
     """
-    try:  # the learning layer's own table, when it is installed
+    try:  # the learning layer's own table, when it has one in this layout
         from neurogeom.learning.runs import psychometric
 
-        return psychometric(run_dir, step=step)
+        table = psychometric(run_dir, step=step)
+        if {"context", "coherence", "accuracy", "accuracy_se"} <= set(table.columns):
+            return table
     except ImportError:
         pass
     from neurogeom.models.simulate import analysis_bank
