@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import xarray as xr
 
 from neurogeom._files import to_json, write_atomic
@@ -340,54 +339,13 @@ def _compare_representations(a: xr.DataArray, b: xr.DataArray, by: list[str],
                                    n_perm=int(cmp["n_perm"]), seed=seed)  # fmt: skip
 
 
-def psychometric_table(run_dir: str | Path, step: int | None = None) -> pd.DataFrame:
-    """Accuracy of a model per (context, relevant coherence) on its analysis trial bank.
-
-    Parameters
-    ----------
-    run_dir : path
-        A run folder written by :func:`neurogeom.models.train.train`.
-    step : int, optional
-        The checkpoint (default the last).
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``context``, ``coherence`` (the relevant stimulus' coherence, in the task's
-        units), ``accuracy`` (fraction correct), ``accuracy_se`` (binomial standard error),
-        ``n_trials``.
-    """
-    try:  # the learning layer's own table, when it has one in this layout
-        from neurogeom.learning.runs import psychometric
-
-        table = psychometric(run_dir, step=step)
-        if {"context", "coherence", "accuracy", "accuracy_se"} <= set(table.columns):
-            return table
-    except ImportError:
-        pass
-    from neurogeom.models.simulate import analysis_bank
-    from neurogeom.models.train import load_run_network, predict_choices, run_spec
-
-    net, _ = load_run_network(run_dir, step)
-    bank = analysis_bank(run_spec(run_dir))
-    cond = bank.conditions
-    missing = [c for c in ("context", "ground_truth", "coh_1", "coh_2") if c not in cond]
-    if missing:
-        raise ValueError(f"psychometric curves need the trial labels {missing} of a context "
-                         f"decision task; task {bank.task!r} has {list(cond.columns)}.")  # fmt: skip
-    correct = predict_choices(net, bank) == cond["ground_truth"].to_numpy()
-    coh = np.where(cond["context"].to_numpy() == 0, cond["coh_1"], cond["coh_2"])
-    frame = pd.DataFrame({"context": cond["context"].to_numpy(), "coherence": coh,
-                          "correct": correct.astype(float)})  # fmt: skip
-    table = frame.groupby(["context", "coherence"])["correct"].agg(["mean", "count"])
-    table = table.reset_index().rename(columns={"mean": "accuracy", "count": "n_trials"})
-    acc = table["accuracy"]
-    table["accuracy_se"] = np.sqrt(acc * (1 - acc) / table["n_trials"])
-    return table
-
-
 def _psychometric(run_dir: Path) -> xr.Dataset:
-    table = psychometric_table(run_dir).reset_index(drop=True)
+    """The model's psychometric table at its last checkpoint, with binomial standard errors."""
+    from neurogeom.learning.runs import psychometric
+
+    table = psychometric(run_dir).reset_index(drop=True)
+    p, n = table["p_choice_1"], table["n_trials"]
+    table["p_choice_1_se"] = np.sqrt(p * (1 - p) / n)
     ds = xr.Dataset.from_dataframe(table.rename_axis("row"))
     ds.attrs.update(estimator="psychometric", run=str(run_dir))
     return ds

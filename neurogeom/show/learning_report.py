@@ -239,15 +239,18 @@ def _psychometric_section(rep: Report, table: xr.Dataset, name: str, folder: Pat
     rep.add_section(f"Psychometric curves of {name!r}")
     acc = df["accuracy"].to_numpy()
     text = (
-        f"The trained network's accuracy ranges from {acc.min():.2f} at the weakest relevant "
-        f"stimulus to {acc.max():.2f} at the strongest, on its fixed analysis trials. Curves "
-        "that rise with coherence in both contexts show the network uses the relevant stimulus; "
-        "they say nothing about how its states are arranged (that is the geometry above)."
+        f"The network's accuracy ranges from {acc.min():.2f} to {acc.max():.2f} over the relevant "
+        "stimulus strengths, on its fixed analysis trials. Steep curves, the same in both "
+        "contexts, show the network answers by the relevant stimulus; they say nothing about how "
+        "its states are arranged (that is the geometry above)."
     )
-    fig = plot_psychometric(df, x="coherence", y="accuracy", hue="context", error="accuracy_se",
-                            x_label="relevant coherence (task units)")  # fmt: skip
-    _add_figure(rep, fig, folder, f"psychometric_{name}", "Accuracy at the last checkpoint per "
-                "context and relevant coherence; bars: binomial s.e.", text)  # fmt: skip
+    fig = plot_psychometric(df, x="relevant_evidence", y="p_choice_1", hue="context",
+                            error="p_choice_1_se",
+                            x_label="relevant evidence (signed coherence, %)")  # fmt: skip
+    fig.axes[0].set_ylabel("P(choice 1) (fraction of trials)")
+    _add_figure(rep, fig, folder, f"psychometric_{name}", "Fraction of choice-1 answers at the "
+                "last checkpoint per context and signed relevant evidence (> 0 favours choice 1); bars: binomial s.e.; "
+                "dotted: 0.5.", text)  # fmt: skip
     rep.add_table(df, f"Psychometric table of {name!r}.")
 
 
