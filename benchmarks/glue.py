@@ -13,7 +13,9 @@ agreement on the timed samples. The baseline is checked: a sample whose NNLS sol
 constraints or the KKT conditions beyond tolerance is a baseline failure, counted and excluded.
 ``os.getloadavg()`` is recorded before and after (the machine is shared).
 
-Run: ``python benchmarks/glue.py`` -> benchmarks/results/glue.json
+Run: ``python benchmarks/glue.py`` -> benchmarks/results/glue.json. ``BENCH_CASES=bc`` runs only
+the cases named by their letters (written to results/glue_<letters>.json instead);
+``BENCH_SKIP_README=1`` leaves out case (d).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from neurogeom.geometry.capacity import glue
 
 THREADS = int(os.environ.get("BENCH_THREADS", "2"))
 N_BASELINE = int(os.environ.get("BENCH_BASELINE_SAMPLES", "20"))
+CASES = os.environ.get("BENCH_CASES", "abcd")
 ROOT = Path(__file__).resolve().parents[1]
 GOLUB = (
     ROOT.parent / "shared" / "data" / "golub2018_bci_learning" / "exampleData_monkeyJ_20120305.mat"
@@ -167,25 +170,27 @@ def main() -> None:
     }
     panel = out["panel"]
     with threadpool_limits(THREADS):
-        panel["a_config_B"] = compare("B_P50_M50_N2000", *structured())
-        for stage in (0, 1):
+        if "a" in CASES:
+            panel["a_config_B"] = compare("B_P50_M50_N2000", *structured())
+        for stage in (0, 1) if "b" in CASES else ():
             x, lab, source = golub(stage)
             panel[f"b_{source}_stage{stage}"] = compare(
                 f"{source}_stage{stage}", x, lab, n_t=400, center=True
             )
-        pts, lab, steps = context_dm()
-        for k, step in enumerate(steps):
-            panel[f"c_context_dm_step{step}"] = compare(
-                f"context_dm_step{step}_decision", pts[k], lab, n_t=400, center=True
-            )
-        if os.environ.get("BENCH_SKIP_README") != "1":
+        if "c" in CASES:
+            pts, lab, steps = context_dm()
+            for k, step in enumerate(steps):
+                panel[f"c_context_dm_step{step}"] = compare(
+                    f"context_dm_step{step}_decision", pts[k], lab, n_t=400, center=True
+                )
+        if "d" in CASES and os.environ.get("BENCH_SKIP_README") != "1":
             panel["d_readme"] = compare(
                 "README_P100_M50_N5000",
                 *readme(),
                 n_baseline=int(os.environ.get("BENCH_README_BASELINE_SAMPLES", "2")),
             )
     out["loadavg_after"] = list(os.getloadavg())
-    write_results("glue", out)
+    write_results("glue" if CASES == "abcd" else f"glue_{CASES}", out)
 
 
 if __name__ == "__main__":

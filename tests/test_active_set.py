@@ -161,3 +161,55 @@ def test_direct_path_and_fista_path_agree_with_nnls(kappa):
             rtol=1e-8,
             atol=1e-10,
         )
+
+
+def test_fista_in_chunks_is_fista_per_fixed_chunk():
+    """Chunks of equal size (at most _FISTA_CHUNK), each run on its own: the result does not
+    depend on how many threads ran them."""
+    rng = np.random.default_rng(5)
+    x, lab = _structured(rng)
+    red = _dual.reduce_points(x)
+    signs = rng.choice([-1.0, 1.0], size=(150, 12))[:, lab]
+    probes = rng.standard_normal((150, red.rank))
+    lam, n_iter = _dual.fista_in_chunks(red.factor, signs, probes, 0.0, max_iter=40)
+    step = 1.0 / _dual.spectral_norm_sq(red.factor)
+    parts = [
+        _dual.fista(red.factor, signs[a : a + 50], probes[a : a + 50], 0.0, max_iter=40, step=step)
+        for a in (0, 50, 100)
+    ]
+    np.testing.assert_array_equal(lam, np.vstack([p[0] for p in parts]))
+    assert n_iter == max(p[1] for p in parts)
+
+
+def test_dual_gradient_in_row_chunks_equals_one_product():
+    rng = np.random.default_rng(6)
+    factor = rng.standard_normal((1000, 300))
+    signs = rng.choice([-1.0, 1.0], size=(70, 1000))
+    probes = rng.standard_normal((70, 300))
+    lam = np.maximum(rng.standard_normal((70, 1000)), 0.0)
+    assert 70 * 1000 * 300 >= _dual._CHUNKED_MIN_WORK
+    expected = signs * (((signs * lam) @ factor + probes) @ factor.T) - 0.2
+    np.testing.assert_allclose(
+        _dual.dual_gradient(factor, signs, probes, lam, 0.2), expected, rtol=1e-10, atol=1e-9
+    )
+
+
+def test_direct_path_on_wide_supports_matches_nnls():
+    """Two manifolds of many points in a small span (supports of most of the rank): the blocks
+    of added points that do not all enter are taken back in part, and the result is exact."""
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((300, 40)) + 0.3
+    lab = np.repeat([0, 1], 150)
+    red = _dual.reduce_points(x)
+    signs = rng.choice([-1.0, 1.0], size=(30, 2))[:, lab]
+    probes = rng.standard_normal((30, red.rank))
+    lam, stats = _dual.solve_batch(red.factor, signs, probes, gram=red.gram, method="direct")
+    assert stats["nnls"] == 0 and stats["unresolved"] == 0
+    ref = _reference(red.factor, signs, probes)
+    assert (ref > 0).sum(axis=1).mean() > 20
+    np.testing.assert_allclose(
+        _objective(red.factor, signs, probes, lam),
+        _objective(red.factor, signs, probes, ref),
+        rtol=1e-9,
+        atol=1e-12,
+    )

@@ -134,6 +134,29 @@ def _gradient(gmat, ys, h, order, lam, s, out):
 
 
 @_jit
+def _take_back(lmat, s, n_new, z, order, passive, lam, banned):
+    """Remove the new points (the last ``n_new`` rows of the factor) whose solution is not
+    positive; a single new point that cannot enter is banned (rounding). Returns ``s, n_new``."""
+    if n_new == 1:
+        j = order[s - 1]
+        passive[j] = False
+        lam[j] = 0.0
+        banned[j] = True
+        return s - 1, 0
+    for i in range(s - 1, s - n_new - 1, -1):
+        if not z[i] > 0.0:
+            j = order[i]
+            passive[j] = False
+            lam[j] = 0.0
+            _delete(lmat, s, i)
+            for k in range(i, s - 1):
+                order[k] = order[k + 1]
+            s -= 1
+            n_new -= 1
+    return s, n_new
+
+
+@_jit
 def _lawson_hanson(gmat, ys, h, lam, tol, max_iter, cap):
     """Exact NNLS in Gram form, warm-started from ``lam`` (>= 0, updated in place).
 
@@ -259,15 +282,11 @@ def _lawson_hanson(gmat, ys, h, lam, tol, max_iter, cap):
                     if z[i] <= 0.0:
                         entered = False
                 if not entered:
-                    # the new points are the factor's last rows: take them back
-                    for i in range(s - n_new, s):
-                        passive[order[i]] = False
-                        lam[order[i]] = 0.0
-                        if n_new == 1:  # a single point that cannot enter (rounding)
-                            banned[order[i]] = True
-                    s -= n_new
-                    n_new = 0
-                    block = max(1, block // 2)
+                    # the new points are the factor's last rows: take back those that do not
+                    # enter and solve again with the others
+                    s, n_new = _take_back(lmat, s, n_new, z, order, passive, lam, banned)
+                    if n_new == 0:
+                        block = max(1, block // 2)
                     continue
                 block = min(_BLOCK, 2 * block)
             n_new = 0

@@ -219,7 +219,14 @@ def _geometry(anchors, active, probes, n_manifolds, anchor_center, alignment):
     return a, b, c, effective.summarize(n_manifolds, a, b, c, align)
 
 
-def _glue_core(
+def _glue_core(x: np.ndarray, codes: np.ndarray, n_manifolds: int, y: np.ndarray, **kw):
+    """:func:`_glue_eval`, with BLAS on one thread for small problems (see
+    :func:`neurogeom.geometry._dual.blas_threads`)."""
+    with _dual.blas_threads(*x.shape):
+        return _glue_eval(x, codes, n_manifolds, y, **kw)
+
+
+def _glue_eval(
     x: np.ndarray,
     codes: np.ndarray,
     n_manifolds: int,

@@ -21,9 +21,13 @@ Gaussian probe (neurogeom passes reduced coordinates of the span of the points).
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
 
 import numpy as np
+
+from neurogeom.geometry import _dual
 
 _PINV_RCOND = 1e-10
 
@@ -64,6 +68,46 @@ def _quad_pinv(gram: np.ndarray, vec: np.ndarray, scale: np.ndarray) -> np.ndarr
     proj = np.einsum("kij,ki->kj", evecs, vec)
     inv = np.divide(1.0, evals, out=np.zeros_like(evals), where=keep)
     return np.einsum("kj,kj->k", proj * inv, proj)
+
+
+def _chunk_geometry(sl, anchors, active, probes, const, out) -> None:
+    """a, b, c and alignments of the samples ``sl``, written into ``out`` (see anchor_geometry)."""
+    centers, cc, cc_align, c_norm, c_ok, ct, tiny, off, normalise = const
+    a, b, c, align = out
+    act = active[sl]
+    s = np.where(act[..., None], anchors[sl], 0.0)
+    s1 = s - act[..., None] * centers[None]
+    g = s @ s.transpose(0, 2, 1)
+    g1 = s1 @ s1.transpose(0, 2, 1)
+    both = act[:, :, None] & act[:, None, :]
+    st = np.einsum("kpd,kd->kp", s, probes[sl])
+    s1t = st - act * ct[sl]
+    scale = np.max(np.einsum("kpp->kp", g), axis=1)
+    a[sl] = _quad_pinv(g, st, scale)
+    b[sl] = _quad_pinv(g1, s1t, scale)
+    c[sl] = _quad_pinv(g1 + both * cc, s1t, scale)
+    # alignments; an axis shorter than `tiny` counts as zero
+    n1 = np.sqrt(np.maximum(np.einsum("kpp->kp", g1), 0.0))
+    ax_ok = n1 > tiny
+    pair = both & off
+    ax = np.abs(np.where(ax_ok[:, :, None] & ax_ok[:, None, :], g1, 0.0))
+    ca = np.abs(np.einsum("kpd,pd->kp", s1, centers))
+    ca = np.where(ax_ok & c_ok, ca, 0.0)
+    if normalise:
+        den = n1[:, :, None] * n1[:, None, :]
+        ax = np.divide(ax, den, out=np.full_like(ax, np.nan), where=den > 0)
+        ax[~(ax_ok[:, :, None] & ax_ok[:, None, :])] = np.nan
+        den = n1 * c_norm
+        ca = np.divide(ca, den, out=np.full_like(ca, np.nan), where=ax_ok & c_ok)
+    for name, vals, ok in (
+        ("center", np.broadcast_to(cc_align, pair.shape), pair),
+        ("axis", ax, pair),
+        ("center_axis", ca, act),
+    ):
+        ok = ok & np.isfinite(vals)
+        cnt = ok.sum(axis=tuple(range(1, ok.ndim)))
+        tot = np.where(ok, vals, 0.0).sum(axis=tuple(range(1, ok.ndim)))
+        align[name][sl] = np.divide(tot, cnt, out=np.full(tot.shape, np.nan), where=cnt > 0)
 
 
 def anchor_geometry(
@@ -122,42 +166,11 @@ def anchor_geometry(
             where=np.outer(c_ok, c_ok),
         )
     ct = probes @ centers.T
-    for lo in range(0, n_s, chunk):
-        sl = slice(lo, lo + chunk)
-        act = active[sl]
-        s = np.where(act[..., None], anchors[sl], 0.0)
-        s1 = s - act[..., None] * centers[None]
-        g = s @ s.transpose(0, 2, 1)
-        g1 = s1 @ s1.transpose(0, 2, 1)
-        both = act[:, :, None] & act[:, None, :]
-        st = np.einsum("kpd,kd->kp", s, probes[sl])
-        s1t = st - act * ct[sl]
-        scale = np.max(np.einsum("kpp->kp", g), axis=1)
-        a[sl] = _quad_pinv(g, st, scale)
-        b[sl] = _quad_pinv(g1, s1t, scale)
-        c[sl] = _quad_pinv(g1 + both * cc, s1t, scale)
-        # alignments; an axis shorter than `tiny` counts as zero
-        n1 = np.sqrt(np.maximum(np.einsum("kpp->kp", g1), 0.0))
-        ax_ok = n1 > tiny
-        pair = both & off
-        ax = np.abs(np.where(ax_ok[:, :, None] & ax_ok[:, None, :], g1, 0.0))
-        ca = np.abs(np.einsum("kpd,pd->kp", s1, centers))
-        ca = np.where(ax_ok & c_ok, ca, 0.0)
-        if normalise:
-            den = n1[:, :, None] * n1[:, None, :]
-            ax = np.divide(ax, den, out=np.full_like(ax, np.nan), where=den > 0)
-            ax[~(ax_ok[:, :, None] & ax_ok[:, None, :])] = np.nan
-            den = n1 * c_norm
-            ca = np.divide(ca, den, out=np.full_like(ca, np.nan), where=ax_ok & c_ok)
-        for name, vals, ok in (
-            ("center", np.broadcast_to(cc_align, pair.shape), pair),
-            ("axis", ax, pair),
-            ("center_axis", ca, act),
-        ):
-            ok = ok & np.isfinite(vals)
-            cnt = ok.sum(axis=tuple(range(1, ok.ndim)))
-            tot = np.where(ok, vals, 0.0).sum(axis=tuple(range(1, ok.ndim)))
-            align[name][sl] = np.divide(tot, cnt, out=np.full(tot.shape, np.nan), where=cnt > 0)
+    const = (centers, cc, cc_align, c_norm, c_ok, ct, tiny, off, normalise)
+    slices = [slice(lo, lo + chunk) for lo in range(0, n_s, chunk)]
+    out = (a, b, c, align)
+    with _dual.one_blas_thread(), ThreadPoolExecutor(min(len(slices), os.cpu_count() or 1)) as ex:
+        list(ex.map(lambda sl: _chunk_geometry(sl, anchors, active, probes, const, out), slices))
     return a, b, c, align
 
 
