@@ -163,9 +163,10 @@ def test_direct_path_and_fista_path_agree_with_nnls(kappa):
         )
 
 
-def test_fista_in_chunks_is_fista_per_fixed_chunk():
+def test_fista_in_chunks_is_fista_per_fixed_chunk(monkeypatch):
     """Chunks of equal size (at most _FISTA_CHUNK), each run on its own: the result does not
     depend on how many threads ran them."""
+    monkeypatch.setattr(_dual, "_FISTA_CHUNK", 64)
     rng = np.random.default_rng(5)
     x, lab = _structured(rng)
     red = _dual.reduce_points(x)
@@ -181,7 +182,8 @@ def test_fista_in_chunks_is_fista_per_fixed_chunk():
     assert n_iter == max(p[1] for p in parts)
 
 
-def test_dual_gradient_in_row_chunks_equals_one_product():
+def test_dual_gradient_in_row_chunks_equals_one_product(monkeypatch):
+    monkeypatch.setattr(_dual, "_FISTA_CHUNK", 32)
     rng = np.random.default_rng(6)
     factor = rng.standard_normal((1000, 300))
     signs = rng.choice([-1.0, 1.0], size=(70, 1000))

@@ -50,7 +50,7 @@ _DIRECT_MAX_RANK = 256
 # Most points for which one GLUE evaluation runs BLAS on one thread (see blas_threads)
 _SMALL_MAX_POINTS = 2048
 # Samples per independent FISTA chunk (see fista_in_chunks)
-_FISTA_CHUNK = 64
+_FISTA_CHUNK = 128
 # Least samples x points x rank for which dual_gradient runs in row chunks
 _CHUNKED_MIN_WORK = 2e7
 
