@@ -215,3 +215,23 @@ def test_direct_path_on_wide_supports_matches_nnls():
         rtol=1e-9,
         atol=1e-12,
     )
+
+
+def test_samples_the_warm_started_finish_leaves_are_solved_from_zero_on_every_point():
+    """One round of working-set growth from a poor warm start leaves violators outside the
+    working sets: those samples are solved again on every point, exactly, without NNLS."""
+    rng = np.random.default_rng(9)
+    x, lab = _structured(rng)
+    red = _dual.reduce_points(x)
+    signs = rng.choice([-1.0, 1.0], size=(20, 12))[:, lab]
+    probes = rng.standard_normal((20, red.rank))
+    start = np.zeros(signs.shape)
+    start[:, :3] = 1.0  # three points, nowhere near the support
+    lam, stats = _dual.finish(red.factor, signs, probes, start, 0.0, gram=red.gram, max_rounds=1)
+    assert stats["nnls"] == 0 and stats["unresolved"] == 0 and stats["support_solve"] == 20
+    ref = _reference(red.factor, signs, probes)
+    np.testing.assert_allclose(
+        _objective(red.factor, signs, probes, lam),
+        _objective(red.factor, signs, probes, ref),
+        rtol=1e-9,
+    )
