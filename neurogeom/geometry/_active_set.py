@@ -336,17 +336,45 @@ def _lawson_hanson(gmat, ys, h, lam, tol, max_iter, cap):
                 n_best += 1
         if n_best == 0:
             return OK, it
-        for a in range(n_best):
-            j = best_i[a]
-            if _append(lmat, s, gmat, ys, order, j, rel_tol):
-                order[s] = j
-                s += 1
-                passive[j] = True
-                lam[j] = 0.0
-                n_new += 1
-            elif n_best == 1 or a == 0:
-                banned[j] = True
+        s, n_new = _add_block(
+            lmat, s, gmat, ys, h, order, passive, banned, lam, best_i, n_best, rel_tol
+        )
     return MAX_ITER, it
+
+
+@_jit
+def _add_block(lmat, s, gmat, ys, h, order, passive, banned, lam, best_i, n_best, rel_tol):
+    """Append the violators ``best_i[:n_best]`` (most violated first) to the factor.
+
+    The most violated always joins (its solution on the enlarged set is positive, up to
+    rounding); each further one joins only if its own entry of the solution on the set built so
+    far is positive, read in O(s) from the forward substitution extended by its row. Returns
+    the new ``s`` and the number of points added."""
+    fwd = np.empty(lmat.shape[0])
+    if s:
+        rhs = np.empty(s)
+        for i in range(s):
+            rhs[i] = -h[order[i]]
+        fwd[:s] = _forward(lmat, s, rhs)
+    n_new = 0
+    for a in range(n_best):
+        j = best_i[a]
+        if not _append(lmat, s, gmat, ys, order, j, rel_tol):
+            if n_best == 1 or a == 0:
+                banned[j] = True
+            continue
+        acc = -h[j]
+        for i in range(s):
+            acc -= lmat[s, i] * fwd[i]
+        fwd[s] = acc / lmat[s, s]
+        if a > 0 and not fwd[s] > 0.0:  # its entry fwd[s] / L[s, s] would not be positive
+            continue  # row s is overwritten by the next append
+        order[s] = j
+        s += 1
+        passive[j] = True
+        lam[j] = 0.0
+        n_new += 1
+    return s, n_new
 
 
 @_jit
