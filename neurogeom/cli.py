@@ -274,11 +274,11 @@ def _progress_bar() -> Any:
     )
 
 
-def _run_spec(spec: str, out: str, force: bool, progress: bool) -> None:
+def _run_spec(spec: str, out: str, force: bool, progress: bool, **options: Any) -> None:
     from neurogeom.learning.pipeline import PHASES, read_timings, run_pipeline
 
     if not progress:
-        path = run_pipeline(spec, out, force=force)
+        path = run_pipeline(spec, out, force=force, **options)
     else:
         with _progress_bar() as bar:
             tasks = {p: bar.add_task(p, total=1, visible=False) for p in PHASES}
@@ -286,7 +286,7 @@ def _run_spec(spec: str, out: str, force: bool, progress: bool) -> None:
             def update(phase: str, done: int, total: int) -> None:
                 bar.update(tasks[phase], completed=done, total=max(total, 1), visible=True)
 
-            path = run_pipeline(spec, out, force=force, progress=update)
+            path = run_pipeline(spec, out, force=force, progress=update, **options)
     timings = read_timings(out)
     console.print(
         f"wrote {path} ({timings['total_s']:.0f} s; results in {Path(out) / 'results'}, "
@@ -307,9 +307,19 @@ def run_cmd(
     ),
     force: bool = typer.Option(False, "--force", help="recompute results already in OUT/results"),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="progress bars on stderr"),
+    setting: str = typer.Option(
+        None, "--setting", help="a rank-sweep spec's setting: full (as written) or fast"
+    ),
+    jobs: int = typer.Option(
+        None, "--jobs", "-j", help="workers (a sweep's runs at once); the numbers do not change"
+    ),
 ) -> None:
-    """Load, train or reuse, simulate, compute, compare and report what a run spec names."""
-    _run_spec(spec, out, force, progress)
+    """Load, train or reuse, simulate, compute, compare and report what a run spec names.
+
+    A training spec with [sweep] rank = [...] (tasks/rank_sweep_paper.toml) runs as a rank sweep:
+    runs in OUT/runs/<setting>/, OUT/results/rank_sweep.nc and OUT/report.html.
+    """
+    _run_spec(spec, out, force, progress, setting=setting, n_jobs=jobs)
 
 
 @app.command("demo")

@@ -79,6 +79,11 @@ BAD = {
         ValueError,
         r"at least 2 checkpoints",
     ),
+    "period and window": (
+        ('period = "decision"', 'period = "decision"\nwindow_s_analysis = [0.3, 0.7]'),
+        ValueError,
+        r"give period \(a task period\) or window_s_analysis \(seconds\), not both",
+    ),
     "unknown key": (
         ("n_boot = 10", "n_bootstrap = 10"),
         ValueError,

@@ -3,11 +3,18 @@ initialisation and its change for every rank and seed, and the ordering measured
 
 from __future__ import annotations
 
+import html
+import json
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
+from neurogeom.cli import app
+from neurogeom.io.store import load
+from neurogeom.learning.pipeline import run_pipeline
 from neurogeom.learning.rank_sweep import FAST_SETTING, rank_sweep
 from neurogeom.models.rnn import truncate_rank
 from neurogeom.tasks import load_spec
@@ -18,8 +25,19 @@ SPEC = Path(__file__).resolve().parents[1] / "tasks" / "rank_sweep_paper.toml"
 
 
 @pytest.fixture(scope="module")
-def sweep(tmp_path_factory):
-    return rank_sweep(SPEC, tmp_path_factory.mktemp("rank_sweep"), **FAST_SETTING)
+def out(tmp_path_factory) -> Path:
+    """`neurogeom run tasks/rank_sweep_paper.toml --setting fast`, once for the module."""
+    out = tmp_path_factory.mktemp("rank_sweep") / "out"
+    args = ["run", str(SPEC), "-o", str(out), "--setting", "fast", "--no-progress"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert f"wrote {out / 'report.html'}" in " ".join(result.output.split())
+    return out
+
+
+@pytest.fixture(scope="module")
+def sweep(out):
+    return load(out / "results" / "rank_sweep.nc")
 
 
 def test_paper_spec_is_the_paper_protocol():
@@ -90,3 +108,57 @@ def test_bad_sweep_input(tmp_path):
         rank_sweep(SPEC, tmp_path, overrides={"training": 3})
     with pytest.raises(ValueError, match="rank must be an integer"):
         rank_sweep(SPEC, tmp_path, ranks=[0])
+
+
+def test_run_writes_the_runs_the_result_and_a_report(out, sweep):
+    runs = sorted(p.name for p in (out / "runs" / "fast").iterdir())
+    assert runs == sorted(f"rank_{r}_seed_{s}" for r in FAST_SETTING["ranks"]
+                          for s in FAST_SETTING["seeds"])  # fmt: skip
+    assert sweep.attrs["setting"] == "fast"
+    text = (out / "report.html").read_text(encoding="utf-8")
+    assert text.count('src="data:image/png;base64,') == 1
+    assert (out / "figures" / "rank_sweep.png").stat().st_size > 1000
+    reading = html.unescape(re.search(r'<p class="reading">(.*?)</p>', text, re.S).group(1))
+    init = sweep["capacity_init"].mean("seed")
+    assert f"{float(init.sel(rank=1)):.3g} at rank 1" in reading
+    assert "start with lower capacity and change more" in reading  # the paper's claim, stated
+    assert "as the paper" in reading.split("The change")[0]  # init rises with rank: as measured
+    caption = "<caption>Per rank: mean and s.d. over seeds"
+    table = text[text.index(caption) : text.index("</table>", text.index(caption))]
+    shown = [float(x) for x in re.findall(r"<td>([-0-9.e]+)</td>", table)]
+    for value in init.values:  # the table holds the numbers of the netCDF
+        assert any(abs(v - value) <= 1e-3 * abs(value) for v in shown), value
+
+
+def test_rerun_reuses_the_sweep(out, sweep):
+    result = CliRunner().invoke(app, ["run", str(SPEC), "-o", str(out), "--setting", "fast",
+                                      "--no-progress"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    timings = json.loads((out / "results" / "timings.json").read_text())
+    assert timings["reused"] == ["rank_sweep"]
+    again = load(out / "results" / "rank_sweep.nc")
+    np.testing.assert_array_equal(again["capacity_init"].values, sweep["capacity_init"].values)
+
+
+@pytest.mark.parametrize("setting, spec, match", [
+    ("medium", SPEC, r"unknown setting 'medium'; give one of \['fast', 'full'\]"),
+    ("fast", SPEC.parent / "demo.toml", r"setting 'fast' applies to a rank-sweep spec"),
+])  # fmt: skip
+def test_bad_setting_is_one_line_and_writes_nothing(tmp_path, setting, spec, match):
+    out = tmp_path / "out"
+    with pytest.raises(ValueError, match=match):
+        run_pipeline(spec, out, setting=setting)
+    result = CliRunner().invoke(app, ["run", str(spec), "-o", str(out), "--setting", setting,
+                                      "--no-progress"])  # fmt: skip
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 1 and len(lines) == 1 and lines[0].startswith("error:")
+    assert not out.exists()
+
+
+def test_bad_sweep_spec_writes_nothing(tmp_path):
+    text = SPEC.read_text().replace("n_steps = 10000", "n_steps = -5")
+    spec = tmp_path / "bad.toml"
+    spec.write_text(text)
+    with pytest.raises(ValueError, match="n_steps"):
+        run_pipeline(spec, tmp_path / "out", setting="full")
+    assert not (tmp_path / "out").exists()

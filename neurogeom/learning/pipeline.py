@@ -41,7 +41,7 @@ from neurogeom.learning.spec import RunSpec, Source, load_run_spec
 __all__ = ["PHASES", "run_pipeline"]
 
 PHASES: tuple[str, ...] = (
-    "load", "simulate", "prepare", "geometry", "bootstrap", "compare", "plots", "report",
+    "load", "train", "simulate", "prepare", "geometry", "bootstrap", "compare", "plots", "report",
 )  # fmt: skip
 Progress = Callable[[str, int, int], None]
 
@@ -228,7 +228,8 @@ def _simulate_model(src: Source) -> xr.DataArray:
 
         train(load_spec(src.options["task"]), run, progress=False)
     steps = src.options.get("steps")
-    return simulate(run, steps=None if steps is None else [int(s) for s in steps])
+    return simulate(run, steps=None if steps is None else [int(s) for s in steps],
+                    period=src.options.get("period"))  # fmt: skip
 
 
 # ---- phases ---------------------------------------------------------------------------------------
@@ -240,6 +241,8 @@ def _labels_for(spec: RunSpec, src: Source) -> tuple[str, list[str]]:
 
 
 def _window_for(spec: RunSpec, src: Source) -> Any:
+    if "period" in src.options:
+        return None  # simulated as period means: no time dim to average
     return src.options.get("window_s_analysis", spec.analysis.get("window_s"))
 
 
@@ -390,7 +393,8 @@ def _compare(spec: RunSpec, pops: dict[str, xr.DataArray], trajs: dict[str, xr.D
     return out
 
 
-def _check_out(out: Path) -> None:
+def check_out(out: Path) -> None:
+    """An output folder must not be a file."""
     if out.exists() and not out.is_dir():
         raise ValueError(f"output {str(out)!r} is a file; give a folder, e.g. -o out/run.")
 
@@ -401,19 +405,31 @@ def run_pipeline(
     *,
     force: bool = False,
     progress: Progress | None = None,
+    setting: str | None = None,
+    n_jobs: int | None = None,
 ) -> Path:
     """Run a spec end to end and write ``OUT/report.html``, ``OUT/results/``, ``OUT/figures/``.
+
+    A training spec with a ``[sweep]`` of ``rank`` (``tasks/rank_sweep_paper.toml``) is a rank
+    sweep: :func:`neurogeom.learning.rank_sweep.run_rank_sweep` trains or reuses its runs under
+    ``OUT/runs/<setting>/`` and writes ``OUT/results/rank_sweep.nc`` and its report.
 
     Parameters
     ----------
     spec_path : path
-        A TOML run spec (keys in :mod:`neurogeom.learning.spec`).
+        A TOML run spec (keys in :mod:`neurogeom.learning.spec`) or a rank-sweep spec.
     out : path
         The output folder (created; a rerun reuses the results already in it).
     force : bool, default=False
         Recompute every result even if ``OUT/results`` holds it.
     progress : callable, optional
         ``progress(phase, done, total)``, called as each phase (:data:`PHASES`) advances.
+    setting : {"full", "fast"}, optional
+        A rank sweep's setting (:data:`neurogeom.learning.rank_sweep.SETTINGS`; default
+        ``"full"``, the spec as written); an error for a run spec.
+    n_jobs : int, optional
+        Workers (a sweep's runs trained at once; a run spec's ``[run] n_jobs`` otherwise). The
+        numbers do not depend on it.
 
     Returns
     -------
@@ -427,9 +443,19 @@ def run_pipeline(
         is written.
     """
     progress = progress or _no_progress
+    if _is_sweep(spec_path):
+        from neurogeom.learning.rank_sweep import run_rank_sweep
+
+        return run_rank_sweep(spec_path, out, setting=setting, n_jobs=n_jobs, force=force,
+                              progress=progress)  # fmt: skip
+    if setting is not None:
+        raise ValueError(f"setting {setting!r} applies to a rank-sweep spec (a training spec "
+                         f"with [sweep] rank = [...]); {spec_path} is a run spec: drop it.")  # fmt: skip
     spec = load_run_spec(spec_path)
+    if n_jobs is not None:
+        spec.n_jobs = int(n_jobs)
     out = Path(out)
-    _check_out(out)
+    check_out(out)
     clock, notes = _Clock(), []
     res = _Results(out / "results", force)
     raw = _raw(spec, res, clock, progress)
@@ -458,8 +484,20 @@ def run_pipeline(
         progress("report", 0, 1)
         path = report.save(out / "report.html")
         progress("report", 1, 1)
-    _write_timings(out, clock, res, notes)
+    write_timings(out, clock.seconds, res.reused, notes)
     return path
+
+
+def _is_sweep(spec_path: str | Path) -> bool:
+    """Whether the file is a rank-sweep spec (unreadable files are left to the run spec's check)."""
+    import tomllib
+
+    from neurogeom.learning.rank_sweep import is_sweep_spec
+
+    try:
+        return is_sweep_spec(tomllib.loads(Path(spec_path).read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False
 
 
 def _inputs(spec: RunSpec) -> dict[str, Any]:
@@ -479,7 +517,10 @@ def _settings(spec: RunSpec, res: _Results) -> dict[str, Any]:
                                "confidence", "zscore", "balance")}  # fmt: skip
     rows["seed"] = spec.seed
     for name, src in spec.sources.items():
-        rows[f"window_s ({name})"] = _window_for(spec, src)
+        if "period" in src.options:
+            rows[f"task period ({name})"] = src.options["period"]
+        else:
+            rows[f"window_s ({name})"] = _window_for(spec, src)
     if spec.compare is not None:
         rows["matched on"] = spec.compare["on"]
         rows["label mapping (model -> brain)"] = {k: v for k, v in spec.compare["mapping"].items()}
@@ -488,11 +529,14 @@ def _settings(spec: RunSpec, res: _Results) -> dict[str, Any]:
     return rows
 
 
-def _write_timings(out: Path, clock: _Clock, res: _Results, notes: list[str]) -> None:
-    total = sum(clock.seconds.values())
-    body = {"seconds": clock.seconds, "total_s": total,
-            "share": {k: (v / total if total else 0.0) for k, v in clock.seconds.items()},
-            "reused": res.reused, "notes": notes}  # fmt: skip
+def write_timings(
+    out: Path, seconds: Mapping[str, float], reused: list[str], notes: list[str]
+) -> None:
+    """``OUT/results/timings.json``: seconds and share of each phase, results reused, notes."""
+    total = sum(seconds.values())
+    body = {"seconds": dict(seconds), "total_s": total,
+            "share": {k: (v / total if total else 0.0) for k, v in seconds.items()},
+            "reused": reused, "notes": notes}  # fmt: skip
     write_atomic(out / "results" / "timings.json", to_json(body, indent=1) + "\n")
 
 

@@ -6,13 +6,18 @@ r and finds that low-rank initialisations start with lower capacity ("poor") and
 ``[sweep]`` section (``tasks/rank_sweep_paper.toml`` is the paper's protocol) and returns, per run,
 the geometry of the first and the last checkpoint (:func:`neurogeom.learning.runs.run_geometry`
 with the spec's ``[analysis]`` settings) and the relative change of the recurrent weights.
+
+``neurogeom run tasks/rank_sweep_paper.toml -o OUT [--setting fast] [--jobs 2]`` runs it end to
+end (:func:`run_rank_sweep`): runs under ``OUT/runs/<setting>/``, ``OUT/results/rank_sweep.nc``
+and ``OUT/report.html`` with the figure, the table and the reading against the paper's claim.
 """
 
 from __future__ import annotations
 
 import copy
 import functools
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +25,15 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-__all__ = ["rank_sweep", "FAST_SETTING"]
+__all__ = ["rank_sweep", "FAST_SETTING", "SETTINGS", "is_sweep_spec", "run_rank_sweep"]
 
 #: Variables of the result, from the geometry at the first and the last checkpoint.
 _MEASURES = ("capacity", "radius", "dimension")
 
 #: A fast setting of ``tasks/rank_sweep_paper.toml`` (about 30 s on 2 cores): 4 ranks, 2 seeds,
 #: 200 SGD steps on a bank of 1024 trials, 50 probes per GLUE estimate. The tests and
-#: ``tutorials/06_rank_sweep.py`` run it: ``rank_sweep(spec, out, **FAST_SETTING)``.
+#: ``tutorials/06_rank_sweep.py`` run it: ``neurogeom run <spec> -o OUT --setting fast``, or
+#: ``rank_sweep(spec, out, **FAST_SETTING)``.
 FAST_SETTING: dict[str, Any] = {
     "ranks": [1, 5, 25, 300],
     "seeds": [0, 1],
@@ -37,6 +43,12 @@ FAST_SETTING: dict[str, Any] = {
         "analysis": {"options": {"n_t": 50, "dichotomies": "one_vs_rest", "jitter": 1e-6}},
     },
 }
+
+
+#: The settings ``neurogeom run <sweep spec> --setting NAME`` selects: ``"full"`` is the spec as
+#: written (``tasks/rank_sweep_paper.toml``: 80 runs of 10,000 steps, about 1-2 hours on 2 cores
+#: with ``--jobs 2``), ``"fast"`` is :data:`FAST_SETTING`.
+SETTINGS: dict[str, dict[str, Any]] = {"full": {}, "fast": FAST_SETTING}
 
 
 def _spec_with(
@@ -106,6 +118,7 @@ def rank_sweep(
     seeds: Sequence[int] | None = None,
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
     n_jobs: int = 1,
+    progress: Callable[[int, int], None] | None = None,
 ) -> xr.Dataset:
     """Train or reuse one run per (rank, seed) and compare the geometry at init and at the end.
 
@@ -123,6 +136,8 @@ def rank_sweep(
         ``{"training": {"n_steps": 300}, "checkpoints": {"steps": [0, 300]}}``.
     n_jobs : int, default=1
         Runs trained at once (:func:`neurogeom.parallel.parallel_map`); results do not depend on it.
+    progress : callable, optional
+        ``progress(done, total)``, called before each batch of ``n_jobs`` runs and at the end.
 
     Returns
     -------
@@ -141,7 +156,15 @@ def rank_sweep(
 
     full = _spec_with(spec, ranks, seeds, overrides)
     runs = expand_sweep(full)
-    rows = parallel_map(functools.partial(_one_run, out_dir=str(out_dir)), runs, n_jobs=n_jobs)
+    one = functools.partial(_one_run, out_dir=str(out_dir))
+    step = 1 if n_jobs == 1 else (len(runs) if n_jobs == -1 else max(int(n_jobs), 1))
+    rows: list[dict[str, Any]] = []
+    for start in range(0, len(runs), step):  # n_jobs runs at a time, so progress can be told
+        if progress is not None:
+            progress(start, len(runs))
+        rows += parallel_map(one, runs[start : start + step], n_jobs=n_jobs)
+    if progress is not None:
+        progress(len(runs), len(runs))
     df = pd.DataFrame(rows)
     df["rank"] = [str(r) if isinstance(r, str) else int(r) for r in df["rank"]]
     ds = xr.Dataset.from_dataframe(df.set_index(["rank", "seed"]))
@@ -154,3 +177,106 @@ def rank_sweep(
         }
     )
     return ds
+
+
+# ---- `neurogeom run <sweep spec>` ---------------------------------------------------------------
+
+
+def is_sweep_spec(raw: Mapping[str, Any]) -> bool:
+    """Whether a parsed TOML file is a training spec with a ``[sweep]`` of ``rank``: the kind
+    ``neurogeom run`` hands to :func:`run_rank_sweep` (a run spec has no ``[task]``)."""
+    return "task" in raw and "rank" in dict(raw.get("sweep", {}))
+
+
+def sweep_setting(name: str | None) -> tuple[str, dict[str, Any]]:
+    """The setting's name and its keywords of :func:`rank_sweep` (``None`` is ``"full"``)."""
+    name = "full" if name is None else str(name)
+    if name not in SETTINGS:
+        raise ValueError(f"unknown setting {name!r}; give one of {sorted(SETTINGS)}.")
+    return name, copy.deepcopy(SETTINGS[name])
+
+
+def run_rank_sweep(
+    spec_path: str | Path,
+    out: str | Path,
+    *,
+    setting: str | None = None,
+    n_jobs: int | None = None,
+    force: bool = False,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> Path:
+    """Train or reuse every (rank, seed) run of a sweep spec and write its report.
+
+    Parameters
+    ----------
+    spec_path : path
+        A training spec with ``[sweep] rank = [...]`` (and ``seed``), e.g.
+        ``tasks/rank_sweep_paper.toml``.
+    out : path
+        Output folder: runs in ``out/runs/<setting>/rank_<r>_seed_<s>`` (finished ones reused),
+        the result in ``out/results/rank_sweep.nc``, figures in ``out/figures/``, the report in
+        ``out/report.html``, phase seconds in ``out/results/timings.json``.
+    setting : {"full", "fast"}, optional
+        :data:`SETTINGS` (default ``"full"``: the spec as written).
+    n_jobs : int, optional
+        Runs trained at once (default 1); the numbers do not depend on it.
+    force : bool, default=False
+        Recompute ``rank_sweep.nc`` from the runs even when it holds this setting already.
+    progress : callable, optional
+        ``progress(phase, done, total)`` with phases ``"train"``, ``"plots"``, ``"report"``.
+
+    Returns
+    -------
+    pathlib.Path
+        The report's path.
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        A missing spec, a bad spec or setting, an output that is a file: before anything is
+        written.
+    """
+    from neurogeom.io.store import load, save
+    from neurogeom.learning.pipeline import check_out, write_timings
+    from neurogeom.tasks import load_spec
+
+    name, kwargs = sweep_setting(setting)
+    spec = load_spec(spec_path)
+    _spec_with(spec, **kwargs)  # the swept spec is checked before anything is written
+    out = Path(out)
+    check_out(out)
+    tell = progress or (lambda phase, done, total: None)
+    seconds: dict[str, float] = {}
+    t0 = time.perf_counter()
+    path = out / "results" / "rank_sweep.nc"
+    if path.exists() and not force and load(path).attrs.get("setting") == name:
+        ds, reused = load(path), ["rank_sweep"]
+        tell("train", 1, 1)
+    else:
+        ds = rank_sweep(spec, out / "runs" / name, n_jobs=n_jobs or 1,
+                        progress=lambda d, t: tell("train", d, t), **kwargs)  # fmt: skip
+        ds.attrs.update(setting=name, spec_path=str(spec_path))
+        save(ds, path)
+        reused = []
+    seconds["train"] = time.perf_counter() - t0
+    report = _sweep_report(ds, out, name, spec_path, tell, seconds)
+    write_timings(out, seconds, reused, [])
+    return report
+
+
+def _sweep_report(ds: xr.Dataset, out: Path, setting: str, spec_path: str | Path,
+                  tell: Callable[[str, int, int], None], seconds: dict[str, float]) -> Path:  # fmt: skip
+    from neurogeom.show.learning_report import rank_sweep_report
+
+    t0 = time.perf_counter()
+    tell("plots", 0, 1)
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    rep = rank_sweep_report(ds, figures=out / "figures", setting=setting, spec=str(spec_path))
+    tell("plots", 1, 1)
+    seconds["plots"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    tell("report", 0, 1)
+    path = rep.save(out / "report.html")
+    tell("report", 1, 1)
+    seconds["report"] = time.perf_counter() - t0
+    return path

@@ -18,7 +18,8 @@ A run spec is a TOML file; relative paths are read from the spec's folder. Secti
     ``run``: a run folder (reused when it holds checkpoints, else trained into); ``task``: a task
     spec such as ``tasks/context_dm.toml`` (trained into ``run``, resumable; needed only when
     ``run`` holds no checkpoints). ``steps``: the checkpoints to simulate (default all);
-    ``window_s_analysis`` as above.
+    ``window_s_analysis`` as above, or ``period`` (a task period such as ``"decision"``: each
+    trial's point is its mean state over that period, as the seed paper reads a network).
 ``[analysis]``
     ``by`` (str), ``within`` (str or list), ``window_s``, ``measure`` (default ``"glue"``),
     ``n_t``, ``n_boot``, ``n_null`` (trajectories), ``n_perm`` (stage test), ``confidence``,
@@ -49,7 +50,7 @@ __all__ = ["RunSpec", "Source", "load_run_spec"]
 _TOP = {"run", "recordings", "models", "analysis", "compare"}
 _RECORDING_KEYS = {"format", "stages", "align", "window_s", "bin_size_s", "variable", "by",
                    "dims", "quantity", "window_s_analysis"}  # fmt: skip
-_MODEL_KEYS = {"run", "task", "steps", "window_s_analysis"}
+_MODEL_KEYS = {"run", "task", "steps", "window_s_analysis", "period"}
 _ANALYSIS = {
     "by": None, "within": [], "window_s": None, "measure": "glue", "n_t": 100, "n_boot": 20,
     "n_null": 20, "n_perm": 50, "confidence": 0.95, "zscore": True, "balance": True,
@@ -181,6 +182,12 @@ def _model(name: str, table: Mapping[str, Any], base: Path) -> Source:
             f"{where}: run folder {str(run)!r} holds no checkpoints; give task = <task spec> to "
             "train it, or point run at a trained run folder."
         )
+    if "period" in opts and not isinstance(opts["period"], str):
+        _fail(
+            where, f"period must be a task period name such as 'decision'; got {opts['period']!r}."
+        )
+    if "period" in opts and "window_s_analysis" in opts:
+        _fail(where, "give period (a task period) or window_s_analysis (seconds), not both.")
     steps = opts.get("steps")
     if steps is not None and len(steps) < 2:
         _fail(where, f"a trajectory needs at least 2 checkpoints; steps = {steps}.")

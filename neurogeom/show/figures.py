@@ -394,3 +394,43 @@ def plot_psychometric(
     ax.set_ylabel(f"{y} (fraction correct)")
     ax.legend(fontsize=8)
     return fig
+
+
+def plot_rank_sweep(ds: xr.Dataset) -> Figure:
+    """A rank sweep: capacity at initialisation, its change and the weight change, vs the rank.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        The result of :func:`neurogeom.learning.rank_sweep.rank_sweep`, dims ``(rank, seed)``
+        with ``capacity_init``, ``capacity_change`` and ``weight_change``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Three panels over the rank of the initial recurrent weights (log axis): the mean over
+        seeds with +- one standard deviation across seeds as bars, each seed a faint dot.
+    """
+    import json
+
+    n_units = json.loads(ds.attrs.get("spec", "{}")).get("network", {}).get("n_units", np.nan)
+    ranks = np.array([n_units if str(r) == "full" else float(r) for r in ds["rank"].values])
+    panels = (("capacity_init", "capacity at init α (per unit)"),
+              ("capacity_change", "capacity change, final − init (per unit)"),
+              ("weight_change", "||W − W0|| / ||W0|| at the end (ratio)"))  # fmt: skip
+    color = palette(["capacity"])["capacity"]
+    fig, axes = new_figure(3, width=4.0, height=3.4)
+    for ax, (name, label) in zip(axes, panels):
+        values = np.asarray(ds[name].transpose("rank", "seed").values, float)
+        spread = values.std(1, ddof=1) if values.shape[1] > 1 else np.zeros(len(ranks))
+        for j in range(values.shape[1]):
+            ax.plot(ranks, values[:, j], "o", color=color, alpha=0.25, ms=3)
+        ax.errorbar(ranks, values.mean(1), yerr=spread, color=color, marker="o", capsize=3,
+                    label=f"mean ± s.d. over {values.shape[1]} seeds")  # fmt: skip
+        if name == "capacity_change":
+            ax.axhline(0, color="0.5", ls=":", lw=1)
+        ax.set_xscale("log")
+        ax.set_xlabel("rank of the initial recurrent weights W0")
+        ax.set_ylabel(label)
+    axes[0].legend(fontsize=8)
+    return fig

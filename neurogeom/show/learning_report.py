@@ -23,7 +23,14 @@ from neurogeom.show._readings import _floor_reading, reading
 from neurogeom.show._style import save_figure
 from neurogeom.show.report import Report
 
-__all__ = ["learning_report", "trajectory_reading", "trajectory_table"]
+__all__ = [
+    "learning_report",
+    "rank_sweep_report",
+    "rank_sweep_reading",
+    "rank_sweep_table",
+    "trajectory_reading",
+    "trajectory_table",
+]
 
 TABLE_MEASURES = ("capacity", "radius", "dimension")
 _COLUMNS = ("", "_sem", "_resample_se", "_ci_low", "_ci_high", "_null_mean")
@@ -314,4 +321,147 @@ def learning_report(
     for name in models:
         if f"psychometric_{name}" in results:
             _psychometric_section(rep, results[f"psychometric_{name}"], name, folder)
+    return rep
+
+
+# ---- the rank sweep (`neurogeom run tasks/rank_sweep_paper.toml`) --------------------------------
+
+_SWEEP_COLUMNS = ("capacity_init", "capacity_change", "capacity_final", "weight_change",
+                  "accuracy_final", "at_floor_init")  # fmt: skip
+
+
+def rank_sweep_table(ds: xr.Dataset) -> pd.DataFrame:
+    """Per rank: mean and standard deviation over seeds of each number of a rank sweep.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        :func:`neurogeom.learning.rank_sweep.rank_sweep`'s result, dims ``(rank, seed)``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``rank``; columns ``<name>_mean`` and ``<name>_sd`` for capacity at init (manifolds
+        per unit), its change, the final capacity, the relative weight change, the final
+        held-out accuracy (fraction) and the fraction of seeds at the floor at init; ``n_seeds``.
+    """
+    cols: dict[str, Any] = {}
+    for name in (c for c in _SWEEP_COLUMNS if c in ds):
+        v = ds[name].transpose("rank", "seed")
+        cols[f"{name}_mean"] = v.mean("seed").values
+        cols[f"{name}_sd"] = v.std("seed", ddof=1).values if ds.sizes["seed"] > 1 else np.nan
+    cols["n_seeds"] = ds.sizes["seed"]
+    return pd.DataFrame(cols, index=pd.Index([str(r) for r in ds["rank"].values], name="rank"))
+
+
+def _ordering(ds: xr.Dataset, name: str) -> tuple[float, float, float, float]:
+    """(lowest-rank mean, highest-rank mean, their difference in s.e. over seeds, Spearman rho of
+    the per-rank means with the rank)."""
+    v = np.asarray(ds[name].transpose("rank", "seed").values, float)
+    n = v.shape[1]
+    lo, hi = v[0], v[-1]
+    se = np.sqrt((lo.var(ddof=1) + hi.var(ddof=1)) / n) if n > 1 else np.nan
+    z = (lo.mean() - hi.mean()) / se if se and np.isfinite(se) else np.nan
+    rho = pd.Series(v.mean(1)).corr(pd.Series(np.arange(len(v), dtype=float)), method="spearman")
+    return float(lo.mean()), float(hi.mean()), float(z), float(rho)
+
+
+def _verdict(z: float, lower: bool) -> str:
+    if not np.isfinite(z):
+        return "with one seed, no spread to judge it by"
+    if abs(z) < 2:
+        return f"a difference within the seed spread ({z:+.1f} s.e.)"
+    agrees = (z < 0) == lower
+    return f"{'as' if agrees else 'against'} the paper ({z:+.1f} s.e.)"
+
+
+def rank_sweep_reading(ds: xr.Dataset) -> str:
+    """The plain-language reading of a rank sweep against the paper's claim (arXiv 2503.18114):
+    low-rank initialisations start with lower capacity and change more with training.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        :func:`neurogeom.learning.rank_sweep.rank_sweep`'s result.
+
+    Returns
+    -------
+    str
+        What the numbers show about each half of the claim, judged by the difference between
+        the lowest and highest rank in standard errors over seeds, the ordering across all
+        ranks (Spearman rho of the means), and what the final accuracy says about it.
+    """
+    r0, r1 = (str(r) for r in ds["rank"].values[[0, -1]])
+    i0, i1, iz, irho = _ordering(ds, "capacity_init")
+    c0, c1, cz, crho = _ordering(ds, "capacity_change")
+    w0, w1, _, wrho = _ordering(ds, "weight_change")
+    acc = ds["accuracy_final"].mean("seed") if "accuracy_final" in ds else None
+    text = (
+        f"The paper: low-rank initial weights start with lower capacity and change more in "
+        f"training. Here, capacity at initialisation is {i0:.3g} at rank {r0} and {i1:.3g} at "
+        f"rank {r1}: {_verdict(iz, lower=True)}; across all ranks the means order with the rank "
+        f"at Spearman rho = {irho:+.2f} (+1: rising with rank). The change of capacity is "
+        f"{c0:.3g} at rank {r0} and {c1:.3g} at rank {r1}: "
+        f"{_verdict(-cz if np.isfinite(cz) else cz, lower=True)} (rho = {crho:+.2f}; the paper "
+        f"expects it negative). The relative weight change ||W - W0||/||W0|| is {w0:.3g} at rank "
+        f"{r0} and {w1:.3g} at rank {r1} (rho = {wrho:+.2f})."
+    )
+    if acc is not None:
+        text += (
+            f" Held-out accuracy at the end is {float(acc.min()):.2f} to {float(acc.max()):.2f} "
+            "over ranks: a rank that has not learnt the task yet shows a small change because "
+            "it has not learnt, not because it is lazy; longer training separates the two."
+        )
+    if "at_floor_init" in ds and float(ds["at_floor_init"].max()) > 0:
+        text += " Some runs sit at the capacity floor at initialisation: " + _floor_reading(ds)
+    return text
+
+
+def rank_sweep_report(ds: xr.Dataset, *, figures: str | Path, setting: str, spec: str) -> Report:
+    """The report of a rank sweep: inputs, settings, the figure, the table and the reading.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        :func:`neurogeom.learning.rank_sweep.rank_sweep`'s result.
+    figures : path
+        Existing folder for ``rank_sweep.png`` and ``rank_sweep.svg``.
+    setting : str
+        The setting's name (``"fast"``, ``"full"``).
+    spec : str
+        The sweep spec's path.
+
+    Returns
+    -------
+    Report
+        Not yet saved.
+    """
+    import json
+
+    from neurogeom.show.figures import plot_rank_sweep
+
+    cfg = json.loads(ds.attrs.get("spec", "{}"))
+    tr, an = cfg.get("training", {}), cfg.get("analysis", {})
+    inputs = {"spec": spec, "setting": setting, "runs": ds.attrs.get("out_dir", ""),
+              "ranks": [str(r) for r in ds["rank"].values],
+              "seeds": [int(s) for s in ds["seed"].values]}  # fmt: skip
+    settings = {"network": cfg.get("network", {}), "training steps": tr.get("n_steps"),
+                "optimizer": f"{tr.get('optimizer')} lr {tr.get('lr')} momentum "
+                f"{tr.get('momentum')} batch {tr.get('batch_size')}",
+                "geometry": {k: an.get(k) for k in ("period", "by", "n_points_per_manifold",
+                                                    "center")},
+                "measure options": an.get("options", {})}  # fmt: skip
+    rep = Report("Rank of the initial weights: capacity at initialisation and its change",
+                 inputs=inputs, settings=settings)  # fmt: skip
+    rep.add_section("Capacity at initialisation and its change, against the rank", (
+        "One network per (rank, seed), its initial recurrent weights truncated to that rank and "
+        "rescaled to the full-rank norm; GLUE capacity of the decision-period states labelled "
+        "by the decision, at the first and the last checkpoint. The numbers per run are in "
+        "results/rank_sweep.nc beside this file."))  # fmt: skip
+    _add_figure(rep, plot_rank_sweep(ds), Path(figures), "rank_sweep", "Left: capacity at "
+                "initialisation; middle: its change with training; right: relative change of the "
+                "recurrent weights; each against the rank of W0 (log axis). Points: seeds; line "
+                "and bars: mean ± s.d. over seeds.", rank_sweep_reading(ds))  # fmt: skip
+    rep.add_table(rank_sweep_table(ds), "Per rank: mean and s.d. over seeds (capacity in "
+                  "manifolds per unit; weight change as a ratio; accuracy as a fraction).")  # fmt: skip
     return rep
