@@ -213,3 +213,21 @@ def test_mat_recordings_run_end_to_end(tmp_path):
 
     traj = load(tmp_path / "out" / "results" / "trajectory_mante.nc")
     assert float(traj.capacity[1]) > float(traj.capacity[0])
+
+
+def test_trajectory_reading_says_which_measures_move_beyond_their_intervals():
+    import xarray as xr
+
+    from neurogeom.show.learning_report import trajectory_reading
+
+    traj = xr.Dataset(
+        {"capacity": ("stage", [0.2, 0.3, 0.25]), "capacity_ci_low": ("stage", [0.18, 0.27, 0.1]),
+         "capacity_ci_high": ("stage", [0.22, 0.33, 0.4]), "radius": ("stage", [1.0, 1.1, 0.9]),
+         "radius_ci_low": ("stage", [0.8, 0.9, 0.7]), "radius_ci_high": ("stage", [1.2, 1.3, 1.1])},
+        coords={"stage": [0, 1, 2], "label": ("stage", ["a", "b", "c"])},
+    )  # fmt: skip
+    text = trajectory_reading(traj, "x")
+    moved = text.split("Beyond the 95% intervals")[1].split("Within them")[0]
+    assert "capacity 0.2 [0.18, 0.22] -> 0.3 [0.27, 0.33] at b" in moved  # not c: it overlaps
+    assert "radius" not in moved
+    assert "radius 1 [0.8, 1.2] -> 1.1 [0.9, 1.3] at b" in text.split("Within them")[1]

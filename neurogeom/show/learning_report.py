@@ -75,6 +75,33 @@ def _floor_stages(traj: xr.Dataset) -> list[str]:
     return [str(s) for s, c, r in zip(index, cap, rad) if np.isfinite(c) and not np.isfinite(r)]
 
 
+def _change_reading(traj: xr.Dataset, conf: float) -> str:
+    """Whether each of capacity, radius and dimension moves beyond its resampling interval: the
+    stage whose interval lies farthest from the first stage's (else the stage whose value lies
+    farthest from the first), with both intervals."""
+    parts, flat = [], []
+    index = traj["label"].values if "label" in traj.coords else traj["stage"].values
+    for m in (v for v in TABLE_MEASURES if f"{v}_ci_low" in traj and f"{v}_ci_high" in traj):
+        val = np.asarray(traj[m].values, float)
+        lo = np.asarray(traj[f"{m}_ci_low"].values, float)
+        hi = np.asarray(traj[f"{m}_ci_high"].values, float)
+        if not np.isfinite(val[0]) or not np.isfinite(val[1:]).any():
+            continue
+        gap = np.fmax(lo[1:] - hi[0], lo[0] - hi[1:])  # > 0: the two intervals do not overlap
+        beyond = bool(np.nanmax(gap, initial=-np.inf) > 0)
+        k = 1 + int(np.nanargmax(gap) if beyond else np.nanargmax(np.abs(val[1:] - val[0])))
+        where = f"{m} {val[0]:.3g} [{lo[0]:.3g}, {hi[0]:.3g}] -> {val[k]:.3g} [{lo[k]:.3g}, {hi[k]:.3g}] at {index[k]}"
+        (parts if beyond else flat).append(where)
+    text = ""
+    if parts:
+        text += (f" Beyond the {conf:.0%} intervals (at the stage shown, its interval and the first "
+                 f"stage's do not overlap): {'; '.join(parts)}.")  # fmt: skip
+    if flat:
+        text += (f" Within them (the intervals overlap, so no change is shown): "
+                 f"{'; '.join(flat)}.")  # fmt: skip
+    return text
+
+
 def trajectory_reading(traj: xr.Dataset, name: str) -> str:
     """A plain-language reading of a trajectory: the change, its errors, the null, the floor.
 
@@ -100,6 +127,7 @@ def trajectory_reading(traj: xr.Dataset, name: str) -> str:
         "number would move with other trials); the error bars are twice the Monte-Carlo error of "
         "the estimator (how precisely it was computed on these trials); the two are not merged."
     )
+    text += _change_reading(traj, conf)
     if above is not None:
         text += (
             f" Capacity lies above the {conf:.0%} band of the label-shuffle null at {above} of "
