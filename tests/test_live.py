@@ -8,6 +8,7 @@ import copy
 import numpy as np
 import pytest
 import xarray as xr
+from _specs import TINY_SPEC
 
 from neurogeom.learning.live import LiveGeometry, live_observer, read_live_geometry
 from neurogeom.learning.runs import psychometric, run_geometry
@@ -17,18 +18,8 @@ from neurogeom.tasks import validate_spec
 pytest.importorskip("neurogym")
 
 SPEC = {
-    "task": {"name": "ContextDecisionMaking-v0", "kwargs": {"use_expl_context": True}},
-    "network": {"n_units": 32, "init": "identity", "g": 0.1},
-    "training": {
-        "n_steps": 20,
-        "batch_size": 32,
-        "lr": 0.003,
-        "n_train_trials": 256,
-        "n_test_trials": 100,
-        "eval_every": 10,
-        "seed": 4,
-    },
-    "checkpoints": {"save_every": 7},
+    **TINY_SPEC,
+    "training": {**TINY_SPEC["training"], "n_steps": 20},
     "analysis": {
         "live": True,
         "n_trials": 40,

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from _specs import TINY_SPEC
 
 from neurogeom.models.train import (
     list_checkpoints,
@@ -29,20 +30,7 @@ pytest.importorskip("neurogym")
 
 REPO = Path(__file__).resolve().parents[1]
 
-TINY = {
-    "task": {"name": "ContextDecisionMaking-v0", "kwargs": {"use_expl_context": True}},
-    "network": {"n_units": 32, "init": "identity", "g": 0.1},
-    "training": {
-        "n_steps": 40,
-        "batch_size": 32,
-        "lr": 0.003,
-        "n_train_trials": 256,
-        "n_test_trials": 100,
-        "eval_every": 10,
-        "seed": 4,
-    },
-    "checkpoints": {"save_every": 7},
-}
+TINY = TINY_SPEC
 
 
 def _weights(path):
