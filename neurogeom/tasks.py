@@ -50,7 +50,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from neurogeom.models.config import CONFIG_SECTIONS, config_keys
+from neurogeom.models.config import (
+    CONFIG_SECTIONS,
+    check_task_spec,
+    config_keys,
+    unknown_keys_message,
+)
 
 __all__ = [
     "TrialBank",
@@ -652,7 +657,7 @@ def _check_keys(section: str, table: Mapping[str, Any], where: str) -> None:
     unknown = sorted(set(table) - set(SPEC_KEYS[section]))
     if unknown:
         raise ValueError(
-            f"{where}: unknown key(s) {unknown} in [{section}]; allowed: {', '.join(SPEC_KEYS[section])}"
+            f"{where}: {unknown_keys_message(unknown, SPEC_KEYS[section], f'in [{section}]')}"
         )
 
 
@@ -664,7 +669,8 @@ def validate_spec(spec: Mapping[str, Any], where: str = "spec") -> dict[str, Any
     """
     unknown = sorted(set(spec) - set(SPEC_KEYS))
     if unknown:
-        raise ValueError(f"{where}: unknown section(s) {unknown}; allowed: {', '.join(SPEC_KEYS)}")
+        message = unknown_keys_message(unknown, SPEC_KEYS, noun="section(s)")
+        raise ValueError(f"{where}: {message}")
     out = {s: dict(spec.get(s, {})) for s in SPEC_KEYS}
     for section, table in out.items():
         if not isinstance(table, Mapping):
@@ -716,6 +722,10 @@ def load_spec(path: str | Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"{path}: not valid TOML: {exc}") from None
     spec = validate_spec(raw, where=str(path))
+    try:
+        check_task_spec(spec)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
     spec["source"] = str(path)
     return spec
 

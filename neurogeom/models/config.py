@@ -7,12 +7,22 @@ them, so the keys a spec may hold (:data:`neurogeom.tasks.SPEC_KEYS`) are these 
 defined once. Every config validates its values (``validate``) and is built from a spec section
 with ``from_dict``, which names unknown keys and lists the allowed ones.
 
-This module imports neither torch nor neurogym: specs are checked before anything heavy loads.
+Every value is checked against its field's type first (``lr = "0.003"`` is refused with the key,
+the type asked for and the value given), and an unknown key names the nearest allowed one.
+:func:`check_task_spec` then checks what depends on the task (analysis labels, periods, the
+manifold label, the measures, the task's keyword arguments) against a two-trial bank.
+
+This module imports neither torch nor neurogym: specs are checked before anything heavy loads
+(:func:`check_task_spec` imports neurogym when it is called).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import difflib
+import inspect
+import types
+import typing
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar
 
@@ -24,7 +34,108 @@ __all__ = [
     "CONFIG_SECTIONS",
     "config_keys",
     "parse_target",
+    "unknown_keys_message",
+    "check_task_spec",
 ]
+
+
+def unknown_keys_message(
+    unknown: Iterable[str], allowed: Iterable[str], where: str = "", noun: str = "key(s)"
+) -> str:
+    """``"unknown key(s) ['n_step'] in [training] (did you mean 'n_steps'?); allowed: ..."``.
+
+    Parameters
+    ----------
+    unknown : iterable of str
+        The keys not allowed.
+    allowed : iterable of str
+        The keys allowed, in the order they are listed.
+    where : str, optional
+        Where the keys were found, e.g. ``"in [training]"``.
+    noun : str, default="key(s)"
+        What the keys are, e.g. ``"network key(s)"``.
+
+    Returns
+    -------
+    str
+        One line naming the unknown keys, the nearest allowed key of each that has a close one,
+        and the allowed keys.
+
+    Examples
+    --------
+    >>> unknown_keys_message(["n_step"], ["n_steps", "lr"], "in [training]")
+    "unknown key(s) ['n_step'] in [training] (did you mean 'n_steps'?); allowed: n_steps, lr"
+    """
+    allowed = list(allowed)
+    unknown = sorted(unknown)
+    near = {}
+    for key in unknown:
+        match = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
+        if match:
+            near[key] = match[0]
+    hint = ""
+    if len(unknown) == 1 and near:
+        hint = f" (did you mean {near[unknown[0]]!r}?)"
+    elif near:
+        hint = " (did you mean " + ", ".join(f"{v!r} for {k!r}" for k, v in near.items()) + "?)"
+    head = f"unknown {noun} {unknown}" + (f" {where}" if where else "")
+    return f"{head}{hint}; allowed: {', '.join(allowed)}"
+
+
+_TYPE_WORDS = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+
+
+def _type_word(hint: Any) -> str:
+    """What a field's type asks for, in words (TOML has no null: ``None`` is "omitted")."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        words = [_type_word(a) for a in typing.get_args(hint) if a is not type(None)]
+        return " or ".join(words) + (" (or omitted)" if type(None) in typing.get_args(hint) else "")
+    if origin is list or hint is list:
+        args = typing.get_args(hint)
+        inner = _type_word(args[0]) if args and args[0] is not Any else ""
+        return "a list" + (f" of {inner.split(' ', 1)[-1]}s" if inner else "")
+    if origin is dict or hint is dict:
+        return "a table"
+    return _TYPE_WORDS.get(hint, getattr(hint, "__name__", str(hint)))
+
+
+def _matches(value: Any, hint: Any) -> bool:
+    """Whether a spec value has a field's type (an integer is a number; ``True`` is no integer)."""
+    if hint is Any:
+        return True
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, a) for a in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if origin is list or hint is list:
+        args = typing.get_args(hint)
+        return isinstance(value, list) and all(_matches(v, args[0]) for v in value if args)
+    if origin is dict or hint is dict:
+        return isinstance(value, Mapping)
+    return True
+
+
+def _type_error(where: str, hint: Any, value: Any) -> str:
+    given = f"{value!r} ({_TYPE_WORDS.get(type(value), type(value).__name__)})"
+    message = f"{where} must be {_type_word(hint)}; got {given}"
+    if isinstance(value, str) and _matches(1.0, hint):
+        try:
+            float(value)
+        except ValueError:
+            pass
+        else:
+            message += f"; write the number without quotes: {where.rsplit('.', 1)[-1]} = {value}"
+    return message
 
 
 class _SectionConfig:
@@ -38,9 +149,11 @@ class _SectionConfig:
         names = [f.name for f in fields(cls)]
         unknown = sorted(set(d) - set(names))
         if unknown:
-            raise ValueError(
-                f"unknown {cls.section} key(s) {unknown}; allowed: {', '.join(sorted(names))}"
-            )
+            raise ValueError(unknown_keys_message(unknown, names, noun=f"{cls.section} key(s)"))
+        hints = typing.get_type_hints(cls)
+        for key, value in d.items():
+            if not _matches(value, hints[key]):
+                raise TypeError(_type_error(f"{cls.section}.{key}", hints[key], value))
         cfg = cls(**d)
         cfg.validate()
         return cfg
@@ -235,7 +348,21 @@ class TrainConfig(_SectionConfig):
             )
         if self.patience < 1:
             raise ValueError(f"training.patience must be >= 1; got {self.patience}")
+        _check_seed("training.seed", self.seed)
+        if self.device != "auto" and self.device.split(":")[0] not in _DEVICES:
+            raise ValueError(
+                f"training.device must be 'auto', 'cpu', 'cuda' or 'cuda:<index>'; "
+                f"got {self.device!r}"
+            )
         parse_target(self.target_accuracy, 0.9)
+
+
+_DEVICES = ("cpu", "cuda", "mps")
+
+
+def _check_seed(where: str, seed: int) -> None:
+    if seed < 0:
+        raise ValueError(f"{where} must be a non-negative integer; got {seed}")
 
 
 def parse_target(target: float | str | None, ideal: float | None) -> float | None:
@@ -346,6 +473,8 @@ class AnalysisConfig(_SectionConfig):
         n = self.n_trials
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"analysis.n_trials must be a positive integer; got {n!r}")
+        _check_seed("analysis.seed", self.seed)
+        _check_seed("analysis.geometry_seed", self.geometry_seed)
         if not isinstance(self.live, bool):
             raise ValueError(f"analysis.live must be true or false; got {self.live!r}")
         by = [self.by] if isinstance(self.by, str) else self.by
@@ -381,3 +510,106 @@ CONFIG_SECTIONS: dict[str, type] = {
 def config_keys(section: str) -> tuple[str, ...]:
     """The keys a spec section that builds a config may hold: the config's fields, in order."""
     return tuple(f.name for f in fields(CONFIG_SECTIONS[section]))
+
+
+def _task_kwargs_problem(name: str, kwargs: Mapping[str, Any]) -> str | None:
+    """What is wrong with a task's keyword arguments, judged by its constructor's defaults."""
+    import gymnasium
+    import neurogym  # noqa: F401  (registers its tasks with gymnasium)
+
+    entry = gymnasium.envs.registry[name].entry_point
+    if isinstance(entry, str):
+        import importlib
+
+        module, _, attr = entry.partition(":")
+        entry = getattr(importlib.import_module(module), attr)
+    try:  # a class's own __init__ (neurogym's task classes hide it behind *args, **kwargs)
+        params = inspect.signature(entry.__init__ if isinstance(entry, type) else entry).parameters
+    except (TypeError, ValueError):  # pragma: no cover - a builtin entry point
+        return None
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return None  # a constructor that passes its keywords on: neurogym checks them
+    names = [n for n in params if n != "self"]
+    unknown = sorted(set(kwargs) - set(names))
+    if unknown:
+        return unknown_keys_message(unknown, names, f"in [task.kwargs] of {name!r}")
+    for key, value in kwargs.items():
+        default = params[key].default
+        if default is inspect.Parameter.empty or default is None:
+            continue
+        hint = bool if isinstance(default, bool) else None
+        if hint is None and isinstance(default, int | float):
+            hint = float
+        if hint is not None and not _matches(value, hint):
+            return _type_error(f"task.kwargs.{key}", hint, value)
+    return None
+
+
+def check_task_spec(spec: Mapping[str, Any]) -> None:
+    """Check what in a validated spec depends on its task, before anything is trained.
+
+    The analysis labels, the analysis period and the alignment period, the manifold label(s)
+    ``analysis.by`` (of a spec with live geometry) and the measures are checked against a two-trial
+    bank of the task; the task's keyword arguments against its constructor (a number where the
+    default is a number, a known name).
+
+    Parameters
+    ----------
+    spec : mapping
+        A spec as :func:`neurogeom.tasks.validate_spec` returns it (every section present).
+
+    Raises
+    ------
+    ValueError
+        Naming the key, the bad value and the allowed ones.
+
+    See Also
+    --------
+    neurogeom.tasks.validate_spec : the checks that need no task.
+
+    Examples
+    --------
+    >>> spec = validate_spec({"task": {"name": "PerceptualDecisionMaking-v0"}})  # doctest: +SKIP
+    >>> check_task_spec(spec)  # doctest: +SKIP
+    """
+    from neurogeom.tasks import build_trial_bank
+
+    task = spec["task"]
+    name = task["name"]
+    problem = _task_kwargs_problem(name, task.get("kwargs") or {})
+    if problem:
+        raise ValueError(problem)
+    an = AnalysisConfig.from_dict(spec.get("analysis") or {})
+    bank = build_trial_bank(name, 2, seed=an.seed, env_kwargs=task.get("kwargs") or {})
+    columns = list(bank.conditions.columns)
+    periods = [c[: -len("_start")] for c in bank.periods.columns if c.endswith("_start")]
+    unknown = sorted(set(an.labels or []) - set(columns))
+    if unknown:
+        raise ValueError(
+            f"analysis.labels: unknown label(s) {unknown} for task {name!r}; "
+            f"its labels: {', '.join(columns)}"
+        )
+    for key in ("period", "align"):
+        value = getattr(an, key)
+        if value is not None and value not in periods:
+            near = difflib.get_close_matches(value, periods, n=1)
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            raise ValueError(
+                f"analysis.{key}: task {name!r} has no period {value!r}{hint}; "
+                f"its periods: {', '.join(periods)}"
+            )
+    kept = an.labels or columns
+    by = [an.by] if isinstance(an.by, str) else list(an.by)
+    missing = [b for b in by if b not in kept]
+    if missing and (an.live or "by" in (spec.get("analysis") or {})):
+        raise ValueError(
+            f"analysis.by: label(s) {missing} are not among the analysis labels of task "
+            f"{name!r}: {', '.join(kept)}"
+        )
+    from neurogeom.geometry.registry import get_measure
+
+    for measure in an.measures:
+        try:
+            get_measure(measure)
+        except ValueError as exc:
+            raise ValueError(f"analysis.measures: {exc}") from None
