@@ -107,17 +107,29 @@ def write_state(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, An
 
 
 def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Read a checkpoint: (tensors by name, metadata dict with ``step`` and the rest)."""
-    from safetensors import safe_open
+    """Read a checkpoint: (tensors by name, metadata dict with ``step`` and the rest).
+
+    Raises ``FileNotFoundError`` when the file is missing and ``ValueError`` naming the file
+    when it is truncated or damaged.
+    """
+    from safetensors import SafetensorError, safe_open
 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint file at {path}")
     tensors = {}
-    with safe_open(str(path), framework="pt") as f:
-        meta = json.loads((f.metadata() or {}).get("neurogeom", "{}"))
-        for key in f.keys():
-            tensors[key] = f.get_tensor(key)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = json.loads((f.metadata() or {}).get("neurogeom", "{}"))
+            for key in f.keys():
+                tensors[key] = f.get_tensor(key)
+    except (SafetensorError, OSError, RuntimeError, ValueError) as exc:
+        raise ValueError(
+            f"checkpoint {path} is truncated or damaged ({str(exc).strip() or type(exc).__name__}); "
+            "delete it and resume training to write it again"
+        ) from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("step"), int):
+        raise ValueError(f"checkpoint {path} is damaged: its metadata holds no step")
     return tensors, meta
 
 
@@ -162,15 +174,55 @@ def list_checkpoints(run_dir: str | Path) -> list[tuple[int, Path]]:
     return found
 
 
-def latest_state(run_dir: Path) -> Path | None:
-    """The state file (checkpoint or resume file) of the latest step in a run folder, if any."""
-    cands = []
-    if (run_dir / LAST).is_file():
-        cands.append((load_checkpoint(run_dir / LAST)[1]["step"], run_dir / LAST))
+def latest_state(
+    run_dir: Path,
+) -> tuple[Path | None, dict[str, torch.Tensor], dict[str, Any], list[str]] | None:
+    """The newest intact saved state of a run folder, read, with notes on damaged files.
+
+    Candidates are the resume file and the scheduled checkpoints. A truncated or damaged file is
+    skipped, and so is every state newer than a damaged checkpoint (resuming from the state
+    before it writes that checkpoint again).
+
+    Returns
+    -------
+    tuple or None
+        ``(path, tensors, meta, notes)``: the state file, its content, and one note per damaged
+        file found (naming it and the state resumed from instead); ``path`` is None (and the
+        content empty) when every state file is damaged; None when the folder holds no state.
+    """
+    cands: list[tuple[int, Path]] = []
     ck = run_dir / "checkpoints"
     if ck.is_dir():
         cands += [(int(p.stem.split("_")[1]), p) for p in ck.glob("step_*.safetensors")]
-    return max(cands)[1] if cands else None
+    damaged: list[tuple[int | None, Path, str]] = []
+    last = run_dir / LAST
+    loaded: dict[Path, tuple[dict, dict]] = {}
+    if last.is_file():
+        try:
+            loaded[last] = load_checkpoint(last)
+            cands.append((loaded[last][1]["step"], last))
+        except ValueError as exc:
+            damaged.append((None, last, str(exc)))
+    for step, path in sorted(cands, key=lambda c: c[0]):
+        if path not in loaded and path.parent == ck:
+            try:
+                loaded[path] = load_checkpoint(path)
+            except ValueError as exc:
+                damaged.append((step, path, str(exc)))
+    bad_steps = [s for s, _, _ in damaged if s is not None]
+    limit = min(bad_steps) if bad_steps else None
+    good = [(s, p) for s, p in cands if p in loaded and (limit is None or s < limit)]
+    best = max(good, key=lambda c: (c[0], c[1] == last)) if good else None
+    start = f"step {best[0]} ({best[1].name})" if best else "the start"
+    notes = [
+        f"{path} is truncated or damaged; resuming from {start}, the newest intact state"
+        + ("" if step is None else " before it")
+        for step, path, _ in damaged
+    ]
+    if best is None:
+        return (None, {}, {}, notes) if notes else None
+    tensors, meta = loaded[best[1]]
+    return best[1], tensors, meta, notes
 
 
 # ---- metrics table --------------------------------------------------------------------------------

@@ -43,10 +43,32 @@ __all__ = [
 
 
 def pick_device(device: str | None = "auto") -> torch.device:
-    """``"auto"``: CUDA when available, else CPU; otherwise ``torch.device(device)``."""
+    """``"auto"``: CUDA when available, else CPU; otherwise ``torch.device(device)``.
+
+    A CUDA device this torch cannot use (no CUDA build or no GPU, or an index past the GPUs
+    present) raises ``ValueError`` naming it, before anything is built on it.
+    """
     if device in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        dev = torch.device(device)
+    except RuntimeError as exc:
+        raise ValueError(
+            f"training.device {device!r} is not a torch device ({exc}); use 'auto', 'cpu' or 'cuda'"
+        ) from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"training.device = {device!r}, but CUDA is not available to this torch "
+                f'({torch.__version__}); use device = "cpu" (or "auto")'
+            )
+        n = torch.cuda.device_count()
+        if dev.index is not None and dev.index >= n:
+            raise ValueError(
+                f"training.device = {device!r}, but this machine has {n} CUDA device(s) "
+                f'(cuda:0..cuda:{n - 1}); use one of them, "cpu" or "auto"'
+            )
+    return dev
 
 
 @contextmanager

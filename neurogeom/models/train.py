@@ -39,6 +39,7 @@ import copy
 import json
 import math
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -61,7 +62,13 @@ from neurogeom.models.checkpoints import (
     snapshot,
     write_metrics,
 )
-from neurogeom.models.config import CheckpointConfig, NetworkConfig, TrainConfig, parse_target
+from neurogeom.models.config import (
+    CheckpointConfig,
+    NetworkConfig,
+    TrainConfig,
+    check_task_spec,
+    parse_target,
+)
 from neurogeom.models.rnn import CTRNN, GRUNet, build_network, pick_device, torch_threads
 from neurogeom.tasks import TrialBank, build_trial_bank, ideal_observer, validate_spec
 
@@ -116,6 +123,7 @@ def _resolve(spec: Mapping[str, Any]) -> dict[str, Any]:
         raise ValueError(
             "a spec with a [sweep] section describes many runs; expand it with expand_sweep"
         )
+    check_task_spec(spec)
     return {
         "task": {"kwargs": {}, "conditions": {}, **spec["task"]},
         "network": NetworkConfig.from_dict(spec["network"]).to_dict(),
@@ -362,6 +370,10 @@ def train(
     """
     t_start = time.perf_counter()
     spec = _resolve(spec)
+    if max_steps is not None and (isinstance(max_steps, bool) or int(max_steps) < 0):
+        raise ValueError(f"max_steps must be a non-negative integer; got {max_steps!r}")
+    cfg = TrainConfig(**spec["training"])
+    device = pick_device(cfg.device)  # an unusable device fails before the run folder is made
     run_dir = Path(run_dir)
     stored = run_dir / "spec.json"
     if stored.is_file():
@@ -375,8 +387,6 @@ def train(
         run_dir.mkdir(parents=True, exist_ok=True)
         write_atomic(stored, to_json(spec, indent=2))
 
-    cfg = TrainConfig(**spec["training"])
-    device = pick_device(cfg.device)
     with torch_threads(cfg.threads if device.type == "cpu" else None):
         return _train(spec, cfg, run_dir, device, max_steps, progress, t_start, observers)
 
@@ -417,7 +427,8 @@ def _train(spec, cfg, run_dir, device, max_steps, progress, t_start, observers) 
     bar = None
     try:
         for s, path in _existing_checkpoints(run_dir):
-            rec.observe(s, path)
+            if s <= step:  # later ones are trained again (and may be damaged)
+                rec.observe(s, path)
         if fresh:
             tensors, meta = snapshot(run.net, run.opt, 0, run.meta_extra)
             rec.evaluate(0, tensors, float("nan"), 0.0, last=False, counts=False)
@@ -546,10 +557,13 @@ def _resume_state(run_dir: Path, run: _Run, cfg: TrainConfig) -> tuple[int, list
     step, rows = 0, []
     latest = latest_state(run_dir)
     if latest is not None:
-        tensors, meta = load_checkpoint(latest)
-        restore(tensors, meta, run.net, run.opt)
-        step = int(meta["step"])
-        rows = read_metrics(run_dir, step)
+        path, tensors, meta, notes = latest
+        for note in notes:
+            warnings.warn(note, UserWarning, stacklevel=3)
+        if path is not None:
+            restore(tensors, meta, run.net, run.opt)
+            step = int(meta["step"])
+            rows = read_metrics(run_dir, step)
     streak = 0
     for r in rows:
         if int(r["step"]) > 0 and run.regular(int(r["step"]), cfg):
