@@ -3,8 +3,15 @@
 Every file neurogeom writes (result stores, NWB files, checkpoints, run specs, metrics, benchmark
 figures) goes through :func:`replace_atomic` (or :func:`write_atomic` for bytes and text): it is
 written under a temporary name in its destination folder, flushed to disk, and renamed over the
-destination, so a reader sees the old file or the new one, never half of one, and a run killed while
-writing leaves no temporary file behind. Folders (zarr stores) go through :func:`replace_dir_atomic`.
+destination, so a reader sees the old file or the new one, never half of one. Folders (zarr stores)
+go through :func:`replace_dir_atomic`. A temporary name carries the writer's process id: a process
+killed while writing leaves its temporary behind, and the next write of the same destination
+removes the temporaries of that destination whose writer is no longer running (those of live
+processes, and of other destinations, are left alone).
+
+:func:`check_output` checks an output path before anything is computed: not one of the inputs,
+not a folder where a file goes (or a file where a folder goes), and in a folder that can be
+written.
 
 Metadata stored as JSON (file attributes, NWB ``notes``, checkpoint metadata, run specs, benchmark
 results) is encoded by :func:`to_json`, which turns numpy scalars and arrays into plain numbers and
@@ -15,17 +22,25 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["write_atomic", "replace_atomic", "replace_dir_atomic", "json_default", "to_json"]
+__all__ = [
+    "write_atomic",
+    "replace_atomic",
+    "replace_dir_atomic",
+    "check_output",
+    "json_default",
+    "to_json",
+]
 
 PathLike = str | os.PathLike
 
@@ -34,6 +49,52 @@ def _temporary_name(path: Path) -> Path:
     """A fresh name beside ``path`` (same folder, so the final rename stays on one file system),
     keeping its suffix for writers that look at it."""
     return path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp{path.suffix}")
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether a process with this id runs on this machine (this process counts as running)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # it exists (another user's) or cannot be told: keep its files
+    return True
+
+
+def _remove_stale_temporaries(path: Path) -> list[Path]:
+    """Remove the temporaries of ``path`` left by writers that no longer run; the removed paths.
+
+    A file temporary is ``.<name>.<pid>.<8 hex>.tmp<suffix>`` (:func:`_temporary_name`), a folder
+    temporary ``.<name>.<pid>.<random>.tmp`` (:func:`replace_dir_atomic`).
+    """
+    pattern = re.compile(
+        re.escape(f".{path.name}.")
+        + r"(\d+)\.(?:[0-9a-f]{8}\.tmp"
+        + re.escape(path.suffix)
+        + r"|[A-Za-z0-9_]+\.tmp)"
+    )
+    removed = []
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = pattern.fullmatch(entry.name)
+        if match is None or _pid_alive(int(match.group(1))):
+            continue
+        stale = Path(entry.path)
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(stale)
+            else:
+                stale.unlink()
+        except OSError:
+            continue  # removed by another writer meanwhile, or not ours to remove
+        removed.append(stale)
+    return removed
 
 
 def _fsync(path: Path) -> None:
@@ -70,9 +131,11 @@ def replace_atomic(path: PathLike, write: Callable[[Path], Any]) -> Path:
     Notes
     -----
     The temporary file is flushed to disk (``fsync``) before it is renamed over ``path``
-    (``os.replace``), and removed if ``write`` or the rename fails.
+    (``os.replace``), and removed if ``write`` or the rename fails. Temporaries of ``path`` left
+    by killed writers (their process id no longer runs) are removed first.
     """
     path = Path(path)
+    _remove_stale_temporaries(path)
     tmp = _temporary_name(path)
     try:
         write(tmp)
@@ -118,7 +181,8 @@ def replace_dir_atomic(path: PathLike, write: Callable[[Path], Any]) -> Path:
     The new folder is built under a temporary name beside ``path``; then an existing ``path`` is
     moved aside and the new folder renamed into place, and the old one deleted. Readers never see
     a half-written folder under ``path``; only a crash between the two renames leaves ``path``
-    missing (the old folder then stays in the hidden ``.<name>.*.tmp`` folder beside it).
+    missing (the old folder then stays in the hidden ``.<name>.<pid>.*.tmp`` folder beside it,
+    until the next write of ``path`` removes it).
 
     Parameters
     ----------
@@ -133,7 +197,10 @@ def replace_dir_atomic(path: PathLike, write: Callable[[Path], Any]) -> Path:
         ``path``.
     """
     path = Path(path)
-    work = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    _remove_stale_temporaries(path)
+    work = Path(
+        tempfile.mkdtemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
+    )
     try:
         new = work / path.name
         write(new)
@@ -143,6 +210,103 @@ def replace_dir_atomic(path: PathLike, write: Callable[[Path], Any]) -> Path:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     _fsync_folder(path.parent)
+    return path
+
+
+def _nearest_existing(path: Path) -> Path:
+    parent = path.absolute().parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    return parent
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_output(
+    path: PathLike, *, folder: bool = False, inputs: Iterable[PathLike] = (), option: str = "-o"
+) -> Path:
+    """Check that ``path`` can be written, before anything is computed for it.
+
+    Parameters
+    ----------
+    path : path
+        The output: a file (``*.nc``, ``*.html``, ...), a zarr store (``*.zarr``, a folder
+        replaced as a whole) or, with ``folder=True``, a folder written into.
+    folder : bool, default=False
+        Whether the output is a folder written into (a run folder, a report folder).
+    inputs : iterable of paths, optional
+        The inputs of the computation: the output may not be one of them.
+    option : str, default="-o"
+        How the output is named to the user (the command-line option).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    ValueError
+        ``path`` is one of ``inputs`` (writing would replace the input by the result), or an
+        existing folder that is not a zarr store where a store goes.
+    IsADirectoryError, NotADirectoryError
+        A folder where a file goes, or a file where a folder goes.
+    PermissionError
+        The folder it goes in cannot be written.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> check_output(f"{d}/result.nc").name
+    'result.nc'
+    """
+    path = Path(path)
+    for given in inputs:
+        if Path(given).absolute() == path.absolute() or _same(Path(given), path):
+            raise ValueError(
+                f"{option} {str(path)!r} is the input {str(given)!r}: writing the result there "
+                "would replace the input; give another output path"
+            )
+    is_store = path.suffix == ".zarr"
+    if path.exists():
+        if folder and not path.is_dir():
+            raise NotADirectoryError(
+                f"{option} {str(path)!r} is a file, but a folder is written there; "
+                "give a folder path"
+            )
+        if not folder and path.is_dir():
+            if not is_store:
+                raise IsADirectoryError(
+                    f"{option} {str(path)!r} is a folder; give a file path such as "
+                    f"{str(path / 'result.nc')!r}"
+                )
+            markers = ("zarr.json", ".zgroup", ".zattrs", ".zarray")
+            if any(path.iterdir()) and not any((path / m).exists() for m in markers):
+                raise ValueError(
+                    f"{option} {str(path)!r} is a folder that is not a zarr store; it would be "
+                    "replaced as a whole: give a new path"
+                )
+    parent = _nearest_existing(path)
+    if not parent.is_dir():
+        raise NotADirectoryError(
+            f"{option} {str(path)!r}: {str(parent)!r} is a file, not a folder; "
+            "choose a path inside a folder"
+        )
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".neurogeom-probe.", dir=parent)
+    except OSError as exc:
+        raise PermissionError(
+            f"{option} {str(path)!r}: cannot write in {str(parent)!r} "
+            f"({exc.strerror or exc}); choose a folder you can write to"
+        ) from None
+    os.close(fd)
+    os.unlink(probe)
     return path
 
 
