@@ -1,7 +1,10 @@
 """The ``neurogeom`` command line.
 
 Every command prints a short human-readable summary; errors print one line and exit non-zero.
-Heavy modules are imported inside each command so that ``neurogeom --help`` stays fast.
+Heavy modules are imported inside each command so that ``neurogeom --help`` stays fast. Output
+paths are checked before anything is computed (:func:`neurogeom._files.check_output`). Help
+texts and error messages are printed as plain text, never read as rich markup, so that words in
+brackets (``[training]``) stay.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,  # help texts name spec sections in brackets: no markup
 )
 console = Console()
 err_console = Console(stderr=True)
@@ -36,13 +40,38 @@ def _one_line_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return func(*args, **kwargs)
         except _USER_ERRORS as exc:
-            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            err_console.print(
-                f"[bold red]error:[/bold red] {message}", highlight=False, soft_wrap=True
-            )
+            text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+            message = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+            _print_error(message)
             raise typer.Exit(code=1) from None
 
     return wrapper
+
+
+def _print_error(message: str) -> None:
+    """``error: <message>`` on stderr, the message as plain text (brackets kept)."""
+    from rich.text import Text
+
+    line = Text("error: ", style="bold red")
+    line.append(message)
+    err_console.print(line, highlight=False, soft_wrap=True)
+
+
+def _print_warnings(caught: list[Any]) -> None:
+    """Warnings recorded while a command ran, one ``warning:`` line each, as plain text."""
+    from rich.text import Text
+
+    for w in caught:
+        line = Text("warning: ", style="yellow")
+        line.append(str(w.message))
+        err_console.print(line, highlight=False, soft_wrap=True)
+
+
+def _check_out(out: str, *, folder: bool = False, inputs: tuple[str, ...] = ()) -> None:
+    """Refuse an output path that cannot be written, before anything is computed."""
+    from neurogeom._files import check_output
+
+    check_output(out, folder=folder, inputs=inputs, option="-o")
 
 
 @app.callback()
@@ -126,6 +155,16 @@ def capacity_cmd(
     choices = _points_labels_measures()
     if method not in choices:
         raise ValueError(f"--method must be one of {', '.join(choices)}; got {method!r}.")
+    if within is not None and within == by:
+        raise ValueError(
+            f"--within names the same label as --by ({by!r}); joint manifolds need another "
+            "label: give --within a second trial label, or leave it out"
+        )
+    if split is not None and split in (by, within):
+        raise ValueError(
+            f"--split names a label of the manifolds ({split!r}); split by another trial label"
+        )
+    _check_out(out, inputs=(path,))
     pop = load(path)
     if not hasattr(pop, "ng") or not hasattr(pop, "dims") or "trial" not in pop.dims:
         raise ValueError(f"{path!r} does not hold a population tensor with a 'trial' dim.")
@@ -191,6 +230,7 @@ def load_cmd(
     from neurogeom.io.nwb import read_nwb
     from neurogeom.io.store import save
 
+    _check_out(out, inputs=(path,))
     pop = read_nwb(
         path,
         align=align,
@@ -211,15 +251,29 @@ def train_cmd(
     out: str = typer.Option(
         ..., "-o", "--out", help="run folder (resumed if it holds checkpoints)"
     ),
-    max_steps: int = typer.Option(None, "--max-steps", help="stop after this step (resumable)"),
+    max_steps: int = typer.Option(
+        None, "--max-steps", min=0, help="stop after this step (resumable); 0 or more"
+    ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="show a progress bar"),
 ) -> None:
     """Train a task network from a spec, with checkpoints; a [sweep] spec trains one run per setting."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        try:
+            _train(spec, out, max_steps, progress)
+        finally:
+            _print_warnings(caught)
+
+
+def _train(spec: str, out: str, max_steps: int | None, progress: bool) -> None:
     from pathlib import Path
 
     from neurogeom.models.train import train
     from neurogeom.tasks import expand_sweep, load_spec
 
+    _check_out(out, folder=True, inputs=(spec,))
     loaded = load_spec(spec)
     for name, one in expand_sweep(loaded):
         run_dir = Path(out) / name if name else Path(out)
@@ -254,6 +308,7 @@ def simulate_cmd(
     from neurogeom.io.store import save
     from neurogeom.models.simulate import simulate
 
+    _check_out(out, inputs=(run,))
     pop = simulate(run, period=period)
     path = save(pop, out)
     sizes = ", ".join(f"{d}={n}" for d, n in pop.sizes.items())
@@ -277,6 +332,7 @@ def _progress_bar() -> Any:
 def _run_spec(spec: str, out: str, force: bool, progress: bool, **options: Any) -> None:
     from neurogeom.learning.pipeline import PHASES, read_timings, run_pipeline
 
+    _check_out(out, folder=True, inputs=(spec,))
     if not progress:
         path = run_pipeline(spec, out, force=force, **options)
     else:

@@ -441,6 +441,12 @@ def _check_manifold_labels(pop: xr.DataArray, by: tuple[str, ...], cols: list[st
             )
     if not by:
         raise ValueError("give at least one trial label in `by`.")
+    repeated = sorted({c for c in cols if cols.count(c) > 1})
+    if repeated:
+        raise ValueError(
+            f"trial label(s) {repeated} given twice (in by and within); within must name "
+            "other labels than by."
+        )
 
 
 def _window_points(pop: xr.DataArray, window_s: TimeWindow, points: str) -> xr.DataArray:
