@@ -17,3 +17,26 @@ TINY_SPEC = {
     },
     "checkpoints": {"save_every": 7},
 }
+
+
+def spec_toml(spec: dict) -> str:
+    """A spec dict as TOML text (tables of plain values and one level of sub-tables)."""
+
+    def value(v: object) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, str):
+            return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        if isinstance(v, list):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        return repr(v)
+
+    lines: list[str] = []
+    for section, table in spec.items():
+        lines.append(f"[{section}]")
+        lines += [f"{k} = {value(v)}" for k, v in table.items() if not isinstance(v, dict)]
+        for key, sub in table.items():
+            if isinstance(sub, dict):
+                lines.append(f"[{section}.{key}]")
+                lines += [f"{k} = {value(v)}" for k, v in sub.items()]
+    return "\n".join(lines) + "\n"

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from neurogeom._files import check_output, replace_dir_atomic, write_atomic
 from neurogeom.cli import app
-from tests._specs import TINY_SPEC
+from tests._specs import TINY_SPEC, spec_toml
 
 FILES = Path(__file__).resolve().parents[1] / "neurogeom" / "_files.py"
 
@@ -131,7 +131,7 @@ def test_train_command_says_which_state_it_resumed_from(tmp_path):
     import json
 
     spec = tmp_path / "tiny.toml"
-    spec.write_text(_toml(TINY_SPEC))
+    spec.write_text(spec_toml(TINY_SPEC))
     run = tmp_path / "run"
     args = ["train", str(spec), "-o", str(run), "--no-progress"]
     assert CliRunner().invoke(app, [*args, "--max-steps", "20"]).exit_code == 0
@@ -142,27 +142,6 @@ def test_train_command_says_which_state_it_resumed_from(tmp_path):
     assert "warning:" in text and "last.safetensors is truncated or damaged" in text
     assert "resuming from step 16" in text and "step 40" in text
     assert json.loads((run / "spec.json").read_text())["training"]["n_steps"] == 40
-
-
-def _toml(spec: dict) -> str:
-    lines = []
-
-    def value(v):
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, str):
-            return f'"{v}"'
-        return repr(v)
-
-    for section, table in spec.items():
-        plain = {k: v for k, v in table.items() if not isinstance(v, dict)}
-        lines.append(f"[{section}]")
-        lines += [f"{k} = {value(v)}" for k, v in plain.items()]
-        for k, sub in table.items():
-            if isinstance(sub, dict):
-                lines.append(f"[{section}.{k}]")
-                lines += [f"{kk} = {value(vv)}" for kk, vv in sub.items()]
-    return "\n".join(lines) + "\n"
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="torch here can use CUDA")
