@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import os
 import re
 import shutil
 from collections.abc import Callable
@@ -168,11 +169,21 @@ def _mkdir(name: str, *files: str) -> Callable[[Path], None]:
 # ---- actions -----------------------------------------------------------------------------------
 
 
+def _read_only(folder: Path) -> None:
+    """ro/: a folder without write permission (root writes there anyway: see :func:`cli`)."""
+    (folder / "ro").mkdir()
+    (folder / "ro").chmod(0o500)
+
+
+# A folder this user cannot write in: ro/ of the row, or for root (who writes in ro/) /sys.
+_RO = "/sys" if os.geteuid() == 0 else "{d}/ro"
+
+
 def cli(*args: str) -> Callable[[Path], Result]:
-    """A command line; ``{d}`` in an argument is the row's folder."""
+    """A command line; ``{d}`` in an argument is the row's folder, ``{ro}`` a read-only one."""
 
     def act(folder: Path) -> Result:
-        argv = [a.replace("{d}", str(folder)) for a in args]
+        argv = [a.replace("{ro}", _RO).replace("{d}", str(folder)) for a in args]
         return CliRunner().invoke(app, argv)
 
     return act
@@ -318,6 +329,8 @@ CATALOGUE: list[Row] = [
         ValueError, r"trial_filter names column 'choise'.*'choice'"),
     Row("nwb-unknown-series", ("nwb",), _read_nwb(series="lfp"),
         ValueError, r"no series 'lfp'"),
+    Row("cli-info-not-hdf5", (_text("notes.nwb", "just text\n"),), cli("info", "{d}/notes.nwb"),
+        "exit", r"notes\.nwb' is not an HDF5 file"),
     Row("cli-load-unknown-event", ("nwb",),
         cli("load", "{d}/rec.nwb", "--align", "go_cue", "--window", "0", "0.4", "--bin", "0.1",
             "-o", "{d}/out.nc"),
@@ -394,9 +407,15 @@ CATALOGUE: list[Row] = [
     Row("spec-not-toml", (_text("spec.toml", "[training\nlr = 1\n"),), _load_spec(),
         ValueError, r"not valid TOML"),
     Row("spec-missing", (), _load_spec(), FileNotFoundError, r"no spec file"),
+    Row("spec-sweep-value-string", (_spec_with(sweep__lr=[0.01, "0.1"]),), _load_spec(),
+        ValueError, r"training\.lr must be a number; got '0\.1' \(a string\)"),
+    Row("spec-geometry-seed-negative", (_spec_with(analysis__geometry_seed=-3),), _load_spec(),
+        ValueError, r"analysis\.geometry_seed must be a non-negative integer; got -3"),
     # -- stores (netCDF / zarr results) ------------------------------------------------------
     Row("store-not-netcdf", (_text("pop.nc", "not a store\n"),), _load("pop.nc"),
         ValueError, r"not a readable netcdf"),
+    Row("store-zarr-not-a-store", (_mkdir("pop.zarr", "a.txt"),), _load("pop.zarr"),
+        ValueError, r"not a readable zarr store"),
     Row("store-missing", (), _load("absent.nc"), FileNotFoundError, r"no stored result"),
     Row("store-truncated-netcdf", ("pop", _damage("pop.nc", keep=600)), _load("pop.nc"),
         ValueError, r"not a readable netcdf|truncated|corrupt"),
@@ -420,9 +439,18 @@ CATALOGUE: list[Row] = [
     Row("cli-capacity-output-under-a-file", ("pop", _text("notes", "x")),
         cli("capacity", "{d}/pop.nc", "--by", "choice", "-o", "{d}/notes/cap.nc"),
         "exit", r"'.*notes' is a file, not a folder", "notes/cap.nc"),
+    Row("cli-capacity-output-in-read-only-folder", ("pop", _read_only),
+        cli("capacity", "{d}/pop.nc", "--by", "choice", "-o", "{ro}/cap.nc"),
+        "exit", r"-o '.*/cap\.nc': cannot write in", "ro/cap.nc"),
+    Row("cli-train-output-in-read-only-folder", ("spec", _read_only),
+        cli("train", "{d}/spec.toml", "-o", "{ro}/run", *_RUN_ARGS),
+        "exit", r"-o '.*/run': cannot write in", "ro/run"),
     Row("cli-capacity-by-equals-within", ("pop",),
         cli("capacity", "{d}/pop.nc", "--by", "choice", "--within", "choice", "-o", "{d}/c.nc"),
         "exit", r"--within names the same label as --by \('choice'\)", "c.nc"),
+    Row("cli-capacity-split-is-by", ("pop",),
+        cli("capacity", "{d}/pop.nc", "--by", "choice", "--split", "choice", "-o", "{d}/c.nc"),
+        "exit", r"--split names a label of the manifolds \('choice'\)", "c.nc"),
     Row("cli-capacity-unknown-method", ("pop",),
         cli("capacity", "{d}/pop.nc", "--by", "choice", "--method", "capcity", "-o", "{d}/c.nc"),
         "exit", r"--method must be one of .*glue.*got 'capcity'", "c.nc"),
@@ -464,6 +492,9 @@ CATALOGUE: list[Row] = [
         ("run", _damage("run/checkpoints/step_0000000.safetensors", fill=b"\0")),
         cli("simulate", "{d}/run", "-o", "{d}/sim.nc"),
         "exit", r"checkpoint .*step_0000000\.safetensors is truncated or damaged", "sim.nc"),
+    Row("cli-simulate-period-misspelled", ("run",),
+        cli("simulate", "{d}/run", "--period", "decison", "-o", "{d}/sim.nc"),
+        "exit", r"has no period 'decison'; periods: .*'decision'", "sim.nc"),
     Row("cli-simulate-not-a-run", (_mkdir("empty"),),
         cli("simulate", "{d}/empty", "-o", "{d}/sim.nc"),
         "exit", r"no spec\.json in .*empty", "sim.nc"),
