@@ -57,14 +57,13 @@ def _print_error(message: str) -> None:
     err_console.print(line, highlight=False, soft_wrap=True)
 
 
-def _print_warnings(caught: list[Any]) -> None:
-    """Warnings recorded while a command ran, one ``warning:`` line each, as plain text."""
+def _print_warning(message: Warning | str, *args: Any, **kwargs: Any) -> None:
+    """``warning: <message>`` on stderr as plain text (a ``warnings.showwarning``)."""
     from rich.text import Text
 
-    for w in caught:
-        line = Text("warning: ", style="yellow")
-        line.append(str(w.message))
-        err_console.print(line, highlight=False, soft_wrap=True)
+    line = Text("warning: ", style="yellow")
+    line.append(str(message))
+    err_console.print(line, highlight=False, soft_wrap=True)
 
 
 def _check_out(out: str, *, folder: bool = False, inputs: tuple[str, ...] = ()) -> None:
@@ -259,12 +258,9 @@ def train_cmd(
     """Train a task network from a spec, with checkpoints; a [sweep] spec trains one run per setting."""
     import warnings
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", UserWarning)
-        try:
-            _train(spec, out, max_steps, progress)
-        finally:
-            _print_warnings(caught)
+    with warnings.catch_warnings():
+        warnings.showwarning = _print_warning  # e.g. a damaged state file skipped on resume
+        _train(spec, out, max_steps, progress)
 
 
 def _train(spec: str, out: str, max_steps: int | None, progress: bool) -> None:
