@@ -545,13 +545,46 @@ def _task_kwargs_problem(name: str, kwargs: Mapping[str, Any]) -> str | None:
     return None
 
 
+#: Condition keys whose values are categories: only the values the task draws itself are allowed.
+_CATEGORICAL = ("context", "ground_truth", "other_choice", "sample_category")
+
+
+def _check_conditions(
+    name: str, kwargs: Mapping[str, Any], grid: Mapping[str, Any], where: str
+) -> None:
+    """A condition grid's categorical values are ones the task draws, and its trials build."""
+    from neurogeom.tasks import build_trial_bank
+
+    drawn = build_trial_bank(name, 64, seed=0, env_kwargs=kwargs).conditions
+    for key, values in grid.items():
+        if key in _CATEGORICAL and key in drawn and isinstance(values, list):
+            allowed = sorted(set(drawn[key].tolist()), key=str)
+            bad = [v for v in values if v not in allowed]
+            if bad:
+                raise ValueError(
+                    f"{where}.{key}: value(s) {bad} are not {key} values of task {name!r}; "
+                    f"its values: {allowed}"
+                )
+    n_cells = 1
+    for values in grid.values():
+        n_cells *= max(len(values), 1) if isinstance(values, list) else 1
+    try:
+        build_trial_bank(name, min(n_cells, 256), seed=0, env_kwargs=kwargs, conditions=grid)
+    except (TypeError, IndexError, KeyError, ArithmeticError) as exc:
+        raise ValueError(
+            f"{where}: task {name!r} cannot build trials with {dict(grid)} "
+            f"({type(exc).__name__}: {exc}); check the values' types and ranges"
+        ) from None
+
+
 def check_task_spec(spec: Mapping[str, Any]) -> None:
     """Check what in a validated spec depends on its task, before anything is trained.
 
     The analysis labels, the analysis period and the alignment period, the manifold label(s)
     ``analysis.by`` (of a spec with live geometry) and the measures are checked against a two-trial
     bank of the task; the task's keyword arguments against its constructor (a number where the
-    default is a number, a known name).
+    default is a number, a known name); condition grids by building their trials, and their
+    categorical values (context, ground truth, ...) against the values the task draws itself.
 
     Parameters
     ----------
@@ -580,7 +613,12 @@ def check_task_spec(spec: Mapping[str, Any]) -> None:
     if problem:
         raise ValueError(problem)
     an = AnalysisConfig.from_dict(spec.get("analysis") or {})
-    bank = build_trial_bank(name, 2, seed=an.seed, env_kwargs=task.get("kwargs") or {})
+    kwargs = task.get("kwargs") or {}
+    bank = build_trial_bank(name, 2, seed=an.seed, env_kwargs=kwargs)
+    for where, grid in (("task.conditions", task.get("conditions")), ("analysis.conditions",
+                        an.conditions)):  # fmt: skip
+        if grid:
+            _check_conditions(name, kwargs, grid, where)
     columns = list(bank.conditions.columns)
     periods = [c[: -len("_start")] for c in bank.periods.columns if c.endswith("_start")]
     unknown = sorted(set(an.labels or []) - set(columns))
