@@ -7,7 +7,8 @@ destination, so a reader sees the old file or the new one, never half of one. Fo
 go through :func:`replace_dir_atomic`. A temporary name carries the writer's process id: a process
 killed while writing leaves its temporary behind, and the next write of the same destination
 removes the temporaries of that destination whose writer is no longer running (those of live
-processes, and of other destinations, are left alone).
+processes, and of other destinations, are left alone; process ids are of this machine, and on
+Windows no temporary is removed).
 
 :func:`check_output` checks an output path before anything is computed: not one of the inputs,
 not a folder where a file goes (or a file where a folder goes), and in a folder that can be
@@ -53,7 +54,7 @@ def _temporary_name(path: Path) -> Path:
 
 def _pid_alive(pid: int) -> bool:
     """Whether a process with this id runs on this machine (this process counts as running)."""
-    if pid == os.getpid():
+    if pid == os.getpid() or os.name == "nt":  # Windows: os.kill would end the process
         return True
     try:
         os.kill(pid, 0)
