@@ -81,6 +81,27 @@ def _write_nwb(folder: Path) -> None:
     shutil.copyfile(sample_nwb("late"), folder / "rec.nwb")
 
 
+def _write_recordings(folder: Path) -> None:
+    shutil.copyfile(sample_nwb("early"), folder / "early.nwb")
+    shutil.copyfile(sample_nwb("late"), folder / "late.nwb")
+
+
+_RUN_SPEC = """[recordings.monkey]
+align = "stimulus_on_time"
+window_s = [0.0, 0.4]
+bin_size_s = 0.1
+stages = {{ {stages} }}
+[analysis]
+by = "choice"
+"""
+_TWO_STAGES = 'early = "early.nwb", late = "late.nwb"'
+
+
+def _run_spec(extra: str = "", stages: str = _TWO_STAGES) -> Callable[[Path], None]:
+    """run.toml: a run spec over the two bundled sessions, ``extra`` lines in [analysis]."""
+    return _text("run.toml", _RUN_SPEC.format(stages=stages) + extra)
+
+
 def _write_spec(folder: Path) -> None:
     (folder / "spec.toml").write_text(spec_toml(TINY_SPEC))
 
@@ -114,6 +135,7 @@ INPUTS: dict[str, Callable[[Path], None]] = {
     "result": _write_result,  # result.nc: a glue result Dataset
     "zarr": _write_zarr,  # pop.zarr: the tensor as a zarr store
     "nwb": _write_nwb,  # rec.nwb: the bundled late session
+    "recordings": _write_recordings,  # early.nwb, late.nwb: the bundled sessions
     "spec": _write_spec,  # spec.toml: the tiny training spec
     "run": _write_run,  # run/: a trained tiny run (8 steps)
 }
@@ -416,6 +438,25 @@ CATALOGUE: list[Row] = [
         ValueError, r"training\.lr must be a number; got '0\.1' \(a string\)"),
     Row("spec-geometry-seed-negative", (_spec_with(analysis__geometry_seed=-3),), _load_spec(),
         ValueError, r"analysis\.geometry_seed must be a non-negative integer; got -3"),
+    Row("spec-run-unknown-key", ("recordings", _run_spec("n_bootstrap = 3\n")),
+        cli("run", "{d}/run.toml", "-o", "{d}/report", *_RUN_ARGS), "exit",
+        r"\[analysis\]: unknown key\(s\) \['n_bootstrap'\] \(did you mean 'n_boot'\?\)",
+        "report"),
+    Row("spec-run-one-stage", ("recordings", _run_spec(stages='late = "late.nwb"')),
+        cli("run", "{d}/run.toml", "-o", "{d}/report", *_RUN_ARGS), "exit",
+        r"\[recordings\.monkey\]: a trajectory needs at least 2 stages; got 1", "report"),
+    Row("spec-run-missing-recording",
+        ("recordings", _run_spec(stages='early = "absent.nwb", late = "late.nwb"')),
+        cli("run", "{d}/run.toml", "-o", "{d}/report", *_RUN_ARGS), "exit",
+        r"\[recordings\.monkey\] stage 'early': file '.*absent\.nwb' does not exist", "report"),
+    Row("spec-run-unknown-label", ("recordings", _text("run.toml", _RUN_SPEC.format(
+            stages=_TWO_STAGES).replace('by = "choice"', 'by = "choise"'))),
+        cli("run", "{d}/run.toml", "-o", "{d}/report", *_RUN_ARGS), "exit",
+        r"\[analysis\] by/within: unknown label\(s\) \['choise'\] in recording 'monkey'",
+        "report"),
+    Row("spec-run-confidence", ("recordings", _run_spec("confidence = 1.5\n")),
+        cli("run", "{d}/run.toml", "-o", "{d}/report", *_RUN_ARGS), "exit",
+        r"\[analysis\]: confidence must lie in \(0, 1\); got 1\.5", "report"),
     # -- stores (netCDF / zarr results) ------------------------------------------------------
     Row("store-not-netcdf", (_text("pop.nc", "not a store\n"),), _load("pop.nc"),
         ValueError, r"not a readable netcdf"),

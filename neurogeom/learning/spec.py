@@ -115,7 +115,9 @@ def _fail(where: str, message: str) -> None:
 def _unknown_keys(table: Mapping[str, Any], allowed: set[str], where: str) -> None:
     extra = sorted(set(table) - allowed)
     if extra:
-        _fail(where, f"unknown key(s) {extra}; allowed: {sorted(allowed)}.")
+        from neurogeom.models.config import unknown_keys_message
+
+        _fail(where, unknown_keys_message(extra, sorted(allowed)) + ".")
 
 
 def _file(base: Path, value: Any, where: str) -> Path:
