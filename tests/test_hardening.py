@@ -101,6 +101,7 @@ def uninterrupted(tmp_path_factory):
     return train(TINY_SPEC, tmp_path_factory.mktemp("ref") / "run")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", ["last_truncated", "last_zeroed", "checkpoint_truncated"])
 def test_resume_past_a_damaged_state_file_ends_with_identical_weights(
     tmp_path, uninterrupted, damage
