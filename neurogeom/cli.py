@@ -395,5 +395,71 @@ def demo_cmd(
     _run_spec(str(spec), out, force, progress)
 
 
+@app.command("sweep")
+@_one_line_errors
+def sweep_cmd(
+    target: str = typer.Argument(
+        ...,
+        help="a sweep spec (TOML with [sweep], e.g. tasks/sweep_fast.toml); with --status, the store",
+    ),
+    out: str = typer.Option(None, "-o", "--out", help="the zarr store, e.g. sweep.zarr (resumed)"),
+    status: bool = typer.Option(False, "--status", help="print done/total of the store TARGET"),
+    local_cluster: int = typer.Option(
+        None, "--local-cluster", help="run on a dask LocalCluster of N worker processes"
+    ),
+    scheduler: str = typer.Option(
+        None, "--scheduler", help="run on an existing dask cluster: tcp://HOST:PORT"
+    ),
+    jobs: int = typer.Option(1, "--jobs", "-j", help="joblib worker processes (no cluster)"),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="discard a store holding another spec's sweep"
+    ),
+    report: str = typer.Option(None, "--report", help="also write the report into this folder"),
+    progress: bool = typer.Option(
+        True, "--progress/--no-progress", help="a progress bar on stderr"
+    ),
+) -> None:
+    """Train and analyse every grid point of a sweep spec into one zarr store; resumable.
+
+    A rerun skips the points already complete; `neurogeom sweep --status STORE` tells how far it is.
+    """
+    from neurogeom.learning.sweep import open_sweep, run_sweep, sweep_report, sweep_status
+
+    if status:
+        st = sweep_status(target)
+        console.print(f"{target}: {st['done']}/{st['total']} grid points done", highlight=False,
+                      soft_wrap=True)  # fmt: skip
+        return
+    if out is None:
+        raise ValueError("give the store: -o sweep.zarr (or --status STORE to see how far it is).")
+    if local_cluster is not None and scheduler is not None:
+        raise ValueError("give --local-cluster N or --scheduler ADDRESS, not both.")
+    if local_cluster is not None and local_cluster < 1:
+        raise ValueError(
+            f"--local-cluster takes a positive number of workers; got {local_cluster}."
+        )
+    options: dict[str, Any] = {"n_jobs": jobs, "overwrite": overwrite, "n_workers": local_cluster,
+                               "scheduler": scheduler}  # fmt: skip
+    if not progress:
+        counts = run_sweep(target, out, **options)
+    else:
+        with _progress_bar() as bar:
+            task = bar.add_task("sweep", total=1)
+
+            def update(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=max(total, 1))
+
+            counts = run_sweep(target, out, progress=update, **options)
+    console.print(
+        f"{out}: {counts['done']}/{counts['total']} grid points done ({counts['computed']} "
+        f"computed, {counts['skipped']} already there)",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if report is not None:
+        path = sweep_report(open_sweep(out), report, spec=target)
+        console.print(f"wrote {path}", highlight=False, soft_wrap=True)
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
