@@ -32,7 +32,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-__all__ = ["BACKENDS", "cluster", "current_client", "parallel_map"]
+__all__ = ["BACKENDS", "batches", "cluster", "current_client", "parallel_map"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -80,6 +80,47 @@ def _raise(failure: _Failure, items: Sequence[Any]) -> None:
 def current_client() -> Any:
     """The ``distributed.Client`` of the enclosing :func:`cluster` block, or ``None``."""
     return _CLIENT.get()
+
+
+def batches(items: Sequence[T], n_jobs: int | None = 1) -> list[list[T]]:
+    """``items`` cut into consecutive batches for :func:`parallel_map`: one batch when the work
+    runs here, else about four per worker (many small items, such as bootstrap replicates, then
+    cost one task per batch, not one per item).
+
+    Parameters
+    ----------
+    items : sequence
+        The items, in order.
+    n_jobs : int or None, default=1
+        As :func:`parallel_map`'s; inside a :func:`cluster` block the cluster's worker count.
+
+    Returns
+    -------
+    list of list
+        Consecutive, non-empty batches whose concatenation is ``items``.
+
+    Examples
+    --------
+    >>> from neurogeom.parallel import batches
+    >>> batches(list(range(5)))
+    [[0, 1, 2, 3, 4]]
+    >>> batches(list(range(5)), n_jobs=2)
+    [[0], [1], [2], [3], [4]]
+    """
+    items = list(items)
+    n_jobs = _check_n_jobs(n_jobs)
+    client = current_client()
+    if client is not None:
+        workers = max(len(client.scheduler_info().get("workers", {})), 1)
+    elif n_jobs == 1:
+        return [items] if items else []
+    else:
+        import os
+
+        workers = (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
+    k = max(1, min(len(items), 4 * workers))
+    bounds = [round(i * len(items) / k) for i in range(k + 1)]
+    return [items[a:b] for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
 
 
 @contextmanager

@@ -135,9 +135,11 @@ def rank_sweep(
         Keys replaced in the spec's sections before the sweep, e.g. a fast setting
         ``{"training": {"n_steps": 300}, "checkpoints": {"steps": [0, 300]}}``.
     n_jobs : int, default=1
-        Runs trained at once (:func:`neurogeom.parallel.parallel_map`); results do not depend on it.
+        Runs trained at once (:func:`neurogeom.parallel.parallel_map`; inside
+        ``neurogeom.parallel.cluster(...)`` they run on that cluster); results do not depend on
+        it.
     progress : callable, optional
-        ``progress(done, total)``, called before each batch of ``n_jobs`` runs and at the end.
+        ``progress(done, total)``, called at the start and as each run finishes.
 
     Returns
     -------
@@ -157,14 +159,15 @@ def rank_sweep(
     full = _spec_with(spec, ranks, seeds, overrides)
     runs = expand_sweep(full)
     one = functools.partial(_one_run, out_dir=str(out_dir))
-    step = 1 if n_jobs == 1 else (len(runs) if n_jobs == -1 else max(int(n_jobs), 1))
-    rows: list[dict[str, Any]] = []
-    for start in range(0, len(runs), step):  # n_jobs runs at a time, so progress can be told
-        if progress is not None:
-            progress(start, len(runs))
-        rows += parallel_map(one, runs[start : start + step], n_jobs=n_jobs)
-    if progress is not None:
-        progress(len(runs), len(runs))
+    tell = progress or (lambda done, total: None)
+    finished = [0]
+
+    def advance(index: int, row: dict[str, Any]) -> None:
+        finished[0] += 1
+        tell(finished[0], len(runs))
+
+    tell(0, len(runs))
+    rows = parallel_map(one, runs, n_jobs=n_jobs, on_result=advance)
     df = pd.DataFrame(rows)
     df["rank"] = [str(r) if isinstance(r, str) else int(r) for r in df["rank"]]
     ds = xr.Dataset.from_dataframe(df.set_index(["rank", "seed"]))

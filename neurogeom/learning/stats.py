@@ -36,6 +36,7 @@ trials; how much the number would change with other trials) and are never merged
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from itertools import product
 
@@ -124,6 +125,26 @@ def _stratified_resample(rng: np.random.Generator, strata: list[np.ndarray]) -> 
     return np.concatenate([rng.choice(idx, size=idx.size, replace=True) for idx in strata])
 
 
+def _replicate_batch(
+    statistic: Statistic, arrays: tuple[np.ndarray, ...], picks: list[tuple[np.ndarray, np.ndarray]]
+) -> list[float]:
+    """``statistic(b[ib]) - statistic(a[ia])`` for each ``(ia, ib)`` of one batch."""
+    xa, ya, xb, yb = arrays
+    return [float(statistic(xb[ib], yb[ib])) - float(statistic(xa[ia], ya[ia])) for ia, ib in picks]
+
+
+def _replicates(statistic: Statistic, arrays: tuple[np.ndarray, ...],
+                picks: list[tuple[np.ndarray, np.ndarray]], n_jobs: int) -> np.ndarray:  # fmt: skip
+    """The replicate differences, in order, batched through :func:`neurogeom.parallel.parallel_map`."""
+    from neurogeom.parallel import batches, parallel_map
+
+    if not picks:
+        return np.full(0, np.nan)
+    one = functools.partial(_replicate_batch, statistic, arrays)
+    return np.asarray([v for part in parallel_map(one, batches(picks, n_jobs), n_jobs=n_jobs)
+                       for v in part], dtype=float)  # fmt: skip
+
+
 def permutation_p_value(observed: float, null: ArrayLike, *, exact: bool = False) -> float:
     """Two-sided permutation p-value of an observed statistic against its null replicates.
 
@@ -169,6 +190,7 @@ def difference_test(
     n_perm: int = 1000,
     seed: int = 0,
     confidence: float = 0.95,
+    n_jobs: int = 1,
 ) -> xr.Dataset:
     """Difference of a statistic between two stages of (points, labels) arrays, with a CI and p-value.
 
@@ -199,6 +221,11 @@ def difference_test(
         Seed; the bootstrap and the permutation use independent child streams.
     confidence : float, default=0.95
         Coverage of the percentile interval.
+    n_jobs : int, default=1
+        Workers for the replicates (:func:`neurogeom.parallel.parallel_map`; inside
+        ``neurogeom.parallel.cluster(...)`` they run on that cluster). The resamples are drawn
+        here, in order, so the numbers do not depend on it. ``statistic`` must then be
+        picklable by cloudpickle (a lambda is).
 
     Returns
     -------
@@ -243,25 +270,23 @@ def difference_test(
     value_a, value_b = float(statistic(xa, ya)), float(statistic(xb, yb))
     observed = value_b - value_a
 
-    boot = np.full(n_boot, np.nan)
     rng = np.random.default_rng(child_seed(seed, 0))
     strata_a, strata_b = _strata(ya), _strata(yb)
-    for i in range(n_boot):
-        ia, ib = _stratified_resample(rng, strata_a), _stratified_resample(rng, strata_b)
-        boot[i] = float(statistic(xb[ib], yb[ib])) - float(statistic(xa[ia], ya[ia]))
+    picks = [(_stratified_resample(rng, strata_a), _stratified_resample(rng, strata_b))
+             for _ in range(n_boot)]  # fmt: skip
+    boot = _replicates(statistic, (xa, ya, xb, yb), picks, n_jobs)
 
-    null = np.full(n_perm, np.nan)
     rng = np.random.default_rng(child_seed(seed, 1))
     x_all, y_all = np.concatenate([xa, xb]), np.concatenate([ya, yb])
     in_b = np.r_[np.zeros(len(ya), bool), np.ones(len(yb), bool)]
     strata_all = _strata(y_all)
-    for i in range(n_perm):
+    perms = []
+    for _ in range(n_perm):
         perm = in_b.copy()
         for idx in strata_all:
             perm[idx] = rng.permutation(in_b[idx])
-        null[i] = float(statistic(x_all[perm], y_all[perm])) - float(
-            statistic(x_all[~perm], y_all[~perm])
-        )
+        perms.append((np.flatnonzero(~perm), np.flatnonzero(perm)))
+    null = _replicates(statistic, (x_all, y_all, x_all, y_all), perms, n_jobs)
 
     low, high = percentile_ci(boot, confidence=confidence) if n_boot else (np.nan, np.nan)
     return xr.Dataset(

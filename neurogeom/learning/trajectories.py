@@ -22,9 +22,10 @@ b)`` and ``child_seed(seed, 4, b)``.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -222,6 +223,40 @@ def _assemble(
     return out
 
 
+# ---- replicates, fanned out through parallel_map -------------------------------------------------
+
+
+def _boot_batch(bs: list[int], setup: _Setup, draws: _Draws, how: str, fraction: float,
+                seed: int) -> list[xr.Dataset]:  # fmt: skip
+    """Resampled estimates ``b`` of one batch: trials drawn with ``child_seed(seed, 1, b)``, the
+    measure seeded ``child_seed(seed, 2, b)``."""
+    return [setup.estimate(draws.resample(np.random.default_rng(child_seed(seed, 1, b)), how,
+                                          fraction), child_seed(seed, 2, b), quiet=True)
+            for b in bs]  # fmt: skip
+
+
+def _null_batch(bs: list[int], setup: _Setup, pop: xr.DataArray | None,
+                pseudo: list[xr.DataArray] | None, seed: int) -> list[xr.Dataset]:  # fmt: skip
+    """Shuffle-null estimates ``b`` of one batch (labels permuted with ``child_seed(seed, 3, b)``)."""
+    out = []
+    for b in bs:
+        base_pop = pop if pseudo is None else resample_pseudopopulation(
+            pseudo, setup.labels, draw=b, seed=child_seed(seed, 5))  # fmt: skip
+        base = _Draws(base_pop, setup.labels, len(setup.labels) - len(setup.by))
+        shuffled = base.permute_labels(np.random.default_rng(child_seed(seed, 3, b)))
+        out.append(setup.estimate(shuffled, child_seed(seed, 4, b), quiet=True))
+    return out
+
+
+def _fan_out(batch_fn: Any, n: int, n_jobs: int) -> list[xr.Dataset]:
+    """Replicates ``0..n-1`` through :func:`neurogeom.parallel.parallel_map`, in order; each
+    replicate's geometry runs in one worker (its own fan-out serial)."""
+    from neurogeom.parallel import batches, parallel_map
+
+    parts = parallel_map(batch_fn, batches(list(range(n)), n_jobs), n_jobs=n_jobs)
+    return [ds for part in parts for ds in part]
+
+
 # ---- the trajectory ------------------------------------------------------------------------------
 
 
@@ -362,6 +397,7 @@ def trajectory(
             raise ValueError(f"{name} must be 0 or at least 2; got {n}.")
     setup = _Setup(label_names(by), label_names(within), split, measure, window_s, n_jobs,
                    measure_options)  # fmt: skip
+    inner = replace(setup, n_jobs=1)  # replicates fan out; each one's stages run in its worker
     if pseudo is not None:
         if pop is not None:
             raise ValueError("give either pop or pseudo= (the sessions), not both.")
@@ -372,9 +408,6 @@ def trajectory(
         probe = setup.estimate(_check_stages(resample_pseudopopulation(pseudo, setup.labels)), 0)
         names = _outputs(measure, probe, outputs)
         point, boot, first = _pseudo_point(setup, pseudo, n_boot, seed, names)
-        null_base = lambda b: resample_pseudopopulation(  # noqa: E731
-            pseudo, setup.labels, draw=b, seed=child_seed(seed, 5)
-        )
     else:
         pop = _check_stages(pop)
         how = resample
@@ -383,19 +416,13 @@ def trajectory(
         draws = _Draws(pop, setup.labels, len(setup.labels) - len(setup.by))
         boot = None
         if n_boot:
-            reps = [setup.estimate(draws.resample(np.random.default_rng(child_seed(seed, 1, b)),
-                                                  resample, fraction), child_seed(seed, 2, b),
-                                   quiet=True) for b in range(n_boot)]  # fmt: skip
-            boot = _stack(reps, names)
-        null_base = lambda b: pop  # noqa: E731
+            one = functools.partial(_boot_batch, setup=inner, draws=draws, how=resample,
+                                    fraction=fraction, seed=seed)  # fmt: skip
+            boot = _stack(_fan_out(one, n_boot, n_jobs), names)
     null = None
     if n_null:
-        reps = []
-        for b in range(n_null):
-            base = _Draws(null_base(b), setup.labels, len(setup.labels) - len(setup.by))
-            shuffled = base.permute_labels(np.random.default_rng(child_seed(seed, 3, b)))
-            reps.append(setup.estimate(shuffled, child_seed(seed, 4, b), quiet=True))
-        null = _stack(reps, names)
+        one = functools.partial(_null_batch, setup=inner, pop=pop, pseudo=pseudo, seed=seed)
+        null = _stack(_fan_out(one, n_null, n_jobs), names)
     out = _assemble(point, names, boot, null, how, fraction, confidence, keep_replicates)
     out.attrs = dict(point.attrs)
     out.attrs.update(
