@@ -110,7 +110,7 @@ def sweep_grid(spec: Mapping[str, Any] | str | Path) -> SweepGrid:
     >>> grid.dims  # doctest: +SKIP
     {'rank': [1, 'full'], 'alpha': [1.0, 10.0], 'seed': [0, 1, 2, 3]}
     """
-    from neurogeom.tasks import expand_sweep, load_spec, validate_spec
+    from neurogeom.tasks import _SWEEP_SECTION, expand_sweep, load_spec, validate_spec
 
     full = (
         load_spec(spec)
@@ -129,13 +129,9 @@ def sweep_grid(spec: Mapping[str, Any] | str | Path) -> SweepGrid:
             raise ValueError(f"[sweep] {dim} is empty; give at least one value.")
         if len({json.dumps(v) for v in values}) != len(values):
             raise ValueError(f"[sweep] {dim} = {values} repeats a value; give each value once.")
-    points = [(name, {d: one[_SECTION[d]][d] for d in dims}, one)
+    points = [(name, {d: one[_SWEEP_SECTION[d]][d] for d in dims}, one)
               for name, one in expand_sweep(full)]  # fmt: skip
     return SweepGrid(full, dims, points, _fingerprint(full))
-
-
-_SECTION = {"rank": "network", "alpha": "network", "g": "network", "seed": "training",
-            "lr": "training"}  # fmt: skip
 
 
 # ---- one grid point ----------------------------------------------------------------------------
@@ -377,6 +373,10 @@ def sweep_status(store: str | Path) -> dict[str, Any]:
     -------
     dict
         ``{"done": int, "total": int, "missing": [group names]}``.
+
+    See Also
+    --------
+    run_sweep : computes what is missing.
 
     Examples
     --------
