@@ -255,3 +255,19 @@ def test_report_from_the_opened_sweep(reference, tmp_path):
     assert path.is_file() and (tmp_path / "report" / "figures" / "rank_sweep.png").is_file()
     with pytest.raises(ValueError, match="unknown dim"):
         sweep_report(ds, tmp_path / "r2", alpha=1.0)
+
+
+def test_dims_keep_the_spec_order(tmp_path):
+    """The grid's dims are the [sweep] keys in the spec's order, not sorted."""
+    spec = tmp_path / "ordered.toml"
+    spec.write_text(
+        TINY.format(n_steps=2).replace(
+            'rank = [1, "full"]\nseed = [0, 1]', "seed = [3]\nalpha = [10.0, 1.0]\nrank = [2]"
+        )
+    )
+    store = tmp_path / "ordered.zarr"
+    run_sweep(spec, store)
+    ds = open_sweep(store)
+    assert ds["capacity_final"].dims == ("seed", "alpha", "rank")
+    assert ds["alpha"].values.tolist() == [10.0, 1.0] and bool(ds["done"].all())
+    assert _groups(store) == ["seed_3_alpha_10.0_rank_2", "seed_3_alpha_1.0_rank_2"]

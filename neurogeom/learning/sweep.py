@@ -77,7 +77,9 @@ class SweepGrid:
 
 
 def _fingerprint(spec: Mapping[str, Any]) -> str:
-    return hashlib.sha256(to_json(spec, sort_keys=True).encode()).hexdigest()
+    """SHA-256 of the spec (keys sorted) and the order of its sweep dims (which names the points)."""
+    text = to_json(spec, sort_keys=True) + to_json(list(spec.get("sweep", {})))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def sweep_grid(spec: Mapping[str, Any] | str | Path) -> SweepGrid:
@@ -204,7 +206,7 @@ def _new_root(store: Path, grid: SweepGrid) -> None:
     attrs = {
         "neurogeom_object": _ROOT_KIND,
         "fingerprint": grid.fingerprint,
-        "spec": to_json(grid.spec, sort_keys=True),
+        "spec": to_json(grid.spec),
         "dims": to_json(grid.dims),
         "points": [name for name, _, _ in grid.points],
         "versions": _versions(),
@@ -426,11 +428,10 @@ def open_sweep(store: str | Path) -> xr.Dataset:
     store, attrs = _read_root(store)
     dims = json.loads(attrs["dims"])
     spec = json.loads(attrs["spec"])
-    grid = sweep_grid(spec)
-    shape = grid.shape
+    shape = tuple(len(v) for v in dims.values())
     done = np.zeros(shape, dtype=bool)
     data: dict[str, np.ndarray] = {}
-    for flat, (name, _, _) in enumerate(grid.points):
+    for flat, name in enumerate(attrs["points"]):  # grid order: the last dim fastest
         if not _is_done(store, name, attrs["fingerprint"]):
             continue
         index = np.unravel_index(flat, shape)
