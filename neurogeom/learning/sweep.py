@@ -8,7 +8,8 @@ grid point (the geometry of its first and last checkpoint, as
 :func:`neurogeom.parallel.parallel_map`, serially, in joblib processes, or on a dask cluster,
 and writes each result into one zarr store::
 
-    sweep.zarr/                       root group: attrs spec, fingerprint, dims, versions
+    sweep.zarr/                       root group (zarr format 3): attrs spec, fingerprint, dims,
+                                      the point names in grid order, versions
     sweep.zarr/rank_1_alpha_1_seed_0  one group per grid point (0-d variables), with the marker
                                       attr ``neurogeom_point_done`` = the spec's fingerprint
 
@@ -212,7 +213,9 @@ def _new_root(store: Path, grid: SweepGrid) -> None:
         "versions": _versions(),
     }
     store.parent.mkdir(parents=True, exist_ok=True)
-    replace_dir_atomic(store, lambda tmp: zarr.open_group(tmp, mode="w", attributes=attrs))
+    replace_dir_atomic(
+        store, lambda tmp: zarr.open_group(tmp, mode="w", attributes=attrs, zarr_format=3)
+    )
 
 
 def _open_store(store: Path, grid: SweepGrid, overwrite: bool) -> None:
@@ -257,7 +260,9 @@ def _clean_stale(store: Path) -> list[Path]:
 
 
 def _write_point(store: Path, name: str, ds: xr.Dataset) -> None:
-    replace_dir_atomic(store / name, lambda tmp: ds.to_zarr(tmp, mode="w", consolidated=False))
+    replace_dir_atomic(
+        store / name, lambda tmp: ds.to_zarr(tmp, mode="w", consolidated=False, zarr_format=3)
+    )
 
 
 def run_sweep(
