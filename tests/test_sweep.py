@@ -270,4 +270,4 @@ def test_dims_keep_the_spec_order(tmp_path):
     ds = open_sweep(store)
     assert ds["capacity_final"].dims == ("seed", "alpha", "rank")
     assert ds["alpha"].values.tolist() == [10.0, 1.0] and bool(ds["done"].all())
-    assert _groups(store) == ["seed_3_alpha_10.0_rank_2", "seed_3_alpha_1.0_rank_2"]
+    assert _groups(store) == sorted(["seed_3_alpha_10.0_rank_2", "seed_3_alpha_1.0_rank_2"])
