@@ -400,7 +400,7 @@ def demo_cmd(
 def sweep_cmd(
     target: str = typer.Argument(
         ...,
-        help="a sweep spec (TOML with [sweep], e.g. tasks/sweep_fast.toml); with --status, the store",
+        help="a sweep spec (a training spec with a sweep section: tasks/sweep_fast.toml); with --status, the store",
     ),
     out: str = typer.Option(None, "-o", "--out", help="the zarr store, e.g. sweep.zarr (resumed)"),
     status: bool = typer.Option(False, "--status", help="print done/total of the store TARGET"),
