@@ -248,7 +248,7 @@ def _null_batch(bs: list[int], setup: _Setup, pop: xr.DataArray | None,
     return out
 
 
-def _fan_out(batch_fn: Any, n: int, n_jobs: int) -> list[xr.Dataset]:
+def _fan_out(batch_fn: Any, n: int, n_jobs: int) -> list[Any]:
     """Replicates ``0..n-1`` through :func:`neurogeom.parallel.parallel_map`, in order; each
     replicate's geometry runs in one worker (its own fan-out serial)."""
     from neurogeom.parallel import batches, parallel_map
@@ -449,6 +449,23 @@ def _stage_index(pop: xr.DataArray, stage: Any) -> int:
     raise ValueError(f"unknown stage {stage!r}; the stages are {values} (labels {labels}).")
 
 
+def _difference_batch(bs: list[int], setup: _Setup, draws: _Draws, output: str, fraction: float,
+                      seed: int, null: bool) -> list[float]:  # fmt: skip
+    """Stage differences of one batch: subsamples ``b`` (trials drawn with
+    ``child_seed(seed, 1, b)``) or, with ``null``, stage swaps (``child_seed(seed, 3, b)``)."""
+    out = []
+    for b in bs:
+        if null:
+            pop = draws.swap_stages(np.random.default_rng(child_seed(seed, 3, b)))
+            ds = setup.estimate(pop, child_seed(seed, 4, b), True)
+        else:
+            rng = np.random.default_rng(child_seed(seed, 1, b))
+            ds = setup.estimate(draws.resample(rng, "subsample", fraction), child_seed(seed, 2, b),
+                                True)  # fmt: skip
+        out.append(float(ds[output][1] - ds[output][0]))
+    return out
+
+
 def _one_difference(
     pop: xr.DataArray, setup: _Setup, output: str, stages: Sequence[Any], n_boot: int,
     n_perm: int, fraction: float, confidence: float, seed: int,
@@ -459,19 +476,11 @@ def _one_difference(
     values = point[output].values
     diff = float(values[1] - values[0])
     draws = _Draws(sub, setup.labels, len(setup.labels) - len(setup.by))
-    boot = []
-    for b in range(n_boot):
-        ds = setup.estimate(
-            draws.resample(np.random.default_rng(child_seed(seed, 1, b)), "subsample", fraction),
-            child_seed(seed, 2, b),
-            True,
-        )
-        boot.append(float(ds[output][1] - ds[output][0]))
-    null = []
-    for b in range(n_perm):
-        ds = setup.estimate(draws.swap_stages(np.random.default_rng(child_seed(seed, 3, b))),
-                            child_seed(seed, 4, b), True)  # fmt: skip
-        null.append(float(ds[output][1] - ds[output][0]))
+    inner = replace(setup, n_jobs=1)
+    one = functools.partial(_difference_batch, setup=inner, draws=draws, output=output,
+                            fraction=fraction, seed=seed)  # fmt: skip
+    boot = _fan_out(functools.partial(one, null=False), n_boot, setup.n_jobs)
+    null = _fan_out(functools.partial(one, null=True), n_perm, setup.n_jobs)
     boot_a = np.asarray(boot)
     scale = np.sqrt(fraction / (1 - fraction))
     low, high = (
