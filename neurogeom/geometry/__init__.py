@@ -27,6 +27,8 @@ _EXPORTS: dict[str, str] = {
     "angular_shape_distance": "similarity",
     "decoding_accuracy": "similarity",
     "participation_ratio": "similarity",
+    "coding_scheme": "coding",
+    "tuning_matrix": "coding",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -27,6 +27,7 @@ __all__ = ["SCHEMES", "coding_scheme", "tuning_matrix"]
 
 SCHEMES = ("analog", "redundant", "sparse", "mixed")
 SCORES = (
+    "coding_fraction",
     "active_fraction",
     "sparseness",
     "selectivity",
@@ -147,12 +148,14 @@ def _scores(
     selectivity = (peak - others) / (peak + others)
     rms = np.sqrt(np.mean(np.sum(t**2, axis=1)))
     sizes, n_eff = _effective_clusters(t / rms, cluster_distance)
-    big = max(2.0, min_cluster_fraction * len(t))
+    big = max(3.0, min_cluster_fraction * len(t))
     clustered = float(sizes[sizes >= big].sum() / len(t)) if len(t) > 1 else 0.0
     unit = t / np.linalg.norm(t, axis=1, keepdims=True)
     _, n_dir = _effective_clusters(unit, cluster_distance)
     lam = np.linalg.svd(t, compute_uv=False) ** 2
+    power = norms**2
     return {
+        "coding_fraction": float(power.sum() ** 2 / (n_units * np.sum(power**2))),
         "active_fraction": float(active.mean()),
         "sparseness": float(responds.mean()),
         "selectivity": float(selectivity.mean()),
@@ -164,8 +167,8 @@ def _scores(
     }
 
 
-def _classify(s: dict[str, float], max_active_fraction: float) -> str:
-    if s["active_fraction"] <= max_active_fraction:
+def _classify(s: dict[str, float], max_coding_fraction: float) -> str:
+    if s["coding_fraction"] <= max_coding_fraction:
         return "sparse"
     if s["clustered_fraction"] >= 2.0 / 3.0:
         return "redundant"
@@ -187,9 +190,9 @@ def coding_scheme(
     baseline: str = "zero",
     active_threshold: float = 0.2,
     response_threshold: float = 0.5,
-    cluster_distance: float = 0.2,
-    min_cluster_fraction: float | None = None,
-    max_active_fraction: float = 0.2,
+    cluster_distance: float = 0.1,
+    min_cluster_fraction: float = 0.02,
+    max_coding_fraction: float = 0.25,
     n_boot: int = 0,
     seed: int = 0,
 ) -> xr.Dataset:
@@ -211,15 +214,15 @@ def coding_scheme(
     response_threshold : float, default=0.5
         An active unit responds to a class when the magnitude of its mean response to it is at
         least this fraction of its largest one.
-    cluster_distance : float, default=0.2
+    cluster_distance : float, default=0.1
         Average-linkage cut for clustering the active units' tuning vectors, each divided by the
         root-mean-square tuning norm of the active units (so strengths count, not only directions;
         for ``n_directions`` the unit-norm vectors are clustered with the same cut).
-    min_cluster_fraction : float, optional
-        A cluster holding at least this fraction of the active units (and at least 2) is a shared
-        code; default 1 / (2 n_classes), half the share of each code if every class had its own.
-    max_active_fraction : float, default=0.2
-        At or below this active fraction the scheme is sparse.
+    min_cluster_fraction : float, default=0.02
+        A cluster holding at least this fraction of the active units, and at least 3 of them, is
+        a shared code.
+    max_coding_fraction : float, default=0.25
+        At or below this coding fraction the scheme is sparse.
     n_boot : int, default=0
         Bootstrap resamples of the points within each class for the ``*_sem`` values (their
         standard deviation over resamples); 0 leaves them NaN.
@@ -231,7 +234,12 @@ def coding_scheme(
     xarray.Dataset
         0-d scores, each with ``<score>_sem``:
 
-        - ``active_fraction``: fraction of units carrying a code (population sparseness);
+        - ``coding_fraction``: the effective fraction of units carrying the tuning, the
+          participation ratio (sum r_i^2)^2 / (n_units sum r_i^4) of the tuning norms r_i (1 when
+          all units are equally tuned, k / n_units when k units carry it alone; 0.6 for Gaussian
+          tuning in 3 classes): population sparseness without a threshold;
+        - ``active_fraction``: fraction of units at or above ``active_threshold`` (the units the
+          scores below are computed on);
         - ``sparseness``: mean over active units of the fraction of classes a unit responds to
           (1/n_classes for one-class units, 1 for units responding to all);
         - ``selectivity``: mean over active units of (peak - mean other) / (peak + mean other) of
@@ -251,12 +259,16 @@ def coding_scheme(
 
     Notes
     -----
-    The rule, applied to the point estimates: **sparse** if ``active_fraction`` <=
-    ``max_active_fraction`` (only a small subset of units has a code); otherwise **redundant** if
+    The rule, applied to the point estimates: **sparse** if ``coding_fraction`` <=
+    ``max_coding_fraction`` (only a small subset of units has a code); otherwise **redundant** if
     ``clustered_fraction`` >= 2/3 (most active units share a few codes), **analog** if it is <= 1/3
     (the strengths vary continuously from unit to unit), else **mixed**. The names follow the
     glossary of van Meegen & Sompolinsky (2025): a unit's code is the subset of classes that
     activate it.
+
+    With a one-dimensional tuning subspace (``tuning_dimension`` near 1, e.g. two classes coded
+    by opposite responses) a continuum of strengths along the line can fall into clusters at
+    this cut and read as redundant; look at ``tuning_dimension`` and ``n_directions`` there.
 
     Invariant to: permutation of units, isotropic scaling.
     Direction: larger_is_more_redundant (``redundancy``).
@@ -284,25 +296,23 @@ def coding_scheme(
     caller = "coding_scheme"
     x, codes, names = _points_labels(points, labels, caller)
     n_classes = len(names)
-    if min_cluster_fraction is None:
-        min_cluster_fraction = 1.0 / (2 * n_classes)
     baseline = _validate.choice(baseline, "baseline", ("zero", "min"), caller)
     thresholds = {
         "active_threshold": active_threshold,
         "response_threshold": response_threshold,
         "cluster_distance": cluster_distance,
         "min_cluster_fraction": min_cluster_fraction,
-        "max_active_fraction": max_active_fraction,
+        "max_coding_fraction": max_coding_fraction,
     }
     for name, value in thresholds.items():
         v = _validate.finite_real(value, name, caller, minimum=0.0)
         if name != "cluster_distance" and v > 1:
             raise ValueError(f"{caller}() needs {name} between 0 and 1; got {value!r}.")
     n_boot = _validate.positive_int(n_boot, "n_boot", caller, minimum=0)
-    score_args = {k: v for k, v in thresholds.items() if k != "max_active_fraction"}
+    score_args = {k: v for k, v in thresholds.items() if k != "max_coding_fraction"}
     tuning = _remove_baseline(_class_means(x, codes, n_classes), baseline)
     scores = _scores(tuning, **score_args)
-    scheme = _classify(scores, max_active_fraction)
+    scheme = _classify(scores, max_coding_fraction)
     sems = dict.fromkeys(scores, float("nan"))
     if n_boot:
         rng = np.random.default_rng(seed)
@@ -314,7 +324,7 @@ def coding_scheme(
             boots.append(_scores(t, **score_args))
         sems = {k: float(np.std([b[k] for b in boots], ddof=1)) for k in scores}
     rule = (
-        f"sparse if active_fraction <= {max_active_fraction}; else redundant if "
+        f"sparse if coding_fraction <= {max_coding_fraction}; else redundant if "
         "clustered_fraction >= 2/3; analog if clustered_fraction <= 1/3; else mixed"
     )
     data: dict[str, object] = {}

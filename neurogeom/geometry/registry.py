@@ -22,6 +22,7 @@ import pandas as pd
 __all__ = ["Measure", "Output", "get_measure", "measure_names", "measures", "register"]
 
 KINDS = ("capacity", "geometry", "similarity", "decoding", "dimension")
+KINDS += ("coding",)
 DIRECTIONS = (
     "larger_is_more_separable",
     "larger_is_less_separable",
@@ -29,6 +30,7 @@ DIRECTIONS = (
     "larger_is_less_similar",
     "larger_is_more_dimensional",
 )
+DIRECTIONS += ("larger_is_more_redundant",)
 INVARIANCES = (
     "rotation",
     "reflection",
@@ -277,4 +279,17 @@ def _defaults() -> None:
     )  # fmt: skip
 
 
+
+def _coding_defaults() -> None:
+    register(
+        Measure("coding_scheme", "coding", "larger_is_more_redundant",
+                ("permutation of units", "isotropic scaling"), False,
+                "van Meegen & Sompolinsky, Nat. Commun. 16, 3354 (2025)",
+                "neurogeom.geometry.coding:coding_scheme",
+                outputs=(Output("redundancy", "larger_is_more_redundant", "coding"),
+                         Output("tuning_dimension", "larger_is_more_dimensional", "dimension")))
+    )  # fmt: skip
+
+
 _defaults()
+_coding_defaults()
