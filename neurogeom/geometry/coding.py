@@ -44,6 +44,15 @@ def _points_labels(
 ) -> tuple[np.ndarray, np.ndarray, list]:
     if labels is None:
         raise ValueError(f"{caller}() needs labels= (the class of each point).")
+    categories = getattr(labels, "categories", None)  # pandas Categorical: declared classes
+    if categories is not None:
+        present = set(np.asarray(labels).tolist())
+        empty = [c for c in categories if c not in present]
+        if empty:
+            raise ValueError(
+                f"{caller}() got empty classes {empty[:5]} (declared categories with no points); "
+                "drop them (labels.remove_unused_categories()) or give them points."
+            )
     lab = np.asarray(labels)
     if lab.ndim == 1 and lab.dtype.kind == "f" and np.isnan(lab).any():
         raise ValueError(
@@ -60,9 +69,6 @@ def _points_labels(
                 "classes."
             ) from None
         raise
-    counts = np.bincount(codes, minlength=len(names))
-    if (counts < 1).any():  # pragma: no cover - factorize never makes an empty code
-        raise ValueError(f"{caller}() got an empty class.")
     return x, codes, names
 
 
@@ -254,7 +260,7 @@ def coding_scheme(
           units' tuning matrix (at most n_classes);
 
         ``scheme`` (0-d str), and ``tuning`` with dims (``unit``, ``manifold``), the class means
-        after the baseline is removed. attrs: estimator, neurogeom_version, every threshold,
+        after the baseline is removed; coord ``n_points`` (points per class) on ``manifold``. attrs: estimator, neurogeom_version, every threshold,
         ``rule``, ``scheme``, ``sem`` ("none" or "bootstrap over points within class").
 
     Notes
@@ -335,7 +341,10 @@ def coding_scheme(
     data["tuning"] = (("unit", "manifold"), tuning)
     return xr.Dataset(
         data,
-        coords={"manifold": np.asarray(names)},
+        coords={
+            "manifold": np.asarray(names),
+            "n_points": ("manifold", np.bincount(codes, minlength=n_classes).astype(np.int64)),
+        },
         attrs=provenance(
             caller,
             baseline=baseline,

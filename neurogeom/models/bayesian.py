@@ -352,7 +352,12 @@ def sample_posterior(
             W.requires_grad_(True)
             hidden = phi(X @ W.transpose(1, 2))  # (chains, points, units)
             cov = (scale * sigma) ** 2 * hidden @ hidden.transpose(1, 2) + t_eff * eye
-            chol = torch.linalg.cholesky(cov)
+            chol, info = torch.linalg.cholesky_ex(cov)
+            if bool((info != 0).any()) or not torch.isfinite(W).all():
+                raise FloatingPointError(
+                    f"Langevin dynamics diverged at step {step} (step_size {eta:.3g}); pass a "
+                    "smaller step_size."
+                )
             alpha = torch.cholesky_solve(Y.expand(n_chains, -1, -1), chol)
             logdet = 2.0 * torch.log(torch.diagonal(chol, dim1=1, dim2=2)).sum()
             energy = 0.5 * (Y * alpha).sum() + 0.5 * n_classes * logdet
@@ -367,11 +372,6 @@ def sample_posterior(
                     rec["out"].append(scale * h @ A)
                     rec["test"].append(scale * phi(Xt @ W.detach().transpose(1, 2)) @ A)
                 W = W - eta * gW + noise * torch.randn(W.shape, generator=gen, dtype=dt)
-            if not torch.isfinite(W).all():
-                raise FloatingPointError(
-                    f"Langevin dynamics diverged at step {step} (step_size {eta:.3g}); pass a "
-                    "smaller step_size."
-                )
     stack = {k: torch.stack(v, dim=1).numpy() for k, v in rec.items()}
     return PosteriorSamples(
         hidden=stack["hidden"],
