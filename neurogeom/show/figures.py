@@ -434,3 +434,103 @@ def plot_rank_sweep(ds: xr.Dataset) -> Figure:
         ax.set_ylabel(label)
     axes[0].legend(fontsize=8)
     return fig
+
+
+def plot_coding_scheme(ds: xr.Dataset | Mapping[str, xr.Dataset]) -> Figure:
+    """Coding schemes: the tuning of every unit and the scores behind each scheme.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset or mapping name -> Dataset
+        Results of :func:`neurogeom.geometry.coding.coding_scheme` (one population, or several
+        such as one per nonlinearity).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One row per population: the tuning matrix (units sorted by the class of their largest
+        response, then by tuning norm; colour: mean response in the units of the input), the
+        tuning norms in descending order (relative to the largest; the coding fraction in the
+        legend), and the scores in [0, 1] (active and coding fraction, sparseness, selectivity,
+        clustered fraction, redundancy), the scheme in the title.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurogeom.geometry import coding_scheme
+    >>> labels = np.repeat(np.arange(3), 10)
+    >>> x = np.random.default_rng(0).standard_normal((30, 40))
+    >>> fig = plot_coding_scheme(coding_scheme(x, labels))  # doctest: +SKIP
+    """
+    import matplotlib.pyplot as plt
+
+    data = _as_mapping(ds, "population")
+    names = list(data)
+    fig, axes = plt.subplots(len(names), 3, figsize=(12.0, 3.0 * len(names)), squeeze=False,
+                             layout="constrained")  # fmt: skip
+    scores = ("active_fraction", "coding_fraction", "sparseness", "selectivity",
+              "clustered_fraction", "redundancy")  # fmt: skip
+    for row, name in zip(axes, names):
+        res = data[name]
+        tuning = np.asarray(res["tuning"].transpose("unit", "manifold").values, float)
+        norms = np.linalg.norm(tuning, axis=1)
+        order = np.lexsort((-norms, np.abs(tuning).argmax(axis=1)))
+        lim = float(np.abs(tuning).max()) or 1.0
+        im = row[0].imshow(tuning[order].T, aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim,
+                           interpolation="nearest")  # fmt: skip
+        row[0].set_yticks(range(tuning.shape[1]), [str(v) for v in res["manifold"].values])
+        row[0].set_xlabel("unit (sorted by preferred class, then norm)")
+        row[0].set_ylabel("class")
+        fig.colorbar(im, ax=row[0], label="mean response")
+        rel = np.sort(norms)[::-1] / (norms.max() or 1.0)
+        row[1].plot(np.arange(1, rel.size + 1), rel, color="0.2",
+                    label=f"coding fraction {float(res['coding_fraction']):.2f}")  # fmt: skip
+        row[1].axhline(float(res.attrs.get("active_threshold", 0.2)), color="0.5", ls=":", lw=1)
+        row[1].set_xlabel("unit rank")
+        row[1].set_ylabel("tuning norm / largest")
+        row[1].legend(fontsize=8)
+        values = [float(res[s]) for s in scores]
+        errs = [float(res[f"{s}_sem"]) for s in scores]
+        row[2].bar(range(len(scores)), values, yerr=np.nan_to_num(errs), color="0.6", capsize=3)
+        row[2].set_xticks(range(len(scores)), [s.replace("_", "\n") for s in scores], fontsize=7)
+        row[2].set_ylim(0, 1.05)
+        row[2].set_ylabel("score")
+        row[0].set_title(f"{name}: {str(res['scheme'].values)}")
+    return fig
+
+
+def plot_coding_phases(ds: xr.Dataset) -> Figure:
+    """Phase picture of coding schemes: the scheme at every nonlinearity x scaling x prior scale.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        The result of :func:`neurogeom.models.bayesian.coding_phases`, dims (``activation``,
+        ``scaling``, ``prior_scale``, ``chain``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One panel per scaling: activation (rows) x prior scale (columns), coloured by the
+        chains' mean clustered fraction, each cell labelled with the majority scheme over chains
+        and the mean coding fraction.
+    """
+    scalings = [str(s) for s in ds["scaling"].values]
+    fig, axes = new_figure(len(scalings), width=4.2, height=3.2)
+    for ax, sc in zip(axes, scalings):
+        sub = ds.sel(scaling=sc)
+        clustered = sub["clustered_fraction"].mean("chain").transpose("activation", "prior_scale")
+        coding = sub["coding_fraction"].mean("chain").transpose("activation", "prior_scale")
+        im = ax.imshow(clustered.values, vmin=0, vmax=1, cmap="viridis", aspect="auto")
+        for i in range(clustered.shape[0]):
+            for j in range(clustered.shape[1]):
+                labels = sub["scheme"].transpose("activation", "prior_scale", "chain").values[i, j]
+                kinds, counts = np.unique(labels.astype(str), return_counts=True)
+                ax.text(j, i, f"{kinds[counts.argmax()]}\ncoding {float(coding[i, j]):.2f}",
+                        ha="center", va="center", fontsize=8, color="w")  # fmt: skip
+        ax.set_xticks(range(clustered.shape[1]), [f"{p:g}" for p in ds["prior_scale"].values])
+        ax.set_yticks(range(clustered.shape[0]), [str(a) for a in ds["activation"].values])
+        ax.set_xlabel("prior scale σ")
+        ax.set_title(f"{sc.replace('_', '-')} scaling")
+        fig.colorbar(im, ax=ax, label="clustered fraction")
+    return fig

@@ -1,0 +1,113 @@
+# %% [markdown]
+# # Coding schemes of wide networks learning classification
+#
+# van Meegen & Sompolinsky (Nat. Commun. 16, 3354, 2025) sample the Bayesian posterior of wide
+# one-hidden-layer networks learning classification and find that in the feature-learning
+# (mean-field) regime the hidden layer adopts a **coding scheme** set by the nonlinearity:
+# **analog** for linear units (every unit responds to every class, with graded strengths; the mean
+# predictor is the lazy, kernel one), **redundant** for sigmoidal units (a few codes, each shared
+# by many units) and **sparse** for ReLU units (only a few units carry a code).
+#
+# Here: `neurogeom.models.bayesian.sample_posterior` samples the posterior of
+# `f(x) = N^-gamma sum_i a_i phi(w_i . x / sqrt(n_in))` by Langevin dynamics on the input weights
+# (the Gaussian readout drawn exactly given them), on Gaussian-mixture classes (3 classes, 20
+# points each, 20 inputs); `neurogeom.geometry.coding_scheme` scores the hidden activity of one
+# posterior sample (tuning, selectivity, sparseness, coding fraction, code clusters, tuning
+# dimension) and names its scheme by a documented rule.
+#
+# **What this reproduces**: linear units in mean-field scaling give an analog code, and the
+# linear network's posterior mean predictor equals the kernel (Gaussian-process) predictor within
+# sampling error; ReLU units give a sparse code (a few units with large, one-class responses);
+# erf units give saturated sign codes shared by groups of units.
+# **What it does not**: at the sizes run here (N = 64 units, a few thousand Langevin steps, no
+# check of equilibration beyond two chains agreeing) the erf layer is classified **mixed**, not
+# redundant: about half of its units sit in shared saturated codes and the rest stay graded. The
+# paper's analytic large-N theory, its digits/CIFAR experiments and its statements about
+# generalisation are not reproduced. `NEUROGEOM_FAST=0` runs N = 128 and longer chains (about
+# 10 minutes on one core here; not run for this text).
+
+# %%
+import os
+import tempfile
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import numpy as np
+
+from neurogeom.geometry import coding_scheme
+from neurogeom.models.bayesian import (
+    coding_phases,
+    gaussian_mixture,
+    kernel_predictor,
+    sample_posterior,
+)
+from neurogeom.show._style import save_figure
+from neurogeom.show.figures import plot_coding_phases, plot_coding_scheme
+
+out_dir = Path(os.environ.get("NEUROGEOM_TUTORIAL_OUT") or tempfile.mkdtemp())
+out_dir.mkdir(parents=True, exist_ok=True)
+fast = os.environ.get("NEUROGEOM_FAST", "1") != "0"
+n_units, n_steps = (64, 1500) if fast else (128, 6000)
+x, labels = gaussian_mixture(3, 20, 20, seed=0)
+
+# %% [markdown]
+# ## One posterior sample per nonlinearity, mean-field scaling
+# Temperature T = 0.01 (the likelihood variance, divided by N in mean-field scaling), prior
+# standard deviation 1 for every weight. Two chains each; the scheme of the last sample of each.
+
+# %%
+steps = {"linear": 5e-3, "erf": 5e-3, "relu": 2e-3}
+results = {}
+for act, step in steps.items():
+    s = sample_posterior(x, labels, activation=act, n_units=n_units, temperature=0.01,
+                         n_steps=n_steps, step_size=step, n_chains=2, seed=0)  # fmt: skip
+    results[act] = coding_scheme(s.points(chain=0), labels, n_boot=20)
+    other = coding_scheme(s.points(chain=1), labels)
+    r = results[act]
+    print(f"{act:7s} scheme {str(r.scheme.values):9s} (chain 2: {str(other.scheme.values)}) "
+          f"coding fraction {float(r.coding_fraction):.2f} +- {float(r.coding_fraction_sem):.2f}, "
+          f"clustered {float(r.clustered_fraction):.2f}, sparseness {float(r.sparseness):.2f}, "
+          f"tuning dimension {float(r.tuning_dimension):.2f}, accuracy {s.accuracy():.2f}")  # fmt: skip
+save_figure(plot_coding_scheme(results), out_dir / "coding_schemes")
+
+# %% [markdown]
+# The paper's schemes for comparison: linear **analog** (ours: analog), sigmoidal **redundant**
+# (ours: mixed, the saturated half of the units redundant), ReLU **sparse** (ours: sparse).
+
+# %% [markdown]
+# ## The linear network's mean predictor is the kernel predictor
+# At T = 1e-3 the posterior mean output on new inputs against
+# `K(x*, X) (K(X, X) + T)^-1 Y` with the linear kernel `K = sigma^4 x . x' / n_in`; the error is
+# the spread of four independent chains.
+
+# %%
+rng = np.random.default_rng(1)
+x_test = x[:10] + 0.5 * rng.standard_normal((10, x.shape[1]))
+lin = sample_posterior(x, labels, activation="linear", n_units=n_units, temperature=1e-3,
+                       n_steps=1000, step_size=1e-3, n_chains=4, n_samples=20, x_test=x_test)  # fmt: skip
+mean, sem = lin.mean_predictor()
+kernel = kernel_predictor(x, labels, x_test, temperature=1e-3, prior_scale=1.0)
+print(f"max |mean - kernel| = {np.abs(mean - kernel).max():.4f}; "
+      f"rms sampling error {np.sqrt(np.mean(sem**2)):.4f}")  # fmt: skip
+
+# %% [markdown]
+# ## The phase picture: nonlinearity x scaling x prior scale
+# Standard scaling (readout 1/sqrt(N)) keeps the network near its Gaussian-process limit: the
+# hidden units keep their random tuning. Cells show the majority scheme over chains.
+
+# %%
+phases = coding_phases(
+    x, labels,
+    activations=("linear", "erf", "relu"),
+    scalings=("mean_field", "standard"),
+    prior_scales=(1.0,) if fast else (0.5, 1.0, 2.0),
+    n_units=n_units,
+    temperature=0.01,
+    n_steps=1000 if fast else n_steps,
+    step_size=2e-3,
+    n_chains=2,
+)  # fmt: skip
+print(phases["scheme"].to_dataframe()["scheme"].unstack("chain"))
+save_figure(plot_coding_phases(phases), out_dir / "coding_phases")
