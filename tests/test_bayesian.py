@@ -42,14 +42,19 @@ def test_linear_mean_predictor_is_the_kernel_predictor():
 @pytest.mark.slow
 def test_mean_field_schemes_of_erf_and_relu():
     """Measured at N = 64, T = 0.01, 1500 steps: erf mixed (about half of the units in shared
-    saturated sign codes), ReLU sparse (a few units carry one class each); linear analog."""
+    saturated sign codes), ReLU sparse (a few units carry one class each); linear analog; ReLU in
+    standard scaling (near the lazy limit) analog."""
     out = {}
     for act, step in (("linear", 5e-3), ("erf", 5e-3), ("relu", 2e-3)):
         s = sample_posterior(X, Y, activation=act, step_size=step, seed=0, **SETTINGS)
         assert s.accuracy() == 1.0
         out[act] = [coding_scheme(s.points(c), Y) for c in range(2)]
+    lazy = sample_posterior(X, Y, activation="relu", scaling="standard", step_size=2e-3, seed=0,
+                            **{**SETTINGS, "n_steps": 1000})  # fmt: skip
+    out["relu_standard"] = [coding_scheme(lazy.points(c), Y) for c in range(2)]
     schemes = {a: [str(d.scheme.values) for d in ds] for a, ds in out.items()}
-    assert schemes == {"linear": ["analog"] * 2, "erf": ["mixed"] * 2, "relu": ["sparse"] * 2}
+    assert schemes == {"linear": ["analog"] * 2, "erf": ["mixed"] * 2, "relu": ["sparse"] * 2,
+                       "relu_standard": ["analog"] * 2}  # fmt: skip
     for d in out["erf"]:
         assert 1 / 3 < float(d.clustered_fraction) < 2 / 3
         assert float(d.sparseness) > 0.75  # saturated units respond to every class

@@ -23,8 +23,9 @@
 # check of equilibration beyond two chains agreeing) the erf layer is classified **mixed**, not
 # redundant: about half of its units sit in shared saturated codes and the rest stay graded. The
 # paper's analytic large-N theory, its digits/CIFAR experiments and its statements about
-# generalisation are not reproduced. `NEUROGEOM_FAST=0` runs N = 128 and longer chains (about
-# 10 minutes on one core here; not run for this text).
+# generalisation are not reproduced. `NEUROGEOM_FAST=0` runs N = 128, 6000-step chains and prior
+# scales {0.5, 1, 2} (estimated at about 10 minutes on one core from the fast run; not run for
+# this text). The fast setting takes about 40 s of CPU here.
 
 # %%
 import os
@@ -95,7 +96,10 @@ print(f"max |mean - kernel| = {np.abs(mean - kernel).max():.4f}; "
 # %% [markdown]
 # ## The phase picture: nonlinearity x scaling x prior scale
 # Standard scaling (readout 1/sqrt(N)) keeps the network near its Gaussian-process limit: the
-# hidden units keep their random tuning. Cells show the majority scheme over chains.
+# hidden units keep their random tuning. Cells show the majority scheme over chains. Measured at
+# the fast setting (prior scale 1, N = 64, 1000 steps): mean-field linear analog, erf mixed, ReLU
+# sparse; standard scaling analog for all three nonlinearities, as the paper's lazy regime has no
+# learned code.
 
 # %%
 phases = coding_phases(

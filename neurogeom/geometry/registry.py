@@ -279,7 +279,6 @@ def _defaults() -> None:
     )  # fmt: skip
 
 
-
 def _coding_defaults() -> None:
     register(
         Measure("coding_scheme", "coding", "larger_is_more_redundant",
