@@ -91,6 +91,15 @@ def test_tuning_matrix_and_layout():
         assert float(other[name]) == pytest.approx(float(base[name]), rel=1e-9)
 
 
+def test_silent_units_and_zero_threshold():
+    rng = np.random.default_rng(0)
+    tuning = np.vstack([_redundant(rng), np.zeros((20, N_CLASSES))])
+    x = tuning[:, LABELS].T  # 20 units exactly silent
+    ds = coding_scheme(x, LABELS, active_threshold=0.0)
+    assert ds.active_fraction == pytest.approx(N_UNITS / (N_UNITS + 20))
+    assert str(ds.scheme.values) == "redundant"
+
+
 def test_baseline_min_finds_the_code_on_top_of_a_spontaneous_rate():
     rng = np.random.default_rng(0)
     rates = 10.0 + _sparse(rng)  # 10 Hz spontaneous rate everywhere

@@ -145,7 +145,7 @@ def _scores(
             "coding_scheme() got a population with no tuning: every unit's class means equal its "
             "baseline. Check the input (or use baseline='zero' for signed activity)."
         )
-    active = norms >= active_threshold * top
+    active = (norms >= active_threshold * top) & (norms > 0)
     t = tuning[active]
     mag = np.abs(t)
     peak = mag.max(axis=1)
@@ -271,6 +271,8 @@ def coding_scheme(
     (the strengths vary continuously from unit to unit), else **mixed**. The names follow the
     glossary of van Meegen & Sompolinsky (2025): a unit's code is the subset of classes that
     activate it.
+
+    Clustering costs memory of order n_active**2 (about 0.4 GB for 10,000 active units).
 
     With a one-dimensional tuning subspace (``tuning_dimension`` near 1, e.g. two classes coded
     by opposite responses) a continuum of strengths along the line can fall into clusters at
