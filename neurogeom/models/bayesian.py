@@ -15,12 +15,16 @@ targets ``y`` one-hot, Gaussian prior of standard deviation ``sigma = prior_scal
 ``1 / sigma**2``). In mean-field scaling ``T_N = T / N``, so the fit to the data and the prior are
 both of order N and the posterior learns strong features as N grows (the feature-learning, or
 rich, regime); in standard scaling ``T_N = T`` and the posterior tends to the Gaussian-process
-(lazy, kernel) one. :func:`sample_posterior` samples it with unadjusted Langevin dynamics
+(lazy, kernel) one. Given the input weights the readout is Gaussian, so :func:`sample_posterior`
+integrates it out and samples the input weights with unadjusted Langevin dynamics on their
+marginal posterior (the gradient of the marginal likelihood, the prior as weight decay, Gaussian
+noise),
 
-.. math::  \\theta \\leftarrow \\theta - \\eta\\, \\nabla U(\\theta) + \\sqrt{2\\eta}\\, \\xi,
-           \\qquad U = -\\log p,
+.. math::  W \\leftarrow W - \\eta\\, \\nabla_W U(W) + \\sqrt{2\\eta}\\, \\xi,
+           \\qquad U = -\\log p(W \\mid X, Y),
 
-run as ``n_chains`` independent chains in one batched float64 computation. Data:
+drawing the readout exactly given ``W`` at every kept sample; ``n_chains`` independent chains
+run in one batched float64 computation. Data:
 :func:`gaussian_mixture` classes and :func:`digits` (scikit-learn's bundled 8 x 8 digits, no
 download). :func:`kernel_predictor` is the lazy (Gaussian-process) mean predictor of the linear
 network, and :func:`coding_phases` sweeps nonlinearity x scaling x prior scale for the phase picture
@@ -288,6 +292,14 @@ def sample_posterior(
     Returns
     -------
     PosteriorSamples
+
+    Notes
+    -----
+    Each step computes the marginal likelihood of the one-hot targets given the hidden layer,
+    ``N(Y; 0, sigma**2 N^(-2 gamma) h h^T + T_N I)`` per class (a Cholesky factor of an
+    n_points x n_points matrix per chain), and its gradient by autograd. The chains are
+    unadjusted (no Metropolis step): ``step_size`` trades bias for mixing time; a step too large
+    stops with a ``FloatingPointError``.
 
     See Also
     --------
