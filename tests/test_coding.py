@@ -149,3 +149,21 @@ def test_bad_input_errors():
         coding_scheme(x, LABELS, active_threshold=2.0)
     with pytest.raises(ValueError, match="labels="):
         tuning_matrix(x, None)
+
+
+def test_coding_figure(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from neurogeom.show._style import save_figure
+    from neurogeom.show.figures import plot_coding_scheme
+
+    rng = np.random.default_rng(0)
+    results = {
+        k: coding_scheme(_population(BUILDERS[k](rng)), LABELS) for k in ("analog", "sparse")
+    }
+    fig = plot_coding_scheme(results)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles == ["analog: analog", "sparse: sparse"]
+    png, _ = save_figure(fig, tmp_path / "coding")
+    assert png.stat().st_size > 0
