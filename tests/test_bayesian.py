@@ -84,6 +84,11 @@ def test_same_seed_same_samples():
     b = sample_posterior(X, Y, activation="erf", n_units=8, n_steps=20, n_chains=1, seed=4)
     np.testing.assert_array_equal(a.hidden, b.hidden)
     assert a.hidden.shape == (1, 10, 60, 8) and a.readout.shape == (1, 10, 8, 3)
+    sig = sample_posterior(X, Y, activation="sigmoid", n_units=8, n_steps=20, n_chains=1)
+    assert 0 < sig.hidden.min() and sig.hidden.max() < 1  # sigmoid units lie in (0, 1)
+    np.testing.assert_allclose(
+        sig.outputs, np.einsum("cspu,csuk->cspk", sig.hidden, sig.readout) / 8
+    )  # mean field: 1/N
 
 
 def test_bad_input_errors():
