@@ -49,10 +49,12 @@ def manifold_frames(
     -------
     dict
         ``labels`` (manifold codes 0..P-1; ``names`` the label values), ``frames`` (list of (D+1, M) arrays with a last
-        row of ones), ``center_norm`` (P,), ``n_points`` (P,), and the centre-subspace result
-        ``subspace`` (or None).
+        row of ones), ``center_norm`` (P,, in the points' units), ``n_points`` (P,), the
+        centre-subspace result ``subspace`` (or None), and ``data_scale`` (the points were divided
+        by it first, see :func:`mftma`).
     """
     X, y, names = _validate.points_and_labels(points, labels, caller="manifold_frames")
+    X, scale = _validate.unit_scale(X, "points", "manifold_frames")
     uniq = np.unique(y)
     clouds = [X[y == u].T for u in uniq]  # (N, M_mu) each, the published layout
     origin = X.mean(axis=0)[:, None]
@@ -85,7 +87,8 @@ def manifold_frames(
         "labels": uniq,
         "names": names,
         "frames": frames,
-        "center_norm": np.asarray(norms),
+        "center_norm": np.asarray(norms) * scale,
+        "data_scale": scale,
         "n_points": np.array([c.shape[1] for c in clouds]),
         "subspace": subspace,
     }
@@ -165,7 +168,11 @@ def mftma(
     Direction: larger_is_more_separable (for ``capacity``; larger ``radius`` and ``dimension``
     are larger_is_less_separable).
 
-    The invariances are exact at a fixed seed with ``canonical_signs=True``.
+    The invariances are exact at a fixed seed with ``canonical_signs=True``. The points are first
+    divided by a power of two near their RMS norm (attrs ``data_scale``), computed without squaring
+    them, so no norm overflows or underflows: results at overall scales from 1e-300 to 1e200
+    equal those at unit scale to rounding (``center_norm`` is in the points' units). All-zero
+    points are refused.
 
     References
     ----------
@@ -275,6 +282,7 @@ def _mftma(
             n_reps=n_reps,
             remove_center_correlations=bool(remove_center_correlations),
             t_vectors="given" if t_vectors is not None else "drawn",
+            data_scale=frames["data_scale"],
             canonical_signs=bool(canonical_signs),
         ),
     )

@@ -91,6 +91,46 @@ def points_and_labels(
     return x, codes.astype(np.intp), names
 
 
+def unit_scale(x: np.ndarray, name: str, caller: str) -> tuple[np.ndarray, float]:
+    """``x`` divided by a power of two near its RMS row norm, and that power of two.
+
+    Squared quantities (Gram matrices, norms) of data at overall scales beyond about 1e150 or
+    below 1e-150 overflow or underflow in float64; measures that are invariant to isotropic
+    scaling are computed on the rescaled data instead. The RMS norm is found without squaring
+    the raw values (they are first divided by their largest magnitude), and the divisor is a power of
+    two, so data at unit scale are rescaled exactly and give the same numbers to the last bit,
+    and any scale gives the unit-scale numbers to rounding.
+
+    Parameters
+    ----------
+    x : ndarray of shape (n_rows, n_features), finite
+    name : str
+        What ``x`` is called in error messages.
+    caller : str
+
+    Returns
+    -------
+    scaled : ndarray, float64, same shape
+    scale : float
+        The divisor (``x = scale * scaled``).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if not np.all(np.isfinite(x)):
+        raise ValueError(
+            f"{caller}() needs finite {name}; got NaN or inf. Drop or impute those values first."
+        )
+    peak = float(np.max(np.abs(x))) if x.size else 0.0
+    if peak == 0.0:
+        raise ValueError(
+            f"{caller}() got {name} that are all zero; there is no geometry to measure (and no "
+            "overall scale to normalise by). Check the input."
+        )
+    rms = peak * float(np.sqrt(np.sum((x / peak) ** 2) / max(x.shape[0], 1)))
+    exponent = int(np.frexp(rms)[1])
+    scaled = np.ldexp(x, -exponent)
+    return scaled, float(np.ldexp(1.0, exponent))
+
+
 def positive_int(value: Any, name: str, caller: str, minimum: int = 1) -> int:
     """An integer >= ``minimum``."""
     if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:

@@ -61,8 +61,12 @@ def _preprocess(
     seed: int,
     caller: str,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """Subsample, centre, randomly project and jitter; returns points, codes and provenance."""
+    """Rescale, subsample, centre, randomly project and jitter; returns points, codes and
+    provenance (``info["data_scale"]``: the points were divided by it, see
+    :func:`neurogeom.geometry._validate.unit_scale`; ``jitter`` is in the input's units)."""
     info: dict[str, Any] = {"n_features_input": int(x.shape[1])}
+    x, scale = _validate.unit_scale(x, "points", caller)
+    info["data_scale"] = scale
     counts = np.bincount(codes, minlength=n_manifolds)
     if n_points_per_manifold is not None:
         m = _validate.positive_int(n_points_per_manifold, "n_points_per_manifold", caller)
@@ -102,7 +106,7 @@ def _preprocess(
     info["projection_dim"] = -1 if projection_dim is None else int(projection_dim)
     info["projection_applied"] = int(applied)
     if jitter:
-        x = x + jitter * _rng(seed, _STREAM_JITTER).standard_normal(x.shape)
+        x = x + (jitter / scale) * _rng(seed, _STREAM_JITTER).standard_normal(x.shape)
     info["jitter"] = float(jitter)
     info["n_features"] = int(x.shape[1])
     return x, codes, info
@@ -345,6 +349,17 @@ def _pairwise(x, codes, n_manifolds, n_t, kw):
     }
 
 
+def _scaled_margin(kappa: float, scale: float, caller: str) -> float:
+    """The margin in units of the rescaled points (see :func:`_preprocess`)."""
+    out = kappa / scale
+    if not np.isfinite(out):
+        raise ValueError(
+            f"{caller}() got kappa={kappa!r} for points of overall scale {scale:.3g}: the margin "
+            "relative to the points' scale overflows. Give kappa in the points' units."
+        )
+    return float(out)
+
+
 def _check_glue_options(dichotomies, n_manifolds, return_anchors, caller):
     if isinstance(dichotomies, str):
         scheme: str | np.ndarray = _validate.choice(
@@ -485,6 +500,13 @@ def glue(
     Direction: larger_is_more_separable (for ``capacity`` and ``utility``; larger ``radius``,
     ``dimension`` and centre alignment mean less separable manifolds).
 
+    Scale: the points are first divided by a power of two near their RMS norm (attrs
+    ``data_scale``), computed without squaring them, so the Gram matrix neither overflows nor
+    underflows: results at overall scales from 1e-300 to 1e200 equal those at unit scale to
+    rounding. A margin ``kappa`` is in the points' units (scaling the points and ``kappa`` by the
+    same factor changes nothing); anchors and ``alignment="inner"`` values are returned in the
+    input's units. All-zero points are refused.
+
     Separability: a dichotomy has no separating direction when no nonzero ``v`` in the span of
     the points has ``y_mu <v, x> >= 0`` for all points; then ``F = ||t||^2`` for every probe. This
     is decided once per distinct dichotomy (:mod:`neurogeom.geometry._separability`), and such
@@ -535,8 +557,9 @@ def glue(
         seed=seed,
         caller=caller,
     )
+    scale = info["data_scale"]
     kw = dict(
-        kappa=kappa,
+        kappa=_scaled_margin(kappa, scale, caller),
         seed=seed,
         dtype=dtype,
         backend=backend,
@@ -560,11 +583,18 @@ def glue(
         sample_vars["F"] = (("sample",), res["F"])
         sample_vars["separable"] = (("sample",), res["separable"].astype(np.int8))
         if return_anchors:
-            sample_vars["anchors"] = (("sample", "manifold", "feature"), res["anchors"])
+            sample_vars["anchors"] = (
+                ("sample", "manifold", "feature"),
+                res["anchors"] * scale,
+            )
             sample_vars["dichotomy"] = (("sample", "manifold"), y)
             sample_vars["active"] = (("sample", "manifold"), res["active"])
     if res["at_floor"]:
         _floor_warning(caller, n_manifolds, res["rank"], res["no_separating_fraction"])
+    if alignment == "inner":  # inner products of anchors, back in the input's units
+        for name in _MEASURES[4:]:
+            val, sem = res["summary"][name]
+            res["summary"][name] = (val * scale**2, sem * scale**2)
     solver = res["solver"]
     attrs = _provenance.provenance(
         caller,
@@ -723,6 +753,10 @@ def simulated_capacity(
     -----
     Invariant to: rotation, reflection, isotropic scaling.
     Direction: larger_is_more_separable.
+
+    Scale: the points are first divided by a power of two near their RMS norm (attrs
+    ``data_scale``), so the separability programmes are well scaled: results at overall scales
+    from 1e-300 to 1e200 equal those at unit scale to rounding. All-zero points are refused.
 
     Capacity is NaN when fewer than half of the dichotomies are separable even in the full span
     of the points: there are too few features (or points in general position) to reach ``N_c``.

@@ -70,6 +70,13 @@ def _cka(X: np.ndarray, Y: np.ndarray, *, debiased: bool, caller: str) -> float:
     X, Y = _pair(X, Y, caller, min_rows=4 if debiased else 2)
     Xc = X - X.mean(axis=0)
     Yc = Y - Y.mean(axis=0)
+    if not (np.any(Xc) and np.any(Yc)):
+        raise ValueError(
+            f"{caller}() is undefined for a representation that is constant across conditions."
+        )
+    # both are scale invariant: rescale before any squared quantity (no overflow or underflow)
+    Xc, _ = _validate.unit_scale(Xc, "X", caller)
+    Yc, _ = _validate.unit_scale(Yc, "Y", caller)
     if debiased:
         K, L = Xc @ Xc.T, Yc @ Yc.T
         denom = np.sqrt(_unbiased_hsic(K, K) * _unbiased_hsic(L, L))
@@ -109,6 +116,10 @@ def cka_similarity(X: np.ndarray, Y: np.ndarray) -> xr.Dataset:
     -----
     Invariant to: rotation, reflection, translation, isotropic scaling.
     Direction: larger_is_more_similar (1 = identical up to the invariances).
+
+    Each representation is divided by a power of two near its RMS norm before any squared
+    quantity, so values at overall scales from 1e-300 to 1e200 equal those at unit scale to
+    rounding.
 
     Not invariant to general invertible linear maps (unlike CCA). Not a metric. Biased upward
     at few conditions and many features: see :func:`debiased_cka_similarity`.
