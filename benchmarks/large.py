@@ -26,21 +26,10 @@ import time
 
 import numpy as np
 from _results import write_results
+from glue import structured  # the structured manifolds of the GLUE speed panel
 
 CASES = os.environ.get("BENCH_CASES", "ab")
 GIB = 2.0**30
-
-
-def structured(p, m, n, d=10, r=1.0, seed=0):
-    """P manifolds: a Gaussian centre plus a D-dimensional Gaussian cloud of radius about r."""
-    rs = np.random.RandomState(seed)
-    xs = []
-    for _ in range(p):
-        c = rs.randn(n)
-        u = rs.randn(n, d)
-        s = rs.randn(d, m)
-        xs.append(c[:, None] + (r / np.sqrt(d)) * (u @ s))
-    return np.concatenate([x.T for x in xs]), np.repeat(np.arange(p), m)
 
 
 def _peak_gib() -> float:

@@ -94,7 +94,7 @@ def test_glue_margin_and_anchors_in_the_points_units(scale):
 def test_mftma_center_norm_in_the_points_units():
     unit = mftma(X, LABELS, n_t=20)
     big = mftma(X * 1e160, LABELS, n_t=20)
-    np.testing.assert_allclose(big.center_norm.values / 1e160, unit.center_norm.values, rtol=1e-12)
+    np.testing.assert_allclose(big.center_norm.values / 1e160, unit.center_norm.values, rtol=1e-10)
 
 
 @pytest.mark.parametrize(
@@ -113,8 +113,10 @@ def test_inf_and_zero_points_are_refused(call):
         call(bad)
     with pytest.raises(ValueError, match="all zero"):
         call(np.zeros_like(X))
+    with np.errstate(over="ignore"):
+        overflowed = X * 1e300 * 1e10  # data float64 cannot hold: inf on the way in
     with pytest.raises(ValueError, match="finite"):
-        call(X * 1e300 * 1e10)  # overflows to inf on the way in
+        call(overflowed)
 
 
 @pytest.mark.parametrize("func", [cka_similarity, debiased_cka_similarity])

@@ -79,7 +79,9 @@ def manifold_frames(
             )
         s = (xr_ - center[:, None]) / norm
         n_feat, m = s.shape
-        if n_feat > m:
+        if n_feat > m or canonical_signs:
+            # the canonical QR frame also where N <= M, so probes at a fixed seed meet the same
+            # coordinates whatever the rotation of the data
             s = qr_basis(s, canonical=canonical_signs).T @ s
         frames.append(np.vstack([s, np.ones((1, s.shape[1]))]))
         norms.append(norm)
@@ -131,7 +133,8 @@ def mftma(
         ``canonical_signs=False``).
     canonical_signs : bool, default=True
         Fix the sign of each coordinate of a manifold's QR frame so that results at a fixed seed
-        are exactly invariant to rotations and reflections of the data. ``False`` keeps LAPACK's
+        are exactly invariant to rotations and reflections of the data (where a manifold has
+        no more features than points, it is also put in its QR frame). ``False`` keeps LAPACK's
         signs, as the published code does; the two agree in distribution, and pointwise only
         where the signs happen to coincide.
 
