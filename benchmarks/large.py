@@ -120,7 +120,7 @@ def _child(case: str) -> dict:
         check=False,
     )
     if proc.returncode != 0:
-        return {"error": proc.stderr[-2000:]}
+        return {"error": proc.stderr[-2000:], "returncode": proc.returncode}
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
