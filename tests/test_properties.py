@@ -213,6 +213,7 @@ def test_glue_capacity_invariant_to_rotation_and_unit_order(case):
         np.testing.assert_array_equal(other["n_points"].values, base["n_points"].values)
 
 
+@pytest.mark.slow
 @FEW
 @given(point_clouds())
 def test_mftma_and_simulated_capacity_invariant_to_rotation_and_unit_order(case):
@@ -229,6 +230,7 @@ def test_mftma_and_simulated_capacity_invariant_to_rotation_and_unit_order(case)
             assert (np.isnan(b) and np.isnan(o)) or o == pytest.approx(b, rel=1e-6)
 
 
+@pytest.mark.slow
 @FEW
 @given(populations(with_time=False, nan="none"), st.data())
 def test_accessor_glue_invariant_to_unit_order_and_rotation(case, data):
