@@ -36,7 +36,7 @@ import numpy as np
 import xarray as xr
 
 from neurogeom._files import to_json, write_atomic
-from neurogeom.learning.spec import RunSpec, Source, load_run_spec
+from neurogeom.learning.spec import RunSpec, Source, load_run_spec, spec_kind
 
 __all__ = ["PHASES", "run_pipeline"]
 
@@ -412,12 +412,16 @@ def run_pipeline(
 
     A training spec with a ``[sweep]`` of ``rank`` (``tasks/rank_sweep_paper.toml``) is a rank
     sweep: :func:`neurogeom.learning.rank_sweep.run_rank_sweep` trains or reuses its runs under
-    ``OUT/runs/<setting>/`` and writes ``OUT/results/rank_sweep.nc`` and its report.
+    ``OUT/runs/<setting>/`` and writes ``OUT/results/rank_sweep.nc`` and its report. A spec with
+    a ``[lazy_rich]`` section (``tasks/lazy_rich_digits.toml``) is a sweep of the output scale
+    alpha on images: :func:`neurogeom.learning.lazy_rich.run_lazy_rich` writes
+    ``OUT/results/lazy_rich.nc`` and its report.
 
     Parameters
     ----------
     spec_path : path
-        A TOML run spec (keys in :mod:`neurogeom.learning.spec`) or a rank-sweep spec.
+        A TOML run spec (keys in :mod:`neurogeom.learning.spec`), a rank-sweep spec or a
+        lazy-rich spec.
     out : path
         The output folder (created; a rerun reuses the results already in it).
     force : bool, default=False
@@ -425,8 +429,10 @@ def run_pipeline(
     progress : callable, optional
         ``progress(phase, done, total)``, called as each phase (:data:`PHASES`) advances.
     setting : {"full", "fast"}, optional
-        A rank sweep's setting (:data:`neurogeom.learning.rank_sweep.SETTINGS`; default
-        ``"full"``, the spec as written); an error for a run spec.
+        A rank sweep's or a lazy-rich sweep's setting
+        (:data:`neurogeom.learning.rank_sweep.SETTINGS`,
+        :data:`neurogeom.learning.lazy_rich.SETTINGS`; default ``"full"``, the spec as written);
+        an error for a run spec.
     n_jobs : int, optional
         Workers (a sweep's runs trained at once; a run spec's ``[run] n_jobs`` otherwise). The
         numbers do not depend on it.
@@ -443,6 +449,11 @@ def run_pipeline(
         is written.
     """
     progress = progress or _no_progress
+    if spec_kind(spec_path) == "lazy_rich":
+        from neurogeom.learning.lazy_rich import run_lazy_rich
+
+        return run_lazy_rich(spec_path, out, setting=setting, n_jobs=n_jobs, force=force,
+                             progress=progress)  # fmt: skip
     if _is_sweep(spec_path):
         from neurogeom.learning.rank_sweep import run_rank_sweep
 
@@ -450,7 +461,8 @@ def run_pipeline(
                               progress=progress)  # fmt: skip
     if setting is not None:
         raise ValueError(f"setting {setting!r} applies to a rank-sweep spec (a training spec "
-                         f"with [sweep] rank = [...]); {spec_path} is a run spec: drop it.")  # fmt: skip
+                         f"with [sweep] rank = [...]) or a lazy-rich spec ([lazy_rich]); "
+                         f"{spec_path} is a run spec: drop it.")  # fmt: skip
     spec = load_run_spec(spec_path)
     if n_jobs is not None:
         spec.n_jobs = int(n_jobs)

@@ -33,6 +33,10 @@ A run spec is a TOML file; relative paths are read from the spec's folder. Secti
     ``values`` (a table model value -> brain value; TOML keys are strings, matched to the
     model's values by their text).
 
+Two other kinds of spec run through ``neurogeom run`` too (:func:`spec_kind` tells them apart): a
+training spec with ``[sweep] rank = [...]`` (:mod:`neurogeom.learning.rank_sweep`) and a
+lazy-rich spec with a ``[lazy_rich]`` section (:mod:`neurogeom.learning.lazy_rich`).
+
 :func:`load_run_spec` reads and checks everything that can be checked without computing: files,
 labels, the mapping, the stage counts. Errors are one line naming the problem and the fix.
 """
@@ -45,7 +49,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RunSpec", "Source", "load_run_spec"]
+__all__ = ["RunSpec", "Source", "load_run_spec", "spec_kind"]
 
 _TOP = {"run", "recordings", "models", "analysis", "compare"}
 _RECORDING_KEYS = {"format", "stages", "align", "window_s", "bin_size_s", "variable", "by",
@@ -287,6 +291,41 @@ def _check_shared(
                   f"with [compare.mapping.{src}] values = {{...}}.")  # fmt: skip
 
 
+def spec_kind(path: str | Path) -> str:
+    """Which kind of spec a TOML file is: ``"lazy_rich"``, ``"rank_sweep"`` or ``"run"``.
+
+    A file that cannot be read or parsed is ``"run"`` (its check then names the problem).
+
+    Parameters
+    ----------
+    path : path
+        A TOML spec.
+
+    Returns
+    -------
+    str
+        ``"lazy_rich"`` (a ``[lazy_rich]`` section), ``"rank_sweep"`` (``[task]`` and
+        ``[sweep] rank``) or ``"run"``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "s.toml"
+    >>> _ = p.write_text("[lazy_rich]\nalphas = [1, 10]\n")
+    >>> spec_kind(p)
+    'lazy_rich'
+    """
+    try:
+        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return "run"
+    if "lazy_rich" in raw:
+        return "lazy_rich"
+    if "task" in raw and "rank" in dict(raw.get("sweep", {})):
+        return "rank_sweep"
+    return "run"
+
+
 def load_run_spec(path: str | Path) -> RunSpec:
     """Read and check a run spec; nothing is computed or written.
 
@@ -315,6 +354,9 @@ def load_run_spec(path: str | Path) -> RunSpec:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"{path}: not valid TOML ({exc}).") from None
+    if "lazy_rich" in raw:
+        _fail(str(path), "a lazy-rich spec ([lazy_rich]), not a run spec: run it with "
+              "`neurogeom run` or neurogeom.learning.lazy_rich.run_lazy_rich.")  # fmt: skip
     _unknown_keys(raw, _TOP, str(path))
     base = path.resolve().parent
     run = dict(raw.get("run", {}))

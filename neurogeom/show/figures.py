@@ -534,3 +534,127 @@ def plot_coding_phases(ds: xr.Dataset) -> Figure:
         ax.set_title(f"{sc.replace('_', '-')} scaling")
         fig.colorbar(im, ax=ax, label="clustered fraction")
     return fig
+
+
+def _seed_mean_sd(da: xr.DataArray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and s.d. over ``seed`` (s.d. 0 with one seed)."""
+    mean = da.mean("seed").values
+    sd = da.std("seed", ddof=1).values if da.sizes["seed"] > 1 else np.zeros_like(mean)
+    return np.asarray(mean, float), np.asarray(sd, float)
+
+
+def plot_lazy_rich(ds: xr.Dataset, paper: Mapping[float, float] | None = None) -> Figure:
+    """A lazy-rich sweep: weight change, last-layer capacity, OOD and transfer against alpha.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        The result of :func:`neurogeom.learning.lazy_rich.lazy_rich_sweep`, dims
+        ``(architecture, alpha, seed, step, corruption, severity)``.
+    paper : mapping of float to float, optional
+        Reference capacities by alpha (e.g.
+        :data:`neurogeom.learning.lazy_rich.PAPER_CAPACITY`), drawn grey on a right-hand axis of
+        the capacity panel (another network and data set: compare the shape, not the level).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Five panels: the relative weight change at the end (log-log); the last hidden layer's
+        capacity at the end; capacity along training (one line per alpha); clean and
+        most-corrupted test accuracy; the transfer probe's accuracy with its value at
+        initialisation and chance. Against alpha on a log axis; mean ± s.d. over seeds.
+
+    See Also
+    --------
+    neurogeom.show.lazy_rich_report.lazy_rich_report
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> c = {"architecture": ["mlp"], "alpha": [1.0, 10.0], "seed": [0, 1], "step": [0, 5],
+    ...      "corruption": ["noise"], "severity": [0, 5]}
+    >>> a3, a4 = ("architecture", "alpha", "seed"), ("architecture", "alpha", "seed", "step")
+    >>> ds = xr.Dataset({"weight_change": (a4, np.full((1, 2, 2, 2), 0.1)),
+    ...     "capacity": (a4, np.full((1, 2, 2, 2), 0.2)),
+    ...     "accuracy": (a4, np.full((1, 2, 2, 2), 0.9)),
+    ...     "ood_accuracy": ((*a3, "corruption", "severity"), np.full((1, 2, 2, 1, 2), 0.5)),
+    ...     "transfer_accuracy": (a3, np.full((1, 2, 2), 0.8)),
+    ...     "transfer_accuracy_init": (a3, np.full((1, 2, 2), 0.7))}, coords=c)
+    >>> len(plot_lazy_rich(ds).axes)
+    5
+    """
+    import matplotlib as mpl
+
+    archs = [str(a) for a in ds["architecture"].values]
+    colors = palette(archs)
+    alphas = np.asarray(ds["alpha"].values, float)
+    fig, axes = new_figure(5, width=3.8, height=3.2, ncols=3)
+    last = {"step": -1}
+
+    def per_alpha(ax: Axes, var: str, arch: str, sel: Mapping[str, int], **kw) -> None:
+        da = ds[var].sel(architecture=arch)
+        for dim, i in sel.items():
+            if dim in da.dims:
+                da = da.isel({dim: i})
+        mean, sd = _seed_mean_sd(da)
+        ax.errorbar(alphas, mean, yerr=sd, color=colors[arch], marker="o", capsize=3, **kw)
+
+    ax = axes[0]
+    for arch in archs:
+        per_alpha(ax, "weight_change", arch, last, label=arch)
+    ax.set_yscale("log")
+    ax.set_ylabel("||w − w0|| / ||w0|| at the end (ratio)")
+    ax.legend(fontsize=8)
+    ax = axes[1]
+    for arch in archs:
+        per_alpha(ax, "capacity", arch, last, label=arch)
+    ax.set_ylabel("last-layer capacity α_M at the end (per unit)")
+    if paper:
+        twin = ax.twinx()
+        ref = sorted(paper.items())
+        twin.plot([a for a, _ in ref], [v for _, v in ref], "s--", color="0.55", ms=4,
+                  label="seed study, VGG-11 CIFAR-10")  # fmt: skip
+        twin.set_ylabel("seed study's capacity (per unit)", color="0.45")
+        twin.legend(fontsize=7, loc="upper right")
+    ax = axes[2]
+    cmap = mpl.colormaps["viridis"]
+    steps = np.asarray(ds["step"].values, float)
+    for k, alpha in enumerate(alphas):
+        color = cmap(k / max(len(alphas) - 1, 1))
+        for arch, ls in zip(archs, ("-", "--", ":", "-.")):
+            mean, _ = _seed_mean_sd(ds["capacity"].sel(architecture=arch, alpha=alpha))
+            ax.plot(steps, mean, ls, color=color, marker=".",
+                    label=f"α = {alpha:g}" if arch == archs[0] else None)  # fmt: skip
+    ax.set_xlabel("training step")
+    ax.set_ylabel("last-layer capacity α_M (per unit)")
+    ax.set_title(" / ".join(f"{a} {ls}" for a, ls in zip(archs, ("—", "- -", "···", "-·"))),
+                 fontsize=8)  # fmt: skip
+    ax.legend(fontsize=7, ncol=2)
+    ax = axes[3]
+    worst = int(ds["severity"].values.argmax())
+    for arch in archs:
+        per_alpha(ax, "accuracy", arch, last, label=f"{arch} clean")
+        for corr, ls in zip(ds["corruption"].values, (":", "--", "-.")):
+            da = ds["ood_accuracy"].sel(architecture=arch, corruption=corr).isel(severity=worst)
+            mean, _ = _seed_mean_sd(da)
+            ax.plot(alphas, mean, ls, color=colors[arch], marker="x", ms=4,
+                    label=f"{arch} {corr} {int(ds['severity'][worst])}")  # fmt: skip
+    ax.axhline(0.1, color="0.5", ls=":", lw=1)
+    ax.set_ylim(0, 1.02)
+    ax.set_ylabel("test accuracy (fraction correct)")
+    ax.legend(fontsize=6, ncol=2)
+    ax = axes[4]
+    for arch in archs:
+        per_alpha(ax, "transfer_accuracy", arch, {}, label=f"{arch} trained")
+        mean, _ = _seed_mean_sd(ds["transfer_accuracy_init"].sel(architecture=arch))
+        ax.plot(alphas, mean, ":", color=colors[arch], label=f"{arch} at init")
+    chance = float(ds.attrs.get("chance_transfer_accuracy", np.nan))
+    if np.isfinite(chance):
+        ax.axhline(chance, color="0.5", ls=":", lw=1, label="chance")
+    ax.set_ylabel("transfer probe accuracy (fraction)")
+    ax.legend(fontsize=7)
+    for ax in axes:
+        ax.set_xscale("log")
+        if ax is not axes[2]:
+            ax.set_xlabel("output scale α (log; large = lazy)")
+    return fig

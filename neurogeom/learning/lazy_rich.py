@@ -1,0 +1,563 @@
+"""From rich to lazy learning on images: the output scale alpha against geometry and generalisation.
+
+The output scale alpha (Chizat, Oyallon and Bach 2019; :mod:`neurogeom.models.feedforward`) moves
+a network from feature learning (small alpha: the weights move far from initialisation) to lazy,
+kernel-like training (large alpha: ``||w - w0|| / ||w0|| ~ 1/alpha``). Representational-geometry
+studies of feature learning sweep it on VGG-11 / CIFAR-10 and read the last layer's manifold
+capacity, the out-of-distribution accuracy (CIFAR-10-C) and a linear probe on held-out classes.
+:func:`lazy_rich_sweep` does the same on scikit-learn's 8x8 digits (no download) with an MLP and a
+small CNN: per architecture, alpha and seed
+
+- test **accuracy** and the relative **weight change** ``||w - w0|| / ||w0||`` at every checkpoint;
+- the last hidden layer's **GLUE geometry** (capacity, radius, dimension) of the ten digit classes
+  of the test set, along the training checkpoints;
+- **out-of-distribution accuracy** on the test set corrupted by noise, blur and occlusion at
+  severities 1-5 (:func:`neurogeom.models.images.corrupt`; severity 0 is the clean set);
+- a **transfer probe**: a network with the same settings trained on digits 0-4 only, its last
+  hidden layer read by a logistic regression on digits 5-9 (and the same probe on its features at
+  initialisation, the random-feature baseline).
+
+A lazy-rich spec is a TOML file with a ``[lazy_rich]`` section (``tasks/lazy_rich_digits.toml``);
+``neurogeom run <spec> -o OUT [--setting fast]`` runs it (:func:`run_lazy_rich`) and writes
+``OUT/results/lazy_rich.nc``, ``OUT/figures/lazy_rich.png|svg`` and ``OUT/report.html``.
+
+Spec sections (every key optional except ``[lazy_rich] alphas`` and one architecture):
+
+``[run]``
+    ``title``.
+``[lazy_rich]``
+    ``alphas`` (list of float > 0), ``seeds`` (list of int, default ``[0]``), ``test_fraction``
+    (default 0.3), ``split_seed`` (default 0).
+``[architectures.<name>]``
+    ``type = "mlp"`` (``widths``, ``activation``, ``bias``) or ``type = "cnn"`` (``channels``,
+    ``width``, ``activation``, ``bias``).
+``[training]``
+    ``lr`` (0.1), ``momentum`` (0.9), ``n_steps`` (1000), ``batch_size`` (64),
+    ``checkpoint_steps`` (default ``[0, n_steps]``).
+``[analysis]``
+    ``layer`` (-1), ``n_points_per_manifold`` (50), ``n_t`` (200), ``dichotomies``
+    (``"nontrivial"``), ``center`` (true), ``jitter`` (1e-6), ``seed`` (0).
+``[ood]``
+    ``corruptions`` (all of :data:`~neurogeom.models.images.CORRUPTIONS`), ``severities``
+    (1-5), ``seed`` (0).
+``[transfer]``
+    ``source_classes`` (``[0, 1, 2, 3, 4]``), ``target_classes`` (``[5, 6, 7, 8, 9]``), ``c``
+    (1.0, the probe's inverse regularisation).
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import time
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+__all__ = [
+    "FAST_SETTING",
+    "SETTINGS",
+    "PAPER_CAPACITY",
+    "is_lazy_rich_spec",
+    "load_lazy_rich_spec",
+    "lazy_rich_sweep",
+    "run_lazy_rich",
+]
+
+#: The released last-layer capacities of the seed study (VGG-11 trained on CIFAR-10 at output
+#: scale alpha, capacity of 10 CIFAR-100 classes x 50 images; read from its tables): not
+#: monotone in alpha, a peak near alpha 5-7.5.
+PAPER_CAPACITY: dict[float, float] = {1.0: 0.053, 5.0: 0.066, 7.5: 0.066, 100.0: 0.054}
+
+_GLUE_OUTPUTS = ("capacity", "radius", "dimension")
+
+_DEFAULTS: dict[str, dict[str, Any]] = {
+    "run": {"title": "Lazy to rich on digits"},
+    "lazy_rich": {"alphas": None, "seeds": [0], "test_fraction": 0.3, "split_seed": 0},
+    "training": {"lr": 0.1, "momentum": 0.9, "n_steps": 1000, "batch_size": 64,
+                 "checkpoint_steps": None},
+    "analysis": {"layer": -1, "n_points_per_manifold": 50, "n_t": 200,
+                 "dichotomies": "nontrivial", "center": True, "jitter": 1e-6, "seed": 0},
+    "ood": {"corruptions": None, "severities": [1, 2, 3, 4, 5], "seed": 0},
+    "transfer": {"source_classes": [0, 1, 2, 3, 4], "target_classes": [5, 6, 7, 8, 9],
+                 "c": 1.0},
+}  # fmt: skip
+_ARCH_KEYS = {
+    "mlp": {"type": None, "widths": [128, 128], "activation": "relu", "bias": True},
+    "cnn": {"type": None, "channels": [8, 16], "width": 64, "activation": "relu", "bias": True},
+}
+
+#: A fast setting of ``tasks/lazy_rich_digits.toml`` (what the tests and
+#: ``tutorials/10_lazy_rich_images.py`` run; about 30-60 s on 2 cores): seeds {0, 1}, 150 SGD
+#: steps (checkpoints 0, 50, 150), 20 points per digit and 50 probes per GLUE estimate.
+FAST_SETTING: dict[str, dict[str, Any]] = {
+    "lazy_rich": {"seeds": [0, 1]},
+    "training": {"n_steps": 150, "checkpoint_steps": [0, 50, 150]},
+    "analysis": {"n_points_per_manifold": 20, "n_t": 50},
+}
+
+#: ``neurogeom run <lazy-rich spec> --setting NAME``: ``"full"`` is the spec as written,
+#: ``"fast"`` is :data:`FAST_SETTING`.
+SETTINGS: dict[str, dict[str, dict[str, Any]]] = {"full": {}, "fast": FAST_SETTING}
+
+
+def is_lazy_rich_spec(raw: Mapping[str, Any]) -> bool:
+    """Whether a parsed TOML file is a lazy-rich spec (it has a ``[lazy_rich]`` section)."""
+    return "lazy_rich" in raw
+
+
+def _fail(where: str, message: str) -> None:
+    raise ValueError(f"{where}: {message}")
+
+
+def _check_keys(table: Mapping[str, Any], allowed: Mapping[str, Any], where: str) -> None:
+    extra = sorted(set(table) - set(allowed))
+    if extra:
+        _fail(where, f"unknown key(s) {extra}; allowed: {sorted(allowed)}.")
+
+
+def _ints(value: Any, where: str, *, low: int | None = None, high: int | None = None) -> list[int]:
+    if not isinstance(value, list | tuple) or not value:
+        _fail(where, f"give a non-empty list of integers; got {value!r}.")
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        _fail(where, f"every entry must be an integer; got {value!r}.")
+    if (low is not None and min(value) < low) or (high is not None and max(value) > high):
+        _fail(where, f"entries must lie in {low}..{high}; got {value!r}.")
+    return [int(v) for v in value]
+
+
+def load_lazy_rich_spec(
+    spec: str | Path | Mapping[str, Any],
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Read and check a lazy-rich spec, defaults filled in; nothing is computed.
+
+    Parameters
+    ----------
+    spec : path or mapping
+        A TOML file with a ``[lazy_rich]`` section (keys in the module docstring) or its parsed
+        content.
+    overrides : mapping of section to mapping, optional
+        Keys replaced in the spec's sections, e.g. :data:`FAST_SETTING`.
+
+    Returns
+    -------
+    dict
+        Every section with its defaults; ``architectures`` maps a name to its checked table.
+
+    Raises
+    ------
+    FileNotFoundError
+        The file does not exist.
+    ValueError
+        An unknown section or key, a bad value (alpha <= 0, a checkpoint past ``n_steps``,
+        overlapping transfer classes, an unknown corruption or severity, ...).
+
+    Examples
+    --------
+    >>> cfg = load_lazy_rich_spec({"lazy_rich": {"alphas": [1, 10]},
+    ...                            "architectures": {"mlp": {"type": "mlp"}}})
+    >>> cfg["lazy_rich"]["alphas"], cfg["training"]["checkpoint_steps"]
+    ([1.0, 10.0], [0, 1000])
+    """
+    from neurogeom.models.feedforward import ACTIVATIONS
+    from neurogeom.models.images import CORRUPTIONS, SEVERITIES
+
+    if isinstance(spec, str | Path):
+        path = Path(spec)
+        if not path.is_file():
+            raise FileNotFoundError(f"lazy-rich spec {str(path)!r} does not exist; check the path.")
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"{path}: not valid TOML ({exc}).") from None
+    else:
+        raw = copy.deepcopy(dict(spec))
+    for section, values in (overrides or {}).items():
+        raw[section] = {**raw.get(section, {}), **values}
+    _check_keys(raw, {**_DEFAULTS, "architectures": None}, "lazy-rich spec")
+    cfg: dict[str, Any] = {}
+    for section, defaults in _DEFAULTS.items():
+        table = dict(raw.get(section, {}))
+        _check_keys(table, defaults, f"[{section}]")
+        cfg[section] = {**copy.deepcopy(defaults), **table}
+    lr = cfg["lazy_rich"]
+    alphas = lr["alphas"]
+    if not isinstance(alphas, list) or not alphas:
+        _fail("[lazy_rich]", "give alphas = [1, 2, 5, 10, 30, 100] (output scales, each > 0).")
+    if not all(isinstance(a, int | float) and not isinstance(a, bool) for a in alphas):
+        _fail("[lazy_rich] alphas", f"every alpha must be a number; got {alphas!r}.")
+    if min(alphas) <= 0 or len(set(alphas)) != len(alphas):
+        _fail("[lazy_rich] alphas", f"alphas must be distinct numbers > 0; got {alphas!r}.")
+    lr["alphas"] = sorted(float(a) for a in alphas)
+    lr["seeds"] = _ints(lr["seeds"], "[lazy_rich] seeds", low=0)
+    if not 0 < float(lr["test_fraction"]) < 1:
+        _fail("[lazy_rich]", f"test_fraction must lie in (0, 1); got {lr['test_fraction']}.")
+    archs = raw.get("architectures")
+    if not isinstance(archs, Mapping) or not archs:
+        _fail(
+            "lazy-rich spec", "name at least one [architectures.<name>] with type = 'mlp' or 'cnn'."
+        )
+    cfg["architectures"] = {}
+    for name, table in archs.items():
+        where = f"[architectures.{name}]"
+        kind = dict(table).get("type")
+        if kind not in _ARCH_KEYS:
+            _fail(where, f"type must be 'mlp' or 'cnn'; got {kind!r}.")
+        _check_keys(table, _ARCH_KEYS[kind], where)
+        arch = {**_ARCH_KEYS[kind], **table}
+        if arch["activation"] not in ACTIVATIONS:
+            _fail(
+                where,
+                f"activation must be one of {sorted(ACTIVATIONS)}; got {arch['activation']!r}.",
+            )
+        if kind == "mlp":
+            arch["widths"] = _ints(arch["widths"], f"{where} widths", low=1)
+        else:
+            arch["channels"] = _ints(arch["channels"], f"{where} channels", low=1)
+            if len(arch["channels"]) != 2:
+                _fail(where, f"channels must hold two counts; got {arch['channels']!r}.")
+            arch["width"] = _ints([arch["width"]], f"{where} width", low=1)[0]
+        cfg["architectures"][str(name)] = arch
+    tr = cfg["training"]
+    for key in ("n_steps", "batch_size"):
+        tr[key] = _ints([tr[key]], f"[training] {key}", low=1)[0]
+    if not float(tr["lr"]) > 0 or not 0 <= float(tr["momentum"]) < 1:
+        _fail(
+            "[training]", f"need lr > 0 and momentum in [0, 1); got {tr['lr']}, {tr['momentum']}."
+        )
+    steps = tr["checkpoint_steps"] or [0, tr["n_steps"]]
+    steps = sorted(set(_ints(steps, "[training] checkpoint_steps", low=0, high=tr["n_steps"])))
+    if tr["n_steps"] not in steps:
+        steps.append(tr["n_steps"])
+    tr["checkpoint_steps"] = steps
+    an = cfg["analysis"]
+    for key in ("n_points_per_manifold", "n_t"):
+        an[key] = _ints([an[key]], f"[analysis] {key}", low=2)[0]
+    ood = cfg["ood"]
+    ood["corruptions"] = list(ood["corruptions"] or CORRUPTIONS)
+    bad = sorted(set(ood["corruptions"]) - set(CORRUPTIONS))
+    if bad:
+        _fail("[ood] corruptions", f"unknown {bad}; give some of {sorted(CORRUPTIONS)}.")
+    ood["severities"] = _ints(ood["severities"], "[ood] severities", low=1, high=max(SEVERITIES))
+    tf = cfg["transfer"]
+    src = _ints(tf["source_classes"], "[transfer] source_classes", low=0, high=9)
+    tgt = _ints(tf["target_classes"], "[transfer] target_classes", low=0, high=9)
+    if set(src) & set(tgt) or len(set(src)) < 2 or len(set(tgt)) < 2:
+        _fail("[transfer]", f"source and target classes must be two or more digits each, "
+              f"without overlap; got {src} and {tgt}.")  # fmt: skip
+    tf["source_classes"], tf["target_classes"] = sorted(set(src)), sorted(set(tgt))
+    return cfg
+
+
+# ---- one run ---------------------------------------------------------------------------------------
+
+
+def _build(arch: Mapping[str, Any], n_outputs: int, alpha: float, seed: int):
+    from neurogeom.models.feedforward import MLP, SmallCNN
+    from neurogeom.models.images import IMAGE_SHAPE
+
+    common = {"activation": arch["activation"], "bias": bool(arch["bias"]), "alpha": alpha,
+              "seed": seed}  # fmt: skip
+    if arch["type"] == "mlp":
+        return MLP(int(np.prod(IMAGE_SHAPE)), arch["widths"], n_outputs, **common)
+    return SmallCNN(
+        IMAGE_SHAPE, n_outputs, channels=arch["channels"], width=arch["width"], **common
+    )
+
+
+def _train(net, x: np.ndarray, y: np.ndarray, tr: Mapping[str, Any], seed: int, steps: list[int]):
+    import torch
+
+    from neurogeom.models.feedforward import train_classifier
+
+    return train_classifier(net, torch.from_numpy(x), torch.from_numpy(y), lr=float(tr["lr"]),
+                            momentum=float(tr["momentum"]), n_steps=tr["n_steps"],
+                            batch_size=min(tr["batch_size"], len(x)), checkpoint_steps=steps,
+                            seed=seed)  # fmt: skip
+
+
+def _remap(y: np.ndarray, classes: Sequence[int]) -> np.ndarray:
+    lookup = {c: i for i, c in enumerate(classes)}
+    return np.array([lookup[int(v)] for v in y], dtype=np.int64)
+
+
+def _one_run(item: tuple[str, float, int], cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """Train one (architecture, alpha, seed); every measure of it."""
+    import torch
+
+    from neurogeom.geometry import glue
+    from neurogeom.geometry._provenance import child_seed
+    from neurogeom.models.feedforward import weight_change
+    from neurogeom.models.images import corrupt, linear_probe, load_digits_split
+    from neurogeom.models.rnn import torch_threads
+
+    name, alpha, seed = item
+    arch, tr, an = cfg["architectures"][name], cfg["training"], cfg["analysis"]
+    lr, ood, tf = cfg["lazy_rich"], cfg["ood"], cfg["transfer"]
+    split = {"test_fraction": float(lr["test_fraction"]), "seed": int(lr["split_seed"])}
+    d = load_digits_split(**split)
+    steps = tr["checkpoint_steps"]
+    net = _build(arch, 10, alpha, seed)
+    ckpts = _train(net, d["x_train"], d["y_train"], tr, seed, steps)
+    xt = torch.from_numpy(d["x_test"])
+    out: dict[str, Any] = {k: [] for k in ("accuracy", "weight_change", *_GLUE_OUTPUTS)}
+    for k in _GLUE_OUTPUTS:
+        out[f"{k}_sem"] = []
+    with torch.no_grad(), torch_threads(1):
+        for step, state in ckpts:
+            net.load_state_dict(state)
+            out["accuracy"].append(float((net(xt).argmax(1).numpy() == d["y_test"]).mean()))
+            out["weight_change"].append(weight_change(net))
+            feats = net.features(xt, layer=int(an["layer"])).numpy().astype(np.float64)
+            g = glue(feats, d["y_test"], n_t=an["n_t"], seed=child_seed(int(an["seed"]), seed, step),
+                     dichotomies=an["dichotomies"], center=bool(an["center"]),
+                     jitter=float(an["jitter"]),
+                     n_points_per_manifold=an["n_points_per_manifold"])  # fmt: skip
+            for k in _GLUE_OUTPUTS:
+                out[k].append(float(g[k]))
+                out[f"{k}_sem"].append(float(g[f"{k}_sem"]))
+        out["train_accuracy"] = float(
+            (net(torch.from_numpy(d["x_train"])).argmax(1).numpy() == d["y_train"]).mean()
+        )
+        sev = [0, *ood["severities"]]
+        acc = np.empty((len(ood["corruptions"]), len(sev)))
+        for i, kind in enumerate(ood["corruptions"]):
+            for j, s in enumerate(sev):
+                xc = corrupt(d["x_test"], kind, s, seed=child_seed(int(ood["seed"]), i, s))
+                acc[i, j] = float(
+                    (net(torch.from_numpy(xc)).argmax(1).numpy() == d["y_test"]).mean()
+                )
+        out["ood_accuracy"] = acc
+    # the transfer probe: a network trained on the source digits, read on the target digits
+    src = load_digits_split(classes=tf["source_classes"], **split)
+    tgt = load_digits_split(classes=tf["target_classes"], **split)
+    y_src = _remap(src["y_train"], tf["source_classes"])
+    net_src = _build(arch, len(tf["source_classes"]), alpha, seed)
+    ck = _train(net_src, src["x_train"], y_src, tr, seed, [0, tr["n_steps"]])
+    with torch.no_grad(), torch_threads(1):
+        for key, state in (("transfer_accuracy_init", ck[0][1]), ("transfer_accuracy", ck[-1][1])):
+            net_src.load_state_dict(state)
+            f_tr, f_te = (net_src.features(torch.from_numpy(tgt[k]), layer=int(an["layer"])).numpy()
+                          for k in ("x_train", "x_test"))  # fmt: skip
+            out[key] = linear_probe(f_tr, tgt["y_train"], f_te, tgt["y_test"], c=float(tf["c"]),
+                                    seed=seed)  # fmt: skip
+    out["n_test"], out["n_transfer_test"] = len(d["y_test"]), len(tgt["y_test"])
+    return out
+
+
+# ---- the sweep -------------------------------------------------------------------------------------
+
+
+def _binomial_sem(p: xr.DataArray, n: int) -> xr.DataArray:
+    return np.sqrt(p * (1 - p) / n)
+
+
+def lazy_rich_sweep(
+    spec: str | Path | Mapping[str, Any],
+    *,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    n_jobs: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+) -> xr.Dataset:
+    """Train every (architecture, alpha, seed) of a lazy-rich spec on digits and measure it.
+
+    Parameters
+    ----------
+    spec : path or mapping
+        A lazy-rich spec (``tasks/lazy_rich_digits.toml``; keys in the module docstring).
+    overrides : mapping of section to mapping, optional
+        Keys replaced in the spec's sections, e.g. :data:`FAST_SETTING`.
+    n_jobs : int, default 1
+        Runs trained at once (:func:`neurogeom.parallel.parallel_map`); the numbers do not
+        depend on it.
+    progress : callable, optional
+        ``progress(done, total)``, called before each batch of ``n_jobs`` runs and at the end.
+
+    Returns
+    -------
+    xarray.Dataset
+        Dims ``architecture``, ``alpha``, ``seed``, ``step`` (the checkpoints), ``corruption``,
+        ``severity`` (0 = clean, then the spec's severities). Variables, each with ``<name>_sem``
+        (binomial standard error for accuracies over the test images, GLUE's Monte-Carlo error for
+        the geometry, NaN where none is defined):
+
+        - ``accuracy`` (architecture, alpha, seed, step): test accuracy (fraction);
+        - ``weight_change`` (architecture, alpha, seed, step): ``||w - w0|| / ||w0||`` (ratio);
+        - ``capacity`` (manifolds per unit), ``radius``, ``dimension`` (architecture, alpha,
+          seed, step): GLUE of the last hidden layer's activity per test digit;
+        - ``train_accuracy`` (architecture, alpha, seed): at the end;
+        - ``ood_accuracy`` (architecture, alpha, seed, corruption, severity): at the end;
+        - ``transfer_accuracy``, ``transfer_accuracy_init`` (architecture, alpha, seed): linear
+          probe on the target digits of the source-trained network at the end and at
+          initialisation.
+
+        attrs: provenance (``estimator = "lazy_rich_sweep"``), the checked spec as JSON,
+        ``chance_accuracy`` (0.1) and ``chance_transfer_accuracy`` (1 / number of target digits).
+
+    See Also
+    --------
+    run_lazy_rich : the same, end to end, with the report.
+    neurogeom.models.feedforward.MLP, neurogeom.models.images.corrupt
+
+    Examples
+    --------
+    >>> spec = {"lazy_rich": {"alphas": [1, 100], "seeds": [0]},
+    ...         "architectures": {"mlp": {"type": "mlp", "widths": [32]}},
+    ...         "training": {"n_steps": 30}, "ood": {"severities": [5]},
+    ...         "analysis": {"n_points_per_manifold": 10, "n_t": 20}}
+    >>> ds = lazy_rich_sweep(spec)
+    >>> change = ds["weight_change"].isel(step=-1).values.ravel()
+    >>> bool(change[0] > 10 * change[1])  # alpha = 100 moves the weights far less
+    True
+    """
+    from neurogeom._files import to_json
+    from neurogeom.geometry._provenance import provenance
+    from neurogeom.parallel import parallel_map
+
+    cfg = load_lazy_rich_spec(spec, overrides)
+    archs, alphas = list(cfg["architectures"]), cfg["lazy_rich"]["alphas"]
+    seeds = cfg["lazy_rich"]["seeds"]
+    items = [(a, al, s) for a in archs for al in alphas for s in seeds]
+    one = functools.partial(_one_run, cfg=cfg)
+    step = 1 if n_jobs == 1 else (len(items) if n_jobs == -1 else max(int(n_jobs), 1))
+    rows: list[dict[str, Any]] = []
+    for start in range(0, len(items), step):
+        if progress is not None:
+            progress(start, len(items))
+        rows += parallel_map(one, items[start : start + step], n_jobs=n_jobs)
+    if progress is not None:
+        progress(len(items), len(items))
+    shape = (len(archs), len(alphas), len(seeds))
+    coords = {
+        "architecture": archs,
+        "alpha": np.asarray(alphas, float),
+        "seed": np.asarray(seeds, int),
+        "step": np.asarray(cfg["training"]["checkpoint_steps"], int),
+        "corruption": list(cfg["ood"]["corruptions"]),
+        "severity": np.asarray([0, *cfg["ood"]["severities"]], int),
+    }
+
+    def stack(key: str) -> np.ndarray:
+        values = np.asarray([r[key] for r in rows], float)
+        return values.reshape(*shape, *values.shape[1:])
+
+    dims3 = ("architecture", "alpha", "seed")
+    ds = xr.Dataset(coords=coords)
+    for key in ("accuracy", "weight_change", *_GLUE_OUTPUTS):
+        ds[key] = ((*dims3, "step"), stack(key))
+    for key in _GLUE_OUTPUTS:
+        ds[f"{key}_sem"] = ((*dims3, "step"), stack(f"{key}_sem"))
+    for key in ("train_accuracy", "transfer_accuracy", "transfer_accuracy_init"):
+        ds[key] = (dims3, stack(key))
+    ds["ood_accuracy"] = ((*dims3, "corruption", "severity"), stack("ood_accuracy"))
+    n_test, n_transfer = int(rows[0]["n_test"]), int(rows[0]["n_transfer_test"])
+    ds["accuracy_sem"] = _binomial_sem(ds["accuracy"], n_test)
+    ds["ood_accuracy_sem"] = _binomial_sem(ds["ood_accuracy"], n_test)
+    ds["transfer_accuracy_sem"] = _binomial_sem(ds["transfer_accuracy"], n_transfer)
+    ds["transfer_accuracy_init_sem"] = _binomial_sem(ds["transfer_accuracy_init"], n_transfer)
+    ds["train_accuracy_sem"] = xr.full_like(ds["train_accuracy"], np.nan)
+    ds["weight_change_sem"] = xr.full_like(ds["weight_change"], np.nan)
+    ds.attrs.update(
+        provenance(
+            "lazy_rich_sweep",
+            data="sklearn digits 8x8",
+            n_test=n_test,
+            n_transfer_test=n_transfer,
+            chance_accuracy=0.1,
+            chance_transfer_accuracy=1.0 / len(cfg["transfer"]["target_classes"]),
+            layer=int(cfg["analysis"]["layer"]),
+            spec=to_json(cfg),
+        )
+    )
+    return ds[sorted(ds.data_vars)]
+
+
+# ---- `neurogeom run <lazy-rich spec>` ----------------------------------------------------------------
+
+
+def lazy_rich_setting(name: str | None) -> tuple[str, dict[str, Any]]:
+    """The setting's name and its overrides (``None`` is ``"full"``)."""
+    name = "full" if name is None else str(name)
+    if name not in SETTINGS:
+        raise ValueError(f"unknown setting {name!r}; give one of {sorted(SETTINGS)}.")
+    return name, copy.deepcopy(SETTINGS[name])
+
+
+def run_lazy_rich(
+    spec_path: str | Path,
+    out: str | Path,
+    *,
+    setting: str | None = None,
+    n_jobs: int | None = None,
+    force: bool = False,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> Path:
+    """Run a lazy-rich spec end to end: the sweep, its figure and its report.
+
+    Parameters
+    ----------
+    spec_path : path
+        A lazy-rich spec, e.g. ``tasks/lazy_rich_digits.toml``.
+    out : path
+        Output folder: ``out/results/lazy_rich.nc`` (reused on a rerun of the same setting),
+        ``out/figures/lazy_rich.png|svg``, ``out/report.html``, ``out/results/timings.json``.
+    setting : {"full", "fast"}, optional
+        :data:`SETTINGS` (default ``"full"``: the spec as written).
+    n_jobs : int, optional
+        Runs trained at once (default 1); the numbers do not depend on it.
+    force : bool, default False
+        Recompute ``lazy_rich.nc`` even when it holds this setting already.
+    progress : callable, optional
+        ``progress(phase, done, total)`` with phases ``"train"``, ``"plots"``, ``"report"``.
+
+    Returns
+    -------
+    pathlib.Path
+        The report's path.
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        A missing or bad spec or setting, an output that is a file: before anything is written.
+    """
+    from neurogeom.io.store import load, save
+    from neurogeom.learning.pipeline import check_out, write_timings
+    from neurogeom.show.lazy_rich_report import lazy_rich_report
+
+    name, overrides = lazy_rich_setting(setting)
+    cfg = load_lazy_rich_spec(spec_path, overrides)
+    out = Path(out)
+    check_out(out)
+    tell = progress or (lambda phase, done, total: None)
+    seconds: dict[str, float] = {}
+    t0 = time.perf_counter()
+    path = out / "results" / "lazy_rich.nc"
+    if path.exists() and not force and load(path).attrs.get("setting") == name:
+        ds, reused = load(path), ["lazy_rich"]
+        tell("train", 1, 1)
+    else:
+        ds = lazy_rich_sweep(spec_path, overrides=overrides, n_jobs=n_jobs or 1,
+                             progress=lambda d, t: tell("train", d, t))  # fmt: skip
+        ds.attrs.update(setting=name, spec_path=str(spec_path))
+        save(ds, path)
+        reused = []
+    seconds["train"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    tell("plots", 0, 1)
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    rep = lazy_rich_report(ds, figures=out / "figures", setting=name, spec=str(spec_path),
+                           title=str(cfg["run"]["title"]))  # fmt: skip
+    tell("plots", 1, 1)
+    seconds["plots"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    tell("report", 0, 1)
+    report = rep.save(out / "report.html")
+    tell("report", 1, 1)
+    seconds["report"] = time.perf_counter() - t0
+    write_timings(out, seconds, reused, [])
+    return report
