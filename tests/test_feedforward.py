@@ -79,7 +79,7 @@ def test_small_cnn_trains_on_images() -> None:
     x[y == 0, :, :4, :] += 1.0  # class 0 bright on top, class 1 bright at the bottom
     x[y == 1, :, 4:, :] += 1.0
     net = SmallCNN((1, 8, 8), 2, seed=0)
-    assert net.features(x, layer=0).shape == (n, 8 * 64)
+    assert net.features(x, layer=0).shape == (n, 8 * 16)
     assert net.features(x, layer=1).shape == (n, 16 * 16)
     assert net.features(x.reshape(n, 64)).shape == (n, 64)
     train_classifier(net, x, y, lr=0.05, n_steps=60, batch_size=40)

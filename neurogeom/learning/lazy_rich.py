@@ -42,7 +42,9 @@ Spec sections (every key optional except ``[lazy_rich] alphas`` and one architec
     (1-5), ``seed`` (0).
 ``[transfer]``
     ``source_classes`` (``[0, 1, 2, 3, 4]``), ``target_classes`` (``[5, 6, 7, 8, 9]``), ``c``
-    (1.0, the probe's inverse regularisation).
+    (1.0, the probe's inverse regularisation), ``shots`` (5: training images per target digit
+    the probe is fitted on, a few-shot probe; 0: all of them), ``n_draws`` (10: draws of those
+    images, averaged).
 """
 
 from __future__ import annotations
@@ -84,7 +86,7 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
                  "dichotomies": "nontrivial", "center": True, "jitter": 1e-6, "seed": 0},
     "ood": {"corruptions": None, "severities": [1, 2, 3, 4, 5], "seed": 0},
     "transfer": {"source_classes": [0, 1, 2, 3, 4], "target_classes": [5, 6, 7, 8, 9],
-                 "c": 1.0},
+                 "c": 1.0, "shots": 5, "n_draws": 10},
 }  # fmt: skip
 _ARCH_KEYS = {
     "mlp": {"type": None, "widths": [128, 128], "activation": "relu", "bias": True},
@@ -92,12 +94,14 @@ _ARCH_KEYS = {
 }
 
 #: A fast setting of ``tasks/lazy_rich_digits.toml`` (what the tests and
-#: ``tutorials/10_lazy_rich_images.py`` run; about 30-60 s on 2 cores): seeds {0, 1}, 150 SGD
-#: steps (checkpoints 0, 50, 150), 20 points per digit and 50 probes per GLUE estimate.
+#: ``tutorials/10_lazy_rich_images.py`` run; about 30 s on one core): seeds {0, 1}, 100 SGD
+#: steps (checkpoints 0, 25, 100), 20 points per digit, 50 probes per GLUE estimate, 4 draws of
+#: the few-shot transfer probe.
 FAST_SETTING: dict[str, dict[str, Any]] = {
     "lazy_rich": {"seeds": [0, 1]},
-    "training": {"n_steps": 150, "checkpoint_steps": [0, 50, 150]},
+    "training": {"n_steps": 100, "checkpoint_steps": [0, 25, 100]},
     "analysis": {"n_points_per_manifold": 20, "n_t": 50},
+    "transfer": {"n_draws": 4},
 }
 
 #: ``neurogeom run <lazy-rich spec> --setting NAME``: ``"full"`` is the spec as written,
@@ -251,6 +255,8 @@ def load_lazy_rich_spec(
         _fail("[transfer]", f"source and target classes must be two or more digits each, "
               f"without overlap; got {src} and {tgt}.")  # fmt: skip
     tf["source_classes"], tf["target_classes"] = sorted(set(src)), sorted(set(tgt))
+    tf["shots"] = _ints([tf["shots"]], "[transfer] shots", low=0)[0]
+    tf["n_draws"] = _ints([tf["n_draws"]], "[transfer] n_draws", low=1)[0]
     return cfg
 
 
@@ -284,6 +290,20 @@ def _train(net, x: np.ndarray, y: np.ndarray, tr: Mapping[str, Any], seed: int, 
 def _remap(y: np.ndarray, classes: Sequence[int]) -> np.ndarray:
     lookup = {c: i for i, c in enumerate(classes)}
     return np.array([lookup[int(v)] for v in y], dtype=np.int64)
+
+
+def _shots(y: np.ndarray, shots: int, n_draws: int, seed: int) -> list[np.ndarray]:
+    """Indices of ``shots`` images per class, ``n_draws`` seeded draws (all images if 0)."""
+    if shots == 0:
+        return [np.arange(len(y))]
+    from neurogeom.geometry._provenance import child_seed
+
+    draws = []
+    for r in range(n_draws):
+        rng = np.random.default_rng(child_seed(seed, r))
+        draws.append(np.concatenate([rng.choice(np.flatnonzero(y == c), shots, replace=False)
+                                     for c in np.unique(y)]))  # fmt: skip
+    return draws
 
 
 def _one_run(item: tuple[str, float, int], cfg: Mapping[str, Any]) -> dict[str, Any]:
@@ -344,8 +364,13 @@ def _one_run(item: tuple[str, float, int], cfg: Mapping[str, Any]) -> dict[str, 
             net_src.load_state_dict(state)
             f_tr, f_te = (net_src.features(torch.from_numpy(tgt[k]), layer=int(an["layer"])).numpy()
                           for k in ("x_train", "x_test"))  # fmt: skip
-            out[key] = linear_probe(f_tr, tgt["y_train"], f_te, tgt["y_test"], c=float(tf["c"]),
-                                    seed=seed)  # fmt: skip
+            accs = [linear_probe(f_tr[i], tgt["y_train"][i], f_te, tgt["y_test"], c=float(tf["c"]),
+                                 seed=seed)
+                    for i in _shots(tgt["y_train"], tf["shots"], tf["n_draws"], seed)]  # fmt: skip
+            out[key] = float(np.mean(accs))
+            out[f"{key}_sem"] = (
+                float(np.std(accs, ddof=1) / np.sqrt(len(accs))) if len(accs) > 1 else np.nan
+            )
     out["n_test"], out["n_transfer_test"] = len(d["y_test"]), len(tgt["y_test"])
     return out
 
@@ -383,7 +408,7 @@ def lazy_rich_sweep(
     xarray.Dataset
         Dims ``architecture``, ``alpha``, ``seed``, ``step`` (the checkpoints), ``corruption``,
         ``severity`` (0 = clean, then the spec's severities). Variables, each with ``<name>_sem``
-        (binomial standard error for accuracies over the test images, GLUE's Monte-Carlo error for
+        (binomial standard error for test accuracies over the test images, GLUE's Monte-Carlo error for
         the geometry, NaN where none is defined):
 
         - ``accuracy`` (architecture, alpha, seed, step): test accuracy (fraction);
@@ -394,7 +419,8 @@ def lazy_rich_sweep(
         - ``ood_accuracy`` (architecture, alpha, seed, corruption, severity): at the end;
         - ``transfer_accuracy``, ``transfer_accuracy_init`` (architecture, alpha, seed): linear
           probe on the target digits of the source-trained network at the end and at
-          initialisation.
+          initialisation, fitted on ``shots`` images per digit, mean over ``n_draws`` draws
+          (``_sem``: over the draws).
 
         attrs: provenance (``estimator = "lazy_rich_sweep"``), the checked spec as JSON,
         ``chance_accuracy`` (0.1) and ``chance_transfer_accuracy`` (1 / number of target digits).
@@ -458,8 +484,8 @@ def lazy_rich_sweep(
     n_test, n_transfer = int(rows[0]["n_test"]), int(rows[0]["n_transfer_test"])
     ds["accuracy_sem"] = _binomial_sem(ds["accuracy"], n_test)
     ds["ood_accuracy_sem"] = _binomial_sem(ds["ood_accuracy"], n_test)
-    ds["transfer_accuracy_sem"] = _binomial_sem(ds["transfer_accuracy"], n_transfer)
-    ds["transfer_accuracy_init_sem"] = _binomial_sem(ds["transfer_accuracy_init"], n_transfer)
+    for key in ("transfer_accuracy", "transfer_accuracy_init"):
+        ds[f"{key}_sem"] = (dims3, stack(f"{key}_sem"))
     ds["train_accuracy_sem"] = xr.full_like(ds["train_accuracy"], np.nan)
     ds["weight_change_sem"] = xr.full_like(ds["weight_change"], np.nan)
     ds.attrs.update(

@@ -284,10 +284,10 @@ class _CNNBody(nn.Module):
         return x.reshape(x.shape[0], c, h, w)
 
     def _layers(self, x: Tensor, upto: int) -> Tensor:
-        h = self.phi(self.conv1(self._image(x)))
+        h = self.pool(self.phi(self.conv1(self._image(x))))
         if upto == 0:
             return h.flatten(1)
-        h = self.pool(self.phi(self.conv2(h)))
+        h = self.phi(self.conv2(h))
         if upto == 1:
             return h.flatten(1)
         return self.phi(self.fc(h.flatten(1)))
@@ -300,9 +300,9 @@ class _CNNBody(nn.Module):
 
 
 class SmallCNN(_ScaledClassifier):
-    """Two 3x3 convolutions, a 2x2 average pool, one dense layer: a small image classifier.
+    """A 3x3 convolution, a 2x2 average pool, a second 3x3 convolution, one dense layer.
 
-    Layers read by ``features``: 0 the first convolution's maps, 1 the second's after pooling,
+    Layers read by ``features``: 0 the first convolution's maps after pooling, 1 the second's,
     2 (= -1) the dense hidden layer the readout reads.
 
     Parameters
@@ -329,6 +329,8 @@ class SmallCNN(_ScaledClassifier):
     >>> x = torch.rand(3, 64)
     >>> net(x).shape, net.features(x).shape, net.features(x, layer=1).shape
     (torch.Size([3, 10]), torch.Size([3, 64]), torch.Size([3, 256]))
+    >>> net.features(x, layer=0).shape  # 8 maps of 4x4 after pooling
+    torch.Size([3, 128])
     """
 
     def __init__(
@@ -508,12 +510,32 @@ def train_classifier(
     return out
 
 
+def _logits_fn(model: nn.Module, x: Tensor) -> Callable[[Tensor, Tensor | None], Tensor]:
+    """``logits(xb, idx)``: the model's output on a batch of the training set.
+
+    For the centred networks here the initial network's output on the whole training set is
+    computed once (it does not change) and indexed, instead of a second forward pass per step.
+    """
+    if not (isinstance(model, _ScaledClassifier) and model.center):
+        return lambda xb, idx: model(xb)
+    with torch.no_grad():
+        f0 = model.initial.logits(x)
+
+    def logits(xb: Tensor, idx: Tensor | None) -> Tensor:
+        base = f0 if idx is None else f0[idx]
+        return model.alpha * (model.net.logits(xb) - base)
+
+    return logits
+
+
 def _sgd_steps(model, x, y, opt, alpha, n_steps, batch_size, gen, wanted, out, snapshot) -> None:
     n = x.shape[0]
     device = x.device
+    logits = _logits_fn(model, x)
     order = torch.randperm(n, generator=gen)
     pos = 0
     for step in range(1, n_steps + 1):
+        idx = None
         if batch_size == n:
             xb, yb = x, y
         else:
@@ -522,7 +544,7 @@ def _sgd_steps(model, x, y, opt, alpha, n_steps, batch_size, gen, wanted, out, s
             idx = order[pos : pos + batch_size].to(device)
             pos += batch_size
             xb, yb = x[idx], y[idx]
-        loss = nn.functional.cross_entropy(model(xb), yb) / alpha**2
+        loss = nn.functional.cross_entropy(logits(xb, idx), yb) / alpha**2
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -654,7 +654,7 @@ def plot_lazy_rich(ds: xr.Dataset, paper: Mapping[float, float] | None = None) -
     ax.set_ylabel("transfer probe accuracy (fraction)")
     ax.legend(fontsize=7)
     for ax in axes:
-        ax.set_xscale("log")
         if ax is not axes[2]:
+            ax.set_xscale("log")
             ax.set_xlabel("output scale α (log; large = lazy)")
     return fig
