@@ -10,6 +10,7 @@ measures how well a fixed feature map serves new classes (a logistic regression 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -37,6 +38,19 @@ CORRUPTIONS: dict[str, tuple[float, ...]] = {
 
 #: The severities :func:`corrupt` takes.
 SEVERITIES: tuple[int, ...] = (1, 2, 3, 4, 5)
+
+
+@functools.lru_cache(maxsize=1)
+def _digits() -> tuple[np.ndarray, np.ndarray]:
+    """All 1,797 digits once per process (scikit-learn parses a CSV on every call), read-only."""
+    from sklearn.datasets import load_digits
+
+    data = load_digits()
+    x = (data.data / 16.0).astype(np.float32)
+    y = data.target.astype(np.int64)
+    x.flags.writeable = False
+    y.flags.writeable = False
+    return x, y
 
 
 def load_digits_split(
@@ -74,14 +88,11 @@ def load_digits_split(
     >>> float(d["x_train"].max()), sorted(set(d["y_test"].tolist())) == list(range(10))
     (1.0, True)
     """
-    from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
     if not 0 < float(test_fraction) < 1:
         raise ValueError(f"test_fraction must lie in (0, 1); got {test_fraction}")
-    data = load_digits()
-    x = (data.data / 16.0).astype(np.float32)
-    y = data.target.astype(np.int64)
+    x, y = _digits()
     if classes is not None:
         wanted = [int(c) for c in classes]
         bad = sorted(set(wanted) - set(range(10)))
@@ -94,7 +105,8 @@ def load_digits_split(
     x_tr, x_te, y_tr, y_te = train_test_split(
         x, y, test_size=float(test_fraction), stratify=y, random_state=int(seed)
     )
-    return {"x_train": x_tr, "y_train": y_tr, "x_test": x_te, "y_test": y_te}
+    parts = {"x_train": x_tr, "y_train": y_tr, "x_test": x_te, "y_test": y_te}
+    return {k: np.array(v) for k, v in parts.items()}  # writable copies
 
 
 def corrupt(
