@@ -311,7 +311,7 @@ def spec_kind(path: str | Path) -> str:
     --------
     >>> import tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "s.toml"
-    >>> _ = p.write_text("[lazy_rich]\nalphas = [1, 10]\n")
+    >>> _ = p.write_text("[lazy_rich]\\nalphas = [1, 10]\\n")
     >>> spec_kind(p)
     'lazy_rich'
     """

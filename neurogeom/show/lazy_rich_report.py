@@ -140,12 +140,14 @@ def lazy_rich_reading(ds: xr.Dataset) -> str:
         worst = _worst_ood(sub).mean("seed").values
         tr = sub["transfer_accuracy"].mean("seed").values
         tr0 = float(sub["transfer_accuracy_init"].mean())
+        cap0 = float(sub["capacity"].isel(step=0).mean())
         parts.append(
             f"{arch}: the weight change ||w - w0||/||w0|| at the end goes from {wc[0]:.3g} at "
             f"alpha = {a[0]:g} to {wc[-1]:.3g} at alpha = {a[-1]:g}"
             f"{', falling at every step' if mono else ', not monotone'}. Last-layer capacity "
             f"is {lo:.3g} at alpha = {a[0]:g}, {pk:.3g} at alpha = {peak:g} (its maximum) and "
-            f"{hi:.3g} at alpha = {a[-1]:g}: {verdict}. Test accuracy {acc[0]:.3f} -> "
+            f"{hi:.3g} at alpha = {a[-1]:g}, against {cap0:.3g} at initialisation (the same "
+            f"network for every alpha): {verdict}. Test accuracy {acc[0]:.3f} -> "
             f"{acc[-1]:.3f} (smallest -> largest alpha); at the highest severity, averaged over "
             f"the corruptions, {worst[0]:.3f} -> {worst[-1]:.3f}. The transfer probe on the held-out "
             f"digits reads {tr[0]:.3f} -> {tr[-1]:.3f} (random features at initialisation: "
