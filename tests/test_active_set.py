@@ -235,3 +235,27 @@ def test_samples_the_warm_started_finish_leaves_are_solved_from_zero_on_every_po
         _objective(red.factor, signs, probes, ref),
         rtol=1e-9,
     )
+
+
+def test_bounded_working_sets_without_gram_give_the_same_glue(monkeypatch):
+    """Past the block limit (no Gram matrix kept), working sets grow by the most violated points
+    only and the retry never builds an every-point block: the capacity is unchanged."""
+    from neurogeom.geometry import glue
+
+    rng = np.random.default_rng(1)
+    centres = rng.standard_normal((10, 60))
+    x = (centres[:, None, :] + 0.6 * rng.standard_normal((10, 500, 60))).reshape(5000, 60)
+    labels = np.repeat(np.arange(10), 500)
+    free = glue(x, labels, n_t=40, seed=0)
+    monkeypatch.setattr(_dual, "_BLOCK_MAX_BYTES", 8 * 100 * 100)
+    monkeypatch.setattr(_dual, "_GROW_MAX_POINTS", 64)
+    bounded = glue(x, labels, n_t=40, seed=0)
+    assert float(bounded.capacity) == pytest.approx(float(free.capacity), rel=1e-9)
+    np.testing.assert_allclose(bounded.F.values, free.F.values, rtol=1e-9)
+
+
+def test_most_violated_keeps_the_k_most_negative_per_row():
+    viol = np.array([[True, True, False, True], [False, True, False, False]])
+    grad = np.array([[-3.0, -1.0, -9.0, -2.0], [0.0, -5.0, 0.0, 0.0]])
+    kept = _dual._most_violated(viol, grad, 2)
+    np.testing.assert_array_equal(kept, [[True, False, False, True], [False, True, False, False]])

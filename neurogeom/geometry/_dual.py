@@ -52,6 +52,10 @@ _DIRECT_MAX_RANK = 256
 _SMALL_MAX_POINTS = 2048
 # Samples per independent FISTA chunk (see fista_in_chunks)
 _FISTA_CHUNK = 128
+# Largest float64 block (bytes) the active-set method builds for one sample from the factor when
+# no Gram matrix is kept; past it, working sets grow by at most _GROW_MAX_POINTS per round
+_BLOCK_MAX_BYTES = 2**30
+_GROW_MAX_POINTS = 1024
 # Least samples x points x rank for which dual_gradient runs in row chunks
 _CHUNKED_MIN_WORK = 2e7
 
@@ -368,6 +372,7 @@ def finish(
     gram: np.ndarray | None = None,
     max_rounds: int = 100,
     every_point: bool = False,
+    retry: bool = True,
 ) -> tuple[np.ndarray, dict]:
     """Polish approximate duals to the exact optimum (float64) and verify the KKT conditions.
 
@@ -386,6 +391,9 @@ def finish(
     every_point : bool
         Start from working sets of every allowed point (one round: the active-set method then
         checks every point itself) instead of the warm start's support.
+    retry : bool
+        Give samples the first rounds did not settle a second try (every point from zero, or,
+        where that block would pass ``_BLOCK_MAX_BYTES``, more rounds of bounded growth).
 
     Returns
     -------
@@ -406,6 +414,11 @@ def finish(
     out = np.ascontiguousarray(np.where(allowed, np.maximum(lam, 0.0), 0.0), dtype=np.float64)
     work = allowed.copy() if every_point else out > 0  # the first working sets
     use_gram = gram is not None and gram.dtype == np.float64
+    # without a Gram matrix every block is built from the factor: bound its size
+    bounded = not use_gram and 8.0 * n * n > _BLOCK_MAX_BYTES
+    if bounded and every_point:
+        every_point = False
+        work = np.zeros_like(allowed)
     gram_arg = np.ascontiguousarray(gram) if use_gram else np.zeros((1, 1))
     status = np.zeros(n_s, dtype=np.int64)
     failed = np.zeros(n_s, dtype=bool)
@@ -427,6 +440,8 @@ def finish(
             break
         g = dual_gradient(f, y[rows], w[rows], out[rows], kappa)
         viol = (g < -tol[rows, None]) & allowed[rows] & ~work[rows]
+        if bounded:  # grow by the most violated points only, so blocks stay small
+            viol = _most_violated(viol, g, _GROW_MAX_POINTS)
         more = viol.any(axis=1)
         grad[rows] = g
         fresh[rows] = ~more
@@ -452,14 +467,20 @@ def finish(
         "nnls": 0,
         "unresolved": 0,
     }
-    if failed.any() and not every_point:
+    if failed.any() and not every_point and retry:
         # samples the warm-started finish did not settle within tolerance: the active-set
         # method on every point, from zero (before scipy's NNLS, which can stop far from the
-        # optimum on these problems)
+        # optimum on these problems); where that block would not fit, more rounds of bounded
+        # growth from where the first rounds stopped
         again = np.flatnonzero(failed)
-        sub, more = finish(
-            f, y[again], w[again], np.zeros((again.size, n)), kappa, gram=gram, every_point=True
-        )
+        if bounded:
+            sub, more = finish(
+                f, y[again], w[again], out[again], kappa, max_rounds=4 * max_rounds, retry=False
+            )
+        else:
+            sub, more = finish(
+                f, y[again], w[again], np.zeros((again.size, n)), kappa, gram=gram, every_point=True
+            )
         out[again] = sub
         for key in ("support_solve", "kkt_relaxed", "nnls", "unresolved"):
             stats[key] += more[key]
@@ -490,6 +511,15 @@ def finish(
             stacklevel=3,
         )
     return out, stats
+
+
+def _most_violated(viol: np.ndarray, grad: np.ndarray, k: int) -> np.ndarray:
+    """Keep, per row, only the ``k`` violations of most negative gradient."""
+    if viol.shape[1] <= k:
+        return viol
+    score = np.where(viol, grad, np.inf)
+    cut = np.partition(score, k - 1, axis=1)[:, k - 1 : k]
+    return viol & (score <= cut)
 
 
 def direct_is_cheaper(n_points: int, rank: int, gram: np.ndarray | None) -> bool:
