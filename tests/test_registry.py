@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import inspect
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -15,6 +16,7 @@ OWN_MODULES = (
     "neurogeom.geometry._mftma",
     "neurogeom.geometry.capacity",
     "neurogeom.geometry.similarity",
+    "neurogeom.geometry.riemann",
 )
 
 
@@ -51,15 +53,19 @@ PAIR = (
     "procrustes_distance",
     "rsa_similarity",
 )
+FEATURE_MAP = ("boundary_magnification",)
 
 
 def test_measures_table_has_a_row_per_output():
     table = measures()
     assert isinstance(table, pd.DataFrame)
     assert table.index.is_unique and table.index.names == ["measure", "output"]
-    assert sorted(set(table.index.get_level_values("measure"))) == sorted(POINTS_LABELS + PAIR)
+    assert sorted(set(table.index.get_level_values("measure"))) == sorted(
+        POINTS_LABELS + PAIR + FEATURE_MAP
+    )
     assert reg.measure_names("points_labels") == list(POINTS_LABELS)
     assert reg.measure_names("pair") == list(PAIR)
+    assert reg.measure_names("feature_map") == list(FEATURE_MAP)
     glue = table.loc["glue"]
     assert list(glue.index) == [
         "capacity",
@@ -87,7 +93,7 @@ def test_measures_table_has_a_row_per_output():
     assert {"capacity", "geometry", "similarity", "decoding", "dimension"} <= set(table["kind"])
 
 
-@pytest.mark.parametrize("name", POINTS_LABELS + PAIR)
+@pytest.mark.parametrize("name", POINTS_LABELS + PAIR + FEATURE_MAP)
 def test_registry_name_is_the_function_name(name):
     m = reg.get_measure(name)
     assert m.function.split(":")[1] == name
@@ -141,7 +147,7 @@ def test_get_measure_and_register_errors():
         reg.Measure("x", "similarity", "larger_is_more_similar", ("shear",), False, "", "m:f")
     with pytest.raises(ValueError, match="output 'r': direction must be one of"):
         reg.Output("r", "smaller_is_better", "geometry")
-    with pytest.raises(ValueError, match="inputs must be 'points_labels' or 'pair'"):
+    with pytest.raises(ValueError, match="inputs must be one of"):
         reg.Measure("x", "dimension", "larger_is_more_dimensional", (), False, "", "m:f",
                     inputs="three")  # fmt: skip
 
@@ -163,3 +169,34 @@ def test_register_custom_measure():
         assert reg.get_measure("test_pr_centroids").resolve().__name__ == "participation_ratio"
     finally:
         reg._REGISTRY.pop("test_pr_centroids")
+
+
+def _feature_map_inputs():
+    """A small sigmoid network (hidden layer, logits) and probe inputs on [-1, 1]^2."""
+    import torch
+
+    gen = torch.Generator().manual_seed(0)
+    hidden = torch.nn.Sequential(torch.nn.Linear(2, 40), torch.nn.Sigmoid()).double()
+    readout = torch.nn.Linear(40, 2).double()
+    with torch.no_grad():
+        hidden[0].weight.copy_(2 * torch.randn(40, 2, generator=gen))
+        hidden[0].bias.copy_(torch.randn(40, generator=gen))
+        readout.weight.copy_(torch.randn(2, 40, generator=gen))
+    x = torch.rand(300, 2, generator=gen, dtype=torch.float64) * 2 - 1
+    with torch.no_grad():  # boundary through the middle of the probed square
+        readout.bias.copy_(-(hidden(x) @ readout.weight.T).median(0).values)
+    net = torch.nn.Sequential(hidden, readout)
+    return hidden, net, x
+
+
+INPUT_FACTORIES = {"feature_map": _feature_map_inputs}
+
+
+@pytest.mark.parametrize("name", FEATURE_MAP)
+def test_feature_map_measures_run(name):
+    """Every measure on a feature map returns the value, its _sem and provenance attrs."""
+    m = reg.get_measure(name)
+    ds = m.resolve()(*INPUT_FACTORIES[m.inputs](), **m.options)
+    assert set(ds[name].dims) == set() and name + "_sem" in ds
+    assert bool(np.isfinite(ds[name])) and float(ds[name + "_sem"]) > 0
+    assert ds.attrs["estimator"] == name and "neurogeom_version" in ds.attrs

@@ -29,6 +29,10 @@ _EXPORTS: dict[str, str] = {
     "participation_ratio": "similarity",
     "coding_scheme": "coding",
     "tuning_matrix": "coding",
+    "boundary_magnification": "riemann",
+    "pullback_metric": "riemann",
+    "metric_on_grid": "riemann",
+    "metric_along_paths": "riemann",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -29,6 +29,7 @@ DIRECTIONS = (
     "larger_is_more_similar",
     "larger_is_less_similar",
     "larger_is_more_dimensional",
+    "larger_is_more_magnified",
 )
 DIRECTIONS += ("larger_is_more_redundant",)
 INVARIANCES = (
@@ -39,6 +40,7 @@ INVARIANCES = (
     "invertible linear maps",
     "permutation of units",
 )
+INPUTS = ("points_labels", "pair", "feature_map")
 
 
 def _check_kind_and_direction(what: str, kind: str, direction: str) -> None:
@@ -98,8 +100,9 @@ class Measure:
     options : dict
         Keyword arguments fixed for this measure (e.g. ``of="centroids"``).
     inputs : str
-        ``"points_labels"`` (one population's points and manifold labels) or ``"pair"`` (two
-        representations of the same conditions).
+        ``"points_labels"`` (one population's points and manifold labels), ``"pair"`` (two
+        representations of the same conditions) or ``"feature_map"`` (a differentiable torch
+        feature map, the network's logits and probe inputs).
     """
 
     name: str
@@ -122,10 +125,9 @@ class Measure:
             )
         if ":" not in self.function:
             raise ValueError(f"measure {self.name!r}: function must be 'module:attribute'.")
-        if self.inputs not in ("points_labels", "pair"):
+        if self.inputs not in INPUTS:
             raise ValueError(
-                f"measure {self.name!r}: inputs must be 'points_labels' or 'pair'; got "
-                f"{self.inputs!r}."
+                f"measure {self.name!r}: inputs must be one of {INPUTS}; got {self.inputs!r}."
             )
         if not self.outputs:
             object.__setattr__(self, "outputs", (Output(self.name, self.direction, self.kind),))
@@ -141,6 +143,7 @@ _REGISTRY: dict[str, Measure] = {}
 GLUE = "Chou, Le, Wang & Chung, bioRxiv 2024.02.26.582157 (GLUE); Chou et al., ICML 2025"
 CLS18 = "Chung, Lee & Sompolinsky, Phys. Rev. X 8, 031003 (2018)"
 CCLS20 = "Cohen, Chung, Lee & Sompolinsky, Nat. Commun. 11, 746 (2020)"
+ZAVATONE_VETH = "Zavatone-Veth, Yang, Rubinfien & Pehlevan, NeurIPS 2023 (pullback metric)"
 _ROT = ("rotation", "reflection", "isotropic scaling")
 _ROT_T = ("rotation", "reflection", "translation", "isotropic scaling")
 
@@ -165,7 +168,7 @@ def get_measure(name: str) -> Measure:
 
 
 def measure_names(inputs: str | None = None) -> list[str]:
-    """Registered measure names, sorted; ``inputs="points_labels"`` or ``"pair"`` filters them."""
+    """Registered measure names, sorted; ``inputs`` (one of :data:`INPUTS`) filters them."""
     return sorted(n for n, m in _REGISTRY.items() if inputs is None or m.inputs == inputs)
 
 
@@ -276,6 +279,11 @@ def _defaults() -> None:
     register(
         Measure("participation_ratio", "dimension", "larger_is_more_dimensional", _ROT_T, False,
                 "Gao et al., bioRxiv 214262 (2017)", f"{sim}:participation_ratio")
+    )  # fmt: skip
+    register(
+        Measure("boundary_magnification", "geometry", "larger_is_more_magnified", _ROT_T
+                + ("permutation of units",), False, ZAVATONE_VETH,
+                "neurogeom.geometry.riemann:boundary_magnification", inputs="feature_map")
     )  # fmt: skip
 
 

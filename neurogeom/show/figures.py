@@ -658,3 +658,53 @@ def plot_lazy_rich(ds: xr.Dataset, paper: Mapping[float, float] | None = None) -
             ax.set_xscale("log")
             ax.set_xlabel("output scale α (log; large = lazy)")
     return fig
+
+
+def plot_volume_element(
+    grids: xr.Dataset | Mapping[str, xr.Dataset], *, points: xr.Dataset | None = None
+) -> Figure:
+    """The log volume element of a feature map on a 2-D grid, with the decision boundary.
+
+    Parameters
+    ----------
+    grids : xarray.Dataset or mapping of str to Dataset
+        Results of :func:`neurogeom.geometry.riemann.metric_on_grid` (dims ``y``, ``x``), one panel
+        each (a mapping names the panels, e.g. ``{"initialisation": g0, "trained": g1}``). Where a
+        grid has ``predicted`` (a classifier was given) its decision boundary is drawn in black.
+    points : xarray.Dataset or None, default None
+        Training inputs to overlay: variables ``x`` and ``y`` (input coordinates) and ``label``
+        over one dim.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One heat map per grid of ``log sqrt(det g)`` (natural log; colour scale shared across
+        panels), axes in input units.
+
+    See Also
+    --------
+    neurogeom.geometry.riemann.metric_on_grid
+    """
+    named = _as_mapping(grids, "feature map")
+    values = [np.asarray(g["log_volume_element"], float) for g in named.values()]
+    finite = np.concatenate([v[np.isfinite(v)] for v in values])
+    vmin, vmax = (float(np.min(finite)), float(np.max(finite))) if finite.size else (0.0, 1.0)
+    fig, axes = new_figure(len(named), width=4.0, height=3.5)
+    image = None
+    for ax, (name, g) in zip(axes, named.items()):
+        x, y = np.asarray(g["x"], float), np.asarray(g["y"], float)
+        image = ax.pcolormesh(x, y, g["log_volume_element"].transpose("y", "x").values,
+                              shading="auto", cmap="viridis", vmin=vmin, vmax=vmax)  # fmt: skip
+        if "predicted" in g:
+            pred = np.asarray(g["predicted"].transpose("y", "x").values, float)
+            levels = np.unique(pred)
+            if levels.size > 1:
+                ax.contour(x, y, pred, levels=(levels[:-1] + levels[1:]) / 2, colors="k",
+                           linewidths=1.2)  # fmt: skip
+        if points is not None:
+            ax.scatter(points["x"], points["y"], c=points["label"], cmap="coolwarm", s=4,
+                       edgecolors="none", alpha=0.6)  # fmt: skip
+        ax.set(title=name, xlabel="input 1", ylabel="input 2", aspect="equal")
+    if image is not None:
+        fig.colorbar(image, ax=axes, label="log volume element, log sqrt(det g)")
+    return fig
