@@ -193,6 +193,8 @@ def test_deterministic(pop):
 def test_errors(pop):
     with pytest.raises(ValueError, match="compares two representations"):
         geometry(pop, by="choice", measures=("cka_similarity",))
+    with pytest.raises(ValueError, match="differentiable feature map"):
+        geometry(pop, by="choice", measures=("boundary_magnification",))
     with pytest.raises(ValueError, match="unknown measure"):
         geometry(pop, by="choice", measures=("cka",))
     with pytest.raises(ValueError, match="not a dim of the tensor"):

@@ -91,6 +91,12 @@ def _resolve_measures(names: Sequence[str]) -> list[Measure]:
     out = []
     for name in names:
         m = get_measure(name)
+        if m.inputs == "feature_map":
+            raise ValueError(
+                f"{name!r} measures a differentiable feature map (a torch callable), not a "
+                f"population's manifolds; call neurogeom.geometry.{name}(feature_map, inputs, "
+                "...) on the network of each checkpoint."
+            )
         if m.inputs != "points_labels":
             raise ValueError(
                 f"{name!r} compares two representations of the same conditions, so it cannot be "
