@@ -7,6 +7,16 @@ aligned to a named trial event, with the trials table's columns as ``trial`` coo
 :func:`nwb_info` summarises a file (used by ``neurogeom info``).
 
 Files are always opened read-only; an NWB file is never modified.
+
+Streaming
+---------
+:func:`read_nwb` and :func:`nwb_info` also take ``http(s)://`` URLs, including DANDI asset URLs
+(``https://api.dandiarchive.org/api/assets/<asset_id>/download/``, resolved once to the S3 object
+they redirect to). The file is read lazily through remfile (see :mod:`neurogeom.io._remote` for
+why remfile and not fsspec): only the byte ranges h5py asks for are fetched, that is the file's
+metadata, the trials table, the units table's label columns and index, the spike times of the
+requested units only (each unit's run read on its own), and of a continuous series the samples
+inside the requested window. Install with ``pip install 'neurogeom[stream]'``.
 """
 
 from __future__ import annotations
@@ -23,13 +33,17 @@ import xarray as xr
 
 from neurogeom.io._binning import bin_average, bin_edges, bin_spike_counts
 from neurogeom.io._nwb_meta import read_meta, restore_meta
-from neurogeom.io._nwb_open import open_nwb
+from neurogeom.io._nwb_open import open_nwb_h5
 from neurogeom.io._nwb_write import write_nwb
+from neurogeom.io._remote import is_url
 from neurogeom.population import QUANTITIES, make_population, pool
 
 __all__ = ["read_nwb", "write_nwb", "nwb_info"]
 
 PathLike = str | os.PathLike
+#: largest tensor (bytes, float64) read_nwb builds unless told otherwise; the environment variable
+#: ``NEUROGEOM_MAX_TENSOR_BYTES`` or ``read_nwb(..., max_bytes=...)`` changes it
+MAX_TENSOR_BYTES = 8 * 1024**3
 EventTimes = Literal["auto", "absolute", "relative"]
 
 #: trials-table columns that hold no condition label
@@ -53,8 +67,35 @@ _SPIKE_QUANTITIES = ("spike_count", "rate_hz")
 # ---- trials and events -----------------------------------------------------------------------------
 
 
-def _trials_frame(nwbfile: Any, path: PathLike) -> pd.DataFrame:
+def _damaged_group(h5file: Any, name: str) -> str | None:
+    """Why the HDF5 group ``name`` that pynwb did not read as a table is unreadable, if present."""
+    if h5file is None:
+        return None
+    try:
+        if name not in h5file:
+            return None
+    except Exception as exc:  # the link itself is damaged
+        return f"{type(exc).__name__}: {exc}"
+    try:
+        group = h5file[name]
+        kind = group.attrs.get("neurodata_type")
+        kind = kind.decode() if isinstance(kind, bytes) else kind
+        columns = list(group.keys())
+    except Exception as exc:
+        return " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
+    if not kind:
+        return "its neurodata_type attribute is missing or unreadable"
+    return f"pynwb could not read it as {kind} (members {columns[:10]})"
+
+
+def _trials_frame(nwbfile: Any, path: PathLike, h5file: Any = None) -> pd.DataFrame:
     trials = nwbfile.trials
+    damage = _damaged_group(h5file, "intervals/trials") if trials is None else None
+    if damage is not None:
+        raise ValueError(
+            f"{str(path)!r} has a trials table (intervals/trials) but it is damaged ({damage}); "
+            "copy or download the file again, or repair the table with pynwb."
+        )
     if trials is None or len(trials) == 0:
         raise ValueError(
             f"{str(path)!r} has no trials table (intervals/trials), so there is nothing to align "
@@ -208,12 +249,25 @@ def _units_frame(units: Any) -> pd.DataFrame:
 
 
 def _spike_trains(units: Any, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Spike times of the selected unit rows as (flat sorted runs, run ends)."""
+    """Spike times of the selected unit rows as (flat sorted runs, run ends).
+
+    Reads the index whole (one integer per unit) and then only the runs of the selected units:
+    one slice of the flat ``spike_times`` dataset per block of consecutive selected rows, so a
+    lazily read (streamed) file fetches the spikes of those units only.
+    """
     index = units["spike_times"]
     ends_all = np.asarray(index.data[:], dtype=np.int64)
-    flat_all = np.asarray(index.target.data[:], dtype=np.float64)
     starts_all = np.concatenate([[0], ends_all[:-1]])
-    pieces = [flat_all[starts_all[r] : ends_all[r]] for r in rows]
+    target = index.target.data
+    blocks: dict[int, np.ndarray] = {}  # first row of a block -> its spike times
+    order = np.unique(rows)
+    splits = np.flatnonzero(np.diff(order) != 1) + 1
+    for block in np.split(order, splits) if order.size else []:
+        lo, hi = int(starts_all[block[0]]), int(ends_all[block[-1]])
+        data = np.asarray(target[lo:hi], dtype=np.float64) if hi > lo else np.zeros(0)
+        for r in block:
+            blocks[int(r)] = data[starts_all[r] - lo : ends_all[r] - lo]
+    pieces = [blocks[int(r)] for r in rows]
     pieces = [p if np.all(np.diff(p) >= 0) else np.sort(p) for p in pieces]
     lengths = np.array([p.size for p in pieces], dtype=np.int64)
     flat = np.concatenate(pieces) if pieces else np.zeros(0)
@@ -358,14 +412,19 @@ def read_nwb(
     n_trials: int | None = None,
     seed: int = 0,
     unique_unit_ids: bool = True,
+    max_bytes: int | None = None,
 ) -> xr.DataArray:
     """Read an NWB file into a (trial, time, unit) population tensor aligned to a trial event.
 
     Parameters
     ----------
-    path_or_paths : path or sequence of paths
+    path_or_paths : path, URL, or sequence of them
         One NWB (HDF5) file, or several: each is read with the same settings, then they are pooled
-        into a pseudo-population by :func:`neurogeom.population.pool` (needs ``pool_by``).
+        into a pseudo-population by :func:`neurogeom.population.pool` (needs ``pool_by``). A
+        ``http(s)://`` URL (also a DANDI asset URL,
+        ``https://api.dandiarchive.org/api/assets/<asset_id>/download/``) is streamed: read
+        lazily with remfile, fetching only the bytes the requested units, trials and window need
+        (the tensor equals that of the downloaded file).
     align : str, optional
         Trials-table column of the event that time 0 is aligned to (``"start_time"``,
         ``"cue_start_time"``, ...). Default: the event a neurogeom-written file records, else
@@ -408,27 +467,62 @@ def read_nwb(
     unique_unit_ids : bool, default=True
         With several files: prefix unit ids with the file name (``"<stem>/<id>"``). With False,
         a unit id found in two files is an error.
+    max_bytes : int, optional
+        Largest tensor (bytes of float64 values) to build; a larger one is refused before
+        anything is allocated. Default: the environment variable ``NEUROGEOM_MAX_TENSOR_BYTES``,
+        else :data:`MAX_TENSOR_BYTES` (8 GiB).
 
     Returns
     -------
     xarray.DataArray
         Dims (``trial``, ``time``, ``unit``), float64; ``time`` holds bin centres (s). Trials
         whose event is NaN are dropped (with a warning giving the count). attrs: ``quantity``,
-        ``bin_size_s``, ``align``, ``window_s``, ``event_times``, ``source``, ``session``,
+        ``bin_size_s``, ``align``, ``window_s`` (the window actually binned: when
+        ``bin_size_s`` does not divide the window, its whole bins, with a warning),
+        ``event_times``, ``source`` (the path or URL), ``session`` (the file's stem),
         ``species``.
+
+    Warns
+    -----
+    UserWarning
+        When every bin is zero because the windows miss the recorded spikes, when the window is
+        many times longer than a trial (milliseconds typed as seconds?), when the bin does not
+        divide the window, and when spike times are NaN.
 
     Raises
     ------
     FileNotFoundError
         If a file does not exist.
     ValueError
-        For a file that is not HDF5 or is truncated, a file without trials, units or continuous
-        data, an unknown event or series, a bad window or bin size, or duplicate unit ids.
+        For a file that is not HDF5, not NWB, locked, truncated or damaged (also a damaged trials
+        or units table), a file without trials, units or continuous data, an unknown event or
+        series, a bad window or bin size, a window longer than the whole session, spike times
+        that are all NaN or denormal, a tensor larger than ``max_bytes``, or duplicate unit ids.
+
+    See Also
+    --------
+    nwb_info : what a file holds (units, trials, event columns, series).
+    neurogeom.io._nwb_open.probe_hdf5 : check an untrusted file in a child process first.
+
+    Notes
+    -----
+    h5py can crash (segmentation fault) on some damaged files; run
+    :func:`~neurogeom.io._nwb_open.probe_hdf5` first, or ``neurogeom info`` (which does), on
+    files you do not trust.
 
     Examples
     --------
-    >>> pop = read_nwb("session.nwb", align="cue_start_time", window_s=(-1.0, 2.0),
-    ...                bin_size_s=0.05)  # doctest: +SKIP
+    >>> from neurogeom.data import sample_nwb
+    >>> pop = read_nwb(sample_nwb("early"), align="stimulus_on_time", window_s=(0.0, 0.5),
+    ...                bin_size_s=0.25, units=[0, 1, 2])
+    >>> pop.dims, pop.sizes["unit"]
+    (('trial', 'time', 'unit'), 3)
+
+    Streaming from DANDI (needs the network):
+
+    >>> pop = read_nwb("https://api.dandiarchive.org/api/assets/<asset_id>/download/",
+    ...                align="cue_start_time", window_s=(-1.0, 2.0), bin_size_s=0.05,
+    ...                units=[0])  # doctest: +SKIP
     """
     if event_times not in ("auto", "absolute", "relative"):
         raise ValueError(
@@ -450,10 +544,11 @@ def read_nwb(
         trial_columns=trial_columns,
         event_times=event_times,
         clip_to_trial=clip_to_trial,
+        max_bytes=_max_bytes(max_bytes),
     )
     if isinstance(path_or_paths, str | os.PathLike):
-        return _read_file(Path(path_or_paths), settings)
-    paths = [Path(p) for p in path_or_paths]
+        return _read_file(_source(path_or_paths), settings)
+    paths = [_source(p) for p in path_or_paths]
     if not paths:
         raise ValueError("read_nwb got an empty list of paths; give one NWB file or several.")
     if len(paths) == 1:
@@ -477,14 +572,36 @@ def read_nwb(
     )
 
 
-def _read_file(path: Path, settings: Mapping[str, Any]) -> xr.DataArray:
-    with open_nwb(path) as nwbfile:
-        return _read_one(nwbfile, path, **settings)
+def _source(path: PathLike) -> str | Path:
+    """A URL stays a string; anything else is a local path."""
+    return str(path) if is_url(path) else Path(path)
+
+
+def _max_bytes(max_bytes: int | None) -> int:
+    if max_bytes is None:
+        env = os.environ.get("NEUROGEOM_MAX_TENSOR_BYTES")
+        if env is None:
+            return MAX_TENSOR_BYTES
+        try:
+            return int(float(env))
+        except ValueError:
+            raise ValueError(
+                f"NEUROGEOM_MAX_TENSOR_BYTES must be a number of bytes; got {env!r}, e.g. "
+                "NEUROGEOM_MAX_TENSOR_BYTES=32e9."
+            ) from None
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, int | float) or max_bytes <= 0:
+        raise ValueError(f"max_bytes must be a positive number of bytes; got {max_bytes!r}.")
+    return int(max_bytes)
+
+
+def _read_file(source: str | Path, settings: Mapping[str, Any]) -> xr.DataArray:
+    with open_nwb_h5(source) as (nwbfile, h5file, name):
+        return _read_one(nwbfile, source, **settings, h5file=h5file, name=name)
 
 
 def _read_one(
     nwbfile: Any,
-    path: Path,
+    path: str | Path,
     *,
     align: str | None,
     window_s: Any,
@@ -497,25 +614,37 @@ def _read_one(
     trial_columns: Any,
     event_times: EventTimes,
     clip_to_trial: bool,
+    max_bytes: int,
+    h5file: Any = None,
+    name: str | None = None,
 ) -> xr.DataArray:
     """One open file -> a population tensor: settings, trials, values, coords, in this order."""
     meta = read_meta(nwbfile)
     align = align or meta.get("align") or "start_time"
     window_s, bin_size_s = _window_settings(meta, window_s, bin_size_s)
-    edges = bin_edges(window_s, bin_size_s)
-    series = _series_setting(nwbfile, path, meta, series)
+    n_bins = int(np.floor((window_s[1] - window_s[0]) / bin_size_s + 1e-9))  # as bin_edges
+    series = _series_setting(nwbfile, path, meta, series, h5file)
     trials, event_abs, event_kind, complete = _aligned_trials(
-        nwbfile, path, trial_filter, align, event_times
+        nwbfile, path, trial_filter, align, event_times, h5file
     )
+    _check_window_scale(trials, window_s, path)
     if series is None:
+        unit_frame, rows = _selected_units(nwbfile, units, unit_filter)
+        _check_size(len(trials), n_bins, rows.size, "units", bin_size_s, window_s, max_bytes)
+        edges = bin_edges(window_s, bin_size_s)
         values, quantity, unit_ids, unit_coords = _spike_values(
-            nwbfile, event_abs, edges, bin_size_s, meta, quantity, units, unit_filter
+            nwbfile, path, event_abs, edges, bin_size_s, meta, quantity, unit_frame, rows
         )
     else:
+        ts_path, ts = _find_series(nwbfile, series, path)
+        n_channels = int(np.prod(ts.data.shape[1:], dtype=np.int64))
+        _check_size(len(trials), n_bins, n_channels, "channels", bin_size_s, window_s, max_bytes)
+        edges = bin_edges(window_s, bin_size_s)
         values, quantity, unit_ids, series = _series_values(
-            nwbfile, path, series, event_abs, edges, meta, quantity
+            ts_path, ts, event_abs, edges, meta, quantity
         )
         unit_coords = {}
+    window_s = _binned_window(window_s, edges, bin_size_s)
     time = (edges[:-1] + edges[1:]) / 2.0
     unit_ids, unit_coords, time = restore_meta(
         meta, from_series=series is not None, unit_ids=unit_ids, unit_coords=unit_coords, time=time
@@ -523,7 +652,8 @@ def _read_one(
     if clip_to_trial and "stop_time" in trials:
         _clip_to_trials(values, trials, event_abs, edges)
     attrs = dict(meta.get("attrs", {}))
-    attrs.update(window_s=list(window_s), event_times=event_kind, session=path.stem)
+    session = Path(name).stem if name else Path(str(path)).stem
+    attrs.update(window_s=list(window_s), event_times=event_kind, session=session)
     if series is not None:
         attrs["series"] = series
     species = getattr(getattr(nwbfile, "subject", None), "species", None)
@@ -565,7 +695,7 @@ def _window_settings(
 
 
 def _series_setting(
-    nwbfile: Any, path: Path, meta: Mapping[str, Any], series: str | None
+    nwbfile: Any, path: str | Path, meta: Mapping[str, Any], series: str | None, h5file: Any
 ) -> str | None:
     """The continuous series to read: the one asked for, the written one, or the file's only
     one when it has no units table; None to read spikes."""
@@ -575,6 +705,12 @@ def _series_setting(
     if series is not None or has_units:
         return series
     candidates = [p for p, ts in _iter_series(nwbfile) if _is_continuous(ts)]
+    damage = _damaged_group(h5file, "units") if nwbfile.units is None else None
+    if damage is not None and not candidates:
+        raise ValueError(
+            f"{str(path)!r} has a units table (units) but it is damaged ({damage}); copy or "
+            "download the file again, or repair the table with pynwb."
+        )
     if not candidates:
         raise ValueError(
             f"{str(path)!r} has no units table and no continuous data (TimeSeries); "
@@ -589,11 +725,16 @@ def _series_setting(
 
 
 def _aligned_trials(
-    nwbfile: Any, path: Path, trial_filter: Any, align: str, event_times: EventTimes
+    nwbfile: Any,
+    path: str | Path,
+    trial_filter: Any,
+    align: str,
+    event_times: EventTimes,
+    h5file: Any = None,
 ) -> tuple[pd.DataFrame, np.ndarray, str, bool]:
     """The kept trials, the absolute time (s) of their event, how the event column was read, and
     whether every trial of the table was kept."""
-    trials = _trials_frame(nwbfile, path)
+    trials = _trials_frame(nwbfile, path, h5file)
     n_all = len(trials)
     keep = _row_mask(trials, trial_filter, "trial_filter")
     trials = trials[keep]
@@ -612,26 +753,10 @@ def _aligned_trials(
     return trials, event_abs, event_kind, bool(keep.all() and finite.all())
 
 
-def _spike_values(
-    nwbfile: Any,
-    event_abs: np.ndarray,
-    edges: np.ndarray,
-    bin_size_s: float,
-    meta: Mapping[str, Any],
-    quantity: str | None,
-    units: Sequence[Any] | None,
-    unit_filter: Any,
-) -> tuple[np.ndarray, str, np.ndarray, dict[str, np.ndarray]]:
-    """Binned spikes (n_trials, n_bins, n_units) of the selected units, the quantity, the unit
-    ids and the units-table columns."""
-    if quantity not in (None, *_SPIKE_QUANTITIES):
-        raise ValueError(
-            f"quantity={quantity!r} does not apply to spikes; use 'spike_count' or 'rate_hz' "
-            "(or pass series=... to read a continuous series)."
-        )
-    quantity = quantity or meta.get("quantity") or "spike_count"
-    if quantity not in _SPIKE_QUANTITIES:
-        quantity = "spike_count"
+def _selected_units(
+    nwbfile: Any, units: Sequence[Any] | None, unit_filter: Any
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The units table's label columns and the rows (positions) of the selected units."""
     unit_frame = _units_frame(nwbfile.units)
     rows = np.flatnonzero(_row_mask(unit_frame, unit_filter, "unit_filter"))
     if units is not None:
@@ -646,19 +771,44 @@ def _spike_values(
         rows = np.array([pos[u] for u in units if pos[u] in chosen], dtype=np.int64)
     if rows.size == 0:
         raise ValueError("unit_filter / units selected no unit; loosen the selection.")
+    return unit_frame, rows
+
+
+def _spike_values(
+    nwbfile: Any,
+    path: str | Path,
+    event_abs: np.ndarray,
+    edges: np.ndarray,
+    bin_size_s: float,
+    meta: Mapping[str, Any],
+    quantity: str | None,
+    unit_frame: pd.DataFrame,
+    rows: np.ndarray,
+) -> tuple[np.ndarray, str, np.ndarray, dict[str, np.ndarray]]:
+    """Binned spikes (n_trials, n_bins, n_units) of the selected units, the quantity, the unit
+    ids and the units-table columns."""
+    if quantity not in (None, *_SPIKE_QUANTITIES):
+        raise ValueError(
+            f"quantity={quantity!r} does not apply to spikes; use 'spike_count' or 'rate_hz' "
+            "(or pass series=... to read a continuous series)."
+        )
+    quantity = quantity or meta.get("quantity") or "spike_count"
+    if quantity not in _SPIKE_QUANTITIES:
+        quantity = "spike_count"
     flat, ends = _spike_trains(nwbfile.units, rows)
+    unit_ids = unit_frame.index.to_numpy()[rows]
+    _check_spike_times(flat, unit_ids, path)
     values = bin_spike_counts(flat, ends, event_abs, edges).astype(np.float64)
+    _check_all_zero(values, flat, event_abs, edges, path)
     if quantity == "rate_hz":
         values /= bin_size_s
-    unit_ids = unit_frame.index.to_numpy()[rows]
     unit_coords = {c: unit_frame[c].to_numpy()[rows] for c in unit_frame.columns}
     return values, quantity, unit_ids, unit_coords
 
 
 def _series_values(
-    nwbfile: Any,
-    path: Path,
-    series: str,
+    ts_path: str,
+    ts: Any,
     event_abs: np.ndarray,
     edges: np.ndarray,
     meta: Mapping[str, Any],
@@ -666,12 +816,163 @@ def _series_values(
 ) -> tuple[np.ndarray, str, np.ndarray, str]:
     """Bin means (n_trials, n_bins, n_channels) of a continuous series, the quantity, the channel
     ids and the series' path."""
-    ts_path, ts = _find_series(nwbfile, series, path)
     t_lo, t_hi = float(event_abs.min() + edges[0]), float(event_abs.max() + edges[-1])
     stamps, data = _series_samples(ts, t_lo, t_hi)
     values = bin_average(stamps, data, event_abs, edges)
     quantity = quantity or meta.get("quantity") or _series_quantity(ts)
     return values, quantity, _series_channel_ids(ts, values.shape[2]), ts_path
+
+
+# ---- checks of what a read would give --------------------------------------------------------
+
+
+def _check_window_scale(trials: pd.DataFrame, window_s: tuple[float, float], path: Any) -> None:
+    """Refuse a window longer than the whole session; warn when it dwarfs a trial.
+
+    Both usually mean milliseconds typed as seconds.
+    """
+    a, b = window_s
+    length = b - a
+    start = trials["start_time"].to_numpy(float)
+    stop = trials["stop_time"].to_numpy(float) if "stop_time" in trials else start
+    ends = np.concatenate([start[np.isfinite(start)], stop[np.isfinite(stop)]])
+    if len(trials) < 2 or ends.size < 2:
+        return
+    span = float(ends.max() - ends.min())
+    ms_hint = f"if you meant milliseconds, give seconds: window_s=({a / 1000:g}, {b / 1000:g})"
+    if span > 0 and length > span:
+        raise ValueError(
+            f"window_s=({a:g}, {b:g}) is {length:g} s long, longer than the whole session in "
+            f"{str(path)!r} ({span:.4g} s from the first trial's start to the last trial's "
+            f"end); window_s is in seconds relative to the event: {ms_hint}."
+        )
+    durations = stop - start
+    durations = durations[np.isfinite(durations) & (durations > 0)]
+    if durations.size:
+        typical = float(np.median(durations))
+        if length > 20 * typical:
+            warnings.warn(
+                f"window_s=({a:g}, {b:g}) is {length:g} s long, {length / typical:.0f} times "
+                f"the median trial ({typical:.3g} s) of {str(path)!r}, so each window spans many "
+                f"trials; window_s is in seconds: {ms_hint}.",
+                UserWarning,
+                stacklevel=5,
+            )
+
+
+def _format_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:.3g} {unit}"
+        n /= 1024
+    return f"{n:.3g} PiB"  # pragma: no cover
+
+
+def _check_size(
+    n_trials: int,
+    n_bins: int,
+    n_columns: int,
+    what: str,
+    bin_size_s: float,
+    window_s: tuple[float, float],
+    max_bytes: int,
+) -> None:
+    """Refuse, before allocating, a tensor larger than ``max_bytes`` (float64 values)."""
+    n_bytes = 8.0 * n_trials * n_bins * n_columns
+    if n_bytes <= max_bytes:
+        return
+    raise ValueError(
+        f"the tensor would be {n_trials} trials x {n_bins:,} bins x {n_columns} {what} = "
+        f"{_format_bytes(n_bytes)} (float64), more than the limit of "
+        f"{_format_bytes(max_bytes)} (max_bytes): use a larger bin_size_s (got {bin_size_s:g} "
+        f"s for a {window_s[1] - window_s[0]:g} s window), a shorter window or fewer {what}; "
+        "to allow more, pass max_bytes=<bytes> to read_nwb (neurogeom load --max-bytes) or set "
+        "the environment variable NEUROGEOM_MAX_TENSOR_BYTES."
+    )
+
+
+def _binned_window(
+    window_s: tuple[float, float], edges: np.ndarray, bin_size_s: float
+) -> tuple[float, float]:
+    """The window the bins cover; warns when the bin does not divide the asked window."""
+    a, b = window_s
+    stop = float(edges[-1])
+    if abs(stop - b) <= 1e-9 * max(bin_size_s, abs(b)):
+        return window_s
+    stop = float(np.round(stop, 12))
+    warnings.warn(
+        f"bin_size_s={bin_size_s:g} does not divide window_s=({a:g}, {b:g}) "
+        f"({(b - a) / bin_size_s:.4g} bins): binned {edges.size - 1} whole bins, the window "
+        f"({a:g}, {stop:g}), which attrs['window_s'] states. Choose a bin that divides the "
+        "window to keep all of it.",
+        UserWarning,
+        stacklevel=5,
+    )
+    return (a, stop)
+
+
+def _check_spike_times(flat: np.ndarray, unit_ids: np.ndarray, path: Any) -> None:
+    """Refuse spike times that are all NaN or denormal (a damaged or mis-typed column)."""
+    if flat.size == 0:
+        return
+    finite = np.isfinite(flat)
+    shown = list(unit_ids[:5])
+    if not finite.any():
+        raise ValueError(
+            f"the spike times of units {shown} in {str(path)!r} are all NaN (or infinite), so "
+            "there is nothing to count: the units table's spike_times column is damaged or was "
+            "written without values; fix the file, or select other units (units= / "
+            "unit_filter=)."
+        )
+    values = np.abs(flat[finite])
+    nonzero = values[values != 0]
+    tiny = np.finfo(np.float64).tiny
+    if nonzero.size and np.mean(nonzero < tiny) > 0.5:
+        raise ValueError(
+            f"the spike times of units {shown} in {str(path)!r} are denormal numbers (e.g. "
+            f"{float(nonzero.min()):.3g}), not seconds: the column was most likely written "
+            "with the wrong type (integers such as sample indices stored as float64 bits); "
+            "rewrite spike_times in seconds (float64)."
+        )
+    n_bad = int((~finite).sum())
+    if n_bad:
+        warnings.warn(
+            f"ignored {n_bad} of {flat.size} spike times of {str(path)!r} that are NaN or "
+            "infinite.",
+            UserWarning,
+            stacklevel=6,
+        )
+
+
+def _check_all_zero(
+    values: np.ndarray, flat: np.ndarray, event_abs: np.ndarray, edges: np.ndarray, path: Any
+) -> None:
+    """Warn when every bin is zero, saying whether the windows miss the recorded spikes."""
+    if values.size == 0 or np.any(values):
+        return
+    lo, hi = event_abs + edges[0], event_abs + edges[-1]
+    spikes = flat[np.isfinite(flat)]
+    where = (
+        f"the windows run from {lo.min():.6g} s to {hi.max():.6g} s (event + "
+        f"[{edges[0]:g}, {edges[-1]:g}] s)"
+    )
+    if spikes.size == 0:
+        reason = "the selected units have no spikes"
+    else:
+        first, last = float(spikes.min()), float(spikes.max())
+        outside = np.all((hi <= first) | (lo > last))
+        reason = (
+            f"{where}, entirely outside the recorded spikes ({first:.6g} s to {last:.6g} s)"
+            if outside
+            else f"no spike of the selected units falls in a window; {where}"
+        )
+    warnings.warn(
+        f"every bin of the tensor read from {str(path)!r} is zero: {reason}. Check align=, "
+        "window_s= (seconds relative to the event) and event_times= ('absolute' or "
+        "'relative').",
+        UserWarning,
+        stacklevel=6,
+    )
 
 
 def _clip_to_trials(
@@ -755,8 +1056,9 @@ def nwb_info(path: PathLike, n_examples: int = 3) -> dict[str, Any]:
 
     Parameters
     ----------
-    path : path
-        An NWB (HDF5) file; opened read-only.
+    path : path or str
+        An NWB (HDF5) file, opened read-only, or an ``http(s)://`` URL of one (streamed: only
+        the metadata and the tables are fetched).
     n_examples : int, default=3
         Distinct example values listed per trial column.
 
@@ -767,12 +1069,22 @@ def nwb_info(path: PathLike, n_examples: int = 3) -> dict[str, Any]:
         ``n_units``, ``unit_columns``, ``n_trials``, ``trial_columns`` (column -> example values),
         ``event_columns`` (column -> ``"absolute"`` / ``"relative"`` / ``"unknown"``) and
         ``series`` (path -> shape) for the continuous series.
+
+    See Also
+    --------
+    read_nwb : read the file into a population tensor.
+
+    Examples
+    --------
+    >>> from neurogeom.data import sample_nwb
+    >>> nwb_info(sample_nwb("early"))["n_units"]
+    100
     """
-    path = Path(path)
-    with open_nwb(path) as nwbfile:
+    source = _source(path)
+    with open_nwb_h5(source) as (nwbfile, h5file, _):
         info: dict[str, Any] = {
-            "path": str(path),
-            "nwb_version": _nwb_version(path),
+            "path": str(source),
+            "nwb_version": _nwb_version(h5file),
             "identifier": nwbfile.identifier,
             "session_description": nwbfile.session_description,
             "species": getattr(getattr(nwbfile, "subject", None), "species", None),
@@ -781,10 +1093,18 @@ def nwb_info(path: PathLike, n_examples: int = 3) -> dict[str, Any]:
         info["n_units"] = 0 if units is None else len(units)
         info["unit_columns"] = [] if units is None else list(_units_frame(units).columns)
         trials = nwbfile.trials
+        if trials is None and _damaged_group(h5file, "intervals/trials") is not None:
+            _trials_frame(nwbfile, source, h5file)  # raises: the table is damaged
+        if units is None and _damaged_group(h5file, "units") is not None:
+            raise ValueError(
+                f"{str(source)!r} has a units table (units) but it is damaged "
+                f"({_damaged_group(h5file, 'units')}); copy or download the file again, or "
+                "repair the table with pynwb."
+            )
         if trials is None or len(trials) == 0:
             info.update(n_trials=0, trial_columns={}, event_columns={})
         else:
-            frame = _trials_frame(nwbfile, path)
+            frame = _trials_frame(nwbfile, source, h5file)
             info["n_trials"] = len(frame)
             examples = {}
             for col in frame.columns:
@@ -800,11 +1120,8 @@ def nwb_info(path: PathLike, n_examples: int = 3) -> dict[str, Any]:
     return info
 
 
-def _nwb_version(path: Path) -> str | None:
-    import h5py
-
-    with h5py.File(path, "r") as f:
-        version = f.attrs.get("nwb_version")
+def _nwb_version(h5file: Any) -> str | None:
+    version = h5file.attrs.get("nwb_version")
     return version.decode() if isinstance(version, bytes) else version
 
 
