@@ -176,7 +176,10 @@ def _open_remote_h5(url: str) -> tuple[Any, str]:
     remote = resolve_url(url)
     fileobj = open_remote(remote)
     try:
-        return h5py.File(fileobj, "r"), remote.name
+        # no chunk cache: HDF5 then reads a slice of an uncompressed chunk directly instead of
+        # the whole chunk (pynwb writes a dataset as one chunk), so a few units fetch only
+        # their own spike times; remfile keeps the fetched bytes
+        return h5py.File(fileobj, "r", rdcc_nbytes=0), remote.name
     except Exception as exc:
         if "signature" in str(exc).lower():
             raise ValueError(
