@@ -73,6 +73,33 @@ def _check_out(out: str, *, folder: bool = False, inputs: tuple[str, ...] = ()) 
     check_output(out, folder=folder, inputs=inputs, option="-o")
 
 
+def _window_seconds(value: tuple[str, str] | None) -> tuple[float, float] | None:
+    """``--window START STOP`` as two floats, with a clear message when one number is given
+    (the parser then takes the next option's name as the second)."""
+    if value is None:
+        return None
+    try:
+        return float(value[0]), float(value[1])
+    except ValueError:
+        numbers = [v for v in value if not v.startswith("--")]
+        got = (
+            f"got {value[0]!r} followed by the option {value[1]!r}"
+            if value[1].startswith("-") and len(numbers) < 2
+            else f"got {' '.join(value)!r}"
+        )
+        raise typer.BadParameter(
+            f"--window needs two numbers, START STOP in seconds (e.g. --window -0.5 1.0); {got}."
+        ) from None
+
+
+def _probe(path: str) -> None:
+    """Read an untrusted local HDF5 file's structure in a child process first, so that a file
+    that crashes the HDF5 library is reported as one line instead of killing this process."""
+    from neurogeom.io._nwb_open import probe_hdf5
+
+    probe_hdf5(path)
+
+
 @app.callback()
 def _main() -> None:
     """neurogeom: manifold capacity and representational geometry across learning."""
@@ -132,8 +159,12 @@ def capacity_cmd(
     split: str | None = typer.Option(
         None, "--split", help="a separate analysis for each value of this trial label"
     ),
-    window: tuple[float, float] | None = typer.Option(
-        None, "--window", help="time window in seconds: START STOP"
+    window: tuple[str, str] | None = typer.Option(
+        None,
+        "--window",
+        help="time window in seconds: START STOP",
+        metavar="START STOP",
+        callback=_window_seconds,
     ),
     stage: str | None = typer.Option(None, "--stage", help="stage to use, if the tensor has one"),
     method: str = typer.Option(
@@ -164,6 +195,7 @@ def capacity_cmd(
             f"--split names a label of the manifolds ({split!r}); split by another trial label"
         )
     _check_out(out, inputs=(path,))
+    _probe(path)
     pop = load(path)
     if not hasattr(pop, "ng") or not hasattr(pop, "dims") or "trial" not in pop.dims:
         raise ValueError(f"{path!r} does not hold a population tensor with a 'trial' dim.")
@@ -190,11 +222,12 @@ def capacity_cmd(
 @app.command("info")
 @_one_line_errors
 def info_cmd(
-    path: str = typer.Argument(..., help="an NWB file"),
+    path: str = typer.Argument(..., help="an NWB file, or an http(s):// or DANDI asset URL"),
 ) -> None:
     """Summarise an NWB file: units, trials, trial columns (with examples), events, series."""
     from neurogeom.io.nwb import nwb_info
 
+    _probe(path)
     info = nwb_info(path)
     console.print(f"{info['path']} (NWB {info['nwb_version']})", highlight=False, soft_wrap=True)
     console.print(
@@ -215,21 +248,29 @@ def info_cmd(
 @app.command("load")
 @_one_line_errors
 def load_cmd(
-    path: str = typer.Argument(..., help="an NWB file"),
+    path: str = typer.Argument(..., help="an NWB file, or an http(s):// or DANDI asset URL"),
     align: str = typer.Option("start_time", "--align", help="trial event at time 0"),
-    window: tuple[float, float] = typer.Option(
-        ..., "--window", help="seconds around the event: START STOP"
+    window: tuple[str, str] = typer.Option(
+        ...,
+        "--window",
+        help="seconds around the event: START STOP",
+        metavar="START STOP",
+        callback=_window_seconds,
     ),
     bin_size: float = typer.Option(..., "--bin", help="bin width in seconds"),
     out: str = typer.Option(..., "-o", "--out", help="output file (.nc or .zarr)"),
     series: str = typer.Option(None, "--series", help="continuous series instead of spikes"),
     rate: bool = typer.Option(False, "--rate", help="spike rates (Hz) instead of counts"),
+    max_bytes: float = typer.Option(
+        None, "--max-bytes", help="largest tensor to build, in bytes (default 8 GiB)"
+    ),
 ) -> None:
     """Bin an NWB file into a (trial, time, unit) tensor aligned to an event; save it."""
     from neurogeom.io.nwb import read_nwb
     from neurogeom.io.store import save
 
     _check_out(out, inputs=(path,))
+    _probe(path)
     pop = read_nwb(
         path,
         align=align,
@@ -237,6 +278,7 @@ def load_cmd(
         bin_size_s=bin_size,
         series=series,
         quantity="rate_hz" if rate else None,
+        max_bytes=None if max_bytes is None else int(max_bytes),
     )
     written = save(pop, out)
     sizes = ", ".join(f"{d}={n}" for d, n in pop.sizes.items())

@@ -187,9 +187,37 @@ def save(
     return path
 
 
+def _refuse_nwb(path: Path) -> None:
+    """An NWB recording (whatever its suffix) is not a stored tensor: say what to run."""
+    import h5py
+
+    if not path.is_file():
+        return
+    try:
+        with open(path, "rb") as fh:
+            if fh.read(8) != b"\x89HDF\r\n\x1a\n":
+                return
+        with h5py.File(path, "r") as f:
+            version = f.attrs.get("nwb_version")
+    except OSError as exc:
+        if "unable to lock file" in str(exc).lower():
+            raise ValueError(
+                f"{str(path)!r} is locked by another process (a program has it open for "
+                "writing): close that program or wait until it has finished, then retry."
+            ) from None
+        return  # the ordinary open reports it
+    if version is not None:
+        raise ValueError(
+            f"{str(path)!r} is an NWB recording, not a stored population tensor: bin it first "
+            f"with `neurogeom load {str(path)!r} --window START STOP --bin SIZE -o tensor.nc` "
+            "(or neurogeom.read_nwb in Python), then use tensor.nc."
+        )
+
+
 def _open(path: Path, format: str | None) -> xr.Dataset:
     if not path.exists():
         raise FileNotFoundError(f"no stored result at {str(path)!r}. Check the path.")
+    _refuse_nwb(path)  # also an NWB file named *.nc (or with no known suffix)
     fmt = _format_of(path, format)
     try:
         if fmt == "netcdf":
