@@ -57,6 +57,23 @@ def _detail(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"
 
 
+_TABLES = {"intervals/trials": "trials table", "units": "units table"}
+
+
+def _damaged_part(exc: BaseException) -> str:
+    """Which part of the file an hdmf read error names, as words (empty when it names none)."""
+    import re
+
+    match = re.search(r"root/([\w./-]+)", _detail(exc))
+    if not match:
+        return ""
+    part = match.group(1).rstrip(".:")
+    for prefix, words in _TABLES.items():
+        if part == prefix or part.startswith(prefix + "/"):
+            return f"its {words} ({prefix}) is damaged: "
+    return f"the object {part!r} is damaged: "
+
+
 def table_length_problems(path: str | os.PathLike | Any) -> list[str]:
     """Columns of the file's tables whose length differs from the table's number of rows.
 
@@ -259,7 +276,8 @@ def open_nwb_h5(source: str | os.PathLike) -> Iterator[tuple[Any, Any, str]]:
                         "author to), or remove the faulty column."
                     ) from None
                 raise ValueError(
-                    f"{where!r} could not be read as NWB ({_detail(exc)}); {_DAMAGED}"
+                    f"{where!r} could not be read as NWB ({_damaged_part(exc)}{_detail(exc)}); "
+                    f"{_DAMAGED}"
                 ) from None
             try:
                 yield nwbfile, h5file, name
