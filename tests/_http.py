@@ -4,7 +4,8 @@ Serves the files of one folder at ``/files/<name>`` on 127.0.0.1 (an ephemeral p
 ``Range: bytes=a-b`` with 206 and the slice, and redirects ``/api/assets/<name>/download/`` to
 ``/files/<name>`` (302) as the DANDI archive's API redirects an asset to its S3 object. Every
 body byte written is counted (``served_bytes``), per request too (``log``), so tests can measure
-what a lazy reader fetched.
+what a lazy reader fetched. ``latency_s`` delays every answer, to stand in for a real network's
+round trip.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import http.server
 import re
 import threading
+import time
 from pathlib import Path
 
 _RANGE = re.compile(r"bytes=(\d+)-(\d*)$")
@@ -20,6 +22,7 @@ _RANGE = re.compile(r"bytes=(\d+)-(\d*)$")
 class _Handler(http.server.BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # else headers and body wait on delayed ACKs (40 ms each)
 
     def log_message(self, format: str, *args: object) -> None:  # quiet
         pass
@@ -46,6 +49,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def _answer(self, head: bool) -> None:
         with self.server.lock:
             self.server.n_requests += 1
+        if self.server.latency_s:
+            time.sleep(self.server.latency_s)
         asset = re.match(r"/api/assets/([^/]+)/download/?$", self.path)
         if asset:
             self.send_response(302)
@@ -87,9 +92,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, latency_s: float = 0.0) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.root = Path(root)
+        self.latency_s = latency_s
         self.lock = threading.Lock()
         self.served_bytes = 0
         self.n_requests = 0
@@ -109,8 +115,8 @@ class RangeServer:
         Requests answered since the last :meth:`reset`.
     """
 
-    def __init__(self, root: Path) -> None:
-        self._server = _Server(root)
+    def __init__(self, root: Path, latency_s: float = 0.0) -> None:
+        self._server = _Server(root, latency_s)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
