@@ -4,8 +4,8 @@ Serves the files of one folder at ``/files/<name>`` on 127.0.0.1 (an ephemeral p
 ``Range: bytes=a-b`` with 206 and the slice, and redirects ``/api/assets/<name>/download/`` to
 ``/files/<name>`` (302) as the DANDI archive's API redirects an asset to its S3 object. Every
 body byte written is counted (``served_bytes``), per request too (``log``), so tests can measure
-what a lazy reader fetched. ``latency_s`` delays every answer, to stand in for a real network's
-round trip.
+what a lazy reader fetched. ``latency_s`` delays every answer and ``bytes_per_s`` paces every body,
+to stand in for a real network's round trip and bandwidth.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         pass
 
     def _send_body(self, body: bytes) -> None:
+        if self.server.bytes_per_s:
+            time.sleep(len(body) / self.server.bytes_per_s)
         self.wfile.write(body)
         with self.server.lock:
             self.server.served_bytes += len(body)
@@ -62,8 +64,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if target is None:
             self.send_error(404, "not found")
             return
-        data = target.read_bytes()
-        size = len(data)
+        size = target.stat().st_size
         match = _RANGE.match(self.headers.get("Range", ""))
         if match:
             start = int(match.group(1))
@@ -74,11 +75,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
-            body = data[start : stop + 1]
+            with open(target, "rb") as fh:
+                fh.seek(start)
+                body = fh.read(stop + 1 - start)
             self.send_response(206)
             self.send_header("Content-Range", f"bytes {start}-{stop}/{size}")
         else:
-            body = data
+            body = target.read_bytes()
             self.send_response(200)
         self.send_header("Accept-Ranges", "bytes")
         self.send_header("Content-Type", "application/x-hdf5")
@@ -92,10 +95,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, root: Path, latency_s: float = 0.0) -> None:
+    def __init__(self, root: Path, latency_s: float = 0.0, bytes_per_s: float | None = None):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.root = Path(root)
         self.latency_s = latency_s
+        self.bytes_per_s = bytes_per_s
         self.lock = threading.Lock()
         self.served_bytes = 0
         self.n_requests = 0
@@ -115,8 +119,10 @@ class RangeServer:
         Requests answered since the last :meth:`reset`.
     """
 
-    def __init__(self, root: Path, latency_s: float = 0.0) -> None:
-        self._server = _Server(root, latency_s)
+    def __init__(
+        self, root: Path, latency_s: float = 0.0, bytes_per_s: float | None = None
+    ) -> None:
+        self._server = _Server(root, latency_s, bytes_per_s)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
