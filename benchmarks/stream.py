@@ -20,7 +20,6 @@ import platform
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -30,38 +29,13 @@ from _results import write_results
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 from _http import RangeServer  # noqa: E402
+from _nwb_files import many_units_nwb  # noqa: E402
 
 from neurogeom.io.nwb import read_nwb  # noqa: E402
 
 DANDI = REPO.parent / "shared" / "data" / "dandi000006_alm_nwb"
 #: (name, delay per request in s, bandwidth in bytes/s)
 NETWORKS = (("loopback", 0.0, None), ("20ms_100Mbit", 0.02, 100e6 / 8))
-
-
-def synthetic_session(path: Path, n_units: int, n_spikes: int, seed: int = 0) -> Path:
-    """200 s, 50 trials 4 s apart, ``n_units`` Poisson-like trains of ``n_spikes`` spikes."""
-    from hdmf.common import VectorData, VectorIndex
-    from pynwb import NWBHDF5IO, NWBFile
-    from pynwb.misc import Units
-
-    rng = np.random.default_rng(seed)
-    nwb = NWBFile(
-        session_description="synthetic session",
-        identifier=path.stem,
-        session_start_time=datetime(2024, 1, 1, tzinfo=UTC),
-    )
-    nwb.add_trial_column(name="side", description="left/right")
-    for i in range(50):
-        nwb.add_trial(start_time=4.0 * i, stop_time=4.0 * i + 3.0, side="lr"[i % 2])
-    trains = np.sort(rng.uniform(0.0, 200.0, (n_units, n_spikes)), axis=1)
-    times = VectorData(name="spike_times", description="spike times (s)", data=trains.ravel())
-    index = VectorIndex(
-        name="spike_times_index", data=n_spikes * np.arange(1, n_units + 1), target=times
-    )
-    nwb.units = Units(name="units", columns=[times, index], id=np.arange(n_units))
-    with NWBHDF5IO(str(path), "w") as io:
-        io.write(nwb)
-    return path
 
 
 def timed(fn, repeats: int):
@@ -125,7 +99,7 @@ def main() -> dict:
                 )
         served = tmp / "served"
         served.mkdir()
-        session = synthetic_session(served / "synthetic_200_units.nwb", n_units, n_spikes)
+        session = many_units_nwb(served / "synthetic_200_units.nwb", n_units, n_spikes)
         synth = dict(align="start_time", window_s=(0.0, 2.0), bin_size_s=0.25)
         rows.append(
             {

@@ -8,7 +8,6 @@ equal the local read exactly, and the bytes the server sent are counted.
 from __future__ import annotations
 
 import shutil
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ import xarray as xr
 pytest.importorskip("remfile")
 
 from _http import RangeServer  # noqa: E402
+from _nwb_files import many_units_nwb  # noqa: E402
 
 from neurogeom.data import sample_nwb  # noqa: E402
 from neurogeom.io.nwb import nwb_info, read_nwb  # noqa: E402
@@ -30,32 +30,6 @@ READ = dict(align="cue_start_time", window_s=(-1.0, 2.0), bin_size_s=0.25)
 def dandi_server(shared_data):
     with RangeServer(shared_data / "dandi000006_alm_nwb") as server:
         yield server
-
-
-def many_units_nwb(path: Path, n_units: int = 100, n_spikes: int = 10000, seed: int = 0) -> Path:
-    """An NWB file of ``n_units`` units (``n_spikes`` spikes each over 200 s) and 50 trials."""
-    from hdmf.common import VectorData, VectorIndex
-    from pynwb import NWBHDF5IO, NWBFile
-    from pynwb.misc import Units
-
-    rng = np.random.default_rng(seed)
-    nwb = NWBFile(
-        session_description="many units",
-        identifier=path.stem,
-        session_start_time=datetime(2024, 1, 1, tzinfo=UTC),
-    )
-    nwb.add_trial_column(name="side", description="left/right")
-    for i in range(50):
-        nwb.add_trial(start_time=4.0 * i, stop_time=4.0 * i + 3.0, side="lr"[i % 2])
-    trains = np.sort(rng.uniform(0.0, 200.0, (n_units, n_spikes)), axis=1)
-    times = VectorData(name="spike_times", description="spike times (s)", data=trains.ravel())
-    index = VectorIndex(
-        name="spike_times_index", data=n_spikes * np.arange(1, n_units + 1), target=times
-    )
-    nwb.units = Units(name="units", columns=[times, index], id=np.arange(n_units))
-    with NWBHDF5IO(str(path), "w") as io:
-        io.write(nwb)
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -28,10 +28,19 @@ from typing import Any
 
 from neurogeom.io._remote import is_url, open_remote, resolve_url
 
-__all__ = ["open_nwb", "open_nwb_h5", "probe_hdf5", "table_length_problems", "hdf5_kind"]
+__all__ = [
+    "open_nwb",
+    "open_nwb_h5",
+    "probe_hdf5",
+    "table_length_problems",
+    "hdf5_kind",
+    "is_locked",
+    "LOCKED",
+]
 
 _DAMAGED = "the file is truncated or corrupted: copy or download it again."
-_LOCKED = (
+#: the rest of the message for a file another process holds the lock of
+LOCKED = (
     "is locked by another process (a program has it open for writing, e.g. a recording or an "
     "open h5py / pynwb session): close that program or wait until it has finished, then retry; "
     "to read it while it is being written, set the environment variable "
@@ -120,7 +129,8 @@ def table_length_problems(path: str | os.PathLike | Any) -> list[str]:
     return problems
 
 
-def _is_locked(exc: BaseException) -> bool:
+def is_locked(exc: BaseException) -> bool:
+    """Whether an h5py open failed because another process holds the file's lock."""
     text = str(exc).lower()
     return "unable to lock file" in text or isinstance(exc, BlockingIOError)
 
@@ -180,8 +190,8 @@ def _open_local_h5(path: Path) -> Any:
     try:
         return h5py.File(path, "r")
     except Exception as exc:  # h5py raises OSError, KeyError, RuntimeError on damage
-        if _is_locked(exc):
-            raise ValueError(f"{str(path)!r} {_LOCKED}") from None
+        if is_locked(exc):
+            raise ValueError(f"{str(path)!r} {LOCKED}") from None
         raise ValueError(
             f"{str(path)!r} cannot be opened as HDF5 ({_detail(exc)}); {_DAMAGED}"
         ) from None

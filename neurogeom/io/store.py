@@ -191,6 +191,8 @@ def _refuse_nwb(path: Path) -> None:
     """An NWB recording (whatever its suffix) is not a stored tensor: say what to run."""
     import h5py
 
+    from neurogeom.io._nwb_open import LOCKED, is_locked
+
     if not path.is_file():
         return
     try:
@@ -200,11 +202,8 @@ def _refuse_nwb(path: Path) -> None:
         with h5py.File(path, "r") as f:
             version = f.attrs.get("nwb_version")
     except OSError as exc:
-        if "unable to lock file" in str(exc).lower():
-            raise ValueError(
-                f"{str(path)!r} is locked by another process (a program has it open for "
-                "writing): close that program or wait until it has finished, then retry."
-            ) from None
+        if is_locked(exc):
+            raise ValueError(f"{str(path)!r} {LOCKED}") from None
         return  # the ordinary open reports it
     if version is not None:
         raise ValueError(
