@@ -116,3 +116,22 @@ def test_unreachable_or_rangeless_urls_are_clear_errors(dandi_server):
         read_nwb(dandi_server.url + "/files/missing.nwb", **READ)
     with pytest.raises(ValueError, match=r"cannot reach .*check the URL and the network"):
         read_nwb("http://127.0.0.1:9/files/x.nwb", **READ)  # port 9: discard, nothing listens
+
+
+def test_cli_info_and_load_take_a_dandi_asset_url(shared_data, dandi_server, tmp_path):
+    from typer.testing import CliRunner
+
+    from neurogeom.cli import app
+    from neurogeom.io.store import load
+
+    runner = CliRunner()
+    url = dandi_server.asset_url(DANDI[0])
+    info = runner.invoke(app, ["info", url])
+    assert info.exit_code == 0, info.output
+    assert "units: 1  trials: 178" in info.output
+    out = tmp_path / "streamed.nc"
+    args = ["load", url, "--align", "cue_start_time", "--window", "-1", "2", "--bin", "0.25"]
+    done = runner.invoke(app, [*args, "-o", str(out)])
+    assert done.exit_code == 0, done.output
+    local = read_nwb(shared_data / "dandi000006_alm_nwb" / DANDI[0], **READ)
+    np.testing.assert_array_equal(load(out).values, local.values)
