@@ -21,7 +21,7 @@ import pytest
 from test_nwb_read import make_nwb
 
 REPO = Path(__file__).resolve().parents[1]
-N_MUTANTS = int(os.environ.get("NEUROGEOM_FUZZ_MUTANTS", "36"))
+N_MUTANTS = int(os.environ.get("NEUROGEOM_FUZZ_MUTANTS", "30"))
 SEED = 20241
 READ = dict(align="cue_time", window_s=(-0.5, 1.0), bin_size_s=0.5)
 
