@@ -508,7 +508,7 @@ CATALOGUE: list[Row] = [
         "exit", r"does not hold a population tensor", "c.nc"),
     Row("cli-capacity-on-an-nwb", ("nwb",),
         cli("capacity", "{d}/rec.nwb", "--by", "choice", "-o", "{d}/c.nc"),
-        "exit", r"cannot tell the format of '.*rec\.nwb' from its suffix", "c.nc"),
+        "exit", r"rec\.nwb' is an NWB recording, not a stored population tensor", "c.nc"),
     Row("cli-train-max-steps-negative", ("spec",),
         cli("train", "{d}/spec.toml", "-o", "{d}/run", "--max-steps", "-5", *_RUN_ARGS),
         "exit", r"Invalid value for '--max-steps'", "run"),
@@ -549,6 +549,87 @@ CATALOGUE: list[Row] = [
         "exit", r"-o '.*out' is a folder; give a file path"),
     Row("cli-run-missing-spec", (), cli("run", "{d}/absent.toml", "-o", "{d}/report", *_RUN_ARGS),
         "exit", r"run spec '.*absent\.toml' does not exist", "report"),
+]  # fmt: skip
+
+
+# ---- NWB inputs damaged or mis-typed in place (reading: windows, spike times, file kinds) ------
+
+
+def _h5_set(dataset: str, values: str) -> Callable[[Path], None]:
+    """rec.nwb with ``dataset`` overwritten: ``"nan"`` (all NaN) or ``"denormal"`` (integers
+    stored as float64 bits)."""
+
+    def write(folder: Path) -> None:
+        import h5py
+
+        with h5py.File(folder / "rec.nwb", "a") as f:
+            n = f[dataset].shape[0]
+            f[dataset][...] = (
+                np.full(n, np.nan) if values == "nan" else np.arange(1, n + 1).view(np.float64)
+            )
+
+    return write
+
+
+def _trials_header_damaged(folder: Path) -> None:
+    """rec.nwb whose trials group's object header has a bad version byte."""
+    import h5py
+
+    with h5py.File(folder / "rec.nwb", "r") as f:
+        at = h5py.h5o.get_info(f["intervals/trials"].id).addr
+    data = bytearray((folder / "rec.nwb").read_bytes())
+    data[at] = 0x07
+    (folder / "rec.nwb").write_bytes(bytes(data))
+
+
+def _attr_type_crashing(folder: Path) -> None:
+    """rec.nwb with one attribute's string type made undefined: h5py segfaults reading it."""
+    data = bytearray((folder / "rec.nwb").read_bytes())
+    mark = b"description\x00\x00\x00\x00\x00\x19\x01"
+    data[data.find(mark) + len(mark) - 1] = 0x05
+    (folder / "rec.nwb").write_bytes(bytes(data))
+
+
+def _plain_hdf5(folder: Path) -> None:
+    import h5py
+
+    with h5py.File(folder / "arrays.h5", "w") as f:
+        f["rates"] = np.zeros((4, 3))
+
+
+def _nwb_named_nc(folder: Path) -> None:
+    shutil.copyfile(sample_nwb("late"), folder / "rec.nc")
+
+
+_LOAD = ("load", "{d}/rec.nwb", "--align", "stimulus_on_time")
+CATALOGUE += [
+    Row("nwb-window-in-milliseconds", ("nwb",),
+        _read_nwb(window_s=(-500.0, 1000.0), bin_size_s=50.0),
+        ValueError, r"1500 s long, longer than the whole session.*window_s=\(-0\.5, 1\)"),
+    Row("nwb-spike-times-all-nan", ("nwb", _h5_set("units/spike_times", "nan")), _read_nwb(),
+        ValueError, r"spike times of units .* are all NaN"),
+    Row("nwb-spike-times-denormal", ("nwb", _h5_set("units/spike_times", "denormal")),
+        _read_nwb(), ValueError, r"are denormal numbers .*wrong type"),
+    Row("nwb-tensor-too-large", ("nwb",), _read_nwb(bin_size_s=1e-9),
+        ValueError, r"more than the limit of 8 GiB \(max_bytes\)"),
+    Row("nwb-trials-table-damaged", ("nwb", _trials_header_damaged), _read_nwb(),
+        ValueError, r"has a trials table \(intervals/trials\) but it is damaged"),
+    Row("cli-load-bin-tiny", ("nwb",),
+        cli(*_LOAD, "--window", "0", "1", "--bin", "1e-9", "-o", "{d}/out.nc"),
+        "exit", r"x 999,999,999 bins .*more than the limit .*NEUROGEOM_MAX_TENSOR_BYTES", "out.nc"),
+    Row("cli-load-window-one-number", ("nwb",),
+        cli(*_LOAD, "--window", "1.0", "--bin", "0.1", "-o", "{d}/out.nc"),
+        "exit", r"--window needs two numbers, START STOP", "out.nc"),
+    Row("cli-info-crashes-hdf5", ("nwb", _attr_type_crashing), cli("info", "{d}/rec.nwb"),
+        "exit", r"is damaged: reading its HDF5 structure crashed the HDF5 library"),
+    Row("cli-info-plain-hdf5", (_plain_hdf5,), cli("info", "{d}/arrays.h5"),
+        "exit", r"is an HDF5 file but not an NWB file .*\['rates'\]"),
+    Row("cli-info-netcdf", ("pop",), cli("info", "{d}/pop.nc"),
+        "exit", r"is a netCDF file .*neurogeom\.load"),
+    Row("cli-capacity-nwb-named-nc", (_nwb_named_nc,),
+        cli("capacity", "{d}/rec.nc", "--by", "choice", "-o", "{d}/c.nc"),
+        "exit", r"rec\.nc' is an NWB recording, not a stored population tensor.*neurogeom load",
+        "c.nc"),
 ]  # fmt: skip
 
 
