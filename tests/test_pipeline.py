@@ -231,3 +231,34 @@ def test_trajectory_reading_says_which_measures_move_beyond_their_intervals():
     assert "capacity 0.2 [0.18, 0.22] -> 0.3 [0.27, 0.33] at b" in moved  # not c: it overlaps
     assert "radius" not in moved
     assert "radius 1 [0.8, 1.2] -> 1.1 [0.9, 1.3] at b" in text.split("Within them")[1]
+
+
+def test_coding_scheme_runs_along_stages_into_the_report(tmp_path):
+    from neurogeom.geometry import coding_scheme
+    from neurogeom.io.store import load
+
+    rng = np.random.default_rng(0)
+    for name, (x, choice) in zip(("before", "after"), _sessions(rng)):
+        np.savez(tmp_path / f"{name}.npz", data=x, choice=choice)
+    spec = tmp_path / "arrays.toml"
+    spec.write_text(FAST.replace("balance = 10", "balance = 10\ncoding = true")
+                    + '[recordings.arr]\nformat = "array"\ndims = ["trial", "unit"]\n'
+                    'stages = { before = "before.npz", after = "after.npz" }\n')  # fmt: skip
+    report = run_pipeline(spec, tmp_path / "out")
+    ds = load(tmp_path / "out" / "results" / "coding_arr.nc")
+    pop = load(tmp_path / "out" / "results" / "prepared_arr.nc")
+    assert ds.sizes["stage"] == 2
+    for i in range(2):  # the stage's scores are those of the measure on that stage's points
+        one = pop.isel(stage=i)
+        if "time" in one.dims:
+            one = one.mean("time")
+        direct = coding_scheme(one.values, one["choice"].values)
+        assert float(ds.coding_fraction[i]) == pytest.approx(float(direct.coding_fraction))
+        assert str(ds.scheme.values[i]) == str(direct.scheme.values)
+    html = report.read_text()
+    assert "Coding scheme of &#x27;arr&#x27;" in html or "Coding scheme of 'arr'" in html
+    assert html.count("data:image/png;base64,") == 2
+    bad = tmp_path / "bad.toml"
+    bad.write_text(spec.read_text().replace("coding = true", 'coding = "yes"'))
+    with pytest.raises(ValueError, match="coding must be true or false"):
+        run_pipeline(bad, tmp_path / "out_bad")

@@ -302,6 +302,27 @@ def _geometry(spec: RunSpec, pops: dict[str, xr.DataArray], res: _Results, clock
     return trajs
 
 
+def _coding(spec: RunSpec, pops: dict[str, xr.DataArray], res: _Results,
+            notes: list[str]) -> dict[str, xr.Dataset]:  # fmt: skip
+    """The coding scheme of every source at every stage (``[analysis] coding = true``)."""
+    from neurogeom.learning.broadcast import geometry
+
+    out: dict[str, xr.Dataset] = {}
+    if not spec.analysis["coding"]:
+        return out
+    for name, src in spec.sources.items():
+        by, within = _labels_for(spec, src)
+        def compute(p=pops[name], by=by, w=within):
+            return geometry(p, by=by, within=w or None, measures=("coding_scheme",),
+                            seed=spec.seed)  # fmt: skip
+
+        ds = _guarded(notes, f"coding scheme of {name!r}",
+                      lambda k=f"coding_{name}", f=compute: res.get(k, f))  # fmt: skip
+        if ds is not None:
+            out[f"coding_{name}"] = ds
+    return out
+
+
 def _replicates(traj: xr.Dataset) -> xr.Dataset | None:
     """The bootstrap replicate trajectories kept by the trajectory (``v_boot`` -> ``v``)."""
     names = {str(v): str(v)[: -len("_boot")] for v in traj.data_vars if str(v).endswith("_boot")}
@@ -478,7 +499,8 @@ def run_pipeline(
     trajs = _geometry(spec, pops, res, clock, progress)
     with clock.phase("compare"):
         progress("compare", 0, 1)
-        results = {**trajs, **_compare(spec, pops, trajs, res, notes)}
+        results = {**trajs, **_compare(spec, pops, trajs, res, notes),
+                   **_coding(spec, pops, res, notes)}  # fmt: skip
         progress("compare", 1, 1)
     from neurogeom.show.learning_report import learning_report
 

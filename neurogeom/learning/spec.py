@@ -25,7 +25,8 @@ A run spec is a TOML file; relative paths are read from the spec's folder. Secti
     ``n_t``, ``n_boot``, ``n_null`` (trajectories), ``n_perm`` (stage test), ``confidence``,
     ``zscore`` (bool, default true), ``balance`` (points per manifold, ``true`` for the
     smallest count, ``false`` for none), ``test_stages`` (``[first, second]`` of the recordings;
-    default their first and last stage).
+    default their first and last stage), ``coding`` (bool, default false: the coding scheme of
+    every source at every stage, :func:`neurogeom.geometry.coding_scheme`, and its report section).
 ``[compare]`` (optional)
     ``brain``, ``model`` (names of a recording and a model), ``on`` (brain labels),
     ``kind`` (``"fraction"`` or ``"performance"``), ``measures`` (pair measures),
@@ -58,7 +59,7 @@ _MODEL_KEYS = {"run", "task", "steps", "window_s_analysis", "period"}
 _ANALYSIS = {
     "by": None, "within": [], "window_s": None, "measure": "glue", "n_t": 100, "n_boot": 20,
     "n_null": 20, "n_perm": 50, "confidence": 0.95, "zscore": True, "balance": True,
-    "test_stages": None,
+    "test_stages": None, "coding": False,
 }  # fmt: skip
 _COMPARE = {"brain": None, "model": None, "on": None, "kind": "fraction", "n_perm": 50,
             "measures": ["cka_similarity", "rsa_similarity", "procrustes_distance"],
@@ -230,6 +231,9 @@ def _analysis(table: Mapping[str, Any]) -> dict[str, Any]:
     for key in ("n_t", "n_boot", "n_null", "n_perm"):
         if not isinstance(out[key], int) or out[key] < 0:
             _fail("[analysis]", f"{key} must be a non-negative integer; got {out[key]!r}.")
+    for key in ("zscore", "coding"):
+        if not isinstance(out[key], bool):
+            _fail("[analysis]", f"{key} must be true or false; got {out[key]!r}.")
     if not 0 < float(out["confidence"]) < 1:
         _fail("[analysis]", f"confidence must lie in (0, 1); got {out['confidence']}.")
     return out

@@ -289,6 +289,29 @@ def _psychometric_section(rep: Report, table: xr.Dataset, name: str, folder: Pat
     rep.add_table(df, f"Psychometric table of {name!r}.")
 
 
+def _coding_section(rep: Report, ds: xr.Dataset, name: str, folder: Path) -> None:
+    from neurogeom.show.figures import plot_coding_scheme
+
+    if "stage" not in ds.dims:
+        ds = ds.expand_dims(stage=[0])
+    ends = sorted({0, ds.sizes["stage"] - 1})
+    label = "label" if "label" in ds.coords else "stage"
+    panels = {f"{name}, {ds[label].values[i]}": ds.isel(stage=i) for i in ends}
+    rep.add_section(f"Coding scheme of {name!r}")
+    schemes = [str(ds["scheme"].values[i]) for i in ends]
+    text = (f"Scheme at the first stage: {schemes[0]}; at the last: {schemes[-1]} "
+            f"(rule: {ds.attrs.get('rule', 'see neurogeom.geometry.coding_scheme')}).")  # fmt: skip
+    _add_figure(rep, plot_coding_scheme(panels), folder, f"coding_{name}",
+                f"Tuning of every unit of {name!r} (class means) and the scores behind its "
+                "coding scheme, at the first and last stage.", text)  # fmt: skip
+    cols = ["coding_fraction", "sparseness", "selectivity", "clustered_fraction",
+            "n_clusters", "tuning_dimension"]  # fmt: skip
+    table = ds[[c for c in cols if c in ds]].to_dataframe()
+    table = table[[c for c in cols if c in table]]
+    table["scheme"] = [str(v) for v in np.atleast_1d(ds["scheme"].values)]
+    rep.add_table(table, f"Coding scores of {name!r} per stage.")
+
+
 def learning_report(
     results: Mapping[str, xr.Dataset],
     *,
@@ -346,6 +369,9 @@ def learning_report(
         _strategy_section(rep, results, compare, folder)
     if compare is not None:
         _compare_section(rep, results, compare, folder)
+    for name in (*recordings, *models):
+        if f"coding_{name}" in results:
+            _coding_section(rep, results[f"coding_{name}"], name, folder)
     for name in models:
         if f"psychometric_{name}" in results:
             _psychometric_section(rep, results[f"psychometric_{name}"], name, folder)
