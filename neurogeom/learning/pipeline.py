@@ -312,6 +312,7 @@ def _coding(spec: RunSpec, pops: dict[str, xr.DataArray], res: _Results,
         return out
     for name, src in spec.sources.items():
         by, within = _labels_for(spec, src)
+
         def compute(p=pops[name], by=by, w=within):
             return geometry(p, by=by, within=w or None, measures=("coding_scheme",),
                             seed=spec.seed)  # fmt: skip
