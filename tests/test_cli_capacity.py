@@ -99,7 +99,14 @@ def test_capacity_command_split(tensor_path, tmp_path):
     assert ds.capacity.dims == ("context",) and ds.sizes["manifold"] == 4
 
 
-POINTS_LABELS = ["decoding_accuracy", "glue", "mftma", "participation_ratio", "simulated_capacity"]
+POINTS_LABELS = [
+    "coding_scheme",
+    "decoding_accuracy",
+    "glue",
+    "mftma",
+    "participation_ratio",
+    "simulated_capacity",
+]
 
 
 def test_method_choices_are_the_registry_points_labels_measures():
