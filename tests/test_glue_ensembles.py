@@ -15,7 +15,7 @@ PROVENANCE = ("estimator", "neurogeom_version", "dichotomies", "n_t", "seed")
 
 
 def _issue_case():
-    """4 manifolds of 50 points in 319 dims, centred (the reproduction in the issue)."""
+    """4 manifolds of 50 points in 319 dims, centred (a reported reproduction case)."""
     rng = np.random.default_rng(3)
     centres = rng.standard_normal((4, 319))
     x = np.concatenate([c + 0.8 * rng.standard_normal((50, 319)) for c in centres])
