@@ -38,6 +38,14 @@ def test_seed_fixes_the_initial_weights() -> None:
     # N(0, 2 / fan_in) for ReLU: the empirical variance of 1,000 x 400 weights is within 2 %
     w = MLP(400, [1000], 2, seed=0).net.hidden[0].weight
     assert float(w.detach().var()) == pytest.approx(2 / 400, rel=0.02)
+    # PyTorch's default: weights and biases U(+-1/sqrt(fan_in)), variance 1 / (3 fan_in)
+    lin = MLP(400, [1000], 2, seed=0, init="uniform").net.hidden[0]
+    bound = 1 / math.sqrt(400)
+    for p in (lin.weight, lin.bias):
+        assert float(p.detach().abs().max()) <= bound
+        assert float(p.detach().var()) == pytest.approx(bound**2 / 3, rel=0.1)
+    conv = SmallCNN((1, 8, 8), 2, seed=0, init="uniform").net.conv1
+    assert float(conv.bias.detach().abs().min()) > 0 and float(conv.weight.abs().max()) <= 1 / 3
 
 
 def test_training_fits_separable_classes_and_keeps_checkpoints() -> None:
@@ -92,6 +100,7 @@ def test_small_cnn_trains_on_images() -> None:
     [
         (lambda: MLP(4, [8], 2, activation="gelu"), ValueError, "activation must be one of"),
         (lambda: MLP(4, [], 2), ValueError, "at least one hidden width"),
+        (lambda: MLP(4, [8], 2, init="xavier"), ValueError, "init must be one of"),
         (lambda: MLP(4, [8], 2, alpha=0.0), ValueError, "alpha"),
         (lambda: MLP(4, [8], 2).features(torch.zeros(2, 4), layer=1), ValueError, "out of range"),
         (lambda: MLP(4, [8], 2)(torch.zeros(2, 5)), ValueError, "input features"),

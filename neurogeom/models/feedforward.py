@@ -18,9 +18,13 @@ learning rate the logits then move at a speed that does not depend on alpha whil
 by ``O(1/alpha)``: large alpha is the lazy (kernel) regime, small alpha the rich (feature-learning)
 one. ``center=False`` drops the ``f(x; w0)`` term (a plain network whose logits are scaled by alpha).
 
-Initialisation: weights ``N(0, gain / fan_in)`` with ``gain = 2`` for ReLU and 1 otherwise, biases 0;
-the readout ``N(0, 1 / fan_in)``. All draws come from ``seed`` and leave torch's global generator
-untouched.
+Initialisation (``init``): ``"normal"`` (the default) draws weights ``N(0, gain / fan_in)`` with
+``gain = 2`` for ReLU and 1 otherwise, biases 0, the readout ``N(0, 1 / fan_in)``: every hidden unit
+of the first layer is then centred on the origin of input space. ``"uniform"`` is PyTorch's own
+default for ``nn.Linear`` and ``nn.Conv2d``: weights and biases ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``,
+so the units' transitions are spread over the inputs' range (the setting of the pullback-metric
+studies of Zavatone-Veth et al. 2023). All draws come from ``seed`` and leave torch's global
+generator untouched.
 """
 
 from __future__ import annotations
@@ -61,11 +65,28 @@ def _check_alpha(alpha: float) -> float:
     return alpha
 
 
-def _init_(layer: nn.Module, gain: float, generator: torch.Generator) -> None:
-    """``N(0, gain / fan_in)`` weights, zero biases, drawn from ``generator``."""
+INITS = ("normal", "uniform")
+
+
+def _check_init(init: str) -> str:
+    if init not in INITS:
+        raise ValueError(f"init must be one of {list(INITS)}; got {init!r}")
+    return init
+
+
+def _init_(layer: nn.Module, gain: float, generator: torch.Generator, init: str = "normal") -> None:
+    """Draw ``layer``'s parameters from ``generator``: ``"normal"``, ``N(0, gain / fan_in)``
+    weights and zero biases; ``"uniform"``, weights and biases ``U(+-1/sqrt(fan_in))``."""
     w = layer.weight
     fan_in = w[0].numel()
     with torch.no_grad():
+        if init == "uniform":
+            bound = 1.0 / math.sqrt(fan_in)
+            w.copy_((torch.rand(w.shape, generator=generator) * 2 - 1) * bound)
+            if layer.bias is not None:
+                b = layer.bias
+                b.copy_((torch.rand(b.shape, generator=generator) * 2 - 1) * bound)
+            return
         w.copy_(torch.randn(w.shape, generator=generator) * math.sqrt(gain / fan_in))
         if layer.bias is not None:
             layer.bias.zero_()
@@ -198,7 +219,7 @@ class MLP(_ScaledClassifier):
         Number of classes (logits).
     activation : {"linear", "relu", "sigmoid", "erf", "tanh"}, default "relu"
     bias : bool, default True
-        Biases in every layer (initialised to 0).
+        Biases in every layer (0 at initialisation with ``init="normal"``).
     alpha : float, default 1.0
         Output scale (Chizat et al. 2019): logits ``alpha (f(w) - f(w0))``; with
         :func:`train_classifier` the loss is divided by ``alpha**2``. Large alpha: lazy training.
@@ -207,6 +228,9 @@ class MLP(_ScaledClassifier):
     center : bool, default True
         Subtract the initial network's output ``f(w0)`` (so the logits are 0 at initialisation).
         ``False``: a plain network, logits ``alpha f(w)``.
+    init : {"normal", "uniform"}, default "normal"
+        Initial weights: ``"normal"``, ``N(0, gain / fan_in)`` (gain 2 for ReLU, else 1) and zero
+        biases; ``"uniform"``, PyTorch's default, weights and biases ``U(+-1/sqrt(fan_in))``.
 
     See Also
     --------
@@ -235,6 +259,7 @@ class MLP(_ScaledClassifier):
         alpha: float = 1.0,
         seed: int = 0,
         center: bool = True,
+        init: str = "normal",
     ) -> None:
         super().__init__()
         widths = [int(w) for w in widths]
@@ -247,9 +272,10 @@ class MLP(_ScaledClassifier):
         self.net = _MLPBody([int(n_inputs), *widths], int(n_outputs), activation, bias)
         gen = torch.Generator().manual_seed(int(seed))
         gain = 2.0 if activation == "relu" else 1.0
+        self.init = _check_init(init)
         for lin in self.net.hidden:
-            _init_(lin, gain, gen)
-        _init_(self.net.readout, 1.0, gen)
+            _init_(lin, gain, gen, init)
+        _init_(self.net.readout, 1.0, gen, init)
         self._finish_init(alpha, center)
 
 
@@ -315,7 +341,7 @@ class SmallCNN(_ScaledClassifier):
         Feature maps of the two convolutions.
     width : int, default 64
         Units of the dense hidden layer.
-    activation, bias, alpha, seed, center
+    activation, bias, alpha, seed, center, init
         As in :class:`MLP`.
 
     See Also
@@ -345,6 +371,7 @@ class SmallCNN(_ScaledClassifier):
         alpha: float = 1.0,
         seed: int = 0,
         center: bool = True,
+        init: str = "normal",
     ) -> None:
         super().__init__()
         shape = tuple(int(s) for s in image_shape)
@@ -363,9 +390,10 @@ class SmallCNN(_ScaledClassifier):
         self.net = _CNNBody(shape, chans, int(width), int(n_outputs), activation, bias)  # type: ignore[arg-type]
         gen = torch.Generator().manual_seed(int(seed))
         gain = 2.0 if activation == "relu" else 1.0
+        self.init = _check_init(init)
         for lay in (self.net.conv1, self.net.conv2, self.net.fc):
-            _init_(lay, gain, gen)
-        _init_(self.net.readout, 1.0, gen)
+            _init_(lay, gain, gen, init)
+        _init_(self.net.readout, 1.0, gen, init)
         self._finish_init(alpha, center)
 
 
