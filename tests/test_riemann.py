@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -16,7 +17,7 @@ from neurogeom.geometry.riemann import (
     one_layer_metric,
     pullback_metric,
 )
-from neurogeom.models.feedforward import MLP
+from neurogeom.models.feedforward import MLP, train_classifier
 
 
 def _gen(seed: int) -> torch.Generator:
@@ -238,3 +239,33 @@ def test_boundary_magnification_ground_truths():
     assert abs(float(flat.boundary_magnification)) < 1e-12
     away = lambda v: torch.cat([v, v * _boundary(v)[:, None] ** 2], 1)  # noqa: E731
     assert float(boundary_magnification(away, classifier, x).boundary_magnification) < -0.5
+
+
+def test_training_magnifies_areas_near_the_boundary():
+    """The reference setup (400 points, 250 sigmoid units, SGD lr 0.1 momentum 0.9, PyTorch's
+    default initialisation, minibatches of 10, 30,000 steps) fits the sine boundary; on a grid
+    over the data square [-1, 1]^2, near/far by the trained network's own margin, the index is
+    positive and well above the initial network's index against the same boundary. Measured at
+    seeds 0-11: 11 of 12 give 0.22-1.49 against 0.03-0.05 at initialisation; seed 5 gives -0.16
+    (its margin is small on a plateau away from the boundary; against the task's true boundary
+    it gives 0.35). Long SGD runs may round differently on other CPUs, hence 3 of 4 seeds."""
+    g = np.linspace(-1.0, 1.0, 41)
+    grid = np.stack(np.meshgrid(g, g), -1).reshape(-1, 2)
+    gains, passed = [], 0
+    for seed in (0, 1, 2, 3):
+        x, y = _sine_task(100 + seed)
+        x = x.float()
+        net = MLP(2, [250], 2, activation="sigmoid", seed=seed, center=False, init="uniform")
+        net0 = copy.deepcopy(net)
+        train_classifier(net, x, y, lr=0.1, momentum=0.9, n_steps=30_000, batch_size=10, seed=seed)
+        with torch.no_grad():
+            assert float((net(x).argmax(1) == y).float().mean()) > 0.97
+        trained = boundary_magnification(net.features, net, grid)
+        initial = boundary_magnification(net0.features, net, grid)
+        b1, s1 = float(trained.boundary_magnification), float(trained.boundary_magnification_sem)
+        b0 = float(initial.boundary_magnification)
+        assert abs(b0) < 0.15, (seed, b0)  # a random network: nearly flat against this boundary
+        passed += b1 > 0.15 and b1 > 3 * s1 and b1 > b0 + 0.15
+        gains.append(b1 - b0)
+    assert passed >= 3, gains
+    assert np.mean(gains) > 0.4, gains
