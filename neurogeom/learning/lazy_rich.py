@@ -506,14 +506,6 @@ def lazy_rich_sweep(
 # ---- `neurogeom run <lazy-rich spec>` ----------------------------------------------------------------
 
 
-def lazy_rich_setting(name: str | None) -> tuple[str, dict[str, Any]]:
-    """The setting's name and its overrides (``None`` is ``"full"``)."""
-    name = "full" if name is None else str(name)
-    if name not in SETTINGS:
-        raise ValueError(f"unknown setting {name!r}; give one of {sorted(SETTINGS)}.")
-    return name, copy.deepcopy(SETTINGS[name])
-
-
 def run_lazy_rich(
     spec_path: str | Path,
     out: str | Path,
@@ -553,9 +545,10 @@ def run_lazy_rich(
     """
     from neurogeom.io.store import load, save
     from neurogeom.learning.pipeline import check_out, write_timings
+    from neurogeom.learning.spec import named_setting
     from neurogeom.show.lazy_rich_report import lazy_rich_report
 
-    name, overrides = lazy_rich_setting(setting)
+    name, overrides = named_setting(SETTINGS, setting)
     cfg = load_lazy_rich_spec(spec_path, overrides)
     out = Path(out)
     check_out(out)

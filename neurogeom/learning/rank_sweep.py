@@ -191,14 +191,6 @@ def is_sweep_spec(raw: Mapping[str, Any]) -> bool:
     return "task" in raw and "rank" in dict(raw.get("sweep", {}))
 
 
-def sweep_setting(name: str | None) -> tuple[str, dict[str, Any]]:
-    """The setting's name and its keywords of :func:`rank_sweep` (``None`` is ``"full"``)."""
-    name = "full" if name is None else str(name)
-    if name not in SETTINGS:
-        raise ValueError(f"unknown setting {name!r}; give one of {sorted(SETTINGS)}.")
-    return name, copy.deepcopy(SETTINGS[name])
-
-
 def run_rank_sweep(
     spec_path: str | Path,
     out: str | Path,
@@ -241,9 +233,10 @@ def run_rank_sweep(
     """
     from neurogeom.io.store import load, save
     from neurogeom.learning.pipeline import check_out, write_timings
+    from neurogeom.learning.spec import named_setting
     from neurogeom.tasks import load_spec
 
-    name, kwargs = sweep_setting(setting)
+    name, kwargs = named_setting(SETTINGS, setting)
     spec = load_spec(spec_path)
     _spec_with(spec, **kwargs)  # the swept spec is checked before anything is written
     out = Path(out)

@@ -44,6 +44,7 @@ labels, the mapping, the stage counts. Errors are one line naming the problem an
 
 from __future__ import annotations
 
+import copy
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -293,6 +294,39 @@ def _check_shared(
             _fail(where, f"no shared values of {label!r}: the brain has {b_vals}, the model "
                   f"{src!r} gives {sorted(mapped)} after the mapping; map the model's values "
                   f"with [compare.mapping.{src}] values = {{...}}.")  # fmt: skip
+
+
+def named_setting(
+    settings: Mapping[str, Mapping[str, Any]], name: str | None
+) -> tuple[str, dict[str, Any]]:
+    """A named setting of a sweep (``"fast"``, ``"full"``...) and a copy of its values.
+
+    Parameters
+    ----------
+    settings : mapping of str to mapping
+        The sweep's settings by name.
+    name : str or None
+        The one wanted; ``None`` is ``"full"``.
+
+    Returns
+    -------
+    (str, dict)
+        The name and a deep copy of its values (free to modify).
+
+    Raises
+    ------
+    ValueError
+        A name that is not in ``settings``; the message lists those that are.
+
+    Examples
+    --------
+    >>> named_setting({"fast": {"n": 2}, "full": {"n": 20}}, None)
+    ('full', {'n': 20})
+    """
+    name = "full" if name is None else str(name)
+    if name not in settings:
+        raise ValueError(f"unknown setting {name!r}; give one of {sorted(settings)}.")
+    return name, copy.deepcopy(dict(settings[name]))
 
 
 def spec_kind(path: str | Path) -> str:
