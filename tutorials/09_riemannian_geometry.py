@@ -199,7 +199,7 @@ print(f"runtime {time.perf_counter() - started:.1f} s")
 #   is not near the learnt one. With the package's default `init="normal"` (zero biases, every
 #   unit centred on the origin) the initial metric already peaks at the centre, where this
 #   boundary runs, and the gain from training was small (indices 0.27-0.34 after 30,000 steps
-#   against 0.23-0.25 at initialisation, over `[-1.5, 1.5]^2`, in an earlier run). Fewer steps (3,000) do not fit the
-#   boundary (accuracy about 0.85) and give negative indices.
+#   against 0.23-0.25 at initialisation, over `[-1.5, 1.5]^2`, in an earlier run). Fewer steps
+#   (3,000) do not fit the boundary (accuracy about 0.85) and give negative indices.
 # - **Not reproduced:** the paper's other experiments (deeper networks, image classifiers and
 #   their metrics); the index is a scalar summary of this package, not a figure of the paper.
