@@ -51,7 +51,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import time
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -543,40 +542,11 @@ def run_lazy_rich(
     FileNotFoundError, ValueError
         A missing or bad spec or setting, an output that is a file: before anything is written.
     """
-    from neurogeom.io.store import load, save
-    from neurogeom.learning.pipeline import check_out, write_timings
-    from neurogeom.learning.spec import named_setting
+    from neurogeom.learning.pipeline import run_setting_spec
     from neurogeom.show.lazy_rich_report import lazy_rich_report
 
-    name, overrides = named_setting(SETTINGS, setting)
-    cfg = load_lazy_rich_spec(spec_path, overrides)
-    out = Path(out)
-    check_out(out)
-    tell = progress or (lambda phase, done, total: None)
-    seconds: dict[str, float] = {}
-    t0 = time.perf_counter()
-    path = out / "results" / "lazy_rich.nc"
-    if path.exists() and not force and load(path).attrs.get("setting") == name:
-        ds, reused = load(path), ["lazy_rich"]
-        tell("train", 1, 1)
-    else:
-        ds = lazy_rich_sweep(spec_path, overrides=overrides, n_jobs=n_jobs or 1,
-                             progress=lambda d, t: tell("train", d, t))  # fmt: skip
-        ds.attrs.update(setting=name, spec_path=str(spec_path))
-        save(ds, path)
-        reused = []
-    seconds["train"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    tell("plots", 0, 1)
-    (out / "figures").mkdir(parents=True, exist_ok=True)
-    rep = lazy_rich_report(ds, figures=out / "figures", setting=name, spec=str(spec_path),
-                           title=str(cfg["run"]["title"]))  # fmt: skip
-    tell("plots", 1, 1)
-    seconds["plots"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    tell("report", 0, 1)
-    report = rep.save(out / "report.html")
-    tell("report", 1, 1)
-    seconds["report"] = time.perf_counter() - t0
-    write_timings(out, seconds, reused, [])
-    return report
+    return run_setting_spec(
+        spec_path, out, settings=SETTINGS, setting=setting, result="lazy_rich",
+        load_spec=load_lazy_rich_spec, sweep=lazy_rich_sweep, report=lazy_rich_report,
+        n_jobs=n_jobs, force=force, progress=progress,
+    )  # fmt: skip

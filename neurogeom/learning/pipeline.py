@@ -437,13 +437,16 @@ def run_pipeline(
     ``OUT/runs/<setting>/`` and writes ``OUT/results/rank_sweep.nc`` and its report. A spec with
     a ``[lazy_rich]`` section (``tasks/lazy_rich_digits.toml``) is a sweep of the output scale
     alpha on images: :func:`neurogeom.learning.lazy_rich.run_lazy_rich` writes
-    ``OUT/results/lazy_rich.nc`` and its report.
+    ``OUT/results/lazy_rich.nc`` and its report. A spec with a ``[pullback]`` section
+    (``tasks/pullback_sine.toml``) trains the networks of the pullback-metric reference task:
+    :func:`neurogeom.learning.pullback.run_pullback` writes ``OUT/results/pullback.nc`` and its
+    report.
 
     Parameters
     ----------
     spec_path : path
-        A TOML run spec (keys in :mod:`neurogeom.learning.spec`), a rank-sweep spec or a
-        lazy-rich spec.
+        A TOML run spec (keys in :mod:`neurogeom.learning.spec`), a rank-sweep, lazy-rich or
+        pullback spec.
     out : path
         The output folder (created; a rerun reuses the results already in it).
     force : bool, default=False
@@ -451,9 +454,10 @@ def run_pipeline(
     progress : callable, optional
         ``progress(phase, done, total)``, called as each phase (:data:`PHASES`) advances.
     setting : {"full", "fast"}, optional
-        A rank sweep's or a lazy-rich sweep's setting
+        A rank sweep's, lazy-rich or pullback sweep's setting
         (:data:`neurogeom.learning.rank_sweep.SETTINGS`,
-        :data:`neurogeom.learning.lazy_rich.SETTINGS`; default ``"full"``, the spec as written);
+        :data:`neurogeom.learning.lazy_rich.SETTINGS`,
+        :data:`neurogeom.learning.pullback.SETTINGS`; default ``"full"``, the spec as written);
         an error for a run spec.
     n_jobs : int, optional
         Workers (a sweep's runs trained at once; a run spec's ``[run] n_jobs`` otherwise). The
@@ -476,6 +480,11 @@ def run_pipeline(
 
         return run_lazy_rich(spec_path, out, setting=setting, n_jobs=n_jobs, force=force,
                              progress=progress)  # fmt: skip
+    if spec_kind(spec_path) == "pullback":
+        from neurogeom.learning.pullback import run_pullback
+
+        return run_pullback(spec_path, out, setting=setting, n_jobs=n_jobs, force=force,
+                            progress=progress)  # fmt: skip
     if _is_sweep(spec_path):
         from neurogeom.learning.rank_sweep import run_rank_sweep
 
@@ -483,7 +492,7 @@ def run_pipeline(
                               progress=progress)  # fmt: skip
     if setting is not None:
         raise ValueError(f"setting {setting!r} applies to a rank-sweep spec (a training spec "
-                         f"with [sweep] rank = [...]) or a lazy-rich spec ([lazy_rich]); "
+                         f"with [sweep] rank = [...]), a lazy-rich ([lazy_rich]) or a pullback spec ([pullback]); "
                          f"{spec_path} is a run spec: drop it.")  # fmt: skip
     spec = load_run_spec(spec_path)
     if n_jobs is not None:
@@ -562,6 +571,64 @@ def _settings(spec: RunSpec, res: _Results) -> dict[str, Any]:
         rows["learning axis"] = spec.compare["kind"]
     rows["reused from an earlier run"] = ", ".join(res.reused) or "nothing"
     return rows
+
+
+def run_setting_spec(
+    spec_path: str | Path,
+    out: str | Path,
+    *,
+    settings: Mapping[str, Mapping[str, Any]],
+    setting: str | None,
+    result: str,
+    load_spec: Callable[..., dict[str, Any]],
+    sweep: Callable[..., xr.Dataset],
+    report: Callable[..., Any],
+    n_jobs: int | None = None,
+    force: bool = False,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> Path:
+    """Run a spec with named settings (lazy-rich, pullback): sweep, figures, report, timings.
+
+    ``OUT/results/<result>.nc`` is reused on a rerun of the same setting (unless ``force``);
+    ``report(ds, figures=..., setting=..., spec=..., title=...)`` returns the unsaved report.
+    ``load_spec(spec_path, overrides)`` checks the spec first, so a bad spec or setting fails
+    before anything is written. Returns the report's path.
+    """
+    from neurogeom.io.store import load, save
+    from neurogeom.learning.spec import named_setting
+
+    name, overrides = named_setting(settings, setting)
+    cfg = load_spec(spec_path, overrides)
+    out = Path(out)
+    check_out(out)
+    tell = progress or _no_progress
+    seconds: dict[str, float] = {}
+    t0 = time.perf_counter()
+    path = out / "results" / f"{result}.nc"
+    if path.exists() and not force and load(path).attrs.get("setting") == name:
+        ds, reused = load(path), [result]
+        tell("train", 1, 1)
+    else:
+        ds = sweep(spec_path, overrides=overrides, n_jobs=n_jobs or 1,
+                   progress=lambda d, t: tell("train", d, t))  # fmt: skip
+        ds.attrs.update(setting=name, spec_path=str(spec_path))
+        save(ds, path)
+        reused = []
+    seconds["train"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    tell("plots", 0, 1)
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    rep = report(ds, figures=out / "figures", setting=name, spec=str(spec_path),
+                 title=str(cfg["run"]["title"]))  # fmt: skip
+    tell("plots", 1, 1)
+    seconds["plots"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    tell("report", 0, 1)
+    saved = rep.save(out / "report.html")
+    tell("report", 1, 1)
+    seconds["report"] = time.perf_counter() - t0
+    write_timings(out, seconds, reused, [])
+    return saved
 
 
 def write_timings(
