@@ -402,7 +402,9 @@ def run_cmd(
     force: bool = typer.Option(False, "--force", help="recompute results already in OUT/results"),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="progress bars on stderr"),
     setting: str = typer.Option(
-        None, "--setting", help="a rank-sweep spec's setting: full (as written) or fast"
+        None,
+        "--setting",
+        help="a rank-sweep, lazy-rich or pullback spec's setting: full (as written) or fast",
     ),
     jobs: int = typer.Option(
         None, "--jobs", "-j", help="workers (a sweep's runs at once); the numbers do not change"
@@ -411,7 +413,9 @@ def run_cmd(
     """Load, train or reuse, simulate, compute, compare and report what a run spec names.
 
     A training spec with [sweep] rank = [...] (tasks/rank_sweep_paper.toml) runs as a rank sweep:
-    runs in OUT/runs/<setting>/, OUT/results/rank_sweep.nc and OUT/report.html.
+    runs in OUT/runs/<setting>/, OUT/results/rank_sweep.nc and OUT/report.html. A [lazy_rich]
+    spec (tasks/lazy_rich_digits.toml) sweeps the output scale on digits; a [pullback] spec
+    (tasks/pullback_sine.toml) trains the pullback-metric reference networks.
     """
     _run_spec(spec, out, force, progress, setting=setting, n_jobs=jobs)
 

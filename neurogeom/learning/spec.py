@@ -34,9 +34,10 @@ A run spec is a TOML file; relative paths are read from the spec's folder. Secti
     ``values`` (a table model value -> brain value; TOML keys are strings, matched to the
     model's values by their text).
 
-Two other kinds of spec run through ``neurogeom run`` too (:func:`spec_kind` tells them apart): a
-training spec with ``[sweep] rank = [...]`` (:mod:`neurogeom.learning.rank_sweep`) and a
-lazy-rich spec with a ``[lazy_rich]`` section (:mod:`neurogeom.learning.lazy_rich`).
+Three other kinds of spec run through ``neurogeom run`` too (:func:`spec_kind` tells them apart):
+a training spec with ``[sweep] rank = [...]`` (:mod:`neurogeom.learning.rank_sweep`), a lazy-rich
+spec with a ``[lazy_rich]`` section (:mod:`neurogeom.learning.lazy_rich`) and a pullback spec with
+a ``[pullback]`` section (:mod:`neurogeom.learning.pullback`).
 
 :func:`load_run_spec` reads and checks everything that can be checked without computing: files,
 labels, the mapping, the stage counts. Errors are one line naming the problem and the fix.
@@ -330,7 +331,8 @@ def named_setting(
 
 
 def spec_kind(path: str | Path) -> str:
-    """Which kind of spec a TOML file is: ``"lazy_rich"``, ``"rank_sweep"`` or ``"run"``.
+    """Which kind of spec a TOML file is: ``"lazy_rich"``, ``"pullback"``, ``"rank_sweep"`` or
+    ``"run"``.
 
     A file that cannot be read or parsed is ``"run"`` (its check then names the problem).
 
@@ -342,7 +344,8 @@ def spec_kind(path: str | Path) -> str:
     Returns
     -------
     str
-        ``"lazy_rich"`` (a ``[lazy_rich]`` section), ``"rank_sweep"`` (``[task]`` and
+        ``"lazy_rich"`` (a ``[lazy_rich]`` section), ``"pullback"`` (``[pullback]``),
+        ``"rank_sweep"`` (``[task]`` and
         ``[sweep] rank``) or ``"run"``.
 
     Examples
@@ -359,6 +362,8 @@ def spec_kind(path: str | Path) -> str:
         return "run"
     if "lazy_rich" in raw:
         return "lazy_rich"
+    if "pullback" in raw:
+        return "pullback"
     if "task" in raw and "rank" in dict(raw.get("sweep", {})):
         return "rank_sweep"
     return "run"
@@ -395,6 +400,9 @@ def load_run_spec(path: str | Path) -> RunSpec:
     if "lazy_rich" in raw:
         _fail(str(path), "a lazy-rich spec ([lazy_rich]), not a run spec: run it with "
               "`neurogeom run` or neurogeom.learning.lazy_rich.run_lazy_rich.")  # fmt: skip
+    if "pullback" in raw:
+        _fail(str(path), "a pullback spec ([pullback]), not a run spec: run it with "
+              "`neurogeom run` or neurogeom.learning.pullback.run_pullback.")  # fmt: skip
     _unknown_keys(raw, _TOP, str(path))
     base = path.resolve().parent
     run = dict(raw.get("run", {}))

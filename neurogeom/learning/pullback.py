@@ -1,0 +1,278 @@
+"""Pullback geometry along training: ``neurogeom run tasks/pullback_sine.toml``.
+
+The reference setting of Zavatone-Veth et al. (2023, "Neural networks learn to magnify areas near
+decision boundaries"): ``n_points`` inputs uniform on ``[-1, 1]^2`` labelled
+``y > amplitude sin(frequency x - phase)``, one hidden layer of ``width`` units, cross-entropy,
+SGD with momentum. Per network seed and checkpoint, :func:`pullback_sweep` measures the pullback
+metric of the hidden layer (:func:`neurogeom.geometry.riemann.metric_on_grid`) on the scanned
+square and the boundary magnification index
+(:func:`neurogeom.geometry.riemann.boundary_magnification`) on a grid over the data square.
+
+Spec (TOML), section ``[pullback]`` (defaults in :data:`DEFAULTS`): ``seeds`` (network seeds),
+``data_seed``, ``n_points``, ``amplitude``, ``frequency``, ``phase``, ``width``, ``activation``,
+``init`` (``"uniform"``: PyTorch's default, see :class:`neurogeom.models.feedforward.MLP`),
+``lr``, ``momentum``, ``n_steps``, ``batch_size`` (0: full batch), ``checkpoint_steps``,
+``n_grid`` (points per side of the scanned square ``[-scan, scan]^2``), ``scan``, ``n_index``
+(points per side of the index grid over ``[-1, 1]^2``), ``quantile``. ``[run] title``.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+__all__ = ["DEFAULTS", "SETTINGS", "load_pullback_spec", "pullback_sweep", "run_pullback"]
+
+DEFAULTS: dict[str, Any] = {
+    "seeds": [0, 1, 2], "data_seed": 0, "n_points": 400, "amplitude": 0.6, "frequency": 7.0,
+    "phase": 1.0, "width": 250, "activation": "sigmoid", "init": "uniform", "lr": 0.1,
+    "momentum": 0.9, "n_steps": 30000, "batch_size": 10,
+    "checkpoint_steps": [0, 3000, 10000, 20000, 25000, 30000], "n_grid": 101, "scan": 1.5, "n_index": 41,
+    "quantile": 0.2,
+}  # fmt: skip
+"""Keys of ``[pullback]`` and their defaults: the reference setting."""
+
+SETTINGS: dict[str, dict[str, Any]] = {
+    "full": {},
+    "fast": {
+        "seeds": [0],
+        "n_steps": 400,
+        "checkpoint_steps": [0, 200, 400],
+        "n_grid": 21,
+        "n_index": 15,
+    },  # fmt: skip
+}
+"""Overrides of ``[pullback]`` by setting: ``"full"`` is the spec as written, ``"fast"`` a smoke
+run (one seed, 400 steps: too short to fit the boundary)."""
+
+
+def load_pullback_spec(
+    spec: str | Path | Mapping[str, Any], overrides: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Read and check a pullback spec, defaults filled in; nothing is computed.
+
+    Parameters
+    ----------
+    spec : path or mapping
+        A TOML file with a ``[pullback]`` section (keys in the module docstring), or its content.
+    overrides : mapping, optional
+        Keys replaced in ``[pullback]``, e.g. ``SETTINGS["fast"]``.
+
+    Returns
+    -------
+    dict
+        ``{"run": {"title": ...}, "pullback": {...every key...}}``.
+
+    Raises
+    ------
+    FileNotFoundError
+        The file does not exist.
+    ValueError
+        An unknown section or key; a checkpoint past ``n_steps``; no seeds; a non-positive size.
+
+    Examples
+    --------
+    >>> cfg = load_pullback_spec({"pullback": {"seeds": [3], "n_steps": 10,
+    ...                                        "checkpoint_steps": [0, 10]}})
+    >>> cfg["pullback"]["width"], cfg["pullback"]["seeds"]
+    (250, [3])
+    """
+    if isinstance(spec, str | Path):
+        path = Path(spec)
+        if not path.is_file():
+            raise FileNotFoundError(f"pullback spec {str(path)!r} does not exist")
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    else:
+        raw = copy.deepcopy(dict(spec))
+    extra = set(raw) - {"run", "pullback"}
+    if extra:
+        raise ValueError(f"unknown sections {sorted(extra)} in the pullback spec; "
+                         "it has [run] and [pullback].")  # fmt: skip
+    table = {**dict(raw.get("pullback", {})), **dict(overrides or {})}
+    unknown = set(table) - set(DEFAULTS)
+    if unknown:
+        raise ValueError(f"unknown keys {sorted(unknown)} in [pullback]; "
+                         f"known: {sorted(DEFAULTS)}.")  # fmt: skip
+    cfg = {**copy.deepcopy(DEFAULTS), **table}
+    cfg["seeds"] = [int(s) for s in cfg["seeds"]]
+    cfg["checkpoint_steps"] = sorted({int(s) for s in cfg["checkpoint_steps"]} | {0})
+    if not cfg["seeds"]:
+        raise ValueError("[pullback] seeds is empty; give at least one network seed.")
+    for key in ("n_points", "width", "n_steps", "n_grid", "n_index"):
+        if int(cfg[key]) < 1:
+            raise ValueError(f"[pullback] {key} must be >= 1; got {cfg[key]}")
+    if max(cfg["checkpoint_steps"]) > int(cfg["n_steps"]):
+        raise ValueError(f"[pullback] checkpoint_steps {cfg['checkpoint_steps']} go past "
+                         f"n_steps = {cfg['n_steps']}; drop them or train longer.")  # fmt: skip
+    run = {"title": "Pullback geometry along training", **dict(raw.get("run", {}))}
+    return {"run": run, "pullback": cfg}
+
+
+def sine_task(cfg: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """The inputs ``(n_points, 2)`` uniform on ``[-1, 1]^2`` and labels ``y > A sin(f x - p)``."""
+    rng = np.random.default_rng(int(cfg["data_seed"]))
+    x = rng.uniform(-1.0, 1.0, size=(int(cfg["n_points"]), 2))
+    boundary = cfg["amplitude"] * np.sin(cfg["frequency"] * x[:, 0] - cfg["phase"])
+    return x, (x[:, 1] > boundary).astype(int)
+
+
+def _index(features: Callable, classifier: Callable, probe: np.ndarray, q: float) -> list[float]:
+    from neurogeom.geometry.riemann import boundary_magnification
+
+    try:
+        ds = boundary_magnification(features, classifier, probe, quantile=q)
+    except ValueError:  # no boundary of its own in the square (a random network)
+        return [np.nan, np.nan]
+    return [float(ds.boundary_magnification), float(ds.boundary_magnification_sem)]
+
+
+def _one_seed(cfg: Mapping[str, Any], seed: int) -> dict[str, np.ndarray]:
+    import torch
+
+    from neurogeom.geometry.riemann import metric_on_grid
+    from neurogeom.models.feedforward import MLP, train_classifier
+
+    x_np, labels = sine_task(cfg)
+    x, y = torch.tensor(x_np, dtype=torch.float32), torch.tensor(labels)
+    net = MLP(2, [int(cfg["width"])], 2, activation=cfg["activation"], seed=seed,
+              center=False, init=cfg["init"])  # fmt: skip
+    ckpts = train_classifier(net, x, y, lr=float(cfg["lr"]), momentum=float(cfg["momentum"]),
+                             n_steps=int(cfg["n_steps"]), batch_size=int(cfg["batch_size"]) or None,
+                             checkpoint_steps=cfg["checkpoint_steps"], seed=seed)  # fmt: skip
+    side = np.linspace(-1.0, 1.0, int(cfg["n_index"]))
+    probe = np.stack(np.meshgrid(side, side), axis=-1).reshape(-1, 2)
+    final = copy.deepcopy(net)
+    final.load_state_dict(ckpts[-1][1])
+    out: dict[str, list] = {"own": [], "final": [], "accuracy": [], "grid": [], "predicted": []}
+    lim = float(cfg["scan"])
+    for _, state in ckpts:
+        net.load_state_dict(state)
+        with torch.no_grad():
+            out["accuracy"].append(float((net(x).argmax(1) == y).float().mean()))
+        out["own"].append(_index(net.features, net, probe, float(cfg["quantile"])))
+        out["final"].append(_index(net.features, final, probe, float(cfg["quantile"])))
+        grid = metric_on_grid(net.features, classifier=net, x_range=(-lim, lim),
+                              y_range=(-lim, lim), n_grid=int(cfg["n_grid"]))  # fmt: skip
+        out["grid"].append(grid.log_volume_element.values)
+        out["predicted"].append(grid.predicted.values)
+    return {k: np.asarray(v) for k, v in out.items()}
+
+
+def pullback_sweep(
+    spec: str | Path | Mapping[str, Any],
+    *,
+    overrides: Mapping[str, Any] | None = None,
+    n_jobs: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+) -> xr.Dataset:
+    """Train one network per seed on the sine task; pullback geometry at every checkpoint.
+
+    Parameters
+    ----------
+    spec : path or mapping
+        A pullback spec (see :func:`load_pullback_spec`).
+    overrides : mapping, optional
+        Keys replaced in ``[pullback]``.
+    n_jobs : int, default 1
+        Seeds trained at once (processes); the numbers do not depend on it.
+    progress : callable, optional
+        ``progress(done, total)`` after each seed.
+
+    Returns
+    -------
+    xarray.Dataset
+        Dims ``seed``, ``step`` (training steps), ``y``, ``x`` (input coordinates of the scanned
+        grid). ``boundary_magnification`` and ``boundary_magnification_sem`` (seed, step): the
+        index of the network at that step on its own boundary (NaN where it has none in the
+        data square); ``boundary_magnification_final`` (and ``_sem``): the metric at that step
+        against the final network's boundary (step 0: the initial metric's baseline);
+        ``accuracy`` (training accuracy, fraction); ``log_volume_element`` and ``predicted``
+        (seed, step, y, x). attrs: ``spec`` (the checked ``[pullback]`` table, JSON), ``data``.
+
+    See Also
+    --------
+    neurogeom.geometry.riemann.boundary_magnification, run_pullback
+    """
+    from neurogeom.parallel import parallel_map
+
+    cfg = load_pullback_spec(spec, overrides)["pullback"]
+    seeds = cfg["seeds"]
+    tell = progress or (lambda done, total: None)
+    results = parallel_map(functools.partial(_one_seed, cfg), seeds, n_jobs=n_jobs,
+                           on_result=lambda i, _: tell(i + 1, len(seeds)))  # fmt: skip
+    lim, n = float(cfg["scan"]), int(cfg["n_grid"])
+    coords = {"seed": seeds, "step": cfg["checkpoint_steps"], "y": np.linspace(-lim, lim, n),
+              "x": np.linspace(-lim, lim, n)}  # fmt: skip
+    stack = {k: np.stack([r[k] for r in results]) for k in results[0]}
+    ds = xr.Dataset(
+        {
+            "boundary_magnification": (("seed", "step"), stack["own"][..., 0]),
+            "boundary_magnification_sem": (("seed", "step"), stack["own"][..., 1]),
+            "boundary_magnification_final": (("seed", "step"), stack["final"][..., 0]),
+            "boundary_magnification_final_sem": (("seed", "step"), stack["final"][..., 1]),
+            "accuracy": (("seed", "step"), stack["accuracy"]),
+            "log_volume_element": (("seed", "step", "y", "x"), stack["grid"]),
+            "predicted": (("seed", "step", "y", "x"), stack["predicted"]),
+        },
+        coords=coords,
+    )
+    ds.attrs.update(spec=json.dumps(cfg), data=(
+        f"{cfg['n_points']} points uniform on [-1, 1]^2, label y > {cfg['amplitude']} "
+        f"sin({cfg['frequency']} x - {cfg['phase']}), data seed {cfg['data_seed']}"))  # fmt: skip
+    return ds
+
+
+def run_pullback(
+    spec_path: str | Path,
+    out: str | Path,
+    *,
+    setting: str | None = None,
+    n_jobs: int | None = None,
+    force: bool = False,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> Path:
+    """Run a pullback spec end to end: the sweep, its figures and its report.
+
+    Parameters
+    ----------
+    spec_path : path
+        A pullback spec, e.g. ``tasks/pullback_sine.toml``.
+    out : path
+        Output folder: ``out/results/pullback.nc`` (reused on a rerun of the same setting),
+        ``out/figures/pullback_volume.png|svg`` and ``pullback_index.png|svg``,
+        ``out/report.html``, ``out/results/timings.json``.
+    setting : {"full", "fast"}, optional
+        :data:`SETTINGS` (default ``"full"``: the spec as written).
+    n_jobs : int, optional
+        Seeds trained at once (default 1).
+    force : bool, default False
+        Recompute ``pullback.nc`` even when it holds this setting already.
+    progress : callable, optional
+        ``progress(phase, done, total)`` with phases ``"train"``, ``"plots"``, ``"report"``.
+
+    Returns
+    -------
+    pathlib.Path
+        The report's path.
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        A missing or bad spec or setting, an output that is a file: before anything is written.
+    """
+    from neurogeom.learning.pipeline import run_setting_spec
+    from neurogeom.show.pullback_report import pullback_report
+
+    return run_setting_spec(
+        spec_path, out, settings=SETTINGS, setting=setting, result="pullback",
+        load_spec=load_pullback_spec, sweep=pullback_sweep, report=pullback_report,
+        n_jobs=n_jobs, force=force, progress=progress,
+    )  # fmt: skip
