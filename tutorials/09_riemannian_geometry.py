@@ -18,6 +18,9 @@
 # Minibatches of 10, 30,000 steps (fewer do not fit the sine: at 3,000 steps the training
 # accuracy is about 0.85). The **fast setting** (`NEUROGEOM_FAST=1`, the default) trains seeds
 # 0-2 and plots a 61 x 61 grid; `NEUROGEOM_FAST=0` trains seeds 0-11 and plots 101 x 101.
+#
+# The same networks along training, with figures in a report: `neurogeom run
+# tasks/pullback_sine.toml -o out/pullback` (the index at steps 0 to 30,000 per seed).
 
 # %%
 import copy
