@@ -111,6 +111,8 @@ def test_rerun_reuses_the_results(out):
         ({"seeds": []}, "seeds is empty"),
         ({"checkpoint_steps": [0, 50_000]}, "go past n_steps"),
         ({"width": 0}, "width must be >= 1"),
+        ({"activation": "gelu"}, "activation must be one of"),
+        ({"init": "xavier"}, "init must be one of"),
     ],
 )
 def test_bad_specs_are_named(change, match):

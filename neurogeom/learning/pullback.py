@@ -76,7 +76,8 @@ def load_pullback_spec(
     FileNotFoundError
         The file does not exist.
     ValueError
-        An unknown section or key; a checkpoint past ``n_steps``; no seeds; a non-positive size.
+        An unknown section or key; a checkpoint past ``n_steps``; no seeds; a non-positive size;
+        an unknown activation or initialisation.
 
     Examples
     --------
@@ -109,6 +110,11 @@ def load_pullback_spec(
     for key in ("n_points", "width", "n_steps", "n_grid", "n_index"):
         if int(cfg[key]) < 1:
             raise ValueError(f"[pullback] {key} must be >= 1; got {cfg[key]}")
+    from neurogeom.models.feedforward import ACTIVATIONS, INITS
+
+    for key, known in (("activation", sorted(ACTIVATIONS)), ("init", list(INITS))):
+        if cfg[key] not in known:
+            raise ValueError(f"[pullback] {key} must be one of {known}; got {cfg[key]!r}")
     if max(cfg["checkpoint_steps"]) > int(cfg["n_steps"]):
         raise ValueError(f"[pullback] checkpoint_steps {cfg['checkpoint_steps']} go past "
                          f"n_steps = {cfg['n_steps']}; drop them or train longer.")  # fmt: skip
