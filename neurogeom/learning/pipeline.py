@@ -615,11 +615,30 @@ def run_setting_spec(
         save(ds, path)
         reused = []
     seconds["train"] = time.perf_counter() - t0
+    saved = save_report(
+        out, lambda figures: report(ds, figures=figures, setting=name, spec=str(spec_path),
+                                    title=str(cfg["run"]["title"])),
+        tell, seconds,
+    )  # fmt: skip
+    write_timings(out, seconds, reused, [])
+    return saved
+
+
+def save_report(
+    out: Path,
+    make: Callable[[Path], Any],
+    tell: Callable[[str, int, int], None],
+    seconds: dict[str, float],
+) -> Path:
+    """Figures into ``OUT/figures`` and ``OUT/report.html``, timing the phases "plots" and "report".
+
+    ``make(figures)`` builds the (unsaved) report, writing its figures into ``figures``; the
+    seconds of each phase go into ``seconds``. Returns the report's path.
+    """
     t0 = time.perf_counter()
     tell("plots", 0, 1)
     (out / "figures").mkdir(parents=True, exist_ok=True)
-    rep = report(ds, figures=out / "figures", setting=name, spec=str(spec_path),
-                 title=str(cfg["run"]["title"]))  # fmt: skip
+    rep = make(out / "figures")
     tell("plots", 1, 1)
     seconds["plots"] = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -627,7 +646,6 @@ def run_setting_spec(
     saved = rep.save(out / "report.html")
     tell("report", 1, 1)
     seconds["report"] = time.perf_counter() - t0
-    write_timings(out, seconds, reused, [])
     return saved
 
 

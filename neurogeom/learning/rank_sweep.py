@@ -262,17 +262,11 @@ def run_rank_sweep(
 
 def _sweep_report(ds: xr.Dataset, out: Path, setting: str, spec_path: str | Path,
                   tell: Callable[[str, int, int], None], seconds: dict[str, float]) -> Path:  # fmt: skip
+    from neurogeom.learning.pipeline import save_report
     from neurogeom.show.learning_report import rank_sweep_report
 
-    t0 = time.perf_counter()
-    tell("plots", 0, 1)
-    (out / "figures").mkdir(parents=True, exist_ok=True)
-    rep = rank_sweep_report(ds, figures=out / "figures", setting=setting, spec=str(spec_path))
-    tell("plots", 1, 1)
-    seconds["plots"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    tell("report", 0, 1)
-    path = rep.save(out / "report.html")
-    tell("report", 1, 1)
-    seconds["report"] = time.perf_counter() - t0
-    return path
+    return save_report(
+        out, lambda figures: rank_sweep_report(ds, figures=figures, setting=setting,
+                                               spec=str(spec_path)),
+        tell, seconds,
+    )  # fmt: skip
