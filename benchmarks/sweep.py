@@ -37,7 +37,7 @@ def _timed_point(item):
     """One grid point, with its start and end time and the worker that ran it."""
     from distributed import get_worker
 
-    from neurogeom.learning.sweep import _point
+    from neurogeom.workflows.sweep import _point
 
     start = time.time()
     row = _point(item)
@@ -73,8 +73,8 @@ def _overhead(client, grid) -> dict:
 
 
 def main() -> None:
-    from neurogeom.learning.sweep import open_sweep, run_sweep, sweep_grid
     from neurogeom.parallel import cluster
+    from neurogeom.workflows.sweep import open_sweep, run_sweep, sweep_grid
 
     grid = sweep_grid(SPEC)
     folder = Path(tempfile.mkdtemp(prefix="neurogeom-bench-sweep-"))

@@ -39,7 +39,8 @@ from _results import write_results
 
 from neurogeom.models.rnn import NetworkConfig, build_network, torch_threads
 from neurogeom.models.train import TrainConfig, _bank_tensors, _batch_plan, _Objective
-from neurogeom.tasks import build_trial_bank, load_spec
+from neurogeom.tasks import build_trial_bank
+from neurogeom.workflows.preflight import load_spec
 
 REPO = Path(__file__).resolve().parents[1]
 SPEC = REPO / "tasks" / "context_dm.toml"

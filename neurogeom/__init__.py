@@ -3,7 +3,7 @@
 Loaders turn NWB recordings, arrays and simulations of task-trained RNNs into labelled
 :class:`xarray.DataArray` population tensors (see :mod:`neurogeom.population`); the geometry engine
 (:mod:`neurogeom.geometry`) measures manifold capacity and related geometry on them, and
-:mod:`neurogeom.learning` composes the two (``neurogeom.learning.geometry``). Importing neurogeom
+:mod:`neurogeom.learning` composes the two (``neurogeom.learning.measure_geometry``). Importing neurogeom
 registers the ``.ng`` accessor (:mod:`neurogeom.accessor`) on every DataArray.
 
 Heavy dependencies (pynwb, torch, neurogym) are imported only when the function that needs them runs.
@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.1.0"
+from neurogeom._version import __version__ as __version__
 
 # public name -> submodule that defines it (imported on first use)
 _EXPORTS: dict[str, str] = {

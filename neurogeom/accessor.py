@@ -4,7 +4,7 @@ the learning layer.
 Registered on :class:`xarray.DataArray` when ``neurogeom`` is imported. Every method forwards to a
 function that also works without the accessor: the contract (:mod:`neurogeom.population`), the
 measures of the engine (:mod:`neurogeom.geometry`, by registry name) and
-:func:`neurogeom.learning.geometry`. The accessor keeps no state but the tensor.
+:func:`neurogeom.learning.measure_geometry`. The accessor keeps no state but the tensor.
 """
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ class NgAccessor:
             Use this stage of a tensor with a ``stage`` dim (a ``stage`` or ``label`` value).
         seed : int, default=0
             The measure's seed; with ``split``, each value gets the child seed recorded in the
-            ``seed_used`` coord (see :func:`neurogeom.learning.geometry`).
+            ``seed_used`` coord (see :func:`neurogeom.learning.measure_geometry`).
         **kwargs
             Options of the measure (``n_t=500``, ``kappa=0.1``); one it does not take is an error.
 
@@ -120,14 +120,14 @@ class NgAccessor:
             The measure's variables and ``*_sem``, a ``manifold`` dim with the label values,
             attrs from the estimator plus ``by``, ``within``, ``split``, ``seed``.
         """
-        from neurogeom.learning import geometry
+        from neurogeom.learning import measure_geometry
 
         pop = self._obj
         if stage is not None:
             if "stage" not in pop.dims:
                 raise ValueError("stage= was given but the tensor has no 'stage' dim.")
             pop = population.select_stage(pop, stage)
-        return geometry(
+        return measure_geometry(
             pop,
             by=by,
             measures=(name,),
@@ -161,12 +161,12 @@ class NgAccessor:
     def geometry(self, by: str | Sequence[str], **kwargs: Any) -> xr.Dataset:
         """Measures at every index of extra dims (``stage``), split values and time windows.
 
-        See :func:`neurogeom.learning.geometry` for the arguments (``measures``, ``over``,
+        See :func:`neurogeom.learning.measure_geometry` for the arguments (``measures``, ``over``,
         ``within``, ``split``, ``window_s``, ``n_jobs``, ``seed``).
         """
-        from neurogeom.learning import geometry
+        from neurogeom.learning import measure_geometry
 
-        return geometry(self._obj, by=by, **kwargs)
+        return measure_geometry(self._obj, by=by, **kwargs)
 
     # ---- preparing and trajectories (neurogeom.learning) ------------------------------------
 

@@ -309,7 +309,8 @@ def _train(spec: str, out: str, max_steps: int | None, progress: bool) -> None:
     from pathlib import Path
 
     from neurogeom.models.train import train
-    from neurogeom.tasks import expand_sweep, load_spec
+    from neurogeom.specs.train import expand_sweep
+    from neurogeom.workflows.preflight import load_spec
 
     _check_out(out, folder=True, inputs=(spec,))
     loaded = load_spec(spec)
@@ -317,7 +318,7 @@ def _train(spec: str, out: str, max_steps: int | None, progress: bool) -> None:
         run_dir = Path(out) / name if name else Path(out)
         observers = []
         if one.get("analysis", {}).get("live"):
-            from neurogeom.learning.live import live_observer
+            from neurogeom.workflows.live import live_observer
 
             observers.append(live_observer(one, run_dir))
         res = train(one, run_dir, max_steps=max_steps, progress=progress, observers=observers)
@@ -368,7 +369,8 @@ def _progress_bar() -> Any:
 
 
 def _run_spec(spec: str, out: str, force: bool, progress: bool, **options: Any) -> None:
-    from neurogeom.learning.pipeline import PHASES, read_timings, run_pipeline
+    from neurogeom.workflows.outputs import read_timings
+    from neurogeom.workflows.pipeline import PHASES, run_pipeline
 
     _check_out(out, folder=True, inputs=(spec,))
     if not progress:
@@ -469,7 +471,7 @@ def sweep_cmd(
 
     A rerun skips the points already complete; `neurogeom sweep --status STORE` tells how far it is.
     """
-    from neurogeom.learning.sweep import open_sweep, run_sweep, sweep_report, sweep_status
+    from neurogeom.workflows.sweep import open_sweep, run_sweep, sweep_report, sweep_status
 
     if status:
         st = sweep_status(target)

@@ -36,37 +36,31 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import difflib
+import inspect
 import itertools
 import json
 import threading
-import tomllib
 import warnings
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from neurogeom.models.config import (
-    CONFIG_SECTIONS,
-    check_task_spec,
-    config_keys,
-    unknown_keys_message,
-)
+from neurogeom.specs._common import _matches, _type_error, unknown_keys_message
+from neurogeom.specs.train import AnalysisConfig
 
 __all__ = [
     "TrialBank",
     "build_trial_bank",
     "make_env",
     "supported_tasks",
+    "task_condition_keys",
+    "check_task_spec",
     "ideal_observer",
-    "load_spec",
-    "validate_spec",
-    "expand_sweep",
-    "SPEC_KEYS",
 ]
 
 
@@ -106,6 +100,17 @@ def _check_task(name: str) -> _TaskInfo:
             "(Names follow neurogym 2.3: e.g. 'ContextDecisionMaking-v0', 'yang19.ctxdm1-v0'.)"
         )
     return _TASKS[name]
+
+
+def task_condition_keys(name: str) -> tuple[str, ...]:
+    """The condition keys that a task's ``new_trial`` honours (fixed by a condition grid).
+
+    Examples
+    --------
+    >>> task_condition_keys("PerceptualDecisionMaking-v0")
+    ('ground_truth', 'coh')
+    """
+    return _check_task(name).condition_keys
 
 
 def make_env(name: str, **kwargs: Any) -> Any:
@@ -630,123 +635,147 @@ def ideal_observer(bank: TrialBank) -> np.ndarray:
     return np.where(total > 0, 1, 2)
 
 
-# ---- experiment specs (TOML) --------------------------------------------------------------------
-
-#: Allowed keys of each section of an experiment spec: the sections that build a model config
-#: take that config's fields (:mod:`neurogeom.models.config`, the one place they are defined).
-SPEC_KEYS: dict[str, tuple[str, ...]] = {
-    "task": ("name", "kwargs", "conditions"),
-    "network": config_keys("network"),
-    "training": config_keys("training"),
-    "checkpoints": config_keys("checkpoints"),
-    "analysis": config_keys("analysis"),
-    "sweep": ("rank", "seed", "alpha", "g", "lr"),
-}
-#: The section whose config each sweep key sets.
-_SWEEP_SECTION = {
-    "rank": "network",
-    "alpha": "network",
-    "g": "network",
-    "seed": "training",
-    "lr": "training",
-}
-_REQUIRED = {"task": ("name",)}
+# ---- a training spec against its task -----------------------------------------------------------
 
 
-def _check_keys(section: str, table: Mapping[str, Any], where: str) -> None:
-    unknown = sorted(set(table) - set(SPEC_KEYS[section]))
-    if unknown:
+def _check_task_conditions(spec: Mapping[str, Any]) -> None:
+    """The task exists and each fixed condition is one its trials take."""
+    name = spec["task"]["name"]
+    keys = task_condition_keys(name)  # an unknown task: the error lists the supported ones
+    bad = sorted(set(spec["task"].get("conditions") or {}) - set(keys))
+    bad += sorted(set((spec.get("analysis") or {}).get("conditions") or {}) - set(keys))
+    if bad:
         raise ValueError(
-            f"{where}: {unknown_keys_message(unknown, SPEC_KEYS[section], f'in [{section}]')}"
+            f"task {name!r} cannot fix condition(s) {bad}; allowed: {', '.join(keys) or 'none'}"
         )
 
 
-def validate_spec(spec: Mapping[str, Any], where: str = "spec") -> dict[str, Any]:
-    """Check an experiment spec's sections, keys and the values that can be checked without torch.
+def _task_kwargs_problem(name: str, kwargs: Mapping[str, Any]) -> str | None:
+    """What is wrong with a task's keyword arguments, judged by its constructor's defaults."""
+    import gymnasium
+    import neurogym  # noqa: F401  (registers its tasks with gymnasium)
 
-    Returns the spec with every section present (empty dicts for missing optional sections).
-    Raises ``ValueError`` naming the bad section/key and listing what is allowed.
-    """
-    unknown = sorted(set(spec) - set(SPEC_KEYS))
+    entry = gymnasium.envs.registry[name].entry_point
+    if isinstance(entry, str):
+        import importlib
+
+        module, _, attr = entry.partition(":")
+        entry = getattr(importlib.import_module(module), attr)
+    try:  # a class's own __init__ (neurogym's task classes hide it behind *args, **kwargs)
+        params = inspect.signature(entry.__init__ if isinstance(entry, type) else entry).parameters
+    except (TypeError, ValueError):  # pragma: no cover - a builtin entry point
+        return None
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return None  # a constructor that passes its keywords on: neurogym checks them
+    names = [n for n in params if n != "self"]
+    unknown = sorted(set(kwargs) - set(names))
     if unknown:
-        message = unknown_keys_message(unknown, SPEC_KEYS, noun="section(s)")
-        raise ValueError(f"{where}: {message}")
-    out = {s: dict(spec.get(s, {})) for s in SPEC_KEYS}
-    for section, table in out.items():
-        if not isinstance(table, Mapping):
-            raise ValueError(f"{where}: [{section}] must be a table; got {type(table).__name__}")
-        _check_keys(section, table, where)
-    if "name" not in out["task"]:
-        raise ValueError(f"{where}: [task] needs a 'name'; available tasks: {supported_tasks()}")
-    info = _check_task(out["task"]["name"])
-    for key in ("conditions",):
-        bad = sorted(set(out["task"].get(key, {})) - set(info.condition_keys))
-        bad += sorted(set(out["analysis"].get(key, {})) - set(info.condition_keys))
-        if bad:
+        return unknown_keys_message(unknown, names, f"in [task.kwargs] of {name!r}")
+    for key, value in kwargs.items():
+        default = params[key].default
+        if default is inspect.Parameter.empty or default is None:
+            continue
+        hint = bool if isinstance(default, bool) else None
+        if hint is None and isinstance(default, int | float):
+            hint = float
+        if hint is not None and not _matches(value, hint):
+            return _type_error(f"task.kwargs.{key}", hint, value)
+    return None
+
+
+#: Condition keys whose values are categories: only the values the task draws itself are allowed.
+_CATEGORICAL = ("context", "ground_truth", "other_choice", "sample_category")
+
+
+def _check_conditions(
+    name: str, kwargs: Mapping[str, Any], grid: Mapping[str, Any], where: str
+) -> None:
+    """A condition grid's categorical values are ones the task draws, and its trials build."""
+    drawn = build_trial_bank(name, 64, seed=0, env_kwargs=kwargs).conditions
+    for key, values in grid.items():
+        if key in _CATEGORICAL and key in drawn and isinstance(values, list):
+            allowed = sorted(set(drawn[key].tolist()), key=str)
+            bad = [v for v in values if v not in allowed]
+            if bad:
+                raise ValueError(
+                    f"{where}.{key}: value(s) {bad} are not {key} values of task {name!r}; "
+                    f"its values: {allowed}"
+                )
+    n_cells = 1
+    for values in grid.values():
+        n_cells *= max(len(values), 1) if isinstance(values, list) else 1
+    try:
+        build_trial_bank(name, min(n_cells, 256), seed=0, env_kwargs=kwargs, conditions=grid)
+    except (TypeError, IndexError, KeyError, ArithmeticError) as exc:
+        raise ValueError(
+            f"{where}: task {name!r} cannot build trials with {dict(grid)} "
+            f"({type(exc).__name__}: {exc}); check the values' types and ranges"
+        ) from None
+
+
+def check_task_spec(spec: Mapping[str, Any]) -> None:
+    """Check what in a validated spec depends on its task, before anything is trained.
+
+    The analysis labels, the analysis period and the alignment period, the manifold label(s)
+    ``analysis.by`` (of a spec with live geometry) and the measures are checked against a two-trial
+    bank of the task; the task's keyword arguments against its constructor (a number where the
+    default is a number, a known name); condition grids by building their trials, and their
+    categorical values (context, ground truth, ...) against the values the task draws itself.
+
+    Parameters
+    ----------
+    spec : mapping
+        A spec as :func:`neurogeom.specs.train.validate_spec` returns it (every section present).
+
+    Raises
+    ------
+    ValueError
+        Naming the key, the bad value and the allowed ones.
+
+    See Also
+    --------
+    neurogeom.specs.train.validate_spec : the checks that need no task.
+
+    Examples
+    --------
+    >>> spec = validate_spec({"task": {"name": "PerceptualDecisionMaking-v0"}})  # doctest: +SKIP
+    >>> check_task_spec(spec)  # doctest: +SKIP
+    """
+    task = spec["task"]
+    name = task["name"]
+    _check_task_conditions(spec)
+    problem = _task_kwargs_problem(name, task.get("kwargs") or {})
+    if problem:
+        raise ValueError(problem)
+    an = AnalysisConfig.from_dict(spec.get("analysis") or {})
+    kwargs = task.get("kwargs") or {}
+    bank = build_trial_bank(name, 2, seed=an.seed, env_kwargs=kwargs)
+    for where, grid in (("task.conditions", task.get("conditions")), ("analysis.conditions",
+                        an.conditions)):  # fmt: skip
+        if grid:
+            _check_conditions(name, kwargs, grid, where)
+    columns = list(bank.conditions.columns)
+    periods = [c[: -len("_start")] for c in bank.periods.columns if c.endswith("_start")]
+    unknown = sorted(set(an.labels or []) - set(columns))
+    if unknown:
+        raise ValueError(
+            f"analysis.labels: unknown label(s) {unknown} for task {name!r}; "
+            f"its labels: {', '.join(columns)}"
+        )
+    for key in ("period", "align"):
+        value = getattr(an, key)
+        if value is not None and value not in periods:
+            near = difflib.get_close_matches(value, periods, n=1)
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
             raise ValueError(
-                f"{where}: task {out['task']['name']!r} cannot fix condition(s) {bad}; "
-                f"allowed: {', '.join(info.condition_keys) or 'none'}"
+                f"analysis.{key}: task {name!r} has no period {value!r}{hint}; "
+                f"its periods: {', '.join(periods)}"
             )
-    _check_values(out, where)
-    return out
-
-
-def _check_values(spec: Mapping[str, Any], where: str) -> None:
-    """Build each section's config (which validates its values), also with every swept value."""
-    for section, cls in CONFIG_SECTIONS.items():
-        _built(cls, spec[section], where)
-    for key, values in spec["sweep"].items():
-        section = _SWEEP_SECTION[key]
-        for value in values:
-            _built(CONFIG_SECTIONS[section], {**spec[section], key: value}, where)
-
-
-def _built(cls: type, table: Mapping[str, Any], where: str) -> Any:
-    try:
-        return cls.from_dict(table)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{where}: {exc}") from None
-
-
-def load_spec(path: str | Path) -> dict[str, Any]:
-    """Read and validate a TOML experiment spec (sections task, network, training, checkpoints,
-    analysis, and optionally sweep).
-
-    The returned dict carries ``"source"``: the path read.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no spec file at {path}")
-    try:
-        raw = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"{path}: not valid TOML: {exc}") from None
-    spec = validate_spec(raw, where=str(path))
-    try:
-        check_task_spec(spec)
-    except ValueError as exc:
-        raise ValueError(f"{path}: {exc}") from None
-    spec["source"] = str(path)
-    return spec
-
-
-def expand_sweep(spec: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """Expand a spec's ``[sweep]`` section into (run name, spec) pairs, one per combination.
-
-    ``rank``, ``alpha``, ``g`` set the matching ``[network]`` key; ``seed`` and ``lr`` set
-    ``[training]``. Without a sweep section the spec itself is returned with name ``""``.
-    """
-    sweep = {k: list(v) for k, v in spec.get("sweep", {}).items()}
-    if not sweep:
-        return [("", {k: v for k, v in spec.items() if k != "sweep"})]
-    runs = []
-    keys = list(sweep)
-    for combo in itertools.product(*(sweep[k] for k in keys)):
-        one = {k: (dict(v) if isinstance(v, dict) else v) for k, v in spec.items() if k != "sweep"}
-        parts = []
-        for key, val in zip(keys, combo):
-            section = _SWEEP_SECTION[key]
-            one[section][key] = val
-            parts.append(f"{key}_{val}")
-        runs.append(("_".join(parts), one))
-    return runs
+    kept = an.labels or columns
+    by = [an.by] if isinstance(an.by, str) else list(an.by)
+    missing = [b for b in by if b not in kept]
+    if missing and (an.live or "by" in (spec.get("analysis") or {})):
+        raise ValueError(
+            f"analysis.by: label(s) {missing} are not among the analysis labels of task "
+            f"{name!r}: {', '.join(kept)}"
+        )

@@ -297,7 +297,7 @@ def _from_unit_trials(units: Callable[[], list], **kwargs: Any) -> Callable:
 
 def _load_spec() -> Callable[[Path], Any]:
     def act(folder: Path) -> Any:
-        from neurogeom.tasks import load_spec
+        from neurogeom.workflows.preflight import load_spec
 
         return load_spec(folder / "spec.toml")
 

@@ -8,12 +8,12 @@ import pytest
 
 from neurogeom.geometry import coding_scheme
 from neurogeom.models.bayesian import (
-    coding_phases,
     digits,
     gaussian_mixture,
     kernel_predictor,
     sample_posterior,
 )
+from neurogeom.workflows.coding_phases import coding_phases
 
 X, Y = gaussian_mixture(3, 20, 20, seed=0)
 SETTINGS = {"n_units": 64, "temperature": 0.01, "n_steps": 1500, "n_chains": 2}

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from neurogeom.geometry import coding_scheme, tuning_matrix
-from neurogeom.learning import geometry
+from neurogeom.learning import measure_geometry
 from neurogeom.population import make_population
 
 N_CLASSES, N_PER, N_UNITS = 3, 30, 200
@@ -119,7 +119,7 @@ def test_along_stages_through_geometry():
         trial_coords={"category": LABELS},
         stage=[0, 1],
     )
-    ds = geometry(pop, by="category", measures=("coding_scheme",))
+    ds = measure_geometry(pop, by="category", measures=("coding_scheme",))
     assert ds.scheme.dims == ("stage",)
     assert ds.scheme.values.tolist() == ["analog", "redundant"]
     assert float(ds.redundancy[1]) > 5 * float(ds.redundancy[0])

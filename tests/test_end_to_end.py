@@ -7,7 +7,7 @@ import pytest
 import xarray as xr
 
 import neurogeom as ng
-from neurogeom.geometry._provenance import child_seed
+from neurogeom._provenance import child_seed
 
 WINDOW = {"align": "stimulus_on_time", "window_s": (-0.2, 1.0), "bin_size_s": 0.05}
 

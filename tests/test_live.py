@@ -10,10 +10,10 @@ import pytest
 import xarray as xr
 from _specs import TINY_SPEC
 
-from neurogeom.learning.live import LiveGeometry, live_observer, read_live_geometry
-from neurogeom.learning.runs import psychometric, run_geometry
 from neurogeom.models.train import list_checkpoints, train
-from neurogeom.tasks import validate_spec
+from neurogeom.specs.train import validate_spec
+from neurogeom.workflows.live import LiveGeometry, live_observer, read_live_geometry
+from neurogeom.workflows.runs import psychometric, run_geometry
 
 pytest.importorskip("neurogym")
 

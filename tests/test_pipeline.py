@@ -10,9 +10,10 @@ import pytest
 from typer.testing import CliRunner
 
 from neurogeom.cli import app
-from neurogeom.learning.pipeline import run_pipeline, stack_sessions
-from neurogeom.learning.spec import load_run_spec
+from neurogeom.learning.sessions import stack_sessions
 from neurogeom.population import make_population
+from neurogeom.workflows.pipeline import run_pipeline
+from neurogeom.workflows.preflight import load_run_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = (ROOT / "tasks" / "demo.toml").read_text()

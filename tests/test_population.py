@@ -347,6 +347,6 @@ def test_accessor_registered_by_importing_neurogeom():
         "import sys, xarray as xr; import neurogeom; "
         "assert hasattr(xr.DataArray([1]), 'ng'); "
         "assert 'neurogeom.geometry.capacity' not in sys.modules; "
-        "assert 'neurogeom.learning.broadcast' not in sys.modules"
+        "assert 'neurogeom.learning.measure' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -14,8 +14,9 @@ from typer.testing import CliRunner
 
 from neurogeom.cli import app
 from neurogeom.io.store import load
-from neurogeom.learning.pullback import DEFAULTS, load_pullback_spec, sine_task
-from neurogeom.learning.spec import load_run_spec, spec_kind
+from neurogeom.specs.run import spec_kind
+from neurogeom.workflows.preflight import load_run_spec
+from neurogeom.workflows.pullback import DEFAULTS, load_pullback_spec, sine_task
 
 pytest.importorskip("torch")
 

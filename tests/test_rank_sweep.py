@@ -14,10 +14,10 @@ from typer.testing import CliRunner
 
 from neurogeom.cli import app
 from neurogeom.io.store import load
-from neurogeom.learning.pipeline import run_pipeline
-from neurogeom.learning.rank_sweep import FAST_SETTING, rank_sweep
 from neurogeom.models.rnn import truncate_rank
-from neurogeom.tasks import load_spec
+from neurogeom.workflows.pipeline import run_pipeline
+from neurogeom.workflows.preflight import load_spec
+from neurogeom.workflows.rank_sweep import FAST_SETTING, rank_sweep
 
 pytest.importorskip("neurogym")
 

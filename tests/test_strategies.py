@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from neurogeom.geometry import capacity_contour
 from neurogeom.learning import strategies
-from neurogeom.learning.strategies import capacity_contour, compare_strategies, strategy_path
+from neurogeom.learning.strategies import compare_strategies, strategy_path
 
 R0, D0 = 2.0, 20.0  # start: alpha = 1.25 / 20 = 0.0625; both routes end at alpha = 0.125
 R_END = 1.0 / np.sqrt(1.5)  # compress: 1 + R^-2 = 2.5 at D = 20

@@ -19,7 +19,7 @@ import xarray as xr
 from typer.testing import CliRunner
 
 from neurogeom.cli import app
-from neurogeom.learning.sweep import open_sweep, run_sweep, sweep_grid, sweep_status
+from neurogeom.workflows.sweep import open_sweep, run_sweep, sweep_grid, sweep_status
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -248,7 +248,7 @@ def test_cli_status_and_errors(reference, tmp_path):
 
 
 def test_report_from_the_opened_sweep(reference, tmp_path):
-    from neurogeom.learning.sweep import sweep_report
+    from neurogeom.workflows.sweep import sweep_report
 
     _, _, ds = reference
     path = sweep_report(ds, tmp_path / "report", spec="tiny_sweep.toml")

@@ -336,8 +336,7 @@ def test_banks_built_from_several_threads_at_once_equal_serial_ones(monkeypatch)
 def test_spec_sections_are_the_fields_of_the_configs_they_build():
     from dataclasses import fields
 
-    from neurogeom.models.config import CheckpointConfig, NetworkConfig, TrainConfig
-    from neurogeom.tasks import SPEC_KEYS
+    from neurogeom.specs.train import SPEC_KEYS, CheckpointConfig, NetworkConfig, TrainConfig
 
     for section, cls in (
         ("network", NetworkConfig),
@@ -357,7 +356,7 @@ def test_spec_sections_are_the_fields_of_the_configs_they_build():
     ],
 )
 def test_spec_values_are_checked_by_the_configs(spec, match):
-    from neurogeom.tasks import validate_spec
+    from neurogeom.specs.train import validate_spec
 
     with pytest.raises(ValueError, match=match):
         validate_spec({"task": {"name": "ContextDecisionMaking-v0"}, **spec}, where="x.toml")

@@ -24,7 +24,8 @@ from neurogeom.models.train import (
     predict_choices,
     train,
 )
-from neurogeom.tasks import build_trial_bank, ideal_observer, load_spec
+from neurogeom.tasks import build_trial_bank, ideal_observer
+from neurogeom.workflows.preflight import load_spec
 
 pytest.importorskip("neurogym")
 

@@ -31,7 +31,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from neurogeom.learning.rank_sweep import FAST_SETTING, rank_sweep
+from neurogeom.workflows.rank_sweep import FAST_SETTING, rank_sweep
 
 out_dir = Path(os.environ.get("NEUROGEOM_TUTORIAL_OUT") or tempfile.mkdtemp())
 out_dir.mkdir(parents=True, exist_ok=True)

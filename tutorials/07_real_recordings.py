@@ -32,7 +32,7 @@ import numpy as np
 import neurogeom as ng
 from neurogeom.io.arrays import read_golub
 from neurogeom.io.nwb import nwb_info
-from neurogeom.learning import balance, geometry, stage_difference, trajectory
+from neurogeom.learning import balance, measure_geometry, stage_difference, trajectory
 from neurogeom.show.figures import plot_trajectory, save_figure
 from neurogeom.show.report import reading
 
@@ -68,7 +68,7 @@ n_dir, n_unit = len(np.unique(pop["direction"].values)), pop.sizes["unit"]
 # %%
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
-    full = geometry(pop, by="direction", measures=("glue",), over=("stage",), n_t=N_T)
+    full = measure_geometry(pop, by="direction", measures=("glue",), over=("stage",), n_t=N_T)
 floor = n_dir / n_unit
 floor_warnings = [str(w.message) for w in caught if "floor" in str(w.message)]
 print(full[["capacity", "capacity_sem", "radius", "dimension"]].to_dataframe().round(4))

@@ -39,7 +39,6 @@ import numpy as np
 
 from neurogeom.geometry import coding_scheme
 from neurogeom.models.bayesian import (
-    coding_phases,
     digits,
     gaussian_mixture,
     kernel_predictor,
@@ -47,6 +46,7 @@ from neurogeom.models.bayesian import (
 )
 from neurogeom.show._style import save_figure
 from neurogeom.show.figures import plot_coding_phases, plot_coding_scheme
+from neurogeom.workflows.coding_phases import coding_phases
 
 out_dir = Path(os.environ.get("NEUROGEOM_TUTORIAL_OUT") or tempfile.mkdtemp())
 out_dir.mkdir(parents=True, exist_ok=True)

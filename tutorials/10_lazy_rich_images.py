@@ -31,10 +31,11 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from neurogeom.learning.lazy_rich import FAST_SETTING, PAPER_CAPACITY, lazy_rich_sweep
 from neurogeom.models.images import CORRUPTIONS, corrupt, load_digits_split
 from neurogeom.show.figures import plot_lazy_rich
-from neurogeom.show.lazy_rich_report import lazy_rich_reading, lazy_rich_table
+from neurogeom.show.lazy_rich_report import PAPER_CAPACITY, lazy_rich_reading, lazy_rich_table
+from neurogeom.specs.lazy_rich import FAST_SETTING
+from neurogeom.workflows.lazy_rich import lazy_rich_sweep
 
 out_dir = Path(os.environ.get("NEUROGEOM_TUTORIAL_OUT") or tempfile.mkdtemp())
 out_dir.mkdir(parents=True, exist_ok=True)

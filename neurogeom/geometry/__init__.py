@@ -3,7 +3,7 @@
 Every function takes plain arrays (``points`` of shape (n_points, n_features) and one integer
 ``labels`` entry per point) and returns an :class:`xarray.Dataset`. The engine knows nothing of
 population tensors: they reach it through the ``.ng`` accessor (``pop.ng.glue(by="choice")``), and
-measures along stages, split values and time windows come from :func:`neurogeom.learning.geometry`
+measures along stages, split values and time windows come from :func:`neurogeom.learning.measure_geometry`
 (``pop.ng.geometry(...)``).
 """
 
@@ -14,6 +14,7 @@ from neurogeom._lazy import lazy_exports
 # public name -> submodule that defines it (imported on first use, so ``import neurogeom`` stays light)
 _EXPORTS: dict[str, str] = {
     "glue": "capacity",
+    "capacity_contour": "effective",
     "simulated_capacity": "capacity",
     "mftma": "_mftma",
     "measures": "registry",

@@ -15,7 +15,8 @@ import numpy as np
 import xarray as xr
 from threadpoolctl import threadpool_limits
 
-from neurogeom.geometry import _provenance, _validate
+from neurogeom import _provenance
+from neurogeom.geometry import _validate
 from neurogeom.geometry._mftma_kernels import center_subspace, manifold_mean_field, qr_basis
 
 __all__ = ["mftma", "manifold_frames"]

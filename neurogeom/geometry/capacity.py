@@ -27,10 +27,10 @@ import xarray as xr
 from scipy import sparse, stats
 from scipy.optimize import linprog
 
+from neurogeom import _provenance
 from neurogeom.geometry import (
     _dichotomies,
     _dual,
-    _provenance,
     _separability,
     _validate,
     effective,
@@ -558,7 +558,7 @@ def glue(
         ``active_fraction``; per sample (dim ``sample``) ``F`` and ``separable`` (0/1: the
         sample's dichotomy has a separating direction); with ``return_anchors`` also
         ``anchors`` (sample, manifold, feature; NaN where inactive), ``dichotomy`` and
-        ``active``. ``attrs`` (:func:`neurogeom.geometry._provenance.provenance`) record the
+        ``active``. ``attrs`` (:func:`neurogeom._provenance.provenance`) record the
         estimator, every parameter and preprocessing step, ``dichotomies``,
         ``n_dichotomies_distinct``, ``no_separating_fraction`` and ``at_floor``.
 

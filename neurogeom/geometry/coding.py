@@ -20,8 +20,8 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from neurogeom._provenance import provenance
 from neurogeom.geometry import _validate
-from neurogeom.geometry._provenance import provenance
 
 __all__ = ["SCHEMES", "coding_scheme", "tuning_matrix"]
 

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 import xarray as xr
 
-from neurogeom.geometry._provenance import provenance
+from neurogeom._provenance import provenance
 
 __all__ = [
     "boundary_magnification",

@@ -14,8 +14,8 @@ import numpy as np
 import xarray as xr
 from scipy import stats
 
+from neurogeom._provenance import provenance
 from neurogeom.geometry import _validate
-from neurogeom.geometry._provenance import provenance
 
 __all__ = [
     "ProcrustesDistance",
@@ -44,7 +44,7 @@ def _pair(X: object, Y: object, caller: str, *, min_rows: int = 2) -> tuple[np.n
 
 def _result(name: str, value: float, sem: float = float("nan"), **params: object) -> xr.Dataset:
     """The layout every measure returns: ``<name>`` and ``<name>_sem`` (NaN: no estimate), 0-d,
-    with attrs from :func:`neurogeom.geometry._provenance.provenance`."""
+    with attrs from :func:`neurogeom._provenance.provenance`."""
     return xr.Dataset(
         {name: ((), float(value)), f"{name}_sem": ((), float(sem))},
         attrs=provenance(name, **params),

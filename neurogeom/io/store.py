@@ -21,6 +21,7 @@ import numpy as np
 import xarray as xr
 
 from neurogeom._files import replace_atomic, replace_dir_atomic, to_json
+from neurogeom._version import __version__
 
 __all__ = ["save", "load", "read_provenance"]
 
@@ -146,8 +147,6 @@ def save(
     pathlib.Path
         The written path.
     """
-    from neurogeom import __version__
-
     if not isinstance(obj, xr.DataArray | xr.Dataset):
         raise TypeError(
             f"save stores an xarray.DataArray or Dataset; got {type(obj).__name__}. "

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from neurogeom.geometry._provenance import attr_value, child_seed
+from neurogeom._provenance import attr_value, child_seed
 from neurogeom.geometry.registry import get_measure
 from neurogeom.learning.strategies import compare_strategies, strategy_path
 from neurogeom.population import average, label_names, select, trial_labels, validate

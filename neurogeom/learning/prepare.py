@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from neurogeom.geometry._provenance import attr_value, child_seed
+from neurogeom._provenance import attr_value, child_seed
 from neurogeom.population import (
     VALID,
     TimeWindow,

@@ -71,7 +71,7 @@ from collections.abc import Hashable, Sequence
 import numpy as np
 import xarray as xr
 
-from neurogeom.geometry._provenance import provenance
+from neurogeom._provenance import provenance
 from neurogeom.learning._segmentation import (
     MIN_SIZE,
     boundary_spread,

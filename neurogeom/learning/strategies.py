@@ -18,44 +18,11 @@ from __future__ import annotations
 
 import numpy as np
 import xarray as xr
-from numpy.typing import ArrayLike
 
-from neurogeom.geometry._provenance import provenance
+from neurogeom._provenance import provenance
+from neurogeom.geometry.effective import capacity_contour
 
-__all__ = ["capacity_contour", "strategy_path", "compare_strategies"]
-
-
-def capacity_contour(
-    radius: ArrayLike, dimension: ArrayLike, utility: ArrayLike = 1.0
-) -> np.ndarray:
-    """Capacity ``utility * (1 + R**-2) / D`` at effective radius R and dimension D.
-
-    Parameters
-    ----------
-    radius : array_like
-        Effective radius R (> 0, unitless: relative to the centre norm).
-    dimension : array_like
-        Effective dimension D (> 0, dimensions).
-    utility : array_like, default=1.0
-        GLUE's utility in [0, 1]; 1 gives the seed paper's approximation.
-
-    Returns
-    -------
-    ndarray
-        Capacity alpha (manifolds per unit), broadcast shape of the inputs.
-
-    Examples
-    --------
-    >>> float(capacity_contour(1.0, 4.0))
-    0.5
-    >>> capacity_contour([0.5, 2.0], 10.0).tolist()
-    [0.5, 0.125]
-    """
-    r = np.asarray(radius, dtype=float)
-    d = np.asarray(dimension, dtype=float)
-    if np.any(r <= 0) or np.any(d <= 0):
-        raise ValueError("capacity_contour needs radius > 0 and dimension > 0.")
-    return np.asarray(utility, dtype=float) * (1.0 + r**-2) / d
+__all__ = ["strategy_path", "compare_strategies"]
 
 
 def _ordered_stage(trajectory: xr.Dataset) -> xr.Dataset:

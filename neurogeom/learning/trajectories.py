@@ -13,7 +13,7 @@ permutation of stage membership), or across subjects (the sign-flip test of
 use :func:`~neurogeom.learning.stats.percentile_ci` and
 :func:`~neurogeom.learning.stats.permutation_p_value`.
 
-Seeds: every replicate has its own child seeds (:func:`neurogeom.geometry._provenance.child_seed`)
+Seeds: every replicate has its own child seeds (:func:`neurogeom._provenance.child_seed`)
 for the resampling and for the measure's Monte Carlo: the point estimate uses ``seed`` (each
 stage ``child_seed(seed, i)``), bootstrap replicate ``b`` resamples with ``child_seed(seed, 1,
 b)`` and measures with ``child_seed(seed, 2, b)``, null replicate ``b`` with ``child_seed(seed, 3,
@@ -31,9 +31,9 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from neurogeom.geometry._provenance import attr_value, child_seed
+from neurogeom._provenance import attr_value, child_seed
 from neurogeom.geometry.registry import get_measure
-from neurogeom.learning.broadcast import geometry
+from neurogeom.learning.measure import measure_geometry
 from neurogeom.learning.prepare import _cells, regroup, resample_pseudopopulation, trial_has_data
 from neurogeom.learning.stats import paired_difference, percentile_ci, permutation_p_value
 from neurogeom.population import label_names, validate
@@ -61,11 +61,11 @@ class _Setup:
         return (*self.by, *self.within, *([self.split] if self.split else []))
 
     def estimate(self, pop: xr.DataArray, seed: int, quiet: bool = False) -> xr.Dataset:
-        """The measure at every stage of ``pop`` (one geometry() call)."""
+        """The measure at every stage of ``pop`` (one measure_geometry() call)."""
         with warnings.catch_warnings():
             if quiet:  # replicates: NaN slots and floor warnings were shown by the point estimate
                 warnings.simplefilter("ignore")
-            return geometry(
+            return measure_geometry(
                 pop, by=self.by, measures=(self.measure,), over=("stage",),
                 within=self.within or None, split=self.split, window_s=self.window_s,
                 n_jobs=self.n_jobs, seed=seed, **self.options,
@@ -310,7 +310,7 @@ def trajectory(
         Registry name of a measure of one population's points and labels (``glue``,
         ``simulated_capacity``, ``mftma``, ``decoding_accuracy``, ``participation_ratio``).
     within, split, window_s
-        As in :func:`neurogeom.learning.geometry`: joint manifolds, a separate analysis per
+        As in :func:`neurogeom.learning.measure_geometry`: joint manifolds, a separate analysis per
         value of a label (a dim named after it), a window (seconds) or a list of windows (a
         ``time_window`` dim).
     n_boot : int, default=20
@@ -322,7 +322,7 @@ def trajectory(
     seed : int, default=0
         The one seed; see the module docstring for the child seeds of each replicate.
     n_jobs : int, default=1
-        Workers of each geometry() call (over stages); the numbers do not depend on it.
+        Workers of each measure_geometry() call (over stages); the numbers do not depend on it.
     resample : {"subsample", "bootstrap"}, default="subsample"
         ``"subsample"``: in each (stage, manifold), a ``fraction`` of its trials drawn without
         replacement (m-out-of-n); the replicates are recentred on the full-data estimate and
@@ -378,7 +378,7 @@ def trajectory(
 
     See Also
     --------
-    neurogeom.learning.geometry : the point estimate at every stage.
+    neurogeom.learning.measure_geometry : the point estimate at every stage.
     stage_difference : a test of the change between two stages.
 
     Examples

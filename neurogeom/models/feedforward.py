@@ -37,16 +37,19 @@ import torch
 from torch import Tensor, nn
 
 from neurogeom.models.rnn import torch_threads
+from neurogeom.specs.lazy_rich import ACTIVATION_NAMES, INIT_NAMES
 
 __all__ = ["ACTIVATIONS", "MLP", "SmallCNN", "train_classifier", "weight_change"]
 
-ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
+_FUNCTIONS: dict[str, Callable[[Tensor], Tensor]] = {
     "linear": lambda z: z,
     "relu": torch.relu,
     "sigmoid": torch.sigmoid,
     "erf": torch.erf,
     "tanh": torch.tanh,
 }
+#: The unit nonlinearities, by the names the specs allow (:data:`neurogeom.specs.lazy_rich.ACTIVATION_NAMES`).
+ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {n: _FUNCTIONS[n] for n in ACTIVATION_NAMES}
 
 
 def _activation(name: str) -> Callable[[Tensor], Tensor]:
@@ -65,7 +68,7 @@ def _check_alpha(alpha: float) -> float:
     return alpha
 
 
-INITS = ("normal", "uniform")
+INITS = INIT_NAMES
 
 
 def _check_init(init: str) -> str:

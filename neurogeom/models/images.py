@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from neurogeom.specs.lazy_rich import CORRUPTION_NAMES, SEVERITIES
+
 __all__ = [
     "CORRUPTIONS",
     "SEVERITIES",
@@ -30,14 +32,13 @@ IMAGE_SHAPE: tuple[int, int, int] = (1, 8, 8)
 
 #: Parameter of each corruption at severities 1-5: the noise standard deviation (pixel values in
 #: [0, 1]), the blur's Gaussian sigma (pixels), the occluding square's side (pixels).
-CORRUPTIONS: dict[str, tuple[float, ...]] = {
+_PARAMETERS: dict[str, tuple[float, ...]] = {
     "noise": (0.1, 0.2, 0.3, 0.45, 0.6),
     "blur": (0.5, 0.75, 1.0, 1.25, 1.5),
     "occlusion": (2, 3, 4, 5, 6),
 }
+CORRUPTIONS: dict[str, tuple[float, ...]] = {n: _PARAMETERS[n] for n in CORRUPTION_NAMES}
 
-#: The severities :func:`corrupt` takes.
-SEVERITIES: tuple[int, ...] = (1, 2, 3, 4, 5)
 
 
 @functools.lru_cache(maxsize=1)

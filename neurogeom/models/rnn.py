@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from neurogeom.models.config import NetworkConfig
+from neurogeom.specs.train import NetworkConfig
 
 __all__ = [
     "NetworkConfig",

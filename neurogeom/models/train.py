@@ -62,15 +62,15 @@ from neurogeom.models.checkpoints import (
     snapshot,
     write_metrics,
 )
-from neurogeom.models.config import (
+from neurogeom.models.rnn import CTRNN, GRUNet, build_network, pick_device, torch_threads
+from neurogeom.specs.train import (
     CheckpointConfig,
     NetworkConfig,
     TrainConfig,
-    check_task_spec,
     parse_target,
+    validate_spec,
 )
-from neurogeom.models.rnn import CTRNN, GRUNet, build_network, pick_device, torch_threads
-from neurogeom.tasks import TrialBank, build_trial_bank, ideal_observer, validate_spec
+from neurogeom.tasks import TrialBank, build_trial_bank, check_task_spec, ideal_observer
 
 __all__ = [
     "TrainConfig",
@@ -347,7 +347,7 @@ def train(
     Parameters
     ----------
     spec : mapping
-        An experiment spec (:func:`neurogeom.tasks.load_spec`); sections task, network, training,
+        An experiment spec (:func:`neurogeom.workflows.preflight.load_spec`); sections task, network, training,
         checkpoints (analysis is stored, not used).
     run_dir : path
         Output folder. If it already holds a run of the same spec, training resumes from its last
@@ -361,7 +361,7 @@ def train(
         order, after the checkpoint file ``path`` is written, on the recording worker thread (so
         training goes on meanwhile). The checkpoints already in a resumed run's folder are
         passed first, so an observer that skips the steps it has done catches up on the ones an
-        interruption left out (:func:`neurogeom.learning.live.live_observer` does). An observer
+        interruption left out (:func:`neurogeom.workflows.live.live_observer` does). An observer
         that raises stops the run, like a failed write.
 
     Returns

@@ -16,7 +16,7 @@ import xarray as xr
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from neurogeom.learning.strategies import capacity_contour, strategy_path
+from neurogeom.geometry import capacity_contour
 from neurogeom.show._style import STAGE_COLORS, measure_label, new_figure, palette, save_figure
 
 __all__ = [
@@ -203,7 +203,10 @@ def plot_stages_heatmap(stages: xr.Dataset, *, step_label: str = "training step"
 def _paths(data: xr.Dataset | Mapping[str, xr.Dataset]) -> dict[str, xr.Dataset]:
     out = {}
     for name, ds in _as_mapping(data, "trajectory").items():
-        out[name] = ds if "log_radius" in ds else strategy_path(ds)
+        if "step" in ds.coords and "log_radius" not in ds:  # a trajectory: its stages in step order
+            ds = ds.isel(stage=np.argsort(np.asarray(ds["step"].values, float), kind="stable"))
+        r, d = ds["radius"].values, ds["dimension"].values
+        out[name] = ds.isel(stage=np.flatnonzero(np.isfinite(r) & np.isfinite(d) & (r > 0) & (d > 0)))
     return out
 
 
@@ -402,7 +405,7 @@ def plot_rank_sweep(ds: xr.Dataset) -> Figure:
     Parameters
     ----------
     ds : xarray.Dataset
-        The result of :func:`neurogeom.learning.rank_sweep.rank_sweep`, dims ``(rank, seed)``
+        The result of :func:`neurogeom.workflows.rank_sweep.rank_sweep`, dims ``(rank, seed)``
         with ``capacity_init``, ``capacity_change`` and ``weight_change``.
 
     Returns
@@ -549,11 +552,11 @@ def plot_lazy_rich(ds: xr.Dataset, paper: Mapping[float, float] | None = None) -
     Parameters
     ----------
     ds : xarray.Dataset
-        The result of :func:`neurogeom.learning.lazy_rich.lazy_rich_sweep`, dims
+        The result of :func:`neurogeom.workflows.lazy_rich.lazy_rich_sweep`, dims
         ``(architecture, alpha, seed, step, corruption, severity)``.
     paper : mapping of float to float, optional
         Reference capacities by alpha (e.g.
-        :data:`neurogeom.learning.lazy_rich.PAPER_CAPACITY`), drawn grey on a right-hand axis of
+        :data:`neurogeom.workflows.lazy_rich.PAPER_CAPACITY`), drawn grey on a right-hand axis of
         the capacity panel (another network and data set: compare the shape, not the level).
 
     Returns

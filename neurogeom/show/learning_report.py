@@ -1,6 +1,6 @@
 """The report of ``neurogeom run``: every result of the pipeline as figures, tables and readings.
 
-:func:`learning_report` reads the result Datasets :func:`neurogeom.learning.pipeline.run_pipeline`
+:func:`learning_report` reads the result Datasets :func:`neurogeom.workflows.pipeline.run_pipeline`
 computes (keyed by name: ``trajectory_<source>``, ``stage_test_<recording>``,
 ``stages_<model>``, ``strategy``, ``compare_trajectories``, ``compare_representations``,
 ``psychometric_<model>``), draws each figure once, writes it as PNG and SVG, embeds it in a
@@ -390,7 +390,7 @@ def rank_sweep_table(ds: xr.Dataset) -> pd.DataFrame:
     Parameters
     ----------
     ds : xarray.Dataset
-        :func:`neurogeom.learning.rank_sweep.rank_sweep`'s result, dims ``(rank, seed)``.
+        :func:`neurogeom.workflows.rank_sweep.rank_sweep`'s result, dims ``(rank, seed)``.
 
     Returns
     -------
@@ -436,7 +436,7 @@ def rank_sweep_reading(ds: xr.Dataset) -> str:
     Parameters
     ----------
     ds : xarray.Dataset
-        :func:`neurogeom.learning.rank_sweep.rank_sweep`'s result.
+        :func:`neurogeom.workflows.rank_sweep.rank_sweep`'s result.
 
     Returns
     -------
@@ -477,7 +477,7 @@ def rank_sweep_report(ds: xr.Dataset, *, figures: str | Path, setting: str, spec
     Parameters
     ----------
     ds : xarray.Dataset
-        :func:`neurogeom.learning.rank_sweep.rank_sweep`'s result.
+        :func:`neurogeom.workflows.rank_sweep.rank_sweep`'s result.
     figures : path
         Existing folder for ``rank_sweep.png`` and ``rank_sweep.svg``.
     setting : str

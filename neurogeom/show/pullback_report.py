@@ -28,7 +28,7 @@ def pullback_table(ds: xr.Dataset) -> pd.DataFrame:
     Parameters
     ----------
     ds : xarray.Dataset
-        :func:`neurogeom.learning.pullback.pullback_sweep`'s result.
+        :func:`neurogeom.workflows.pullback.pullback_sweep`'s result.
 
     Returns
     -------
@@ -61,7 +61,7 @@ def plot_pullback_index(ds: xr.Dataset) -> Figure:
     Parameters
     ----------
     ds : xarray.Dataset
-        :func:`neurogeom.learning.pullback.pullback_sweep`'s result.
+        :func:`neurogeom.workflows.pullback.pullback_sweep`'s result.
 
     Returns
     -------
@@ -93,7 +93,7 @@ def pullback_reading(ds: xr.Dataset) -> str:
     Parameters
     ----------
     ds : xarray.Dataset
-        :func:`neurogeom.learning.pullback.pullback_sweep`'s result.
+        :func:`neurogeom.workflows.pullback.pullback_sweep`'s result.
 
     Returns
     -------
@@ -130,7 +130,7 @@ def pullback_report(
     Parameters
     ----------
     ds : xarray.Dataset
-        :func:`neurogeom.learning.pullback.pullback_sweep`'s result.
+        :func:`neurogeom.workflows.pullback.pullback_sweep`'s result.
     figures : path
         Existing folder for ``pullback_volume`` and ``pullback_index`` (png and svg).
     setting : str
@@ -149,7 +149,6 @@ def pullback_report(
     --------
     neurogeom.show.figures.plot_volume_element, plot_pullback_index
     """
-    from neurogeom.learning.pullback import sine_task
     from neurogeom.show.figures import plot_volume_element
 
     cfg = json.loads(ds.attrs.get("spec", "{}"))
@@ -164,9 +163,7 @@ def pullback_report(
         "the data square nearest the decision boundary (smallest logit margin) minus that over "
         "the 20 % farthest. The numbers per seed and step are in results/pullback.nc."))  # fmt: skip
     seed = ds["seed"].values[0]
-    x_np, labels = sine_task(cfg)
-    points = xr.Dataset({"x": ("sample", x_np[:, 0]), "y": ("sample", x_np[:, 1]),
-                         "label": ("sample", labels)})  # fmt: skip
+    points = xr.Dataset({"x": ds["train_x"], "y": ds["train_y"], "label": ds["train_label"]})
     grids = {f"step {int(ds['step'][i])} (seed {seed})": ds.sel(seed=seed).isel(step=i)
              for i in (0, -1)}  # fmt: skip
     fig = plot_volume_element(grids, points=points)

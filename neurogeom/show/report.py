@@ -31,6 +31,7 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from neurogeom._files import write_atomic
+from neurogeom._version import __version__
 from neurogeom.show._readings import reading
 from neurogeom.show._style import figure_png
 
@@ -178,10 +179,8 @@ class Report:
         for sec in self._sections:
             parts.append(f"<h2>{html.escape(sec.title)}</h2>")
             parts.extend(sec.blocks)
-        from neurogeom.geometry._provenance import _version
-
         stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-        parts.append(f"<footer>neurogeom {html.escape(_version())}, written {stamp}.</footer>")
+        parts.append(f"<footer>neurogeom {html.escape(__version__)}, written {stamp}.</footer>")
         return (
             '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'

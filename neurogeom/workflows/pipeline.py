@@ -1,6 +1,6 @@
 """The end-to-end pipeline of ``neurogeom run``: from a run spec to a report with figures.
 
-:func:`run_pipeline` reads and checks the spec (:func:`neurogeom.learning.spec.load_run_spec`)
+:func:`run_pipeline` reads and checks the spec (:func:`neurogeom.specs.run.load_run_spec`)
 before anything is written, then, in phases,
 
 1. **load**: each recording's sessions, stacked along ``stage`` (trials of one session are NaN
@@ -24,7 +24,6 @@ each phase.
 
 from __future__ import annotations
 
-import json
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
@@ -35,19 +34,19 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from neurogeom._files import to_json, write_atomic
-from neurogeom.learning.spec import RunSpec, Source, load_run_spec, spec_kind
+from neurogeom.learning.sessions import stack_sessions
+from neurogeom.specs.run import RunSpec, Source, spec_kind
+from neurogeom.workflows.lazy_rich import run_lazy_rich
+from neurogeom.workflows.outputs import Progress, RunOptions, check_out, write_timings
+from neurogeom.workflows.preflight import load_run_spec, load_spec
+from neurogeom.workflows.pullback import run_pullback
+from neurogeom.workflows.rank_sweep import run_rank_sweep
 
 __all__ = ["PHASES", "run_pipeline"]
 
 PHASES: tuple[str, ...] = (
     "load", "train", "simulate", "prepare", "geometry", "bootstrap", "compare", "plots", "report",
 )  # fmt: skip
-Progress = Callable[[str, int, int], None]
-
-
-def _no_progress(phase: str, done: int, total: int) -> None:
-    """The default progress callback: nothing."""
 
 
 class _Results:
@@ -140,51 +139,6 @@ def _prepare(pop: xr.DataArray, window_s: Any, an: Mapping[str, Any], by: str,
 # ---- loading --------------------------------------------------------------------------------------
 
 
-def stack_sessions(pops: Mapping[str, xr.DataArray]) -> xr.DataArray:
-    """Sessions of the same units as stages of one tensor (NaN where a trial is not in a stage).
-
-    Parameters
-    ----------
-    pops : mapping of str to xarray.DataArray
-        Stage name -> tensor (``trial``, [``time``], ``unit``), in learning order; the same unit
-        ids and time bins.
-
-    Returns
-    -------
-    xarray.DataArray
-        Dims (``stage``, ``trial``, [``time``], ``unit``); the trials of every session one after
-        the other, each stage holding data only on its own session's trials; the trial labels
-        every session has; stage coords ``label`` (the names) and ``step`` (0, 1, ...: the
-        session index).
-    """
-    from neurogeom.population import make_population, trial_labels
-
-    names, parts = list(pops), list(pops.values())
-    first = parts[0]
-    for name, p in zip(names, parts):
-        if not np.array_equal(p["unit"].values, first["unit"].values):
-            raise ValueError(f"session {name!r} has other unit ids than {names[0]!r}; sessions "
-                             "stacked as stages must hold the same units (or pool them).")  # fmt: skip
-        if "time" in p.dims and not np.allclose(p["time"].values, first["time"].values):
-            raise ValueError(f"session {name!r} has other time bins than {names[0]!r}; read "
-                             "every session with the same window_s and bin_size_s.")  # fmt: skip
-    labels = sorted(set.intersection(*(set(trial_labels(p)) for p in parts)))
-    inner = [d for d in first.dims if d != "trial"]
-    n = [p.sizes["trial"] for p in parts]
-    data = np.full((len(parts), sum(n), *(first.sizes[d] for d in inner)), np.nan)
-    for s, (p, start) in enumerate(zip(parts, np.cumsum([0, *n[:-1]]))):
-        data[s, start : start + n[s]] = p.transpose("trial", *inner).values
-    coords = {c: np.concatenate([np.asarray(p[c].values) for p in parts]) for c in labels}
-    return make_population(
-        data, dims=("stage", "trial", *inner), quantity=first.attrs["quantity"],
-        trial_coords=coords, time=first["time"].values if "time" in inner else None,
-        unit=first["unit"].values, stage=names,
-        stage_coords={"label": names, "step": np.arange(len(names))},
-        align=first.attrs.get("align"), bin_size_s=first.attrs.get("bin_size_s"),
-        source=";".join(str(p.attrs.get("source", "")) for p in parts),
-    )  # fmt: skip
-
-
 def _read_stage(src: Source, path: Path) -> xr.DataArray:
     o = src.options
     if o["format"] == "nwb":
@@ -224,7 +178,6 @@ def _simulate_model(src: Source) -> xr.DataArray:
     run = Path(src.options["run"])
     if not (run / "checkpoints").is_dir() or not list_checkpoints(run):
         from neurogeom.models.train import train
-        from neurogeom.tasks import load_spec
 
         train(load_spec(src.options["task"]), run, progress=False)
     steps = src.options.get("steps")
@@ -305,7 +258,7 @@ def _geometry(spec: RunSpec, pops: dict[str, xr.DataArray], res: _Results, clock
 def _coding(spec: RunSpec, pops: dict[str, xr.DataArray], res: _Results,
             notes: list[str]) -> dict[str, xr.Dataset]:  # fmt: skip
     """The coding scheme of every source at every stage (``[analysis] coding = true``)."""
-    from neurogeom.learning.broadcast import geometry
+    from neurogeom.learning.measure import measure_geometry
 
     out: dict[str, xr.Dataset] = {}
     if not spec.analysis["coding"]:
@@ -314,7 +267,7 @@ def _coding(spec: RunSpec, pops: dict[str, xr.DataArray], res: _Results,
         by, within = _labels_for(spec, src)
 
         def compute(p=pops[name], by=by, w=within):
-            return geometry(p, by=by, within=w or None, measures=("coding_scheme",),
+            return measure_geometry(p, by=by, within=w or None, measures=("coding_scheme",),
                             seed=spec.seed)  # fmt: skip
 
         ds = _guarded(notes, f"coding scheme of {name!r}",
@@ -366,7 +319,7 @@ def _compare_representations(a: xr.DataArray, b: xr.DataArray, by: list[str],
 
 def _psychometric(run_dir: Path) -> xr.Dataset:
     """The model's psychometric table at its last checkpoint, with binomial standard errors."""
-    from neurogeom.learning.runs import psychometric
+    from neurogeom.workflows.runs import psychometric
 
     table = psychometric(run_dir).reset_index(drop=True)
     p, n = table["p_choice_1"], table["n_trials"]
@@ -415,53 +368,33 @@ def _compare(spec: RunSpec, pops: dict[str, xr.DataArray], trajs: dict[str, xr.D
     return out
 
 
-def check_out(out: Path) -> None:
-    """An output folder must not be a file."""
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"output {str(out)!r} is a file; give a folder, e.g. -o out/run.")
-
-
-def run_pipeline(
-    spec_path: str | Path,
-    out: str | Path,
-    *,
-    force: bool = False,
-    progress: Progress | None = None,
-    setting: str | None = None,
-    n_jobs: int | None = None,
-) -> Path:
+def run_pipeline(spec_path: str | Path, out: str | Path, **options: Any) -> Path:
     """Run a spec end to end and write ``OUT/report.html``, ``OUT/results/``, ``OUT/figures/``.
 
     A training spec with a ``[sweep]`` of ``rank`` (``tasks/rank_sweep_paper.toml``) is a rank
-    sweep: :func:`neurogeom.learning.rank_sweep.run_rank_sweep` trains or reuses its runs under
+    sweep: :func:`neurogeom.workflows.rank_sweep.run_rank_sweep` trains or reuses its runs under
     ``OUT/runs/<setting>/`` and writes ``OUT/results/rank_sweep.nc`` and its report. A spec with
     a ``[lazy_rich]`` section (``tasks/lazy_rich_digits.toml``) is a sweep of the output scale
-    alpha on images: :func:`neurogeom.learning.lazy_rich.run_lazy_rich` writes
+    alpha on images: :func:`neurogeom.workflows.lazy_rich.run_lazy_rich` writes
     ``OUT/results/lazy_rich.nc`` and its report. A spec with a ``[pullback]`` section
     (``tasks/pullback_sine.toml``) trains the networks of the pullback-metric reference task:
-    :func:`neurogeom.learning.pullback.run_pullback` writes ``OUT/results/pullback.nc`` and its
+    :func:`neurogeom.workflows.pullback.run_pullback` writes ``OUT/results/pullback.nc`` and its
     report.
 
     Parameters
     ----------
     spec_path : path
-        A TOML run spec (keys in :mod:`neurogeom.learning.spec`), a rank-sweep, lazy-rich or
+        A TOML run spec (keys in :mod:`neurogeom.specs.run`), a rank-sweep, lazy-rich or
         pullback spec.
     out : path
         The output folder (created; a rerun reuses the results already in it).
-    force : bool, default=False
-        Recompute every result even if ``OUT/results`` holds it.
-    progress : callable, optional
-        ``progress(phase, done, total)``, called as each phase (:data:`PHASES`) advances.
-    setting : {"full", "fast"}, optional
-        A rank sweep's, lazy-rich or pullback sweep's setting
-        (:data:`neurogeom.learning.rank_sweep.SETTINGS`,
-        :data:`neurogeom.learning.lazy_rich.SETTINGS`,
-        :data:`neurogeom.learning.pullback.SETTINGS`; default ``"full"``, the spec as written);
-        an error for a run spec.
-    n_jobs : int, optional
-        Workers (a sweep's runs trained at once; a run spec's ``[run] n_jobs`` otherwise). The
-        numbers do not depend on it.
+    **options
+        The fields of :class:`~neurogeom.workflows.outputs.RunOptions`: ``setting`` (a rank
+        sweep's, lazy-rich or pullback spec's named setting, default ``"full"``, the spec as
+        written; an error for a run spec), ``n_jobs`` (workers: a sweep's runs trained at once, a
+        run spec's ``[run] n_jobs`` otherwise; the numbers do not depend on it), ``force``
+        (recompute every result even if ``OUT/results`` holds it), ``progress``
+        (``progress(phase, done, total)``, called as each phase of :data:`PHASES` advances).
 
     Returns
     -------
@@ -471,29 +404,21 @@ def run_pipeline(
     Raises
     ------
     FileNotFoundError, ValueError
-        From the spec's check (:func:`~neurogeom.learning.spec.load_run_spec`), before anything
+        From the spec's check (:func:`~neurogeom.specs.run.load_run_spec`), before anything
         is written.
     """
-    progress = progress or _no_progress
-    if spec_kind(spec_path) == "lazy_rich":
-        from neurogeom.learning.lazy_rich import run_lazy_rich
+    opts = RunOptions(**options)
+    runner = _RUNNERS.get(spec_kind(spec_path), _run_spec)
+    return runner(spec_path, out, opts)
 
-        return run_lazy_rich(spec_path, out, setting=setting, n_jobs=n_jobs, force=force,
-                             progress=progress)  # fmt: skip
-    if spec_kind(spec_path) == "pullback":
-        from neurogeom.learning.pullback import run_pullback
 
-        return run_pullback(spec_path, out, setting=setting, n_jobs=n_jobs, force=force,
-                            progress=progress)  # fmt: skip
-    if _is_sweep(spec_path):
-        from neurogeom.learning.rank_sweep import run_rank_sweep
-
-        return run_rank_sweep(spec_path, out, setting=setting, n_jobs=n_jobs, force=force,
-                              progress=progress)  # fmt: skip
-    if setting is not None:
-        raise ValueError(f"setting {setting!r} applies to a rank-sweep spec (a training spec "
-                         f"with [sweep] rank = [...]), a lazy-rich ([lazy_rich]) or a pullback spec ([pullback]); "
-                         f"{spec_path} is a run spec: drop it.")  # fmt: skip
+def _run_spec(spec_path: str | Path, out: str | Path, options: RunOptions) -> Path:
+    """A run spec (:mod:`neurogeom.specs.run`) end to end; see :func:`run_pipeline`."""
+    if options.setting is not None:
+        raise ValueError(f"setting {options.setting!r} applies to a rank-sweep spec (a training "
+                         "spec with [sweep] rank = [...]), a lazy-rich ([lazy_rich]) or a pullback "
+                         f"spec ([pullback]); {spec_path} is a run spec: drop it.")  # fmt: skip
+    progress, n_jobs, force = options.tell, options.n_jobs, options.force
     spec = load_run_spec(spec_path)
     if n_jobs is not None:
         spec.n_jobs = int(n_jobs)
@@ -532,16 +457,12 @@ def run_pipeline(
     return path
 
 
-def _is_sweep(spec_path: str | Path) -> bool:
-    """Whether the file is a rank-sweep spec (unreadable files are left to the run spec's check)."""
-    import tomllib
-
-    from neurogeom.learning.rank_sweep import is_sweep_spec
-
-    try:
-        return is_sweep_spec(tomllib.loads(Path(spec_path).read_text(encoding="utf-8")))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return False
+#: The runner of each spec kind but the run spec (:func:`neurogeom.specs.run.spec_kind`).
+_RUNNERS: dict[str, Callable[[str | Path, str | Path, RunOptions], Path]] = {
+    "lazy_rich": run_lazy_rich,
+    "pullback": run_pullback,
+    "rank_sweep": run_rank_sweep,
+}
 
 
 def _inputs(spec: RunSpec) -> dict[str, Any]:
@@ -571,95 +492,3 @@ def _settings(spec: RunSpec, res: _Results) -> dict[str, Any]:
         rows["learning axis"] = spec.compare["kind"]
     rows["reused from an earlier run"] = ", ".join(res.reused) or "nothing"
     return rows
-
-
-def run_setting_spec(
-    spec_path: str | Path,
-    out: str | Path,
-    *,
-    settings: Mapping[str, Mapping[str, Any]],
-    setting: str | None,
-    result: str,
-    load_spec: Callable[..., dict[str, Any]],
-    sweep: Callable[..., xr.Dataset],
-    report: Callable[..., Any],
-    n_jobs: int | None = None,
-    force: bool = False,
-    progress: Callable[[str, int, int], None] | None = None,
-) -> Path:
-    """Run a spec with named settings (lazy-rich, pullback): sweep, figures, report, timings.
-
-    ``OUT/results/<result>.nc`` is reused on a rerun of the same setting (unless ``force``);
-    ``report(ds, figures=..., setting=..., spec=..., title=...)`` returns the unsaved report.
-    ``load_spec(spec_path, overrides)`` checks the spec first, so a bad spec or setting fails
-    before anything is written. Returns the report's path.
-    """
-    from neurogeom.io.store import load, save
-    from neurogeom.learning.spec import named_setting
-
-    name, overrides = named_setting(settings, setting)
-    cfg = load_spec(spec_path, overrides)
-    out = Path(out)
-    check_out(out)
-    tell = progress or _no_progress
-    seconds: dict[str, float] = {}
-    t0 = time.perf_counter()
-    path = out / "results" / f"{result}.nc"
-    if path.exists() and not force and load(path).attrs.get("setting") == name:
-        ds, reused = load(path), [result]
-        tell("train", 1, 1)
-    else:
-        ds = sweep(spec_path, overrides=overrides, n_jobs=n_jobs or 1,
-                   progress=lambda d, t: tell("train", d, t))  # fmt: skip
-        ds.attrs.update(setting=name, spec_path=str(spec_path))
-        save(ds, path)
-        reused = []
-    seconds["train"] = time.perf_counter() - t0
-    saved = save_report(
-        out, lambda figures: report(ds, figures=figures, setting=name, spec=str(spec_path),
-                                    title=str(cfg["run"]["title"])),
-        tell, seconds,
-    )  # fmt: skip
-    write_timings(out, seconds, reused, [])
-    return saved
-
-
-def save_report(
-    out: Path,
-    make: Callable[[Path], Any],
-    tell: Callable[[str, int, int], None],
-    seconds: dict[str, float],
-) -> Path:
-    """Figures into ``OUT/figures`` and ``OUT/report.html``, timing the phases "plots" and "report".
-
-    ``make(figures)`` builds the (unsaved) report, writing its figures into ``figures``; the
-    seconds of each phase go into ``seconds``. Returns the report's path.
-    """
-    t0 = time.perf_counter()
-    tell("plots", 0, 1)
-    (out / "figures").mkdir(parents=True, exist_ok=True)
-    rep = make(out / "figures")
-    tell("plots", 1, 1)
-    seconds["plots"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    tell("report", 0, 1)
-    saved = rep.save(out / "report.html")
-    tell("report", 1, 1)
-    seconds["report"] = time.perf_counter() - t0
-    return saved
-
-
-def write_timings(
-    out: Path, seconds: Mapping[str, float], reused: list[str], notes: list[str]
-) -> None:
-    """``OUT/results/timings.json``: seconds and share of each phase, results reused, notes."""
-    total = sum(seconds.values())
-    body = {"seconds": dict(seconds), "total_s": total,
-            "share": {k: (v / total if total else 0.0) for k, v in seconds.items()},
-            "reused": reused, "notes": notes}  # fmt: skip
-    write_atomic(out / "results" / "timings.json", to_json(body, indent=1) + "\n")
-
-
-def read_timings(out: str | Path) -> dict[str, Any]:
-    """The phase timings a run wrote (``OUT/results/timings.json``)."""
-    return json.loads((Path(out) / "results" / "timings.json").read_text())

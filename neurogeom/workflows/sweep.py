@@ -2,9 +2,9 @@
 
 A sweep spec is a training spec (``tasks/context_dm.toml`` keys) with a ``[sweep]`` section whose
 keys are the grid's dims: ``rank``, ``alpha`` and ``g`` set ``[network]``, ``seed`` and ``lr`` set
-``[training]`` (:func:`neurogeom.tasks.expand_sweep`). :func:`run_sweep` trains and analyses every
+``[training]`` (:func:`neurogeom.specs.train.expand_sweep`). :func:`run_sweep` trains and analyses every
 grid point (the geometry of its first and last checkpoint, as
-:func:`neurogeom.learning.rank_sweep.rank_sweep` computes it) through
+:func:`neurogeom.workflows.rank_sweep.rank_sweep` computes it) through
 :func:`neurogeom.parallel.parallel_map`, serially, in joblib processes, or on a dask cluster,
 and writes each result into one zarr store::
 
@@ -100,7 +100,7 @@ def sweep_grid(spec: Mapping[str, Any] | str | Path) -> SweepGrid:
     ------
     ValueError
         No ``[sweep]`` section, an empty or repeated list of values, or a bad spec (from
-        :func:`neurogeom.tasks.validate_spec`).
+        :func:`neurogeom.specs.train.validate_spec`).
 
     See Also
     --------
@@ -108,12 +108,13 @@ def sweep_grid(spec: Mapping[str, Any] | str | Path) -> SweepGrid:
 
     Examples
     --------
-    >>> from neurogeom.learning.sweep import sweep_grid
+    >>> from neurogeom.workflows.sweep import sweep_grid
     >>> grid = sweep_grid("tasks/sweep_fast.toml")  # doctest: +SKIP
     >>> grid.dims  # doctest: +SKIP
     {'rank': [1, 'full'], 'alpha': [1.0, 10.0], 'seed': [0, 1, 2, 3]}
     """
-    from neurogeom.tasks import _SWEEP_SECTION, expand_sweep, load_spec, validate_spec
+    from neurogeom.specs.train import SWEEP_SECTION, expand_sweep, validate_spec
+    from neurogeom.workflows.preflight import load_spec
 
     full = (
         load_spec(spec)
@@ -132,7 +133,7 @@ def sweep_grid(spec: Mapping[str, Any] | str | Path) -> SweepGrid:
             raise ValueError(f"[sweep] {dim} is empty; give at least one value.")
         if len({json.dumps(v) for v in values}) != len(values):
             raise ValueError(f"[sweep] {dim} = {values} repeats a value; give each value once.")
-    points = [(name, {d: one[_SWEEP_SECTION[d]][d] for d in dims}, one)
+    points = [(name, {d: one[SWEEP_SECTION[d]][d] for d in dims}, one)
               for name, one in expand_sweep(full)]  # fmt: skip
     return SweepGrid(full, dims, points, _fingerprint(full))
 
@@ -148,7 +149,7 @@ def _point(item: tuple[str, dict[str, Any]]) -> dict[str, Any]:
     import torch
     from threadpoolctl import threadpool_limits
 
-    from neurogeom.learning.rank_sweep import _one_run
+    from neurogeom.workflows.rank_sweep import _one_run
 
     name, spec = item
     scratch = Path(tempfile.mkdtemp(prefix=f"neurogeom-sweep-{name}-"))
@@ -318,7 +319,7 @@ def run_sweep(
 
     Examples
     --------
-    >>> from neurogeom.learning.sweep import open_sweep, run_sweep
+    >>> from neurogeom.workflows.sweep import open_sweep, run_sweep
     >>> run_sweep("tasks/sweep_fast.toml", "sweep.zarr", n_workers=2)  # doctest: +SKIP
     {'done': 16, 'total': 16, 'computed': 16, 'skipped': 0}
     >>> open_sweep("sweep.zarr").capacity_final.dims  # doctest: +SKIP
@@ -387,7 +388,7 @@ def sweep_status(store: str | Path) -> dict[str, Any]:
 
     Examples
     --------
-    >>> from neurogeom.learning.sweep import sweep_status
+    >>> from neurogeom.workflows.sweep import sweep_status
     >>> sweep_status("sweep.zarr")["done"]  # doctest: +SKIP
     16
     """
@@ -409,7 +410,7 @@ def open_sweep(store: str | Path) -> xr.Dataset:
     -------
     xarray.Dataset
         dims: the ``[sweep]`` keys in the spec's order (e.g. ``rank``, ``alpha``, ``seed``), coords
-        their values; variables as :func:`neurogeom.learning.rank_sweep.rank_sweep` gives them
+        their values; variables as :func:`neurogeom.workflows.rank_sweep.rank_sweep` gives them
         (``capacity_init`` / ``_final``, ``radius_*``, ``dimension_*``, ``weight_change``,
         ``accuracy_*``, ...) plus ``capacity_change`` and ``done`` (bool). attrs: ``spec`` (the
         sections task, network, training, analysis as JSON), ``fingerprint``, ``versions``,
@@ -426,7 +427,7 @@ def open_sweep(store: str | Path) -> xr.Dataset:
 
     Examples
     --------
-    >>> from neurogeom.learning.sweep import open_sweep
+    >>> from neurogeom.workflows.sweep import open_sweep
     >>> ds = open_sweep("sweep.zarr")  # doctest: +SKIP
     >>> ds.capacity_final.mean("seed")  # doctest: +SKIP
     """
@@ -487,7 +488,7 @@ def sweep_report(ds: xr.Dataset, out: str | Path, *, spec: str = "", **select: A
 
     Examples
     --------
-    >>> from neurogeom.learning.sweep import open_sweep, sweep_report
+    >>> from neurogeom.workflows.sweep import open_sweep, sweep_report
     >>> sweep_report(open_sweep("sweep.zarr"), "out/sweep", alpha=1.0)  # doctest: +SKIP
     """
     from neurogeom.show.learning_report import rank_sweep_report

@@ -4,7 +4,7 @@ arXiv 2503.18114 (Sec. 5.1) trains CTRNNs whose initial recurrent matrix is SVD-
 r and finds that low-rank initialisations start with lower capacity ("poor") and change more
 ("rich"). :func:`rank_sweep` trains (or reuses) one run per (rank, seed) of a spec with a
 ``[sweep]`` section (``tasks/rank_sweep_paper.toml`` is the paper's protocol) and returns, per run,
-the geometry of the first and the last checkpoint (:func:`neurogeom.learning.runs.run_geometry`
+the geometry of the first and the last checkpoint (:func:`neurogeom.workflows.runs.run_geometry`
 with the spec's ``[analysis]`` settings) and the relative change of the recurrent weights.
 
 ``neurogeom run tasks/rank_sweep_paper.toml -o OUT [--setting fast] [--jobs 2]`` runs it end to
@@ -24,6 +24,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import xarray as xr
+
+from neurogeom.io.store import load, save
+from neurogeom.specs.run import named_setting
+from neurogeom.workflows.outputs import RunOptions, check_out, save_report, write_timings
+from neurogeom.workflows.preflight import load_spec
 
 __all__ = ["rank_sweep", "FAST_SETTING", "SETTINGS", "is_sweep_spec", "run_rank_sweep"]
 
@@ -57,7 +62,8 @@ def _spec_with(
     seeds: Sequence[int] | None,
     overrides: Mapping[str, Mapping[str, Any]] | None,
 ) -> dict[str, Any]:
-    from neurogeom.tasks import load_spec, validate_spec
+    from neurogeom.specs.train import validate_spec
+
 
     base = load_spec(spec) if isinstance(spec, str | Path) else copy.deepcopy(dict(spec))
     base.pop("source", None)
@@ -82,8 +88,8 @@ def _spec_with(
 
 def _one_run(item: tuple[str, dict[str, Any]], out_dir: str) -> dict[str, Any]:
     """Train (or reuse) one run; the geometry of its first and last checkpoints."""
-    from neurogeom.learning.runs import run_geometry
     from neurogeom.models.train import list_checkpoints, train
+    from neurogeom.workflows.runs import run_geometry
 
     name, spec = item
     run_dir = Path(out_dir) / name
@@ -154,7 +160,7 @@ def rank_sweep(
     """
     from neurogeom._files import to_json
     from neurogeom.parallel import parallel_map
-    from neurogeom.tasks import expand_sweep
+    from neurogeom.specs.train import expand_sweep
 
     full = _spec_with(spec, ranks, seeds, overrides)
     runs = expand_sweep(full)
@@ -191,57 +197,20 @@ def is_sweep_spec(raw: Mapping[str, Any]) -> bool:
     return "task" in raw and "rank" in dict(raw.get("sweep", {}))
 
 
-def run_rank_sweep(
-    spec_path: str | Path,
-    out: str | Path,
-    *,
-    setting: str | None = None,
-    n_jobs: int | None = None,
-    force: bool = False,
-    progress: Callable[[str, int, int], None] | None = None,
-) -> Path:
-    """Train or reuse every (rank, seed) run of a sweep spec and write its report.
+def run_rank_sweep(spec_path: str | Path, out: str | Path, options: RunOptions | None = None) -> Path:
+    """A rank-sweep spec end to end: its runs under ``OUT/runs/<setting>/``,
+    ``OUT/results/rank_sweep.nc``, figures and report.
 
-    Parameters
-    ----------
-    spec_path : path
-        A training spec with ``[sweep] rank = [...]`` (and ``seed``), e.g.
-        ``tasks/rank_sweep_paper.toml``.
-    out : path
-        Output folder: runs in ``out/runs/<setting>/rank_<r>_seed_<s>`` (finished ones reused),
-        the result in ``out/results/rank_sweep.nc``, figures in ``out/figures/``, the report in
-        ``out/report.html``, phase seconds in ``out/results/timings.json``.
-    setting : {"full", "fast"}, optional
-        :data:`SETTINGS` (default ``"full"``: the spec as written).
-    n_jobs : int, optional
-        Runs trained at once (default 1); the numbers do not depend on it.
-    force : bool, default=False
-        Recompute ``rank_sweep.nc`` from the runs even when it holds this setting already.
-    progress : callable, optional
-        ``progress(phase, done, total)`` with phases ``"train"``, ``"plots"``, ``"report"``.
-
-    Returns
-    -------
-    pathlib.Path
-        The report's path.
-
-    Raises
-    ------
-    FileNotFoundError, ValueError
-        A missing spec, a bad spec or setting, an output that is a file: before anything is
-        written.
+    The entry point is :func:`neurogeom.workflows.pipeline.run_pipeline` (``neurogeom run``),
+    which tells the spec's kind and passes its :class:`~neurogeom.workflows.outputs.RunOptions`.
     """
-    from neurogeom.io.store import load, save
-    from neurogeom.learning.pipeline import check_out, write_timings
-    from neurogeom.learning.spec import named_setting
-    from neurogeom.tasks import load_spec
-
+    options = options or RunOptions()
+    setting, n_jobs, force, tell = options.setting, options.n_jobs, options.force, options.tell
     name, kwargs = named_setting(SETTINGS, setting)
     spec = load_spec(spec_path)
     _spec_with(spec, **kwargs)  # the swept spec is checked before anything is written
     out = Path(out)
     check_out(out)
-    tell = progress or (lambda phase, done, total: None)
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     path = out / "results" / "rank_sweep.nc"
@@ -262,7 +231,6 @@ def run_rank_sweep(
 
 def _sweep_report(ds: xr.Dataset, out: Path, setting: str, spec_path: str | Path,
                   tell: Callable[[str, int, int], None], seconds: dict[str, float]) -> Path:  # fmt: skip
-    from neurogeom.learning.pipeline import save_report
     from neurogeom.show.learning_report import rank_sweep_report
 
     return save_report(

@@ -3,7 +3,7 @@
 Each section of a TOML spec (``tasks/*.toml``) that configures a model is the field list of one
 dataclass here: ``[network]`` builds :class:`NetworkConfig`, ``[training]`` :class:`TrainConfig`,
 ``[checkpoints]`` :class:`CheckpointConfig`, ``[analysis]`` :class:`AnalysisConfig`. :data:`CONFIG_SECTIONS` maps the section names to
-them, so the keys a spec may hold (:data:`neurogeom.tasks.SPEC_KEYS`) are these fields and are
+them, so the keys a spec may hold (:data:`neurogeom.specs.train.SPEC_KEYS`) are these fields and are
 defined once. Every config validates its values (``validate``) and is built from a spec section
 with ``from_dict``, which names unknown keys and lists the allowed ones.
 
@@ -13,18 +13,23 @@ the type asked for and the value given), and an unknown key names the nearest al
 manifold label, the measures, the task's keyword arguments) against a two-trial bank.
 
 This module imports neither torch nor neurogym: specs are checked before anything heavy loads
-(:func:`check_task_spec` imports neurogym when it is called).
+(:func:`neurogeom.workflows.preflight.check_task_spec` checks what depends on the task).
 """
 
 from __future__ import annotations
 
-import difflib
-import inspect
-import types
+import itertools
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar
+
+from neurogeom.specs._common import (
+    _matches,
+    _type_error,
+    read_toml,
+    unknown_keys_message,
+)
 
 __all__ = [
     "NetworkConfig",
@@ -35,107 +40,11 @@ __all__ = [
     "config_keys",
     "parse_target",
     "unknown_keys_message",
-    "check_task_spec",
+    "SPEC_KEYS",
+    "validate_spec",
+    "expand_sweep",
+    "read_toml",
 ]
-
-
-def unknown_keys_message(
-    unknown: Iterable[str], allowed: Iterable[str], where: str = "", noun: str = "key(s)"
-) -> str:
-    """``"unknown key(s) ['n_step'] in [training] (did you mean 'n_steps'?); allowed: ..."``.
-
-    Parameters
-    ----------
-    unknown : iterable of str
-        The keys not allowed.
-    allowed : iterable of str
-        The keys allowed, in the order they are listed.
-    where : str, optional
-        Where the keys were found, e.g. ``"in [training]"``.
-    noun : str, default="key(s)"
-        What the keys are, e.g. ``"network key(s)"``.
-
-    Returns
-    -------
-    str
-        One line naming the unknown keys, the nearest allowed key of each that has a close one,
-        and the allowed keys.
-
-    Examples
-    --------
-    >>> unknown_keys_message(["n_step"], ["n_steps", "lr"], "in [training]")
-    "unknown key(s) ['n_step'] in [training] (did you mean 'n_steps'?); allowed: n_steps, lr"
-    """
-    allowed = list(allowed)
-    unknown = sorted(unknown)
-    near = {}
-    for key in unknown:
-        match = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
-        if match:
-            near[key] = match[0]
-    hint = ""
-    if len(unknown) == 1 and near:
-        hint = f" (did you mean {near[unknown[0]]!r}?)"
-    elif near:
-        hint = " (did you mean " + ", ".join(f"{v!r} for {k!r}" for k, v in near.items()) + "?)"
-    head = f"unknown {noun} {unknown}" + (f" {where}" if where else "")
-    return f"{head}{hint}; allowed: {', '.join(allowed)}"
-
-
-_TYPE_WORDS = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
-
-
-def _type_word(hint: Any) -> str:
-    """What a field's type asks for, in words (TOML has no null: ``None`` is "omitted")."""
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        words = [_type_word(a) for a in typing.get_args(hint) if a is not type(None)]
-        return " or ".join(words) + (" (or omitted)" if type(None) in typing.get_args(hint) else "")
-    if origin is list or hint is list:
-        args = typing.get_args(hint)
-        inner = _type_word(args[0]) if args and args[0] is not Any else ""
-        return "a list" + (f" of {inner.split(' ', 1)[-1]}s" if inner else "")
-    if origin is dict or hint is dict:
-        return "a table"
-    return _TYPE_WORDS.get(hint, getattr(hint, "__name__", str(hint)))
-
-
-def _matches(value: Any, hint: Any) -> bool:
-    """Whether a spec value has a field's type (an integer is a number; ``True`` is no integer)."""
-    if hint is Any:
-        return True
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        return any(_matches(value, a) for a in typing.get_args(hint))
-    if hint is type(None):
-        return value is None
-    if hint is bool:
-        return isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if hint is float:
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if hint is str:
-        return isinstance(value, str)
-    if origin is list or hint is list:
-        args = typing.get_args(hint)
-        return isinstance(value, list) and all(_matches(v, args[0]) for v in value if args)
-    if origin is dict or hint is dict:
-        return isinstance(value, Mapping)
-    return True
-
-
-def _type_error(where: str, hint: Any, value: Any) -> str:
-    given = f"{value!r} ({_TYPE_WORDS.get(type(value), type(value).__name__)})"
-    message = f"{where} must be {_type_word(hint)}; got {given}"
-    if isinstance(value, str) and _matches(1.0, hint):
-        try:
-            float(value)
-        except ValueError:
-            pass
-        else:
-            message += f"; write the number without quotes: {where.rsplit('.', 1)[-1]} = {value}"
-    return message
 
 
 class _SectionConfig:
@@ -417,8 +326,8 @@ class AnalysisConfig(_SectionConfig):
 
     The first six keys describe the fixed analysis trial bank the checkpoints run on
     (:func:`neurogeom.models.simulate.analysis_bank`); the rest, the geometry computed on it, live
-    during training when ``live`` is true (:mod:`neurogeom.learning.live`) and afterwards by
-    :func:`neurogeom.learning.runs.run_geometry`.
+    during training when ``live`` is true (:mod:`neurogeom.workflows.live`) and afterwards by
+    :func:`neurogeom.workflows.runs.run_geometry`.
 
     Parameters
     ----------
@@ -512,142 +421,92 @@ def config_keys(section: str) -> tuple[str, ...]:
     return tuple(f.name for f in fields(CONFIG_SECTIONS[section]))
 
 
-def _task_kwargs_problem(name: str, kwargs: Mapping[str, Any]) -> str | None:
-    """What is wrong with a task's keyword arguments, judged by its constructor's defaults."""
-    import gymnasium
-    import neurogym  # noqa: F401  (registers its tasks with gymnasium)
+# ---- the experiment spec (TOML) -----------------------------------------------------------------
 
-    entry = gymnasium.envs.registry[name].entry_point
-    if isinstance(entry, str):
-        import importlib
+#: Allowed keys of each section of an experiment spec: the sections that build a model config
+#: take that config's fields (:mod:`neurogeom.specs.train`, the one place they are defined).
+SPEC_KEYS: dict[str, tuple[str, ...]] = {
+    "task": ("name", "kwargs", "conditions"),
+    "network": config_keys("network"),
+    "training": config_keys("training"),
+    "checkpoints": config_keys("checkpoints"),
+    "analysis": config_keys("analysis"),
+    "sweep": ("rank", "seed", "alpha", "g", "lr"),
+}
+#: The section whose config each sweep key sets.
+SWEEP_SECTION = {
+    "rank": "network",
+    "alpha": "network",
+    "g": "network",
+    "seed": "training",
+    "lr": "training",
+}
+_REQUIRED = {"task": ("name",)}
 
-        module, _, attr = entry.partition(":")
-        entry = getattr(importlib.import_module(module), attr)
-    try:  # a class's own __init__ (neurogym's task classes hide it behind *args, **kwargs)
-        params = inspect.signature(entry.__init__ if isinstance(entry, type) else entry).parameters
-    except (TypeError, ValueError):  # pragma: no cover - a builtin entry point
-        return None
-    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        return None  # a constructor that passes its keywords on: neurogym checks them
-    names = [n for n in params if n != "self"]
-    unknown = sorted(set(kwargs) - set(names))
+
+def _check_keys(section: str, table: Mapping[str, Any], where: str) -> None:
+    unknown = sorted(set(table) - set(SPEC_KEYS[section]))
     if unknown:
-        return unknown_keys_message(unknown, names, f"in [task.kwargs] of {name!r}")
-    for key, value in kwargs.items():
-        default = params[key].default
-        if default is inspect.Parameter.empty or default is None:
-            continue
-        hint = bool if isinstance(default, bool) else None
-        if hint is None and isinstance(default, int | float):
-            hint = float
-        if hint is not None and not _matches(value, hint):
-            return _type_error(f"task.kwargs.{key}", hint, value)
-    return None
-
-
-#: Condition keys whose values are categories: only the values the task draws itself are allowed.
-_CATEGORICAL = ("context", "ground_truth", "other_choice", "sample_category")
-
-
-def _check_conditions(
-    name: str, kwargs: Mapping[str, Any], grid: Mapping[str, Any], where: str
-) -> None:
-    """A condition grid's categorical values are ones the task draws, and its trials build."""
-    from neurogeom.tasks import build_trial_bank
-
-    drawn = build_trial_bank(name, 64, seed=0, env_kwargs=kwargs).conditions
-    for key, values in grid.items():
-        if key in _CATEGORICAL and key in drawn and isinstance(values, list):
-            allowed = sorted(set(drawn[key].tolist()), key=str)
-            bad = [v for v in values if v not in allowed]
-            if bad:
-                raise ValueError(
-                    f"{where}.{key}: value(s) {bad} are not {key} values of task {name!r}; "
-                    f"its values: {allowed}"
-                )
-    n_cells = 1
-    for values in grid.values():
-        n_cells *= max(len(values), 1) if isinstance(values, list) else 1
-    try:
-        build_trial_bank(name, min(n_cells, 256), seed=0, env_kwargs=kwargs, conditions=grid)
-    except (TypeError, IndexError, KeyError, ArithmeticError) as exc:
         raise ValueError(
-            f"{where}: task {name!r} cannot build trials with {dict(grid)} "
-            f"({type(exc).__name__}: {exc}); check the values' types and ranges"
-        ) from None
+            f"{where}: {unknown_keys_message(unknown, SPEC_KEYS[section], f'in [{section}]')}"
+        )
 
 
-def check_task_spec(spec: Mapping[str, Any]) -> None:
-    """Check what in a validated spec depends on its task, before anything is trained.
+def validate_spec(spec: Mapping[str, Any], where: str = "spec") -> dict[str, Any]:
+    """Check an experiment spec's sections, keys and the values that can be checked without torch.
 
-    The analysis labels, the analysis period and the alignment period, the manifold label(s)
-    ``analysis.by`` (of a spec with live geometry) and the measures are checked against a two-trial
-    bank of the task; the task's keyword arguments against its constructor (a number where the
-    default is a number, a known name); condition grids by building their trials, and their
-    categorical values (context, ground truth, ...) against the values the task draws itself.
-
-    Parameters
-    ----------
-    spec : mapping
-        A spec as :func:`neurogeom.tasks.validate_spec` returns it (every section present).
-
-    Raises
-    ------
-    ValueError
-        Naming the key, the bad value and the allowed ones.
-
-    See Also
-    --------
-    neurogeom.tasks.validate_spec : the checks that need no task.
-
-    Examples
-    --------
-    >>> spec = validate_spec({"task": {"name": "PerceptualDecisionMaking-v0"}})  # doctest: +SKIP
-    >>> check_task_spec(spec)  # doctest: +SKIP
+    Returns the spec with every section present (empty dicts for missing optional sections).
+    Raises ``ValueError`` naming the bad section/key and listing what is allowed.
     """
-    from neurogeom.tasks import build_trial_bank
-
-    task = spec["task"]
-    name = task["name"]
-    problem = _task_kwargs_problem(name, task.get("kwargs") or {})
-    if problem:
-        raise ValueError(problem)
-    an = AnalysisConfig.from_dict(spec.get("analysis") or {})
-    kwargs = task.get("kwargs") or {}
-    bank = build_trial_bank(name, 2, seed=an.seed, env_kwargs=kwargs)
-    for where, grid in (("task.conditions", task.get("conditions")), ("analysis.conditions",
-                        an.conditions)):  # fmt: skip
-        if grid:
-            _check_conditions(name, kwargs, grid, where)
-    columns = list(bank.conditions.columns)
-    periods = [c[: -len("_start")] for c in bank.periods.columns if c.endswith("_start")]
-    unknown = sorted(set(an.labels or []) - set(columns))
+    unknown = sorted(set(spec) - set(SPEC_KEYS))
     if unknown:
-        raise ValueError(
-            f"analysis.labels: unknown label(s) {unknown} for task {name!r}; "
-            f"its labels: {', '.join(columns)}"
-        )
-    for key in ("period", "align"):
-        value = getattr(an, key)
-        if value is not None and value not in periods:
-            near = difflib.get_close_matches(value, periods, n=1)
-            hint = f" (did you mean {near[0]!r}?)" if near else ""
-            raise ValueError(
-                f"analysis.{key}: task {name!r} has no period {value!r}{hint}; "
-                f"its periods: {', '.join(periods)}"
-            )
-    kept = an.labels or columns
-    by = [an.by] if isinstance(an.by, str) else list(an.by)
-    missing = [b for b in by if b not in kept]
-    if missing and (an.live or "by" in (spec.get("analysis") or {})):
-        raise ValueError(
-            f"analysis.by: label(s) {missing} are not among the analysis labels of task "
-            f"{name!r}: {', '.join(kept)}"
-        )
-    from neurogeom.geometry.registry import get_measure
+        message = unknown_keys_message(unknown, SPEC_KEYS, noun="section(s)")
+        raise ValueError(f"{where}: {message}")
+    out = {s: dict(spec.get(s, {})) for s in SPEC_KEYS}
+    for section, table in out.items():
+        if not isinstance(table, Mapping):
+            raise ValueError(f"{where}: [{section}] must be a table; got {type(table).__name__}")
+        _check_keys(section, table, where)
+    if "name" not in out["task"]:
+        raise ValueError(f"{where}: [task] needs a 'name' (a task such as 'ContextDecisionMaking-v0')")
+    _check_values(out, where)
+    return out
 
-    for measure in an.measures:
-        try:
-            get_measure(measure)
-        except ValueError as exc:
-            raise ValueError(f"analysis.measures: {exc}") from None
+
+def _check_values(spec: Mapping[str, Any], where: str) -> None:
+    """Build each section's config (which validates its values), also with every swept value."""
+    for section, cls in CONFIG_SECTIONS.items():
+        _built(cls, spec[section], where)
+    for key, values in spec["sweep"].items():
+        section = SWEEP_SECTION[key]
+        for value in values:
+            _built(CONFIG_SECTIONS[section], {**spec[section], key: value}, where)
+
+
+def _built(cls: type, table: Mapping[str, Any], where: str) -> Any:
+    try:
+        return cls.from_dict(table)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{where}: {exc}") from None
+
+
+def expand_sweep(spec: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """Expand a spec's ``[sweep]`` section into (run name, spec) pairs, one per combination.
+
+    ``rank``, ``alpha``, ``g`` set the matching ``[network]`` key; ``seed`` and ``lr`` set
+    ``[training]``. Without a sweep section the spec itself is returned with name ``""``.
+    """
+    sweep = {k: list(v) for k, v in spec.get("sweep", {}).items()}
+    if not sweep:
+        return [("", {k: v for k, v in spec.items() if k != "sweep"})]
+    runs = []
+    keys = list(sweep)
+    for combo in itertools.product(*(sweep[k] for k in keys)):
+        one = {k: (dict(v) if isinstance(v, dict) else v) for k, v in spec.items() if k != "sweep"}
+        parts = []
+        for key, val in zip(keys, combo):
+            section = SWEEP_SECTION[key]
+            one[section][key] = val
+            parts.append(f"{key}_{val}")
+        runs.append(("_".join(parts), one))
+    return runs

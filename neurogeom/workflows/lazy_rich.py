@@ -49,9 +49,7 @@ Spec sections (every key optional except ``[lazy_rich] alphas`` and one architec
 
 from __future__ import annotations
 
-import copy
 import functools
-import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -59,208 +57,13 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-__all__ = [
-    "FAST_SETTING",
-    "SETTINGS",
-    "PAPER_CAPACITY",
-    "is_lazy_rich_spec",
-    "load_lazy_rich_spec",
-    "lazy_rich_sweep",
-    "run_lazy_rich",
-]
+from neurogeom.show.lazy_rich_report import lazy_rich_report
+from neurogeom.specs.lazy_rich import SETTINGS, load_lazy_rich_spec
+from neurogeom.workflows.outputs import RunOptions, run_setting_spec
 
-#: The released last-layer capacities of the seed study (VGG-11 trained on CIFAR-10 at output
-#: scale alpha, capacity of 10 CIFAR-100 classes x 50 images; read from its tables): not
-#: monotone in alpha, a peak near alpha 5-7.5.
-PAPER_CAPACITY: dict[float, float] = {1.0: 0.053, 5.0: 0.066, 7.5: 0.066, 100.0: 0.054}
+__all__ = ["lazy_rich_sweep", "run_lazy_rich"]
 
 _GLUE_OUTPUTS = ("capacity", "radius", "dimension")
-
-_DEFAULTS: dict[str, dict[str, Any]] = {
-    "run": {"title": "Lazy to rich on digits"},
-    "lazy_rich": {"alphas": None, "seeds": [0], "test_fraction": 0.3, "split_seed": 0},
-    "training": {"lr": 0.1, "momentum": 0.9, "n_steps": 1000, "batch_size": 64,
-                 "checkpoint_steps": None},
-    "analysis": {"layer": -1, "n_points_per_manifold": 50, "n_t": 200,
-                 "dichotomies": "nontrivial", "center": True, "jitter": 1e-6, "seed": 0},
-    "ood": {"corruptions": None, "severities": [1, 2, 3, 4, 5], "seed": 0},
-    "transfer": {"source_classes": [0, 1, 2, 3, 4], "target_classes": [5, 6, 7, 8, 9],
-                 "c": 1.0, "shots": 5, "n_draws": 10},
-}  # fmt: skip
-_ARCH_KEYS = {
-    "mlp": {"type": None, "widths": [128, 128], "activation": "relu", "bias": True},
-    "cnn": {"type": None, "channels": [8, 16], "width": 64, "activation": "relu", "bias": True},
-}
-
-#: A fast setting of ``tasks/lazy_rich_digits.toml`` (what the tests and
-#: ``tutorials/10_lazy_rich_images.py`` run; about 30 s on one core): seeds {0, 1}, 100 SGD
-#: steps (checkpoints 0, 25, 100), 20 points per digit, 50 probes per GLUE estimate, 4 draws of
-#: the few-shot transfer probe.
-FAST_SETTING: dict[str, dict[str, Any]] = {
-    "lazy_rich": {"seeds": [0, 1]},
-    "training": {"n_steps": 100, "checkpoint_steps": [0, 25, 100]},
-    "analysis": {"n_points_per_manifold": 20, "n_t": 50},
-    "transfer": {"n_draws": 4},
-}
-
-#: ``neurogeom run <lazy-rich spec> --setting NAME``: ``"full"`` is the spec as written,
-#: ``"fast"`` is :data:`FAST_SETTING`.
-SETTINGS: dict[str, dict[str, dict[str, Any]]] = {"full": {}, "fast": FAST_SETTING}
-
-
-def is_lazy_rich_spec(raw: Mapping[str, Any]) -> bool:
-    """Whether a parsed TOML file is a lazy-rich spec (it has a ``[lazy_rich]`` section)."""
-    return "lazy_rich" in raw
-
-
-def _fail(where: str, message: str) -> None:
-    raise ValueError(f"{where}: {message}")
-
-
-def _check_keys(table: Mapping[str, Any], allowed: Mapping[str, Any], where: str) -> None:
-    extra = sorted(set(table) - set(allowed))
-    if extra:
-        _fail(where, f"unknown key(s) {extra}; allowed: {sorted(allowed)}.")
-
-
-def _ints(value: Any, where: str, *, low: int | None = None, high: int | None = None) -> list[int]:
-    if not isinstance(value, list | tuple) or not value:
-        _fail(where, f"give a non-empty list of integers; got {value!r}.")
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-        _fail(where, f"every entry must be an integer; got {value!r}.")
-    if (low is not None and min(value) < low) or (high is not None and max(value) > high):
-        _fail(where, f"entries must lie in {low}..{high}; got {value!r}.")
-    return [int(v) for v in value]
-
-
-def load_lazy_rich_spec(
-    spec: str | Path | Mapping[str, Any],
-    overrides: Mapping[str, Mapping[str, Any]] | None = None,
-) -> dict[str, Any]:
-    """Read and check a lazy-rich spec, defaults filled in; nothing is computed.
-
-    Parameters
-    ----------
-    spec : path or mapping
-        A TOML file with a ``[lazy_rich]`` section (keys in the module docstring) or its parsed
-        content.
-    overrides : mapping of section to mapping, optional
-        Keys replaced in the spec's sections, e.g. :data:`FAST_SETTING`.
-
-    Returns
-    -------
-    dict
-        Every section with its defaults; ``architectures`` maps a name to its checked table.
-
-    Raises
-    ------
-    FileNotFoundError
-        The file does not exist.
-    ValueError
-        An unknown section or key, a bad value (alpha <= 0, a checkpoint past ``n_steps``,
-        overlapping transfer classes, an unknown corruption or severity, ...).
-
-    Examples
-    --------
-    >>> cfg = load_lazy_rich_spec({"lazy_rich": {"alphas": [1, 10]},
-    ...                            "architectures": {"mlp": {"type": "mlp"}}})
-    >>> cfg["lazy_rich"]["alphas"], cfg["training"]["checkpoint_steps"]
-    ([1.0, 10.0], [0, 1000])
-    """
-    from neurogeom.models.feedforward import ACTIVATIONS
-    from neurogeom.models.images import CORRUPTIONS, SEVERITIES
-
-    if isinstance(spec, str | Path):
-        path = Path(spec)
-        if not path.is_file():
-            raise FileNotFoundError(f"lazy-rich spec {str(path)!r} does not exist; check the path.")
-        try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ValueError(f"{path}: not valid TOML ({exc}).") from None
-    else:
-        raw = copy.deepcopy(dict(spec))
-    for section, values in (overrides or {}).items():
-        raw[section] = {**raw.get(section, {}), **values}
-    _check_keys(raw, {**_DEFAULTS, "architectures": None}, "lazy-rich spec")
-    cfg: dict[str, Any] = {}
-    for section, defaults in _DEFAULTS.items():
-        table = dict(raw.get(section, {}))
-        _check_keys(table, defaults, f"[{section}]")
-        cfg[section] = {**copy.deepcopy(defaults), **table}
-    lr = cfg["lazy_rich"]
-    alphas = lr["alphas"]
-    if not isinstance(alphas, list) or not alphas:
-        _fail("[lazy_rich]", "give alphas = [1, 2, 5, 10, 30, 100] (output scales, each > 0).")
-    if not all(isinstance(a, int | float) and not isinstance(a, bool) for a in alphas):
-        _fail("[lazy_rich] alphas", f"every alpha must be a number; got {alphas!r}.")
-    if min(alphas) <= 0 or len(set(alphas)) != len(alphas):
-        _fail("[lazy_rich] alphas", f"alphas must be distinct numbers > 0; got {alphas!r}.")
-    lr["alphas"] = sorted(float(a) for a in alphas)
-    lr["seeds"] = _ints(lr["seeds"], "[lazy_rich] seeds", low=0)
-    if not 0 < float(lr["test_fraction"]) < 1:
-        _fail("[lazy_rich]", f"test_fraction must lie in (0, 1); got {lr['test_fraction']}.")
-    archs = raw.get("architectures")
-    if not isinstance(archs, Mapping) or not archs:
-        _fail(
-            "lazy-rich spec", "name at least one [architectures.<name>] with type = 'mlp' or 'cnn'."
-        )
-    cfg["architectures"] = {}
-    for name, table in archs.items():
-        where = f"[architectures.{name}]"
-        kind = dict(table).get("type")
-        if kind not in _ARCH_KEYS:
-            _fail(where, f"type must be 'mlp' or 'cnn'; got {kind!r}.")
-        _check_keys(table, _ARCH_KEYS[kind], where)
-        arch = {**_ARCH_KEYS[kind], **table}
-        if arch["activation"] not in ACTIVATIONS:
-            _fail(
-                where,
-                f"activation must be one of {sorted(ACTIVATIONS)}; got {arch['activation']!r}.",
-            )
-        if kind == "mlp":
-            arch["widths"] = _ints(arch["widths"], f"{where} widths", low=1)
-        else:
-            arch["channels"] = _ints(arch["channels"], f"{where} channels", low=1)
-            if len(arch["channels"]) != 2:
-                _fail(where, f"channels must hold two counts; got {arch['channels']!r}.")
-            arch["width"] = _ints([arch["width"]], f"{where} width", low=1)[0]
-        cfg["architectures"][str(name)] = arch
-    tr = cfg["training"]
-    for key in ("n_steps", "batch_size"):
-        tr[key] = _ints([tr[key]], f"[training] {key}", low=1)[0]
-    if not float(tr["lr"]) > 0 or not 0 <= float(tr["momentum"]) < 1:
-        _fail(
-            "[training]", f"need lr > 0 and momentum in [0, 1); got {tr['lr']}, {tr['momentum']}."
-        )
-    steps = tr["checkpoint_steps"] or [0, tr["n_steps"]]
-    steps = sorted(set(_ints(steps, "[training] checkpoint_steps", low=0, high=tr["n_steps"])))
-    if tr["n_steps"] not in steps:
-        steps.append(tr["n_steps"])
-    tr["checkpoint_steps"] = steps
-    an = cfg["analysis"]
-    for key in ("n_points_per_manifold", "n_t"):
-        an[key] = _ints([an[key]], f"[analysis] {key}", low=2)[0]
-    ood = cfg["ood"]
-    ood["corruptions"] = list(ood["corruptions"] or CORRUPTIONS)
-    bad = sorted(set(ood["corruptions"]) - set(CORRUPTIONS))
-    if bad:
-        _fail("[ood] corruptions", f"unknown {bad}; give some of {sorted(CORRUPTIONS)}.")
-    ood["severities"] = _ints(ood["severities"], "[ood] severities", low=1, high=max(SEVERITIES))
-    tf = cfg["transfer"]
-    src = _ints(tf["source_classes"], "[transfer] source_classes", low=0, high=9)
-    tgt = _ints(tf["target_classes"], "[transfer] target_classes", low=0, high=9)
-    if set(src) & set(tgt) or len(set(src)) < 2 or len(set(tgt)) < 2:
-        _fail("[transfer]", f"source and target classes must be two or more digits each, "
-              f"without overlap; got {src} and {tgt}.")  # fmt: skip
-    tf["source_classes"], tf["target_classes"] = sorted(set(src)), sorted(set(tgt))
-    tf["shots"] = _ints([tf["shots"]], "[transfer] shots", low=0)[0]
-    tf["n_draws"] = _ints([tf["n_draws"]], "[transfer] n_draws", low=1)[0]
-    return cfg
-
-
-# ---- one run ---------------------------------------------------------------------------------------
-
 
 def _build(arch: Mapping[str, Any], n_outputs: int, alpha: float, seed: int):
     from neurogeom.models.feedforward import MLP, SmallCNN
@@ -295,7 +98,7 @@ def _shots(y: np.ndarray, shots: int, n_draws: int, seed: int) -> list[np.ndarra
     """Indices of ``shots`` images per class, ``n_draws`` seeded draws (all images if 0)."""
     if shots == 0:
         return [np.arange(len(y))]
-    from neurogeom.geometry._provenance import child_seed
+    from neurogeom._provenance import child_seed
 
     draws = []
     for r in range(n_draws):
@@ -309,8 +112,8 @@ def _one_run(item: tuple[str, float, int], cfg: Mapping[str, Any]) -> dict[str, 
     """Train one (architecture, alpha, seed); every measure of it."""
     import torch
 
+    from neurogeom._provenance import child_seed
     from neurogeom.geometry import glue
-    from neurogeom.geometry._provenance import child_seed
     from neurogeom.models.feedforward import weight_change
     from neurogeom.models.images import corrupt, linear_probe, load_digits_split
     from neurogeom.models.rnn import torch_threads
@@ -441,7 +244,7 @@ def lazy_rich_sweep(
     True
     """
     from neurogeom._files import to_json
-    from neurogeom.geometry._provenance import provenance
+    from neurogeom._provenance import provenance
     from neurogeom.parallel import parallel_map
 
     cfg = load_lazy_rich_spec(spec, overrides)
@@ -505,48 +308,13 @@ def lazy_rich_sweep(
 # ---- `neurogeom run <lazy-rich spec>` ----------------------------------------------------------------
 
 
-def run_lazy_rich(
-    spec_path: str | Path,
-    out: str | Path,
-    *,
-    setting: str | None = None,
-    n_jobs: int | None = None,
-    force: bool = False,
-    progress: Callable[[str, int, int], None] | None = None,
-) -> Path:
-    """Run a lazy-rich spec end to end: the sweep, its figure and its report.
+def run_lazy_rich(spec_path: str | Path, out: str | Path, options: RunOptions | None = None) -> Path:
+    """A lazy-rich spec end to end: ``OUT/results/lazy_rich.nc``, its figure and report.
 
-    Parameters
-    ----------
-    spec_path : path
-        A lazy-rich spec, e.g. ``tasks/lazy_rich_digits.toml``.
-    out : path
-        Output folder: ``out/results/lazy_rich.nc`` (reused on a rerun of the same setting),
-        ``out/figures/lazy_rich.png|svg``, ``out/report.html``, ``out/results/timings.json``.
-    setting : {"full", "fast"}, optional
-        :data:`SETTINGS` (default ``"full"``: the spec as written).
-    n_jobs : int, optional
-        Runs trained at once (default 1); the numbers do not depend on it.
-    force : bool, default False
-        Recompute ``lazy_rich.nc`` even when it holds this setting already.
-    progress : callable, optional
-        ``progress(phase, done, total)`` with phases ``"train"``, ``"plots"``, ``"report"``.
-
-    Returns
-    -------
-    pathlib.Path
-        The report's path.
-
-    Raises
-    ------
-    FileNotFoundError, ValueError
-        A missing or bad spec or setting, an output that is a file: before anything is written.
+    The entry point is :func:`neurogeom.workflows.pipeline.run_pipeline` (``neurogeom run``),
+    which tells the spec's kind and passes its :class:`~neurogeom.workflows.outputs.RunOptions`.
     """
-    from neurogeom.learning.pipeline import run_setting_spec
-    from neurogeom.show.lazy_rich_report import lazy_rich_report
-
     return run_setting_spec(
-        spec_path, out, settings=SETTINGS, setting=setting, result="lazy_rich",
-        load_spec=load_lazy_rich_spec, sweep=lazy_rich_sweep, report=lazy_rich_report,
-        n_jobs=n_jobs, force=force, progress=progress,
-    )  # fmt: skip
+        spec_path, out, settings=SETTINGS, result="lazy_rich", load_spec=load_lazy_rich_spec,
+        sweep=lazy_rich_sweep, report=lazy_rich_report, options=options or RunOptions(),
+    )

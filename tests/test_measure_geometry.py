@@ -1,4 +1,4 @@
-"""geometry(): measures over stages, split values, time bins and time windows of a population."""
+"""measure_geometry(): measures over stages, split values, time bins and time windows of a population."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from neurogeom._provenance import child_seed
 from neurogeom.geometry import mftma, participation_ratio
-from neurogeom.geometry._provenance import child_seed
 from neurogeom.geometry.registry import get_measure, measure_names
-from neurogeom.learning import geometry
+from neurogeom.learning import measure_geometry
 from neurogeom.population import make_population
 
 SEPARATION = (0.5, 1.5, 4.0)  # choice-manifold separation grows over the stages
@@ -42,7 +42,7 @@ FAST = {"mftma": {"n_t": 60, "n_reps": 2}}
 
 
 def test_over_stage_matches_direct_calls_with_child_seeds(pop):
-    ds = geometry(pop, by="choice", measures=("mftma",), **FAST)
+    ds = measure_geometry(pop, by="choice", measures=("mftma",), **FAST)
     assert ds.sizes["stage"] == 3
     assert list(ds.step.values) == [0, 100, 1000]
     assert list(ds.label.values) == ["early", "mid", "late"]
@@ -65,7 +65,7 @@ def test_stages_draw_independent_probes(pop):
     """The same points at two stages get different Monte-Carlo draws (not common numbers)."""
     same = xr.concat([pop.isel(stage=2)] * 2, dim="stage").transpose("stage", ...)
     same = same.assign_coords(stage=[0, 1])
-    ds = geometry(same, by="choice", measures=("mftma",), **FAST)
+    ds = measure_geometry(same, by="choice", measures=("mftma",), **FAST)
     assert float(ds.capacity[0]) != float(ds.capacity[1])
     gap = abs(float(ds.capacity[0] - ds.capacity[1]))
     assert gap < 5 * float(np.hypot(ds.capacity_sem[0], ds.capacity_sem[1]))
@@ -73,13 +73,13 @@ def test_stages_draw_independent_probes(pop):
 
 def test_parallel_identical_to_serial(pop):
     kw = dict(by="choice", measures=("mftma", "participation_ratio"), **FAST)
-    serial = geometry(pop, n_jobs=1, **kw)
-    parallel = geometry(pop, n_jobs=2, **kw)
+    serial = measure_geometry(pop, n_jobs=1, **kw)
+    parallel = measure_geometry(pop, n_jobs=2, **kw)
     xr.testing.assert_identical(serial, parallel)
 
 
 def test_several_measures_keep_their_names_unless_they_clash(pop):
-    ds = geometry(pop, by="choice", measures=("mftma", "participation_ratio"), **FAST)
+    ds = measure_geometry(pop, by="choice", measures=("mftma", "participation_ratio"), **FAST)
     assert {"capacity", "capacity_sem", "participation_ratio", "participation_ratio_sem"} <= set(
         ds.data_vars
     )
@@ -92,16 +92,16 @@ def test_several_measures_keep_their_names_unless_they_clash(pop):
 
 def test_clashing_variables_are_prefixed(pop):
     one = pop.isel(stage=2)
-    ds = geometry(one, by="choice", measures=("glue", "mftma"), n_t=20, mftma={"n_reps": 1})
+    ds = measure_geometry(one, by="choice", measures=("glue", "mftma"), n_t=20, mftma={"n_reps": 1})
     assert {"glue_capacity", "mftma_capacity", "glue_radius", "mftma_radius"} <= set(ds.data_vars)
     assert "utility" in ds and "capacity" not in ds  # glue's own, no clash
     assert ds.attrs["glue_n_t"] == 20 and ds.attrs["mftma_n_t"] == 20
-    single = geometry(one, by="choice", measures=("glue",), n_t=20)
+    single = measure_geometry(one, by="choice", measures=("glue",), n_t=20)
     assert float(single.capacity) == float(ds.glue_capacity)
 
 
 def test_over_stage_and_time_bins(pop):
-    ds = geometry(
+    ds = measure_geometry(
         pop,
         by="choice",
         measures="participation_ratio",
@@ -117,7 +117,7 @@ def test_over_stage_and_time_bins(pop):
 
 
 def test_time_windows(pop):
-    ds = geometry(
+    ds = measure_geometry(
         pop,
         by="choice",
         measures="decoding_accuracy",
@@ -135,7 +135,7 @@ def test_time_windows(pop):
 
 
 def test_no_stage_dim_computes_once_with_the_seed_itself(pop):
-    ds = geometry(pop.isel(stage=2), by="choice", within="context", measures="decoding_accuracy",
+    ds = measure_geometry(pop.isel(stage=2), by="choice", within="context", measures="decoding_accuracy",
                   n_splits=3, seed=4)  # fmt: skip
     assert ds.decoding_accuracy.ndim == 0 and int(ds.seed_used) == 4
     assert ds.attrs["within"] == ["context"] and ds.attrs["seed"] == 4
@@ -143,7 +143,7 @@ def test_no_stage_dim_computes_once_with_the_seed_itself(pop):
 
 def test_split_equals_per_value_select_calls(pop):
     """split= runs the analysis per value of a label; each value's child seed is recorded."""
-    ds = geometry(pop, by="choice", split="context", measures=("mftma",), seed=7, **FAST)
+    ds = measure_geometry(pop, by="choice", split="context", measures=("mftma",), seed=7, **FAST)
     assert ds.capacity.dims == ("stage", "context")
     assert ds.context.values.tolist() == ["a", "b"] and ds.attrs["split"] == "context"
     for i in range(3):
@@ -164,7 +164,7 @@ def test_split_equals_per_value_select_calls(pop):
 
 
 def test_within_is_joint_manifolds_with_a_coord_per_label(pop):
-    ds = geometry(pop.isel(stage=2), by="choice", within="context", measures=("mftma",), **FAST)
+    ds = measure_geometry(pop.isel(stage=2), by="choice", within="context", measures=("mftma",), **FAST)
     assert ds.sizes["manifold"] == 6
     assert ds.manifold.values[0] == "choice=0, context=a"
     assert ds.choice.dims == ("manifold",) and ds.choice.values.tolist() == [0, 0, 1, 1, 2, 2]
@@ -172,49 +172,49 @@ def test_within_is_joint_manifolds_with_a_coord_per_label(pop):
 
 
 def test_options_routing(pop):
-    ds = geometry(pop, by="choice", measures=("mftma",), kappa=0.2, mftma={"n_t": 40})
+    ds = measure_geometry(pop, by="choice", measures=("mftma",), kappa=0.2, mftma={"n_t": 40})
     assert ds.attrs["kappa"] == 0.2 and ds.attrs["n_t"] == 40
     with pytest.raises(
         TypeError, match=r"measure 'participation_ratio' does not take.*\['kappa'\]"
     ):
-        geometry(pop, by="choice", measures=("mftma", "participation_ratio"), kappa=0.2)
+        measure_geometry(pop, by="choice", measures=("mftma", "participation_ratio"), kappa=0.2)
     with pytest.raises(TypeError, match="measure 'mftma' does not take"):
-        geometry(pop, by="choice", measures=("mftma",), mftma={"n_dichotomies": 3})
+        measure_geometry(pop, by="choice", measures=("mftma",), mftma={"n_dichotomies": 3})
     with pytest.raises(TypeError, match="must be a dict"):
-        geometry(pop, by="choice", measures=("mftma",), mftma=5)
+        measure_geometry(pop, by="choice", measures=("mftma",), mftma=5)
 
 
 def test_deterministic(pop):
-    a = geometry(pop, by="choice", measures=("mftma",), seed=5, **FAST)
-    b = geometry(pop, by="choice", measures=("mftma",), seed=5, **FAST)
+    a = measure_geometry(pop, by="choice", measures=("mftma",), seed=5, **FAST)
+    b = measure_geometry(pop, by="choice", measures=("mftma",), seed=5, **FAST)
     xr.testing.assert_identical(a, b)
 
 
 def test_errors(pop):
     with pytest.raises(ValueError, match="compares two representations"):
-        geometry(pop, by="choice", measures=("cka_similarity",))
+        measure_geometry(pop, by="choice", measures=("cka_similarity",))
     with pytest.raises(ValueError, match="differentiable feature map"):
-        geometry(pop, by="choice", measures=("boundary_magnification",))
+        measure_geometry(pop, by="choice", measures=("boundary_magnification",))
     with pytest.raises(ValueError, match="unknown measure"):
-        geometry(pop, by="choice", measures=("cka",))
+        measure_geometry(pop, by="choice", measures=("cka",))
     with pytest.raises(ValueError, match="not a dim of the tensor"):
-        geometry(pop.isel(stage=0), by="choice", over=("seed",))
+        measure_geometry(pop.isel(stage=0), by="choice", over=("seed",))
     with pytest.raises(ValueError, match="cannot compute over 'trial'"):
-        geometry(pop, by="choice", over=("stage", "trial"))
+        measure_geometry(pop, by="choice", over=("stage", "trial"))
     with pytest.raises(ValueError, match="include it in over="):
-        geometry(pop, by="choice", measures="participation_ratio", over=())
+        measure_geometry(pop, by="choice", measures="participation_ratio", over=())
     with pytest.raises(TypeError, match="population tensor"):
-        geometry(np.zeros((3, 4)), by="choice")
+        measure_geometry(np.zeros((3, 4)), by="choice")
     with pytest.raises(ValueError, match="unknown trial label"):
-        geometry(pop, by="reward", measures="participation_ratio")
+        measure_geometry(pop, by="reward", measures="participation_ratio")
     with pytest.raises(ValueError, match="unknown trial label 'reward' in split="):
-        geometry(pop, by="choice", measures="participation_ratio", split="reward")
+        measure_geometry(pop, by="choice", measures="participation_ratio", split="reward")
     with pytest.raises(ValueError, match="is also in by/within"):
-        geometry(
+        measure_geometry(
             pop, by="choice", within="context", measures="participation_ratio", split="context"
         )
     with pytest.raises(ValueError, match=r"window_s \(2.0, 3.0\) holds no bins"):
-        geometry(pop, by="choice", measures="participation_ratio", window_s=[(0, 0.2), (2.0, 3.0)])
+        measure_geometry(pop, by="choice", measures="participation_ratio", window_s=[(0, 0.2), (2.0, 3.0)])
 
 
 # ---- one result layout ---------------------------------------------------------------------------
@@ -231,7 +231,7 @@ LAYOUT_OPTIONS = {
 def test_every_measure_has_the_one_result_layout(pop, name):
     """Value and *_sem per output, label values on `manifold`, n_points a coord, provenance."""
     small = pop.isel(stage=2)
-    ds = geometry(small, by="choice", within="context", measures=(name,), seed=3,
+    ds = measure_geometry(small, by="choice", within="context", measures=(name,), seed=3,
                   **LAYOUT_OPTIONS.get(name, {}))  # fmt: skip
     for out in get_measure(name).outputs:
         assert out.name in ds.data_vars, (name, out.name)

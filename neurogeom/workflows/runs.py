@@ -4,12 +4,12 @@
 takes each trial's mean state over a task period, and computes registered measures on the
 manifolds of a label, one checkpoint at a time: the checkpoint of step ``s`` gets the seed
 ``child_seed(seed, s)``, so its geometry does not depend on which other steps are computed. This is
-what makes the geometry computed live during training (:mod:`neurogeom.learning.live`) equal to the
+what makes the geometry computed live during training (:mod:`neurogeom.workflows.live`) equal to the
 geometry computed afterwards. :func:`psychometric` tabulates a checkpoint's choices against the
 relevant evidence, per context.
 
 The defaults of every option are the run's spec (its ``[analysis]`` section,
-:class:`neurogeom.models.config.AnalysisConfig`).
+:class:`neurogeom.specs.train.AnalysisConfig`).
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from neurogeom.geometry._provenance import child_seed
-from neurogeom.learning.broadcast import geometry
-from neurogeom.models.config import AnalysisConfig
+from neurogeom._provenance import child_seed
+from neurogeom.learning.measure import measure_geometry
 from neurogeom.models.simulate import analysis_bank, bank_choices, simulate
 from neurogeom.models.train import list_checkpoints, run_spec
+from neurogeom.specs.train import AnalysisConfig
 from neurogeom.tasks import TrialBank
 
 __all__ = ["run_geometry", "checkpoint_geometry", "geometry_settings", "psychometric"]
@@ -92,7 +92,7 @@ def checkpoint_geometry(
     extra = dict(options)
     if n_points_per_manifold is not None:
         extra["n_points_per_manifold"] = int(n_points_per_manifold)
-    ds = geometry(
+    ds = measure_geometry(
         pop.isel(stage=0, drop=True),
         by=by,
         measures=tuple(measures),

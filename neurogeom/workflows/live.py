@@ -3,8 +3,8 @@
 With ``[analysis] live = true`` in a spec, ``neurogeom train`` passes :func:`live_observer` to
 :func:`neurogeom.models.train.train`, which calls it on its recording worker thread after each
 checkpoint is written. The observer computes that checkpoint's geometry on the spec's analysis
-bank (:func:`neurogeom.learning.runs.checkpoint_geometry`, the same function
-:func:`~neurogeom.learning.runs.run_geometry` uses afterwards, with the same seeds) and writes it,
+bank (:func:`neurogeom.workflows.runs.checkpoint_geometry`, the same function
+:func:`~neurogeom.workflows.runs.run_geometry` uses afterwards, with the same seeds) and writes it,
 atomically, beside the checkpoints::
 
     run_dir/geometry/step_0000000.nc, step_0000001.nc, ...
@@ -23,7 +23,7 @@ from typing import Any
 
 import xarray as xr
 
-from neurogeom.learning.runs import checkpoint_geometry, concat_steps, geometry_settings
+from neurogeom.workflows.runs import checkpoint_geometry, concat_steps, geometry_settings
 
 __all__ = ["LiveGeometry", "live_observer", "read_live_geometry", "GEOMETRY_DIR"]
 
@@ -42,7 +42,7 @@ class LiveGeometry:
     ----------
     spec : mapping
         The run's spec; its ``[analysis]`` section sets the bank and the geometry options
-        (:class:`neurogeom.models.config.AnalysisConfig`).
+        (:class:`neurogeom.specs.train.AnalysisConfig`).
     run_dir : path
         The run folder (the one given to ``train``).
 
@@ -98,7 +98,7 @@ def read_live_geometry(run_dir: str | Path) -> xr.Dataset:
     Returns
     -------
     xarray.Dataset
-        As :func:`neurogeom.learning.runs.run_geometry` returns for the same steps (coords ``step``,
+        As :func:`neurogeom.workflows.runs.run_geometry` returns for the same steps (coords ``step``,
         ``accuracy``, ``seed_used``).
 
     Raises

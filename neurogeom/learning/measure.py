@@ -1,6 +1,6 @@
 """Geometry measures at every stage, split value and time window of a population tensor.
 
-``geometry(pop, by="choice", measures=("glue",), over=("stage",))`` builds the manifolds of each
+``measure_geometry(pop, by="choice", measures=("glue",), over=("stage",))`` builds the manifolds of each
 stage, computes each measure on them, and returns one :class:`xarray.Dataset` indexed by the
 ``over`` dims, carrying their coords (e.g. the training ``step`` of each stage). ``split="look"``
 runs the analysis separately for each value of a trial label (a dim named after it), and a list of
@@ -8,7 +8,7 @@ runs the analysis separately for each value of a trial label (a dim named after 
 :func:`neurogeom.parallel.parallel_map` (``n_jobs``); results do not depend on it.
 
 Seeds: the measure at each index of those dims gets its own child seed,
-``child_seed(seed, *index)`` (:func:`neurogeom.geometry._provenance.child_seed`), recorded in the
+``child_seed(seed, *index)`` (:func:`neurogeom._provenance.child_seed`), recorded in the
 ``seed_used`` coord, so the Monte-Carlo draws of different stages, split values and windows are
 independent.
 """
@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from neurogeom.geometry._provenance import attr_value, child_seed
+from neurogeom._provenance import attr_value, child_seed
 from neurogeom.geometry.registry import Measure, get_measure
 from neurogeom.population import (
     label_names,
@@ -37,7 +37,7 @@ from neurogeom.population import (
     validate,
 )
 
-__all__ = ["geometry"]
+__all__ = ["measure_geometry"]
 
 _CORE_DIMS = ("trial", "unit")
 WINDOW_DIM = "time_window"
@@ -62,7 +62,7 @@ class _Task:
 
 @dataclass(frozen=True)
 class _Grid:
-    """The broadcast dims of one geometry() call, and what each index selects."""
+    """The broadcast dims of one measure_geometry() call, and what each index selects."""
 
     over: tuple[str, ...]
     split: str | None
@@ -130,7 +130,7 @@ def _plan_calls(chosen: list[Measure], kwargs: dict[str, Any]) -> tuple[_Call, .
         named, open_kwargs = _parameters(m.resolve())
         options = {**m.options, **shared, **per_measure.get(m.name, {})}
         if "seed" in options:
-            raise TypeError("give the seed as geometry(seed=...), not as a measure option.")
+            raise TypeError("give the seed as measure_geometry(seed=...), not as a measure option.")
         unknown = sorted(k for k in options if k not in named and not open_kwargs)
         if unknown:
             raise TypeError(
@@ -340,7 +340,7 @@ def _label_result(
     return out.assign_coords(seed_used=(grid.dims, seeds))
 
 
-def geometry(
+def measure_geometry(
     pop: xr.DataArray,
     *,
     by: str | Sequence[str],
@@ -412,12 +412,12 @@ def geometry(
 
     Examples
     --------
-    >>> ds = geometry(pop, by="choice", measures=("mftma", "participation_ratio"))  # doctest: +SKIP
+    >>> ds = measure_geometry(pop, by="choice", measures=("mftma", "participation_ratio"))  # doctest: +SKIP
     >>> ds.capacity.plot(x="step")  # doctest: +SKIP
     """
     if not isinstance(pop, xr.DataArray):
         raise TypeError(
-            f"geometry() needs a population tensor (xarray.DataArray); got {type(pop).__name__}. "
+            f"measure_geometry() needs a population tensor (xarray.DataArray); got {type(pop).__name__}. "
             "Build one with neurogeom.make_population(...), or call the measure on arrays."
         )
     validate(pop)

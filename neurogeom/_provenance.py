@@ -10,22 +10,15 @@ one seed a user gives.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from functools import cache
 from typing import Any
 
 import numpy as np
 
+from neurogeom._version import __version__
+
 __all__ = ["child_seed", "provenance", "attr_value"]
 
 
-@cache
-def _version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("neurogeom")
-    except Exception:  # pragma: no cover - not installed
-        return "unknown"
 
 
 def attr_value(value: Any) -> Any:
@@ -72,7 +65,7 @@ def provenance(estimator: str, **params: Any) -> dict[str, Any]:
     >>> provenance("glue", n_t=200, center=True)["center"]
     1
     """
-    out: dict[str, Any] = {"estimator": str(estimator), "neurogeom_version": _version()}
+    out: dict[str, Any] = {"estimator": str(estimator), "neurogeom_version": __version__}
     out.update({k: attr_value(v) for k, v in params.items()})
     return out
 

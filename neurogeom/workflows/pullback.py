@@ -21,7 +21,6 @@ from __future__ import annotations
 import copy
 import functools
 import json
-import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -29,98 +28,11 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-__all__ = ["DEFAULTS", "SETTINGS", "load_pullback_spec", "pullback_sweep", "run_pullback"]
+from neurogeom.show.pullback_report import pullback_report
+from neurogeom.specs.pullback import SETTINGS, load_pullback_spec
+from neurogeom.workflows.outputs import RunOptions, run_setting_spec
 
-DEFAULTS: dict[str, Any] = {
-    "seeds": [0, 1, 2], "data_seed": 0, "n_points": 400, "amplitude": 0.6, "frequency": 7.0,
-    "phase": 1.0, "width": 250, "activation": "sigmoid", "init": "uniform", "lr": 0.1,
-    "momentum": 0.9, "n_steps": 30000, "batch_size": 10,
-    "checkpoint_steps": [0, 3000, 10000, 20000, 25000, 30000], "n_grid": 101, "scan": 1.5, "n_index": 41,
-    "quantile": 0.2,
-}  # fmt: skip
-"""Keys of ``[pullback]`` and their defaults: the reference setting."""
-
-SETTINGS: dict[str, dict[str, Any]] = {
-    "full": {},
-    "fast": {
-        "seeds": [0],
-        "n_steps": 400,
-        "checkpoint_steps": [0, 200, 400],
-        "n_grid": 21,
-        "n_index": 15,
-    },  # fmt: skip
-}
-"""Overrides of ``[pullback]`` by setting: ``"full"`` is the spec as written, ``"fast"`` a smoke
-run (one seed, 400 steps: too short to fit the boundary)."""
-
-
-def load_pullback_spec(
-    spec: str | Path | Mapping[str, Any], overrides: Mapping[str, Any] | None = None
-) -> dict[str, Any]:
-    """Read and check a pullback spec, defaults filled in; nothing is computed.
-
-    Parameters
-    ----------
-    spec : path or mapping
-        A TOML file with a ``[pullback]`` section (keys in the module docstring), or its content.
-    overrides : mapping, optional
-        Keys replaced in ``[pullback]``, e.g. ``SETTINGS["fast"]``.
-
-    Returns
-    -------
-    dict
-        ``{"run": {"title": ...}, "pullback": {...every key...}}``.
-
-    Raises
-    ------
-    FileNotFoundError
-        The file does not exist.
-    ValueError
-        An unknown section or key; a checkpoint past ``n_steps``; no seeds; a non-positive size;
-        an unknown activation or initialisation.
-
-    Examples
-    --------
-    >>> cfg = load_pullback_spec({"pullback": {"seeds": [3], "n_steps": 10,
-    ...                                        "checkpoint_steps": [0, 10]}})
-    >>> cfg["pullback"]["width"], cfg["pullback"]["seeds"]
-    (250, [3])
-    """
-    if isinstance(spec, str | Path):
-        path = Path(spec)
-        if not path.is_file():
-            raise FileNotFoundError(f"pullback spec {str(path)!r} does not exist")
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    else:
-        raw = copy.deepcopy(dict(spec))
-    extra = set(raw) - {"run", "pullback"}
-    if extra:
-        raise ValueError(f"unknown sections {sorted(extra)} in the pullback spec; "
-                         "it has [run] and [pullback].")  # fmt: skip
-    table = {**dict(raw.get("pullback", {})), **dict(overrides or {})}
-    unknown = set(table) - set(DEFAULTS)
-    if unknown:
-        raise ValueError(f"unknown keys {sorted(unknown)} in [pullback]; "
-                         f"known: {sorted(DEFAULTS)}.")  # fmt: skip
-    cfg = {**copy.deepcopy(DEFAULTS), **table}
-    cfg["seeds"] = [int(s) for s in cfg["seeds"]]
-    cfg["checkpoint_steps"] = sorted({int(s) for s in cfg["checkpoint_steps"]} | {0})
-    if not cfg["seeds"]:
-        raise ValueError("[pullback] seeds is empty; give at least one network seed.")
-    for key in ("n_points", "width", "n_steps", "n_grid", "n_index"):
-        if int(cfg[key]) < 1:
-            raise ValueError(f"[pullback] {key} must be >= 1; got {cfg[key]}")
-    from neurogeom.models.feedforward import ACTIVATIONS, INITS
-
-    for key, known in (("activation", sorted(ACTIVATIONS)), ("init", list(INITS))):
-        if cfg[key] not in known:
-            raise ValueError(f"[pullback] {key} must be one of {known}; got {cfg[key]!r}")
-    if max(cfg["checkpoint_steps"]) > int(cfg["n_steps"]):
-        raise ValueError(f"[pullback] checkpoint_steps {cfg['checkpoint_steps']} go past "
-                         f"n_steps = {cfg['n_steps']}; drop them or train longer.")  # fmt: skip
-    run = {"title": "Pullback geometry along training", **dict(raw.get("run", {}))}
-    return {"run": run, "pullback": cfg}
-
+__all__ = ["pullback_sweep", "run_pullback", "sine_task"]
 
 def sine_task(cfg: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     """The inputs ``(n_points, 2)`` uniform on ``[-1, 1]^2`` and labels ``y > A sin(f x - p)``."""
@@ -201,7 +113,8 @@ def pullback_sweep(
         data square); ``boundary_magnification_final`` (and ``_sem``): the metric at that step
         against the final network's boundary (step 0: the initial metric's baseline);
         ``accuracy`` (training accuracy, fraction); ``log_volume_element`` and ``predicted``
-        (seed, step, y, x). attrs: ``spec`` (the checked ``[pullback]`` table, JSON), ``data``.
+        (seed, step, y, x); ``train_x``, ``train_y``, ``train_label`` (sample): the training
+        inputs and their classes. attrs: ``spec`` (the checked ``[pullback]`` table, JSON), ``data``.
 
     See Also
     --------
@@ -218,6 +131,7 @@ def pullback_sweep(
     coords = {"seed": seeds, "step": cfg["checkpoint_steps"], "y": np.linspace(-lim, lim, n),
               "x": np.linspace(-lim, lim, n)}  # fmt: skip
     stack = {k: np.stack([r[k] for r in results]) for k in results[0]}
+    x_train, labels_train = sine_task(cfg)
     ds = xr.Dataset(
         {
             "boundary_magnification": (("seed", "step"), stack["own"][..., 0]),
@@ -227,6 +141,9 @@ def pullback_sweep(
             "accuracy": (("seed", "step"), stack["accuracy"]),
             "log_volume_element": (("seed", "step", "y", "x"), stack["grid"]),
             "predicted": (("seed", "step", "y", "x"), stack["predicted"]),
+            "train_x": ("sample", x_train[:, 0]),
+            "train_y": ("sample", x_train[:, 1]),
+            "train_label": ("sample", labels_train),
         },
         coords=coords,
     )
@@ -236,49 +153,13 @@ def pullback_sweep(
     return ds
 
 
-def run_pullback(
-    spec_path: str | Path,
-    out: str | Path,
-    *,
-    setting: str | None = None,
-    n_jobs: int | None = None,
-    force: bool = False,
-    progress: Callable[[str, int, int], None] | None = None,
-) -> Path:
-    """Run a pullback spec end to end: the sweep, its figures and its report.
+def run_pullback(spec_path: str | Path, out: str | Path, options: RunOptions | None = None) -> Path:
+    """A pullback spec end to end: ``OUT/results/pullback.nc``, its figures and report.
 
-    Parameters
-    ----------
-    spec_path : path
-        A pullback spec, e.g. ``tasks/pullback_sine.toml``.
-    out : path
-        Output folder: ``out/results/pullback.nc`` (reused on a rerun of the same setting),
-        ``out/figures/pullback_volume.png|svg`` and ``pullback_index.png|svg``,
-        ``out/report.html``, ``out/results/timings.json``.
-    setting : {"full", "fast"}, optional
-        :data:`SETTINGS` (default ``"full"``: the spec as written).
-    n_jobs : int, optional
-        Seeds trained at once (default 1).
-    force : bool, default False
-        Recompute ``pullback.nc`` even when it holds this setting already.
-    progress : callable, optional
-        ``progress(phase, done, total)`` with phases ``"train"``, ``"plots"``, ``"report"``.
-
-    Returns
-    -------
-    pathlib.Path
-        The report's path.
-
-    Raises
-    ------
-    FileNotFoundError, ValueError
-        A missing or bad spec or setting, an output that is a file: before anything is written.
+    The entry point is :func:`neurogeom.workflows.pipeline.run_pipeline` (``neurogeom run``),
+    which tells the spec's kind and passes its :class:`~neurogeom.workflows.outputs.RunOptions`.
     """
-    from neurogeom.learning.pipeline import run_setting_spec
-    from neurogeom.show.pullback_report import pullback_report
-
     return run_setting_spec(
-        spec_path, out, settings=SETTINGS, setting=setting, result="pullback",
-        load_spec=load_pullback_spec, sweep=pullback_sweep, report=pullback_report,
-        n_jobs=n_jobs, force=force, progress=progress,
-    )  # fmt: skip
+        spec_path, out, settings=SETTINGS, result="pullback", load_spec=load_pullback_spec,
+        sweep=pullback_sweep, report=pullback_report, options=options or RunOptions(),
+    )

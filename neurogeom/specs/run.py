@@ -35,9 +35,9 @@ A run spec is a TOML file; relative paths are read from the spec's folder. Secti
     model's values by their text).
 
 Three other kinds of spec run through ``neurogeom run`` too (:func:`spec_kind` tells them apart):
-a training spec with ``[sweep] rank = [...]`` (:mod:`neurogeom.learning.rank_sweep`), a lazy-rich
-spec with a ``[lazy_rich]`` section (:mod:`neurogeom.learning.lazy_rich`) and a pullback spec with
-a ``[pullback]`` section (:mod:`neurogeom.learning.pullback`).
+a training spec with ``[sweep] rank = [...]`` (:mod:`neurogeom.workflows.rank_sweep`), a lazy-rich
+spec with a ``[lazy_rich]`` section (:mod:`neurogeom.workflows.lazy_rich`) and a pullback spec with
+a ``[pullback]`` section (:mod:`neurogeom.workflows.pullback`).
 
 :func:`load_run_spec` reads and checks everything that can be checked without computing: files,
 labels, the mapping, the stage counts. Errors are one line naming the problem and the fix.
@@ -52,18 +52,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RunSpec", "Source", "load_run_spec", "spec_kind"]
+from neurogeom.specs._common import check_keys, fail
 
-_TOP = {"run", "recordings", "models", "analysis", "compare"}
-_RECORDING_KEYS = {"format", "stages", "align", "window_s", "bin_size_s", "variable", "by",
+__all__ = ["RunSpec", "Source", "named_setting", "spec_kind"]
+
+TOP_KEYS = {"run", "recordings", "models", "analysis", "compare"}
+RECORDING_KEYS = {"format", "stages", "align", "window_s", "bin_size_s", "variable", "by",
                    "dims", "quantity", "window_s_analysis"}  # fmt: skip
-_MODEL_KEYS = {"run", "task", "steps", "window_s_analysis", "period"}
-_ANALYSIS = {
+MODEL_KEYS = {"run", "task", "steps", "window_s_analysis", "period"}
+ANALYSIS_DEFAULTS = {
     "by": None, "within": [], "window_s": None, "measure": "glue", "n_t": 100, "n_boot": 20,
     "n_null": 20, "n_perm": 50, "confidence": 0.95, "zscore": True, "balance": True,
     "test_stages": None, "coding": False,
 }  # fmt: skip
-_COMPARE = {"brain": None, "model": None, "on": None, "kind": "fraction", "n_perm": 50,
+COMPARE_DEFAULTS = {"brain": None, "model": None, "on": None, "kind": "fraction", "n_perm": 50,
             "measures": ["cka_similarity", "rsa_similarity", "procrustes_distance"],
             "mapping": {}}  # fmt: skip
 
@@ -115,157 +117,66 @@ class RunSpec:
         return {**self.recordings, **self.models}
 
 
-def _fail(where: str, message: str) -> None:
-    raise ValueError(f"{where}: {message}")
-
-
-def _unknown_keys(table: Mapping[str, Any], allowed: set[str], where: str) -> None:
-    extra = sorted(set(table) - allowed)
-    if extra:
-        from neurogeom.models.config import unknown_keys_message
-
-        _fail(where, unknown_keys_message(extra, sorted(allowed)) + ".")
-
-
-def _file(base: Path, value: Any, where: str) -> Path:
-    if not isinstance(value, str):
-        _fail(where, f"a path must be a string; got {value!r}.")
-    path = (base / value).resolve()
-    if not path.exists():
-        raise FileNotFoundError(f"{where}: file {str(path)!r} does not exist; check the path.")
-    return path
-
-
-def _nwb_values(path: Path) -> dict[str, list[Any]]:
-    from neurogeom.io.nwb import nwb_info
-
-    info = nwb_info(path, n_examples=64)
-    cols = info["trial_columns"]
-    return {c: v for c, v in cols.items() if c not in info["event_columns"]}
-
-
-def _recording(name: str, table: Mapping[str, Any], base: Path) -> Source:
-    where = f"[recordings.{name}]"
-    _unknown_keys(table, _RECORDING_KEYS, where)
-    opts = dict(table)
-    fmt = opts.setdefault("format", "nwb")
-    if fmt not in ("nwb", "mat", "array"):
-        _fail(where, f"format must be 'nwb', 'mat' or 'array'; got {fmt!r}.")
-    stages = opts.get("stages")
-    if not isinstance(stages, Mapping) or not stages:
-        _fail(where, "give stages = { <stage name> = <file>, ... } in learning order.")
-    if len(stages) < 2:
-        _fail(where, f"a trajectory needs at least 2 stages; got {len(stages)} ({list(stages)}).")
-    opts["stages"] = {str(k): _file(base, v, f"{where} stage {k!r}") for k, v in stages.items()}
-    if fmt == "nwb":
-        for key in ("align", "window_s", "bin_size_s"):
-            if key not in opts:
-                _fail(where, f"an NWB recording needs {key!r} (e.g. window_s = [-0.2, 1.0]).")
-        per_stage = [_nwb_values(p) for p in opts["stages"].values()]
-        shared = set.intersection(*(set(v) for v in per_stage))
-        values = {c: sorted({x for v in per_stage for x in v[c]}, key=str) for c in shared}
-    else:
-        values = {}  # read with the data
-    return Source(name, "recording", opts, values)
-
-
-def _model(name: str, table: Mapping[str, Any], base: Path) -> Source:
-    import json
-
-    where = f"[models.{name}]"
-    _unknown_keys(table, _MODEL_KEYS, where)
-    opts = dict(table)
-    if "run" not in opts:
-        _fail(where, "give run = <run folder> (reused if it holds checkpoints, else trained into).")
-    run = (base / str(opts["run"])).resolve()
-    opts["run"] = run
-    if (run / "spec.json").exists() and (run / "checkpoints").is_dir():
-        spec = json.loads((run / "spec.json").read_text())
-    elif "task" in opts:
-        from neurogeom.tasks import load_spec
-
-        opts["task"] = _file(base, opts["task"], f"{where} task")
-        spec = load_spec(opts["task"])
-    else:
-        raise FileNotFoundError(
-            f"{where}: run folder {str(run)!r} holds no checkpoints; give task = <task spec> to "
-            "train it, or point run at a trained run folder."
-        )
-    if "period" in opts and not isinstance(opts["period"], str):
-        _fail(
-            where, f"period must be a task period name such as 'decision'; got {opts['period']!r}."
-        )
-    if "period" in opts and "window_s_analysis" in opts:
-        _fail(where, "give period (a task period) or window_s_analysis (seconds), not both.")
-    steps = opts.get("steps")
-    if steps is not None and len(steps) < 2:
-        _fail(where, f"a trajectory needs at least 2 checkpoints; steps = {steps}.")
-    an = spec.get("analysis", {})
-    grid = an.get("conditions") or {}
-    values = {str(c): list(grid.get(c, [])) for c in an.get("labels") or []}
-    return Source(name, "model", opts, values)
-
-
 def _labels_list(value: Any, where: str) -> list[str]:
     if value is None:
         return []
     values = [value] if isinstance(value, str) else list(value)
     if not all(isinstance(v, str) for v in values):
-        _fail(where, f"labels must be strings; got {value!r}.")
+        fail(where, f"labels must be strings; got {value!r}.")
     return values
 
 
-def _check_labels(src: Source, wanted: list[str], where: str) -> None:
+def check_labels(src: Source, wanted: list[str], where: str) -> None:
     if not src.labels:
         return  # labels known only once the data is read
     missing = [w for w in wanted if w not in src.labels]
     if missing:
-        _fail(where, f"unknown label(s) {missing} in {src.kind} {src.name!r}; "
+        fail(where, f"unknown label(s) {missing} in {src.kind} {src.name!r}; "
               f"its trial labels are {src.labels}.")  # fmt: skip
 
 
-def _analysis(table: Mapping[str, Any]) -> dict[str, Any]:
-    _unknown_keys(table, set(_ANALYSIS), "[analysis]")
-    out = {**_ANALYSIS, **table}
+def parse_analysis(table: Mapping[str, Any]) -> dict[str, Any]:
+    check_keys(table, set(ANALYSIS_DEFAULTS), "[analysis]")
+    out = {**ANALYSIS_DEFAULTS, **table}
     if not isinstance(out["by"], str):
-        _fail("[analysis]", f"give by = <trial label> (a string); got {out['by']!r}.")
+        fail("[analysis]", f"give by = <trial label> (a string); got {out['by']!r}.")
     out["within"] = _labels_list(out["within"], "[analysis] within")
     for key in ("n_t", "n_boot", "n_null", "n_perm"):
         if not isinstance(out[key], int) or out[key] < 0:
-            _fail("[analysis]", f"{key} must be a non-negative integer; got {out[key]!r}.")
+            fail("[analysis]", f"{key} must be a non-negative integer; got {out[key]!r}.")
     for key in ("zscore", "coding"):
         if not isinstance(out[key], bool):
-            _fail("[analysis]", f"{key} must be true or false; got {out[key]!r}.")
+            fail("[analysis]", f"{key} must be true or false; got {out[key]!r}.")
     if not 0 < float(out["confidence"]) < 1:
-        _fail("[analysis]", f"confidence must lie in (0, 1); got {out['confidence']}.")
+        fail("[analysis]", f"confidence must lie in (0, 1); got {out['confidence']}.")
     return out
 
 
-def _compare(table: Mapping[str, Any], spec: RunSpec) -> dict[str, Any]:
+def parse_compare(table: Mapping[str, Any], spec: RunSpec) -> dict[str, Any]:
     where = "[compare]"
-    _unknown_keys(table, set(_COMPARE), where)
-    out = {**_COMPARE, **table}
+    check_keys(table, set(COMPARE_DEFAULTS), where)
+    out = {**COMPARE_DEFAULTS, **table}
     for role, pool in (("brain", spec.recordings), ("model", spec.models)):
         if out[role] not in pool:
-            _fail(where, f"{role} = {out[role]!r} names no {role} section; known: {list(pool)}.")
+            fail(where, f"{role} = {out[role]!r} names no {role} section; known: {list(pool)}.")
     brain, model = spec.recordings[out["brain"]], spec.models[out["model"]]
     on = _labels_list(out["on"], f"{where} on")
     if not on:
-        _fail(where, "give on = [<brain labels to match on>], e.g. on = ['choice', 'context'].")
-    _check_labels(brain, on, where)
+        fail(where, "give on = [<brain labels to match on>], e.g. on = ['choice', 'context'].")
+    check_labels(brain, on, where)
     mapping: dict[str, tuple[str, dict[str, Any]]] = {}
     for label, rule in dict(out["mapping"]).items():
         rule = {"to": rule} if isinstance(rule, str) else dict(rule)
-        _unknown_keys(rule, {"to", "values"}, f"{where} mapping.{label}")
-        _check_labels(model, [label], f"{where} mapping.{label}")
+        check_keys(rule, {"to", "values"}, f"{where} mapping.{label}")
+        check_labels(model, [label], f"{where} mapping.{label}")
         target = rule.get("to", label)
         if target not in on:
-            _fail(f"{where} mapping.{label}", f"maps to {target!r}, which is not in on = {on}; "
+            fail(f"{where} mapping.{label}", f"maps to {target!r}, which is not in on = {on}; "
                   f"map to one of them.")  # fmt: skip
         mapping[label] = (target, dict(rule.get("values", {})))
     targets = {t for t, _ in mapping.values()}
     unmapped = [o for o in on if o not in targets]
-    _check_labels(model, unmapped, f"{where} on")
+    check_labels(model, unmapped, f"{where} on")
     mapping = {
         k: (t, _typed_values(model.values.get(k, []), vmap)) for k, (t, vmap) in mapping.items()
     }
@@ -292,7 +203,7 @@ def _check_shared(
         vmap = mapping.get(src, (label, {}))[1]
         mapped = {str(vmap.get(v, v)) for v in m_vals}
         if not mapped & {str(v) for v in b_vals}:
-            _fail(where, f"no shared values of {label!r}: the brain has {b_vals}, the model "
+            fail(where, f"no shared values of {label!r}: the brain has {b_vals}, the model "
                   f"{src!r} gives {sorted(mapped)} after the mapping; map the model's values "
                   f"with [compare.mapping.{src}] values = {{...}}.")  # fmt: skip
 
@@ -369,62 +280,3 @@ def spec_kind(path: str | Path) -> str:
     return "run"
 
 
-def load_run_spec(path: str | Path) -> RunSpec:
-    """Read and check a run spec; nothing is computed or written.
-
-    Parameters
-    ----------
-    path : path
-        A TOML run spec (see the module docstring).
-
-    Returns
-    -------
-    RunSpec
-        Paths resolved against the spec's folder; each source's trial labels read.
-
-    Raises
-    ------
-    FileNotFoundError
-        The spec, or a file or run folder it names, does not exist.
-    ValueError
-        An unknown section or key, a bad value, an unknown label, a mapping to a label that is
-        not matched on, fewer than 2 stages for a trajectory.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"run spec {str(path)!r} does not exist; check the path.")
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"{path}: not valid TOML ({exc}).") from None
-    if "lazy_rich" in raw:
-        _fail(str(path), "a lazy-rich spec ([lazy_rich]), not a run spec: run it with "
-              "`neurogeom run` or neurogeom.learning.lazy_rich.run_lazy_rich.")  # fmt: skip
-    if "pullback" in raw:
-        _fail(str(path), "a pullback spec ([pullback]), not a run spec: run it with "
-              "`neurogeom run` or neurogeom.learning.pullback.run_pullback.")  # fmt: skip
-    _unknown_keys(raw, _TOP, str(path))
-    base = path.resolve().parent
-    run = dict(raw.get("run", {}))
-    _unknown_keys(run, {"title", "seed", "n_jobs"}, "[run]")
-    recordings = {n: _recording(n, t, base) for n, t in raw.get("recordings", {}).items()}
-    models = {n: _model(n, t, base) for n, t in raw.get("models", {}).items()}
-    if not recordings and not models:
-        _fail(str(path), "name at least one [recordings.<name>] or [models.<name>] section.")
-    spec = RunSpec(path, str(run.get("title", path.stem)), int(run.get("seed", 0)),
-                   int(run.get("n_jobs", 1)), recordings, models,
-                   _analysis(raw.get("analysis", {})), None, raw)  # fmt: skip
-    spec.compare = _compare(raw["compare"], spec) if "compare" in raw else None
-    test = spec.analysis["test_stages"]
-    for src in spec.recordings.values():
-        names = list(src.options["stages"])
-        if test is not None and (len(test) != 2 or any(t not in names for t in test)):
-            _fail("[analysis] test_stages", f"give two stage names of every recording; got "
-                  f"{test!r}, recording {src.name!r} has {names}.")  # fmt: skip
-    labels = [spec.analysis["by"], *spec.analysis["within"]]
-    for src in spec.recordings.values():
-        _check_labels(src, labels, "[analysis] by/within")
-    if spec.compare is None:
-        for src in spec.models.values():
-            _check_labels(src, labels, "[analysis] by/within")
-    return spec

@@ -1,0 +1,163 @@
+"""What every spec kind shares: reading TOML, naming unknown keys, type words, one-line failures.
+
+Messages name the file, the section and the key, and the nearest valid key when there is one.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, NoReturn
+
+__all__ = ["check_keys", "fail", "read_toml", "unknown_keys_message"]
+
+
+def fail(where: str, message: str) -> NoReturn:
+    """Raise ``ValueError("<where>: <message>")``.
+
+    Examples
+    --------
+    >>> fail("[analysis]", "n_t must be positive; got 0.")
+    Traceback (most recent call last):
+    ...
+    ValueError: [analysis]: n_t must be positive; got 0.
+    """
+    raise ValueError(f"{where}: {message}")
+
+
+def check_keys(table: Mapping[str, Any], allowed: Iterable[str], where: str) -> None:
+    """Fail naming the keys of ``table`` that are not ``allowed`` (with the nearest valid one).
+
+    Examples
+    --------
+    >>> check_keys({"n_step": 3}, ["n_steps", "lr"], "[training]")
+    Traceback (most recent call last):
+    ...
+    ValueError: [training]: unknown key(s) ['n_step'] (did you mean 'n_steps'?); allowed: n_steps, lr.
+    """
+    allowed = sorted(allowed) if isinstance(allowed, set | frozenset) else list(allowed)
+    extra = sorted(set(table) - set(allowed))
+    if extra:
+        fail(where, unknown_keys_message(extra, allowed) + ".")
+
+
+def read_toml(path: str | Path, what: str = "spec") -> dict[str, Any]:
+    """The table of a TOML file, or a one-line error naming the file and the problem.
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at ``path``.
+    ValueError
+        Not valid TOML (the parser's line and column are kept).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} {str(path)!r} does not exist; check the path.")
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: not valid TOML ({exc}).") from None
+
+
+def unknown_keys_message(
+    unknown: Iterable[str], allowed: Iterable[str], where: str = "", noun: str = "key(s)"
+) -> str:
+    """``"unknown key(s) ['n_step'] in [training] (did you mean 'n_steps'?); allowed: ..."``.
+
+    Parameters
+    ----------
+    unknown : iterable of str
+        The keys not allowed.
+    allowed : iterable of str
+        The keys allowed, in the order they are listed.
+    where : str, optional
+        Where the keys were found, e.g. ``"in [training]"``.
+    noun : str, default="key(s)"
+        What the keys are, e.g. ``"network key(s)"``.
+
+    Returns
+    -------
+    str
+        One line naming the unknown keys, the nearest allowed key of each that has a close one,
+        and the allowed keys.
+
+    Examples
+    --------
+    >>> unknown_keys_message(["n_step"], ["n_steps", "lr"], "in [training]")
+    "unknown key(s) ['n_step'] in [training] (did you mean 'n_steps'?); allowed: n_steps, lr"
+    """
+    allowed = list(allowed)
+    unknown = sorted(unknown)
+    near = {}
+    for key in unknown:
+        match = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
+        if match:
+            near[key] = match[0]
+    hint = ""
+    if len(unknown) == 1 and near:
+        hint = f" (did you mean {near[unknown[0]]!r}?)"
+    elif near:
+        hint = " (did you mean " + ", ".join(f"{v!r} for {k!r}" for k, v in near.items()) + "?)"
+    head = f"unknown {noun} {unknown}" + (f" {where}" if where else "")
+    return f"{head}{hint}; allowed: {', '.join(allowed)}"
+
+
+_TYPE_WORDS = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+
+
+def _type_word(hint: Any) -> str:
+    """What a field's type asks for, in words (TOML has no null: ``None`` is "omitted")."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        words = [_type_word(a) for a in typing.get_args(hint) if a is not type(None)]
+        return " or ".join(words) + (" (or omitted)" if type(None) in typing.get_args(hint) else "")
+    if origin is list or hint is list:
+        args = typing.get_args(hint)
+        inner = _type_word(args[0]) if args and args[0] is not Any else ""
+        return "a list" + (f" of {inner.split(' ', 1)[-1]}s" if inner else "")
+    if origin is dict or hint is dict:
+        return "a table"
+    return _TYPE_WORDS.get(hint, getattr(hint, "__name__", str(hint)))
+
+
+def _matches(value: Any, hint: Any) -> bool:
+    """Whether a spec value has a field's type (an integer is a number; ``True`` is no integer)."""
+    if hint is Any:
+        return True
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, a) for a in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if origin is list or hint is list:
+        args = typing.get_args(hint)
+        return isinstance(value, list) and all(_matches(v, args[0]) for v in value if args)
+    if origin is dict or hint is dict:
+        return isinstance(value, Mapping)
+    return True
+
+
+def _type_error(where: str, hint: Any, value: Any) -> str:
+    given = f"{value!r} ({_TYPE_WORDS.get(type(value), type(value).__name__)})"
+    message = f"{where} must be {_type_word(hint)}; got {given}"
+    if isinstance(value, str) and _matches(1.0, hint):
+        try:
+            float(value)
+        except ValueError:
+            pass
+        else:
+            message += f"; write the number without quotes: {where.rsplit('.', 1)[-1]} = {value}"
+    return message

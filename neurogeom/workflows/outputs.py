@@ -1,0 +1,151 @@
+"""A run folder's outputs: the options every run takes, results reused by setting, the report's
+phases, and the timings file.
+
+Every spec kind runs through :func:`neurogeom.workflows.pipeline.run_pipeline` with the same
+:class:`RunOptions`; the writers here are shared by all of them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import xarray as xr
+
+from neurogeom._files import to_json, write_atomic
+from neurogeom.io.store import load, save
+from neurogeom.specs.run import named_setting
+
+__all__ = ["RunOptions", "check_out", "read_timings", "save_report", "write_timings"]
+
+#: ``progress(phase, done, total)``: the one progress callback of a run.
+Progress = Callable[[str, int, int], None]
+
+
+def _no_progress(phase: str, done: int, total: int) -> None:
+    """A progress callback that shows nothing."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a spec runs; the numbers depend on none of them except ``setting``.
+
+    Attributes
+    ----------
+    setting : str or None
+        A named setting of a spec with settings (``"full"``, the spec as written, or ``"fast"``);
+        ``None`` is ``"full"``. An error for a run spec.
+    n_jobs : int or None
+        Workers; ``None`` is the spec's own (``[run] n_jobs``) or 1.
+    force : bool
+        Recompute results the output folder already holds.
+    progress : callable or None
+        ``progress(phase, done, total)``.
+    """
+
+    setting: str | None = None
+    n_jobs: int | None = None
+    force: bool = False
+    progress: Progress | None = None
+
+    @property
+    def tell(self) -> Progress:
+        """The progress callback, one that shows nothing when none was given."""
+        return self.progress or _no_progress
+
+
+def check_out(out: Path) -> None:
+    """An output folder must not be a file."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"output {str(out)!r} is a file; give a folder, e.g. -o out/run.")
+
+
+def run_setting_spec(
+    spec_path: str | Path,
+    out: str | Path,
+    *,
+    settings: Mapping[str, Mapping[str, Any]],
+    setting: str | None,
+    result: str,
+    load_spec: Callable[..., dict[str, Any]],
+    sweep: Callable[..., xr.Dataset],
+    report: Callable[..., Any],
+    options: RunOptions,
+) -> Path:
+    """Run a spec with named settings (lazy-rich, pullback): sweep, figures, report, timings.
+
+    ``OUT/results/<result>.nc`` is reused on a rerun of the same setting (unless ``force``);
+    ``report(ds, figures=..., setting=..., spec=..., title=...)`` returns the unsaved report.
+    ``load_spec(spec_path, overrides)`` checks the spec first, so a bad spec or setting fails
+    before anything is written. Returns the report's path.
+    """
+    name, overrides = named_setting(settings, options.setting)
+    cfg = load_spec(spec_path, overrides)
+    out = Path(out)
+    check_out(out)
+    tell = options.tell
+    seconds: dict[str, float] = {}
+    t0 = time.perf_counter()
+    path = out / "results" / f"{result}.nc"
+    if path.exists() and not options.force and load(path).attrs.get("setting") == name:
+        ds, reused = load(path), [result]
+        tell("train", 1, 1)
+    else:
+        ds = sweep(spec_path, overrides=overrides, n_jobs=options.n_jobs or 1,
+                   progress=lambda d, t: tell("train", d, t))  # fmt: skip
+        ds.attrs.update(setting=name, spec_path=str(spec_path))
+        save(ds, path)
+        reused = []
+    seconds["train"] = time.perf_counter() - t0
+    saved = save_report(
+        out, lambda figures: report(ds, figures=figures, setting=name, spec=str(spec_path),
+                                    title=str(cfg["run"]["title"])),
+        tell, seconds,
+    )  # fmt: skip
+    write_timings(out, seconds, reused, [])
+    return saved
+
+
+def save_report(
+    out: Path,
+    make: Callable[[Path], Any],
+    tell: Callable[[str, int, int], None],
+    seconds: dict[str, float],
+) -> Path:
+    """Figures into ``OUT/figures`` and ``OUT/report.html``, timing the phases "plots" and "report".
+
+    ``make(figures)`` builds the (unsaved) report, writing its figures into ``figures``; the
+    seconds of each phase go into ``seconds``. Returns the report's path.
+    """
+    t0 = time.perf_counter()
+    tell("plots", 0, 1)
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    rep = make(out / "figures")
+    tell("plots", 1, 1)
+    seconds["plots"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    tell("report", 0, 1)
+    saved = rep.save(out / "report.html")
+    tell("report", 1, 1)
+    seconds["report"] = time.perf_counter() - t0
+    return saved
+
+
+def write_timings(
+    out: Path, seconds: Mapping[str, float], reused: list[str], notes: list[str]
+) -> None:
+    """``OUT/results/timings.json``: seconds and share of each phase, results reused, notes."""
+    total = sum(seconds.values())
+    body = {"seconds": dict(seconds), "total_s": total,
+            "share": {k: (v / total if total else 0.0) for k, v in seconds.items()},
+            "reused": reused, "notes": notes}  # fmt: skip
+    write_atomic(out / "results" / "timings.json", to_json(body, indent=1) + "\n")
+
+
+def read_timings(out: str | Path) -> dict[str, Any]:
+    """The phase timings a run wrote (``OUT/results/timings.json``)."""
+    return json.loads((Path(out) / "results" / "timings.json").read_text())

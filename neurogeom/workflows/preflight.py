@@ -1,0 +1,191 @@
+"""Checks before anything is computed or written: a spec against its task and the files it names.
+
+:mod:`neurogeom.specs` holds each spec kind's schema (keys, types, values); what can only be
+checked against something outside the spec lives here: a training spec's task (its name, its
+condition keys and values, its periods and labels, the task's keyword arguments, the measures by
+their registry), and a run spec's files (each recording's trial labels, each model's run folder or
+training spec). :func:`load_spec` and :func:`load_run_spec` read a spec and run every check, so a
+workflow that starts from them has nothing left to discover after the first byte is written.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from neurogeom.geometry.registry import get_measure
+from neurogeom.io.nwb import nwb_info
+from neurogeom.specs._common import (
+    check_keys,
+    fail,
+    read_toml,
+)
+from neurogeom.specs.run import (
+    MODEL_KEYS,
+    RECORDING_KEYS,
+    TOP_KEYS,
+    RunSpec,
+    Source,
+    check_labels,
+    parse_analysis,
+    parse_compare,
+)
+from neurogeom.specs.train import AnalysisConfig, validate_spec
+from neurogeom.tasks import check_task_spec
+
+__all__ = ["load_run_spec", "load_spec"]
+
+
+def load_spec(path: str | Path) -> dict[str, Any]:
+    """Read and validate a TOML experiment spec (sections task, network, training, checkpoints,
+    analysis, and optionally sweep).
+
+    The returned dict carries ``"source"``: the path read.
+    """
+    raw = read_toml(path, "spec")
+    spec = validate_spec(raw, where=str(path))
+    try:
+        check_task_spec(spec)
+        for measure in AnalysisConfig.from_dict(spec.get("analysis") or {}).measures:
+            try:
+                get_measure(measure)
+            except ValueError as exc:
+                raise ValueError(f"analysis.measures: {exc}") from None
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+    spec["source"] = str(path)
+    return spec
+
+
+# ---- run specs: the files they name --------------------------------------------------------------
+
+
+def _file(base: Path, value: Any, where: str) -> Path:
+    if not isinstance(value, str):
+        fail(where, f"a path must be a string; got {value!r}.")
+    path = (base / value).resolve()
+    if not path.exists():
+        raise FileNotFoundError(f"{where}: file {str(path)!r} does not exist; check the path.")
+    return path
+
+
+def _nwb_values(path: Path) -> dict[str, list[Any]]:
+    info = nwb_info(path, n_examples=64)
+    cols = info["trial_columns"]
+    return {c: v for c, v in cols.items() if c not in info["event_columns"]}
+
+
+def _recording(name: str, table: Mapping[str, Any], base: Path) -> Source:
+    where = f"[recordings.{name}]"
+    check_keys(table, RECORDING_KEYS, where)
+    opts = dict(table)
+    fmt = opts.setdefault("format", "nwb")
+    if fmt not in ("nwb", "mat", "array"):
+        fail(where, f"format must be 'nwb', 'mat' or 'array'; got {fmt!r}.")
+    stages = opts.get("stages")
+    if not isinstance(stages, Mapping) or not stages:
+        fail(where, "give stages = { <stage name> = <file>, ... } in learning order.")
+    if len(stages) < 2:
+        fail(where, f"a trajectory needs at least 2 stages; got {len(stages)} ({list(stages)}).")
+    opts["stages"] = {str(k): _file(base, v, f"{where} stage {k!r}") for k, v in stages.items()}
+    if fmt == "nwb":
+        for key in ("align", "window_s", "bin_size_s"):
+            if key not in opts:
+                fail(where, f"an NWB recording needs {key!r} (e.g. window_s = [-0.2, 1.0]).")
+        per_stage = [_nwb_values(p) for p in opts["stages"].values()]
+        shared = set.intersection(*(set(v) for v in per_stage))
+        values = {c: sorted({x for v in per_stage for x in v[c]}, key=str) for c in shared}
+    else:
+        values = {}  # read with the data
+    return Source(name, "recording", opts, values)
+
+
+def _model(name: str, table: Mapping[str, Any], base: Path) -> Source:
+    where = f"[models.{name}]"
+    check_keys(table, MODEL_KEYS, where)
+    opts = dict(table)
+    if "run" not in opts:
+        fail(where, "give run = <run folder> (reused if it holds checkpoints, else trained into).")
+    run = (base / str(opts["run"])).resolve()
+    opts["run"] = run
+    if (run / "spec.json").exists() and (run / "checkpoints").is_dir():
+        spec = json.loads((run / "spec.json").read_text())
+    elif "task" in opts:
+        opts["task"] = _file(base, opts["task"], f"{where} task")
+        spec = load_spec(opts["task"])
+    else:
+        raise FileNotFoundError(
+            f"{where}: run folder {str(run)!r} holds no checkpoints; give task = <task spec> to "
+            "train it, or point run at a trained run folder."
+        )
+    if "period" in opts and not isinstance(opts["period"], str):
+        fail(
+            where, f"period must be a task period name such as 'decision'; got {opts['period']!r}."
+        )
+    if "period" in opts and "window_s_analysis" in opts:
+        fail(where, "give period (a task period) or window_s_analysis (seconds), not both.")
+    steps = opts.get("steps")
+    if steps is not None and len(steps) < 2:
+        fail(where, f"a trajectory needs at least 2 checkpoints; steps = {steps}.")
+    an = spec.get("analysis", {})
+    grid = an.get("conditions") or {}
+    values = {str(c): list(grid.get(c, [])) for c in an.get("labels") or []}
+    return Source(name, "model", opts, values)
+
+
+def load_run_spec(path: str | Path) -> RunSpec:
+    """Read and check a run spec; nothing is computed or written.
+
+    Parameters
+    ----------
+    path : path
+        A TOML run spec (see the module docstring).
+
+    Returns
+    -------
+    RunSpec
+        Paths resolved against the spec's folder; each source's trial labels read.
+
+    Raises
+    ------
+    FileNotFoundError
+        The spec, or a file or run folder it names, does not exist.
+    ValueError
+        An unknown section or key, a bad value, an unknown label, a mapping to a label that is
+        not matched on, fewer than 2 stages for a trajectory.
+    """
+    path = Path(path)
+    raw = read_toml(path, "run spec")
+    if "lazy_rich" in raw:
+        fail(str(path), "a lazy-rich spec ([lazy_rich]), not a run spec: run it with "
+              "`neurogeom run` or neurogeom.workflows.lazy_rich.run_lazy_rich.")  # fmt: skip
+    if "pullback" in raw:
+        fail(str(path), "a pullback spec ([pullback]), not a run spec: run it with "
+              "`neurogeom run` or neurogeom.workflows.pullback.run_pullback.")  # fmt: skip
+    check_keys(raw, TOP_KEYS, str(path))
+    base = path.resolve().parent
+    run = dict(raw.get("run", {}))
+    check_keys(run, {"title", "seed", "n_jobs"}, "[run]")
+    recordings = {n: _recording(n, t, base) for n, t in raw.get("recordings", {}).items()}
+    models = {n: _model(n, t, base) for n, t in raw.get("models", {}).items()}
+    if not recordings and not models:
+        fail(str(path), "name at least one [recordings.<name>] or [models.<name>] section.")
+    spec = RunSpec(path, str(run.get("title", path.stem)), int(run.get("seed", 0)),
+                   int(run.get("n_jobs", 1)), recordings, models,
+                   parse_analysis(raw.get("analysis", {})), None, raw)  # fmt: skip
+    spec.compare = parse_compare(raw["compare"], spec) if "compare" in raw else None
+    test = spec.analysis["test_stages"]
+    for src in spec.recordings.values():
+        names = list(src.options["stages"])
+        if test is not None and (len(test) != 2 or any(t not in names for t in test)):
+            fail("[analysis] test_stages", f"give two stage names of every recording; got "
+                  f"{test!r}, recording {src.name!r} has {names}.")  # fmt: skip
+    labels = [spec.analysis["by"], *spec.analysis["within"]]
+    for src in spec.recordings.values():
+        check_labels(src, labels, "[analysis] by/within")
+    if spec.compare is None:
+        for src in spec.models.values():
+            check_labels(src, labels, "[analysis] by/within")
+    return spec
