@@ -5,14 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from neurogeom.tasks import (
-    build_trial_bank,
-    expand_sweep,
-    ideal_observer,
-    load_spec,
-    supported_tasks,
-    validate_spec,
-)
+from neurogeom.specs.train import expand_sweep, validate_spec
+from neurogeom.tasks import build_trial_bank, ideal_observer, supported_tasks
+from neurogeom.workflows.preflight import load_spec
 
 pytest.importorskip("neurogym")
 

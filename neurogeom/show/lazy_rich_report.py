@@ -16,7 +16,7 @@ import pandas as pd
 import xarray as xr
 
 from neurogeom.show._style import save_figure
-from neurogeom.show.report import Report
+from neurogeom.show.report import Report, spec_report
 
 __all__ = ["lazy_rich_table", "lazy_rich_reading", "lazy_rich_report"]
 
@@ -167,25 +167,10 @@ def lazy_rich_reading(ds: xr.Dataset) -> str:
 def lazy_rich_report(
     ds: xr.Dataset, *, figures: str | Path, setting: str, spec: str, title: str | None = None
 ) -> Report:
-    """The report of a lazy-rich sweep: inputs, settings, the figure, the table, the reading.
-
-    Parameters
-    ----------
-    ds : xarray.Dataset
-        :func:`neurogeom.workflows.lazy_rich.lazy_rich_sweep`'s result.
-    figures : path
-        Existing folder for ``lazy_rich.png`` and ``lazy_rich.svg``.
-    setting : str
-        The setting's name (``"fast"``, ``"full"``).
-    spec : str
-        The spec's path.
-    title : str, optional
-        The report's title.
-
-    Returns
-    -------
-    Report
-        Not yet saved.
+    """The report of a lazy-rich sweep (:func:`neurogeom.workflows.lazy_rich.lazy_rich_sweep`):
+    inputs, settings, the figure (``lazy_rich.png|svg`` written into the folder ``figures``), the
+    tables, the reading. The other arguments and the result are those of
+    :func:`~neurogeom.show.report.spec_report`.
 
     See Also
     --------
@@ -193,16 +178,16 @@ def lazy_rich_report(
     """
     from neurogeom.show.figures import plot_lazy_rich
 
-    cfg = json.loads(ds.attrs.get("spec", "{}"))
-    inputs = {"spec": spec, "setting": setting, "data": ds.attrs.get("data", ""),
-              "architectures": cfg.get("architectures", {}),
-              "alphas": [float(v) for v in ds["alpha"].values],
-              "seeds": [int(s) for s in ds["seed"].values]}  # fmt: skip
-    settings = {"training": cfg.get("training", {}), "geometry": cfg.get("analysis", {}),
-                "out of distribution": cfg.get("ood", {}), "transfer": cfg.get("transfer", {}),
-                "output scale": "logits alpha (f(w) - f(w0)), loss / alpha^2 (Chizat et al. "
-                "2019)"}  # fmt: skip
-    rep = Report(title or "Lazy to rich on digits", inputs=inputs, settings=settings)
+    rep, cfg = spec_report(
+        ds, spec=spec, setting=setting, title=title or "Lazy to rich on digits",
+        inputs={"architectures": json.loads(ds.attrs.get("spec", "{}")).get("architectures", {}),
+                "alphas": [float(v) for v in ds["alpha"].values]},
+    )  # fmt: skip
+    rep.settings.update({"training": cfg.get("training", {}), "geometry": cfg.get("analysis", {}),
+                         "out of distribution": cfg.get("ood", {}),
+                         "transfer": cfg.get("transfer", {}),
+                         "output scale": "logits alpha (f(w) - f(w0)), loss / alpha^2 (Chizat et "
+                         "al. 2019)"})  # fmt: skip
     rep.add_section("Output scale alpha: weight change, last-layer geometry, OOD and transfer", (
         "One network per (architecture, alpha, seed) trained on scikit-learn's 8x8 digits; GLUE "
         "capacity of the last hidden layer's activity per test digit along training; accuracy on "

@@ -7,7 +7,6 @@ training, a table per checkpoint and a plain-language reading into one HTML repo
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -17,7 +16,7 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from neurogeom.show._style import save_figure
-from neurogeom.show.report import Report
+from neurogeom.show.report import Report, spec_report
 
 __all__ = ["plot_pullback_index", "pullback_reading", "pullback_report", "pullback_table"]
 
@@ -125,25 +124,10 @@ def pullback_reading(ds: xr.Dataset) -> str:
 def pullback_report(
     ds: xr.Dataset, *, figures: str | Path, setting: str, spec: str, title: str | None = None
 ) -> Report:
-    """The report of a pullback spec: inputs, settings, figures, the table, the reading.
-
-    Parameters
-    ----------
-    ds : xarray.Dataset
-        :func:`neurogeom.workflows.pullback.pullback_sweep`'s result.
-    figures : path
-        Existing folder for ``pullback_volume`` and ``pullback_index`` (png and svg).
-    setting : str
-        The setting's name (``"fast"``, ``"full"``).
-    spec : str
-        The spec's path.
-    title : str, optional
-        The report's title.
-
-    Returns
-    -------
-    Report
-        Not yet saved.
+    """The report of a pullback spec (:func:`neurogeom.workflows.pullback.pullback_sweep`):
+    inputs, settings, the figures (``pullback_volume`` and ``pullback_index``, png and svg,
+    written into the folder ``figures``), the table, the reading. The other arguments and the
+    result are those of :func:`~neurogeom.show.report.spec_report`.
 
     See Also
     --------
@@ -151,11 +135,9 @@ def pullback_report(
     """
     from neurogeom.show.figures import plot_volume_element
 
-    cfg = json.loads(ds.attrs.get("spec", "{}"))
-    inputs = {"spec": spec, "setting": setting, "data": ds.attrs.get("data", ""),
-              "seeds": [int(s) for s in ds["seed"].values]}  # fmt: skip
-    rep = Report(title or "Pullback geometry along training", inputs=inputs,
-                 settings={"pullback": cfg})  # fmt: skip
+    rep, cfg = spec_report(ds, spec=spec, setting=setting,
+                           title=title or "Pullback geometry along training")  # fmt: skip
+    rep.settings["pullback"] = cfg
     rep.add_section("The pullback metric of the hidden layer", (
         "g(x) = J(x)^T J(x) / N with J the Jacobian of the hidden layer's activity (N units); its "
         "volume element sqrt(det g) tells how much the layer stretches area at x. The boundary "

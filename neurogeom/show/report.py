@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -195,3 +196,48 @@ class Report:
             raise FileNotFoundError(f"folder {path.parent} does not exist; create it first.")
         write_atomic(path, self.to_html().encode("utf-8"))
         return path
+
+
+def spec_report(
+    ds: xr.Dataset,
+    *,
+    spec: str,
+    setting: str,
+    title: str,
+    inputs: Mapping[str, Any] | None = None,
+    settings: Mapping[str, Any] | None = None,
+) -> tuple[Report, dict[str, Any]]:
+    """A report of a spec run at a named setting, its inputs and settings filled in.
+
+    The report builders of the spec kinds with settings (lazy-rich, pullback) start here.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        The run's result: attrs ``spec`` (the checked spec, JSON) and ``data`` (what it was
+        trained on), a ``seed`` coord.
+    spec : str
+        The spec's path.
+    setting : str
+        The setting's name (``"fast"``, ``"full"``).
+    title : str
+        The report's title.
+    inputs, settings : mapping, optional
+        More rows of the inputs and settings tables.
+
+    Returns
+    -------
+    (Report, dict)
+        The report (not yet saved, no section yet) and the spec's table read from ``ds``.
+
+    Examples
+    --------
+    >>> ds = xr.Dataset(coords={"seed": [0, 1]}, attrs={"spec": '{"n": 2}', "data": "toy"})
+    >>> rep, cfg = spec_report(ds, spec="s.toml", setting="fast", title="Toy")
+    >>> cfg, rep.inputs["seeds"]
+    ({'n': 2}, [0, 1])
+    """
+    cfg = json.loads(ds.attrs.get("spec", "{}"))
+    rows = {"spec": spec, "setting": setting, "data": ds.attrs.get("data", ""), **(inputs or {}),
+            "seeds": [int(s) for s in ds["seed"].values]}  # fmt: skip
+    return Report(title, inputs=rows, settings=dict(settings or {})), cfg
