@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 from neurogeom.cli import app
 from neurogeom.io.store import load
 from neurogeom.models.images import CORRUPTIONS, corrupt, load_digits_split
-from neurogeom.specs.run import spec_kind
 from neurogeom.specs.lazy_rich import FAST_SETTING, load_lazy_rich_spec
+from neurogeom.specs.run import spec_kind
 from neurogeom.workflows.preflight import load_run_spec
 
 pytest.importorskip("torch")

@@ -14,9 +14,9 @@ from typer.testing import CliRunner
 
 from neurogeom.cli import app
 from neurogeom.io.store import load
+from neurogeom.specs.pullback import DEFAULTS, load_pullback_spec
 from neurogeom.specs.run import spec_kind
 from neurogeom.workflows.preflight import load_run_spec
-from neurogeom.specs.pullback import DEFAULTS, load_pullback_spec
 from neurogeom.workflows.pullback import sine_task
 
 pytest.importorskip("torch")
