@@ -10,6 +10,8 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
+__all__ = ["lazy_exports"]
+
 
 def lazy_exports(
     package: str, exports: Mapping[str, str]

@@ -17,6 +17,8 @@ from typing import Any
 import typer
 from rich.console import Console
 
+__all__ = ["app"]
+
 app = typer.Typer(
     name="neurogeom",
     help="Geometry of neural population task representations across learning, in brains and models.",

@@ -32,7 +32,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-__all__ = ["BACKENDS", "batches", "cluster", "current_client", "parallel_map"]
+__all__ = ["BACKENDS", "cluster", "current_client", "parallel_map"]
 
 T = TypeVar("T")
 R = TypeVar("R")

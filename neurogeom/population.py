@@ -37,6 +37,22 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+__all__ = [
+    "DIMS",
+    "QUANTITIES",
+    "VALID",
+    "make_population",
+    "validate",
+    "with_valid_mask",
+    "Manifolds",
+    "manifolds",
+    "trial_labels",
+    "select",
+    "select_stage",
+    "average",
+    "pool",
+]
+
 DIMS: tuple[str, ...] = ("stage", "trial", "time", "unit")
 QUANTITIES: frozenset[str] = frozenset(
     {"spike_count", "rate_hz", "dff", "fluorescence", "rnn_state", "continuous"}

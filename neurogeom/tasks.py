@@ -53,15 +53,7 @@ import pandas as pd
 from neurogeom.specs._common import _matches, _type_error, unknown_keys_message
 from neurogeom.specs.train import AnalysisConfig
 
-__all__ = [
-    "TrialBank",
-    "build_trial_bank",
-    "make_env",
-    "supported_tasks",
-    "task_condition_keys",
-    "check_task_spec",
-    "ideal_observer",
-]
+__all__ = ["TrialBank", "build_trial_bank", "make_env", "supported_tasks", "ideal_observer"]
 
 
 # ---- task registry ------------------------------------------------------------------------------
@@ -102,12 +94,12 @@ def _check_task(name: str) -> _TaskInfo:
     return _TASKS[name]
 
 
-def task_condition_keys(name: str) -> tuple[str, ...]:
+def _task_condition_keys(name: str) -> tuple[str, ...]:
     """The condition keys that a task's ``new_trial`` honours (fixed by a condition grid).
 
     Examples
     --------
-    >>> task_condition_keys("PerceptualDecisionMaking-v0")
+    >>> _task_condition_keys("PerceptualDecisionMaking-v0")
     ('ground_truth', 'coh')
     """
     return _check_task(name).condition_keys
@@ -641,7 +633,7 @@ def ideal_observer(bank: TrialBank) -> np.ndarray:
 def _check_task_conditions(spec: Mapping[str, Any]) -> None:
     """The task exists and each fixed condition is one its trials take."""
     name = spec["task"]["name"]
-    keys = task_condition_keys(name)  # an unknown task: the error lists the supported ones
+    keys = _task_condition_keys(name)  # an unknown task: the error lists the supported ones
     bad = sorted(set(spec["task"].get("conditions") or {}) - set(keys))
     bad += sorted(set((spec.get("analysis") or {}).get("conditions") or {}) - set(keys))
     if bad:

@@ -32,7 +32,7 @@ from neurogeom.learning import balance, learning_stages, trajectory
 from neurogeom.learning.stages import GLUE_MEASURES
 from neurogeom.models.simulate import simulate
 from neurogeom.models.train import run_spec
-from neurogeom.show.figures import plot_stages_heatmap, plot_trajectory, save_figure
+from neurogeom.show import plot_stages_heatmap, plot_trajectory, save_figure
 from neurogeom.tasks import build_trial_bank
 
 FAST = os.environ.get("NEUROGEOM_FAST") == "1"

@@ -40,7 +40,7 @@ from neurogeom.learning import (
 )
 from neurogeom.models.simulate import simulate
 from neurogeom.models.train import run_spec
-from neurogeom.show.figures import plot_brain_vs_model, plot_strategy_plane, save_figure
+from neurogeom.show import plot_brain_vs_model, plot_strategy_plane, save_figure
 from neurogeom.tasks import build_trial_bank
 
 FAST = os.environ.get("NEUROGEOM_FAST") == "1"

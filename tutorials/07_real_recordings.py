@@ -33,8 +33,7 @@ import neurogeom as ng
 from neurogeom.io.arrays import read_golub
 from neurogeom.io.nwb import nwb_info
 from neurogeom.learning import balance, measure_geometry, stage_difference, trajectory
-from neurogeom.show.figures import plot_trajectory, save_figure
-from neurogeom.show.report import reading
+from neurogeom.show import plot_trajectory, reading, save_figure
 
 FAST = os.environ.get("NEUROGEOM_FAST") == "1"
 N_T, N_POINTS, N_REP = (30, 10, 10) if FAST else (200, 20, 100)

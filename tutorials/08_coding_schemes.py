@@ -44,7 +44,7 @@ from neurogeom.models.bayesian import (
     kernel_predictor,
     sample_posterior,
 )
-from neurogeom.show._style import save_figure
+from neurogeom.show import save_figure
 from neurogeom.show.figures import plot_coding_phases, plot_coding_scheme
 from neurogeom.workflows.coding_phases import coding_phases
 

@@ -45,7 +45,7 @@ from neurogeom.geometry.riemann import (
     pullback_metric,
 )
 from neurogeom.models.feedforward import MLP, train_classifier
-from neurogeom.show._style import save_figure
+from neurogeom.show import save_figure
 from neurogeom.show.figures import plot_volume_element
 
 started = time.perf_counter()

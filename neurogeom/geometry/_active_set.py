@@ -22,6 +22,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+__all__ = ["solve_working_sets"]
+
 # status codes of one sample's solve
 OK, MAX_ITER = 0, 1
 # most points added to the passive set per outer iteration

@@ -26,6 +26,8 @@ from math import comb
 
 import numpy as np
 
+__all__ = ["ENSEMBLES", "draw"]
+
 ENSEMBLES = ("nontrivial", "uniform", "balanced", "one_vs_rest")
 # enumerate an ensemble only up to this many rows (beyond, n_t is smaller anyway)
 _MAX_ENUMERATE = 1 << 16

@@ -39,6 +39,20 @@ from threadpoolctl import ThreadpoolController
 
 from neurogeom.geometry import _active_set
 
+__all__ = [
+    "blas_threads",
+    "direct_is_cheaper",
+    "dual_gradient",
+    "finish",
+    "fista",
+    "fista_in_chunks",
+    "one_blas_thread",
+    "reduce_points",
+    "solve_batch",
+    "solve_reference",
+    "spectral_norm_sq",
+]
+
 # Use the Gram path (K = X X^T, pivoted Cholesky) when n_points <= max(n_features, this).
 _GRAM_PATH_MAX_POINTS = 4096
 # Keep the float64 Gram matrix for the exact finish when it has at most this many entries.

@@ -22,6 +22,8 @@ import numpy as np
 from scipy.linalg import qr
 from scipy.optimize import minimize, nnls
 
+__all__ = ["center_subspace", "manifold_mean_field", "qr_basis"]
+
 #: ||v - t|| below this counts as an interior probe (the published code's ``eps``).
 INTERIOR_EPS = 1e-8
 

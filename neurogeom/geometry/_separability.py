@@ -29,6 +29,15 @@ from collections.abc import Callable
 import numpy as np
 from scipy.optimize import linprog
 
+__all__ = [
+    "canonical",
+    "centroid_certificate",
+    "no_separating_direction",
+    "probe_problems",
+    "settle_by_lp",
+    "verdicts",
+]
+
 # ||v*|| / ||u|| below this: no separating direction; above _DIRECTION (with v* feasible): one
 _ZERO = 1e-9
 _DIRECTION = 1e-6

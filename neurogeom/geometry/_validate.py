@@ -13,6 +13,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+__all__ = [
+    "backend_name",
+    "choice",
+    "dichotomy_array",
+    "finite_real",
+    "float_dtype",
+    "label_values",
+    "points_and_labels",
+    "positive_int",
+    "representation",
+    "representation_pair",
+    "unit_scale",
+]
+
 
 def points_and_labels(
     points: Any, labels: Any, *, caller: str

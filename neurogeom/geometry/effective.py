@@ -30,6 +30,8 @@ from numpy.typing import ArrayLike
 
 from neurogeom.geometry import _dual
 
+__all__ = ["capacity_contour"]
+
 _PINV_RCOND = 1e-10
 
 
@@ -230,7 +232,7 @@ def summarize(
     return out
 
 
-def capacity_identity(capacity: float, radius: float, dimension: float, utility: float) -> float:
+def _capacity_identity(capacity: float, radius: float, dimension: float, utility: float) -> float:
     """Right-hand side of the exact identity ``alpha = Psi (1 + R^-2) / D``."""
     return utility * (1.0 + radius**-2) / dimension
 

@@ -31,6 +31,7 @@ _EXPORTS: dict[str, str] = {
     "trajectory": "trajectories",
     "learning_stages": "stages",
     "normalise_measures": "stages",
+    "log_time": "stages",
     "strategy_path": "strategies",
     "compare_strategies": "strategies",
     "window_mean": "prepare",

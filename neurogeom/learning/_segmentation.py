@@ -15,6 +15,8 @@ from ruptures.exceptions import NotEnoughPoints
 from neurogeom.learning._stage_measures import ordered
 from neurogeom.learning.stats import percentile_ci
 
+__all__ = ["MIN_SIZE", "boundary_spread", "replicate_boundaries", "segment"]
+
 MIN_SIZE = 3
 
 

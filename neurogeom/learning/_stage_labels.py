@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+__all__ = ["LABEL_RULE", "Z_MOVE", "label_segments"]
+
 Z_MOVE = 3.0
 ALIGNMENTS = ("center_alignment", "axis_alignment", "center_axis_alignment")
 LABEL_RULE = (

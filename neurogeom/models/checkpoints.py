@@ -228,7 +228,7 @@ def latest_state(
 # ---- metrics table --------------------------------------------------------------------------------
 
 
-def metrics_path(run_dir: Path) -> Path:
+def _metrics_path(run_dir: Path) -> Path:
     return run_dir / "metrics.csv"
 
 
@@ -243,13 +243,13 @@ def _metrics_text(rows: list[dict]) -> str:
 
 def write_metrics(run_dir: Path, rows: list[dict]) -> None:
     """metrics.csv with a header and ``rows``, rewritten atomically."""
-    write_atomic(metrics_path(run_dir), (",".join(COLUMNS) + "\n" + _metrics_text(rows)).encode())
+    write_atomic(_metrics_path(run_dir), (",".join(COLUMNS) + "\n" + _metrics_text(rows)).encode())
 
 
 def append_metrics(run_dir: Path, rows: list[dict]) -> None:
     """Append ``rows`` to metrics.csv in one write, each a complete line."""
     if rows:
-        with open(metrics_path(run_dir), "a") as f:
+        with open(_metrics_path(run_dir), "a") as f:
             f.write(_metrics_text(rows))
 
 
@@ -259,7 +259,7 @@ def read_metrics(run_dir: Path, step: int) -> list[dict]:
     Rows past ``step`` (and a last line cut short by a killed run) are dropped from the file too, so
     that appends continue from ``step``; a missing file is started anew with its header.
     """
-    path = metrics_path(run_dir)
+    path = _metrics_path(run_dir)
     if not path.is_file():
         write_metrics(run_dir, [])
         return []

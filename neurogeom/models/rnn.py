@@ -31,15 +31,7 @@ from torch import nn
 
 from neurogeom.specs.train import NetworkConfig
 
-__all__ = [
-    "NetworkConfig",
-    "CTRNN",
-    "GRUNet",
-    "build_network",
-    "truncate_rank",
-    "pick_device",
-    "torch_threads",
-]
+__all__ = ["CTRNN", "GRUNet", "build_network", "truncate_rank"]
 
 
 def pick_device(device: str | None = "auto") -> torch.device:

@@ -21,7 +21,7 @@ from neurogeom.models.rnn import torch_threads
 from neurogeom.models.train import list_checkpoints, load_run_network, predict_choices, run_spec
 from neurogeom.tasks import TrialBank, build_trial_bank
 
-__all__ = ["simulate", "analysis_bank", "stage_label", "bank_choices"]
+__all__ = ["simulate", "analysis_bank", "bank_choices"]
 
 
 def analysis_bank(
@@ -40,7 +40,7 @@ def analysis_bank(
     )
 
 
-def stage_label(step: int, first: int, last: int) -> str:
+def _stage_label(step: int, first: int, last: int) -> str:
     """``"init"`` for the first checkpoint, ``"final"`` for the last, ``"step_<n>"`` otherwise."""
     if step == first:
         return "init"
@@ -152,7 +152,7 @@ def simulate(
         stage=step_values,
         stage_coords={
             "step": step_values,
-            "label": np.array([stage_label(int(s), first, last) for s in step_values]),
+            "label": np.array([_stage_label(int(s), first, last) for s in step_values]),
         },
         align=f"{align}_start" if in_period is None else f"mean over {period}",
         bin_size_s=bank.dt_ms / 1000.0,

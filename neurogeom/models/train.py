@@ -73,13 +73,10 @@ from neurogeom.specs.train import (
 from neurogeom.tasks import TrialBank, build_trial_bank, check_task_spec, ideal_observer
 
 __all__ = [
-    "TrainConfig",
     "TrainResult",
     "train",
     "log_schedule",
     "predict_choices",
-    "load_checkpoint",
-    "list_checkpoints",
     "load_run_network",
     "run_spec",
 ]

@@ -17,16 +17,20 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from neurogeom.geometry import capacity_contour
-from neurogeom.show._style import STAGE_COLORS, measure_label, new_figure, palette, save_figure
+from neurogeom.show._style import STAGE_COLORS, measure_label, new_figure, palette
+from neurogeom.show._style import save_figure as save_figure
 
 __all__ = [
-    "palette",
-    "save_figure",
     "plot_trajectory",
     "plot_stages_heatmap",
     "plot_strategy_plane",
     "plot_brain_vs_model",
     "plot_psychometric",
+    "plot_rank_sweep",
+    "plot_coding_scheme",
+    "plot_coding_phases",
+    "plot_lazy_rich",
+    "plot_volume_element",
 ]
 
 

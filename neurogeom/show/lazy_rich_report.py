@@ -18,7 +18,7 @@ import xarray as xr
 from neurogeom.show._style import save_figure
 from neurogeom.show.report import Report, spec_report
 
-__all__ = ["lazy_rich_table", "lazy_rich_reading", "lazy_rich_report"]
+__all__ = ["PAPER_CAPACITY", "lazy_rich_table", "lazy_rich_reading", "lazy_rich_report"]
 
 #: The released last-layer capacities of the seed study (VGG-11 trained on CIFAR-10 at output
 #: scale alpha, capacity of 10 CIFAR-100 classes x 50 images; read from its tables): not

@@ -33,10 +33,10 @@ from matplotlib.figure import Figure
 
 from neurogeom._files import write_atomic
 from neurogeom._version import __version__
-from neurogeom.show._readings import reading
+from neurogeom.show._readings import reading as reading
 from neurogeom.show._style import figure_png
 
-__all__ = ["Report", "reading"]
+__all__ = ["Report"]
 
 _CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; max-width: 1100px;

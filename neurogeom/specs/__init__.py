@@ -21,6 +21,7 @@ _EXPORTS: dict[str, str] = {
     "validate_spec": "train",
     "expand_sweep": "train",
     "RunSpec": "run",
+    "Source": "run",
     "spec_kind": "run",
     "named_setting": "run",
     "load_lazy_rich_spec": "lazy_rich",

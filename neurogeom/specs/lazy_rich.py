@@ -20,7 +20,6 @@ __all__ = [
     "FAST_SETTING",
     "SETTINGS",
     "SEVERITIES",
-    "is_lazy_rich_spec",
     "load_lazy_rich_spec",
 ]
 
@@ -65,7 +64,7 @@ FAST_SETTING: dict[str, dict[str, Any]] = {
 SETTINGS: dict[str, dict[str, dict[str, Any]]] = {"full": {}, "fast": FAST_SETTING}
 
 
-def is_lazy_rich_spec(raw: Mapping[str, Any]) -> bool:
+def _is_lazy_rich_spec(raw: Mapping[str, Any]) -> bool:
     """Whether a parsed TOML file is a lazy-rich spec (it has a ``[lazy_rich]`` section)."""
     return "lazy_rich" in raw
 

@@ -27,9 +27,9 @@ from typing import Any, ClassVar
 from neurogeom.specs._common import (
     _matches,
     _type_error,
-    read_toml,
     unknown_keys_message,
 )
+from neurogeom.specs._common import read_toml as read_toml
 
 __all__ = [
     "NetworkConfig",
@@ -37,13 +37,9 @@ __all__ = [
     "CheckpointConfig",
     "AnalysisConfig",
     "CONFIG_SECTIONS",
-    "config_keys",
-    "parse_target",
-    "unknown_keys_message",
     "SPEC_KEYS",
     "validate_spec",
     "expand_sweep",
-    "read_toml",
 ]
 
 
@@ -416,7 +412,7 @@ CONFIG_SECTIONS: dict[str, type] = {
 }
 
 
-def config_keys(section: str) -> tuple[str, ...]:
+def _config_keys(section: str) -> tuple[str, ...]:
     """The keys a spec section that builds a config may hold: the config's fields, in order."""
     return tuple(f.name for f in fields(CONFIG_SECTIONS[section]))
 
@@ -427,10 +423,10 @@ def config_keys(section: str) -> tuple[str, ...]:
 #: take that config's fields (:mod:`neurogeom.specs.train`, the one place they are defined).
 SPEC_KEYS: dict[str, tuple[str, ...]] = {
     "task": ("name", "kwargs", "conditions"),
-    "network": config_keys("network"),
-    "training": config_keys("training"),
-    "checkpoints": config_keys("checkpoints"),
-    "analysis": config_keys("analysis"),
+    "network": _config_keys("network"),
+    "training": _config_keys("training"),
+    "checkpoints": _config_keys("checkpoints"),
+    "analysis": _config_keys("analysis"),
     "sweep": ("rank", "seed", "alpha", "g", "lr"),
 }
 #: The section whose config each sweep key sets.

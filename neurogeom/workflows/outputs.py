@@ -20,7 +20,7 @@ from neurogeom._files import to_json, write_atomic
 from neurogeom.io.store import load, save
 from neurogeom.specs.run import named_setting
 
-__all__ = ["RunOptions", "check_out", "read_timings", "save_report", "write_timings"]
+__all__ = ["read_timings"]
 
 #: ``progress(phase, done, total)``: the one progress callback of a run.
 Progress = Callable[[str, int, int], None]

@@ -30,7 +30,7 @@ from neurogeom.specs.run import named_setting
 from neurogeom.workflows.outputs import RunOptions, check_out, save_report, write_timings
 from neurogeom.workflows.preflight import load_spec
 
-__all__ = ["rank_sweep", "FAST_SETTING", "SETTINGS", "is_sweep_spec", "run_rank_sweep"]
+__all__ = ["rank_sweep", "FAST_SETTING", "SETTINGS", "run_rank_sweep"]
 
 #: Variables of the result, from the geometry at the first and the last checkpoint.
 _MEASURES = ("capacity", "radius", "dimension")
@@ -191,7 +191,7 @@ def rank_sweep(
 # ---- `neurogeom run <sweep spec>` ---------------------------------------------------------------
 
 
-def is_sweep_spec(raw: Mapping[str, Any]) -> bool:
+def _is_sweep_spec(raw: Mapping[str, Any]) -> bool:
     """Whether a parsed TOML file is a training spec with a ``[sweep]`` of ``rank``: the kind
     ``neurogeom run`` hands to :func:`run_rank_sweep` (a run spec has no ``[task]``)."""
     return "task" in raw and "rank" in dict(raw.get("sweep", {}))

@@ -29,7 +29,7 @@ from neurogeom.models.train import list_checkpoints, run_spec
 from neurogeom.specs.train import AnalysisConfig
 from neurogeom.tasks import TrialBank
 
-__all__ = ["run_geometry", "checkpoint_geometry", "geometry_settings", "psychometric"]
+__all__ = ["run_geometry", "psychometric"]
 
 #: Result attrs of a measure that describe one checkpoint; kept as variables over ``stage``.
 _PER_STEP_ATTRS = ("at_floor", "no_separating_fraction", "n_dichotomies_distinct")
