@@ -173,7 +173,7 @@ def test_register_custom_measure():
         assert ("test_pr_centroids", "test_pr_centroids") in measures().index
         assert reg.get_measure("test_pr_centroids").resolve().__name__ == "participation_ratio"
     finally:
-        reg._REGISTRY.pop("test_pr_centroids")
+        reg.unregister("test_pr_centroids")
 
 
 def _feature_map_inputs():
