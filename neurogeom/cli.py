@@ -116,6 +116,15 @@ def _points_labels_measures() -> list[str]:
     return measure_names("points_labels")
 
 
+def _is_points_labels_measure(name: str) -> bool:
+    from neurogeom.geometry.registry import get_measure
+
+    try:
+        return get_measure(name).inputs == "points_labels"
+    except ValueError:
+        return False
+
+
 def _stage_value(pop: Any, stage: str | None) -> object:
     """``--stage`` as the stage coord's type (the command line gives a string)."""
     if stage is not None and "stage" in pop.dims:
@@ -172,8 +181,8 @@ def capacity_cmd(
     method: str = typer.Option(
         "glue",
         "--method",
-        help="a registered measure: glue, simulated_capacity, mftma, decoding_accuracy, "
-        "participation_ratio",
+        help="a registered measure of points and labels (glue, simulated_capacity, mftma, "
+        "decoding_accuracy, ...: the table of neurogeom.geometry.measures())",
     ),
     n_t: int | None = typer.Option(
         None, "--n-t", help="number of (y, t) samples (measures that take n_t: glue, mftma)"
@@ -184,8 +193,8 @@ def capacity_cmd(
     """Manifold capacity and geometry of the manifolds given by a trial label; save the Dataset."""
     from neurogeom.io.store import load, save
 
-    choices = _points_labels_measures()
-    if method not in choices:
+    if not _is_points_labels_measure(method):  # finds the measure without importing them all
+        choices = _points_labels_measures()
         raise ValueError(f"--method must be one of {', '.join(choices)}; got {method!r}.")
     if within is not None and within == by:
         raise ValueError(

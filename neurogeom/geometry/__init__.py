@@ -21,6 +21,9 @@ _EXPORTS: dict[str, str] = {
     "measure_names": "registry",
     "get_measure": "registry",
     "register": "registry",
+    "register_measure": "registry",
+    "unregister": "registry",
+    "registered": "registry",
     "Measure": "registry",
     "Output": "registry",
     "cka_similarity": "similarity",
@@ -45,4 +48,18 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = sorted(_EXPORTS)
 
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+_exported, __dir__ = lazy_exports(__name__, _EXPORTS)
+
+
+def __getattr__(name: str) -> object:
+    """A public name, or any registered measure by its name (``neurogeom.geometry.<measure>``)."""
+    import importlib.util
+
+    if name in _EXPORTS or name.startswith("_") or importlib.util.find_spec(f"{__name__}.{name}"):
+        return _exported(name)  # a submodule is imported by the import system, not here
+    from neurogeom.geometry.registry import get_measure
+
+    try:
+        return get_measure(name).resolve()
+    except ValueError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None

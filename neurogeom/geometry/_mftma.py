@@ -18,6 +18,8 @@ from threadpoolctl import threadpool_limits
 from neurogeom import _provenance
 from neurogeom.geometry import _validate
 from neurogeom.geometry._mftma_kernels import center_subspace, manifold_mean_field, qr_basis
+from neurogeom.geometry.capacity import GLUE_OUTPUTS
+from neurogeom.geometry.registry import register_measure
 
 __all__ = ["mftma", "manifold_frames"]
 
@@ -97,6 +99,14 @@ def manifold_frames(
     }
 
 
+@register_measure(
+    kind="capacity",
+    direction="larger_is_more_separable",
+    invariances=("rotation", "reflection", "translation", "isotropic scaling"),
+    citation="Chung, Lee & Sompolinsky, Phys. Rev. X 8, 031003 (2018); "
+    "Cohen, Chung, Lee & Sompolinsky, Nat. Commun. 11, 746 (2020)",
+    outputs=GLUE_OUTPUTS[:3],
+)
 def mftma(
     points: np.ndarray,
     labels: np.ndarray,
@@ -290,7 +300,4 @@ def _mftma(
             canonical_signs=bool(canonical_signs),
         ),
     )
-    ds["capacity"].attrs = {"long_name": "MFTMA capacity (harmonic mean over manifolds)"}
-    ds["radius"].attrs = {"long_name": "mean anchor radius, in units of the centre norm"}
-    ds["dimension"].attrs = {"long_name": "mean anchor dimension"}
     return ds

@@ -35,8 +35,50 @@ from neurogeom.geometry import (
     _validate,
     effective,
 )
+from neurogeom.geometry.registry import Output, register_measure
 
 __all__ = ["glue", "simulated_capacity"]
+
+_MORE, _LESS = "larger_is_more_separable", "larger_is_less_separable"
+_ROT = ("rotation", "reflection", "isotropic scaling")
+CAPACITY = Output(
+    "capacity", direction=_MORE, kind="capacity", label="capacity α", units="manifolds per unit"
+)
+GLUE_OUTPUTS = (
+    CAPACITY,
+    Output(
+        "radius",
+        direction=_LESS,
+        kind="geometry",
+        label="radius R",
+        units="relative to centre norm",
+    ),
+    Output("dimension", direction=_LESS, kind="geometry", label="dimension D", units="dimensions"),
+    Output(
+        "utility", direction=_MORE, kind="geometry", label="utility Ψ", units="fraction, 0 to 1"
+    ),
+    Output(
+        "center_alignment",
+        direction=_LESS,
+        kind="geometry",
+        label="centre alignment",
+        units="cos², 0 to 1",
+    ),
+    Output(
+        "axis_alignment",
+        direction=_MORE,
+        kind="geometry",
+        label="axis alignment",
+        units="cos, 0 to 1",
+    ),
+    Output(
+        "center_axis_alignment",
+        direction=_LESS,
+        kind="geometry",
+        label="centre-axis alignment",
+        units="|cos|, 0 to 1",
+    ),
+)
 
 # independent random streams derived from ``seed``
 _STREAM_SUBSAMPLE, _STREAM_PROJECTION, _STREAM_JITTER, _STREAM_DICHOTOMY, _STREAM_PROBE = range(5)
@@ -453,12 +495,17 @@ def _glue_dataset(res, names, counts, sample_vars, attrs):
         },
         attrs=attrs,
     )
-    ds["capacity"].attrs.update(
-        long_name="GLUE manifold capacity P / E[F]", larger_is_more_separable=1
-    )
+    ds["capacity"].attrs.update(larger_is_more_separable=1)
     return ds
 
 
+@register_measure(
+    kind="capacity",
+    direction=_MORE,
+    invariances=_ROT,
+    citation="Chou, Le, Wang & Chung, bioRxiv 2024.02.26.582157 (GLUE); Chou et al., ICML 2025",
+    outputs=GLUE_OUTPUTS,
+)
 def glue(
     points: Any,
     labels: Any,
@@ -767,6 +814,13 @@ def _critical_dimensions(factor, signs_all, seed, bias):
     return critical
 
 
+@register_measure(
+    kind="capacity",
+    direction=_MORE,
+    invariances=_ROT,
+    citation="Cohen et al. 2020; Chou et al., ICML 2025 (Algorithm 1)",
+    outputs=(CAPACITY,),
+)
 def simulated_capacity(
     points: Any,
     labels: Any,
@@ -929,5 +983,5 @@ def simulated_capacity(
             **info,
         ),
     )
-    ds["capacity"].attrs.update(long_name="simulated capacity P / N_c", larger_is_more_separable=1)
+    ds["capacity"].attrs.update(larger_is_more_separable=1)
     return ds

@@ -22,6 +22,7 @@ import xarray as xr
 
 from neurogeom._provenance import provenance
 from neurogeom.geometry import _validate
+from neurogeom.geometry.registry import Output, register_measure
 
 __all__ = ["SCHEMES", "coding_scheme", "tuning_matrix"]
 
@@ -189,6 +190,28 @@ def _remove_baseline(tuning: np.ndarray, baseline: str) -> np.ndarray:
     return tuning
 
 
+@register_measure(
+    kind="coding",
+    direction="larger_is_more_redundant",
+    invariances=("permutation of units", "isotropic scaling"),
+    citation="van Meegen & Sompolinsky, Nat. Commun. 16, 3354 (2025)",
+    outputs=(
+        Output(
+            "redundancy",
+            direction="larger_is_more_redundant",
+            kind="coding",
+            label="redundancy",
+            units="probability, 0 to 1",
+        ),
+        Output(
+            "tuning_dimension",
+            direction="larger_is_more_dimensional",
+            kind="dimension",
+            label="tuning dimension",
+            units="dimensions",
+        ),
+    ),
+)
 def coding_scheme(
     points: np.ndarray,
     labels: np.ndarray,

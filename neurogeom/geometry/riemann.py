@@ -32,6 +32,7 @@ import torch
 import xarray as xr
 
 from neurogeom._provenance import provenance
+from neurogeom.geometry.registry import register_measure
 
 __all__ = [
     "boundary_magnification",
@@ -670,6 +671,21 @@ def metric_along_paths(
 # ---- the boundary magnification index -------------------------------------------------------------
 
 
+@register_measure(
+    kind="geometry",
+    direction="larger_is_more_magnified",
+    invariances=(
+        "rotation",
+        "reflection",
+        "translation",
+        "isotropic scaling",
+        "permutation of units",
+    ),
+    citation="Zavatone-Veth, Yang, Rubinfien & Pehlevan, NeurIPS 2023 (pullback metric)",
+    inputs="feature_map",
+    label="boundary magnification",
+    units="log ratio of volume elements",
+)
 def boundary_magnification(
     feature_map: FeatureMap,
     classifier: Callable,

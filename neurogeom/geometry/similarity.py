@@ -16,6 +16,7 @@ from scipy import stats
 
 from neurogeom._provenance import provenance
 from neurogeom.geometry import _validate
+from neurogeom.geometry.registry import register_measure
 
 __all__ = [
     "ProcrustesDistance",
@@ -95,6 +96,15 @@ def _cka(X: np.ndarray, Y: np.ndarray, *, debiased: bool, caller: str) -> float:
     return float(np.linalg.norm(Yc.T @ Xc) ** 2 / (xx * yy))
 
 
+@register_measure(
+    kind="similarity",
+    direction="larger_is_more_similar",
+    invariances=("rotation", "reflection", "translation", "isotropic scaling"),
+    citation="Kornblith, Norouzi, Lee & Hinton, ICML 2019",
+    inputs="pair",
+    label="linear CKA",
+    units="similarity, 0 to 1",
+)
 def cka_similarity(X: np.ndarray, Y: np.ndarray) -> xr.Dataset:
     """Linear centred kernel alignment (CKA) between two representations.
 
@@ -140,6 +150,15 @@ def cka_similarity(X: np.ndarray, Y: np.ndarray) -> xr.Dataset:
     return _result("cka_similarity", value, n_conditions=np.shape(X)[0])
 
 
+@register_measure(
+    kind="similarity",
+    direction="larger_is_more_similar",
+    invariances=("rotation", "reflection", "translation", "isotropic scaling"),
+    citation="Kornblith, Norouzi, Lee & Hinton, ICML 2019; Song et al., JMLR 2012 (unbiased HSIC)",
+    inputs="pair",
+    label="debiased linear CKA",
+    units="similarity, at most 1",
+)
 def debiased_cka_similarity(X: np.ndarray, Y: np.ndarray) -> xr.Dataset:
     """Linear CKA with the unbiased HSIC estimator (Song et al. 2012; Nguyen et al. 2021).
 
@@ -375,6 +394,15 @@ def compare_rdms(rdm_x: object, rdm_y: object, *, method: str = "spearman") -> f
     raise ValueError(f"unknown method {method!r}; expected 'spearman' or 'kendall_tau_a'.")
 
 
+@register_measure(
+    kind="similarity",
+    direction="larger_is_more_similar",
+    invariances=("isotropic scaling", "permutation of units"),
+    citation="Kriegeskorte, Mur & Bandettini 2008; Nili et al. 2014",
+    inputs="pair",
+    label="RSA similarity",
+    units="rank correlation of RDMs, -1 to 1",
+)
 def rsa_similarity(
     X: np.ndarray,
     Y: np.ndarray,
@@ -539,6 +567,16 @@ class ProcrustesDistance:
         return self.fit(X, Y).score(X, Y)
 
 
+@register_measure(
+    kind="similarity",
+    direction="larger_is_less_similar",
+    invariances=("rotation", "reflection", "translation", "isotropic scaling"),
+    citation="Williams, Kunz, Kornblith & Linderman, NeurIPS 2021",
+    is_metric=True,
+    inputs="pair",
+    label="angular shape distance",
+    units="radians",
+)
 def angular_shape_distance(X: np.ndarray, Y: np.ndarray, *, center: bool = True) -> xr.Dataset:
     """Angular Procrustes shape distance, in radians (0 = same shape).
 
@@ -569,6 +607,16 @@ def angular_shape_distance(X: np.ndarray, Y: np.ndarray, *, center: bool = True)
     return _result("angular_shape_distance", value, n_conditions=np.shape(X)[0], center=center)
 
 
+@register_measure(
+    kind="similarity",
+    direction="larger_is_less_similar",
+    invariances=("rotation", "reflection", "translation"),
+    citation="Williams, Kunz, Kornblith & Linderman, NeurIPS 2021",
+    is_metric=True,
+    inputs="pair",
+    label="Procrustes distance",
+    units="units of the data",
+)
 def procrustes_distance(X: np.ndarray, Y: np.ndarray, *, center: bool = True) -> xr.Dataset:
     """Euclidean Procrustes distance ``min_Q ||Xc Q - Yc||_F`` over orthogonal ``Q``.
 
@@ -599,6 +647,14 @@ def procrustes_distance(X: np.ndarray, Y: np.ndarray, *, center: bool = True) ->
 # ---- decoding and dimension --------------------------------------------------------------------
 
 
+@register_measure(
+    kind="decoding",
+    direction="larger_is_more_separable",
+    invariances=("translation", "permutation of units"),
+    citation="cross-validated logistic regression (scikit-learn)",
+    label="decoding accuracy",
+    units="fraction correct",
+)
 def decoding_accuracy(
     points: np.ndarray,
     labels: np.ndarray,
@@ -664,6 +720,14 @@ def decoding_accuracy(
     )  # fmt: skip
 
 
+@register_measure(
+    kind="dimension",
+    direction="larger_is_more_dimensional",
+    invariances=("rotation", "reflection", "translation", "isotropic scaling"),
+    citation="Gao et al., bioRxiv 214262 (2017)",
+    label="participation ratio",
+    units="dimensions",
+)
 def participation_ratio(
     points: np.ndarray, labels: np.ndarray | None = None, *, of: str = "points"
 ) -> xr.Dataset:

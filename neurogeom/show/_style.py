@@ -6,6 +6,7 @@ import io
 import os
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib
 
@@ -17,19 +18,10 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from neurogeom._files import write_atomic  # noqa: E402
 
-__all__ = ["palette", "measure_label", "save_figure", "figure_png", "STAGE_COLORS"]
+if TYPE_CHECKING:
+    import xarray as xr
 
-MEASURE_LABELS: dict[str, str] = {
-    "capacity": "capacity α (manifolds per unit)",
-    "radius": "radius R (relative to centre norm)",
-    "dimension": "dimension D (dimensions)",
-    "utility": "utility Ψ (fraction, 0 to 1)",
-    "center_alignment": "centre alignment (cos², 0 to 1)",
-    "axis_alignment": "axis alignment (cos, 0 to 1)",
-    "center_axis_alignment": "centre-axis alignment (|cos|, 0 to 1)",
-    "decoding_accuracy": "decoding accuracy (fraction correct)",
-    "participation_ratio": "participation ratio (dimensions)",
-}
+__all__ = ["palette", "measure_label", "save_figure", "figure_png", "STAGE_COLORS"]
 
 # Conditions and measures that keep one colour in every figure of the package.
 _FIXED: dict[str, int] = {
@@ -91,9 +83,29 @@ def palette(names: Iterable[str]) -> dict[str, tuple[float, float, float]]:
     return out
 
 
-def measure_label(name: str) -> str:
-    """Axis label of a measure, with its units (e.g. ``"radius R (relative to centre norm)"``)."""
-    return MEASURE_LABELS.get(name, f"{name.replace('_', ' ')} (units of the measure)")
+def measure_label(measure: str | xr.DataArray) -> str:
+    """Axis label of a measure, with its units (e.g. ``"radius R (relative to centre norm)"``).
+
+    Parameters
+    ----------
+    measure : xarray.DataArray or str
+        A measure's output variable: its ``long_name`` and ``units`` attrs (written by the
+        measure, from the registry) make the label. A name, or a variable without them, gives
+        the name with spaces.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> measure_label(xr.DataArray(1.0, attrs={"long_name": "radius R", "units": "a.u."}))
+    'radius R (a.u.)'
+    >>> measure_label("center_alignment")
+    'center alignment (units of the measure)'
+    """
+    attrs = getattr(measure, "attrs", {})
+    name = str(getattr(measure, "name", measure))
+    long_name = attrs.get("long_name") or name.replace("_", " ")
+    units = attrs.get("units", "units of the measure" if "long_name" not in attrs else "")
+    return f"{long_name} ({units})" if units else str(long_name)
 
 
 def figure_png(fig: Figure, *, dpi: int = 110) -> bytes:

@@ -152,7 +152,7 @@ def plot_trajectory(
             _trajectory_panel(ax, ds, measure, colors[name], name)
         ax.set_xscale("symlog", linthresh=1.0)
         ax.set_xlabel(step_label)
-        ax.set_ylabel(measure_label(measure))
+        ax.set_ylabel(measure_label(next(iter(trajs.values()))[measure]))
     axes[0].legend(fontsize=7, loc="best")
     return fig
 
@@ -256,8 +256,9 @@ def plot_strategy_plane(
             )
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel(measure_label("radius"))
-    ax.set_ylabel(measure_label("dimension"))
+    first = next(iter(_as_mapping(trajectories, "trajectory").values()))  # with the labels
+    ax.set_xlabel(measure_label(first["radius"] if "radius" in first else "radius"))
+    ax.set_ylabel(measure_label(first["dimension"] if "dimension" in first else "dimension"))
     ax.legend(fontsize=8, title="o start, * end", title_fontsize=7)
     return fig
 
