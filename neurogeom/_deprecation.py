@@ -89,3 +89,43 @@ def renamed_arguments(**old_to_new: str) -> Callable[[F], F]:
         return wrapper  # type: ignore[return-value]
 
     return decorate
+
+
+def _accepts(func: Callable[..., Any], n: int) -> bool:
+    import inspect
+
+    try:
+        inspect.signature(func).bind(*range(n))
+    except TypeError:
+        return False
+    except ValueError:  # no signature (a builtin): assume the current one
+        return n == 3
+    return True
+
+
+def phase_progress(progress: Callable[..., Any] | None, phase: str) -> Callable[[int, int], None]:
+    """``(done, total)`` for one phase of a public ``progress(phase, done, total)`` callback.
+
+    None gives a callback that does nothing; a two-argument ``progress(done, total)`` (the
+    signature of the sweeps until 0.2.0) is accepted with a ``FutureWarning`` and called as such.
+
+    Examples
+    --------
+    >>> seen = []
+    >>> tell = phase_progress(lambda phase, done, total: seen.append((phase, done, total)), "train")
+    >>> tell(1, 4); seen
+    [('train', 1, 4)]
+    """
+    if progress is None:
+        return lambda done, total: None
+    if _accepts(progress, 3):
+        return lambda done, total: progress(phase, done, total)
+    if _accepts(progress, 2):
+        warnings.warn(
+            "progress(done, total) is now progress(phase, done, total); the two-argument "
+            f"callback goes in {REMOVED_IN}.",
+            FutureWarning,
+            stacklevel=3,
+        )
+        return lambda done, total: progress(done, total)
+    raise TypeError("progress must be a callable progress(phase, done, total).")

@@ -9,12 +9,14 @@ measures of the engine (:mod:`neurogeom.geometry`, by registry name) and
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
 import xarray as xr
 
 from neurogeom import population
+from neurogeom._deprecation import REMOVED_IN, renamed_arguments
 
 __all__ = ["NgAccessor"]
 
@@ -80,10 +82,11 @@ class NgAccessor:
 
     # ---- measures ----------------------------------------------------------------------------
 
+    @renamed_arguments(name="measure")
     def measure(
         self,
-        name: str,
         by: str | Sequence[str],
+        measure: str = "glue",
         *,
         within: Labels = None,
         split: str | None = None,
@@ -98,11 +101,13 @@ class NgAccessor:
 
         Parameters
         ----------
-        name : str
-            Registry name of a measure that takes one population's points and labels (see
-            :func:`neurogeom.geometry.measures`).
         by, within, window_s, points
             The manifolds (see :func:`neurogeom.population.manifolds`).
+        measure : str, default="glue"
+            Registry name of a measure that takes one population's points and labels (see
+            :func:`neurogeom.geometry.measures`). Until 0.2.0 it was the first argument,
+            ``name``: ``measure(name, by)`` (the old order and keyword are accepted, with a
+            ``FutureWarning``, until 0.3.0).
         split : str, optional
             A trial label: the measure runs separately for each of its values, and the result
             gets a dim named after it.
@@ -120,8 +125,18 @@ class NgAccessor:
             The measure's variables and ``*_sem``, a ``manifold`` dim with the label values,
             attrs from the estimator plus ``by``, ``within``, ``split``, ``seed``.
         """
+        from neurogeom.geometry.registry import measure_names
         from neurogeom.learning import measure_geometry
 
+        known = measure_names()
+        if isinstance(by, str) and by in known and measure not in known:
+            warnings.warn(
+                f"measure({by!r}, {measure!r}): the label argument by now comes first, "
+                f"measure(by, measure); the old order goes in {REMOVED_IN}.",
+                FutureWarning,
+                stacklevel=3,
+            )
+            by, measure = measure, by
         pop = self._obj
         if stage is not None:
             if "stage" not in pop.dims:
@@ -130,7 +145,7 @@ class NgAccessor:
         return measure_geometry(
             pop,
             by=by,
-            measures=(name,),
+            measures=(measure,),
             over=(),
             within=within,
             split=split,
@@ -146,17 +161,17 @@ class NgAccessor:
         The arguments of :meth:`measure` (``within``, ``split``, ``window_s``, ``stage``,
         ``points``, ``seed``) and of :func:`neurogeom.geometry.glue` (``n_t``, ``kappa``, ...).
         """
-        return self.measure("glue", by, **kwargs)
+        return self.measure(by, "glue", **kwargs)
 
     def simulated_capacity(self, by: str | Sequence[str], **kwargs: Any) -> xr.Dataset:
         """Simulated capacity of the ``by`` manifolds (arguments as :meth:`glue`; options of
         :func:`neurogeom.geometry.simulated_capacity`)."""
-        return self.measure("simulated_capacity", by, **kwargs)
+        return self.measure(by, "simulated_capacity", **kwargs)
 
     def mftma(self, by: str | Sequence[str], **kwargs: Any) -> xr.Dataset:
         """Mean-field (MFTMA) capacity and geometry of the ``by`` manifolds (arguments as
         :meth:`glue`; options of :func:`neurogeom.geometry.mftma`)."""
-        return self.measure("mftma", by, **kwargs)
+        return self.measure(by, "mftma", **kwargs)
 
     def geometry(self, by: str | Sequence[str], **kwargs: Any) -> xr.Dataset:
         """Measures at every index of extra dims (``stage``), split values and time windows.

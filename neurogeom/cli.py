@@ -212,8 +212,8 @@ def capacity_cmd(
         raise ValueError(f"{path!r} does not hold a population tensor with a 'trial' dim.")
     options = {} if n_t is None else {"n_t": n_t}
     ds = pop.ng.measure(
-        method,
         by,
+        method,
         within=within,
         split=split,
         window_s=window,
@@ -332,7 +332,16 @@ def _train(spec: str, out: str, max_steps: int | None, progress: bool) -> None:
             from neurogeom.workflows.live import live_observer
 
             observers.append(live_observer(one, run_dir))
-        res = train(one, run_dir, max_steps=max_steps, progress=progress, observers=observers)
+        if not progress:
+            res = train(one, run_dir, max_steps=max_steps, observers=observers)
+        else:
+            with _progress_bar() as bar:
+                task = bar.add_task("train", total=1)
+
+                def update(phase: str, done: int, total: int, task: Any = task) -> None:
+                    bar.update(task, completed=done, total=max(total, 1))
+
+                res = train(one, run_dir, max_steps=max_steps, progress=update, observers=observers)
         last = res.metrics.iloc[-1]
         ideal = "" if res.ideal_accuracy is None else f" (ideal observer {res.ideal_accuracy:.3f})"
         state = "done" if res.done else "stopped (resumable)"
@@ -505,7 +514,7 @@ def sweep_cmd(
         with _progress_bar() as bar:
             task = bar.add_task("sweep", total=1)
 
-            def update(done: int, total: int) -> None:
+            def update(phase: str, done: int, total: int) -> None:
                 bar.update(task, completed=done, total=max(total, 1))
 
             counts = run_sweep(target, out, progress=update, **options)

@@ -46,7 +46,7 @@ def synthetic_trajectory(seed: int = 0, *, flip: bool = False, n_boot: int = 20)
         },
         attrs={
             "n_boot": n_boot,
-            "n_null": 20,
+            "n_perm": 20,
             "seed": seed,
             "confidence": 0.95,
             "estimator": "glue",

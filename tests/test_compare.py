@@ -33,22 +33,22 @@ def _pop(n_stage=4, n_trial=48, n_unit=10, seed=0, label="choice", values=(0, 1,
 def test_match_conditions_renames_and_maps_values():
     brain = _pop(values=("l", "r", "u", "d"))
     model = _pop(label="ground_truth", values=(0, 1, 2, 9))
-    b, m = match_conditions(brain, model, on="choice",
+    b, m = match_conditions(brain, model, by="choice",
                             mapping={"ground_truth": ("choice", {0: "l", 1: "r", 2: "u"})})  # fmt: skip
     assert set(b.choice.values) == set(m.choice.values) == {"l", "r", "u"}
-    assert b.sizes["trial"] == m.sizes["trial"] == 36 and b.attrs["matched_on"] == ["choice"]
+    assert b.sizes["trial"] == m.sizes["trial"] == 36 and b.attrs["matched_by"] == ["choice"]
 
 
 def test_match_conditions_errors():
     brain, model = _pop(values=("l", "r", "u", "d")), _pop(label="ground_truth")
     with pytest.raises(ValueError, match="share no value of 'choice'"):
-        match_conditions(brain, model, on="choice", mapping={"ground_truth": "choice"})
+        match_conditions(brain, model, by="choice", mapping={"ground_truth": "choice"})
     with pytest.raises(ValueError, match="to unknown label 'decision'"):
-        match_conditions(brain, model, on="choice", mapping={"ground_truth": "decision"})
+        match_conditions(brain, model, by="choice", mapping={"ground_truth": "decision"})
     with pytest.raises(ValueError, match="model label 'target', which the model tensor lacks"):
-        match_conditions(brain, model, on="choice", mapping={"target": "choice"})
+        match_conditions(brain, model, by="choice", mapping={"target": "choice"})
     with pytest.raises(ValueError, match="the model tensor has no label 'choice'"):
-        match_conditions(brain, model, on="choice")
+        match_conditions(brain, model, by="choice")
 
 
 def test_learning_axis_fraction_and_performance():
@@ -74,11 +74,11 @@ def test_trajectory_compared_with_itself_is_perfect_and_a_shuffle_is_not():
     r = compare_trajectories(rising, twice_as_long, outputs=("capacity",), n_perm=100)
     r = r.sel(output="capacity")
     assert float(r.correlation) == pytest.approx(1.0) and float(r.rms_distance) == pytest.approx(0)
-    assert float(r.correlation_p) < 0.05
+    assert float(r.correlation_p_value) < 0.05
     noise = np.random.default_rng(1).standard_normal(6)
     r = compare_trajectories(rising, _traj(noise, np.arange(6)), outputs=("capacity",))
     r = r.sel(output="capacity")
-    assert float(r.correlation_p) > 0.05
+    assert float(r.correlation_p_value) > 0.05
     with pytest.raises(ValueError, match="over \\('stage',\\) only"):
         compare_trajectories(rising, rising, outputs=("radius",))
 
@@ -103,11 +103,11 @@ def test_label_shuffled_copy_sits_within_the_null():
         pop.choice.values)))  # fmt: skip
     kw = dict(by="choice", measures=("cka_similarity", "rsa_similarity"), n_perm=50)
     same = compare_representations(pop, pop, **kw)
-    assert np.all(same.cka_similarity_p < 0.05)
+    assert np.all(same.cka_similarity_p_value < 0.05)
     r = compare_representations(pop, shuffled, **kw)
     inside = (r.rsa_similarity >= r.rsa_similarity_null_low) & (
         r.rsa_similarity <= r.rsa_similarity_null_high)  # fmt: skip
-    assert inside.mean() >= 0.75 and np.all(r.rsa_similarity_p > 0.01)
+    assert inside.mean() >= 0.75 and np.all(r.rsa_similarity_p_value > 0.01)
 
 
 def test_representations_with_other_conditions_are_refused():
@@ -129,7 +129,7 @@ def test_compare_strategy_paths_same_route_and_other_route():
     same = compare_strategy_paths(compress, compress, n_perm=24)
     assert float(same["mean_distance"]) == pytest.approx(0.0, abs=1e-12)
     assert float(same["area_between"]) == pytest.approx(0.0, abs=1e-12)
-    assert float(same["mean_distance_p"]) == pytest.approx(1 / 24)  # 4! orderings, identity closest
+    assert float(same["mean_distance_p_value"]) == pytest.approx(1 / 24)  # 4! orderings, identity closest
     other = compare_strategy_paths(compress, fold)
     assert float(other["mean_distance"]) > 0.1
     assert other["radius_part"].sel(path="a") > 0 and other["dimension_part"].sel(path="a") == 0

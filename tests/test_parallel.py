@@ -111,7 +111,7 @@ def test_bootstrap_and_trajectory_same_numbers_wherever_they_run(dask_client):
     data = np.stack([s * axes[choice] + rng.standard_normal((30, 10)) for s in (3.0, 6.0)])
     pop = make_population(data, dims=("stage", "trial", "unit"), quantity="rnn_state",
                           trial_coords={"choice": choice})  # fmt: skip
-    kw = {"n_boot": 4, "n_null": 4, "seed": 1, "n_t": 20}
+    kw = {"n_boot": 4, "n_perm": 4, "seed": 1, "n_t": 20}
 
     def gap(x, y):
         return float(np.linalg.norm(x[y == 0].mean(0) - x[y == 1].mean(0)))

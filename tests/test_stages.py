@@ -39,7 +39,7 @@ def trajectory(curves: dict[str, np.ndarray], rng, sd: float = SD) -> xr.Dataset
     return xr.Dataset(
         data,
         coords={"stage": np.arange(n), "step": ("stage", step)},
-        attrs={"n_boot": 50, "n_null": 0, "seed": 0, "confidence": 0.95, "estimator": "glue"},
+        attrs={"n_boot": 50, "n_perm": 0, "seed": 0, "confidence": 0.95, "estimator": "glue"},
     )
 
 

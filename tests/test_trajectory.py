@@ -36,7 +36,7 @@ GLUE = {"n_t": 40}
 @pytest.fixture(scope="module")
 def traj() -> xr.Dataset:
     with pytest.warns(RuntimeWarning, match="floor"):  # stage 0 has no signal: said once
-        return trajectory(_pop(), by="choice", n_boot=6, n_null=8, seed=0, **GLUE)
+        return trajectory(_pop(), by="choice", n_boot=6, n_perm=8, seed=0, **GLUE)
 
 
 def test_layout_has_both_errors_and_the_null(traj):
@@ -47,7 +47,7 @@ def test_layout_has_both_errors_and_the_null(traj):
             assert f"{v}{suffix}" in traj, f"{v}{suffix}"
     sem, se = traj.capacity_sem.values, traj.capacity_resample_se.values
     assert np.all(sem > 0) and np.all(se > 0) and not np.allclose(sem, se)  # never merged
-    for key in ("n_boot", "n_null", "seed", "confidence", "estimator", "by", "within"):
+    for key in ("n_boot", "n_perm", "seed", "confidence", "estimator", "by", "within"):
         assert key in traj.attrs
     assert traj.attrs["estimator"] == "glue" and traj.attrs["n_t"] == 40
     assert traj.attrs["resample"] == "subsample" and traj.attrs["confidence"] == 0.95
@@ -64,16 +64,16 @@ def test_capacity_rises_and_leaves_the_null_only_with_signal(traj):
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the floor at stage 0, as in traj
 def test_same_seed_same_numbers_and_other_seed_other_numbers(traj):
-    again = trajectory(_pop(), by="choice", n_boot=6, n_null=8, seed=0, **GLUE)
+    again = trajectory(_pop(), by="choice", n_boot=6, n_perm=8, seed=0, **GLUE)
     xr.testing.assert_identical(traj, again)
-    other = trajectory(_pop(), by="choice", n_boot=6, n_null=8, seed=1, **GLUE)
+    other = trajectory(_pop(), by="choice", n_boot=6, n_perm=8, seed=1, **GLUE)
     assert not np.allclose(other.capacity_ci_low, traj.capacity_ci_low)
 
 
 def test_resampling_error_matches_the_spread_over_independent_datasets():
     """The half-sample standard error of one dataset estimates the spread of the full-data
     estimate over fresh datasets (participation ratio: no Monte-Carlo error)."""
-    kw = dict(by="choice", measure="participation_ratio", n_null=0, n_boot=30)
+    kw = dict(by="choice", measure="participation_ratio", n_perm=0, n_boot=30)
     fresh = [trajectory(_pop(seed=s), **{**kw, "n_boot": 0}) for s in range(30)]
     spread = np.std([t.participation_ratio.values for t in fresh], axis=0, ddof=1)
     se = trajectory(_pop(seed=99), **kw).participation_ratio_resample_se.values
@@ -83,20 +83,20 @@ def test_resampling_error_matches_the_spread_over_independent_datasets():
 
 
 def test_bootstrap_option_and_kept_replicates():
-    t = trajectory(_pop(), by="choice", measure="participation_ratio", n_boot=5, n_null=0,
+    t = trajectory(_pop(), by="choice", measure="participation_ratio", n_boot=5, n_perm=0,
                    resample="bootstrap", keep_replicates=True)  # fmt: skip
     assert t.participation_ratio_boot.dims == ("replicate", "stage")
     assert t.participation_ratio_boot.sizes["replicate"] == 5
     assert np.all(np.isnan(t.participation_ratio_null_mean))
     assert t.attrs["resample"] == "bootstrap"
-    door = _pop().ng.trajectory("choice", "participation_ratio", n_boot=5, n_null=0,
+    door = _pop().ng.trajectory("choice", "participation_ratio", n_boot=5, n_perm=0,
                                 resample="bootstrap", keep_replicates=True)  # fmt: skip
     xr.testing.assert_identical(door, t)
 
 
 def test_null_keeps_within_groups_and_split_dims_work():
     t = trajectory(_pop(), by="choice", split="context", measure="decoding_accuracy", n_boot=0,
-                   n_null=4, n_splits=3)  # fmt: skip
+                   n_perm=4, n_splits=3)  # fmt: skip
     assert t.decoding_accuracy.dims == ("stage", "context")
     late, null_high = t.decoding_accuracy.isel(stage=1), t.decoding_accuracy_null_high.isel(stage=1)
     assert np.all(late > null_high) and np.all(t.decoding_accuracy_null_mean < 0.7)
@@ -106,7 +106,7 @@ def test_pseudo_population_trajectory():
     pop = _pop(n_unit=8)
     sessions = [pop.isel(unit=slice(0, 4)), pop.isel(unit=slice(4, 8))]
     t = trajectory(None, by="choice", measure="participation_ratio", pseudo=sessions, n_boot=4,
-                   n_null=2)  # fmt: skip
+                   n_perm=2)  # fmt: skip
     assert t.attrs["resample"] == "pseudo" and t.sizes["stage"] == 4
     assert np.all(t.participation_ratio_resample_se > 0)
     with pytest.raises(ValueError, match="either pop or pseudo"):

@@ -90,7 +90,7 @@ glue_options = dict(
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", RuntimeWarning)  # floor warnings of shuffled replicates
     traj = trajectory(
-        pop, by="ground_truth", n_boot=N_BOOT, n_null=N_NULL, keep_replicates=True, seed=0,
+        pop, by="ground_truth", n_boot=N_BOOT, n_perm=N_NULL, keep_replicates=True, seed=0,
         **glue_options,
     )  # fmt: skip
 cap = traj["capacity"]

@@ -97,7 +97,7 @@ mapping = {
     "ground_truth": ("choice", {1: "left", 2: "right"}),
     "context": ("context", {0: "motion", 1: "color"}),
 }
-brain, model = match_conditions(brain, model, on=BY, mapping=mapping)
+brain, model = match_conditions(brain, model, by=BY, mapping=mapping)
 print("model", dict(model.sizes), "conditions:", sorted(set(zip(*(model[b].values for b in BY)))))
 print("learning axis, brain:", learning_axis(brain).values, "model:",
       np.round(learning_axis(model).values, 3))  # fmt: skip
@@ -108,7 +108,7 @@ print("learning axis, brain:", learning_axis(brain).values, "model:",
 # in the shuffle null), centred, with both error terms and the null (tutorial 04 explains them).
 
 # %%
-opts = dict(by="choice", within="context", n_boot=N_BOOT, n_null=N_NULL, n_t=N_T, center=True,
+opts = dict(by="choice", within="context", n_boot=N_BOOT, n_perm=N_NULL, n_t=N_T, center=True,
             dichotomies="one_vs_rest", seed=0)  # fmt: skip
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", RuntimeWarning)  # floor warnings of shuffled replicates
@@ -137,7 +137,7 @@ assert float(traj_brain["capacity"][1]) > float(traj_brain["capacity_null_high"]
 self_traj = compare_trajectories(traj_model, traj_model, n_perm=N_PERM)
 assert np.allclose(self_traj["correlation"], 1.0) and np.allclose(self_traj["rms_distance"], 0.0)
 traj_cmp = compare_trajectories(traj_brain, traj_model, n_perm=N_PERM)
-print(traj_cmp[["correlation", "correlation_p", "rms_distance", "rms_distance_p"]]
+print(traj_cmp[["correlation", "correlation_p_value", "rms_distance", "rms_distance_p_value"]]
       .to_dataframe().round(3).to_string())  # fmt: skip
 
 # %% [markdown]
@@ -159,8 +159,8 @@ for b in BY:
     shuffled = shuffled.assign_coords({b: ("trial", rng.permutation(brain[b].values))})
 vs_shuffled = compare_representations(brain, shuffled, BY, n_perm=N_PERM)
 print("CKA vs label-shuffled copy:", np.round(vs_shuffled["cka_similarity"].values, 3),
-      "p:", np.round(vs_shuffled["cka_similarity_p"].values, 3))  # fmt: skip
-assert np.all(vs_shuffled["cka_similarity_p"] > 0.05), "a label-shuffled copy sits within the null"
+      "p:", np.round(vs_shuffled["cka_similarity_p_value"].values, 3))  # fmt: skip
+assert np.all(vs_shuffled["cka_similarity_p_value"] > 0.05), "a label-shuffled copy sits within the null"
 
 rep = compare_representations(brain, model, BY, n_perm=N_PERM)
 print(rep.to_dataframe().round(3).to_string())
@@ -178,7 +178,7 @@ for m in ("cka_similarity", "rsa_similarity", "procrustes_distance"):
 # %%
 routes = compare_strategy_paths(traj_brain, traj_model, n_perm=N_PERM)
 print(routes[["radius_part", "dimension_part", "net_heading_deg"]].to_dataframe().round(3))
-print(f"mean distance {float(routes['mean_distance']):.3f} (p {float(routes['mean_distance_p']):.3f}),"
+print(f"mean distance {float(routes['mean_distance']):.3f} (p {float(routes['mean_distance_p_value']):.3f}),"
       f" heading difference {float(routes['heading_difference_deg']):.0f} deg")  # fmt: skip
 assert float(compare_strategy_paths(traj_model, traj_model)["mean_distance"]) < 1e-12
 

@@ -94,7 +94,7 @@ small = balance(pop, by="direction", n_points=N_POINTS, seed=0)
 glue_options = dict(n_t=N_T)
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", RuntimeWarning)  # floor warnings of shuffled replicates
-    traj = trajectory(small, by="direction", n_boot=N_REP, n_null=N_REP, seed=0, **glue_options)
+    traj = trajectory(small, by="direction", n_boot=N_REP, n_perm=N_REP, seed=0, **glue_options)
 cols = [f"{m}{s}" for m in ("capacity", "radius", "dimension")
         for s in ("", "_sem", "_resample_se", "_null_mean", "_null_high")]  # fmt: skip
 print(traj[cols].to_dataframe()[cols].round(3).T.to_string())

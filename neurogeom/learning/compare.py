@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from neurogeom._deprecation import renamed_arguments
 from neurogeom._provenance import attr_value, child_seed
 from neurogeom.geometry.registry import get_measure
 from neurogeom.learning.strategies import compare_strategies, strategy_path
@@ -58,10 +59,11 @@ def _renamed(model: xr.DataArray, mapping: Mapping[str, Any], brain_labels: list
     return model
 
 
+@renamed_arguments(on="by")
 def match_conditions(
     brain: xr.DataArray,
     model: xr.DataArray,
-    on: str | Sequence[str],
+    by: str | Sequence[str],
     mapping: Mapping[str, str | tuple[str, Mapping[Any, Any]]] | None = None,
 ) -> tuple[xr.DataArray, xr.DataArray]:
     """The two tensors restricted to the condition labels and values they share.
@@ -70,8 +72,9 @@ def match_conditions(
     ----------
     brain, model : xarray.DataArray
         Population tensors with a ``trial`` dim.
-    on : str or sequence of str
-        The brain's label names to match on (e.g. ``("choice", "context")``).
+    by : str or sequence of str
+        The brain's label names to match on (e.g. ``("choice", "context")``). Renamed from
+        ``on`` in 0.2.0 (the old name is accepted, with a ``FutureWarning``, until 0.3.0).
     mapping : mapping, optional
         How model labels become brain labels: ``{"ground_truth": "choice"}`` renames a label;
         ``{"ground_truth": ("choice", {0: "left", 1: "right"})}`` renames it and maps its
@@ -80,33 +83,33 @@ def match_conditions(
     Returns
     -------
     (brain, model) : tuple of xarray.DataArray
-        Each with only the trials whose ``on`` values occur in both; the model's labels renamed.
-        attrs add ``matched_on``.
+        Each with only the trials whose ``by`` values occur in both; the model's labels renamed.
+        attrs add ``matched_by``.
 
     Raises
     ------
     ValueError
-        A mapping from a label the model lacks or to a label the brain lacks; a label of ``on``
+        A mapping from a label the model lacks or to a label the brain lacks; a label of ``by``
         missing from either tensor; no shared value of a label.
 
     Examples
     --------
-    >>> b, m = match_conditions(brain, model, on="choice",
+    >>> b, m = match_conditions(brain, model, by="choice",
     ...                         mapping={"ground_truth": "choice"})  # doctest: +SKIP
     """
     validate(brain), validate(model)
-    on_t = label_names(on)
+    by_t = label_names(by)
     brain_labels = trial_labels(brain)
     model = _renamed(model, mapping or {}, brain_labels)
     for name, pop, what in (
-        (n, p, w) for n in on_t for p, w in ((brain, "brain"), (model, "model"))
+        (n, p, w) for n in by_t for p, w in ((brain, "brain"), (model, "model"))
     ):
         if name not in trial_labels(pop):
             raise ValueError(
                 f"the {what} tensor has no label {name!r}; its labels are {trial_labels(pop)}. "
                 "Rename it with mapping={'<model label>': '<brain label>'}."
             )
-    for name in on_t:
+    for name in by_t:
         shared = sorted(
             set(brain[name].values.tolist()) & set(model[name].values.tolist()), key=str
         )
@@ -119,7 +122,7 @@ def match_conditions(
             )
         brain, model = select(brain, **{name: shared}), select(model, **{name: shared})
     for pop in (brain, model):
-        pop.attrs["matched_on"] = list(on_t)
+        pop.attrs["matched_by"] = list(by_t)
     return brain, model
 
 
@@ -208,7 +211,7 @@ def compare_trajectories(
     *,
     kind: str = "fraction",
     n_grid: int | None = None,
-    n_perm: int = 200,
+    n_perm: int = 100,
     seed: int = 0,
 ) -> xr.Dataset:
     """Trajectory vs trajectory, per measure: correlation and RMS distance on a common axis.
@@ -227,15 +230,16 @@ def compare_trajectories(
     kind : {"fraction", "performance"}, default="fraction"
     n_grid : int, optional
         Points of the common axis (default: the larger number of stages).
-    n_perm : int, default=200
+    n_perm : int, default=100
+        Shuffles of ``traj_b``'s stage order for the p-values (0 skips them: NaN).
     seed : int, default=0
 
     Returns
     -------
     xarray.Dataset
         Over dim ``output``: ``correlation`` (in [-1, 1]; NaN for a flat curve),
-        ``correlation_p`` (one-sided, large correlation), ``rms_distance`` (units of the output),
-        ``rms_distance_p`` (one-sided, small distance), ``correlation_null_mean``,
+        ``correlation_p_value`` (one-sided, large correlation), ``rms_distance`` (units of the
+        output), ``rms_distance_p_value`` (one-sided, small distance), ``correlation_null_mean``,
         ``rms_distance_null_mean``. attrs: kind, n_grid, n_perm, seed.
     """
     xa, xb = learning_axis(traj_a, kind).values, learning_axis(traj_b, kind).values
@@ -253,8 +257,8 @@ def compare_trajectories(
         rows.append((r, d, *_one_sided(r, null[:, 0], larger=True),
                      *_one_sided(d, null[:, 1], larger=False)))  # fmt: skip
     cols = np.array(rows, dtype=float).T
-    names = ("correlation", "rms_distance", "correlation_p", "correlation_null_mean",
-             "rms_distance_p", "rms_distance_null_mean")  # fmt: skip
+    names = ("correlation", "rms_distance", "correlation_p_value", "correlation_null_mean",
+             "rms_distance_p_value", "rms_distance_null_mean")  # fmt: skip
     data = dict(zip(names, (cols[0], cols[1], cols[2], cols[3], cols[4], cols[5])))
     return xr.Dataset(
         {k: ("output", v) for k, v in data.items()},
@@ -335,7 +339,7 @@ def compare_representations(
     window_s : (start_s, stop_s), optional
     n_perm : int, default=0
         Permutations of ``b``'s condition order for a null (``<m>_null_low/high`` at 95% and
-        ``<m>_p``, one-sided towards more similar).
+        ``<m>_p_value``, one-sided towards more similar).
     seed : int, default=0
 
     Returns
@@ -363,7 +367,7 @@ def compare_representations(
     if keys_a != keys_b:
         raise ValueError(
             f"the tensors hold different conditions of {list(by_t)}: {keys_a[:6]} vs "
-            f"{keys_b[:6]}; restrict both with match_conditions(a, b, on=...)."
+            f"{keys_b[:6]}; restrict both with match_conditions(a, b, by=...)."
         )
     pairs = _pairs(ma, mb, stages, kind)
     rng = np.random.default_rng(child_seed(seed, 0))
@@ -403,7 +407,7 @@ def _representation_result(ma, mb, pairs, chosen, values, stages, by_t, n_perm) 
         out[m.name] = (dims, val)
         if n_perm:
             out[f"{m.name}_null_low"], out[f"{m.name}_null_high"] = (dims, low), (dims, high)
-            out[f"{m.name}_p"] = (dims, p)
+            out[f"{m.name}_p_value"] = (dims, p)
         out.attrs[f"{m.name}_direction"] = m.direction
     out = out.assign_coords(stage_a=sa[[i for i, _ in pairs]] if stages != "all" else sa)
     if stages == "all":
@@ -445,7 +449,7 @@ def compare_strategy_paths(
     n_perm : int, default=0
         Orderings of ``traj_b``'s stages for a null of ``mean_distance`` (every ordering, the
         observed one included, when there are at most ``n_perm``: then the p-value is
-        ``#{null <= observed} / n``): ``mean_distance_p`` is one-sided towards closer routes,
+        ``#{null <= observed} / n``): ``mean_distance_p_value`` is one-sided towards closer routes,
         ``mean_distance_null_mean`` the null's mean. 0 skips it.
     seed : int, default=0
 
@@ -453,7 +457,7 @@ def compare_strategy_paths(
     -------
     xarray.Dataset
         The output of :func:`~neurogeom.learning.strategies.compare_strategies` over ``path``
-        (``["a", "b"]``), plus ``mean_distance_p`` and ``mean_distance_null_mean`` with
+        (``["a", "b"]``), plus ``mean_distance_p_value`` and ``mean_distance_null_mean`` with
         ``n_perm``; attrs add ``n_perm``, ``seed``, ``mean_distance_direction``
         (``larger_is_less_similar``).
 
@@ -485,7 +489,7 @@ def compare_strategy_paths(
         ])  # fmt: skip
         observed = float(out["mean_distance"])
         hits = int(np.sum(null <= observed + 1e-12))
-        out["mean_distance_p"] = hits / len(null) if exact else (1 + hits) / (1 + len(null))
+        out["mean_distance_p_value"] = hits / len(null) if exact else (1 + hits) / (1 + len(null))
         out["mean_distance_null_mean"] = float(np.mean(null))
     return out
 

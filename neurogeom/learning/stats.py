@@ -28,7 +28,7 @@ data variables, for each measure ``v`` (``capacity``, ``radius``, ``dimension``,
     ``v_null_mean``, ``v_null_low``, ``v_null_high``
         the shuffle null (labels permuted within stage): its mean and percentile interval.
 attrs
-    ``n_boot``, ``n_null``, ``seed``, ``confidence``, ``estimator`` (and the measure's own attrs).
+    ``n_boot``, ``n_perm``, ``seed``, ``confidence``, ``estimator`` (and the measure's own attrs).
 
 The two errors answer different questions (how precisely the estimator computed the number on these
 trials; how much the number would change with other trials) and are never merged into one.
@@ -186,8 +186,8 @@ def difference_test(
     points_b: ArrayLike,
     labels_b: ArrayLike,
     *,
-    n_boot: int = 1000,
-    n_perm: int = 1000,
+    n_boot: int = 100,
+    n_perm: int = 100,
     seed: int = 0,
     confidence: float = 0.95,
     n_jobs: int = 1,
@@ -212,9 +212,9 @@ def difference_test(
         The two stages' points (the same units: the permutation pools their trials).
     labels_a, labels_b : array_like, shape (n_trials_a,), (n_trials_b,)
         Condition labels of each trial; both stages must hold the same label values.
-    n_boot : int, default=1000
+    n_boot : int, default=100
         Bootstrap replicates for the confidence interval (0 skips it: the interval is NaN).
-    n_perm : int, default=1000
+    n_perm : int, default=100
         Permutations for the p-value (0 skips it: the p-value is NaN). Its resolution is
         ``1 / (n_perm + 1)``.
     seed : int, default=0
@@ -324,8 +324,8 @@ def paired_difference(
     values_b: ArrayLike,
     *,
     subjects: Sequence[str] | None = None,
-    n_boot: int = 1000,
-    n_perm: int = 1000,
+    n_boot: int = 100,
+    n_perm: int = 100,
     seed: int = 0,
     confidence: float = 0.95,
 ) -> xr.Dataset:
@@ -342,9 +342,9 @@ def paired_difference(
         One value of the measure per subject at stage a and at stage b (same subject order).
     subjects : sequence of str, optional
         Subject names (the ``subject`` coord); default ``"0", "1", ...``.
-    n_boot : int, default=1000
+    n_boot : int, default=100
         Bootstrap replicates over subjects (0 skips the interval).
-    n_perm : int, default=1000
+    n_perm : int, default=100
         Sign flips; when ``2 ** n_subjects <= n_perm`` all patterns are enumerated (exact test,
         attrs ``exact=1``).
     seed : int, default=0

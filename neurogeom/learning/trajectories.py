@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from neurogeom._deprecation import renamed_arguments
 from neurogeom._provenance import attr_value, child_seed
 from neurogeom.geometry.registry import get_measure
 from neurogeom.learning.measure import measure_geometry
@@ -277,6 +278,7 @@ def _pseudo_point(setup: _Setup, pseudo: list[xr.DataArray], n: int, seed: int, 
     return point, stacked[names], first
 
 
+@renamed_arguments(n_null="n_perm")
 def trajectory(
     pop: xr.DataArray | None,
     by: str | Sequence[str],
@@ -285,8 +287,8 @@ def trajectory(
     within: str | Sequence[str] | None = None,
     split: str | None = None,
     window_s: Any = None,
-    n_boot: int = 20,
-    n_null: int = 20,
+    n_boot: int = 100,
+    n_perm: int = 100,
     confidence: float = 0.95,
     seed: int = 0,
     n_jobs: int = 1,
@@ -313,10 +315,11 @@ def trajectory(
         As in :func:`neurogeom.learning.measure_geometry`: joint manifolds, a separate analysis per
         value of a label (a dim named after it), a window (seconds) or a list of windows (a
         ``time_window`` dim).
-    n_boot : int, default=20
+    n_boot : int, default=100
         Resampling replicates (0: no resampling error, the columns are NaN).
-    n_null : int, default=20
-        Shuffle-null replicates (0: no null).
+    n_perm : int, default=100
+        Shuffle-null replicates, labels permuted within stage (0: no null). Renamed from
+        ``n_null`` in 0.2.0 (the old name is accepted, with a ``FutureWarning``, until 0.3.0).
     confidence : float, default=0.95
         Coverage of the resampling interval and of the null interval.
     seed : int, default=0
@@ -351,7 +354,7 @@ def trajectory(
         ``v_sem`` (Monte-Carlo error of the estimator), ``v_resample_se``, ``v_ci_low``,
         ``v_ci_high`` (resampling error over trials or draws, interval at ``confidence``),
         ``v_null_mean``, ``v_null_low``, ``v_null_high`` (labels permuted within stage).
-        attrs: the estimator's provenance plus n_boot, n_null, seed, confidence, estimator,
+        attrs: the estimator's provenance plus n_boot, n_perm, seed, confidence, estimator,
         by, within, split, resample, fraction.
 
     Raises
@@ -383,7 +386,7 @@ def trajectory(
 
     Examples
     --------
-    >>> traj = trajectory(pop, by="choice", n_t=100, n_boot=10, n_null=10)  # doctest: +SKIP
+    >>> traj = trajectory(pop, by="choice", n_t=100, n_boot=10, n_perm=10)  # doctest: +SKIP
     >>> traj.capacity.plot(x="step")  # doctest: +SKIP
     """
     if resample not in RESAMPLES:
@@ -392,7 +395,7 @@ def trajectory(
         raise ValueError(f"fraction must lie in (0, 1); got {fraction}.")
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must lie in (0, 1); got {confidence}.")
-    for name, n in (("n_boot", n_boot), ("n_null", n_null)):
+    for name, n in (("n_boot", n_boot), ("n_perm", n_perm)):
         if n < 0 or n == 1:
             raise ValueError(f"{name} must be 0 or at least 2; got {n}.")
     setup = _Setup(label_names(by), label_names(within), split, measure, window_s, n_jobs,
@@ -420,13 +423,13 @@ def trajectory(
                                     fraction=fraction, seed=seed)  # fmt: skip
             boot = _stack(_fan_out(one, n_boot, n_jobs), names)
     null = None
-    if n_null:
+    if n_perm:
         one = functools.partial(_null_batch, setup=inner, pop=pop, pseudo=pseudo, seed=seed)
-        null = _stack(_fan_out(one, n_null, n_jobs), names)
+        null = _stack(_fan_out(one, n_perm, n_jobs), names)
     out = _assemble(point, names, boot, null, how, fraction, confidence, keep_replicates)
     out.attrs = dict(point.attrs)
     out.attrs.update(
-        estimator=measure, n_boot=int(n_boot), n_null=int(n_null), seed=int(seed),
+        estimator=measure, n_boot=int(n_boot), n_perm=int(n_perm), seed=int(seed),
         confidence=float(confidence), resample=how, fraction=float(fraction),
         by=list(setup.by), within=list(setup.within), split=split or "none",
         outputs=names, window_s=attr_value(point.attrs.get("window_s", "none")),

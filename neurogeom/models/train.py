@@ -336,7 +336,7 @@ def train(
     run_dir: str | Path,
     *,
     max_steps: int | None = None,
-    progress: bool = False,
+    progress: Callable[[str, int, int], None] | None = None,
     observers: Sequence[Callable[[int, Path], None]] = (),
 ) -> TrainResult:
     """Train the network a spec describes, checkpointing into ``run_dir``; resume if it has a run.
@@ -351,8 +351,10 @@ def train(
         saved state; a run of a different spec raises ``ValueError``.
     max_steps : int, optional
         Stop after this step even if ``n_steps`` is larger (the run can be resumed later).
-    progress : bool, default=False
-        Show a tqdm progress bar.
+    progress : callable, optional
+        ``progress(phase, done, total)`` (phase ``"train"``, ``done`` the step reached), called
+        at each step. A bool (until 0.2.0: ``True`` drew a tqdm bar) is accepted with a
+        ``FutureWarning`` until 0.3.0; the command line's ``--progress`` draws the bar.
     observers : sequence of callables, optional
         Each is called as ``observer(step, path)`` once for every checkpoint of the run, in step
         order, after the checkpoint file ``path`` is written, on the recording worker thread (so
@@ -366,6 +368,16 @@ def train(
     TrainResult
     """
     t_start = time.perf_counter()
+    if isinstance(progress, bool):
+        from neurogeom._deprecation import REMOVED_IN
+
+        warnings.warn(
+            "train(progress=True/False) is now a callable progress(phase, done, total) or None; "
+            f"the bool goes in {REMOVED_IN}.",
+            FutureWarning,
+            stacklevel=2,
+        )
+        progress = progress or None  # True: the tqdm bar of 0.1
     spec = _resolve(spec)
     if max_steps is not None and (isinstance(max_steps, bool) or int(max_steps) < 0):
         raise ValueError(f"max_steps must be a non-negative integer; got {max_steps!r}")
@@ -386,6 +398,36 @@ def train(
 
     with torch_threads(cfg.threads if device.type == "cpu" else None):
         return _train(spec, cfg, run_dir, device, max_steps, progress, t_start, observers)
+
+
+class _StepBar:
+    """What the training loop advances: ``progress("train", step, stop_at)`` at each step, or a
+    tqdm bar (``progress=True``, deprecated)."""
+
+    def __init__(self, progress: Callable[[str, int, int], None] | bool, step: int,
+                 total: int) -> None:  # fmt: skip
+        self.progress, self.n, self.total, self.tqdm = progress, step, total, None
+        if progress is True:
+            from tqdm.auto import tqdm
+
+            self.tqdm = tqdm(total=total, initial=step, desc="train", unit="step")
+        else:
+            progress("train", step, total)  # type: ignore[operator]
+
+    def update(self, n: int) -> None:
+        self.n += n
+        if self.tqdm is not None:
+            self.tqdm.update(n)
+        else:
+            self.progress("train", self.n, self.total)  # type: ignore[operator]
+
+    def set_postfix(self, **kwargs: Any) -> None:
+        if self.tqdm is not None:
+            self.tqdm.set_postfix(**kwargs)
+
+    def close(self) -> None:
+        if self.tqdm is not None:
+            self.tqdm.close()
 
 
 #: Evaluations and checkpoint writes on a worker thread (False: in the training loop itself).
@@ -430,10 +472,8 @@ def _train(spec, cfg, run_dir, device, max_steps, progress, t_start, observers) 
             tensors, meta = snapshot(run.net, run.opt, 0, run.meta_extra)
             rec.evaluate(0, tensors, float("nan"), 0.0, last=False, counts=False)
             rec.save(0, tensors, meta, checkpoint=0 in run.schedule, resume=True)
-        if progress and not done and step < stop_at:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=stop_at, initial=step, desc="train", unit="step")
+        if progress is not None and not done and step < stop_at:
+            bar = _StepBar(progress, step, stop_at)
         if not done:
             step, done = _loop(run, cfg, rec, step, stop_at, bar)
     finally:

@@ -223,7 +223,7 @@ def _compare_section(rep: Report, results: Mapping[str, xr.Dataset], names: Sequ
     traj_cmp = results.get("compare_trajectories")
     text = "The trajectories are put on one learning axis (fraction of sessions / checkpoints)."
     if traj_cmp is not None:
-        r, p = float(traj_cmp["correlation"][0]), float(traj_cmp["correlation_p"][0])
+        r, p = float(traj_cmp["correlation"][0]), float(traj_cmp["correlation_p_value"][0])
         text += (
             f" Their capacity curves correlate at r = {r:.2f} (permutation p = {p:.2g}, stage "
             "order of the model shuffled). "
@@ -263,7 +263,7 @@ def _representation_table(reps: xr.Dataset) -> pd.DataFrame:
             rows.append({"stage_a": str(reps["stage_a"].values[i]),
                          "stage_b": str(reps["stage_b"].values[i]), "measure": m,
                          "value": get(m), "null_low": get(f"{m}_null_low"),
-                         "null_high": get(f"{m}_null_high"), "p": get(f"{m}_p")})  # fmt: skip
+                         "null_high": get(f"{m}_null_high"), "p": get(f"{m}_p_value")})  # fmt: skip
     return pd.DataFrame(rows)
 
 

@@ -57,6 +57,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from neurogeom._deprecation import phase_progress
 from neurogeom.show.lazy_rich_report import lazy_rich_report
 from neurogeom.specs.lazy_rich import SETTINGS, load_lazy_rich_spec
 from neurogeom.workflows.outputs import RunOptions, run_setting_spec
@@ -189,7 +190,7 @@ def lazy_rich_sweep(
     *,
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
     n_jobs: int = 1,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> xr.Dataset:
     """Train every (architecture, alpha, seed) of a lazy-rich spec on digits and measure it.
 
@@ -203,7 +204,8 @@ def lazy_rich_sweep(
         Runs trained at once (:func:`neurogeom.parallel.parallel_map`); the numbers do not
         depend on it.
     progress : callable, optional
-        ``progress(done, total)``, called before each batch of ``n_jobs`` runs and at the end.
+        ``progress(phase, done, total)`` (phase ``"train"``), called before each batch of
+        ``n_jobs`` runs and at the end.
 
     Returns
     -------
@@ -254,12 +256,11 @@ def lazy_rich_sweep(
     one = functools.partial(_one_run, cfg=cfg)
     step = 1 if n_jobs == 1 else (len(items) if n_jobs == -1 else max(int(n_jobs), 1))
     rows: list[dict[str, Any]] = []
+    tell = phase_progress(progress, "train")
     for start in range(0, len(items), step):
-        if progress is not None:
-            progress(start, len(items))
+        tell(start, len(items))
         rows += parallel_map(one, items[start : start + step], n_jobs=n_jobs)
-    if progress is not None:
-        progress(len(items), len(items))
+    tell(len(items), len(items))
     shape = (len(archs), len(alphas), len(seeds))
     coords = {
         "architecture": archs,

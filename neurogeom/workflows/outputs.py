@@ -96,7 +96,7 @@ def run_setting_spec(
         tell("train", 1, 1)
     else:
         ds = sweep(spec_path, overrides=overrides, n_jobs=options.n_jobs or 1,
-                   progress=lambda d, t: tell("train", d, t))  # fmt: skip
+                   progress=tell)  # fmt: skip
         ds.attrs.update(setting=name, spec_path=str(spec_path))
         save(ds, path)
         reused = []

@@ -90,8 +90,8 @@ def _trajectory(pop: xr.DataArray, by: str, within: list[str], an: Mapping[str, 
                 boot: bool, seed: int, n_jobs: int) -> xr.Dataset:  # fmt: skip
     from neurogeom.learning.trajectories import trajectory
 
-    n = (an["n_boot"], an["n_null"]) if boot else (0, 0)
-    return trajectory(pop, by, an["measure"], within=within or None, n_boot=n[0], n_null=n[1],
+    n = (an["n_boot"], an["n_null"]) if boot else (0, 0)  # spec key n_null: the trajectory null
+    return trajectory(pop, by, an["measure"], within=within or None, n_boot=n[0], n_perm=n[1],
                       confidence=float(an["confidence"]), seed=seed, n_jobs=n_jobs,
                       keep_replicates=boot and n[0] >= 2, **_measure_options(an))  # fmt: skip
 
@@ -117,7 +117,7 @@ def _stage_test(pop: xr.DataArray, by: str, within: list[str], an: Mapping[str, 
 def _match(brain: xr.DataArray, model: xr.DataArray, cmp: Mapping[str, Any]):
     from neurogeom.learning.compare import match_conditions
 
-    return match_conditions(brain, model, on=cmp["on"], mapping=cmp["mapping"] or None)
+    return match_conditions(brain, model, by=cmp["on"], mapping=cmp["mapping"] or None)
 
 
 def _prepare(pop: xr.DataArray, window_s: Any, an: Mapping[str, Any], by: str,
@@ -179,7 +179,7 @@ def _simulate_model(src: Source) -> xr.DataArray:
     if not (run / "checkpoints").is_dir() or not list_checkpoints(run):
         from neurogeom.models.train import train
 
-        train(load_spec(src.options["task"]), run, progress=False)
+        train(load_spec(src.options["task"]), run)
     steps = src.options.get("steps")
     return simulate(run, steps=None if steps is None else [int(s) for s in steps],
                     period=src.options.get("period"))  # fmt: skip

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from neurogeom._deprecation import phase_progress
 from neurogeom.show.pullback_report import pullback_report
 from neurogeom.specs.pullback import SETTINGS, load_pullback_spec
 from neurogeom.workflows.outputs import RunOptions, run_setting_spec
@@ -89,7 +90,7 @@ def pullback_sweep(
     *,
     overrides: Mapping[str, Any] | None = None,
     n_jobs: int = 1,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> xr.Dataset:
     """Train one network per seed on the sine task; pullback geometry at every checkpoint.
 
@@ -102,7 +103,7 @@ def pullback_sweep(
     n_jobs : int, default 1
         Seeds trained at once (processes); the numbers do not depend on it.
     progress : callable, optional
-        ``progress(done, total)`` after each seed.
+        ``progress(phase, done, total)`` (phase ``"train"``) after each seed.
 
     Returns
     -------
@@ -124,7 +125,7 @@ def pullback_sweep(
 
     cfg = load_pullback_spec(spec, overrides)["pullback"]
     seeds = cfg["seeds"]
-    tell = progress or (lambda done, total: None)
+    tell = phase_progress(progress, "train")
     results = parallel_map(functools.partial(_one_seed, cfg), seeds, n_jobs=n_jobs,
                            on_result=lambda i, _: tell(i + 1, len(seeds)))  # fmt: skip
     lim, n = float(cfg["scan"]), int(cfg["n_grid"])

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from neurogeom._deprecation import phase_progress
 from neurogeom.io.store import load, save
 from neurogeom.specs.run import named_setting
 from neurogeom.workflows.outputs import RunOptions, check_out, save_report, write_timings
@@ -124,7 +125,7 @@ def rank_sweep(
     seeds: Sequence[int] | None = None,
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
     n_jobs: int = 1,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> xr.Dataset:
     """Train or reuse one run per (rank, seed) and compare the geometry at init and at the end.
 
@@ -145,7 +146,8 @@ def rank_sweep(
         ``neurogeom.parallel.cluster(...)`` they run on that cluster); results do not depend on
         it.
     progress : callable, optional
-        ``progress(done, total)``, called at the start and as each run finishes.
+        ``progress(phase, done, total)`` (phase ``"train"``), called at the start and as each
+        run finishes.
 
     Returns
     -------
@@ -165,7 +167,7 @@ def rank_sweep(
     full = _spec_with(spec, ranks, seeds, overrides)
     runs = expand_sweep(full)
     one = functools.partial(_one_run, out_dir=str(out_dir))
-    tell = progress or (lambda done, total: None)
+    tell = phase_progress(progress, "train")
     finished = [0]
 
     def advance(index: int, row: dict[str, Any]) -> None:
@@ -219,7 +221,7 @@ def run_rank_sweep(spec_path: str | Path, out: str | Path, options: RunOptions |
         tell("train", 1, 1)
     else:
         ds = rank_sweep(spec, out / "runs" / name, n_jobs=n_jobs or 1,
-                        progress=lambda d, t: tell("train", d, t), **kwargs)  # fmt: skip
+                        progress=tell, **kwargs)  # fmt: skip
         ds.attrs.update(setting=name, spec_path=str(spec_path))
         save(ds, path)
         reused = []

@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from neurogeom._deprecation import phase_progress
 from neurogeom._files import replace_dir_atomic, to_json
 
 __all__ = ["SweepGrid", "open_sweep", "run_sweep", "sweep_grid", "sweep_report", "sweep_status"]
@@ -275,7 +276,7 @@ def run_sweep(
     scheduler: Any = None,
     n_workers: int | None = None,
     overwrite: bool = False,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, int]:
     """Train and analyse every grid point of a sweep spec into one zarr store; resume a stopped one.
 
@@ -297,7 +298,7 @@ def run_sweep(
     overwrite : bool, default=False
         Discard a store that holds a sweep of another spec instead of refusing it.
     progress : callable, optional
-        ``progress(done, total)`` with the grid points complete so far, called at the start and
+        ``progress(phase, done, total)`` (phase ``"sweep"``) with the grid points complete so far, called at the start and
         as each point is written.
 
     Returns
@@ -337,7 +338,7 @@ def run_sweep(
     _clean_stale(store)
     todo = [(n, c, s) for n, c, s in grid.points if not _is_done(store, n, grid.fingerprint)]
     total, skipped = len(grid.points), len(grid.points) - len(todo)
-    tell = progress or (lambda done, total: None)
+    tell = phase_progress(progress, "sweep")
     tell(skipped, total)
     written = [skipped]
 
