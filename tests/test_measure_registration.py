@@ -105,14 +105,14 @@ def test_the_cli_and_the_accessor_take_it(toy, tmp_path):
     ds = load(out)
     assert ds["mean_norm"].attrs["long_name"] == LABEL  # the labels survive the file
     assert ds["mean_norm"].attrs["units"] == UNITS
-    direct = _pop(stages=False).ng.measure("mean_norm", by="choice")
+    direct = _pop(stages=False).ng.measure("choice", measure="mean_norm")
     assert float(direct["mean_norm"]) == pytest.approx(float(ds["mean_norm"]))
 
 
 def test_a_trajectory_and_its_figure_use_the_registered_label(toy):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        traj = trajectory(_pop(stages=True), by="choice", measure="mean_norm", n_boot=3, n_null=3)
+        traj = trajectory(_pop(stages=True), by="choice", measure="mean_norm", n_boot=3, n_perm=3)
     assert traj.sizes["stage"] == 2
     assert {"mean_norm", "mean_norm_sem", "mean_norm_ci_low", "mean_norm_null_mean"} <= set(traj)
     assert traj["mean_norm"].attrs["long_name"] == LABEL
