@@ -10,12 +10,13 @@ alone; only the order of floating-point sums may differ (results agree to roundi
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from neurogeom.geometry import effective
 
 # samples per chunk of the stacked geometry (bounds the (samples, P, P) temporaries)
-_CHUNK = 2048
+_CHUNK = 8192
 
 
 def anchors(lam: np.ndarray, factor: np.ndarray, codes: np.ndarray, n_manifolds: int):
@@ -36,11 +37,56 @@ def anchors(lam: np.ndarray, factor: np.ndarray, codes: np.ndarray, n_manifolds:
     return out, totals, active
 
 
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _gram_terms(anchors_, active, probes, prob, centers, g, g1, st, s1t, ca):
+    """Per sample, with ``s`` the anchors (zero where inactive) and ``s1 = s - active * c``
+    (``c`` the anchor centres of the sample's problem): ``g = s s^T``, ``g1 = s1 s1^T``,
+    ``st = s t``, ``s1t = s1 t`` and ``ca = |s1_mu . c_mu|`` (written into the outputs)."""
+    n_s, n_m, dim = anchors_.shape
+    for k in numba.prange(n_s):
+        cen = centers[prob[k]]
+        s = np.zeros((n_m, dim))
+        s1 = np.zeros((n_m, dim))
+        for p in range(n_m):
+            if active[k, p]:
+                for d in range(dim):
+                    s[p, d] = anchors_[k, p, d]
+                    s1[p, d] = anchors_[k, p, d] - cen[p, d]
+            else:
+                for d in range(dim):
+                    s1[p, d] = 0.0
+        for p in range(n_m):
+            acc_t = 0.0
+            acc_1t = 0.0
+            acc_c = 0.0
+            for d in range(dim):
+                acc_t += s[p, d] * probes[k, d]
+                acc_1t += s1[p, d] * probes[k, d]
+                acc_c += s1[p, d] * cen[p, d]
+            st[k, p] = acc_t
+            s1t[k, p] = acc_1t
+            ca[k, p] = abs(acc_c)
+            for q in range(p + 1):
+                acc = 0.0
+                acc1 = 0.0
+                for d in range(dim):
+                    acc += s[p, d] * s[q, d]
+                    acc1 += s1[p, d] * s1[q, d]
+                g[k, p, q] = acc
+                g[k, q, p] = acc
+                g1[k, p, q] = acc1
+                g1[k, q, p] = acc1
+
+
+def _starts(prob: np.ndarray, n_prob: int) -> np.ndarray:
+    """Index of each problem's first sample (``prob`` sorted, every problem present)."""
+    return np.searchsorted(prob, np.arange(n_prob))
+
+
 def _segment_sum(values: np.ndarray, prob: np.ndarray, n_prob: int) -> np.ndarray:
-    """Sums over each problem's samples of ``values`` (n_samples, ...)."""
-    out = np.zeros((n_prob, *values.shape[1:]))
-    np.add.at(out, prob, values)
-    return out
+    """Sums over each problem's samples of ``values`` (n_samples, ...); samples sorted by
+    problem, every problem with at least one."""
+    return np.add.reduceat(values, _starts(prob, n_prob), axis=0)
 
 
 def geometry(anchors_, active, probes, prob, n_prob, n_geo, anchor_center, normalise):
@@ -68,8 +114,9 @@ def geometry(anchors_, active, probes, prob, n_prob, n_geo, anchor_center, norma
         count = _segment_sum(act_f, prob, n_prob)[..., None]
         centers = np.divide(total, count, out=np.zeros_like(total), where=count > 0)
     norm2 = np.einsum("kpd,kpd->kp", anchors_, anchors_)
-    peak = np.zeros(n_prob)
-    np.maximum.at(peak, prob, np.max(np.where(active, norm2, 0.0), axis=1))
+    peak = np.maximum.reduceat(
+        np.max(np.where(active, norm2, 0.0), axis=1), _starts(prob, n_prob), axis=0
+    )
     tiny = 1e-9 * np.sqrt(peak)
     cc = centers @ centers.transpose(0, 2, 1)
     c_norm = np.sqrt(np.einsum("kpp->kp", cc))
@@ -92,15 +139,14 @@ def geometry(anchors_, active, probes, prob, n_prob, n_geo, anchor_center, norma
         sl = slice(lo, lo + _CHUNK)
         pk = prob[sl]
         act = active[sl]
-        cen = centers[pk]
-        s = np.where(act[..., None], anchors_[sl], 0.0)
-        s1 = s - act[..., None] * cen
-        g = s @ s.transpose(0, 2, 1)
-        g1 = s1 @ s1.transpose(0, 2, 1)
+        m = pk.size
+        g = np.empty((m, n_m, n_m))
+        g1 = np.empty((m, n_m, n_m))
+        st = np.empty((m, n_m))
+        s1t = np.empty((m, n_m))
+        ca = np.empty((m, n_m))
+        _gram_terms(anchors_[sl], act, probes[sl], pk, centers, g, g1, st, s1t, ca)
         both = act[:, :, None] & act[:, None, :]
-        st = np.einsum("kpd,kd->kp", s, probes[sl])
-        ct = np.einsum("kpd,kd->kp", cen, probes[sl])
-        s1t = st - act * ct
         scale = np.max(np.einsum("kpp->kp", g), axis=1)
         a[sl] = effective._quad_pinv(g, st, scale)
         b[sl] = effective._quad_pinv(g1, s1t, scale)
@@ -110,7 +156,6 @@ def geometry(anchors_, active, probes, prob, n_prob, n_geo, anchor_center, norma
         ax_ok = n1 > tiny_k[:, None]
         pair = both & off
         ax = np.abs(np.where(ax_ok[:, :, None] & ax_ok[:, None, :], g1, 0.0))
-        ca = np.abs(np.einsum("kpd,kpd->kp", s1, cen))
         ca = np.where(ax_ok & c_ok[pk], ca, 0.0)
         if normalise:
             den = n1[:, :, None] * n1[:, None, :]
