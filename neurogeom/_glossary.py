@@ -278,6 +278,7 @@ GLOSSARY: dict[str, Term] = {
     'pops': Term('population tensors', 'tensors', REQUIRED),
     'prior_scale': Term('scale of the weight prior', '1', VARIES, 'required in the posterior objects, 1.0 in the samplers'),
     'prior_scales': Term('prior scales swept over', 'values', (1.0,)),
+    'problem': Term('which problem each stacked point belongs to (one index per point)', 'array', None),
     'progress': Term('callback progress(phase, done, total) as work advances; None shows nothing', 'callable', None),
     'projection_dim': Term('random projection dimension', 'count', None),
     'pseudo': Term('sessions recorded apart, for pseudo-population draws', 'tensors', None),

@@ -14,6 +14,7 @@ from neurogeom._lazy import lazy_exports
 # public name -> submodule that defines it (imported on first use, so ``import neurogeom`` stays light)
 _EXPORTS: dict[str, str] = {
     "glue": "capacity",
+    "glue_batch": "capacity",
     "capacity_contour": "effective",
     "simulated_capacity": "capacity",
     "mftma": "_mftma",

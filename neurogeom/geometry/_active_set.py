@@ -442,3 +442,53 @@ def solve_working_sets(gram, factor, use_gram, signs, q, work, lam, tol, max_ite
         lam[k, :] = 0.0
         for a in range(m):
             lam[k, idx[a]] = lw[a]
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def solve_every_point_many(
+    grams, offsets, sizes, caps, max_iters, prob, signs, q, lam, tol, status
+):
+    """Exact duals of samples of many problems, each on every allowed point, from zero.
+
+    The samples of one problem are those of :func:`solve_working_sets` with every allowed point
+    in the working set; each sample's result is the one it gets there.
+
+    Parameters
+    ----------
+    grams : ndarray (sum of n_i^2,)
+        Gram matrices of the problems' points, row by row, one after the other.
+    offsets, sizes, caps, max_iters : ndarray of int64 (n_problems,)
+        Where each Gram matrix starts in ``grams``, its number of points ``n_i``, the rank of
+        its points plus one, and the most outer iterations of a sample.
+    prob : ndarray of int64 (n_samples,)
+        The problem of each sample.
+    signs, q : ndarray (n_samples, max n_i)
+        ``y`` of each point (0: left out, and past ``n_i``) and the dual's linear term.
+    lam : ndarray (n_samples, max n_i)
+        Out: the solutions (zero off the allowed points).
+    tol : ndarray (n_samples,)
+        Tolerance on the dual gradient.
+    status : ndarray of int64 (n_samples,)
+        Out: :data:`OK` or :data:`MAX_ITER`.
+    """
+    for k in numba.prange(prob.size):
+        p = prob[k]
+        n = sizes[p]
+        gram = grams[offsets[p] : offsets[p] + n * n].reshape((n, n))
+        ys = signs[k, :n].copy()
+        idx = np.flatnonzero(ys != 0.0)
+        m = idx.size
+        h = np.empty(m)
+        lw = np.zeros(m)
+        for a in range(m):
+            h[a] = q[k, idx[a]]
+        if m == n:  # every point: read the Gram matrix in place
+            code, _ = _lawson_hanson(gram, ys, h, lw, tol[k], max_iters[p], caps[p])
+        else:
+            gmat = _block(gram, gram, True, ys, idx)
+            code, _ = _lawson_hanson(gmat, np.ones(m), h, lw, tol[k], max_iters[p], caps[p])
+        status[k] = code
+        for a in range(signs.shape[1]):
+            lam[k, a] = 0.0
+        for a in range(m):
+            lam[k, idx[a]] = lw[a]

@@ -462,6 +462,52 @@ def finish(
         work[rows[more]] |= viol[more]
         rows = rows[more]
     failed[rows] = True
+    return _verify(
+        f,
+        y,
+        w,
+        lam,
+        out,
+        kappa,
+        tol,
+        allowed,
+        failed,
+        grad,
+        fresh,
+        rounds=rounds,
+        every_point=every_point,
+        retry=retry,
+        bounded=bounded,
+        gram=gram,
+        max_rounds=max_rounds,
+    )
+
+
+def _verify(
+    f,
+    y,
+    w,
+    lam,
+    out,
+    kappa,
+    tol,
+    allowed,
+    failed,
+    grad,
+    fresh,
+    *,
+    rounds,
+    every_point,
+    retry,
+    bounded,
+    gram,
+    max_rounds,
+):
+    """The end of :func:`finish`: check the optimality conditions of ``out`` on every point of
+    every sample (``grad`` holds the dual gradient where ``fresh``), retry or hand to
+    :func:`scipy.optimize.nnls` the samples that fail (``failed`` marks those the working-set
+    rounds did not settle). Returns the duals and the statistics."""
+    n_s, n = y.shape
     # verify the optimality conditions on every point of every sample
     stale = ~fresh
     if stale.any():
@@ -522,7 +568,7 @@ def finish(
             f"{stats['unresolved']} of {n_s} samples kept the iterative dual solution "
             "(the exact finish did not converge); results for them are approximate.",
             RuntimeWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
     return out, stats
 
@@ -580,6 +626,83 @@ def solve_batch(
     out, stats = finish(factor, signs, probes, lam, kappa, gram=gram)
     stats["fista_iterations"] = n_iter
     return out, stats
+
+
+def solve_direct_many(problems) -> list[tuple[np.ndarray, dict]]:
+    """:func:`solve_batch` with ``method="direct"`` on many problems at once.
+
+    ``problems`` is a sequence of ``(factor, gram, signs, probes, kappa)``, each as
+    :func:`solve_batch` takes them (``gram`` the float64 ``factor @ factor.T``). The samples of all
+    problems run in one call of the compiled kernel
+    (:func:`neurogeom.geometry._active_set.solve_every_point_many`); each problem is then verified
+    as :func:`finish` verifies its own (the optimality conditions on every point of every sample,
+    scipy's NNLS for a sample that fails them). Each sample's duals are those
+    ``solve_batch(..., method="direct")`` gives it. Returns ``(lam, stats)`` per problem.
+    """
+    n_prob = len(problems)
+    if not n_prob:
+        return []
+    counts = np.array([p[2].shape[0] for p in problems], dtype=np.int64)
+    sizes = np.array([p[2].shape[1] for p in problems], dtype=np.int64)
+    n_max = int(sizes.max(initial=0))
+    n_all = int(counts.sum())
+    signs = np.zeros((n_all, n_max))
+    q = np.zeros((n_all, n_max))
+    tol = np.empty(n_all)
+    prepared = []
+    start = 0
+    for (factor, _, sg, pr, kappa), n_s, n in zip(problems, counts, sizes):
+        f = np.ascontiguousarray(factor, dtype=np.float64)
+        y = np.ascontiguousarray(sg, dtype=np.float64)
+        w = np.ascontiguousarray(pr, dtype=np.float64)
+        rows = slice(start, start + n_s)
+        signs[rows, :n] = y
+        q[rows, :n] = y * (w @ f.T) - kappa
+        tol[rows] = _kkt_tolerance(f, w, kappa)
+        prepared.append((f, y, w, rows, kappa))
+        start += n_s
+    offsets = np.zeros(n_prob, dtype=np.int64)
+    offsets[1:] = np.cumsum(sizes * sizes)[:-1]
+    grams = np.concatenate([np.ascontiguousarray(p[1], dtype=np.float64).ravel() for p in problems])
+    caps = np.array([p[0].shape[1] + 1 for p in problems], dtype=np.int64)
+    prob = np.repeat(np.arange(n_prob, dtype=np.int64), counts)
+    lam = np.empty((n_all, n_max))
+    status = np.zeros(n_all, dtype=np.int64)
+    if n_all:
+        previous = numba.set_parallel_chunksize(1)
+        try:
+            with one_blas_thread():
+                _active_set.solve_every_point_many(
+                    grams, offsets, sizes, caps, 20 * sizes + 100, prob, signs, q, lam, tol, status
+                )
+        finally:
+            numba.set_parallel_chunksize(previous)
+    out = []
+    for (f, y, w, rows, kappa), n in zip(prepared, sizes):
+        n_s = y.shape[0]
+        res = np.ascontiguousarray(lam[rows, :n])
+        res, stats = _verify(
+            f,
+            y,
+            w,
+            np.zeros((n_s, n)),
+            res,
+            kappa,
+            tol[rows],
+            y != 0,
+            status[rows] != _active_set.OK,
+            np.empty((n_s, n)),
+            np.zeros(n_s, dtype=bool),
+            rounds=1 if n_s else 0,
+            every_point=True,
+            retry=True,
+            bounded=False,
+            gram=problems[len(out)][1],
+            max_rounds=100,
+        )
+        stats["fista_iterations"] = 0
+        out.append((res, stats))
+    return out
 
 
 # ---- plain per-sample reference -----------------------------------------------------------------

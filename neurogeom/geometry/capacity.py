@@ -23,6 +23,7 @@ from collections.abc import Hashable
 from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 from scipy import sparse, stats
 from scipy.optimize import linprog
@@ -31,13 +32,14 @@ from neurogeom import _provenance
 from neurogeom.geometry import (
     _dichotomies,
     _dual,
+    _glue_batch,
     _separability,
     _validate,
     effective,
 )
 from neurogeom.geometry.registry import Output, register_measure
 
-__all__ = ["glue", "simulated_capacity"]
+__all__ = ["glue", "glue_batch", "simulated_capacity"]
 
 _MORE, _LESS = "larger_is_more_separable", "larger_is_less_separable"
 _ROT = ("rotation", "reflection", "isotropic scaling")
@@ -745,6 +747,528 @@ def glue(
         **info,
     )
     return _glue_dataset(res, names, counts, sample_vars, attrs)
+
+
+# ---- GLUE on many problems ----------------------------------------------------------------------
+
+
+def _batch_inputs(points, labels, problem, caller):
+    """The problems as a list of (points, labels) and their ids."""
+    if labels is None and problem is None:
+        if isinstance(points, np.ndarray) or isinstance(points, (str, bytes)):
+            raise TypeError(
+                f"{caller}() got one array without labels= and problem=; pass a list of "
+                "(points, labels) pairs, or the stacked points with labels= and problem= (one "
+                "problem index per row)."
+            )
+        try:
+            pairs = list(points)
+        except TypeError:
+            raise TypeError(
+                f"{caller}() needs a list of (points, labels) pairs; got {type(points).__name__}."
+            ) from None
+        for i, item in enumerate(pairs):
+            if not isinstance(item, (tuple, list)) or len(item) != 2:
+                raise TypeError(
+                    f"{caller}() needs a list of (points, labels) pairs; item {i} is a "
+                    f"{type(item).__name__}{'' if not hasattr(item, '__len__') else ' of length ' + str(len(item))}."
+                )
+        ids = np.arange(len(pairs))
+    elif labels is not None and problem is not None:
+        x = np.asarray(points)
+        lab = np.asarray(labels)
+        prob = np.asarray(problem)
+        if x.ndim != 2 or lab.ndim != 1 or prob.ndim != 1:
+            raise ValueError(
+                f"{caller}() needs stacked points of shape (n_rows, n_features) with labels and "
+                f"problem of shape (n_rows,); got shapes {x.shape}, {lab.shape}, {prob.shape}."
+            )
+        if not x.shape[0] == lab.shape[0] == prob.shape[0]:
+            raise ValueError(
+                f"{caller}() needs one label and one problem index per row: got {x.shape[0]} "
+                f"rows, {lab.shape[0]} labels and {prob.shape[0]} problem indices."
+            )
+        ids, inverse = np.unique(prob, return_inverse=True)
+        inverse = inverse.ravel()
+        order = np.argsort(inverse, kind="stable")
+        bounds = np.searchsorted(inverse[order], np.arange(ids.size + 1))
+        pairs = [(x[order[a:b]], lab[order[a:b]]) for a, b in zip(bounds[:-1], bounds[1:])]
+    else:
+        raise ValueError(
+            f"{caller}() needs labels= and problem= together (stacked points), or neither (a "
+            "list of (points, labels) pairs)."
+        )
+    if not pairs:
+        raise ValueError(f"{caller}() got no problems.")
+    return pairs, ids
+
+
+def _batch_validate(pairs, ids, caller):
+    """Points as float64 arrays and manifold codes per problem, and the shared label names.
+
+    The labels of all problems are factorised once; each problem must hold every label (the
+    result shares one ``manifold`` dimension). A problem whose points fail a check is passed to
+    :func:`neurogeom.geometry._validate.points_and_labels` for its message."""
+
+    ids = np.asarray(ids).tolist()
+
+    def fail(i, exc):
+        return type(exc)(f"{caller}() problem {ids[i]!r}: {exc}")
+
+    labs = []
+    for i, (x, lab) in enumerate(pairs):
+        arr = lab if isinstance(lab, np.ndarray) else np.asarray(lab, dtype=object)
+        if arr.ndim != 1:
+            try:
+                _validate.points_and_labels(x, lab, caller=caller)
+            except (TypeError, ValueError) as exc:
+                raise fail(i, exc) from None
+        labs.append(arr)
+    lab_all = np.concatenate(labs) if len(labs) > 1 else labs[0]
+    try:
+        codes_all, uniques = pd.factorize(pd.Series(lab_all), sort=True)
+    except TypeError:
+        raise TypeError(
+            f"{caller}() needs labels that sort (numbers or strings), to order the manifolds "
+            "the same way in every problem."
+        ) from None
+    names = list(uniques)
+    n_m = len(names)
+    out = []
+    start = 0
+    for i, (x, lab) in enumerate(pairs):
+        n = labs[i].shape[0]
+        codes = codes_all[start : start + n].astype(np.intp)
+        start += n
+        try:
+            arr = np.asarray(x, dtype=np.float64)
+        except (TypeError, ValueError):
+            arr = None
+        good = (
+            arr is not None
+            and arr.ndim == 2
+            and arr.shape[1] >= 1
+            and arr.shape[0] == n
+            and bool(np.isfinite(arr).all())
+            and (codes >= 0).all()
+            and bool(arr.any())
+            and not bool(np.all(arr == arr[0]))
+        )
+        if not good:
+            try:
+                _validate.points_and_labels(x, lab, caller=caller)
+            except (TypeError, ValueError) as exc:
+                raise fail(i, exc) from None
+        present = np.bincount(codes[codes >= 0], minlength=n_m)
+        if (present == 0).any():
+            raise ValueError(
+                f"{caller}() problem {ids[i]!r} has no points of manifold "
+                f"{names[int(np.flatnonzero(present == 0)[0])]!r}; every problem needs every "
+                f"label ({n_m} in all). Run problems with other labels in their own batch."
+            )
+        out.append((arr, codes))
+    return out, names
+
+
+def _solve_small(items):
+    """:func:`_solve` for problems on the direct path (see
+    :func:`neurogeom.geometry._dual.direct_is_cheaper`), their solves batched across problems
+    (:func:`neurogeom.geometry._dual.solve_direct_many`); each sample's duals are those
+    :func:`_solve` gives it. ``items``: dicts with factor, gram, codes, y, probes, kappa and the
+    cached ``canonical`` (dichotomies up to sign and each sample's index); adds lam, f_vals,
+    norm2, none and stats to each."""
+    first = []
+    for it in items:
+        factor, codes = it["factor"], it["codes"]
+        uniq, inverse = it["canonical"]
+        sep = {"centroid": 0, "probe": 0, "lp": 0, "undecided": 0}
+        if factor.shape[1] >= factor.shape[0]:
+            verdict = np.ones(uniq.shape[0], dtype=np.int8)
+        else:
+            verdict = _separability.centroid_certificate(factor, codes, uniq).astype(np.int8)
+            sep["centroid"] = int(verdict.sum())
+        it["open"] = np.flatnonzero(verdict == 0)
+        it["verdict"], it["sep"] = verdict, sep
+        if it["open"].size:
+            u_signs, u_probes = _separability.probe_problems(factor, codes, uniq[it["open"]])
+            it["u"] = (u_signs, u_probes)
+            first.append(it)
+    stats_keys = ("support_solve", "active_set_rounds", "kkt_relaxed", "nnls", "unresolved")
+    for it in items:
+        it["stats"] = {k: 0 for k in stats_keys}
+        it["stats"].update(unresolved=0, fista_iterations=0)
+    done = _dual.solve_direct_many([(it["factor"], it["gram"], *it["u"], 0.0) for it in first])
+    for it, (lam_u, more) in zip(first, done):
+        factor, codes, open_ = it["factor"], it["codes"], it["open"]
+        _add_stats(it["stats"], more)
+        verdict = it["verdict"]
+        verdict[open_] = _separability.verdicts(factor, *it["u"], lam_u)
+        it["sep"]["probe"] = int(np.count_nonzero(verdict[open_]))
+        _separability.settle_by_lp(factor, codes, it["canonical"][0], verdict, it["sep"])
+    for it in items:
+        it["none"] = (it["verdict"] == -1)[it["canonical"][1]]
+        it["solve"] = ~it["none"] if it["kappa"] == 0.0 else np.ones(it["y"].shape[0], bool)
+        it["signs"] = it["y"][:, it["codes"]]
+    done = _dual.solve_direct_many(
+        [
+            (
+                it["factor"],
+                it["gram"],
+                it["signs"][it["solve"]],
+                it["probes"][it["solve"]],
+                it["kappa"],
+            )
+            for it in items
+        ]
+    )
+    for it, (lam_s, more) in zip(items, done):
+        _add_stats(it["stats"], more)
+        lam = np.zeros((it["y"].shape[0], it["factor"].shape[0]))
+        lam[it["solve"]] = lam_s
+        disp = (it["signs"] * lam) @ it["factor"]
+        f_vals = np.einsum("kd,kd->k", disp, disp)
+        norm2 = np.einsum("kd,kd->k", it["probes"], it["probes"])
+        f_vals[~it["solve"]] = norm2[~it["solve"]]
+        it["stats"].update({f"separability_{k}": v for k, v in it["sep"].items()})
+        it.update(lam=lam, f_vals=f_vals, norm2=norm2)
+
+
+def _finish_small(items, n_manifolds, anchor_center, alignment):
+    """Anchors, floor and summaries of solved direct-path problems (see :func:`_glue_eval`),
+    the anchor geometry of all of them stacked (:mod:`neurogeom.geometry._glue_batch`)."""
+    for it in items:
+        anchors, _, active = _glue_batch.anchors(it["lam"], it["factor"], it["codes"], n_manifolds)
+        active[it["none"]] = False
+        it["active"] = active
+        it["floor"] = _at_floor(it["f_vals"], it["norm2"], it["none"])
+        geo = ~it["none"]
+        it["geo"] = geo
+        it["measured"] = not it["floor"] and geo.sum() >= 2
+        it["anchors"] = anchors
+    used = [it for it in items if it["measured"]]
+    if used:
+        dim = max(it["factor"].shape[1] for it in used)
+        n_geo = np.array([int(it["geo"].sum()) for it in used])
+        stack = np.zeros((int(n_geo.sum()), n_manifolds, dim))
+        probes = np.zeros((stack.shape[0], dim))
+        start = 0
+        for it, n in zip(used, n_geo):
+            r = it["factor"].shape[1]
+            stack[start : start + n, :, :r] = it["anchors"][it["geo"]]
+            probes[start : start + n, :r] = it["probes"][it["geo"]]
+            start += n
+        active = np.concatenate([it["active"][it["geo"]] for it in used])
+        prob = np.repeat(np.arange(len(used)), n_geo)
+        a, b, c, align = _glue_batch.geometry(
+            stack, active, probes, prob, len(used), n_geo, anchor_center, alignment == "cosine"
+        )
+        found = _glue_batch.summarize(n_manifolds, a, b, c, align, prob, len(used))
+    for it in items:
+        it["summary"] = {name: (float("nan"), float("nan")) for name in _MEASURES[1:]}
+        del it["anchors"]
+    for j, it in enumerate(used):
+        it["summary"].update(
+            {name: (float(found[name][0][j]), float(found[name][1][j])) for name in _MEASURES[1:]}
+        )
+    for it in items:
+        f_vals = it["f_vals"]
+        n_t = f_vals.size
+        mean_f = float(f_vals.mean())
+        cap = n_manifolds / mean_f if mean_f > 0 else float("inf")
+        sem_f = float(np.std(f_vals, ddof=1) / np.sqrt(n_t)) if n_t > 1 else float("nan")
+        it["summary"]["capacity"] = (cap, cap * sem_f / mean_f if mean_f > 0 else float("nan"))
+        it["no_separating_fraction"] = float(it["none"].mean())
+
+
+def glue_batch(
+    points: Any,
+    labels: Any = None,
+    problem: Any = None,
+    *,
+    n_t: int = 200,
+    kappa: float = 0.0,
+    seed: int | Any = 0,
+    dichotomies: Literal["nontrivial", "uniform", "balanced", "one_vs_rest"]
+    | np.ndarray = "nontrivial",
+    n_points_per_manifold: int | None = None,
+    projection_dim: int | None = None,
+    jitter: float = 0.0,
+    center: bool = False,
+    dtype: type = np.float64,
+    anchor_center: Literal["active", "all"] = "active",
+    alignment: Literal["cosine", "inner"] = "cosine",
+    max_iter: int = 300,
+) -> xr.Dataset:
+    """GLUE on many problems at once (bootstrap replicates, stages, sessions, networks).
+
+    Each problem is a set of points with manifold labels; its numbers equal those of
+    :func:`glue` on that problem with the same settings and seed (to rounding, 1e-12 relative
+    or better). Problems small enough for the active-set method on every point (rank at most
+    256) share one pass: their samples are solved together in one call of the compiled solver,
+    KKT-verified per sample on every point, and their anchor geometry and summaries are
+    computed stacked. Larger problems run as :func:`glue` runs them, one after another.
+
+    Parameters
+    ----------
+    points : list of (points, labels) pairs, or array-like of shape (n_rows, n_features)
+        Either a sequence of problems, each ``(points, labels)`` as :func:`glue` takes them
+        (``points`` of shape (n_points_i, n_features_i): the number of points and of features
+        may differ between problems), or all problems' points stacked, with ``labels`` and
+        ``problem`` given.
+    labels : array-like of shape (n_rows,), optional
+        Manifold label of each stacked row (with ``problem``).
+    problem : array-like of shape (n_rows,), optional
+        Problem of each stacked row (any sortable values; the ``problem`` coordinate is their
+        sorted distinct values; rows keep their order within a problem).
+    n_t, kappa, dichotomies, n_points_per_manifold, projection_dim, jitter, center, dtype, \
+anchor_center, alignment, max_iter
+        As in :func:`glue`, the same for every problem (``"pairwise"`` dichotomies are not
+        offered here).
+    seed : int or sequence of int, default=0
+        Seed of every problem (one int), or one seed per problem.
+
+    Returns
+    -------
+    xarray.Dataset
+        :func:`glue`'s result layout with a leading dim ``problem``: ``capacity``, ``radius``,
+        ``dimension``, ``utility``, ``center_alignment``, ``axis_alignment``,
+        ``center_axis_alignment`` and their ``<name>_sem`` of shape (problem,);
+        ``active_fraction`` (problem, manifold); ``F`` and ``separable`` (problem, sample);
+        coords ``problem``, ``manifold`` (the label values, shared by every problem) and
+        ``n_points`` (problem, manifold). What varies between problems is also per problem:
+        ``seed``, ``span_dimension``, ``data_scale``, ``n_features``,
+        ``no_separating_fraction``, ``at_floor`` (0/1). ``attrs``: the shared settings
+        (:func:`neurogeom._provenance.provenance`) and the solver counts summed over
+        problems.
+
+    Raises
+    ------
+    ValueError
+        When a problem lacks one of the labels (every problem must hold every manifold), and
+        for any input :func:`glue` refuses (the message names the problem).
+
+    Warns
+    -----
+    RuntimeWarning
+        Once, naming how many problems sit at their floor ``P / rank`` (see :func:`glue`).
+
+    See Also
+    --------
+    glue : one problem, with anchors, pairwise dichotomies, parallel and dask options.
+    neurogeom.geometry.mftma : the per-manifold mean-field estimator.
+
+    Notes
+    -----
+    Runs one call of the compiled solver and one pass of anchor geometry for all small
+    problems, instead of one of each per problem; the samples of one problem do not depend on
+    the other problems in the batch, so adding or removing problems changes no number.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurogeom.geometry.capacity import glue, glue_batch
+    >>> rng = np.random.default_rng(0)
+    >>> labels = np.repeat([0, 1, 2], 20)
+    >>> problems = [(rng.standard_normal((60, 100)) + 2.0 * labels[:, None], labels)
+    ...             for _ in range(4)]
+    >>> ds = glue_batch(problems, n_t=50, seed=1)
+    >>> ds.capacity.shape
+    (4,)
+    >>> one = glue(*problems[2], n_t=50, seed=1)
+    >>> bool(np.isclose(ds.capacity[2], one.capacity, rtol=1e-12, atol=0))
+    True
+    >>> ds.F.dims
+    ('problem', 'sample')
+    """
+    caller = "glue_batch"
+    pairs, ids = _batch_inputs(points, labels, problem, caller)
+    n_t = _validate.positive_int(n_t, "n_t", caller, minimum=2)
+    kappa = _validate.finite_real(kappa, "kappa", caller)
+    jitter = _validate.finite_real(jitter, "jitter", caller, minimum=0.0)
+    dtype = _validate.float_dtype(dtype, caller)
+    anchor_center = _validate.choice(anchor_center, "anchor_center", ("active", "all"), caller)
+    alignment = _validate.choice(alignment, "alignment", ("cosine", "inner"), caller)
+    max_iter = _validate.positive_int(max_iter, "max_iter", caller)
+    n_prob = len(pairs)
+    if np.ndim(seed) == 0:
+        seeds = [_validate.positive_int(seed, "seed", caller, minimum=0)] * n_prob
+    else:
+        seeds = [_validate.positive_int(s, "seed", caller, minimum=0) for s in seed]
+        if len(seeds) != n_prob:
+            raise ValueError(
+                f"{caller}() got {len(seeds)} seeds for {n_prob} problems; give one seed, or "
+                "one per problem."
+            )
+    checked, names = _batch_validate(pairs, ids, caller)
+    n_manifolds = len(names)
+    if isinstance(dichotomies, str) and dichotomies == "pairwise":
+        raise ValueError(
+            f"{caller}() does not offer dichotomies='pairwise'; run glue() on each problem, or "
+            "give each pair of manifolds as its own problem."
+        )
+    scheme = _check_glue_options(dichotomies, n_manifolds, False, caller)
+    draws: dict[int, Any] = {}
+    probe_cache: dict[tuple[int, int, int], np.ndarray] = {}
+    results: list[dict[str, Any]] = [{} for _ in range(n_prob)]
+    small = []
+    with _dual.one_blas_thread():
+        for i, (x, codes) in enumerate(checked):
+            s = seeds[i]
+            x, codes, info = _preprocess(
+                x,
+                codes,
+                n_manifolds,
+                names,
+                n_points_per_manifold=n_points_per_manifold,
+                projection_dim=projection_dim,
+                jitter=jitter,
+                center=center,
+                seed=s,
+                caller=caller,
+            )
+            kap = _scaled_margin(kappa, info["data_scale"], caller)
+            if s not in draws:
+                y, n_distinct, _ = _dichotomies.draw(
+                    scheme, n_t, n_manifolds, _rng(s, _STREAM_DICHOTOMY)
+                )
+                draws[s] = (y, n_distinct, _separability.canonical(y))
+            y, n_distinct, canon = draws[s]
+            counts = np.bincount(codes, minlength=n_manifolds)
+            results[i].update(info=info, counts=counts, n_distinct=n_distinct, n_used=y.shape[0])
+            red = None
+            if x.shape[0] <= _dual._SMALL_MAX_POINTS and min(x.shape) <= _dual._DIRECT_MAX_RANK:
+                red = _dual.reduce_points(x, dtype=dtype)
+            if red is None or not _dual.direct_is_cheaper(x.shape[0], red.rank, red.gram):
+                results[i]["run"] = (x, codes, y, kap, s)
+                continue
+            key = (s, y.shape[0], red.rank)
+            if key not in probe_cache:
+                probe_cache[key] = _rng(s, _STREAM_PROBE).standard_normal((y.shape[0], red.rank))
+            item = results[i]
+            item.update(
+                factor=red.factor.astype(np.float64),
+                gram=red.gram,
+                rank=red.rank,
+                path=red.path,
+                codes=codes,
+                y=y,
+                canonical=canon,
+                probes=probe_cache[key],
+                kappa=kap,
+            )
+            small.append(item)
+        _solve_small(small)
+        _finish_small(small, n_manifolds, anchor_center, alignment)
+    for res in results:
+        if "run" in res:
+            x, codes, y, kap, s = res.pop("run")
+            out = _glue_core(
+                x,
+                codes,
+                n_manifolds,
+                y,
+                return_anchors=False,
+                kappa=kap,
+                seed=s,
+                dtype=dtype,
+                backend="numpy",
+                anchor_center=anchor_center,
+                alignment=alignment,
+                max_iter=max_iter,
+            )
+            res.update(
+                summary=out["summary"],
+                f_vals=out["F"],
+                geo=out["separable"],
+                active=out["active"],
+                rank=out["rank"],
+                path=out["path"],
+                stats=out["solver"],
+                no_separating_fraction=out["no_separating_fraction"],
+                floor=out["at_floor"],
+            )
+    n_floor = sum(bool(r["floor"]) for r in results)
+    if n_floor:
+        warnings.warn(
+            f"{caller}(): capacity sits at its floor P / rank in {n_floor} of {n_prob} problems "
+            "(at_floor == 1): some samples' dichotomies have no separating direction, so their "
+            "radius, dimension, utility and alignments are NaN. Try fewer points per manifold "
+            "(n_points_per_manifold=), a shorter time window, or more units.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    data_vars: dict[str, Any] = {}
+    for name in _MEASURES:
+        vals = np.array([r["summary"][name] for r in results], dtype=np.float64)
+        if alignment == "inner" and name in _MEASURES[4:]:
+            scale2 = np.array([r["info"]["data_scale"] ** 2 for r in results])
+            vals = vals * scale2[:, None]
+        data_vars[name] = (("problem",), vals[:, 0])
+        data_vars[f"{name}_sem"] = (("problem",), vals[:, 1])
+    data_vars["active_fraction"] = (
+        ("problem", "manifold"),
+        np.array([r["active"].mean(axis=0) for r in results]),
+    )
+    data_vars["F"] = (("problem", "sample"), np.array([r["f_vals"] for r in results]))
+    data_vars["separable"] = (
+        ("problem", "sample"),
+        np.array([r["geo"] for r in results]).astype(np.int8),
+    )
+    data_vars["seed"] = (("problem",), np.array(seeds, dtype=np.int64))
+    data_vars["span_dimension"] = (("problem",), np.array([r["rank"] for r in results]))
+    for key in ("data_scale", "n_features", "projection_applied"):
+        data_vars[key] = (("problem",), np.array([r["info"][key] for r in results]))
+    data_vars["no_separating_fraction"] = (
+        ("problem",),
+        np.array([r["no_separating_fraction"] for r in results]),
+    )
+    data_vars["at_floor"] = (("problem",), np.array([int(r["floor"]) for r in results]))
+    solver: dict[str, int] = {}
+    for r in results:
+        for k, v in r["stats"].items():
+            solver[k] = (
+                max(solver.get(k, 0), v)
+                if k.endswith(("rounds", "iterations"))
+                else (solver.get(k, 0) + v)
+            )
+    info = results[0]["info"]
+    attrs = _provenance.provenance(
+        caller,
+        dichotomies=scheme if isinstance(scheme, str) else "given",
+        n_dichotomies_distinct=int(results[0]["n_distinct"]),
+        n_t=int(n_t),
+        n_samples=int(results[0]["n_used"]),
+        n_problems=n_prob,
+        kappa=kappa,
+        n_manifolds=n_manifolds,
+        reduction=",".join(sorted({r["path"] for r in results})),
+        anchor_center=anchor_center,
+        alignment=alignment,
+        dtype=np.dtype(dtype).name,
+        backend="numpy",
+        **{f"solver_{k}": int(v) for k, v in solver.items()},
+        **{
+            k: v
+            for k, v in info.items()
+            if k not in ("data_scale", "n_features", "n_features_input", "projection_applied")
+        },
+    )
+    ds = xr.Dataset(
+        data_vars,
+        coords={
+            "problem": ids,
+            "manifold": _validate.label_values(names),
+            "n_points": (
+                ("problem", "manifold"),
+                np.array([r["counts"] for r in results], dtype=np.int64),
+            ),
+        },
+        attrs=attrs,
+    )
+    ds["capacity"].attrs.update(
+        long_name="GLUE manifold capacity P / E[F]", larger_is_more_separable=1
+    )
+    return ds
 
 
 # ---- simulated capacity -------------------------------------------------------------------------

@@ -1,0 +1,195 @@
+"""glue_batch: many problems in one pass give the numbers of one glue() call per problem."""
+
+from __future__ import annotations
+
+import doctest
+import warnings
+
+import numpy as np
+import pytest
+
+from neurogeom.geometry import _dual
+from neurogeom.geometry import capacity as cap_mod
+from neurogeom.geometry.capacity import glue, glue_batch
+
+MEASURES = (
+    "capacity",
+    "radius",
+    "dimension",
+    "utility",
+    "center_alignment",
+    "axis_alignment",
+    "center_axis_alignment",
+)
+
+
+def _clusters(n_manifolds, m, n, seed, spread=1.0):
+    rng = np.random.default_rng(seed)
+    centres = 2.0 * rng.standard_normal((n_manifolds, n))
+    x = np.repeat(centres, m, axis=0) + spread * rng.standard_normal((n_manifolds * m, n))
+    return x, np.repeat(np.arange(n_manifolds), m)
+
+
+def _mixed_problems():
+    """Small independent points, overlapping clouds that need separability decisions, a floor
+    case, and one problem of rank > 256 (the batched-iteration path)."""
+    return [
+        _clusters(3, 20, 100, 0),
+        _clusters(3, 20, 100, 1),
+        _clusters(3, 50, 40, 2),  # 150 points in 40 units
+        _clusters(3, 60, 12, 3, spread=4.0),  # heavily overlapping, near the floor
+        _clusters(3, 100, 300, 4, spread=0.5),  # rank 300: not batched
+    ]
+
+
+def _assert_same(ds, i, one, rtol=1e-8):
+    for name in MEASURES:
+        for key in (name, f"{name}_sem"):
+            a, b = float(ds[key][i]), float(one[key])
+            if np.isnan(b):
+                assert np.isnan(a), (key, a, b)
+            else:
+                assert a == pytest.approx(b, rel=rtol, abs=0), (key, a, b)
+    np.testing.assert_allclose(ds.F[i].values, one.F.values, rtol=rtol, atol=0)
+    np.testing.assert_array_equal(ds.separable[i].values, one.separable.values)
+    np.testing.assert_allclose(ds.active_fraction[i].values, one.active_fraction.values)
+    assert int(ds.span_dimension[i]) == one.attrs["span_dimension"]
+    assert int(ds.at_floor[i]) == one.attrs["at_floor"]
+    assert float(ds.no_separating_fraction[i]) == pytest.approx(one.attrs["no_separating_fraction"])
+    np.testing.assert_array_equal(ds.n_points[i].values, one.n_points.values)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"center": True, "anchor_center": "all", "alignment": "inner"},
+        {"dichotomies": "one_vs_rest", "n_points_per_manifold": 15, "projection_dim": 30},
+        {"kappa": 0.05, "jitter": 1e-3},
+    ],
+)
+def test_every_problem_equals_its_own_glue_call(options):
+    problems = _mixed_problems()
+    if options.get("kappa"):  # a margin needs every dichotomy separable
+        problems = [p for p in problems if p[0].shape[0] <= p[0].shape[1]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ds = glue_batch(problems, n_t=40, seed=5, **options)
+        for i, (x, lab) in enumerate(problems):
+            _assert_same(ds, i, glue(x, lab, n_t=40, seed=5, **options))
+    assert ds.capacity.dims == ("problem",)
+    assert ds.F.dims == ("problem", "sample")
+    assert ds.active_fraction.dims == ("problem", "manifold")
+
+
+def test_batch_covers_the_separability_decisions_and_the_floor():
+    problems = _mixed_problems()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ds = glue_batch(problems, n_t=40, seed=5)
+    assert ds.attrs["solver_separability_probe"] + ds.attrs["solver_separability_centroid"] > 0
+    assert int(ds.at_floor.sum()) >= 1 and int(ds.at_floor.sum()) < len(problems)
+    assert ds.span_dimension.values.max() > 256  # one problem ran glue's own path
+
+
+def test_floor_problems_warn_once():
+    x, lab = _clusters(3, 60, 12, 3, spread=4.0)
+    with pytest.warns(RuntimeWarning, match="floor") as rec:
+        glue_batch([(x, lab), (x, lab)], n_t=20)
+    assert len([w for w in rec if "floor" in str(w.message)]) == 1
+
+
+def test_stacked_array_with_problem_index_equals_the_list():
+    problems = [_clusters(3, 12, 30, s) for s in range(4)]
+    listed = glue_batch(problems, n_t=30, seed=2)
+    x = np.vstack([p[0] for p in problems])
+    lab = np.concatenate([p[1] for p in problems])
+    sizes = [p[0].shape[0] for p in problems]
+    which = np.repeat(np.array([40, 10, 30, 20]), sizes)
+    within = np.concatenate([np.arange(n) for n in sizes])
+    inter = np.argsort(within, kind="stable")  # rows of the problems interleaved, round robin
+    stacked = glue_batch(x[inter], lab[inter], which[inter], n_t=30, seed=2)
+    assert len(set(which[inter][:4])) == 4
+    np.testing.assert_array_equal(stacked.problem.values, [10, 20, 30, 40])
+    back = [1, 3, 2, 0]  # problem ids 10, 20, 30, 40 are list items 1, 3, 2, 0
+    for name in MEASURES:
+        np.testing.assert_allclose(stacked[name].values, listed[name].values[back], rtol=1e-12)
+    np.testing.assert_allclose(stacked.F.values, listed.F.values[back], rtol=1e-12)
+
+
+def test_per_problem_seeds_and_string_labels():
+    x, lab = _clusters(4, 10, 50, 7)
+    names = np.array(["a", "b", "c", "d"])[lab]
+    ds = glue_batch([(x, names), (x, names)], n_t=30, seed=[1, 2])
+    np.testing.assert_array_equal(ds.seed.values, [1, 2])
+    np.testing.assert_array_equal(ds.manifold.values, ["a", "b", "c", "d"])
+    for i, s in enumerate((1, 2)):
+        _assert_same(ds, i, glue(x, names, n_t=30, seed=s))
+    assert float(ds.capacity[0]) != float(ds.capacity[1])
+
+
+def test_batched_duals_are_optimal_on_every_point():
+    """The optimality conditions hold on every point, and F equals an independent NNLS oracle."""
+    problems = [_clusters(3, 20, 100, s) for s in range(3)] + [_clusters(3, 50, 40, 9)]
+    batch, oracle = [], []
+    rng = np.random.default_rng(3)
+    for x, lab in problems:
+        red = _dual.reduce_points(x)
+        y = rng.choice([-1.0, 1.0], size=(12, 3))
+        signs = y[:, lab]
+        w = rng.standard_normal((12, red.rank))
+        batch.append((red.factor, red.gram, signs, w, 0.0))
+        oracle.append(_dual.solve_reference(red.factor, signs, w))
+    for (f, _, signs, w, _), (lam, stats), ref in zip(
+        batch, _dual.solve_direct_many(batch), oracle
+    ):
+        assert stats["support_solve"] == signs.shape[0] and stats["nnls"] == 0
+        assert (lam >= 0).all()
+        grad = _dual.dual_gradient(f, signs, w, lam, 0.0)
+        tol = _dual._kkt_tolerance(f, w, 0.0)[:, None]
+        assert (grad >= -tol).all()  # dual feasibility on every point
+        assert (np.abs(grad[lam > 0]) <= np.broadcast_to(tol, grad.shape)[lam > 0]).all()
+        f_batch = np.sum(((signs * lam) @ f) ** 2, axis=1)
+        f_ref = np.sum(((signs * ref) @ f) ** 2, axis=1)
+        np.testing.assert_allclose(f_batch, f_ref, rtol=1e-8)
+        direct, _ = _dual.solve_batch(f, signs, w, gram=f @ f.T, method="direct")
+        np.testing.assert_allclose(lam, direct, rtol=1e-10, atol=1e-12)
+
+
+def test_points_in_general_position_have_capacity_two_in_every_problem():
+    """Cover: P points in general position have capacity 2; with n_t large the batch mean is
+    within its standard error of 2."""
+    rng = np.random.default_rng(11)
+    problems = [(rng.standard_normal((8, 20)), np.arange(8)) for _ in range(6)]
+    ds = glue_batch(problems, n_t=400, seed=1)
+    mean = float(ds.capacity.mean())
+    sem = float(np.sqrt(np.sum(ds.capacity_sem.values**2))) / ds.capacity.size
+    assert abs(mean - 2.0) <= 4 * sem, (mean, sem)
+
+
+def test_bad_batches_are_refused_with_the_problem_named():
+    x, lab = _clusters(3, 10, 20, 0)
+    with pytest.raises(ValueError, match="problem 1 .*manifold 2"):
+        glue_batch([(x, lab), (x[lab < 2], lab[lab < 2])], n_t=10)
+    bad = x.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="problem 1: .*finite"):
+        glue_batch([(x, lab), (bad, lab)], n_t=10)
+    with pytest.raises(ValueError, match="pairwise"):
+        glue_batch([(x, lab)], n_t=10, dichotomies="pairwise")
+    with pytest.raises(ValueError, match="2 seeds for 1 problems"):
+        glue_batch([(x, lab)], n_t=10, seed=[1, 2])
+    with pytest.raises(TypeError, match="labels= and problem="):
+        glue_batch(x)
+    with pytest.raises(ValueError, match="together"):
+        glue_batch(x, lab)
+    with pytest.raises(ValueError, match="no problems"):
+        glue_batch([])
+
+
+def test_docstring_example_runs():
+    finder = doctest.DocTestFinder()
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    for test in finder.find(cap_mod.glue_batch, "glue_batch", globs={}):
+        runner.run(test)
+    assert runner.failures == 0 and runner.tries > 0
