@@ -428,7 +428,7 @@ CATALOGUE: list[Row] = [
         ValueError, r"unknown task 'ContextDM-v0'; available tasks"),
     Row("spec-not-toml", (_text("spec.toml", "[training\nlr = 1\n"),), _load_spec(),
         ValueError, r"not valid TOML"),
-    Row("spec-missing", (), _load_spec(), FileNotFoundError, r"no spec file"),
+    Row("spec-missing", (), _load_spec(), FileNotFoundError, r"spec .* does not exist; check the path"),
     Row("spec-condition-value-outside-task", (_spec_with(analysis__conditions__context=[0, 5]),),
         _load_spec(), ValueError,
         r"analysis\.conditions\.context: value\(s\) \[5\] are not context values.*\[0, 1\]"),

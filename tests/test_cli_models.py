@@ -82,5 +82,5 @@ def test_one_line_errors(tmp_path):
     r = runner.invoke(app, ["simulate", str(tmp_path / "nowhere"), "-o", str(tmp_path / "o.nc")])
     assert r.exit_code == 1 and "no run folder" in _text(r)
     r = runner.invoke(app, ["train", str(tmp_path / "none.toml"), "-o", str(tmp_path / "x")])
-    assert r.exit_code == 1 and "no spec file" in _text(r)
+    assert r.exit_code == 1 and "does not exist; check the path" in _text(r)
     assert Path(tmp_path / "x").exists() is False

@@ -189,13 +189,15 @@ def test_bad_specs(tmp_path):
         validate_spec({**base, "training": {"lr_rate": 1}})
     with pytest.raises(ValueError, match="unknown section"):
         validate_spec({**base, "optimiser": {}})
+    from neurogeom.tasks import check_task_spec
+
     with pytest.raises(ValueError, match="unknown task.*available tasks"):
-        validate_spec({"task": {"name": "Nope-v0"}})
+        check_task_spec(validate_spec({"task": {"name": "Nope-v0"}}))
     with pytest.raises(ValueError, match="rank must be an integer in 1..n_units=16"):
         validate_spec({**base, "network": {"n_units": 16, "rank": -1}})
     with pytest.raises(ValueError, match="rank must be an integer in 1..n_units=16"):
         validate_spec({**base, "network": {"n_units": 16, "rank": 17}})
-    with pytest.raises(FileNotFoundError, match="no spec file"):
+    with pytest.raises(FileNotFoundError, match="spec .* does not exist; check the path"):
         load_spec(tmp_path / "missing.toml")
     bad = tmp_path / "bad.toml"
     bad.write_text("[task]\nname = 'ContextDecisionMaking-v0'\n[network]\nunits = 3\n")

@@ -69,7 +69,6 @@ def run_setting_spec(
     out: str | Path,
     *,
     settings: Mapping[str, Mapping[str, Any]],
-    setting: str | None,
     result: str,
     load_spec: Callable[..., dict[str, Any]],
     sweep: Callable[..., xr.Dataset],
