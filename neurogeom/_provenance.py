@@ -19,8 +19,6 @@ from neurogeom._version import __version__
 __all__ = ["child_seed", "provenance", "attr_value"]
 
 
-
-
 def attr_value(value: Any) -> Any:
     """``value`` as a netCDF-safe attribute: str, int, float, or a list of them.
 

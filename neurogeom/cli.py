@@ -495,8 +495,11 @@ def sweep_cmd(
 
     if status:
         st = sweep_status(target)
-        console.print(f"{target}: {st['done']}/{st['total']} grid points done", highlight=False,
-                      soft_wrap=True)  # fmt: skip
+        console.print(
+            f"{target}: {st['done']}/{st['total']} grid points done",
+            highlight=False,
+            soft_wrap=True,
+        )
         return
     if out is None:
         raise ValueError("give the store: -o sweep.zarr (or --status STORE to see how far it is).")
@@ -506,8 +509,12 @@ def sweep_cmd(
         raise ValueError(
             f"--local-cluster takes a positive number of workers; got {local_cluster}."
         )
-    options: dict[str, Any] = {"n_jobs": jobs, "overwrite": overwrite, "n_workers": local_cluster,
-                               "scheduler": scheduler}  # fmt: skip
+    options: dict[str, Any] = {
+        "n_jobs": jobs,
+        "overwrite": overwrite,
+        "n_workers": local_cluster,
+        "scheduler": scheduler,
+    }
     if not progress:
         counts = run_sweep(target, out, **options)
     else:

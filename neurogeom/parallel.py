@@ -181,8 +181,13 @@ def cluster(
             raise ValueError(f"n_workers must be a positive int; got {n_workers!r}.")
         from distributed import LocalCluster
 
-        local = LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker,
-                             processes=True, dashboard_address=None, **cluster_options)  # fmt: skip
+        local = LocalCluster(
+            n_workers=n_workers,
+            threads_per_worker=threads_per_worker,
+            processes=True,
+            dashboard_address=None,
+            **cluster_options,
+        )
         owned.append(local)
         client = Client(local)
         owned.insert(0, client)
@@ -238,8 +243,9 @@ def _choose(backend: str | None, n_jobs: int, scheduler: Any, n_items: int) -> s
     return backend
 
 
-def _run_dask(func: Callable[[Any], Any], items: list[Any], scheduler: Any,
-              done: Callable[[int, Any], None]) -> None:  # fmt: skip
+def _run_dask(
+    func: Callable[[Any], Any], items: list[Any], scheduler: Any, done: Callable[[int, Any], None]
+) -> None:
     distributed = _distributed()
     client = current_client() if scheduler is None else None
     if client is not None:
@@ -257,8 +263,9 @@ def _run_dask(func: Callable[[Any], Any], items: list[Any], scheduler: Any,
         _submit_dask(client, func, items, done)
 
 
-def _submit_dask(client: Any, func: Callable[[Any], Any], items: list[Any],
-                 done: Callable[[int, Any], None]) -> None:  # fmt: skip
+def _submit_dask(
+    client: Any, func: Callable[[Any], Any], items: list[Any], done: Callable[[int, Any], None]
+) -> None:
     from distributed import as_completed
 
     futures = client.map(_call, [func] * len(items), range(len(items)), items, pure=False)

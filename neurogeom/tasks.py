@@ -742,8 +742,10 @@ def check_task_spec(spec: Mapping[str, Any]) -> None:
     an = AnalysisConfig.from_dict(spec.get("analysis") or {})
     kwargs = task.get("kwargs") or {}
     bank = build_trial_bank(name, 2, seed=an.seed, env_kwargs=kwargs)
-    for where, grid in (("task.conditions", task.get("conditions")), ("analysis.conditions",
-                        an.conditions)):  # fmt: skip
+    for where, grid in (
+        ("task.conditions", task.get("conditions")),
+        ("analysis.conditions", an.conditions),
+    ):
         if grid:
             _check_conditions(name, kwargs, grid, where)
     columns = list(bank.conditions.columns)

@@ -384,9 +384,15 @@ def pullback_metric(
     1.0
     """
     xt, g, logv, rank, width = _metric_tensors(
-        feature_map, x, dtype=dtype, chunk_size=chunk_size, mode=mode, k=k, tol=tol,
+        feature_map,
+        x,
+        dtype=dtype,
+        chunk_size=chunk_size,
+        mode=mode,
+        k=k,
+        tol=tol,
         caller="pullback_metric",
-    )  # fmt: skip
+    )
     d = xt.shape[1]
     lv = logv.cpu().numpy()
     return xr.Dataset(
@@ -518,9 +524,15 @@ def metric_on_grid(
     gx, gy = np.meshgrid(xs, ys)  # (y, x)
     pts = np.stack([gx.ravel(), gy.ravel()], axis=1)
     xt, g, logv, rank, width = _metric_tensors(
-        feature_map, pts, dtype=dtype, chunk_size=chunk_size, mode=mode, k=k, tol=tol,
+        feature_map,
+        pts,
+        dtype=dtype,
+        chunk_size=chunk_size,
+        mode=mode,
+        k=k,
+        tol=tol,
         caller="metric_on_grid",
-    )  # fmt: skip
+    )
     if xt.shape[1] != 2:  # pragma: no cover - pts is (n, 2) by construction
         raise AssertionError
     shape = (n_grid, n_grid)
@@ -534,10 +546,16 @@ def metric_on_grid(
         },
         coords={"y": ys, "x": xs, "row": [0, 1], "col": [0, 1]},
         attrs=provenance(
-            "metric_on_grid", width=width, n_grid=n_grid, x_range=list(xs[[0, -1]]),
-            y_range=list(ys[[0, -1]]), k=k, tol=tol, dtype=str(dtype),
+            "metric_on_grid",
+            width=width,
+            n_grid=n_grid,
+            x_range=list(xs[[0, -1]]),
+            y_range=list(ys[[0, -1]]),
+            k=k,
+            tol=tol,
+            dtype=str(dtype),
         ),
-    )  # fmt: skip
+    )
     if classifier is not None:
         z = _logits(classifier, xt, "metric_on_grid", max(1, chunk_size or 4096))
         pred, margin = _margin(z)
@@ -635,9 +653,15 @@ def metric_along_paths(
     a, b = xt[starts], xt[ends]
     pts = (a[:, None, :] + t[None, :, None] * (b - a)[:, None, :]).reshape(-1, xt.shape[1])
     _, _, logv, rank, width = _metric_tensors(
-        feature_map, pts, dtype=dtype, chunk_size=chunk_size, mode=mode, k=k, tol=tol,
+        feature_map,
+        pts,
+        dtype=dtype,
+        chunk_size=chunk_size,
+        mode=mode,
+        k=k,
+        tol=tol,
         caller="metric_along_paths",
-    )  # fmt: skip
+    )
     shape = (n_paths, n_steps)
     lv = logv.cpu().numpy().reshape(shape)
     ds = xr.Dataset(
@@ -656,10 +680,16 @@ def metric_along_paths(
             "length": ("path", torch.linalg.norm(b - a, dim=1).cpu().numpy()),
         },
         attrs=provenance(
-            "metric_along_paths", width=width, n_paths=n_paths, n_steps=n_steps, seed=seed,
-            k=k, tol=tol, dtype=str(dtype),
+            "metric_along_paths",
+            width=width,
+            n_paths=n_paths,
+            n_steps=n_steps,
+            seed=seed,
+            k=k,
+            tol=tol,
+            dtype=str(dtype),
         ),
-    )  # fmt: skip
+    )
     if classifier is not None:
         z = _logits(classifier, pts, "metric_along_paths", max(1, chunk_size or 4096))
         pred, margin = _margin(z)
@@ -771,9 +801,15 @@ def boundary_magnification(
     if not 0 < quantile <= 0.5:
         raise ValueError(f"quantile must lie in (0, 0.5]; got {quantile}.")
     xt, _, logv, _, width = _metric_tensors(
-        feature_map, x, dtype=dtype, chunk_size=chunk_size, mode=mode, k=k, tol=tol,
+        feature_map,
+        x,
+        dtype=dtype,
+        chunk_size=chunk_size,
+        mode=mode,
+        k=k,
+        tol=tol,
         caller="boundary_magnification",
-    )  # fmt: skip
+    )
     z = _logits(classifier, xt, "boundary_magnification", max(1, chunk_size or 4096))
     pred, margin = _margin(z)
     if np.unique(pred).size < 2:
@@ -814,10 +850,15 @@ def boundary_magnification(
             "margin_far": ((), float(hi)),
         },
         attrs=provenance(
-            "boundary_magnification", quantile=quantile, n_points=int(xt.shape[0]), width=width,
-            k=k, tol=tol, dtype=str(dtype),
+            "boundary_magnification",
+            quantile=quantile,
+            n_points=int(xt.shape[0]),
+            width=width,
+            k=k,
+            tol=tol,
+            dtype=str(dtype),
         ),
-    )  # fmt: skip
+    )
 
 
 # ---- closed form for one hidden layer -------------------------------------------------------------

@@ -456,9 +456,13 @@ def rsa_similarity(
     ry = rdm(Y, labels, metric=metric, splits=splits, noise=noise)
     value = compare_rdms(rx.values, ry.values, method=method)
     return _result(
-        "rsa_similarity", value, n_conditions=rx.shape[0], metric=metric, method=method,
+        "rsa_similarity",
+        value,
+        n_conditions=rx.shape[0],
+        metric=metric,
+        method=method,
         noise=noise if metric == "crossnobis" else "none",
-    )  # fmt: skip
+    )
 
 
 # ---- Procrustes / shape metrics ----------------------------------------------------------------
@@ -715,9 +719,14 @@ def decoding_accuracy(
     folds = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     scores = cross_val_score(model, X, y, cv=folds, scoring="accuracy")
     return _result(
-        caller, float(np.mean(scores)), float(np.std(scores, ddof=1) / np.sqrt(n_splits)),
-        n_splits=n_splits, seed=seed, C=C, n_classes=len(names),
-    )  # fmt: skip
+        caller,
+        float(np.mean(scores)),
+        float(np.std(scores, ddof=1) / np.sqrt(n_splits)),
+        n_splits=n_splits,
+        seed=seed,
+        C=C,
+        n_classes=len(names),
+    )
 
 
 @register_measure(

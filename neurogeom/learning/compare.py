@@ -252,21 +252,50 @@ def compare_trajectories(
         a = _curve(traj_a, name, xa, grid)
         b = _curve(traj_b, name, xb, grid)
         r, d = _scores(a, b)
-        null = np.array([_scores(a, _curve(traj_b.isel(stage=p).assign_coords(
-            stage=traj_b["stage"].values), name, xb, grid)) for p in perms]).reshape(-1, 2)  # fmt: skip
-        rows.append((r, d, *_one_sided(r, null[:, 0], larger=True),
-                     *_one_sided(d, null[:, 1], larger=False)))  # fmt: skip
+        null = np.array(
+            [
+                _scores(
+                    a,
+                    _curve(
+                        traj_b.isel(stage=p).assign_coords(stage=traj_b["stage"].values),
+                        name,
+                        xb,
+                        grid,
+                    ),
+                )
+                for p in perms
+            ]
+        ).reshape(-1, 2)
+        rows.append(
+            (
+                r,
+                d,
+                *_one_sided(r, null[:, 0], larger=True),
+                *_one_sided(d, null[:, 1], larger=False),
+            )
+        )
     cols = np.array(rows, dtype=float).T
-    names = ("correlation", "rms_distance", "correlation_p_value", "correlation_null_mean",
-             "rms_distance_p_value", "rms_distance_null_mean")  # fmt: skip
+    names = (
+        "correlation",
+        "rms_distance",
+        "correlation_p_value",
+        "correlation_null_mean",
+        "rms_distance_p_value",
+        "rms_distance_null_mean",
+    )
     data = dict(zip(names, (cols[0], cols[1], cols[2], cols[3], cols[4], cols[5])))
     return xr.Dataset(
         {k: ("output", v) for k, v in data.items()},
         coords={"output": list(outputs)},
-        attrs={"kind": kind, "n_grid": n_grid, "n_perm": n_perm, "seed": seed,
-               "correlation_direction": "larger_is_more_similar",
-               "rms_distance_direction": "larger_is_less_similar"},
-    )  # fmt: skip
+        attrs={
+            "kind": kind,
+            "n_grid": n_grid,
+            "n_perm": n_perm,
+            "seed": seed,
+            "correlation_direction": "larger_is_more_similar",
+            "rms_distance_direction": "larger_is_less_similar",
+        },
+    )
 
 
 def _one_sided(observed: float, null: np.ndarray, larger: bool) -> tuple[float, float]:
@@ -296,8 +325,11 @@ def _pairs(a: xr.DataArray, b: xr.DataArray, stages: str, kind: str) -> list[tup
     if stages != "matched":
         raise ValueError(f"stages must be 'matched' or 'all'; got {stages!r}.")
     if na == 1 or nb == 1:
-        return [(i, 0 if nb == 1 else i) for i in range(na)] if nb == 1 or na == nb else [
-            (0, j) for j in range(nb)]  # fmt: skip
+        return (
+            [(i, 0 if nb == 1 else i) for i in range(na)]
+            if nb == 1 or na == nb
+            else [(0, j) for j in range(nb)]
+        )
     xa, xb = learning_axis(a, kind).values, learning_axis(b, kind).values
     return [(i, int(np.argmin(np.abs(xb - x)))) for i, x in enumerate(xa)]
 
@@ -414,8 +446,13 @@ def _representation_result(ma, mb, pairs, chosen, values, stages, by_t, n_perm) 
         out = out.assign_coords(stage_b=sb)
     else:
         out = out.assign_coords(stage_b=("stage_a", sb[[j for _, j in pairs]]))
-    out.attrs.update(by=list(by_t), stages=stages, n_conditions=int(ma.sizes["trial"]),
-                     n_perm=int(n_perm), measures=attr_value([m.name for m in chosen]))  # fmt: skip
+    out.attrs.update(
+        by=list(by_t),
+        stages=stages,
+        n_conditions=int(ma.sizes["trial"]),
+        n_perm=int(n_perm),
+        measures=attr_value([m.name for m in chosen]),
+    )
     return out
 
 
@@ -475,18 +512,29 @@ def compare_strategy_paths(
     """
     path_a, path_b = strategy_path(traj_a), strategy_path(traj_b)
     out = compare_strategies(path_a, path_b, n_points=n_points)
-    out.attrs.update(n_perm=int(n_perm), seed=int(seed),
-                     mean_distance_direction="larger_is_less_similar",
-                     area_between_direction="larger_is_less_similar")  # fmt: skip
+    out.attrs.update(
+        n_perm=int(n_perm),
+        seed=int(seed),
+        mean_distance_direction="larger_is_less_similar",
+        area_between_direction="larger_is_less_similar",
+    )
     if n_perm:
         r, d = path_b["radius"].values, path_b["dimension"].values
         orders, exact = _orderings(len(r), int(n_perm), child_seed(seed, 0))
-        null = np.array([
-            float(compare_strategies(path_a, strategy_path(xr.Dataset(
-                {"radius": ("stage", r[o]), "dimension": ("stage", d[o])})),
-                n_points=n_points)["mean_distance"])
-            for o in orders
-        ])  # fmt: skip
+        null = np.array(
+            [
+                float(
+                    compare_strategies(
+                        path_a,
+                        strategy_path(
+                            xr.Dataset({"radius": ("stage", r[o]), "dimension": ("stage", d[o])})
+                        ),
+                        n_points=n_points,
+                    )["mean_distance"]
+                )
+                for o in orders
+            ]
+        )
         observed = float(out["mean_distance"])
         hits = int(np.sum(null <= observed + 1e-12))
         out["mean_distance_p_value"] = hits / len(null) if exact else (1 + hits) / (1 + len(null))

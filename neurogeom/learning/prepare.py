@@ -260,8 +260,13 @@ def regroup(
     coords["trial"] = np.arange(sum(width))
     for col in table.columns:
         coords[col] = ("trial", np.repeat(table[col].to_numpy(), width))
-    res = xr.DataArray(out if has_stage else out[0], dims=data.dims, coords=coords,
-                       name=pop.name, attrs=dict(pop.attrs))  # fmt: skip
+    res = xr.DataArray(
+        out if has_stage else out[0],
+        dims=data.dims,
+        coords=coords,
+        name=pop.name,
+        attrs=dict(pop.attrs),
+    )
     return with_valid_mask(res)
 
 
@@ -332,14 +337,18 @@ def balance(
     if across_stages or shared:
         n = [_check_counts(counts, table, stage, n_points)] * len(ok)
     else:
-        n = [_check_counts(counts[s : s + 1], table, [st], n_points) for s, st in
-             enumerate(stage or [None])]  # fmt: skip
+        n = [
+            _check_counts(counts[s : s + 1], table, [st], n_points)
+            for s, st in enumerate(stage or [None])
+        ]
     if shared and len(set(n)) == 1:
         rng = np.random.default_rng(seed)
         idx = np.concatenate(
-            [np.sort(rng.choice(np.flatnonzero(ok[0] & (codes == c)), n[0], replace=False))
-             for c in range(len(table))]
-        )  # fmt: skip
+            [
+                np.sort(rng.choice(np.flatnonzero(ok[0] & (codes == c)), n[0], replace=False))
+                for c in range(len(table))
+            ]
+        )
         out = pop.isel(trial=idx).assign_coords(source_trial=("trial", pop["trial"].values[idx]))
         out = with_valid_mask(out.assign_coords(trial=np.arange(len(idx))))
     else:
@@ -347,9 +356,11 @@ def balance(
         for s, row in enumerate(ok):
             rng = np.random.default_rng(child_seed(seed, s))
             picks.append(
-                [np.sort(rng.choice(np.flatnonzero(row & (codes == c)), n[s], replace=False))
-                 for c in range(len(table))]
-            )  # fmt: skip
+                [
+                    np.sort(rng.choice(np.flatnonzero(row & (codes == c)), n[s], replace=False))
+                    for c in range(len(table))
+                ]
+            )
         out = regroup(pop, picks, table)
     return _record(
         validate(out),
@@ -419,18 +430,25 @@ def resample_pseudopopulation(
         if n_trials is None:
             n_trials = _smallest_condition(pops, by)
         parts = [
-            pool([_with_data(p.isel(stage=s)) for p in pops], by, n_trials=n_trials,
-                 seed=child_seed(seed, draw, s), **pool_options)
+            pool(
+                [_with_data(p.isel(stage=s)) for p in pops],
+                by,
+                n_trials=n_trials,
+                seed=child_seed(seed, draw, s),
+                **pool_options,
+            )
             for s in range(pops[0].sizes["stage"])
-        ]  # fmt: skip
+        ]
         out = xr.concat(parts, dim="stage", coords="different", compat="equals")
         out = out.drop_vars(VALID, errors="ignore").transpose("stage", ...)
         out = validate(with_valid_mask(out))
         out.attrs = dict(parts[0].attrs)
     return _record(
-        out, f"resample_pseudopopulation(draw={draw}, seed={seed})", pseudo_draw=draw,
+        out,
+        f"resample_pseudopopulation(draw={draw}, seed={seed})",
+        pseudo_draw=draw,
         pseudo_seed=seed,
-    )  # fmt: skip
+    )
 
 
 def _with_data(pop: xr.DataArray) -> xr.DataArray:

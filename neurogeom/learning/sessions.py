@@ -37,11 +37,15 @@ def stack_sessions(pops: Mapping[str, xr.DataArray]) -> xr.DataArray:
     first = parts[0]
     for name, p in zip(names, parts):
         if not np.array_equal(p["unit"].values, first["unit"].values):
-            raise ValueError(f"session {name!r} has other unit ids than {names[0]!r}; sessions "
-                             "stacked as stages must hold the same units (or pool them).")  # fmt: skip
+            raise ValueError(
+                f"session {name!r} has other unit ids than {names[0]!r}; sessions "
+                "stacked as stages must hold the same units (or pool them)."
+            )
         if "time" in p.dims and not np.allclose(p["time"].values, first["time"].values):
-            raise ValueError(f"session {name!r} has other time bins than {names[0]!r}; read "
-                             "every session with the same window_s and bin_size_s.")  # fmt: skip
+            raise ValueError(
+                f"session {name!r} has other time bins than {names[0]!r}; read "
+                "every session with the same window_s and bin_size_s."
+            )
     labels = sorted(set.intersection(*(set(trial_labels(p)) for p in parts)))
     inner = [d for d in first.dims if d != "trial"]
     n = [p.sizes["trial"] for p in parts]
@@ -50,10 +54,15 @@ def stack_sessions(pops: Mapping[str, xr.DataArray]) -> xr.DataArray:
         data[s, start : start + n[s]] = p.transpose("trial", *inner).values
     coords = {c: np.concatenate([np.asarray(p[c].values) for p in parts]) for c in labels}
     return make_population(
-        data, dims=("stage", "trial", *inner), quantity=first.attrs["quantity"],
-        trial_coords=coords, time=first["time"].values if "time" in inner else None,
-        unit=first["unit"].values, stage=names,
+        data,
+        dims=("stage", "trial", *inner),
+        quantity=first.attrs["quantity"],
+        trial_coords=coords,
+        time=first["time"].values if "time" in inner else None,
+        unit=first["unit"].values,
+        stage=names,
         stage_coords={"label": names, "step": np.arange(len(names))},
-        align=first.attrs.get("align"), bin_size_s=first.attrs.get("bin_size_s"),
+        align=first.attrs.get("align"),
+        bin_size_s=first.attrs.get("bin_size_s"),
         source=";".join(str(p.attrs.get("source", "")) for p in parts),
-    )  # fmt: skip
+    )

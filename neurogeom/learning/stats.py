@@ -133,16 +133,22 @@ def _replicate_batch(
     return [float(statistic(xb[ib], yb[ib])) - float(statistic(xa[ia], ya[ia])) for ia, ib in picks]
 
 
-def _replicates(statistic: Statistic, arrays: tuple[np.ndarray, ...],
-                picks: list[tuple[np.ndarray, np.ndarray]], n_jobs: int) -> np.ndarray:  # fmt: skip
+def _replicates(
+    statistic: Statistic,
+    arrays: tuple[np.ndarray, ...],
+    picks: list[tuple[np.ndarray, np.ndarray]],
+    n_jobs: int,
+) -> np.ndarray:
     """The replicate differences, in order, batched through :func:`neurogeom.parallel.parallel_map`."""
     from neurogeom.parallel import batches, parallel_map
 
     if not picks:
         return np.full(0, np.nan)
     one = functools.partial(_replicate_batch, statistic, arrays)
-    return np.asarray([v for part in parallel_map(one, batches(picks, n_jobs), n_jobs=n_jobs)
-                       for v in part], dtype=float)  # fmt: skip
+    return np.asarray(
+        [v for part in parallel_map(one, batches(picks, n_jobs), n_jobs=n_jobs) for v in part],
+        dtype=float,
+    )
 
 
 def permutation_p_value(observed: float, null: ArrayLike, *, exact: bool = False) -> float:
@@ -272,8 +278,10 @@ def difference_test(
 
     rng = np.random.default_rng(child_seed(seed, 0))
     strata_a, strata_b = _strata(ya), _strata(yb)
-    picks = [(_stratified_resample(rng, strata_a), _stratified_resample(rng, strata_b))
-             for _ in range(n_boot)]  # fmt: skip
+    picks = [
+        (_stratified_resample(rng, strata_a), _stratified_resample(rng, strata_b))
+        for _ in range(n_boot)
+    ]
     boot = _replicates(statistic, (xa, ya, xb, yb), picks, n_jobs)
 
     rng = np.random.default_rng(child_seed(seed, 1))

@@ -67,10 +67,17 @@ class _Setup:
             if quiet:  # replicates: NaN slots and floor warnings were shown by the point estimate
                 warnings.simplefilter("ignore")
             return measure_geometry(
-                pop, by=self.by, measures=(self.measure,), over=("stage",),
-                within=self.within or None, split=self.split, window_s=self.window_s,
-                n_jobs=self.n_jobs, seed=seed, **self.options,
-            )  # fmt: skip
+                pop,
+                by=self.by,
+                measures=(self.measure,),
+                over=("stage",),
+                within=self.within or None,
+                split=self.split,
+                window_s=self.window_s,
+                n_jobs=self.n_jobs,
+                seed=seed,
+                **self.options,
+            )
 
 
 def _check_stages(pop: Any) -> xr.DataArray:
@@ -97,13 +104,15 @@ class _Draws:
         self.pop = pop
         self.table, codes = _cells(pop, labels)
         ok = trial_has_data(pop) & (codes >= 0)[None, :]
-        self.trials = [[np.flatnonzero(row & (codes == c)) for c in range(len(self.table))]
-                       for row in ok]  # fmt: skip
+        self.trials = [
+            [np.flatnonzero(row & (codes == c)) for c in range(len(self.table))] for row in ok
+        ]
         keys = self.table.iloc[:, len(labels) - n_group_labels :]
         self.group = (
             keys.groupby(list(keys.columns), sort=True).ngroup().to_numpy()
-            if n_group_labels else np.zeros(len(self.table), dtype=np.int64)
-        )  # fmt: skip
+            if n_group_labels
+            else np.zeros(len(self.table), dtype=np.int64)
+        )
 
     def resample(self, rng: np.random.Generator, how: str, fraction: float) -> xr.DataArray:
         """Trials drawn within every (stage, cell): a subsample without, or a bootstrap with,
@@ -193,9 +202,15 @@ def _resample_error(
 
 
 def _assemble(
-    point: xr.Dataset, names: list[str], boot: xr.Dataset | None, null: xr.Dataset | None,
-    how: str, fraction: float, confidence: float, keep_replicates: bool,
-) -> xr.Dataset:  # fmt: skip
+    point: xr.Dataset,
+    names: list[str],
+    boot: xr.Dataset | None,
+    null: xr.Dataset | None,
+    how: str,
+    fraction: float,
+    confidence: float,
+    keep_replicates: bool,
+) -> xr.Dataset:
     out = point[[]].copy()
     nan = xr.full_like(point[names], np.nan)
     if boot is not None:
@@ -227,22 +242,36 @@ def _assemble(
 # ---- replicates, fanned out through parallel_map -------------------------------------------------
 
 
-def _boot_batch(bs: list[int], setup: _Setup, draws: _Draws, how: str, fraction: float,
-                seed: int) -> list[xr.Dataset]:  # fmt: skip
+def _boot_batch(
+    bs: list[int], setup: _Setup, draws: _Draws, how: str, fraction: float, seed: int
+) -> list[xr.Dataset]:
     """Resampled estimates ``b`` of one batch: trials drawn with ``child_seed(seed, 1, b)``, the
     measure seeded ``child_seed(seed, 2, b)``."""
-    return [setup.estimate(draws.resample(np.random.default_rng(child_seed(seed, 1, b)), how,
-                                          fraction), child_seed(seed, 2, b), quiet=True)
-            for b in bs]  # fmt: skip
+    return [
+        setup.estimate(
+            draws.resample(np.random.default_rng(child_seed(seed, 1, b)), how, fraction),
+            child_seed(seed, 2, b),
+            quiet=True,
+        )
+        for b in bs
+    ]
 
 
-def _null_batch(bs: list[int], setup: _Setup, pop: xr.DataArray | None,
-                pseudo: list[xr.DataArray] | None, seed: int) -> list[xr.Dataset]:  # fmt: skip
+def _null_batch(
+    bs: list[int],
+    setup: _Setup,
+    pop: xr.DataArray | None,
+    pseudo: list[xr.DataArray] | None,
+    seed: int,
+) -> list[xr.Dataset]:
     """Shuffle-null estimates ``b`` of one batch (labels permuted with ``child_seed(seed, 3, b)``)."""
     out = []
     for b in bs:
-        base_pop = pop if pseudo is None else resample_pseudopopulation(
-            pseudo, setup.labels, draw=b, seed=child_seed(seed, 5))  # fmt: skip
+        base_pop = (
+            pop
+            if pseudo is None
+            else resample_pseudopopulation(pseudo, setup.labels, draw=b, seed=child_seed(seed, 5))
+        )
         base = _Draws(base_pop, setup.labels, len(setup.labels) - len(setup.by))
         shuffled = base.permute_labels(np.random.default_rng(child_seed(seed, 3, b)))
         out.append(setup.estimate(shuffled, child_seed(seed, 4, b), quiet=True))
@@ -398,8 +427,9 @@ def trajectory(
     for name, n in (("n_boot", n_boot), ("n_perm", n_perm)):
         if n < 0 or n == 1:
             raise ValueError(f"{name} must be 0 or at least 2; got {n}.")
-    setup = _Setup(label_names(by), label_names(within), split, measure, window_s, n_jobs,
-                   measure_options)  # fmt: skip
+    setup = _Setup(
+        label_names(by), label_names(within), split, measure, window_s, n_jobs, measure_options
+    )
     inner = replace(setup, n_jobs=1)  # replicates fan out; each one's stages run in its worker
     if pseudo is not None:
         if pop is not None:
@@ -419,8 +449,9 @@ def trajectory(
         draws = _Draws(pop, setup.labels, len(setup.labels) - len(setup.by))
         boot = None
         if n_boot:
-            one = functools.partial(_boot_batch, setup=inner, draws=draws, how=resample,
-                                    fraction=fraction, seed=seed)  # fmt: skip
+            one = functools.partial(
+                _boot_batch, setup=inner, draws=draws, how=resample, fraction=fraction, seed=seed
+            )
             boot = _stack(_fan_out(one, n_boot, n_jobs), names)
     null = None
     if n_perm:
@@ -429,11 +460,19 @@ def trajectory(
     out = _assemble(point, names, boot, null, how, fraction, confidence, keep_replicates)
     out.attrs = dict(point.attrs)
     out.attrs.update(
-        estimator=measure, n_boot=int(n_boot), n_perm=int(n_perm), seed=int(seed),
-        confidence=float(confidence), resample=how, fraction=float(fraction),
-        by=list(setup.by), within=list(setup.within), split=split or "none",
-        outputs=names, window_s=attr_value(point.attrs.get("window_s", "none")),
-    )  # fmt: skip
+        estimator=measure,
+        n_boot=int(n_boot),
+        n_perm=int(n_perm),
+        seed=int(seed),
+        confidence=float(confidence),
+        resample=how,
+        fraction=float(fraction),
+        by=list(setup.by),
+        within=list(setup.within),
+        split=split or "none",
+        outputs=names,
+        window_s=attr_value(point.attrs.get("window_s", "none")),
+    )
     return out
 
 
@@ -452,8 +491,9 @@ def _stage_index(pop: xr.DataArray, stage: Any) -> int:
     raise ValueError(f"unknown stage {stage!r}; the stages are {values} (labels {labels}).")
 
 
-def _difference_batch(bs: list[int], setup: _Setup, draws: _Draws, output: str, fraction: float,
-                      seed: int, null: bool) -> list[float]:  # fmt: skip
+def _difference_batch(
+    bs: list[int], setup: _Setup, draws: _Draws, output: str, fraction: float, seed: int, null: bool
+) -> list[float]:
     """Stage differences of one batch: subsamples ``b`` (trials drawn with
     ``child_seed(seed, 1, b)``) or, with ``null``, stage swaps (``child_seed(seed, 3, b)``)."""
     out = []
@@ -463,16 +503,24 @@ def _difference_batch(bs: list[int], setup: _Setup, draws: _Draws, output: str, 
             ds = setup.estimate(pop, child_seed(seed, 4, b), True)
         else:
             rng = np.random.default_rng(child_seed(seed, 1, b))
-            ds = setup.estimate(draws.resample(rng, "subsample", fraction), child_seed(seed, 2, b),
-                                True)  # fmt: skip
+            ds = setup.estimate(
+                draws.resample(rng, "subsample", fraction), child_seed(seed, 2, b), True
+            )
         out.append(float(ds[output][1] - ds[output][0]))
     return out
 
 
 def _one_difference(
-    pop: xr.DataArray, setup: _Setup, output: str, stages: Sequence[Any], n_boot: int,
-    n_perm: int, fraction: float, confidence: float, seed: int,
-) -> dict[str, Any]:  # fmt: skip
+    pop: xr.DataArray,
+    setup: _Setup,
+    output: str,
+    stages: Sequence[Any],
+    n_boot: int,
+    n_perm: int,
+    fraction: float,
+    confidence: float,
+    seed: int,
+) -> dict[str, Any]:
     """Difference (second stage minus first) on one tensor, its interval and permutation p."""
     sub = _check_stages(pop).isel(stage=[_stage_index(pop, s) for s in stages])
     point = setup.estimate(sub, seed)
@@ -480,21 +528,26 @@ def _one_difference(
     diff = float(values[1] - values[0])
     draws = _Draws(sub, setup.labels, len(setup.labels) - len(setup.by))
     inner = replace(setup, n_jobs=1)
-    one = functools.partial(_difference_batch, setup=inner, draws=draws, output=output,
-                            fraction=fraction, seed=seed)  # fmt: skip
+    one = functools.partial(
+        _difference_batch, setup=inner, draws=draws, output=output, fraction=fraction, seed=seed
+    )
     boot = _fan_out(functools.partial(one, null=False), n_boot, setup.n_jobs)
     null = _fan_out(functools.partial(one, null=True), n_perm, setup.n_jobs)
     boot_a = np.asarray(boot)
     scale = np.sqrt(fraction / (1 - fraction))
     low, high = (
         percentile_ci(diff + scale * (boot_a - np.nanmean(boot_a)), confidence=confidence)
-        if n_boot else (np.nan, np.nan)
-    )  # fmt: skip
+        if n_boot
+        else (np.nan, np.nan)
+    )
     return {
-        "difference": diff, "ci": (float(low), float(high)), "p": permutation_p_value(diff, null),
-        "values": values, "sems": point[f"{output}_sem"].values if f"{output}_sem" in point
-        else np.full(2, np.nan), "null": np.asarray(null),
-    }  # fmt: skip
+        "difference": diff,
+        "ci": (float(low), float(high)),
+        "p": permutation_p_value(diff, null),
+        "values": values,
+        "sems": point[f"{output}_sem"].values if f"{output}_sem" in point else np.full(2, np.nan),
+        "null": np.asarray(null),
+    }
 
 
 def stage_difference(
@@ -576,35 +629,71 @@ def stage_difference(
     neurogeom.learning.stats.difference_test : the same question on plain (points, labels) arrays.
     neurogeom.learning.stats.paired_difference : the paired test on per-subject values.
     """
-    setup = _Setup(label_names(by), label_names(within), None, measure, window_s, n_jobs,
-                   measure_options)  # fmt: skip
+    setup = _Setup(
+        label_names(by), label_names(within), None, measure, window_s, n_jobs, measure_options
+    )
     output = measure_output or get_measure(measure).outputs[0].name
     if len(stages) != 2:
         raise ValueError(f"stages must name two stages (first, second); got {stages!r}.")
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must lie in (0, 1); got {confidence}.")
-    attrs = dict(measure=measure, output=output, stages=attr_value([str(s) for s in stages]),
-                 n_boot=int(n_boot), n_perm=int(n_perm), seed=int(seed),
-                 confidence=float(confidence))  # fmt: skip
+    attrs = dict(
+        measure=measure,
+        output=output,
+        stages=attr_value([str(s) for s in stages]),
+        n_boot=int(n_boot),
+        n_perm=int(n_perm),
+        seed=int(seed),
+        confidence=float(confidence),
+    )
     if isinstance(pop, xr.DataArray):
-        r = _one_difference(pop, setup, output, stages, n_boot, 0 if n_perm is None else n_perm,
-                            fraction, confidence, seed)  # fmt: skip
+        r = _one_difference(
+            pop,
+            setup,
+            output,
+            stages,
+            n_boot,
+            0 if n_perm is None else n_perm,
+            fraction,
+            confidence,
+            seed,
+        )
         return xr.Dataset(
-            {"difference": r["difference"], "difference_ci_low": r["ci"][0],
-             "difference_ci_high": r["ci"][1], "p_value": r["p"],
-             "value": ("stage", r["values"]), "value_sem": ("stage", r["sems"]),
-             "null": ("permutation", r["null"])},
+            {
+                "difference": r["difference"],
+                "difference_ci_low": r["ci"][0],
+                "difference_ci_high": r["ci"][1],
+                "p_value": r["p"],
+                "value": ("stage", r["values"]),
+                "value_sem": ("stage", r["sems"]),
+                "null": ("permutation", r["null"]),
+            },
             coords={"stage": [str(s) for s in stages]},
-            attrs={**attrs, "estimator": "stage_difference",
-                   "test": "stage permutation within manifolds"},
-        )  # fmt: skip
+            attrs={
+                **attrs,
+                "estimator": "stage_difference",
+                "test": "stage permutation within manifolds",
+            },
+        )
     pops = list(pop)
     if len(pops) < 2:
         raise ValueError("a paired test needs at least 2 subjects; give a list of tensors.")
-    values = np.array([_one_difference(p, setup, output, stages, 0, 0, fraction, confidence,
-                                       child_seed(seed, i))["values"] for i, p in enumerate(pops)])  # fmt: skip
-    out = paired_difference(values[:, 0], values[:, 1], n_boot=n_boot, n_perm=max(int(n_perm), 1),
-                            seed=seed, confidence=confidence)  # fmt: skip
+    values = np.array(
+        [
+            _one_difference(
+                p, setup, output, stages, 0, 0, fraction, confidence, child_seed(seed, i)
+            )["values"]
+            for i, p in enumerate(pops)
+        ]
+    )
+    out = paired_difference(
+        values[:, 0],
+        values[:, 1],
+        n_boot=n_boot,
+        n_perm=max(int(n_perm), 1),
+        seed=seed,
+        confidence=confidence,
+    )
     out = out.assign_coords(subject=np.arange(len(pops)))
     out.attrs.update(attrs, test="paired sign flip across subjects")
     return out

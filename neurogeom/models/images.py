@@ -40,7 +40,6 @@ _PARAMETERS: dict[str, tuple[float, ...]] = {
 CORRUPTIONS: dict[str, tuple[float, ...]] = {n: _PARAMETERS[n] for n in CORRUPTION_NAMES}
 
 
-
 @functools.lru_cache(maxsize=1)
 def _digits() -> tuple[np.ndarray, np.ndarray]:
     """All 1,797 digits once per process (scikit-learn parses a CSV on every call), read-only."""

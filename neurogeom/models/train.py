@@ -404,8 +404,9 @@ class _StepBar:
     """What the training loop advances: ``progress("train", step, stop_at)`` at each step, or a
     tqdm bar (``progress=True``, deprecated)."""
 
-    def __init__(self, progress: Callable[[str, int, int], None] | bool, step: int,
-                 total: int) -> None:  # fmt: skip
+    def __init__(
+        self, progress: Callable[[str, int, int], None] | bool, step: int, total: int
+    ) -> None:
         self.progress, self.n, self.total, self.tqdm = progress, step, total, None
         if progress is True:
             from tqdm.auto import tqdm

@@ -210,7 +210,9 @@ def _paths(data: xr.Dataset | Mapping[str, xr.Dataset]) -> dict[str, xr.Dataset]
         if "step" in ds.coords and "log_radius" not in ds:  # a trajectory: its stages in step order
             ds = ds.isel(stage=np.argsort(np.asarray(ds["step"].values, float), kind="stable"))
         r, d = ds["radius"].values, ds["dimension"].values
-        out[name] = ds.isel(stage=np.flatnonzero(np.isfinite(r) & np.isfinite(d) & (r > 0) & (d > 0)))
+        out[name] = ds.isel(
+            stage=np.flatnonzero(np.isfinite(r) & np.isfinite(d) & (r > 0) & (d > 0))
+        )
     return out
 
 
@@ -423,9 +425,11 @@ def plot_rank_sweep(ds: xr.Dataset) -> Figure:
 
     n_units = json.loads(ds.attrs.get("spec", "{}")).get("network", {}).get("n_units", np.nan)
     ranks = np.array([n_units if str(r) == "full" else float(r) for r in ds["rank"].values])
-    panels = (("capacity_init", "capacity at init α (per unit)"),
-              ("capacity_change", "capacity change, final − init (per unit)"),
-              ("weight_change", "||W − W0|| / ||W0|| at the end (ratio)"))  # fmt: skip
+    panels = (
+        ("capacity_init", "capacity at init α (per unit)"),
+        ("capacity_change", "capacity change, final − init (per unit)"),
+        ("weight_change", "||W − W0|| / ||W0|| at the end (ratio)"),
+    )
     color = palette(["capacity"])["capacity"]
     fig, axes = new_figure(3, width=4.0, height=3.4)
     for ax, (name, label) in zip(axes, panels):
@@ -433,8 +437,15 @@ def plot_rank_sweep(ds: xr.Dataset) -> Figure:
         spread = values.std(1, ddof=1) if values.shape[1] > 1 else np.zeros(len(ranks))
         for j in range(values.shape[1]):
             ax.plot(ranks, values[:, j], "o", color=color, alpha=0.25, ms=3)
-        ax.errorbar(ranks, values.mean(1), yerr=spread, color=color, marker="o", capsize=3,
-                    label=f"mean ± s.d. over {values.shape[1]} seeds")  # fmt: skip
+        ax.errorbar(
+            ranks,
+            values.mean(1),
+            yerr=spread,
+            color=color,
+            marker="o",
+            capsize=3,
+            label=f"mean ± s.d. over {values.shape[1]} seeds",
+        )
         if name == "capacity_change":
             ax.axhline(0, color="0.5", ls=":", lw=1)
         ax.set_xscale("log")
@@ -474,25 +485,42 @@ def plot_coding_scheme(ds: xr.Dataset | Mapping[str, xr.Dataset]) -> Figure:
 
     data = _as_mapping(ds, "population")
     names = list(data)
-    fig, axes = plt.subplots(len(names), 3, figsize=(12.0, 3.0 * len(names)), squeeze=False,
-                             layout="constrained")  # fmt: skip
-    scores = ("active_fraction", "coding_fraction", "sparseness", "selectivity",
-              "clustered_fraction", "redundancy")  # fmt: skip
+    fig, axes = plt.subplots(
+        len(names), 3, figsize=(12.0, 3.0 * len(names)), squeeze=False, layout="constrained"
+    )
+    scores = (
+        "active_fraction",
+        "coding_fraction",
+        "sparseness",
+        "selectivity",
+        "clustered_fraction",
+        "redundancy",
+    )
     for row, name in zip(axes, names):
         res = data[name]
         tuning = np.asarray(res["tuning"].transpose("unit", "manifold").values, float)
         norms = np.linalg.norm(tuning, axis=1)
         order = np.lexsort((-norms, np.abs(tuning).argmax(axis=1)))
         lim = float(np.abs(tuning).max()) or 1.0
-        im = row[0].imshow(tuning[order].T, aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim,
-                           interpolation="nearest")  # fmt: skip
+        im = row[0].imshow(
+            tuning[order].T,
+            aspect="auto",
+            cmap="RdBu_r",
+            vmin=-lim,
+            vmax=lim,
+            interpolation="nearest",
+        )
         row[0].set_yticks(range(tuning.shape[1]), [str(v) for v in res["manifold"].values])
         row[0].set_xlabel("unit (sorted by preferred class, then norm)")
         row[0].set_ylabel("class")
         fig.colorbar(im, ax=row[0], label="mean response")
         rel = np.sort(norms)[::-1] / (norms.max() or 1.0)
-        row[1].plot(np.arange(1, rel.size + 1), rel, color="0.2",
-                    label=f"coding fraction {float(res['coding_fraction']):.2f}")  # fmt: skip
+        row[1].plot(
+            np.arange(1, rel.size + 1),
+            rel,
+            color="0.2",
+            label=f"coding fraction {float(res['coding_fraction']):.2f}",
+        )
         row[1].axhline(float(res.attrs.get("active_threshold", 0.2)), color="0.5", ls=":", lw=1)
         row[1].set_xlabel("unit rank")
         row[1].set_ylabel("tuning norm / largest")
@@ -534,8 +562,15 @@ def plot_coding_phases(ds: xr.Dataset) -> Figure:
             for j in range(clustered.shape[1]):
                 labels = sub["scheme"].transpose("activation", "prior_scale", "chain").values[i, j]
                 kinds, counts = np.unique(labels.astype(str), return_counts=True)
-                ax.text(j, i, f"{kinds[counts.argmax()]}\ncoding {float(coding[i, j]):.2f}",
-                        ha="center", va="center", fontsize=8, color="w")  # fmt: skip
+                ax.text(
+                    j,
+                    i,
+                    f"{kinds[counts.argmax()]}\ncoding {float(coding[i, j]):.2f}",
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="w",
+                )
         ax.set_xticks(range(clustered.shape[1]), [f"{p:g}" for p in ds["prior_scale"].values])
         ax.set_yticks(range(clustered.shape[0]), [str(a) for a in ds["activation"].values])
         ax.set_xlabel("prior scale σ")
@@ -620,8 +655,14 @@ def plot_lazy_rich(ds: xr.Dataset, paper: Mapping[float, float] | None = None) -
     if paper:
         twin = ax.twinx()
         ref = sorted(paper.items())
-        twin.plot([a for a, _ in ref], [v for _, v in ref], "s--", color="0.55", ms=4,
-                  label="seed study, VGG-11 CIFAR-10")  # fmt: skip
+        twin.plot(
+            [a for a, _ in ref],
+            [v for _, v in ref],
+            "s--",
+            color="0.55",
+            ms=4,
+            label="seed study, VGG-11 CIFAR-10",
+        )
         twin.set_ylabel("seed study's capacity (per unit)", color="0.45")
         twin.legend(fontsize=7, loc="upper right")
     ax = axes[2]
@@ -631,12 +672,19 @@ def plot_lazy_rich(ds: xr.Dataset, paper: Mapping[float, float] | None = None) -
         color = cmap(k / max(len(alphas) - 1, 1))
         for arch, ls in zip(archs, ("-", "--", ":", "-.")):
             mean, _ = _seed_mean_sd(ds["capacity"].sel(architecture=arch, alpha=alpha))
-            ax.plot(steps, mean, ls, color=color, marker=".",
-                    label=f"α = {alpha:g}" if arch == archs[0] else None)  # fmt: skip
+            ax.plot(
+                steps,
+                mean,
+                ls,
+                color=color,
+                marker=".",
+                label=f"α = {alpha:g}" if arch == archs[0] else None,
+            )
     ax.set_xlabel("training step")
     ax.set_ylabel("last-layer capacity α_M (per unit)")
-    ax.set_title(" / ".join(f"{a} {ls}" for a, ls in zip(archs, ("—", "- -", "···", "-·"))),
-                 fontsize=8)  # fmt: skip
+    ax.set_title(
+        " / ".join(f"{a} {ls}" for a, ls in zip(archs, ("—", "- -", "···", "-·"))), fontsize=8
+    )
     ax.legend(fontsize=7, ncol=2)
     ax = axes[3]
     worst = int(ds["severity"].values.argmax())
@@ -645,8 +693,15 @@ def plot_lazy_rich(ds: xr.Dataset, paper: Mapping[float, float] | None = None) -
         for corr, ls in zip(ds["corruption"].values, (":", "--", "-.")):
             da = ds["ood_accuracy"].sel(architecture=arch, corruption=corr).isel(severity=worst)
             mean, _ = _seed_mean_sd(da)
-            ax.plot(alphas, mean, ls, color=colors[arch], marker="x", ms=4,
-                    label=f"{arch} {corr} {int(ds['severity'][worst])}")  # fmt: skip
+            ax.plot(
+                alphas,
+                mean,
+                ls,
+                color=colors[arch],
+                marker="x",
+                ms=4,
+                label=f"{arch} {corr} {int(ds['severity'][worst])}",
+            )
     ax.axhline(0.1, color="0.5", ls=":", lw=1)
     ax.set_ylim(0, 1.02)
     ax.set_ylabel("test accuracy (fraction correct)")
@@ -701,17 +756,32 @@ def plot_volume_element(
     image = None
     for ax, (name, g) in zip(axes, named.items()):
         x, y = np.asarray(g["x"], float), np.asarray(g["y"], float)
-        image = ax.pcolormesh(x, y, g["log_volume_element"].transpose("y", "x").values,
-                              shading="auto", cmap="viridis", vmin=vmin, vmax=vmax)  # fmt: skip
+        image = ax.pcolormesh(
+            x,
+            y,
+            g["log_volume_element"].transpose("y", "x").values,
+            shading="auto",
+            cmap="viridis",
+            vmin=vmin,
+            vmax=vmax,
+        )
         if "predicted" in g:
             pred = np.asarray(g["predicted"].transpose("y", "x").values, float)
             levels = np.unique(pred)
             if levels.size > 1:
-                ax.contour(x, y, pred, levels=(levels[:-1] + levels[1:]) / 2, colors="k",
-                           linewidths=1.2)  # fmt: skip
+                ax.contour(
+                    x, y, pred, levels=(levels[:-1] + levels[1:]) / 2, colors="k", linewidths=1.2
+                )
         if points is not None:
-            ax.scatter(points["x"], points["y"], c=points["label"], cmap="coolwarm", s=4,
-                       edgecolors="none", alpha=0.6)  # fmt: skip
+            ax.scatter(
+                points["x"],
+                points["y"],
+                c=points["label"],
+                cmap="coolwarm",
+                s=4,
+                edgecolors="none",
+                alpha=0.6,
+            )
         ax.set(title=name, xlabel="input 1", ylabel="input 2", aspect="equal")
     if image is not None:
         fig.colorbar(image, ax=axes, label="log volume element, log sqrt(det g)")

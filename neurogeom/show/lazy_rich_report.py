@@ -61,8 +61,15 @@ def lazy_rich_table(ds: xr.Dataset) -> pd.DataFrame:
     [2.0, 6.0]
     """
     cols: dict[str, xr.DataArray] = {}
-    for name in ("accuracy", "weight_change", "capacity", "radius", "dimension",
-                 "transfer_accuracy", "transfer_accuracy_init"):  # fmt: skip
+    for name in (
+        "accuracy",
+        "weight_change",
+        "capacity",
+        "radius",
+        "dimension",
+        "transfer_accuracy",
+        "transfer_accuracy_init",
+    ):
         if name in ds:
             cols[name] = _final(ds, name)
     if "ood_accuracy" in ds:
@@ -95,20 +102,26 @@ def _capacity_shape(cap: xr.DataArray) -> tuple[str, float, float, float, float]
     if 0 < k < len(means) - 1:
         z = min((pk - lo) / _se_diff(v[k], v[0]), (pk - hi) / _se_diff(v[k], v[-1]))
         if np.isfinite(z) and z >= 2:
-            verdict = (f"not monotone, with an interior peak at alpha = {alphas[k]:g} "
-                       f"({z:.1f} s.e. above both ends): the same shape as the seed study")  # fmt: skip
+            verdict = (
+                f"not monotone, with an interior peak at alpha = {alphas[k]:g} "
+                f"({z:.1f} s.e. above both ends): the same shape as the seed study"
+            )
         else:
-            verdict = (f"highest at alpha = {alphas[k]:g}, but within "
-                       f"{'one seed' if not np.isfinite(z) else f'{z:.1f} s.e.'} of an end: "
-                       "no clear interior peak")  # fmt: skip
+            verdict = (
+                f"highest at alpha = {alphas[k]:g}, but within "
+                f"{'one seed' if not np.isfinite(z) else f'{z:.1f} s.e.'} of an end: "
+                "no clear interior peak"
+            )
     else:
         rho = pd.Series(means).corr(
             pd.Series(np.arange(len(means), dtype=float)), method="spearman"
         )
         trend = "falling" if rho < 0 else "rising"
-        verdict = (f"{trend} with alpha (Spearman rho = {rho:+.2f} over the alphas), its maximum "
-                   f"at the {'smallest' if k == 0 else 'largest'} alpha: not the seed study's "
-                   "interior peak")  # fmt: skip
+        verdict = (
+            f"{trend} with alpha (Spearman rho = {rho:+.2f} over the alphas), its maximum "
+            f"at the {'smallest' if k == 0 else 'largest'} alpha: not the seed study's "
+            "interior peak"
+        )
     return verdict, float(alphas[k]), float(lo), float(pk), float(hi)
 
 
@@ -159,8 +172,10 @@ def lazy_rich_reading(ds: xr.Dataset) -> str:
             f"{tr0:.3f}; chance {float(ds.attrs.get('chance_transfer_accuracy', np.nan)):.2f})."
         )
     if ds.sizes["seed"] < 3:
-        parts.append(f"With {ds.sizes['seed']} seed(s) the spread over seeds is rough; the full "
-                     "setting runs more.")  # fmt: skip
+        parts.append(
+            f"With {ds.sizes['seed']} seed(s) the spread over seeds is rough; the full "
+            "setting runs more."
+        )
     return " ".join(parts[:1]) + "\n\n" + "\n\n".join(parts[1:])
 
 
@@ -179,35 +194,55 @@ def lazy_rich_report(
     from neurogeom.show.figures import plot_lazy_rich
 
     rep, cfg = spec_report(
-        ds, spec=spec, setting=setting, title=title or "Lazy to rich on digits",
-        inputs={"architectures": json.loads(ds.attrs.get("spec", "{}")).get("architectures", {}),
-                "alphas": [float(v) for v in ds["alpha"].values]},
-    )  # fmt: skip
-    rep.settings.update({"training": cfg.get("training", {}), "geometry": cfg.get("analysis", {}),
-                         "out of distribution": cfg.get("ood", {}),
-                         "transfer": cfg.get("transfer", {}),
-                         "output scale": "logits alpha (f(w) - f(w0)), loss / alpha^2 (Chizat et "
-                         "al. 2019)"})  # fmt: skip
-    rep.add_section("Output scale alpha: weight change, last-layer geometry, OOD and transfer", (
-        "One network per (architecture, alpha, seed) trained on scikit-learn's 8x8 digits; GLUE "
-        "capacity of the last hidden layer's activity per test digit along training; accuracy on "
-        "the test digits corrupted by noise, blur and occlusion; a logistic-regression probe on "
-        "held-out digits of a network trained on the others. The numbers per run are in "
-        "results/lazy_rich.nc beside this file."))  # fmt: skip
+        ds,
+        spec=spec,
+        setting=setting,
+        title=title or "Lazy to rich on digits",
+        inputs={
+            "architectures": json.loads(ds.attrs.get("spec", "{}")).get("architectures", {}),
+            "alphas": [float(v) for v in ds["alpha"].values],
+        },
+    )
+    rep.settings.update(
+        {
+            "training": cfg.get("training", {}),
+            "geometry": cfg.get("analysis", {}),
+            "out of distribution": cfg.get("ood", {}),
+            "transfer": cfg.get("transfer", {}),
+            "output scale": "logits alpha (f(w) - f(w0)), loss / alpha^2 (Chizat et al. 2019)",
+        }
+    )
+    rep.add_section(
+        "Output scale alpha: weight change, last-layer geometry, OOD and transfer",
+        (
+            "One network per (architecture, alpha, seed) trained on scikit-learn's 8x8 digits; GLUE "
+            "capacity of the last hidden layer's activity per test digit along training; accuracy on "
+            "the test digits corrupted by noise, blur and occlusion; a logistic-regression probe on "
+            "held-out digits of a network trained on the others. The numbers per run are in "
+            "results/lazy_rich.nc beside this file."
+        ),
+    )
     fig = plot_lazy_rich(ds, PAPER_CAPACITY)
     save_figure(fig, Path(figures) / "lazy_rich")
-    rep.add_figure(fig, "Against the output scale alpha (log axis): relative weight change at the "
-                   "end; last-layer capacity at the end (grey, right axis: the seed study's VGG-11 "
-                   "values); capacity along training, one colour per alpha; clean test accuracy "
-                   "(bars) and accuracy at the highest severity of each corruption (crosses); the "
-                   "transfer probe, trained and at initialisation. Bars: mean ± s.d. over seeds.",
-                   lazy_rich_reading(ds))  # fmt: skip
-    rep.add_table(lazy_rich_table(ds), "Per architecture and alpha: mean and s.d. over seeds at "
-                  "the last checkpoint (capacity in manifolds per unit; weight change as a ratio; "
-                  "accuracies as fractions).")  # fmt: skip
+    rep.add_figure(
+        fig,
+        "Against the output scale alpha (log axis): relative weight change at the "
+        "end; last-layer capacity at the end (grey, right axis: the seed study's VGG-11 "
+        "values); capacity along training, one colour per alpha; clean test accuracy "
+        "(bars) and accuracy at the highest severity of each corruption (crosses); the "
+        "transfer probe, trained and at initialisation. Bars: mean ± s.d. over seeds.",
+        lazy_rich_reading(ds),
+    )
+    rep.add_table(
+        lazy_rich_table(ds),
+        "Per architecture and alpha: mean and s.d. over seeds at "
+        "the last checkpoint (capacity in manifolds per unit; weight change as a ratio; "
+        "accuracies as fractions).",
+    )
     sev = ds["ood_accuracy"].mean("seed").to_dataframe().reset_index()
-    table = sev.pivot_table(index=["architecture", "alpha", "corruption"], columns="severity",
-                            values="ood_accuracy")  # fmt: skip
+    table = sev.pivot_table(
+        index=["architecture", "alpha", "corruption"], columns="severity", values="ood_accuracy"
+    )
     table.columns = [f"severity {c}" for c in table.columns]
     rep.add_table(table, "Test accuracy per corruption and severity (0 = clean), mean over seeds.")
     return rep

@@ -94,11 +94,12 @@ def _change_reading(traj: xr.Dataset, conf: float) -> str:
         (parts if beyond else flat).append(where)
     text = ""
     if parts:
-        text += (f" Beyond the {conf:.0%} intervals (at the stage shown, its interval and the first "
-                 f"stage's do not overlap): {'; '.join(parts)}.")  # fmt: skip
+        text += (
+            f" Beyond the {conf:.0%} intervals (at the stage shown, its interval and the first "
+            f"stage's do not overlap): {'; '.join(parts)}."
+        )
     if flat:
-        text += (f" Within them (the intervals overlap, so no change is shown): "
-                 f"{'; '.join(flat)}.")  # fmt: skip
+        text += f" Within them (the intervals overlap, so no change is shown): {'; '.join(flat)}."
     return text
 
 
@@ -141,34 +142,49 @@ def trajectory_reading(traj: xr.Dataset, name: str) -> str:
     return text
 
 
-def _add_figure(rep: Report, fig: Figure, folder: Path, stem: str, caption: str,
-                text: str | None) -> None:  # fmt: skip
+def _add_figure(
+    rep: Report, fig: Figure, folder: Path, stem: str, caption: str, text: str | None
+) -> None:
     save_figure(fig, folder / stem)
     rep.add_figure(fig, caption, text)
 
 
-def _trajectory_section(rep: Report, results: Mapping[str, xr.Dataset], name: str, kind: str,
-                        folder: Path) -> None:  # fmt: skip
+def _trajectory_section(
+    rep: Report, results: Mapping[str, xr.Dataset], name: str, kind: str, folder: Path
+) -> None:
     from neurogeom.show.figures import plot_trajectory
 
     traj = results[f"trajectory_{name}"]
     stages = results.get(f"stages_{name}")
     label = "session (learning order)" if kind == "recording" else "training step (log scale)"
     rep.add_section(f"{kind.capitalize()} {name!r}: geometry along learning")
-    fig = plot_trajectory({name: traj}, [m for m in TABLE_MEASURES if m in traj], stages=stages,
-                          step_label=label)  # fmt: skip
-    _add_figure(rep, fig, folder, f"trajectory_{name}", f"Capacity, radius and dimension of "
-                f"{name!r} at each stage. Bands: resampling interval; bars: 2 Monte-Carlo s.e.; "
-                "grey: label-shuffle null; background: learning stages (models).",
-                trajectory_reading(traj, f"the {kind} {name!r}"))  # fmt: skip
-    rep.add_table(trajectory_table(traj), f"Trajectory of {name!r}: value, Monte-Carlo s.e., "
-                  "resampling s.e. and interval, null mean, per stage.")  # fmt: skip
+    fig = plot_trajectory(
+        {name: traj}, [m for m in TABLE_MEASURES if m in traj], stages=stages, step_label=label
+    )
+    _add_figure(
+        rep,
+        fig,
+        folder,
+        f"trajectory_{name}",
+        f"Capacity, radius and dimension of "
+        f"{name!r} at each stage. Bands: resampling interval; bars: 2 Monte-Carlo s.e.; "
+        "grey: label-shuffle null; background: learning stages (models).",
+        trajectory_reading(traj, f"the {kind} {name!r}"),
+    )
+    rep.add_table(
+        trajectory_table(traj),
+        f"Trajectory of {name!r}: value, Monte-Carlo s.e., "
+        "resampling s.e. and interval, null mean, per stage.",
+    )
     test = results.get(f"stage_test_{name}")
     if test is not None:
         cols = ["difference", "difference_ci_low", "difference_ci_high", "p_value"]
         stages_t = test.attrs.get("stages", ["first", "last"])
-        rep.add_table(test[cols], f"Stage-to-stage test of {test.attrs.get('output', 'capacity')}"
-                      f": {stages_t[1]} minus {stages_t[0]}.")  # fmt: skip
+        rep.add_table(
+            test[cols],
+            f"Stage-to-stage test of {test.attrs.get('output', 'capacity')}"
+            f": {stages_t[1]} minus {stages_t[0]}.",
+        )
         rep.add_text(reading(test))
 
 
@@ -176,16 +192,25 @@ def _stages_section(rep: Report, stages: xr.Dataset, name: str, folder: Path) ->
     from neurogeom.show.figures import plot_stages_heatmap
 
     rep.add_section(f"Learning stages of {name!r}")
-    _add_figure(rep, plot_stages_heatmap(stages), folder, f"stages_{name}",
-                "The six GLUE measures per checkpoint, min-max normalised per measure; white "
-                "lines: change points; names: the stated label rule.", reading(stages))  # fmt: skip
+    _add_figure(
+        rep,
+        plot_stages_heatmap(stages),
+        folder,
+        f"stages_{name}",
+        "The six GLUE measures per checkpoint, min-max normalised per measure; white "
+        "lines: change points; names: the stated label rule.",
+        reading(stages),
+    )
     cols = ["start_step", "stop_step", "label"]
-    rep.add_table(stages[cols].to_dataframe(), f"Segments of {name!r} (rule: "
-                  f"{stages.attrs.get('label_rule', '')}).")  # fmt: skip
+    rep.add_table(
+        stages[cols].to_dataframe(),
+        f"Segments of {name!r} (rule: {stages.attrs.get('label_rule', '')}).",
+    )
 
 
-def _strategy_section(rep: Report, results: Mapping[str, xr.Dataset], names: Sequence[str],
-                      folder: Path) -> None:  # fmt: skip
+def _strategy_section(
+    rep: Report, results: Mapping[str, xr.Dataset], names: Sequence[str], folder: Path
+) -> None:
     from neurogeom.show.figures import plot_strategy_plane
 
     cmp = results["strategy"]
@@ -200,17 +225,28 @@ def _strategy_section(rep: Report, results: Mapping[str, xr.Dataset], names: Seq
         "dimension; the split of each route's change is in the table. The plane shows the "
         "point estimates only; their error bars are in the trajectory figures."
     )
-    _add_figure(rep, plot_strategy_plane(trajs), folder, "strategy_plane",
-                "Routes through the (radius, dimension) plane over capacity contours.", text)  # fmt: skip
-    table = cmp[["net_heading_deg", "radius_part", "dimension_part", "path_length",
-                 "final_capacity"]].to_dataframe()  # fmt: skip
+    _add_figure(
+        rep,
+        plot_strategy_plane(trajs),
+        folder,
+        "strategy_plane",
+        "Routes through the (radius, dimension) plane over capacity contours.",
+        text,
+    )
+    table = cmp[
+        ["net_heading_deg", "radius_part", "dimension_part", "path_length", "final_capacity"]
+    ].to_dataframe()
     table.index = [names[0], names[1]]
-    rep.add_table(table, "Each route: net heading, radius and dimension parts of the change of "
-                  "log10 capacity, path length, final contour capacity.")  # fmt: skip
+    rep.add_table(
+        table,
+        "Each route: net heading, radius and dimension parts of the change of "
+        "log10 capacity, path length, final contour capacity.",
+    )
 
 
-def _compare_section(rep: Report, results: Mapping[str, xr.Dataset], names: Sequence[str],
-                     folder: Path) -> None:  # fmt: skip
+def _compare_section(
+    rep: Report, results: Mapping[str, xr.Dataset], names: Sequence[str], folder: Path
+) -> None:
     from neurogeom.show.figures import plot_brain_vs_model
 
     rep.add_section("Brain vs model")
@@ -227,11 +263,14 @@ def _compare_section(rep: Report, results: Mapping[str, xr.Dataset], names: Sequ
         text += (
             f" Their capacity curves correlate at r = {r:.2f} (permutation p = {p:.2g}, stage "
             "order of the model shuffled). "
-            + ("So the two change in the same direction along learning (which says nothing "
-               "about whether they reach the same values)." if p < 0.05 else
-               "So there is no evidence here that the two change alike along learning; with few "
-               "stages this test has little power.")
-        )  # fmt: skip
+            + (
+                "So the two change in the same direction along learning (which says nothing "
+                "about whether they reach the same values)."
+                if p < 0.05
+                else "So there is no evidence here that the two change alike along learning; with few "
+                "stages this test has little power."
+            )
+        )
     if sim is not None:
         text += (
             " Right: CKA between the condition-averaged representations at matched stages (1 = "
@@ -239,18 +278,35 @@ def _compare_section(rep: Report, results: Mapping[str, xr.Dataset], names: Sequ
             "conditions shuffled. Similarity above the band means brain and model arrange the "
             "task conditions alike."
         )
-    _add_figure(rep, fig, folder, "brain_vs_model", "Left: capacity along the normalised learning "
-                "axis, min-max normalised per trajectory. Right: representation similarity per "
-                "matched stage.", text)  # fmt: skip
+    _add_figure(
+        rep,
+        fig,
+        folder,
+        "brain_vs_model",
+        "Left: capacity along the normalised learning "
+        "axis, min-max normalised per trajectory. Right: representation similarity per "
+        "matched stage.",
+        text,
+    )
     if traj_cmp is not None:
-        rep.add_table(traj_cmp.to_dataframe(), "Trajectory vs trajectory, per measure: "
-                      "correlation (larger is more similar) and RMS distance (smaller is more "
-                      "similar), with one-sided permutation p-values.")  # fmt: skip
+        rep.add_table(
+            traj_cmp.to_dataframe(),
+            "Trajectory vs trajectory, per measure: "
+            "correlation (larger is more similar) and RMS distance (smaller is more "
+            "similar), with one-sided permutation p-values.",
+        )
     if reps is not None:
-        rep.add_table(_representation_table(reps), "Representation vs representation per matched stage "
-                      "(stage_a: brain, stage_b: model). Directions: " + "; ".join(
-                          f"{k[: -len('_direction')]}: {v}" for k, v in reps.attrs.items()
-                          if k.endswith("_direction")) + ".")  # fmt: skip
+        rep.add_table(
+            _representation_table(reps),
+            "Representation vs representation per matched stage "
+            "(stage_a: brain, stage_b: model). Directions: "
+            + "; ".join(
+                f"{k[: -len('_direction')]}: {v}"
+                for k, v in reps.attrs.items()
+                if k.endswith("_direction")
+            )
+            + ".",
+        )
 
 
 def _representation_table(reps: xr.Dataset) -> pd.DataFrame:
@@ -260,10 +316,17 @@ def _representation_table(reps: xr.Dataset) -> pd.DataFrame:
     for i in range(reps.sizes["stage_a"]):
         for m in measures:
             get = lambda k, m=m, i=i: float(reps[k].values[i]) if k in reps else float("nan")  # noqa: E731
-            rows.append({"stage_a": str(reps["stage_a"].values[i]),
-                         "stage_b": str(reps["stage_b"].values[i]), "measure": m,
-                         "value": get(m), "null_low": get(f"{m}_null_low"),
-                         "null_high": get(f"{m}_null_high"), "p": get(f"{m}_p_value")})  # fmt: skip
+            rows.append(
+                {
+                    "stage_a": str(reps["stage_a"].values[i]),
+                    "stage_b": str(reps["stage_b"].values[i]),
+                    "measure": m,
+                    "value": get(m),
+                    "null_low": get(f"{m}_null_low"),
+                    "null_high": get(f"{m}_null_high"),
+                    "p": get(f"{m}_p_value"),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -279,13 +342,25 @@ def _psychometric_section(rep: Report, table: xr.Dataset, name: str, folder: Pat
         "contexts, show the network answers by the relevant stimulus; they say nothing about how "
         "its states are arranged (that is the geometry above)."
     )
-    fig = plot_psychometric(df, x="relevant_evidence", y="p_choice_1", hue="context",
-                            error="p_choice_1_se",
-                            x_label="relevant evidence (signed coherence, %)")  # fmt: skip
+    fig = plot_psychometric(
+        df,
+        x="relevant_evidence",
+        y="p_choice_1",
+        hue="context",
+        error="p_choice_1_se",
+        x_label="relevant evidence (signed coherence, %)",
+    )
     fig.axes[0].set_ylabel("P(choice 1) (fraction of trials)")
-    _add_figure(rep, fig, folder, f"psychometric_{name}", "Fraction of choice-1 answers at the "
-                "last checkpoint per context and signed relevant evidence (> 0 favours choice 1); bars: binomial s.e.; "
-                "dotted: 0.5.", text)  # fmt: skip
+    _add_figure(
+        rep,
+        fig,
+        folder,
+        f"psychometric_{name}",
+        "Fraction of choice-1 answers at the "
+        "last checkpoint per context and signed relevant evidence (> 0 favours choice 1); bars: binomial s.e.; "
+        "dotted: 0.5.",
+        text,
+    )
     rep.add_table(df, f"Psychometric table of {name!r}.")
 
 
@@ -299,13 +374,27 @@ def _coding_section(rep: Report, ds: xr.Dataset, name: str, folder: Path) -> Non
     panels = {f"{name}, {ds[label].values[i]}": ds.isel(stage=i) for i in ends}
     rep.add_section(f"Coding scheme of {name!r}")
     schemes = [str(ds["scheme"].values[i]) for i in ends]
-    text = (f"Scheme at the first stage: {schemes[0]}; at the last: {schemes[-1]} "
-            f"(rule: {ds.attrs.get('rule', 'see neurogeom.geometry.coding_scheme')}).")  # fmt: skip
-    _add_figure(rep, plot_coding_scheme(panels), folder, f"coding_{name}",
-                f"Tuning of every unit of {name!r} (class means) and the scores behind its "
-                "coding scheme, at the first and last stage.", text)  # fmt: skip
-    cols = ["coding_fraction", "sparseness", "selectivity", "clustered_fraction",
-            "n_clusters", "tuning_dimension"]  # fmt: skip
+    text = (
+        f"Scheme at the first stage: {schemes[0]}; at the last: {schemes[-1]} "
+        f"(rule: {ds.attrs.get('rule', 'see neurogeom.geometry.coding_scheme')})."
+    )
+    _add_figure(
+        rep,
+        plot_coding_scheme(panels),
+        folder,
+        f"coding_{name}",
+        f"Tuning of every unit of {name!r} (class means) and the scores behind its "
+        "coding scheme, at the first and last stage.",
+        text,
+    )
+    cols = [
+        "coding_fraction",
+        "sparseness",
+        "selectivity",
+        "clustered_fraction",
+        "n_clusters",
+        "tuning_dimension",
+    ]
     table = ds[[c for c in cols if c in ds]].to_dataframe()
     table = table[[c for c in cols if c in table]]
     table["scheme"] = [str(v) for v in np.atleast_1d(ds["scheme"].values)]
@@ -350,14 +439,18 @@ def learning_report(
     """
     folder = Path(figures)
     rep = Report(title, inputs=inputs, settings=settings)
-    rep.add_section("What this report holds", (
-        "Geometry of the task manifolds (GLUE capacity, radius, dimension) at every stage of "
-        "learning for each recording and network, with the estimator's Monte-Carlo error, the "
-        "resampling error over trials and a label-shuffle null; the stage-to-stage test of each "
-        "recording; the learning stages of each network; the routes through the (radius, "
-        "dimension) plane; brain vs model on a normalised learning axis; the network's "
-        "psychometric curves. The numbers behind every figure are in the tables and in "
-        "results/*.nc beside this file."))  # fmt: skip
+    rep.add_section(
+        "What this report holds",
+        (
+            "Geometry of the task manifolds (GLUE capacity, radius, dimension) at every stage of "
+            "learning for each recording and network, with the estimator's Monte-Carlo error, the "
+            "resampling error over trials and a label-shuffle null; the stage-to-stage test of each "
+            "recording; the learning stages of each network; the routes through the (radius, "
+            "dimension) plane; brain vs model on a normalised learning axis; the network's "
+            "psychometric curves. The numbers behind every figure are in the tables and in "
+            "results/*.nc beside this file."
+        ),
+    )
     if notes:
         rep.add_text("Left out: " + " ".join(notes))
     for kind, names in (("recording", recordings), ("model", models)):
@@ -380,8 +473,14 @@ def learning_report(
 
 # ---- the rank sweep (`neurogeom run tasks/rank_sweep_paper.toml`) --------------------------------
 
-_SWEEP_COLUMNS = ("capacity_init", "capacity_change", "capacity_final", "weight_change",
-                  "accuracy_final", "at_floor_init")  # fmt: skip
+_SWEEP_COLUMNS = (
+    "capacity_init",
+    "capacity_change",
+    "capacity_final",
+    "weight_change",
+    "accuracy_final",
+    "at_floor_init",
+)
 
 
 def rank_sweep_table(ds: xr.Dataset) -> pd.DataFrame:
@@ -496,26 +595,49 @@ def rank_sweep_report(ds: xr.Dataset, *, figures: str | Path, setting: str, spec
 
     cfg = json.loads(ds.attrs.get("spec", "{}"))
     tr, an = cfg.get("training", {}), cfg.get("analysis", {})
-    inputs = {"spec": spec, "setting": setting, "runs": ds.attrs.get("out_dir", ""),
-              "ranks": [str(r) for r in ds["rank"].values],
-              "seeds": [int(s) for s in ds["seed"].values]}  # fmt: skip
-    settings = {"network": cfg.get("network", {}), "training steps": tr.get("n_steps"),
-                "optimizer": f"{tr.get('optimizer')} lr {tr.get('lr')} momentum "
-                f"{tr.get('momentum')} batch {tr.get('batch_size')}",
-                "geometry": {k: an.get(k) for k in ("period", "by", "n_points_per_manifold",
-                                                    "center")},
-                "measure options": an.get("options", {})}  # fmt: skip
-    rep = Report("Rank of the initial weights: capacity at initialisation and its change",
-                 inputs=inputs, settings=settings)  # fmt: skip
-    rep.add_section("Capacity at initialisation and its change, against the rank", (
-        "One network per (rank, seed), its initial recurrent weights truncated to that rank and "
-        "rescaled to the full-rank norm; GLUE capacity of the decision-period states labelled "
-        "by the decision, at the first and the last checkpoint. The numbers per run are in "
-        "results/rank_sweep.nc beside this file."))  # fmt: skip
-    _add_figure(rep, plot_rank_sweep(ds), Path(figures), "rank_sweep", "Left: capacity at "
-                "initialisation; middle: its change with training; right: relative change of the "
-                "recurrent weights; each against the rank of W0 (log axis). Points: seeds; line "
-                "and bars: mean ± s.d. over seeds.", rank_sweep_reading(ds))  # fmt: skip
-    rep.add_table(rank_sweep_table(ds), "Per rank: mean and s.d. over seeds (capacity in "
-                  "manifolds per unit; weight change as a ratio; accuracy as a fraction).")  # fmt: skip
+    inputs = {
+        "spec": spec,
+        "setting": setting,
+        "runs": ds.attrs.get("out_dir", ""),
+        "ranks": [str(r) for r in ds["rank"].values],
+        "seeds": [int(s) for s in ds["seed"].values],
+    }
+    settings = {
+        "network": cfg.get("network", {}),
+        "training steps": tr.get("n_steps"),
+        "optimizer": f"{tr.get('optimizer')} lr {tr.get('lr')} momentum "
+        f"{tr.get('momentum')} batch {tr.get('batch_size')}",
+        "geometry": {k: an.get(k) for k in ("period", "by", "n_points_per_manifold", "center")},
+        "measure options": an.get("options", {}),
+    }
+    rep = Report(
+        "Rank of the initial weights: capacity at initialisation and its change",
+        inputs=inputs,
+        settings=settings,
+    )
+    rep.add_section(
+        "Capacity at initialisation and its change, against the rank",
+        (
+            "One network per (rank, seed), its initial recurrent weights truncated to that rank and "
+            "rescaled to the full-rank norm; GLUE capacity of the decision-period states labelled "
+            "by the decision, at the first and the last checkpoint. The numbers per run are in "
+            "results/rank_sweep.nc beside this file."
+        ),
+    )
+    _add_figure(
+        rep,
+        plot_rank_sweep(ds),
+        Path(figures),
+        "rank_sweep",
+        "Left: capacity at "
+        "initialisation; middle: its change with training; right: relative change of the "
+        "recurrent weights; each against the rank of W0 (log axis). Points: seeds; line "
+        "and bars: mean ± s.d. over seeds.",
+        rank_sweep_reading(ds),
+    )
+    rep.add_table(
+        rank_sweep_table(ds),
+        "Per rank: mean and s.d. over seeds (capacity in "
+        "manifolds per unit; weight change as a ratio; accuracy as a fraction).",
+    )
     return rep

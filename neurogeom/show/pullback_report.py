@@ -78,8 +78,11 @@ def plot_pullback_index(ds: xr.Dataset) -> Figure:
         ax.plot(steps, sub["boundary_magnification"], "s:", color=c, ms=3)
         acc.plot(steps, sub["accuracy"], "o-", color=c)
     ax.axhline(0, color="0.5", lw=0.8)
-    ax.set(xlabel="training step", ylabel="boundary magnification (log ratio)",
-           title="near minus far (solid: final boundary)")  # fmt: skip
+    ax.set(
+        xlabel="training step",
+        ylabel="boundary magnification (log ratio)",
+        title="near minus far (solid: final boundary)",
+    )
     ax.legend(fontsize=8)
     acc.set(xlabel="training step", ylabel="training accuracy (fraction)", ylim=(0, 1.02))
     fig.tight_layout()
@@ -102,20 +105,26 @@ def pullback_reading(ds: xr.Dataset) -> str:
     last = ds["boundary_magnification_final"].isel(step=-1).values
     acc = ds["accuracy"].isel(step=-1).values
     n, up = len(last), int(np.sum(last > first + 0.15))
-    text = (f"After {int(ds['step'][-1])} steps (training accuracy {acc.min():.3f}-"
-            f"{acc.max():.3f}) the log volume element near the decision boundary exceeds that far "
-            f"from it by {last.min():.2f} to {last.max():.2f} (mean {last.mean():.2f}), against "
-            f"{first.min():.2f} to {first.max():.2f} for the initial metric on the same boundary; "
-            f"the index rose by more than 0.15 at {up} of {n} seeds.")  # fmt: skip
+    text = (
+        f"After {int(ds['step'][-1])} steps (training accuracy {acc.min():.3f}-"
+        f"{acc.max():.3f}) the log volume element near the decision boundary exceeds that far "
+        f"from it by {last.min():.2f} to {last.max():.2f} (mean {last.mean():.2f}), against "
+        f"{first.min():.2f} to {first.max():.2f} for the initial metric on the same boundary; "
+        f"the index rose by more than 0.15 at {up} of {n} seeds."
+    )
     path = ds["boundary_magnification_final"].mean("seed").values
     if len(path) > 2 and path[1:-1].min() < min(path[0], path[-1]) - 0.15:
         k = int(np.argmin(path[1:-1])) + 1
-        text += (f" The way there is not monotone: at step {int(ds['step'][k])} the mean index "
-                 f"was {path[k]:.2f}, below both ends (the volume element grows first in bands "
-                 "that do not follow the boundary).")  # fmt: skip
+        text += (
+            f" The way there is not monotone: at step {int(ds['step'][k])} the mean index "
+            f"was {path[k]:.2f}, below both ends (the volume element grows first in bands "
+            "that do not follow the boundary)."
+        )
     if acc.min() < 0.97:
-        text += (" Some networks have not fitted the boundary (accuracy below 0.97): the index "
-                 "then says little about magnification; train longer.")  # fmt: skip
+        text += (
+            " Some networks have not fitted the boundary (accuracy below 0.97): the index "
+            "then says little about magnification; train longer."
+        )
     elif up == n:
         text += " Training magnified areas near the boundary, as Zavatone-Veth et al. report."
     return text
@@ -135,29 +144,42 @@ def pullback_report(
     """
     from neurogeom.show.figures import plot_volume_element
 
-    rep, cfg = spec_report(ds, spec=spec, setting=setting,
-                           title=title or "Pullback geometry along training")  # fmt: skip
+    rep, cfg = spec_report(
+        ds, spec=spec, setting=setting, title=title or "Pullback geometry along training"
+    )
     rep.settings["pullback"] = cfg
-    rep.add_section("The pullback metric of the hidden layer", (
-        "g(x) = J(x)^T J(x) / N with J the Jacobian of the hidden layer's activity (N units); its "
-        "volume element sqrt(det g) tells how much the layer stretches area at x. The boundary "
-        "magnification index is the mean log volume element over the 20 % of points of a grid on "
-        "the data square nearest the decision boundary (smallest logit margin) minus that over "
-        "the 20 % farthest. The numbers per seed and step are in results/pullback.nc."))  # fmt: skip
+    rep.add_section(
+        "The pullback metric of the hidden layer",
+        (
+            "g(x) = J(x)^T J(x) / N with J the Jacobian of the hidden layer's activity (N units); its "
+            "volume element sqrt(det g) tells how much the layer stretches area at x. The boundary "
+            "magnification index is the mean log volume element over the 20 % of points of a grid on "
+            "the data square nearest the decision boundary (smallest logit margin) minus that over "
+            "the 20 % farthest. The numbers per seed and step are in results/pullback.nc."
+        ),
+    )
     seed = ds["seed"].values[0]
     points = xr.Dataset({"x": ds["train_x"], "y": ds["train_y"], "label": ds["train_label"]})
-    grids = {f"step {int(ds['step'][i])} (seed {seed})": ds.sel(seed=seed).isel(step=i)
-             for i in (0, -1)}  # fmt: skip
+    grids = {
+        f"step {int(ds['step'][i])} (seed {seed})": ds.sel(seed=seed).isel(step=i) for i in (0, -1)
+    }
     fig = plot_volume_element(grids, points=points)
     save_figure(fig, Path(figures) / "pullback_volume")
-    rep.add_figure(fig, "Log volume element of the hidden layer's pullback metric at "
-                   "initialisation and after training (natural log, shared colour scale); black: "
-                   "the network's decision boundary; dots: the training inputs by class.",
-                   pullback_reading(ds))  # fmt: skip
+    rep.add_figure(
+        fig,
+        "Log volume element of the hidden layer's pullback metric at "
+        "initialisation and after training (natural log, shared colour scale); black: "
+        "the network's decision boundary; dots: the training inputs by class.",
+        pullback_reading(ds),
+    )
     fig = plot_pullback_index(ds)
     save_figure(fig, Path(figures) / "pullback_index")
-    rep.add_figure(fig, "The boundary magnification index along training, per seed, and the "
-                   "training accuracy.")  # fmt: skip
-    rep.add_table(pullback_table(ds), "Per checkpoint: mean and s.d. over seeds (index in "
-                  "natural-log units; accuracy as a fraction).")  # fmt: skip
+    rep.add_figure(
+        fig, "The boundary magnification index along training, per seed, and the training accuracy."
+    )
+    rep.add_table(
+        pullback_table(ds),
+        "Per checkpoint: mean and s.d. over seeds (index in "
+        "natural-log units; accuracy as a fraction).",
+    )
     return rep

@@ -238,6 +238,11 @@ def spec_report(
     ({'n': 2}, [0, 1])
     """
     cfg = json.loads(ds.attrs.get("spec", "{}"))
-    rows = {"spec": spec, "setting": setting, "data": ds.attrs.get("data", ""), **(inputs or {}),
-            "seeds": [int(s) for s in ds["seed"].values]}  # fmt: skip
+    rows = {
+        "spec": spec,
+        "setting": setting,
+        "data": ds.attrs.get("data", ""),
+        **(inputs or {}),
+        "seeds": [int(s) for s in ds["seed"].values],
+    }
     return Report(title, inputs=rows, settings=dict(settings or {})), cfg

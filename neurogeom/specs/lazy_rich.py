@@ -35,14 +35,31 @@ SEVERITIES: tuple[int, ...] = (1, 2, 3, 4, 5)
 _DEFAULTS: dict[str, dict[str, Any]] = {
     "run": {"title": "Lazy to rich on digits"},
     "lazy_rich": {"alphas": None, "seeds": [0], "test_fraction": 0.3, "split_seed": 0},
-    "training": {"lr": 0.1, "momentum": 0.9, "n_steps": 1000, "batch_size": 64,
-                 "checkpoint_steps": None},
-    "analysis": {"layer": -1, "n_points_per_manifold": 50, "n_t": 200,
-                 "dichotomies": "nontrivial", "center": True, "jitter": 1e-6, "seed": 0},
+    "training": {
+        "lr": 0.1,
+        "momentum": 0.9,
+        "n_steps": 1000,
+        "batch_size": 64,
+        "checkpoint_steps": None,
+    },
+    "analysis": {
+        "layer": -1,
+        "n_points_per_manifold": 50,
+        "n_t": 200,
+        "dichotomies": "nontrivial",
+        "center": True,
+        "jitter": 1e-6,
+        "seed": 0,
+    },
     "ood": {"corruptions": None, "severities": [1, 2, 3, 4, 5], "seed": 0},
-    "transfer": {"source_classes": [0, 1, 2, 3, 4], "target_classes": [5, 6, 7, 8, 9],
-                 "c": 1.0, "shots": 5, "n_draws": 10},
-}  # fmt: skip
+    "transfer": {
+        "source_classes": [0, 1, 2, 3, 4],
+        "target_classes": [5, 6, 7, 8, 9],
+        "c": 1.0,
+        "shots": 5,
+        "n_draws": 10,
+    },
+}
 _ARCH_KEYS = {
     "mlp": {"type": None, "widths": [128, 128], "activation": "relu", "bias": True},
     "cnn": {"type": None, "channels": [8, 16], "width": 64, "activation": "relu", "bias": True},
@@ -167,9 +184,7 @@ def load_lazy_rich_spec(
     for key in ("n_steps", "batch_size"):
         tr[key] = _ints([tr[key]], f"[training] {key}", low=1)[0]
     if not float(tr["lr"]) > 0 or not 0 <= float(tr["momentum"]) < 1:
-        fail(
-            "[training]", f"need lr > 0 and momentum in [0, 1); got {tr['lr']}, {tr['momentum']}."
-        )
+        fail("[training]", f"need lr > 0 and momentum in [0, 1); got {tr['lr']}, {tr['momentum']}.")
     steps = tr["checkpoint_steps"] or [0, tr["n_steps"]]
     steps = sorted(set(_ints(steps, "[training] checkpoint_steps", low=0, high=tr["n_steps"])))
     if tr["n_steps"] not in steps:
@@ -188,8 +203,11 @@ def load_lazy_rich_spec(
     src = _ints(tf["source_classes"], "[transfer] source_classes", low=0, high=9)
     tgt = _ints(tf["target_classes"], "[transfer] target_classes", low=0, high=9)
     if set(src) & set(tgt) or len(set(src)) < 2 or len(set(tgt)) < 2:
-        fail("[transfer]", f"source and target classes must be two or more digits each, "
-              f"without overlap; got {src} and {tgt}.")  # fmt: skip
+        fail(
+            "[transfer]",
+            f"source and target classes must be two or more digits each, "
+            f"without overlap; got {src} and {tgt}.",
+        )
     tf["source_classes"], tf["target_classes"] = sorted(set(src)), sorted(set(tgt))
     tf["shots"] = _ints([tf["shots"]], "[transfer] shots", low=0)[0]
     tf["n_draws"] = _ints([tf["n_draws"]], "[transfer] n_draws", low=1)[0]

@@ -18,12 +18,25 @@ from neurogeom.specs.lazy_rich import ACTIVATION_NAMES, INIT_NAMES
 __all__ = ["DEFAULTS", "SETTINGS", "load_pullback_spec"]
 
 DEFAULTS: dict[str, Any] = {
-    "seeds": [0, 1, 2], "data_seed": 0, "n_points": 400, "amplitude": 0.6, "frequency": 7.0,
-    "phase": 1.0, "width": 250, "activation": "sigmoid", "init": "uniform", "lr": 0.1,
-    "momentum": 0.9, "n_steps": 30000, "batch_size": 10,
-    "checkpoint_steps": [0, 3000, 10000, 20000, 25000, 30000], "n_grid": 101, "scan": 1.5, "n_index": 41,
+    "seeds": [0, 1, 2],
+    "data_seed": 0,
+    "n_points": 400,
+    "amplitude": 0.6,
+    "frequency": 7.0,
+    "phase": 1.0,
+    "width": 250,
+    "activation": "sigmoid",
+    "init": "uniform",
+    "lr": 0.1,
+    "momentum": 0.9,
+    "n_steps": 30000,
+    "batch_size": 10,
+    "checkpoint_steps": [0, 3000, 10000, 20000, 25000, 30000],
+    "n_grid": 101,
+    "scan": 1.5,
+    "n_index": 41,
     "quantile": 0.2,
-}  # fmt: skip
+}
 """Keys of ``[pullback]`` and their defaults: the reference setting."""
 
 SETTINGS: dict[str, dict[str, Any]] = {
@@ -34,7 +47,7 @@ SETTINGS: dict[str, dict[str, Any]] = {
         "checkpoint_steps": [0, 200, 400],
         "n_grid": 21,
         "n_index": 15,
-    },  # fmt: skip
+    },
 }
 """Overrides of ``[pullback]`` by setting: ``"full"`` is the spec as written, ``"fast"`` a smoke
 run (one seed, 400 steps: too short to fit the boundary)."""
@@ -78,13 +91,15 @@ def load_pullback_spec(
         raw = copy.deepcopy(dict(spec))
     extra = set(raw) - {"run", "pullback"}
     if extra:
-        raise ValueError(f"unknown sections {sorted(extra)} in the pullback spec; "
-                         "it has [run] and [pullback].")  # fmt: skip
+        raise ValueError(
+            f"unknown sections {sorted(extra)} in the pullback spec; it has [run] and [pullback]."
+        )
     table = {**dict(raw.get("pullback", {})), **dict(overrides or {})}
     unknown = set(table) - set(DEFAULTS)
     if unknown:
-        raise ValueError(f"unknown keys {sorted(unknown)} in [pullback]; "
-                         f"known: {sorted(DEFAULTS)}.")  # fmt: skip
+        raise ValueError(
+            f"unknown keys {sorted(unknown)} in [pullback]; known: {sorted(DEFAULTS)}."
+        )
     cfg = {**copy.deepcopy(DEFAULTS), **table}
     cfg["seeds"] = [int(s) for s in cfg["seeds"]]
     cfg["checkpoint_steps"] = sorted({int(s) for s in cfg["checkpoint_steps"]} | {0})
@@ -97,7 +112,9 @@ def load_pullback_spec(
         if cfg[key] not in known:
             raise ValueError(f"[pullback] {key} must be one of {known}; got {cfg[key]!r}")
     if max(cfg["checkpoint_steps"]) > int(cfg["n_steps"]):
-        raise ValueError(f"[pullback] checkpoint_steps {cfg['checkpoint_steps']} go past "
-                         f"n_steps = {cfg['n_steps']}; drop them or train longer.")  # fmt: skip
+        raise ValueError(
+            f"[pullback] checkpoint_steps {cfg['checkpoint_steps']} go past "
+            f"n_steps = {cfg['n_steps']}; drop them or train longer."
+        )
     run = {"title": "Pullback geometry along training", **dict(raw.get("run", {}))}
     return {"run": run, "pullback": cfg}

@@ -57,17 +57,43 @@ from neurogeom.specs._common import check_keys, fail
 __all__ = ["RunSpec", "Source", "named_setting", "spec_kind"]
 
 TOP_KEYS = {"run", "recordings", "models", "analysis", "compare"}
-RECORDING_KEYS = {"format", "stages", "align", "window_s", "bin_size_s", "variable", "by",
-                   "dims", "quantity", "window_s_analysis"}  # fmt: skip
+RECORDING_KEYS = {
+    "format",
+    "stages",
+    "align",
+    "window_s",
+    "bin_size_s",
+    "variable",
+    "by",
+    "dims",
+    "quantity",
+    "window_s_analysis",
+}
 MODEL_KEYS = {"run", "task", "steps", "window_s_analysis", "period"}
 ANALYSIS_DEFAULTS = {
-    "by": None, "within": [], "window_s": None, "measure": "glue", "n_t": 100, "n_boot": 20,
-    "n_null": 20, "n_perm": 50, "confidence": 0.95, "zscore": True, "balance": True,
-    "test_stages": None, "coding": False,
-}  # fmt: skip
-COMPARE_DEFAULTS = {"brain": None, "model": None, "on": None, "kind": "fraction", "n_perm": 50,
-            "measures": ["cka_similarity", "rsa_similarity", "procrustes_distance"],
-            "mapping": {}}  # fmt: skip
+    "by": None,
+    "within": [],
+    "window_s": None,
+    "measure": "glue",
+    "n_t": 100,
+    "n_boot": 20,
+    "n_null": 20,
+    "n_perm": 50,
+    "confidence": 0.95,
+    "zscore": True,
+    "balance": True,
+    "test_stages": None,
+    "coding": False,
+}
+COMPARE_DEFAULTS = {
+    "brain": None,
+    "model": None,
+    "on": None,
+    "kind": "fraction",
+    "n_perm": 50,
+    "measures": ["cka_similarity", "rsa_similarity", "procrustes_distance"],
+    "mapping": {},
+}
 
 
 @dataclass
@@ -131,8 +157,11 @@ def check_labels(src: Source, wanted: list[str], where: str) -> None:
         return  # labels known only once the data is read
     missing = [w for w in wanted if w not in src.labels]
     if missing:
-        fail(where, f"unknown label(s) {missing} in {src.kind} {src.name!r}; "
-              f"its trial labels are {src.labels}.")  # fmt: skip
+        fail(
+            where,
+            f"unknown label(s) {missing} in {src.kind} {src.name!r}; "
+            f"its trial labels are {src.labels}.",
+        )
 
 
 def parse_analysis(table: Mapping[str, Any]) -> dict[str, Any]:
@@ -171,8 +200,10 @@ def parse_compare(table: Mapping[str, Any], spec: RunSpec) -> dict[str, Any]:
         check_labels(model, [label], f"{where} mapping.{label}")
         target = rule.get("to", label)
         if target not in on:
-            fail(f"{where} mapping.{label}", f"maps to {target!r}, which is not in on = {on}; "
-                  f"map to one of them.")  # fmt: skip
+            fail(
+                f"{where} mapping.{label}",
+                f"maps to {target!r}, which is not in on = {on}; map to one of them.",
+            )
         mapping[label] = (target, dict(rule.get("values", {})))
     targets = {t for t, _ in mapping.values()}
     unmapped = [o for o in on if o not in targets]
@@ -203,9 +234,12 @@ def _check_shared(
         vmap = mapping.get(src, (label, {}))[1]
         mapped = {str(vmap.get(v, v)) for v in m_vals}
         if not mapped & {str(v) for v in b_vals}:
-            fail(where, f"no shared values of {label!r}: the brain has {b_vals}, the model "
-                  f"{src!r} gives {sorted(mapped)} after the mapping; map the model's values "
-                  f"with [compare.mapping.{src}] values = {{...}}.")  # fmt: skip
+            fail(
+                where,
+                f"no shared values of {label!r}: the brain has {b_vals}, the model "
+                f"{src!r} gives {sorted(mapped)} after the mapping; map the model's values "
+                f"with [compare.mapping.{src}] values = {{...}}.",
+            )
 
 
 def named_setting(
@@ -278,5 +312,3 @@ def spec_kind(path: str | Path) -> str:
     if "task" in raw and "rank" in dict(raw.get("sweep", {})):
         return "rank_sweep"
     return "run"
-
-

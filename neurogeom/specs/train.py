@@ -464,7 +464,9 @@ def validate_spec(spec: Mapping[str, Any], where: str = "spec") -> dict[str, Any
             raise ValueError(f"{where}: [{section}] must be a table; got {type(table).__name__}")
         _check_keys(section, table, where)
     if "name" not in out["task"]:
-        raise ValueError(f"{where}: [task] needs a 'name' (a task such as 'ContextDecisionMaking-v0')")
+        raise ValueError(
+            f"{where}: [task] needs a 'name' (a task such as 'ContextDecisionMaking-v0')"
+        )
     _check_values(out, where)
     return out
 

@@ -74,9 +74,14 @@ def coding_phases(
         for j, sc in enumerate(scs):
             for k, ps in enumerate(pss):
                 s = sample_posterior(
-                    x, labels, activation=act, scaling=sc, prior_scale=ps,
-                    seed=child_seed(seed, i, j, k), **sampler,  # type: ignore[arg-type]
-                )  # fmt: skip
+                    x,
+                    labels,
+                    activation=act,
+                    scaling=sc,
+                    prior_scale=ps,
+                    seed=child_seed(seed, i, j, k),
+                    **sampler,  # type: ignore[arg-type]
+                )
                 accuracy[i, j, k] = s.accuracy()
                 for c in range(n_chains):
                     ds = coding_scheme(s.points(chain=c), labels)

@@ -66,12 +66,17 @@ __all__ = ["lazy_rich_sweep", "run_lazy_rich"]
 
 _GLUE_OUTPUTS = ("capacity", "radius", "dimension")
 
+
 def _build(arch: Mapping[str, Any], n_outputs: int, alpha: float, seed: int):
     from neurogeom.models.feedforward import MLP, SmallCNN
     from neurogeom.models.images import IMAGE_SHAPE
 
-    common = {"activation": arch["activation"], "bias": bool(arch["bias"]), "alpha": alpha,
-              "seed": seed}  # fmt: skip
+    common = {
+        "activation": arch["activation"],
+        "bias": bool(arch["bias"]),
+        "alpha": alpha,
+        "seed": seed,
+    }
     if arch["type"] == "mlp":
         return MLP(int(np.prod(IMAGE_SHAPE)), arch["widths"], n_outputs, **common)
     return SmallCNN(
@@ -84,10 +89,17 @@ def _train(net, x: np.ndarray, y: np.ndarray, tr: Mapping[str, Any], seed: int, 
 
     from neurogeom.models.feedforward import train_classifier
 
-    return train_classifier(net, torch.from_numpy(x), torch.from_numpy(y), lr=float(tr["lr"]),
-                            momentum=float(tr["momentum"]), n_steps=tr["n_steps"],
-                            batch_size=min(tr["batch_size"], len(x)), checkpoint_steps=steps,
-                            seed=seed)  # fmt: skip
+    return train_classifier(
+        net,
+        torch.from_numpy(x),
+        torch.from_numpy(y),
+        lr=float(tr["lr"]),
+        momentum=float(tr["momentum"]),
+        n_steps=tr["n_steps"],
+        batch_size=min(tr["batch_size"], len(x)),
+        checkpoint_steps=steps,
+        seed=seed,
+    )
 
 
 def _remap(y: np.ndarray, classes: Sequence[int]) -> np.ndarray:
@@ -104,8 +116,11 @@ def _shots(y: np.ndarray, shots: int, n_draws: int, seed: int) -> list[np.ndarra
     draws = []
     for r in range(n_draws):
         rng = np.random.default_rng(child_seed(seed, r))
-        draws.append(np.concatenate([rng.choice(np.flatnonzero(y == c), shots, replace=False)
-                                     for c in np.unique(y)]))  # fmt: skip
+        draws.append(
+            np.concatenate(
+                [rng.choice(np.flatnonzero(y == c), shots, replace=False) for c in np.unique(y)]
+            )
+        )
     return draws
 
 
@@ -137,10 +152,16 @@ def _one_run(item: tuple[str, float, int], cfg: Mapping[str, Any]) -> dict[str, 
             out["accuracy"].append(float((net(xt).argmax(1).numpy() == d["y_test"]).mean()))
             out["weight_change"].append(weight_change(net))
             feats = net.features(xt, layer=int(an["layer"])).numpy().astype(np.float64)
-            g = glue(feats, d["y_test"], n_t=an["n_t"], seed=child_seed(int(an["seed"]), seed, step),
-                     dichotomies=an["dichotomies"], center=bool(an["center"]),
-                     jitter=float(an["jitter"]),
-                     n_points_per_manifold=an["n_points_per_manifold"])  # fmt: skip
+            g = glue(
+                feats,
+                d["y_test"],
+                n_t=an["n_t"],
+                seed=child_seed(int(an["seed"]), seed, step),
+                dichotomies=an["dichotomies"],
+                center=bool(an["center"]),
+                jitter=float(an["jitter"]),
+                n_points_per_manifold=an["n_points_per_manifold"],
+            )
             for k in _GLUE_OUTPUTS:
                 out[k].append(float(g[k]))
                 out[f"{k}_sem"].append(float(g[f"{k}_sem"]))
@@ -165,11 +186,16 @@ def _one_run(item: tuple[str, float, int], cfg: Mapping[str, Any]) -> dict[str, 
     with torch.no_grad(), torch_threads(1):
         for key, state in (("transfer_accuracy_init", ck[0][1]), ("transfer_accuracy", ck[-1][1])):
             net_src.load_state_dict(state)
-            f_tr, f_te = (net_src.features(torch.from_numpy(tgt[k]), layer=int(an["layer"])).numpy()
-                          for k in ("x_train", "x_test"))  # fmt: skip
-            accs = [linear_probe(f_tr[i], tgt["y_train"][i], f_te, tgt["y_test"], c=float(tf["c"]),
-                                 seed=seed)
-                    for i in _shots(tgt["y_train"], tf["shots"], tf["n_draws"], seed)]  # fmt: skip
+            f_tr, f_te = (
+                net_src.features(torch.from_numpy(tgt[k]), layer=int(an["layer"])).numpy()
+                for k in ("x_train", "x_test")
+            )
+            accs = [
+                linear_probe(
+                    f_tr[i], tgt["y_train"][i], f_te, tgt["y_test"], c=float(tf["c"]), seed=seed
+                )
+                for i in _shots(tgt["y_train"], tf["shots"], tf["n_draws"], seed)
+            ]
             out[key] = float(np.mean(accs))
             out[f"{key}_sem"] = (
                 float(np.std(accs, ddof=1) / np.sqrt(len(accs))) if len(accs) > 1 else np.nan
@@ -309,13 +335,21 @@ def lazy_rich_sweep(
 # ---- `neurogeom run <lazy-rich spec>` ----------------------------------------------------------------
 
 
-def run_lazy_rich(spec_path: str | Path, out: str | Path, options: RunOptions | None = None) -> Path:
+def run_lazy_rich(
+    spec_path: str | Path, out: str | Path, options: RunOptions | None = None
+) -> Path:
     """A lazy-rich spec end to end: ``OUT/results/lazy_rich.nc``, its figure and report.
 
     The entry point is :func:`neurogeom.workflows.pipeline.run_pipeline` (``neurogeom run``),
     which tells the spec's kind and passes its :class:`~neurogeom.workflows.outputs.RunOptions`.
     """
     return run_setting_spec(
-        spec_path, out, settings=SETTINGS, result="lazy_rich", load_spec=load_lazy_rich_spec,
-        sweep=lazy_rich_sweep, report=lazy_rich_report, options=options or RunOptions(),
+        spec_path,
+        out,
+        settings=SETTINGS,
+        result="lazy_rich",
+        load_spec=load_lazy_rich_spec,
+        sweep=lazy_rich_sweep,
+        report=lazy_rich_report,
+        options=options or RunOptions(),
     )

@@ -94,17 +94,19 @@ def run_setting_spec(
         ds, reused = load(path), [result]
         tell("train", 1, 1)
     else:
-        ds = sweep(spec_path, overrides=overrides, n_jobs=options.n_jobs or 1,
-                   progress=tell)  # fmt: skip
+        ds = sweep(spec_path, overrides=overrides, n_jobs=options.n_jobs or 1, progress=tell)
         ds.attrs.update(setting=name, spec_path=str(spec_path))
         save(ds, path)
         reused = []
     seconds["train"] = time.perf_counter() - t0
     saved = save_report(
-        out, lambda figures: report(ds, figures=figures, setting=name, spec=str(spec_path),
-                                    title=str(cfg["run"]["title"])),
-        tell, seconds,
-    )  # fmt: skip
+        out,
+        lambda figures: report(
+            ds, figures=figures, setting=name, spec=str(spec_path), title=str(cfg["run"]["title"])
+        ),
+        tell,
+        seconds,
+    )
     write_timings(out, seconds, reused, [])
     return saved
 
@@ -139,9 +141,13 @@ def write_timings(
 ) -> None:
     """``OUT/results/timings.json``: seconds and share of each phase, results reused, notes."""
     total = sum(seconds.values())
-    body = {"seconds": dict(seconds), "total_s": total,
-            "share": {k: (v / total if total else 0.0) for k, v in seconds.items()},
-            "reused": reused, "notes": notes}  # fmt: skip
+    body = {
+        "seconds": dict(seconds),
+        "total_s": total,
+        "share": {k: (v / total if total else 0.0) for k, v in seconds.items()},
+        "reused": reused,
+        "notes": notes,
+    }
     write_atomic(out / "results" / "timings.json", to_json(body, indent=1) + "\n")
 
 

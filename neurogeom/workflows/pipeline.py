@@ -45,8 +45,16 @@ from neurogeom.workflows.rank_sweep import run_rank_sweep
 __all__ = ["PHASES", "run_pipeline"]
 
 PHASES: tuple[str, ...] = (
-    "load", "train", "simulate", "prepare", "geometry", "bootstrap", "compare", "plots", "report",
-)  # fmt: skip
+    "load",
+    "train",
+    "simulate",
+    "prepare",
+    "geometry",
+    "bootstrap",
+    "compare",
+    "plots",
+    "report",
+)
 
 
 class _Results:
@@ -86,30 +94,63 @@ class _Clock:
 # ---- the steps that use the learning layer (one call each) ---------------------------------------
 
 
-def _trajectory(pop: xr.DataArray, by: str, within: list[str], an: Mapping[str, Any], *,
-                boot: bool, seed: int, n_jobs: int) -> xr.Dataset:  # fmt: skip
+def _trajectory(
+    pop: xr.DataArray,
+    by: str,
+    within: list[str],
+    an: Mapping[str, Any],
+    *,
+    boot: bool,
+    seed: int,
+    n_jobs: int,
+) -> xr.Dataset:
     from neurogeom.learning.trajectories import trajectory
 
     n = (an["n_boot"], an["n_null"]) if boot else (0, 0)  # spec key n_null: the trajectory null
-    return trajectory(pop, by, an["measure"], within=within or None, n_boot=n[0], n_perm=n[1],
-                      confidence=float(an["confidence"]), seed=seed, n_jobs=n_jobs,
-                      keep_replicates=boot and n[0] >= 2, **_measure_options(an))  # fmt: skip
+    return trajectory(
+        pop,
+        by,
+        an["measure"],
+        within=within or None,
+        n_boot=n[0],
+        n_perm=n[1],
+        confidence=float(an["confidence"]),
+        seed=seed,
+        n_jobs=n_jobs,
+        keep_replicates=boot and n[0] >= 2,
+        **_measure_options(an),
+    )
 
 
 def _measure_options(an: Mapping[str, Any]) -> dict[str, Any]:
     return {"n_t": int(an["n_t"])} if an["measure"] in ("glue", "mftma") else {}
 
 
-def _stage_test(pop: xr.DataArray, by: str, within: list[str], an: Mapping[str, Any],
-                stages: list[str], seed: int) -> xr.Dataset:  # fmt: skip
+def _stage_test(
+    pop: xr.DataArray,
+    by: str,
+    within: list[str],
+    an: Mapping[str, Any],
+    stages: list[str],
+    seed: int,
+) -> xr.Dataset:
     from neurogeom.geometry.registry import get_measure
     from neurogeom.learning.trajectories import stage_difference
 
     output = get_measure(an["measure"]).outputs[0].name
-    ds = stage_difference(pop, by, output, stages, measure=an["measure"], within=within or None,
-                          n_boot=an["n_boot"], n_perm=an["n_perm"],
-                          confidence=float(an["confidence"]), seed=seed,
-                          **_measure_options(an))  # fmt: skip
+    ds = stage_difference(
+        pop,
+        by,
+        output,
+        stages,
+        measure=an["measure"],
+        within=within or None,
+        n_boot=an["n_boot"],
+        n_perm=an["n_perm"],
+        confidence=float(an["confidence"]),
+        seed=seed,
+        **_measure_options(an),
+    )
     ds.attrs["estimator"] = "stage_difference"
     return ds
 
@@ -120,8 +161,9 @@ def _match(brain: xr.DataArray, model: xr.DataArray, cmp: Mapping[str, Any]):
     return match_conditions(brain, model, by=cmp["on"], mapping=cmp["mapping"] or None)
 
 
-def _prepare(pop: xr.DataArray, window_s: Any, an: Mapping[str, Any], by: str,
-             within: list[str], seed: int) -> xr.DataArray:  # fmt: skip
+def _prepare(
+    pop: xr.DataArray, window_s: Any, an: Mapping[str, Any], by: str, within: list[str], seed: int
+) -> xr.DataArray:
     from neurogeom.learning.prepare import balance, window_mean, zscore
 
     if window_s is not None and "time" in pop.dims:
@@ -144,8 +186,9 @@ def _read_stage(src: Source, path: Path) -> xr.DataArray:
     if o["format"] == "nwb":
         from neurogeom.io.nwb import read_nwb
 
-        return read_nwb(path, align=o["align"], window_s=tuple(o["window_s"]),
-                        bin_size_s=float(o["bin_size_s"]))  # fmt: skip
+        return read_nwb(
+            path, align=o["align"], window_s=tuple(o["window_s"]), bin_size_s=float(o["bin_size_s"])
+        )
     if o["format"] == "mat":
         from neurogeom.io.arrays import from_unit_trials, read_mat
 
@@ -153,8 +196,9 @@ def _read_stage(src: Source, path: Path) -> xr.DataArray:
         var = o.get("variable") or next(iter(content))
         if var not in content:
             raise ValueError(f"{path}: no variable {var!r}; it holds {list(content)}.")
-        return from_unit_trials(content[var], o.get("by"), bin_size_s=o.get("bin_size_s"),
-                                source=str(path))  # fmt: skip
+        return from_unit_trials(
+            content[var], o.get("by"), bin_size_s=o.get("bin_size_s"), source=str(path)
+        )
     from neurogeom.io.arrays import from_array
 
     with np.load(path, allow_pickle=False) as z:
@@ -163,8 +207,14 @@ def _read_stage(src: Source, path: Path) -> xr.DataArray:
         dims = tuple(o.get("dims", ("trial", "unit")))
         n = z["data"].shape[dims.index("trial")]
         labels = {k: z[k] for k in z.files if k != "data" and z[k].shape == (n,)}
-        return from_array(z["data"], dims, trial_coords=labels, quantity=o.get("quantity",
-                          "continuous"), bin_size_s=o.get("bin_size_s"), source=str(path))  # fmt: skip
+        return from_array(
+            z["data"],
+            dims,
+            trial_coords=labels,
+            quantity=o.get("quantity", "continuous"),
+            bin_size_s=o.get("bin_size_s"),
+            source=str(path),
+        )
 
 
 def _load_recording(src: Source) -> xr.DataArray:
@@ -181,8 +231,11 @@ def _simulate_model(src: Source) -> xr.DataArray:
 
         train(load_spec(src.options["task"]), run)
     steps = src.options.get("steps")
-    return simulate(run, steps=None if steps is None else [int(s) for s in steps],
-                    period=src.options.get("period"))  # fmt: skip
+    return simulate(
+        run,
+        steps=None if steps is None else [int(s) for s in steps],
+        period=src.options.get("period"),
+    )
 
 
 # ---- phases ---------------------------------------------------------------------------------------
@@ -203,8 +256,10 @@ def _raw(
     spec: RunSpec, res: _Results, clock: _Clock, progress: Progress
 ) -> dict[str, xr.DataArray]:
     raw: dict[str, xr.DataArray] = {}
-    for phase, pool, fn in (("load", spec.recordings, _load_recording),
-                            ("simulate", spec.models, _simulate_model)):  # fmt: skip
+    for phase, pool, fn in (
+        ("load", spec.recordings, _load_recording),
+        ("simulate", spec.models, _simulate_model),
+    ):
         with clock.phase(phase):
             for i, (name, src) in enumerate(pool.items()):
                 progress(phase, i, len(pool))
@@ -231,8 +286,9 @@ def _prepared(
     return out
 
 
-def _geometry(spec: RunSpec, pops: dict[str, xr.DataArray], res: _Results, clock: _Clock,
-              progress: Progress) -> dict[str, xr.Dataset]:  # fmt: skip
+def _geometry(
+    spec: RunSpec, pops: dict[str, xr.DataArray], res: _Results, clock: _Clock, progress: Progress
+) -> dict[str, xr.Dataset]:
     trajs: dict[str, xr.Dataset] = {}
     names = list(spec.sources)
     for phase, boot in (("geometry", False), ("bootstrap", True)):
@@ -241,22 +297,31 @@ def _geometry(spec: RunSpec, pops: dict[str, xr.DataArray], res: _Results, clock
                 progress(phase, i, len(names))
                 by, within = _labels_for(spec, spec.sources[name])
                 key = f"trajectory_{name}" if boot else f"estimate_{name}"
-                trajs[key] = res.get(key, lambda n=name, b=boot, by=by, w=within: _trajectory(
-                    pops[n], by, w, spec.analysis, boot=b, seed=spec.seed, n_jobs=spec.n_jobs))  # fmt: skip
+                trajs[key] = res.get(
+                    key,
+                    lambda n=name, b=boot, by=by, w=within: _trajectory(
+                        pops[n], by, w, spec.analysis, boot=b, seed=spec.seed, n_jobs=spec.n_jobs
+                    ),
+                )
             if boot:
                 for name, src in spec.recordings.items():
                     by, within = _labels_for(spec, src)
-                    stages = spec.analysis["test_stages"] or [list(src.options["stages"])[i]
-                                                              for i in (0, -1)]  # fmt: skip
-                    trajs[f"stage_test_{name}"] = res.get(f"stage_test_{name}", lambda n=name,
-                        by=by, w=within, s=stages: _stage_test(pops[n], by, w, spec.analysis,
-                                                                list(s), spec.seed))  # fmt: skip
+                    stages = spec.analysis["test_stages"] or [
+                        list(src.options["stages"])[i] for i in (0, -1)
+                    ]
+                    trajs[f"stage_test_{name}"] = res.get(
+                        f"stage_test_{name}",
+                        lambda n=name, by=by, w=within, s=stages: _stage_test(
+                            pops[n], by, w, spec.analysis, list(s), spec.seed
+                        ),
+                    )
             progress(phase, len(names), len(names))
     return trajs
 
 
-def _coding(spec: RunSpec, pops: dict[str, xr.DataArray], res: _Results,
-            notes: list[str]) -> dict[str, xr.Dataset]:  # fmt: skip
+def _coding(
+    spec: RunSpec, pops: dict[str, xr.DataArray], res: _Results, notes: list[str]
+) -> dict[str, xr.Dataset]:
     """The coding scheme of every source at every stage (``[analysis] coding = true``)."""
     from neurogeom.learning.measure import measure_geometry
 
@@ -267,11 +332,13 @@ def _coding(spec: RunSpec, pops: dict[str, xr.DataArray], res: _Results,
         by, within = _labels_for(spec, src)
 
         def compute(p=pops[name], by=by, w=within):
-            return measure_geometry(p, by=by, within=w or None, measures=("coding_scheme",),
-                            seed=spec.seed)  # fmt: skip
+            return measure_geometry(
+                p, by=by, within=w or None, measures=("coding_scheme",), seed=spec.seed
+            )
 
-        ds = _guarded(notes, f"coding scheme of {name!r}",
-                      lambda k=f"coding_{name}", f=compute: res.get(k, f))  # fmt: skip
+        ds = _guarded(
+            notes, f"coding scheme of {name!r}", lambda k=f"coding_{name}", f=compute: res.get(k, f)
+        )
         if ds is not None:
             out[f"coding_{name}"] = ds
     return out
@@ -305,16 +372,25 @@ def _compare_trajectories(a: xr.Dataset, b: xr.Dataset, cmp: Mapping[str, Any], 
     from neurogeom.learning.compare import compare_trajectories
 
     outputs = [o for o in ("capacity", "radius", "dimension") if o in a and o in b]
-    return compare_trajectories(a, b, outputs, kind=cmp["kind"], n_perm=int(cmp["n_perm"]),
-                                seed=seed)  # fmt: skip
+    return compare_trajectories(
+        a, b, outputs, kind=cmp["kind"], n_perm=int(cmp["n_perm"]), seed=seed
+    )
 
 
-def _compare_representations(a: xr.DataArray, b: xr.DataArray, by: list[str],
-                             cmp: Mapping[str, Any], seed: int) -> xr.Dataset:  # fmt: skip
+def _compare_representations(
+    a: xr.DataArray, b: xr.DataArray, by: list[str], cmp: Mapping[str, Any], seed: int
+) -> xr.Dataset:
     from neurogeom.learning.compare import compare_representations
 
-    return compare_representations(a, b, by, measures=tuple(cmp["measures"]), kind=cmp["kind"],
-                                   n_perm=int(cmp["n_perm"]), seed=seed)  # fmt: skip
+    return compare_representations(
+        a,
+        b,
+        by,
+        measures=tuple(cmp["measures"]),
+        kind=cmp["kind"],
+        n_perm=int(cmp["n_perm"]),
+        seed=seed,
+    )
 
 
 def _psychometric(run_dir: Path) -> xr.Dataset:
@@ -338,17 +414,30 @@ def _guarded(notes: list[str], what: str, fn: Callable[[], Any]) -> Any:
         return None
 
 
-def _compare(spec: RunSpec, pops: dict[str, xr.DataArray], trajs: dict[str, xr.Dataset],
-             res: _Results, notes: list[str]) -> dict[str, xr.Dataset]:  # fmt: skip
+def _compare(
+    spec: RunSpec,
+    pops: dict[str, xr.DataArray],
+    trajs: dict[str, xr.Dataset],
+    res: _Results,
+    notes: list[str],
+) -> dict[str, xr.Dataset]:
     out: dict[str, xr.Dataset] = {}
     for name, src in spec.models.items():
         traj = trajs[f"trajectory_{name}"]
-        ds = _guarded(notes, f"learning stages of {name!r}",
-                      lambda t=traj, n=name: res.get(f"stages_{n}", lambda: _model_stages(t)))  # fmt: skip
+        ds = _guarded(
+            notes,
+            f"learning stages of {name!r}",
+            lambda t=traj, n=name: res.get(f"stages_{n}", lambda: _model_stages(t)),
+        )
         if ds is not None:
             out[f"stages_{name}"] = ds
-        ds = _guarded(notes, f"psychometric curves of {name!r}", lambda s=src, n=name: res.get(
-            f"psychometric_{n}", lambda: _psychometric(Path(s.options["run"]))))  # fmt: skip
+        ds = _guarded(
+            notes,
+            f"psychometric curves of {name!r}",
+            lambda s=src, n=name: res.get(
+                f"psychometric_{n}", lambda: _psychometric(Path(s.options["run"]))
+            ),
+        )
         if ds is not None:
             out[f"psychometric_{name}"] = ds
     cmp = spec.compare
@@ -359,8 +448,9 @@ def _compare(spec: RunSpec, pops: dict[str, xr.DataArray], trajs: dict[str, xr.D
             "strategy": lambda: _strategy(a, b),
             "compare_trajectories": lambda: _compare_trajectories(a, b, cmp, spec.seed),
             "compare_representations": lambda: _compare_representations(
-                pops[cmp["brain"]], pops[cmp["model"]], by, cmp, spec.seed),
-        }  # fmt: skip
+                pops[cmp["brain"]], pops[cmp["model"]], by, cmp, spec.seed
+            ),
+        }
         for key, fn in steps.items():
             ds = _guarded(notes, key.replace("_", " "), lambda k=key, f=fn: res.get(k, f))
             if ds is not None:
@@ -415,9 +505,11 @@ def run_pipeline(spec_path: str | Path, out: str | Path, **options: Any) -> Path
 def _run_spec(spec_path: str | Path, out: str | Path, options: RunOptions) -> Path:
     """A run spec (:mod:`neurogeom.specs.run`) end to end; see :func:`run_pipeline`."""
     if options.setting is not None:
-        raise ValueError(f"setting {options.setting!r} applies to a rank-sweep spec (a training "
-                         "spec with [sweep] rank = [...]), a lazy-rich ([lazy_rich]) or a pullback "
-                         f"spec ([pullback]); {spec_path} is a run spec: drop it.")  # fmt: skip
+        raise ValueError(
+            f"setting {options.setting!r} applies to a rank-sweep spec (a training "
+            "spec with [sweep] rank = [...]), a lazy-rich ([lazy_rich]) or a pullback "
+            f"spec ([pullback]); {spec_path} is a run spec: drop it."
+        )
     progress, n_jobs, force = options.tell, options.n_jobs, options.force
     spec = load_run_spec(spec_path)
     if n_jobs is not None:
@@ -434,8 +526,11 @@ def _run_spec(spec_path: str | Path, out: str | Path, options: RunOptions) -> Pa
     trajs = _geometry(spec, pops, res, clock, progress)
     with clock.phase("compare"):
         progress("compare", 0, 1)
-        results = {**trajs, **_compare(spec, pops, trajs, res, notes),
-                   **_coding(spec, pops, res, notes)}  # fmt: skip
+        results = {
+            **trajs,
+            **_compare(spec, pops, trajs, res, notes),
+            **_coding(spec, pops, res, notes),
+        }
         progress("compare", 1, 1)
     from neurogeom.show.learning_report import learning_report
 
@@ -444,10 +539,16 @@ def _run_spec(spec_path: str | Path, out: str | Path, options: RunOptions) -> Pa
     with clock.phase("plots"):
         progress("plots", 0, 1)
         report = learning_report(
-            results, title=spec.title, inputs=_inputs(spec), settings=_settings(spec, res),
-            figures=out / "figures", recordings=list(spec.recordings), models=list(spec.models),
-            compare=None if cmp is None else (cmp["brain"], cmp["model"]), notes=notes,
-        )  # fmt: skip
+            results,
+            title=spec.title,
+            inputs=_inputs(spec),
+            settings=_settings(spec, res),
+            figures=out / "figures",
+            recordings=list(spec.recordings),
+            models=list(spec.models),
+            compare=None if cmp is None else (cmp["brain"], cmp["model"]),
+            notes=notes,
+        )
         progress("plots", 1, 1)
     with clock.phase("report"):
         progress("report", 0, 1)
@@ -478,8 +579,21 @@ def _inputs(spec: RunSpec) -> dict[str, Any]:
 
 def _settings(spec: RunSpec, res: _Results) -> dict[str, Any]:
     an = spec.analysis
-    rows = {k: an[k] for k in ("by", "within", "measure", "n_t", "n_boot", "n_null", "n_perm",
-                               "confidence", "zscore", "balance")}  # fmt: skip
+    rows = {
+        k: an[k]
+        for k in (
+            "by",
+            "within",
+            "measure",
+            "n_t",
+            "n_boot",
+            "n_null",
+            "n_perm",
+            "confidence",
+            "zscore",
+            "balance",
+        )
+    }
     rows["seed"] = spec.seed
     for name, src in spec.sources.items():
         if "period" in src.options:

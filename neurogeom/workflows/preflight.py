@@ -159,11 +159,17 @@ def load_run_spec(path: str | Path) -> RunSpec:
     path = Path(path)
     raw = read_toml(path, "run spec")
     if "lazy_rich" in raw:
-        fail(str(path), "a lazy-rich spec ([lazy_rich]), not a run spec: run it with "
-              "`neurogeom run` or neurogeom.workflows.lazy_rich.run_lazy_rich.")  # fmt: skip
+        fail(
+            str(path),
+            "a lazy-rich spec ([lazy_rich]), not a run spec: run it with "
+            "`neurogeom run` or neurogeom.workflows.lazy_rich.run_lazy_rich.",
+        )
     if "pullback" in raw:
-        fail(str(path), "a pullback spec ([pullback]), not a run spec: run it with "
-              "`neurogeom run` or neurogeom.workflows.pullback.run_pullback.")  # fmt: skip
+        fail(
+            str(path),
+            "a pullback spec ([pullback]), not a run spec: run it with "
+            "`neurogeom run` or neurogeom.workflows.pullback.run_pullback.",
+        )
     check_keys(raw, TOP_KEYS, str(path))
     base = path.resolve().parent
     run = dict(raw.get("run", {}))
@@ -172,16 +178,27 @@ def load_run_spec(path: str | Path) -> RunSpec:
     models = {n: _model(n, t, base) for n, t in raw.get("models", {}).items()}
     if not recordings and not models:
         fail(str(path), "name at least one [recordings.<name>] or [models.<name>] section.")
-    spec = RunSpec(path, str(run.get("title", path.stem)), int(run.get("seed", 0)),
-                   int(run.get("n_jobs", 1)), recordings, models,
-                   parse_analysis(raw.get("analysis", {})), None, raw)  # fmt: skip
+    spec = RunSpec(
+        path,
+        str(run.get("title", path.stem)),
+        int(run.get("seed", 0)),
+        int(run.get("n_jobs", 1)),
+        recordings,
+        models,
+        parse_analysis(raw.get("analysis", {})),
+        None,
+        raw,
+    )
     spec.compare = parse_compare(raw["compare"], spec) if "compare" in raw else None
     test = spec.analysis["test_stages"]
     for src in spec.recordings.values():
         names = list(src.options["stages"])
         if test is not None and (len(test) != 2 or any(t not in names for t in test)):
-            fail("[analysis] test_stages", f"give two stage names of every recording; got "
-                  f"{test!r}, recording {src.name!r} has {names}.")  # fmt: skip
+            fail(
+                "[analysis] test_stages",
+                f"give two stage names of every recording; got "
+                f"{test!r}, recording {src.name!r} has {names}.",
+            )
     labels = [spec.analysis["by"], *spec.analysis["within"]]
     for src in spec.recordings.values():
         check_labels(src, labels, "[analysis] by/within")

@@ -35,6 +35,7 @@ from neurogeom.workflows.outputs import RunOptions, run_setting_spec
 
 __all__ = ["pullback_sweep", "run_pullback", "sine_task"]
 
+
 def sine_task(cfg: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     """The inputs ``(n_points, 2)`` uniform on ``[-1, 1]^2`` and labels ``y > A sin(f x - p)``."""
     rng = np.random.default_rng(int(cfg["data_seed"]))
@@ -61,11 +62,26 @@ def _one_seed(cfg: Mapping[str, Any], seed: int) -> dict[str, np.ndarray]:
 
     x_np, labels = sine_task(cfg)
     x, y = torch.tensor(x_np, dtype=torch.float32), torch.tensor(labels)
-    net = MLP(2, [int(cfg["width"])], 2, activation=cfg["activation"], seed=seed,
-              center=False, init=cfg["init"])  # fmt: skip
-    ckpts = train_classifier(net, x, y, lr=float(cfg["lr"]), momentum=float(cfg["momentum"]),
-                             n_steps=int(cfg["n_steps"]), batch_size=int(cfg["batch_size"]) or None,
-                             checkpoint_steps=cfg["checkpoint_steps"], seed=seed)  # fmt: skip
+    net = MLP(
+        2,
+        [int(cfg["width"])],
+        2,
+        activation=cfg["activation"],
+        seed=seed,
+        center=False,
+        init=cfg["init"],
+    )
+    ckpts = train_classifier(
+        net,
+        x,
+        y,
+        lr=float(cfg["lr"]),
+        momentum=float(cfg["momentum"]),
+        n_steps=int(cfg["n_steps"]),
+        batch_size=int(cfg["batch_size"]) or None,
+        checkpoint_steps=cfg["checkpoint_steps"],
+        seed=seed,
+    )
     side = np.linspace(-1.0, 1.0, int(cfg["n_index"]))
     probe = np.stack(np.meshgrid(side, side), axis=-1).reshape(-1, 2)
     final = copy.deepcopy(net)
@@ -78,8 +94,13 @@ def _one_seed(cfg: Mapping[str, Any], seed: int) -> dict[str, np.ndarray]:
             out["accuracy"].append(float((net(x).argmax(1) == y).float().mean()))
         out["own"].append(_index(net.features, net, probe, float(cfg["quantile"])))
         out["final"].append(_index(net.features, final, probe, float(cfg["quantile"])))
-        grid = metric_on_grid(net.features, classifier=net, x_range=(-lim, lim),
-                              y_range=(-lim, lim), n_grid=int(cfg["n_grid"]))  # fmt: skip
+        grid = metric_on_grid(
+            net.features,
+            classifier=net,
+            x_range=(-lim, lim),
+            y_range=(-lim, lim),
+            n_grid=int(cfg["n_grid"]),
+        )
         out["grid"].append(grid.log_volume_element.values)
         out["predicted"].append(grid.predicted.values)
     return {k: np.asarray(v) for k, v in out.items()}
@@ -126,11 +147,19 @@ def pullback_sweep(
     cfg = load_pullback_spec(spec, overrides)["pullback"]
     seeds = cfg["seeds"]
     tell = phase_progress(progress, "train")
-    results = parallel_map(functools.partial(_one_seed, cfg), seeds, n_jobs=n_jobs,
-                           on_result=lambda i, _: tell(i + 1, len(seeds)))  # fmt: skip
+    results = parallel_map(
+        functools.partial(_one_seed, cfg),
+        seeds,
+        n_jobs=n_jobs,
+        on_result=lambda i, _: tell(i + 1, len(seeds)),
+    )
     lim, n = float(cfg["scan"]), int(cfg["n_grid"])
-    coords = {"seed": seeds, "step": cfg["checkpoint_steps"], "y": np.linspace(-lim, lim, n),
-              "x": np.linspace(-lim, lim, n)}  # fmt: skip
+    coords = {
+        "seed": seeds,
+        "step": cfg["checkpoint_steps"],
+        "y": np.linspace(-lim, lim, n),
+        "x": np.linspace(-lim, lim, n),
+    }
     stack = {k: np.stack([r[k] for r in results]) for k in results[0]}
     x_train, labels_train = sine_task(cfg)
     ds = xr.Dataset(
@@ -148,9 +177,13 @@ def pullback_sweep(
         },
         coords=coords,
     )
-    ds.attrs.update(spec=json.dumps(cfg), data=(
-        f"{cfg['n_points']} points uniform on [-1, 1]^2, label y > {cfg['amplitude']} "
-        f"sin({cfg['frequency']} x - {cfg['phase']}), data seed {cfg['data_seed']}"))  # fmt: skip
+    ds.attrs.update(
+        spec=json.dumps(cfg),
+        data=(
+            f"{cfg['n_points']} points uniform on [-1, 1]^2, label y > {cfg['amplitude']} "
+            f"sin({cfg['frequency']} x - {cfg['phase']}), data seed {cfg['data_seed']}"
+        ),
+    )
     return ds
 
 
@@ -161,6 +194,12 @@ def run_pullback(spec_path: str | Path, out: str | Path, options: RunOptions | N
     which tells the spec's kind and passes its :class:`~neurogeom.workflows.outputs.RunOptions`.
     """
     return run_setting_spec(
-        spec_path, out, settings=SETTINGS, result="pullback", load_spec=load_pullback_spec,
-        sweep=pullback_sweep, report=pullback_report, options=options or RunOptions(),
+        spec_path,
+        out,
+        settings=SETTINGS,
+        result="pullback",
+        load_spec=load_pullback_spec,
+        sweep=pullback_sweep,
+        report=pullback_report,
+        options=options or RunOptions(),
     )

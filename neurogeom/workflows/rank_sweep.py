@@ -65,7 +65,6 @@ def _spec_with(
 ) -> dict[str, Any]:
     from neurogeom.specs.train import validate_spec
 
-
     base = load_spec(spec) if isinstance(spec, str | Path) else copy.deepcopy(dict(spec))
     base.pop("source", None)
     for section, values in (overrides or {}).items():
@@ -199,7 +198,9 @@ def _is_sweep_spec(raw: Mapping[str, Any]) -> bool:
     return "task" in raw and "rank" in dict(raw.get("sweep", {}))
 
 
-def run_rank_sweep(spec_path: str | Path, out: str | Path, options: RunOptions | None = None) -> Path:
+def run_rank_sweep(
+    spec_path: str | Path, out: str | Path, options: RunOptions | None = None
+) -> Path:
     """A rank-sweep spec end to end: its runs under ``OUT/runs/<setting>/``,
     ``OUT/results/rank_sweep.nc``, figures and report.
 
@@ -220,8 +221,7 @@ def run_rank_sweep(spec_path: str | Path, out: str | Path, options: RunOptions |
         ds, reused = load(path), ["rank_sweep"]
         tell("train", 1, 1)
     else:
-        ds = rank_sweep(spec, out / "runs" / name, n_jobs=n_jobs or 1,
-                        progress=tell, **kwargs)  # fmt: skip
+        ds = rank_sweep(spec, out / "runs" / name, n_jobs=n_jobs or 1, progress=tell, **kwargs)
         ds.attrs.update(setting=name, spec_path=str(spec_path))
         save(ds, path)
         reused = []
@@ -231,12 +231,21 @@ def run_rank_sweep(spec_path: str | Path, out: str | Path, options: RunOptions |
     return report
 
 
-def _sweep_report(ds: xr.Dataset, out: Path, setting: str, spec_path: str | Path,
-                  tell: Callable[[str, int, int], None], seconds: dict[str, float]) -> Path:  # fmt: skip
+def _sweep_report(
+    ds: xr.Dataset,
+    out: Path,
+    setting: str,
+    spec_path: str | Path,
+    tell: Callable[[str, int, int], None],
+    seconds: dict[str, float],
+) -> Path:
     from neurogeom.show.learning_report import rank_sweep_report
 
     return save_report(
-        out, lambda figures: rank_sweep_report(ds, figures=figures, setting=setting,
-                                               spec=str(spec_path)),
-        tell, seconds,
-    )  # fmt: skip
+        out,
+        lambda figures: rank_sweep_report(
+            ds, figures=figures, setting=setting, spec=str(spec_path)
+        ),
+        tell,
+        seconds,
+    )

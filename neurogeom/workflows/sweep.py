@@ -134,8 +134,9 @@ def sweep_grid(spec: Mapping[str, Any] | str | Path) -> SweepGrid:
             raise ValueError(f"[sweep] {dim} is empty; give at least one value.")
         if len({json.dumps(v) for v in values}) != len(values):
             raise ValueError(f"[sweep] {dim} = {values} repeats a value; give each value once.")
-    points = [(name, {d: one[SWEEP_SECTION[d]][d] for d in dims}, one)
-              for name, one in expand_sweep(full)]  # fmt: skip
+    points = [
+        (name, {d: one[SWEEP_SECTION[d]][d] for d in dims}, one) for name, one in expand_sweep(full)
+    ]
     return SweepGrid(full, dims, points, _fingerprint(full))
 
 
@@ -446,8 +447,10 @@ def open_sweep(store: str | Path) -> xr.Dataset:
         with xr.open_zarr(store, group=name, consolidated=False) as part:
             for var in part.data_vars:
                 data.setdefault(str(var), np.full(shape, np.nan))[index] = float(part[var])
-    coords = {d: np.asarray(v, dtype=object if len({type(x) for x in v}) > 1 else None)
-              for d, v in dims.items()}  # fmt: skip
+    coords = {
+        d: np.asarray(v, dtype=object if len({type(x) for x in v}) > 1 else None)
+        for d, v in dims.items()
+    }
     names = list(dims)
     ds = xr.Dataset({k: (names, v) for k, v in sorted(data.items())}, coords=coords)
     if "capacity_final" in ds and "capacity_init" in ds:
