@@ -7,6 +7,7 @@ is listed in ``CHANGELOG.md``.
 from __future__ import annotations
 
 import functools
+import inspect
 import warnings
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -92,7 +93,6 @@ def renamed_arguments(**old_to_new: str) -> Callable[[F], F]:
 
 
 def _accepts(func: Callable[..., Any], n: int) -> bool:
-    import inspect
 
     try:
         inspect.signature(func).bind(*range(n))

@@ -27,6 +27,7 @@ which every fan-out in neurogeom is).
 from __future__ import annotations
 
 import contextvars
+import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -115,8 +116,6 @@ def batches(items: Sequence[T], n_jobs: int | None = 1) -> list[list[T]]:
     elif n_jobs == 1:
         return [items] if items else []
     else:
-        import os
-
         workers = (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
     k = max(1, min(len(items), 4 * workers))
     bounds = [round(i * len(items) / k) for i in range(k + 1)]

@@ -37,6 +37,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
+import importlib
 import inspect
 import itertools
 import json
@@ -649,8 +650,6 @@ def _task_kwargs_problem(name: str, kwargs: Mapping[str, Any]) -> str | None:
 
     entry = gymnasium.envs.registry[name].entry_point
     if isinstance(entry, str):
-        import importlib
-
         module, _, attr = entry.partition(":")
         entry = getattr(importlib.import_module(module), attr)
     try:  # a class's own __init__ (neurogym's task classes hide it behind *args, **kwargs)

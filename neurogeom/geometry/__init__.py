@@ -9,7 +9,10 @@ measures along stages, split values and time windows come from :func:`neurogeom.
 
 from __future__ import annotations
 
+import importlib.util
+
 from neurogeom._lazy import lazy_exports
+from neurogeom.geometry.registry import get_measure
 
 # public name -> submodule that defines it (imported on first use, so ``import neurogeom`` stays light)
 _EXPORTS: dict[str, str] = {
@@ -54,11 +57,9 @@ _exported, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 def __getattr__(name: str) -> object:
     """A public name, or any registered measure by its name (``neurogeom.geometry.<measure>``)."""
-    import importlib.util
 
     if name in _EXPORTS or name.startswith("_") or importlib.util.find_spec(f"{__name__}.{name}"):
         return _exported(name)  # a submodule is imported by the import system, not here
-    from neurogeom.geometry.registry import get_measure
 
     try:
         return get_measure(name).resolve()

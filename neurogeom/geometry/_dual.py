@@ -35,6 +35,7 @@ import numba
 import numpy as np
 import scipy.linalg as sla
 from scipy.optimize import nnls
+from scipy.sparse.linalg import LinearOperator, eigsh
 from threadpoolctl import ThreadpoolController
 
 from neurogeom.geometry import _active_set
@@ -166,7 +167,6 @@ def spectral_norm_sq(factor: np.ndarray) -> float:
     f = factor.astype(np.float64)
     if rank <= 128:
         return float(np.linalg.eigvalsh(f.T @ f)[-1]) * 1.0001
-    from scipy.sparse.linalg import LinearOperator, eigsh
 
     op = LinearOperator((rank, rank), matvec=lambda v: f.T @ (f @ v), dtype=np.float64)
     val = eigsh(op, k=1, which="LA", tol=1e-3, return_eigenvectors=False, v0=np.ones(rank))

@@ -38,6 +38,7 @@ from neurogeom.geometry import (
     effective,
 )
 from neurogeom.geometry.registry import Output, register_measure
+from neurogeom.parallel import parallel_map
 
 __all__ = ["glue", "glue_batch", "simulated_capacity"]
 
@@ -232,7 +233,6 @@ def _solve_split(factor, signs, probes, kappa, gram, *, max_iter, backend, n_job
         return _dual.solve_batch(
             factor, signs, probes, kappa, max_iter=max_iter, backend=backend, gram=gram
         )
-    from neurogeom.parallel import parallel_map
 
     bounds = np.linspace(0, n_s, parts + 1).astype(int)
     items = [(signs[a:b], probes[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]

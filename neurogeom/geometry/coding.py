@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 import xarray as xr
+from scipy.cluster.hierarchy import fcluster, linkage
 
 from neurogeom._provenance import provenance
 from neurogeom.geometry import _validate
@@ -120,7 +121,6 @@ def _effective_clusters(vectors: np.ndarray, distance: float) -> tuple[np.ndarra
     """Average-linkage clusters of ``vectors`` cut at ``distance``: (sizes, participation ratio)."""
     if len(vectors) == 1:
         return np.array([1]), 1.0
-    from scipy.cluster.hierarchy import fcluster, linkage
 
     tree = linkage(vectors, method="average", metric="euclidean")
     ids = fcluster(tree, t=distance, criterion="distance")

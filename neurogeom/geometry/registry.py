@@ -41,9 +41,11 @@ import functools
 import importlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib.metadata import entry_points
 from typing import Any, TypeVar
 
 import pandas as pd
+import xarray as xr
 
 __all__ = [
     "Measure",
@@ -235,7 +237,6 @@ _DISCOVERING = False
 
 
 def _entry_points() -> list[Any]:
-    from importlib.metadata import entry_points
 
     return list(entry_points(group=ENTRY_POINT_GROUP))
 
@@ -344,7 +345,6 @@ def _cf(out: Output, long_name: str) -> dict[str, str]:
 
 def _labelled(ds: Any, measure: Measure) -> Any:
     """``long_name`` and ``units`` of every output (and its ``_sem``) of a measure's result."""
-    import xarray as xr
 
     if isinstance(ds, xr.DataArray):
         out = measure.output(str(ds.name)) or (measure.outputs[0] if ds.name is None else None)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -71,7 +72,6 @@ _TABLES = {"intervals/trials": "trials table", "units": "units table"}
 
 def _damaged_part(exc: BaseException) -> str:
     """Which part of the file an hdmf read error names, as words (empty when it names none)."""
-    import re
 
     match = re.search(r"root/([\w./-]+)", _detail(exc))
     if not match:

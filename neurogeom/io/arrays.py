@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.io
 import xarray as xr
 
 from neurogeom.population import DIMS, make_population, pool
@@ -434,7 +435,6 @@ def read_mat(path: str | os.PathLike) -> dict[str, Any]:
         Variable name -> value, structs as dicts and cell arrays as lists/arrays
         (``scipy.io.loadmat(..., simplify_cells=True)``), without the ``__header__`` entries.
     """
-    import scipy.io
 
     path = Path(path)
     if not path.exists():

@@ -22,6 +22,7 @@ import xarray as xr
 
 from neurogeom._files import replace_atomic, replace_dir_atomic, to_json
 from neurogeom._version import __version__
+from neurogeom.io._nwb_open import LOCKED, is_locked
 
 __all__ = ["save", "load", "read_provenance"]
 
@@ -189,8 +190,6 @@ def save(
 def _refuse_nwb(path: Path) -> None:
     """An NWB recording (whatever its suffix) is not a stored tensor: say what to run."""
     import h5py
-
-    from neurogeom.io._nwb_open import LOCKED, is_locked
 
     if not path.is_file():
         return

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from neurogeom._deprecation import renamed_function
 from neurogeom._lazy import lazy_exports
+from neurogeom.learning.measure import measure_geometry
 
 # public name -> submodule that defines it (imported on first use)
 _EXPORTS: dict[str, str] = {
@@ -53,8 +55,5 @@ _getattr, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 def __getattr__(name: str) -> Any:
     if name == "geometry":  # renamed measure_geometry in 0.2.0
-        from neurogeom._deprecation import renamed_function
-        from neurogeom.learning.measure import measure_geometry
-
         return renamed_function(measure_geometry, "geometry")
     return _getattr(name)

@@ -12,6 +12,8 @@ representations stage by stage with the registry's pair measures (CKA, RSA, shap
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from itertools import permutations
+from math import factorial
 from typing import Any
 
 import numpy as np
@@ -20,6 +22,7 @@ import xarray as xr
 from neurogeom._deprecation import renamed_arguments
 from neurogeom._provenance import attr_value, child_seed
 from neurogeom.geometry.registry import get_measure
+from neurogeom.learning.prepare import window_mean
 from neurogeom.learning.strategies import compare_strategies, strategy_path
 from neurogeom.population import average, label_names, select, trial_labels, validate
 
@@ -311,8 +314,6 @@ def _one_sided(observed: float, null: np.ndarray, larger: bool) -> tuple[float, 
 
 def _condition_means(pop: xr.DataArray, by: tuple[str, ...], window_s: Any) -> xr.DataArray:
     if "time" in pop.dims:
-        from neurogeom.learning.prepare import window_mean
-
         pop = window_mean(pop, window_s) if window_s is not None else average(pop, dim="time")
     out = average(pop, dim="trial", by=by)
     return out if "stage" in out.dims else out.expand_dims(stage=[0])
@@ -545,8 +546,6 @@ def compare_strategy_paths(
 def _orderings(n: int, n_perm: int, seed: int) -> tuple[list[np.ndarray], bool]:
     """Every ordering of n stages when there are at most ``n_perm`` (exact: True), else
     ``n_perm`` random ones."""
-    from itertools import permutations
-    from math import factorial
 
     if factorial(n) <= n_perm:
         return [np.asarray(o) for o in permutations(range(n))], True

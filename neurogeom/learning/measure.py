@@ -23,10 +23,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from neurogeom._provenance import attr_value, child_seed
 from neurogeom.geometry.registry import Measure, get_measure
+from neurogeom.parallel import parallel_map
 from neurogeom.population import (
     label_names,
     labelled_rows,
@@ -185,7 +187,6 @@ def _split_values(pop: xr.DataArray, split: str | None, labels: tuple[str, ...])
             f"split={split!r} is also in by/within; a label either defines manifolds (by, "
             "within: joint manifolds) or separates analyses (split), not both."
         )
-    import pandas as pd
 
     frame = pd.DataFrame({split: np.asarray(pop[split].values)})
     values = frame[split][labelled_rows(frame)]
@@ -426,7 +427,6 @@ def measure_geometry(
     labels = (*label_names(by), *label_names(within))
     pop, grid = _grid(pop, over, split, window_s, labels)
     tasks, label_map, seeds = _tasks(pop, grid, calls, seed, by=by, within=within, points=points)
-    from neurogeom.parallel import parallel_map
 
     raw = parallel_map(_compute, tasks, n_jobs=n_jobs)
     out = _combine([_merge_measures(calls, r) for r in raw], grid.dims, grid.shape(pop))

@@ -45,6 +45,7 @@ import xarray as xr
 from numpy.typing import ArrayLike
 
 from neurogeom._provenance import child_seed, provenance
+from neurogeom.parallel import batches, parallel_map
 
 __all__ = ["percentile_ci", "permutation_p_value", "difference_test", "paired_difference"]
 
@@ -140,7 +141,6 @@ def _replicates(
     n_jobs: int,
 ) -> np.ndarray:
     """The replicate differences, in order, batched through :func:`neurogeom.parallel.parallel_map`."""
-    from neurogeom.parallel import batches, parallel_map
 
     if not picks:
         return np.full(0, np.nan)

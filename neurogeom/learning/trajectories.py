@@ -37,6 +37,7 @@ from neurogeom.geometry.registry import get_measure
 from neurogeom.learning.measure import measure_geometry
 from neurogeom.learning.prepare import _cells, regroup, resample_pseudopopulation, trial_has_data
 from neurogeom.learning.stats import paired_difference, percentile_ci, permutation_p_value
+from neurogeom.parallel import batches, parallel_map
 from neurogeom.population import label_names, validate
 
 __all__ = ["stage_difference", "trajectory"]
@@ -281,7 +282,6 @@ def _null_batch(
 def _fan_out(batch_fn: Any, n: int, n_jobs: int) -> list[Any]:
     """Replicates ``0..n-1`` through :func:`neurogeom.parallel.parallel_map`, in order; each
     replicate's geometry runs in one worker (its own fan-out serial)."""
-    from neurogeom.parallel import batches, parallel_map
 
     parts = parallel_map(batch_fn, batches(list(range(n)), n_jobs), n_jobs=n_jobs)
     return [ds for part in parts for ds in part]

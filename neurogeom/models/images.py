@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from scipy.ndimage import gaussian_filter
 
 from neurogeom.specs.lazy_rich import CORRUPTION_NAMES, SEVERITIES
 
@@ -152,7 +153,6 @@ def corrupt(
     >>> float(corrupt(dot, "blur", 3).max()) < 0.2  # a lone bright pixel spreads out
     True
     """
-    from scipy.ndimage import gaussian_filter
 
     if kind not in CORRUPTIONS:
         raise ValueError(f"kind must be one of {sorted(CORRUPTIONS)}; got {kind!r}")

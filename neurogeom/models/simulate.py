@@ -19,6 +19,7 @@ import xarray as xr
 
 from neurogeom.models.rnn import torch_threads
 from neurogeom.models.train import list_checkpoints, load_run_network, predict_choices, run_spec
+from neurogeom.population import make_population
 from neurogeom.tasks import TrialBank, build_trial_bank
 
 __all__ = ["simulate", "analysis_bank", "bank_choices"]
@@ -83,7 +84,6 @@ def simulate(
         dims ``(stage, trial, time, unit)`` (``(stage, trial, unit)`` with ``period``), float32,
         ``quantity="rnn_state"``; attrs name the task, the run and the analysis period.
     """
-    from neurogeom.population import make_population
 
     run_dir = Path(run_dir)
     spec = run_spec(run_dir)

@@ -50,6 +50,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from neurogeom._deprecation import REMOVED_IN
 from neurogeom._files import to_json, write_atomic
 from neurogeom.models._recorder import EvalBank, Recorder
 from neurogeom.models.checkpoints import (
@@ -369,8 +370,6 @@ def train(
     """
     t_start = time.perf_counter()
     if isinstance(progress, bool):
-        from neurogeom._deprecation import REMOVED_IN
-
         warnings.warn(
             "train(progress=True/False) is now a callable progress(phase, done, total) or None; "
             f"the bool goes in {REMOVED_IN}.",

@@ -8,6 +8,7 @@ and SVG. Axes carry units; each condition keeps one colour (:func:`palette`).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -421,7 +422,6 @@ def plot_rank_sweep(ds: xr.Dataset) -> Figure:
         Three panels over the rank of the initial recurrent weights (log axis): the mean over
         seeds with +- one standard deviation across seeds as bars, each seed a faint dot.
     """
-    import json
 
     n_units = json.loads(ds.attrs.get("spec", "{}")).get("network", {}).get("n_units", np.nan)
     ranks = np.array([n_units if str(r) == "full" else float(r) for r in ds["rank"].values])

@@ -10,6 +10,7 @@ it in tables.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -589,7 +590,6 @@ def rank_sweep_report(ds: xr.Dataset, *, figures: str | Path, setting: str, spec
     Report
         Not yet saved.
     """
-    import json
 
     from neurogeom.show.figures import plot_rank_sweep
 

@@ -58,6 +58,11 @@ import numpy as np
 import xarray as xr
 
 from neurogeom._deprecation import phase_progress
+from neurogeom._files import to_json
+from neurogeom._provenance import child_seed, provenance
+from neurogeom.geometry import glue
+from neurogeom.models.images import IMAGE_SHAPE, corrupt, linear_probe, load_digits_split
+from neurogeom.parallel import parallel_map
 from neurogeom.show.lazy_rich_report import lazy_rich_report
 from neurogeom.specs.lazy_rich import SETTINGS, load_lazy_rich_spec
 from neurogeom.workflows.outputs import RunOptions, run_setting_spec
@@ -69,7 +74,6 @@ _GLUE_OUTPUTS = ("capacity", "radius", "dimension")
 
 def _build(arch: Mapping[str, Any], n_outputs: int, alpha: float, seed: int):
     from neurogeom.models.feedforward import MLP, SmallCNN
-    from neurogeom.models.images import IMAGE_SHAPE
 
     common = {
         "activation": arch["activation"],
@@ -111,7 +115,6 @@ def _shots(y: np.ndarray, shots: int, n_draws: int, seed: int) -> list[np.ndarra
     """Indices of ``shots`` images per class, ``n_draws`` seeded draws (all images if 0)."""
     if shots == 0:
         return [np.arange(len(y))]
-    from neurogeom._provenance import child_seed
 
     draws = []
     for r in range(n_draws):
@@ -128,10 +131,7 @@ def _one_run(item: tuple[str, float, int], cfg: Mapping[str, Any]) -> dict[str, 
     """Train one (architecture, alpha, seed); every measure of it."""
     import torch
 
-    from neurogeom._provenance import child_seed
-    from neurogeom.geometry import glue
     from neurogeom.models.feedforward import weight_change
-    from neurogeom.models.images import corrupt, linear_probe, load_digits_split
     from neurogeom.models.rnn import torch_threads
 
     name, alpha, seed = item
@@ -271,9 +271,6 @@ def lazy_rich_sweep(
     >>> bool(change[0] > 10 * change[1])  # alpha = 100 moves the weights far less
     True
     """
-    from neurogeom._files import to_json
-    from neurogeom._provenance import provenance
-    from neurogeom.parallel import parallel_map
 
     cfg = load_lazy_rich_spec(spec, overrides)
     archs, alphas = list(cfg["architectures"]), cfg["lazy_rich"]["alphas"]

@@ -23,6 +23,8 @@ from typing import Any
 
 import xarray as xr
 
+from neurogeom.geometry.registry import get_measure
+from neurogeom.io.store import load, save
 from neurogeom.workflows.runs import checkpoint_geometry, concat_steps, geometry_settings
 
 __all__ = ["LiveGeometry", "live_observer", "read_live_geometry", "GEOMETRY_DIR"]
@@ -60,7 +62,6 @@ class LiveGeometry:
         self.computed: list[int] = []  # steps computed by this observer (not skipped)
 
     def _check_measures(self) -> None:
-        from neurogeom.geometry.registry import get_measure
 
         for name in self.settings["measures"]:
             get_measure(name)  # an unknown name fails before training starts
@@ -69,7 +70,6 @@ class LiveGeometry:
         out = _path(self.run_dir, step)
         if out.is_file():
             return
-        from neurogeom.io.store import save
         from neurogeom.models.simulate import analysis_bank
 
         if self._bank is None:
@@ -106,7 +106,6 @@ def read_live_geometry(run_dir: str | Path) -> xr.Dataset:
     FileNotFoundError
         When the run has no live geometry (train it with ``[analysis] live = true``).
     """
-    from neurogeom.io.store import load
 
     folder = Path(run_dir) / GEOMETRY_DIR
     files = sorted(folder.glob("step_*.nc")) if folder.is_dir() else []

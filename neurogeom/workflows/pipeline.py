@@ -34,7 +34,14 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from neurogeom.geometry.registry import get_measure
+from neurogeom.io.arrays import from_array, from_unit_trials, read_mat
+from neurogeom.io.nwb import read_nwb
+from neurogeom.io.store import load, save
+from neurogeom.learning.measure import measure_geometry
+from neurogeom.learning.prepare import balance, window_mean, zscore
 from neurogeom.learning.sessions import stack_sessions
+from neurogeom.learning.trajectories import stage_difference, trajectory
 from neurogeom.specs.run import RunSpec, Source, spec_kind
 from neurogeom.workflows.lazy_rich import run_lazy_rich
 from neurogeom.workflows.outputs import Progress, RunOptions, check_out, write_timings
@@ -65,7 +72,6 @@ class _Results:
         self.reused: list[str] = []
 
     def get(self, name: str, compute: Callable[[], Any]) -> Any:
-        from neurogeom.io.store import load, save
 
         path = self.folder / f"{name}.nc"
         if path.exists() and not self.force:
@@ -104,7 +110,6 @@ def _trajectory(
     seed: int,
     n_jobs: int,
 ) -> xr.Dataset:
-    from neurogeom.learning.trajectories import trajectory
 
     n = (an["n_boot"], an["n_null"]) if boot else (0, 0)  # spec key n_null: the trajectory null
     return trajectory(
@@ -134,8 +139,6 @@ def _stage_test(
     stages: list[str],
     seed: int,
 ) -> xr.Dataset:
-    from neurogeom.geometry.registry import get_measure
-    from neurogeom.learning.trajectories import stage_difference
 
     output = get_measure(an["measure"]).outputs[0].name
     ds = stage_difference(
@@ -164,7 +167,6 @@ def _match(brain: xr.DataArray, model: xr.DataArray, cmp: Mapping[str, Any]):
 def _prepare(
     pop: xr.DataArray, window_s: Any, an: Mapping[str, Any], by: str, within: list[str], seed: int
 ) -> xr.DataArray:
-    from neurogeom.learning.prepare import balance, window_mean, zscore
 
     if window_s is not None and "time" in pop.dims:
         pop = window_mean(pop, tuple(window_s))
@@ -184,14 +186,10 @@ def _prepare(
 def _read_stage(src: Source, path: Path) -> xr.DataArray:
     o = src.options
     if o["format"] == "nwb":
-        from neurogeom.io.nwb import read_nwb
-
         return read_nwb(
             path, align=o["align"], window_s=tuple(o["window_s"]), bin_size_s=float(o["bin_size_s"])
         )
     if o["format"] == "mat":
-        from neurogeom.io.arrays import from_unit_trials, read_mat
-
         content = read_mat(path)
         var = o.get("variable") or next(iter(content))
         if var not in content:
@@ -199,7 +197,6 @@ def _read_stage(src: Source, path: Path) -> xr.DataArray:
         return from_unit_trials(
             content[var], o.get("by"), bin_size_s=o.get("bin_size_s"), source=str(path)
         )
-    from neurogeom.io.arrays import from_array
 
     with np.load(path, allow_pickle=False) as z:
         if "data" not in z:
@@ -323,7 +320,6 @@ def _coding(
     spec: RunSpec, pops: dict[str, xr.DataArray], res: _Results, notes: list[str]
 ) -> dict[str, xr.Dataset]:
     """The coding scheme of every source at every stage (``[analysis] coding = true``)."""
-    from neurogeom.learning.measure import measure_geometry
 
     out: dict[str, xr.Dataset] = {}
     if not spec.analysis["coding"]:

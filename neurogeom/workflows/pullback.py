@@ -29,6 +29,7 @@ import numpy as np
 import xarray as xr
 
 from neurogeom._deprecation import phase_progress
+from neurogeom.parallel import parallel_map
 from neurogeom.show.pullback_report import pullback_report
 from neurogeom.specs.pullback import SETTINGS, load_pullback_spec
 from neurogeom.workflows.outputs import RunOptions, run_setting_spec
@@ -142,7 +143,6 @@ def pullback_sweep(
     --------
     neurogeom.geometry.riemann.boundary_magnification, run_pullback
     """
-    from neurogeom.parallel import parallel_map
 
     cfg = load_pullback_spec(spec, overrides)["pullback"]
     seeds = cfg["seeds"]

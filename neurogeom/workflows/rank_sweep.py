@@ -26,8 +26,11 @@ import pandas as pd
 import xarray as xr
 
 from neurogeom._deprecation import phase_progress
+from neurogeom._files import to_json
 from neurogeom.io.store import load, save
+from neurogeom.parallel import parallel_map
 from neurogeom.specs.run import named_setting
+from neurogeom.specs.train import expand_sweep, validate_spec
 from neurogeom.workflows.outputs import RunOptions, check_out, save_report, write_timings
 from neurogeom.workflows.preflight import load_spec
 
@@ -63,7 +66,6 @@ def _spec_with(
     seeds: Sequence[int] | None,
     overrides: Mapping[str, Mapping[str, Any]] | None,
 ) -> dict[str, Any]:
-    from neurogeom.specs.train import validate_spec
 
     base = load_spec(spec) if isinstance(spec, str | Path) else copy.deepcopy(dict(spec))
     base.pop("source", None)
@@ -159,9 +161,6 @@ def rank_sweep(
         ``_final`` (NaN where the measure has none). attrs: the
         settings of the sweep (network, training, analysis) as JSON.
     """
-    from neurogeom._files import to_json
-    from neurogeom.parallel import parallel_map
-    from neurogeom.specs.train import expand_sweep
 
     full = _spec_with(spec, ranks, seeds, overrides)
     runs = expand_sweep(full)

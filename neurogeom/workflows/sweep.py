@@ -30,7 +30,9 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import importlib.metadata as md
 import json
+import platform
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping
@@ -43,6 +45,10 @@ import xarray as xr
 
 from neurogeom._deprecation import phase_progress
 from neurogeom._files import replace_dir_atomic, to_json
+from neurogeom.parallel import cluster, parallel_map
+from neurogeom.specs.train import SWEEP_SECTION, expand_sweep, validate_spec
+from neurogeom.workflows.preflight import load_spec
+from neurogeom.workflows.rank_sweep import _one_run
 
 __all__ = ["SweepGrid", "open_sweep", "run_sweep", "sweep_grid", "sweep_report", "sweep_status"]
 
@@ -114,8 +120,6 @@ def sweep_grid(spec: Mapping[str, Any] | str | Path) -> SweepGrid:
     >>> grid.dims  # doctest: +SKIP
     {'rank': [1, 'full'], 'alpha': [1.0, 10.0], 'seed': [0, 1, 2, 3]}
     """
-    from neurogeom.specs.train import SWEEP_SECTION, expand_sweep, validate_spec
-    from neurogeom.workflows.preflight import load_spec
 
     full = (
         load_spec(spec)
@@ -151,8 +155,6 @@ def _point(item: tuple[str, dict[str, Any]]) -> dict[str, Any]:
     import torch
     from threadpoolctl import threadpool_limits
 
-    from neurogeom.workflows.rank_sweep import _one_run
-
     name, spec = item
     scratch = Path(tempfile.mkdtemp(prefix=f"neurogeom-sweep-{name}-"))
     threads = torch.get_num_threads()
@@ -180,8 +182,6 @@ def _point_dataset(
 
 
 def _versions() -> dict[str, str]:
-    import importlib.metadata as md
-    import platform
 
     out = {"python": platform.python_version()}
     for pkg in ("neurogeom", "numpy", "xarray", "zarr", "torch", "neurogym", "dask", "distributed"):
@@ -327,7 +327,6 @@ def run_sweep(
     >>> open_sweep("sweep.zarr").capacity_final.dims  # doctest: +SKIP
     ('rank', 'alpha', 'seed')
     """
-    from neurogeom.parallel import cluster, parallel_map
 
     if scheduler is not None and n_workers is not None:
         raise ValueError(
