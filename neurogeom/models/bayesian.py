@@ -179,6 +179,23 @@ def _inputs(x: object, name: str) -> np.ndarray:
     return arr
 
 
+def _classes(labels: object, n_rows: int) -> tuple[np.ndarray, int]:
+    """Integer class labels 0..n_classes-1, one per row of x, every class used, at least 2."""
+    lab = np.asarray(labels)
+    if lab.shape != (n_rows,) or lab.dtype.kind not in "iu":
+        raise ValueError(
+            f"labels must be {n_rows} integer classes 0..n_classes-1 (one per row of x); got "
+            f"shape {lab.shape}, dtype {lab.dtype}."
+        )
+    n_classes = int(lab.max()) + 1 if lab.size else 0
+    if lab.min() < 0 or n_classes < 2 or len(np.unique(lab)) != n_classes:
+        raise ValueError(
+            f"labels must use every class 0..n_classes-1 with at least 2 classes; got "
+            f"{sorted(set(lab.tolist()))}."
+        )
+    return lab, n_classes
+
+
 @dataclass(frozen=True)
 class PosteriorSamples:
     """Posterior samples of a one-hidden-layer network (from :func:`sample_posterior`).
@@ -316,18 +333,7 @@ def sample_posterior(
     if scaling not in SCALINGS:
         raise ValueError(f"scaling must be one of {sorted(SCALINGS)}; got {scaling!r}.")
     xs = _inputs(x, "x")
-    lab = np.asarray(labels)
-    if lab.shape != (xs.shape[0],) or lab.dtype.kind not in "iu":
-        raise ValueError(
-            f"labels must be {xs.shape[0]} integer classes 0..n_classes-1 (one per row of x); got "
-            f"shape {lab.shape}, dtype {lab.dtype}."
-        )
-    n_classes = int(lab.max()) + 1 if lab.size else 0
-    if lab.min() < 0 or n_classes < 2 or len(np.unique(lab)) != n_classes:
-        raise ValueError(
-            f"labels must use every class 0..n_classes-1 with at least 2 classes; got "
-            f"{sorted(set(lab.tolist()))}."
-        )
+    lab, n_classes = _classes(labels, xs.shape[0])
     n = _check_int(n_units, "n_units", 1)
     temp = _check_positive(temperature, "temperature")
     sigma = _check_positive(prior_scale, "prior_scale")

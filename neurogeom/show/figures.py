@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -586,6 +587,79 @@ def _seed_mean_sd(da: xr.DataArray) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(mean, float), np.asarray(sd, float)
 
 
+def _per_alpha(
+    ax: Axes,
+    ds: xr.Dataset,
+    alphas: np.ndarray,
+    colors: Mapping[str, Any],
+    var: str,
+    arch: str,
+    sel: Mapping[str, int],
+    **kw: Any,
+) -> None:
+    """Mean ± s.d. over seeds of one variable against alpha, for one architecture."""
+    da = ds[var].sel(architecture=arch)
+    for dim, i in sel.items():
+        if dim in da.dims:
+            da = da.isel({dim: i})
+    mean, sd = _seed_mean_sd(da)
+    ax.errorbar(alphas, mean, yerr=sd, color=colors[arch], marker="o", capsize=3, **kw)
+
+
+def _lazy_rich_along_training(
+    ax: Axes, ds: xr.Dataset, archs: list[str], alphas: np.ndarray
+) -> None:
+    """Capacity along training, one colour per alpha, one line style per architecture."""
+    import matplotlib as mpl
+
+    cmap = mpl.colormaps["viridis"]
+    steps = np.asarray(ds["step"].values, float)
+    for k, alpha in enumerate(alphas):
+        color = cmap(k / max(len(alphas) - 1, 1))
+        for arch, ls in zip(archs, ("-", "--", ":", "-.")):
+            mean, _ = _seed_mean_sd(ds["capacity"].sel(architecture=arch, alpha=alpha))
+            ax.plot(
+                steps,
+                mean,
+                ls,
+                color=color,
+                marker=".",
+                label=f"α = {alpha:g}" if arch == archs[0] else None,
+            )
+    ax.set_xlabel("training step")
+    ax.set_ylabel("last-layer capacity α_M (per unit)")
+    ax.set_title(
+        " / ".join(f"{a} {ls}" for a, ls in zip(archs, ("—", "- -", "···", "-·"))), fontsize=8
+    )
+    ax.legend(fontsize=7, ncol=2)
+
+
+def _lazy_rich_accuracy(
+    ax: Axes, ds: xr.Dataset, archs: list[str], alphas: np.ndarray, colors: Mapping[str, Any]
+) -> None:
+    """Clean test accuracy (error bars) and at the highest severity of each corruption."""
+    last = {"step": -1}
+    worst = int(ds["severity"].values.argmax())
+    for arch in archs:
+        _per_alpha(ax, ds, alphas, colors, "accuracy", arch, last, label=f"{arch} clean")
+        for corr, ls in zip(ds["corruption"].values, (":", "--", "-.")):
+            da = ds["ood_accuracy"].sel(architecture=arch, corruption=corr).isel(severity=worst)
+            mean, _ = _seed_mean_sd(da)
+            ax.plot(
+                alphas,
+                mean,
+                ls,
+                color=colors[arch],
+                marker="x",
+                ms=4,
+                label=f"{arch} {corr} {int(ds['severity'][worst])}",
+            )
+    ax.axhline(0.1, color="0.5", ls=":", lw=1)
+    ax.set_ylim(0, 1.02)
+    ax.set_ylabel("test accuracy (fraction correct)")
+    ax.legend(fontsize=6, ncol=2)
+
+
 def plot_lazy_rich(ds: xr.Dataset, paper: Mapping[float, float] | None = None) -> Figure:
     """A lazy-rich sweep: weight change, last-layer capacity, OOD and transfer against alpha.
 
@@ -626,7 +700,6 @@ def plot_lazy_rich(ds: xr.Dataset, paper: Mapping[float, float] | None = None) -
     >>> len(plot_lazy_rich(ds).axes)
     5
     """
-    import matplotlib as mpl
 
     archs = [str(a) for a in ds["architecture"].values]
     colors = palette(archs)
@@ -634,23 +707,15 @@ def plot_lazy_rich(ds: xr.Dataset, paper: Mapping[float, float] | None = None) -
     fig, axes = new_figure(5, width=3.8, height=3.2, ncols=3)
     last = {"step": -1}
 
-    def per_alpha(ax: Axes, var: str, arch: str, sel: Mapping[str, int], **kw) -> None:
-        da = ds[var].sel(architecture=arch)
-        for dim, i in sel.items():
-            if dim in da.dims:
-                da = da.isel({dim: i})
-        mean, sd = _seed_mean_sd(da)
-        ax.errorbar(alphas, mean, yerr=sd, color=colors[arch], marker="o", capsize=3, **kw)
-
     ax = axes[0]
     for arch in archs:
-        per_alpha(ax, "weight_change", arch, last, label=arch)
+        _per_alpha(ax, ds, alphas, colors, "weight_change", arch, last, label=arch)
     ax.set_yscale("log")
     ax.set_ylabel("||w − w0|| / ||w0|| at the end (ratio)")
     ax.legend(fontsize=8)
     ax = axes[1]
     for arch in archs:
-        per_alpha(ax, "capacity", arch, last, label=arch)
+        _per_alpha(ax, ds, alphas, colors, "capacity", arch, last, label=arch)
     ax.set_ylabel("last-layer capacity α_M at the end (per unit)")
     if paper:
         twin = ax.twinx()
@@ -665,50 +730,11 @@ def plot_lazy_rich(ds: xr.Dataset, paper: Mapping[float, float] | None = None) -
         )
         twin.set_ylabel("seed study's capacity (per unit)", color="0.45")
         twin.legend(fontsize=7, loc="upper right")
-    ax = axes[2]
-    cmap = mpl.colormaps["viridis"]
-    steps = np.asarray(ds["step"].values, float)
-    for k, alpha in enumerate(alphas):
-        color = cmap(k / max(len(alphas) - 1, 1))
-        for arch, ls in zip(archs, ("-", "--", ":", "-.")):
-            mean, _ = _seed_mean_sd(ds["capacity"].sel(architecture=arch, alpha=alpha))
-            ax.plot(
-                steps,
-                mean,
-                ls,
-                color=color,
-                marker=".",
-                label=f"α = {alpha:g}" if arch == archs[0] else None,
-            )
-    ax.set_xlabel("training step")
-    ax.set_ylabel("last-layer capacity α_M (per unit)")
-    ax.set_title(
-        " / ".join(f"{a} {ls}" for a, ls in zip(archs, ("—", "- -", "···", "-·"))), fontsize=8
-    )
-    ax.legend(fontsize=7, ncol=2)
-    ax = axes[3]
-    worst = int(ds["severity"].values.argmax())
-    for arch in archs:
-        per_alpha(ax, "accuracy", arch, last, label=f"{arch} clean")
-        for corr, ls in zip(ds["corruption"].values, (":", "--", "-.")):
-            da = ds["ood_accuracy"].sel(architecture=arch, corruption=corr).isel(severity=worst)
-            mean, _ = _seed_mean_sd(da)
-            ax.plot(
-                alphas,
-                mean,
-                ls,
-                color=colors[arch],
-                marker="x",
-                ms=4,
-                label=f"{arch} {corr} {int(ds['severity'][worst])}",
-            )
-    ax.axhline(0.1, color="0.5", ls=":", lw=1)
-    ax.set_ylim(0, 1.02)
-    ax.set_ylabel("test accuracy (fraction correct)")
-    ax.legend(fontsize=6, ncol=2)
+    _lazy_rich_along_training(axes[2], ds, archs, alphas)
+    _lazy_rich_accuracy(axes[3], ds, archs, alphas, colors)
     ax = axes[4]
     for arch in archs:
-        per_alpha(ax, "transfer_accuracy", arch, {}, label=f"{arch} trained")
+        _per_alpha(ax, ds, alphas, colors, "transfer_accuracy", arch, {}, label=f"{arch} trained")
         mean, _ = _seed_mean_sd(ds["transfer_accuracy_init"].sel(architecture=arch))
         ax.plot(alphas, mean, ":", color=colors[arch], label=f"{arch} at init")
     chance = float(ds.attrs.get("chance_transfer_accuracy", np.nan))
