@@ -1,7 +1,8 @@
 """The lazy-rich spec: an output-scale sweep of image classifiers on digits.
 
 A TOML file with a ``[lazy_rich]`` section (``tasks/lazy_rich_digits.toml``), run by
-:func:`neurogeom.workflows.lazy_rich.run_lazy_rich`; the sections and keys are listed there.
+``neurogeom run`` (:func:`neurogeom.workflows.pipeline.run_pipeline`); the sections and keys
+are listed in :mod:`neurogeom.workflows.lazy_rich`.
 :func:`load_lazy_rich_spec` reads and checks one, defaults filled in; nothing is computed.
 """
 

@@ -1,7 +1,7 @@
 """The pullback spec: networks trained on the reference sine-boundary task, read along training.
 
 A TOML file with a ``[pullback]`` section (``tasks/pullback_sine.toml``), run by
-:func:`neurogeom.workflows.pullback.run_pullback`. :data:`DEFAULTS` lists every key with its
+``neurogeom run`` (:func:`neurogeom.workflows.pipeline.run_pipeline`). :data:`DEFAULTS` lists every key with its
 default (the reference setting); :func:`load_pullback_spec` reads and checks one.
 """
 

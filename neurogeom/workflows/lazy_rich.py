@@ -18,7 +18,7 @@ small CNN: per architecture, alpha and seed
   initialisation, the random-feature baseline).
 
 A lazy-rich spec is a TOML file with a ``[lazy_rich]`` section (``tasks/lazy_rich_digits.toml``);
-``neurogeom run <spec> -o OUT [--setting fast]`` runs it (:func:`run_lazy_rich`) and writes
+``neurogeom run <spec> -o OUT [--setting fast]`` runs it (:func:`~neurogeom.workflows.pipeline.run_pipeline`) and writes
 ``OUT/results/lazy_rich.nc``, ``OUT/figures/lazy_rich.png|svg`` and ``OUT/report.html``.
 
 Spec sections (every key optional except ``[lazy_rich] alphas`` and one architecture):
@@ -63,11 +63,9 @@ from neurogeom._provenance import child_seed, provenance
 from neurogeom.geometry import glue
 from neurogeom.models.images import IMAGE_SHAPE, corrupt, linear_probe, load_digits_split
 from neurogeom.parallel import parallel_map
-from neurogeom.show.lazy_rich_report import lazy_rich_report
-from neurogeom.specs.lazy_rich import SETTINGS, load_lazy_rich_spec
-from neurogeom.workflows.outputs import RunOptions, run_setting_spec
+from neurogeom.specs.lazy_rich import load_lazy_rich_spec
 
-__all__ = ["lazy_rich_sweep", "run_lazy_rich"]
+__all__ = ["lazy_rich_sweep"]
 
 _GLUE_OUTPUTS = ("capacity", "radius", "dimension")
 
@@ -257,7 +255,7 @@ def lazy_rich_sweep(
 
     See Also
     --------
-    run_lazy_rich : the same, end to end, with the report.
+    neurogeom.workflows.pipeline.run_pipeline : the same, end to end, with the report.
     neurogeom.models.feedforward.MLP, neurogeom.models.images.corrupt
 
     Examples
@@ -330,23 +328,3 @@ def lazy_rich_sweep(
 
 
 # ---- `neurogeom run <lazy-rich spec>` ----------------------------------------------------------------
-
-
-def run_lazy_rich(
-    spec_path: str | Path, out: str | Path, options: RunOptions | None = None
-) -> Path:
-    """A lazy-rich spec end to end: ``OUT/results/lazy_rich.nc``, its figure and report.
-
-    The entry point is :func:`neurogeom.workflows.pipeline.run_pipeline` (``neurogeom run``),
-    which tells the spec's kind and passes its :class:`~neurogeom.workflows.outputs.RunOptions`.
-    """
-    return run_setting_spec(
-        spec_path,
-        out,
-        settings=SETTINGS,
-        result="lazy_rich",
-        load_spec=load_lazy_rich_spec,
-        sweep=lazy_rich_sweep,
-        report=lazy_rich_report,
-        options=options or RunOptions(),
-    )

@@ -24,6 +24,7 @@ each phase.
 
 from __future__ import annotations
 
+import functools
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
@@ -42,11 +43,23 @@ from neurogeom.learning.measure import measure_geometry
 from neurogeom.learning.prepare import balance, window_mean, zscore
 from neurogeom.learning.sessions import stack_sessions
 from neurogeom.learning.trajectories import stage_difference, trajectory
+from neurogeom.show.lazy_rich_report import lazy_rich_report
+from neurogeom.show.pullback_report import pullback_report
+from neurogeom.specs.lazy_rich import SETTINGS as LAZY_RICH_SETTINGS
+from neurogeom.specs.lazy_rich import load_lazy_rich_spec
+from neurogeom.specs.pullback import SETTINGS as PULLBACK_SETTINGS
+from neurogeom.specs.pullback import load_pullback_spec
 from neurogeom.specs.run import RunSpec, Source, spec_kind
-from neurogeom.workflows.lazy_rich import run_lazy_rich
-from neurogeom.workflows.outputs import Progress, RunOptions, check_out, write_timings
+from neurogeom.workflows.lazy_rich import lazy_rich_sweep
+from neurogeom.workflows.outputs import (
+    Progress,
+    RunOptions,
+    check_out,
+    run_setting_spec,
+    write_timings,
+)
 from neurogeom.workflows.preflight import load_run_spec, load_spec
-from neurogeom.workflows.pullback import run_pullback
+from neurogeom.workflows.pullback import pullback_sweep
 from neurogeom.workflows.rank_sweep import run_rank_sweep
 
 __all__ = ["PHASES", "run_pipeline"]
@@ -461,11 +474,9 @@ def run_pipeline(spec_path: str | Path, out: str | Path, **options: Any) -> Path
     sweep: :func:`neurogeom.workflows.rank_sweep.run_rank_sweep` trains or reuses its runs under
     ``OUT/runs/<setting>/`` and writes ``OUT/results/rank_sweep.nc`` and its report. A spec with
     a ``[lazy_rich]`` section (``tasks/lazy_rich_digits.toml``) is a sweep of the output scale
-    alpha on images: :func:`neurogeom.workflows.lazy_rich.run_lazy_rich` writes
-    ``OUT/results/lazy_rich.nc`` and its report. A spec with a ``[pullback]`` section
-    (``tasks/pullback_sine.toml``) trains the networks of the pullback-metric reference task:
-    :func:`neurogeom.workflows.pullback.run_pullback` writes ``OUT/results/pullback.nc`` and its
-    report.
+    alpha on images: it writes ``OUT/results/lazy_rich.nc`` and its report. A spec with a
+    ``[pullback]`` section (``tasks/pullback_sine.toml``) trains the networks of the
+    pullback-metric reference task: it writes ``OUT/results/pullback.nc`` and its report.
 
     Parameters
     ----------
@@ -495,7 +506,7 @@ def run_pipeline(spec_path: str | Path, out: str | Path, **options: Any) -> Path
     """
     opts = RunOptions(**options)
     runner = _RUNNERS.get(spec_kind(spec_path), _run_spec)
-    return runner(spec_path, out, opts)
+    return runner(spec_path, out, options=opts)
 
 
 def _run_spec(spec_path: str | Path, out: str | Path, options: RunOptions) -> Path:
@@ -556,8 +567,22 @@ def _run_spec(spec_path: str | Path, out: str | Path, options: RunOptions) -> Pa
 
 #: The runner of each spec kind but the run spec (:func:`neurogeom.specs.run.spec_kind`).
 _RUNNERS: dict[str, Callable[[str | Path, str | Path, RunOptions], Path]] = {
-    "lazy_rich": run_lazy_rich,
-    "pullback": run_pullback,
+    "lazy_rich": functools.partial(
+        run_setting_spec,
+        settings=LAZY_RICH_SETTINGS,
+        result="lazy_rich",
+        load_spec=load_lazy_rich_spec,
+        sweep=lazy_rich_sweep,
+        report=lazy_rich_report,
+    ),
+    "pullback": functools.partial(
+        run_setting_spec,
+        settings=PULLBACK_SETTINGS,
+        result="pullback",
+        load_spec=load_pullback_spec,
+        sweep=pullback_sweep,
+        report=pullback_report,
+    ),
     "rank_sweep": run_rank_sweep,
 }
 

@@ -162,13 +162,13 @@ def load_run_spec(path: str | Path) -> RunSpec:
         fail(
             str(path),
             "a lazy-rich spec ([lazy_rich]), not a run spec: run it with "
-            "`neurogeom run` or neurogeom.workflows.lazy_rich.run_lazy_rich.",
+            "`neurogeom run` or neurogeom.workflows.run_pipeline.",
         )
     if "pullback" in raw:
         fail(
             str(path),
             "a pullback spec ([pullback]), not a run spec: run it with "
-            "`neurogeom run` or neurogeom.workflows.pullback.run_pullback.",
+            "`neurogeom run` or neurogeom.workflows.run_pipeline.",
         )
     check_keys(raw, TOP_KEYS, str(path))
     base = path.resolve().parent

@@ -30,11 +30,9 @@ import xarray as xr
 
 from neurogeom._deprecation import phase_progress
 from neurogeom.parallel import parallel_map
-from neurogeom.show.pullback_report import pullback_report
-from neurogeom.specs.pullback import SETTINGS, load_pullback_spec
-from neurogeom.workflows.outputs import RunOptions, run_setting_spec
+from neurogeom.specs.pullback import load_pullback_spec
 
-__all__ = ["pullback_sweep", "run_pullback", "sine_task"]
+__all__ = ["pullback_sweep", "sine_task"]
 
 
 def sine_task(cfg: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
@@ -141,7 +139,7 @@ def pullback_sweep(
 
     See Also
     --------
-    neurogeom.geometry.riemann.boundary_magnification, run_pullback
+    neurogeom.geometry.riemann.boundary_magnification, neurogeom.workflows.pipeline.run_pipeline
     """
 
     cfg = load_pullback_spec(spec, overrides)["pullback"]
@@ -185,21 +183,3 @@ def pullback_sweep(
         ),
     )
     return ds
-
-
-def run_pullback(spec_path: str | Path, out: str | Path, options: RunOptions | None = None) -> Path:
-    """A pullback spec end to end: ``OUT/results/pullback.nc``, its figures and report.
-
-    The entry point is :func:`neurogeom.workflows.pipeline.run_pipeline` (``neurogeom run``),
-    which tells the spec's kind and passes its :class:`~neurogeom.workflows.outputs.RunOptions`.
-    """
-    return run_setting_spec(
-        spec_path,
-        out,
-        settings=SETTINGS,
-        result="pullback",
-        load_spec=load_pullback_spec,
-        sweep=pullback_sweep,
-        report=pullback_report,
-        options=options or RunOptions(),
-    )
