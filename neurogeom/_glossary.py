@@ -323,6 +323,7 @@ GLOSSARY: dict[str, Term] = {
     'severity': Term('strength of a corruption', '1', REQUIRED),
     'similarity': Term('similarity results drawn', 'Dataset', None),
     'similarity_name': Term('similarity variable drawn', 'name', 'cka_similarity'),
+    'size': Term('units and trials of a source, at most (for the memory estimate)', 'counts', None),
     'source': Term('where the data came from', 'text', None),
     'sparsity': Term('fraction of zero recurrent weights', 'fraction', 0.0),
     'spec': Term('a spec, or its path', 'mapping or path', VARIES, 'required everywhere but in analysis_bank, where an empty spec means the bundled task'),

@@ -29,7 +29,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1] / "neurogeom"
 
-BASE = {"_files", "_lazy", "_version", "_provenance", "_deprecation", "_glossary"}
+BASE = {"_files", "_lazy", "_version", "_provenance", "_deprecation", "_glossary", "_params"}
 ALLOWED: dict[str, set[str]] = {
     "parallel": set(),
     "geometry": {"parallel"},
@@ -142,7 +142,7 @@ def test_no_import_cycle():
             if nxt not in graph:
                 continue
             if color[nxt] == 1:
-                cycles.append(stack[stack.index(nxt):] + [nxt])
+                cycles.append(stack[stack.index(nxt) :] + [nxt])
             elif color[nxt] == 0:
                 visit(nxt)
         stack.pop()

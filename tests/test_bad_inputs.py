@@ -456,7 +456,7 @@ CATALOGUE: list[Row] = [
         "report"),
     Row("spec-run-confidence", ("recordings", _run_spec("confidence = 1.5\n")),
         cli("run", "{d}/run.toml", "-o", "{d}/report", *_RUN_ARGS), "exit",
-        r"\[analysis\]: confidence must lie in \(0, 1\); got 1\.5", "report"),
+        r"\[analysis\] confidence must be a number in \(0, 1\), e\.g\. 0\.95; got 1\.5", "report"),
     # -- stores (netCDF / zarr results) ------------------------------------------------------
     Row("store-not-netcdf", (_text("pop.nc", "not a store\n"),), _load("pop.nc"),
         ValueError, r"not a readable netcdf"),

@@ -79,8 +79,11 @@ def test_trajectory_compared_with_itself_is_perfect_and_a_shuffle_is_not():
     r = compare_trajectories(rising, _traj(noise, np.arange(6)), outputs=("capacity",))
     r = r.sel(output="capacity")
     assert float(r.correlation_p_value) > 0.05
-    with pytest.raises(ValueError, match="over \\('stage',\\) only"):
+    with pytest.raises(ValueError, match="no output 'radius' in both trajectories"):
         compare_trajectories(rising, rising, outputs=("radius",))
+    per_manifold = rising.assign(radius=(("stage", "manifold"), np.ones((6, 2))))
+    with pytest.raises(ValueError, match="over \\('stage',\\) only"):
+        compare_trajectories(per_manifold, per_manifold, outputs=("radius",))
 
 
 def test_representation_compared_with_itself_is_identical():

@@ -113,8 +113,9 @@ def test_paired_false_positive_rate_at_alpha():
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"confidence": 1.5}, "confidence must lie in"),
-        ({"n_boot": -1}, "n_boot must be an integer"),
+        ({"confidence": 1.5}, r"confidence must be a number in \(0, 1\)"),
+        ({"n_boot": -1}, r"n_boot must be 0 \(no interval\) or at least 2; got -1"),
+        ({"n_boot": 1}, r"n_boot must be 0 \(no interval\) or at least 2; got 1"),
     ],
 )
 def test_bad_settings(kwargs, match):

@@ -134,7 +134,9 @@ def test_trajectory_rejects_bad_options():
         trajectory(pop, by="choice", resample="jackknife")
     with pytest.raises(ValueError, match="fraction must lie in"):
         trajectory(pop, by="choice", fraction=1.0)
-    with pytest.raises(ValueError, match="n_boot must be 0 or at least 2"):
+    with pytest.raises(
+        ValueError, match=r"n_boot must be 0 \(no interval\) or at least 2; got 1\."
+    ):
         trajectory(pop, by="choice", n_boot=1)
     with pytest.raises(ValueError, match="unknown output"):
         trajectory(pop, by="choice", measure="participation_ratio", outputs=("capacity",))

@@ -29,6 +29,7 @@ from scipy import sparse, stats
 from scipy.optimize import linprog
 
 from neurogeom import _provenance
+from neurogeom._params import check_monte_carlo
 from neurogeom.geometry import (
     _dichotomies,
     _dual,
@@ -672,6 +673,7 @@ def glue(
             f"{n_jobs!r}."
         )
     n_manifolds = len(names)
+    check_monte_carlo(f"{caller}(): ", n_t, x.shape[1], x.shape[0])
     scheme = _check_glue_options(dichotomies, n_manifolds, return_anchors, caller)
     x, codes, info = _preprocess(
         x,

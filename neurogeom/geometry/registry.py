@@ -37,6 +37,7 @@ docstring ("Direction:" and "Invariant to:" lines in its Notes); a test checks t
 from __future__ import annotations
 
 import contextlib
+import difflib
 import functools
 import importlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -487,8 +488,10 @@ def get_measure(name: str) -> Measure:
             f" The measures of {module} are unavailable: {why}."
             for module, why in _UNAVAILABLE.items()
         )
+        near = difflib.get_close_matches(str(name), sorted(_REGISTRY), n=3, cutoff=0.5)
+        hint = f" (nearest: {', '.join(map(repr, near))})" if near else ""
         raise ValueError(
-            f"unknown measure {name!r}; registered measures: {sorted(_REGISTRY)}. "
+            f"unknown measure {name!r}{hint}; registered measures: {sorted(_REGISTRY)}. "
             f"See neurogeom.geometry.measures().{missing}"
         ) from None
 

@@ -20,6 +20,7 @@ import numpy as np
 import xarray as xr
 
 from neurogeom._deprecation import renamed_arguments
+from neurogeom._params import check_choice, check_names, check_params
 from neurogeom._provenance import attr_value, child_seed
 from neurogeom.geometry.registry import get_measure
 from neurogeom.learning.prepare import window_mean
@@ -245,8 +246,15 @@ def compare_trajectories(
         output), ``rms_distance_p_value`` (one-sided, small distance), ``correlation_null_mean``,
         ``rms_distance_null_mean``. attrs: kind, n_grid, n_perm, seed.
     """
+    checked = check_params("compare_trajectories", n_grid=n_grid, n_perm=n_perm, seed=seed)
+    n_perm = checked["n_perm"]
+    outputs = check_names("outputs", outputs)
+    for name in outputs:
+        shared = [v for v in traj_a.data_vars if v in traj_b.data_vars]
+        if name not in traj_a.data_vars or name not in traj_b.data_vars:
+            check_choice("output", name, shared, of=" in both trajectories")
     xa, xb = learning_axis(traj_a, kind).values, learning_axis(traj_b, kind).values
-    n_grid = n_grid or max(len(xa), len(xb))
+    n_grid = checked["n_grid"] or max(len(xa), len(xb))
     grid = np.linspace(0.0, 1.0, n_grid)
     rng = np.random.default_rng(child_seed(seed, 0))
     perms = [rng.permutation(len(xb)) for _ in range(n_perm)]

@@ -27,7 +27,7 @@ import pandas as pd
 import xarray as xr
 
 from neurogeom._provenance import attr_value, child_seed
-from neurogeom.geometry.registry import Measure, get_measure
+from neurogeom.geometry.registry import Measure, get_measure, measure_names
 from neurogeom.parallel import parallel_map
 from neurogeom.population import (
     label_names,
@@ -122,6 +122,16 @@ def _parameters(func: Any) -> tuple[set[str], bool]:
 def _plan_calls(chosen: list[Measure], kwargs: dict[str, Any]) -> tuple[_Call, ...]:
     """One call per measure; ``<measure>={...}`` options go to that measure, others to all."""
     names = {m.name for m in chosen}
+    registered = set(measure_names())
+    not_asked = sorted(
+        k for k, v in kwargs.items() if k in registered - names and isinstance(v, dict)
+    )
+    if not_asked:
+        raise TypeError(
+            f"options given for {not_asked}, which {'is' if len(not_asked) == 1 else 'are'} not "
+            f"among the requested measures {sorted(names)}; add {not_asked[0]!r} to measures or "
+            "drop its options."
+        )
     per_measure = {k: v for k, v in kwargs.items() if k in names}
     shared = {k: v for k, v in kwargs.items() if k not in names}
     for k, v in per_measure.items():

@@ -71,6 +71,7 @@ from collections.abc import Hashable, Sequence
 import numpy as np
 import xarray as xr
 
+from neurogeom._params import check_names
 from neurogeom._provenance import provenance
 from neurogeom.learning._segmentation import (
     MIN_SIZE,
@@ -168,6 +169,7 @@ def learning_stages(
     >>> res["boundary_step"].values.tolist(), res["label"].values.tolist()
     ([7.0], ['changing', 'stabilizing'])
     """
+    measures = check_names("measures", measures)  # one name, not its letters
     norm = normalise_measures(trajectory, measures, time_window=time_window)
     used = select_measures(norm)
     signal, sigma = whitened(norm, used)

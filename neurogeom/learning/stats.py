@@ -44,6 +44,7 @@ import numpy as np
 import xarray as xr
 from numpy.typing import ArrayLike
 
+from neurogeom._params import check_params
 from neurogeom._provenance import child_seed, provenance
 from neurogeom.parallel import batches, parallel_map
 
@@ -258,9 +259,8 @@ def difference_test(
     >>> bool(res["p_value"] < 0.05), bool(res["difference_ci_low"] > 0)
     (True, True)
     """
-    confidence = _check_confidence(confidence)
-    n_boot = _check_count("n_boot", n_boot, 0)
-    n_perm = _check_count("n_perm", n_perm, 0)
+    checked = check_params("difference_test", n_boot=n_boot, n_perm=n_perm, confidence=confidence)
+    n_boot, n_perm, confidence = (checked[k] for k in ("n_boot", "n_perm", "confidence"))
     xa, ya = _points_labels(points_a, labels_a, "stage a")
     xb, yb = _points_labels(points_b, labels_b, "stage b")
     if xa.shape[1] != xb.shape[1]:
@@ -374,9 +374,9 @@ def paired_difference(
     >>> round(float(res["difference"]), 2), float(res["p_value"])
     (1.08, 0.03125)
     """
-    confidence = _check_confidence(confidence)
-    n_boot = _check_count("n_boot", n_boot, 0)
-    n_perm = _check_count("n_perm", n_perm, 1)
+    checked = check_params("paired_difference", n_boot=n_boot, n_perm=n_perm, confidence=confidence)
+    n_boot, confidence = checked["n_boot"], checked["confidence"]
+    n_perm = _check_count("n_perm", checked["n_perm"], 1)
     a, b = np.asarray(values_a, dtype=float), np.asarray(values_b, dtype=float)
     if a.ndim != 1 or a.shape != b.shape:
         raise ValueError(

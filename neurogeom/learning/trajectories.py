@@ -26,12 +26,14 @@ import functools
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from operator import itemgetter as _get
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
 from neurogeom._deprecation import renamed_arguments
+from neurogeom._params import check_choice, check_params, coarse_p_warning
 from neurogeom._provenance import attr_value, child_seed
 from neurogeom.geometry.registry import get_measure
 from neurogeom.learning.measure import measure_geometry
@@ -422,11 +424,9 @@ def trajectory(
         raise ValueError(f"resample must be one of {RESAMPLES}; got {resample!r}.")
     if not 0 < fraction < 1:
         raise ValueError(f"fraction must lie in (0, 1); got {fraction}.")
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must lie in (0, 1); got {confidence}.")
-    for name, n in (("n_boot", n_boot), ("n_perm", n_perm)):
-        if n < 0 or n == 1:
-            raise ValueError(f"{name} must be 0 or at least 2; got {n}.")
+    n_boot, n_perm, confidence = _get("n_boot", "n_perm", "confidence")(
+        check_params("trajectory", n_boot=n_boot, n_perm=n_perm, confidence=confidence)
+    )
     setup = _Setup(
         label_names(by), label_names(within), split, measure, window_s, n_jobs, measure_options
     )
@@ -632,11 +632,20 @@ def stage_difference(
     setup = _Setup(
         label_names(by), label_names(within), None, measure, window_s, n_jobs, measure_options
     )
-    output = measure_output or get_measure(measure).outputs[0].name
+    checked = check_params(
+        "stage_difference",
+        n_boot=n_boot,
+        n_perm=0 if n_perm is None else n_perm,
+        confidence=confidence,
+        seed=seed,
+    )
+    n_boot, n_perm = checked["n_boot"], checked["n_perm"]
+    coarse_p_warning(n_perm, 1 - confidence, "stage_difference: ")
+    outputs = [o.name for o in get_measure(measure).outputs]
+    output = outputs[0] if measure_output is None else measure_output
+    check_choice("output", output, outputs, of=f" of measure {measure!r}")
     if len(stages) != 2:
         raise ValueError(f"stages must name two stages (first, second); got {stages!r}.")
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must lie in (0, 1); got {confidence}.")
     attrs = dict(
         measure=measure,
         output=output,

@@ -13,7 +13,11 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 
-__all__ = ["check_keys", "fail", "read_toml", "unknown_keys_message"]
+import pydantic
+
+from neurogeom._params import Interval
+
+__all__ = ["check_keys", "constrained", "fail", "read_toml", "unknown_keys_message", "validated"]
 
 
 def fail(where: str, message: str) -> NoReturn:
@@ -56,10 +60,15 @@ def read_toml(path: str | Path, what: str = "spec") -> dict[str, Any]:
         Not valid TOML (the parser's line and column are kept).
     """
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(
+            f"{what} {str(path)!r} is a folder; give the TOML file, e.g. {str(path / 'spec.toml')!r}."
+        )
     if not path.is_file():
         raise FileNotFoundError(f"{what} {str(path)!r} does not exist; check the path.")
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        # utf-8-sig: a byte-order mark (as some Windows editors write) is read, not refused
+        return tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path}: not valid TOML ({exc}).") from None
 
@@ -161,3 +170,44 @@ def _type_error(where: str, hint: Any, value: Any) -> str:
         else:
             message += f"; write the number without quotes: {where.rsplit('.', 1)[-1]} = {value}"
     return message
+
+
+def constrained(*names: str, by: Interval) -> Any:
+    """A pydantic field validator checking ``names`` against a shared constraint of
+    :mod:`neurogeom._params` (the same words as the functions the values feed)."""
+
+    def check(cls: Any, value: Any, info: pydantic.ValidationInfo) -> Any:
+        if isinstance(value, bool):
+            return value  # true/false where a field also takes a flag
+        return by.check(info.field_name, value)
+
+    return pydantic.field_validator(*names)(check)
+
+
+def validated(model: type[pydantic.BaseModel], table: Mapping[str, Any], where: str) -> Any:
+    """``model`` built from a spec section, or a one-line ``ValueError``: section and key named,
+    the nearest valid key for an unknown one, the constraint's words for a bad value.
+
+    Examples
+    --------
+    >>> class Section(pydantic.BaseModel):
+    ...     model_config = pydantic.ConfigDict(extra="forbid", strict=True)
+    ...     n_t: int = 100
+    >>> validated(Section, {"n_tt": 5}, "[analysis]")
+    Traceback (most recent call last):
+    ...
+    ValueError: [analysis]: unknown key(s) ['n_tt'] (did you mean 'n_t'?); allowed: n_t.
+    """
+    if not isinstance(table, Mapping):
+        fail(where, f"must be a table; got {table!r}.")
+    fields = model.model_fields
+    check_keys(table, list(fields), where)
+    try:
+        return model(**table)
+    except pydantic.ValidationError as exc:
+        err = exc.errors()[0]
+        key = str(err["loc"][0]) if err["loc"] else ""
+        if err["type"] == "value_error":
+            raise ValueError(f"{where} {err['ctx']['error']}") from None
+        hint = fields[key].annotation if key in fields else Any
+        raise ValueError(f"{where} {_type_error(key, hint, table.get(key))}.") from None

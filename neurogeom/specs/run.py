@@ -52,7 +52,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from neurogeom.specs._common import check_keys, fail
+import pydantic
+
+from neurogeom._params import BALANCE, CONFIDENCE, N_BOOT, N_PERM, N_T, coarse_p_warning
+from neurogeom.specs._common import check_keys, constrained, fail, validated
 
 __all__ = ["RunSpec", "Source", "named_setting", "spec_kind"]
 
@@ -70,21 +73,36 @@ RECORDING_KEYS = {
     "window_s_analysis",
 }
 MODEL_KEYS = {"run", "task", "steps", "window_s_analysis", "period"}
-ANALYSIS_DEFAULTS = {
-    "by": None,
-    "within": [],
-    "window_s": None,
-    "measure": "glue",
-    "n_t": 100,
-    "n_boot": 20,
-    "n_null": 20,
-    "n_perm": 50,
-    "confidence": 0.95,
-    "zscore": True,
-    "balance": True,
-    "test_stages": None,
-    "coding": False,
-}
+
+
+class AnalysisSection(pydantic.BaseModel):
+    """The ``[analysis]`` section of a run spec: each key typed, its default and constraint
+    stated once (the constraints are those of the functions the values feed)."""
+
+    model_config = pydantic.ConfigDict(extra="forbid", strict=True)
+
+    by: str | None = None
+    within: list[str] | str = []
+    window_s: list[float] | None = None
+    measure: str = "glue"
+    n_t: int = 100
+    n_boot: int = 20
+    n_null: int = 20
+    n_perm: int = 50
+    confidence: float = 0.95
+    zscore: bool = True
+    balance: bool | int = True
+    test_stages: list[str] | None = None
+    coding: bool = False
+
+    _n_t = constrained("n_t", by=N_T)
+    _n_boot = constrained("n_boot", by=N_BOOT)
+    _n_perm = constrained("n_null", "n_perm", by=N_PERM)
+    _confidence = constrained("confidence", by=CONFIDENCE)
+    _balance = constrained("balance", by=BALANCE)
+
+
+ANALYSIS_DEFAULTS = AnalysisSection().model_dump()
 COMPARE_DEFAULTS = {
     "brain": None,
     "model": None,
@@ -110,12 +128,15 @@ class Source:
     values : dict of str to list
         Its trial labels and their distinct values (read from the files or the run's spec;
         empty when known only once the data is read).
+    size : (int, int) or None
+        Its (units, trials) at most, for the memory estimate (``None``: known once read).
     """
 
     name: str
     kind: str
     options: dict[str, Any]
     values: dict[str, list[Any]] = field(default_factory=dict)
+    size: tuple[int, int] | None = None
 
     @property
     def labels(self) -> list[str]:
@@ -165,19 +186,19 @@ def check_labels(src: Source, wanted: list[str], where: str) -> None:
 
 
 def parse_analysis(table: Mapping[str, Any]) -> dict[str, Any]:
-    check_keys(table, set(ANALYSIS_DEFAULTS), "[analysis]")
-    out = {**ANALYSIS_DEFAULTS, **table}
+    """The ``[analysis]`` section checked (:class:`AnalysisSection`) as a dict, defaults filled."""
+    out = validated(AnalysisSection, table, "[analysis]").model_dump()
     if not isinstance(out["by"], str):
         fail("[analysis]", f"give by = <trial label> (a string); got {out['by']!r}.")
     out["within"] = _labels_list(out["within"], "[analysis] within")
-    for key in ("n_t", "n_boot", "n_null", "n_perm"):
-        if not isinstance(out[key], int) or out[key] < 0:
-            fail("[analysis]", f"{key} must be a non-negative integer; got {out[key]!r}.")
-    for key in ("zscore", "coding"):
-        if not isinstance(out[key], bool):
-            fail("[analysis]", f"{key} must be true or false; got {out[key]!r}.")
-    if not 0 < float(out["confidence"]) < 1:
-        fail("[analysis]", f"confidence must lie in (0, 1); got {out['confidence']}.")
+    if out["by"] in out["within"]:
+        fail(
+            "[analysis]",
+            f"within repeats by = {out['by']!r}; within names the other labels the manifolds "
+            f"are split by, e.g. within = ['context'] (or leave it out).",
+        )
+    level = 1 - out["confidence"]
+    coarse_p_warning(out["n_perm"], level, "[analysis] ")
     return out
 
 
@@ -208,6 +229,8 @@ def parse_compare(table: Mapping[str, Any], spec: RunSpec) -> dict[str, Any]:
     targets = {t for t, _ in mapping.values()}
     unmapped = [o for o in on if o not in targets]
     check_labels(model, unmapped, f"{where} on")
+    for k, (_, vmap) in mapping.items():
+        _check_value_map(k, model.values.get(k, []), vmap)
     mapping = {
         k: (t, _typed_values(model.values.get(k, []), vmap)) for k, (t, vmap) in mapping.items()
     }
@@ -220,6 +243,31 @@ def _typed_values(model_values: list[Any], vmap: Mapping[str, Any]) -> dict[Any,
     """A TOML value map (string keys) keyed by the model's own values, matched by their text."""
     by_text = {str(v): v for v in model_values}
     return {by_text.get(str(k), k): v for k, v in vmap.items()}
+
+
+def _check_value_map(label: str, model_values: list[Any], vmap: Mapping[str, Any]) -> None:
+    """A value map names exactly the model's values (TOML keys are strings: matched by text)."""
+    if not vmap or not model_values:
+        return
+    have = {str(v) for v in model_values}
+    keys = [str(k) for k in vmap]
+    unknown = [k for k in keys if k not in have]
+    uncovered = [v for v in model_values if str(v) not in keys]
+    if not unknown and not uncovered:
+        return
+    where = f"[compare.mapping.{label}] values"
+    if len(unknown) == len(keys):
+        fail(
+            where,
+            f"maps {keys}, none of which is a value of the model's {label!r}; its values are "
+            f"{model_values}: write values = {{{', '.join(f'{v} = ...' for v in model_values)}}}.",
+        )
+    parts = []
+    if unknown:
+        parts.append(f"maps {unknown}, which the model's {label!r} never takes")
+    if uncovered:
+        parts.append(f"leaves the model's values {uncovered} unmapped")
+    fail(where, "; ".join(parts) + f"; the model's {label!r} takes {model_values}: map each once.")
 
 
 def _check_shared(
@@ -302,7 +350,7 @@ def spec_kind(path: str | Path) -> str:
     'lazy_rich'
     """
     try:
-        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        raw = tomllib.loads(Path(path).read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return "run"
     if "lazy_rich" in raw:

@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar
 
+from neurogeom._params import N_UNITS, SEED, gib, memory_limit_bytes
 from neurogeom.specs._common import (
     _matches,
     _type_error,
@@ -127,8 +128,14 @@ class NetworkConfig(_SectionConfig):
         """Raise ``ValueError`` naming the first bad value."""
         if self.type not in _TYPES:
             raise ValueError(f"network type must be one of {_TYPES}; got {self.type!r}")
-        if isinstance(self.n_units, bool) or not isinstance(self.n_units, int) or self.n_units < 1:
-            raise ValueError(f"n_units must be a positive integer; got {self.n_units!r}")
+        N_UNITS.check("network.n_units", self.n_units)
+        need, limit = network_bytes(self.n_units), memory_limit_bytes()
+        if need > limit:
+            raise ValueError(
+                f"network.n_units = {self.n_units}: its recurrent weights, their gradients and "
+                f"the optimiser's state need about {gib(need)}, more than the {gib(limit)} "
+                "allowed; use fewer units."
+            )
         if self.activation not in _ACTIVATIONS:
             raise ValueError(f"activation must be one of {_ACTIVATIONS}; got {self.activation!r}")
         if self.init not in _INITS:
@@ -266,8 +273,13 @@ _DEVICES = ("cpu", "cuda", "mps")
 
 
 def _check_seed(where: str, seed: int) -> None:
-    if seed < 0:
-        raise ValueError(f"{where} must be a non-negative integer; got {seed}")
+    SEED.check(where, seed)
+
+
+def network_bytes(n_units: int) -> int:
+    """Bytes of a network's recurrent matrix in float32 with its gradient, the optimiser's two
+    moments and the initial copy (five N x N matrices)."""
+    return 5 * 4 * int(n_units) ** 2
 
 
 def parse_target(target: float | str | None, ideal: float | None) -> float | None:

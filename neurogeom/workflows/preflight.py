@@ -15,6 +15,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
+from neurogeom._params import check_monte_carlo
 from neurogeom.geometry.registry import get_measure
 from neurogeom.io.nwb import nwb_info
 from neurogeom.specs._common import (
@@ -33,7 +36,7 @@ from neurogeom.specs.run import (
     parse_compare,
 )
 from neurogeom.specs.train import AnalysisConfig, validate_spec
-from neurogeom.tasks import check_task_spec
+from neurogeom.tasks import build_trial_bank, check_task_spec
 
 __all__ = ["load_run_spec", "load_spec"]
 
@@ -71,10 +74,12 @@ def _file(base: Path, value: Any, where: str) -> Path:
     return path
 
 
-def _nwb_values(path: Path) -> dict[str, list[Any]]:
+def _nwb_values(path: Path) -> tuple[dict[str, list[Any]], tuple[int, int]]:
+    """The trial labels' values of an NWB file, and its (units, trials)."""
     info = nwb_info(path, n_examples=64)
     cols = info["trial_columns"]
-    return {c: v for c, v in cols.items() if c not in info["event_columns"]}
+    values = {c: v for c, v in cols.items() if c not in info["event_columns"]}
+    return values, (int(info.get("n_units") or 1), int(info.get("n_trials") or 2))
 
 
 def _recording(name: str, table: Mapping[str, Any], base: Path) -> Source:
@@ -94,12 +99,14 @@ def _recording(name: str, table: Mapping[str, Any], base: Path) -> Source:
         for key in ("align", "window_s", "bin_size_s"):
             if key not in opts:
                 fail(where, f"an NWB recording needs {key!r} (e.g. window_s = [-0.2, 1.0]).")
-        per_stage = [_nwb_values(p) for p in opts["stages"].values()]
+        read = [_nwb_values(p) for p in opts["stages"].values()]
+        per_stage = [v for v, _ in read]
         shared = set.intersection(*(set(v) for v in per_stage))
         values = {c: sorted({x for v in per_stage for x in v[c]}, key=str) for c in shared}
+        size = (max(s[0] for _, s in read), max(s[1] for _, s in read))
     else:
-        values = {}  # read with the data
-    return Source(name, "recording", opts, values)
+        values, size = {}, None  # read with the data
+    return Source(name, "recording", opts, values, size)
 
 
 def _model(name: str, table: Mapping[str, Any], base: Path) -> Source:
@@ -129,10 +136,60 @@ def _model(name: str, table: Mapping[str, Any], base: Path) -> Source:
     steps = opts.get("steps")
     if steps is not None and len(steps) < 2:
         fail(where, f"a trajectory needs at least 2 checkpoints; steps = {steps}.")
+    if steps is not None:
+        _check_steps(run, spec, steps, where)
+    an = spec.get("analysis", {})
+    size = (int(spec.get("network", {}).get("n_units", 128)), int(an.get("n_trials", 256)))
+    return Source(name, "model", opts, _model_values(spec), size)
+
+
+def _check_steps(run: Path, spec: Mapping[str, Any], steps: Any, where: str) -> None:
+    """The steps asked for are checkpoints of the run (or of its schedule, when it is to be
+    trained), checked before anything is loaded."""
+    if not isinstance(steps, list) or not all(
+        isinstance(s, int) and not isinstance(s, bool) for s in steps
+    ):
+        fail(where, f"steps must be a list of integers (checkpoint steps); got {steps!r}.")
+    found = sorted(
+        int(p.stem.split("_")[1]) for p in (run / "checkpoints").glob("step_*.safetensors")
+    )
+    if not found:
+        from neurogeom.models.train import log_schedule  # no torch at import
+
+        ck, n_steps = spec.get("checkpoints", {}), int(spec["training"].get("n_steps", 2000))
+        found = ck.get("steps") if ck.get("schedule") == "list" else log_schedule(n_steps)
+        found = sorted(s for s in found if s <= n_steps)
+    missing = [s for s in steps if s not in found]
+    if missing:
+        fail(
+            where,
+            f"no checkpoints at steps {missing} in {str(run)!r}; its checkpoints are at steps "
+            f"{found}.",
+        )
+
+
+def _model_values(spec: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """The values of a model's trial labels: its analysis condition grid, else those its
+    analysis trial bank draws (the bank the checkpoints will be run on)."""
     an = spec.get("analysis", {})
     grid = an.get("conditions") or {}
-    values = {str(c): list(grid.get(c, [])) for c in an.get("labels") or []}
-    return Source(name, "model", opts, values)
+    labels = [str(c) for c in an.get("labels") or []]
+    if grid and all(c in grid for c in labels):
+        return {c: list(grid[c]) for c in labels}
+    task = spec["task"]
+    bank = build_trial_bank(
+        task["name"],
+        int(an.get("n_trials", 256)),
+        seed=int(an.get("seed", 12345)),
+        env_kwargs=task.get("kwargs") or {},
+        conditions=grid or None,
+    )
+    table = bank.conditions
+    return {
+        c: sorted(pd.unique(table[c]).tolist(), key=str)
+        for c in (labels or list(table.columns))
+        if c in table.columns
+    }
 
 
 def load_run_spec(path: str | Path) -> RunSpec:
@@ -157,6 +214,16 @@ def load_run_spec(path: str | Path) -> RunSpec:
         not matched on, fewer than 2 stages for a trajectory.
     """
     path = Path(path)
+    try:
+        return _load_run_spec(path)
+    except ValueError as exc:
+        message = str(exc)
+        raise ValueError(
+            message if message.startswith(str(path)) else f"{path}: {message}"
+        ) from None
+
+
+def _load_run_spec(path: Path) -> RunSpec:
     raw = read_toml(path, "run spec")
     if "lazy_rich" in raw:
         fail(
@@ -189,6 +256,15 @@ def load_run_spec(path: str | Path) -> RunSpec:
         None,
         raw,
     )
+    an = spec.analysis
+    try:
+        get_measure(an["measure"])
+    except ValueError as exc:
+        fail("[analysis] measure", str(exc))
+    if an["measure"] in ("glue", "mftma"):
+        for src in spec.sources.values():
+            units, trials = src.size or (1, 2)
+            check_monte_carlo(f"[analysis] (source {src.name!r}) ", an["n_t"], units, trials)
     spec.compare = parse_compare(raw["compare"], spec) if "compare" in raw else None
     test = spec.analysis["test_stages"]
     for src in spec.recordings.values():
