@@ -17,10 +17,6 @@ import xarray as xr
 
 from neurogeom import population
 from neurogeom._deprecation import REMOVED_IN, renamed_arguments
-from neurogeom.geometry.registry import measure_names
-from neurogeom.learning import measure_geometry
-from neurogeom.learning.prepare import balance, window_mean, zscore
-from neurogeom.learning.trajectories import stage_difference, trajectory
 
 __all__ = ["NgAccessor"]
 
@@ -129,6 +125,8 @@ class NgAccessor:
             The measure's variables and ``*_sem``, a ``manifold`` dim with the label values,
             attrs from the estimator plus ``by``, ``within``, ``split``, ``seed``.
         """
+        from neurogeom.geometry.registry import measure_names
+        from neurogeom.learning import measure_geometry
 
         known = measure_names()
         if isinstance(by, str) and by in known and measure not in known:
@@ -181,6 +179,7 @@ class NgAccessor:
         See :func:`neurogeom.learning.measure_geometry` for the arguments (``measures``, ``over``,
         ``within``, ``split``, ``window_s``, ``n_jobs``, ``seed``).
         """
+        from neurogeom.learning import measure_geometry
 
         return measure_geometry(self._obj, by=by, **kwargs)
 
@@ -189,17 +188,20 @@ class NgAccessor:
     def window_mean(self, window_s: population.TimeWindow) -> xr.DataArray:
         """Mean over a time window, ``time`` dropped (see
         :func:`neurogeom.learning.prepare.window_mean`)."""
+        from neurogeom.learning.prepare import window_mean
 
         return window_mean(self._obj, window_s)
 
     def zscore(self, dim: str = "trial", within_stage: bool = True) -> xr.DataArray:
         """Z-score each unit over trials (see :func:`neurogeom.learning.prepare.zscore`)."""
+        from neurogeom.learning.prepare import zscore
 
         return zscore(self._obj, dim=dim, within_stage=within_stage)
 
     def balance(self, by: str | Sequence[str], **kwargs: Any) -> xr.DataArray:
         """The same number of trials per manifold and stage (see
         :func:`neurogeom.learning.prepare.balance`)."""
+        from neurogeom.learning.prepare import balance
 
         return balance(self._obj, by, **kwargs)
 
@@ -208,11 +210,13 @@ class NgAccessor:
     ) -> xr.Dataset:
         """A measure along ``stage`` with resampling error and a shuffle null (see
         :func:`neurogeom.learning.trajectories.trajectory`)."""
+        from neurogeom.learning.trajectories import trajectory
 
         return trajectory(self._obj, by, measure, **kwargs)
 
     def stage_difference(self, by: str | Sequence[str], **kwargs: Any) -> xr.Dataset:
         """The change of a measure between two stages, with an interval and a permutation
         p-value (see :func:`neurogeom.learning.trajectories.stage_difference`)."""
+        from neurogeom.learning.trajectories import stage_difference
 
         return stage_difference(self._obj, by, **kwargs)
