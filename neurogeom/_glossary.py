@@ -119,6 +119,7 @@ GLOSSARY: dict[str, Term] = {
     'dale': Term("excitatory and inhibitory units obey Dale's law", 'bool', False),
     'data': Term('the data array', 'array', REQUIRED),
     'decision_period': Term('the task period in which the choice is read', 'name', REQUIRED),
+    'describe': Term('an item in words, for error messages', 'callable', None),
     'device': Term('torch device', 'name', 'auto'),
     'dichotomies': Term('which dichotomies of the manifolds are used', 'name', 'nontrivial'),
     'dim': Term('the dim the function works along', 'dim name', 'trial'),

@@ -19,7 +19,7 @@ Backends:
 
 Whatever runs them, results come back in input order and equal the serial ones for the same
 inputs (items carry their own seeds); an exception raised by an item is raised again here, its
-message prefixed by the item's position and value. Under dask a task whose worker dies is rerun
+message prefixed by the item in words (``describe``, or the item's ``label``). Under dask a task whose worker dies is rerun
 on another worker by the scheduler, so tasks must be idempotent (pure functions of their item,
 which every fan-out in neurogeom is).
 """
@@ -62,14 +62,28 @@ def _call(func: Callable[[Any], Any], index: int, item: Any) -> tuple[int, Any]:
         return index, _Failure(index, exc)
 
 
-def _short(item: Any, limit: int = 80) -> str:
-    text = repr(item)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+def _name(item: Any, index: int, describe: Callable[[Any], str] | None) -> str:
+    """The item in words: ``describe(item)``, an item's own ``label``, or its position (with its
+    value when that is a short plain value; never the repr of an array)."""
+    if describe is not None:
+        return str(describe(item))
+    label = getattr(item, "label", None)
+    if isinstance(label, str):
+        return label
+    if isinstance(item, str | int | float) and not isinstance(item, bool):
+        text = repr(item)
+        if len(text) <= 40:
+            return f"item {index} ({text})"
+    return f"item {index}"
 
 
-def _raise(failure: _Failure, items: Sequence[Any]) -> None:
+def _raise(failure: _Failure, items: Sequence[Any], describe: Callable[[Any], str] | None) -> None:
+    """Raise an item's error again, its message prefixed by the item in words (an empty name
+    re-raises it as it is: a single computation needs no pointer)."""
     exc = failure.error
-    where = f"item {failure.index} ({_short(items[failure.index])})"
+    where = _name(items[failure.index], failure.index, describe)
+    if not where:
+        raise exc
     try:
         new = type(exc)(f"{where}: {exc}")
     except Exception:  # an exception type with another signature: keep it, add a note
@@ -283,6 +297,7 @@ def parallel_map(
     backend: str | None = None,
     scheduler: Any = None,
     on_result: Callable[[int, R], None] | None = None,
+    describe: Callable[[T], str] | None = None,
 ) -> list[R]:
     """Apply ``func`` to every item, in order, serially, in joblib processes or on a dask cluster.
 
@@ -307,6 +322,11 @@ def parallel_map(
     on_result : callable, optional
         ``on_result(index, result)``, called in this process as each item finishes (in the order
         they finish), e.g. to write results as they arrive or advance a progress bar.
+    describe : callable, optional
+        ``describe(item)``: the item in words (``"stage 'late'"``, ``"split context=9"``,
+        ``"bootstrap replicate 3"``), named in the message of an error it raises (``""``: the
+        error is raised as it is). Default: the item's ``label`` attribute when it has one, else
+        its position.
 
     Returns
     -------
@@ -319,7 +339,8 @@ def parallel_map(
         A bad ``n_jobs``, or ``backend="dask"`` with no cluster.
     Exception
         The first exception an item raised (in completion order), of its own type where
-        possible, its message prefixed by ``item <i> (<item>)``.
+        possible, its message prefixed by the item in words (see ``describe``), never by the
+        repr of an array.
 
     See Also
     --------
@@ -363,7 +384,7 @@ def parallel_map(
     except _Stop:
         pass
     if failures:
-        _raise(failures[0], items)
+        _raise(failures[0], items, describe)
     return results
 
 

@@ -46,6 +46,7 @@ __all__ = [
     "with_valid_mask",
     "Manifolds",
     "manifolds",
+    "check_labels",
     "trial_labels",
     "select",
     "select_stage",
@@ -233,7 +234,11 @@ def validate(pop: Any) -> xr.DataArray:
             raise ValueError(
                 f"coord {name!r} has dims {coord.dims}; label coords must be 1-D (on one of {DIMS})."
             )
+    for name in trial_labels(pop):
+        _check_scalars(name, np.asarray(pop[name].values))
     if "time" in pop.dims:
+        if pop["time"].dtype.kind in "mM":
+            raise TypeError(_TIME_IN_SECONDS.format(dtype=pop["time"].dtype))
         t = np.asarray(pop["time"].values, dtype=float)
         if not np.all(np.isfinite(t)) or np.any(np.diff(t) <= 0):
             raise ValueError(
@@ -285,9 +290,34 @@ def _label_vector(name: str, values: Any, n: int, dim: str) -> np.ndarray:
         raise ValueError(
             f"coord {name!r} must be 1-D with one value per {dim} ({n}); got shape {vec.shape}."
         )
+    if dim == "time" and vec.dtype.kind in "mM":
+        raise TypeError(_TIME_IN_SECONDS.format(dtype=vec.dtype))
     if vec.dtype == object:
+        _check_scalars(name, vec)
         vec = vec.astype(str) if all(isinstance(v, str) for v in vec) else vec
     return vec
+
+
+_TIME_IN_SECONDS = (
+    "the 'time' coord holds {dtype} values; give time in seconds (floats), e.g. "
+    "time=td / np.timedelta64(1, 's') or pd.to_timedelta(td).total_seconds()."
+)
+
+
+def _check_scalars(name: Any, values: np.ndarray) -> None:
+    """A label holds one scalar (str, number, bool, None) per entry, never a dict or list."""
+    for v in values.tolist() if values.dtype == object else ():
+        if isinstance(v, Mapping | list | tuple | set | np.ndarray):
+            raise TypeError(
+                f"label {name!r} holds {type(v).__name__} values (e.g. {_brief(v)}); labels must "
+                "be scalars (str, int, float or bool), one per trial. Give each field its own "
+                f"label, e.g. trial_coords={{'{name}_a': [d['a'] for d in ...]}}."
+            )
+
+
+def _brief(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 # ---- manifolds: the geometry engine's numeric input -----------------------------------------------
@@ -387,7 +417,7 @@ def manifolds(
     UserWarning
         Once if trials whose ``by``/``within`` label is missing (NaN or None, e.g. catch trials)
         are left out (a missing label is never a manifold), and once if points with missing
-        (NaN) values are dropped.
+        (NaN) values are dropped; label values that look alike (see :func:`check_labels`).
 
     Raises
     ------
@@ -399,6 +429,21 @@ def manifolds(
     by_t = label_names(by)
     cols = [*by_t, *label_names(within)]
     _check_manifold_labels(pop, by_t, cols)
+    return _manifolds(pop, by_t, cols, window_s, stage, points, min_points, check=True)
+
+
+def _manifolds(
+    pop: xr.DataArray,
+    by_t: tuple[str, ...],
+    cols: list[str],
+    window_s: TimeWindow,
+    stage: Any,
+    points: str,
+    min_points: int,
+    check: bool = False,
+) -> Manifolds:
+    """:func:`manifolds` of a checked tensor and labels; ``check``: warn about look-alike label
+    values (:func:`check_labels`), else the caller did so once."""
     if "stage" in pop.dims:
         if stage is None:
             raise ValueError(
@@ -409,6 +454,8 @@ def manifolds(
         pop = select_stage(pop, stage)
     elif stage is not None:
         raise ValueError("stage= was given but the tensor has no 'stage' dim.")
+    if check:
+        check_labels(pop, cols)
     samples = _window_points(pop, window_s, points)
     sample_dim = "sample" if "sample" in samples.dims else "trial"
     x = np.asarray(samples.transpose(sample_dim, "unit").values, dtype=np.float64)
@@ -443,6 +490,119 @@ def manifolds(
         within=tuple(cols[len(by_t) :]),
         feature_names=np.asarray(pop["unit"].values),
     )
+
+
+def check_labels(pop: xr.DataArray, by: str | Sequence[str]) -> None:
+    """Warn about trial-label values that look alike, and stages that hold other values.
+
+    Called once wherever manifolds are built from a tensor (:func:`manifolds`, the measures of
+    :mod:`neurogeom.learning`), so a label spelled two ways is seen before it becomes two
+    manifolds.
+
+    Parameters
+    ----------
+    pop : xarray.DataArray
+        Population tensor with a ``trial`` dim.
+    by : str or sequence of str
+        The trial labels to check (those that define manifolds or split an analysis); names the
+        tensor lacks are skipped.
+
+    Warns
+    -----
+    UserWarning
+        For each label: float values equal within a relative 1e-9 (``0.1 + 0.2`` and ``0.3``),
+        strings equal after stripping whitespace (``'left'`` and ``'left '``), strings that
+        differ only in case (``'left'`` and ``'Left'``), each naming the values and how to
+        merge them. With a ``stage`` dim: stages whose trials (those with data) hold other
+        values of a label, naming the stages and the values found in some stages only.
+
+    Raises
+    ------
+    TypeError
+        A label holding non-scalar values (dicts, lists) instead of one scalar per trial.
+    """
+    present = set(trial_labels(pop))
+    names = [b for b in label_names(by) if b in present]
+    for name in names:
+        values = np.asarray(pop[name].values)
+        _check_scalars(name, values)
+        for message in _look_alike(name, values):
+            warnings.warn(message, UserWarning, stacklevel=3)
+    if "stage" in pop.dims and pop.sizes["stage"] > 1 and names:
+        message = _stage_label_sets(pop, names)
+        if message:
+            warnings.warn(message, UserWarning, stacklevel=3)
+
+
+def _look_alike(name: str, values: np.ndarray) -> list[str]:
+    """Messages for the values of one label that are probably meant to be one value."""
+    uniq = pd.unique(pd.Series(values).dropna())
+    if values.dtype.kind == "f" and len(uniq) > 1:
+        u = np.sort(uniq.astype(float))
+        close = np.abs(np.diff(u)) <= 1e-9 * np.maximum(np.abs(u[:-1]), np.abs(u[1:]))
+        pairs = [f"{float(u[i])!r} and {float(u[i + 1])!r}" for i in np.flatnonzero(close)[:3]]
+        if pairs:
+            return [
+                f"trial label {name!r} has values equal to rounding error: {'; '.join(pairs)}; "
+                "they become separate manifolds. If they are one condition, round them: "
+                f"pop.assign_coords({name}=pop[{name!r}].round(9))."
+            ]
+        return []
+    strings = [v for v in uniq.tolist() if isinstance(v, str)]
+    out = []
+    for key, what, fix in (
+        (str.strip, "differ only by surrounding whitespace", "str.strip()"),
+        (lambda v: v.strip().casefold(), "differ only in case", "str.lower()"),
+    ):
+        groups: dict[str, list[str]] = {}
+        for v in strings:
+            groups.setdefault(key(v), []).append(v)
+        alike = [g for g in groups.values() if len(g) > 1]
+        if what == "differ only in case":  # whitespace-only groups were named already
+            alike = [g for g in alike if len({v.strip() for v in g}) > 1]
+        if alike:
+            shown = "; ".join(" and ".join(repr(v) for v in sorted(g)) for g in alike[:3])
+            out.append(
+                f"trial label {name!r} has values that {what}: {shown}; they become separate "
+                f"manifolds. If they are one condition, merge them: pop.assign_coords({name}="
+                f"('trial', pop[{name!r}].to_series().{fix}.to_numpy()))."
+            )
+    return out
+
+
+def _stage_label_sets(pop: xr.DataArray, names: list[str]) -> str:
+    """A message naming the stages whose trials (with data) hold other values of a label."""
+    other = [d for d in pop.dims if d not in ("stage", "trial")]
+    has_data = np.asarray(pop.notnull().any(other).transpose("stage", "trial").values)
+    stages = [_stage_name(pop, i) for i in range(pop.sizes["stage"])]
+    parts = []
+    for name in names:
+        vals = np.asarray(pop[name].values)
+        sets = []
+        for i in range(len(stages)):
+            sets.append(set(pd.Series(vals[has_data[i]]).dropna().tolist()))
+        everywhere = set.intersection(*sets)
+        if all(s == everywhere for s in sets):
+            continue
+        held = [
+            f"stage {st} has {sorted(s - everywhere, key=_sort_key) or 'none'}"
+            for st, s in zip(stages, sets)
+        ]
+        parts.append(f"values of {name!r} not at every stage: {', '.join(held)}")
+    if not parts:
+        return ""
+    return (
+        "the stages hold different trial-label values, so their manifolds are not the same "
+        f"conditions: {'; '.join(parts)}. Compare stages on the values they share "
+        "(pop.ng.select(...)), or fix the spelling of the labels."
+    )
+
+
+def _stage_name(pop: xr.DataArray, i: int) -> str:
+    """A stage in words: its ``label`` coord when there is one, else its ``stage`` value."""
+    if "label" in pop.coords and pop["label"].dims == ("stage",):
+        return repr(pop["label"].values[i].item())
+    return repr(pop["stage"].values[i].item())
 
 
 def _check_manifold_labels(pop: xr.DataArray, by: tuple[str, ...], cols: list[str]) -> None:

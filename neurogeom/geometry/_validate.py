@@ -6,6 +6,7 @@ what these functions return.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Hashable
 from numbers import Integral, Real
 from typing import Any
@@ -102,7 +103,36 @@ def points_and_labels(
             f"{caller}() got {x.shape[0]} identical points (every feature is constant); the "
             "manifolds cannot be told apart. Check the input selection."
         )
+    differs = np.flatnonzero(np.any(x != x[0], axis=1))
+    if len(differs) == x.shape[0] - 1:  # row 0 is the odd one out
+        differs = np.array([0]) if np.all(x[1:] == x[1]) else differs
+    if len(differs) == 1:
+        raise ValueError(
+            f"{caller}() got {x.shape[0]} points of which all but one (row {int(differs[0])}) "
+            "are identical; like all-zero points, that is no geometry to measure (its values "
+            "are effectively constant). Check the input (a tiny value in otherwise empty data?)."
+        )
+    same = identical_manifolds(x, codes)
+    if same:
+        shown = "; ".join(" and ".join(repr(names[c]) for c in group) for group in same[:3])
+        warnings.warn(
+            f"{caller}(): manifolds {shown} hold identical points (e.g. all zero: silent "
+            "conditions or zero-filled missing data); no direction separates them, so the "
+            "capacity counts them as distinct and is inflated. Drop or merge those conditions.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
     return x, codes.astype(np.intp), names
+
+
+def identical_manifolds(x: np.ndarray, codes: np.ndarray) -> list[list[int]]:
+    """Groups of manifold codes whose point sets are identical (the same rows, in any order)."""
+    keys: dict[bytes, list[int]] = {}
+    for c in range(int(codes.max()) + 1):
+        rows = x[codes == c]
+        rows = rows[np.lexsort(rows.T[::-1])]
+        keys.setdefault(rows.tobytes() + bytes(str(rows.shape), "ascii"), []).append(c)
+    return [g for g in keys.values() if len(g) > 1]
 
 
 def unit_scale(x: np.ndarray, name: str, caller: str) -> tuple[np.ndarray, float]:

@@ -207,7 +207,10 @@ def _row_mask(frame: pd.DataFrame, rule: Any, what: str) -> np.ndarray:
                     f"{list(frame.columns)}."
                 )
             wanted = list(want) if isinstance(want, list | tuple | set | np.ndarray) else [want]
-            mask &= frame[col].isin(wanted).to_numpy()
+            hits = frame[col].isin(wanted).to_numpy()
+            if not hits.any():
+                _explain_no_match(frame[col], wanted, what, col)
+            mask &= hits
     else:
         raise TypeError(
             f"{what} must be a dict (column -> value or list), a callable on the DataFrame or a "
@@ -219,6 +222,21 @@ def _row_mask(frame: pd.DataFrame, rule: Any, what: str) -> np.ndarray:
             f"shape {mask.shape} and dtype {mask.dtype}."
         )
     return mask
+
+
+def _explain_no_match(column: pd.Series, wanted: list[Any], what: str, col: str) -> None:
+    """Raise when a filter value can never match its column because their types differ (the
+    string '1' against a column of integers)."""
+    kind = column.dtype.kind
+    holds = {"i": "integers", "u": "integers", "f": "floats", "b": "booleans"}.get(kind)
+    if holds is None or not all(isinstance(w, str) for w in wanted):
+        return
+    values = sorted(pd.unique(column.dropna()).tolist())[:10]
+    raise ValueError(
+        f"{what}[{col!r}] = {wanted[0] if len(wanted) == 1 else wanted!r} gives strings, but column "
+        f"{col!r} holds {holds} (values {values}), so no row matches; give {holds} "
+        f"(e.g. {what}={{{col!r}: {values[0]!r}}})."
+    )
 
 
 # ---- spikes and continuous series ------------------------------------------------------------------

@@ -39,6 +39,16 @@ __all__ = [
 def _renamed(model: xr.DataArray, mapping: Mapping[str, Any], brain_labels: list[str]):
     """The model with labels renamed (and values mapped) to the brain's."""
     model_labels = trial_labels(model)
+    targets: dict[str, list[str]] = {}
+    for src, target in mapping.items():
+        name = target if isinstance(target, str) else target[0]
+        targets.setdefault(str(name), []).append(src)
+    for name, sources in targets.items():
+        if len(sources) > 1:
+            raise ValueError(
+                f"mapping sends model labels {sources} all to {name!r}; one brain label takes one "
+                "model label. Map the others to other labels, or leave them out of mapping."
+            )
     for src, target in mapping.items():
         if src not in model_labels:
             raise ValueError(
@@ -93,7 +103,8 @@ def match_conditions(
     Raises
     ------
     ValueError
-        A mapping from a label the model lacks or to a label the brain lacks; a label of ``by``
+        A mapping from a label the model lacks or to a label the brain lacks, or of two model
+        labels onto one brain label; a label of ``by``
         missing from either tensor; no shared value of a label.
 
     Examples

@@ -30,9 +30,12 @@ from neurogeom._provenance import attr_value, child_seed
 from neurogeom.geometry.registry import Measure, get_measure, measure_names
 from neurogeom.parallel import parallel_map
 from neurogeom.population import (
+    _check_manifold_labels,
+    _manifolds,
+    _stage_name,
+    check_labels,
     label_names,
     labelled_rows,
-    manifolds,
     select,
     select_window,
     trial_labels,
@@ -60,6 +63,7 @@ class _Task:
     manifold: np.ndarray  # the manifold coord (label values or readable names), in code order
     calls: tuple[_Call, ...]
     seed: int
+    label: str = ""  # the index in words ("stage 'late', split context=9"), for error messages
 
 
 @dataclass(frozen=True)
@@ -253,26 +257,59 @@ def _compute(task: _Task) -> list[xr.Dataset]:
     return out
 
 
+def _where(pop: xr.DataArray, grid: _Grid, idx: tuple[int, ...]) -> str:
+    """One index of the grid in words: ``"stage 'late', split context=9, window 0.1-0.2 s"``."""
+    parts = []
+    for d, i in zip(grid.over, idx):
+        parts.append(f"stage {_stage_name(pop, i)}" if d == "stage" else f"{d} index {i}")
+    k = len(grid.over)
+    if grid.split:
+        parts.append(f"split {grid.split}={grid.split_values[idx[k]]!r}")
+        k += 1
+    if grid.window_dim:
+        start, stop = grid.windows[idx[k]]
+        parts.append(f"window {start}-{stop} s")
+    return ", ".join(parts)
+
+
 def _tasks(
-    pop: xr.DataArray, grid: _Grid, calls: tuple[_Call, ...], seed: int, **manifold_args: Any
+    pop: xr.DataArray,
+    grid: _Grid,
+    calls: tuple[_Call, ...],
+    seed: int,
+    *,
+    by: tuple[str, ...],
+    cols: list[str],
+    points: str,
 ) -> tuple[list[_Task], dict[str, dict[str, Any]], np.ndarray]:
     """One task per index of the grid; the label values of every manifold name; the seeds."""
     shape = grid.shape(pop)
     seeds = np.empty(shape, dtype=np.int64)
     tasks, label_map = [], {}
     for idx in itertools.product(*[range(n) for n in shape]):
+        where = _where(pop, grid, idx)
         sub = pop.isel(dict(zip(grid.over, idx))) if grid.over else pop
         k = len(grid.over)
         if grid.split:
             sub = select(sub, **{grid.split: grid.split_values[idx[k]]})
             k += 1
         window = grid.windows[idx[k]] if grid.window_dim else grid.windows[0]
-        mf = manifolds(sub, window_s=window, **manifold_args)
+        try:
+            mf = _manifolds(sub, by, cols, window, None, points, 2)
+            if mf.n_manifolds < 2:
+                raise ValueError(
+                    f"only 1 manifold ({mf.names()[0]}); a measure needs at least 2 conditions "
+                    "to tell apart. Select the stages or split values that hold several."
+                )
+        except ValueError as exc:
+            if not where:
+                raise
+            raise ValueError(f"{where}: {exc}") from None
         coords = mf.coords()
         for i, name in enumerate(coords["manifold"].tolist()):
             label_map[name] = {c: v[i] for c, v in coords.items() if c != "manifold"}
         seeds[idx] = child_seed(seed, *idx) if idx else seed
-        tasks.append(_Task(mf.points, mf.labels, coords["manifold"], calls, int(seeds[idx])))
+        tasks.append(_Task(mf.points, mf.labels, coords["manifold"], calls, int(seeds[idx]), where))
     return tasks, label_map, seeds
 
 
@@ -435,8 +472,12 @@ def measure_geometry(
     chosen = _resolve_measures(label_names(measures))
     calls = _plan_calls(chosen, kwargs)
     labels = (*label_names(by), *label_names(within))
+    _check_manifold_labels(pop, label_names(by), list(labels))
     pop, grid = _grid(pop, over, split, window_s, labels)
-    tasks, label_map, seeds = _tasks(pop, grid, calls, seed, by=by, within=within, points=points)
+    check_labels(pop, (*labels, *([split] if split else [])))
+    tasks, label_map, seeds = _tasks(
+        pop, grid, calls, seed, by=label_names(by), cols=list(labels), points=points
+    )
 
     raw = parallel_map(_compute, tasks, n_jobs=n_jobs)
     out = _combine([_merge_measures(calls, r) for r in raw], grid.dims, grid.shape(pop))

@@ -420,13 +420,7 @@ def resample_pseudopopulation(
     if not any(staged):
         out = pool(pops, by, n_trials=n_trials, seed=child_seed(seed, draw), **pool_options)
     else:
-        if not all(staged) or any(
-            not np.array_equal(p["stage"].values, pops[0]["stage"].values) for p in pops
-        ):
-            raise ValueError(
-                "every session needs the same stages to be pooled stage by stage; select the "
-                "shared stages first (p.sel(stage=[...]))."
-            )
+        _check_same_stages(pops)
         if n_trials is None:
             n_trials = _smallest_condition(pops, by)
         parts = [
@@ -449,6 +443,33 @@ def resample_pseudopopulation(
         pseudo_draw=draw,
         pseudo_seed=seed,
     )
+
+
+def _stages_in_words(pop: xr.DataArray) -> list[Any]:
+    """The stages of a session as the user named them: the ``label`` coord, else ``stage``."""
+    if "stage" not in pop.dims:
+        return []
+    stages = pop["stage"].values.tolist()
+    if "label" in pop.coords and pop["label"].dims == ("stage",):
+        labels = pop["label"].values.tolist()
+        return stages if labels == stages else [f"{s} ({lab})" for s, lab in zip(stages, labels)]
+    return stages
+
+
+def _check_same_stages(pops: list[xr.DataArray]) -> None:
+    """Sessions pooled stage by stage hold the same stages (values and labels), in one order."""
+    first = pops[0]
+    for i, p in enumerate(pops):
+        same = "stage" in p.dims and np.array_equal(p["stage"].values, first["stage"].values)
+        if same and "label" in first.coords and first["label"].dims == ("stage",):
+            same = "label" in p.coords and np.array_equal(p["label"].values, first["label"].values)
+        if not same:
+            raise ValueError(
+                f"session {i} has stages {_stages_in_words(p)} but session 0 has "
+                f"{_stages_in_words(first)}; sessions are pooled stage by stage, so every "
+                "session needs the same stages in the same order. Select and order the shared "
+                "stages first (p.sel(stage=[...]))."
+            )
 
 
 def _with_data(pop: xr.DataArray) -> xr.DataArray:

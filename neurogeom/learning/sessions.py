@@ -6,12 +6,13 @@ registration), are one tensor with a dense ``stage`` dim; :func:`stack_sessions`
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 
 import numpy as np
 import xarray as xr
 
-from neurogeom.population import make_population, trial_labels
+from neurogeom.population import make_population, trial_labels, validate
 
 __all__ = ["stack_sessions"]
 
@@ -32,8 +33,40 @@ def stack_sessions(pops: Mapping[str, xr.DataArray]) -> xr.DataArray:
         the other, each stage holding data only on its own session's trials; the trial labels
         every session has; stage coords ``label`` (the names) and ``step`` (0, 1, ...: the
         session index).
+
+    Raises
+    ------
+    TypeError
+        ``pops`` is not a mapping (a list of tensors: give them names).
+    ValueError
+        A session with a ``stage`` dim already, or sessions with other unit ids or time bins.
+
+    Warns
+    -----
+    UserWarning
+        A trial label that some sessions lack (it is dropped), naming the label and sessions.
     """
-    names, parts = list(pops), list(pops.values())
+    if not isinstance(pops, Mapping):
+        raise TypeError(
+            "stack_sessions needs a mapping of session name -> tensor, in learning order, e.g. "
+            f"stack_sessions({{'early': pop_a, 'late': pop_b}}); got a {type(pops).__name__}."
+        )
+    if not pops:
+        raise ValueError("stack_sessions needs at least one session tensor.")
+    names, parts = [str(n) for n in pops], list(pops.values())
+    for name, p in zip(names, parts):
+        validate(p)
+        if "stage" in p.dims:
+            raise ValueError(
+                f"session {name!r} already has a 'stage' dim ({p.sizes['stage']} stages); "
+                "stack_sessions stacks one-stage tensors. Select one stage of it "
+                "(p.isel(stage=0)), or join staged tensors with xr.concat([...], dim='stage')."
+            )
+        if "trial" not in p.dims or "unit" not in p.dims:
+            raise ValueError(
+                f"session {name!r} has dims {tuple(p.dims)}; stack_sessions needs "
+                "('trial', [time,] 'unit')."
+            )
     first = parts[0]
     for name, p in zip(names, parts):
         if not np.array_equal(p["unit"].values, first["unit"].values):
@@ -47,6 +80,15 @@ def stack_sessions(pops: Mapping[str, xr.DataArray]) -> xr.DataArray:
                 "every session with the same window_s and bin_size_s."
             )
     labels = sorted(set.intersection(*(set(trial_labels(p)) for p in parts)))
+    for label in sorted(set().union(*(set(trial_labels(p)) for p in parts)) - set(labels)):
+        lacking = [n for n, p in zip(names, parts) if label not in trial_labels(p)]
+        warnings.warn(
+            f"trial label {label!r} is dropped: session(s) {lacking} lack it (the stacked "
+            f"tensor keeps the labels every session has, {labels}). Add it to those sessions "
+            f"(p.assign_coords({label}=('trial', [...]))) to keep it.",
+            UserWarning,
+            stacklevel=2,
+        )
     inner = [d for d in first.dims if d != "trial"]
     n = [p.sizes["trial"] for p in parts]
     data = np.full((len(parts), sum(n), *(first.sizes[d] for d in inner)), np.nan)

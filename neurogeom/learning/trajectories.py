@@ -281,11 +281,19 @@ def _null_batch(
     return out
 
 
-def _fan_out(batch_fn: Any, n: int, n_jobs: int) -> list[Any]:
+def _fan_out(batch_fn: Any, n: int, n_jobs: int, what: str = "replicate") -> list[Any]:
     """Replicates ``0..n-1`` through :func:`neurogeom.parallel.parallel_map`, in order; each
-    replicate's geometry runs in one worker (its own fan-out serial)."""
+    replicate's geometry runs in one worker (its own fan-out serial). An error names the
+    replicates of its batch (``"bootstrap replicates 0-24"``)."""
 
-    parts = parallel_map(batch_fn, batches(list(range(n)), n_jobs), n_jobs=n_jobs)
+    def describe(batch: list[int]) -> str:
+        if len(batch) == 1:
+            return f"{what} {batch[0]}"
+        return f"{what}s {batch[0]}-{batch[-1]}"
+
+    parts = parallel_map(
+        batch_fn, batches(list(range(n)), n_jobs), n_jobs=n_jobs, describe=describe
+    )
     return [ds for part in parts for ds in part]
 
 
@@ -452,11 +460,11 @@ def trajectory(
             one = functools.partial(
                 _boot_batch, setup=inner, draws=draws, how=resample, fraction=fraction, seed=seed
             )
-            boot = _stack(_fan_out(one, n_boot, n_jobs), names)
+            boot = _stack(_fan_out(one, n_boot, n_jobs, f"{resample} replicate"), names)
     null = None
     if n_perm:
         one = functools.partial(_null_batch, setup=inner, pop=pop, pseudo=pseudo, seed=seed)
-        null = _stack(_fan_out(one, n_perm, n_jobs), names)
+        null = _stack(_fan_out(one, n_perm, n_jobs, "shuffle replicate"), names)
     out = _assemble(point, names, boot, null, how, fraction, confidence, keep_replicates)
     out.attrs = dict(point.attrs)
     out.attrs.update(
@@ -522,7 +530,14 @@ def _one_difference(
     seed: int,
 ) -> dict[str, Any]:
     """Difference (second stage minus first) on one tensor, its interval and permutation p."""
-    sub = _check_stages(pop).isel(stage=[_stage_index(pop, s) for s in stages])
+    index = [_stage_index(_check_stages(pop), s) for s in stages]
+    if index[0] == index[1]:
+        raise ValueError(
+            f"stages must name two different stages; {stages[0]!r} and {stages[1]!r} are the "
+            f"same stage (the stages are {pop['stage'].values.tolist()}). A stage compared with "
+            "itself has no difference to test."
+        )
+    sub = pop.isel(stage=index)
     point = setup.estimate(sub, seed)
     values = point[output].values
     diff = float(values[1] - values[0])
@@ -531,8 +546,8 @@ def _one_difference(
     one = functools.partial(
         _difference_batch, setup=inner, draws=draws, output=output, fraction=fraction, seed=seed
     )
-    boot = _fan_out(functools.partial(one, null=False), n_boot, setup.n_jobs)
-    null = _fan_out(functools.partial(one, null=True), n_perm, setup.n_jobs)
+    boot = _fan_out(functools.partial(one, null=False), n_boot, setup.n_jobs, "subsample")
+    null = _fan_out(functools.partial(one, null=True), n_perm, setup.n_jobs, "permutation")
     boot_a = np.asarray(boot)
     scale = np.sqrt(fraction / (1 - fraction))
     low, high = (
