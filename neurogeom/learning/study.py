@@ -183,12 +183,15 @@ def _measure_many(measure: str, problems: list[tuple[np.ndarray, np.ndarray]], s
              for n in names if n in ds}
             for i in range(len(problems))
         ]  # fmt: skip
+    import inspect
+
     func = m.resolve()
+    takes_seed = "seed" in inspect.signature(func).parameters
     out = []
     for (x, y), s in zip(problems, seeds):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            ds = func(x, y, seed=s, **options)
+            ds = func(x, y, **({"seed": s} if takes_seed else {}), **options)
         if isinstance(ds, xr.DataArray):
             ds = ds.to_dataset(name=m.outputs[0].name)
         out.append(
