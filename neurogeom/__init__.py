@@ -39,8 +39,17 @@ _EXPORTS: dict[str, str] = {
 
 _SUBPACKAGES = frozenset(
     {
-        "accessor", "geometry", "io", "learning", "models", "tasks", "population", "data",
-        "parallel", "studies", "synthetic",
+        "accessor",
+        "geometry",
+        "io",
+        "learning",
+        "models",
+        "tasks",
+        "population",
+        "data",
+        "parallel",
+        "studies",
+        "synthetic",
     }
 )
 

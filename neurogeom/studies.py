@@ -416,4 +416,3 @@ def load_study(path: str | os.PathLike) -> xr.DataTree:
             pop = with_valid_mask(ds[variable])
             node.dataset = pop.to_dataset(name=variable).assign_attrs(ds.attrs)
     return tree
-

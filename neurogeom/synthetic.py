@@ -172,7 +172,11 @@ def synthetic_study(
             latent = sep * centres[labels] + spread * rng.normal(size=(labels.size, latent_dim))
             data = latent @ embed.T + noise * rng.normal(size=(labels.size, n_u))
             session = f"ses-{s}"
-            units = np.arange(n_u) if shared_units else [f"{subject}-{session}-u{u}" for u in range(n_u)]
+            units = (
+                np.arange(n_u)
+                if shared_units
+                else [f"{subject}-{session}-u{u}" for u in range(n_u)]
+            )
             source[subject][session] = make_population(
                 data,
                 dims=("trial", "unit"),

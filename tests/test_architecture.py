@@ -149,7 +149,7 @@ def test_no_import_cycle():
             if nxt not in graph:
                 continue
             if color[nxt] == 1:
-                cycles.append(stack[stack.index(nxt):] + [nxt])
+                cycles.append(stack[stack.index(nxt) :] + [nxt])
             elif color[nxt] == 0:
                 visit(nxt)
         stack.pop()

@@ -24,7 +24,10 @@ def test_sessions_with_their_own_units_and_trials_run_through_every_analysis():
     tree = ng.synthetic_study(n_subjects=4, n_sessions=(6, 8), change=3.0, seed=2)
     sizes = {(n.attrs["subject"], n.attrs["session"]): dict(node_tensor(n).sizes)
              for n in session_nodes(tree)}  # fmt: skip
-    assert len({s["unit"] for s in sizes.values()}) > 3 and len({s["trial"] for s in sizes.values()}) > 3
+    assert (
+        len({s["unit"] for s in sizes.values()}) > 3
+        and len({s["trial"] for s in sizes.values()}) > 3
+    )
     traj = study_trajectory(tree, by="condition", n_boot=6, n_t=30, seed=1)
     assert traj.capacity.dims == ("subject", "stage") and traj.sizes["subject"] == 4
     assert np.all(traj.n_points.values >= 15) and "n_units" in traj
@@ -84,6 +87,7 @@ def test_stage_split_tensor_is_a_study_of_checkpoints():
     assert [n.attrs["phase"] for n in session_nodes(tree, "net-0")] == ["early", "mid", "late"]
 
 
+@pytest.mark.slow  # about 110 s on 2 cores: 250 studies
 def test_no_change_false_positives_and_planted_change_power():
     """Paired test through the study path: rejections at 0.05 over seeded synthetic studies."""
     n_studies = 200
@@ -104,9 +108,13 @@ def test_no_change_false_positives_and_planted_change_power():
 def test_memory_of_a_study_is_a_fraction_of_the_dense_stage_tensor():
     rng = np.random.default_rng(0)
     sessions = {
-        f"s{i}": ng.make_population(rng.normal(size=(500, 40)), dims=("trial", "unit"),
-                                    quantity="rate_hz", trial_coords={"c": np.arange(500) % 2},
-                                    unit=np.arange(40))  # fmt: skip
+        f"s{i}": ng.make_population(
+            rng.normal(size=(500, 40)),
+            dims=("trial", "unit"),
+            quantity="rate_hz",
+            trial_coords={"c": np.arange(500) % 2},
+            unit=np.arange(40),
+        )  # fmt: skip
         for i in range(20)
     }
     tracemalloc.start()
@@ -114,8 +122,9 @@ def test_memory_of_a_study_is_a_fraction_of_the_dense_stage_tensor():
     dense = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     tree = ng.study({"m": sessions})
-    study_geometry(ng.study({"w": dict(list(sessions.items())[:2])}), by="c",
-                   measure="participation_ratio")  # imports, caches: not the analysis's memory
+    study_geometry(
+        ng.study({"w": dict(list(sessions.items())[:2])}), by="c", measure="participation_ratio"
+    )  # imports, caches: not the analysis's memory
     tracemalloc.start()
     study_geometry(tree, by="c", measure="participation_ratio")
     used = tracemalloc.get_traced_memory()[1]

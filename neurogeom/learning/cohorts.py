@@ -115,8 +115,10 @@ def compare_cohorts(
         mean = np.nanmean(members, axis=0)
         d_a = dist(a, mean)  # (A, O)
         loo = np.stack(
-            [dist(members[[k]], np.nanmean(np.delete(members, k, axis=0), axis=0))[0]
-             for k in range(members.shape[0])]
+            [
+                dist(members[[k]], np.nanmean(np.delete(members, k, axis=0), axis=0))[0]
+                for k in range(members.shape[0])
+            ]
         )  # fmt: skip  (Nc, O)
         pct[c] = np.mean(loo[None, :, :] >= d_a[:, None, :], axis=(0, 1))
         pooled = np.concatenate([d_a, loo])

@@ -188,7 +188,9 @@ def hierarchical_bootstrap(
             for g in drawn[b]:
                 for rows in groups[g]:
                     parts.append(
-                        x[rows[rng.integers(0, rows.size, rows.size)]] if resample_trials else x[rows]
+                        x[rows[rng.integers(0, rows.size, rows.size)]]
+                        if resample_trials
+                        else x[rows]
                     )
             boot[b] = float(stat(np.concatenate(parts)))
     n_units = n_sub if "subject" in levels else x.size

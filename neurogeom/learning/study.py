@@ -128,11 +128,11 @@ class _Subject:
         self.name = name
         self.nodes = sessions
         raw = [_session_points(n, by, variable, window_s) for n in sessions]
-        self.conditions = _subject_conditions(name, [(n.path, k) for n, (_, k, _) in zip(sessions, raw)])
+        self.conditions = _subject_conditions(
+            name, [(n.path, k) for n, (_, k, _) in zip(sessions, raw)]
+        )
         self.n_units = [u for _, _, u in raw]
-        counts = [
-            min(int(np.sum(k == c)) for c in self.conditions) for _, k, _ in raw
-        ]
+        counts = [min(int(np.sum(k == c)) for c in self.conditions) for _, k, _ in raw]
         smallest = int(min(counts))
         m = smallest if n_points is None else int(n_points)
         if m < min_points or m > smallest:
@@ -477,7 +477,9 @@ def study_trajectory(
         scale = np.sqrt(fraction / (1 - fraction))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            centred = value[:, :, None, :] + scale * (reps - np.nanmean(reps, axis=2, keepdims=True))
+            centred = value[:, :, None, :] + scale * (
+                reps - np.nanmean(reps, axis=2, keepdims=True)
+            )
         _, g_reps = _on_grid(axis_vals, centred, rule, n_grid)  # (S, G, B, outputs)
         level = expanded_confidence(confidence, len(subjects))
         rng = np.random.default_rng(child_seed(seed, 4))
@@ -636,7 +638,9 @@ def study_stage_difference(
             seeds.append(child_seed(seed, 1, i, k))
     res = _measure_many(measure, problems, seeds, measure_options)
     if output not in res[0]:
-        raise ValueError(f"measure {measure!r} has no output {output!r}; it gives {sorted(res[0])}.")
+        raise ValueError(
+            f"measure {measure!r} has no output {output!r}; it gives {sorted(res[0])}."
+        )
     vals = np.array([r[output][0] for r in res]).reshape(len(subjects), 2)
     out = paired_difference(
         vals[:, 0], vals[:, 1], subjects=[s.name for s in subjects], n_boot=n_boot,
@@ -673,7 +677,11 @@ def _consensus(boundaries: list[list[int]], n_subjects: int, tolerance: int = 1)
                 best, support = c, n
         if best is None or support < n_subjects / 2:
             break
-        hits = [min(b, key=lambda p: abs(p - best)) for b in left if any(abs(p - best) <= tolerance for p in b)]
+        hits = [
+            min(b, key=lambda p: abs(p - best))
+            for b in left
+            if any(abs(p - best) <= tolerance for p in b)
+        ]
         found.append({"position": float(np.median(hits)), "support": support / n_subjects})
         left = [[p for p in b if abs(p - best) > tolerance] for b in left]
     return sorted(found, key=lambda d: d["position"])
