@@ -31,10 +31,26 @@ _EXPORTS: dict[str, str] = {
     "nwb_info": "neurogeom.io.nwb",
     "save": "neurogeom.io.store",
     "load": "neurogeom.io.store",
+    "study": "neurogeom.studies",
+    "save_study": "neurogeom.studies",
+    "load_study": "neurogeom.studies",
+    "synthetic_study": "neurogeom.synthetic",
 }
 
 _SUBPACKAGES = frozenset(
-    {"accessor", "geometry", "io", "learning", "models", "tasks", "population", "data", "parallel"}
+    {
+        "accessor",
+        "geometry",
+        "io",
+        "learning",
+        "models",
+        "tasks",
+        "population",
+        "data",
+        "parallel",
+        "studies",
+        "synthetic",
+    }
 )
 
 __all__ = sorted([*_EXPORTS, "geometry", "learning", "__version__"])

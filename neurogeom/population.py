@@ -40,8 +40,11 @@ import xarray as xr
 __all__ = [
     "DIMS",
     "QUANTITIES",
+    "STUDY_VARIABLE",
     "VALID",
     "make_population",
+    "node_tensor",
+    "register_node_reader",
     "validate",
     "with_valid_mask",
     "Manifolds",
@@ -1026,3 +1029,51 @@ def _session_name(pop: xr.DataArray, i: int) -> str:
 def _sort_key(key: Any) -> tuple:
     key = key if isinstance(key, tuple) else (key,)
     return tuple((type(k).__name__, k) for k in key)
+
+
+# ---- study nodes: a session's tensor, read on first use ------------------------------------------
+
+STUDY_VARIABLE = "pop"
+_NODE_READERS: dict[str, Any] = {}
+
+
+def register_node_reader(name: str, reader: Any) -> None:
+    """Register ``reader(attrs) -> DataArray``, which reads a study node's tensor from the node's
+    attrs (``reader`` names it); :mod:`neurogeom.studies` registers the file readers."""
+    _NODE_READERS[name] = reader
+
+
+def node_tensor(node: Any, variable: str = STUDY_VARIABLE) -> xr.DataArray:
+    """The population tensor of one study node (an :class:`xarray.DataTree` session node).
+
+    A node built from a file holds no data until this is first called: the file named in its
+    attrs is read then, and the tensor kept in the node, so each file is opened once.
+
+    Parameters
+    ----------
+    node : xarray.DataTree
+        A session node of a study (``/subject/session``).
+    variable : str, default="pop"
+        The name the tensor is stored under.
+
+    Returns
+    -------
+    xarray.DataArray
+        The session's tensor (``trial``, [``time``], ``unit``), attrs as stored.
+    """
+    if variable in node.data_vars:
+        return node.to_dataset(inherit=False)[variable]
+    reader = node.attrs.get("reader")
+    if reader is None:
+        raise ValueError(
+            f"study node {node.path!r} holds no variable {variable!r} (it holds "
+            f"{sorted(node.data_vars)}); name the tensor's variable with variable=..."
+        )
+    if reader not in _NODE_READERS:
+        raise ValueError(
+            f"study node {node.path!r} is read by {reader!r}, which is not registered; "
+            "import neurogeom.studies first."
+        )
+    pop = _NODE_READERS[reader](dict(node.attrs))
+    node.dataset = pop.to_dataset(name=variable).assign_attrs(dict(node.attrs))
+    return node.to_dataset(inherit=False)[variable]

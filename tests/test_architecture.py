@@ -10,6 +10,8 @@ no cycle. The rooms and the directions are those of the design (DESIGN.md, secti
     models -> {tasks, population, specs}
     tasks -> {population, specs}
     io -> population
+    studies -> {population, io}    (a study is built from tensors and from files)
+    synthetic -> {population, studies}    (generated studies, built as studies are)
     show -> geometry's public names (a contour formula) and nothing else above the base
     specs -> nothing above the contract
     geometry -> parallel (numbers in, Datasets out: it knows no tensors)
@@ -17,6 +19,9 @@ no cycle. The rooms and the directions are those of the design (DESIGN.md, secti
 The base modules (``neurogeom._files``, ``_lazy``, ``_version``, ``_provenance``,
 ``_deprecation``, ``_glossary``) import no room and every room may import them. ``specs`` sits
 under the models: a network's knobs are declared once, in the schema, and the models read them.
+``learning`` does not import ``studies``: it takes a study as an :class:`xarray.DataTree` and
+reads a session's tensor through :func:`neurogeom.population.node_tensor` (the contract), where
+``studies`` registers its file readers.
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ ALLOWED: dict[str, set[str]] = {
     "tasks": {"population", "specs"},
     "models": {"tasks", "population", "specs"},
     "learning": {"geometry", "population", "parallel"},
+    "studies": {"population", "io"},
+    "synthetic": {"population", "studies"},
     "accessor": {"population", "geometry", "learning"},
     "show": {"geometry"},
     "workflows": {

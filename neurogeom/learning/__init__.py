@@ -46,6 +46,13 @@ _EXPORTS: dict[str, str] = {
     "compare_trajectories": "compare",
     "compare_representations": "compare",
     "compare_strategy_paths": "compare",
+    "hierarchical_bootstrap": "hierarchical",
+    "capacity_vs_m": "sampling",
+    "study_geometry": "study",
+    "study_trajectory": "study",
+    "study_stage_difference": "study",
+    "study_stages": "study",
+    "compare_cohorts": "cohorts",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -1,0 +1,164 @@
+"""Studies: sessions with their own units and trials, through the learning analyses."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import neurogeom as ng
+from neurogeom.learning.sessions import stack_sessions
+from neurogeom.learning.study import (
+    study_geometry,
+    study_stage_difference,
+    study_stages,
+    study_trajectory,
+)
+from neurogeom.population import node_tensor
+from neurogeom.studies import session_nodes
+
+
+def test_sessions_with_their_own_units_and_trials_run_through_every_analysis():
+    tree = ng.synthetic_study(n_subjects=4, n_sessions=(6, 8), change=3.0, seed=2)
+    sizes = {(n.attrs["subject"], n.attrs["session"]): dict(node_tensor(n).sizes)
+             for n in session_nodes(tree)}  # fmt: skip
+    assert (
+        len({s["unit"] for s in sizes.values()}) > 3
+        and len({s["trial"] for s in sizes.values()}) > 3
+    )
+    traj = study_trajectory(tree, by="condition", n_boot=6, n_t=30, seed=1)
+    assert traj.capacity.dims == ("subject", "stage") and traj.sizes["subject"] == 4
+    assert np.all(traj.n_points.values >= 15) and "n_units" in traj
+    first, last = traj.capacity_study.values[0], np.nanmax(traj.capacity_study.values[-3:])
+    assert last > first  # the planted change: separation grows with learning
+    assert np.all(traj.capacity_study_ci_low <= traj.capacity_study_ci_high)
+    diff = study_stage_difference(tree, by="condition", n_t=30, n_perm=100)
+    # 4 subjects: the exact sign-flip test's smallest two-sided p is 2 / 16
+    assert np.all(diff.subject_difference > 0) and float(diff.p_value) == 0.125
+    stages = study_stages(traj, measures=["capacity", "radius"])
+    assert stages.subject_boundaries.sizes["subject"] == 4
+    frac = study_trajectory(tree, by="condition", axis="fraction", rule="interpolate",
+                            n_boot=0, n_t=30)  # fmt: skip
+    assert frac.sizes["stage"] == 8 and float(frac.axis_value[-1]) == 1.0
+
+
+def test_study_from_dandi_folder_opens_each_file_on_first_use(tmp_path, monkeypatch):
+    from neurogeom.io import nwb
+
+    rng = np.random.default_rng(0)
+    for subject in ("a", "b"):
+        for session in ("1", "2"):
+            pop = ng.make_population(
+                rng.poisson(3.0, size=(12, 4, 6 + int(session))).astype(float),
+                dims=("trial", "time", "unit"), quantity="spike_count",
+                trial_coords={"side": np.arange(12) % 2}, time=np.arange(4) * 0.1 + 0.05,
+                bin_size_s=0.1, species="Mus musculus",
+            )  # fmt: skip
+            folder = tmp_path / f"sub-{subject}"
+            folder.mkdir(exist_ok=True)
+            ng.write_nwb(pop, folder / f"sub-{subject}_ses-{session}_ecephys.nwb",
+                         subject={"subject_id": subject})  # fmt: skip
+    opened = []
+    real = nwb.read_nwb
+    monkeypatch.setattr(nwb, "read_nwb", lambda p, **kw: opened.append(p) or real(p, **kw))
+    tree = ng.study(tmp_path)
+    assert opened == [] and sorted(tree.children) == ["a", "b"]
+    assert dict(node_tensor(tree["a/2"]).sizes)["unit"] == 8
+    node_tensor(tree["a/2"])
+    assert len(opened) == 1
+    geo = study_geometry(tree, by="side", window_s=(0.0, 0.4), min_points=3, n_t=20)
+    assert len(opened) == 4 and geo.n_units.values.tolist() == [[7, 8], [7, 8]]
+    saved = ng.save_study(tree, tmp_path / "study.nc")
+    back = ng.load_study(saved)
+    xr.testing.assert_allclose(node_tensor(back["b/1"]).reset_coords(drop=True),
+                               node_tensor(tree["b/1"]).reset_coords(drop=True))  # fmt: skip
+
+
+def test_stage_split_tensor_is_a_study_of_checkpoints():
+    pop = ng.make_population(
+        np.random.default_rng(0).normal(size=(3, 20, 10)), dims=("stage", "trial", "unit"),
+        quantity="rnn_state", trial_coords={"choice": np.arange(20) % 2},
+        stage=[0, 1, 2], stage_coords={"label": ["early", "mid", "late"]},
+    )  # fmt: skip
+    tree = ng.study({"net-0": pop, "net-1": pop})
+    assert sorted(tree["net-0"].children) == ["early", "late", "mid"]
+    assert [n.attrs["phase"] for n in session_nodes(tree, "net-0")] == ["early", "mid", "late"]
+
+
+@pytest.mark.slow  # about 110 s on 2 cores: 250 studies
+def test_no_change_false_positives_and_planted_change_power():
+    """Paired test through the study path: rejections at 0.05 over seeded synthetic studies."""
+    n_studies = 200
+    false_pos = hits = 0
+    for r in range(n_studies):
+        common = dict(n_subjects=6, n_sessions=2, n_units=(20, 30), n_trials=(8, 12), seed=r)
+        null = ng.synthetic_study(change=0.0, **common)
+        p = float(study_stage_difference(null, by="condition", n_t=20, n_perm=64, seed=r).p_value)
+        false_pos += p <= 0.05
+        if r < 50:
+            planted = ng.synthetic_study(change=1.5, **common)
+            res = study_stage_difference(planted, by="condition", n_t=20, n_perm=64, seed=r)
+            hits += float(res.p_value) <= 0.05
+    assert false_pos / n_studies <= 0.08, false_pos
+    assert hits / 50 >= 0.8, hits
+
+
+def test_memory_of_a_study_is_a_fraction_of_the_dense_stage_tensor():
+    rng = np.random.default_rng(0)
+    sessions = {
+        f"s{i}": ng.make_population(
+            rng.normal(size=(500, 40)),
+            dims=("trial", "unit"),
+            quantity="rate_hz",
+            trial_coords={"c": np.arange(500) % 2},
+            unit=np.arange(40),
+        )  # fmt: skip
+        for i in range(20)
+    }
+    tracemalloc.start()
+    stack_sessions(sessions)
+    dense = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    tree = ng.study({"m": sessions})
+    study_geometry(
+        ng.study({"w": dict(list(sessions.items())[:2])}), by="c", measure="participation_ratio"
+    )  # imports, caches: not the analysis's memory
+    tracemalloc.start()
+    study_geometry(tree, by="c", measure="participation_ratio")
+    used = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert used < dense / 5, (used, dense)
+
+
+def _two_session_tree(**kw):
+    rng = np.random.default_rng(0)
+
+    def pop(labels):
+        return ng.make_population(rng.normal(size=(len(labels), 8)), dims=("trial", "unit"),
+                                  quantity="rate_hz", trial_coords={"c": labels})  # fmt: skip
+
+    return pop
+
+
+def test_bad_inputs_get_clear_errors(tmp_path):
+    one = ng.synthetic_study(n_subjects=3, n_sessions=(1, 1), seed=0)
+    with pytest.raises(ValueError, match="has 1 session; a paired stage test needs two"):
+        study_stage_difference(one, by="condition", n_t=20)
+    pop = _two_session_tree()
+    tree = ng.study({"m": {"d1": pop(np.repeat([0, 1], 10)), "d2": pop(np.repeat([2, 3], 10))}})
+    with pytest.raises(ValueError, match=r"share 0 condition\(s\)"):
+        study_geometry(tree, by="c", n_t=20)
+    with pytest.raises(ValueError, match="no file in .* matches"):
+        ng.study(tmp_path)
+    (tmp_path / "sub-a").mkdir()
+    for name in ("sub-a_ses-1_ecephys.nwb", "sub-a_ses-1_behavior.nwb"):
+        (tmp_path / "sub-a" / name).write_bytes(b"")
+    with pytest.raises(ValueError, match="two files claim subject 'a' session '1'"):
+        ng.study(tmp_path)
+    short = ng.study({"m": {"d1": pop(np.repeat([0, 1], 3)), "d2": pop(np.repeat([0, 1], 9))}})
+    with pytest.raises(ValueError, match="between min_points=5 and 3"):
+        study_geometry(short, by="c", n_t=20)
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == [
+        "sub-a_ses-1_behavior.nwb", "sub-a_ses-1_ecephys.nwb"]  # fmt: skip
