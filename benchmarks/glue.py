@@ -23,11 +23,13 @@ Run: ``python benchmarks/glue.py`` -> benchmarks/results/glue.json. ``BENCH_CASE
 the cases named by their letters (written to results/glue_<letters>.json instead);
 ``BENCH_SKIP_README=1`` leaves out case (d).
 
-Measured (results/glue_acef.json; 2 shared cores at load average 4.6-5.5, so every ratio is
-between timings of the same run): per-sample NNLS over glue 75.6x (a), 21.4x and 12.7x (c,
-steps 0 and 400), 21.6x (e); config B 14.5x one Gram build; many small problems 6.9x one glue()
-call per problem (4.0 ms against 27.9 ms a problem) and 9.9x per-sample NNLS, capacities and F
-equal to the per-call ones (largest relative difference 0).
+Measured (results/glue_acef.json; 2 shared cores at load average 3.7-5.8 before, 2.7-5.6
+after, so every ratio is between timings of the same run): per-sample NNLS over glue 70.5x (a),
+18.2x and 15.5x (c, steps 0 and 400), 19.6x (e); config B 9.4x one Gram build; many small
+problems 1.93 ms a problem by glue_batch against 10.2 ms by one glue() call each (5.3x) and
+13.3x per-sample NNLS, capacities and F equal to the per-call ones to 1e-15 relative. An earlier
+run at load 4.6-5.5 gave 75.6x (a), 21.4x / 12.7x (c), 21.6x (e), 14.5x Gram (a) and 4.0 ms
+against 27.9 ms (f): the per-call times move with the load more than the batched ones.
 """
 
 from __future__ import annotations

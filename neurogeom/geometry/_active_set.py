@@ -159,21 +159,11 @@ def _take_back(lmat, s, n_new, z, order, passive, lam, banned):
 
 
 @_jit
-def _lawson_hanson(gmat, ys, h, lam, tol, max_iter, cap):
-    """Exact NNLS in Gram form, warm-started from ``lam`` (>= 0, updated in place).
-
-    ``min 1/2 lam^T G lam + h^T lam`` over ``lam >= 0``, ``G = diag(ys) gmat diag(ys)`` (``ys``
-    of +-1). At most ``cap`` points are passive at once (the rank of ``G`` is at most that). The warm start's positive entries
-    form the first passive set (in order of decreasing value; dependent ones are left out).
-    Returns the status code and the number of outer iterations.
-    """
+def _warm_start(gmat, ys, h, lam, cap, lmat, order, passive, rel_tol):
+    """The first passive set, from the warm start ``lam`` (see :func:`_lawson_hanson`): its
+    factor in ``lmat``, its points in ``order``, ``passive`` marked and ``lam`` zero elsewhere.
+    Returns its size ``s``."""
     m = h.size
-    rel_tol = 1e-12
-    cap = min(m, cap)
-    lmat = np.zeros((cap, cap))
-    order = np.empty(m, dtype=np.int64)
-    passive = np.zeros(m, dtype=np.bool_)
-    banned = np.zeros(m, dtype=np.bool_)
     # warm start: the positive entries, largest first; points whose solution on the set is
     # not positive leave together until it is. The set is factored with LAPACK; when only a few
     # points leave (fewer than s / 360) they are taken out of the factor by Givens rotations
@@ -252,6 +242,114 @@ def _lawson_hanson(gmat, ys, h, lam, tol, max_iter, cap):
     for a in range(m):
         if not passive[a]:
             lam[a] = 0.0
+    return s
+
+
+@_jit
+def _inner(lmat, s, n_new, block, h, order, passive, lam, banned):
+    """Lawson-Hanson's inner loop: the unconstrained solution on the passive set, kept
+    non-negative (new points that do not enter are taken back). Returns ``s, block``."""
+    # inner loop: the unconstrained solution on the passive set, kept non-negative
+    while s > 0:
+        rhs = np.empty(s)
+        for i in range(s):
+            rhs[i] = -h[order[i]]
+        z = _backward(lmat, s, _forward(lmat, s, rhs))
+        all_pos = True
+        for i in range(s):
+            if z[i] <= 0.0:
+                all_pos = False
+                break
+        if all_pos:
+            for i in range(s):
+                lam[order[i]] = z[i]
+            if n_new > 0:
+                block = min(_BLOCK, 2 * block)
+            break
+        if n_new > 0:
+            entered = True
+            for i in range(s - n_new, s):
+                if z[i] <= 0.0:
+                    entered = False
+            if not entered:
+                # the new points are the factor's last rows: take back those that do not
+                # enter and solve again with the others
+                s, n_new = _take_back(lmat, s, n_new, z, order, passive, lam, banned)
+                if n_new == 0:
+                    block = max(1, block // 2)
+                continue
+            block = min(_BLOCK, 2 * block)
+        n_new = 0
+        # step from lam towards z until the first passive point reaches zero
+        alpha, arg = 1.0, -1
+        for i in range(s):
+            if z[i] <= 0.0:
+                li = lam[order[i]]
+                ratio = li / (li - z[i])
+                if ratio < alpha:
+                    alpha, arg = ratio, i
+        for i in range(s):
+            j = order[i]
+            lam[j] = lam[j] + alpha * (z[i] - lam[j])
+        if arg >= 0:
+            lam[order[arg]] = 0.0
+        # remove the points that reached zero, last first
+        for i in range(s - 1, -1, -1):
+            j = order[i]
+            if lam[j] <= 0.0:
+                lam[j] = 0.0
+                passive[j] = False
+                _delete(lmat, s, i)
+                for k in range(i, s - 1):
+                    order[k] = order[k + 1]
+                s -= 1
+    return s, block
+
+
+@_jit
+def _violators(gmat, ys, h, order, lam, s, grad, passive, banned, tol, block, best_g, best_i):
+    """The at most ``block`` most violated optimality conditions among the non-passive,
+    non-banned points, most violated first, in ``best_i``; returns how many."""
+    m = h.size
+    n_best = 0
+    _gradient(gmat, ys, h, order, lam, s, grad)
+    for i in range(m):
+        if passive[i] or banned[i]:
+            continue
+        g = grad[i]
+        if g >= -tol or (n_best == block and g >= best_g[n_best - 1]):
+            continue
+        # insert into the sorted list of the most violated
+        pos = min(n_best, block - 1)
+        while pos > 0 and best_g[pos - 1] > g:
+            if pos < block:
+                best_g[pos] = best_g[pos - 1]
+                best_i[pos] = best_i[pos - 1]
+            pos -= 1
+        best_g[pos] = g
+        best_i[pos] = i
+        if n_best < block:
+            n_best += 1
+    return n_best
+
+
+@_jit
+def _lawson_hanson(gmat, ys, h, lam, tol, max_iter, cap):
+    """Exact NNLS in Gram form, warm-started from ``lam`` (>= 0, updated in place).
+
+    ``min 1/2 lam^T G lam + h^T lam`` over ``lam >= 0``, ``G = diag(ys) gmat diag(ys)`` (``ys``
+    of +-1). At most ``cap`` points are passive at once (the rank of ``G`` is at most that). The warm start's positive entries
+    form the first passive set (in order of decreasing value; dependent ones are left out).
+    Returns the status code and the number of outer iterations.
+    """
+    m = h.size
+    rel_tol = 1e-12
+    cap = min(m, cap)
+    lmat = np.zeros((cap, cap))
+    order = np.empty(m, dtype=np.int64)
+    passive = np.zeros(m, dtype=np.bool_)
+    banned = np.zeros(m, dtype=np.bool_)
+    s = _warm_start(gmat, ys, h, lam, cap, lmat, order, passive, rel_tol)
     n_new = 0  # points added by the last outer iteration (the last rows of the factor)
     block = _BLOCK  # most points added per outer iteration: halved when a block does not
     # enter, doubled (up to _BLOCK) when one does
@@ -261,81 +359,12 @@ def _lawson_hanson(gmat, ys, h, lam, tol, max_iter, cap):
     it = 0
     while it < max_iter:
         it += 1
-        # inner loop: the unconstrained solution on the passive set, kept non-negative
-        while s > 0:
-            rhs = np.empty(s)
-            for i in range(s):
-                rhs[i] = -h[order[i]]
-            z = _backward(lmat, s, _forward(lmat, s, rhs))
-            all_pos = True
-            for i in range(s):
-                if z[i] <= 0.0:
-                    all_pos = False
-                    break
-            if all_pos:
-                for i in range(s):
-                    lam[order[i]] = z[i]
-                if n_new > 0:
-                    block = min(_BLOCK, 2 * block)
-                break
-            if n_new > 0:
-                entered = True
-                for i in range(s - n_new, s):
-                    if z[i] <= 0.0:
-                        entered = False
-                if not entered:
-                    # the new points are the factor's last rows: take back those that do not
-                    # enter and solve again with the others
-                    s, n_new = _take_back(lmat, s, n_new, z, order, passive, lam, banned)
-                    if n_new == 0:
-                        block = max(1, block // 2)
-                    continue
-                block = min(_BLOCK, 2 * block)
-            n_new = 0
-            # step from lam towards z until the first passive point reaches zero
-            alpha, arg = 1.0, -1
-            for i in range(s):
-                if z[i] <= 0.0:
-                    li = lam[order[i]]
-                    ratio = li / (li - z[i])
-                    if ratio < alpha:
-                        alpha, arg = ratio, i
-            for i in range(s):
-                j = order[i]
-                lam[j] = lam[j] + alpha * (z[i] - lam[j])
-            if arg >= 0:
-                lam[order[arg]] = 0.0
-            # remove the points that reached zero, last first
-            for i in range(s - 1, -1, -1):
-                j = order[i]
-                if lam[j] <= 0.0:
-                    lam[j] = 0.0
-                    passive[j] = False
-                    _delete(lmat, s, i)
-                    for k in range(i, s - 1):
-                        order[k] = order[k + 1]
-                    s -= 1
+        s, block = _inner(lmat, s, n_new, block, h, order, passive, lam, banned)
         n_new = 0
         # outer loop: the most violated optimality conditions among the other points
-        n_best = 0
-        _gradient(gmat, ys, h, order, lam, s, grad)
-        for i in range(m):
-            if passive[i] or banned[i]:
-                continue
-            g = grad[i]
-            if g >= -tol or (n_best == block and g >= best_g[n_best - 1]):
-                continue
-            # insert into the sorted list of the most violated
-            pos = min(n_best, block - 1)
-            while pos > 0 and best_g[pos - 1] > g:
-                if pos < block:
-                    best_g[pos] = best_g[pos - 1]
-                    best_i[pos] = best_i[pos - 1]
-                pos -= 1
-            best_g[pos] = g
-            best_i[pos] = i
-            if n_best < block:
-                n_best += 1
+        n_best = _violators(
+            gmat, ys, h, order, lam, s, grad, passive, banned, tol, block, best_g, best_i
+        )
         if n_best == 0:
             return OK, it
         s, n_new = _add_block(
@@ -492,3 +521,52 @@ def solve_every_point_many(
             lam[k, a] = 0.0
         for a in range(m):
             lam[k, idx[a]] = lw[a]
+
+
+@numba.njit(cache=True, nogil=True, parallel=True, fastmath={"reassoc", "contract"})
+def kkt_worst_many(factors, f_offsets, sizes, ranks, kappas, prob, signs, probes, lam, worst):
+    """Largest violation of the optimality conditions of each sample's duals, on every allowed
+    point: ``|g_i|`` where ``lam_i > 0`` and ``max(-g_i, 0)`` elsewhere, with ``g`` the dual
+    gradient ``y * (X (sum_j lam_j y_j x_j + t)) - kappa`` computed from the factor (as
+    :func:`neurogeom.geometry._dual.dual_gradient`, summed in another order).
+
+    Parameters
+    ----------
+    factors : ndarray (sum of n_i * r_i,)
+        The problems' factors (n_i, r_i), row by row, one after the other.
+    f_offsets, sizes, ranks : ndarray of int64 (n_problems,)
+        Where each factor starts, its points ``n_i`` and its rank ``r_i``.
+    kappas : ndarray (n_problems,)
+    prob : ndarray of int64 (n_samples,)
+    signs, lam : ndarray (n_samples, max n_i)
+        ``y`` of each point (0: left out) and the duals.
+    probes : ndarray (n_samples, max r_i)
+    worst : ndarray (n_samples,)
+        Out.
+    """
+    for k in numba.prange(prob.size):
+        p = prob[k]
+        n = sizes[p]
+        r = ranks[p]
+        f = factors[f_offsets[p] : f_offsets[p] + n * r].reshape((n, r))
+        v = np.empty(r)
+        for d in range(r):
+            v[d] = probes[k, d]
+        for j in range(n):
+            c = signs[k, j] * lam[k, j]
+            if c != 0.0:
+                for d in range(r):
+                    v[d] += c * f[j, d]
+        out = 0.0
+        for i in range(n):
+            y = signs[k, i]
+            if y == 0.0:
+                continue
+            acc = 0.0
+            for d in range(r):
+                acc += f[i, d] * v[d]
+            g = y * acc - kappas[p]
+            viol = abs(g) if lam[k, i] > 0.0 else max(-g, 0.0)
+            if not viol <= out:  # NaN propagates
+                out = viol
+        worst[k] = out

@@ -18,7 +18,7 @@ from neurogeom.geometry import effective
 # samples per chunk of the stacked geometry (bounds the (samples, P, P) temporaries)
 _CHUNK = 8192
 
-__all__ = ["anchors", "geometry", "summarize"]
+__all__ = ["anchors", "anchors_many", "geometry", "summarize"]
 
 
 def anchors(lam: np.ndarray, factor: np.ndarray, codes: np.ndarray, n_manifolds: int):
@@ -37,6 +37,185 @@ def anchors(lam: np.ndarray, factor: np.ndarray, codes: np.ndarray, n_manifolds:
     active = totals > 1e-12 * np.maximum(grand, 1e-300)
     out *= np.divide(1.0, totals, out=np.zeros_like(totals), where=active)[..., None]
     return out, totals, active
+
+
+# the fused per-sample kernel below handles up to this many manifolds (its cyclic Jacobi
+# eigensolver is cheap and accurate for small symmetric matrices); more go through numpy
+_FUSED_MAX_MANIFOLDS = 16
+_JACOBI_SWEEPS = 60
+
+
+@numba.njit(cache=True, nogil=True)
+def _quad_pinv_small(gmat, vec, thr, work, vecs):
+    """``vec^T gmat^+ vec`` for one small symmetric PSD matrix, eigenvalues at or below ``thr``
+    counting as zero (as :func:`neurogeom.geometry.effective._quad_pinv`), by cyclic Jacobi
+    rotations (``work`` and ``vecs`` are scratch of the matrix's shape)."""
+    m = gmat.shape[0]
+    for i in range(m):
+        for j in range(m):
+            work[i, j] = gmat[i, j]
+            vecs[i, j] = 1.0 if i == j else 0.0
+    for _ in range(_JACOBI_SWEEPS):
+        off = 0.0
+        diag = 0.0
+        for i in range(m):
+            diag += work[i, i] * work[i, i]
+            for j in range(i + 1, m):
+                off += work[i, j] * work[i, j]
+        if off <= 1e-34 * diag or off == 0.0:
+            break
+        for p in range(m - 1):
+            for q in range(p + 1, m):
+                apq = work[p, q]
+                if apq == 0.0:
+                    continue
+                theta = (work[q, q] - work[p, p]) / (2.0 * apq)
+                t = 1.0 / (abs(theta) + np.sqrt(theta * theta + 1.0))
+                if theta < 0.0:
+                    t = -t
+                c = 1.0 / np.sqrt(t * t + 1.0)
+                sn = t * c
+                for r in range(m):  # columns p and q
+                    arp = work[r, p]
+                    arq = work[r, q]
+                    work[r, p] = c * arp - sn * arq
+                    work[r, q] = sn * arp + c * arq
+                for r in range(m):  # rows p and q
+                    apr = work[p, r]
+                    aqr = work[q, r]
+                    work[p, r] = c * apr - sn * aqr
+                    work[q, r] = sn * apr + c * aqr
+                work[p, q] = 0.0
+                work[q, p] = 0.0
+                for r in range(m):
+                    vrp = vecs[r, p]
+                    vrq = vecs[r, q]
+                    vecs[r, p] = c * vrp - sn * vrq
+                    vecs[r, q] = sn * vrp + c * vrq
+    out = 0.0
+    for j in range(m):
+        ev = work[j, j]
+        if ev > thr:
+            proj = 0.0
+            for i in range(m):
+                proj += vecs[i, j] * vec[i]
+            out += proj * proj / ev
+    return out
+
+
+@numba.njit(cache=True, nogil=True, parallel=True, fastmath={"reassoc", "contract"})
+def _fused(
+    anchors_,
+    active,
+    probes,
+    prob,
+    centers,
+    cc,
+    cc_align,
+    c_norm,
+    c_ok,
+    tiny,
+    rcond,
+    normalise,
+    a,
+    b,
+    c,
+    align,
+):
+    """Per sample: the anchors' Gram terms (see :func:`_gram_terms`), ``a``, ``b``, ``c`` by
+    :func:`_quad_pinv_small` and the three alignment means (``align[k]``: centre, axis,
+    centre-axis), each as :func:`geometry`'s numpy path computes them."""
+    n_s, n_m, dim = anchors_.shape
+    for k in numba.prange(n_s):
+        pk = prob[k]
+        cen = centers[pk]
+        s = np.zeros((n_m, dim))
+        s1 = np.zeros((n_m, dim))
+        for p in range(n_m):
+            if active[k, p]:
+                for d in range(dim):
+                    s[p, d] = anchors_[k, p, d]
+                    s1[p, d] = anchors_[k, p, d] - cen[p, d]
+        g = np.empty((n_m, n_m))
+        g1 = np.empty((n_m, n_m))
+        gc = np.empty((n_m, n_m))
+        st = np.empty(n_m)
+        s1t = np.empty(n_m)
+        ca = np.empty(n_m)
+        for p in range(n_m):
+            acc_t = 0.0
+            acc_1t = 0.0
+            acc_c = 0.0
+            for d in range(dim):
+                acc_t += s[p, d] * probes[k, d]
+                acc_1t += s1[p, d] * probes[k, d]
+                acc_c += s1[p, d] * cen[p, d]
+            st[p] = acc_t
+            s1t[p] = acc_1t
+            ca[p] = abs(acc_c)
+            for q in range(p + 1):
+                acc = 0.0
+                acc1 = 0.0
+                for d in range(dim):
+                    acc += s[p, d] * s[q, d]
+                    acc1 += s1[p, d] * s1[q, d]
+                g[p, q] = acc
+                g[q, p] = acc
+                g1[p, q] = acc1
+                g1[q, p] = acc1
+        scale = -np.inf
+        for p in range(n_m):
+            scale = max(scale, g[p, p])
+        thr = rcond * max(scale, 1e-300)
+        for p in range(n_m):
+            for q in range(n_m):
+                both = active[k, p] and active[k, q]
+                gc[p, q] = g1[p, q] + (cc[pk, p, q] if both else 0.0)
+        work = np.empty((n_m, n_m))
+        vecs = np.empty((n_m, n_m))
+        a[k] = _quad_pinv_small(g, st, thr, work, vecs)
+        b[k] = _quad_pinv_small(g1, s1t, thr, work, vecs)
+        c[k] = _quad_pinv_small(gc, s1t, thr, work, vecs)
+        n1 = np.empty(n_m)
+        ax_ok = np.empty(n_m, dtype=np.bool_)
+        for p in range(n_m):
+            n1[p] = np.sqrt(max(g1[p, p], 0.0))
+            ax_ok[p] = n1[p] > tiny[pk]
+        tot_c, cnt_c, tot_a, cnt_a, tot_ca, cnt_ca = 0.0, 0, 0.0, 0, 0.0, 0
+        for p in range(n_m):
+            if not active[k, p]:
+                continue
+            for q in range(n_m):
+                if q == p or not active[k, q]:
+                    continue
+                val = cc_align[pk, p, q]
+                if np.isfinite(val):
+                    tot_c += val
+                    cnt_c += 1
+                if ax_ok[p] and ax_ok[q]:
+                    val = abs(g1[p, q])
+                    if normalise:
+                        den = n1[p] * n1[q]
+                        val = val / den if den > 0 else np.nan
+                elif normalise:
+                    val = np.nan
+                else:
+                    val = 0.0
+                if np.isfinite(val):
+                    tot_a += val
+                    cnt_a += 1
+            if ax_ok[p] and c_ok[pk, p]:
+                val = ca[p] / (n1[p] * c_norm[pk, p]) if normalise else ca[p]
+            elif normalise:
+                val = np.nan
+            else:
+                val = 0.0
+            if np.isfinite(val):
+                tot_ca += val
+                cnt_ca += 1
+        align[k, 0] = tot_c / cnt_c if cnt_c > 0 else np.nan
+        align[k, 1] = tot_a / cnt_a if cnt_a > 0 else np.nan
+        align[k, 2] = tot_ca / cnt_ca if cnt_ca > 0 else np.nan
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
@@ -78,6 +257,83 @@ def _gram_terms(anchors_, active, probes, prob, centers, g, g1, st, s1t, ca):
                 g[k, q, p] = acc
                 g1[k, p, q] = acc1
                 g1[k, q, p] = acc1
+
+
+@numba.njit(cache=True, nogil=True, parallel=True, fastmath={"reassoc", "contract"})
+def _anchors_kernel(
+    factors, f_offsets, sizes, ranks, codes, c_offsets, prob, signs, lam, f_vals, out, totals
+):
+    """Per sample: ``F = ||sum_j lam_j y_j x_j||^2`` and the per-manifold sums
+    ``sum_{j in mu} lam_j x_j`` (``out``) and ``sum_{j in mu} lam_j`` (``totals``), zeroed first."""
+    for k in numba.prange(prob.size):
+        p = prob[k]
+        n = sizes[p]
+        r = ranks[p]
+        f = factors[f_offsets[p] : f_offsets[p] + n * r].reshape((n, r))
+        disp = np.zeros(r)
+        for j in range(n):
+            lj = lam[k, j]
+            if lj != 0.0:
+                mu = codes[c_offsets[p] + j]
+                c = signs[k, j] * lj
+                totals[k, mu] += lj
+                for d in range(r):
+                    disp[d] += c * f[j, d]
+                    out[k, mu, d] += lj * f[j, d]
+        acc = 0.0
+        for d in range(r):
+            acc += disp[d] * disp[d]
+        f_vals[k] = acc
+
+
+def anchors_many(items, n_manifolds: int):
+    """:func:`anchors` and ``F`` of many problems' samples in one compiled pass.
+
+    ``items``: dicts with ``factor`` (n_i, r_i), ``codes`` (n_i,), ``signs`` and ``lam``
+    (n_samples_i, n_i). Returns F (all samples, stacked in order), anchors (samples, P, max r_i;
+    zero where inactive and past r_i), totals and the active mask, as :func:`anchors` gives them
+    per problem."""
+    n_prob = len(items)
+    sizes = np.array([it["factor"].shape[0] for it in items], dtype=np.int64)
+    ranks = np.array([it["factor"].shape[1] for it in items], dtype=np.int64)
+    counts = np.array([it["lam"].shape[0] for it in items], dtype=np.int64)
+    f_offsets = np.zeros(n_prob, dtype=np.int64)
+    f_offsets[1:] = np.cumsum(sizes * ranks)[:-1]
+    c_offsets = np.zeros(n_prob, dtype=np.int64)
+    c_offsets[1:] = np.cumsum(sizes)[:-1]
+    factors = np.concatenate([np.ascontiguousarray(it["factor"]).ravel() for it in items])
+    codes = np.concatenate([it["codes"] for it in items]).astype(np.int64)
+    n_all, n_max = int(counts.sum()), int(sizes.max(initial=0))
+    signs = np.zeros((n_all, n_max))
+    lam = np.zeros((n_all, n_max))
+    start = 0
+    for it, n_s, n in zip(items, counts, sizes):
+        signs[start : start + n_s, :n] = it["signs"]
+        lam[start : start + n_s, :n] = it["lam"]
+        start += n_s
+    prob = np.repeat(np.arange(n_prob, dtype=np.int64), counts)
+    f_vals = np.empty(n_all)
+    out = np.zeros((n_all, n_manifolds, int(ranks.max(initial=0))))
+    totals = np.zeros((n_all, n_manifolds))
+    if n_all:
+        _anchors_kernel(
+            factors,
+            f_offsets,
+            sizes,
+            ranks,
+            codes,
+            c_offsets,
+            prob,
+            signs,
+            lam,
+            f_vals,
+            out,
+            totals,
+        )
+    grand = totals.sum(axis=1, keepdims=True)
+    active = totals > 1e-12 * np.maximum(grand, 1e-300)
+    out *= np.divide(1.0, totals, out=np.zeros_like(totals), where=active)[..., None]
+    return f_vals, out, totals, active
 
 
 def _starts(prob: np.ndarray, n_prob: int) -> np.ndarray:
@@ -132,6 +388,31 @@ def geometry(anchors_, active, probes, prob, n_prob, n_geo, anchor_center, norma
             out=np.full_like(cc_align, np.nan),
             where=both_ok,
         )
+    if n_m <= _FUSED_MAX_MANIFOLDS:
+        a = np.empty(n_s)
+        b = np.empty(n_s)
+        c = np.empty(n_s)
+        out = np.empty((n_s, 3))
+        _fused(
+            np.ascontiguousarray(anchors_),
+            np.ascontiguousarray(active),
+            np.ascontiguousarray(probes),
+            np.ascontiguousarray(prob, dtype=np.int64),
+            centers,
+            cc,
+            cc_align,
+            c_norm,
+            c_ok,
+            tiny,
+            effective._PINV_RCOND,
+            normalise,
+            a,
+            b,
+            c,
+            out,
+        )
+        names = ("center", "axis", "center_axis")
+        return a, b, c, {name: out[:, i].copy() for i, name in enumerate(names)}
     off = ~np.eye(n_m, dtype=bool)
     a = np.empty(n_s)
     b = np.empty(n_s)

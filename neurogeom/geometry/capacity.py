@@ -502,6 +502,34 @@ def _glue_dataset(res, names, counts, sample_vars, attrs):
     return ds
 
 
+def _glue_samples(x, codes, n_manifolds, scheme, n_t, seed, return_anchors, scale, info, kw):
+    """glue()'s evaluation: every pair of manifolds, or the samples of the ensemble drawn;
+    returns the result, the number of distinct dichotomies (or pairs), the samples used and the
+    per-sample variables of the Dataset."""
+    sample_vars: dict[str, Any] = {}
+    if isinstance(scheme, str) and scheme == "pairwise":
+        res = _pairwise(x, codes, n_manifolds, n_t, kw)
+        info["n_pairs"] = res["n_pairs"]
+        n_distinct, n_used = res["n_pairs"], n_t
+    else:
+        y, n_distinct, _ = _dichotomies.draw(
+            scheme, n_t, n_manifolds, _rng(seed, _STREAM_DICHOTOMY)
+        )
+        n_used = y.shape[0]
+        res = _glue_core(x, codes, n_manifolds, y, return_anchors=return_anchors, **kw)
+        res["active_fraction"] = res["active"].mean(axis=0)
+        sample_vars["F"] = (("sample",), res["F"])
+        sample_vars["separable"] = (("sample",), res["separable"].astype(np.int8))
+        if return_anchors:
+            sample_vars["anchors"] = (
+                ("sample", "manifold", "feature"),
+                res["anchors"] * scale,
+            )
+            sample_vars["dichotomy"] = (("sample", "manifold"), y)
+            sample_vars["active"] = (("sample", "manifold"), res["active"])
+    return res, n_distinct, n_used, sample_vars
+
+
 @register_measure(
     kind="capacity",
     direction=_MORE,
@@ -700,27 +728,9 @@ def glue(
         scheduler=scheduler,
     )
     counts = np.bincount(codes, minlength=n_manifolds)
-    sample_vars: dict[str, Any] = {}
-    if isinstance(scheme, str) and scheme == "pairwise":
-        res = _pairwise(x, codes, n_manifolds, n_t, kw)
-        info["n_pairs"] = res["n_pairs"]
-        n_distinct, n_used = res["n_pairs"], n_t
-    else:
-        y, n_distinct, _ = _dichotomies.draw(
-            scheme, n_t, n_manifolds, _rng(seed, _STREAM_DICHOTOMY)
-        )
-        n_used = y.shape[0]
-        res = _glue_core(x, codes, n_manifolds, y, return_anchors=return_anchors, **kw)
-        res["active_fraction"] = res["active"].mean(axis=0)
-        sample_vars["F"] = (("sample",), res["F"])
-        sample_vars["separable"] = (("sample",), res["separable"].astype(np.int8))
-        if return_anchors:
-            sample_vars["anchors"] = (
-                ("sample", "manifold", "feature"),
-                res["anchors"] * scale,
-            )
-            sample_vars["dichotomy"] = (("sample", "manifold"), y)
-            sample_vars["active"] = (("sample", "manifold"), res["active"])
+    res, n_distinct, n_used, sample_vars = _glue_samples(
+        x, codes, n_manifolds, scheme, n_t, seed, return_anchors, scale, info, kw
+    )
     if res["at_floor"]:
         _floor_warning(caller, n_manifolds, res["rank"], res["no_separating_fraction"])
     if alignment == "inner":  # inner products of anchors, back in the input's units
@@ -872,13 +882,14 @@ def _batch_validate(pairs, ids, caller):
     return out, names
 
 
-def _solve_small(items):
+def _solve_small(items, n_manifolds):
     """:func:`_solve` for problems on the direct path (see
     :func:`neurogeom.geometry._dual.direct_is_cheaper`), their solves batched across problems
     (:func:`neurogeom.geometry._dual.solve_direct_many`); each sample's duals are those
     :func:`_solve` gives it. ``items``: dicts with factor, gram, codes, y, probes, kappa and the
     cached ``canonical`` (dichotomies up to sign and each sample's index); adds lam, f_vals,
-    norm2, none and stats to each."""
+    norm2, none, stats, anchors and active to each (F and anchors of all problems in one
+    compiled pass, :func:`neurogeom.geometry._glue_batch.anchors_many`)."""
     first = []
     for it in items:
         factor, codes = it["factor"], it["codes"]
@@ -927,37 +938,40 @@ def _solve_small(items):
         _add_stats(it["stats"], more)
         lam = np.zeros((it["y"].shape[0], it["factor"].shape[0]))
         lam[it["solve"]] = lam_s
-        disp = (it["signs"] * lam) @ it["factor"]
-        f_vals = np.einsum("kd,kd->k", disp, disp)
+        it["lam"] = lam
+        it["stats"].update({f"separability_{k}": v for k, v in it["sep"].items()})
+    if not items:
+        return
+    f_all, anchors, _, active = _glue_batch.anchors_many(items, n_manifolds)
+    start = 0
+    for it in items:
+        n_s = it["y"].shape[0]
+        rows = slice(start, start + n_s)
+        start += n_s
+        f_vals = f_all[rows]
         norm2 = np.einsum("kd,kd->k", it["probes"], it["probes"])
         f_vals[~it["solve"]] = norm2[~it["solve"]]
-        it["stats"].update({f"separability_{k}": v for k, v in it["sep"].items()})
-        it.update(lam=lam, f_vals=f_vals, norm2=norm2)
+        active[rows][it["none"]] = False
+        it.update(f_vals=f_vals, norm2=norm2, anchors=anchors[rows], active=active[rows])
 
 
 def _finish_small(items, n_manifolds, anchor_center, alignment):
-    """Anchors, floor and summaries of solved direct-path problems (see :func:`_glue_eval`),
-    the anchor geometry of all of them stacked (:mod:`neurogeom.geometry._glue_batch`)."""
+    """Floor and summaries of solved direct-path problems (see :func:`_glue_eval`), the anchor
+    geometry of all of them stacked (:mod:`neurogeom.geometry._glue_batch`)."""
     for it in items:
-        anchors, _, active = _glue_batch.anchors(it["lam"], it["factor"], it["codes"], n_manifolds)
-        active[it["none"]] = False
-        it["active"] = active
         it["floor"] = _at_floor(it["f_vals"], it["norm2"], it["none"])
         geo = ~it["none"]
         it["geo"] = geo
         it["measured"] = not it["floor"] and geo.sum() >= 2
-        it["anchors"] = anchors
     used = [it for it in items if it["measured"]]
     if used:
         dim = max(it["factor"].shape[1] for it in used)
-        n_geo = np.array([int(it["geo"].sum()) for it in used])
-        stack = np.zeros((int(n_geo.sum()), n_manifolds, dim))
+        stack = np.concatenate([it["anchors"][it["geo"], :, :dim] for it in used])
         probes = np.zeros((stack.shape[0], dim))
+        n_geo = np.array([int(it["geo"].sum()) for it in used])
         start = 0
         for it, n in zip(used, n_geo):
-            r = it["factor"].shape[1]
-            stack[start : start + n, :, :r] = it["anchors"][it["geo"]]
-            probes[start : start + n, :r] = it["probes"][it["geo"]]
+            probes[start : start + n, : it["probes"].shape[1]] = it["probes"][it["geo"]]
             start += n
         active = np.concatenate([it["active"][it["geo"]] for it in used])
         prob = np.repeat(np.arange(len(used)), n_geo)
@@ -1084,6 +1098,50 @@ anchor_center, alignment, max_iter
     """
     caller = "glue_batch"
     pairs, ids = _batch_inputs(points, labels, problem, caller)
+    n_prob = len(pairs)
+    n_t, kappa, jitter, dtype, anchor_center, alignment, max_iter, seeds = _batch_settings(
+        n_t, kappa, jitter, dtype, anchor_center, alignment, max_iter, seed, n_prob, caller
+    )
+    checked, names = _batch_validate(pairs, ids, caller)
+    n_manifolds = len(names)
+    if isinstance(dichotomies, str) and dichotomies == "pairwise":
+        raise ValueError(
+            f"{caller}() does not offer dichotomies='pairwise'; run glue() on each problem, or "
+            "give each pair of manifolds as its own problem."
+        )
+    scheme = _check_glue_options(dichotomies, n_manifolds, False, caller)
+    prep = dict(
+        n_points_per_manifold=n_points_per_manifold,
+        projection_dim=projection_dim,
+        jitter=jitter,
+        center=center,
+    )
+    with _dual.one_blas_thread():
+        results, small = _batch_prepare(
+            checked, seeds, names, scheme, n_t, kappa, dtype, prep, caller
+        )
+        _solve_small(small, n_manifolds)
+        _finish_small(small, n_manifolds, anchor_center, alignment)
+    _batch_large(results, n_manifolds, dtype, anchor_center, alignment, max_iter)
+    n_floor = sum(bool(r["floor"]) for r in results)
+    if n_floor:
+        warnings.warn(
+            f"{caller}(): capacity sits at its floor P / rank in {n_floor} of {n_prob} problems "
+            "(at_floor == 1): some samples' dichotomies have no separating direction, so their "
+            "radius, dimension, utility and alignments are NaN. Try fewer points per manifold "
+            "(n_points_per_manifold=), a shorter time window, or more units.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    return _batch_dataset(
+        results, ids, names, seeds, scheme, n_t, kappa, anchor_center, alignment, dtype
+    )
+
+
+def _batch_settings(
+    n_t, kappa, jitter, dtype, anchor_center, alignment, max_iter, seed, n_prob, caller
+):
+    """glue_batch()'s settings checked, and one seed per problem."""
     n_t = _validate.positive_int(n_t, "n_t", caller, minimum=2)
     kappa = _validate.finite_real(kappa, "kappa", caller)
     jitter = _validate.finite_real(jitter, "jitter", caller, minimum=0.0)
@@ -1091,7 +1149,6 @@ anchor_center, alignment, max_iter
     anchor_center = _validate.choice(anchor_center, "anchor_center", ("active", "all"), caller)
     alignment = _validate.choice(alignment, "alignment", ("cosine", "inner"), caller)
     max_iter = _validate.positive_int(max_iter, "max_iter", caller)
-    n_prob = len(pairs)
     if np.ndim(seed) == 0:
         seeds = [_validate.positive_int(seed, "seed", caller, minimum=0)] * n_prob
     else:
@@ -1101,66 +1158,65 @@ anchor_center, alignment, max_iter
                 f"{caller}() got {len(seeds)} seeds for {n_prob} problems; give one seed, or "
                 "one per problem."
             )
-    checked, names = _batch_validate(pairs, ids, caller)
+    return n_t, kappa, jitter, dtype, anchor_center, alignment, max_iter, seeds
+
+
+def _batch_prepare(checked, seeds, names, scheme, n_t, kappa, dtype, prep, caller):
+    """Preprocess every problem and draw its samples (draws and probes shared between problems
+    of one seed); returns the per-problem results (with ``"run"`` for problems that go through
+    :func:`_glue_core`) and the items of the direct path (see :func:`_solve_small`)."""
     n_manifolds = len(names)
-    if isinstance(dichotomies, str) and dichotomies == "pairwise":
-        raise ValueError(
-            f"{caller}() does not offer dichotomies='pairwise'; run glue() on each problem, or "
-            "give each pair of manifolds as its own problem."
-        )
-    scheme = _check_glue_options(dichotomies, n_manifolds, False, caller)
     draws: dict[int, Any] = {}
     probe_cache: dict[tuple[int, int, int], np.ndarray] = {}
-    results: list[dict[str, Any]] = [{} for _ in range(n_prob)]
+    results: list[dict[str, Any]] = [{} for _ in checked]
     small = []
-    with _dual.one_blas_thread():
-        for i, (x, codes) in enumerate(checked):
-            s = seeds[i]
-            x, codes, info = _preprocess(
-                x,
-                codes,
-                n_manifolds,
-                names,
-                n_points_per_manifold=n_points_per_manifold,
-                projection_dim=projection_dim,
-                jitter=jitter,
-                center=center,
-                seed=s,
-                caller=caller,
+    for i, (x, codes) in enumerate(checked):
+        s = seeds[i]
+        x, codes, info = _preprocess(
+            x,
+            codes,
+            n_manifolds,
+            names,
+            **prep,
+            seed=s,
+            caller=caller,
+        )
+        kap = _scaled_margin(kappa, info["data_scale"], caller)
+        if s not in draws:
+            y, n_distinct, _ = _dichotomies.draw(
+                scheme, n_t, n_manifolds, _rng(s, _STREAM_DICHOTOMY)
             )
-            kap = _scaled_margin(kappa, info["data_scale"], caller)
-            if s not in draws:
-                y, n_distinct, _ = _dichotomies.draw(
-                    scheme, n_t, n_manifolds, _rng(s, _STREAM_DICHOTOMY)
-                )
-                draws[s] = (y, n_distinct, _separability.canonical(y))
-            y, n_distinct, canon = draws[s]
-            counts = np.bincount(codes, minlength=n_manifolds)
-            results[i].update(info=info, counts=counts, n_distinct=n_distinct, n_used=y.shape[0])
-            red = None
-            if x.shape[0] <= _dual._SMALL_MAX_POINTS and min(x.shape) <= _dual._DIRECT_MAX_RANK:
-                red = _dual.reduce_points(x, dtype=dtype)
-            if red is None or not _dual.direct_is_cheaper(x.shape[0], red.rank, red.gram):
-                results[i]["run"] = (x, codes, y, kap, s)
-                continue
-            key = (s, y.shape[0], red.rank)
-            if key not in probe_cache:
-                probe_cache[key] = _rng(s, _STREAM_PROBE).standard_normal((y.shape[0], red.rank))
-            item = results[i]
-            item.update(
-                factor=red.factor.astype(np.float64),
-                gram=red.gram,
-                rank=red.rank,
-                path=red.path,
-                codes=codes,
-                y=y,
-                canonical=canon,
-                probes=probe_cache[key],
-                kappa=kap,
-            )
-            small.append(item)
-        _solve_small(small)
-        _finish_small(small, n_manifolds, anchor_center, alignment)
+            draws[s] = (y, n_distinct, _separability.canonical(y))
+        y, n_distinct, canon = draws[s]
+        counts = np.bincount(codes, minlength=n_manifolds)
+        results[i].update(info=info, counts=counts, n_distinct=n_distinct, n_used=y.shape[0])
+        red = None
+        if x.shape[0] <= _dual._SMALL_MAX_POINTS and min(x.shape) <= _dual._DIRECT_MAX_RANK:
+            red = _dual.reduce_points(x, dtype=dtype)
+        if red is None or not _dual.direct_is_cheaper(x.shape[0], red.rank, red.gram):
+            results[i]["run"] = (x, codes, y, kap, s)
+            continue
+        key = (s, y.shape[0], red.rank)
+        if key not in probe_cache:
+            probe_cache[key] = _rng(s, _STREAM_PROBE).standard_normal((y.shape[0], red.rank))
+        item = results[i]
+        item.update(
+            factor=red.factor.astype(np.float64),
+            gram=red.gram,
+            rank=red.rank,
+            path=red.path,
+            codes=codes,
+            y=y,
+            canonical=canon,
+            probes=probe_cache[key],
+            kappa=kap,
+        )
+        small.append(item)
+    return results, small
+
+
+def _batch_large(results, n_manifolds, dtype, anchor_center, alignment, max_iter):
+    """Problems past the direct path, each run as :func:`glue` runs it."""
     for res in results:
         if "run" in res:
             x, codes, y, kap, s = res.pop("run")
@@ -1189,16 +1245,13 @@ anchor_center, alignment, max_iter
                 no_separating_fraction=out["no_separating_fraction"],
                 floor=out["at_floor"],
             )
-    n_floor = sum(bool(r["floor"]) for r in results)
-    if n_floor:
-        warnings.warn(
-            f"{caller}(): capacity sits at its floor P / rank in {n_floor} of {n_prob} problems "
-            "(at_floor == 1): some samples' dichotomies have no separating direction, so their "
-            "radius, dimension, utility and alignments are NaN. Try fewer points per manifold "
-            "(n_points_per_manifold=), a shorter time window, or more units.",
-            RuntimeWarning,
-            stacklevel=2,
-        )
+
+
+def _batch_dataset(results, ids, names, seeds, scheme, n_t, kappa, anchor_center, alignment, dtype):
+    """glue_batch()'s Dataset from the per-problem results."""
+    n_prob = len(results)
+    n_manifolds = len(names)
+    caller = "glue_batch"
     data_vars: dict[str, Any] = {}
     for name in _MEASURES:
         vals = np.array([r["summary"][name] for r in results], dtype=np.float64)
@@ -1340,6 +1393,26 @@ def _critical_dimensions(factor, signs_all, seed, bias):
     return critical
 
 
+def _sim_cap(n_manifolds: int, n: float) -> float:
+    return float(n_manifolds / n) if np.isfinite(n) and n > 0 else float("nan")
+
+
+def _simulated_interval(critical, rank, n_manifolds, confidence):
+    """The separable fraction at each dimension 0..rank, the critical dimension N_c (crossing of
+    1/2) with its ``confidence`` interval (crossings of 1/2 -+ z/2/sqrt(n)), and the capacity's
+    lower bound and standard error from that interval."""
+    n_grid = np.arange(0, rank + 1)
+    frac = (critical[None, :] <= n_grid[:, None]).mean(axis=1)
+    n_c = _crossing(n_grid, frac, 0.5)
+    z = stats.norm.ppf(0.5 + confidence / 2)
+    half = z * 0.5 / np.sqrt(critical.shape[0])
+    n_low = _crossing(n_grid, frac, 0.5 - half)
+    n_high = _crossing(n_grid, frac, 0.5 + half)
+    low = _sim_cap(n_manifolds, n_high) if np.isfinite(n_high) else 0.0
+    sem = (_sim_cap(n_manifolds, n_low) - low) / (2 * z) if np.isfinite(n_high) else float("nan")
+    return n_grid, frac, n_c, n_low, n_high, low, sem
+
+
 @register_measure(
     kind="capacity",
     direction=_MORE,
@@ -1455,13 +1528,9 @@ def simulated_capacity(
     rank = red.rank
     y, n_distinct, _ = _dichotomies.draw(scheme, n_rep, n_manifolds, _rng(seed, _STREAM_SIMULATED))
     critical = _critical_dimensions(red.factor, y[:, codes], seed, bias)
-    n_grid = np.arange(0, rank + 1)
-    frac = (critical[None, :] <= n_grid[:, None]).mean(axis=1)
-    n_c = _crossing(n_grid, frac, 0.5)
-    z = stats.norm.ppf(0.5 + confidence / 2)
-    half = z * 0.5 / np.sqrt(y.shape[0])
-    n_low = _crossing(n_grid, frac, 0.5 - half)
-    n_high = _crossing(n_grid, frac, 0.5 + half)
+    n_grid, frac, n_c, n_low, n_high, low, sem = _simulated_interval(
+        critical, rank, n_manifolds, confidence
+    )
     at_floor = not np.isfinite(n_c) or not n_high < rank
     if at_floor:
         warnings.warn(
@@ -1472,18 +1541,12 @@ def simulated_capacity(
             RuntimeWarning,
             stacklevel=2,
         )
-
-    def cap(n: float) -> float:
-        return float(n_manifolds / n) if np.isfinite(n) and n > 0 else float("nan")
-
-    low = cap(n_high) if np.isfinite(n_high) else 0.0
-    sem = (cap(n_low) - low) / (2 * z) if np.isfinite(n_high) else float("nan")
     ds = xr.Dataset(
         {
-            "capacity": ((), cap(n_c)),
+            "capacity": ((), _sim_cap(n_manifolds, n_c)),
             "capacity_sem": ((), float(sem)),
             "capacity_low": ((), low),
-            "capacity_high": ((), cap(n_low)),
+            "capacity_high": ((), _sim_cap(n_manifolds, n_low)),
             "critical_dimension": ((), n_c),
             "separable_fraction": (("n_dimensions",), frac[1:]),
             "sample_critical_dimension": (("sample",), critical),
