@@ -60,17 +60,16 @@ class Term(NamedTuple):
 
 #: Old argument names, accepted with a FutureWarning until 0.3.0: function -> {old: new}.
 DEPRECATED: dict[str, dict[str, str]] = {
+    "reading": {"result": "ds"},
+    "trajectory_table": {"traj": "trajectory"},
+    "trajectory_reading": {"traj": "trajectory"},
     "trajectory": {"n_null": "n_perm"},
     "match_conditions": {"on": "by"},
     "NgAccessor.measure": {"name": "measure"},
 }
 
 #: Names that still share one meaning, each group to become one name (with a deprecated alias).
-KNOWN_SYNONYMS: tuple[tuple[str, ...], ...] = (
-    ("ds", "result"),
-    ("n", "n_threads"),
-    ("traj", "trajectory"),
-)
+KNOWN_SYNONYMS: tuple[tuple[str, ...], ...] = (("n", "n_threads"),)
 
 # fmt: off
 GLOSSARY: dict[str, Term] = {
@@ -299,7 +298,6 @@ GLOSSARY: dict[str, Term] = {
     'replicates': Term('resampled trajectories', 'Dataset', VARIES, 'required where they are summarised, optional (None) in learning_stages'),
     'resample': Term('how trials are resampled', 'name', 'subsample'),
     'response_threshold': Term('response above which a unit responds', 'fraction', 0.5),
-    'result': Term('a result Dataset', 'Dataset', REQUIRED),
     'results': Term('result Datasets of a run', 'mapping', REQUIRED),
     'return_anchors': Term('also return anchor points', 'bool', False),
     'reused': Term('results reused from disk', 'names', REQUIRED),
@@ -361,7 +359,6 @@ GLOSSARY: dict[str, Term] = {
     'time_window': Term('time window selected', 'label', None),
     'title': Term('a title', 'text', VARIES, 'required in the reports, optional elsewhere'),
     'tol': Term('numerical tolerance', '1', 1e-08),
-    'traj': Term('a trajectory', 'Dataset', REQUIRED),
     'traj_a': Term('first trajectory', 'Dataset', REQUIRED),
     'traj_b': Term('second trajectory', 'Dataset', REQUIRED),
     'trajectories': Term('trajectories drawn', 'mapping', REQUIRED),

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from neurogeom._deprecation import renamed_arguments
+
 __all__ = ["reading"]
 
 
@@ -80,7 +82,8 @@ def _capacity_reading(ds: xr.Dataset) -> str:
     )
 
 
-def reading(result: xr.Dataset) -> str:
+@renamed_arguments(result="ds")
+def reading(ds: xr.Dataset) -> str:
     """A plain-language reading of a result Dataset: what it means and what it does not.
 
     Knows the outputs of ``learning_stages``, ``stage_difference``, ``difference_test``,
@@ -89,7 +92,7 @@ def reading(result: xr.Dataset) -> str:
 
     Parameters
     ----------
-    result : xarray.Dataset
+    ds : xarray.Dataset
         A result of the package.
 
     Returns
@@ -103,15 +106,15 @@ def reading(result: xr.Dataset) -> str:
     >>> reading(xr.Dataset({"capacity": 0.5}, attrs={"at_floor": 1}))[:37]
     'Capacity sits at the floor P/rank: no'
     """
-    est = str(result.attrs.get("estimator", ""))
-    if int(result.attrs.get("at_floor", 0)) == 1:
-        return _floor_reading(result)
+    est = str(ds.attrs.get("estimator", ""))
+    if int(ds.attrs.get("at_floor", 0)) == 1:
+        return _floor_reading(ds)
     if est == "learning_stages":
-        return _stages_reading(result)
+        return _stages_reading(ds)
     if est in {"stage_difference", "difference_test", "paired_difference"}:
-        return _difference_reading(result)
-    if "capacity" in result:
-        return _capacity_reading(result)
+        return _difference_reading(ds)
+    if "capacity" in ds:
+        return _capacity_reading(ds)
     raise ValueError(
         f"no reading is known for a result of estimator {est!r}; write one with Report.add_text()."
     )

@@ -20,6 +20,7 @@ import pandas as pd
 import xarray as xr
 from matplotlib.figure import Figure
 
+from neurogeom._deprecation import renamed_arguments
 from neurogeom.show._readings import _floor_reading, reading
 from neurogeom.show._style import save_figure
 from neurogeom.show.report import Report
@@ -38,12 +39,15 @@ _COLUMNS = ("", "_sem", "_resample_se", "_ci_low", "_ci_high", "_null_mean")
 _NAMES = ("value", "mc_sem", "resample_se", "ci_low", "ci_high", "null_mean")
 
 
-def trajectory_table(traj: xr.Dataset, measures: Sequence[str] = TABLE_MEASURES) -> pd.DataFrame:
+@renamed_arguments(traj="trajectory")
+def trajectory_table(
+    trajectory: xr.Dataset, measures: Sequence[str] = TABLE_MEASURES
+) -> pd.DataFrame:
     """A trajectory's numbers: each (stage, measure) with its two errors, interval and null.
 
     Parameters
     ----------
-    traj : xarray.Dataset
+    trajectory : xarray.Dataset
         A trajectory (layout in :mod:`neurogeom.learning.stats`).
     measures : sequence of str, default=("capacity", "radius", "dimension")
         The measures shown (those the trajectory lacks are skipped).
@@ -55,13 +59,15 @@ def trajectory_table(traj: xr.Dataset, measures: Sequence[str] = TABLE_MEASURES)
         ``value``, ``mc_sem`` (Monte-Carlo s.e.), ``resample_se``, ``ci_low``, ``ci_high``
         (resampling interval) and ``null_mean`` (label-shuffle null), in the measure's units.
     """
-    index = traj["label"].values if "label" in traj.coords else traj["stage"].values
+    index = (
+        trajectory["label"].values if "label" in trajectory.coords else trajectory["stage"].values
+    )
     rows = []
     for i, stage in enumerate(index):
-        for v in (m for m in measures if m in traj):
+        for v in (m for m in measures if m in trajectory):
             row = {"stage": str(stage), "measure": v}
             for col, suffix in zip(_NAMES, _COLUMNS):
-                var = traj.get(f"{v}{suffix}")
+                var = trajectory.get(f"{v}{suffix}")
                 row[col] = float(var.values[i]) if var is not None else float("nan")
             rows.append(row)
     return pd.DataFrame(rows)
@@ -104,12 +110,13 @@ def _change_reading(traj: xr.Dataset, conf: float) -> str:
     return text
 
 
-def trajectory_reading(traj: xr.Dataset, name: str) -> str:
+@renamed_arguments(traj="trajectory")
+def trajectory_reading(trajectory: xr.Dataset, name: str) -> str:
     """A plain-language reading of a trajectory: the change, its errors, the null, the floor.
 
     Parameters
     ----------
-    traj : xarray.Dataset
+    trajectory : xarray.Dataset
         A trajectory with ``capacity`` and its error columns.
     name : str
         What the trajectory is of (``"the recording 'sample'"``).
@@ -119,27 +126,29 @@ def trajectory_reading(traj: xr.Dataset, name: str) -> str:
     str
         One paragraph; it includes the floor warning when some stage sits at the floor.
     """
-    cap = np.asarray(traj["capacity"].values, float)
-    high = np.asarray(traj.get("capacity_null_high", xr.full_like(traj["capacity"], np.nan)))
+    cap = np.asarray(trajectory["capacity"].values, float)
+    high = np.asarray(
+        trajectory.get("capacity_null_high", xr.full_like(trajectory["capacity"], np.nan))
+    )
     above = int(np.sum(cap > high)) if np.isfinite(high).any() else None
-    conf = float(traj.attrs.get("confidence", 0.95))
+    conf = float(trajectory.attrs.get("confidence", 0.95))
     text = (
         f"For {name}, capacity goes from {cap[0]:.3g} at the first stage to {cap[-1]:.3g} at the "
         f"last. The shaded band is the {conf:.0%} resampling interval over trials (how much the "
         "number would move with other trials); the error bars are twice the Monte-Carlo error of "
         "the estimator (how precisely it was computed on these trials); the two are not merged."
     )
-    text += _change_reading(traj, conf)
+    text += _change_reading(trajectory, conf)
     if above is not None:
         text += (
             f" Capacity lies above the {conf:.0%} band of the label-shuffle null at {above} of "
             f"{cap.size} stages: there the manifolds are more separable than chance; elsewhere "
             "the number is what unstructured labels would give."
         )
-    floor = _floor_stages(traj)
-    if floor or int(traj.attrs.get("at_floor", 0)) == 1:
+    floor = _floor_stages(trajectory)
+    if floor or int(trajectory.attrs.get("at_floor", 0)) == 1:
         where = f" (stages {', '.join(floor)})" if floor else ""
-        text += f" Floor{where}: " + _floor_reading(traj)
+        text += f" Floor{where}: " + _floor_reading(trajectory)
     return text
 
 
