@@ -15,7 +15,7 @@ import difflib
 import math
 import numbers
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,12 +23,15 @@ __all__ = [
     "BALANCE",
     "CONFIDENCE",
     "N_BOOT",
+    "N_DICHOTOMIES",
     "N_GRID",
+    "N_JOBS",
     "N_PERM",
     "N_T",
     "N_UNITS",
     "SEED",
     "Interval",
+    "OneOf",
     "check_choice",
     "check_names",
     "check_params",
@@ -36,6 +39,7 @@ __all__ = [
     "gib",
     "memory_limit_bytes",
     "monte_carlo_bytes",
+    "typed_value_map",
 ]
 
 
@@ -115,13 +119,66 @@ class Interval:
             raise ValueError(self.message(name, value))
         return int(value) if self.kind is int else value
 
+    def __get_pydantic_core_schema__(self, source: Any, handler: Any) -> Any:
+        """Check a schema field (``Annotated[int, N_T]``) with this constraint, after its type."""
+        return _after(self, handler(source))
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """The values a text parameter takes: one of ``values``, in words that every error uses.
+
+    Examples
+    --------
+    >>> OneOf(("adam", "sgd"), "'adam' or 'sgd'").check("optimizer", "adamw")
+    Traceback (most recent call last):
+    ...
+    ValueError: optimizer must be 'adam' or 'sgd'; got 'adamw'.
+    """
+
+    values: tuple[str, ...]
+    words: str = ""
+
+    def describe(self) -> str:
+        """The allowed values in words: ``"one of ['relu', 'tanh']"``."""
+        return self.words or f"one of {list(self.values)}"
+
+    def message(self, name: str, value: Any) -> str:
+        """``"<name> must be <words>; got <value>."``"""
+        return f"{name} must be {self.describe()}; got {value!r}."
+
+    def check(self, name: str, value: Any) -> Any:
+        """``value``, or ``ValueError`` naming it."""
+        if value not in self.values:
+            raise ValueError(self.message(name, value))
+        return value
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: Any) -> Any:
+        """Check a schema field (``Annotated[str, OneOf(...)]``) with this constraint."""
+        return _after(self, handler(source))
+
+
+def _after(constraint: Interval | OneOf, schema: Any) -> Any:
+    """A pydantic schema: ``schema``, then ``constraint`` with the field's name in its words."""
+    from pydantic_core import core_schema  # only the spec schemas need it
+
+    def check(value: Any, info: Any) -> Any:
+        constraint.check(info.field_name or "value", value)
+        return value  # the value as given: the numbers a spec feeds do not change
+
+    return core_schema.with_info_after_validator_function(check, schema)
+
 
 #: Resampling replicates of an interval: none, or enough to have a spread.
 N_BOOT = Interval(int, 0, words="0 (no interval) or at least 2", exclude=(1,))
 #: Permutations (or shuffles) of a null: 0 skips the p-value.
 N_PERM = Interval(int, 0, words="0 (no p-value) or a positive integer")
-#: Monte-Carlo samples of GLUE and MFTMA.
-N_T = Interval(int, 1, words="a positive integer")
+#: Monte-Carlo samples of GLUE and MFTMA (two or more: a mean and its spread).
+N_T = Interval(int, 2, words="an integer >= 2")
+#: Random dichotomies of the simulated capacity.
+N_DICHOTOMIES = Interval(int, 1, words="a positive integer")
+#: Worker processes: a count, or -1 for every core.
+N_JOBS = Interval(int, -1, exclude=(0,), words="a positive integer or -1 (every core)")
 #: Points of a common axis.
 N_GRID = Interval(int, 2, words="an integer >= 2 (two points make a line)")
 #: Seeds of numpy's generators.
@@ -135,7 +192,14 @@ N_UNITS = Interval(int, 1, words="a positive integer")
 
 #: The constraints of each public function's parameters, by function name.
 _PARAMS: dict[str, dict[str, Interval]] = {
-    "trajectory": {"n_boot": N_BOOT, "n_perm": N_PERM, "confidence": CONFIDENCE, "seed": SEED},
+    "trajectory": {
+        "n_boot": N_BOOT,
+        "n_perm": N_PERM,
+        "confidence": CONFIDENCE,
+        "seed": SEED,
+        "n_jobs": N_JOBS,
+    },
+    "measure_geometry": {"n_jobs": N_JOBS, "seed": SEED},
     "stage_difference": {
         "n_boot": N_BOOT,
         "n_perm": N_PERM,
@@ -155,9 +219,9 @@ _PARAMS: dict[str, dict[str, Interval]] = {
         "seed": SEED,
     },
     "compare_trajectories": {"n_grid": N_GRID, "n_perm": N_PERM, "seed": SEED},
-    "glue": {"n_t": N_T},
-    "mftma": {"n_t": N_T},
-    "simulated_capacity": {},
+    "glue": {"n_t": N_T, "seed": SEED},
+    "mftma": {"n_t": N_T, "seed": SEED},
+    "simulated_capacity": {"n_dichotomies": N_DICHOTOMIES, "seed": SEED, "confidence": CONFIDENCE},
 }
 
 
@@ -246,6 +310,24 @@ def check_names(what: str, value: Any) -> list[str]:
     if bad:
         raise ValueError(f"{what} must be a name or a list of names; got {value!r}.")
     return names
+
+
+def typed_value_map(values: Iterable[Any], value_map: Mapping[Any, Any]) -> dict[Any, Any]:
+    """A value map keyed by a label's own values: a key that is not one of ``values`` but has the
+    text of one (a TOML table's string key ``"1"`` for the value ``1``) becomes that value.
+
+    The run spec's ``[compare.mapping.<label>] values`` and
+    :func:`neurogeom.learning.match_conditions`'s ``mapping`` read value maps through it.
+
+    Examples
+    --------
+    >>> typed_value_map([1, 2], {"1": "left", 2: "right", "3": "up"})
+    {1: 'left', 2: 'right', '3': 'up'}
+    """
+    values = list(values)
+    own = set(values)
+    by_text = {str(v): v for v in values}
+    return {k if k in own else by_text.get(str(k), k): v for k, v in value_map.items()}
 
 
 def gib(n_bytes: float) -> str:

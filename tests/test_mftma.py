@@ -315,7 +315,7 @@ def test_errors(blobs):
         mftma(points, np.zeros(len(labels)))
     with pytest.raises(ValueError, match=r"shape \(n_points, n_features\)"):
         mftma(points[None], labels)
-    with pytest.raises(ValueError, match="n_t to be an integer >= 2"):
+    with pytest.raises(ValueError, match="n_t must be an integer >= 2"):
         mftma(points, labels, n_t=1)
     with pytest.raises(TypeError, match="numeric"):
         mftma(np.full((4, 2), "a"), np.arange(4))

@@ -17,11 +17,17 @@ import xarray as xr
 from typer.testing import CliRunner
 
 from neurogeom.cli import app
-from neurogeom.geometry import glue
-from neurogeom.learning import compare_trajectories, learning_stages, stage_difference
+from neurogeom.geometry import glue, mftma, simulated_capacity
+from neurogeom.learning import (
+    compare_trajectories,
+    learning_stages,
+    match_conditions,
+    stage_difference,
+    trajectory,
+)
 from neurogeom.learning.measure import measure_geometry
 from neurogeom.population import make_population
-from neurogeom.specs.run import parse_analysis
+from neurogeom.specs.run import parse_analysis, spec_kind
 from neurogeom.workflows.preflight import load_run_spec, load_spec
 from tests._specs import TINY_SPEC, spec_toml
 
@@ -62,7 +68,7 @@ RUN = {
         ("n_null = 10", "n_null = -1"),
         r"\[analysis\] n_null must be 0 \(no p-value\) or a positive integer; got -1\.",
     ),
-    "n_t zero": (("n_t = 100", "n_t = 0"), r"\[analysis\] n_t must be a positive integer; got 0\."),
+    "n_t one": (("n_t = 100", "n_t = 1"), r"\[analysis\] n_t must be an integer >= 2; got 1\."),
     "n_t text": (
         ("n_t = 100", 'n_t = "100"'),
         r"\[analysis\] n_t must be an integer; got '100' \(a string\)",
@@ -102,6 +108,29 @@ RUN = {
     "unknown key": (
         ("n_boot = 10", "n_bot = 10"),
         r"\[analysis\]: unknown key\(s\) \['n_bot'\] \(did you mean 'n_boot'\?\)",
+    ),
+    "compare kind": (
+        ('kind = "fraction"', 'kind = "fractoin"'),
+        r"\[compare\] kind must be 'fraction' or 'performance'; got 'fractoin'\.",
+    ),
+    "compare n_perm": (
+        ('kind = "fraction"\nn_perm = 20', 'kind = "fraction"\nn_perm = -5'),
+        r"\[compare\] n_perm must be 0 \(no p-value\) or a positive integer; got -5\.",
+    ),
+    "compare measures text": (
+        (
+            'measures = ["cka_similarity", "rsa_similarity", "procrustes_distance"]',
+            'measures = "cka_similarity"',
+        ),
+        r"\[compare\] measures must be a list of strings; got 'cka_similarity' \(a string\)\.",
+    ),
+    "compare mapping key": (
+        ('to = "choice"', 'too = "choice"'),
+        r"\[compare\] mapping\.ground_truth: unknown key\(s\) \['too'\] \(did you mean 'to'\?\)",
+    ),
+    "run n_jobs": (
+        ("n_jobs = 2 ", "n_jobs = 0 "),
+        r"\[run\] n_jobs must be a positive integer or -1 \(every core\); got 0\.",
     ),
 }
 
@@ -185,6 +214,27 @@ TRAIN = {
         {"training": {"n_step": 5}},
         r"unknown key\(s\) \['n_step'\] in \[training\] \(did you mean 'n_steps'\?\)",
     ),
+    "network type": (
+        {"network": {"type": "lstm"}},
+        r"network\.type must be one of \['ctrnn', 'gru'\]; got 'lstm'\.",
+    ),
+    "sparsity": (
+        {"network": {"sparsity": 1.0}},
+        r"network\.sparsity must be in \[0, 1\); got 1\.0\.",
+    ),
+    "optimizer": (
+        {"training": {"optimizer": "adamw"}},
+        r"training\.optimizer must be 'adam' or 'sgd'; got 'adamw'\.",
+    ),
+    "checkpoint schedule": (
+        {"checkpoints": {"schedule": "linear"}},
+        r"checkpoints\.schedule must be 'log' or 'list'; got 'linear'\.",
+    ),
+    "analysis seed": (
+        {"analysis": {"geometry_seed": -2}},
+        r"analysis\.geometry_seed must be a non-negative integer; got -2\.",
+    ),
+    "task name": ({"task": {"name": 3}}, r"\[task\] name must be a string; got 3 \(an integer\)\."),
 }
 
 
@@ -202,6 +252,11 @@ SWEEP = {
     "seed": ({"seed": [0, -1]}, r"training\.seed must be a non-negative integer; got -1"),
     "rank": ({"rank": [1, 0]}, r"rank must be an integer in 1\.\.n_units=32 or 'full'; got 0"),
     "lr": ({"lr": [0.01, 0.0]}, r"training\.lr must be > 0; got 0\.0"),
+    "not a list": (
+        {"seed": 3},
+        r"\[sweep\] seed must be a list \(or omitted\); got 3 \(an integer\)\.",
+    ),
+    "g": ({"g": [1.0, -0.5]}, r"network\.g must be >= 0; got -0\.5\."),
 }
 
 
@@ -213,6 +268,65 @@ def test_sweep_spec_refuses_bad_values_before_the_store(tmp_path, case):
     message = _one_line_error(["sweep", str(spec), "-o", str(out), "--no-progress"])
     assert re.search(match, message), message
     assert not out.exists()
+
+
+# -- the other kinds that `neurogeom run` takes, told apart by one sniffer ------------------------
+
+KINDS = {
+    "rank_sweep": (
+        {"sweep": {"rank": [1, "half"], "seed": [0]}},
+        r"rank must be an integer in 1\.\.n_units=32 or 'full'; got 'half'",
+    ),
+    "lazy_rich": (
+        ("lazy_rich_digits.toml", "n_t = 200", "n_t = 1"),
+        r"\[analysis\] n_t must be an integer >= 2; got 1\.",
+    ),
+    "lazy_rich severities": (
+        ("lazy_rich_digits.toml", "severities = [1, 2, 3, 4, 5]", "severities = [1, 9]"),
+        r"\[ood\] severities must be in 1\.\.5; got 9\.",
+    ),
+    "lazy_rich architecture": (
+        ("lazy_rich_digits.toml", "[architectures.mlp]\n", "[architectures.mlp]\nwidth = 3\n"),
+        r"\[architectures\.mlp\]: unknown key\(s\) \['width'\] \(did you mean 'widths'\?\)",
+    ),
+    "pullback": (
+        ("pullback_sine.toml", "quantile = 0.2", "quantile = 0.7"),
+        r"\[pullback\] quantile must be in \(0, 0\.5\]; got 0\.7\.",
+    ),
+    "pullback type": (
+        ("pullback_sine.toml", "n_grid = 101", 'n_grid = "101"'),
+        r"\[pullback\] n_grid must be an integer; got '101' \(a string\)",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(KINDS))
+def test_every_spec_kind_refuses_bad_values_before_writing(tmp_path, case):
+    change, match = KINDS[case]
+    if isinstance(change, dict):
+        spec = _tiny_task(tmp_path, **change)
+    else:
+        name, old, new = change
+        text = (ROOT / "tasks" / name).read_text()
+        assert old in text, old
+        spec = tmp_path / name
+        spec.write_text(text.replace(old, new, 1))
+    out = tmp_path / "out"
+    message = _one_line_error(["run", str(spec), "-o", str(out), "--no-progress"])
+    assert re.search(match, message), message
+    assert not out.exists()
+
+
+def test_spec_kind_is_decided_in_one_place(tmp_path):
+    assert spec_kind({"task": {"name": "x"}, "sweep": {"rank": [1]}}) == "rank_sweep"
+    assert spec_kind({"task": {"name": "x"}, "sweep": {"seed": [1]}}) == "train"
+    assert spec_kind({"pullback": {}}) == "pullback"
+    assert spec_kind({"lazy_rich": {}}) == "lazy_rich"
+    assert spec_kind({"recordings": {}}) == "run"
+    with pytest.raises(
+        ValueError, match=r"tiny\.toml: a training spec \(\[task\]\), not a run spec: train it"
+    ):
+        load_run_spec(_tiny_task(tmp_path))
 
 
 def test_s26_a_byte_order_mark_is_read(tmp_path):
@@ -318,3 +432,65 @@ def test_x26_options_for_a_measure_not_requested():
         r"\['glue'\]",
     ):
         measure_geometry(pop, by="choice", measures=["glue"], mftma={"n_t": 5})
+
+
+def _points() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(24, 8)), np.repeat([0, 1, 2], 8)
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda x, y: mftma(x, y, n_t=1), r"^mftma: n_t must be an integer >= 2; got 1\.$"),
+        (lambda x, y: mftma(x, y, seed=-1), r"^mftma: seed must be a non-negative integer"),
+        (
+            lambda x, y: simulated_capacity(x, y, seed=-1),
+            r"^simulated_capacity: seed must be a non-negative integer; got -1\.$",
+        ),
+        (
+            lambda x, y: simulated_capacity(x, y, confidence=1.5),
+            r"^simulated_capacity: confidence must be a number in \(0, 1\), e\.g\. 0\.95; got 1\.5",
+        ),
+        (
+            lambda x, y: simulated_capacity(x, y, n_dichotomies=0),
+            r"^simulated_capacity: n_dichotomies must be a positive integer; got 0\.$",
+        ),
+    ],
+)
+def test_measures_check_their_counts_with_the_spec_words(call, match):
+    with pytest.raises(ValueError, match=match):
+        call(*_points())
+
+
+def test_trajectory_and_measure_geometry_check_their_counts():
+    pop = _stages_pop()
+    with pytest.raises(ValueError, match=r"^trajectory: seed must be a non-negative integer"):
+        trajectory(pop, "choice", seed=-1, n_t=20)
+    with pytest.raises(
+        ValueError, match=r"^trajectory: n_jobs must be a positive integer or -1 \(every core\)"
+    ):
+        trajectory(pop, "choice", n_jobs=0, n_t=20)
+    with pytest.raises(ValueError, match=r"^measure_geometry: seed must be a non-negative integer"):
+        measure_geometry(pop, by="choice", seed=-1)
+
+
+def test_match_conditions_reads_value_map_keys_by_their_text():
+    brain = _stages_pop().isel(stage=0)
+    rng = np.random.default_rng(1)
+    model = make_population(
+        rng.normal(size=(40, 6)),
+        dims=("trial", "unit"),
+        quantity="rate_hz",
+        trial_coords={"ground_truth": np.repeat([1, 2], 20)},
+    )
+    by_text = {"ground_truth": ("choice", {"1": "left", "2": "right"})}  # TOML's string keys
+    by_value = {"ground_truth": ("choice", {1: "left", 2: "right"})}
+    b, m = match_conditions(brain, model, "choice", by_text)
+    b2, m2 = match_conditions(brain, model, "choice", by_value)
+    assert (
+        m["choice"].values.tolist()
+        == m2["choice"].values.tolist()
+        == ["left"] * 20 + ["right"] * 20
+    )
+    assert b.sizes == b2.sizes

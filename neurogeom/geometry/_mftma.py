@@ -16,6 +16,7 @@ import xarray as xr
 from threadpoolctl import threadpool_limits
 
 from neurogeom import _provenance
+from neurogeom._params import check_params
 from neurogeom.geometry import _validate
 from neurogeom.geometry._mftma_kernels import center_subspace, manifold_mean_field, qr_basis
 from neurogeom.geometry.capacity import GLUE_OUTPUTS
@@ -205,6 +206,7 @@ def mftma(
     >>> float(ds.capacity) > 0
     True
     """
+    check_params("mftma", n_t=n_t, seed=seed)
     caller = "mftma"
     X, codes, names = _validate.points_and_labels(points, labels, caller=caller)
     n_t = _validate.positive_int(n_t, "n_t", caller, minimum=2)

@@ -29,7 +29,7 @@ from scipy import sparse, stats
 from scipy.optimize import linprog
 
 from neurogeom import _provenance
-from neurogeom._params import check_monte_carlo
+from neurogeom._params import check_monte_carlo, check_params
 from neurogeom.geometry import (
     _dichotomies,
     _dual,
@@ -1497,6 +1497,9 @@ def simulated_capacity(
     ``at_floor`` is 1 when the upper end of the interval for ``N_c`` reaches the rank (capacity
     indistinguishable from ``P / rank``) or ``N_c`` is not reached.
     """
+    check_params(
+        "simulated_capacity", n_dichotomies=n_dichotomies, seed=seed, confidence=confidence
+    )
     caller = "simulated_capacity"
     x, codes, names = _validate.points_and_labels(points, labels, caller=caller)
     n_rep = _validate.positive_int(n_dichotomies, "n_dichotomies", caller)

@@ -20,7 +20,7 @@ import numpy as np
 import xarray as xr
 
 from neurogeom._deprecation import renamed_arguments
-from neurogeom._params import check_choice, check_names, check_params
+from neurogeom._params import check_choice, check_names, check_params, typed_value_map
 from neurogeom._provenance import attr_value, child_seed
 from neurogeom.geometry.registry import get_measure
 from neurogeom.learning.prepare import window_mean
@@ -63,6 +63,7 @@ def _renamed(model: xr.DataArray, mapping: Mapping[str, Any], brain_labels: list
             )
         coord = model[src].values
         if values is not None:
+            values = typed_value_map(coord.tolist(), values)  # "1" (a TOML key) is 1
             unknown = sorted(set(coord.tolist()) - set(values), key=str)
             coord = np.asarray([values.get(v, v) for v in coord.tolist()])
             if unknown and len(unknown) == len(set(model[src].values.tolist())):

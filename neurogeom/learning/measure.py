@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from neurogeom._params import check_params
 from neurogeom._provenance import attr_value, child_seed
 from neurogeom.geometry.registry import Measure, get_measure, measure_names
 from neurogeom.parallel import parallel_map
@@ -469,6 +470,7 @@ def measure_geometry(
             "Build one with neurogeom.make_population(...), or call the measure on arrays."
         )
     validate(pop)
+    check_params("measure_geometry", n_jobs=n_jobs, seed=seed)
     chosen = _resolve_measures(label_names(measures))
     calls = _plan_calls(chosen, kwargs)
     labels = (*label_names(by), *label_names(within))

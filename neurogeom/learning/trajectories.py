@@ -433,7 +433,14 @@ def trajectory(
     if not 0 < fraction < 1:
         raise ValueError(f"fraction must lie in (0, 1); got {fraction}.")
     n_boot, n_perm, confidence = _get("n_boot", "n_perm", "confidence")(
-        check_params("trajectory", n_boot=n_boot, n_perm=n_perm, confidence=confidence)
+        check_params(
+            "trajectory",
+            n_boot=n_boot,
+            n_perm=n_perm,
+            confidence=confidence,
+            seed=seed,
+            n_jobs=n_jobs,
+        )
     )
     setup = _Setup(
         label_names(by), label_names(within), split, measure, window_s, n_jobs, measure_options

@@ -1,10 +1,29 @@
 """Every TOML spec kind, its schema declared once and checked before anything is computed.
 
-:mod:`~neurogeom.specs.train` (a network, its task, training, checkpoints and analysis, with an
-optional grid in ``[sweep]``), :mod:`~neurogeom.specs.run` (what ``neurogeom run`` loads, trains,
-compares and reports), :mod:`~neurogeom.specs.lazy_rich` and :mod:`~neurogeom.specs.pullback`.
-:func:`~neurogeom.specs.run.spec_kind` tells the kinds apart. This room imports nothing above the
-data contract: the checks against a spec's task and files are in
+One sniffer, :func:`~neurogeom.specs.run.spec_kind`, decides a spec's kind from its sections,
+and nothing else does:
+
+========== ============================== ===============================================
+kind       sections that decide it        schema
+========== ============================== ===============================================
+lazy_rich  ``[lazy_rich]``                :mod:`~neurogeom.specs.lazy_rich` (one model per
+                                          section, ``SECTIONS``)
+pullback   ``[pullback]``                 :mod:`~neurogeom.specs.pullback`
+                                          (``PullbackSection``)
+rank_sweep ``[task]`` and ``[sweep] rank`` :mod:`~neurogeom.specs.train` (as train)
+train      ``[task]``                     :mod:`~neurogeom.specs.train`: ``TaskSection``,
+                                          the configs ``NetworkConfig``, ``TrainConfig``,
+                                          ``CheckpointConfig``, ``AnalysisConfig`` and
+                                          ``SweepSection``
+run        none of the above              :mod:`~neurogeom.specs.run`: ``RunSection``,
+                                          ``AnalysisSection``, ``CompareSection``
+========== ============================== ===============================================
+
+Every key is typed, with its default and its constraint stated once, in a pydantic model (or a
+dataclass checked by a pydantic ``TypeAdapter``); the constraints are those of
+:mod:`neurogeom._params`, shared with the functions the values feed. Errors are one line naming
+the file, the section and the key (and the nearest valid key for an unknown one). This room
+imports nothing above the data contract: the checks against a spec's task and files are in
 :mod:`neurogeom.workflows.preflight`.
 """
 

@@ -17,7 +17,15 @@ import pydantic
 
 from neurogeom._params import Interval
 
-__all__ = ["check_keys", "constrained", "fail", "read_toml", "unknown_keys_message", "validated"]
+__all__ = [
+    "check_keys",
+    "constrained",
+    "explain",
+    "fail",
+    "read_toml",
+    "unknown_keys_message",
+    "validated",
+]
 
 
 def fail(where: str, message: str) -> NoReturn:
@@ -121,6 +129,7 @@ _TYPE_WORDS = {int: "an integer", float: "a number", str: "a string", bool: "tru
 
 def _type_word(hint: Any) -> str:
     """What a field's type asks for, in words (TOML has no null: ``None`` is "omitted")."""
+    hint = _bare(hint)
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
         words = [_type_word(a) for a in typing.get_args(hint) if a is not type(None)]
@@ -134,8 +143,14 @@ def _type_word(hint: Any) -> str:
     return _TYPE_WORDS.get(hint, getattr(hint, "__name__", str(hint)))
 
 
+def _bare(hint: Any) -> Any:
+    """A field's type without its constraint (``Annotated[int, N_T]`` is ``int``)."""
+    return typing.get_args(hint)[0] if typing.get_origin(hint) is typing.Annotated else hint
+
+
 def _matches(value: Any, hint: Any) -> bool:
     """Whether a spec value has a field's type (an integer is a number; ``True`` is no integer)."""
+    hint = _bare(hint)
     if hint is Any:
         return True
     origin = typing.get_origin(hint)
@@ -168,7 +183,8 @@ def _type_error(where: str, hint: Any, value: Any) -> str:
         except ValueError:
             pass
         else:
-            message += f"; write the number without quotes: {where.rsplit('.', 1)[-1]} = {value}"
+            key = where.replace(" ", ".").rsplit(".", 1)[-1]
+            message += f"; write the number without quotes: {key} = {value}"
     return message
 
 
@@ -205,9 +221,44 @@ def validated(model: type[pydantic.BaseModel], table: Mapping[str, Any], where: 
     try:
         return model(**table)
     except pydantic.ValidationError as exc:
-        err = exc.errors()[0]
-        key = str(err["loc"][0]) if err["loc"] else ""
-        if err["type"] == "value_error":
-            raise ValueError(f"{where} {err['ctx']['error']}") from None
-        hint = fields[key].annotation if key in fields else Any
-        raise ValueError(f"{where} {_type_error(key, hint, table.get(key))}.") from None
+        hints = {k: f.annotation for k, f in fields.items()}
+        error = explain(exc, hints, table, f"{where} ")
+        raise ValueError(f"{error}." if isinstance(error, TypeError) else str(error)) from None
+
+
+def explain(
+    exc: pydantic.ValidationError, hints: Mapping[str, Any], values: Mapping[str, Any], prefix: str
+) -> TypeError | ValueError:
+    """The first error of a schema's check as one line: ``"<prefix><key> must be ...; got ..."``.
+
+    A value outside its constraint gives the constraint's words (a ``ValueError``), a value of
+    the wrong type the type asked for and the value given (a ``TypeError``).
+
+    Parameters
+    ----------
+    exc : pydantic.ValidationError
+        What the schema found.
+    hints : mapping of str to type
+        The schema's fields and their types.
+    values : mapping
+        The values checked, by field.
+    prefix : str
+        Put before the key: ``"[analysis] "``, ``"training."``.
+    """
+    err = exc.errors()[0]
+    key = str(err["loc"][0]) if err["loc"] else ""
+    if err["type"] == "value_error":
+        return ValueError(f"{prefix}{err['ctx']['error']}")
+    if err["type"] in ("too_short", "too_long"):
+        ctx = err.get("ctx", {})
+        bound = (
+            ("at least", ctx.get("min_length"))
+            if err["type"] == "too_short"
+            else ("at most", ctx.get("max_length"))
+        )
+        return ValueError(
+            f"{prefix}{key} must hold {bound[0]} {bound[1]} entries; got {values.get(key)!r}."
+        )
+    if err["type"] == "missing":
+        return ValueError(f"{prefix}{key} is missing; give it.")
+    return TypeError(_type_error(f"{prefix}{key}", hints.get(key, Any), values.get(key)))

@@ -11,9 +11,12 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from neurogeom.specs._common import check_keys, fail, read_toml
+import pydantic
+
+from neurogeom._params import N_T, SEED, Interval, OneOf
+from neurogeom.specs._common import check_keys, fail, read_toml, validated
 
 __all__ = [
     "ACTIVATION_NAMES",
@@ -33,39 +36,6 @@ CORRUPTION_NAMES: tuple[str, ...] = ("noise", "blur", "occlusion")
 #: The corruption severities.
 SEVERITIES: tuple[int, ...] = (1, 2, 3, 4, 5)
 
-_DEFAULTS: dict[str, dict[str, Any]] = {
-    "run": {"title": "Lazy to rich on digits"},
-    "lazy_rich": {"alphas": None, "seeds": [0], "test_fraction": 0.3, "split_seed": 0},
-    "training": {
-        "lr": 0.1,
-        "momentum": 0.9,
-        "n_steps": 1000,
-        "batch_size": 64,
-        "checkpoint_steps": None,
-    },
-    "analysis": {
-        "layer": -1,
-        "n_points_per_manifold": 50,
-        "n_t": 200,
-        "dichotomies": "nontrivial",
-        "center": True,
-        "jitter": 1e-6,
-        "seed": 0,
-    },
-    "ood": {"corruptions": None, "severities": [1, 2, 3, 4, 5], "seed": 0},
-    "transfer": {
-        "source_classes": [0, 1, 2, 3, 4],
-        "target_classes": [5, 6, 7, 8, 9],
-        "c": 1.0,
-        "shots": 5,
-        "n_draws": 10,
-    },
-}
-_ARCH_KEYS = {
-    "mlp": {"type": None, "widths": [128, 128], "activation": "relu", "bias": True},
-    "cnn": {"type": None, "channels": [8, 16], "width": 64, "activation": "relu", "bias": True},
-}
-
 #: A fast setting of ``tasks/lazy_rich_digits.toml`` (what the tests and
 #: ``tutorials/10_lazy_rich_images.py`` run; about 30 s on one core): seeds {0, 1}, 100 SGD
 #: steps (checkpoints 0, 25, 100), 20 points per digit, 50 probes per GLUE estimate, 4 draws of
@@ -82,19 +52,153 @@ FAST_SETTING: dict[str, dict[str, Any]] = {
 SETTINGS: dict[str, dict[str, dict[str, Any]]] = {"full": {}, "fast": FAST_SETTING}
 
 
-def _is_lazy_rich_spec(raw: Mapping[str, Any]) -> bool:
-    """Whether a parsed TOML file is a lazy-rich spec (it has a ``[lazy_rich]`` section)."""
-    return "lazy_rich" in raw
+#: A digit of the data set.
+_DIGIT = Interval(int, 0, 9, words="a digit 0..9")
+#: A training step (checkpoints).
+_STEP = Interval(int, 0, words="a step >= 0")
+#: A count of at least one.
+_COUNT = Interval(int, 1, words="a positive integer")
 
 
-def _ints(value: Any, where: str, *, low: int | None = None, high: int | None = None) -> list[int]:
-    if not isinstance(value, list | tuple) or not value:
-        fail(where, f"give a non-empty list of integers; got {value!r}.")
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-        fail(where, f"every entry must be an integer; got {value!r}.")
-    if (low is not None and min(value) < low) or (high is not None and max(value) > high):
-        fail(where, f"entries must lie in {low}..{high}; got {value!r}.")
-    return [int(v) for v in value]
+class _Section(pydantic.BaseModel):
+    """A section of a lazy-rich spec: each key typed, its default and constraint stated once."""
+
+    model_config = pydantic.ConfigDict(extra="forbid", strict=True)
+
+
+class RunSection(_Section):
+    """``[run]``."""
+
+    title: str = "Lazy to rich on digits"
+
+
+class LazyRichSection(_Section):
+    """``[lazy_rich]``: the output scales (sorted), the seeds, the test split."""
+
+    alphas: list[float] | None = None
+    seeds: Annotated[list[Annotated[int, SEED]], pydantic.Field(min_length=1)] = [0]
+    test_fraction: Annotated[float, Interval(float, 0, 1, closed="neither")] = 0.3
+    split_seed: Annotated[int, SEED] = 0
+
+    @pydantic.model_validator(mode="after")
+    def _alphas(self) -> LazyRichSection:
+        if not self.alphas:
+            raise ValueError("give alphas = [1, 2, 5, 10, 30, 100] (output scales, each > 0).")
+        if min(self.alphas) <= 0 or len(set(self.alphas)) != len(self.alphas):
+            raise ValueError(f"alphas must be distinct numbers > 0; got {self.alphas!r}.")
+        self.alphas = sorted(float(a) for a in self.alphas)
+        return self
+
+
+class TrainingSection(_Section):
+    """``[training]``: SGD; the checkpoints (default ``[0, n_steps]``, ``n_steps`` always one)."""
+
+    lr: Annotated[float, Interval(float, 0, closed="neither", words="> 0")] = 0.1
+    momentum: Annotated[float, Interval(float, 0, 1, closed="left", words="in [0, 1)")] = 0.9
+    n_steps: Annotated[int, _COUNT] = 1000
+    batch_size: Annotated[int, _COUNT] = 64
+    checkpoint_steps: list[Annotated[int, _STEP]] | None = None
+
+    @pydantic.model_validator(mode="after")
+    def _checkpoints(self) -> TrainingSection:
+        steps = sorted(set(self.checkpoint_steps or [0]) | {self.n_steps})
+        if steps[-1] > self.n_steps:
+            raise ValueError(
+                f"checkpoint_steps {steps} go past n_steps = {self.n_steps}; drop them or "
+                "train longer."
+            )
+        self.checkpoint_steps = steps
+        return self
+
+
+class AnalysisSection(_Section):
+    """``[analysis]``: the GLUE geometry of a layer."""
+
+    layer: int = -1
+    n_points_per_manifold: Annotated[int, Interval(int, 2, words="an integer >= 2")] = 50
+    n_t: Annotated[int, N_T] = 200
+    dichotomies: str = "nontrivial"
+    center: bool = True
+    jitter: Annotated[float, Interval(float, 0, words=">= 0")] = 1e-6
+    seed: Annotated[int, SEED] = 0
+
+
+class OodSection(_Section):
+    """``[ood]``: the corruptions (default all) and severities."""
+
+    corruptions: list[str] | None = None
+    severities: list[Annotated[int, Interval(int, 1, max(SEVERITIES), words="in 1..5")]] = [
+        1,
+        2,
+        3,
+        4,
+        5,
+    ]
+    seed: Annotated[int, SEED] = 0
+
+    @pydantic.model_validator(mode="after")
+    def _corruptions(self) -> OodSection:
+        self.corruptions = list(self.corruptions or CORRUPTION_NAMES)
+        bad = sorted(set(self.corruptions) - set(CORRUPTION_NAMES))
+        if bad:
+            raise ValueError(
+                f"corruptions: unknown {bad}; give some of {sorted(CORRUPTION_NAMES)}."
+            )
+        return self
+
+
+class TransferSection(_Section):
+    """``[transfer]``: the few-shot probe's classes (sorted), regularisation, shots, draws."""
+
+    source_classes: list[Annotated[int, _DIGIT]] = [0, 1, 2, 3, 4]
+    target_classes: list[Annotated[int, _DIGIT]] = [5, 6, 7, 8, 9]
+    c: Annotated[float, Interval(float, 0, closed="neither", words="> 0")] = 1.0
+    shots: Annotated[int, Interval(int, 0, words="0 (all) or a positive integer")] = 5
+    n_draws: Annotated[int, _COUNT] = 10
+
+    @pydantic.model_validator(mode="after")
+    def _classes(self) -> TransferSection:
+        src, tgt = set(self.source_classes), set(self.target_classes)
+        if src & tgt or len(src) < 2 or len(tgt) < 2:
+            raise ValueError(
+                "source and target classes must be two or more digits each, without overlap; "
+                f"got {self.source_classes} and {self.target_classes}."
+            )
+        self.source_classes, self.target_classes = sorted(src), sorted(tgt)
+        return self
+
+
+class _Architecture(_Section):
+    type: str
+    activation: Annotated[str, OneOf(tuple(sorted(ACTIVATION_NAMES)))] = "relu"
+    bias: bool = True
+
+
+class MlpSection(_Architecture):
+    """``[architectures.<name>]`` with ``type = "mlp"``."""
+
+    widths: Annotated[list[Annotated[int, _COUNT]], pydantic.Field(min_length=1)] = [128, 128]
+
+
+class CnnSection(_Architecture):
+    """``[architectures.<name>]`` with ``type = "cnn"``: two convolutions, one dense layer."""
+
+    channels: Annotated[
+        list[Annotated[int, _COUNT]], pydantic.Field(min_length=2, max_length=2)
+    ] = [8, 16]
+    width: Annotated[int, _COUNT] = 64
+
+
+#: The schema of each section, by name (``[architectures.<name>]`` by its ``type``).
+SECTIONS: dict[str, type[_Section]] = {
+    "run": RunSection,
+    "lazy_rich": LazyRichSection,
+    "training": TrainingSection,
+    "analysis": AnalysisSection,
+    "ood": OodSection,
+    "transfer": TransferSection,
+}
+ARCHITECTURES: dict[str, type[_Architecture]] = {"mlp": MlpSection, "cnn": CnnSection}
 
 
 def load_lazy_rich_spec(
@@ -114,7 +218,8 @@ def load_lazy_rich_spec(
     Returns
     -------
     dict
-        Every section with its defaults; ``architectures`` maps a name to its checked table.
+        Every section with its defaults (:data:`SECTIONS`); ``architectures`` maps a name to its
+        checked table.
 
     Raises
     ------
@@ -137,24 +242,8 @@ def load_lazy_rich_spec(
         raw = copy.deepcopy(dict(spec))
     for section, values in (overrides or {}).items():
         raw[section] = {**raw.get(section, {}), **values}
-    check_keys(raw, {**_DEFAULTS, "architectures": None}, "lazy-rich spec")
-    cfg: dict[str, Any] = {}
-    for section, defaults in _DEFAULTS.items():
-        table = dict(raw.get(section, {}))
-        check_keys(table, defaults, f"[{section}]")
-        cfg[section] = {**copy.deepcopy(defaults), **table}
-    lr = cfg["lazy_rich"]
-    alphas = lr["alphas"]
-    if not isinstance(alphas, list) or not alphas:
-        fail("[lazy_rich]", "give alphas = [1, 2, 5, 10, 30, 100] (output scales, each > 0).")
-    if not all(isinstance(a, int | float) and not isinstance(a, bool) for a in alphas):
-        fail("[lazy_rich] alphas", f"every alpha must be a number; got {alphas!r}.")
-    if min(alphas) <= 0 or len(set(alphas)) != len(alphas):
-        fail("[lazy_rich] alphas", f"alphas must be distinct numbers > 0; got {alphas!r}.")
-    lr["alphas"] = sorted(float(a) for a in alphas)
-    lr["seeds"] = _ints(lr["seeds"], "[lazy_rich] seeds", low=0)
-    if not 0 < float(lr["test_fraction"]) < 1:
-        fail("[lazy_rich]", f"test_fraction must lie in (0, 1); got {lr['test_fraction']}.")
+    check_keys(raw, [*SECTIONS, "architectures"], "lazy-rich spec")
+    cfg = {s: validated(m, raw.get(s, {}), f"[{s}]").model_dump() for s, m in SECTIONS.items()}
     archs = raw.get("architectures")
     if not isinstance(archs, Mapping) or not archs:
         fail(
@@ -164,54 +253,9 @@ def load_lazy_rich_spec(
     for name, table in archs.items():
         where = f"[architectures.{name}]"
         kind = dict(table).get("type")
-        if kind not in _ARCH_KEYS:
+        if kind not in ARCHITECTURES:
             fail(where, f"type must be 'mlp' or 'cnn'; got {kind!r}.")
-        check_keys(table, _ARCH_KEYS[kind], where)
-        arch = {**_ARCH_KEYS[kind], **table}
-        if arch["activation"] not in ACTIVATION_NAMES:
-            fail(
-                where,
-                f"activation must be one of {sorted(ACTIVATION_NAMES)}; got {arch['activation']!r}.",
-            )
-        if kind == "mlp":
-            arch["widths"] = _ints(arch["widths"], f"{where} widths", low=1)
-        else:
-            arch["channels"] = _ints(arch["channels"], f"{where} channels", low=1)
-            if len(arch["channels"]) != 2:
-                fail(where, f"channels must hold two counts; got {arch['channels']!r}.")
-            arch["width"] = _ints([arch["width"]], f"{where} width", low=1)[0]
-        cfg["architectures"][str(name)] = arch
-    tr = cfg["training"]
-    for key in ("n_steps", "batch_size"):
-        tr[key] = _ints([tr[key]], f"[training] {key}", low=1)[0]
-    if not float(tr["lr"]) > 0 or not 0 <= float(tr["momentum"]) < 1:
-        fail("[training]", f"need lr > 0 and momentum in [0, 1); got {tr['lr']}, {tr['momentum']}.")
-    steps = tr["checkpoint_steps"] or [0, tr["n_steps"]]
-    steps = sorted(set(_ints(steps, "[training] checkpoint_steps", low=0, high=tr["n_steps"])))
-    if tr["n_steps"] not in steps:
-        steps.append(tr["n_steps"])
-    tr["checkpoint_steps"] = steps
-    an = cfg["analysis"]
-    for key in ("n_points_per_manifold", "n_t"):
-        an[key] = _ints([an[key]], f"[analysis] {key}", low=2)[0]
-    ood = cfg["ood"]
-    ood["corruptions"] = list(ood["corruptions"] or CORRUPTION_NAMES)
-    bad = sorted(set(ood["corruptions"]) - set(CORRUPTION_NAMES))
-    if bad:
-        fail("[ood] corruptions", f"unknown {bad}; give some of {sorted(CORRUPTION_NAMES)}.")
-    ood["severities"] = _ints(ood["severities"], "[ood] severities", low=1, high=max(SEVERITIES))
-    tf = cfg["transfer"]
-    src = _ints(tf["source_classes"], "[transfer] source_classes", low=0, high=9)
-    tgt = _ints(tf["target_classes"], "[transfer] target_classes", low=0, high=9)
-    if set(src) & set(tgt) or len(set(src)) < 2 or len(set(tgt)) < 2:
-        fail(
-            "[transfer]",
-            f"source and target classes must be two or more digits each, "
-            f"without overlap; got {src} and {tgt}.",
-        )
-    tf["source_classes"], tf["target_classes"] = sorted(set(src)), sorted(set(tgt))
-    tf["shots"] = _ints([tf["shots"]], "[transfer] shots", low=0)[0]
-    tf["n_draws"] = _ints([tf["n_draws"]], "[transfer] n_draws", low=1)[0]
+        cfg["architectures"][str(name)] = validated(ARCHITECTURES[kind], table, where).model_dump()
     return cfg
 
 

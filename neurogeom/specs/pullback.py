@@ -10,34 +10,68 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from neurogeom.specs._common import read_toml
+import pydantic
+
+from neurogeom._params import N_GRID, SEED, Interval, OneOf
+from neurogeom.specs._common import read_toml, unknown_keys_message, validated
 from neurogeom.specs.lazy_rich import ACTIVATION_NAMES, INIT_NAMES
 
 __all__ = ["DEFAULTS", "SETTINGS", "load_pullback_spec"]
 
-DEFAULTS: dict[str, Any] = {
-    "seeds": [0, 1, 2],
-    "data_seed": 0,
-    "n_points": 400,
-    "amplitude": 0.6,
-    "frequency": 7.0,
-    "phase": 1.0,
-    "width": 250,
-    "activation": "sigmoid",
-    "init": "uniform",
-    "lr": 0.1,
-    "momentum": 0.9,
-    "n_steps": 30000,
-    "batch_size": 10,
-    "checkpoint_steps": [0, 3000, 10000, 20000, 25000, 30000],
-    "n_grid": 101,
-    "scan": 1.5,
-    "n_index": 41,
-    "quantile": 0.2,
-}
-"""Keys of ``[pullback]`` and their defaults: the reference setting."""
+_SIZE = Interval(int, 1, words=">= 1")
+_STEP = Interval(int, 0, words="a step >= 0")
+
+
+class PullbackSection(pydantic.BaseModel):
+    """``[pullback]``: every key typed, its default (the reference setting) and constraint stated
+    once. ``checkpoint_steps`` come out sorted, with step 0."""
+
+    model_config = pydantic.ConfigDict(extra="forbid", strict=True)
+
+    seeds: list[Annotated[int, SEED]] = [0, 1, 2]
+    data_seed: Annotated[int, SEED] = 0
+    n_points: Annotated[int, _SIZE] = 400
+    amplitude: float = 0.6
+    frequency: float = 7.0
+    phase: float = 1.0
+    width: Annotated[int, _SIZE] = 250
+    activation: Annotated[str, OneOf(tuple(sorted(ACTIVATION_NAMES)))] = "sigmoid"
+    init: Annotated[str, OneOf(INIT_NAMES)] = "uniform"
+    lr: Annotated[float, Interval(float, 0, closed="neither", words="> 0")] = 0.1
+    momentum: Annotated[float, Interval(float, 0, 1, closed="left", words="in [0, 1)")] = 0.9
+    n_steps: Annotated[int, _SIZE] = 30000
+    batch_size: Annotated[int, _SIZE] = 10
+    checkpoint_steps: list[Annotated[int, _STEP]] = [0, 3000, 10000, 20000, 25000, 30000]
+    n_grid: Annotated[int, N_GRID] = 101
+    scan: Annotated[float, Interval(float, 0, closed="neither", words="> 0")] = 1.5
+    n_index: Annotated[int, _SIZE] = 41
+    quantile: Annotated[float, Interval(float, 0, 0.5, closed="right", words="in (0, 0.5]")] = 0.2
+
+    @pydantic.model_validator(mode="after")
+    def _together(self) -> PullbackSection:
+        if not self.seeds:
+            raise ValueError("seeds is empty; give at least one network seed.")
+        self.checkpoint_steps = sorted(set(self.checkpoint_steps) | {0})
+        if self.checkpoint_steps[-1] > self.n_steps:
+            raise ValueError(
+                f"checkpoint_steps {self.checkpoint_steps} go past n_steps = {self.n_steps}; "
+                "drop them or train longer."
+            )
+        return self
+
+
+class RunSection(pydantic.BaseModel):
+    """``[run]``."""
+
+    model_config = pydantic.ConfigDict(extra="forbid", strict=True)
+
+    title: str = "Pullback geometry along training"
+
+
+DEFAULTS: dict[str, Any] = PullbackSection().model_dump()
+"""Keys of ``[pullback]`` and their defaults: the reference setting (:class:`PullbackSection`)."""
 
 SETTINGS: dict[str, dict[str, Any]] = {
     "full": {},
@@ -97,24 +131,7 @@ def load_pullback_spec(
     table = {**dict(raw.get("pullback", {})), **dict(overrides or {})}
     unknown = set(table) - set(DEFAULTS)
     if unknown:
-        raise ValueError(
-            f"unknown keys {sorted(unknown)} in [pullback]; known: {sorted(DEFAULTS)}."
-        )
-    cfg = {**copy.deepcopy(DEFAULTS), **table}
-    cfg["seeds"] = [int(s) for s in cfg["seeds"]]
-    cfg["checkpoint_steps"] = sorted({int(s) for s in cfg["checkpoint_steps"]} | {0})
-    if not cfg["seeds"]:
-        raise ValueError("[pullback] seeds is empty; give at least one network seed.")
-    for key in ("n_points", "width", "n_steps", "n_grid", "n_index"):
-        if int(cfg[key]) < 1:
-            raise ValueError(f"[pullback] {key} must be >= 1; got {cfg[key]}")
-    for key, known in (("activation", sorted(ACTIVATION_NAMES)), ("init", list(INIT_NAMES))):
-        if cfg[key] not in known:
-            raise ValueError(f"[pullback] {key} must be one of {known}; got {cfg[key]!r}")
-    if max(cfg["checkpoint_steps"]) > int(cfg["n_steps"]):
-        raise ValueError(
-            f"[pullback] checkpoint_steps {cfg['checkpoint_steps']} go past "
-            f"n_steps = {cfg['n_steps']}; drop them or train longer."
-        )
-    run = {"title": "Pullback geometry along training", **dict(raw.get("run", {}))}
+        raise ValueError(unknown_keys_message(unknown, DEFAULTS, "in [pullback]", noun="keys"))
+    cfg = validated(PullbackSection, table, "[pullback]").model_dump()
+    run = validated(RunSection, raw.get("run", {}), "[run]").model_dump()
     return {"run": run, "pullback": cfg}

@@ -50,12 +50,23 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pydantic
 
-from neurogeom._params import BALANCE, CONFIDENCE, N_BOOT, N_PERM, N_T, coarse_p_warning
-from neurogeom.specs._common import check_keys, constrained, fail, validated
+from neurogeom._params import (
+    BALANCE,
+    CONFIDENCE,
+    N_BOOT,
+    N_JOBS,
+    N_PERM,
+    N_T,
+    SEED,
+    OneOf,
+    coarse_p_warning,
+    typed_value_map,
+)
+from neurogeom.specs._common import constrained, fail, validated
 
 __all__ = ["RunSpec", "Source", "named_setting", "spec_kind"]
 
@@ -73,6 +84,17 @@ RECORDING_KEYS = {
     "window_s_analysis",
 }
 MODEL_KEYS = {"run", "task", "steps", "window_s_analysis", "period"}
+
+
+class RunSection(pydantic.BaseModel):
+    """The ``[run]`` section of a run spec: its title (default the spec's file name), the seed of
+    every computation and the workers."""
+
+    model_config = pydantic.ConfigDict(extra="forbid", strict=True)
+
+    title: str | None = None
+    seed: Annotated[int, SEED] = 0
+    n_jobs: Annotated[int, N_JOBS] = 1
 
 
 class AnalysisSection(pydantic.BaseModel):
@@ -102,16 +124,36 @@ class AnalysisSection(pydantic.BaseModel):
     _balance = constrained("balance", by=BALANCE)
 
 
+class CompareSection(pydantic.BaseModel):
+    """The ``[compare]`` section of a run spec: which recording and model are compared, on which
+    labels, along which learning axis (each key typed, its default and constraint stated once)."""
+
+    model_config = pydantic.ConfigDict(extra="forbid", strict=True)
+
+    brain: str | None = None
+    model: str | None = None
+    on: list[str] | str | None = None
+    kind: Annotated[str, OneOf(("fraction", "performance"), "'fraction' or 'performance'")] = (
+        "fraction"
+    )
+    n_perm: Annotated[int, N_PERM] = 50
+    measures: list[str] = ["cka_similarity", "rsa_similarity", "procrustes_distance"]
+    mapping: dict[str, str | dict[str, Any]] = {}
+
+
+class MappingRule(pydantic.BaseModel):
+    """One ``[compare.mapping.<model label>]``: the brain label it becomes (``to``, default the
+    same name) and a table of model value -> brain value (TOML keys are strings: matched to the
+    model's values by their text, :func:`neurogeom._params.typed_value_map`)."""
+
+    model_config = pydantic.ConfigDict(extra="forbid", strict=True)
+
+    to: str | None = None
+    values: dict[str, Any] = {}
+
+
 ANALYSIS_DEFAULTS = AnalysisSection().model_dump()
-COMPARE_DEFAULTS = {
-    "brain": None,
-    "model": None,
-    "on": None,
-    "kind": "fraction",
-    "n_perm": 50,
-    "measures": ["cka_similarity", "rsa_similarity", "procrustes_distance"],
-    "mapping": {},
-}
+COMPARE_DEFAULTS = CompareSection().model_dump()
 
 
 @dataclass
@@ -204,8 +246,7 @@ def parse_analysis(table: Mapping[str, Any]) -> dict[str, Any]:
 
 def parse_compare(table: Mapping[str, Any], spec: RunSpec) -> dict[str, Any]:
     where = "[compare]"
-    check_keys(table, set(COMPARE_DEFAULTS), where)
-    out = {**COMPARE_DEFAULTS, **table}
+    out = validated(CompareSection, table, where).model_dump()
     for role, pool in (("brain", spec.recordings), ("model", spec.models)):
         if out[role] not in pool:
             fail(where, f"{role} = {out[role]!r} names no {role} section; known: {list(pool)}.")
@@ -217,32 +258,26 @@ def parse_compare(table: Mapping[str, Any], spec: RunSpec) -> dict[str, Any]:
     mapping: dict[str, tuple[str, dict[str, Any]]] = {}
     for label, rule in dict(out["mapping"]).items():
         rule = {"to": rule} if isinstance(rule, str) else dict(rule)
-        check_keys(rule, {"to", "values"}, f"{where} mapping.{label}")
+        rule = validated(MappingRule, rule, f"{where} mapping.{label}").model_dump()
         check_labels(model, [label], f"{where} mapping.{label}")
-        target = rule.get("to", label)
+        target = rule["to"] or label
         if target not in on:
             fail(
                 f"{where} mapping.{label}",
                 f"maps to {target!r}, which is not in on = {on}; map to one of them.",
             )
-        mapping[label] = (target, dict(rule.get("values", {})))
+        mapping[label] = (target, dict(rule["values"]))
     targets = {t for t, _ in mapping.values()}
     unmapped = [o for o in on if o not in targets]
     check_labels(model, unmapped, f"{where} on")
     for k, (_, vmap) in mapping.items():
         _check_value_map(k, model.values.get(k, []), vmap)
     mapping = {
-        k: (t, _typed_values(model.values.get(k, []), vmap)) for k, (t, vmap) in mapping.items()
+        k: (t, typed_value_map(model.values.get(k, []), vmap)) for k, (t, vmap) in mapping.items()
     }
     _check_shared(brain, model, on, mapping, where)
     out.update(on=on, mapping=mapping)
     return out
-
-
-def _typed_values(model_values: list[Any], vmap: Mapping[str, Any]) -> dict[Any, Any]:
-    """A TOML value map (string keys) keyed by the model's own values, matched by their text."""
-    by_text = {str(v): v for v in model_values}
-    return {by_text.get(str(k), k): v for k, v in vmap.items()}
 
 
 def _check_value_map(label: str, model_values: list[Any], vmap: Mapping[str, Any]) -> None:
@@ -323,40 +358,44 @@ def named_setting(
     return name, copy.deepcopy(dict(settings[name]))
 
 
-def spec_kind(path: str | Path) -> str:
-    """Which kind of spec a TOML file is: ``"lazy_rich"``, ``"pullback"``, ``"rank_sweep"`` or
-    ``"run"``.
+def spec_kind(spec: str | Path | Mapping[str, Any]) -> str:
+    """Which kind of spec a TOML file (or its parsed table) is: ``"lazy_rich"``, ``"pullback"``,
+    ``"rank_sweep"``, ``"train"`` or ``"run"``; the one place the kinds are told apart.
 
     A file that cannot be read or parsed is ``"run"`` (its check then names the problem).
 
     Parameters
     ----------
-    path : path
-        A TOML spec.
+    spec : path or mapping
+        A TOML spec, or its parsed table.
 
     Returns
     -------
     str
-        ``"lazy_rich"`` (a ``[lazy_rich]`` section), ``"pullback"`` (``[pullback]``),
-        ``"rank_sweep"`` (``[task]`` and
-        ``[sweep] rank``) or ``"run"``.
+        ``"lazy_rich"`` (a ``[lazy_rich]`` section, :mod:`neurogeom.specs.lazy_rich`),
+        ``"pullback"`` (``[pullback]``, :mod:`neurogeom.specs.pullback`), ``"rank_sweep"``
+        (``[task]`` and ``[sweep] rank``, :mod:`neurogeom.specs.train`), ``"train"`` (``[task]``
+        without a rank sweep) or ``"run"`` (this module).
 
     Examples
     --------
-    >>> import tempfile, pathlib
-    >>> p = pathlib.Path(tempfile.mkdtemp()) / "s.toml"
-    >>> _ = p.write_text("[lazy_rich]\\nalphas = [1, 10]\\n")
-    >>> spec_kind(p)
+    >>> spec_kind({"lazy_rich": {"alphas": [1, 10]}})
     'lazy_rich'
+    >>> spec_kind({"task": {"name": "ContextDecisionMaking-v0"}, "sweep": {"rank": [1, 5]}})
+    'rank_sweep'
     """
-    try:
-        raw = tomllib.loads(Path(path).read_text(encoding="utf-8-sig"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return "run"
+    if isinstance(spec, Mapping):
+        raw = spec
+    else:
+        try:
+            raw = tomllib.loads(Path(spec).read_text(encoding="utf-8-sig"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            return "run"
     if "lazy_rich" in raw:
         return "lazy_rich"
     if "pullback" in raw:
         return "pullback"
-    if "task" in raw and "rank" in dict(raw.get("sweep", {})):
-        return "rank_sweep"
+    if "task" in raw:
+        sweep = raw.get("sweep", {})
+        return "rank_sweep" if isinstance(sweep, Mapping) and "rank" in sweep else "train"
     return "run"

@@ -18,18 +18,17 @@ This module imports neither torch nor neurogym: specs are checked before anythin
 
 from __future__ import annotations
 
+import functools
 import itertools
 import typing
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from neurogeom._params import N_UNITS, SEED, gib, memory_limit_bytes
-from neurogeom.specs._common import (
-    _matches,
-    _type_error,
-    unknown_keys_message,
-)
+import pydantic
+
+from neurogeom._params import N_UNITS, SEED, Interval, OneOf, gib, memory_limit_bytes
+from neurogeom.specs._common import explain, unknown_keys_message, validated
 from neurogeom.specs._common import read_toml as read_toml
 
 __all__ = [
@@ -45,21 +44,24 @@ __all__ = [
 
 
 class _SectionConfig:
-    """Building a config from its spec section (``from_dict``) and back (``to_dict``)."""
+    """Building a config from its spec section (``from_dict``) and back (``to_dict``), and its
+    check (``validate``): each field's type and constraint, stated once in its annotation
+    (``n_units: Annotated[int, N_UNITS]``) and checked by pydantic, then what ties the fields
+    together (``_check_together``). The config keeps the values as given."""
 
     section: ClassVar[str]
+    __pydantic_config__: ClassVar[pydantic.ConfigDict] = pydantic.ConfigDict(
+        strict=True, revalidate_instances="always"
+    )
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Any:
-        """The config of a spec section; unknown keys and bad values raise ``ValueError``."""
+        """The config of a spec section; an unknown key or a bad value raises ``ValueError``, a
+        value of the wrong type ``TypeError``."""
         names = [f.name for f in fields(cls)]
         unknown = sorted(set(d) - set(names))
         if unknown:
             raise ValueError(unknown_keys_message(unknown, names, noun=f"{cls.section} key(s)"))
-        hints = typing.get_type_hints(cls)
-        for key, value in d.items():
-            if not _matches(value, hints[key]):
-                raise TypeError(_type_error(f"{cls.section}.{key}", hints[key], value))
         cfg = cls(**d)
         cfg.validate()
         return cfg
@@ -67,13 +69,31 @@ class _SectionConfig:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def validate(self) -> None:  # pragma: no cover - every config defines its checks
-        raise NotImplementedError
+    def validate(self) -> None:
+        """Raise ``TypeError`` or ``ValueError`` naming the first bad value
+        (``"training.n_steps must be a positive integer; got 0."``)."""
+        cls = type(self)
+        try:
+            _schema(cls).validate_python(self)
+        except pydantic.ValidationError as exc:
+            hints = typing.get_type_hints(cls)
+            raise explain(exc, hints, asdict(self), f"{cls.section}.") from None
+        self._check_together()
+
+    def _check_together(self) -> None:
+        """What no single field's constraint says (a rank within ``n_units``, ...)."""
 
 
-_ACTIVATIONS = ("relu", "tanh")
-_TYPES = ("ctrnn", "gru")
-_INITS = ("normal", "identity")
+@functools.cache
+def _schema(cls: type) -> pydantic.TypeAdapter:
+    """The pydantic check of a config class (its fields' annotations)."""
+    return pydantic.TypeAdapter(cls)
+
+
+#: An integer count of at least one.
+_COUNT = Interval(int, 1, words="a positive integer")
+#: The same, or the key left out.
+_COUNT_OR_NONE = Interval(int, 1, words="a positive integer or omitted")
 
 
 @dataclass
@@ -110,25 +130,21 @@ class NetworkConfig(_SectionConfig):
 
     section: ClassVar[str] = "network"
 
-    type: str = "ctrnn"
-    n_units: int = 128
-    activation: str = "relu"
-    tau_ms: float | None = None
+    type: Annotated[str, OneOf(("ctrnn", "gru"))] = "ctrnn"
+    n_units: Annotated[int, N_UNITS] = 128
+    activation: Annotated[str, OneOf(("relu", "tanh"))] = "relu"
+    tau_ms: Annotated[float, Interval(float, 0, closed="neither", words="> 0 (or omitted for tau = dt)")] | None = None  # fmt: skip
     bias: bool = False
-    init: str = "normal"
-    g: float = 1.0
+    init: Annotated[str, OneOf(("normal", "identity"))] = "normal"
+    g: Annotated[float, Interval(float, 0, words=">= 0")] = 1.0
     rank: int | str = "full"
-    alpha: float | None = None
+    alpha: Annotated[float, Interval(float, 0, closed="neither", words="> 0 (or omitted)")] | None = None  # fmt: skip
     dale: bool = False
-    frac_excitatory: float = 0.8
-    sparsity: float = 0.0
+    frac_excitatory: Annotated[float, Interval(float, 0, 1, closed="neither", words="in (0, 1)")] = 0.8  # fmt: skip
+    sparsity: Annotated[float, Interval(float, 0, 1, closed="left", words="in [0, 1)")] = 0.0
     readout_bias: bool = True
 
-    def validate(self) -> None:
-        """Raise ``ValueError`` naming the first bad value."""
-        if self.type not in _TYPES:
-            raise ValueError(f"network type must be one of {_TYPES}; got {self.type!r}")
-        N_UNITS.check("network.n_units", self.n_units)
+    def _check_together(self) -> None:
         need, limit = network_bytes(self.n_units), memory_limit_bytes()
         if need > limit:
             raise ValueError(
@@ -136,10 +152,6 @@ class NetworkConfig(_SectionConfig):
                 f"the optimiser's state need about {gib(need)}, more than the {gib(limit)} "
                 "allowed; use fewer units."
             )
-        if self.activation not in _ACTIVATIONS:
-            raise ValueError(f"activation must be one of {_ACTIVATIONS}; got {self.activation!r}")
-        if self.init not in _INITS:
-            raise ValueError(f"init must be one of {_INITS}; got {self.init!r}")
         if self.rank != "full":
             r = self.rank
             if isinstance(r, bool) or not isinstance(r, int) or not 1 <= r <= self.n_units:
@@ -147,16 +159,6 @@ class NetworkConfig(_SectionConfig):
                     f"rank must be an integer in 1..n_units={self.n_units} or 'full'; got {r!r}. "
                     "Use rank = 'full' for an untruncated matrix."
                 )
-        if not self.g >= 0:
-            raise ValueError(f"g must be >= 0; got {self.g}")
-        if self.alpha is not None and not self.alpha > 0:
-            raise ValueError(f"alpha must be > 0 (or None); got {self.alpha}")
-        if self.tau_ms is not None and not self.tau_ms > 0:
-            raise ValueError(f"tau_ms must be > 0 (or None for tau = dt); got {self.tau_ms}")
-        if not 0.0 <= self.sparsity < 1.0:
-            raise ValueError(f"sparsity must be in [0, 1); got {self.sparsity}")
-        if not 0.0 < self.frac_excitatory < 1.0:
-            raise ValueError(f"frac_excitatory must be in (0, 1); got {self.frac_excitatory}")
         if self.dale and self.rank != "full":
             raise ValueError(
                 "rank truncation and dale=True cannot be combined: a truncated SVD does not keep "
@@ -213,54 +215,28 @@ class TrainConfig(_SectionConfig):
 
     section: ClassVar[str] = "training"
 
-    n_steps: int = 2000
-    batch_size: int = 128
-    optimizer: str = "adam"
-    lr: float = 1e-2
-    lr_schedule: str = "constant"
+    n_steps: Annotated[int, _COUNT] = 2000
+    batch_size: Annotated[int, _COUNT] = 128
+    optimizer: Annotated[str, OneOf(("adam", "sgd"), "'adam' or 'sgd'")] = "adam"
+    lr: Annotated[float, Interval(float, 0, closed="neither", words="> 0")] = 1e-2
+    lr_schedule: Annotated[str, OneOf(("constant", "cosine"), "'constant' or 'cosine'")] = "constant"  # fmt: skip
     momentum: float = 0.9
     weight_decay: float = 0.0
-    grad_clip: float | None = 1.0
-    loss: str = "decision"
+    grad_clip: Annotated[float, Interval(float, 0, words="> 0, or 0 for no clipping")] | None = 1.0  # fmt: skip
+    loss: Annotated[str, OneOf(("decision", "all"), "'decision' or 'all'")] = "decision"
     fixation_weight: float = 0.1
-    n_train_trials: int = 8192
-    n_test_trials: int = 2000
-    n_monitor_trials: int | None = None
-    eval_every: int = 25
-    seed: int = 0
+    n_train_trials: Annotated[int, _COUNT] = 8192
+    n_test_trials: Annotated[int, _COUNT] = 2000
+    n_monitor_trials: Annotated[int, _COUNT_OR_NONE] | None = None
+    eval_every: Annotated[int, _COUNT] = 25
+    seed: Annotated[int, SEED] = 0
     device: str = "auto"
     threads: int | None = 1
     target_accuracy: float | str | None = None
-    patience: int = 3
+    patience: Annotated[int, Interval(int, 1, words=">= 1")] = 3
     early_stop: bool = False
 
-    def validate(self) -> None:
-        for name in ("n_steps", "batch_size", "n_train_trials", "n_test_trials", "eval_every"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"training.{name} must be a positive integer; got {v!r}")
-        m = self.n_monitor_trials
-        if m is not None and (isinstance(m, bool) or not isinstance(m, int) or m < 1):
-            raise ValueError(
-                f"training.n_monitor_trials must be a positive integer or omitted; got {m!r}"
-            )
-        if self.optimizer not in ("adam", "sgd"):
-            raise ValueError(f"training.optimizer must be 'adam' or 'sgd'; got {self.optimizer!r}")
-        if self.lr_schedule not in ("constant", "cosine"):
-            raise ValueError(
-                f"training.lr_schedule must be 'constant' or 'cosine'; got {self.lr_schedule!r}"
-            )
-        if self.loss not in ("decision", "all"):
-            raise ValueError(f"training.loss must be 'decision' or 'all'; got {self.loss!r}")
-        if not self.lr > 0:
-            raise ValueError(f"training.lr must be > 0; got {self.lr}")
-        if self.grad_clip is not None and not self.grad_clip >= 0:
-            raise ValueError(
-                f"training.grad_clip must be > 0, or 0 for no clipping; got {self.grad_clip}"
-            )
-        if self.patience < 1:
-            raise ValueError(f"training.patience must be >= 1; got {self.patience}")
-        _check_seed("training.seed", self.seed)
+    def _check_together(self) -> None:
         if self.device != "auto" and self.device.split(":")[0] not in _DEVICES:
             raise ValueError(
                 f"training.device must be 'auto', 'cpu', 'cuda' or 'cuda:<index>'; "
@@ -270,10 +246,6 @@ class TrainConfig(_SectionConfig):
 
 
 _DEVICES = ("cpu", "cuda", "mps")
-
-
-def _check_seed(where: str, seed: int) -> None:
-    SEED.check(where, seed)
 
 
 def network_bytes(n_units: int) -> int:
@@ -314,18 +286,13 @@ class CheckpointConfig(_SectionConfig):
 
     section: ClassVar[str] = "checkpoints"
 
-    schedule: str = "log"
+    schedule: Annotated[str, OneOf(("log", "list"), "'log' or 'list'")] = "log"
     steps: list[int] | None = None
-    save_every: int = 50
+    save_every: Annotated[int, _COUNT] = 50
 
-    def validate(self) -> None:
-        if self.schedule not in ("log", "list"):
-            raise ValueError(f"checkpoints.schedule must be 'log' or 'list'; got {self.schedule!r}")
+    def _check_together(self) -> None:
         if self.schedule == "list" and not self.steps:
             raise ValueError("checkpoints.schedule = 'list' needs checkpoints.steps = [...]")
-        s = self.save_every
-        if isinstance(s, bool) or not isinstance(s, int) or s < 1:
-            raise ValueError(f"checkpoints.save_every must be a positive integer; got {s!r}")
 
 
 @dataclass
@@ -375,41 +342,24 @@ class AnalysisConfig(_SectionConfig):
     period: str | None = None
     align: str | None = None
     labels: list[str] | None = None
-    n_trials: int = 256
-    seed: int = 12345
+    n_trials: Annotated[int, _COUNT] = 256
+    seed: Annotated[int, SEED] = 12345
     conditions: dict[str, list[Any]] | None = None
     live: bool = False
     by: str | list[str] = "ground_truth"
     measures: list[str] = field(default_factory=lambda: ["glue"])
-    n_points_per_manifold: int | None = None
+    n_points_per_manifold: Annotated[int, _COUNT_OR_NONE] | None = None
     center: bool = True
-    geometry_seed: int = 0
+    geometry_seed: Annotated[int, SEED] = 0
     options: dict[str, Any] = field(default_factory=dict)
 
-    def validate(self) -> None:
-        n = self.n_trials
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"analysis.n_trials must be a positive integer; got {n!r}")
-        _check_seed("analysis.seed", self.seed)
-        _check_seed("analysis.geometry_seed", self.geometry_seed)
-        if not isinstance(self.live, bool):
-            raise ValueError(f"analysis.live must be true or false; got {self.live!r}")
-        by = [self.by] if isinstance(self.by, str) else self.by
-        if not isinstance(by, list) or not by or not all(isinstance(b, str) for b in by):
+    def _check_together(self) -> None:
+        if not self.by:
             raise ValueError(f"analysis.by must be a label name or a list of them; got {self.by!r}")
-        ms = self.measures
-        if not isinstance(ms, list) or not ms or not all(isinstance(m, str) for m in ms):
+        if not self.measures:
             raise ValueError(
-                f"analysis.measures must be a list of measure names, e.g. ['glue']; got {ms!r}"
-            )
-        m = self.n_points_per_manifold
-        if m is not None and (isinstance(m, bool) or not isinstance(m, int) or m < 1):
-            raise ValueError(
-                f"analysis.n_points_per_manifold must be a positive integer or omitted; got {m!r}"
-            )
-        if not isinstance(self.options, dict):
-            raise ValueError(
-                f"analysis.options must be a table of measure options; got {self.options!r}"
+                f"analysis.measures must be a list of measure names, e.g. ['glue']; "
+                f"got {self.measures!r}"
             )
         if "seed" in self.options:
             raise ValueError("give the geometry's seed as analysis.geometry_seed, not in options")
@@ -431,15 +381,42 @@ def _config_keys(section: str) -> tuple[str, ...]:
 
 # ---- the experiment spec (TOML) -----------------------------------------------------------------
 
+
+class TaskSection(pydantic.BaseModel):
+    """The ``[task]`` section: the task's name, its keyword arguments (checked against the task
+    by :func:`neurogeom.tasks.check_task_spec`) and a condition grid."""
+
+    model_config = pydantic.ConfigDict(extra="forbid", strict=True)
+
+    name: str
+    kwargs: dict[str, Any] | None = None
+    conditions: dict[str, Any] | None = None
+
+
+class SweepSection(pydantic.BaseModel):
+    """The ``[sweep]`` section: values swept, one run per combination (each value is checked by
+    the config it sets, :data:`SWEEP_SECTION`). A training spec with ``rank`` is a rank sweep
+    (:mod:`neurogeom.workflows.rank_sweep`)."""
+
+    model_config = pydantic.ConfigDict(extra="forbid", strict=True)
+
+    # each value's type and constraint are those of the config field it sets
+    rank: list[Any] | None = None
+    seed: list[Any] | None = None
+    alpha: list[Any] | None = None
+    g: list[Any] | None = None
+    lr: list[Any] | None = None
+
+
 #: Allowed keys of each section of an experiment spec: the sections that build a model config
 #: take that config's fields (:mod:`neurogeom.specs.train`, the one place they are defined).
 SPEC_KEYS: dict[str, tuple[str, ...]] = {
-    "task": ("name", "kwargs", "conditions"),
+    "task": tuple(TaskSection.model_fields),
     "network": _config_keys("network"),
     "training": _config_keys("training"),
     "checkpoints": _config_keys("checkpoints"),
     "analysis": _config_keys("analysis"),
-    "sweep": ("rank", "seed", "alpha", "g", "lr"),
+    "sweep": tuple(SweepSection.model_fields),
 }
 #: The section whose config each sweep key sets.
 SWEEP_SECTION = {
@@ -479,6 +456,11 @@ def validate_spec(spec: Mapping[str, Any], where: str = "spec") -> dict[str, Any
         raise ValueError(
             f"{where}: [task] needs a 'name' (a task such as 'ContextDecisionMaking-v0')"
         )
+    try:
+        validated(TaskSection, out["task"], "[task]")
+        validated(SweepSection, out["sweep"], "[sweep]")
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None
     _check_values(out, where)
     return out
 

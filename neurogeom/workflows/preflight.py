@@ -24,16 +24,19 @@ from neurogeom.specs._common import (
     check_keys,
     fail,
     read_toml,
+    validated,
 )
 from neurogeom.specs.run import (
     MODEL_KEYS,
     RECORDING_KEYS,
     TOP_KEYS,
+    RunSection,
     RunSpec,
     Source,
     check_labels,
     parse_analysis,
     parse_compare,
+    spec_kind,
 )
 from neurogeom.specs.train import AnalysisConfig, validate_spec
 from neurogeom.tasks import build_trial_bank, check_task_spec
@@ -223,33 +226,36 @@ def load_run_spec(path: str | Path) -> RunSpec:
         ) from None
 
 
+#: What a spec of another kind is, and how to run it (:func:`neurogeom.specs.run.spec_kind`).
+_NOT_A_RUN_SPEC = {
+    "lazy_rich": "a lazy-rich spec ([lazy_rich]), not a run spec: run it with `neurogeom run` "
+    "or neurogeom.workflows.run_pipeline.",
+    "pullback": "a pullback spec ([pullback]), not a run spec: run it with `neurogeom run` or "
+    "neurogeom.workflows.run_pipeline.",
+    "rank_sweep": "a rank-sweep spec ([task] and [sweep] rank), not a run spec: run it with "
+    "`neurogeom run` or neurogeom.workflows.run_pipeline.",
+    "train": "a training spec ([task]), not a run spec: train it with `neurogeom train SPEC -o "
+    "RUN`, or name it in a run spec as [models.<name>] task = '<this file>'.",
+}
+
+
 def _load_run_spec(path: Path) -> RunSpec:
     raw = read_toml(path, "run spec")
-    if "lazy_rich" in raw:
-        fail(
-            str(path),
-            "a lazy-rich spec ([lazy_rich]), not a run spec: run it with "
-            "`neurogeom run` or neurogeom.workflows.run_pipeline.",
-        )
-    if "pullback" in raw:
-        fail(
-            str(path),
-            "a pullback spec ([pullback]), not a run spec: run it with "
-            "`neurogeom run` or neurogeom.workflows.run_pipeline.",
-        )
+    kind = spec_kind(raw)
+    if kind != "run":
+        fail(str(path), _NOT_A_RUN_SPEC[kind])
     check_keys(raw, TOP_KEYS, str(path))
     base = path.resolve().parent
-    run = dict(raw.get("run", {}))
-    check_keys(run, {"title", "seed", "n_jobs"}, "[run]")
+    run = validated(RunSection, raw.get("run", {}), "[run]").model_dump()
     recordings = {n: _recording(n, t, base) for n, t in raw.get("recordings", {}).items()}
     models = {n: _model(n, t, base) for n, t in raw.get("models", {}).items()}
     if not recordings and not models:
         fail(str(path), "name at least one [recordings.<name>] or [models.<name>] section.")
     spec = RunSpec(
         path,
-        str(run.get("title", path.stem)),
-        int(run.get("seed", 0)),
-        int(run.get("n_jobs", 1)),
+        run["title"] or path.stem,
+        run["seed"],
+        run["n_jobs"],
         recordings,
         models,
         parse_analysis(raw.get("analysis", {})),
