@@ -36,7 +36,6 @@ import tempfile
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -349,12 +348,11 @@ class OutputLocked(OSError):
     """Another process is writing the same output (its lock is held); the message names it."""
 
 
-@dataclass
 class HeldLock:
     """What :func:`output_lock` yields: the output, and the note of a stale lock taken over."""
 
-    path: Path
-    took_over: str | None = None
+    def __init__(self, path: Path, took_over: str | None = None) -> None:
+        self.path, self.took_over = path, took_over
 
 
 #: Locks this process holds: lock file -> [depth, FileLock, HeldLock] (a nested writer of the
