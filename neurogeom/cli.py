@@ -148,9 +148,10 @@ def _population(path: str, stage: str | None) -> Any:
         arrays = [v for v in pop.data_vars.values() if v.ndim >= 2]
         if len(arrays) != 1:
             raise ValueError(
-                f"{path!r} holds a Dataset of {len(pop.data_vars)} variables "
-                f"({', '.join(map(str, pop.data_vars))}), not one population tensor; save the "
-                "tensor alone (neurogeom.save(pop, 'pop.nc'))"
+                f"{path!r} does not hold a population tensor: it holds a Dataset of "
+                f"{len(pop.data_vars)} variables ({', '.join(map(str, list(pop.data_vars)[:5]))}"
+                f"{', ...' if len(pop.data_vars) > 5 else ''}); give a tensor written by "
+                "`neurogeom load` or `neurogeom simulate` (or neurogeom.save(pop, 'pop.nc'))"
             )
         pop = arrays[0]
     for dim in pop.dims:
@@ -343,8 +344,8 @@ def capacity_cmd(
         raise ValueError(
             f"--split names a label of the manifolds ({split!r}); split by another trial label"
         )
-    _suffix_of(out)
     _check_out(out, inputs=(path,), overwrite=overwrite)
+    _suffix_of(out)
     with warnings.catch_warnings():
         warnings.showwarning = _print_warning
         pop = _population(path, stage)
@@ -420,8 +421,8 @@ def load_cmd(
     """Bin an NWB file into a (trial, time, unit) tensor aligned to an event; save it."""
     from neurogeom.io.nwb import read_nwb
 
-    _suffix_of(out)
     _check_out(out, inputs=(path,), overwrite=overwrite)
+    _suffix_of(out)
     _probe(path)
     pop = read_nwb(
         path,
@@ -514,8 +515,8 @@ def simulate_cmd(
     """Run every checkpoint of a run on its analysis trial bank; save the (stage, trial, time, unit) tensor."""
     from neurogeom.models.simulate import simulate
 
-    _suffix_of(out)
     _check_out(out, inputs=(run,), overwrite=overwrite)
+    _suffix_of(out)
     pop = simulate(run, period=period)
     path = _save_locked(pop, out)
     sizes = ", ".join(f"{d}={n}" for d, n in pop.sizes.items())

@@ -342,7 +342,7 @@ def run_sweep(
             "give scheduler (an existing cluster) or n_workers (a LocalCluster), not both."
         )
     store = Path(store)
-    if store.suffix != ".zarr":
+    if store.suffix != ".zarr" and not store.exists():  # an existing path is checked below
         raise ValueError(
             f"a sweep store is a zarr folder: name it *.zarr (e.g. "
             f"{str(store.with_suffix('.zarr'))!r}); got {str(store)!r}"
@@ -350,9 +350,7 @@ def run_sweep(
     _check_n_jobs(n_jobs)  # before the store is created
     grid = sweep_grid(spec)
     with output_lock(store):
-        new = _root_attrs(store) is None or (
-            overwrite and _root_attrs(store).get("fingerprint") != grid.fingerprint
-        )
+        new = not store.exists()
         try:
             return _run_sweep_locked(
                 grid, store, overwrite, n_jobs, backend, scheduler, n_workers, progress
