@@ -19,8 +19,9 @@ results) is encoded by :func:`to_json`, which turns numpy scalars and arrays int
 lists, datetimes into ISO 8601 strings, and anything else into its ``str``.
 
 :func:`output_lock` lets one writer at a time write an output (a run folder, a store, a file): a
-lock file ``.<name>.lock`` beside the output (:mod:`filelock`) and a JSON note
-``.<name>.lock.json`` naming the holder (process id, command, start time). A second writer is
+lock file (:mod:`filelock`; ``.neurogeom.lock`` inside a run folder, ``.<name>.lock`` beside a
+file or store) and a JSON note beside it (``.lock.json``) naming the holder (process id, command,
+start time). A second writer is
 refused with :class:`OutputLocked`, which names the holder; a lock left by a process that no
 longer runs is taken over (the operating system released it) and said so in ``lock.took_over``.
 """
@@ -360,9 +361,9 @@ class HeldLock:
 _HELD: dict[str, list[Any]] = {}
 
 
-def _lock_paths(path: Path) -> tuple[Path, Path]:
+def _lock_paths(path: Path, folder: bool) -> tuple[Path, Path]:
     path = Path(path).absolute()
-    base = path.with_name(f".{path.name}.lock")
+    base = path / ".neurogeom.lock" if folder else path.with_name(f".{path.name}.lock")
     return base, base.with_name(base.name + ".json")
 
 
@@ -391,17 +392,23 @@ def _describe(info: Mapping[str, Any]) -> str:
 
 
 @contextmanager
-def output_lock(path: PathLike, command: str | None = None) -> Iterator[HeldLock]:
+def output_lock(
+    path: PathLike, command: str | None = None, *, folder: bool = False
+) -> Iterator[HeldLock]:
     """Hold the write lock of the output ``path`` while the block runs.
 
     Parameters
     ----------
     path : path
-        The output (a folder, a store or a file); the lock ``.<name>.lock`` and its note
-        ``.<name>.lock.json`` are written beside it (its folder is created) and removed on exit.
+        The output (a folder written into, a store or a file).
     command : str, optional
         What holds it, as the note shows it to a second writer (default: this process's command
         line).
+    folder : bool, default=False
+        Whether ``path`` is a folder written into (a run folder): the lock ``.neurogeom.lock``
+        and its note ``.neurogeom.lock.json`` go inside it (it is created). Otherwise (a file,
+        or a store replaced as a whole) they go beside it, as ``.<name>.lock`` and
+        ``.<name>.lock.json``. The note is removed on exit.
 
     Yields
     ------
@@ -416,7 +423,7 @@ def output_lock(path: PathLike, command: str | None = None) -> Iterator[HeldLock
     from filelock import FileLock, Timeout
 
     path = Path(path)
-    lock_file, note = _lock_paths(path)
+    lock_file, note = _lock_paths(path, folder)
     key = str(lock_file)
     if key in _HELD:  # this process holds it already: nested writers share it
         _HELD[key][0] += 1

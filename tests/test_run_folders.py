@@ -137,7 +137,7 @@ def test_failed_run_leaves_nothing_a_later_run_reuses(tmp_path):
 
 
 def _wait_for_lock(out: Path, proc: subprocess.Popen, timeout: float = 120) -> None:
-    note = out.with_name(f".{out.name}.lock.json")
+    note = out / ".neurogeom.lock.json"
     t0 = time.monotonic()
     while not note.exists():
         assert proc.poll() is None, proc.communicate()
@@ -180,7 +180,7 @@ def test_two_runs_into_one_folder(tmp_path):
     assert first.returncode == 0, err
     assert load(out / "results" / "population_sample.nc").attrs["bin_size_s"] == 0.05
     assert load(out / "results" / "trajectory_sample.nc").attrs["by"] in ("choice", ["choice"])
-    assert not out.with_name(f".{out.name}.lock.json").exists()
+    assert not (out / ".neurogeom.lock.json").exists()
 
 
 TRAIN_SPEC = """

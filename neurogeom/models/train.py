@@ -16,6 +16,9 @@ on the whole held-out bank, so ``reached`` is never declared on the subset alone
 Every checkpoint file also holds the optimiser and RNG state. The minibatch of step ``s`` is a function
 of ``(seed, s)`` only, so a run killed at any point and restarted with the same spec and folder
 resumes from its last saved state and ends with bit-identical weights to an uninterrupted run.
+One process trains into a folder at a time: :func:`train` holds the folder's write lock
+(:func:`neurogeom._files.output_lock`), and a second writer is refused with a message naming the
+first.
 
 The evaluations, the metrics rows and the checkpoint files run on a worker thread, from copies of the
 state taken at their step, one at a time in step order (:class:`neurogeom.models._recorder.Recorder`):
@@ -400,7 +403,9 @@ def train(
     cfg = TrainConfig(**spec["training"])
     device = pick_device(cfg.device)  # an unusable device fails before the run folder is made
     run_dir = Path(run_dir)
-    with output_lock(run_dir):  # one writer at a time: a second is refused, naming the first
+    with output_lock(
+        run_dir, folder=True
+    ):  # one writer at a time: a second is refused, naming the first
         stored = run_dir / "spec.json"
         if stored.is_file():
             old = _read_spec_json(stored)

@@ -87,7 +87,7 @@ def run_setting_spec(
     cfg = load_spec(spec_path, overrides)
     out = Path(out)
     check_out(out)
-    with output_lock(out):
+    with output_lock(out, folder=True):
         return _run_setting_locked(
             spec_path, out, name, overrides, cfg, result, sweep, report, options
         )

@@ -595,7 +595,7 @@ def _run_spec(spec_path: str | Path, out: str | Path, options: RunOptions) -> Pa
         spec.n_jobs = int(n_jobs)
     out = Path(out)
     check_out(out)
-    with output_lock(out):
+    with output_lock(out, folder=True):
         return _run_spec_locked(spec, out, force, progress)
 
 

@@ -213,7 +213,7 @@ def run_rank_sweep(
     _spec_with(spec, **kwargs)  # the swept spec is checked before anything is written
     out = Path(out)
     check_out(out)
-    with output_lock(out):
+    with output_lock(out, folder=True):
         seconds: dict[str, float] = {}
         t0 = time.perf_counter()
         (out / "report.html").unlink(missing_ok=True)  # rebuilt from the result it shows
