@@ -36,11 +36,10 @@ def _spec(
     within: str = '["context"]',
     n_perm: int = 3,
     bin_size: float = 0.05,
-    late: Path | None = None,
+    balance: int = 10,
     name: str = "spec.toml",
 ) -> Path:
     """A small run spec on the bundled sample recording (seconds to run)."""
-    late = late or DATA / "sample_late.nwb"
     path = tmp / name
     path.write_text(
         f"""
@@ -51,7 +50,7 @@ n_jobs = 1
 
 [recordings.sample]
 format = "nwb"
-stages = {{ early = "{DATA / "sample_early.nwb"}", late = "{late}" }}
+stages = {{ early = "{DATA / "sample_early.nwb"}", late = "{DATA / "sample_late.nwb"}" }}
 align = "stimulus_on_time"
 window_s = [-0.2, 1.0]
 bin_size_s = {bin_size}
@@ -67,7 +66,7 @@ n_null = 2
 n_perm = {n_perm}
 confidence = 0.95
 zscore = true
-balance = 10
+balance = {balance}
 test_stages = ["early", "late"]
 coding = false
 """
@@ -119,16 +118,19 @@ def test_rerun_with_another_spec_recomputes_what_depends_on_it(tmp_path):
 
 
 def test_failed_run_leaves_nothing_a_later_run_reuses(tmp_path):
-    """R02: a run that fails after loading; fixed and rerun with another bin size, the population
-    is recomputed, not the stale one reused."""
-    broken = tmp_path / "late.nwb"
-    broken.write_bytes((DATA / "sample_late.nwb").read_bytes()[:4096])  # a truncated copy
+    """R02: a run that fails after its population is saved (more points per manifold than a
+    condition has); fixed and rerun with another bin size, the population is recomputed, not the
+    stale one reused."""
     out = tmp_path / "out"
-    r = _run(_spec(tmp_path, late=broken), out)
+    r = _run(_spec(tmp_path, balance=1000), out)
     assert r.exit_code == 1
+    assert "n_points=1000 exceeds the smallest manifold" in _text(r)
+    stale = load(out / "results" / "population_sample.nc")  # written before the failure
+    assert stale.attrs["bin_size_s"] == 0.05
     assert not (out / "report.html").exists()
     r = _run(_spec(tmp_path, bin_size=0.1), out)
     assert r.exit_code == 0, r.output
+    assert "recomputed (spec or inputs changed): population_sample" in _text(r)
     assert load(out / "results" / "population_sample.nc").attrs["bin_size_s"] == 0.1
     assert json.loads((out / "results" / "timings.json").read_text())["reused"] == []
 
