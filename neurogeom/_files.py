@@ -17,6 +17,13 @@ written.
 Metadata stored as JSON (file attributes, NWB ``notes``, checkpoint metadata, run specs, benchmark
 results) is encoded by :func:`to_json`, which turns numpy scalars and arrays into plain numbers and
 lists, datetimes into ISO 8601 strings, and anything else into its ``str``.
+
+:func:`output_lock` lets one writer at a time write an output (a run folder, a store, a file): a
+lock file (:mod:`filelock`; ``.neurogeom.lock`` inside a run folder, ``.<name>.lock`` beside a
+file or store) and a JSON note beside it (``.lock.json``) naming the holder (process id, command,
+start time). A second writer is
+refused with :class:`OutputLocked`, which names the holder; a lock left by a process that no
+longer runs is taken over (the operating system released it) and said so in ``lock.took_over``.
 """
 
 from __future__ import annotations
@@ -25,10 +32,12 @@ import json
 import os
 import re
 import shutil
+import sys
 import tempfile
 import uuid
-from collections.abc import Callable, Iterable
-from datetime import date, datetime
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +48,8 @@ __all__ = [
     "replace_atomic",
     "replace_dir_atomic",
     "check_output",
+    "output_lock",
+    "OutputLocked",
     "json_default",
     "to_json",
 ]
@@ -329,3 +340,129 @@ def json_default(obj: Any) -> Any:
 def to_json(obj: Any, **kwargs: Any) -> str:
     """``json.dumps(obj, default=json_default, **kwargs)``: neurogeom's one JSON encoding."""
     return json.dumps(obj, default=json_default, **kwargs)
+
+
+# ---- one writer at a time --------------------------------------------------------------------------
+
+
+class OutputLocked(OSError):
+    """Another process is writing the same output (its lock is held); the message names it."""
+
+
+class HeldLock:
+    """What :func:`output_lock` yields: the output, and the note of a stale lock taken over."""
+
+    def __init__(self, path: Path, took_over: str | None = None) -> None:
+        self.path, self.took_over = path, took_over
+
+
+#: Locks this process holds: lock file -> [depth, FileLock, HeldLock] (a nested writer of the
+#: same output, e.g. ``neurogeom run`` training a model into its own folder, reuses the lock).
+_HELD: dict[str, list[Any]] = {}
+
+
+def _lock_paths(path: Path, folder: bool) -> tuple[Path, Path]:
+    path = Path(path).absolute()
+    base = path / ".neurogeom.lock" if folder else path.with_name(f".{path.name}.lock")
+    return base, base.with_name(base.name + ".json")
+
+
+def _command_line() -> str:
+    name = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python"
+    if name in ("__main__.py", "-c", ""):
+        name = "python"
+    return " ".join([name, *sys.argv[1:]])[:300]
+
+
+def _holder(note: Path) -> dict[str, Any]:
+    try:
+        info = json.loads(note.read_text())
+        return info if isinstance(info, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _describe(info: Mapping[str, Any]) -> str:
+    if not info:
+        return "another process (no note of which)"
+    return (
+        f"process {info.get('pid', '?')} ({info.get('command', '?')!s}), "
+        f"since {info.get('since', '?')}"
+    )
+
+
+@contextmanager
+def output_lock(
+    path: PathLike, command: str | None = None, *, folder: bool = False
+) -> Iterator[HeldLock]:
+    """Hold the write lock of the output ``path`` while the block runs.
+
+    Parameters
+    ----------
+    path : path
+        The output (a folder written into, a store or a file).
+    command : str, optional
+        What holds it, as the note shows it to a second writer (default: this process's command
+        line).
+    folder : bool, default=False
+        Whether ``path`` is a folder written into (a run folder): the lock ``.neurogeom.lock``
+        and its note ``.neurogeom.lock.json`` go inside it (it is created). Otherwise (a file,
+        or a store replaced as a whole) they go beside it, as ``.<name>.lock`` and
+        ``.<name>.lock.json``. The note is removed on exit.
+
+    Yields
+    ------
+    HeldLock
+        ``took_over`` names the writer of a stale lock taken over (that process no longer runs).
+
+    Raises
+    ------
+    OutputLocked
+        Another process holds the lock; the message names its process id, command and start.
+    """
+    from filelock import FileLock, Timeout
+
+    path = Path(path)
+    lock_file, note = _lock_paths(path, folder)
+    key = str(lock_file)
+    if key in _HELD:  # this process holds it already: nested writers share it
+        _HELD[key][0] += 1
+        try:
+            yield _HELD[key][2]
+        finally:
+            _HELD[key][0] -= 1
+        return
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(lock_file), thread_local=False)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise OutputLocked(
+            f"{str(path)!r} is being written by {_describe(_holder(note))}; wait until it "
+            "finishes, or write to another output (one writer at a time)"
+        ) from None
+    previous = _holder(note)
+    took_over = None
+    if previous and previous.get("pid") != os.getpid():
+        took_over = (
+            f"took over the lock of {str(path)!r} left by {_describe(previous)}, which no "
+            "longer runs"
+        )
+    write_atomic(
+        note,
+        to_json(
+            {
+                "pid": os.getpid(),
+                "command": command or _command_line(),
+                "since": datetime.now(UTC).isoformat(timespec="seconds"),
+            }
+        ),
+    )
+    held = HeldLock(path, took_over)
+    _HELD[key] = [1, lock, held]
+    try:
+        yield held
+    finally:
+        del _HELD[key]
+        note.unlink(missing_ok=True)
+        lock.release()  # filelock removes the lock file

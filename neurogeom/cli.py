@@ -16,10 +16,21 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
 __all__ = ["app"]
 
+
+class _Group(TyperGroup):
+    """The command group; refuses a single-valued option given twice before the command runs."""
+
+    def invoke(self, ctx: Any) -> Any:
+        _refuse_repeated_options(ctx, [*getattr(ctx, "_protected_args", []), *ctx.args])
+        return super().invoke(ctx)
+
+
 app = typer.Typer(
+    cls=_Group,
     name="neurogeom",
     help="Geometry of neural population task representations across learning, in brains and models.",
     no_args_is_help=True,
@@ -68,11 +79,112 @@ def _print_warning(message: Warning | str, *args: Any, **kwargs: Any) -> None:
     err_console.print(line, highlight=False, soft_wrap=True)
 
 
-def _check_out(out: str, *, folder: bool = False, inputs: tuple[str, ...] = ()) -> None:
-    """Refuse an output path that cannot be written, before anything is computed."""
+def _check_out(
+    out: str, *, folder: bool = False, inputs: tuple[str, ...] = (), overwrite: bool | None = None
+) -> None:
+    """Refuse an output path that cannot be written, before anything is computed.
+
+    ``overwrite`` (the commands that write one file or store: ``--overwrite``): an existing
+    output that neurogeom did not write is refused unless it is True.
+    """
     from neurogeom._files import check_output
 
     check_output(out, folder=folder, inputs=inputs, option="-o")
+    if overwrite is None or overwrite:
+        return
+    from neurogeom.io.store import _written_by_neurogeom
+
+    path = Path(out)
+    if path.exists() and not _written_by_neurogeom(path):
+        raise FileExistsError(
+            f"-o {out!r} exists and was not written by neurogeom; give a new path, or pass "
+            "--overwrite to replace it"
+        )
+
+
+def _save_locked(obj: Any, out: str) -> Path:
+    """Save ``obj`` to ``out`` holding the output's write lock (one writer at a time)."""
+    from neurogeom._files import output_lock
+    from neurogeom.io.store import save
+
+    with output_lock(out):
+        return save(obj, out)
+
+
+def _suffix_of(out: str) -> None:
+    """The output's suffix must name a format neurogeom writes (.nc or .zarr)."""
+    if Path(out).suffix.lower() not in (".nc", ".nc4", ".h5", ".netcdf", ".zarr"):
+        raise ValueError(
+            f"-o {out!r}: name the output *.nc (netCDF) or *.zarr (a zarr store); the suffix "
+            "decides the format written"
+        )
+
+
+#: Population dims under other names, and the contract's name for each (DESIGN.md, section 2).
+_DIM_NAMES = {
+    "neuron": "unit", "neurons": "unit", "cell": "unit", "cells": "unit", "units": "unit",
+    "channel": "unit", "channels": "unit", "trials": "trial", "times": "time", "t": "time",
+    "bin": "time", "bins": "time", "stages": "stage", "session": "stage", "sessions": "stage",
+}  # fmt: skip
+
+
+def _population(path: str, stage: str | None) -> Any:
+    """The population tensor stored at ``path``, with a message that says what is wrong."""
+    import warnings
+
+    import xarray as xr
+
+    from neurogeom.io.store import load
+
+    p = Path(path)
+    if p.is_dir() and p.suffix.lower() != ".zarr":
+        raise IsADirectoryError(
+            f"{path!r} is a folder; give a population tensor file (a .nc file or a .zarr store, "
+            "e.g. written by `neurogeom load` or `neurogeom simulate`)"
+        )
+    _probe(path)
+    pop = load(path)
+    if isinstance(pop, xr.Dataset):  # written by xarray's DataArray.to_netcdf: one variable
+        arrays = [v for v in pop.data_vars.values() if v.ndim >= 2]
+        if len(arrays) != 1:
+            raise ValueError(
+                f"{path!r} does not hold a population tensor: it holds a Dataset of "
+                f"{len(pop.data_vars)} variables ({', '.join(map(str, list(pop.data_vars)[:5]))}"
+                f"{', ...' if len(pop.data_vars) > 5 else ''}); give a tensor written by "
+                "`neurogeom load` or `neurogeom simulate` (or neurogeom.save(pop, 'pop.nc'))"
+            )
+        pop = arrays[0]
+    for dim in pop.dims:
+        if dim not in ("stage", "trial", "time", "unit"):
+            hint = (
+                f"rename it to {_DIM_NAMES[str(dim).lower()]!r}"
+                if str(dim).lower() in _DIM_NAMES
+                else "the dims of a population tensor are stage, trial, time and unit"
+            )
+            raise ValueError(
+                f"{path!r}: {str(dim)!r} is not a population dim; {hint} "
+                f"(pop.rename({{{str(dim)!r}: ...}})) and save it again"
+            )
+    if "trial" not in pop.dims:
+        raise ValueError(
+            f"{path!r} holds a tensor with dims {tuple(pop.dims)} and no 'trial' dim; the "
+            "manifolds are made of trials: give a (trial, time, unit) or (trial, unit) tensor"
+        )
+    if "quantity" not in pop.attrs:
+        warnings.warn(
+            f"{path!r} has no attrs['quantity'] (spike_count, rate_hz, dff, rnn_state, ...); "
+            "it is read as 'continuous'",
+            UserWarning,
+            stacklevel=2,
+        )
+        pop = pop.assign_attrs(quantity="continuous")
+    if "stage" in pop.dims and stage is None:
+        values = ", ".join(map(str, pop["stage"].values.tolist()[:6]))
+        raise ValueError(
+            f"{path!r} has a stage dim ({pop.sizes['stage']} stages: {values}); choose one "
+            "with --stage VALUE"
+        )
+    return pop
 
 
 def _window_seconds(value: tuple[str, str] | None) -> tuple[float, float] | None:
@@ -105,6 +217,30 @@ def _probe(path: str) -> None:
 @app.callback()
 def _main() -> None:
     """neurogeom: manifold capacity and representational geometry across learning."""
+
+
+def _refuse_repeated_options(ctx: Any, args: list[str]) -> None:
+    """An option that keeps one value, given twice, is an error (the parser would keep the last)."""
+    from typer.core import TyperOption
+
+    command = ctx.command.get_command(ctx, args[0]) if args else None
+    if command is None:
+        return
+    args = args[1:]
+    for param in command.params:
+        if not isinstance(param, TyperOption) or param.multiple or param.is_flag:
+            continue
+        spelled = set(param.opts) | set(param.secondary_opts)
+        given = [a for a in args if a in spelled or a.split("=", 1)[0] in spelled and "=" in a]
+        if len(given) > 1:
+            long = max(param.opts, key=len)
+            extra = (
+                "; for joint manifolds use --within"
+                if long == "--by" and command.name == "capacity"
+                else ""
+            )
+            _print_error(f"give {long} once{extra} (it was given {len(given)} times)")
+            raise typer.Exit(code=1)
 
 
 # ---- commands ----------------------------------------------------------------------------------
@@ -189,9 +325,12 @@ def capacity_cmd(
     ),
     seed: int = typer.Option(0, "--seed", help="random seed"),
     out: str = typer.Option(..., "-o", "--out", help="output .nc file for the result Dataset"),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="replace an existing -o file that neurogeom did not write"
+    ),
 ) -> None:
     """Manifold capacity and geometry of the manifolds given by a trial label; save the Dataset."""
-    from neurogeom.io.store import load, save
+    import warnings
 
     if not _is_points_labels_measure(method):  # finds the measure without importing them all
         choices = _points_labels_measures()
@@ -205,11 +344,11 @@ def capacity_cmd(
         raise ValueError(
             f"--split names a label of the manifolds ({split!r}); split by another trial label"
         )
-    _check_out(out, inputs=(path,))
-    _probe(path)
-    pop = load(path)
-    if not hasattr(pop, "ng") or not hasattr(pop, "dims") or "trial" not in pop.dims:
-        raise ValueError(f"{path!r} does not hold a population tensor with a 'trial' dim.")
+    _check_out(out, inputs=(path,), overwrite=overwrite)
+    _suffix_of(out)
+    with warnings.catch_warnings():
+        warnings.showwarning = _print_warning
+        pop = _population(path, stage)
     options = {} if n_t is None else {"n_t": n_t}
     ds = pop.ng.measure(
         by,
@@ -226,7 +365,7 @@ def capacity_cmd(
     for value in ds[split].values.tolist() if split else [None]:
         part = ds if value is None else ds.sel({split: value})
         console.print(_result_table(part, title + ("" if value is None else f", {split}={value}")))
-    written = save(ds, out)
+    written = _save_locked(ds, out)
     console.print(f"wrote {written}", highlight=False, soft_wrap=True)
 
 
@@ -275,12 +414,15 @@ def load_cmd(
     max_bytes: float = typer.Option(
         None, "--max-bytes", help="largest tensor to build, in bytes (default 8 GiB)"
     ),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="replace an existing -o file that neurogeom did not write"
+    ),
 ) -> None:
     """Bin an NWB file into a (trial, time, unit) tensor aligned to an event; save it."""
     from neurogeom.io.nwb import read_nwb
-    from neurogeom.io.store import save
 
-    _check_out(out, inputs=(path,))
+    _check_out(out, inputs=(path,), overwrite=overwrite)
+    _suffix_of(out)
     _probe(path)
     pop = read_nwb(
         path,
@@ -291,7 +433,7 @@ def load_cmd(
         quantity="rate_hz" if rate else None,
         max_bytes=None if max_bytes is None else int(max_bytes),
     )
-    written = save(pop, out)
+    written = _save_locked(pop, out)
     sizes = ", ".join(f"{d}={n}" for d, n in pop.sizes.items())
     console.print(f"{written}: {pop.attrs['quantity']} ({sizes})", highlight=False, soft_wrap=True)
 
@@ -308,7 +450,7 @@ def train_cmd(
     ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="show a progress bar"),
 ) -> None:
-    """Train a task network from a spec, with checkpoints; a [sweep] spec trains one run per setting."""
+    """Train a task network from a spec, with checkpoints; a grid ([sweep]) spec runs with `neurogeom sweep`."""
     import warnings
 
     with warnings.catch_warnings():
@@ -320,38 +462,42 @@ def _train(spec: str, out: str, max_steps: int | None, progress: bool) -> None:
     from pathlib import Path
 
     from neurogeom.models.train import train
-    from neurogeom.specs.train import expand_sweep
     from neurogeom.workflows.preflight import load_spec
 
     _check_out(out, folder=True, inputs=(spec,))
     loaded = load_spec(spec)
-    for name, one in expand_sweep(loaded):
-        run_dir = Path(out) / name if name else Path(out)
-        observers = []
-        if one.get("analysis", {}).get("live"):
-            from neurogeom.workflows.live import live_observer
-
-            observers.append(live_observer(one, run_dir))
-        if not progress:
-            res = train(one, run_dir, max_steps=max_steps, observers=observers)
-        else:
-            with _progress_bar() as bar:
-                task = bar.add_task("train", total=1)
-
-                def update(phase: str, done: int, total: int, task: Any = task) -> None:
-                    bar.update(task, completed=done, total=max(total, 1))
-
-                res = train(one, run_dir, max_steps=max_steps, progress=update, observers=observers)
-        last = res.metrics.iloc[-1]
-        ideal = "" if res.ideal_accuracy is None else f" (ideal observer {res.ideal_accuracy:.3f})"
-        state = "done" if res.done else "stopped (resumable)"
-        live = f", live geometry in {run_dir / 'geometry'}" if observers else ""
-        console.print(
-            f"{run_dir}: step {res.step}, held-out accuracy {last['accuracy']:.3f}{ideal}, "
-            f"{len(res.checkpoints)} checkpoints{live}, {state}",
-            highlight=False,
-            soft_wrap=True,
+    if loaded.get("sweep"):
+        raise ValueError(
+            f"{spec} is a grid spec ([sweep]); a grid runs with one command: "
+            f"`neurogeom sweep {spec} -o grid.zarr` (train takes a spec without [sweep])"
         )
+    one = loaded
+    run_dir = Path(out)
+    observers = []
+    if one.get("analysis", {}).get("live"):
+        from neurogeom.workflows.live import live_observer
+
+        observers.append(live_observer(one, run_dir))
+    if not progress:
+        res = train(one, run_dir, max_steps=max_steps, observers=observers)
+    else:
+        with _progress_bar() as bar:
+            task = bar.add_task("train", total=1)
+
+            def update(phase: str, done: int, total: int, task: Any = task) -> None:
+                bar.update(task, completed=done, total=max(total, 1))
+
+            res = train(one, run_dir, max_steps=max_steps, progress=update, observers=observers)
+    last = res.metrics.iloc[-1]
+    ideal = "" if res.ideal_accuracy is None else f" (ideal observer {res.ideal_accuracy:.3f})"
+    state = "done" if res.done else "stopped (resumable)"
+    live = f", live geometry in {run_dir / 'geometry'}" if observers else ""
+    console.print(
+        f"{run_dir}: step {res.step}, held-out accuracy {last['accuracy']:.3f}{ideal}, "
+        f"{len(res.checkpoints)} checkpoints{live}, {state}",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @app.command("simulate")
@@ -362,14 +508,17 @@ def simulate_cmd(
     period: str = typer.Option(
         None, "--period", help="mean state over this task period per trial (no time dim)"
     ),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="replace an existing -o file that neurogeom did not write"
+    ),
 ) -> None:
     """Run every checkpoint of a run on its analysis trial bank; save the (stage, trial, time, unit) tensor."""
-    from neurogeom.io.store import save
     from neurogeom.models.simulate import simulate
 
-    _check_out(out, inputs=(run,))
+    _check_out(out, inputs=(run,), overwrite=overwrite)
+    _suffix_of(out)
     pop = simulate(run, period=period)
-    path = save(pop, out)
+    path = _save_locked(pop, out)
     sizes = ", ".join(f"{d}={n}" for d, n in pop.sizes.items())
     console.print(f"{path}: rnn_state ({sizes})")
 
@@ -410,6 +559,18 @@ def _run_spec(spec: str, out: str, force: bool, progress: bool, **options: Any) 
         highlight=False,
         soft_wrap=True,
     )
+    if timings.get("reused"):
+        console.print(
+            f"reused (spec and inputs unchanged): {', '.join(timings['reused'])}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if timings.get("recomputed"):
+        console.print(
+            f"recomputed (spec or inputs changed): {', '.join(timings['recomputed'])}",
+            highlight=False,
+            soft_wrap=True,
+        )
     for note in timings["notes"]:
         console.print(f"note: {note}", highlight=False, soft_wrap=True)
 

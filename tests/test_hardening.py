@@ -221,7 +221,7 @@ def test_errors_and_help_keep_words_in_brackets(tmp_path):
     assert res.exit_code == 1
     assert "unknown key(s) ['n_step'] in [training] (did you mean 'n_steps'?)" in text
     help_text = " ".join(CliRunner().invoke(app, ["train", "--help"]).output.split())
-    assert "a [sweep] spec trains one run per setting" in help_text
+    assert "a grid ([sweep]) spec runs with `neurogeom sweep`" in help_text
     run_help = " ".join(CliRunner().invoke(app, ["run", "--help"]).output.split())
     assert "[sweep] rank = [...]" in run_help
 

@@ -123,5 +123,6 @@ def test_bad_specs_are_named(change, match):
 
 
 def test_bad_setting_is_named(tmp_path):
-    result = _run(tmp_path / "o", "--setting", "medium")
+    args = ["run", str(SPEC), "-o", str(tmp_path / "o"), "--setting", "medium", "--no-progress"]
+    result = CliRunner().invoke(app, args)
     assert result.exit_code != 0 and "unknown setting 'medium'" in result.output

@@ -263,6 +263,24 @@ def load(path: str | os.PathLike, *, format: str | None = None) -> xr.DataArray 
     return obj
 
 
+def _written_by_neurogeom(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a file or zarr store that :func:`save` (or a sweep) wrote."""
+    path = Path(path)
+    try:
+        if path.is_dir():
+            meta = path / "zarr.json"
+            if not meta.is_file():
+                return False
+            attrs = json.loads(meta.read_text()).get("attributes", {})
+            return "neurogeom_version" in attrs or "neurogeom_object" in attrs
+        import h5py
+
+        with h5py.File(path, "r") as f:
+            return "neurogeom_version" in f.attrs
+    except (OSError, ValueError):
+        return False
+
+
 def read_provenance(path: str | os.PathLike, *, format: str | None = None) -> dict[str, Any]:
     """Provenance attributes of a stored result: neurogeom version, creation time, source."""
     return dict(load(path, format=format).encoding["provenance"])

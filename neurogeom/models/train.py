@@ -16,6 +16,9 @@ on the whole held-out bank, so ``reached`` is never declared on the subset alone
 Every checkpoint file also holds the optimiser and RNG state. The minibatch of step ``s`` is a function
 of ``(seed, s)`` only, so a run killed at any point and restarted with the same spec and folder
 resumes from its last saved state and ends with bit-identical weights to an uninterrupted run.
+One process trains into a folder at a time: :func:`train` holds the folder's write lock
+(:func:`neurogeom._files.output_lock`), and a second writer is refused with a message naming the
+first.
 
 The evaluations, the metrics rows and the checkpoint files run on a worker thread, from copies of the
 state taken at their step, one at a time in step order (:class:`neurogeom.models._recorder.Recorder`):
@@ -51,7 +54,7 @@ import torch
 from torch import nn
 
 from neurogeom._deprecation import REMOVED_IN
-from neurogeom._files import to_json, write_atomic
+from neurogeom._files import output_lock, to_json, write_atomic
 from neurogeom.models._recorder import EvalBank, Recorder
 from neurogeom.models.checkpoints import (
     latest_state,
@@ -111,7 +114,24 @@ def run_spec(run_dir: str | Path) -> dict[str, Any]:
     path = Path(run_dir) / "spec.json"
     if not path.is_file():
         raise FileNotFoundError(f"no spec.json in {run_dir}; is it a folder written by train()?")
-    return json.loads(path.read_text())
+    return _read_spec_json(path)
+
+
+def _read_spec_json(path: Path) -> dict[str, Any]:
+    """A run folder's ``spec.json``; a damaged one (truncated, edited) is named as such."""
+    try:
+        spec = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(
+            f"{str(path)!r} is damaged (not valid JSON: {exc}); restore it from a copy, or "
+            "train the run again into a new folder"
+        ) from None
+    if not isinstance(spec, dict):
+        raise ValueError(
+            f"{str(path)!r} is damaged (a JSON {type(spec).__name__}, not a spec table); "
+            "restore it from a copy, or train the run again into a new folder"
+        )
+    return spec
 
 
 def _resolve(spec: Mapping[str, Any]) -> dict[str, Any]:
@@ -383,20 +403,23 @@ def train(
     cfg = TrainConfig(**spec["training"])
     device = pick_device(cfg.device)  # an unusable device fails before the run folder is made
     run_dir = Path(run_dir)
-    stored = run_dir / "spec.json"
-    if stored.is_file():
-        old = json.loads(stored.read_text())
-        if old != json.loads(to_json(spec)):
-            raise ValueError(
-                f"{run_dir} holds a run of a different spec; choose another output folder "
-                "or delete it to start over"
-            )
-    else:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        write_atomic(stored, to_json(spec, indent=2))
+    with output_lock(
+        run_dir, folder=True
+    ):  # one writer at a time: a second is refused, naming the first
+        stored = run_dir / "spec.json"
+        if stored.is_file():
+            old = _read_spec_json(stored)
+            if old != json.loads(to_json(spec)):
+                raise ValueError(
+                    f"{run_dir} holds a run of a different spec; choose another output folder "
+                    "or delete it to start over"
+                )
+        else:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            write_atomic(stored, to_json(spec, indent=2))
 
-    with torch_threads(cfg.threads if device.type == "cpu" else None):
-        return _train(spec, cfg, run_dir, device, max_steps, progress, t_start, observers)
+        with torch_threads(cfg.threads if device.type == "cpu" else None):
+            return _train(spec, cfg, run_dir, device, max_steps, progress, t_start, observers)
 
 
 class _StepBar:

@@ -1,4 +1,4 @@
-"""A run folder's outputs: the options every run takes, results reused by setting, the report's
+"""A run folder's outputs: the options every run takes, results reused by key, the report's
 phases, and the timings file.
 
 Every spec kind runs through :func:`neurogeom.workflows.pipeline.run_pipeline` with the same
@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import xarray as xr
 
-from neurogeom._files import to_json, write_atomic
-from neurogeom.io.store import load, save
+from neurogeom._files import output_lock, to_json, write_atomic
 from neurogeom.specs.run import named_setting
+from neurogeom.workflows.folders import Results, result_key
 
 __all__ = ["read_timings"]
 
@@ -77,7 +77,8 @@ def run_setting_spec(
 ) -> Path:
     """Run a spec with named settings (lazy-rich, pullback): sweep, figures, report, timings.
 
-    ``OUT/results/<result>.nc`` is reused on a rerun of the same setting (unless ``force``);
+    ``OUT/results/<result>.nc`` is reused on a rerun only when its key (the setting, the checked
+    spec and the spec file) matches (unless ``force``); the run holds the folder's write lock;
     ``report(ds, figures=..., setting=..., spec=..., title=...)`` returns the unsaved report.
     ``load_spec(spec_path, overrides)`` checks the spec first, so a bad spec or setting fails
     before anything is written. Returns the report's path.
@@ -86,18 +87,38 @@ def run_setting_spec(
     cfg = load_spec(spec_path, overrides)
     out = Path(out)
     check_out(out)
+    with output_lock(out, folder=True):
+        return _run_setting_locked(
+            spec_path, out, name, overrides, cfg, result, sweep, report, options
+        )
+
+
+def _run_setting_locked(
+    spec_path: str | Path,
+    out: Path,
+    name: str,
+    overrides: Any,
+    cfg: Mapping[str, Any],
+    result: str,
+    sweep: Callable[..., xr.Dataset],
+    report: Callable[..., Any],
+    options: RunOptions,
+) -> Path:
     tell = options.tell
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
-    path = out / "results" / f"{result}.nc"
-    if path.exists() and not options.force and load(path).attrs.get("setting") == name:
-        ds, reused = load(path), [result]
-        tell("train", 1, 1)
-    else:
+    (out / "report.html").unlink(missing_ok=True)  # rebuilt below from the result it shows
+    res = Results(out / "results", options.force)
+    spec_part = {"setting": name, "spec": {k: v for k, v in cfg.items() if k != "source"}}
+    key = result_key(spec_part, [Path(spec_path)])
+
+    def compute() -> xr.Dataset:
         ds = sweep(spec_path, overrides=overrides, n_jobs=options.n_jobs or 1, progress=tell)
         ds.attrs.update(setting=name, spec_path=str(spec_path))
-        save(ds, path)
-        reused = []
+        return ds
+
+    ds = res.get(result, key, compute)
+    tell("train", 1, 1)
     seconds["train"] = time.perf_counter() - t0
     saved = save_report(
         out,
@@ -107,7 +128,7 @@ def run_setting_spec(
         tell,
         seconds,
     )
-    write_timings(out, seconds, reused, [])
+    write_timings(out, seconds, res.reused, [], recomputed=res.recomputed)
     return saved
 
 
@@ -137,15 +158,22 @@ def save_report(
 
 
 def write_timings(
-    out: Path, seconds: Mapping[str, float], reused: list[str], notes: list[str]
+    out: Path,
+    seconds: Mapping[str, float],
+    reused: list[str],
+    notes: list[str],
+    *,
+    recomputed: Sequence[str] = (),
 ) -> None:
-    """``OUT/results/timings.json``: seconds and share of each phase, results reused, notes."""
+    """``OUT/results/timings.json``: seconds and share of each phase, results reused, results
+    recomputed (one was there, from another spec or other inputs), notes."""
     total = sum(seconds.values())
     body = {
         "seconds": dict(seconds),
         "total_s": total,
         "share": {k: (v / total if total else 0.0) for k, v in seconds.items()},
-        "reused": reused,
+        "reused": list(reused),
+        "recomputed": list(recomputed),
         "notes": notes,
     }
     write_atomic(out / "results" / "timings.json", to_json(body, indent=1) + "\n")

@@ -17,9 +17,12 @@ before anything is written, then, in phases,
 7. **plots** and **report**: ``OUT/figures/*.png|svg`` and ``OUT/report.html``
    (:func:`neurogeom.show.learning_report.learning_report`).
 
-Every result is saved as ``OUT/results/<name>.nc`` (:func:`neurogeom.io.store.save`, atomic) and
-reused on a rerun (``force=True`` recomputes); ``OUT/results/timings.json`` records the seconds of
-each phase.
+Every result is saved as ``OUT/results/<name>.nc`` (:func:`neurogeom.io.store.save`, atomic) with
+the key of the spec keys and input files it depends on (:mod:`neurogeom.workflows.folders`): a
+rerun reuses a result only when its key matches and recomputes the others (``force=True``
+recomputes all); ``OUT/results/timings.json`` records the seconds of each phase and which results
+were reused and recomputed. The run holds the folder's write lock
+(:func:`neurogeom._files.output_lock`): a second writer into the same folder is refused.
 """
 
 from __future__ import annotations
@@ -35,10 +38,10 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from neurogeom._files import output_lock
 from neurogeom.geometry.registry import get_measure
 from neurogeom.io.arrays import from_array, from_unit_trials, read_mat
 from neurogeom.io.nwb import read_nwb
-from neurogeom.io.store import load, save
 from neurogeom.learning.measure import measure_geometry
 from neurogeom.learning.prepare import balance, window_mean, zscore
 from neurogeom.learning.sessions import stack_sessions
@@ -50,6 +53,7 @@ from neurogeom.specs.lazy_rich import load_lazy_rich_spec
 from neurogeom.specs.pullback import SETTINGS as PULLBACK_SETTINGS
 from neurogeom.specs.pullback import load_pullback_spec
 from neurogeom.specs.run import RunSpec, Source, spec_kind
+from neurogeom.workflows.folders import Results, result_key
 from neurogeom.workflows.lazy_rich import lazy_rich_sweep
 from neurogeom.workflows.outputs import (
     Progress,
@@ -77,22 +81,27 @@ PHASES: tuple[str, ...] = (
 )
 
 
-class _Results:
-    """``OUT/results/<name>.nc``: computed once, reloaded on a rerun unless ``force``."""
+class _Results(Results):
+    """``OUT/results/<name>.nc``, each keyed by what it depends on; ``keys[name]`` the key of each
+    result asked for, so the results computed from it key on it."""
 
     def __init__(self, folder: Path, force: bool) -> None:
-        self.folder, self.force = folder, force
-        self.reused: list[str] = []
+        super().__init__(folder, force)
+        self.keys: dict[str, str] = {}
 
-    def get(self, name: str, compute: Callable[[], Any]) -> Any:
+    def get(self, name: str, compute: Callable[[], Any], **depends: Any) -> Any:  # type: ignore[override]
+        """``depends``: the spec keys and results (by name: their keys) the result depends on;
+        ``inputs=[paths]`` its input files."""
+        inputs = depends.pop("inputs", ())
+        parts = {k: self.keys.get(v, v) if k.startswith("from_") else v for k, v in depends.items()}
+        key = result_key({"result": name, **parts}, inputs)
+        self.keys[name] = key
+        return super().get(name, key, compute)
 
-        path = self.folder / f"{name}.nc"
-        if path.exists() and not self.force:
-            self.reused.append(name)
-            return load(path)
-        obj = compute()
-        save(obj, path)
-        return obj
+
+#: The analysis keys every geometry result depends on (the estimate, trajectory and stage test add
+#: their own resampling counts).
+_MEASURE_KEYS = ("measure", "n_t", "confidence")
 
 
 class _Clock:
@@ -231,6 +240,18 @@ def _load_recording(src: Source) -> xr.DataArray:
     return stack_sessions({name: _read_stage(src, p) for name, p in src.options["stages"].items()})
 
 
+def _source_inputs(src: Source) -> list[Path]:
+    """The files a source's population is read from: a recording's stage files; a model's run
+    folder (its checkpoints and spec) and the task spec it is trained from when it holds none."""
+    o = src.options
+    if "stages" in o:
+        return [Path(p) for p in o["stages"].values()]
+    paths = [Path(o["run"])]
+    if o.get("task") is not None and not (Path(o["run"]) / "checkpoints").is_dir():
+        paths.append(Path(o["task"]))
+    return paths
+
+
 def _simulate_model(src: Source) -> xr.DataArray:
     from neurogeom.models.simulate import simulate
     from neurogeom.models.train import list_checkpoints
@@ -273,7 +294,12 @@ def _raw(
         with clock.phase(phase):
             for i, (name, src) in enumerate(pool.items()):
                 progress(phase, i, len(pool))
-                raw[name] = res.get(f"population_{name}", lambda src=src, fn=fn: fn(src))
+                raw[name] = res.get(
+                    f"population_{name}",
+                    lambda src=src, fn=fn: fn(src),
+                    source=src.options,
+                    inputs=_source_inputs(src),
+                )
             progress(phase, len(pool), len(pool))
     return raw
 
@@ -285,14 +311,30 @@ def _prepared(
     cmp = spec.compare
     if cmp is not None:
         pops[cmp["brain"]], pops[cmp["model"]] = _match(pops[cmp["brain"]], pops[cmp["model"]], cmp)
+    matched = {} if cmp is None else {"compare": {k: cmp[k] for k in ("on", "mapping")}}
+    if cmp is not None:
+        matched["from_brain"] = f"population_{cmp['brain']}"
+        matched["from_model"] = f"population_{cmp['model']}"
+    an = spec.analysis
     out = {}
     for i, (name, src) in enumerate(spec.sources.items()):
         by, within = _labels_for(spec, src)
         window = _window_for(spec, src)
         compute = lambda p=pops[name], w=window, by=by, wi=within, i=i: _prepare(  # noqa: E731
-            p, w, spec.analysis, by, wi, seed=spec.seed + i
+            p, w, an, by, wi, seed=spec.seed + i
         )
-        out[name] = res.get(f"prepared_{name}", compute)
+        out[name] = res.get(
+            f"prepared_{name}",
+            compute,
+            from_population=f"population_{name}",
+            window_s=window,
+            by=by,
+            within=within,
+            zscore=an["zscore"],
+            balance=an["balance"],
+            seed=spec.seed + i,
+            **(matched if cmp is not None and name in (cmp["brain"], cmp["model"]) else {}),
+        )
     return out
 
 
@@ -301,17 +343,25 @@ def _geometry(
 ) -> dict[str, xr.Dataset]:
     trajs: dict[str, xr.Dataset] = {}
     names = list(spec.sources)
+    an = spec.analysis
     for phase, boot in (("geometry", False), ("bootstrap", True)):
         with clock.phase(phase):
             for i, name in enumerate(names):
                 progress(phase, i, len(names))
                 by, within = _labels_for(spec, spec.sources[name])
                 key = f"trajectory_{name}" if boot else f"estimate_{name}"
+                counts = {k: an[k] for k in ("n_boot", "n_null")} if boot else {}
                 trajs[key] = res.get(
                     key,
                     lambda n=name, b=boot, by=by, w=within: _trajectory(
-                        pops[n], by, w, spec.analysis, boot=b, seed=spec.seed, n_jobs=spec.n_jobs
+                        pops[n], by, w, an, boot=b, seed=spec.seed, n_jobs=spec.n_jobs
                     ),
+                    from_prepared=f"prepared_{name}",
+                    by=by,
+                    within=within,
+                    seed=spec.seed,
+                    **{k: an[k] for k in _MEASURE_KEYS},
+                    **counts,
                 )
             if boot:
                 for name, src in spec.recordings.items():
@@ -322,8 +372,14 @@ def _geometry(
                     trajs[f"stage_test_{name}"] = res.get(
                         f"stage_test_{name}",
                         lambda n=name, by=by, w=within, s=stages: _stage_test(
-                            pops[n], by, w, spec.analysis, list(s), spec.seed
+                            pops[n], by, w, an, list(s), spec.seed
                         ),
+                        from_prepared=f"prepared_{name}",
+                        by=by,
+                        within=within,
+                        stages=list(stages),
+                        seed=spec.seed,
+                        **{k: an[k] for k in (*_MEASURE_KEYS, "n_boot", "n_perm")},
                     )
             progress(phase, len(names), len(names))
     return trajs
@@ -346,7 +402,11 @@ def _coding(
             )
 
         ds = _guarded(
-            notes, f"coding scheme of {name!r}", lambda k=f"coding_{name}", f=compute: res.get(k, f)
+            notes,
+            f"coding scheme of {name!r}",
+            lambda k=f"coding_{name}", f=compute, by=by, w=within, n=name: res.get(
+                k, f, from_prepared=f"prepared_{n}", by=by, within=w, seed=spec.seed
+            ),
         )
         if ds is not None:
             out[f"coding_{name}"] = ds
@@ -436,7 +496,9 @@ def _compare(
         ds = _guarded(
             notes,
             f"learning stages of {name!r}",
-            lambda t=traj, n=name: res.get(f"stages_{n}", lambda: _model_stages(t)),
+            lambda t=traj, n=name: res.get(
+                f"stages_{n}", lambda: _model_stages(t), from_trajectory=f"trajectory_{n}"
+            ),
         )
         if ds is not None:
             out[f"stages_{name}"] = ds
@@ -444,7 +506,9 @@ def _compare(
             notes,
             f"psychometric curves of {name!r}",
             lambda s=src, n=name: res.get(
-                f"psychometric_{n}", lambda: _psychometric(Path(s.options["run"]))
+                f"psychometric_{n}",
+                lambda: _psychometric(Path(s.options["run"])),
+                inputs=[Path(s.options["run"])],
             ),
         )
         if ds is not None:
@@ -460,8 +524,27 @@ def _compare(
                 pops[cmp["brain"]], pops[cmp["model"]], by, cmp, spec.seed
             ),
         }
+        depends = {
+            "strategy": {},
+            "compare_trajectories": {"kind": cmp["kind"], "n_perm": cmp["n_perm"]},
+            "compare_representations": {
+                "from_brain_prepared": f"prepared_{cmp['brain']}",
+                "from_model_prepared": f"prepared_{cmp['model']}",
+                "by": by,
+                **{k: cmp[k] for k in ("measures", "kind", "n_perm")},
+            },
+        }
+        both = {
+            "from_brain": f"trajectory_{cmp['brain']}",
+            "from_model": f"trajectory_{cmp['model']}",
+            "seed": spec.seed,
+        }
         for key, fn in steps.items():
-            ds = _guarded(notes, key.replace("_", " "), lambda k=key, f=fn: res.get(k, f))
+            ds = _guarded(
+                notes,
+                key.replace("_", " "),
+                lambda k=key, f=fn: res.get(k, f, **both, **depends[k]),
+            )
             if ds is not None:
                 out[key] = ds
     return out
@@ -523,6 +606,13 @@ def _run_spec(spec_path: str | Path, out: str | Path, options: RunOptions) -> Pa
         spec.n_jobs = int(n_jobs)
     out = Path(out)
     check_out(out)
+    with output_lock(out, folder=True):
+        return _run_spec_locked(spec, out, force, progress)
+
+
+def _run_spec_locked(spec: RunSpec, out: Path, force: bool, progress: Progress) -> Path:
+    for stale in (out / "report.html", out / "results" / "timings.json"):
+        stale.unlink(missing_ok=True)  # rebuilt below from the results this run shows
     clock, notes = _Clock(), []
     res = _Results(out / "results", force)
     raw = _raw(spec, res, clock, progress)
@@ -561,7 +651,7 @@ def _run_spec(spec_path: str | Path, out: str | Path, options: RunOptions) -> Pa
         progress("report", 0, 1)
         path = report.save(out / "report.html")
         progress("report", 1, 1)
-    write_timings(out, clock.seconds, res.reused, notes)
+    write_timings(out, clock.seconds, res.reused, notes, recomputed=res.recomputed)
     return path
 
 
@@ -626,4 +716,6 @@ def _settings(spec: RunSpec, res: _Results) -> dict[str, Any]:
         rows["label mapping (model -> brain)"] = {k: v for k, v in spec.compare["mapping"].items()}
         rows["learning axis"] = spec.compare["kind"]
     rows["reused from an earlier run"] = ", ".join(res.reused) or "nothing"
+    if res.recomputed:
+        rows["recomputed (spec or inputs changed)"] = ", ".join(res.recomputed)
     return rows

@@ -26,11 +26,11 @@ import pandas as pd
 import xarray as xr
 
 from neurogeom._deprecation import phase_progress
-from neurogeom._files import to_json
-from neurogeom.io.store import load, save
+from neurogeom._files import output_lock, to_json
 from neurogeom.parallel import parallel_map
 from neurogeom.specs.run import named_setting
 from neurogeom.specs.train import expand_sweep, validate_spec
+from neurogeom.workflows.folders import Results, result_key
 from neurogeom.workflows.outputs import RunOptions, check_out, save_report, write_timings
 from neurogeom.workflows.preflight import load_spec
 
@@ -213,20 +213,26 @@ def run_rank_sweep(
     _spec_with(spec, **kwargs)  # the swept spec is checked before anything is written
     out = Path(out)
     check_out(out)
-    seconds: dict[str, float] = {}
-    t0 = time.perf_counter()
-    path = out / "results" / "rank_sweep.nc"
-    if path.exists() and not force and load(path).attrs.get("setting") == name:
-        ds, reused = load(path), ["rank_sweep"]
+    with output_lock(out, folder=True):
+        seconds: dict[str, float] = {}
+        t0 = time.perf_counter()
+        (out / "report.html").unlink(missing_ok=True)  # rebuilt from the result it shows
+        res = Results(out / "results", force)
+        key = result_key(
+            {"setting": name, "spec": {k: v for k, v in spec.items() if k != "source"}},
+            [Path(spec_path)],
+        )
+
+        def compute() -> xr.Dataset:
+            ds = rank_sweep(spec, out / "runs" / name, n_jobs=n_jobs or 1, progress=tell, **kwargs)
+            ds.attrs.update(setting=name, spec_path=str(spec_path))
+            return ds
+
+        ds = res.get("rank_sweep", key, compute)
         tell("train", 1, 1)
-    else:
-        ds = rank_sweep(spec, out / "runs" / name, n_jobs=n_jobs or 1, progress=tell, **kwargs)
-        ds.attrs.update(setting=name, spec_path=str(spec_path))
-        save(ds, path)
-        reused = []
-    seconds["train"] = time.perf_counter() - t0
-    report = _sweep_report(ds, out, name, spec_path, tell, seconds)
-    write_timings(out, seconds, reused, [])
+        seconds["train"] = time.perf_counter() - t0
+        report = _sweep_report(ds, out, name, spec_path, tell, seconds)
+        write_timings(out, seconds, res.reused, [], recomputed=res.recomputed)
     return report
 
 

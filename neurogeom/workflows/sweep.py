@@ -44,8 +44,8 @@ import numpy as np
 import xarray as xr
 
 from neurogeom._deprecation import phase_progress
-from neurogeom._files import replace_dir_atomic, to_json
-from neurogeom.parallel import cluster, parallel_map
+from neurogeom._files import output_lock, replace_dir_atomic, to_json
+from neurogeom.parallel import _check_n_jobs, cluster, parallel_map
 from neurogeom.specs.train import SWEEP_SECTION, expand_sweep, validate_spec
 from neurogeom.workflows.preflight import load_spec
 from neurogeom.workflows.rank_sweep import _one_run
@@ -311,8 +311,17 @@ def run_sweep(
     Raises
     ------
     ValueError
-        A bad spec, an output that is a file or not a sweep store, or a store of another spec
-        without ``overwrite`` (before anything is computed or written).
+        A bad spec, a store not named ``*.zarr``, a bad ``n_jobs``, an output that is a file or
+        not a sweep store, or a store of another spec without ``overwrite`` (before anything is
+        computed or written).
+    neurogeom._files.OutputLocked
+        Another process is writing the store.
+
+    Notes
+    -----
+    A sweep that stops before its first point is written (an unreachable scheduler, an
+    interruption) removes the store it created; one that stops later keeps the complete points,
+    and a rerun resumes.
 
     See Also
     --------
@@ -332,8 +341,40 @@ def run_sweep(
         raise ValueError(
             "give scheduler (an existing cluster) or n_workers (a LocalCluster), not both."
         )
-    grid = sweep_grid(spec)
     store = Path(store)
+    if store.suffix != ".zarr" and not store.exists():  # an existing path is checked below
+        raise ValueError(
+            f"a sweep store is a zarr folder: name it *.zarr (e.g. "
+            f"{str(store.with_suffix('.zarr'))!r}); got {str(store)!r}"
+        )
+    _check_n_jobs(n_jobs)  # before the store is created
+    grid = sweep_grid(spec)
+    with output_lock(store):
+        new = not store.exists()
+        try:
+            return _run_sweep_locked(
+                grid, store, overwrite, n_jobs, backend, scheduler, n_workers, progress
+            )
+        except BaseException:
+            if (
+                new
+                and store.is_dir()
+                and not any(_is_done(store, n, grid.fingerprint) for n, _, _ in grid.points)
+            ):
+                shutil.rmtree(store, ignore_errors=True)  # a sweep that could not start: no store
+            raise
+
+
+def _run_sweep_locked(
+    grid: SweepGrid,
+    store: Path,
+    overwrite: bool,
+    n_jobs: int,
+    backend: str | None,
+    scheduler: Any,
+    n_workers: int | None,
+    progress: Callable[[str, int, int], None] | None,
+) -> dict[str, int]:
     _open_store(store, grid, overwrite)
     _clean_stale(store)
     todo = [(n, c, s) for n, c, s in grid.points if not _is_done(store, n, grid.fingerprint)]
