@@ -162,3 +162,15 @@ def test_bad_inputs_get_clear_errors(tmp_path):
         study_geometry(short, by="c", n_t=20)
     assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == [
         "sub-a_ses-1_behavior.nwb", "sub-a_ses-1_ecephys.nwb"]  # fmt: skip
+
+
+def test_doctests_run():
+    import doctest
+
+    from neurogeom import studies, synthetic
+    from neurogeom.learning import cohorts, hierarchical, sampling
+    from neurogeom.learning import study as study_mod
+
+    for module in (studies, synthetic, study_mod, hierarchical, sampling, cohorts):
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert result.failed == 0 and result.attempted > 0, module.__name__

@@ -56,6 +56,7 @@ __all__ = [
 
 AXES = ("session", "day", "fraction", "performance")
 RULES = ("index", "interpolate")
+#: A study's floor of points per manifold (see ``min_points`` in :func:`study_geometry`).
 MIN_POINTS = 5
 
 
@@ -284,7 +285,10 @@ def study_geometry(
     n_points : int, optional
         Points per manifold in every session (default: the subject's smallest count).
     min_points : int, default=5
-        Refuse below this many points per manifold.
+        Refuse below this many points per manifold. A study's floor is 5, not the 2 a single
+        measurement needs (:data:`MIN_POINTS`): below 5, capacity is dominated by its
+        finite-sample inflation (:func:`neurogeom.learning.capacity_vs_m`), and the interval's
+        half-subsamples would hold 2 points.
     seed : int, default=0
         Session ``k`` of subject ``i`` is subsampled with ``child_seed(seed, 0, i, k)`` and
         measured with ``child_seed(seed, 1, i, k)``.
@@ -481,7 +485,7 @@ def study_trajectory(
                 reps - np.nanmean(reps, axis=2, keepdims=True)
             )
         _, g_reps = _on_grid(axis_vals, centred, rule, n_grid)  # (S, G, B, outputs)
-        level = expanded_confidence(confidence, len(subjects))
+        level = expanded_confidence(len(subjects), confidence)
         rng = np.random.default_rng(child_seed(seed, 4))
         n_sub = len(subjects)
         drawn = rng.integers(0, n_sub, size=(n_boot, n_sub))
@@ -568,8 +572,8 @@ def study_stage_difference(
     window_s: Any = None,
     n_points: int | None = None,
     min_points: int = MIN_POINTS,
-    n_boot: int = 1000,
-    n_perm: int = 1000,
+    n_boot: int = 100,
+    n_perm: int = 100,
     confidence: float = 0.95,
     seed: int = 0,
     **measure_options: Any,
@@ -588,7 +592,7 @@ def study_stage_difference(
         names, or ``phase`` attrs. The difference is second minus first.
     measure, variable, window_s, n_points, min_points
         As in :func:`study_geometry` (M is balanced over all of a subject's sessions).
-    n_boot, n_perm : int, default=1000
+    n_boot, n_perm : int, default=100
         Bootstrap replicates over subjects; sign flips (exact when ``2**n <= n_perm``).
     confidence : float, default=0.95
     seed : int, default=0
@@ -719,7 +723,7 @@ def study_stages(
     --------
     >>> import neurogeom as ng
     >>> tree = ng.synthetic_study(n_subjects=2, n_sessions=8, change=3.0, seed=0)
-    >>> traj = study_trajectory(tree, by="condition", n_boot=5, n_t=20)
+    >>> traj = study_trajectory(tree, by="condition", n_boot=0, n_t=20)
     >>> res = study_stages(traj, measures=["capacity"])
     >>> res.subject_boundaries.dims
     ('subject', 'slot')
