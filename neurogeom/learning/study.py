@@ -285,10 +285,10 @@ def study_geometry(
     n_points : int, optional
         Points per manifold in every session (default: the subject's smallest count).
     min_points : int, default=5
-        Refuse below this many points per manifold. A study's floor is 5, not the 2 a single
-        measurement needs (:data:`MIN_POINTS`): below 5, capacity is dominated by its
-        finite-sample inflation (:func:`neurogeom.learning.capacity_vs_m`), and the interval's
-        half-subsamples would hold 2 points.
+        Refuse below this many points per manifold. A study's floor is 5 (``MIN_POINTS``), not
+        the 2 a single measurement needs: below 5, capacity is dominated by its finite-sample
+        inflation (:func:`neurogeom.learning.capacity_vs_m`), and the interval's half-subsamples
+        would hold 2 points.
     seed : int, default=0
         Session ``k`` of subject ``i`` is subsampled with ``child_seed(seed, 0, i, k)`` and
         measured with ``child_seed(seed, 1, i, k)``.
