@@ -56,6 +56,9 @@ __all__ = [
 
 AXES = ("session", "day", "fraction", "performance")
 RULES = ("index", "interpolate")
+#: GLUE problems solved per call of glue_batch (its memory grows with the batch; time does not
+#: gain past a few hundred)
+_BATCH = 256
 #: A study's floor of points per manifold (see ``min_points`` in :func:`study_geometry`).
 MIN_POINTS = 5
 
@@ -176,14 +179,21 @@ def _measure_many(measure: str, problems: list[tuple[np.ndarray, np.ndarray]], s
     if measure == "glue" and problems:
         from neurogeom.geometry import glue_batch
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            ds = glue_batch(problems, seed=list(seeds), **options)
-        return [
-            {n: (float(ds[n][i]), float(ds[f"{n}_sem"][i]) if f"{n}_sem" in ds else np.nan)
-             for n in names if n in ds}
-            for i in range(len(problems))
-        ]  # fmt: skip
+        seeds = list(seeds)
+        out = []
+        # in batches of bounded memory; the numbers do not depend on the batches
+        for lo in range(0, len(problems), _BATCH):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                ds = glue_batch(problems[lo : lo + _BATCH], seed=seeds[lo : lo + _BATCH], **options)
+            values = {n: ds[n].values for n in names if n in ds}
+            sems = {n: ds[f"{n}_sem"].values if f"{n}_sem" in ds else None for n in values}
+            out.extend(
+                {n: (float(v[i]), float(sems[n][i]) if sems[n] is not None else np.nan)
+                 for n, v in values.items()}
+                for i in range(ds.sizes["problem"])
+            )  # fmt: skip
+        return out
     import inspect
 
     func = m.resolve()
