@@ -85,8 +85,9 @@ def _subjects(tree: xr.DataTree) -> list[tuple[str, list[xr.DataTree]]]:
 
 def _session_points(
     node: xr.DataTree, by: tuple[str, ...], variable: str, window_s: Any
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """(points (trials, units), label keys (trials,), n_units) of one session."""
+) -> tuple[np.ndarray, np.ndarray, int, dict[str, tuple]]:
+    """(points (trials, units), label keys (trials,), n_units, key -> label values) of one
+    session."""
     pop = node_tensor(node, variable)
     if "stage" in pop.dims:
         raise ValueError(
@@ -107,14 +108,18 @@ def _session_points(
             )
         pop = window_mean(pop, window_s)
     x = pop.transpose("trial", "unit").values.astype(float)
-    keys = np.array(
-        ["|".join(str(v) for v in row) for row in zip(*(pop[b].values for b in by))], dtype=object
-    )
+    rows = list(zip(*(pop[b].values.tolist() for b in by)))
+    keys = np.array(["|".join(str(v) for v in row) for row in rows], dtype=object)
+    values = dict(zip(keys.tolist(), rows))
     ok = np.all(np.isfinite(x), axis=1)
-    return x[ok], keys[ok], pop.sizes["unit"]
+    return x[ok], keys[ok], pop.sizes["unit"], values
 
 
-def _subject_conditions(name: str, per_session: list[tuple[str, np.ndarray]]) -> list[str]:
+def _subject_conditions(
+    name: str, per_session: list[tuple[str, np.ndarray]], values: dict[str, tuple]
+) -> list[str]:
+    """The conditions every session shares, in the order of their label values (as the
+    single-tensor measures order manifolds), or of their text where values do not compare."""
     shared = set.intersection(*(set(k.tolist()) for _, k in per_session))
     if len(shared) < 2:
         raise ValueError(
@@ -122,7 +127,10 @@ def _subject_conditions(name: str, per_session: list[tuple[str, np.ndarray]]) ->
             f"({sorted(shared)[:5]}); geometry compares at least 2 conditions present in every "
             "session: check the label names and values of each session."
         )
-    return sorted(shared)
+    try:
+        return sorted(shared, key=lambda k: values[k])
+    except TypeError:
+        return sorted(shared)
 
 
 class _Subject:
@@ -132,11 +140,12 @@ class _Subject:
         self.name = name
         self.nodes = sessions
         raw = [_session_points(n, by, variable, window_s) for n in sessions]
+        values = {key: v for *_, vals in raw for key, v in vals.items()}
         self.conditions = _subject_conditions(
-            name, [(n.path, k) for n, (_, k, _) in zip(sessions, raw)]
+            name, [(n.path, k) for n, (_, k, _, _) in zip(sessions, raw)], values
         )
-        self.n_units = [u for _, _, u in raw]
-        counts = [min(int(np.sum(k == c)) for c in self.conditions) for _, k, _ in raw]
+        self.n_units = [u for _, _, u, _ in raw]
+        counts = [min(int(np.sum(k == c)) for c in self.conditions) for _, k, _, _ in raw]
         smallest = int(min(counts))
         m = smallest if n_points is None else int(n_points)
         if m < min_points or m > smallest:
@@ -148,7 +157,7 @@ class _Subject:
                 "and make sessions incomparable). Drop that session or lower min_points."
             )
         self.m = m
-        self.raw = [(x, k) for x, k, _ in raw]
+        self.raw = [(x, k) for x, k, _, _ in raw]
         self.n_trials = [int(k.size) for _, k in self.raw]
 
     def draw(self, i: int, rng: np.random.Generator, m: int) -> tuple[np.ndarray, np.ndarray]:
@@ -311,7 +320,11 @@ def study_geometry(
         Dims (``subject``, ``session``) (``session``: position 0, 1, ... in each subject's
         learning order; NaN past a subject's last session). For each output ``v``: ``v``,
         ``v_sem``. ``n_points`` (subject): M; ``n_units``, ``n_trials`` (subject, session);
-        coord ``session_name`` (subject, session). attrs: measure, by, min_points, seed.
+        coords ``session_name`` and ``seed_used`` (the measure's seed; -1 past a subject's
+        last session) over (subject, session). Manifolds are ordered by their label values,
+        as :func:`neurogeom.learning.measure_geometry` orders them, so a session measured with
+        its ``seed_used`` on the same points gives the same numbers there. attrs: measure, by,
+        min_points, seed.
 
     Examples
     --------
@@ -335,10 +348,12 @@ def _per_session(subjects, names, value, sem, measure, by, min_points, seed) -> 
     units = np.full((len(subjects), n_ses), -1, dtype=np.int64)
     trials = np.full((len(subjects), n_ses), -1, dtype=np.int64)
     session_name = np.full((len(subjects), n_ses), "", dtype=object)
+    seed_used = np.full((len(subjects), n_ses), -1, dtype=np.int64)
     for i, s in enumerate(subjects):
         units[i, : len(s.nodes)] = s.n_units
         trials[i, : len(s.nodes)] = s.n_trials
         session_name[i, : len(s.nodes)] = [str(n.name) for n in s.nodes]
+        seed_used[i, : len(s.nodes)] = [child_seed(seed, 1, i, k) for k in range(len(s.nodes))]
     ds["n_points"] = ("subject", np.array([s.m for s in subjects], dtype=np.int64))
     ds["n_units"] = (("subject", "session"), units)
     ds["n_trials"] = (("subject", "session"), trials)
@@ -346,6 +361,7 @@ def _per_session(subjects, names, value, sem, measure, by, min_points, seed) -> 
         subject=[s.name for s in subjects],
         session=np.arange(n_ses),
         session_name=(("subject", "session"), session_name.astype(str)),
+        seed_used=(("subject", "session"), seed_used),
     )
     ds.attrs = provenance(
         "study_geometry",
