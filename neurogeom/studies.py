@@ -161,7 +161,8 @@ def study(
     pattern : str, optional
         With a folder: a glob relative to it (default ``"sub-*/sub-*_ses-*.nwb"``, the DANDI
         layout). The subject and session are read from each file name's
-        ``sub-<subject>_ses-<session>``; sessions are ordered by name.
+        ``sub-<subject>_ses-<session>``; sessions are ordered by name, the numbers in names
+        compared as numbers (``ses-2`` before ``ses-10``).
     variable : str, default="pop"
         The name each session's tensor is stored under.
     subject_attrs : mapping, optional
@@ -286,7 +287,7 @@ def _from_folder(
                 f"and {path.name!r}; keep one, or narrow the pattern."
             )
         claimed[key] = path
-    for subject, session in sorted(claimed):
+    for subject, session in sorted(claimed, key=lambda k: (_natural(k[0]), _natural(k[1]))):
         nested.setdefault(subject, {})[session] = (str(claimed[subject, session]), {})
     tree = _build(nested, variable, {}, {})
     options = json.dumps(_plain_options(read_options))
@@ -294,6 +295,11 @@ def _from_folder(
         node.attrs["read_options"] = options
     tree.attrs.update(folder=str(folder), pattern=pattern)
     return tree
+
+
+def _natural(name: str) -> tuple:
+    """Sort key comparing the digits in a name as numbers (``ses-2`` before ``ses-10``)."""
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", name))
 
 
 def _plain_options(options: Mapping[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,7 @@ The model (every number is a parameter):
 - ``n_conditions`` condition centres ``mu_k``: orthogonal unit vectors of a ``latent_dim``-dimensional
   latent space (the same for every subject: one task);
 - learning progress of session ``s`` of ``n`` (fraction of training ``f = s / (n - 1)``):
-  ``p(f) = sigmoid((f - onset) / width)``, rescaled to run from 0 at the first session to 1 at the
+  ``p(f) = sigmoid((f - onset) / transition_width)``, rescaled to run from 0 at the first session to 1 at the
   last;
 - separation ``sep = separation * (1 + subject effect) + change * p + session effect``, the subject
   effect ``~ N(0, subject_sd)`` and the session effect ``~ N(0, session_sd)``;
@@ -36,16 +36,18 @@ from neurogeom.studies import study
 __all__ = ["learning_progress", "synthetic_study"]
 
 
-def learning_progress(fraction: np.ndarray, onset: float = 0.5, width: float = 0.15) -> np.ndarray:
+def learning_progress(
+    training_fraction: np.ndarray, onset: float = 0.5, transition_width: float = 0.15
+) -> np.ndarray:
     """The true learning progress ``p`` in [0, 1] at fractions of training in [0, 1].
 
     Parameters
     ----------
-    fraction : ndarray
-        Fractions of training, in [0, 1].
+    training_fraction : ndarray
+        Fractions of training (session index over the last index), in [0, 1].
     onset : float, default=0.5
-        Fraction at which half the change has happened (before the rescaling).
-    width : float, default=0.15
+        Fraction of training at which half the change has happened (before the rescaling).
+    transition_width : float, default=0.15
         Width of the sigmoid, in fractions of training (small: a step).
 
     Returns
@@ -58,10 +60,10 @@ def learning_progress(fraction: np.ndarray, onset: float = 0.5, width: float = 0
     >>> learning_progress(np.array([0.0, 0.5, 1.0])).round(3).tolist()
     [0.0, 0.5, 1.0]
     """
-    f = np.asarray(fraction, dtype=float)
+    f = np.asarray(training_fraction, dtype=float)
 
     def sig(x):
-        return 1.0 / (1.0 + np.exp(-(x - onset) / width))
+        return 1.0 / (1.0 + np.exp(-(x - onset) / transition_width))
 
     return (sig(f) - sig(0.0)) / (sig(1.0) - sig(0.0))
 
@@ -84,13 +86,13 @@ def synthetic_study(
     separation: float = 1.0,
     change: float = 1.0,
     onset: float = 0.5,
-    width: float = 0.15,
+    transition_width: float = 0.15,
     spread: float = 1.0,
     noise: float = 0.3,
     subject_sd: float = 0.1,
     session_sd: float = 0.05,
     shared_units: bool = False,
-    label: str = "condition",
+    condition_label: str = "condition",
     subject_prefix: str = "sub",
     seed: int = 0,
 ) -> xr.DataTree:
@@ -104,7 +106,7 @@ def synthetic_study(
     n_sessions : int or (low, high), default=6
         Sessions per subject (a range: each subject draws its own number).
     n_conditions : int, default=3
-        Condition manifolds (the ``label`` values 0, 1, ...).
+        Condition manifolds (the ``condition_label`` values 0, 1, ...).
     n_units, n_trials : int or (low, high)
         Units per session and trials per condition per session (drawn per session).
     latent_dim : int, default=6
@@ -112,7 +114,7 @@ def synthetic_study(
     separation, change : float
         Separation of the condition centres before learning, and its growth at the end of
         learning (0: no change).
-    onset, width : float
+    onset, transition_width : float
         The learning curve (:func:`learning_progress`).
     spread, noise : float
         Latent within-condition spread, and independent unit noise (standard deviations).
@@ -120,8 +122,8 @@ def synthetic_study(
         Subject and session random effects on the separation (relative and absolute).
     shared_units : bool, default=False
         One set of units per subject, seen at every session (checkpoints of a network).
-    label : str, default="condition"
-        The trial label of the conditions.
+    condition_label : str, default="condition"
+        The name of the trial label holding the conditions.
     subject_prefix : str, default="sub"
         Subjects are named ``<prefix>-<i>``; sessions ``ses-<s>``.
     seed : int, default=0
@@ -158,7 +160,7 @@ def synthetic_study(
         subject_attrs[subject] = {"subject_effect": effect}
         n_ses = int(rng.integers(sessions_lo, sessions_hi + 1))
         fraction = np.arange(n_ses) / max(n_ses - 1, 1)
-        progress = learning_progress(fraction, onset, width)
+        progress = learning_progress(fraction, onset, transition_width)
         day = np.concatenate([[0], np.cumsum(rng.integers(1, 4, n_ses - 1))])
         n_shared = int(rng.integers(units_lo, units_hi + 1))
         shared = np.linalg.qr(rng.normal(size=(n_shared, latent_dim)))[0]
@@ -181,7 +183,7 @@ def synthetic_study(
                 data,
                 dims=("trial", "unit"),
                 quantity="rate_hz",
-                trial_coords={label: labels},
+                trial_coords={condition_label: labels},
                 unit=units,
                 source="neurogeom.synthetic_study",
                 species="synthetic",

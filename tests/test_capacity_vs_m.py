@@ -30,7 +30,7 @@ def _balls(D: int, M: int, P: int = 12, N: int = 400, R: float = 1.0, seed: int 
 @pytest.mark.parametrize("D, m_max", [(2, 40), (5, 150)])
 def test_recovers_the_exact_ball_capacity(D, m_max):
     x, y = _balls(D, m_max)
-    res = capacity_vs_m(x, y, n_m=5, m_min=5, n_draws=3, n_t=200, seed=1)
+    res = capacity_vs_m(x, y, n_grid=5, m_min=5, n_draws=3, n_t=200, seed=1)
     assert res.attrs["determined"] == 1, res.attrs["reason"]
     assert res.capacity.values[0] > res.capacity.values[-1]  # finite M inflates
     err = float(res.alpha_inf_se)
@@ -40,7 +40,7 @@ def test_recovers_the_exact_ball_capacity(D, m_max):
 
 def test_no_limit_where_the_fit_cannot_determine_it():
     x, y = _balls(20, 40, R=0.3)
-    res = capacity_vs_m(x, y, n_m=4, m_min=10, n_draws=2, n_t=100, seed=0)
+    res = capacity_vs_m(x, y, n_grid=4, m_min=10, n_draws=2, n_t=100, seed=0)
     assert res.attrs["determined"] == 0 and np.isnan(res.alpha_inf)
     assert float(res.trend) < 0 and res.attrs["reason"]
 

@@ -162,3 +162,42 @@ def test_bad_inputs_get_clear_errors(tmp_path):
         study_geometry(short, by="c", n_t=20)
     assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == [
         "sub-a_ses-1_behavior.nwb", "sub-a_ses-1_ecephys.nwb"]  # fmt: skip
+
+
+def test_doctests_run():
+    import doctest
+
+    from neurogeom import studies, synthetic
+    from neurogeom.learning import cohorts, hierarchical, sampling
+    from neurogeom.learning import study as study_mod
+
+    for module in (studies, synthetic, study_mod, hierarchical, sampling, cohorts):
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert result.failed == 0 and result.attempted > 0, module.__name__
+
+
+def test_sessions_from_files_are_ordered_with_numbers_compared_as_numbers(tmp_path):
+    for session in ("10", "2", "1b", "1a"):
+        (tmp_path / "sub-m").mkdir(exist_ok=True)
+        (tmp_path / "sub-m" / f"sub-m_ses-{session}.nwb").write_bytes(b"")  # not opened
+    tree = ng.study(tmp_path)
+    assert [n.name for n in session_nodes(tree)] == ["1a", "1b", "2", "10"]
+    assert [n.attrs["order"] for n in session_nodes(tree)] == [0, 1, 2, 3]
+
+
+def test_a_session_measured_with_its_seed_used_gives_the_single_tensor_numbers():
+    from neurogeom.learning import measure_geometry
+
+    rng = np.random.default_rng(3)
+    labels = np.repeat([5, 10, 45], 8)  # as text, "10" < "45" < "5": ordered by value instead
+    pops = {
+        f"d{k}": ng.from_array(rng.normal(size=(24, 30)) + 2 * np.eye(30)[labels % 7],
+                               ("trial", "unit"), trial_coords={"angle": labels})
+        for k in range(2)
+    }  # fmt: skip
+    geo = study_geometry(ng.study({"m": pops}), by="angle", n_t=20, seed=4)
+    for k, pop in enumerate(pops.values()):
+        one = measure_geometry(pop, by="angle", measures=("glue",), n_t=20,
+                               seed=int(geo.seed_used[0, k]))  # fmt: skip
+        for m in ("capacity", "radius", "dimension"):
+            assert float(geo[m][0, k]) == pytest.approx(float(one[m]), rel=1e-9)

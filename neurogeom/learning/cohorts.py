@@ -33,8 +33,8 @@ def compare_cohorts(
     outputs: Sequence[str] = ("capacity", "radius", "dimension"),
     *,
     configuration: str = "configuration",
-    n_boot: int = 1000,
-    n_perm: int = 1000,
+    n_boot: int = 100,
+    n_perm: int = 100,
     confidence: float = 0.95,
     seed: int = 0,
 ) -> xr.Dataset:
@@ -48,10 +48,10 @@ def compare_cohorts(
     outputs : sequence of str, default=("capacity", "radius", "dimension")
     configuration : str, default="configuration"
         The networks' coord naming their configuration.
-    n_boot : int, default=1000
+    n_boot : int, default=100
         Bootstrap replicates over animals for the distances' intervals and the support of the
         closest configuration.
-    n_perm : int, default=1000
+    n_perm : int, default=100
         Permutations of animal / network membership for the rank test.
     confidence : float, default=0.95
     seed : int, default=0

@@ -16,6 +16,7 @@ inflate capacity).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -29,8 +30,8 @@ __all__ = ["LEVELS", "expanded_confidence", "hierarchical_bootstrap"]
 LEVELS = ("subject", "trial")
 
 
-def expanded_confidence(confidence: float, n: int) -> float:
-    """The level of Hesterberg's expanded percentile interval for ``n`` units resampled.
+def expanded_confidence(n_subjects: int, confidence: float = 0.95) -> float:
+    """The level of Hesterberg's expanded percentile interval for ``n_subjects`` units resampled.
 
     The bootstrap distribution of a mean of ``n`` units is too narrow by ``sqrt((n - 1) / n)``
     and normal rather than Student-t; the expanded interval takes the percentiles at the level
@@ -39,10 +40,11 @@ def expanded_confidence(confidence: float, n: int) -> float:
 
     Parameters
     ----------
-    confidence : float
+    n_subjects : int
+        Units resampled at the top level (subjects; trials when only trials are resampled);
+        >= 2.
+    confidence : float, default=0.95
         The coverage wanted, in (0, 1).
-    n : int
-        Units resampled at the top level (subjects); >= 2.
 
     Returns
     -------
@@ -51,15 +53,15 @@ def expanded_confidence(confidence: float, n: int) -> float:
 
     Examples
     --------
-    >>> round(expanded_confidence(0.95, 20), 4)
+    >>> round(expanded_confidence(20), 4)
     0.9682
     """
     from scipy import stats
 
-    if n < 2:
-        raise ValueError(f"an interval over units needs at least 2 of them; got {n}.")
-    t = stats.t.ppf(0.5 + confidence / 2, df=n - 1)
-    return float(min(2 * stats.norm.cdf(np.sqrt(n / (n - 1)) * t) - 1, 1 - 1e-9))
+    if n_subjects < 2:
+        raise ValueError(f"an interval over units needs at least 2 of them; got {n_subjects}.")
+    t = stats.t.ppf(0.5 + confidence / 2, df=n_subjects - 1)
+    return float(min(2 * stats.norm.cdf(np.sqrt(n_subjects / (n_subjects - 1)) * t) - 1, 1 - 1e-9))
 
 
 def _groups(subject: np.ndarray, session: np.ndarray) -> list[list[np.ndarray]]:
@@ -71,14 +73,135 @@ def _groups(subject: np.ndarray, session: np.ndarray) -> list[list[np.ndarray]]:
     return out
 
 
+#: replicates x trials drawn at once by the vectorised mean (bounds its memory)
+_BLOCK = 1 << 22
+
+
+def _mean_replicates(
+    x: np.ndarray,
+    subj: np.ndarray,
+    sess: np.ndarray,
+    levels: Sequence[str],
+    n_boot: int,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Replicates of the mean over trials, vectorised over replicates and cells.
+
+    Trials are sorted by (subject, session) into cells; a replicate draws subjects (or keeps
+    one pseudo-subject whose one cell holds every trial when only trials are resampled), and
+    each cell of each drawn subject is resampled with replacement. Cells of one size are drawn
+    together (one block of random integers), replicates in blocks of bounded memory.
+    """
+    if "subject" in levels:
+        _, subj_code = np.unique(subj, return_inverse=True)
+        _, sess_code = np.unique(sess, return_inverse=True)
+        order = np.lexsort((sess_code, subj_code))
+        key = subj_code[order].astype(np.int64) * (int(sess_code.max()) + 1) + sess_code[order]
+        _, cell_code = np.unique(key, return_inverse=True)
+        subj_code = subj_code[order]
+    else:  # one pseudo-subject, one cell: trials pooled over subjects and sessions
+        order = np.arange(x.size)
+        subj_code = cell_code = np.zeros(x.size, dtype=np.int64)
+    xs = x[order]
+    n_sub = int(subj_code.max()) + 1
+    drawn = (
+        rng.integers(0, n_sub, size=(n_boot, n_sub))
+        if "subject" in levels
+        else np.zeros((n_boot, 1), dtype=np.int64)
+    )
+    subj_len = np.bincount(subj_code, minlength=n_sub)
+    counts = subj_len[drawn].sum(axis=1)
+    if "trial" not in levels:
+        return np.bincount(subj_code, weights=xs, minlength=n_sub)[drawn].sum(axis=1) / counts
+    cell_len = np.bincount(cell_code)
+    cell_start = np.concatenate([[0], np.cumsum(cell_len)[:-1]])
+    cell_subj = subj_code[cell_start]
+    sums = np.zeros(n_boot)
+    step = max(1, _BLOCK // max(x.size, 1))
+    for lo in range(0, n_boot, step):
+        block = drawn[lo : lo + step]
+        flat = block.ravel()
+        slot_order = np.argsort(flat, kind="stable")  # slots grouped by the subject drawn
+        slot_count = np.bincount(flat, minlength=n_sub)
+        slot_start = np.cumsum(slot_count) - slot_count
+        for n in np.unique(cell_len):
+            cells = np.flatnonzero(cell_len == n)
+            cnt = slot_count[cell_subj[cells]]
+            total = int(cnt.sum())
+            if not total:
+                continue
+            offsets = np.cumsum(cnt) - cnt
+            slot = slot_order[
+                np.repeat(slot_start[cell_subj[cells]] - offsets, cnt) + np.arange(total)
+            ]
+            pick = rng.integers(0, n, size=(total, n)) + np.repeat(cell_start[cells], cnt)[:, None]
+            sums[lo : lo + step] += np.bincount(
+                slot // block.shape[1], weights=xs[pick].sum(axis=1), minlength=block.shape[0]
+            )
+    return sums / counts
+
+
+def _callable_replicates(x, subj, sess, statistic, levels, n_boot, rng) -> np.ndarray:
+    groups = _groups(subj, sess)
+    if "subject" in levels:
+        drawn = rng.integers(0, len(groups), size=(n_boot, len(groups)))
+    else:  # one pseudo-subject holding every trial
+        groups = [[np.arange(x.size)]]
+        drawn = np.zeros((n_boot, 1), dtype=np.int64)
+    boot = np.empty(n_boot)
+    for b in range(n_boot):
+        parts = []
+        for g in drawn[b]:
+            for rows in groups[g]:
+                parts.append(
+                    x[rows[rng.integers(0, rows.size, rows.size)]] if "trial" in levels else x[rows]
+                )
+        boot[b] = float(statistic(np.concatenate(parts)))
+    return boot
+
+
+def _hierarchical_interval(
+    x: np.ndarray,
+    subj: np.ndarray,
+    sess: np.ndarray,
+    statistic: str | Callable[[np.ndarray], float] = "mean",
+    levels: Sequence[str] = LEVELS,
+    n_boot: int = 100,
+    confidence: float = 0.95,
+    expand: bool = True,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """The array path of :func:`hierarchical_bootstrap` (checked input; no Dataset built)."""
+    rng = np.random.default_rng(child_seed(seed, 0))
+    if statistic == "mean":
+        boot = _mean_replicates(x, subj, sess, levels, n_boot, rng)
+        estimate = float(np.mean(x))
+    else:
+        boot = _callable_replicates(x, subj, sess, statistic, levels, n_boot, rng)
+        estimate = float(statistic(x))
+    n_sub = int(np.unique(subj).size)
+    n_units = n_sub if "subject" in levels else x.size
+    level = expanded_confidence(n_units, confidence) if expand else float(confidence)
+    low, high = percentile_ci(boot, confidence=level)
+    return {
+        "estimate": estimate,
+        "ci_low": float(low),
+        "ci_high": float(high),
+        "se": float(np.std(boot, ddof=1)),
+        "replicates": boot,
+        "level": float(level),
+        "n_subjects": n_sub,
+    }
+
+
 def hierarchical_bootstrap(
     values: ArrayLike,
-    subject: ArrayLike,
-    session: ArrayLike | None = None,
+    subjects: ArrayLike,
+    sessions: ArrayLike | None = None,
     *,
     statistic: str | Callable[[np.ndarray], float] = "mean",
     levels: Sequence[str] = LEVELS,
-    n_boot: int = 1000,
+    n_boot: int = 100,
     confidence: float = 0.95,
     expand: bool = True,
     seed: int = 0,
@@ -89,19 +212,20 @@ def hierarchical_bootstrap(
     ----------
     values : array_like, shape (n_trials,)
         One value per trial.
-    subject : array_like, shape (n_trials,)
+    subjects : array_like, shape (n_trials,)
         The subject (animal, network) of each trial.
-    session : array_like, shape (n_trials,), optional
+    sessions : array_like, shape (n_trials,), optional
         The session of each trial within its subject (default: one session per subject).
     statistic : "mean" or callable, default="mean"
-        ``"mean"``: the mean over all trials of the replicate (vectorised); a callable takes the
-        replicate's values (1-D) and returns a float.
+        ``"mean"``: the mean over all trials of the replicate (every replicate drawn in one
+        vectorised pass); a callable takes the replicate's values (1-D) and returns a float.
     levels : sequence of {"subject", "trial"}, default=("subject", "trial")
         The levels resampled: subjects with replacement, then trials with replacement within
         each session of each drawn subject. ``("trial",)``: trials pooled over subjects (the
         bootstrap that ignores subjects; too narrow when subjects differ). ``("subject",)``:
         subjects only, each keeping all its trials.
-    n_boot : int, default=1000
+    n_boot : int, default=100
+        Replicates (at least 2; a few thousand for intervals reported to two digits).
     confidence : float, default=0.95
     expand : bool, default=True
         Hesterberg's expanded percentile interval (:func:`expanded_confidence`): the
@@ -131,18 +255,18 @@ def hierarchical_bootstrap(
     Examples
     --------
     >>> rng = np.random.default_rng(0)
-    >>> subject = np.repeat(np.arange(10), 30)
-    >>> x = rng.normal(size=10)[subject] + rng.normal(size=300)
-    >>> res = hierarchical_bootstrap(x, subject, n_boot=500)
+    >>> subjects = np.repeat(np.arange(10), 30)
+    >>> x = rng.normal(size=10)[subjects] + rng.normal(size=300)
+    >>> res = hierarchical_bootstrap(x, subjects)
     >>> bool(res.ci_low < res.estimate < res.ci_high)
     True
     """
     x = np.asarray(values, dtype=float).ravel()
-    subj = np.asarray(subject).ravel()
-    sess = np.zeros(x.size, dtype=np.int64) if session is None else np.asarray(session).ravel()
+    subj = np.asarray(subjects).ravel()
+    sess = np.zeros(x.size, dtype=np.int64) if sessions is None else np.asarray(sessions).ravel()
     if subj.size != x.size or sess.size != x.size:
         raise ValueError(
-            f"values, subject and session need one entry per trial; got {x.size}, {subj.size} "
+            f"values, subjects and sessions need one entry per trial; got {x.size}, {subj.size} "
             f"and {sess.size}."
         )
     if not np.all(np.isfinite(x)):
@@ -152,57 +276,18 @@ def hierarchical_bootstrap(
         raise ValueError(f"levels must be a non-empty subset of {LEVELS}; got {list(levels)}.")
     if int(n_boot) < 2:
         raise ValueError(f"n_boot must be at least 2; got {n_boot}.")
-    fast = statistic == "mean"
-    if not fast and not callable(statistic):
+    if statistic != "mean" and not callable(statistic):
         raise ValueError(f"statistic must be 'mean' or a callable; got {statistic!r}.")
-    stat = np.mean if fast else statistic
-    groups = _groups(subj, sess)
-    n_sub = len(groups)
-    rng = np.random.default_rng(child_seed(seed, 0))
-    if "subject" in levels:
-        drawn = rng.integers(0, n_sub, size=(n_boot, n_sub))
-    else:  # one pseudo-subject holding every trial
-        groups = [[np.arange(x.size)]]
-        drawn = np.zeros((n_boot, 1), dtype=np.int64)
-    resample_trials = "trial" in levels
-    if fast:
-        sums = np.zeros(n_boot)
-        counts = np.zeros(n_boot)
-        for g, sessions in enumerate(groups):
-            reps = np.nonzero(drawn == g)[0]  # one entry per (replicate, slot) that drew g
-            if not reps.size:
-                continue
-            for rows in sessions:
-                if resample_trials:
-                    pick = rows[rng.integers(0, rows.size, size=(reps.size, rows.size))]
-                    part = x[pick].sum(axis=1)
-                else:
-                    part = np.full(reps.size, x[rows].sum())
-                sums += np.bincount(reps, weights=part, minlength=n_boot)
-                counts += np.bincount(reps, minlength=n_boot) * rows.size
-        boot = sums / counts
-    else:
-        boot = np.empty(n_boot)
-        for b in range(n_boot):
-            parts = []
-            for g in drawn[b]:
-                for rows in groups[g]:
-                    parts.append(
-                        x[rows[rng.integers(0, rows.size, rows.size)]]
-                        if resample_trials
-                        else x[rows]
-                    )
-            boot[b] = float(stat(np.concatenate(parts)))
-    n_units = n_sub if "subject" in levels else x.size
-    level = expanded_confidence(confidence, n_units) if expand else float(confidence)
-    low, high = percentile_ci(boot, confidence=level)
+    res = _hierarchical_interval(
+        x, subj, sess, statistic, tuple(levels), int(n_boot), confidence, expand, seed
+    )
     return xr.Dataset(
         {
-            "estimate": float(stat(x)),
-            "ci_low": float(low),
-            "ci_high": float(high),
-            "se": float(np.std(boot, ddof=1)),
-            "replicates": ("replicate", boot),
+            "estimate": res["estimate"],
+            "ci_low": res["ci_low"],
+            "ci_high": res["ci_high"],
+            "se": res["se"],
+            "replicates": ("replicate", res["replicates"]),
         },
         attrs=provenance(
             "hierarchical_bootstrap",
@@ -210,9 +295,9 @@ def hierarchical_bootstrap(
             n_boot=int(n_boot),
             confidence=float(confidence),
             seed=int(seed),
-            n_subjects=int(n_sub),
-            statistic="mean" if fast else getattr(statistic, "__name__", "callable"),
+            n_subjects=res["n_subjects"],
+            statistic="mean" if statistic == "mean" else getattr(statistic, "__name__", "callable"),
             expand=int(bool(expand)),
-            percentile_level=float(level),
+            percentile_level=res["level"],
         ),
     )

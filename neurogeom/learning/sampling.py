@@ -30,13 +30,13 @@ __all__ = ["FORM", "capacity_vs_m"]
 FORM = "alpha(M) = alpha_inf + c * M**(-b), c >= 0, b > 0 (weighted least squares)"
 
 
-def _grid(m_max: int, m_min: int, n_m: int) -> np.ndarray:
+def _grid(m_max: int, m_min: int, n_grid: int) -> np.ndarray:
     if m_max < m_min:
         raise ValueError(
             f"the smallest manifold has {m_max} points, fewer than m_min={m_min}; capacity_vs_m "
             "needs a range of M to fit."
         )
-    return np.unique(np.round(np.geomspace(m_min, m_max, n_m)).astype(int))
+    return np.unique(np.round(np.geomspace(m_min, m_max, n_grid)).astype(int))
 
 
 def _fit(m: np.ndarray, y: np.ndarray, se: np.ndarray):
@@ -59,9 +59,9 @@ def _fit(m: np.ndarray, y: np.ndarray, se: np.ndarray):
 def capacity_vs_m(
     points: ArrayLike,
     labels: ArrayLike,
-    m_values: Sequence[int] | None = None,
+    n_points: Sequence[int] | None = None,
     *,
-    n_m: int = 5,
+    n_grid: int = 5,
     m_min: int = 5,
     n_draws: int = 4,
     max_relative_se: float = 0.1,
@@ -75,11 +75,13 @@ def capacity_vs_m(
     points : array_like, shape (n_points, n_features)
     labels : array_like, shape (n_points,)
         Manifold label of each point.
-    m_values : sequence of int, optional
-        The grid of M (default: ``n_m`` log-spaced values from ``m_min`` to the smallest
-        manifold's count).
-    n_m : int, default=5
+    n_points : sequence of int, optional
+        The grid of points per manifold M (default: ``n_grid`` log-spaced values from ``m_min``
+        to the smallest manifold's count).
+    n_grid : int, default=5
+        Values of M in the default grid.
     m_min : int, default=5
+        Smallest M of the default grid.
     n_draws : int, default=4
         Seeded subsamples (without replacement) at each M; draw ``d`` at grid point ``i`` is
         drawn and measured with ``child_seed(seed, i, d)``.
@@ -107,7 +109,7 @@ def capacity_vs_m(
     >>> rng = np.random.default_rng(0)
     >>> labels = np.repeat(np.arange(4), 40)
     >>> x = rng.normal(size=(160, 60)) + 3 * np.eye(60)[labels]
-    >>> res = capacity_vs_m(x, labels, n_m=3, n_draws=2, n_t=50)
+    >>> res = capacity_vs_m(x, labels, n_grid=3, n_draws=2, n_t=50)
     >>> res.n_points.values.tolist(), float(res.trend) < 0
     ([5, 14, 40], True)
     """
@@ -124,9 +126,9 @@ def capacity_vs_m(
     if values.size < 2:
         raise ValueError("capacity_vs_m needs at least two manifolds.")
     grid = (
-        _grid(int(counts.min()), int(m_min), int(n_m))
-        if m_values is None
-        else np.asarray(sorted(set(int(m) for m in m_values)))
+        _grid(int(counts.min()), int(m_min), int(n_grid))
+        if n_points is None
+        else np.asarray(sorted(set(int(m) for m in n_points)))
     )
     if grid.max() > counts.min():
         raise ValueError(f"M = {grid.max()} exceeds the smallest manifold's {counts.min()} points.")

@@ -56,6 +56,10 @@ __all__ = [
 
 AXES = ("session", "day", "fraction", "performance")
 RULES = ("index", "interpolate")
+#: GLUE problems solved per call of glue_batch (its memory grows with the batch; time does not
+#: gain past a few hundred)
+_BATCH = 256
+#: A study's floor of points per manifold (see ``min_points`` in :func:`study_geometry`).
 MIN_POINTS = 5
 
 
@@ -81,8 +85,9 @@ def _subjects(tree: xr.DataTree) -> list[tuple[str, list[xr.DataTree]]]:
 
 def _session_points(
     node: xr.DataTree, by: tuple[str, ...], variable: str, window_s: Any
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """(points (trials, units), label keys (trials,), n_units) of one session."""
+) -> tuple[np.ndarray, np.ndarray, int, dict[str, tuple]]:
+    """(points (trials, units), label keys (trials,), n_units, key -> label values) of one
+    session."""
     pop = node_tensor(node, variable)
     if "stage" in pop.dims:
         raise ValueError(
@@ -103,14 +108,18 @@ def _session_points(
             )
         pop = window_mean(pop, window_s)
     x = pop.transpose("trial", "unit").values.astype(float)
-    keys = np.array(
-        ["|".join(str(v) for v in row) for row in zip(*(pop[b].values for b in by))], dtype=object
-    )
+    rows = list(zip(*(pop[b].values.tolist() for b in by)))
+    keys = np.array(["|".join(str(v) for v in row) for row in rows], dtype=object)
+    values = dict(zip(keys.tolist(), rows))
     ok = np.all(np.isfinite(x), axis=1)
-    return x[ok], keys[ok], pop.sizes["unit"]
+    return x[ok], keys[ok], pop.sizes["unit"], values
 
 
-def _subject_conditions(name: str, per_session: list[tuple[str, np.ndarray]]) -> list[str]:
+def _subject_conditions(
+    name: str, per_session: list[tuple[str, np.ndarray]], values: dict[str, tuple]
+) -> list[str]:
+    """The conditions every session shares, in the order of their label values (as the
+    single-tensor measures order manifolds), or of their text where values do not compare."""
     shared = set.intersection(*(set(k.tolist()) for _, k in per_session))
     if len(shared) < 2:
         raise ValueError(
@@ -118,7 +127,10 @@ def _subject_conditions(name: str, per_session: list[tuple[str, np.ndarray]]) ->
             f"({sorted(shared)[:5]}); geometry compares at least 2 conditions present in every "
             "session: check the label names and values of each session."
         )
-    return sorted(shared)
+    try:
+        return sorted(shared, key=lambda k: values[k])
+    except TypeError:
+        return sorted(shared)
 
 
 class _Subject:
@@ -128,11 +140,12 @@ class _Subject:
         self.name = name
         self.nodes = sessions
         raw = [_session_points(n, by, variable, window_s) for n in sessions]
+        values = {key: v for *_, vals in raw for key, v in vals.items()}
         self.conditions = _subject_conditions(
-            name, [(n.path, k) for n, (_, k, _) in zip(sessions, raw)]
+            name, [(n.path, k) for n, (_, k, _, _) in zip(sessions, raw)], values
         )
-        self.n_units = [u for _, _, u in raw]
-        counts = [min(int(np.sum(k == c)) for c in self.conditions) for _, k, _ in raw]
+        self.n_units = [u for _, _, u, _ in raw]
+        counts = [min(int(np.sum(k == c)) for c in self.conditions) for _, k, _, _ in raw]
         smallest = int(min(counts))
         m = smallest if n_points is None else int(n_points)
         if m < min_points or m > smallest:
@@ -144,7 +157,7 @@ class _Subject:
                 "and make sessions incomparable). Drop that session or lower min_points."
             )
         self.m = m
-        self.raw = [(x, k) for x, k, _ in raw]
+        self.raw = [(x, k) for x, k, _, _ in raw]
         self.n_trials = [int(k.size) for _, k in self.raw]
 
     def draw(self, i: int, rng: np.random.Generator, m: int) -> tuple[np.ndarray, np.ndarray]:
@@ -175,14 +188,21 @@ def _measure_many(measure: str, problems: list[tuple[np.ndarray, np.ndarray]], s
     if measure == "glue" and problems:
         from neurogeom.geometry import glue_batch
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            ds = glue_batch(problems, seed=list(seeds), **options)
-        return [
-            {n: (float(ds[n][i]), float(ds[f"{n}_sem"][i]) if f"{n}_sem" in ds else np.nan)
-             for n in names if n in ds}
-            for i in range(len(problems))
-        ]  # fmt: skip
+        seeds = list(seeds)
+        out = []
+        # in batches of bounded memory; the numbers do not depend on the batches
+        for lo in range(0, len(problems), _BATCH):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                ds = glue_batch(problems[lo : lo + _BATCH], seed=seeds[lo : lo + _BATCH], **options)
+            values = {n: ds[n].values for n in names if n in ds}
+            sems = {n: ds[f"{n}_sem"].values if f"{n}_sem" in ds else None for n in values}
+            out.extend(
+                {n: (float(v[i]), float(sems[n][i]) if sems[n] is not None else np.nan)
+                 for n, v in values.items()}
+                for i in range(ds.sizes["problem"])
+            )  # fmt: skip
+        return out
     import inspect
 
     func = m.resolve()
@@ -284,7 +304,10 @@ def study_geometry(
     n_points : int, optional
         Points per manifold in every session (default: the subject's smallest count).
     min_points : int, default=5
-        Refuse below this many points per manifold.
+        Refuse below this many points per manifold. A study's floor is 5 (``MIN_POINTS``), not
+        the 2 a single measurement needs: below 5, capacity is dominated by its finite-sample
+        inflation (:func:`neurogeom.learning.capacity_vs_m`), and the interval's half-subsamples
+        would hold 2 points.
     seed : int, default=0
         Session ``k`` of subject ``i`` is subsampled with ``child_seed(seed, 0, i, k)`` and
         measured with ``child_seed(seed, 1, i, k)``.
@@ -297,7 +320,11 @@ def study_geometry(
         Dims (``subject``, ``session``) (``session``: position 0, 1, ... in each subject's
         learning order; NaN past a subject's last session). For each output ``v``: ``v``,
         ``v_sem``. ``n_points`` (subject): M; ``n_units``, ``n_trials`` (subject, session);
-        coord ``session_name`` (subject, session). attrs: measure, by, min_points, seed.
+        coords ``session_name`` and ``seed_used`` (the measure's seed; -1 past a subject's
+        last session) over (subject, session). Manifolds are ordered by their label values,
+        as :func:`neurogeom.learning.measure_geometry` orders them, so a session measured with
+        its ``seed_used`` on the same points gives the same numbers there. attrs: measure, by,
+        min_points, seed.
 
     Examples
     --------
@@ -321,10 +348,12 @@ def _per_session(subjects, names, value, sem, measure, by, min_points, seed) -> 
     units = np.full((len(subjects), n_ses), -1, dtype=np.int64)
     trials = np.full((len(subjects), n_ses), -1, dtype=np.int64)
     session_name = np.full((len(subjects), n_ses), "", dtype=object)
+    seed_used = np.full((len(subjects), n_ses), -1, dtype=np.int64)
     for i, s in enumerate(subjects):
         units[i, : len(s.nodes)] = s.n_units
         trials[i, : len(s.nodes)] = s.n_trials
         session_name[i, : len(s.nodes)] = [str(n.name) for n in s.nodes]
+        seed_used[i, : len(s.nodes)] = [child_seed(seed, 1, i, k) for k in range(len(s.nodes))]
     ds["n_points"] = ("subject", np.array([s.m for s in subjects], dtype=np.int64))
     ds["n_units"] = (("subject", "session"), units)
     ds["n_trials"] = (("subject", "session"), trials)
@@ -332,6 +361,7 @@ def _per_session(subjects, names, value, sem, measure, by, min_points, seed) -> 
         subject=[s.name for s in subjects],
         session=np.arange(n_ses),
         session_name=(("subject", "session"), session_name.astype(str)),
+        seed_used=(("subject", "session"), seed_used),
     )
     ds.attrs = provenance(
         "study_geometry",
@@ -481,7 +511,7 @@ def study_trajectory(
                 reps - np.nanmean(reps, axis=2, keepdims=True)
             )
         _, g_reps = _on_grid(axis_vals, centred, rule, n_grid)  # (S, G, B, outputs)
-        level = expanded_confidence(confidence, len(subjects))
+        level = expanded_confidence(len(subjects), confidence)
         rng = np.random.default_rng(child_seed(seed, 4))
         n_sub = len(subjects)
         drawn = rng.integers(0, n_sub, size=(n_boot, n_sub))
@@ -568,8 +598,8 @@ def study_stage_difference(
     window_s: Any = None,
     n_points: int | None = None,
     min_points: int = MIN_POINTS,
-    n_boot: int = 1000,
-    n_perm: int = 1000,
+    n_boot: int = 100,
+    n_perm: int = 100,
     confidence: float = 0.95,
     seed: int = 0,
     **measure_options: Any,
@@ -588,7 +618,7 @@ def study_stage_difference(
         names, or ``phase`` attrs. The difference is second minus first.
     measure, variable, window_s, n_points, min_points
         As in :func:`study_geometry` (M is balanced over all of a subject's sessions).
-    n_boot, n_perm : int, default=1000
+    n_boot, n_perm : int, default=100
         Bootstrap replicates over subjects; sign flips (exact when ``2**n <= n_perm``).
     confidence : float, default=0.95
     seed : int, default=0
@@ -719,7 +749,7 @@ def study_stages(
     --------
     >>> import neurogeom as ng
     >>> tree = ng.synthetic_study(n_subjects=2, n_sessions=8, change=3.0, seed=0)
-    >>> traj = study_trajectory(tree, by="condition", n_boot=5, n_t=20)
+    >>> traj = study_trajectory(tree, by="condition", n_boot=0, n_t=20)
     >>> res = study_stages(traj, measures=["capacity"])
     >>> res.subject_boundaries.dims
     ('subject', 'slot')
