@@ -69,7 +69,7 @@ DEPRECATED: dict[str, dict[str, str]] = {
 }
 
 #: Names that still share one meaning, each group to become one name (with a deprecated alias).
-KNOWN_SYNONYMS: tuple[tuple[str, ...], ...] = (("n", "n_threads"),)
+KNOWN_SYNONYMS: tuple[tuple[str, ...], ...] = ()
 
 # fmt: off
 GLOSSARY: dict[str, Term] = {
@@ -216,7 +216,6 @@ GLOSSARY: dict[str, Term] = {
     'model': Term('the model population tensor, or a model', 'tensor', REQUIRED),
     'models': Term('models of a report', 'mapping', VARIES, 'required in the report, an empty tuple where models are optional'),
     'momentum': Term('SGD momentum', '1', 0.9),
-    'n': Term('threads', 'count', 1),
     'n_boot': Term('resampling (bootstrap or subsample) replicates for an interval; 0 gives no interval', 'count', 100, '100 where the function exists to give an interval (trajectory, stage_difference, difference_test, paired_difference); 0 in coding_scheme, where the interval is optional', exceptions={'coding_scheme': 0}),
     'n_chains': Term('MCMC chains', 'count', 4),
     'n_classes': Term('classes of a mixture', 'count', 3),
