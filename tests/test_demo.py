@@ -54,7 +54,7 @@ def test_report_holds_every_figure_embedded_and_decodable(demo):
     for stem in FIGURES:
         assert (demo / "figures" / f"{stem}.png").stat().st_size > 1000
         assert (demo / "figures" / f"{stem}.svg").read_text().lstrip().startswith("<?xml")
-    assert not re.search(r'(src|href)="(?!data:)', text) and "<script" not in text
+    assert not re.search(r'(src|href)="(?!data:|#)', text) and "<script" not in text
     for heading in ("Inputs", "Settings", "Brain vs model", "Learning stages of 'cdm'"):
         assert f"<h2>{html.escape(heading)}</h2>" in text
     assert text.count('<p class="reading">') == len(FIGURES)

@@ -19,7 +19,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from neurogeom.geometry import capacity_contour
-from neurogeom.show._style import STAGE_COLORS, measure_label, new_figure, palette
+from neurogeom.show._style import STAGE_COLORS, measure_label, new_figure, palette, plain_ticks
 from neurogeom.show._style import save_figure as save_figure
 
 __all__ = [
@@ -221,7 +221,11 @@ def _paths(data: xr.Dataset | Mapping[str, xr.Dataset]) -> dict[str, xr.Dataset]
 def plot_strategy_plane(
     trajectories: xr.Dataset | Mapping[str, xr.Dataset], *, n_levels: int = 8
 ) -> Figure:
-    """Routes through the (radius, dimension) plane over the capacity contours ``(1 + R^-2) / D``.
+    """Routes through the (radius, dimension) plane over the contours of ``(1 + R^-2) / D``.
+
+    The contours are labelled as the quantity they draw, ``(1 + R^-2) / D``: GLUE's capacity is
+    ``utility * (1 + R^-2) / D``, so a contour is not a capacity. Each route's measured capacity
+    is printed at its last point (``capacity = ...``, from the trajectory's ``capacity``).
 
     Parameters
     ----------
@@ -234,6 +238,7 @@ def plot_strategy_plane(
     Returns
     -------
     matplotlib.figure.Figure
+        The end labels carry the gid ``"end_capacity:<name>"``.
     """
     paths = _paths(trajectories)
     colors = palette(paths)
@@ -242,10 +247,10 @@ def plot_strategy_plane(
     rr = np.geomspace(r.min() / 1.5, r.max() * 1.5, 200)
     dd = np.geomspace(d.min() / 1.5, d.max() * 1.5, 200)
     grid = capacity_contour(rr[None, :], dd[:, None])
-    fig, (ax,) = new_figure(1, width=5.2, height=4.2)
+    fig, (ax,) = new_figure(1, width=5.6, height=4.4)
     levels = np.geomspace(grid.min(), grid.max(), n_levels + 2)[1:-1]
-    cs = ax.contour(rr, dd, grid, levels=levels, colors="0.55", linewidths=0.8)
-    ax.clabel(cs, fmt=lambda v: f"α={v:.3g}", fontsize=7)
+    cs = ax.contour(rr, dd, grid, levels=levels, colors="0.6", linewidths=0.8)
+    labels = ax.clabel(cs, fmt=lambda v: f"(1+R⁻²)/D = {v:.2g}", fontsize=6)
     for name, p in paths.items():
         x, y = p["radius"].values, p["dimension"].values
         ax.plot(x, y, "-", color=colors[name], lw=1.8, label=name)
@@ -258,12 +263,35 @@ def plot_strategy_plane(
                 xytext=(x[k], y[k]),
                 arrowprops={"arrowstyle": "->", "color": colors[name], "lw": 1.2},
             )
+        if "capacity" in p:
+            cap = float(p["capacity"].values[-1])
+            ax.annotate(
+                f"capacity = {cap:.3g}",
+                xy=(x[-1], y[-1]),
+                xytext=(6, -12),
+                textcoords="offset points",
+                fontsize=8,
+                color=colors[name],
+                fontweight="bold",
+                gid=f"end_capacity:{name}",
+                annotation_clip=False,
+            )
     ax.set_xscale("log")
     ax.set_yscale("log")
+    ax.set_xlim(rr[0], rr[-1])
+    ax.set_ylim(dd[0], dd[-1])
+    plain_ticks(ax)
+    fig.canvas.draw()  # drop contour labels that the axes would cut
+    box = ax.get_window_extent()
+    for text in labels:
+        ext = text.get_window_extent()
+        if not (box.x0 <= ext.x0 and ext.x1 <= box.x1 and box.y0 <= ext.y0 and ext.y1 <= box.y1):
+            text.remove()
     first = next(iter(_as_mapping(trajectories, "trajectory").values()))  # with the labels
     ax.set_xlabel(measure_label(first["radius"] if "radius" in first else "radius"))
     ax.set_ylabel(measure_label(first["dimension"] if "dimension" in first else "dimension"))
-    ax.legend(fontsize=8, title="o start, * end", title_fontsize=7)
+    ax.set_title("grey: contours of (1 + R⁻²) / D; capacity = utility × (1 + R⁻²) / D", fontsize=8)
+    ax.legend(fontsize=8, title="o start, * end", title_fontsize=7, loc="lower left")
     return fig
 
 
@@ -283,8 +311,8 @@ def _learning_axis(ds: xr.Dataset, axis: str) -> np.ndarray:
 
 def _similarity_label(name: str) -> str:
     if name.endswith("_distance"):
-        return f"{name.replace('_', ' ')} (0 = identical)"
-    return f"{name.replace('_', ' ')} (1 = identical, larger = more similar)"
+        return f"{name.replace('_', ' ')}\n(0 = identical)"
+    return f"{name.replace('_', ' ')}\n(1 = identical, larger = more similar)"
 
 
 def plot_brain_vs_model(
@@ -319,7 +347,7 @@ def plot_brain_vs_model(
     """
     trajs = _as_mapping(trajectories, "trajectory")
     colors = palette(trajs)
-    fig, axes = new_figure(1 if similarity is None else 2, width=4.2, height=3.2)
+    fig, axes = new_figure(1 if similarity is None else 2, width=4.4, height=3.4)
     ax = axes[0]
     for name, ds in trajs.items():
         v = np.asarray(ds[measure].values, dtype=float)
@@ -332,7 +360,7 @@ def plot_brain_vs_model(
             "step": "fraction of training steps",
         }.get(axis, f"{axis} (fraction)")
     )
-    ax.set_ylabel(f"{measure} (min-max normalised per trajectory)")
+    ax.set_ylabel(f"{measure}\n(min-max normalised per trajectory)")
     ax.legend(fontsize=8)
     if similarity is not None:
         ax = axes[1]
