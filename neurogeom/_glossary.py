@@ -113,6 +113,7 @@ GLOSSARY: dict[str, Term] = {
     'compare': Term("a run spec's compare section or its results", 'mapping', VARIES, 'required in the report that draws it, optional elsewhere'),
     'conditions': Term('trial conditions to analyse', 'mapping', VARIES, 'required where conditions are read, optional (all) in a spec'),
     'confidence': Term('coverage of intervals', 'fraction', 0.95),
+    'condition_names': Term('names of condition values, per label (from a spec\'s mapping)', 'mapping', None),
     'config': Term('a network configuration', 'NetworkConfig', REQUIRED),
     'coord': Term('coordinate that orders the stages', 'name', None),
     'dale': Term("excitatory and inhibitory units obey Dale's law", 'bool', False),

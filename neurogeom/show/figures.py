@@ -70,8 +70,10 @@ def _shade_stages(ax: Axes, stages: xr.Dataset, *, top_text: bool) -> None:
             )
 
 
-def _trajectory_panel(ax: Axes, ds: xr.Dataset, measure: str, color, name: str) -> None:
-    x = _steps(ds)
+def _trajectory_panel(
+    ax: Axes, ds: xr.Dataset, measure: str, color, name: str, x: np.ndarray | None = None
+) -> None:
+    x = _steps(ds) if x is None else x
     v = np.asarray(ds[measure].values, dtype=float)
     conf = float(ds.attrs.get("confidence", 0.95))
     if f"{measure}_null_low" in ds:
@@ -117,6 +119,7 @@ def plot_trajectory(
     *,
     stages: xr.Dataset | None = None,
     step_label: str = "training step (log scale)",
+    axis: str = "step",
 ) -> Figure:
     """Measures along learning with both error terms, the shuffle null and the stages.
 
@@ -135,26 +138,40 @@ def plot_trajectory(
         Output of :func:`~neurogeom.learning.stages.learning_stages` for the background.
     step_label : str, default="training step (log scale)"
         The x-axis label (e.g. ``"session"``).
+    axis : {"step", "stage"}, default="step"
+        ``"step"``: training steps on a symmetric log axis (plain tick labels); ``"stage"``:
+        the stages as categories in order, each named by its ``label`` coord (sessions).
 
     Returns
     -------
     matplotlib.figure.Figure
     """
+    if axis not in ("step", "stage"):
+        raise ValueError(f"axis must be 'step' or 'stage'; got {axis!r}.")
     trajs = _as_mapping(trajectories, "trajectory")
     colors = palette(trajs)
-    fig, axes = new_figure(len(measures))
+    fig, axes = new_figure(len(measures), height=3.4)
+    first = next(iter(trajs.values()))
+    names = [str(v) for v in (first["label"] if "label" in first.coords else first["stage"]).values]
     for ax, measure in zip(axes, measures):
-        if stages is not None:
+        if stages is not None and axis == "step":
             _shade_stages(ax, stages, top_text=True)
         for name, ds in trajs.items():
             if measure not in ds:
                 raise ValueError(
                     f"trajectory {name!r} lacks {measure!r}; it holds {sorted(ds.data_vars)}."
                 )
-            _trajectory_panel(ax, ds, measure, colors[name], name)
-        ax.set_xscale("symlog", linthresh=1.0)
+            x = np.arange(ds.sizes["stage"], dtype=float) if axis == "stage" else None
+            _trajectory_panel(ax, ds, measure, colors[name], name, x)
+        if axis == "stage":
+            ax.set_xticks(range(len(names)), names)
+            ax.set_xlim(-0.5, len(names) - 0.5)
+            plain_ticks(ax, axis="y")
+        else:
+            ax.set_xscale("symlog", linthresh=1.0)
+            plain_ticks(ax)
         ax.set_xlabel(step_label)
-        ax.set_ylabel(measure_label(next(iter(trajs.values()))[measure]))
+        ax.set_ylabel(measure_label(first[measure]))
     axes[0].legend(fontsize=7, loc="best")
     return fig
 
@@ -189,14 +206,16 @@ def plot_stages_heatmap(stages: xr.Dataset, *, step_label: str = "training step"
     ax.set_yticks(
         range(norm.sizes["measure"]), [str(m).replace("_", " ") for m in norm["measure"].values]
     )
-    for b in stages["boundary_stage"].values:
-        ax.axvline(b - 0.5, color="white", lw=2)
+    labels = [str(v) for v in stages["label"].values]
+    for k, b in enumerate(stages["boundary_stage"].values):
+        same = labels[k] == labels[k + 1]  # a bend inside one stretch: the reading says why
+        ax.axvline(b - 0.5, color="white", lw=2, ls="--" if same else "-")
     for k in range(stages.sizes["segment"]):
         a, b = int(stages["start_stage"][k]), int(stages["stop_stage"][k])
         ax.text(
             0.5 * (a + b) - 0.5,
             -0.6,
-            str(stages["label"][k].values),
+            labels[k] if k == 0 or labels[k] != labels[k - 1] else f"{labels[k]} (cont.)",
             ha="center",
             va="bottom",
             fontsize=8,
@@ -426,13 +445,13 @@ def plot_psychometric(
             marker="o",
             ms=4,
             capsize=2,
-            label=f"{hue} {g}",
+            label=g,
         )
     ax.axhline(0.5, color="0.5", ls=":", lw=1, label="chance")
     ax.set_ylim(0, 1.02)
     ax.set_xlabel(x_label)
     ax.set_ylabel(f"{y} (fraction correct)")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, title=hue, title_fontsize=8)
     return fig
 
 

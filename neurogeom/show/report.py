@@ -46,7 +46,8 @@ h1 { border-bottom: 2px solid #444; padding-bottom: .2em; }
 h2 { margin-top: 2em; border-bottom: 1px solid #bbb; }
 table { border-collapse: collapse; margin: .5em 0 1em; font-size: .9em; display: block;
         max-width: 100%; overflow-x: auto; }
-th, td { border: 1px solid #ccc; padding: .25em .6em; text-align: right; }
+th, td { border: 1px solid #ccc; padding: .25em .6em; text-align: right;
+         overflow-wrap: normal; }
 th { background: #f2f2f2; }
 caption { caption-side: top; text-align: left; font-style: italic; padding-bottom: .3em; }
 figure { margin: 1em 0 2em; }

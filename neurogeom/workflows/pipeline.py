@@ -555,6 +555,9 @@ def _run_spec(spec_path: str | Path, out: str | Path, options: RunOptions) -> Pa
             models=list(spec.models),
             compare=None if cmp is None else (cmp["brain"], cmp["model"]),
             notes=notes,
+            condition_names={
+                to: names for to, names in ((cmp or {}).get("mapping") or {}).values()
+            },
         )
         progress("plots", 1, 1)
     with clock.phase("report"):
