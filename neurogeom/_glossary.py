@@ -116,6 +116,7 @@ GLOSSARY: dict[str, Term] = {
     'condition_label': Term('name of the trial label holding generated conditions', 'label name', 'condition'),
     'conditions': Term('trial conditions to analyse', 'mapping', VARIES, 'required where conditions are read, optional (all) in a spec'),
     'confidence': Term('coverage of intervals', 'fraction', 0.95),
+    'condition_names': Term('names of condition values, per label (from a spec\'s mapping)', 'mapping', None),
     'config': Term('a network configuration', 'NetworkConfig', REQUIRED),
     'configuration': Term("coord naming each network's configuration", 'coord name', 'configuration'),
     'coord': Term('coordinate that orders the stages', 'name', None),

@@ -54,9 +54,14 @@ def test_report_holds_every_figure_embedded_and_decodable(demo):
     for stem in FIGURES:
         assert (demo / "figures" / f"{stem}.png").stat().st_size > 1000
         assert (demo / "figures" / f"{stem}.svg").read_text().lstrip().startswith("<?xml")
-    assert not re.search(r'(src|href)="(?!data:)', text) and "<script" not in text
-    for heading in ("Inputs", "Settings", "Brain vs model", "Learning stages of 'cdm'"):
+    assert not re.search(r'(src|href)="(?!data:|#)', text) and "<script" not in text
+    for heading in ("Summary", "Contents", "Inputs", "Settings", "Brain vs model",
+                    "Learning stages of 'cdm'"):  # fmt: skip
         assert f"<h2>{html.escape(heading)}</h2>" in text
+    # the answer first: the summary and its figure before every section, inputs and settings last
+    order = [text.index(f"<h2>{h}</h2>") for h in ("Summary", "Contents", "Inputs", "Settings")]
+    assert order == sorted(order) and text.index("<h2>Summary</h2>") < text.index("<img")
+    assert (demo / "report.html").stat().st_size <= 5_000_000
     assert text.count('<p class="reading">') == len(FIGURES)
 
 
@@ -72,14 +77,74 @@ def test_netcdf_reloads_with_the_numbers_of_the_tables(demo):
             for col, suffix in (("value", ""), ("ci_low", "_ci_low"), ("null_mean", "_null_mean"),
                                 ("mc_sem", "_sem")):  # fmt: skip
                 shown = np.array([float(r[head.index(col)]) for r in mine])
-                np.testing.assert_allclose(shown, traj[f"{measure}{suffix}"].values, rtol=1e-3,
+                np.testing.assert_allclose(shown, traj[f"{measure}{suffix}"].values, rtol=5e-3,
                                            err_msg=f"{measure}{suffix}")  # fmt: skip
     test = load(demo / "results" / "stage_test_sample.nc")
     head, rows = _table(text, "Stage-to-stage test")
     for col in ("difference", "p_value"):
-        np.testing.assert_allclose(float(rows[0][head.index(col)]), float(test[col]), rtol=1e-3)
+        np.testing.assert_allclose(float(rows[0][head.index(col)]), float(test[col]), rtol=5e-3)
     # the synthetic late session has the sharper choice code (data/README.md): GLUE sees it
     assert float(test["difference"]) > 0 and float(test["difference_ci_low"]) > 0
+
+
+def test_summary_numbers_are_those_of_the_results(demo):
+    text = (demo / "report.html").read_text(encoding="utf-8")
+    head, rows = _table(text, "Summary:")
+    by = {r[head.index("source")]: r for r in rows}
+    assert set(by) == {"sample", "cdm"}
+    for name in ("sample", "cdm"):
+        traj = load(demo / "results" / f"trajectory_{name}.nc")
+        cap = traj["capacity"].values
+        row = by[name]
+        for col, want in (("capacity first", cap[0]), ("capacity last", cap[-1])):
+            np.testing.assert_allclose(float(row[head.index(col)]), want, rtol=5e-3)
+    test = load(demo / "results" / "stage_test_sample.nc")
+    for col, var in (("change", "difference"), ("change CI low", "difference_ci_low"),
+                     ("change CI high", "difference_ci_high"), ("p", "p_value")):  # fmt: skip
+        np.testing.assert_allclose(
+            float(by["sample"][head.index(col)]), float(test[var]), rtol=5e-3
+        )
+    cdm = load(demo / "results" / "trajectory_cdm.nc")["capacity"].values
+    np.testing.assert_allclose(float(by["cdm"][head.index("change")]), cdm[-1] - cdm[0], rtol=5e-3)
+    assert by["sample"][head.index("behind it")] == "1 animal"
+    assert by["cdm"][head.index("behind it")] == "1 network"
+    # the verdict: trajectory correlation and the last matched stage's CKA against its null
+    cmp = load(demo / "results" / "compare_trajectories.nc").sel(output="capacity")
+    reps = load(demo / "results" / "compare_representations.nc").isel(stage_a=-1)
+    summary = html.unescape(text[text.index("<h2>Summary</h2>") : text.index("<h2>Contents</h2>")])
+    from neurogeom.show.report import significant
+
+    for value in (float(cmp["correlation"]), float(cmp["correlation_p_value"]),
+                  float(reps["cka_similarity"]), float(reps["cka_similarity_null_low"]),
+                  float(reps["cka_similarity_null_high"])):  # fmt: skip
+        assert significant(value) in summary, (value, summary)
+
+
+def test_every_report_figure_keeps_its_text_inside(demo, monkeypatch):
+    """Rebuild the report from results/*.nc, keeping each figure object, and check every drawn
+    text artist lies inside its figure."""
+    from test_figures import texts_outside
+
+    from neurogeom.show import report as report_module
+    from neurogeom.show.learning_report import learning_report
+
+    kept, original = [], report_module.Report.add_figure
+
+    def keep(self, fig, caption, reading=None, *, close=True):
+        kept.append(fig)
+        return original(self, fig, caption, reading, close=False)
+
+    monkeypatch.setattr(report_module.Report, "add_figure", keep)
+    results = {p.stem: load(p) for p in (demo / "results").glob("*.nc")}
+    learning_report(results, title="t", inputs={}, settings={}, figures=demo / "figures",
+                    recordings=["sample"], models=["cdm"], compare=("sample", "cdm"),
+                    condition_names={"context": {"0": "motion", "1": "color"}})  # fmt: skip
+    assert len(kept) == len(FIGURES)
+    for fig in kept:
+        assert texts_outside(fig) == [], fig.axes[0].get_xlabel()
+    texts = [t.get_text() for fig in kept for ax in fig.axes if ax.get_legend() is not None
+             for t in ax.get_legend().texts]  # fmt: skip
+    assert "motion" in texts and "context 0" not in texts
 
 
 def test_timings_name_every_phase(demo):
@@ -113,3 +178,20 @@ def test_report_renders_in_headless_chromium(demo, tmp_path):
     assert errors == []
     image = mpimg.imread(shot)
     assert image.shape[0] > 900 and image.shape[1] >= 1200 and image.std() > 0.01
+
+
+def test_report_has_no_horizontal_overflow_at_1280_px(demo):
+    from _browser import CHROMIUM
+
+    if CHROMIUM is None:
+        pytest.skip("no chromium binary")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto((demo / "report.html").as_uri(), wait_until="load")
+            width = page.evaluate("() => document.scrollingElement.scrollWidth")
+        finally:
+            browser.close()
+    assert width <= 1280

@@ -120,3 +120,59 @@ def test_bad_inputs(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         save_figure(fig, tmp_path / "missing" / "x")
     plt.close(fig)
+
+
+def drawn_texts(fig) -> list:
+    """Every text artist the figure draws (visible, non-empty), recorded while it draws."""
+    from matplotlib.text import Text
+
+    seen, original = [], Text.draw
+
+    def record(self, renderer):
+        if self.get_visible() and self.get_text().strip():
+            seen.append(self)
+        return original(self, renderer)
+
+    Text.draw = record
+    try:
+        fig.canvas.draw()
+    finally:
+        Text.draw = original
+    return seen
+
+
+def texts_outside(fig) -> list[str]:
+    """The drawn texts whose window extent leaves the figure's canvas."""
+    box = fig.bbox
+    renderer = fig.canvas.get_renderer()
+    out = []
+    for text in drawn_texts(fig):
+        ext = text.get_window_extent(renderer)
+        if ext.x0 < box.x0 - 0.5 or ext.x1 > box.x1 + 0.5 or ext.y0 < box.y0 - 0.5 or ext.y1 > box.y1 + 0.5:  # fmt: skip
+            out.append(f"{text.get_text()!r} at {ext.bounds} in {box.bounds}")
+    return out
+
+
+def test_every_text_lies_inside_its_figure(figs):
+    for name, fig in figs.items():
+        assert drawn_texts(fig), name
+        assert texts_outside(fig) == [], name
+
+
+def test_strategy_plane_labels_its_contours_and_prints_the_capacities():
+    a, b = synthetic_trajectory(0), synthetic_trajectory(1, flip=True)
+    fig = plot_strategy_plane({"model": a, "brain": b})
+    texts = drawn_texts(fig)
+    ax = fig.axes[0]
+    contour = [t.get_text() for t in ax.texts if t.get_gid() is None and t.get_text()]
+    assert contour and all(s.startswith("(1+R⁻²)/D = ") for s in contour), contour
+    assert not any("α" in t.get_text() or "alpha" in t.get_text() for t in texts)
+    ends = {t.get_gid(): t.get_text() for t in texts if str(t.get_gid()).startswith("end_cap")}
+    assert set(ends) == {"end_capacity:model", "end_capacity:brain"}
+    for name, traj in (("model", a), ("brain", b)):
+        shown = float(ends[f"end_capacity:{name}"].removeprefix("capacity = "))
+        assert shown == pytest.approx(float(traj["capacity"].values[-1]), rel=5e-3)
+    # plain tick labels: no "10^" or "x10" mathtext on either log axis
+    ticks = [t.get_text() for t in texts if t in ax.get_xticklabels(which="both") + ax.get_yticklabels(which="both")]  # fmt: skip
+    assert ticks and not any("$" in s or "10^" in s for s in ticks), ticks
+    plt.close(fig)

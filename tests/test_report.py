@@ -70,7 +70,7 @@ def test_doctests_run():
 def test_report_is_self_contained(saved):
     text = saved.read_text(encoding="utf-8")
     assert text.count('src="data:image/png;base64,') == 3
-    assert not re.search(r'(src|href)="(?!data:)', text), "an external resource"
+    assert not re.search(r'(src|href)="(?!data:|#)', text), "an external resource"
     assert "<script" not in text and "http://" not in text and "https://" not in text
     assert "&lt;synthetic&gt;" in text  # text is escaped
     for heading in (

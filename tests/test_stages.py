@@ -161,3 +161,63 @@ def test_bad_inputs():
         learning_stages(traj.assign_coords(step=("stage", np.zeros(24, int))))
     with pytest.raises(TypeError, match="trajectory xarray.Dataset"):
         learning_stages(traj["capacity"])
+
+
+def four_stage_curves(n: int = 40, bounds=(10, 20, 30)) -> dict[str, np.ndarray]:
+    """The seed paper's four stages, each with the signature of the stated rule: radius falls
+    (clustering), the centre alignment rises (structuring), capacity rises while dimension falls
+    (separating), then nothing moves (stabilizing)."""
+    t = log_time(log_steps(n))
+    b1, b2, b3 = bounds
+    return {
+        "capacity": ramp(t, b2 - 1, b3, 0.2, 0.6),
+        "radius": ramp(t, 0, b1, 1.5, 0.8),
+        "dimension": ramp(t, b2 - 1, b3, 12.0, 6.0),
+        "center_alignment": ramp(t, b1 - 1, b2, 0.2, 0.6),
+        "axis_alignment": np.full(n, 0.3),
+        "center_axis_alignment": np.full(n, 0.2),
+    }
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_four_planted_stages_recovered_with_their_names(seed):
+    rng = np.random.default_rng(seed)
+    res = learning_stages(trajectory(four_stage_curves(), rng))
+    found = res["boundary_stage"].values
+    assert len(found) == 3, found
+    kinks = np.array([9, 19, 29])  # each ramp turns at checkpoint b - 1
+    assert np.all(np.abs(found - kinks) <= 1), found
+    assert res["label"].values.tolist() == [
+        "clustering",
+        "structuring",
+        "separating",
+        "stabilizing",
+    ]
+    assert res["label_source"].values.tolist() == ["within"] * 4
+    # every boundary says why it stands, and the change it names is the planted one
+    reasons = res["boundary_reason"].values.tolist()
+    assert "slope of radius" in reasons[0], reasons  # its fall stops
+    assert all("slope of" in r for r in reasons), reasons
+    assert all(g > res.attrs["penalty"] for g in res["boundary_gain"].values)
+
+
+def test_adjacent_segments_share_a_name_only_with_a_reason():
+    """A level step with nothing moving inside either segment: the second segment is named by
+    the jump into it, so the two names differ."""
+    rng = np.random.default_rng(0)
+    n = 24
+    step = np.r_[np.zeros(12), np.ones(12)]
+    curves = {
+        "capacity": 0.2 + 0.4 * step,
+        "radius": np.full(n, 1.0),
+        "dimension": 12.0 - 6.0 * step,
+        "center_alignment": np.full(n, 0.5),
+        "axis_alignment": np.full(n, 0.3),
+        "center_axis_alignment": np.full(n, 0.2),
+    }
+    res = learning_stages(trajectory(curves, rng))
+    assert res["boundary_stage"].values.tolist() == [12]
+    assert res["label"].values.tolist() == ["stabilizing", "separating"]
+    assert res["label_source"].values.tolist() == ["within", "jump"]
+    assert "the level of" in str(res["boundary_reason"].values[0])
+    assert float(res["jump_z"].sel(boundary=0, measure="capacity")) > 3

@@ -15,7 +15,7 @@ from ruptures.exceptions import NotEnoughPoints
 from neurogeom.learning._stage_measures import ordered
 from neurogeom.learning.stats import percentile_ci
 
-__all__ = ["MIN_SIZE", "boundary_spread", "replicate_boundaries", "segment"]
+__all__ = ["MIN_SIZE", "boundary_spread", "replicate_boundaries", "segment", "split_gains"]
 
 MIN_SIZE = 3
 
@@ -60,6 +60,17 @@ def segment(signal: np.ndarray, t: np.ndarray, penalty: float) -> list[int]:
     """Boundaries (index of the first checkpoint of each new segment) found by Pelt."""
     algo = rpt.Pelt(custom_cost=CostSegmentLine(t), min_size=MIN_SIZE, jump=1).fit(signal)
     return [int(b) for b in algo.predict(pen=penalty)[:-1]]
+
+
+def split_gains(signal: np.ndarray, t: np.ndarray, boundaries: list[int]) -> list[float]:
+    """Per boundary: the cost of one line over its two segments minus that of two lines (the
+    whitened units of the penalty; a boundary stands where this exceeds the penalty)."""
+    cost = CostSegmentLine(t, min_size=1).fit(signal)
+    edges = [0, *boundaries, len(t)]
+    return [
+        cost.error(edges[i], edges[i + 2]) - cost.error(edges[i], b) - cost.error(b, edges[i + 2])
+        for i, b in enumerate(boundaries)
+    ]
 
 
 def boundary_spread(

@@ -49,6 +49,15 @@ Method
    changing        anything else that moves (e.g. only capacity falls); not one of the four
    ==============  ===============================================================================
 
+   Adjacent segments do not share a name silently. A segment whose own fit would give it its
+   predecessor's name is named by the *jump into it* (``label_source="jump"``): the step of the
+   two fitted lines halfway between the boundary's checkpoints, with its z score from the two
+   fits' prediction errors, read by the same rule. Every boundary carries ``boundary_reason``:
+   the measure whose level (jump) or slope changes most across it, in standard errors, or, when
+   no single measure passes ``|z| > 3``, the measures' joint gain (cost of one line minus that
+   of two, ``boundary_gain``) against the penalty; two neighbours that still share a name are
+   read through it.
+
    The signatures are this package's reading of the stage names (the seed paper's text suggests
    "radius falls first" for clustering and "capacity rises while dimension falls" for separating);
    they are a convention, stated so it can be argued with, not a finding of the paper. A measure
@@ -78,8 +87,9 @@ from neurogeom.learning._segmentation import (
     boundary_spread,
     replicate_boundaries,
     segment,
+    split_gains,
 )
-from neurogeom.learning._stage_labels import LABEL_RULE, Z_MOVE, label_segments
+from neurogeom.learning._stage_labels import LABEL_RULE, Z_MOVE, boundary_reasons, label_segments
 from neurogeom.learning._stage_measures import (
     GLUE_MEASURES,
     log_time,
@@ -142,10 +152,13 @@ def learning_stages(
     xarray.Dataset
         On ``segment``: ``start_stage``, ``stop_stage`` (positions; stop exclusive),
         ``start_step``, ``stop_step`` (the first and last checkpoint's step), ``label``,
+        ``label_source`` (``"within"``: its own fit; ``"jump"``: the jump into it),
         ``change`` / ``change_z`` / ``moves`` (segment, measure): the fitted change in normalised
-        units, its z score, and -1/0/+1. On ``boundary``: ``boundary_stage`` (position of the first
+        units, its z score, and -1/0/+1. On (boundary, measure): ``jump`` / ``jump_z`` and
+        ``rate_change`` / ``rate_change_z`` (normalised units; per log10 step). On ``boundary``: ``boundary_stage`` (position of the first
         checkpoint of the new segment), ``boundary_step``, ``boundary_sd``, ``boundary_low``,
-        ``boundary_high`` (checkpoints, over replicates; NaN without them), ``boundary_support``.
+        ``boundary_high`` (checkpoints, over replicates; NaN without them), ``boundary_support``,
+        ``boundary_gain`` (whitened cost units, to compare with ``penalty``), ``boundary_reason``.
         On ``stage``: ``normalised`` and ``noise_sd`` (stage, measure), ``segment_of_stage``.
         On ``penalty_scale`` (0.5, 1, 2): ``n_boundaries_at`` and ``boundaries_at``
         (penalty_scale, slot; NaN-padded positions). attrs: ``penalty``, ``penalty_rule``,
@@ -185,6 +198,15 @@ def learning_stages(
     reps = replicate_boundaries(replicates, norm, used, sigma, penalty, time_window)
     spread = boundary_spread(boundaries, reps, n, confidence)
     out = label_segments(norm, used, boundaries, z_threshold)
+    gains = split_gains(signal, t, boundaries)
+    reasons = boundary_reasons(
+        [str(m) for m in out["measure"].values],
+        out["jump_z"].values,
+        out["rate_change_z"].values,
+        gains,
+        float(penalty),
+        float(z_threshold),
+    )
     slots = max([1, *(len(b) for b in at_scale)])
     padded = np.full((len(PENALTY_SCALES), slots), np.nan)
     for i, b in enumerate(at_scale):
@@ -201,6 +223,8 @@ def learning_stages(
         boundary_low=("boundary", spread["low"]),
         boundary_high=("boundary", spread["high"]),
         boundary_support=("boundary", spread["support"]),
+        boundary_gain=("boundary", np.asarray(gains, dtype=float)),
+        boundary_reason=("boundary", np.array(reasons, dtype=object).astype(str)),
         n_boundaries_at=("penalty_scale", np.array([len(b) for b in at_scale], dtype=np.int64)),
         boundaries_at=(("penalty_scale", "slot"), padded),
     )

@@ -42,12 +42,31 @@ def _stages_reading(ds: xr.Dataset) -> str:
         f"{', '.join(f'{s:.0%}' for s in support)} of them."
     )
     where = f"at steps {', '.join(steps)}" if steps else "nowhere"
+    labels = [str(v) for v in ds["label"].values]
+    source = ds["label_source"].values if "label_source" in ds else ["within"] * len(labels)
+    why = ""
+    if "boundary_reason" in ds:
+        for k, reason in enumerate(ds["boundary_reason"].values):
+            same = labels[k] == labels[k + 1]
+            why += f" Step {steps[k]} stands because {reason}" + (
+                f"; both sides are {labels[k]}, so read them as one {labels[k]} stretch "
+                "that bends there."
+                if same
+                else "."
+            )
+    jumped = [f"{labels[k]} (from step {steps[k - 1]})" for k in range(len(labels))
+              if source[k] == "jump"]  # fmt: skip
+    if jumped:
+        why += (
+            f" Named by the jump into them, as nothing moves inside them beyond noise: "
+            f"{', '.join(jumped)}."
+        )
     return (
         f"The measures change their course beyond the noise of their error bars {where}; the "
-        f"segments read as {names}. With half and twice the penalty there are {at[0]} and {at[2]} "
-        f"boundaries.{stable} The names follow a stated rule on which measures move; they are a "
-        "convention, not a finding, and a boundary that vanishes at twice the penalty or has low "
-        "support is not established."
+        f"segments read as {names}.{why} With half and twice the penalty there are {at[0]} and "
+        f"{at[2]} boundaries.{stable} The names follow a stated rule on which measures move; "
+        "they are a convention, not a finding, and a boundary that vanishes at twice the "
+        "penalty or has low support is not established."
     )
 
 

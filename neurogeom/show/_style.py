@@ -143,6 +143,35 @@ def save_figure(fig: Figure, path_stem: str | os.PathLike, *, dpi: int = 150) ->
     return png, svg
 
 
+def _plain(value: float, _pos=None) -> str:
+    """A tick label in plain numbers: 0.6, 1, 10, 400 (never 6x10^-1)."""
+    return f"{value:.3g}" if value else "0"
+
+
+def plain_ticks(ax, *, axis: str = "both") -> None:
+    """Plain tick labels on a linear, log or symlog axis: majors as plain numbers; on a log axis
+    that spans less than two decades, minors 2 and 5 of each decade too (all of them under one
+    decade; else none). Call it after the limits are set."""
+    import numpy as np
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    for which in ("x", "y") if axis == "both" else (axis,):
+        ax_ = ax.xaxis if which == "x" else ax.yaxis
+        ax_.set_major_formatter(FuncFormatter(_plain))
+        lo, hi = sorted(ax.get_xlim() if which == "x" else ax.get_ylim())
+        scale = ax_.get_scale()
+        if scale in ("log", "symlog") and lo > 0 and np.log10(hi / lo) < 2:
+            shown = (2, 5) if np.log10(hi / lo) > 1 else (2, 3, 4, 5, 6, 7, 8, 9)
+
+            def minor(v, _pos=None, shown=shown):
+                mantissa = round(v / 10 ** np.floor(np.log10(v)), 6) if v > 0 else 0
+                return _plain(v) if mantissa in shown else ""
+
+            ax_.set_minor_formatter(FuncFormatter(minor))
+        else:
+            ax_.set_minor_formatter(NullFormatter())
+
+
 def new_figure(n_panels: int, *, width: float = 3.6, height: float = 3.0, ncols: int = 3):
     """A figure with ``n_panels`` axes on a grid of at most ``ncols`` columns (extra axes removed)."""
     ncols = max(1, min(ncols, n_panels))

@@ -19,7 +19,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from neurogeom.geometry import capacity_contour
-from neurogeom.show._style import STAGE_COLORS, measure_label, new_figure, palette
+from neurogeom.show._style import STAGE_COLORS, measure_label, new_figure, palette, plain_ticks
 from neurogeom.show._style import save_figure as save_figure
 
 __all__ = [
@@ -70,8 +70,10 @@ def _shade_stages(ax: Axes, stages: xr.Dataset, *, top_text: bool) -> None:
             )
 
 
-def _trajectory_panel(ax: Axes, ds: xr.Dataset, measure: str, color, name: str) -> None:
-    x = _steps(ds)
+def _trajectory_panel(
+    ax: Axes, ds: xr.Dataset, measure: str, color, name: str, x: np.ndarray | None = None
+) -> None:
+    x = _steps(ds) if x is None else x
     v = np.asarray(ds[measure].values, dtype=float)
     conf = float(ds.attrs.get("confidence", 0.95))
     if f"{measure}_null_low" in ds:
@@ -117,6 +119,7 @@ def plot_trajectory(
     *,
     stages: xr.Dataset | None = None,
     step_label: str = "training step (log scale)",
+    axis: str = "step",
 ) -> Figure:
     """Measures along learning with both error terms, the shuffle null and the stages.
 
@@ -135,26 +138,40 @@ def plot_trajectory(
         Output of :func:`~neurogeom.learning.stages.learning_stages` for the background.
     step_label : str, default="training step (log scale)"
         The x-axis label (e.g. ``"session"``).
+    axis : {"step", "stage"}, default="step"
+        ``"step"``: training steps on a symmetric log axis (plain tick labels); ``"stage"``:
+        the stages as categories in order, each named by its ``label`` coord (sessions).
 
     Returns
     -------
     matplotlib.figure.Figure
     """
+    if axis not in ("step", "stage"):
+        raise ValueError(f"axis must be 'step' or 'stage'; got {axis!r}.")
     trajs = _as_mapping(trajectories, "trajectory")
     colors = palette(trajs)
-    fig, axes = new_figure(len(measures))
+    fig, axes = new_figure(len(measures), height=3.4)
+    first = next(iter(trajs.values()))
+    names = [str(v) for v in (first["label"] if "label" in first.coords else first["stage"]).values]
     for ax, measure in zip(axes, measures):
-        if stages is not None:
+        if stages is not None and axis == "step":
             _shade_stages(ax, stages, top_text=True)
         for name, ds in trajs.items():
             if measure not in ds:
                 raise ValueError(
                     f"trajectory {name!r} lacks {measure!r}; it holds {sorted(ds.data_vars)}."
                 )
-            _trajectory_panel(ax, ds, measure, colors[name], name)
-        ax.set_xscale("symlog", linthresh=1.0)
+            x = np.arange(ds.sizes["stage"], dtype=float) if axis == "stage" else None
+            _trajectory_panel(ax, ds, measure, colors[name], name, x)
+        if axis == "stage":
+            ax.set_xticks(range(len(names)), names)
+            ax.set_xlim(-0.5, len(names) - 0.5)
+            plain_ticks(ax, axis="y")
+        else:
+            ax.set_xscale("symlog", linthresh=1.0)
+            plain_ticks(ax)
         ax.set_xlabel(step_label)
-        ax.set_ylabel(measure_label(next(iter(trajs.values()))[measure]))
+        ax.set_ylabel(measure_label(first[measure]))
     axes[0].legend(fontsize=7, loc="best")
     return fig
 
@@ -189,14 +206,16 @@ def plot_stages_heatmap(stages: xr.Dataset, *, step_label: str = "training step"
     ax.set_yticks(
         range(norm.sizes["measure"]), [str(m).replace("_", " ") for m in norm["measure"].values]
     )
-    for b in stages["boundary_stage"].values:
-        ax.axvline(b - 0.5, color="white", lw=2)
+    labels = [str(v) for v in stages["label"].values]
+    for k, b in enumerate(stages["boundary_stage"].values):
+        same = labels[k] == labels[k + 1]  # a bend inside one stretch: the reading says why
+        ax.axvline(b - 0.5, color="white", lw=2, ls="--" if same else "-")
     for k in range(stages.sizes["segment"]):
         a, b = int(stages["start_stage"][k]), int(stages["stop_stage"][k])
         ax.text(
             0.5 * (a + b) - 0.5,
             -0.6,
-            str(stages["label"][k].values),
+            labels[k] if k == 0 or labels[k] != labels[k - 1] else f"{labels[k]} (cont.)",
             ha="center",
             va="bottom",
             fontsize=8,
@@ -221,7 +240,11 @@ def _paths(data: xr.Dataset | Mapping[str, xr.Dataset]) -> dict[str, xr.Dataset]
 def plot_strategy_plane(
     trajectories: xr.Dataset | Mapping[str, xr.Dataset], *, n_levels: int = 8
 ) -> Figure:
-    """Routes through the (radius, dimension) plane over the capacity contours ``(1 + R^-2) / D``.
+    """Routes through the (radius, dimension) plane over the contours of ``(1 + R^-2) / D``.
+
+    The contours are labelled as the quantity they draw, ``(1 + R^-2) / D``: GLUE's capacity is
+    ``utility * (1 + R^-2) / D``, so a contour is not a capacity. Each route's measured capacity
+    is printed at its last point (``capacity = ...``, from the trajectory's ``capacity``).
 
     Parameters
     ----------
@@ -234,6 +257,7 @@ def plot_strategy_plane(
     Returns
     -------
     matplotlib.figure.Figure
+        The end labels carry the gid ``"end_capacity:<name>"``.
     """
     paths = _paths(trajectories)
     colors = palette(paths)
@@ -242,10 +266,10 @@ def plot_strategy_plane(
     rr = np.geomspace(r.min() / 1.5, r.max() * 1.5, 200)
     dd = np.geomspace(d.min() / 1.5, d.max() * 1.5, 200)
     grid = capacity_contour(rr[None, :], dd[:, None])
-    fig, (ax,) = new_figure(1, width=5.2, height=4.2)
+    fig, (ax,) = new_figure(1, width=5.6, height=4.4)
     levels = np.geomspace(grid.min(), grid.max(), n_levels + 2)[1:-1]
-    cs = ax.contour(rr, dd, grid, levels=levels, colors="0.55", linewidths=0.8)
-    ax.clabel(cs, fmt=lambda v: f"α={v:.3g}", fontsize=7)
+    cs = ax.contour(rr, dd, grid, levels=levels, colors="0.6", linewidths=0.8)
+    labels = ax.clabel(cs, fmt=lambda v: f"(1+R⁻²)/D = {v:.2g}", fontsize=6)
     for name, p in paths.items():
         x, y = p["radius"].values, p["dimension"].values
         ax.plot(x, y, "-", color=colors[name], lw=1.8, label=name)
@@ -258,12 +282,35 @@ def plot_strategy_plane(
                 xytext=(x[k], y[k]),
                 arrowprops={"arrowstyle": "->", "color": colors[name], "lw": 1.2},
             )
+        if "capacity" in p:
+            cap = float(p["capacity"].values[-1])
+            ax.annotate(
+                f"capacity = {cap:.3g}",
+                xy=(x[-1], y[-1]),
+                xytext=(6, -12),
+                textcoords="offset points",
+                fontsize=8,
+                color=colors[name],
+                fontweight="bold",
+                gid=f"end_capacity:{name}",
+                annotation_clip=False,
+            )
     ax.set_xscale("log")
     ax.set_yscale("log")
+    ax.set_xlim(rr[0], rr[-1])
+    ax.set_ylim(dd[0], dd[-1])
+    plain_ticks(ax)
+    fig.canvas.draw()  # drop contour labels that the axes would cut
+    box = ax.get_window_extent()
+    for text in labels:
+        ext = text.get_window_extent()
+        if not (box.x0 <= ext.x0 and ext.x1 <= box.x1 and box.y0 <= ext.y0 and ext.y1 <= box.y1):
+            text.remove()
     first = next(iter(_as_mapping(trajectories, "trajectory").values()))  # with the labels
     ax.set_xlabel(measure_label(first["radius"] if "radius" in first else "radius"))
     ax.set_ylabel(measure_label(first["dimension"] if "dimension" in first else "dimension"))
-    ax.legend(fontsize=8, title="o start, * end", title_fontsize=7)
+    ax.set_title("grey: contours of (1 + R⁻²) / D; capacity = utility × (1 + R⁻²) / D", fontsize=8)
+    ax.legend(fontsize=8, title="o start, * end", title_fontsize=7, loc="lower left")
     return fig
 
 
@@ -283,8 +330,8 @@ def _learning_axis(ds: xr.Dataset, axis: str) -> np.ndarray:
 
 def _similarity_label(name: str) -> str:
     if name.endswith("_distance"):
-        return f"{name.replace('_', ' ')} (0 = identical)"
-    return f"{name.replace('_', ' ')} (1 = identical, larger = more similar)"
+        return f"{name.replace('_', ' ')}\n(0 = identical)"
+    return f"{name.replace('_', ' ')}\n(1 = identical, larger = more similar)"
 
 
 def plot_brain_vs_model(
@@ -319,7 +366,7 @@ def plot_brain_vs_model(
     """
     trajs = _as_mapping(trajectories, "trajectory")
     colors = palette(trajs)
-    fig, axes = new_figure(1 if similarity is None else 2, width=4.2, height=3.2)
+    fig, axes = new_figure(1 if similarity is None else 2, width=4.4, height=3.4)
     ax = axes[0]
     for name, ds in trajs.items():
         v = np.asarray(ds[measure].values, dtype=float)
@@ -332,7 +379,7 @@ def plot_brain_vs_model(
             "step": "fraction of training steps",
         }.get(axis, f"{axis} (fraction)")
     )
-    ax.set_ylabel(f"{measure} (min-max normalised per trajectory)")
+    ax.set_ylabel(f"{measure}\n(min-max normalised per trajectory)")
     ax.legend(fontsize=8)
     if similarity is not None:
         ax = axes[1]
@@ -398,13 +445,13 @@ def plot_psychometric(
             marker="o",
             ms=4,
             capsize=2,
-            label=f"{hue} {g}",
+            label=g,
         )
     ax.axhline(0.5, color="0.5", ls=":", lw=1, label="chance")
     ax.set_ylim(0, 1.02)
     ax.set_xlabel(x_label)
     ax.set_ylabel(f"{y} (fraction correct)")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, title=hue, title_fontsize=8)
     return fig
 
 

@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 from neurogeom._deprecation import renamed_arguments
 from neurogeom.show._readings import _floor_reading, reading
 from neurogeom.show._style import save_figure
-from neurogeom.show.report import Report
+from neurogeom.show.report import Report, significant
 
 __all__ = [
     "learning_report",
@@ -56,7 +56,7 @@ def trajectory_table(
     -------
     pandas.DataFrame
         One row per (stage, measure): columns ``stage`` (its ``label`` or value), ``measure``,
-        ``value``, ``mc_sem`` (Monte-Carlo s.e.), ``resample_se``, ``ci_low``, ``ci_high``
+        ``units`` (the measure's), ``value``, ``mc_sem`` (Monte-Carlo s.e.), ``resample_se``, ``ci_low``, ``ci_high``
         (resampling interval) and ``null_mean`` (label-shuffle null), in the measure's units.
     """
     index = (
@@ -65,7 +65,11 @@ def trajectory_table(
     rows = []
     for i, stage in enumerate(index):
         for v in (m for m in measures if m in trajectory):
-            row = {"stage": str(stage), "measure": v}
+            row = {
+                "stage": str(stage),
+                "measure": v,
+                "units": str(trajectory[v].attrs.get("units", "")),
+            }
             for col, suffix in zip(_NAMES, _COLUMNS):
                 var = trajectory.get(f"{v}{suffix}")
                 row[col] = float(var.values[i]) if var is not None else float("nan")
@@ -169,7 +173,11 @@ def _trajectory_section(
     label = "session (learning order)" if kind == "recording" else "training step (log scale)"
     rep.add_section(f"{kind.capitalize()} {name!r}: geometry along learning")
     fig = plot_trajectory(
-        {name: traj}, [m for m in TABLE_MEASURES if m in traj], stages=stages, step_label=label
+        {name: traj},
+        [m for m in TABLE_MEASURES if m in traj],
+        stages=stages,
+        step_label=label,
+        axis="stage" if kind == "recording" else "step",
     )
     _add_figure(
         rep,
@@ -193,7 +201,8 @@ def _trajectory_section(
         rep.add_table(
             test[cols],
             f"Stage-to-stage test of {test.attrs.get('output', 'capacity')}"
-            f": {stages_t[1]} minus {stages_t[0]}.",
+            f": {stages_t[1]} minus {stages_t[0]} (difference and its interval in manifolds "
+            "per unit; p: permutation p-value).",
         )
         rep.add_text(reading(test))
 
@@ -211,10 +220,17 @@ def _stages_section(rep: Report, stages: xr.Dataset, name: str, folder: Path) ->
         "lines: change points; names: the stated label rule.",
         reading(stages),
     )
-    cols = ["start_step", "stop_step", "label"]
+    cols = [c for c in ("start_step", "stop_step", "label", "label_source") if c in stages]
+    table = stages[cols].to_dataframe().reset_index(drop=True)
+    if "boundary_reason" in stages:
+        table["boundary before it (why it stands)"] = [""] + [
+            f"step {s:g}: {r}"
+            for s, r in zip(stages["boundary_step"].values, stages["boundary_reason"].values)
+        ]
     rep.add_table(
-        stages[cols].to_dataframe(),
-        f"Segments of {name!r} (rule: {stages.attrs.get('label_rule', '')}).",
+        table,
+        f"Segments of {name!r} (steps: training steps; rule: "
+        f"{stages.attrs.get('label_rule', '')}).",
     )
 
 
@@ -228,8 +244,10 @@ def _strategy_section(
     rep.add_section("Learning strategies: the (radius, dimension) plane")
     heading = float(cmp["heading_difference_deg"])
     text = (
-        f"Each route runs from o (first stage) to * (last) over the capacity contours "
-        f"(1 + R^-2) / D. The net directions differ by {heading:.0f} degrees and the routes "
+        f"Each route runs from o (first stage) to * (last) over the contours of "
+        f"(1 + R^-2) / D, which is capacity divided by the utility (GLUE: capacity = utility x "
+        f"(1 + R^-2) / D), so a contour is not a capacity; the measured capacity is printed at "
+        f"each route's end. The net directions differ by {heading:.0f} degrees and the routes "
         f"enclose an area of {float(cmp['area_between']):.3g} (log10 units squared; 0 for the "
         "same route). A route can raise capacity by shrinking the radius or by lowering the "
         "dimension; the split of each route's change is in the table. The plane shows the "
@@ -240,26 +258,138 @@ def _strategy_section(
         plot_strategy_plane(trajs),
         folder,
         "strategy_plane",
-        "Routes through the (radius, dimension) plane over capacity contours.",
+        "Routes through the (radius, dimension) plane over contours of (1 + R^-2) / D; "
+        "printed at each end: the measured capacity.",
         text,
     )
     table = cmp[
         ["net_heading_deg", "radius_part", "dimension_part", "path_length", "final_capacity"]
     ].to_dataframe()
-    table.index = [names[0], names[1]]
+    table.index = pd.Index([names[0], names[1]], name="route")
+    table = table.rename(columns={"final_capacity": "final (1 + R^-2) / D"})
+    table["measured capacity at the end"] = [float(trajs[n]["capacity"].values[-1]) for n in names]
     rep.add_table(
         table,
-        "Each route: net heading, radius and dimension parts of the change of "
-        "log10 capacity, path length, final contour capacity.",
+        "Each route: net heading (degrees), radius and dimension parts of the change of "
+        "log10 (1 + R^-2) / D, path length (log10 units), its final (1 + R^-2) / D, and the "
+        "measured capacity at the last stage (manifolds per unit).",
     )
 
 
-def _compare_section(
+def _capacity_row(results: Mapping[str, xr.Dataset], name: str, kind: str) -> dict[str, Any]:
+    """One row of the summary: capacity at the first and last stage, the change, its interval and
+    p-value (a recording's stage test; none is run for a network)."""
+    traj = results[f"trajectory_{name}"]
+    index = traj["label"].values if "label" in traj.coords else traj["stage"].values
+    cap = np.asarray(traj["capacity"].values, float)
+    conf = float(traj.attrs.get("confidence", 0.95))
+    ci = [
+        f"[{significant(float(traj['capacity_ci_low'].values[i]))}, "
+        f"{significant(float(traj['capacity_ci_high'].values[i]))}]"
+        if "capacity_ci_low" in traj
+        else ""
+        for i in (0, -1)
+    ]
+    row: dict[str, Any] = {
+        "source": name,
+        "kind": kind,
+        "behind it": "1 animal" if kind == "recording" else "1 network",
+        "stages": f"{index[0]} -> {index[-1]}",
+        "capacity first": cap[0],
+        f"first {conf:.0%} CI": ci[0],
+        "capacity last": cap[-1],
+        f"last {conf:.0%} CI": ci[1],
+        "change": cap[-1] - cap[0],
+        "change CI low": np.nan,
+        "change CI high": np.nan,
+        "p": np.nan,
+        "test": "none for a network: compare the two stage intervals",
+    }
+    test = results.get(f"stage_test_{name}")
+    if test is not None:
+        tested = test.attrs.get("stages", ["first", "last"])
+        row.update(
+            {
+                "change": float(test["difference"]),
+                "change CI low": float(test["difference_ci_low"]),
+                "change CI high": float(test["difference_ci_high"]),
+                "p": float(test["p_value"]),
+                "test": f"{tested[1]} minus {tested[0]}, {test.attrs.get('test', 'permutation')}",
+            }
+        )
+    return row
+
+
+def _verdict_text(results: Mapping[str, xr.Dataset], names: Sequence[str]) -> str:
+    """The brain-vs-model verdict: trajectory correlation and the last matched stage's CKA."""
+    brain, model = names
+    text = f"Brain ({brain!r}, 1 animal) vs model ({model!r}, 1 network): "
+    traj_cmp = results.get("compare_trajectories")
+    if traj_cmp is not None:
+        cap = traj_cmp.sel(output="capacity") if "output" in traj_cmp.dims else traj_cmp
+        r, p = float(cap["correlation"]), float(cap["correlation_p_value"])
+        text += (
+            f"their capacity trajectories correlate at r = {significant(r)} (permutation "
+            f"p = {significant(p)}; "
+            + (
+                "they change alike along learning). "
+                if p < 0.05
+                else "no evidence that they change alike). "
+            )
+        )
+    reps = results.get("compare_representations")
+    if reps is not None and "cka_similarity" in reps:
+        last = reps.isel(stage_a=-1)
+        v = float(last["cka_similarity"])
+        lo, hi = float(last["cka_similarity_null_low"]), float(last["cka_similarity_null_high"])
+        p = float(last["cka_similarity_p_value"])
+        where = "above" if v > hi else "inside" if v >= lo else "below"
+        text += (
+            f"At the last matched stage ({last['stage_a'].values} vs step "
+            f"{last['stage_b'].values}) the CKA similarity of their representations is "
+            f"{significant(v)}, {where} its shuffle null [{significant(lo)}, {significant(hi)}] "
+            f"(p = {significant(p)}): "
+            + (
+                "they arrange the task conditions alike beyond chance."
+                if where == "above"
+                else "no more alike than with the model's conditions shuffled."
+            )
+        )
+    return text
+
+
+def _summary(
+    rep: Report,
+    results: Mapping[str, xr.Dataset],
+    recordings: Sequence[str],
+    models: Sequence[str],
+    compare: tuple[str, str] | None,
+    folder: Path,
+) -> None:
+    rep.add_section("Summary", summary=True)
+    rep.add_text(
+        "The question: how does the geometry of the task manifolds change with learning, and "
+        "does the task-trained network change the same way as the brain? Capacity (GLUE, "
+        "manifolds per unit; larger = more separable) from the first to the last stage:"
+    )
+    rows = [_capacity_row(results, n, "recording") for n in recordings]
+    rows += [_capacity_row(results, n, "network") for n in models]
+    if rows:
+        rep.add_table(
+            pd.DataFrame(rows),
+            "Summary: capacity at the first and last stage with their resampling intervals; "
+            "the change with its interval and p-value where a stage test was run.",
+        )
+    if compare is not None:
+        rep.add_text(_verdict_text(results, compare))
+        _brain_vs_model_figure(rep, results, compare, folder)
+
+
+def _brain_vs_model_figure(
     rep: Report, results: Mapping[str, xr.Dataset], names: Sequence[str], folder: Path
 ) -> None:
     from neurogeom.show.figures import plot_brain_vs_model
 
-    rep.add_section("Brain vs model")
     reps = results.get("compare_representations")
     sim = None
     if reps is not None and "cka_similarity" in reps:
@@ -298,10 +428,21 @@ def _compare_section(
         "matched stage.",
         text,
     )
+
+
+def _compare_section(
+    rep: Report, results: Mapping[str, xr.Dataset], names: Sequence[str], folder: Path
+) -> None:
+    rep.add_section(
+        "Brain vs model",
+        "The figure is the summary's (Figure 1); the numbers behind it follow.",
+    )
+    reps = results.get("compare_representations")
+    traj_cmp = results.get("compare_trajectories")
     if traj_cmp is not None:
         rep.add_table(
             traj_cmp.to_dataframe(),
-            "Trajectory vs trajectory, per measure: "
+            "Trajectory vs trajectory, per measure (output): "
             "correlation (larger is more similar) and RMS distance (smaller is more "
             "similar), with one-sided permutation p-values.",
         )
@@ -340,10 +481,28 @@ def _representation_table(reps: xr.Dataset) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _psychometric_section(rep: Report, table: xr.Dataset, name: str, folder: Path) -> None:
+def _named(names: Mapping[str, Mapping[Any, str]], label: str, value: Any) -> str:
+    """A condition value's name from the spec's mapping (the value itself when unnamed)."""
+    mapping = {str(k): str(v) for k, v in (names.get(label) or {}).items()}
+    key = str(value)
+    if key not in mapping and isinstance(value, float) and value.is_integer():
+        key = str(int(value))
+    return mapping.get(key, key)
+
+
+def _psychometric_section(
+    rep: Report,
+    table: xr.Dataset,
+    name: str,
+    folder: Path,
+    names: Mapping[str, Mapping[Any, str]] | None = None,
+) -> None:
     from neurogeom.show.figures import plot_psychometric
 
+    names = names or {}
     df = table.to_dataframe().reset_index(drop=True)
+    df["context"] = [_named(names, "context", v) for v in df["context"]]
+    choice_1 = _named(names, "choice", 1)
     rep.add_section(f"Psychometric curves of {name!r}")
     acc = df["accuracy"].to_numpy()
     text = (
@@ -358,18 +517,26 @@ def _psychometric_section(rep: Report, table: xr.Dataset, name: str, folder: Pat
         y="p_choice_1",
         hue="context",
         error="p_choice_1_se",
-        x_label="relevant evidence (signed coherence, %)",
+        x_label=f"relevant evidence for {choice_1} (signed coherence, %)",
     )
-    fig.axes[0].set_ylabel("P(choice 1) (fraction of trials)")
+    fig.axes[0].set_ylabel(f"P(choice = {choice_1}) (fraction of trials)")
     _add_figure(
         rep,
         fig,
         folder,
         f"psychometric_{name}",
-        "Fraction of choice-1 answers at the "
-        "last checkpoint per context and signed relevant evidence (> 0 favours choice 1); bars: binomial s.e.; "
-        "dotted: 0.5.",
+        f"Fraction of {choice_1!r} answers at the last checkpoint per context and signed "
+        f"relevant evidence (> 0 favours {choice_1!r}); bars: binomial s.e.; dotted: 0.5.",
         text,
+    )
+    df = df.rename(
+        columns={
+            "relevant_evidence": "relevant evidence (%)",
+            "relevant_coh": "relevant coherence (%)",
+            "p_choice_1": f"P(choice = {choice_1})",
+            "p_choice_1_se": f"P(choice = {choice_1}) s.e.",
+            "accuracy": "accuracy (fraction)",
+        }
     )
     rep.add_table(df, f"Psychometric table of {name!r}.")
 
@@ -422,6 +589,7 @@ def learning_report(
     models: Sequence[str] = (),
     compare: tuple[str, str] | None = None,
     notes: Sequence[str] = (),
+    condition_names: Mapping[str, Mapping[Any, str]] | None = None,
 ) -> Report:
     """The report of a pipeline run: one section per source, stages, strategies, comparison.
 
@@ -441,6 +609,9 @@ def learning_report(
         The pair compared, when the run compares one.
     notes : sequence of str
         Analyses left out, and why.
+    condition_names : mapping of str to mapping, optional
+        Names of condition values per label (``{"context": {0: "motion", 1: "color"}}``, the
+        spec's mapping), used in every figure and table instead of the raw values.
 
     Returns
     -------
@@ -449,6 +620,7 @@ def learning_report(
     """
     folder = Path(figures)
     rep = Report(title, inputs=inputs, settings=settings)
+    _summary(rep, results, recordings, models, compare, folder)
     rep.add_section(
         "What this report holds",
         (
@@ -458,7 +630,7 @@ def learning_report(
             "recording; the learning stages of each network; the routes through the (radius, "
             "dimension) plane; brain vs model on a normalised learning axis; the network's "
             "psychometric curves. The numbers behind every figure are in the tables and in "
-            "results/*.nc beside this file."
+            "results/*.nc beside this file; the inputs and settings close the report."
         ),
     )
     if notes:
@@ -477,7 +649,9 @@ def learning_report(
             _coding_section(rep, results[f"coding_{name}"], name, folder)
     for name in models:
         if f"psychometric_{name}" in results:
-            _psychometric_section(rep, results[f"psychometric_{name}"], name, folder)
+            _psychometric_section(
+                rep, results[f"psychometric_{name}"], name, folder, condition_names
+            )
     return rep
 
 

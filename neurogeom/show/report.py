@@ -40,11 +40,14 @@ __all__ = ["Report"]
 
 _CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; max-width: 1100px;
-       margin: 2em auto; padding: 0 1em; color: #222; line-height: 1.45; }
+       margin: 2em auto; padding: 0 1em; color: #222; line-height: 1.45;
+       overflow-wrap: anywhere; }
 h1 { border-bottom: 2px solid #444; padding-bottom: .2em; }
 h2 { margin-top: 2em; border-bottom: 1px solid #bbb; }
-table { border-collapse: collapse; margin: .5em 0 1em; font-size: .9em; }
-th, td { border: 1px solid #ccc; padding: .25em .6em; text-align: right; }
+table { border-collapse: collapse; margin: .5em 0 1em; font-size: .9em; display: block;
+        max-width: 100%; overflow-x: auto; }
+th, td { border: 1px solid #ccc; padding: .25em .6em; text-align: right;
+         overflow-wrap: normal; }
 th { background: #f2f2f2; }
 caption { caption-side: top; text-align: left; font-style: italic; padding-bottom: .3em; }
 figure { margin: 1em 0 2em; }
@@ -52,6 +55,8 @@ figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { font-style: italic; margin-top: .3em; }
 p.reading { background: #f6f8fa; border-left: 4px solid #4a7ab0; padding: .5em .8em; }
 footer { margin-top: 3em; font-size: .8em; color: #666; }
+section.summary { background: #fbfbf3; border: 1px solid #dcd9b8; padding: 0 1em .5em; }
+nav.contents ol { columns: 2; }
 """
 
 
@@ -59,15 +64,32 @@ footer { margin-top: 3em; font-size: .8em; color: #666; }
 class _Section:
     title: str
     blocks: list[str] = field(default_factory=list)
+    summary: bool = False
 
 
 def _mapping_table(items: Mapping[str, Any], caption: str) -> str:
-    df = pd.DataFrame({"value": [str(v) for v in items.values()]}, index=list(map(str, items)))
+    df = pd.DataFrame({"name": list(map(str, items)), "value": [str(v) for v in items.values()]})
     return _table_html(df, caption)
 
 
+def significant(value: float, digits: int = 3) -> str:
+    """A number with ``digits`` significant digits, trailing zeros kept (``1.00``, ``0.00494``).
+
+    Examples
+    --------
+    >>> significant(0.004937), significant(1.0), significant(123.4), significant(float("nan"))
+    ('0.00494', '1.00', '123', 'NaN')
+    """
+    if value != value:
+        return "NaN"
+    text = f"{value:#.{digits}g}"
+    return text[:-1] if text.endswith(".") else text
+
+
 def _table_html(df: pd.DataFrame, caption: str) -> str:
-    body = df.to_html(border=0, float_format=lambda v: f"{v:.4g}", na_rep="NaN")
+    if not isinstance(df.index, pd.RangeIndex):
+        df = df.reset_index()  # a named index becomes a column; a row number is not shown
+    body = df.to_html(border=0, index=False, float_format=significant, na_rep="NaN")
     cut = body.index(">") + 1  # end of the opening <table ...> tag
     return f"{body[:cut]}<caption>{html.escape(caption)}</caption>{body[cut:]}"
 
@@ -80,9 +102,9 @@ class Report:
     title : str
         The report's title.
     inputs : mapping, optional
-        What went in (files, recordings, networks), shown as a table first.
+        What went in (files, recordings, networks), shown as a table after the sections.
     settings : mapping, optional
-        The settings that decide the numbers (estimator, n_t, n_boot, seed, ...), shown second.
+        The settings that decide the numbers (estimator, n_t, n_boot, seed, ...), shown last.
 
     Notes
     -----
@@ -108,9 +130,13 @@ class Report:
             self._sections.append(_Section("Results"))
         return self._sections[-1]
 
-    def add_section(self, title: str, text: str | None = None) -> Report:
-        """Open a new section, with an optional introductory paragraph."""
-        self._sections.append(_Section(str(title)))
+    def add_section(self, title: str, text: str | None = None, *, summary: bool = False) -> Report:
+        """Open a new section, with an optional introductory paragraph.
+
+        A ``summary=True`` section is shown first, above the contents, the sections and the
+        inputs and settings (which close the report).
+        """
+        self._sections.append(_Section(str(title), summary=bool(summary)))
         return self.add_text(text) if text else self
 
     def add_text(self, text: str) -> Report:
@@ -170,16 +196,32 @@ class Report:
     def to_html(self) -> str:
         """The whole report as one HTML document (UTF-8, no external resources)."""
         parts = [f"<h1>{html.escape(self.title)}</h1>"]
+        body = [s for s in self._sections if not s.summary]
+        for sec in (s for s in self._sections if s.summary):
+            parts.append(f'<section class="summary"><h2>{html.escape(sec.title)}</h2>')
+            parts.extend(sec.blocks)
+            parts.append("</section>")
+        tail = [(t, f"sec-{t.lower()}") for t, v in (("Inputs", self.inputs),
+                ("Settings", self.settings)) if v]  # fmt: skip
+        entries = [(sec.title, f"sec-{k + 1}") for k, sec in enumerate(body)] + tail
+        if len(entries) > 2:
+            items = "".join(f'<li><a href="#{a}">{html.escape(t)}</a></li>' for t, a in entries)
+            parts.append(f'<nav class="contents"><h2>Contents</h2><ol>{items}</ol></nav>')
+        for k, sec in enumerate(body):
+            parts.append(f'<section id="sec-{k + 1}"><h2>{html.escape(sec.title)}</h2>')
+            parts.extend([*sec.blocks, "</section>"])
         if self.inputs:
-            parts += ["<h2>Inputs</h2>", _mapping_table(self.inputs, "What went in.")]
+            parts += [
+                '<section id="sec-inputs"><h2>Inputs</h2>',
+                _mapping_table(self.inputs, "What went in."),
+                "</section>",
+            ]
         if self.settings:
             parts += [
-                "<h2>Settings</h2>",
+                '<section id="sec-settings"><h2>Settings</h2>',
                 _mapping_table(self.settings, "What decides the numbers."),
+                "</section>",
             ]
-        for sec in self._sections:
-            parts.append(f"<h2>{html.escape(sec.title)}</h2>")
-            parts.extend(sec.blocks)
         stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
         parts.append(f"<footer>neurogeom {html.escape(__version__)}, written {stamp}.</footer>")
         return (

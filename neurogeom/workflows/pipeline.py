@@ -645,6 +645,9 @@ def _run_spec_locked(spec: RunSpec, out: Path, force: bool, progress: Progress) 
             models=list(spec.models),
             compare=None if cmp is None else (cmp["brain"], cmp["model"]),
             notes=notes,
+            condition_names={
+                to: names for to, names in ((cmp or {}).get("mapping") or {}).values()
+            },
         )
         progress("plots", 1, 1)
     with clock.phase("report"):
