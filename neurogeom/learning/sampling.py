@@ -56,6 +56,46 @@ def _fit(m: np.ndarray, y: np.ndarray, se: np.ndarray):
     return popt, perr
 
 
+def _subsamples(
+    x: np.ndarray, y: np.ndarray, values: np.ndarray, grid: np.ndarray, n_draws: int, seed: int
+) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[int]]:
+    """``n_draws`` seeded subsamples of M points per manifold at every M of the grid."""
+    rows = [np.flatnonzero(y == v) for v in values]
+    problems, seeds = [], []
+    for i, m in enumerate(grid):
+        for d in range(n_draws):
+            rng = np.random.default_rng(child_seed(seed, i, d))
+            pick = np.concatenate([rng.choice(r, m, replace=False) for r in rows])
+            problems.append((x[pick], y[pick]))
+            seeds.append(child_seed(seed, i, d))
+    return problems, seeds
+
+
+def _undetermined(
+    grid: np.ndarray,
+    mean: np.ndarray,
+    se: np.ndarray,
+    fitted: np.ndarray,
+    popt: np.ndarray,
+    perr: np.ndarray,
+    max_relative_se: float,
+) -> str:
+    """Why the fit does not determine alpha_inf, or ``"determined"`` where it does."""
+    chi2 = float(np.sum(((mean - fitted) / se) ** 2) / max(grid.size - 3, 1))
+    if not np.isfinite(perr[0]):
+        return "the fit's covariance is not finite (the form is not identified by the data)"
+    if perr[0] > max_relative_se * abs(popt[0]):
+        return (
+            f"alpha_inf's standard error {perr[0]:.3g} exceeds {max_relative_se:g} of its "
+            f"value {popt[0]:.3g}: capacity is still moving at the largest M"
+        )
+    if perr[2] > popt[2] / 2 and popt[1] * grid[-1] ** (-popt[2]) > se[-1]:
+        return f"the exponent b = {popt[2]:.3g} +- {perr[2]:.3g} is not determined"
+    if chi2 > 4:
+        return f"the form does not fit (reduced chi-square {chi2:.2g})"
+    return "determined"
+
+
 def capacity_vs_m(
     points: ArrayLike,
     labels: ArrayLike,
@@ -134,14 +174,7 @@ def capacity_vs_m(
         raise ValueError(f"M = {grid.max()} exceeds the smallest manifold's {counts.min()} points.")
     if grid.size < 3:
         raise ValueError(f"a fit of {FORM!r} needs at least 3 values of M; got {grid.tolist()}.")
-    rows = [np.flatnonzero(y == v) for v in values]
-    problems, seeds = [], []
-    for i, m in enumerate(grid):
-        for d in range(n_draws):
-            rng = np.random.default_rng(child_seed(seed, i, d))
-            pick = np.concatenate([rng.choice(r, m, replace=False) for r in rows])
-            problems.append((x[pick], y[pick]))
-            seeds.append(child_seed(seed, i, d))
+    problems, seeds = _subsamples(x, y, values, grid, n_draws, seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         ds = glue_batch(problems, seed=seeds, **glue_options)
@@ -158,18 +191,7 @@ def capacity_vs_m(
     try:
         popt, perr = _fit(grid.astype(float), mean, se)
         fitted = popt[0] + popt[1] * grid ** (-popt[2])
-        chi2 = float(np.sum(((mean - fitted) / se) ** 2) / max(grid.size - 3, 1))
-        if not np.isfinite(perr[0]):
-            reason = "the fit's covariance is not finite (the form is not identified by the data)"
-        elif perr[0] > max_relative_se * abs(popt[0]):
-            reason = (
-                f"alpha_inf's standard error {perr[0]:.3g} exceeds {max_relative_se:g} of its "
-                f"value {popt[0]:.3g}: capacity is still moving at the largest M"
-            )
-        elif perr[2] > popt[2] / 2 and popt[1] * grid[-1] ** (-popt[2]) > se[-1]:
-            reason = f"the exponent b = {popt[2]:.3g} +- {perr[2]:.3g} is not determined"
-        elif chi2 > 4:
-            reason = f"the form does not fit (reduced chi-square {chi2:.2g})"
+        reason = _undetermined(grid, mean, se, fitted, popt, perr, max_relative_se)
     except (RuntimeError, ValueError) as err:
         reason = f"the fit failed: {err}"
     determined = reason == "determined"

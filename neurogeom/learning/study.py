@@ -404,6 +404,63 @@ def _on_grid(axis_vals: np.ndarray, values: np.ndarray, rule: str, n_grid: int |
     return grid, out
 
 
+def _hierarchical_columns(
+    out: xr.Dataset,
+    names: list[str],
+    value: np.ndarray,
+    reps: np.ndarray | None,
+    axis_vals: np.ndarray,
+    rule: str,
+    n_grid: int | None,
+    shape: tuple[int, int],
+    n_boot: int,
+    fraction: float,
+    confidence: float,
+    seed: int,
+) -> float:
+    """The across-subject interval (hierarchical bootstrap) and the per-subject resampling
+    columns of a study trajectory, written into ``out``; returns the expanded percentile level
+    (NaN without replicates)."""
+    tail = (1 - confidence) / 2
+    level = float("nan")
+    if reps is not None:
+        scale = np.sqrt(fraction / (1 - fraction))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            centred = value[:, :, None, :] + scale * (
+                reps - np.nanmean(reps, axis=2, keepdims=True)
+            )
+        _, g_reps = _on_grid(axis_vals, centred, rule, n_grid)  # (S, G, B, outputs)
+        level = expanded_confidence(value.shape[0], confidence)
+        rng = np.random.default_rng(child_seed(seed, 4))
+        n_sub = value.shape[0]
+        drawn = rng.integers(0, n_sub, size=(n_boot, n_sub))
+        which = rng.integers(0, n_boot, size=(n_boot, n_sub))
+        # replicate b: subjects drawn[b], each with its within-session subsample which[b]
+        curves = g_reps[drawn, :, which, :]  # (B, n_sub, G, outputs)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            study_reps = np.nanmean(curves, axis=1)  # (B, G, outputs)
+            sd = np.nanstd(g_reps, axis=2, ddof=1)
+            low_s, high_s = np.nanquantile(g_reps, [tail, 1 - tail], axis=2)
+        for j, n in enumerate(names):
+            lo, hi = percentile_ci(study_reps[:, :, j], confidence=level)
+            out[f"{n}_study_ci_low"] = ("stage", lo)
+            out[f"{n}_study_ci_high"] = ("stage", hi)
+            out[f"{n}_study_se"] = ("stage", np.nanstd(study_reps[:, :, j], axis=0, ddof=1))
+            out[f"{n}_resample_se"] = (("subject", "stage"), sd[:, :, j])
+            out[f"{n}_ci_low"] = (("subject", "stage"), low_s[:, :, j])
+            out[f"{n}_ci_high"] = (("subject", "stage"), high_s[:, :, j])
+    else:
+        nan_s, nan_g = np.full(shape[1], np.nan), np.full(shape, np.nan)
+        for n in names:
+            for suffix in ("_study_ci_low", "_study_ci_high", "_study_se"):
+                out[n + suffix] = ("stage", nan_s)
+            for suffix in ("_resample_se", "_ci_low", "_ci_high"):
+                out[n + suffix] = (("subject", "stage"), nan_g)
+    return level
+
+
 def study_trajectory(
     tree: xr.DataTree,
     by: str | Sequence[str],
@@ -495,49 +552,26 @@ def study_trajectory(
             nearest[i] = n_units[i, idx]
         n_units = nearest
     out = xr.Dataset()
-    tail = (1 - confidence) / 2
     for j, n in enumerate(names):
         out[n] = (("subject", "stage"), g_value[:, :, j])
         out[f"{n}_sem"] = (("subject", "stage"), g_sem[:, :, j])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             out[f"{n}_study"] = ("stage", np.nanmean(g_value[:, :, j], axis=0))
-    level = float("nan")
-    if reps is not None:
-        scale = np.sqrt(fraction / (1 - fraction))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            centred = value[:, :, None, :] + scale * (
-                reps - np.nanmean(reps, axis=2, keepdims=True)
-            )
-        _, g_reps = _on_grid(axis_vals, centred, rule, n_grid)  # (S, G, B, outputs)
-        level = expanded_confidence(len(subjects), confidence)
-        rng = np.random.default_rng(child_seed(seed, 4))
-        n_sub = len(subjects)
-        drawn = rng.integers(0, n_sub, size=(n_boot, n_sub))
-        which = rng.integers(0, n_boot, size=(n_boot, n_sub))
-        # replicate b: subjects drawn[b], each with its within-session subsample which[b]
-        curves = g_reps[drawn, :, which, :]  # (B, n_sub, G, outputs)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            study_reps = np.nanmean(curves, axis=1)  # (B, G, outputs)
-            sd = np.nanstd(g_reps, axis=2, ddof=1)
-            low_s, high_s = np.nanquantile(g_reps, [tail, 1 - tail], axis=2)
-        for j, n in enumerate(names):
-            lo, hi = percentile_ci(study_reps[:, :, j], confidence=level)
-            out[f"{n}_study_ci_low"] = ("stage", lo)
-            out[f"{n}_study_ci_high"] = ("stage", hi)
-            out[f"{n}_study_se"] = ("stage", np.nanstd(study_reps[:, :, j], axis=0, ddof=1))
-            out[f"{n}_resample_se"] = (("subject", "stage"), sd[:, :, j])
-            out[f"{n}_ci_low"] = (("subject", "stage"), low_s[:, :, j])
-            out[f"{n}_ci_high"] = (("subject", "stage"), high_s[:, :, j])
-    else:
-        nan_s, nan_g = np.full(grid.size, np.nan), np.full(g_value.shape[:2], np.nan)
-        for n in names:
-            for suffix in ("_study_ci_low", "_study_ci_high", "_study_se"):
-                out[n + suffix] = ("stage", nan_s)
-            for suffix in ("_resample_se", "_ci_low", "_ci_high"):
-                out[n + suffix] = (("subject", "stage"), nan_g)
+    level = _hierarchical_columns(
+        out,
+        names,
+        value,
+        reps,
+        axis_vals,
+        rule,
+        n_grid,
+        g_value.shape[:2],
+        n_boot,
+        fraction,
+        confidence,
+        seed,
+    )
     out["n_points"] = ("subject", np.array([s.m for s in subjects], dtype=np.int64))
     out["n_units"] = (("subject", "stage"), n_units)
     out = out.assign_coords(
