@@ -103,6 +103,47 @@ def _quad_pinv_small(gmat, vec, thr, work, vecs):
     return out
 
 
+@numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+def _gram_small(anchors_, active, probes, k, cen):
+    """Sample ``k``'s Gram terms: ``g = S S^T`` of its active anchors, ``g1`` of the anchors
+    minus their centres, ``S t``, ``S1 t`` and ``|S1 . c|`` per manifold."""
+    _, n_m, dim = anchors_.shape
+    s = np.zeros((n_m, dim))
+    s1 = np.zeros((n_m, dim))
+    for p in range(n_m):
+        if active[k, p]:
+            for d in range(dim):
+                s[p, d] = anchors_[k, p, d]
+                s1[p, d] = anchors_[k, p, d] - cen[p, d]
+    g = np.empty((n_m, n_m))
+    g1 = np.empty((n_m, n_m))
+    st = np.empty(n_m)
+    s1t = np.empty(n_m)
+    ca = np.empty(n_m)
+    for p in range(n_m):
+        acc_t = 0.0
+        acc_1t = 0.0
+        acc_c = 0.0
+        for d in range(dim):
+            acc_t += s[p, d] * probes[k, d]
+            acc_1t += s1[p, d] * probes[k, d]
+            acc_c += s1[p, d] * cen[p, d]
+        st[p] = acc_t
+        s1t[p] = acc_1t
+        ca[p] = abs(acc_c)
+        for q in range(p + 1):
+            acc = 0.0
+            acc1 = 0.0
+            for d in range(dim):
+                acc += s[p, d] * s[q, d]
+                acc1 += s1[p, d] * s1[q, d]
+            g[p, q] = acc
+            g[q, p] = acc
+            g1[p, q] = acc1
+            g1[q, p] = acc1
+    return g, g1, st, s1t, ca
+
+
 @numba.njit(cache=True, nogil=True, parallel=True, fastmath={"reassoc", "contract"})
 def _fused(
     anchors_,
@@ -129,40 +170,8 @@ def _fused(
     for k in numba.prange(n_s):
         pk = prob[k]
         cen = centers[pk]
-        s = np.zeros((n_m, dim))
-        s1 = np.zeros((n_m, dim))
-        for p in range(n_m):
-            if active[k, p]:
-                for d in range(dim):
-                    s[p, d] = anchors_[k, p, d]
-                    s1[p, d] = anchors_[k, p, d] - cen[p, d]
-        g = np.empty((n_m, n_m))
-        g1 = np.empty((n_m, n_m))
+        g, g1, st, s1t, ca = _gram_small(anchors_, active, probes, k, cen)
         gc = np.empty((n_m, n_m))
-        st = np.empty(n_m)
-        s1t = np.empty(n_m)
-        ca = np.empty(n_m)
-        for p in range(n_m):
-            acc_t = 0.0
-            acc_1t = 0.0
-            acc_c = 0.0
-            for d in range(dim):
-                acc_t += s[p, d] * probes[k, d]
-                acc_1t += s1[p, d] * probes[k, d]
-                acc_c += s1[p, d] * cen[p, d]
-            st[p] = acc_t
-            s1t[p] = acc_1t
-            ca[p] = abs(acc_c)
-            for q in range(p + 1):
-                acc = 0.0
-                acc1 = 0.0
-                for d in range(dim):
-                    acc += s[p, d] * s[q, d]
-                    acc1 += s1[p, d] * s1[q, d]
-                g[p, q] = acc
-                g[q, p] = acc
-                g1[p, q] = acc1
-                g1[q, p] = acc1
         scale = -np.inf
         for p in range(n_m):
             scale = max(scale, g[p, p])
@@ -389,30 +398,50 @@ def geometry(anchors_, active, probes, prob, n_prob, n_geo, anchor_center, norma
             where=both_ok,
         )
     if n_m <= _FUSED_MAX_MANIFOLDS:
-        a = np.empty(n_s)
-        b = np.empty(n_s)
-        c = np.empty(n_s)
-        out = np.empty((n_s, 3))
-        _fused(
-            np.ascontiguousarray(anchors_),
-            np.ascontiguousarray(active),
-            np.ascontiguousarray(probes),
-            np.ascontiguousarray(prob, dtype=np.int64),
-            centers,
-            cc,
-            cc_align,
-            c_norm,
-            c_ok,
-            tiny,
-            effective._PINV_RCOND,
-            normalise,
-            a,
-            b,
-            c,
-            out,
+        return _geometry_fused(
+            anchors_, active, probes, prob, centers, cc, cc_align, c_norm, c_ok, tiny, normalise
         )
-        names = ("center", "axis", "center_axis")
-        return a, b, c, {name: out[:, i].copy() for i, name in enumerate(names)}
+    return _geometry_chunked(
+        anchors_, active, probes, prob, centers, cc, cc_align, c_norm, c_ok, tiny, normalise
+    )
+
+
+def _geometry_fused(
+    anchors_, active, probes, prob, centers, cc, cc_align, c_norm, c_ok, tiny, normalise
+):
+    """The anchor geometry of every sample in one compiled pass (up to ``_FUSED_MAX_MANIFOLDS`` manifolds)."""
+    n_s = anchors_.shape[0]
+    a = np.empty(n_s)
+    b = np.empty(n_s)
+    c = np.empty(n_s)
+    out = np.empty((n_s, 3))
+    _fused(
+        np.ascontiguousarray(anchors_),
+        np.ascontiguousarray(active),
+        np.ascontiguousarray(probes),
+        np.ascontiguousarray(prob, dtype=np.int64),
+        centers,
+        cc,
+        cc_align,
+        c_norm,
+        c_ok,
+        tiny,
+        effective._PINV_RCOND,
+        normalise,
+        a,
+        b,
+        c,
+        out,
+    )
+    names = ("center", "axis", "center_axis")
+    return a, b, c, {name: out[:, i].copy() for i, name in enumerate(names)}
+
+
+def _geometry_chunked(
+    anchors_, active, probes, prob, centers, cc, cc_align, c_norm, c_ok, tiny, normalise
+):
+    """The anchor geometry of the samples in chunks, with numpy (any number of manifolds)."""
+    n_s, n_m, _ = anchors_.shape
     off = ~np.eye(n_m, dtype=bool)
     a = np.empty(n_s)
     b = np.empty(n_s)
