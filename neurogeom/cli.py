@@ -369,6 +369,106 @@ def capacity_cmd(
     console.print(f"wrote {written}", highlight=False, soft_wrap=True)
 
 
+@app.command("study")
+@_one_line_errors
+def study_cmd(
+    folder: str = typer.Argument(..., help="a folder of NWB files, one per session"),
+    by: str = typer.Option(..., "--by", help="trial label whose values are the manifolds"),
+    within: str | None = typer.Option(
+        None, "--within", help="joint manifolds: also by this trial label"
+    ),
+    align: str = typer.Option(..., "--align", help="trial event at time 0 (every file)"),
+    window: tuple[str, str] = typer.Option(
+        ...,
+        "--window",
+        help="seconds around the event read from every file, and averaged into each trial's "
+        "point unless --analysis-window is given: START STOP",
+        metavar="START STOP",
+        callback=_window_seconds,
+    ),
+    bin_size: float = typer.Option(..., "--bin", help="bin width in seconds"),
+    pattern: str | None = typer.Option(
+        None,
+        "--pattern",
+        help="glob of the session files, relative to FOLDER (default the DANDI layout "
+        "sub-*/sub-*_ses-*.nwb); names must hold sub-<id>_ses-<id>",
+    ),
+    analysis_window: tuple[str, str] | None = typer.Option(
+        None,
+        "--analysis-window",
+        help="seconds averaged into each trial's point (default: --window): START STOP",
+        metavar="START STOP",
+        callback=_window_seconds,
+    ),
+    axis: str = typer.Option("session", "--axis", help="learning axis: session or fraction"),
+    n_t: int = typer.Option(100, "--n-t", help="GLUE samples per session"),
+    n_boot: int = typer.Option(20, "--n-boot", help="hierarchical bootstrap replicates"),
+    n_perm: int = typer.Option(50, "--n-perm", help="sign flips of the paired test"),
+    seed: int = typer.Option(0, "--seed", help="random seed"),
+    out: str = typer.Option(..., "-o", "--out", help="output .nc file (one group per result)"),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="replace an existing -o file that neurogeom did not write"
+    ),
+) -> None:
+    """A study's trajectory across subjects and the paired first-vs-last session test; save both.
+
+    Every session keeps its own units and trials; GLUE capacity is measured per session at one
+    number of points per manifold per subject. Read the output with xarray.open_datatree(OUT):
+    groups trajectory and stage_difference.
+    """
+    import warnings
+
+    from neurogeom._files import output_lock
+    from neurogeom.studies import study
+    from neurogeom.workflows.study_run import save_study_results, study_results
+
+    if within is not None and within == by:
+        raise ValueError(
+            f"--within names the same label as --by ({by!r}); joint manifolds need another "
+            "label: give --within a second trial label, or leave it out"
+        )
+    if axis not in ("session", "fraction"):
+        raise ValueError(
+            f"--axis must be session or fraction (NWB files carry no day or performance); "
+            f"got {axis!r}"
+        )
+    _check_out(out, inputs=(folder,), overwrite=overwrite)
+    if Path(out).suffix.lower() != ".nc":
+        raise ValueError(f"-o {out!r}: name the output *.nc (one netCDF group per result)")
+    tree = study(folder, pattern=pattern, align=align, window_s=window, bin_size_s=bin_size)
+    with warnings.catch_warnings():
+        warnings.showwarning = _print_warning
+        res = study_results(
+            tree,
+            by,
+            within=within,
+            window_s=analysis_window or window,
+            axis=axis,
+            n_boot=n_boot,
+            n_perm=n_perm,
+            seed=seed,
+            n_t=n_t,
+        )
+    traj, test = res["trajectory"], res["stage_difference"]
+    mean = ", ".join(f"{v:.3g}" for v in traj["capacity_study"].values)
+    console.print(
+        f"{traj.sizes['subject']} subjects; capacity (mean over subjects) per {axis}: {mean}; "
+        f"M per subject: {traj['n_points'].values.tolist()}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    console.print(
+        f"last minus first session: {float(test['difference']):.3g} "
+        f"[{float(test['difference_ci_low']):.3g}, {float(test['difference_ci_high']):.3g}], "
+        f"paired sign-flip p = {float(test['p_value']):.3g}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    with output_lock(out):
+        written = save_study_results(res, out, source=str(folder))
+    console.print(f"wrote {written}", highlight=False, soft_wrap=True)
+
+
 @app.command("info")
 @_one_line_errors
 def info_cmd(

@@ -4,7 +4,8 @@ Every import statement of every module is read, those inside functions too (a la
 import all the same), and each edge between rooms must be an allowed direction; the module graph has
 no cycle. The rooms and the directions are those of the design (DESIGN.md, section 1):
 
-    cli -> workflows -> {learning, models, io, show, specs, tasks, parallel, geometry, population}
+    cli -> workflows -> {learning, models, io, studies, show, specs, tasks, parallel, geometry,
+                         population}
     accessor -> {population, geometry, learning}
     learning -> {geometry, population, parallel}
     models -> {tasks, population, specs}
@@ -50,12 +51,12 @@ ALLOWED: dict[str, set[str]] = {
     "accessor": {"population", "geometry", "learning"},
     "show": {"geometry"},
     "workflows": {
-        "learning", "models", "io", "show", "specs", "tasks", "parallel", "geometry",
+        "learning", "models", "io", "studies", "show", "specs", "tasks", "parallel", "geometry",
         "population", "data",
     },
     "cli": {
-        "workflows", "learning", "models", "io", "show", "specs", "tasks", "parallel",
-        "geometry", "population", "data", "neurogeom",
+        "workflows", "learning", "models", "io", "studies", "show", "specs", "tasks",
+        "parallel", "geometry", "population", "data", "neurogeom",
     },
 }  # fmt: skip
 # The package's front door re-exports by name (importlib, on first use) and registers the accessor.

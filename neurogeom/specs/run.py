@@ -27,6 +27,17 @@ A run spec is a TOML file; relative paths are read from the spec's folder. Secti
     smallest count, ``false`` for none), ``test_stages`` (``[first, second]`` of the recordings;
     default their first and last stage), ``coding`` (bool, default false: the coding scheme of
     every source at every stage, :func:`neurogeom.geometry.coding_scheme`, and its report section).
+``[studies.<name>]`` (any number)
+    A study (:func:`neurogeom.study`): NWB files of several subjects, each session with its own
+    units and trials. ``folder`` (default the spec's folder) and ``pattern`` (a glob relative to
+    it, default the DANDI layout ``sub-*/sub-*_ses-*.nwb``; give at least one of them); the NWB
+    reading settings shared by every file, ``align``, ``window_s``, ``bin_size_s`` (as
+    ``[recordings]``); ``axis`` (the learning axis: ``"session"``, the default, or
+    ``"fraction"``; ``"day"`` and ``"performance"`` need session metadata NWB files do not carry),
+    ``window_s_analysis`` (default ``[analysis] window_s``). The run computes
+    :func:`neurogeom.learning.study_trajectory`, the paired test of the first vs the last session
+    (:func:`~neurogeom.learning.study_stage_difference`) and
+    :func:`~neurogeom.learning.study_stages` with the ``[analysis]`` labels and counts.
 ``[compare]`` (optional)
     ``brain``, ``model`` (names of a recording and a model), ``on`` (brain labels),
     ``kind`` (``"fraction"`` or ``"performance"``), ``measures`` (pair measures),
@@ -70,7 +81,7 @@ from neurogeom.specs._common import constrained, fail, validated
 
 __all__ = ["RunSpec", "Source", "named_setting", "spec_kind"]
 
-TOP_KEYS = {"run", "recordings", "models", "analysis", "compare"}
+TOP_KEYS = {"run", "recordings", "models", "studies", "analysis", "compare"}
 RECORDING_KEYS = {
     "format",
     "stages",
@@ -84,6 +95,8 @@ RECORDING_KEYS = {
     "window_s_analysis",
 }
 MODEL_KEYS = {"run", "task", "steps", "window_s_analysis", "period"}
+#: The learning axes of a study (those of :func:`neurogeom.learning.study_trajectory`).
+STUDY_AXES = ("session", "day", "fraction", "performance")
 
 
 class RunSection(pydantic.BaseModel):
@@ -139,6 +152,23 @@ class CompareSection(pydantic.BaseModel):
     n_perm: Annotated[int, N_PERM] = 50
     measures: list[str] = ["cka_similarity", "rsa_similarity", "procrustes_distance"]
     mapping: dict[str, str | dict[str, Any]] = {}
+
+
+class StudySection(pydantic.BaseModel):
+    """One ``[studies.<name>]`` of a run spec: where its NWB files are, how every file is read,
+    the learning axis and the analysis window (each key typed, its default stated once)."""
+
+    model_config = pydantic.ConfigDict(extra="forbid", strict=True)
+
+    folder: str | None = None
+    pattern: str | None = None
+    align: str | None = None
+    window_s: list[float] | None = None
+    bin_size_s: float | None = None
+    axis: Annotated[
+        str, OneOf(STUDY_AXES, "one of 'session', 'day', 'fraction', 'performance'")
+    ] = "session"
+    window_s_analysis: list[float] | None = None
 
 
 class MappingRule(pydantic.BaseModel):
@@ -199,6 +229,7 @@ class RunSpec:
     analysis: dict[str, Any]
     compare: dict[str, Any] | None
     raw: dict[str, Any]
+    studies: dict[str, Source] = field(default_factory=dict)
 
     @property
     def sources(self) -> dict[str, Source]:

@@ -550,6 +550,76 @@ def _compare(
     return out
 
 
+def _study_tree(src: Source) -> xr.DataTree:
+    from neurogeom.studies import study
+
+    o = src.options
+    return study(
+        o["folder"],
+        pattern=o["pattern"],
+        align=o["align"],
+        window_s=tuple(o["window_s"]),
+        bin_size_s=float(o["bin_size_s"]),
+    )
+
+
+def _studies(spec: RunSpec, res: _Results, notes: list[str]) -> dict[str, xr.Dataset]:
+    """Per ``[studies.<name>]``: ``study_<name>_trajectory``, ``study_<name>_stage_difference``
+    (:func:`neurogeom.workflows.study_run.study_results`) and ``study_<name>_stages``, each keyed
+    by the spec keys and files it depends on."""
+    from neurogeom.learning.study import study_stages
+    from neurogeom.workflows.study_run import STUDY_RESULTS, study_results
+
+    an = spec.analysis
+    out: dict[str, xr.Dataset] = {}
+    for name, src in spec.studies.items():
+        o = src.options
+        window = o["window_s_analysis"] or an["window_s"]
+        settings = {
+            "within": list(an["within"]),
+            "window_s": window,
+            "axis": o["axis"],
+            "measure": an["measure"],
+            "n_boot": an["n_boot"],
+            "n_perm": an["n_perm"],
+            "confidence": float(an["confidence"]),
+            "seed": spec.seed,
+            **_measure_options(an),
+        }
+        computed: dict[str, xr.Dataset] = {}
+
+        def part(key: str, src: Source = src, settings: dict = settings, done: dict = computed):
+            if not done:  # both results from one call, as the API computes them
+                done.update(study_results(_study_tree(src), an["by"], **settings))
+            return done[key]
+
+        reading = {k: o[k] for k in ("pattern", "align", "window_s", "bin_size_s")}
+        for key in STUDY_RESULTS:
+            out[f"study_{name}_{key}"] = res.get(
+                f"study_{name}_{key}",
+                lambda k=key, f=part: f(k),
+                by=an["by"],
+                reading=reading,
+                **settings,
+                inputs=o["files"],
+            )
+        traj = f"study_{name}_trajectory"
+
+        def stages(t: xr.Dataset = out[traj]) -> xr.Dataset:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                return study_stages(t)
+
+        ds = _guarded(
+            notes,
+            f"learning stages of the study {name!r}",
+            lambda k=f"study_{name}_stages", f=stages, t=traj: res.get(k, f, from_trajectory=t),
+        )
+        if ds is not None:
+            out[f"study_{name}_stages"] = ds
+    return out
+
+
 def run_pipeline(spec_path: str | Path, out: str | Path, **options: Any) -> Path:
     """Run a spec end to end and write ``OUT/report.html``, ``OUT/results/``, ``OUT/figures/``.
 
@@ -621,6 +691,9 @@ def _run_spec_locked(spec: RunSpec, out: Path, force: bool, progress: Progress) 
         pops = _prepared(spec, raw, res)
         progress("prepare", 1, 1)
     trajs = _geometry(spec, pops, res, clock, progress)
+    if spec.studies:
+        with clock.phase("bootstrap"):
+            trajs.update(_studies(spec, res, notes))
     with clock.phase("compare"):
         progress("compare", 0, 1)
         results = {
@@ -649,6 +722,17 @@ def _run_spec_locked(spec: RunSpec, out: Path, force: bool, progress: Progress) 
                 to: names for to, names in ((cmp or {}).get("mapping") or {}).values()
             },
         )
+        if spec.studies:
+            from neurogeom.show.study_report import study_section
+
+            for name in spec.studies:
+                study_section(
+                    report,
+                    {k[len(f"study_{name}_") :]: v for k, v in results.items()
+                     if k.startswith(f"study_{name}_")},
+                    name=name,
+                    figures=out / "figures",
+                )  # fmt: skip
         progress("plots", 1, 1)
     with clock.phase("report"):
         progress("report", 0, 1)
@@ -688,6 +772,11 @@ def _inputs(spec: RunSpec) -> dict[str, Any]:
     for name, src in spec.models.items():
         steps = src.options.get("steps")
         rows[f"model {name}"] = f"{src.options['run']} (steps {steps or 'all'})"
+    for name, src in spec.studies.items():
+        files = src.options["files"]
+        rows[f"study {name}"] = (
+            f"{len(files)} NWB files in {src.options['folder']} ({src.options['pattern']})"
+        )
     return rows
 
 
@@ -718,6 +807,12 @@ def _settings(spec: RunSpec, res: _Results) -> dict[str, Any]:
         rows["matched on"] = spec.compare["on"]
         rows["label mapping (model -> brain)"] = {k: v for k, v in spec.compare["mapping"].items()}
         rows["learning axis"] = spec.compare["kind"]
+    for name, src in spec.studies.items():
+        window = src.options["window_s_analysis"] or an["window_s"]
+        rows[f"study {name}"] = (
+            f"axis {src.options['axis']}, window_s {window}; per session, M balanced within each "
+            "subject (no z-scoring); paired test: first vs last session"
+        )
     rows["reused from an earlier run"] = ", ".join(res.reused) or "nothing"
     if res.recomputed:
         rows["recomputed (spec or inputs changed)"] = ", ".join(res.recomputed)

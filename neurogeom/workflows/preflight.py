@@ -33,6 +33,7 @@ from neurogeom.specs.run import (
     RunSection,
     RunSpec,
     Source,
+    StudySection,
     check_labels,
     parse_analysis,
     parse_compare,
@@ -110,6 +111,70 @@ def _recording(name: str, table: Mapping[str, Any], base: Path) -> Source:
     else:
         values, size = {}, None  # read with the data
     return Source(name, "recording", opts, values, size)
+
+
+def _study(name: str, table: Mapping[str, Any], base: Path) -> Source:
+    """A ``[studies.<name>]`` section checked against its files: the folder exists, the pattern
+    matches NWB files named ``sub-<id>_ses-<id>``, every subject has two sessions (the paired
+    test), and the trial labels every session holds are read (nothing else is read)."""
+    from neurogeom.studies import DANDI_PATTERN, session_nodes, study
+
+    where = f"[studies.{name}]"
+    opts = validated(StudySection, table, where).model_dump()
+    if opts["folder"] is None and opts["pattern"] is None:
+        fail(
+            where, "give folder = <folder of NWB files in the DANDI layout> (or pattern = <glob>)."
+        )
+    for key in ("align", "window_s", "bin_size_s"):
+        if opts[key] is None:
+            fail(where, f"an NWB study needs {key!r} (e.g. window_s = [-0.2, 1.0]).")
+    if opts["axis"] in ("day", "performance"):
+        fail(
+            where,
+            f"axis = {opts['axis']!r} needs the sessions' {opts['axis']!r}, which NWB files read "
+            "by a study do not carry; use axis = 'session' or 'fraction' (or the Python API "
+            "with neurogeom.study(..., session_attrs=...)).",
+        )
+    folder = (base / (opts["folder"] or ".")).resolve()
+    opts["folder"], opts["pattern"] = folder, opts["pattern"] or DANDI_PATTERN
+    try:
+        tree = study(folder, pattern=opts["pattern"])
+    except ValueError as exc:
+        fail(where, str(exc))
+    for subject, node in tree.children.items():
+        if len(node.children) < 2:
+            fail(
+                where,
+                f"subject {subject!r} has {len(node.children)} session "
+                f"({', '.join(node.children)}); the paired test of the first vs the last "
+                "session needs two sessions in every subject: add one, or narrow the pattern "
+                "to leave the subject out.",
+            )
+    if len(tree.children) < 2:
+        fail(
+            where,
+            f"a study needs at least 2 subjects for its paired test; found {len(tree.children)}.",
+        )
+    files = [Path(n.attrs["path"]) for n in session_nodes(tree)]
+    read = {f: _nwb_values(f) for f in files}
+    opts["files"] = files
+    opts["file_labels"] = {f: sorted(v) for f, (v, _) in read.items()}
+    shared = set.intersection(*(set(v) for v, _ in read.values()))
+    values = {c: sorted({x for v, _ in read.values() for x in v[c]}, key=str) for c in shared}
+    size = (max(s[0] for _, s in read.values()), max(s[1] for _, s in read.values()))
+    return Source(name, "study", opts, values, size)
+
+
+def _check_study_labels(src: Source, labels: list[str]) -> None:
+    """Every session of a study holds the analysis labels (named per file)."""
+    for path, have in src.options["file_labels"].items():
+        missing = [lab for lab in labels if lab not in have]
+        if missing:
+            fail(
+                f"[studies.{src.name}]",
+                f"session file {path.name!r} lacks the trial label(s) {missing} of [analysis] "
+                f"by/within; its trial labels are {have}.",
+            )
 
 
 def _model(name: str, table: Mapping[str, Any], base: Path) -> Source:
@@ -249,8 +314,12 @@ def _load_run_spec(path: Path) -> RunSpec:
     run = validated(RunSection, raw.get("run", {}), "[run]").model_dump()
     recordings = {n: _recording(n, t, base) for n, t in raw.get("recordings", {}).items()}
     models = {n: _model(n, t, base) for n, t in raw.get("models", {}).items()}
-    if not recordings and not models:
-        fail(str(path), "name at least one [recordings.<name>] or [models.<name>] section.")
+    studies = {n: _study(n, t, base) for n, t in _tables(raw, "studies").items()}
+    if not recordings and not models and not studies:
+        fail(
+            str(path),
+            "name at least one [recordings.<name>], [models.<name>] or [studies.<name>] section.",
+        )
     spec = RunSpec(
         path,
         run["title"] or path.stem,
@@ -261,6 +330,7 @@ def _load_run_spec(path: Path) -> RunSpec:
         parse_analysis(raw.get("analysis", {})),
         None,
         raw,
+        studies,
     )
     an = spec.analysis
     try:
@@ -268,7 +338,7 @@ def _load_run_spec(path: Path) -> RunSpec:
     except ValueError as exc:
         fail("[analysis] measure", str(exc))
     if an["measure"] in ("glue", "mftma"):
-        for src in spec.sources.values():
+        for src in [*spec.sources.values(), *studies.values()]:
             units, trials = src.size or (1, 2)
             check_monte_carlo(f"[analysis] (source {src.name!r}) ", an["n_t"], units, trials)
     spec.compare = parse_compare(raw["compare"], spec) if "compare" in raw else None
@@ -287,4 +357,14 @@ def _load_run_spec(path: Path) -> RunSpec:
     if spec.compare is None:
         for src in spec.models.values():
             check_labels(src, labels, "[analysis] by/within")
+    for src in studies.values():
+        _check_study_labels(src, labels)
     return spec
+
+
+def _tables(raw: Mapping[str, Any], section: str) -> dict[str, Any]:
+    """The named tables of a section (``[studies.<name>]``), or a one-line error."""
+    tables = raw.get(section, {})
+    if not isinstance(tables, Mapping) or not all(isinstance(t, Mapping) for t in tables.values()):
+        fail(f"[{section}]", f"give one table per entry: [{section}.<name>] with its keys.")
+    return dict(tables)
