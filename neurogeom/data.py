@@ -20,6 +20,21 @@ def data_dir() -> Path:
 
     ``$NEUROGEOM_DATA`` when set, else ``data/`` next to the ``neurogeom`` package (a repository
     checkout, installed with ``pip install -e .``).
+
+    Returns
+    -------
+    pathlib.Path
+        The data folder (it may not exist outside a checkout).
+
+    See Also
+    --------
+    sample_nwb : A bundled NWB session.
+    bundled_run : A bundled training run.
+
+    Examples
+    --------
+    >>> data_dir().name
+    'data'
     """
     env = os.environ.get("NEUROGEOM_DATA")
     if env:
@@ -41,6 +56,11 @@ def sample_nwb(session: str = "late") -> Path:
         ``data/sample_<session>.nwb``: 100 units, 400 trials of a context-dependent decision task,
         trial labels ``context``, ``motion_coherence``, ``color_coherence``, ``choice``,
         ``correct``; align to ``stimulus_on_time``.
+
+    See Also
+    --------
+    neurogeom.read_nwb : Read the session into a population tensor.
+    data_dir : The folder it lies in.
 
     Examples
     --------
@@ -72,6 +92,17 @@ def bundled_run(name: str = "context_dm") -> Path:
     -------
     pathlib.Path
         ``data/<name>_checkpoints``, readable by :func:`neurogeom.models.simulate.simulate`.
+
+    See Also
+    --------
+    data_dir : The folder it lies in.
+    sample_nwb : A bundled NWB session.
+
+    Examples
+    --------
+    >>> run = bundled_run()
+    >>> run.name, (run / "spec.json").is_file()
+    ('context_dm_checkpoints', True)
     """
     runs = ("context_dm",)
     if name not in runs:

@@ -93,7 +93,23 @@ def _raise(failure: _Failure, items: Sequence[Any], describe: Callable[[Any], st
 
 
 def current_client() -> Any:
-    """The ``distributed.Client`` of the enclosing :func:`cluster` block, or ``None``."""
+    """The ``distributed.Client`` of the enclosing :func:`cluster` block, or ``None``.
+
+    Returns
+    -------
+    distributed.Client or None
+        The client of the innermost :func:`cluster` block; ``None`` outside one.
+
+    See Also
+    --------
+    cluster : Opens the block.
+    parallel_map : Runs on this client when there is one.
+
+    Examples
+    --------
+    >>> current_client() is None
+    True
+    """
     return _CLIENT.get()
 
 
@@ -177,10 +193,16 @@ def cluster(
 
     Examples
     --------
-    >>> from neurogeom.parallel import cluster, parallel_map
-    >>> with cluster(n_workers=2) as client:  # doctest: +SKIP
-    ...     parallel_map(abs, [-1, -2, 3])
-    [1, 2, 3]
+    With a client the caller made (here one in this process, with threads):
+
+    >>> from distributed import Client
+    >>> with Client(processes=False, n_workers=1, dashboard_address=None) as own, cluster(
+    ...     own
+    ... ) as client:
+    ...     parallel_map(abs, [-1, -2, 3]), current_client() is own
+    ([1, 2, 3], True)
+
+    ``cluster(n_workers=4)`` starts (and closes) a local cluster of 4 worker processes instead.
     """
     if (scheduler is None) == (n_workers is None):
         raise ValueError(

@@ -129,6 +129,25 @@ def make_population(
     ------
     ValueError
         If the dims, coords or attrs break the contract; the message says what was expected.
+
+    See Also
+    --------
+    validate : Check an existing DataArray against the contract.
+    neurogeom.from_array : Build a tensor from a NumPy array and a table of trial labels.
+    neurogeom.read_nwb : Read a tensor from an NWB file.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> pop = make_population(rng.poisson(2.0, (8, 3, 4)), dims=("trial", "time", "unit"),
+    ...                       quantity="spike_count", bin_size_s=0.1,
+    ...                       trial_coords={"choice": [0, 1] * 4})
+    >>> dict(pop.sizes)
+    {'trial': 8, 'time': 3, 'unit': 4}
+    >>> pop["time"].values
+    array([0. , 0.1, 0.2])
+    >>> pop["valid"].dims
+    ('trial', 'time')
     """
     dims = tuple(dims)
     _check_dims(dims)
@@ -201,6 +220,31 @@ def with_valid_mask(pop: xr.DataArray) -> xr.DataArray:
 
     ``valid`` is True where at least one unit has a finite value; its dims are ``pop``'s dims
     without ``unit``.
+
+    Parameters
+    ----------
+    pop : xarray.DataArray
+        Population tensor; missing data are NaN.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``pop`` with a boolean ``valid`` coord over its non-unit dims.
+
+    See Also
+    --------
+    validate : Check the population-tensor contract.
+    make_population : Build a tensor (its ``valid`` coord included).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> pop = make_population(rng.poisson(2.0, (8, 4)), dims=("trial", "unit"),
+    ...                       quantity="spike_count", trial_coords={"choice": [0, 1] * 4})
+    >>> pop = pop.astype(float)
+    >>> pop[0] = np.nan
+    >>> with_valid_mask(pop)["valid"].values
+    array([False,  True,  True,  True,  True,  True,  True,  True])
     """
     data = xr.Variable(pop.dims, pop.values)  # attrs-free, so the mask carries none of them
     finite = xr.ones_like(data, dtype=bool) if pop.dtype == bool else np.isfinite(data)
@@ -213,6 +257,16 @@ def with_valid_mask(pop: xr.DataArray) -> xr.DataArray:
 def validate(pop: Any) -> xr.DataArray:
     """Check that ``pop`` follows the population-tensor contract; return it unchanged.
 
+    Parameters
+    ----------
+    pop : xarray.DataArray
+        The tensor to check.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``pop`` itself, unchanged.
+
     Raises
     ------
     TypeError
@@ -220,6 +274,23 @@ def validate(pop: Any) -> xr.DataArray:
     ValueError
         If dims are unknown or out of order, a coord has the wrong shape, the time coord is not
         increasing, unit ids repeat, values are infinite, or ``quantity`` is missing or unknown.
+
+    See Also
+    --------
+    make_population : Build a valid tensor from values and labels.
+    with_valid_mask : Recompute the ``valid`` coord.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> pop = make_population(rng.poisson(2.0, (8, 4)), dims=("trial", "unit"),
+    ...                       quantity="spike_count", trial_coords={"choice": [0, 1] * 4})
+    >>> validate(pop) is pop
+    True
+    >>> validate(pop.rename(unit="neuron"))
+    Traceback (most recent call last):
+    ...
+    ValueError: population dims must be among ('stage', 'trial', 'time', 'unit'); got unknown ['neuron']. Try pop.rename(neuron='unit').
     """
     if not isinstance(pop, xr.DataArray):
         raise TypeError(
@@ -342,6 +413,22 @@ class Manifolds:
         The labels that define a manifold, and the labels it is nested in.
     feature_names : ndarray of shape (n_features,)
         Unit ids.
+
+    See Also
+    --------
+    manifolds : Build a Manifolds from a population tensor.
+    neurogeom.geometry.glue : Measure the manifolds' capacity and geometry.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> pop = make_population(rng.poisson(2.0, (8, 4)), dims=("trial", "unit"),
+    ...                       quantity="spike_count", trial_coords={"choice": [0, 1] * 4})
+    >>> m = manifolds(pop, by="choice")
+    >>> m.n_manifolds, m.points.shape
+    (2, (8, 4))
+    >>> m.labels
+    array([0, 1, 0, 1, 0, 1, 0, 1])
     """
 
     points: np.ndarray
@@ -357,7 +444,26 @@ class Manifolds:
         return len(self.table)
 
     def names(self) -> list[str]:
-        """Human-readable manifold names such as ``'choice=1, context=0'``."""
+        """Human-readable manifold names such as ``'choice=1, context=0'``.
+
+        Returns
+        -------
+        list of str
+            One ``'label=value, ...'`` name per manifold, in manifold order.
+
+        See Also
+        --------
+        Manifolds.coords : The names as the coords of a result's ``manifold`` dim.
+
+        Examples
+        --------
+        >>> rng = np.random.default_rng(0)
+        >>> pop = make_population(rng.poisson(2.0, (8, 4)), dims=("trial", "unit"),
+        ...                       quantity="spike_count", trial_coords={"choice": [0, 1] * 4,
+        ...                                     "context": ["a"] * 4 + ["b"] * 4})
+        >>> manifolds(pop, by="choice", within="context").names()
+        ['choice=0, context=a', 'choice=0, context=b', 'choice=1, context=a', 'choice=1, context=b']
+        """
         cols = [*self.by, *self.within]
         return [", ".join(f"{c}={row[c]}" for c in cols) for _, row in self.table.iterrows()]
 
@@ -367,6 +473,23 @@ class Manifolds:
         One label: ``{"manifold": <its values>}`` (ints stay ints, strings stay strings).
         Several labels (``by`` and ``within``): ``"manifold"`` holds the readable names of
         :meth:`names`, and each label gets its own coord (e.g. ``choice`` and ``context``).
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            ``manifold`` and, with several labels, one coord per label; each of length ``n_manifolds``.
+
+        See Also
+        --------
+        Manifolds.names : The readable manifold names.
+
+        Examples
+        --------
+        >>> rng = np.random.default_rng(0)
+        >>> pop = make_population(rng.poisson(2.0, (8, 4)), dims=("trial", "unit"),
+        ...                       quantity="spike_count", trial_coords={"choice": [0, 1] * 4})
+        >>> manifolds(pop, by="choice").coords()
+        {'manifold': array([0, 1])}
         """
         cols = [*self.by, *self.within]
         if len(cols) == 1:
@@ -427,6 +550,24 @@ def manifolds(
     ValueError
         Unknown label (the message lists the trial labels), a ``stage`` dim without ``stage=``,
         an empty window, no labelled trial, or a manifold with fewer than ``min_points`` points.
+
+    See Also
+    --------
+    Manifolds : The returned points and labels.
+    check_labels : The label check run here first.
+    neurogeom.accessor.NgAccessor.manifolds : The same as ``pop.ng.manifolds(...)``.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> pop = make_population(rng.poisson(2.0, (8, 3, 4)), dims=("trial", "time", "unit"),
+    ...                       quantity="spike_count", bin_size_s=0.1,
+    ...                       trial_coords={"choice": [0, 1] * 4})
+    >>> m = manifolds(pop, by="choice", window_s=(0.1, 0.2))
+    >>> m.points.shape, m.n_manifolds
+    ((8, 4), 2)
+    >>> manifolds(pop, by="choice", points="all").points.shape
+    (24, 4)
     """
     validate(pop)
     by_t = label_names(by)
@@ -523,6 +664,22 @@ def check_labels(pop: xr.DataArray, by: str | Sequence[str]) -> None:
     ------
     TypeError
         A label holding non-scalar values (dicts, lists) instead of one scalar per trial.
+
+    See Also
+    --------
+    manifolds : Builds manifolds after this check.
+    trial_labels : The names of the trial labels.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> pop = make_population(np.ones((4, 2)), dims=("trial", "unit"), quantity="rate_hz",
+    ...                       trial_coords={"side": ["left", "left ", "right", "right"]})
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     check_labels(pop, "side")
+    >>> print(caught[0].message)
+    trial label 'side' has values that differ only by surrounding whitespace: 'left' and 'left '; ...
     """
     present = set(trial_labels(pop))
     names = [b for b in label_names(by) if b in present]
@@ -682,7 +839,32 @@ def labelled_rows(frame: pd.DataFrame, *, what: str = "trial") -> np.ndarray:
 
 
 def trial_labels(pop: xr.DataArray) -> list[str]:
-    """Names of the condition labels on the ``trial`` dim (``valid`` excluded)."""
+    """Names of the condition labels on the ``trial`` dim (``valid`` excluded).
+
+    Parameters
+    ----------
+    pop : xarray.DataArray
+        Population tensor.
+
+    Returns
+    -------
+    list of str
+        Each 1-D coord on ``trial`` except ``trial`` and ``valid``, in coord order.
+
+    See Also
+    --------
+    select : Keep the trials whose labels match.
+    manifolds : Group trials by a label.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> pop = make_population(rng.poisson(2.0, (8, 4)), dims=("trial", "unit"),
+    ...                       quantity="spike_count", trial_coords={"choice": [0, 1] * 4,
+    ...                                     "context": ["a"] * 4 + ["b"] * 4})
+    >>> trial_labels(pop)
+    ['choice', 'context']
+    """
     return [
         str(n) for n, c in pop.coords.items() if c.dims == ("trial",) and n not in ("trial", VALID)
     ]
@@ -733,10 +915,37 @@ def select_window(pop: xr.DataArray, window_s: TimeWindow) -> xr.DataArray:
 def select_stage(pop: xr.DataArray, stage: Any) -> xr.DataArray:
     """The tensor at one stage: a value of the ``stage`` coord or of its ``label`` coord.
 
+    Parameters
+    ----------
+    pop : xarray.DataArray
+        Population tensor with a ``stage`` dim.
+    stage : label
+        A value of the ``stage`` coord (e.g. a training step) or of the ``label`` coord
+        (e.g. ``"after"``).
+
+    Returns
+    -------
+    xarray.DataArray
+        ``pop`` at that stage, without the ``stage`` dim.
+
     Raises
     ------
     ValueError
         If no stage has that value (the message lists the stages).
+
+    See Also
+    --------
+    select : Keep trials or stages by label.
+    manifolds : Takes ``stage=`` to build manifolds at one stage.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> pop = make_population(rng.normal(size=(2, 6, 4)), dims=("stage", "trial", "unit"),
+    ...                       quantity="rnn_state", stage_coords={"label": ["before", "after"]})
+    >>> after = select_stage(pop, "after")
+    >>> after.dims, after["stage"].item()
+    (('trial', 'unit'), 1)
     """
     values = pop["stage"].values
     if stage in set(values.tolist()):
@@ -756,6 +965,38 @@ def select(pop: xr.DataArray, **conditions: Any) -> xr.DataArray:
 
     ``select(pop, context=0, choice=[1, 2])`` keeps trials with context 0 and choice 1 or 2.
     Keys may be trial labels or stage coords (``label="after"``).
+
+    Parameters
+    ----------
+    pop : xarray.DataArray
+        Population tensor.
+    **conditions : label or list of labels
+        ``name=value`` (or ``name=[values]``) for trial labels or 1-D stage coords.
+
+    Returns
+    -------
+    xarray.DataArray
+        The matching trials (or stages), every other dim kept.
+
+    Raises
+    ------
+    ValueError
+        An unknown label (the message lists the labels), or a value no trial has.
+
+    See Also
+    --------
+    select_stage : One stage, by value or label.
+    trial_labels : The labels a tensor can be selected on.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> pop = make_population(rng.poisson(2.0, (8, 4)), dims=("trial", "unit"),
+    ...                       quantity="spike_count", trial_coords={"choice": [0, 1] * 4})
+    >>> select(pop, choice=1)["choice"].values
+    array([1, 1, 1, 1])
+    >>> select(pop, choice=[0, 1]).sizes["trial"]
+    8
     """
     out = pop
     for name, wanted in conditions.items():
@@ -805,6 +1046,23 @@ def average(
     -------
     xarray.DataArray
         The averaged tensor, attrs kept, ``valid`` recomputed.
+
+    See Also
+    --------
+    pool : Combine sessions into a pseudo-population.
+    select : Keep trials by label before averaging.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> pop = make_population(rng.poisson(2.0, (8, 3, 4)), dims=("trial", "time", "unit"),
+    ...                       quantity="spike_count", bin_size_s=0.1,
+    ...                       trial_coords={"choice": [0, 1] * 4})
+    >>> average(pop, "time").dims
+    ('trial', 'unit')
+    >>> means = average(pop, by="choice")
+    >>> means["choice"].values, means["n_trials"].values
+    (array([0, 1]), array([4, 4]))
     """
     if dim not in pop.dims:
         raise ValueError(f"cannot average over {dim!r}: the tensor's dims are {tuple(pop.dims)}.")
@@ -888,6 +1146,24 @@ def pool(
     xarray.DataArray
         Dims (``trial``, [``time``], ``unit``); ``n_conditions * n_trials`` trials sorted by
         condition; unit coords ``session`` and every unit coord common to all sessions.
+
+    See Also
+    --------
+    average : Condition averages of one session.
+    neurogeom.studies.study : Many sessions as one study tree.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> a = make_population(rng.poisson(2.0, (6, 2)), dims=("trial", "unit"),
+    ...                     quantity="spike_count", trial_coords={"choice": [0, 1] * 3})
+    >>> b = make_population(rng.poisson(2.0, (4, 3)), dims=("trial", "unit"),
+    ...                     quantity="spike_count", trial_coords={"choice": [0, 1] * 2})
+    >>> pooled = pool([a, b], by="choice", sessions=["s1", "s2"])
+    >>> dict(pooled.sizes)
+    {'trial': 4, 'unit': 5}
+    >>> pooled["unit"].values
+    array(['s1/0', 's1/1', 's2/0', 's2/1', 's2/2'], dtype='<U4')
     """
     pops = list(pops)
     by_t = label_names(by)
@@ -1039,7 +1315,28 @@ _NODE_READERS: dict[str, Any] = {}
 
 def register_node_reader(name: str, reader: Any) -> None:
     """Register ``reader(attrs) -> DataArray``, which reads a study node's tensor from the node's
-    attrs (``reader`` names it); :mod:`neurogeom.studies` registers the file readers."""
+    attrs (``reader`` names it); :mod:`neurogeom.studies` registers the file readers.
+
+    Parameters
+    ----------
+    name : str
+        The reader's name, as a node's ``attrs["reader"]`` gives it.
+    reader : callable
+        ``reader(attrs) -> xarray.DataArray``, called with the node's attrs.
+
+    See Also
+    --------
+    node_tensor : Reads a node's tensor with the registered reader.
+    neurogeom.studies.study : Builds study nodes read by file readers.
+
+    Examples
+    --------
+    >>> register_node_reader("ones", lambda attrs: make_population(
+    ...     np.ones((attrs["n_trials"], 2)), dims=("trial", "unit"), quantity="rate_hz"))
+    >>> node = xr.DataTree(name="session", dataset=xr.Dataset(attrs={"reader": "ones", "n_trials": 3}))
+    >>> node_tensor(node).sizes["trial"]
+    3
+    """
     _NODE_READERS[name] = reader
 
 
@@ -1060,6 +1357,18 @@ def node_tensor(node: Any, variable: str = STUDY_VARIABLE) -> xr.DataArray:
     -------
     xarray.DataArray
         The session's tensor (``trial``, [``time``], ``unit``), attrs as stored.
+
+    See Also
+    --------
+    register_node_reader : Register how a node's file is read.
+    neurogeom.studies.study : Build a study whose nodes this reads.
+
+    Examples
+    --------
+    >>> pop = make_population(np.ones((3, 2)), dims=("trial", "unit"), quantity="rate_hz")
+    >>> node = xr.DataTree(name="session", dataset=pop.to_dataset(name="pop"))
+    >>> node_tensor(node).dims
+    ('trial', 'unit')
     """
     if variable in node.data_vars:
         return node.to_dataset(inherit=False)[variable]

@@ -341,6 +341,19 @@ def session_nodes(tree: xr.DataTree, subject: str | None = None) -> Iterator[xr.
     ------
     xarray.DataTree
         Session nodes (``/<subject>/<session>``), ordered by their ``order`` attr.
+
+    See Also
+    --------
+    study : Build a study.
+    neurogeom.population.node_tensor : A session node's tensor.
+
+    Examples
+    --------
+    >>> from neurogeom.synthetic import synthetic_study
+    >>> tree = synthetic_study(n_subjects=2, n_sessions=2, n_units=5, n_trials=4,
+    ...                        latent_dim=3, seed=0)
+    >>> [node.path for node in session_nodes(tree, "sub-1")]
+    ['/sub-1/ses-0', '/sub-1/ses-1']
     """
     subjects = [tree[subject]] if subject is not None else list(tree.children.values())
     for node in subjects:
@@ -370,6 +383,22 @@ def save_study(tree: xr.DataTree, path: str | os.PathLike) -> Path:
     -------
     pathlib.Path
         The path written.
+
+    See Also
+    --------
+    load_study : Read it back.
+    study : Build a study.
+
+    Examples
+    --------
+    >>> from neurogeom.synthetic import synthetic_study
+    >>> tree = synthetic_study(n_subjects=2, n_sessions=2, n_units=5, n_trials=4,
+    ...                        latent_dim=3, seed=0)
+    >>> import tempfile
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> save_study(tree, f"{tmp.name}/study.nc").name
+    'study.nc'
+    >>> tmp.cleanup()
     """
     path = Path(path)
     variable = tree.attrs.get("variable", STUDY_VARIABLE)
@@ -405,6 +434,23 @@ def load_study(path: str | os.PathLike) -> xr.DataTree:
     -------
     xarray.DataTree
         The study, each tensor with its ``valid`` mask recomputed.
+
+    See Also
+    --------
+    save_study : Write a study.
+    session_nodes : Its sessions in learning order.
+
+    Examples
+    --------
+    >>> from neurogeom.synthetic import synthetic_study
+    >>> tree = synthetic_study(n_subjects=2, n_sessions=2, n_units=5, n_trials=4,
+    ...                        latent_dim=3, seed=0)
+    >>> import tempfile
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> back = load_study(save_study(tree, f"{tmp.name}/study.zarr"))
+    >>> [node.path for node in session_nodes(back)]
+    ['/sub-0/ses-0', '/sub-0/ses-1', '/sub-1/ses-0', '/sub-1/ses-1']
+    >>> tmp.cleanup()
     """
     from neurogeom.population import with_valid_mask
 

@@ -55,6 +55,10 @@ def learning_progress(
     ndarray
         ``sigmoid((f - onset) / width)`` rescaled so that ``p(0) = 0`` and ``p(1) = 1``.
 
+    See Also
+    --------
+    synthetic_study : Studies whose geometry follows this progress.
+
     Examples
     --------
     >>> learning_progress(np.array([0.0, 0.5, 1.0])).round(3).tolist()
@@ -135,6 +139,12 @@ def synthetic_study(
         ``unit``) tensors, quantity ``rate_hz``; session attrs ``order``, ``day``, ``fraction``,
         ``progress``, ``performance``, ``phase``, ``separation``; subject attrs ``species``
         (``"synthetic"``), ``subject_effect``.
+
+    See Also
+    --------
+    learning_progress : The true progress of each session.
+    neurogeom.studies.session_nodes : The sessions in learning order.
+    neurogeom.learning.study_trajectory : A measure along each subject's sessions.
 
     Examples
     --------

@@ -646,6 +646,13 @@ def glue(
         Once, when capacity sits at its floor ``P / rank`` (``at_floor=1``): radius, dimension,
         utility and alignments are then NaN.
 
+    See Also
+    --------
+    glue_batch : The same measure on many point sets at once.
+    simulated_capacity : Capacity from random projections, without the mean-field theory.
+    neurogeom.geometry.mftma : The mean-field (MFTMA) estimate.
+    neurogeom.accessor.NgAccessor.glue : ``pop.ng.glue(by)`` on a population tensor.
+
     Notes
     -----
     Invariant to: rotation, reflection, isotropic scaling.
@@ -683,6 +690,19 @@ def glue(
     Chou, Le, Wang & Chung (2025), Feature learning beyond the lazy-rich dichotomy, ICML.
     Chung, Lee & Sompolinsky (2018), Classification and geometry of general perceptual manifolds,
     Phys. Rev. X 8, 031003.
+
+    Examples
+    --------
+    Three manifolds of 10 points in 20 dimensions:
+
+    >>> rng = np.random.default_rng(0)
+    >>> labels = np.repeat([0, 1, 2], 10)
+    >>> points = rng.normal(size=(30, 20)) + 3 * np.eye(20)[labels]
+    >>> result = glue(points, labels, n_t=20)
+    >>> result["capacity"].item()
+    0.36...
+    >>> result["radius"].item(), result["dimension"].item()
+    (0.94..., 3.03...)
     """
     caller = "glue"
     x, codes, names = _validate.points_and_labels(points, labels, caller=caller)
@@ -1483,6 +1503,11 @@ def simulated_capacity(
         Once, when capacity sits at its floor: fewer than half of the dichotomies are separable
         below the full span (``N_c`` is the rank or not reached).
 
+    See Also
+    --------
+    glue : The analytic (GLUE) estimate.
+    neurogeom.accessor.NgAccessor.simulated_capacity : ``pop.ng.simulated_capacity(by)``.
+
     Notes
     -----
     Invariant to: rotation, reflection, isotropic scaling.
@@ -1496,6 +1521,14 @@ def simulated_capacity(
     of the points: there are too few features (or points in general position) to reach ``N_c``.
     ``at_floor`` is 1 when the upper end of the interval for ``N_c`` reaches the rank (capacity
     indistinguishable from ``P / rank``) or ``N_c`` is not reached.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> labels = np.repeat([0, 1, 2], 10)
+    >>> points = rng.normal(size=(30, 20)) + 3 * np.eye(20)[labels]
+    >>> simulated_capacity(points, labels, n_dichotomies=11)["capacity"].item()
+    0.32...
     """
     check_params(
         "simulated_capacity", n_dichotomies=n_dichotomies, seed=seed, confidence=confidence

@@ -256,6 +256,10 @@ def capacity_contour(
     ndarray
         Capacity alpha (manifolds per unit), broadcast shape of the inputs.
 
+    See Also
+    --------
+    neurogeom.geometry.glue : Capacity from the same effective geometry.
+
     Examples
     --------
     >>> float(capacity_contour(1.0, 4.0))

@@ -124,6 +124,17 @@ class Output:
     units : str
         Its units (``"relative to centre norm"``), written as the variable's ``units``; an axis
         label reads ``"<label> (<units>)"``. Empty for none.
+
+    See Also
+    --------
+    Measure : The measure it belongs to.
+    measures : Every measure's outputs as a table.
+
+    Examples
+    --------
+    >>> out = Output("spread", "larger_is_less_separable", "geometry")
+    >>> out.label
+    'spread'
     """
 
     name: str
@@ -182,6 +193,17 @@ class Measure:
     func : callable, optional
         The registered function itself (set by :func:`register_measure`); :meth:`resolve`
         returns it without importing ``function``.
+
+    See Also
+    --------
+    register_measure : Build and register one from a decorated function.
+    get_measure : A registered measure by name.
+
+    Examples
+    --------
+    >>> m = get_measure("glue")
+    >>> m.kind, m.direction
+    ('capacity', 'larger_is_more_separable')
     """
 
     name: str
@@ -215,14 +237,49 @@ class Measure:
         object.__setattr__(self, "outputs", tuple(self.outputs))
 
     def resolve(self) -> Callable[..., Any]:
-        """The function that computes this measure (imported from ``function`` if need be)."""
+        """The function that computes this measure (imported from ``function`` if need be).
+
+        Returns
+        -------
+        callable
+            The measure's function.
+
+        See Also
+        --------
+        get_measure : The measure by name.
+
+        Examples
+        --------
+        >>> get_measure("glue").resolve().__name__
+        'glue'
+        """
         if self.func is not None:
             return self.func
         module, attr = self.function.split(":")
         return getattr(importlib.import_module(module), attr)
 
     def output(self, name: str) -> Output | None:
-        """The output variable called ``name``, or None."""
+        """The output variable called ``name``, or None.
+
+        Parameters
+        ----------
+        name : str
+            An output variable's name (``"radius"``).
+
+        Returns
+        -------
+        Output or None
+            That output, or None when the measure has none of that name.
+
+        See Also
+        --------
+        Output : What it returns.
+
+        Examples
+        --------
+        >>> get_measure("glue").output("radius").direction
+        'larger_is_less_separable'
+        """
         return next((o for o in self.outputs if o.name == name), None)
 
 
@@ -293,6 +350,39 @@ def register(measure: Measure, *, replace: bool = False) -> Measure:
     The same function decorated again (its module run twice) updates the entry.
     A measure defined outside :data:`MEASURE_MODULES` first makes the registry import them, so
     that a name the package already uses is refused now rather than later.
+
+    Parameters
+    ----------
+    measure : Measure
+        The entry to add.
+    replace : bool, default=False
+        Overwrite a measure of the same name.
+
+    Returns
+    -------
+    Measure
+        ``measure``, as registered.
+
+    See Also
+    --------
+    register_measure : The decorator form.
+    registered : Register for a ``with`` block only.
+    unregister : Remove a measure.
+
+    Examples
+    --------
+    >>> def spread(points, labels):
+    ...     centred = points - points.mean(0)
+    ...     return xr.Dataset({"spread": np.linalg.norm(centred, axis=1).mean()})
+    >>> m = Measure(name="spread", kind="geometry", direction="larger_is_less_separable",
+    ...             invariances=("rotation",), is_metric=False, citation="example",
+    ...             function="numpy:mean", func=spread)
+    >>> register(m).name
+    'spread'
+    >>> "spread" in measure_names()
+    True
+    >>> unregister("spread").name
+    'spread'
     """
     own = measure.function.split(":")[0] in MEASURE_MODULES
     if not own:
@@ -317,7 +407,35 @@ def register(measure: Measure, *, replace: bool = False) -> Measure:
 
 
 def unregister(name: str) -> Measure:
-    """Remove a registered measure (a measure it had replaced comes back); returns it."""
+    """Remove a registered measure (a measure it had replaced comes back); returns it.
+
+    Parameters
+    ----------
+    name : str
+        A registry name.
+
+    Returns
+    -------
+    Measure
+        The removed entry.
+
+    See Also
+    --------
+    register : Add a measure.
+    registered : Register for a ``with`` block only.
+
+    Examples
+    --------
+    >>> def spread(points, labels):
+    ...     centred = points - points.mean(0)
+    ...     return xr.Dataset({"spread": np.linalg.norm(centred, axis=1).mean()})
+    >>> m = Measure(name="spread", kind="geometry", direction="larger_is_less_separable",
+    ...             invariances=("rotation",), is_metric=False, citation="example",
+    ...             function="numpy:mean", func=spread)
+    >>> _ = register(m)
+    >>> unregister("spread").name, "spread" in measure_names()
+    ('spread', False)
+    """
     measure = get_measure(name)
     shadowed = _SHADOWED.get(name)
     if shadowed:
@@ -332,7 +450,39 @@ def unregister(name: str) -> Measure:
 
 @contextlib.contextmanager
 def registered(measure: Measure, *, replace: bool = False) -> Iterator[Measure]:
-    """Register ``measure`` for the duration of a ``with`` block, then unregister it."""
+    """Register ``measure`` for the duration of a ``with`` block, then unregister it.
+
+    Parameters
+    ----------
+    measure : Measure
+        The entry to add for the block.
+    replace : bool, default=False
+        Overwrite a measure of the same name for the block.
+
+    Yields
+    ------
+    Measure
+        ``measure``, registered until the block ends.
+
+    See Also
+    --------
+    register : Register for good.
+    unregister : Remove a measure.
+
+    Examples
+    --------
+    >>> def spread(points, labels):
+    ...     centred = points - points.mean(0)
+    ...     return xr.Dataset({"spread": np.linalg.norm(centred, axis=1).mean()})
+    >>> m = Measure(name="spread", kind="geometry", direction="larger_is_less_separable",
+    ...             invariances=("rotation",), is_metric=False, citation="example",
+    ...             function="numpy:mean", func=spread)
+    >>> with registered(m):
+    ...     "spread" in measure_names()
+    True
+    >>> "spread" in measure_names()
+    False
+    """
     register(measure, replace=replace)
     try:
         yield measure
@@ -433,6 +583,11 @@ def register_measure(
         A decorator; the function it returns computes the same result and writes each output's
         ``long_name`` and ``units`` into its attrs.
 
+    See Also
+    --------
+    register : Register a :class:`Measure` built by hand.
+    measures : The registry as a table.
+
     Examples
     --------
     >>> import numpy as np, xarray as xr
@@ -478,7 +633,28 @@ def register_measure(
 
 
 def get_measure(name: str) -> Measure:
-    """The registered measure called ``name``; the error lists the known names."""
+    """The registered measure called ``name``; the error lists the known names.
+
+    Parameters
+    ----------
+    name : str
+        A registry name (``"glue"``, ``"mftma"``, ...).
+
+    Returns
+    -------
+    Measure
+        Its registry entry.
+
+    See Also
+    --------
+    measure_names : The known names.
+    measures : All measures as a table.
+
+    Examples
+    --------
+    >>> get_measure("glue").kind
+    'capacity'
+    """
     if name not in _REGISTRY:
         _discover(until=name)
     try:
@@ -497,7 +673,28 @@ def get_measure(name: str) -> Measure:
 
 
 def measure_names(inputs: str | None = None) -> list[str]:
-    """Registered measure names, sorted; ``inputs`` (one of :data:`INPUTS`) filters them."""
+    """Registered measure names, sorted; ``inputs`` (one of :data:`INPUTS`) filters them.
+
+    Parameters
+    ----------
+    inputs : str, optional
+        Keep only the measures taking these inputs (one of :data:`INPUTS`).
+
+    Returns
+    -------
+    list of str
+        Sorted registry names.
+
+    See Also
+    --------
+    get_measure : One measure by name.
+    measures : All measures as a table.
+
+    Examples
+    --------
+    >>> "glue" in measure_names()
+    True
+    """
     _discover()
     return sorted(n for n, m in _REGISTRY.items() if inputs is None or m.inputs == inputs)
 
@@ -516,6 +713,11 @@ def measures() -> pd.DataFrame:
         larger_is_more_separable and larger_is_more_similar (True, False, or None where the
         notion does not apply), invariances (comma-separated), is_metric, citation, function,
         inputs, label and units (of the output, as written into results and figures).
+
+    See Also
+    --------
+    measure_names : The names only.
+    get_measure : One measure's entry.
 
     Examples
     --------

@@ -122,6 +122,11 @@ def cka_similarity(X: np.ndarray, Y: np.ndarray) -> xr.Dataset:
         invariances), near 0 for unrelated ones. ``cka_similarity_sem`` is NaN (no estimate).
         attrs: estimator, neurogeom_version, n_conditions.
 
+    See Also
+    --------
+    debiased_cka_similarity : Without the bias at few samples.
+    rsa_similarity : Similarity of dissimilarity matrices.
+
     Notes
     -----
     Invariant to: rotation, reflection, translation, isotropic scaling.
@@ -178,6 +183,10 @@ def debiased_cka_similarity(X: np.ndarray, Y: np.ndarray) -> xr.Dataset:
         independent ones, and it can be slightly negative) and ``debiased_cka_similarity_sem``
         (NaN). attrs: estimator, neurogeom_version, n_conditions.
 
+    See Also
+    --------
+    cka_similarity : The plain estimate.
+
     Notes
     -----
     Invariant to: rotation, reflection, translation, isotropic scaling.
@@ -186,6 +195,15 @@ def debiased_cka_similarity(X: np.ndarray, Y: np.ndarray) -> xr.Dataset:
     References
     ----------
     Song, Smola, Gretton, Bedo & Borgwardt, JMLR 13 (2012) (unbiased HSIC).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(20, 5))
+    >>> Q, _ = np.linalg.qr(rng.normal(size=(5, 5)))
+    >>> Y = X @ Q  # a rotation of X
+    >>> debiased_cka_similarity(X, Y)["debiased_cka_similarity"].item()
+    0.99...
     """
     value = _cka(X, Y, debiased=True, caller="debiased_cka_similarity")
     return _result("debiased_cka_similarity", value, n_conditions=np.shape(X)[0])
@@ -301,6 +319,20 @@ def rdm(
     xarray.DataArray of shape (n_conditions, n_conditions)
         Dims ``condition`` and ``condition_``, coords the sorted condition labels (or row
         indices), attrs ``metric``.
+
+    See Also
+    --------
+    compare_rdms : Compare two RDMs.
+    rsa_similarity : Both steps in one call.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> labels = np.repeat([0, 1, 2], 10)
+    >>> points = rng.normal(size=(30, 20)) + 3 * np.eye(20)[labels]
+    >>> d = rdm(points, labels)
+    >>> d.dims, d.shape
+    (('condition', 'condition_'), (3, 3))
     """
     points = _as_matrix(points, "points")
     if metric not in RDM_METRICS:
@@ -375,6 +407,20 @@ def compare_rdms(rdm_x: object, rdm_y: object, *, method: str = "spearman") -> f
     -------
     float
         In [-1, 1]; 1 for RDMs with the same ordering of dissimilarities.
+
+    See Also
+    --------
+    rdm : Build an RDM.
+    rsa_similarity : Both steps in one call.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> labels = np.repeat([0, 1, 2], 10)
+    >>> points = rng.normal(size=(30, 20)) + 3 * np.eye(20)[labels]
+    >>> d = rdm(points, labels)
+    >>> compare_rdms(d, d)
+    1.0
     """
     a, b = np.asarray(rdm_x, dtype=float), np.asarray(rdm_y, dtype=float)
     if a.ndim != 2 or a.shape[0] != a.shape[1] or a.shape != b.shape:
@@ -434,6 +480,11 @@ def rsa_similarity(
         identically) and ``rsa_similarity_sem`` (NaN). attrs: estimator, neurogeom_version,
         n_conditions, metric, method, noise.
 
+    See Also
+    --------
+    rdm : The dissimilarity matrices compared.
+    cka_similarity : Similarity without condition labels.
+
     Notes
     -----
     Invariant to: isotropic scaling, permutation of units.
@@ -450,6 +501,14 @@ def rsa_similarity(
     Kriegeskorte, Mur & Bandettini, Front. Syst. Neurosci. 2, 4 (2008).
     Nili et al., PLoS Comput. Biol. 10, e1003553 (2014).
     Walther et al., NeuroImage 137, 188-200 (2016) (crossnobis).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> labels = np.repeat([0, 1, 2], 10)
+    >>> points = rng.normal(size=(30, 20)) + 3 * np.eye(20)[labels]
+    >>> rsa_similarity(points, 2 * points + 1, labels=labels)["rsa_similarity"].item()
+    1.0
     """
     X, Y = _pair(X, Y, "rsa_similarity", min_rows=3)
     rx = rdm(X, labels, metric=metric, splits=splits, noise=noise)
@@ -497,6 +556,11 @@ class ProcrustesDistance:
     mean_x_, mean_y_ : ndarray
         Column means removed at fit time.
 
+    See Also
+    --------
+    procrustes_distance : The distance in one call.
+    angular_shape_distance : The angular score as a function.
+
     Notes
     -----
     Invariant to: rotation, reflection, translation, isotropic scaling.
@@ -509,6 +573,15 @@ class ProcrustesDistance:
     ----------
     Williams, Kunz, Kornblith & Linderman, "Generalized shape metrics on neural
     representations", NeurIPS 2021.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(20, 5))
+    >>> Q, _ = np.linalg.qr(rng.normal(size=(5, 5)))
+    >>> Y = X @ Q  # a rotation of X
+    >>> round(ProcrustesDistance().fit(X, Y).score(X, Y), 6)
+    0.0
     """
 
     def __init__(self, *, score_method: str = "angular", center: bool = True) -> None:
@@ -542,21 +615,99 @@ class ProcrustesDistance:
         return Xc, Yc
 
     def fit(self, X: np.ndarray, Y: np.ndarray) -> ProcrustesDistance:
-        """Learn the alignment of ``X`` (n, p) onto ``Y`` (n, q); returns self."""
+        """Learn the alignment of ``X`` (n, p) onto ``Y`` (n, q); returns self.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, p)
+            Responses of the first system, one row per stimulus or trial.
+        Y : ndarray of shape (n_samples, q)
+            Responses of the second system, the same rows.
+
+        Returns
+        -------
+        ProcrustesDistance
+            ``self``, fitted.
+
+        See Also
+        --------
+        score : The distance under the fitted alignment.
+
+        Examples
+        --------
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(20, 5))
+        >>> Q, _ = np.linalg.qr(rng.normal(size=(5, 5)))
+        >>> Y = X @ Q  # a rotation of X
+        >>> ProcrustesDistance().fit(X, Y).transform(X).shape
+        (20, 5)
+        """
         Xc, Yc = self._prepare(X, Y, fit=True)
         U, _, Vt = np.linalg.svd(Xc.T @ Yc)
         self.rotation_ = U @ Vt
         return self
 
     def transform(self, X: np.ndarray) -> np.ndarray:
-        """``X`` centred, padded and rotated onto ``Y``'s frame (not normalised)."""
+        """``X`` centred, padded and rotated onto ``Y``'s frame (not normalised).
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, p)
+            Responses of the first system.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, max(p, q))
+            ``X`` in ``Y``'s frame.
+
+        See Also
+        --------
+        fit : Learns the alignment.
+
+        Examples
+        --------
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(20, 5))
+        >>> Q, _ = np.linalg.qr(rng.normal(size=(5, 5)))
+        >>> Y = X @ Q  # a rotation of X
+        >>> metric = ProcrustesDistance(center=False).fit(X, Y)
+        >>> np.allclose(metric.transform(X), Y)
+        True
+        """
         if not hasattr(self, "rotation_"):
             raise ValueError("This ProcrustesDistance is not fitted yet; call fit(X, Y) first.")
         X = _as_matrix(X, "X", min_rows=1, caller="ProcrustesDistance.transform")
         return _pad(X - self.mean_x_, self.n_features_) @ self.rotation_
 
     def score(self, X: np.ndarray, Y: np.ndarray) -> float:
-        """Distance between ``X`` and ``Y`` under the fitted alignment."""
+        """Distance between ``X`` and ``Y`` under the fitted alignment.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, p)
+            Responses of the first system, one row per stimulus or trial.
+        Y : ndarray of shape (n_samples, q)
+            Responses of the second system, the same rows.
+
+        Returns
+        -------
+        float
+            The distance: 0 for the same shape, larger for more different.
+
+        See Also
+        --------
+        fit_score : Fit and score the same rows.
+
+        Examples
+        --------
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(20, 5))
+        >>> Q, _ = np.linalg.qr(rng.normal(size=(5, 5)))
+        >>> Y = X @ Q  # a rotation of X
+        >>> metric = ProcrustesDistance().fit(X, Y)
+        >>> round(metric.score(X, Y), 6)
+        0.0
+        """
         if not hasattr(self, "rotation_"):
             raise ValueError("This ProcrustesDistance is not fitted yet; call fit(X, Y) first.")
         Xc, Yc = self._prepare(X, Y, fit=False)
@@ -567,7 +718,33 @@ class ProcrustesDistance:
         return float(np.arccos(np.clip(cos, -1.0, 1.0)))
 
     def fit_score(self, X: np.ndarray, Y: np.ndarray) -> float:
-        """Fit on ``X, Y`` and score the same rows."""
+        """Fit on ``X, Y`` and score the same rows.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, p)
+            Responses of the first system, one row per stimulus or trial.
+        Y : ndarray of shape (n_samples, q)
+            Responses of the second system, the same rows.
+
+        Returns
+        -------
+        float
+            The distance after fitting on the same rows.
+
+        See Also
+        --------
+        score : Score rows other than those fitted on.
+
+        Examples
+        --------
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(20, 5))
+        >>> Q, _ = np.linalg.qr(rng.normal(size=(5, 5)))
+        >>> Y = X @ Q  # a rotation of X
+        >>> round(ProcrustesDistance().fit_score(X, Y), 6)
+        0.0
+        """
         return self.fit(X, Y).score(X, Y)
 
 
@@ -600,12 +777,26 @@ def angular_shape_distance(X: np.ndarray, Y: np.ndarray, *, center: bool = True)
         ``angular_shape_distance_sem`` (NaN). attrs: estimator, neurogeom_version,
         n_conditions, center.
 
+    See Also
+    --------
+    procrustes_distance : The Euclidean version.
+    ProcrustesDistance : Fit on some rows, score others.
+
     Notes
     -----
     Invariant to: rotation, reflection, translation, isotropic scaling.
     Direction: larger_is_less_similar (0 = identical up to the invariances).
 
     A metric: symmetric and satisfies the triangle inequality (Williams et al. 2021).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(20, 5))
+    >>> Q, _ = np.linalg.qr(rng.normal(size=(5, 5)))
+    >>> Y = X @ Q  # a rotation of X
+    >>> round(angular_shape_distance(X, Y)["angular_shape_distance"].item(), 6)
+    0.0
     """
     value = ProcrustesDistance(score_method="angular", center=center).fit_score(X, Y)
     return _result("angular_shape_distance", value, n_conditions=np.shape(X)[0], center=center)
@@ -637,12 +828,26 @@ def procrustes_distance(X: np.ndarray, Y: np.ndarray, *, center: bool = True) ->
         rotation/reflection/translation) and ``procrustes_distance_sem`` (NaN). attrs:
         estimator, neurogeom_version, n_conditions, center.
 
+    See Also
+    --------
+    angular_shape_distance : The angular version.
+    ProcrustesDistance : Fit on some rows, score others.
+
     Notes
     -----
     Invariant to: rotation, reflection, translation.
     Direction: larger_is_less_similar (0 = identical up to the invariances).
 
     A metric. Not invariant to scale: normalise first, or use :func:`angular_shape_distance`.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(20, 5))
+    >>> Q, _ = np.linalg.qr(rng.normal(size=(5, 5)))
+    >>> Y = X @ Q  # a rotation of X
+    >>> round(procrustes_distance(X, Y)["procrustes_distance"].item(), 6)
+    0.0
     """
     value = ProcrustesDistance(score_method="euclidean", center=center).fit_score(X, Y)
     return _result("procrustes_distance", value, n_conditions=np.shape(X)[0], center=center)
@@ -692,6 +897,10 @@ def decoding_accuracy(
         so it is a rough guide). attrs: estimator, neurogeom_version, n_splits, seed, C,
         n_classes.
 
+    See Also
+    --------
+    neurogeom.geometry.glue : Capacity of the same manifolds.
+
     Notes
     -----
     Invariant to: translation, permutation of units.
@@ -699,6 +908,14 @@ def decoding_accuracy(
 
     Standardisation makes it invariant to per-unit scaling too, but not to rotations (the L2
     penalty acts on standardised axes). Not a metric.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> labels = np.repeat([0, 1, 2], 10)
+    >>> points = rng.normal(size=(30, 20)) + 3 * np.eye(20)[labels]
+    >>> decoding_accuracy(points, labels)["decoding_accuracy"].item()
+    0.73...
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_score
@@ -758,6 +975,10 @@ def participation_ratio(
         for k orthogonal directions of equal variance), and ``participation_ratio_sem`` (NaN).
         attrs: estimator, neurogeom_version, of.
 
+    See Also
+    --------
+    neurogeom.geometry.glue : Manifold dimension from capacity theory.
+
     Notes
     -----
     Invariant to: rotation, reflection, translation, isotropic scaling.
@@ -767,6 +988,14 @@ def participation_ratio(
     ----------
     Gao et al., "A theory of multineuronal dimensionality, dynamics and measurement",
     bioRxiv 214262 (2017).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> labels = np.repeat([0, 1, 2], 10)
+    >>> points = rng.normal(size=(30, 20)) + 3 * np.eye(20)[labels]
+    >>> participation_ratio(points)["participation_ratio"].item()
+    10.17...
     """
     caller = "participation_ratio"
     of = _validate.choice(of, "of", ("points", "centroids"), caller)

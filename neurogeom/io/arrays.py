@@ -99,6 +99,12 @@ def from_array(
         If a dim name is unknown or repeated, ``dims`` does not match ``data``'s axes, or a coord
         vector has the wrong length (the message names the coord and both lengths).
 
+    See Also
+    --------
+    from_unit_trials : Units recorded on separate trials.
+    neurogeom.population.make_population : The builder this calls (``dims`` in contract order).
+    neurogeom.read_nwb : Read a tensor from an NWB file.
+
     Examples
     --------
     >>> import numpy as np
@@ -232,10 +238,22 @@ def from_unit_trials(
         lists what it has), a task variable has the wrong length, units disagree on the time
         axis, unit ids repeat, or the default ``n_trials`` would be below the floor.
 
+    See Also
+    --------
+    read_mat : Reads the per-unit structs from a ``.mat`` file.
+    neurogeom.population.pool : The resampling used to join the units.
+    from_array : Units recorded together.
+
     Examples
     --------
-    >>> raw = read_mat("mante_units.mat")  # doctest: +SKIP
-    >>> pop = from_unit_trials(raw["units"], by=["context", "stim_dir"])  # doctest: +SKIP
+    Three units, each with its own 20 trials of two time bins:
+
+    >>> rng = np.random.default_rng(0)
+    >>> units = [{"response": rng.poisson(3.0, (20, 2)), "time": [0.0, 0.1],
+    ...           "task_variable": {"context": np.tile([0, 1], 10)}} for _ in range(3)]
+    >>> pop = from_unit_trials(units, by="context")
+    >>> dict(pop.sizes)
+    {'trial': 20, 'time': 2, 'unit': 3}
     """
     if isinstance(units, Mapping):
         units = [units]
@@ -434,6 +452,23 @@ def read_mat(path: str | os.PathLike) -> dict[str, Any]:
     dict
         Variable name -> value, structs as dicts and cell arrays as lists/arrays
         (``scipy.io.loadmat(..., simplify_cells=True)``), without the ``__header__`` entries.
+
+    See Also
+    --------
+    from_unit_trials : Per-unit trial structs to a tensor.
+    read_golub : A ``.mat`` layout read straight into a tensor.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> import scipy.io
+    >>> path = f"{tmp.name}/rates.mat"
+    >>> scipy.io.savemat(path, {"rates": np.arange(6.0).reshape(2, 3), "meta": {"area": "PFC"}})
+    >>> raw = read_mat(path)
+    >>> sorted(raw), raw["rates"].shape, raw["meta"]
+    (['meta', 'rates'], (2, 3), {'area': 'PFC'})
+    >>> tmp.cleanup()
     """
 
     path = Path(path)
@@ -476,9 +511,32 @@ def read_golub(path: str | os.PathLike) -> xr.DataArray:
         (0..7) and ``sample`` (index within the condition); unit ids 0..85. The per-sample
         cursor-to-target direction and factor activity stay in the file (:func:`read_mat`).
 
+    See Also
+    --------
+    read_mat : The reader under this one.
+    from_array : Build a tensor from any array.
+
     References
     ----------
     Golub MD et al. (2018) Learning by neural reassociation. Nat Neurosci 21:607-616.
+
+    Examples
+    --------
+    A file of the same layout, 5 units and 4 samples for each of 8 directions:
+
+    >>> import tempfile
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> import scipy.io
+    >>> rng = np.random.default_rng(0)
+    >>> clouds = {"spikes": [rng.poisson(2.0, (5, 4)) for _ in range(8)],
+    ...           "angles": np.arange(0, 360, 45)}
+    >>> path = f"{tmp.name}/exampleData.mat"
+    >>> scipy.io.savemat(path, {"beforeLearning": {"clouds": clouds},
+    ...                         "afterLearning": {"clouds": clouds}})
+    >>> pop = read_golub(path)
+    >>> dict(pop.sizes), pop["label"].values.tolist()
+    ({'stage': 2, 'trial': 32, 'unit': 5}, ['before', 'after'])
+    >>> tmp.cleanup()
     """
     raw = read_mat(path)
     missing = [s for s in GOLUB_STAGES if s not in raw]

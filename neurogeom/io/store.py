@@ -147,6 +147,25 @@ def save(
     -------
     pathlib.Path
         The written path.
+
+    See Also
+    --------
+    load : Read it back.
+    read_provenance : The provenance attrs of a stored file.
+
+    Examples
+    --------
+    >>> from neurogeom.population import make_population
+    >>> pop = make_population(np.ones((4, 2)), dims=("trial", "unit"), quantity="rate_hz",
+    ...                       trial_coords={"choice": [0, 1, 0, 1]})
+    >>> import tempfile
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = save(pop, f"{tmp.name}/pop.nc")
+    >>> path.name
+    'pop.nc'
+    >>> load(path).equals(pop)
+    True
+    >>> tmp.cleanup()
     """
     if not isinstance(obj, xr.DataArray | xr.Dataset):
         raise TypeError(
@@ -243,6 +262,23 @@ def load(path: str | os.PathLike, *, format: str | None = None) -> xr.DataArray 
     -------
     xarray.DataArray or xarray.Dataset
         Loaded into memory (the file is closed). Provenance is in ``obj.encoding["provenance"]``.
+
+    See Also
+    --------
+    save : Store a tensor or result.
+    read_provenance : Only the provenance attrs.
+
+    Examples
+    --------
+    >>> from neurogeom.population import make_population
+    >>> pop = make_population(np.ones((4, 2)), dims=("trial", "unit"), quantity="rate_hz",
+    ...                       trial_coords={"choice": [0, 1, 0, 1]})
+    >>> import tempfile
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> back = load(save(pop, f"{tmp.name}/pop.zarr"))
+    >>> back.dims, back.attrs["quantity"]
+    (('trial', 'unit'), 'rate_hz')
+    >>> tmp.cleanup()
     """
     path = Path(path)
     with _open(path, format) as ds:
@@ -282,5 +318,36 @@ def _written_by_neurogeom(path: str | os.PathLike) -> bool:
 
 
 def read_provenance(path: str | os.PathLike, *, format: str | None = None) -> dict[str, Any]:
-    """Provenance attributes of a stored result: neurogeom version, creation time, source."""
+    """Provenance attributes of a stored result: neurogeom version, creation time, source.
+
+    Parameters
+    ----------
+    path : path
+        A ``*.nc`` file or ``*.zarr`` store written by :func:`save`.
+    format : {"netcdf", "zarr"}, optional
+        Overrides the suffix.
+
+    Returns
+    -------
+    dict of str to Any
+        ``neurogeom_version``, ``created_utc``, ``provenance_source`` and any other
+        ``provenance_*`` attrs.
+
+    See Also
+    --------
+    save : Writes the provenance.
+    load : The whole object.
+
+    Examples
+    --------
+    >>> from neurogeom.population import make_population
+    >>> pop = make_population(np.ones((4, 2)), dims=("trial", "unit"), quantity="rate_hz",
+    ...                       trial_coords={"choice": [0, 1, 0, 1]})
+    >>> import tempfile
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = save(pop, f"{tmp.name}/pop.nc", source="example")
+    >>> read_provenance(path)["provenance_source"]
+    'example'
+    >>> tmp.cleanup()
+    """
     return dict(load(path, format=format).encoding["provenance"])
