@@ -82,7 +82,23 @@ _TASKS: dict[str, _TaskInfo] = {
 
 
 def supported_tasks() -> list[str]:
-    """Names of the neurogym tasks that :func:`build_trial_bank` can label."""
+    """Names of the neurogym tasks that :func:`build_trial_bank` can label.
+
+    Returns
+    -------
+    list of str
+        The task names, sorted.
+
+    See Also
+    --------
+    build_trial_bank : labelled trials of one task.
+    make_env : the neurogym env of one task.
+
+    Examples
+    --------
+    >>> "PerceptualDecisionMaking-v0" in supported_tasks()
+    True
+    """
     return sorted(_TASKS)
 
 
@@ -107,7 +123,31 @@ def _task_condition_keys(name: str) -> tuple[str, ...]:
 
 
 def make_env(name: str, **kwargs: Any) -> Any:
-    """Make a neurogym env by name (gymnasium warnings silenced) and return the wrapped env."""
+    """Make a neurogym env by name (gymnasium warnings silenced) and return the wrapped env.
+
+    Parameters
+    ----------
+    name : str
+        A task of :func:`supported_tasks`.
+    **kwargs
+        Keyword arguments of the neurogym task (``dt=20``).
+
+    Returns
+    -------
+    gymnasium.Env
+        The wrapped neurogym env.
+
+    See Also
+    --------
+    build_trial_bank : labelled trials of the task.
+    supported_tasks : the task names.
+
+    Examples
+    --------
+    >>> env = make_env("PerceptualDecisionMaking-v0")
+    >>> env.observation_space.shape
+    (3,)
+    """
     _check_task(name)
     import neurogym as ngym
 
@@ -243,7 +283,7 @@ def _labels(name: str, trial: dict, task: Any, source: Any) -> dict[str, Any]:
 class TrialBank:
     """A fixed set of labelled trials of one task, padded at the end to a common length.
 
-    Attributes
+    Parameters
     ----------
     task : str
         neurogym task name.
@@ -267,6 +307,18 @@ class TrialBank:
         Channel names (outputs: action 0 is fixation).
     decision_period : str
         The period that counts as the response.
+
+    See Also
+    --------
+    build_trial_bank : builds one from a task.
+    ideal_observer : the bank's best choices.
+
+    Examples
+    --------
+    >>> from neurogeom.tasks import build_trial_bank
+    >>> bank = build_trial_bank("PerceptualDecisionMaking-v0", 8, seed=0)
+    >>> bank.inputs.shape[0], bank.targets.shape[0], len(bank.conditions)
+    (8, 8, 8)
     """
 
     task: str
@@ -304,7 +356,30 @@ class TrialBank:
         return np.arange(self.n_time)[None, :] < self.lengths[:, None]
 
     def period_mask(self, period: str) -> np.ndarray:
-        """Boolean (n_trial, n_time): True on the steps of ``period``."""
+        """Boolean (n_trial, n_time): True on the steps of ``period``.
+
+        Parameters
+        ----------
+        period : str
+            A period of the task (``"stimulus"``, ``"decision"``...).
+
+        Returns
+        -------
+        ndarray of shape (n_trial, n_time), bool
+            True on the steps of ``period``.
+
+        See Also
+        --------
+        TrialBank.aligned : arrays aligned on a period's edge.
+
+        Examples
+        --------
+        >>> from neurogeom.tasks import build_trial_bank
+        >>> bank = build_trial_bank("PerceptualDecisionMaking-v0", 8, seed=0)
+        >>> mask = bank.period_mask("stimulus")
+        >>> mask.shape == bank.targets.shape, bool(mask.any())
+        (True, True)
+        """
         start, end = self._bounds(period)
         t = np.arange(self.n_time)[None, :]
         return (t >= start[:, None]) & (t < end[:, None])
@@ -343,6 +418,18 @@ class TrialBank:
             post-event step over trials; NaN outside each trial.
         time_s : ndarray of shape (n_time_aligned,)
             Seconds of each step's start relative to the event.
+
+        See Also
+        --------
+        TrialBank.period_mask : the steps of a period.
+
+        Examples
+        --------
+        >>> from neurogeom.tasks import build_trial_bank
+        >>> bank = build_trial_bank("PerceptualDecisionMaking-v0", 8, seed=0)
+        >>> values, t = bank.aligned(bank.inputs, "decision")
+        >>> values.shape[0], float(t[-1])
+        (8, 0.0)
         """
         if edge not in ("start", "end"):
             raise ValueError(f"edge must be 'start' or 'end'; got {edge!r}")
@@ -372,7 +459,26 @@ class TrialBank:
         return int(self.inputs.nbytes + self.targets.nbytes + self.lengths.nbytes + tables)
 
     def copy(self) -> TrialBank:
-        """A copy with its own arrays and tables (changing one leaves the other as it was)."""
+        """A copy with its own arrays and tables (changing one leaves the other as it was).
+
+        Returns
+        -------
+        TrialBank
+            The copy.
+
+        See Also
+        --------
+        TrialBank.subset : a copy of some trials.
+
+        Examples
+        --------
+        >>> from neurogeom.tasks import build_trial_bank
+        >>> bank = build_trial_bank("PerceptualDecisionMaking-v0", 8, seed=0)
+        >>> other = bank.copy()
+        >>> other.inputs[:] = 0
+        >>> bool(bank.inputs.any())
+        True
+        """
         return dataclasses.replace(
             self,
             env_kwargs=copy.deepcopy(self.env_kwargs),
@@ -384,7 +490,29 @@ class TrialBank:
         )
 
     def subset(self, index: Sequence[int] | np.ndarray) -> TrialBank:
-        """The trials at ``index`` (trimmed to their own longest trial)."""
+        """The trials at ``index`` (trimmed to their own longest trial).
+
+        Parameters
+        ----------
+        index : sequence of int or ndarray
+            Trial positions.
+
+        Returns
+        -------
+        TrialBank
+            The trials at ``index``, in that order.
+
+        See Also
+        --------
+        TrialBank.copy : a copy of every trial.
+
+        Examples
+        --------
+        >>> from neurogeom.tasks import build_trial_bank
+        >>> bank = build_trial_bank("PerceptualDecisionMaking-v0", 8, seed=0)
+        >>> bank.subset([0, 3]).inputs.shape[0]
+        2
+        """
         idx = np.asarray(index)
         t_max = int(self.lengths[idx].max()) if len(idx) else 0
         return TrialBank(
@@ -462,6 +590,17 @@ def build_trial_bank(
     A bank is a function of these arguments, so banks built in a process are kept (the most recently
     used, up to 256 MiB) and asked-for again they are copied rather than rebuilt: the runs of a sweep
     over network settings share their banks. Each call returns its own copy.
+
+    See Also
+    --------
+    supported_tasks : the task names.
+    TrialBank : the result.
+
+    Examples
+    --------
+    >>> bank = build_trial_bank("PerceptualDecisionMaking-v0", 8, seed=0)
+    >>> bank.task, bank.inputs.shape[0]
+    ('PerceptualDecisionMaking-v0', 8)
     """
     info = _check_task(task)
     if int(n_trials) < 1:
@@ -595,10 +734,28 @@ def ideal_observer(bank: TrialBank) -> np.ndarray:
     noise of equal variance this is the optimal decision. ``PerceptualDecisionMaking-v0`` likewise
     with its single modality.
 
+    Parameters
+    ----------
+    bank : TrialBank
+        Trials of ``PerceptualDecisionMaking-v0`` or ``ContextDecisionMaking-v0``.
+
     Returns
     -------
     ndarray of shape (n_trial,), int
         The chosen action (1 or 2).
+
+    See Also
+    --------
+    build_trial_bank : the trials.
+    neurogeom.models.predict_choices : a network's choices on a bank.
+
+    Examples
+    --------
+    >>> from neurogeom.tasks import build_trial_bank
+    >>> bank = build_trial_bank("PerceptualDecisionMaking-v0", 8, seed=0)
+    >>> choices = ideal_observer(bank)
+    >>> choices.shape, set(choices.tolist()) <= {1, 2}
+    ((8,), True)
     """
     stim = bank.period_mask("stimulus")[..., None]
     names = list(bank.input_names)

@@ -26,6 +26,20 @@ GLUE_MEASURES: tuple[str, ...] = (
 def log_time(step: Any) -> np.ndarray:
     """Log training time ``log10(1 + step)`` (step 0 at 0), shape of ``step``.
 
+    Parameters
+    ----------
+    step : array_like
+        Training steps (>= 0), any shape.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``log10(1 + step)``, float, the shape of ``step``.
+
+    See Also
+    --------
+    normalise_measures : measures on this axis.
+
     Examples
     --------
     >>> log_time([0, 9, 99]).tolist()
@@ -104,6 +118,21 @@ def normalise_measures(
         ``noise_sd`` (stage, measure): ``sqrt(sem**2 + resample_se**2)`` in the same units,
         ``minimum`` and ``range`` (measure) in the measure's own units; coords ``step`` and
         ``log_step`` (``log10(1 + step)``) on ``stage``, sorted by step.
+
+    See Also
+    --------
+    learning_stages : stage boundaries from these measures.
+    log_time : the time axis.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> traj = xr.Dataset({"capacity": ("stage", [0.2, 0.6, 1.0]),
+    ...                     "capacity_sem": ("stage", [0.0, 0.0, 0.0])},
+    ...                    coords={"step": ("stage", [0, 9, 99])})
+    >>> norm = normalise_measures(traj, ["capacity"])
+    >>> norm.normalised.sel(measure="capacity").values.round(6).tolist()
+    [0.0, 0.5, 1.0]
     """
     traj = ordered(trajectory, time_window)
     missing = [m for m in measures if m not in traj]

@@ -69,6 +69,11 @@ def compare_cohorts(
         ``animal_closest``. 0-d ``closest`` (the configuration of least distance). attrs:
         distance (the rule), outputs, n_boot, n_perm, seed.
 
+    See Also
+    --------
+    compare_trajectories : one trajectory against another.
+    hierarchical_bootstrap : intervals over subjects and trials.
+
     Examples
     --------
     >>> g = np.linspace(0, 1, 6)

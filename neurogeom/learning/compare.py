@@ -108,10 +108,21 @@ def match_conditions(
         labels onto one brain label; a label of ``by``
         missing from either tensor; no shared value of a label.
 
+    See Also
+    --------
+    compare_representations : the pair measures on matched tensors.
+    neurogeom.population.average : condition averages.
+
     Examples
     --------
-    >>> b, m = match_conditions(brain, model, by="choice",
-    ...                         mapping={"ground_truth": "choice"})  # doctest: +SKIP
+    >>> import numpy as np, neurogeom as ng
+    >>> brain = ng.make_population(np.ones((4, 3)), dims=("trial", "unit"), quantity="rate_hz",
+    ...                            trial_coords={"choice": [0, 1, 2, 0]})
+    >>> model = ng.make_population(np.ones((4, 5)), dims=("trial", "unit"), quantity="rnn_state",
+    ...                            trial_coords={"ground_truth": [0, 1, 1, 3]})
+    >>> b, m = match_conditions(brain, model, by="choice", mapping={"ground_truth": "choice"})
+    >>> b.choice.values.tolist(), m.choice.values.tolist()
+    ([0, 1, 0], [0, 1, 1])
     """
     validate(brain), validate(model)
     by_t = label_names(by)
@@ -168,6 +179,22 @@ def learning_axis(
     ------
     ValueError
         No ``stage`` dim or one stage, an unknown kind or coord, or a constant coord.
+
+    See Also
+    --------
+    compare_trajectories : trajectories on this axis.
+    compare_representations : stages matched on this axis.
+
+    Examples
+    --------
+    >>> import numpy as np, neurogeom as ng
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.repeat([0, 1, 2], 8)  # 3 conditions x 8 trials
+    >>> x = rng.normal(size=(3, 24, 10)) + 2 * np.arange(3)[:, None, None] * np.eye(10)[y]
+    >>> pop = ng.make_population(x, dims=("stage", "trial", "unit"), quantity="rate_hz",
+    ...                           trial_coords={"choice": y}, stage=[0, 1, 2])
+    >>> learning_axis(pop).values.tolist()
+    [0.0, 0.5, 1.0]
     """
     if obj.sizes.get("stage", 0) < 2:
         raise ValueError("a learning axis needs a 'stage' dim with at least 2 stages.")
@@ -257,6 +284,20 @@ def compare_trajectories(
         ``correlation_p_value`` (one-sided, large correlation), ``rms_distance`` (units of the
         output), ``rms_distance_p_value`` (one-sided, small distance), ``correlation_null_mean``,
         ``rms_distance_null_mean``. attrs: kind, n_grid, n_perm, seed.
+
+    See Also
+    --------
+    learning_axis : the common [0, 1] axis.
+    compare_cohorts : a cohort of subjects against another.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> a = xr.Dataset({"capacity": ("stage", [0.2, 0.4, 0.8])})
+    >>> b = xr.Dataset({"capacity": ("stage", [0.1, 0.3, 0.5, 0.9])})
+    >>> res = compare_trajectories(a, b, ["capacity"], n_perm=10)
+    >>> bool(res.correlation.sel(output="capacity") > 0.9)
+    True
     """
     checked = check_params("compare_trajectories", n_grid=n_grid, n_perm=n_perm, seed=seed)
     n_perm = checked["n_perm"]
@@ -405,6 +446,23 @@ def compare_representations(
     ------
     ValueError
         Conditions that differ between the tensors, or a measure that is not a pair measure.
+
+    See Also
+    --------
+    match_conditions : keep the conditions both tensors hold.
+    neurogeom.geometry.cka_similarity : the pair measure on arrays.
+
+    Examples
+    --------
+    >>> import numpy as np, neurogeom as ng
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.repeat([0, 1, 2], 8)  # 3 conditions x 8 trials
+    >>> x = rng.normal(size=(3, 24, 10)) + 2 * np.arange(3)[:, None, None] * np.eye(10)[y]
+    >>> pop = ng.make_population(x, dims=("stage", "trial", "unit"), quantity="rate_hz",
+    ...                           trial_coords={"choice": y}, stage=[0, 1, 2])
+    >>> res = compare_representations(pop, pop, by="choice")
+    >>> res.cka_similarity.dims, res.cka_similarity.values.round(6).tolist()
+    (('stage_a',), [1.0, 1.0, 1.0])
     """
     by_t = label_names(by)
     chosen = [get_measure(m) for m in measures]
@@ -524,6 +582,11 @@ def compare_strategy_paths(
     ValueError
         A trajectory without radius and dimension at two or more stages (e.g. at the floor,
         where they are NaN).
+
+    See Also
+    --------
+    strategy_path : one trajectory's path in the radius-dimension plane.
+    compare_strategies : two paths' headings and area between.
 
     Examples
     --------

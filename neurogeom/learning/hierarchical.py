@@ -51,6 +51,10 @@ def expanded_confidence(n_subjects: int, confidence: float = 0.95) -> float:
     float
         The percentile level, in [confidence, 1).
 
+    See Also
+    --------
+    hierarchical_bootstrap : the interval it widens.
+
     Examples
     --------
     >>> round(expanded_confidence(20), 4)

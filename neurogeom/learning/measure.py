@@ -459,10 +459,22 @@ def measure_geometry(
         (``mftma_capacity``); their attrs are prefixed likewise. attrs: the estimator's
         provenance, plus by, within, split, measures, over, window_s and the parent seed.
 
+    See Also
+    --------
+    trajectory : the same with errors and a null.
+    neurogeom.geometry.get_measure : the registry of measures.
+
     Examples
     --------
-    >>> ds = measure_geometry(pop, by="choice", measures=("mftma", "participation_ratio"))  # doctest: +SKIP
-    >>> ds.capacity.plot(x="step")  # doctest: +SKIP
+    >>> import numpy as np, neurogeom as ng
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.repeat([0, 1, 2], 8)  # 3 conditions x 8 trials
+    >>> x = rng.normal(size=(3, 24, 10)) + 2 * np.arange(3)[:, None, None] * np.eye(10)[y]
+    >>> pop = ng.make_population(x, dims=("stage", "trial", "unit"), quantity="rate_hz",
+    ...                           trial_coords={"choice": y}, stage=[0, 1, 2])
+    >>> ds = measure_geometry(pop, by="choice", n_t=20)
+    >>> ds.capacity.dims, bool(ds.capacity[2] > ds.capacity[0])
+    (('stage',), True)
     """
     if not isinstance(pop, xr.DataArray):
         raise TypeError(

@@ -138,6 +138,11 @@ def zscore(pop: xr.DataArray, dim: str = "trial", within_stage: bool = True) -> 
     ValueError
         If ``dim`` is not a dim of the tensor, or is ``unit`` or ``stage``.
 
+    See Also
+    --------
+    window_mean : average a time window first.
+    balance : equal trials per condition.
+
     Examples
     --------
     >>> import numpy as np, neurogeom
@@ -317,6 +322,11 @@ def balance(
         An unknown label, a manifold with fewer than 2 trials (a label with one trial), or
         ``n_points`` above the smallest count (the message names that manifold and stage).
 
+    See Also
+    --------
+    resample_pseudopopulation : matched pseudo-trials across sessions.
+    zscore : per-unit standardisation.
+
     Examples
     --------
     >>> import numpy as np, neurogeom
@@ -412,6 +422,23 @@ def resample_pseudopopulation(
     ------
     ValueError
         As :func:`neurogeom.population.pool`, or sessions with different stages.
+
+    See Also
+    --------
+    neurogeom.population.pool : the pooling of one draw.
+    balance : equal trials per condition.
+
+    Examples
+    --------
+    >>> import numpy as np, neurogeom as ng
+    >>> def session(n_units, seed):
+    ...     x = np.random.default_rng(seed).normal(size=(6, n_units))
+    ...     return ng.make_population(x, dims=("trial", "unit"), quantity="rate_hz",
+    ...                               trial_coords={"choice": [0, 1] * 3},
+    ...                               unit=[f"s{seed}u{i}" for i in range(n_units)])
+    >>> pseudo = resample_pseudopopulation([session(3, 0), session(2, 1)], by="choice")
+    >>> dict(pseudo.sizes)
+    {'trial': 6, 'unit': 5}
     """
     pops = list(pops)
     if not pops:

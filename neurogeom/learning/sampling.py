@@ -144,6 +144,11 @@ def capacity_vs_m(
         capacity on log M, always reported). attrs: form, determined (0/1), reason,
         n_draws, seed, the glue options.
 
+    See Also
+    --------
+    neurogeom.geometry.capacity.glue : the capacity at one number of points.
+    study_geometry : a study's floor of points per manifold.
+
     Examples
     --------
     >>> rng = np.random.default_rng(0)

@@ -45,6 +45,21 @@ def stack_sessions(pops: Mapping[str, xr.DataArray]) -> xr.DataArray:
     -----
     UserWarning
         A trial label that some sessions lack (it is dropped), naming the label and sessions.
+
+    See Also
+    --------
+    trajectory : the measures over the stacked stages.
+    resample_pseudopopulation : sessions with different units.
+
+    Examples
+    --------
+    >>> import numpy as np, neurogeom as ng
+    >>> def session(n_trials):
+    ...     return ng.make_population(np.ones((n_trials, 4)), dims=("trial", "unit"),
+    ...                               quantity="rate_hz", trial_coords={"choice": [0, 1] * (n_trials // 2)})
+    >>> pop = stack_sessions({"naive": session(4), "expert": session(6)})
+    >>> dict(pop.sizes), pop.label.values.tolist()
+    ({'stage': 2, 'trial': 10, 'unit': 4}, ['naive', 'expert'])
     """
     if not isinstance(pops, Mapping):
         raise TypeError(

@@ -170,6 +170,11 @@ def learning_stages(
     ValueError
         Fewer than 3 stages, a missing measure, no error bars, a bad ``replicates``.
 
+    See Also
+    --------
+    normalise_measures : the normalised measures it segments.
+    trajectory : the measures along training.
+
     Examples
     --------
     >>> step = np.arange(12)

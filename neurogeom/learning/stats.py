@@ -85,6 +85,11 @@ def percentile_ci(
         The ``(1 - confidence) / 2`` and ``(1 + confidence) / 2`` quantiles of the replicates, in
         the units of the statistic; NaN where every replicate is NaN.
 
+    See Also
+    --------
+    permutation_p_value : the p-value of a null.
+    hierarchical_bootstrap : intervals over subjects.
+
     Examples
     --------
     >>> low, high = percentile_ci(np.arange(101.0), confidence=0.9)
@@ -171,6 +176,11 @@ def permutation_p_value(observed: float, null: ArrayLike, *, exact: bool = False
     float
         The p-value in (0, 1]; NaN when ``observed`` is not finite or no null replicate is.
 
+    See Also
+    --------
+    percentile_ci : an interval from replicates.
+    difference_test : a permutation test of a change.
+
     Examples
     --------
     >>> permutation_p_value(2.0, [0.5, -3.0, 1.0])
@@ -248,6 +258,11 @@ def difference_test(
     -----
     The permutation null holds the labels fixed, so it tests a change in the representation, not
     in how many trials each condition has. A p-value cannot be smaller than ``1 / (n_perm + 1)``.
+
+    See Also
+    --------
+    paired_difference : the test across subjects.
+    stage_difference : the test on a population tensor.
 
     Examples
     --------
@@ -367,6 +382,11 @@ def paired_difference(
         ``difference_ci_high``, ``p_value`` (0-d) and ``subject_difference`` (dim ``subject``);
         attrs ``estimator="paired_difference"``, ``n_boot``, ``n_perm``, ``seed``,
         ``confidence``, ``exact``, ``n_subjects``.
+
+    See Also
+    --------
+    difference_test : the test on (points, labels) arrays.
+    stage_difference : the test on population tensors.
 
     Examples
     --------

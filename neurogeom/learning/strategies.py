@@ -60,6 +60,11 @@ def strategy_path(
         (log10 R, log10 D) plane: 0 = R grows, 90 = D grows, +-180 = R shrinks, -90 = D shrinks) and
         ``move_length``. Stages with a NaN radius or dimension are dropped.
 
+    See Also
+    --------
+    compare_strategies : two paths compared.
+    trajectory : the radius and dimension along training.
+
     Examples
     --------
     >>> traj = xr.Dataset({"radius": ("stage", [2.0, 1.0]), "dimension": ("stage", [8.0, 8.0])})
@@ -145,6 +150,11 @@ def compare_strategies(
     -----
     Two paths with the same final capacity end on one contour; they differ in how the change of
     ``log alpha`` splits between radius and dimension, and in the area and distance between them.
+
+    See Also
+    --------
+    strategy_path : the path of one trajectory.
+    compare_strategy_paths : paths compared point by point.
 
     Examples
     --------

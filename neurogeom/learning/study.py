@@ -326,6 +326,11 @@ def study_geometry(
         its ``seed_used`` on the same points gives the same numbers there. attrs: measure, by,
         min_points, seed.
 
+    See Also
+    --------
+    study_trajectory : the study's trajectory with intervals.
+    measure_geometry : one tensor's measure at every stage.
+
     Examples
     --------
     >>> import neurogeom as ng
@@ -672,6 +677,11 @@ def study_stage_difference(
         A subject with fewer than two sessions, fewer than two subjects, sessions sharing no
         conditions, too few points.
 
+    See Also
+    --------
+    stage_difference : the same for one tensor or several.
+    study_geometry : the per-session values.
+
     Examples
     --------
     >>> import neurogeom as ng
@@ -778,6 +788,11 @@ def study_stages(
         of a new segment; NaN-padded); ``n_boundaries`` (subject); on ``consensus``:
         ``consensus_stage`` (median position of the subjects' boundaries there) and
         ``consensus_support`` (fraction of subjects). attrs: rule, tolerance.
+
+    See Also
+    --------
+    learning_stages : the stages of one trajectory.
+    study_trajectory : the trajectory it segments.
 
     Examples
     --------

@@ -425,8 +425,15 @@ def trajectory(
 
     Examples
     --------
-    >>> traj = trajectory(pop, by="choice", n_t=100, n_boot=10, n_perm=10)  # doctest: +SKIP
-    >>> traj.capacity.plot(x="step")  # doctest: +SKIP
+    >>> import numpy as np, neurogeom as ng
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.repeat([0, 1, 2], 8)  # 3 conditions x 8 trials
+    >>> x = rng.normal(size=(3, 24, 10)) + 2 * np.arange(3)[:, None, None] * np.eye(10)[y]
+    >>> pop = ng.make_population(x, dims=("stage", "trial", "unit"), quantity="rate_hz",
+    ...                           trial_coords={"choice": y}, stage=[0, 1, 2])
+    >>> traj = trajectory(pop, by="choice", n_boot=0, n_perm=0, n_t=20)
+    >>> traj.capacity.dims, bool(traj.capacity[2] > traj.capacity[0])
+    (('stage',), True)
     """
     if resample not in RESAMPLES:
         raise ValueError(f"resample must be one of {RESAMPLES}; got {resample!r}.")
@@ -650,6 +657,19 @@ def stage_difference(
     trajectory : the measure at every stage, with errors and a null.
     neurogeom.learning.stats.difference_test : the same question on plain (points, labels) arrays.
     neurogeom.learning.stats.paired_difference : the paired test on per-subject values.
+
+    Examples
+    --------
+    >>> import numpy as np, neurogeom as ng
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.repeat([0, 1, 2], 8)  # 3 conditions x 8 trials
+    >>> x = rng.normal(size=(3, 24, 10)) + 2 * np.arange(3)[:, None, None] * np.eye(10)[y]
+    >>> pop = ng.make_population(x, dims=("stage", "trial", "unit"), quantity="rate_hz",
+    ...                           trial_coords={"choice": y}, stage=[0, 1, 2])
+    >>> res = stage_difference(pop, by="choice", stages=(0, 2), measure="participation_ratio",
+    ...                        n_boot=10, n_perm=10)
+    >>> sorted(k for k in res.data_vars if k.startswith("difference"))
+    ['difference', 'difference_ci_high', 'difference_ci_low']
     """
     setup = _Setup(
         label_names(by), label_names(within), None, measure, window_s, n_jobs, measure_options

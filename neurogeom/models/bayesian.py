@@ -91,6 +91,11 @@ def gaussian_mixture(
     labels : ndarray of shape (n_classes * n_per_class,), int
         Classes 0..n_classes-1, in blocks.
 
+    See Also
+    --------
+    digits : a task of real images.
+    sample_posterior : a network sampled on them.
+
     Examples
     --------
     >>> x, labels = gaussian_mixture(3, 5, 4)
@@ -125,6 +130,11 @@ def digits(
     x : ndarray of shape (len(classes) * n_per_class, 64), float64
         Pixels z-scored over the chosen images (constant pixels set to 0).
     labels : ndarray of shape (len(classes) * n_per_class,), int
+
+    See Also
+    --------
+    gaussian_mixture : a synthetic task.
+    sample_posterior : a network sampled on them.
 
     Examples
     --------
@@ -200,7 +210,7 @@ def _classes(labels: object, n_rows: int) -> tuple[np.ndarray, int]:
 class PosteriorSamples:
     """Posterior samples of a one-hidden-layer network (from :func:`sample_posterior`).
 
-    Attributes
+    Parameters
     ----------
     hidden : ndarray of shape (n_chains, n_samples, n_points, n_units)
         Hidden activity phi(w_i . x / sqrt(n_inputs)) on the training inputs at every kept sample.
@@ -212,6 +222,18 @@ class PosteriorSamples:
     labels : ndarray of shape (n_points,)
     activation, scaling : str
     temperature, prior_scale, step_size : float
+
+    See Also
+    --------
+    sample_posterior : draws them.
+    neurogeom.geometry.coding_scheme : the coding scheme of their points.
+
+    Examples
+    --------
+    >>> x, y = gaussian_mixture(2, 10, 5)
+    >>> s = sample_posterior(x, y, activation="linear", n_units=20, n_steps=200, n_chains=2)
+    >>> s.points().shape
+    (20, 20)
     """
 
     hidden: np.ndarray
@@ -226,17 +248,59 @@ class PosteriorSamples:
     step_size: float
 
     def points(self, chain: int = 0, sample: int = -1) -> np.ndarray:
-        """Hidden activity of one posterior sample, (n_points, n_units): ``coding_scheme``'s input."""
+        """Hidden activity of one posterior sample, (n_points, n_units): ``coding_scheme``'s input.
+
+        Parameters
+        ----------
+        chain : int, default=0
+            The chain.
+        sample : int, default=-1
+            The sample of that chain (default: its last).
+
+        Returns
+        -------
+        ndarray of shape (n_points, n_units)
+            Hidden activity.
+
+        See Also
+        --------
+        PosteriorSamples.mean_predictor : the posterior mean output.
+
+        Examples
+        --------
+        >>> x, y = gaussian_mixture(2, 10, 5)
+        >>> s = sample_posterior(x, y, activation="linear", n_units=20, n_steps=200, n_chains=2)
+        >>> s.points(chain=1, sample=0).shape
+        (20, 20)
+        """
         return self.hidden[chain, sample]
 
     def mean_predictor(self, test: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean output and its sampling error (chains as independent replicates).
+
+        Parameters
+        ----------
+        test : bool, default=True
+            The test inputs' outputs (else the training inputs').
 
         Returns
         -------
         mean : ndarray of shape (n_test or n_points, n_classes)
         sem : ndarray of the same shape
             Standard deviation of the chain means over sqrt(n_chains) (NaN for one chain).
+
+        See Also
+        --------
+        kernel_predictor : the infinite-width prediction.
+        PosteriorSamples.accuracy : its training accuracy.
+
+        Examples
+        --------
+        >>> x, y = gaussian_mixture(2, 10, 5)
+        >>> s = sample_posterior(x, y, activation="linear", n_units=20, n_steps=200, n_chains=2)
+        >>> mean, sem = s.mean_predictor(test=False)
+        >>> mean.shape == sem.shape
+        True
         """
         out = self.test_outputs if test else self.outputs
         chain_means = out.mean(axis=1)
@@ -249,7 +313,24 @@ class PosteriorSamples:
         return chain_means.mean(axis=0), sem
 
     def accuracy(self) -> float:
-        """Training accuracy of the mean predictor (argmax of the outputs)."""
+        """Training accuracy of the mean predictor (argmax of the outputs).
+
+        Returns
+        -------
+        float
+            The fraction of training points classified correctly, in [0, 1].
+
+        See Also
+        --------
+        PosteriorSamples.mean_predictor : the predictor it scores.
+
+        Examples
+        --------
+        >>> x, y = gaussian_mixture(2, 10, 5)
+        >>> s = sample_posterior(x, y, activation="linear", n_units=20, n_steps=200, n_chains=2)
+        >>> 0.0 <= s.accuracy() <= 1.0
+        True
+        """
         mean, _ = self.mean_predictor(test=False)
         return float(np.mean(mean.argmax(axis=1) == self.labels))
 
@@ -441,6 +522,11 @@ def kernel_predictor(
     Returns
     -------
     ndarray of shape (n_test, n_classes)
+
+    See Also
+    --------
+    sample_posterior : the finite-width posterior.
+    PosteriorSamples.mean_predictor : its mean prediction.
 
     Examples
     --------

@@ -111,6 +111,29 @@ def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
 
     Raises ``FileNotFoundError`` when the file is missing and ``ValueError`` naming the file
     when it is truncated or damaged.
+
+    Parameters
+    ----------
+    path : str or Path
+        A checkpoint file (``.safetensors``).
+
+    Returns
+    -------
+    (tensors, metadata) : (dict of str to torch.Tensor, dict)
+        The weights by name, and the metadata (``step``...).
+
+    See Also
+    --------
+    list_checkpoints : the files of a run.
+    neurogeom.models.load_run_network : the network built from one.
+
+    Examples
+    --------
+    >>> import neurogeom
+    >>> run_dir = neurogeom.data.bundled_run()
+    >>> tensors, meta = load_checkpoint(list_checkpoints(run_dir)[0][1])
+    >>> meta["step"], "model.w_rec" in tensors
+    (0, True)
     """
     from safetensors import SafetensorError, safe_open
 
@@ -160,6 +183,28 @@ def list_checkpoints(run_dir: str | Path) -> list[tuple[int, Path]]:
     """(step, path) of every scheduled checkpoint in a run folder, by step.
 
     Raises ``FileNotFoundError`` when the folder or its checkpoints are missing.
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        A run folder.
+
+    Returns
+    -------
+    list of (int, pathlib.Path)
+        Step and file of each checkpoint, by step.
+
+    See Also
+    --------
+    load_checkpoint : reads one.
+    neurogeom.models.load_run_network : the network at a step.
+
+    Examples
+    --------
+    >>> import neurogeom
+    >>> run_dir = neurogeom.data.bundled_run()
+    >>> [step for step, _ in list_checkpoints(run_dir)][:3]
+    [0, 1, 2]
     """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():

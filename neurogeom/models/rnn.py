@@ -90,6 +90,17 @@ def truncate_rank(w: np.ndarray | torch.Tensor, rank: int) -> torch.Tensor:
     Returns
     -------
     torch.Tensor of shape (N, N), same dtype, rank exactly ``rank`` (for generic ``w``).
+
+    See Also
+    --------
+    CTRNN.recurrent_weight : the matrix it is applied to.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> w = truncate_rank(np.random.default_rng(0).normal(size=(6, 6)), 2)
+    >>> int(torch.linalg.matrix_rank(w))
+    2
     """
     w = torch.as_tensor(w)
     if not 1 <= rank <= min(w.shape):
@@ -118,6 +129,20 @@ class CTRNN(nn.Module):
     ----------
     w_in : Parameter (N, n_input); w_rec : Parameter (N, N); w_out, b_out: readout.
     mask : buffer (N, N) or None; sign : buffer (N,) or None (Dale: +1 excitatory, -1 inhibitory).
+
+    See Also
+    --------
+    GRUNet : the gated alternative.
+    build_network : either one from a config.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from neurogeom.specs import NetworkConfig
+    >>> net = CTRNN(3, 3, NetworkConfig(n_units=16))
+    >>> out, h = net(torch.zeros(5, 2, 3))
+    >>> tuple(out.shape), tuple(h.shape)
+    ((5, 2, 3), (5, 2, 16))
     """
 
     def __init__(
@@ -168,7 +193,25 @@ class CTRNN(nn.Module):
         self.register_buffer("sign", sign)
 
     def recurrent_weight(self) -> torch.Tensor:
-        """The effective recurrent matrix W (N, N), rows postsynaptic: mask and Dale signs applied."""
+        """The effective recurrent matrix W (N, N), rows postsynaptic: mask and Dale signs applied.
+
+        Returns
+        -------
+        torch.Tensor of shape (n_units, n_units)
+            W, rows postsynaptic.
+
+        See Also
+        --------
+        truncate_rank : a low-rank W.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from neurogeom.specs import NetworkConfig
+        >>> net = build_network(NetworkConfig(n_units=16), n_input=3, n_output=3)
+        >>> tuple(net.recurrent_weight().shape)
+        (16, 16)
+        """
         w = self.w_rec
         if self.sign is not None:
             w = torch.relu(w) * self.sign[None, :]
@@ -192,6 +235,19 @@ class CTRNN(nn.Module):
             Readout at every step.
         h : Tensor of shape (batch, n_time, N)
             Hidden states (rates) after every step.
+
+        See Also
+        --------
+        CTRNN.outputs_by_length : readout of trials of different lengths.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from neurogeom.specs import NetworkConfig
+        >>> net = build_network(NetworkConfig(n_units=16), n_input=3, n_output=3)
+        >>> out, h = net(torch.zeros(5, 2, 3))
+        >>> tuple(out.shape), tuple(h.shape)
+        ((5, 2, 3), (5, 2, 16))
         """
         batch = x.shape[0]
         if h0 is None:
@@ -251,6 +307,10 @@ class CTRNN(nn.Module):
         Returns
         -------
         out : Tensor of shape (n_time, batch, n_output)
+
+        See Also
+        --------
+        CTRNN.forward : the run with the hidden states.
         """
         if work is None:
             work = x.new_empty(2, x.shape[1], self.n_units)
@@ -282,7 +342,33 @@ class CTRNN(nn.Module):
 
 
 class GRUNet(nn.Module):
-    """A one-layer GRU with a linear readout; same call signature as :class:`CTRNN`."""
+    """A one-layer GRU with a linear readout; same call signature as :class:`CTRNN`.
+
+    Parameters
+    ----------
+    n_input, n_output : int
+        Input channels and readout units.
+    config : NetworkConfig
+        The ``[network]`` section (``type="gru"``; ``n_units``, ``seed``...).
+    dt_ms : float, default=100.0
+        Time step, in ms.
+    seed : int, default=0
+        Seed of the initial weights.
+
+    See Also
+    --------
+    CTRNN : the leaky rate RNN.
+    build_network : either one from a config.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from neurogeom.specs import NetworkConfig
+    >>> net = GRUNet(3, 3, NetworkConfig(type="gru", n_units=8))
+    >>> out, h = net(torch.zeros(5, 2, 3))
+    >>> tuple(out.shape), tuple(h.shape)
+    ((5, 2, 3), (5, 2, 8))
+    """
 
     def __init__(
         self,
@@ -303,7 +389,17 @@ class GRUNet(nn.Module):
             self.readout = nn.Linear(config.n_units, n_output, bias=config.readout_bias)
 
     def recurrent_weight(self) -> torch.Tensor:
-        """The GRU's stacked hidden-to-hidden matrix (3N, N)."""
+        """The GRU's stacked hidden-to-hidden matrix (3N, N).
+
+        Returns
+        -------
+        torch.Tensor of shape (3 * n_units, n_units)
+            The GRU's hidden-to-hidden weights (reset, update, new gates stacked).
+
+        See Also
+        --------
+        CTRNN.recurrent_weight : the rate RNN's W.
+        """
         return self.gru.weight_hh_l0
 
     def forward(
@@ -322,7 +418,22 @@ class GRUNet(nn.Module):
         chunk: int = 256,
     ) -> torch.Tensor:
         """As :meth:`CTRNN.outputs_by_length`, running torch's GRU on chunks of ``chunk`` trials,
-        each trimmed to its longest trial (so steps after a shorter trial's end may be written)."""
+        each trimmed to its longest trial (so steps after a shorter trial's end may be written).
+
+        Parameters
+        ----------
+        x, n_active, out, work
+            As in :meth:`CTRNN.outputs_by_length`.
+
+        Returns
+        -------
+        torch.Tensor
+            ``out``, filled with the readout of each trial's active steps.
+
+        See Also
+        --------
+        CTRNN.outputs_by_length : the same on the rate RNN.
+        """
         n = x.shape[1]
         lengths = (np.asarray(n_active)[:, None] > np.arange(n)[None, :]).sum(0)
         for i in range(0, n, chunk):
@@ -340,7 +451,34 @@ def build_network(
     dt_ms: float = 100.0,
     seed: int = 0,
 ) -> CTRNN | GRUNet:
-    """Build the network a config describes (``config`` may be a plain dict from a spec)."""
+    """Build the network a config describes (``config`` may be a plain dict from a spec).
+
+    Parameters
+    ----------
+    config : NetworkConfig or dict
+        The ``[network]`` section (``type`` ``"ctrnn"`` or ``"gru"``).
+    n_input, n_output : int
+        Input channels and readout units.
+    dt_ms : float, default=100.0
+        Time step, in ms.
+    seed : int, default=0
+        Seed of the initial weights.
+
+    Returns
+    -------
+    CTRNN or GRUNet
+        The untrained network.
+
+    See Also
+    --------
+    CTRNN : the leaky rate RNN.
+    GRUNet : the GRU.
+
+    Examples
+    --------
+    >>> type(build_network({"type": "gru", "n_units": 8}, 3, 3)).__name__
+    'GRUNet'
+    """
     if isinstance(config, dict):
         config = NetworkConfig.from_dict(config)
     cls = CTRNN if config.type == "ctrnn" else GRUNet

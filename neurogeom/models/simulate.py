@@ -29,7 +29,36 @@ def analysis_bank(
     spec: dict[str, Any], n_trials: int | None = None, seed: int | None = None
 ) -> TrialBank:
     """The fixed trial bank a spec's ``[analysis]`` section describes (default 256 trials, seed 12345),
-    with its balanced condition grid when one is given."""
+    with its balanced condition grid when one is given.
+
+    Parameters
+    ----------
+    spec : dict
+        A run's spec (:func:`neurogeom.models.run_spec`).
+    n_trials : int, optional
+        Trials (default: the spec's ``[analysis] n_trials``).
+    seed : int, optional
+        Seed (default: the spec's ``[analysis] seed``).
+
+    Returns
+    -------
+    TrialBank
+        The labelled trials.
+
+    See Also
+    --------
+    neurogeom.tasks.build_trial_bank : a bank of any task.
+    simulate : the hidden states on it.
+
+    Examples
+    --------
+    >>> import neurogeom
+    >>> run_dir = neurogeom.data.bundled_run()
+    >>> from neurogeom.models import run_spec
+    >>> bank = analysis_bank(run_spec(run_dir), n_trials=8)
+    >>> bank.task, bank.inputs.shape[0]
+    ('ContextDecisionMaking-v0', 8)
+    """
     an = spec.get("analysis", {})
     task = spec["task"]
     return build_trial_bank(
@@ -83,6 +112,21 @@ def simulate(
     xarray.DataArray
         dims ``(stage, trial, time, unit)`` (``(stage, trial, unit)`` with ``period``), float32,
         ``quantity="rnn_state"``; attrs name the task, the run and the analysis period.
+
+    See Also
+    --------
+    analysis_bank : the default trials.
+    neurogeom.learning.trajectory : the geometry along the checkpoints.
+
+    Examples
+    --------
+    >>> import neurogeom
+    >>> run_dir = neurogeom.data.bundled_run()
+    >>> from neurogeom.models import run_spec
+    >>> bank = analysis_bank(run_spec(run_dir), n_trials=8)
+    >>> pop = simulate(run_dir, bank=bank, steps=[0, 1])
+    >>> pop.sizes["stage"], pop.sizes["trial"]
+    (2, 8)
     """
 
     run_dir = Path(run_dir)
@@ -185,6 +229,21 @@ def bank_choices(
         One row per trial: the bank's condition columns, ``choice`` (the action at the last
         decision step, :func:`neurogeom.models.train.predict_choices`), ``correct`` (choice equals
         the target there) and ``step``.
+
+    See Also
+    --------
+    neurogeom.models.predict_choices : the choices alone.
+    neurogeom.workflows.psychometric : choices against evidence.
+
+    Examples
+    --------
+    >>> import neurogeom
+    >>> run_dir = neurogeom.data.bundled_run()
+    >>> from neurogeom.models import run_spec
+    >>> bank = analysis_bank(run_spec(run_dir), n_trials=8)
+    >>> df = bank_choices(run_dir, bank=bank)
+    >>> len(df), "choice" in df.columns
+    (8, True)
     """
     net, step = load_run_network(run_dir, step)
     if bank is None:

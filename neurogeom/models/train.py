@@ -94,6 +94,25 @@ def log_schedule(n_steps: int) -> list[int]:
     """Checkpoint steps 0, 1, 2, 4, then 2^k, floor(4/3 2^k), floor(5/3 2^k) for k >= 2, and n_steps.
 
     This is the seed paper's ``get_steps`` schedule: dense early, where learning stages happen.
+
+    Parameters
+    ----------
+    n_steps : int
+        The last training step.
+
+    Returns
+    -------
+    list of int
+        The checkpoint steps, sorted, without repeats.
+
+    See Also
+    --------
+    neurogeom.specs.CheckpointConfig : the ``[checkpoints]`` section choosing it.
+
+    Examples
+    --------
+    >>> log_schedule(10)[:4], log_schedule(10)[-1]
+    ([0, 1, 2, 4], 10)
     """
     steps = {0, 1, 2, 4}
     k = 2
@@ -108,7 +127,30 @@ def log_schedule(n_steps: int) -> list[int]:
 
 
 def run_spec(run_dir: str | Path) -> dict[str, Any]:
-    """The resolved spec stored in a run folder (``spec.json``)."""
+    """The resolved spec stored in a run folder (``spec.json``).
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        A run folder (:func:`train`).
+
+    Returns
+    -------
+    dict
+        The spec, every section present.
+
+    See Also
+    --------
+    neurogeom.specs.validate_spec : the check the spec passed.
+    load_run_network : the run's network.
+
+    Examples
+    --------
+    >>> import neurogeom
+    >>> run_dir = neurogeom.data.bundled_run()
+    >>> run_spec(run_dir)["task"]["name"]
+    'ContextDecisionMaking-v0'
+    """
     if not Path(run_dir).is_dir():
         raise FileNotFoundError(f"no run folder at {run_dir}; train one with `neurogeom train`")
     path = Path(run_dir) / "spec.json"
@@ -173,7 +215,33 @@ def _banks(spec: Mapping[str, Any]) -> tuple[TrialBank, TrialBank]:
 
 
 def load_run_network(run_dir: str | Path, step: int | None = None) -> tuple[nn.Module, int]:
-    """The network of a run at a checkpointed step (default: the last one), on the CPU, in eval mode."""
+    """The network of a run at a checkpointed step (default: the last one), on the CPU, in eval mode.
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        A run folder (:func:`train`).
+    step : int, optional
+        A checkpointed step (default: the last one).
+
+    Returns
+    -------
+    (network, step) : (torch.nn.Module, int)
+        The network with the checkpoint's weights, and its step.
+
+    See Also
+    --------
+    neurogeom.models.checkpoints.list_checkpoints : the steps there are.
+    predict_choices : its choices on a bank.
+
+    Examples
+    --------
+    >>> import neurogeom
+    >>> run_dir = neurogeom.data.bundled_run()
+    >>> net, step = load_run_network(run_dir, step=0)
+    >>> type(net).__name__, step
+    ('CTRNN', 0)
+    """
     spec = run_spec(run_dir)
     ckpts = dict(list_checkpoints(run_dir))
     if step is None:
@@ -277,6 +345,32 @@ def predict_choices(net: nn.Module, bank: TrialBank) -> np.ndarray:
 
     For tasks whose decision targets are never "fixate" the response is the largest choice output;
     otherwise the largest of all outputs.
+
+    Parameters
+    ----------
+    net : torch.nn.Module
+        A task network (:func:`load_run_network`).
+    bank : TrialBank
+        The trials.
+
+    Returns
+    -------
+    ndarray of shape (n_trial,), int
+        The chosen action of each trial.
+
+    See Also
+    --------
+    neurogeom.models.bank_choices : the same beside the trials' labels.
+    neurogeom.tasks.ideal_observer : the best choices.
+
+    Examples
+    --------
+    >>> import neurogeom
+    >>> run_dir = neurogeom.data.bundled_run()
+    >>> from neurogeom.models import analysis_bank
+    >>> net, _ = load_run_network(run_dir)
+    >>> predict_choices(net, analysis_bank(run_spec(run_dir), n_trials=8)).shape
+    (8,)
     """
     device = next(net.parameters()).device
     eb = EvalBank(bank, np.arange(bank.n_trial), device, net.n_units, None, need_valid=False)
@@ -299,7 +393,7 @@ def predict_choices(net: nn.Module, bank: TrialBank) -> np.ndarray:
 class TrainResult:
     """What :func:`train` returns.
 
-    Attributes
+    Parameters
     ----------
     run_dir : Path
     network : nn.Module
@@ -312,6 +406,19 @@ class TrainResult:
         The ideal observer on the held-out bank, when the task has one.
     done : bool
         Whether the run reached ``n_steps`` (or stopped early on its target).
+
+    See Also
+    --------
+    train : returns it.
+    load_run_network : the network at another checkpoint.
+
+    Examples
+    --------
+    >>> import pandas as pd, torch
+    >>> from pathlib import Path
+    >>> res = TrainResult(Path("runs/cdm"), torch.nn.Linear(2, 2), 10, pd.DataFrame(), None, True, [0, 10])
+    >>> res.done, res.checkpoints
+    (True, [0, 10])
     """
 
     run_dir: Path
@@ -387,6 +494,22 @@ def train(
     Returns
     -------
     TrainResult
+
+    See Also
+    --------
+    load_run_network : the network at a checkpoint.
+    neurogeom.models.simulate.simulate : hidden states of every checkpoint.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> spec = {"task": {"name": "PerceptualDecisionMaking-v0"}, "network": {"n_units": 8},
+    ...         "training": {"n_steps": 4, "batch_size": 4},
+    ...         "checkpoints": {"schedule": "list", "steps": [0, 4]}}
+    >>> with tempfile.TemporaryDirectory() as run_dir:
+    ...     res = train(spec, run_dir)
+    >>> res.step, res.done, res.checkpoints
+    (4, True, [0, 4])
     """
     t_start = time.perf_counter()
     if isinstance(progress, bool):

@@ -119,6 +119,11 @@ def reading(ds: xr.Dataset) -> str:
     str
         One paragraph.
 
+    See Also
+    --------
+    trajectory_reading : the reading of a trajectory.
+    Report.add_text : puts it in a report.
+
     Examples
     --------
     >>> import xarray as xr

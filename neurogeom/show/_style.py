@@ -63,6 +63,10 @@ def palette(names: Iterable[str]) -> dict[str, tuple[float, float, float]]:
     dict
         name -> RGB tuple (floats in [0, 1]).
 
+    See Also
+    --------
+    measure_label : the axis label of a measure.
+
     Examples
     --------
     >>> palette(["model", "brain"])["brain"] == palette(["brain"])["brain"]
@@ -92,6 +96,10 @@ def measure_label(measure: str | xr.DataArray) -> str:
         A measure's output variable: its ``long_name`` and ``units`` attrs (written by the
         measure, from the registry) make the label. A name, or a variable without them, gives
         the name with spaces.
+
+    See Also
+    --------
+    palette : the colours of the same names.
 
     Examples
     --------
@@ -131,6 +139,10 @@ def save_figure(fig: Figure, path_stem: str | os.PathLike, *, dpi: int = 150) ->
     -------
     (Path, Path)
         The PNG and SVG paths.
+
+    See Also
+    --------
+    Report.add_figure : a figure in a report instead.
     """
     stem = Path(path_stem)
     if not stem.parent.is_dir():

@@ -145,6 +145,11 @@ def plot_trajectory(
     Returns
     -------
     matplotlib.figure.Figure
+
+    See Also
+    --------
+    neurogeom.learning.trajectory : the numbers it plots.
+    trajectory_table : the same as a table.
     """
     if axis not in ("step", "stage"):
         raise ValueError(f"axis must be 'step' or 'stage'; got {axis!r}.")
@@ -190,6 +195,11 @@ def plot_stages_heatmap(stages: xr.Dataset, *, step_label: str = "training step"
     Returns
     -------
     matplotlib.figure.Figure
+
+    See Also
+    --------
+    neurogeom.learning.learning_stages : the stages it plots.
+    plot_trajectory : the measures along training.
     """
     if "normalised" not in stages:
         raise ValueError("plot_stages_heatmap needs the output of learning_stages().")
@@ -258,6 +268,11 @@ def plot_strategy_plane(
     -------
     matplotlib.figure.Figure
         The end labels carry the gid ``"end_capacity:<name>"``.
+
+    See Also
+    --------
+    neurogeom.learning.strategy_path : the path it plots.
+    plot_trajectory : the measures along training.
     """
     paths = _paths(trajectories)
     colors = palette(paths)
@@ -363,6 +378,11 @@ def plot_brain_vs_model(
     Returns
     -------
     matplotlib.figure.Figure
+
+    See Also
+    --------
+    neurogeom.learning.compare_trajectories : the numbers it plots.
+    save_figure : writes the figure.
     """
     trajs = _as_mapping(trajectories, "trajectory")
     colors = palette(trajs)
@@ -428,6 +448,11 @@ def plot_psychometric(
     Returns
     -------
     matplotlib.figure.Figure
+
+    See Also
+    --------
+    neurogeom.workflows.psychometric : the numbers it plots.
+    save_figure : writes the figure.
     """
     missing = [c for c in (x, y, hue, error) if c is not None and c not in data.columns]
     if missing:
@@ -469,6 +494,11 @@ def plot_rank_sweep(ds: xr.Dataset) -> Figure:
     matplotlib.figure.Figure
         Three panels over the rank of the initial recurrent weights (log axis): the mean over
         seeds with +- one standard deviation across seeds as bars, each seed a faint dot.
+
+    See Also
+    --------
+    neurogeom.workflows.rank_sweep.rank_sweep : the numbers it plots.
+    rank_sweep_report : the report around it.
     """
 
     n_units = json.loads(ds.attrs.get("spec", "{}")).get("network", {}).get("n_units", np.nan)
@@ -521,13 +551,20 @@ def plot_coding_scheme(ds: xr.Dataset | Mapping[str, xr.Dataset]) -> Figure:
         legend), and the scores in [0, 1] (active and coding fraction, sparseness, selectivity,
         clustered fraction, redundancy), the scheme in the title.
 
+    See Also
+    --------
+    neurogeom.geometry.coding_scheme : the numbers it plots.
+    save_figure : writes the figure.
+
     Examples
     --------
     >>> import numpy as np
     >>> from neurogeom.geometry import coding_scheme
     >>> labels = np.repeat(np.arange(3), 10)
     >>> x = np.random.default_rng(0).standard_normal((30, 40))
-    >>> fig = plot_coding_scheme(coding_scheme(x, labels))  # doctest: +SKIP
+    >>> fig = plot_coding_scheme(coding_scheme(x, labels))
+    >>> len(fig.axes)
+    4
     """
     import matplotlib.pyplot as plt
 
@@ -598,6 +635,11 @@ def plot_coding_phases(ds: xr.Dataset) -> Figure:
         One panel per scaling: activation (rows) x prior scale (columns), coloured by the
         chains' mean clustered fraction, each cell labelled with the majority scheme over chains
         and the mean coding fraction.
+
+    See Also
+    --------
+    neurogeom.workflows.coding_phases.coding_phases : the numbers it plots.
+    save_figure : writes the figure.
     """
     scalings = [str(s) for s in ds["scaling"].values]
     fig, axes = new_figure(len(scalings), width=4.2, height=3.2)

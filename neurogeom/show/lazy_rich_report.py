@@ -52,6 +52,11 @@ def lazy_rich_table(ds: xr.Dataset) -> pd.DataFrame:
         the highest severity (mean over corruptions), and the transfer probe (trained and at
         initialisation); ``n_seeds``.
 
+    See Also
+    --------
+    lazy_rich_reading : one sentence of it.
+    lazy_rich_report : the report.
+
     Examples
     --------
     >>> ds = xr.Dataset({"capacity": (("architecture", "alpha", "seed", "step"),
@@ -140,6 +145,11 @@ def lazy_rich_reading(ds: xr.Dataset) -> str:
         the last-layer capacity against alpha (interior peak or monotone, judged in standard
         errors over seeds), the clean and most-corrupted accuracy and the transfer probe at the
         smallest and the largest alpha.
+
+    See Also
+    --------
+    lazy_rich_table : the table it reads.
+    lazy_rich_report : the report.
     """
     a = np.asarray(ds["alpha"].values, float)
     parts = [

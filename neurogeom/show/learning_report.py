@@ -58,6 +58,11 @@ def trajectory_table(
         One row per (stage, measure): columns ``stage`` (its ``label`` or value), ``measure``,
         ``units`` (the measure's), ``value``, ``mc_sem`` (Monte-Carlo s.e.), ``resample_se``, ``ci_low``, ``ci_high``
         (resampling interval) and ``null_mean`` (label-shuffle null), in the measure's units.
+
+    See Also
+    --------
+    trajectory_reading : one sentence of it.
+    plot_trajectory : the same as a figure.
     """
     index = (
         trajectory["label"].values if "label" in trajectory.coords else trajectory["stage"].values
@@ -129,6 +134,11 @@ def trajectory_reading(trajectory: xr.Dataset, name: str) -> str:
     -------
     str
         One paragraph; it includes the floor warning when some stage sits at the floor.
+
+    See Also
+    --------
+    trajectory_table : the table it reads.
+    reading : the reading of any result.
     """
     cap = np.asarray(trajectory["capacity"].values, float)
     high = np.asarray(
@@ -617,6 +627,11 @@ def learning_report(
     -------
     Report
         Not yet saved (:meth:`~neurogeom.show.report.Report.save`).
+
+    See Also
+    --------
+    Report : the page it builds.
+    trajectory_table : one of its tables.
     """
     folder = Path(figures)
     rep = Report(title, inputs=inputs, settings=settings)
@@ -681,6 +696,11 @@ def rank_sweep_table(ds: xr.Dataset) -> pd.DataFrame:
         Index ``rank``; columns ``<name>_mean`` and ``<name>_sd`` for capacity at init (manifolds
         per unit), its change, the final capacity, the relative weight change, the final
         held-out accuracy (fraction) and the fraction of seeds at the floor at init; ``n_seeds``.
+
+    See Also
+    --------
+    rank_sweep_reading : one sentence of it.
+    rank_sweep_report : the report.
     """
     cols: dict[str, Any] = {}
     for name in (c for c in _SWEEP_COLUMNS if c in ds):
@@ -727,6 +747,11 @@ def rank_sweep_reading(ds: xr.Dataset) -> str:
         What the numbers show about each half of the claim, judged by the difference between
         the lowest and highest rank in standard errors over seeds, the ordering across all
         ranks (Spearman rho of the means), and what the final accuracy says about it.
+
+    See Also
+    --------
+    rank_sweep_table : the table it reads.
+    rank_sweep_report : the report.
     """
     r0, r1 = (str(r) for r in ds["rank"].values[[0, -1]])
     i0, i1, iz, irho = _ordering(ds, "capacity_init")
@@ -772,6 +797,11 @@ def rank_sweep_report(ds: xr.Dataset, *, figures: str | Path, setting: str, spec
     -------
     Report
         Not yet saved.
+
+    See Also
+    --------
+    plot_rank_sweep : its figure.
+    rank_sweep_table : its table.
     """
 
     from neurogeom.show.figures import plot_rank_sweep

@@ -36,6 +36,11 @@ def pullback_table(ds: xr.Dataset) -> pd.DataFrame:
         that step against the final boundary) and ``boundary_magnification`` (against the
         network's own boundary at that step), each ``_mean`` and ``_sd``; ``n_seeds``.
 
+    See Also
+    --------
+    pullback_reading : one sentence of it.
+    pullback_report : the report.
+
     Examples
     --------
     >>> ds = xr.Dataset({v: (("seed", "step"), np.arange(4.0).reshape(2, 2)) for v in
@@ -68,6 +73,11 @@ def plot_pullback_index(ds: xr.Dataset) -> Figure:
         Left: the index of the metric at each step against the final boundary (solid) and
         against the network's own boundary at that step (dotted, where it has one), one colour
         per seed. Right: training accuracy.
+
+    See Also
+    --------
+    neurogeom.workflows.pullback_sweep : the numbers it plots.
+    pullback_report : the report around it.
     """
     fig, (ax, acc) = plt.subplots(1, 2, figsize=(9, 3.5))
     steps = ds["step"].values
@@ -100,6 +110,11 @@ def pullback_reading(ds: xr.Dataset) -> str:
     Returns
     -------
     str
+
+    See Also
+    --------
+    pullback_table : the table it reads.
+    pullback_report : the report.
     """
     first = ds["boundary_magnification_final"].isel(step=0).values
     last = ds["boundary_magnification_final"].isel(step=-1).values

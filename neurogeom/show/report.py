@@ -110,6 +110,11 @@ class Report:
     -----
     Each ``add_*`` method returns the report, so calls chain. Blocks go into the last section
     opened with :meth:`add_section` (a "Results" section is opened when none is).
+
+    See Also
+    --------
+    learning_report : a report built from results.
+    save_figure : a figure on its own.
     """
 
     def __init__(

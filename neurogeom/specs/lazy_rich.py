@@ -229,6 +229,11 @@ def load_lazy_rich_spec(
         An unknown section or key, a bad value (alpha <= 0, a checkpoint past ``n_steps``,
         overlapping transfer classes, an unknown corruption or severity, ...).
 
+    See Also
+    --------
+    neurogeom.workflows.lazy_rich_sweep : runs the spec.
+    spec_kind : which kind a spec file is.
+
     Examples
     --------
     >>> cfg = load_lazy_rich_spec({"lazy_rich": {"alphas": [1, 10]},

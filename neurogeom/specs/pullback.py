@@ -112,6 +112,11 @@ def load_pullback_spec(
         An unknown section or key; a checkpoint past ``n_steps``; no seeds; a non-positive size;
         an unknown activation or initialisation.
 
+    See Also
+    --------
+    neurogeom.workflows.pullback_sweep : runs the spec.
+    spec_kind : which kind a spec file is.
+
     Examples
     --------
     >>> cfg = load_pullback_spec({"pullback": {"seeds": [3], "n_steps": 10,

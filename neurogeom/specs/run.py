@@ -190,7 +190,7 @@ COMPARE_DEFAULTS = CompareSection().model_dump()
 class Source:
     """One recording or model named by a spec.
 
-    Attributes
+    Parameters
     ----------
     name : str
         The spec's name for it (``[recordings.<name>]``).
@@ -202,6 +202,17 @@ class Source:
         empty when known only once the data is read).
     size : (int, int) or None
         Its (units, trials) at most, for the memory estimate (``None``: known once read).
+
+    See Also
+    --------
+    RunSpec : the spec that names it.
+    neurogeom.workflows.load_run_spec : builds it from a file.
+
+    Examples
+    --------
+    >>> src = Source("mouse1", "recording", {}, values={"choice": [0, 1]})
+    >>> src.labels
+    ['choice']
     """
 
     name: str
@@ -218,7 +229,39 @@ class Source:
 
 @dataclass
 class RunSpec:
-    """A checked run spec (see the module docstring for the keys)."""
+    """A checked run spec (see the module docstring for the keys).
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The spec file.
+    title : str
+        The run's title (``[run] title``).
+    seed : int
+        The parent seed.
+    n_jobs : int
+        Worker processes.
+    recordings, models : dict of str to Source
+        The sources, by their names in the spec.
+    analysis : dict
+        The ``[analysis]`` section, defaults filled in.
+    compare : dict or None
+        The ``[compare]`` section.
+    raw : dict
+        The parsed TOML table.
+
+    See Also
+    --------
+    Source : one recording or model.
+    neurogeom.workflows.load_run_spec : reads and checks a run spec file.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> spec = RunSpec(Path("run.toml"), "demo", 0, 1, {}, {}, {}, None, {})
+    >>> spec.title, spec.compare
+    ('demo', None)
+    """
 
     path: Path
     title: str
@@ -378,6 +421,11 @@ def named_setting(
     ValueError
         A name that is not in ``settings``; the message lists those that are.
 
+    See Also
+    --------
+    load_lazy_rich_spec : a spec with named settings.
+    load_pullback_spec : a spec with named settings.
+
     Examples
     --------
     >>> named_setting({"fast": {"n": 2}, "full": {"n": 20}}, None)
@@ -407,6 +455,10 @@ def spec_kind(spec: str | Path | Mapping[str, Any]) -> str:
         ``"pullback"`` (``[pullback]``, :mod:`neurogeom.specs.pullback`), ``"rank_sweep"``
         (``[task]`` and ``[sweep] rank``, :mod:`neurogeom.specs.train`), ``"train"`` (``[task]``
         without a rank sweep) or ``"run"`` (this module).
+
+    See Also
+    --------
+    neurogeom.workflows.load_spec : read and check a spec of any kind.
 
     Examples
     --------

@@ -126,6 +126,17 @@ class NetworkConfig(_SectionConfig):
     sparsity : float, default=0.0
         Fraction of recurrent connections removed by a fixed random mask (0 = dense).
     readout_bias : bool, default=True
+
+    See Also
+    --------
+    neurogeom.models.build_network : the network it describes.
+    TrainConfig : the ``[training]`` section.
+
+    Examples
+    --------
+    >>> cfg = NetworkConfig(type="gru", n_units=16)
+    >>> cfg.type, cfg.n_units
+    ('gru', 16)
     """
 
     section: ClassVar[str] = "network"
@@ -211,6 +222,16 @@ class TrainConfig(_SectionConfig):
         Evaluations in a row at or above the target that count as reaching it.
     early_stop : bool, default=False
         Stop once the target is reached (the final checkpoint is saved at that step).
+
+    See Also
+    --------
+    NetworkConfig : the ``[network]`` section.
+    neurogeom.models.train : the training it configures.
+
+    Examples
+    --------
+    >>> TrainConfig(n_steps=100).n_steps
+    100
     """
 
     section: ClassVar[str] = "training"
@@ -282,6 +303,16 @@ class CheckpointConfig(_SectionConfig):
         The checkpointed steps when ``schedule = "list"``.
     save_every : int, default=50
         Steps between resume files (``last.safetensors``).
+
+    See Also
+    --------
+    neurogeom.models.log_schedule : the steps of the ``'log'`` schedule.
+    TrainConfig : the ``[training]`` section.
+
+    Examples
+    --------
+    >>> CheckpointConfig(schedule="list", steps=[0, 10, 100]).steps
+    [0, 10, 100]
     """
 
     section: ClassVar[str] = "checkpoints"
@@ -335,6 +366,17 @@ class AnalysisConfig(_SectionConfig):
     options : dict, default={}
         Further options of the measures, e.g. ``{n_t = 200, dichotomies = "one_vs_rest",
         jitter = 1e-6}``.
+
+    See Also
+    --------
+    TrainConfig : the ``[training]`` section.
+    validate_spec : the whole spec checked.
+
+    Examples
+    --------
+    >>> cfg = AnalysisConfig(n_trials=64)
+    >>> cfg.n_trials, cfg.seed
+    (64, 12345)
     """
 
     section: ClassVar[str] = "analysis"
@@ -442,6 +484,30 @@ def validate_spec(spec: Mapping[str, Any], where: str = "spec") -> dict[str, Any
 
     Returns the spec with every section present (empty dicts for missing optional sections).
     Raises ``ValueError`` naming the bad section/key and listing what is allowed.
+
+    Parameters
+    ----------
+    spec : mapping
+        The parsed TOML table of an experiment spec (sections ``task``, ``network``,
+        ``training``, ``checkpoints``, ``analysis``, ``sweep``).
+    where : str, default="spec"
+        The name used in error messages (the spec file's path).
+
+    Returns
+    -------
+    dict
+        The spec with every section present (``{}`` for missing optional sections).
+
+    See Also
+    --------
+    expand_sweep : one spec per combination of a sweep.
+    neurogeom.workflows.load_spec : read a spec file and check it.
+
+    Examples
+    --------
+    >>> spec = validate_spec({"task": {"name": "PerceptualDecisionMaking-v0"}})
+    >>> sorted(spec)
+    ['analysis', 'checkpoints', 'network', 'sweep', 'task', 'training']
     """
     unknown = sorted(set(spec) - set(SPEC_KEYS))
     if unknown:
@@ -487,6 +553,29 @@ def expand_sweep(spec: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 
     ``rank``, ``alpha``, ``g`` set the matching ``[network]`` key; ``seed`` and ``lr`` set
     ``[training]``. Without a sweep section the spec itself is returned with name ``""``.
+
+    Parameters
+    ----------
+    spec : mapping
+        A checked spec (:func:`validate_spec`); its ``[sweep]`` section maps ``rank``, ``alpha``,
+        ``g``, ``seed`` or ``lr`` to a list of values.
+
+    Returns
+    -------
+    list of (str, dict)
+        One (run name such as ``"seed_0_rank_1"``, spec without ``[sweep]``) per combination.
+
+    See Also
+    --------
+    validate_spec : the check the spec needs first.
+    neurogeom.workflows.run_sweep : runs a sweep grid.
+
+    Examples
+    --------
+    >>> spec = validate_spec({"task": {"name": "PerceptualDecisionMaking-v0"},
+    ...                       "sweep": {"seed": [0, 1]}})
+    >>> [name for name, _ in expand_sweep(spec)]
+    ['seed_0', 'seed_1']
     """
     sweep = {k: list(v) for k, v in spec.get("sweep", {}).items()}
     if not sweep:

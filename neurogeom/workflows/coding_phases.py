@@ -53,6 +53,11 @@ def coding_phases(
         ``coding_scheme`` (without ``_sem``), ``scheme`` (str), ``accuracy`` (training accuracy of
         the mean predictor, per grid point); attrs: the sampler settings and the scheme rule.
 
+    See Also
+    --------
+    neurogeom.show.plot_coding_phases : its figure.
+    neurogeom.geometry.coding_scheme : the scheme at one point.
+
     Examples
     --------
     >>> x, y = gaussian_mixture(2, 10, 5)

@@ -65,6 +65,10 @@ def result_key(spec_part: Mapping[str, Any], inputs: Sequence[str | os.PathLike]
     -------
     str
         64 hex digits.
+
+    See Also
+    --------
+    Results : the results by key.
     """
     body = {"spec": spec_part, "inputs": [_file_state(Path(p)) for p in inputs]}
     return hashlib.sha256(to_json(body, sort_keys=True).encode()).hexdigest()
@@ -79,6 +83,11 @@ class Results:
         Where the results go (``OUT/results``).
     force : bool
         Recompute every result, whatever its key.
+
+    See Also
+    --------
+    result_key : the key of one result.
+    run_pipeline : writes the results.
     """
 
     def __init__(self, folder: Path, force: bool = False) -> None:

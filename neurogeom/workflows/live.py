@@ -52,6 +52,11 @@ class LiveGeometry:
     -----
     Called as ``observer(step, checkpoint_path)``; a step whose file exists is skipped. The
     analysis bank is built on the first call.
+
+    See Also
+    --------
+    live_observer : writes it during training.
+    read_live_geometry : reads it back.
     """
 
     def __init__(self, spec: Mapping[str, Any], run_dir: str | Path) -> None:
@@ -82,6 +87,11 @@ class LiveGeometry:
 def live_observer(spec: Mapping[str, Any], run_dir: str | Path) -> LiveGeometry | None:
     """The live-geometry observer of a spec, or None when its ``[analysis]`` has no ``live = true``.
 
+    See Also
+    --------
+    read_live_geometry : reads what it writes.
+    neurogeom.models.train : takes it as an observer.
+
     Examples
     --------
     >>> obs = live_observer(spec, "runs/cdm")  # doctest: +SKIP
@@ -105,6 +115,11 @@ def read_live_geometry(run_dir: str | Path) -> xr.Dataset:
     ------
     FileNotFoundError
         When the run has no live geometry (train it with ``[analysis] live = true``).
+
+    See Also
+    --------
+    live_observer : writes it.
+    LiveGeometry : the result.
     """
 
     folder = Path(run_dir) / GEOMETRY_DIR

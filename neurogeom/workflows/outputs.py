@@ -180,5 +180,10 @@ def write_timings(
 
 
 def read_timings(out: str | Path) -> dict[str, Any]:
-    """The phase timings a run wrote (``OUT/results/timings.json``)."""
+    """The phase timings a run wrote (``OUT/results/timings.json``).
+
+    See Also
+    --------
+    run_pipeline : records them.
+    """
     return json.loads((Path(out) / "results" / "timings.json").read_text())

@@ -656,6 +656,11 @@ def run_pipeline(spec_path: str | Path, out: str | Path, **options: Any) -> Path
     FileNotFoundError, ValueError
         From the spec's check (:func:`~neurogeom.specs.run.load_run_spec`), before anything
         is written.
+
+    See Also
+    --------
+    load_run_spec : the checked spec.
+    read_timings : the time each phase took.
     """
     opts = RunOptions(**options)
     runner = _RUNNERS.get(spec_kind(spec_path), _run_spec)

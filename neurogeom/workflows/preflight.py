@@ -50,6 +50,11 @@ def load_spec(path: str | Path) -> dict[str, Any]:
     analysis, and optionally sweep).
 
     The returned dict carries ``"source"``: the path read.
+
+    See Also
+    --------
+    load_run_spec : a run spec with its sources.
+    neurogeom.specs.spec_kind : which kind a spec is.
     """
     raw = read_toml(path, "spec")
     spec = validate_spec(raw, where=str(path))
@@ -280,6 +285,11 @@ def load_run_spec(path: str | Path) -> RunSpec:
     ValueError
         An unknown section or key, a bad value, an unknown label, a mapping to a label that is
         not matched on, fewer than 2 stages for a trajectory.
+
+    See Also
+    --------
+    load_spec : a spec of any kind.
+    run_pipeline : runs the spec.
     """
     path = Path(path)
     try:

@@ -36,7 +36,12 @@ __all__ = ["pullback_sweep", "sine_task"]
 
 
 def sine_task(cfg: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-    """The inputs ``(n_points, 2)`` uniform on ``[-1, 1]^2`` and labels ``y > A sin(f x - p)``."""
+    """The inputs ``(n_points, 2)`` uniform on ``[-1, 1]^2`` and labels ``y > A sin(f x - p)``.
+
+    See Also
+    --------
+    pullback_sweep : trains on it.
+    """
     rng = np.random.default_rng(int(cfg["data_seed"]))
     x = rng.uniform(-1.0, 1.0, size=(int(cfg["n_points"]), 2))
     boundary = cfg["amplitude"] * np.sin(cfg["frequency"] * x[:, 0] - cfg["phase"])

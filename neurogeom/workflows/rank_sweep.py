@@ -160,6 +160,11 @@ def rank_sweep(
         diagnostics ``at_floor_init`` / ``_final`` and ``no_separating_fraction_init`` /
         ``_final`` (NaN where the measure has none). attrs: the
         settings of the sweep (network, training, analysis) as JSON.
+
+    See Also
+    --------
+    run_rank_sweep : the sweep run from a spec.
+    neurogeom.show.plot_rank_sweep : its figure.
     """
 
     full = _spec_with(spec, ranks, seeds, overrides)
@@ -205,6 +210,11 @@ def run_rank_sweep(
 
     The entry point is :func:`neurogeom.workflows.pipeline.run_pipeline` (``neurogeom run``),
     which tells the spec's kind and passes its :class:`~neurogeom.workflows.outputs.RunOptions`.
+
+    See Also
+    --------
+    rank_sweep : the sweep on given settings.
+    neurogeom.show.rank_sweep_report : its report.
     """
     options = options or RunOptions()
     setting, n_jobs, force, tell = options.setting, options.n_jobs, options.force, options.tell

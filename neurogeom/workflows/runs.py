@@ -178,6 +178,11 @@ def run_geometry(
         ``accuracy`` (held-out accuracy from metrics.csv, NaN where absent) and ``seed_used``;
         the floor diagnostics ``at_floor`` and ``no_separating_fraction`` of each step are
         variables over ``stage`` too.
+
+    See Also
+    --------
+    run_pipeline : the whole run.
+    neurogeom.learning.trajectory : the measure along training.
     """
     run_dir = Path(run_dir)
     spec = run_spec(run_dir)
@@ -218,6 +223,11 @@ def psychometric(run_dir: str | Path, step: int | None = None) -> pd.DataFrame:
         One row per (``context``, ``relevant_evidence``): ``relevant_coh`` (% coherence, unsigned),
         ``n_trials``, ``p_choice_1`` (fraction of trials answered with choice 1), ``accuracy`` and
         ``step``. Signed evidence is positive for choice 1.
+
+    See Also
+    --------
+    neurogeom.show.plot_psychometric : its figure.
+    neurogeom.models.bank_choices : the choices it bins.
     """
     df = bank_choices(run_dir, step)
     need = {"context", "relevant_evidence", "relevant_coh"}

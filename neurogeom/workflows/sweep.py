@@ -71,6 +71,11 @@ class SweepGrid:
         ``(group name, {dim: value}, the point's spec)`` in grid order (the last dim fastest).
     fingerprint : str
         SHA-256 of the spec's canonical JSON: a store holds the points of one fingerprint.
+
+    See Also
+    --------
+    sweep_grid : builds it from a spec.
+    run_sweep : runs it.
     """
 
     spec: dict[str, Any]
@@ -529,6 +534,11 @@ def sweep_report(ds: xr.Dataset, out: str | Path, *, spec: str = "", **select: A
     ------
     ValueError
         The sweep has no ``rank`` or ``seed`` dim, or a selected value is not in the grid.
+
+    See Also
+    --------
+    open_sweep : the results it reports.
+    sweep_status : the runs done.
 
     Examples
     --------
