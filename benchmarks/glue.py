@@ -23,8 +23,15 @@ Run: ``python benchmarks/glue.py`` -> benchmarks/results/glue.json. ``BENCH_CASE
 the cases named by their letters (written to results/glue_<letters>.json instead);
 ``BENCH_SKIP_README=1`` leaves out case (d).
 
-Measured (results/glue_acef.json; 2 shared cores at load average 3.7-5.8 before, 2.7-5.6
-after, so every ratio is between timings of the same run): per-sample NNLS over glue 70.5x (a),
+Measured (results/glue_acef.json; 2 shared cores at load average 7.3-9.2 before, 8.3-8.8
+after; every ratio is between timings of the same run): per-sample NNLS over glue 173x (a),
+21.6x and 16.3x (c, steps 0 and 400), 13.8x (e); config B 10.2x one Gram build; many small
+problems 7.96 ms a problem by glue_batch against 49.3 ms by one glue() call each (6.2x) and
+14.5x per-sample NNLS, capacities equal to the per-call ones to 6e-16 relative. At this load
+glue's CPU time is about a quarter of its wall time, and the solver alone (compiled
+Lawson-Hanson from zero) is most of it in (c) and (e) (0.5-0.7 ms of CPU a sample); warm starts from
+another sample of the same dichotomy and the FISTA path were no faster there. An earlier run
+at load 3.7-5.8 gave per-sample NNLS over glue 70.5x (a),
 18.2x and 15.5x (c, steps 0 and 400), 19.6x (e); config B 9.4x one Gram build; many small
 problems 1.93 ms a problem by glue_batch against 10.2 ms by one glue() call each (5.3x) and
 13.3x per-sample NNLS, capacities and F equal to the per-call ones to 1e-15 relative. An earlier

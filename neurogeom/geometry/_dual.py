@@ -651,7 +651,26 @@ def solve_direct_many(problems) -> list[tuple[np.ndarray, dict]]:
     tol = np.empty(n_all)
     prepared = []
     start = 0
-    for (factor, _, sg, pr, kappa), n_s, n in zip(problems, counts, sizes):
+    uniform = _uniform_inputs(problems)
+    if uniform is not None:  # problems of one shape: their terms in stacked array operations
+        f3, y3, w3, kappas = uniform
+        signs[:] = y3.reshape(n_all, n_max)
+        q[:] = (y3 * np.matmul(w3, f3.transpose(0, 2, 1)) - kappas[:, None, None]).reshape(
+            n_all, n_max
+        )
+        row = np.sqrt(np.max(np.einsum("pij,pij->pi", f3, f3), axis=1))
+        tol[:] = (
+            1e-9 * (row[:, None] * np.linalg.norm(w3, axis=2) + np.abs(kappas)[:, None] + 1e-300)
+        ).ravel()
+        bounds = np.concatenate([[0], np.cumsum(counts)])
+        prepared = [
+            (f3[i], y3[i], w3[i], slice(bounds[i], bounds[i + 1]), problems[i][4])
+            for i in range(n_prob)
+        ]
+        problems_iter: list = []
+    else:
+        problems_iter = list(zip(problems, counts, sizes))
+    for (factor, _, sg, pr, kappa), n_s, n in problems_iter:
         f = np.ascontiguousarray(factor, dtype=np.float64)
         y = np.ascontiguousarray(sg, dtype=np.float64)
         w = np.ascontiguousarray(pr, dtype=np.float64)
@@ -713,6 +732,22 @@ def solve_direct_many(problems) -> list[tuple[np.ndarray, dict]]:
         stats["fista_iterations"] = 0
         out.append((res, stats))
     return out
+
+
+def _uniform_inputs(problems):
+    """The problems' factors, signs and probes stacked as 3-d float64 arrays, and their margins,
+    when every problem has the same shapes and a rank of at least 1; else None."""
+    f0, _, s0, p0, _ = problems[0]
+    shapes = (np.shape(f0), np.shape(s0), np.shape(p0))
+    if f0.shape[1] == 0 or any(
+        (np.shape(f), np.shape(sg), np.shape(pr)) != shapes for f, _, sg, pr, _ in problems
+    ):
+        return None
+    f3 = np.stack([p[0] for p in problems]).astype(np.float64, copy=False)
+    y3 = np.stack([p[2] for p in problems]).astype(np.float64, copy=False)
+    w3 = np.stack([p[3] for p in problems]).astype(np.float64, copy=False)
+    kappas = np.array([p[4] for p in problems], dtype=np.float64)
+    return f3, y3, w3, kappas
 
 
 def _checked_many(prepared, sizes, prob, signs, lam, tol, status) -> np.ndarray:

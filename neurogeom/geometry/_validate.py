@@ -127,8 +127,15 @@ def points_and_labels(
 
 def identical_manifolds(x: np.ndarray, codes: np.ndarray) -> list[list[int]]:
     """Groups of manifold codes whose point sets are identical (the same rows, in any order)."""
+    n_m = int(codes.max()) + 1
+    # identical sets share the sorted values of their first column (exact, no arithmetic):
+    # only manifolds whose first columns match are compared in full
+    first: dict[bytes, list[int]] = {}
+    for c in range(n_m):
+        col = np.sort(x[codes == c, 0])
+        first.setdefault(col.tobytes(), []).append(c)
     keys: dict[bytes, list[int]] = {}
-    for c in range(int(codes.max()) + 1):
+    for c in (c for group in first.values() if len(group) > 1 for c in group):
         rows = x[codes == c]
         rows = rows[np.lexsort(rows.T[::-1])]
         keys.setdefault(rows.tobytes() + bytes(str(rows.shape), "ascii"), []).append(c)
