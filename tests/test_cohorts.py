@@ -9,10 +9,11 @@ family's trajectories: a family curve plus per-animal and per-stage noise, on fe
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import xarray as xr
 
 import neurogeom as ng
-from neurogeom.learning.cohorts import compare_cohorts
+from neurogeom.learning.cohorts import cohort_similarity, compare_cohorts
 from neurogeom.learning.study import study_trajectory
 
 GRID = np.linspace(0, 1, 8)
@@ -61,3 +62,56 @@ def test_cohorts_from_study_trajectories():
     res = compare_cohorts(ta, tn, ("capacity",), n_boot=50, n_perm=50)
     assert set(res.configuration.values) == {"early", "late"}
     assert res.percentile.dims == ("configuration", "output")
+
+
+CENTRES = np.array([[0, 0, 0], [1, 0, 0], [0, 2.5, 0], [1, 2.5, 1.5]])  # unequal distances
+
+
+def _cohort_study(n, n_sessions, seed, *, shared=False, prefix="sub"):
+    """Subjects whose 4 condition centres (CENTRES, embedded in each session's own units) grow
+    from 0 at the first session to 4x at the last: no geometry, then the task's."""
+    rng = np.random.default_rng(seed)
+    source = {}
+    for i in range(n):
+        n_ses = int(rng.integers(n_sessions[0], n_sessions[1] + 1))
+        embed = np.linalg.qr(rng.normal(size=(40, 3)))[0]
+        source[f"{prefix}-{i}"] = {}
+        for s in range(n_ses):
+            if not shared:
+                embed = np.linalg.qr(rng.normal(size=(int(rng.integers(30, 50)), 3)))[0]
+            labels = np.repeat(np.arange(4), rng.integers(12, 18, 4))
+            latent = 4.0 * s / (n_ses - 1) * CENTRES[labels] + 0.5 * rng.normal(
+                size=(labels.size, 3)
+            )
+            data = latent @ embed.T + 0.3 * rng.normal(size=(labels.size, embed.shape[0]))
+            source[f"{prefix}-{i}"][f"ses-{s}"] = ng.make_population(
+                data, dims=("trial", "unit"), quantity="rate_hz", trial_coords={"condition": labels}
+            )
+    return ng.study(source)
+
+
+def test_cohort_similarity_rises_above_its_null_only_where_the_geometry_is_learnt():
+    """Condition centres grow from nothing (separation 0) to the task's; animals and networks
+    share the task, so at the last stage their representations match (CKA and RSA above the
+    subject-level null) and at the first they do not (within the null)."""
+    animals = _cohort_study(4, (3, 5), 0)
+    networks = _cohort_study(3, (6, 6), 1, shared=True, prefix="net")
+    res = cohort_similarity(animals, networks, "condition", n_grid=3, n_perm=50, seed=0)
+    assert res.attrs["n_animals"] == 4 and res.attrs["n_networks"] == 3
+    assert res["cka_animal"].dims == ("subject", "stage") and res.sizes["subject"] == 4
+    np.testing.assert_allclose(res["cka"].values, res["cka_animal"].mean("subject").values)
+    for m in ("cka", "rsa"):
+        assert float(res[m].isel(stage=-1)) > float(res[f"{m}_null_high"].isel(stage=-1)), m
+        assert float(res[f"{m}_p_value"].isel(stage=-1)) < 0.05, m
+        assert float(res[f"{m}_p_value"].isel(stage=0)) > 0.05, m
+    assert float(res["cka"].isel(stage=-1)) > 0.8
+
+
+def test_cohort_similarity_refuses_unshared_conditions():
+    animals = _cohort_study(2, (3, 3), 0)
+    networks = ng.synthetic_study(n_subjects=2, n_sessions=3, n_conditions=2, shared_units=True,
+                                  seed=1)  # fmt: skip
+    with pytest.raises(ValueError, match=r"share 2 condition\(s\) of \['condition'\].*RSA needs"):
+        cohort_similarity(animals, networks, "condition", n_perm=5)
+    with pytest.raises(ValueError, match=r"unknown similarity measure\(s\) \['cca'\]"):
+        cohort_similarity(animals, networks, "condition", measures=["cca"])

@@ -53,6 +53,7 @@ _EXPORTS: dict[str, str] = {
     "study_stage_difference": "study",
     "study_stages": "study",
     "compare_cohorts": "cohorts",
+    "cohort_similarity": "cohorts",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -43,7 +43,10 @@ A run spec is a TOML file; relative paths are read from the spec's folder. Secti
     ``kind`` (``"fraction"`` or ``"performance"``), ``measures`` (pair measures),
     ``n_perm``, and ``[compare.mapping.<model label>]`` with ``to`` (the brain label) and
     ``values`` (a table model value -> brain value; TOML keys are strings, matched to the
-    model's values by their text).
+    model's values by their text). With ``brain`` naming a ``[studies]`` section (the animals),
+    ``networks`` replaces ``model``: a table ``configuration -> [model names]`` (2 or more each,
+    e.g. seeds); the run compares the cohorts (:func:`neurogeom.learning.compare_cohorts`,
+    :func:`neurogeom.learning.cohort_similarity`).
 
 Three other kinds of spec run through ``neurogeom run`` too (:func:`spec_kind` tells them apart):
 a training spec with ``[sweep] rank = [...]`` (:mod:`neurogeom.workflows.rank_sweep`), a lazy-rich
@@ -152,6 +155,7 @@ class CompareSection(pydantic.BaseModel):
     n_perm: Annotated[int, N_PERM] = 50
     measures: list[str] = ["cka_similarity", "rsa_similarity", "procrustes_distance"]
     mapping: dict[str, str | dict[str, Any]] = {}
+    networks: dict[str, list[str]] | None = None
 
 
 class StudySection(pydantic.BaseModel):
@@ -321,10 +325,52 @@ def parse_analysis(table: Mapping[str, Any]) -> dict[str, Any]:
 def parse_compare(table: Mapping[str, Any], spec: RunSpec) -> dict[str, Any]:
     where = "[compare]"
     out = validated(CompareSection, table, where).model_dump()
+    if out["brain"] in spec.studies:
+        return _parse_cohorts(out, spec, where)
+    if out["networks"] is not None:
+        fail(
+            where,
+            f"networks compares a study with several models; brain = {out['brain']!r} is no "
+            f"[studies] section (known: {list(spec.studies)}): name a study, or drop networks.",
+        )
     for role, pool in (("brain", spec.recordings), ("model", spec.models)):
         if out[role] not in pool:
             fail(where, f"{role} = {out[role]!r} names no {role} section; known: {list(pool)}.")
     brain, model = spec.recordings[out["brain"]], spec.models[out["model"]]
+    return _parse_pair(out, brain, model, where)
+
+
+def _parse_cohorts(out: dict[str, Any], spec: RunSpec, where: str) -> dict[str, Any]:
+    """A study (the animals) against models grouped by configuration (the networks)."""
+    if out["model"] is not None:
+        fail(
+            where, "a study is compared with networks = {<configuration> = [<models>]}; drop model."
+        )
+    if not out["networks"]:
+        fail(
+            where,
+            f"brain = {out['brain']!r} is a study: give its networks, e.g. networks = "
+            f"{{context_dm = {list(spec.models)[:3]}}} (models by configuration, 2 or more each).",
+        )
+    for config, names in out["networks"].items():
+        unknown = [n for n in names if n not in spec.models]
+        if unknown:
+            fail(
+                f"{where} networks.{config}",
+                f"{unknown} name no [models] section; known: {list(spec.models)}.",
+            )
+        if len(set(names)) < 2:
+            fail(
+                f"{where} networks.{config}",
+                f"has {len(set(names))} model; give 2 or more (seeds).",
+            )
+    first = spec.models[next(iter(out["networks"].values()))[0]]
+    parsed = _parse_pair(out, spec.studies[out["brain"]], first, where)
+    parsed["model"] = None
+    return parsed
+
+
+def _parse_pair(out: dict[str, Any], brain: Source, model: Source, where: str) -> dict[str, Any]:
     on = _labels_list(out["on"], f"{where} on")
     if not on:
         fail(where, "give on = [<brain labels to match on>], e.g. on = ['choice', 'context'].")

@@ -308,13 +308,21 @@ def _prepared(
     spec: RunSpec, raw: dict[str, xr.DataArray], res: _Results
 ) -> dict[str, xr.DataArray]:
     pops = dict(raw)
-    cmp = spec.compare
+    cmp = spec.compare if spec.compare is not None and spec.compare["model"] else None
     if cmp is not None:
         pops[cmp["brain"]], pops[cmp["model"]] = _match(pops[cmp["brain"]], pops[cmp["model"]], cmp)
     matched = {} if cmp is None else {"compare": {k: cmp[k] for k in ("on", "mapping")}}
     if cmp is not None:
         matched["from_brain"] = f"population_{cmp['brain']}"
         matched["from_model"] = f"population_{cmp['model']}"
+    cohort = spec.compare if spec.compare is not None and spec.compare["networks"] else None
+    networks = [n for group in (cohort or {}).get("networks", {}).values() for n in group]
+    if cohort is not None:
+        from neurogeom.learning.compare import _renamed
+
+        for name in networks:  # the networks' labels become the animals'
+            pops[name] = _renamed(pops[name], cohort["mapping"], list(cohort["on"]))
+        matched = {"compare": {k: cohort[k] for k in ("on", "mapping")}}
     an = spec.analysis
     out = {}
     for i, (name, src) in enumerate(spec.sources.items()):
@@ -333,7 +341,11 @@ def _prepared(
             zscore=an["zscore"],
             balance=an["balance"],
             seed=spec.seed + i,
-            **(matched if cmp is not None and name in (cmp["brain"], cmp["model"]) else {}),
+            **(
+                matched
+                if (cmp is not None and name in (cmp["brain"], cmp["model"])) or name in networks
+                else {}
+            ),
         )
     return out
 
@@ -514,7 +526,7 @@ def _compare(
         if ds is not None:
             out[f"psychometric_{name}"] = ds
     cmp = spec.compare
-    if cmp is not None:
+    if cmp is not None and cmp["model"]:
         a, b = trajs[f"trajectory_{cmp['brain']}"], trajs[f"trajectory_{cmp['model']}"]
         by = [spec.analysis["by"], *spec.analysis["within"]]
         steps = {
@@ -547,6 +559,89 @@ def _compare(
             )
             if ds is not None:
                 out[key] = ds
+    return out
+
+
+def _network_study(spec: RunSpec, raw: dict[str, xr.DataArray], names: list[str]) -> xr.DataTree:
+    """Networks as a study: a subject per model, a session per checkpoint, labels mapped to the
+    brain's (``[compare.mapping]``)."""
+    from neurogeom.learning.compare import _renamed
+    from neurogeom.studies import study
+
+    cmp = spec.compare
+    source: dict[str, dict[str, xr.DataArray]] = {}
+    for name in names:
+        pop = _renamed(raw[name], cmp["mapping"], list(cmp["on"]))
+        steps = pop["step"].values if "step" in pop.coords else range(pop.sizes["stage"])
+        source[name] = {
+            f"step-{int(step)}": pop.isel(stage=i).drop_vars(
+                [c for c in pop.coords if "stage" in pop[c].dims]
+            )
+            for i, step in enumerate(steps)
+        }
+    return study(source)
+
+
+def _cohorts(
+    spec: RunSpec, raw: dict[str, xr.DataArray], res: _Results, notes: list[str]
+) -> dict[str, xr.Dataset]:
+    """A study (animals) against models by configuration (networks): ``cohorts``
+    (:func:`neurogeom.learning.compare_cohorts`) and ``cohort_similarity``
+    (:func:`neurogeom.learning.cohort_similarity`), on a grid of fractions of sessions with as
+    many stages as the animal with most sessions."""
+    from neurogeom.learning.cohorts import cohort_similarity, compare_cohorts
+    from neurogeom.learning.study import study_trajectory
+
+    cmp, an = spec.compare, spec.analysis
+    src = spec.studies[cmp["brain"]]
+    window = src.options["window_s_analysis"] or an["window_s"]
+    names = [n for group in cmp["networks"].values() for n in group]
+    configs = [c for c, group in cmp["networks"].items() for _ in group]
+    by = list(cmp["on"])
+    animals = _study_tree(src)
+    n_grid = max(len(node.children) for node in animals.children.values())
+    networks = _network_study(spec, raw, names)
+    traj = {"axis": "fraction", "rule": "interpolate", "n_grid": n_grid, "n_boot": 0,
+            "measure": an["measure"], "seed": spec.seed, **_measure_options(an)}  # fmt: skip
+
+    def cohorts() -> xr.Dataset:
+        ta = study_trajectory(animals, by, window_s=window, **traj)
+        tn = study_trajectory(networks, by, **traj).assign_coords(
+            configuration=("subject", configs)
+        )
+        outputs = [o for o in ("capacity", "radius", "dimension") if o in ta and o in tn]
+        ds = compare_cohorts(ta, tn, outputs, n_boot=int(an["n_boot"]), n_perm=int(cmp["n_perm"]),
+                             confidence=float(an["confidence"]), seed=spec.seed)  # fmt: skip
+        ds.attrs.update(n_animals=ta.sizes["subject"], n_networks=tn.sizes["subject"])
+        return ds
+
+    def similarity() -> xr.Dataset:
+        return cohort_similarity(animals, networks, by, n_grid=n_grid, window_s=window,
+                                 n_perm=int(cmp["n_perm"]), confidence=float(an["confidence"]),
+                                 seed=spec.seed)  # fmt: skip
+
+    depends = {
+        "network_keys": [res.keys.get(f"population_{n}") for n in names],
+        "networks": cmp["networks"],
+        "on": by,
+        "mapping": {
+            k: [t, {str(a): b for a, b in v.items()}] for k, (t, v) in cmp["mapping"].items()
+        },
+        "window_s": window,
+        "n_perm": cmp["n_perm"],
+        "seed": spec.seed,
+        "inputs": src.options["files"],
+    }
+    out: dict[str, xr.Dataset] = {}
+    for key, fn, extra in (
+        ("cohorts", cohorts, {k: an[k] for k in (*_MEASURE_KEYS, "n_boot")}),
+        ("cohort_similarity", similarity, {}),
+    ):
+        ds = _guarded(
+            notes, key.replace("_", " "), lambda k=key, f=fn, e=extra: res.get(k, f, **depends, **e)
+        )
+        if ds is not None:
+            out[key] = ds
     return out
 
 
@@ -706,6 +801,8 @@ def _run_spec_locked(spec: RunSpec, out: Path, force: bool, progress: Progress) 
             **_compare(spec, pops, trajs, res, notes),
             **_coding(spec, pops, res, notes),
         }
+        if spec.compare is not None and spec.compare["networks"]:
+            results.update(_cohorts(spec, raw, res, notes))
         progress("compare", 1, 1)
     from neurogeom.show.learning_report import learning_report
 
@@ -721,7 +818,7 @@ def _run_spec_locked(spec: RunSpec, out: Path, force: bool, progress: Progress) 
             figures=out / "figures",
             recordings=list(spec.recordings),
             models=list(spec.models),
-            compare=None if cmp is None else (cmp["brain"], cmp["model"]),
+            compare=None if cmp is None or not cmp["model"] else (cmp["brain"], cmp["model"]),
             notes=notes,
             condition_names={
                 to: names for to, names in ((cmp or {}).get("mapping") or {}).values()
