@@ -886,8 +886,13 @@ def check_task_spec(spec: Mapping[str, Any]) -> None:
 
     Examples
     --------
-    >>> spec = validate_spec({"task": {"name": "PerceptualDecisionMaking-v0"}})  # doctest: +SKIP
-    >>> check_task_spec(spec)  # doctest: +SKIP
+    >>> from neurogeom.specs.train import validate_spec
+    >>> task = {"name": "ContextDecisionMaking-v0"}
+    >>> check_task_spec(validate_spec({"task": task, "analysis": {"by": "ground_truth"}}))
+    >>> check_task_spec(validate_spec({"task": task, "analysis": {"labels": ["colour"]}}))
+    Traceback (most recent call last):
+    ...
+    ValueError: analysis.labels: unknown label(s) ['colour'] for task 'ContextDecisionMaking-v0'; ...
     """
     task = spec["task"]
     name = task["name"]

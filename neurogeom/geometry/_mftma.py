@@ -165,6 +165,12 @@ def mftma(
         (always 0: the centre direction separates every manifold from the origin) and at_floor
         (always 0), neurogeom_version.
 
+    See Also
+    --------
+    glue : The GLUE estimate (capacity and geometry from sampled dichotomies).
+    simulated_capacity : Capacity from random projections, without the mean-field theory.
+    neurogeom.accessor.NgAccessor.mftma : ``pop.ng.mftma(by)`` on a population tensor.
+
     Notes
     -----
     For each manifold (centred on the global mean, shared centre subspace removed, normalised by

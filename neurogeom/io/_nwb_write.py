@@ -162,6 +162,25 @@ def write_nwb(
     ValueError
         For a tensor that cannot be written faithfully (irregular bins, non-integer or NaN spike
         counts, a label of the wrong length, no species). Nothing is written then.
+
+    See Also
+    --------
+    neurogeom.read_nwb : Read the written file back into the same tensor.
+    neurogeom.make_population : Build a population tensor from plain arrays.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from neurogeom import read_nwb
+    >>> from neurogeom.data import sample_nwb
+    >>> pop = read_nwb(sample_nwb("early"), align="stimulus_on_time", window_s=(0.0, 0.5),
+    ...                bin_size_s=0.25, units=[0, 1, 2])
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = write_nwb(pop, Path(folder) / "copy.nwb")
+    ...     back = read_nwb(path)
+    >>> path.name, back.sizes["trial"], bool((back == pop).all())
+    ('copy.nwb', 400, True)
     """
     from pynwb import NWBHDF5IO, NWBFile
 

@@ -311,6 +311,19 @@ class CTRNN(nn.Module):
         See Also
         --------
         CTRNN.forward : the run with the hidden states.
+
+        Examples
+        --------
+        Two trials, time-major: the first runs 4 steps, the second 2.
+
+        >>> import torch
+        >>> from neurogeom.specs import NetworkConfig
+        >>> net = build_network(NetworkConfig(n_units=16), n_input=3, n_output=2)
+        >>> x = torch.randn(4, 2, 3, generator=torch.Generator().manual_seed(0))
+        >>> out = net.outputs_by_length(x, [2, 2, 1, 1], torch.zeros(4, 2, 2))
+        >>> y, _ = net(x[:2, 1][None])  # the second trial alone, batch-first
+        >>> torch.allclose(out[:2, 1], y[0]), bool((out[2:, 1] == 0).all())
+        (True, True)
         """
         if work is None:
             work = x.new_empty(2, x.shape[1], self.n_units)
@@ -399,12 +412,49 @@ class GRUNet(nn.Module):
         See Also
         --------
         CTRNN.recurrent_weight : the rate RNN's W.
+
+        Examples
+        --------
+        >>> from neurogeom.specs import NetworkConfig
+        >>> net = GRUNet(3, 3, NetworkConfig(type="gru", n_units=8))
+        >>> tuple(net.recurrent_weight().shape)
+        (24, 8)
         """
         return self.gru.weight_hh_l0
 
     def forward(
         self, x: torch.Tensor, h0: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Run the network.
+
+        Parameters
+        ----------
+        x : Tensor of shape (batch, n_time, n_input)
+            Inputs, batch-first.
+        h0 : Tensor of shape (batch, N), optional
+            Initial hidden state (zeros when omitted).
+
+        Returns
+        -------
+        y : Tensor of shape (batch, n_time, n_output)
+            Readout at every step.
+        h : Tensor of shape (batch, n_time, N)
+            Hidden states after every step.
+
+        See Also
+        --------
+        CTRNN.forward : the same call on the rate RNN.
+        GRUNet.outputs_by_length : readout of trials of different lengths.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from neurogeom.specs import NetworkConfig
+        >>> net = GRUNet(3, 2, NetworkConfig(type="gru", n_units=8))
+        >>> y, h = net(torch.zeros(4, 5, 3), h0=torch.zeros(4, 8))
+        >>> tuple(y.shape), tuple(h.shape)
+        ((4, 5, 2), (4, 5, 8))
+        """
         h, _ = self.gru(x, None if h0 is None else h0[None])
         return self.readout(h), h
 
@@ -423,16 +473,32 @@ class GRUNet(nn.Module):
         Parameters
         ----------
         x, n_active, out, work
-            As in :meth:`CTRNN.outputs_by_length`.
+            As in :meth:`CTRNN.outputs_by_length` (``work`` is not used).
+        chunk : int, default=256
+            Trials run together in one call of torch's GRU.
 
         Returns
         -------
-        torch.Tensor
+        torch.Tensor of shape (n_time, batch, n_output)
             ``out``, filled with the readout of each trial's active steps.
 
         See Also
         --------
         CTRNN.outputs_by_length : the same on the rate RNN.
+        GRUNet.forward : the run with the hidden states.
+
+        Examples
+        --------
+        Two trials, time-major: the first runs 4 steps, the second 2.
+
+        >>> import torch
+        >>> from neurogeom.specs import NetworkConfig
+        >>> net = GRUNet(3, 2, NetworkConfig(type="gru", n_units=8))
+        >>> x = torch.randn(4, 2, 3, generator=torch.Generator().manual_seed(0))
+        >>> out = net.outputs_by_length(x, [2, 2, 1, 1], torch.zeros(4, 2, 2), chunk=1)
+        >>> y, _ = net(x[:2, 1][None])  # the second trial alone, batch-first
+        >>> torch.allclose(out[:2, 1], y[0], atol=1e-6)
+        True
         """
         n = x.shape[1]
         lengths = (np.asarray(n_active)[:, None] > np.arange(n)[None, :]).sum(0)

@@ -97,6 +97,11 @@ def measure_label(measure: str | xr.DataArray) -> str:
         measure, from the registry) make the label. A name, or a variable without them, gives
         the name with spaces.
 
+    Returns
+    -------
+    str
+        ``"<long_name> (<units>)"``, or the long name alone when the units are empty.
+
     See Also
     --------
     palette : the colours of the same names.
@@ -140,9 +145,28 @@ def save_figure(fig: Figure, path_stem: str | os.PathLike, *, dpi: int = 150) ->
     (Path, Path)
         The PNG and SVG paths.
 
+    Raises
+    ------
+    FileNotFoundError
+        If the folder of ``path_stem`` does not exist (nothing is written).
+
     See Also
     --------
     Report.add_figure : a figure in a report instead.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import matplotlib.pyplot as plt
+    >>> fig, ax = plt.subplots(figsize=(2, 2))
+    >>> _ = ax.plot([0, 1], [0, 1])
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     png, svg = save_figure(fig, Path(folder) / "line", dpi=50)
+    ...     names = sorted(p.name for p in Path(folder).iterdir())
+    >>> names, png.suffix, svg.suffix
+    (['line.png', 'line.svg'], '.png', '.svg')
+    >>> plt.close(fig)
     """
     stem = Path(path_stem)
     if not stem.parent.is_dir():

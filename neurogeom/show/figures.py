@@ -150,6 +150,21 @@ def plot_trajectory(
     --------
     neurogeom.learning.trajectory : the numbers it plots.
     trajectory_table : the same as a table.
+
+    Examples
+    --------
+    A trajectory without error terms (one panel per measure):
+
+    >>> import numpy as np, xarray as xr
+    >>> traj = xr.Dataset(
+    ...     {"capacity": ("stage", [0.10, 0.12, 0.20, 0.28, 0.30]),
+    ...      "radius": ("stage", [1.6, 1.4, 1.1, 0.95, 0.9]),
+    ...      "dimension": ("stage", [14.0, 13.0, 10.0, 8.0, 7.0])},
+    ...     coords={"stage": np.arange(5), "step": ("stage", [0, 10, 100, 1000, 3000])},
+    ... )
+    >>> fig = plot_trajectory(traj)
+    >>> [ax.get_xlabel() for ax in fig.axes]
+    ['training step (log scale)', 'training step (log scale)', 'training step (log scale)']
     """
     if axis not in ("step", "stage"):
         raise ValueError(f"axis must be 'step' or 'stage'; got {axis!r}.")
@@ -200,6 +215,20 @@ def plot_stages_heatmap(stages: xr.Dataset, *, step_label: str = "training step"
     --------
     neurogeom.learning.learning_stages : the stages it plots.
     plot_trajectory : the measures along training.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> from neurogeom.learning import learning_stages
+    >>> step = np.arange(12)
+    >>> t = np.log10(1 + step)
+    >>> traj = xr.Dataset(
+    ...     {"capacity": ("stage", np.minimum(t, t[6])), "capacity_sem": ("stage", np.full(12, 0.01))},
+    ...     coords={"stage": step, "step": ("stage", step)},
+    ... )
+    >>> fig = plot_stages_heatmap(learning_stages(traj, measures=["capacity"]))
+    >>> len(fig.axes)  # the heatmap and its colour bar
+    2
     """
     if "normalised" not in stages:
         raise ValueError("plot_stages_heatmap needs the output of learning_stages().")
@@ -273,6 +302,20 @@ def plot_strategy_plane(
     --------
     neurogeom.learning.strategy_path : the path it plots.
     plot_trajectory : the measures along training.
+
+    Examples
+    --------
+
+    >>> import numpy as np, xarray as xr
+    >>> traj = xr.Dataset(
+    ...     {"capacity": ("stage", [0.10, 0.12, 0.20, 0.28, 0.30]),
+    ...      "radius": ("stage", [1.6, 1.4, 1.1, 0.95, 0.9]),
+    ...      "dimension": ("stage", [14.0, 13.0, 10.0, 8.0, 7.0])},
+    ...     coords={"stage": np.arange(5), "step": ("stage", [0, 10, 100, 1000, 3000])},
+    ... )
+    >>> fig = plot_strategy_plane({"model": traj})
+    >>> fig.axes[0].get_xscale(), fig.axes[0].get_yscale()
+    ('log', 'log')
     """
     paths = _paths(trajectories)
     colors = palette(paths)
@@ -383,6 +426,21 @@ def plot_brain_vs_model(
     --------
     neurogeom.learning.compare_trajectories : the numbers it plots.
     save_figure : writes the figure.
+
+    Examples
+    --------
+
+    >>> import numpy as np, xarray as xr
+    >>> traj = xr.Dataset(
+    ...     {"capacity": ("stage", [0.10, 0.12, 0.20, 0.28, 0.30]),
+    ...      "radius": ("stage", [1.6, 1.4, 1.1, 0.95, 0.9]),
+    ...      "dimension": ("stage", [14.0, 13.0, 10.0, 8.0, 7.0])},
+    ...     coords={"stage": np.arange(5), "step": ("stage", [0, 10, 100, 1000, 3000])},
+    ... )
+    >>> sim = xr.Dataset({"cka_similarity": ("stage", np.linspace(0.3, 0.9, 5))})
+    >>> fig = plot_brain_vs_model({"brain": traj, "model": traj}, similarity=sim)
+    >>> len(fig.axes)  # the measures, and the similarity per stage
+    2
     """
     trajs = _as_mapping(trajectories, "trajectory")
     colors = palette(trajs)
@@ -453,6 +511,16 @@ def plot_psychometric(
     --------
     neurogeom.workflows.psychometric : the numbers it plots.
     save_figure : writes the figure.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> table = pd.DataFrame({"coherence": [-0.5, 0.0, 0.5] * 2,
+    ...                       "accuracy": [0.9, 0.5, 0.9, 0.7, 0.5, 0.7],
+    ...                       "context": ["motion"] * 3 + ["colour"] * 3})
+    >>> fig = plot_psychometric(table)
+    >>> len(fig.axes), len(fig.axes[0].get_legend().get_texts())  # two contexts and chance
+    (1, 3)
     """
     missing = [c for c in (x, y, hue, error) if c is not None and c not in data.columns]
     if missing:
@@ -499,6 +567,15 @@ def plot_rank_sweep(ds: xr.Dataset) -> Figure:
     --------
     neurogeom.workflows.rank_sweep.rank_sweep : the numbers it plots.
     rank_sweep_report : the report around it.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> values = {"capacity_init": 0.1, "capacity_change": 0.05, "weight_change": 0.3}
+    >>> ds = xr.Dataset({k: (("rank", "seed"), np.full((3, 2), v)) for k, v in values.items()},
+    ...                 coords={"rank": [1, 4, 16], "seed": [0, 1]})
+    >>> len(plot_rank_sweep(ds).axes)
+    3
     """
 
     n_units = json.loads(ds.attrs.get("spec", "{}")).get("network", {}).get("n_units", np.nan)
@@ -640,6 +717,20 @@ def plot_coding_phases(ds: xr.Dataset) -> Figure:
     --------
     neurogeom.workflows.coding_phases.coding_phases : the numbers it plots.
     save_figure : writes the figure.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> dims = ("activation", "scaling", "prior_scale", "chain")
+    >>> ds = xr.Dataset(
+    ...     {"clustered_fraction": (dims, np.full((2, 1, 2, 2), 0.5)),
+    ...      "coding_fraction": (dims, np.full((2, 1, 2, 2), 0.3)),
+    ...      "scheme": (dims, np.full((2, 1, 2, 2), "distributed"))},
+    ...     coords={"activation": ["relu", "erf"], "scaling": ["mean_field"],
+    ...             "prior_scale": [0.5, 2.0], "chain": [0, 1]},
+    ... )
+    >>> len(plot_coding_phases(ds).axes)  # one panel per scaling, and the colour bar
+    2
     """
     scalings = [str(s) for s in ds["scaling"].values]
     fig, axes = new_figure(len(scalings), width=4.2, height=3.2)
@@ -861,7 +952,17 @@ def plot_volume_element(
 
     See Also
     --------
-    neurogeom.geometry.riemann.metric_on_grid
+    neurogeom.geometry.riemann.metric_on_grid : the grids it draws.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from neurogeom.geometry import metric_on_grid
+    >>> net = torch.nn.Sequential(torch.nn.Linear(2, 20), torch.nn.Sigmoid())
+    >>> grid = metric_on_grid(net, n_grid=11)
+    >>> fig = plot_volume_element({"initialisation": grid, "again": grid})
+    >>> [ax.get_title() for ax in fig.axes[:2]]
+    ['initialisation', 'again']
     """
     named = _as_mapping(grids, "feature map")
     values = [np.asarray(g["log_volume_element"], float) for g in named.values()]

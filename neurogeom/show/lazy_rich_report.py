@@ -150,6 +150,25 @@ def lazy_rich_reading(ds: xr.Dataset) -> str:
     --------
     lazy_rich_table : the table it reads.
     lazy_rich_report : the report.
+
+    Examples
+    --------
+    A sweep of one architecture at two output scales, two seeds, two checkpoints:
+
+    >>> import numpy as np, xarray as xr
+    >>> c = {"architecture": ["mlp"], "alpha": [1.0, 10.0], "seed": [0, 1], "step": [0, 5],
+    ...      "corruption": ["noise"], "severity": [0, 5]}
+    >>> a3, a4 = ("architecture", "alpha", "seed"), ("architecture", "alpha", "seed", "step")
+    >>> per_alpha = np.array([1.0, 0.5]).reshape(1, 2, 1, 1) * np.ones((1, 2, 2, 2))
+    >>> ds = xr.Dataset({"weight_change": (a4, 0.4 * per_alpha),
+    ...     "capacity": (a4, 0.1 * per_alpha),
+    ...     "accuracy": (a4, np.full((1, 2, 2, 2), 0.9)),
+    ...     "ood_accuracy": ((*a3, "corruption", "severity"), np.full((1, 2, 2, 1, 2), 0.5)),
+    ...     "transfer_accuracy": (a3, np.full((1, 2, 2), 0.8)),
+    ...     "transfer_accuracy_init": (a3, np.full((1, 2, 2), 0.7))}, coords=c)
+    >>> text = lazy_rich_reading(ds)
+    >>> "mlp: the weight change ||w - w0||/||w0|| at the end goes from 0.4 at alpha = 1" in text
+    True
     """
     a = np.asarray(ds["alpha"].values, float)
     parts = [
@@ -197,9 +216,51 @@ def lazy_rich_report(
     tables, the reading. The other arguments and the result are those of
     :func:`~neurogeom.show.report.spec_report`.
 
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        :func:`neurogeom.workflows.lazy_rich.lazy_rich_sweep`'s result.
+    figures : str or path
+        Existing folder the figures are written to (png and svg).
+    setting : str
+        The setting's name (``"fast"``, ``"full"``), shown in the inputs.
+    spec : str
+        The spec's path, shown in the inputs.
+    title : str, optional
+        The report's title (default: 'Lazy to rich on digits').
+
+    Returns
+    -------
+    Report
+        Not yet saved (:meth:`~neurogeom.show.report.Report.save`).
+
     See Also
     --------
-    neurogeom.show.figures.plot_lazy_rich, lazy_rich_reading
+    neurogeom.show.figures.plot_lazy_rich : its figure.
+    lazy_rich_reading : its reading.
+
+    Examples
+    --------
+    A sweep of one architecture at two output scales, two seeds, two checkpoints:
+
+    >>> import numpy as np, xarray as xr
+    >>> c = {"architecture": ["mlp"], "alpha": [1.0, 10.0], "seed": [0, 1], "step": [0, 5],
+    ...      "corruption": ["noise"], "severity": [0, 5]}
+    >>> a3, a4 = ("architecture", "alpha", "seed"), ("architecture", "alpha", "seed", "step")
+    >>> per_alpha = np.array([1.0, 0.5]).reshape(1, 2, 1, 1) * np.ones((1, 2, 2, 2))
+    >>> ds = xr.Dataset({"weight_change": (a4, 0.4 * per_alpha),
+    ...     "capacity": (a4, 0.1 * per_alpha),
+    ...     "accuracy": (a4, np.full((1, 2, 2, 2), 0.9)),
+    ...     "ood_accuracy": ((*a3, "corruption", "severity"), np.full((1, 2, 2, 1, 2), 0.5)),
+    ...     "transfer_accuracy": (a3, np.full((1, 2, 2), 0.8)),
+    ...     "transfer_accuracy_init": (a3, np.full((1, 2, 2), 0.7))}, coords=c)
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     report = lazy_rich_report(ds, figures=folder, setting="fast", spec="lazy_rich.toml")
+    ...     files = sorted(p.name for p in Path(folder).iterdir())
+    >>> files, report.title
+    (['lazy_rich.png', 'lazy_rich.svg'], 'Lazy to rich on digits')
     """
     from neurogeom.show.figures import plot_lazy_rich
 

@@ -63,6 +63,22 @@ def trajectory_table(
     --------
     trajectory_reading : one sentence of it.
     plot_trajectory : the same as a figure.
+
+    Examples
+    --------
+
+    >>> import xarray as xr
+    >>> traj = xr.Dataset(
+    ...     {"capacity": ("stage", [0.10, 0.20, 0.30]),
+    ...      "capacity_ci_low": ("stage", [0.08, 0.17, 0.27]),
+    ...      "capacity_ci_high": ("stage", [0.12, 0.23, 0.33])},
+    ...     coords={"stage": [0, 1, 2], "label": ("stage", ["early", "mid", "late"])},
+    ... )
+    >>> table = trajectory_table(traj)
+    >>> table[["stage", "measure", "value", "ci_low"]].values.tolist()
+    [['early', 'capacity', 0.1, 0.08],
+     ['mid', 'capacity', 0.2, 0.17],
+     ['late', 'capacity', 0.3, 0.27]]
     """
     index = (
         trajectory["label"].values if "label" in trajectory.coords else trajectory["stage"].values
@@ -139,6 +155,20 @@ def trajectory_reading(trajectory: xr.Dataset, name: str) -> str:
     --------
     trajectory_table : the table it reads.
     reading : the reading of any result.
+
+    Examples
+    --------
+
+    >>> import xarray as xr
+    >>> traj = xr.Dataset(
+    ...     {"capacity": ("stage", [0.10, 0.20, 0.30]),
+    ...      "capacity_ci_low": ("stage", [0.08, 0.17, 0.27]),
+    ...      "capacity_ci_high": ("stage", [0.12, 0.23, 0.33])},
+    ...     coords={"stage": [0, 1, 2], "label": ("stage", ["early", "mid", "late"])},
+    ... )
+    >>> text = trajectory_reading(traj, "the recording 'sample'")
+    >>> text.split(". ")[0]
+    "For the recording 'sample', capacity goes from 0.1 at the first stage to 0.3 at the last"
     """
     cap = np.asarray(trajectory["capacity"].values, float)
     high = np.asarray(
@@ -632,6 +662,27 @@ def learning_report(
     --------
     Report : the page it builds.
     trajectory_table : one of its tables.
+
+    Examples
+    --------
+    The report of one recording's trajectory:
+
+    >>> import xarray as xr
+    >>> traj = xr.Dataset(
+    ...     {"capacity": ("stage", [0.10, 0.20, 0.30]),
+    ...      "capacity_ci_low": ("stage", [0.08, 0.17, 0.27]),
+    ...      "capacity_ci_high": ("stage", [0.12, 0.23, 0.33])},
+    ...     coords={"stage": [0, 1, 2], "label": ("stage", ["early", "mid", "late"])},
+    ... )
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     report = learning_report({"trajectory_sample": traj}, title="Sample",
+    ...                              inputs={"recording": "sample.nwb"}, settings={"seed": 0},
+    ...                              figures=folder, recordings=["sample"])
+    ...     files = sorted(p.name for p in Path(folder).iterdir())
+    >>> files, report.n_figures
+    (['trajectory_sample.png', 'trajectory_sample.svg'], 1)
     """
     folder = Path(figures)
     rep = Report(title, inputs=inputs, settings=settings)
@@ -701,6 +752,20 @@ def rank_sweep_table(ds: xr.Dataset) -> pd.DataFrame:
     --------
     rank_sweep_reading : one sentence of it.
     rank_sweep_report : the report.
+
+    Examples
+    --------
+
+    >>> import numpy as np, xarray as xr
+    >>> sweep = xr.Dataset(
+    ...     {"capacity_init": (("rank", "seed"), [[0.05, 0.06], [0.10, 0.11], [0.20, 0.21]]),
+    ...      "capacity_change": (("rank", "seed"), [[0.20, 0.22], [0.10, 0.12], [0.02, 0.03]]),
+    ...      "weight_change": (("rank", "seed"), [[0.50, 0.52], [0.30, 0.31], [0.10, 0.12]])},
+    ...     coords={"rank": [1, 4, 16], "seed": [0, 1]},
+    ... )
+    >>> table = rank_sweep_table(sweep)
+    >>> table.index.tolist(), table["capacity_init_mean"].round(3).tolist()
+    (['1', '4', '16'], [0.055, 0.105, 0.205])
     """
     cols: dict[str, Any] = {}
     for name in (c for c in _SWEEP_COLUMNS if c in ds):
@@ -752,6 +817,20 @@ def rank_sweep_reading(ds: xr.Dataset) -> str:
     --------
     rank_sweep_table : the table it reads.
     rank_sweep_report : the report.
+
+    Examples
+    --------
+
+    >>> import numpy as np, xarray as xr
+    >>> sweep = xr.Dataset(
+    ...     {"capacity_init": (("rank", "seed"), [[0.05, 0.06], [0.10, 0.11], [0.20, 0.21]]),
+    ...      "capacity_change": (("rank", "seed"), [[0.20, 0.22], [0.10, 0.12], [0.02, 0.03]]),
+    ...      "weight_change": (("rank", "seed"), [[0.50, 0.52], [0.30, 0.31], [0.10, 0.12]])},
+    ...     coords={"rank": [1, 4, 16], "seed": [0, 1]},
+    ... )
+    >>> text = rank_sweep_reading(sweep)
+    >>> "Spearman rho = +1.00" in text  # capacity at init rises with the rank
+    True
     """
     r0, r1 = (str(r) for r in ds["rank"].values[[0, -1]])
     i0, i1, iz, irho = _ordering(ds, "capacity_init")
@@ -802,6 +881,24 @@ def rank_sweep_report(ds: xr.Dataset, *, figures: str | Path, setting: str, spec
     --------
     plot_rank_sweep : its figure.
     rank_sweep_table : its table.
+
+    Examples
+    --------
+
+    >>> import numpy as np, xarray as xr
+    >>> sweep = xr.Dataset(
+    ...     {"capacity_init": (("rank", "seed"), [[0.05, 0.06], [0.10, 0.11], [0.20, 0.21]]),
+    ...      "capacity_change": (("rank", "seed"), [[0.20, 0.22], [0.10, 0.12], [0.02, 0.03]]),
+    ...      "weight_change": (("rank", "seed"), [[0.50, 0.52], [0.30, 0.31], [0.10, 0.12]])},
+    ...     coords={"rank": [1, 4, 16], "seed": [0, 1]},
+    ... )
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     report = rank_sweep_report(sweep, figures=folder, setting="fast", spec="rank.toml")
+    ...     files = sorted(p.name for p in Path(folder).iterdir())
+    >>> files, report.n_figures
+    (['rank_sweep.png', 'rank_sweep.svg'], 1)
     """
 
     from neurogeom.show.figures import plot_rank_sweep

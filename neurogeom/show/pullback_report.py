@@ -78,6 +78,16 @@ def plot_pullback_index(ds: xr.Dataset) -> Figure:
     --------
     neurogeom.workflows.pullback_sweep : the numbers it plots.
     pullback_report : the report around it.
+
+    Examples
+    --------
+    >>> from neurogeom.workflows.pullback import pullback_sweep
+    >>> spec = {"pullback": {"seeds": [0], "n_points": 50, "width": 20, "n_steps": 20,
+    ...                      "checkpoint_steps": [0, 20], "n_grid": 11, "n_index": 7}}
+    >>> ds = pullback_sweep(spec)  # one small network, 20 steps: too short to fit the boundary
+    >>> fig = plot_pullback_index(ds)
+    >>> [ax.get_ylabel() for ax in fig.axes]
+    ['boundary magnification (log ratio)', 'training accuracy (fraction)']
     """
     fig, (ax, acc) = plt.subplots(1, 2, figsize=(9, 3.5))
     steps = ds["step"].values
@@ -110,11 +120,22 @@ def pullback_reading(ds: xr.Dataset) -> str:
     Returns
     -------
     str
+        The index near minus far from the boundary at the end against initialisation, per
+        seed, and what the training accuracy says about it.
 
     See Also
     --------
     pullback_table : the table it reads.
     pullback_report : the report.
+
+    Examples
+    --------
+    >>> from neurogeom.workflows.pullback import pullback_sweep
+    >>> spec = {"pullback": {"seeds": [0], "n_points": 50, "width": 20, "n_steps": 20,
+    ...                      "checkpoint_steps": [0, 20], "n_grid": 11, "n_index": 7}}
+    >>> ds = pullback_sweep(spec)  # one small network, 20 steps: too short to fit the boundary
+    >>> pullback_reading(ds).startswith("After 20 steps")
+    True
     """
     first = ds["boundary_magnification_final"].isel(step=0).values
     last = ds["boundary_magnification_final"].isel(step=-1).values
@@ -153,9 +174,43 @@ def pullback_report(
     written into the folder ``figures``), the table, the reading. The other arguments and the
     result are those of :func:`~neurogeom.show.report.spec_report`.
 
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        :func:`neurogeom.workflows.pullback.pullback_sweep`'s result.
+    figures : str or path
+        Existing folder the figures are written to (png and svg).
+    setting : str
+        The setting's name (``"fast"``, ``"full"``), shown in the inputs.
+    spec : str
+        The spec's path, shown in the inputs.
+    title : str, optional
+        The report's title (default: 'Pullback geometry along training').
+
+    Returns
+    -------
+    Report
+        Not yet saved (:meth:`~neurogeom.show.report.Report.save`).
+
     See Also
     --------
-    neurogeom.show.figures.plot_volume_element, plot_pullback_index
+    neurogeom.show.figures.plot_volume_element : the volume-element figure.
+    plot_pullback_index : the index figure.
+    pullback_reading : its reading.
+
+    Examples
+    --------
+    >>> from neurogeom.workflows.pullback import pullback_sweep
+    >>> spec = {"pullback": {"seeds": [0], "n_points": 50, "width": 20, "n_steps": 20,
+    ...                      "checkpoint_steps": [0, 20], "n_grid": 11, "n_index": 7}}
+    >>> ds = pullback_sweep(spec)  # one small network, 20 steps: too short to fit the boundary
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     report = pullback_report(ds, figures=folder, setting="fast", spec="pullback.toml")
+    ...     files = sorted(p.stem for p in Path(folder).glob("*.png"))
+    >>> files, report.n_figures
+    (['pullback_index', 'pullback_volume'], 2)
     """
     from neurogeom.show.figures import plot_volume_element
 

@@ -106,15 +106,27 @@ class Report:
     settings : mapping, optional
         The settings that decide the numbers (estimator, n_t, n_boot, seed, ...), shown last.
 
+    See Also
+    --------
+    learning_report : a report built from results.
+    save_figure : a figure on its own.
+
     Notes
     -----
     Each ``add_*`` method returns the report, so calls chain. Blocks go into the last section
     opened with :meth:`add_section` (a "Results" section is opened when none is).
 
-    See Also
+    Examples
     --------
-    learning_report : a report built from results.
-    save_figure : a figure on its own.
+    >>> import pandas as pd
+    >>> report = Report("Capacity", settings={"estimator": "glue", "seed": 0})
+    >>> page = (
+    ...     report.add_section("Results", "Capacity at each stage.")
+    ...     .add_table(pd.DataFrame({"stage": [0, 1], "capacity": [0.1, 0.3]}), "Capacity.")
+    ...     .to_html()
+    ... )
+    >>> page.startswith("<!DOCTYPE html>"), "<h2>Settings</h2>" in page
+    (True, True)
     """
 
     def __init__(
@@ -140,18 +152,94 @@ class Report:
 
         A ``summary=True`` section is shown first, above the contents, the sections and the
         inputs and settings (which close the report).
+
+        Parameters
+        ----------
+        title : str
+            The section's heading.
+        text : str, optional
+            An introductory paragraph (as in :meth:`add_text`).
+        summary : bool, default=False
+            Show the section first, before the table of contents.
+
+        Returns
+        -------
+        Report
+            The report itself, so calls chain.
+
+        See Also
+        --------
+        Report.add_text : a paragraph in the current section.
+
+        Examples
+        --------
+        >>> page = Report("R").add_section("Summary", "Capacity rose.", summary=True).to_html()
+        >>> '<section class="summary"><h2>Summary</h2><p>Capacity rose.</p>' in page
+        True
         """
         self._sections.append(_Section(str(title), summary=bool(summary)))
         return self.add_text(text) if text else self
 
     def add_text(self, text: str) -> Report:
-        """A paragraph (plain text; blank lines separate paragraphs)."""
+        """A paragraph (plain text; blank lines separate paragraphs).
+
+        Parameters
+        ----------
+        text : str
+            Plain text, HTML-escaped; a blank line starts a new paragraph.
+
+        Returns
+        -------
+        Report
+            The report itself, so calls chain.
+
+        See Also
+        --------
+        Report.add_section : open a section first.
+
+        Examples
+        --------
+        >>> page = Report("R").add_text("First.\\n\\nSecond & last.").to_html()
+        >>> "<p>First.</p><p>Second &amp; last.</p>" in page
+        True
+        """
         for para in str(text).strip().split("\n\n"):
             self._current().blocks.append(f"<p>{html.escape(para.strip())}</p>")
         return self
 
     def add_table(self, df: pd.DataFrame | xr.Dataset, caption: str) -> Report:
-        """A table of numbers (a DataFrame, or a Dataset turned into one) with a caption."""
+        """A table of numbers (a DataFrame, or a Dataset turned into one) with a caption.
+
+        Parameters
+        ----------
+        df : pandas.DataFrame or xarray.Dataset
+            The numbers; a Dataset becomes one row per coordinate combination (one row when it
+            has no dims). A named index becomes a column.
+        caption : str
+            What the table shows.
+
+        Returns
+        -------
+        Report
+            The report itself, so calls chain.
+
+        Raises
+        ------
+        TypeError
+            If ``df`` is neither a DataFrame nor a Dataset.
+
+        See Also
+        --------
+        Report.add_figure : a figure instead.
+
+        Examples
+        --------
+        >>> import xarray as xr
+        >>> ds = xr.Dataset({"capacity": ("stage", [0.1, 0.3])}, coords={"stage": [0, 1]})
+        >>> page = Report("R").add_table(ds, "Capacity per stage.").to_html()
+        >>> "<caption>Capacity per stage.</caption>" in page
+        True
+        """
         if isinstance(df, xr.Dataset):
             df = (
                 df.to_dataframe()
@@ -180,6 +268,29 @@ class Report:
             What the result means and what it does not (see :func:`reading`).
         close : bool, default=True
             Close the figure once embedded, freeing its memory.
+
+        Returns
+        -------
+        Report
+            The report itself, so calls chain.
+
+        Raises
+        ------
+        TypeError
+            If ``fig`` is not a matplotlib Figure.
+
+        See Also
+        --------
+        save_figure : write the figure to files instead.
+
+        Examples
+        --------
+        >>> import matplotlib.pyplot as plt
+        >>> fig, ax = plt.subplots(figsize=(2, 2))
+        >>> _ = ax.plot([0, 1], [0, 1])
+        >>> report = Report("R").add_figure(fig, "A line.", "It rises.")
+        >>> report.n_figures, "Figure 1. A line." in report.to_html()
+        (1, True)
         """
         if not isinstance(fig, Figure):
             raise TypeError(f"add_figure needs a matplotlib Figure; got {type(fig)}.")
@@ -199,7 +310,24 @@ class Report:
         return self
 
     def to_html(self) -> str:
-        """The whole report as one HTML document (UTF-8, no external resources)."""
+        """The whole report as one HTML document (UTF-8, no external resources).
+
+        Returns
+        -------
+        str
+            The document: title, summary sections, contents (with more than two sections), the
+            sections, inputs and settings, and a footer with the version and time written.
+
+        See Also
+        --------
+        Report.save : write it to a file.
+
+        Examples
+        --------
+        >>> page = Report("Capacity", inputs={"recording": "sample_late.nwb"}).to_html()
+        >>> "<title>Capacity</title>" in page, "sample_late.nwb" in page
+        (True, True)
+        """
         parts = [f"<h1>{html.escape(self.title)}</h1>"]
         body = [s for s in self._sections if not s.summary]
         for sec in (s for s in self._sections if s.summary):
@@ -237,7 +365,37 @@ class Report:
         )
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write the report atomically to ``path`` (its folder must exist); returns the path."""
+        """Write the report atomically to ``path`` (its folder must exist); returns the path.
+
+        Parameters
+        ----------
+        path : str or path
+            The ``.html`` file to write; its folder must exist.
+
+        Returns
+        -------
+        pathlib.Path
+            The written file.
+
+        Raises
+        ------
+        FileNotFoundError
+            If the folder does not exist (nothing is written).
+
+        See Also
+        --------
+        Report.to_html : the document as a string.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     path = Report("R").add_text("Hello.").save(Path(folder) / "report.html")
+        ...     size = path.stat().st_size
+        >>> path.name, size > 0
+        ('report.html', True)
+        """
         path = Path(path)
         if not path.parent.is_dir():
             raise FileNotFoundError(f"folder {path.parent} does not exist; create it first.")

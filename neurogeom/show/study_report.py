@@ -38,6 +38,20 @@ def study_test_table(ds: xr.Dataset) -> pd.DataFrame:
         Rows: each subject (``first``, ``second``, ``difference``, ``n_points`` M,
         ``n_units_first``, ``n_units_second`` N), then ``all subjects`` with the mean difference,
         its interval (``ci_low``, ``ci_high``) and the sign-flip ``p_value``.
+
+    See Also
+    --------
+    study_section : the report section that shows it.
+    neurogeom.learning.study_stage_difference : the test it tabulates.
+
+    Examples
+    --------
+    >>> import neurogeom as ng
+    >>> from neurogeom.learning import study_stage_difference
+    >>> tree = ng.synthetic_study(n_subjects=3, n_sessions=3, change=2.0, seed=0)
+    >>> table = study_test_table(study_stage_difference(tree, by="condition", n_t=20, n_perm=8))
+    >>> table["subject"].tolist()
+    ['sub-0', 'sub-1', 'sub-2', 'all subjects']
     """
     rows = []
     for i, s in enumerate(ds["subject"].values):
@@ -100,6 +114,27 @@ def study_section(
     -------
     Report
         ``report``, with the section added.
+
+    See Also
+    --------
+    neurogeom.workflows.study_run.study_results : the results it draws.
+    study_test_table : the paired test's table.
+    Report : the report it adds to.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import neurogeom as ng
+    >>> from neurogeom.show import Report
+    >>> from neurogeom.workflows.study_run import study_results
+    >>> tree = ng.synthetic_study(n_subjects=3, n_sessions=3, change=2.0, seed=0)
+    >>> res = study_results(tree, "condition", n_boot=4, n_perm=8, n_t=20)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     report = study_section(Report("Study"), res, name="demo", figures=folder)
+    ...     files = sorted(p.name for p in Path(folder).iterdir())
+    >>> files, report.n_figures
+    (['study_demo.png', 'study_demo.svg'], 1)
     """
     traj = results["trajectory"]
     measures = [m for m in _MEASURES if m in traj]

@@ -69,6 +69,12 @@ def result_key(spec_part: Mapping[str, Any], inputs: Sequence[str | os.PathLike]
     See Also
     --------
     Results : the results by key.
+
+    Examples
+    --------
+    >>> key = result_key({"by": "choice", "n_t": 100})
+    >>> len(key), key == result_key({"n_t": 100, "by": "choice"}), key == result_key({"by": "x"})
+    (64, True, False)
     """
     body = {"spec": spec_part, "inputs": [_file_state(Path(p)) for p in inputs]}
     return hashlib.sha256(to_json(body, sort_keys=True).encode()).hexdigest()
@@ -81,13 +87,30 @@ class Results:
     ----------
     folder : path
         Where the results go (``OUT/results``).
-    force : bool
+    force : bool, default=False
         Recompute every result, whatever its key.
+
+    Attributes
+    ----------
+    reused, recomputed, computed : list of str
+        The names of the results read back, recomputed over a stored one with another key, and
+        computed where none was stored, in the order asked for.
 
     See Also
     --------
     result_key : the key of one result.
     run_pipeline : writes the results.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     results = Results(folder)
+    ...     key = result_key({"n": 3})
+    ...     first = results.get("ones", key, lambda: xr.Dataset({"x": ("i", [1.0, 1.0, 1.0])}))
+    ...     again = results.get("ones", key, lambda: 1 / 0)  # stored under this key: not computed
+    >>> results.computed, results.reused, again.x.values.tolist()
+    (['ones'], ['ones'], [1.0, 1.0, 1.0])
     """
 
     def __init__(self, folder: Path, force: bool = False) -> None:
@@ -97,7 +120,32 @@ class Results:
         self.computed: list[str] = []
 
     def stored_key(self, name: str) -> str | None:
-        """The key of the stored result ``name`` (None when there is none, or it is unreadable)."""
+        """The key of the stored result ``name`` (None when there is none, or it is unreadable).
+
+        Parameters
+        ----------
+        name : str
+            The result's name (``<folder>/<name>.nc``).
+
+        Returns
+        -------
+        str or None
+            Its key, as :func:`result_key` made it.
+
+        See Also
+        --------
+        Results.get : reuse or compute a result.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     results = Results(folder)
+        ...     _ = results.get("ones", "abc", lambda: xr.Dataset({"x": ("i", [1.0])}))
+        ...     keys = results.stored_key("ones"), results.stored_key("missing")
+        >>> keys
+        ('abc', None)
+        """
         path = self.folder / f"{name}.nc"
         if not path.is_file():
             return None
@@ -107,7 +155,37 @@ class Results:
             return None
 
     def get(self, name: str, key: str, compute: Callable[[], Any]) -> Any:
-        """The result ``name``: the stored one when its key is ``key``, else ``compute()``, saved."""
+        """The result ``name``: the stored one when its key is ``key``, else ``compute()``, saved.
+
+        Parameters
+        ----------
+        name : str
+            The result's name (``<folder>/<name>.nc``).
+        key : str
+            What it depends on (:func:`result_key`), stored with it.
+        compute : callable
+            ``compute()`` returns the result (an xarray Dataset or DataArray is saved).
+
+        Returns
+        -------
+        object
+            The stored result (without its key attr) or the one computed.
+
+        See Also
+        --------
+        Results.stored_key : the key of a stored result.
+        result_key : the key.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     results = Results(folder)
+        ...     _ = results.get("ones", "abc", lambda: xr.Dataset({"x": ("i", [1.0])}))
+        ...     ds = results.get("ones", "new", lambda: xr.Dataset({"x": ("i", [2.0])}))
+        >>> results.recomputed, ds.x.values.tolist()  # another key: computed again
+        (['ones'], [2.0])
+        """
         path = self.folder / f"{name}.nc"
         if path.is_file() and not self.force:
             try:

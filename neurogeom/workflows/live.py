@@ -48,15 +48,35 @@ class LiveGeometry:
     run_dir : path
         The run folder (the one given to ``train``).
 
-    Notes
-    -----
-    Called as ``observer(step, checkpoint_path)``; a step whose file exists is skipped. The
-    analysis bank is built on the first call.
+    Attributes
+    ----------
+    computed : list of int
+        The steps this observer computed (not those it skipped).
 
     See Also
     --------
     live_observer : writes it during training.
     read_live_geometry : reads it back.
+
+    Notes
+    -----
+    Called as ``observer(step, checkpoint_path)``; a step whose file exists is skipped. The
+    analysis bank is built on the first call.
+
+    Examples
+    --------
+    The observer on two checkpoints of a copy of the bundled run, as training would call it:
+
+    >>> import json, shutil, tempfile
+    >>> from pathlib import Path
+    >>> from neurogeom.data import bundled_run
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     run = shutil.copytree(bundled_run(), Path(folder) / "run")
+    ...     observer = LiveGeometry(json.loads((run / "spec.json").read_text()), run)
+    ...     observer(0); observer(32); observer(32)  # the second 32 is skipped
+    ...     steps = sorted(p.name for p in (run / "geometry").iterdir())
+    >>> observer.computed, steps
+    ([0, 32], ['step_0000000.nc', 'step_0000032.nc'])
     """
 
     def __init__(self, spec: Mapping[str, Any], run_dir: str | Path) -> None:
@@ -87,6 +107,18 @@ class LiveGeometry:
 def live_observer(spec: Mapping[str, Any], run_dir: str | Path) -> LiveGeometry | None:
     """The live-geometry observer of a spec, or None when its ``[analysis]`` has no ``live = true``.
 
+    Parameters
+    ----------
+    spec : mapping
+        The run's spec (its ``[analysis]`` section).
+    run_dir : str or path
+        The run folder given to ``train``.
+
+    Returns
+    -------
+    LiveGeometry or None
+        The observer to pass to ``train(..., observers=[...])``, or None.
+
     See Also
     --------
     read_live_geometry : reads what it writes.
@@ -105,6 +137,11 @@ def live_observer(spec: Mapping[str, Any], run_dir: str | Path) -> LiveGeometry 
 def read_live_geometry(run_dir: str | Path) -> xr.Dataset:
     """The geometry written during training, every checkpoint's, over ``stage``.
 
+    Parameters
+    ----------
+    run_dir : str or path
+        A run folder trained with ``[analysis] live = true`` (its ``geometry/`` folder).
+
     Returns
     -------
     xarray.Dataset
@@ -120,6 +157,19 @@ def read_live_geometry(run_dir: str | Path) -> xr.Dataset:
     --------
     live_observer : writes it.
     LiveGeometry : the result.
+
+    Examples
+    --------
+    >>> import json, shutil, tempfile
+    >>> from pathlib import Path
+    >>> from neurogeom.data import bundled_run
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     run = shutil.copytree(bundled_run(), Path(folder) / "run")
+    ...     observer = LiveGeometry(json.loads((run / "spec.json").read_text()), run)
+    ...     observer(0); observer(32)
+    ...     ds = read_live_geometry(run)
+    >>> ds.step.values.tolist()
+    [0, 32]
     """
 
     folder = Path(run_dir) / GEOMETRY_DIR

@@ -182,8 +182,35 @@ def write_timings(
 def read_timings(out: str | Path) -> dict[str, Any]:
     """The phase timings a run wrote (``OUT/results/timings.json``).
 
+    Parameters
+    ----------
+    out : str or path
+        The run's output folder (``OUT``).
+
+    Returns
+    -------
+    dict
+        ``seconds`` (per phase), ``total_s``, ``share`` (of the total, per phase), ``reused``
+        and ``recomputed`` (result names) and ``notes``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the folder holds no ``results/timings.json``.
+
     See Also
     --------
     run_pipeline : records them.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     (Path(folder) / "results").mkdir()
+    ...     write_timings(Path(folder), {"load": 1.0, "geometry": 3.0}, [], [])
+    ...     timings = read_timings(folder)
+    >>> timings["total_s"], timings["share"]
+    (4.0, {'load': 0.25, 'geometry': 0.75})
     """
     return json.loads((Path(out) / "results" / "timings.json").read_text())

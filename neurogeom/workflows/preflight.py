@@ -51,10 +51,38 @@ def load_spec(path: str | Path) -> dict[str, Any]:
 
     The returned dict carries ``"source"``: the path read.
 
+    Parameters
+    ----------
+    path : str or path
+        A TOML training spec (``neurogeom train``'s).
+
+    Returns
+    -------
+    dict
+        Every section, with the defaults filled in, and ``"source"``.
+
+    Raises
+    ------
+    ValueError
+        An unknown section or key, a bad value, a label or measure the task or the registry
+        does not know; the message starts with the path.
+
     See Also
     --------
     load_run_spec : a run spec with its sources.
     neurogeom.specs.spec_kind : which kind a spec is.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = Path(folder) / "train.toml"
+    ...     _ = path.write_text('[task]\\nname = "ContextDecisionMaking-v0"\\n'
+    ...                         '[network]\\nn_units = 32\\n')
+    ...     spec = load_spec(path)
+    >>> spec["network"]["n_units"], sorted(spec)
+    (32, ['analysis', 'checkpoints', 'network', 'source', 'sweep', 'task', 'training'])
     """
     raw = read_toml(path, "spec")
     spec = validate_spec(raw, where=str(path))
@@ -290,6 +318,25 @@ def load_run_spec(path: str | Path) -> RunSpec:
     --------
     load_spec : a spec of any kind.
     run_pipeline : runs the spec.
+
+    Examples
+    --------
+    A spec of the two bundled sessions (nothing is read but their trial labels):
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from neurogeom.data import sample_nwb
+    >>> early, late = sample_nwb("early"), sample_nwb("late")
+    >>> lines = ["[recordings.sample]", 'format = "nwb"', 'align = "stimulus_on_time"',
+    ...          "window_s = [0.0, 0.5]", "bin_size_s = 0.25",
+    ...          f'stages = {{ early = "{early}", late = "{late}" }}',
+    ...          "[analysis]", 'by = "choice"']
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = Path(folder) / "run.toml"
+    ...     _ = path.write_text("\\n".join(lines))
+    ...     spec = load_run_spec(path)
+    >>> list(spec.recordings), spec.recordings["sample"].values["choice"]
+    (['sample'], ['left', 'right'])
     """
     path = Path(path)
     try:

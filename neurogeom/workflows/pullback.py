@@ -38,9 +38,29 @@ __all__ = ["pullback_sweep", "sine_task"]
 def sine_task(cfg: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     """The inputs ``(n_points, 2)`` uniform on ``[-1, 1]^2`` and labels ``y > A sin(f x - p)``.
 
+    Parameters
+    ----------
+    cfg : mapping
+        The ``[pullback]`` keys ``data_seed``, ``n_points``, ``amplitude`` (A), ``frequency``
+        (f, radians per unit of x) and ``phase`` (p, radians).
+
+    Returns
+    -------
+    x : ndarray of shape (n_points, 2)
+        The inputs (x, y).
+    labels : ndarray of shape (n_points,)
+        1 above the boundary, 0 below.
+
     See Also
     --------
     pullback_sweep : trains on it.
+
+    Examples
+    --------
+    >>> cfg = {"data_seed": 0, "n_points": 5, "amplitude": 0.6, "frequency": 7.0, "phase": 1.0}
+    >>> x, labels = sine_task(cfg)
+    >>> x.shape, labels.tolist()
+    ((5, 2), [0, 0, 1, 1, 1])
     """
     rng = np.random.default_rng(int(cfg["data_seed"]))
     x = rng.uniform(-1.0, 1.0, size=(int(cfg["n_points"]), 2))
@@ -144,7 +164,19 @@ def pullback_sweep(
 
     See Also
     --------
-    neurogeom.geometry.riemann.boundary_magnification, neurogeom.workflows.pipeline.run_pipeline
+    neurogeom.geometry.riemann.boundary_magnification : the index at each checkpoint.
+    neurogeom.show.pullback_report.pullback_report : the report of the result.
+    sine_task : the training data.
+
+    Examples
+    --------
+    One small network trained 20 steps (too short to fit the boundary):
+
+    >>> spec = {"pullback": {"seeds": [0], "n_points": 50, "width": 20, "n_steps": 20,
+    ...                      "checkpoint_steps": [0, 20], "n_grid": 11, "n_index": 7}}
+    >>> ds = pullback_sweep(spec)
+    >>> dict(ds.sizes)
+    {'seed': 1, 'step': 2, 'y': 11, 'x': 11, 'sample': 50}
     """
 
     cfg = load_pullback_spec(spec, overrides)["pullback"]

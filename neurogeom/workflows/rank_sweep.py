@@ -165,6 +165,15 @@ def rank_sweep(
     --------
     run_rank_sweep : the sweep run from a spec.
     neurogeom.show.plot_rank_sweep : its figure.
+
+    Examples
+    --------
+    Two ranks, two seeds of the paper's protocol at a shorter training (one run per pair):
+
+    >>> ds = rank_sweep("tasks/rank_sweep_paper.toml", "runs/rank", ranks=[1, "full"],
+    ...                 seeds=[0, 1], overrides={"training": {"n_steps": 300}})  # doctest: +SKIP
+    >>> dict(ds.sizes)  # doctest: +SKIP
+    {'rank': 2, 'seed': 2}
     """
 
     full = _spec_with(spec, ranks, seeds, overrides)
@@ -211,10 +220,33 @@ def run_rank_sweep(
     The entry point is :func:`neurogeom.workflows.pipeline.run_pipeline` (``neurogeom run``),
     which tells the spec's kind and passes its :class:`~neurogeom.workflows.outputs.RunOptions`.
 
+    Parameters
+    ----------
+    spec_path : str or path
+        A training spec with ``[sweep] rank = [...]`` (``tasks/rank_sweep_paper.toml``).
+    out : str or path
+        The output folder (created; a rerun reuses the runs and results already in it).
+    options : RunOptions, optional
+        The setting (``"full"`` or ``"fast"``), workers, ``force`` and progress callback
+        (default: ``RunOptions()``).
+
+    Returns
+    -------
+    pathlib.Path
+        ``OUT/report.html``.
+
     See Also
     --------
     rank_sweep : the sweep on given settings.
     neurogeom.show.rank_sweep_report : its report.
+    neurogeom.workflows.pipeline.run_pipeline : the entry point.
+
+    Examples
+    --------
+    >>> from neurogeom.workflows.outputs import RunOptions
+    >>> run_rank_sweep("tasks/rank_sweep_paper.toml", "rank_out",
+    ...                RunOptions(setting="fast"))  # doctest: +SKIP
+    PosixPath('rank_out/report.html')
     """
     options = options or RunOptions()
     setting, n_jobs, force, tell = options.setting, options.n_jobs, options.force, options.tell

@@ -183,6 +183,15 @@ def run_geometry(
     --------
     run_pipeline : the whole run.
     neurogeom.learning.trajectory : the measure along training.
+
+    Examples
+    --------
+    The first and the last checkpoint of the bundled run, with few GLUE probes:
+
+    >>> from neurogeom.data import bundled_run
+    >>> ds = run_geometry(bundled_run(), steps=[0, 32], n_t=20)
+    >>> ds.capacity.dims, ds.step.values.tolist()
+    (('stage',), [0, 32])
     """
     run_dir = Path(run_dir)
     spec = run_spec(run_dir)
@@ -214,6 +223,7 @@ def psychometric(run_dir: str | Path, step: int | None = None) -> pd.DataFrame:
     Parameters
     ----------
     run_dir : path
+        A folder written by :func:`neurogeom.models.train.train` (a two-choice context task).
     step : int, optional
         Checkpointed step (default the last).
 
@@ -228,6 +238,13 @@ def psychometric(run_dir: str | Path, step: int | None = None) -> pd.DataFrame:
     --------
     neurogeom.show.plot_psychometric : its figure.
     neurogeom.models.bank_choices : the choices it bins.
+
+    Examples
+    --------
+    >>> from neurogeom.data import bundled_run
+    >>> table = psychometric(bundled_run(), step=32)
+    >>> sorted(table["context"].unique().tolist()), list(table.columns[-4:])
+    ([0, 1], ['n_trials', 'p_choice_1', 'accuracy', 'step'])
     """
     df = bank_choices(run_dir, step)
     need = {"context", "relevant_evidence", "relevant_coh"}

@@ -86,6 +86,12 @@ def study_results(
     >>> res = study_results(tree, "condition", n_boot=4, n_perm=8, n_t=20)
     >>> sorted(res), res["stage_difference"].attrs["stages"]
     (['stage_difference', 'trajectory'], ['0', '-1'])
+
+    See Also
+    --------
+    save_study_results : write them to one netCDF file.
+    neurogeom.show.study_report.study_section : their report section.
+    neurogeom.learning.study_trajectory : the trajectory alone.
     """
     labels = [*label_names(by), *label_names(within or ())]
     by_all: str | list[str] = labels[0] if len(labels) == 1 else labels
@@ -126,6 +132,25 @@ def save_study_results(
     pathlib.Path
         The path written. Read it with ``xarray.open_datatree(path)``: one group per result,
         attrs as stored by :func:`neurogeom.save` (lists and flags as ``__json__:`` text).
+
+    See Also
+    --------
+    study_results : the results it writes.
+    neurogeom.save : one Dataset to netCDF.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import neurogeom as ng
+    >>> tree = ng.synthetic_study(n_subjects=3, n_sessions=3, change=2.0, seed=0)
+    >>> res = study_results(tree, "condition", n_boot=4, n_perm=8, n_t=20)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = save_study_results(res, Path(folder) / "study.nc", source="synthetic")
+    ...     with xr.open_datatree(path) as back:
+    ...         groups = sorted(back.children)
+    >>> groups
+    ['stage_difference', 'trajectory']
     """
     from neurogeom.io.store import _encode_attr, _map_attrs, _plain_coords
 

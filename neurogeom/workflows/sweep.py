@@ -76,6 +76,16 @@ class SweepGrid:
     --------
     sweep_grid : builds it from a spec.
     run_sweep : runs it.
+
+    Examples
+    --------
+    >>> grid = sweep_grid({"task": {"name": "ContextDecisionMaking-v0"},
+    ...                    "sweep": {"rank": [1, "full"], "seed": [0, 1]}})
+    >>> grid.dims, grid.shape, len(grid.fingerprint)
+    ({'rank': [1, 'full'], 'seed': [0, 1]}, (2, 2), 64)
+    >>> name, point, spec = grid.points[1]
+    >>> point, spec["network"]["rank"], spec["training"]["seed"]
+    ({'rank': 1, 'seed': 1}, 1, 1)
     """
 
     spec: dict[str, Any]
