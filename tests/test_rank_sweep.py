@@ -140,6 +140,40 @@ def test_rerun_reuses_the_sweep(out, sweep):
     np.testing.assert_array_equal(again["capacity_init"].values, sweep["capacity_init"].values)
 
 
+def test_a_run_measures_with_one_thread_and_the_sweep_records_its_seconds(out, sweep, monkeypatch):
+    """Each run trains and measures with one torch and one BLAS thread (runs side by side do not
+    oversubscribe the cores); the caller's thread count is left as it was."""
+    import torch
+    from threadpoolctl import threadpool_info
+
+    import neurogeom.workflows.runs as runs_mod
+    from neurogeom.models.train import run_spec
+    from neurogeom.workflows.rank_sweep import _worker_run
+
+    assert sweep.attrs["train_s"] > 0 and sweep.attrs["geometry_s"] > 0
+    seen = []
+    measure = runs_mod.run_geometry
+
+    def run_geometry(*args, **kwargs):
+        blas = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+        seen.append((torch.get_num_threads(), set(blas)))
+        return measure(*args, **kwargs)
+
+    monkeypatch.setattr(runs_mod, "run_geometry", run_geometry)
+    threads = torch.get_num_threads()
+    name = "rank_5_seed_0"
+    try:
+        torch.set_num_threads(2)
+        row, seconds = _worker_run((name, run_spec(out / "runs" / "fast" / name)),
+                                   str(out / "runs" / "fast"))  # fmt: skip
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)
+    assert seen == [(1, {1})]
+    assert row["capacity_init"] == float(sweep["capacity_init"].sel(rank=5, seed=0))
+    assert set(seconds) == {"train", "geometry"} and min(seconds.values()) > 0
+
+
 @pytest.mark.parametrize("setting, spec, match", [
     ("medium", SPEC, r"unknown setting 'medium'; give one of \['fast', 'full'\]"),
     ("fast", SPEC.parent / "demo.toml", r"setting 'fast' applies to a rank-sweep spec"),

@@ -114,7 +114,7 @@ def test_rerun_with_another_spec_recomputes_what_depends_on_it(tmp_path):
     assert pop.attrs["bin_size_s"] == 0.1
     traj = load(out / "results" / "trajectory_sample.nc")
     assert traj.attrs["by"] in ("context", ["context"])
-    assert re.search(r"<th>by</th>\s*<td>context</td>", (out / "report.html").read_text())
+    assert re.search(r"<td>by</td>\s*<td>context</td>", (out / "report.html").read_text())
 
 
 def test_failed_run_leaves_nothing_a_later_run_reuses(tmp_path):

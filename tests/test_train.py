@@ -389,3 +389,37 @@ def test_loss_over_all_steps_trains_without_clipping(tmp_path):
     bad["training"]["grad_clip"] = -1.0
     with pytest.raises(ValueError, match="grad_clip must be > 0, or 0 for no clipping"):
         train(bad, tmp_path / "bad")
+
+
+def test_full_length_minibatches_train_as_gathered_ones(tmp_path, monkeypatch):
+    """loss = "all" reads a minibatch whose trials all last to its end as it lies, without
+    gathering its steps: the same weights, bit for bit, as gathering them."""
+    import neurogeom.models.train as train_mod
+
+    spec = copy.deepcopy(TINY)
+    timing = {"fixation": 0, "stimulus": 200, "delay": 500, "decision": 100}  # 8 steps each
+    spec["task"]["kwargs"] = {"use_expl_context": True, "dt": 100, "timing": timing}
+    spec["training"].update({"loss": "all", "grad_clip": 0, "optimizer": "sgd", "momentum": 0.9})
+    bank = build_trial_bank(
+        "ContextDecisionMaking-v0", 64, seed=0, env_kwargs=spec["task"]["kwargs"]
+    )
+    assert set(bank.lengths) == {8}
+    bt = train_mod._bank_tensors(bank, torch.device("cpu"))
+    (*_, valid), *_ = train_mod._assemble(bt, [np.arange(32)], torch.device("cpu"))
+    assert valid is train_mod.ALL_STEPS
+    mixed = build_trial_bank("ContextDecisionMaking-v0", 64, seed=0)  # delays of several lengths
+    assert len(set(mixed.lengths)) > 1
+    bt = train_mod._bank_tensors(mixed, torch.device("cpu"))
+    order = np.argsort(mixed.lengths)
+    (*_, valid), *_ = train_mod._assemble(bt, [order[[0, -1]]], torch.device("cpu"))
+    assert valid is None
+
+    train(spec, tmp_path / "as_it_lies")
+    assemble = train_mod._assemble
+
+    def gathered(*args):
+        return [(*batch[:-1], None) for batch in assemble(*args)]
+
+    monkeypatch.setattr(train_mod, "_assemble", gathered)
+    train(spec, tmp_path / "gathered")
+    _same_files(tmp_path / "as_it_lies", tmp_path / "gathered")

@@ -287,6 +287,10 @@ def _bank_tensors(bank: TrialBank, device: torch.device) -> _BankTensors:
     )
 
 
+#: ``valid`` of a minibatch whose trials all last to its end (:meth:`_Objective.loss`).
+ALL_STEPS = slice(None)
+
+
 class _Objective:
     """Computes the loss and the choices on (slices of) a bank."""
 
@@ -299,8 +303,13 @@ class _Objective:
         return self.alpha * (out - f0)
 
     def loss(self, logits: torch.Tensor, y: torch.Tensor, dec, fix, valid) -> torch.Tensor:
+        """``valid``: the steps the loss ``"all"`` counts (None: where ``y >= 0``; targets are
+        -1 after a trial's end), or ``ALL_STEPS`` when every step of every trial counts (the
+        logits are then read as they lie, without gathering them: the same numbers)."""
         if self.cfg.loss == "all":
-            valid = y >= 0 if valid is None else valid  # targets are -1 after a trial's end
+            if valid is ALL_STEPS:
+                return self.loss_at(None, None, None, None, logits.flatten(0, 1), y.flatten())
+            valid = y >= 0 if valid is None else valid
             return self.loss_at(None, None, None, None, logits[valid], y[valid])
         return self.loss_at(logits[dec], y[dec], logits[fix], y[fix], None, None)
 
@@ -443,7 +452,8 @@ _PREFETCH = 64  # minibatches assembled at a time
 
 def _assemble(bt: _BankTensors, batches: list[np.ndarray], device: torch.device) -> list[tuple]:
     """The minibatches of ``batches`` (trial indices), each trimmed to its longest trial:
-    ``(x, y, dec, fix, f0)`` per batch.
+    ``(x, y, dec, fix, f0, valid)`` per batch (``valid``: :data:`ALL_STEPS` when every step of
+    the batch has a target, else None).
 
     Assembled back to back rather than one per training step: the gathers then run on warm caches,
     which makes them several times cheaper than between two backward passes.
@@ -453,9 +463,9 @@ def _assemble(bt: _BankTensors, batches: list[np.ndarray], device: torch.device)
         t_max = int(bt.lengths[idx_np].max())
         idx = torch.from_numpy(idx_np).to(device)
         f0 = None if bt.f0 is None else bt.f0[idx, :t_max]
-        out.append(
-            (bt.x[idx, :t_max], bt.y[idx, :t_max], bt.dec[idx, :t_max], bt.fix[idx, :t_max], f0)
-        )
+        y = bt.y[idx, :t_max]
+        valid = ALL_STEPS if bool((y >= 0).all()) else None
+        out.append((bt.x[idx, :t_max], y, bt.dec[idx, :t_max], bt.fix[idx, :t_max], f0, valid))
     return out
 
 
@@ -813,9 +823,9 @@ def _loop(
 
 def _step(run: _Run, cfg: TrainConfig, batch: tuple) -> torch.Tensor:
     """One optimiser step on ``batch``: forward, loss, backward, clipping, update; the loss."""
-    x, y, dec, fix, f0 = batch
+    x, y, dec, fix, f0, valid = batch
     out, _ = run.net(x)
-    loss = run.obj.loss(run.obj.logits(out, f0), y, dec, fix, None)
+    loss = run.obj.loss(run.obj.logits(out, f0), y, dec, fix, valid)
     run.opt.zero_grad(set_to_none=True)
     loss.backward()
     if cfg.grad_clip:  # None or 0: no clipping

@@ -88,16 +88,23 @@ def _spec_with(
     return validate_spec(base, where="rank_sweep spec")
 
 
-def _one_run(item: tuple[str, dict[str, Any]], out_dir: str) -> dict[str, Any]:
-    """Train (or reuse) one run; the geometry of its first and last checkpoints."""
+def _one_run(
+    item: tuple[str, dict[str, Any]], out_dir: str, seconds: dict[str, float] | None = None
+) -> dict[str, Any]:
+    """Train (or reuse) one run; the geometry of its first and last checkpoints. ``seconds``,
+    when given, gets the seconds spent in training (``"train"``) and geometry (``"geometry"``)."""
     from neurogeom.models.train import list_checkpoints, train
     from neurogeom.workflows.runs import run_geometry
 
     name, spec = item
     run_dir = Path(out_dir) / name
+    t0 = time.perf_counter()
     res = train(spec, run_dir)
+    t1 = time.perf_counter()
     steps = [s for s, _ in list_checkpoints(run_dir)]
     ds = run_geometry(run_dir, steps=[steps[0], steps[-1]])
+    if seconds is not None:
+        seconds.update(train=t1 - t0, geometry=time.perf_counter() - t1)
     rows = pd.read_csv(run_dir / "metrics.csv").groupby("step").last()
     row: dict[str, Any] = {
         "rank": spec["network"]["rank"],
@@ -116,6 +123,27 @@ def _one_run(item: tuple[str, dict[str, Any]], out_dir: str) -> dict[str, Any]:
         for when, i in (("init", 0), ("final", -1)):
             row[f"{key}_{when}"] = float(ds[key].isel(stage=i)) if key in ds else np.nan
     return row
+
+
+def _worker_run(
+    item: tuple[str, dict[str, Any]], out_dir: str
+) -> tuple[dict[str, Any], dict[str, float]]:
+    """One run of :func:`rank_sweep` where the workers run it: :func:`_one_run` with one torch
+    and one BLAS thread (the networks are small: a second thread per process gains little alone
+    and oversubscribes the cores when the runs go side by side), and its seconds.
+
+    A worker process keeps its imports and, through :func:`neurogeom.tasks.build_trial_bank`,
+    the trial banks it has built: the runs of one seed share their training, held-out and
+    analysis banks, so a worker builds them once, not once per rank.
+    """
+    from threadpoolctl import threadpool_limits
+
+    from neurogeom.models.rnn import torch_threads
+
+    seconds: dict[str, float] = {}
+    with torch_threads(1), threadpool_limits(1):
+        row = _one_run(item, out_dir, seconds)
+    return row, seconds
 
 
 def rank_sweep(
@@ -145,7 +173,8 @@ def rank_sweep(
     n_jobs : int, default=1
         Runs trained at once (:func:`neurogeom.parallel.parallel_map`; inside
         ``neurogeom.parallel.cluster(...)`` they run on that cluster); results do not depend on
-        it.
+        it. Each run trains and measures with one torch and one BLAS thread, so ``n_jobs`` up to
+        the number of cores runs that many runs side by side without oversubscribing them.
     progress : callable, optional
         ``progress(phase, done, total)`` (phase ``"train"``), called at the start and as each
         run finishes.
@@ -159,7 +188,9 @@ def rank_sweep(
         ``_final`` (held-out), ``ideal_accuracy``, ``init_step`` / ``final_step``, the floor
         diagnostics ``at_floor_init`` / ``_final`` and ``no_separating_fraction_init`` /
         ``_final`` (NaN where the measure has none). attrs: the
-        settings of the sweep (network, training, analysis) as JSON.
+        settings of the sweep (network, training, analysis) as JSON, and ``train_s`` and
+        ``geometry_s``, the seconds the runs spent in training and in geometry, summed over the
+        runs (with ``n_jobs > 1`` more than the wall time).
 
     See Also
     --------
@@ -178,17 +209,17 @@ def rank_sweep(
 
     full = _spec_with(spec, ranks, seeds, overrides)
     runs = expand_sweep(full)
-    one = functools.partial(_one_run, out_dir=str(out_dir))
+    one = functools.partial(_worker_run, out_dir=str(out_dir))
     tell = phase_progress(progress, "train")
     finished = [0]
 
-    def advance(index: int, row: dict[str, Any]) -> None:
+    def advance(index: int, result: tuple[dict[str, Any], dict[str, float]]) -> None:
         finished[0] += 1
         tell(finished[0], len(runs))
 
     tell(0, len(runs))
-    rows = parallel_map(one, runs, n_jobs=n_jobs, on_result=advance)
-    df = pd.DataFrame(rows)
+    done = parallel_map(one, runs, n_jobs=n_jobs, on_result=advance)
+    df = pd.DataFrame([row for row, _ in done])
     df["rank"] = [str(r) if isinstance(r, str) else int(r) for r in df["rank"]]
     ds = xr.Dataset.from_dataframe(df.set_index(["rank", "seed"]))
     ds = ds.reindex(rank=list(full["sweep"]["rank"]), seed=list(full["sweep"]["seed"]))
@@ -197,6 +228,8 @@ def rank_sweep(
         {
             "spec": to_json({k: full[k] for k in ("task", "network", "training", "analysis")}),
             "out_dir": str(out_dir),
+            "train_s": sum(sec["train"] for _, sec in done),
+            "geometry_s": sum(sec["geometry"] for _, sec in done),
         }
     )
     return ds
