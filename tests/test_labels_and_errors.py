@@ -142,7 +142,10 @@ def test_a_stage_with_one_manifold_names_the_stage_and_the_label_value():  # L52
     ("option", "message"),
     [
         (["--n-t", "0"], "error: glue() needs n_t to be an integer >= 2; got 0."),  # C20
-        (["--seed", "-1"], "error: glue() needs seed to be an integer >= 0; got -1."),  # C21
+        (
+            ["--seed", "-1"],
+            "error: measure_geometry: seed must be a non-negative integer; got -1.",
+        ),  # C21
     ],
 )
 def test_cli_prints_the_measure_s_own_message(tmp_path, option, message):
