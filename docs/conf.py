@@ -23,6 +23,9 @@ SHARED_DATA_PRESENT = SHARED_DATA.is_dir()
 
 # The gallery runs every tutorial at its fast setting (the test suite's), headless, writing the
 # figures it saves to a folder inside the build tree; the kernels inherit this environment.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+)  # the kernels import this checkout's neurogeom, as Sphinx does
 os.environ["NEUROGEOM_FAST"] = "1"
 os.environ["MPLBACKEND"] = "Agg"
 os.environ["NEUROGEOM_SHARED_DATA"] = str(SHARED_DATA)
@@ -188,5 +191,6 @@ html_theme_options = {
     "footer_start": ["copyright"],
     "footer_end": ["sphinx-version"],
 }
+html_context = {"default_mode": "auto"}  # light or dark as the reader's system says
 html_show_sourcelink = False
 html_copy_source = False
