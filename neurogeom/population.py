@@ -278,7 +278,7 @@ def validate(pop: Any) -> xr.DataArray:
     See Also
     --------
     make_population : Build a valid tensor from values and labels.
-    with_valid_mask : Recompute the ``valid`` coord.
+    neurogeom.population.with_valid_mask : Recompute the ``valid`` coord.
 
     Examples
     --------
@@ -416,7 +416,7 @@ class Manifolds:
 
     See Also
     --------
-    manifolds : Build a Manifolds from a population tensor.
+    neurogeom.population.manifolds : Build a Manifolds from a population tensor.
     neurogeom.geometry.glue : Measure the manifolds' capacity and geometry.
 
     Examples
@@ -667,7 +667,7 @@ def check_labels(pop: xr.DataArray, by: str | Sequence[str]) -> None:
 
     See Also
     --------
-    manifolds : Builds manifolds after this check.
+    neurogeom.population.manifolds : Builds manifolds after this check.
     trial_labels : The names of the trial labels.
 
     Examples
@@ -854,7 +854,7 @@ def trial_labels(pop: xr.DataArray) -> list[str]:
     See Also
     --------
     select : Keep the trials whose labels match.
-    manifolds : Group trials by a label.
+    neurogeom.population.manifolds : Group trials by a label.
 
     Examples
     --------
@@ -936,7 +936,7 @@ def select_stage(pop: xr.DataArray, stage: Any) -> xr.DataArray:
     See Also
     --------
     select : Keep trials or stages by label.
-    manifolds : Takes ``stage=`` to build manifolds at one stage.
+    neurogeom.population.manifolds : Takes ``stage=`` to build manifolds at one stage.
 
     Examples
     --------
@@ -1149,7 +1149,7 @@ def pool(
 
     See Also
     --------
-    average : Condition averages of one session.
+    neurogeom.population.average : Condition averages of one session.
     neurogeom.studies.study : Many sessions as one study tree.
 
     Examples

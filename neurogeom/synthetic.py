@@ -142,7 +142,7 @@ def synthetic_study(
 
     See Also
     --------
-    learning_progress : The true progress of each session.
+    neurogeom.synthetic.learning_progress : The true progress of each session.
     neurogeom.studies.session_nodes : The sessions in learning order.
     neurogeom.learning.study_trajectory : A measure along each subject's sessions.
 

@@ -151,7 +151,7 @@ def save(
     See Also
     --------
     load : Read it back.
-    read_provenance : The provenance attrs of a stored file.
+    neurogeom.io.read_provenance : The provenance attrs of a stored file.
 
     Examples
     --------
@@ -266,7 +266,7 @@ def load(path: str | os.PathLike, *, format: str | None = None) -> xr.DataArray 
     See Also
     --------
     save : Store a tensor or result.
-    read_provenance : Only the provenance attrs.
+    neurogeom.io.read_provenance : Only the provenance attrs.
 
     Examples
     --------

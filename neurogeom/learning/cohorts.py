@@ -76,8 +76,8 @@ def compare_cohorts(
 
     See Also
     --------
-    compare_trajectories : one trajectory against another.
-    hierarchical_bootstrap : intervals over subjects and trials.
+    neurogeom.learning.compare_trajectories : one trajectory against another.
+    neurogeom.learning.hierarchical_bootstrap : intervals over subjects and trials.
 
     Examples
     --------

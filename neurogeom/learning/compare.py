@@ -288,7 +288,7 @@ def compare_trajectories(
     See Also
     --------
     learning_axis : the common [0, 1] axis.
-    compare_cohorts : a cohort of subjects against another.
+    neurogeom.learning.compare_cohorts : a cohort of subjects against another.
 
     Examples
     --------
@@ -585,8 +585,8 @@ def compare_strategy_paths(
 
     See Also
     --------
-    strategy_path : one trajectory's path in the radius-dimension plane.
-    compare_strategies : two paths' headings and area between.
+    neurogeom.learning.strategy_path : one trajectory's path in the radius-dimension plane.
+    neurogeom.learning.compare_strategies : two paths' headings and area between.
 
     Examples
     --------

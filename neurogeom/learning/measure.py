@@ -461,7 +461,7 @@ def measure_geometry(
 
     See Also
     --------
-    trajectory : the same with errors and a null.
+    neurogeom.learning.trajectory : the same with errors and a null.
     neurogeom.geometry.get_measure : the registry of measures.
 
     Examples

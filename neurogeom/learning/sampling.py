@@ -147,7 +147,7 @@ def capacity_vs_m(
     See Also
     --------
     neurogeom.geometry.capacity.glue : the capacity at one number of points.
-    study_geometry : a study's floor of points per manifold.
+    neurogeom.learning.study_geometry : a study's floor of points per manifold.
 
     Examples
     --------

@@ -48,8 +48,8 @@ def stack_sessions(pops: Mapping[str, xr.DataArray]) -> xr.DataArray:
 
     See Also
     --------
-    trajectory : the measures over the stacked stages.
-    resample_pseudopopulation : sessions with different units.
+    neurogeom.learning.trajectory : the measures over the stacked stages.
+    neurogeom.learning.resample_pseudopopulation : sessions with different units.
 
     Examples
     --------

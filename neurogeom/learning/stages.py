@@ -173,7 +173,7 @@ def learning_stages(
     See Also
     --------
     normalise_measures : the normalised measures it segments.
-    trajectory : the measures along training.
+    neurogeom.learning.trajectory : the measures along training.
 
     Examples
     --------

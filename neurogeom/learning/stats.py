@@ -88,7 +88,7 @@ def percentile_ci(
     See Also
     --------
     permutation_p_value : the p-value of a null.
-    hierarchical_bootstrap : intervals over subjects.
+    neurogeom.learning.hierarchical_bootstrap : intervals over subjects.
 
     Examples
     --------
@@ -262,7 +262,7 @@ def difference_test(
     See Also
     --------
     paired_difference : the test across subjects.
-    stage_difference : the test on a population tensor.
+    neurogeom.learning.stage_difference : the test on a population tensor.
 
     Examples
     --------
@@ -386,7 +386,7 @@ def paired_difference(
     See Also
     --------
     difference_test : the test on (points, labels) arrays.
-    stage_difference : the test on population tensors.
+    neurogeom.learning.stage_difference : the test on population tensors.
 
     Examples
     --------

@@ -63,7 +63,7 @@ def strategy_path(
     See Also
     --------
     compare_strategies : two paths compared.
-    trajectory : the radius and dimension along training.
+    neurogeom.learning.trajectory : the radius and dimension along training.
 
     Examples
     --------
@@ -154,7 +154,7 @@ def compare_strategies(
     See Also
     --------
     strategy_path : the path of one trajectory.
-    compare_strategy_paths : paths compared point by point.
+    neurogeom.learning.compare_strategy_paths : paths compared point by point.
 
     Examples
     --------

@@ -329,7 +329,7 @@ def study_geometry(
     See Also
     --------
     study_trajectory : the study's trajectory with intervals.
-    measure_geometry : one tensor's measure at every stage.
+    neurogeom.learning.measure_geometry : one tensor's measure at every stage.
 
     Examples
     --------
@@ -679,7 +679,7 @@ def study_stage_difference(
 
     See Also
     --------
-    stage_difference : the same for one tensor or several.
+    neurogeom.learning.stage_difference : the same for one tensor or several.
     study_geometry : the per-session values.
 
     Examples
@@ -791,7 +791,7 @@ def study_stages(
 
     See Also
     --------
-    learning_stages : the stages of one trajectory.
+    neurogeom.learning.learning_stages : the stages of one trajectory.
     study_trajectory : the trajectory it segments.
 
     Examples

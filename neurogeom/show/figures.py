@@ -149,7 +149,7 @@ def plot_trajectory(
     See Also
     --------
     neurogeom.learning.trajectory : the numbers it plots.
-    trajectory_table : the same as a table.
+    neurogeom.show.trajectory_table : the same as a table.
 
     Examples
     --------
@@ -425,7 +425,7 @@ def plot_brain_vs_model(
     See Also
     --------
     neurogeom.learning.compare_trajectories : the numbers it plots.
-    save_figure : writes the figure.
+    neurogeom.show.save_figure : writes the figure.
 
     Examples
     --------
@@ -510,7 +510,7 @@ def plot_psychometric(
     See Also
     --------
     neurogeom.workflows.psychometric : the numbers it plots.
-    save_figure : writes the figure.
+    neurogeom.show.save_figure : writes the figure.
 
     Examples
     --------
@@ -566,7 +566,7 @@ def plot_rank_sweep(ds: xr.Dataset) -> Figure:
     See Also
     --------
     neurogeom.workflows.rank_sweep.rank_sweep : the numbers it plots.
-    rank_sweep_report : the report around it.
+    neurogeom.show.rank_sweep_report : the report around it.
 
     Examples
     --------
@@ -631,7 +631,7 @@ def plot_coding_scheme(ds: xr.Dataset | Mapping[str, xr.Dataset]) -> Figure:
     See Also
     --------
     neurogeom.geometry.coding_scheme : the numbers it plots.
-    save_figure : writes the figure.
+    neurogeom.show.save_figure : writes the figure.
 
     Examples
     --------
@@ -716,7 +716,7 @@ def plot_coding_phases(ds: xr.Dataset) -> Figure:
     See Also
     --------
     neurogeom.workflows.coding_phases.coding_phases : the numbers it plots.
-    save_figure : writes the figure.
+    neurogeom.show.save_figure : writes the figure.
 
     Examples
     --------

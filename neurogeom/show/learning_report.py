@@ -62,7 +62,7 @@ def trajectory_table(
     See Also
     --------
     trajectory_reading : one sentence of it.
-    plot_trajectory : the same as a figure.
+    neurogeom.show.plot_trajectory : the same as a figure.
 
     Examples
     --------
@@ -154,7 +154,7 @@ def trajectory_reading(trajectory: xr.Dataset, name: str) -> str:
     See Also
     --------
     trajectory_table : the table it reads.
-    reading : the reading of any result.
+    neurogeom.show.reading : the reading of any result.
 
     Examples
     --------
@@ -660,7 +660,7 @@ def learning_report(
 
     See Also
     --------
-    Report : the page it builds.
+    neurogeom.show.Report : the page it builds.
     trajectory_table : one of its tables.
 
     Examples
@@ -879,7 +879,7 @@ def rank_sweep_report(ds: xr.Dataset, *, figures: str | Path, setting: str, spec
 
     See Also
     --------
-    plot_rank_sweep : its figure.
+    neurogeom.show.plot_rank_sweep : its figure.
     rank_sweep_table : its table.
 
     Examples

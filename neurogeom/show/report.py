@@ -108,8 +108,8 @@ class Report:
 
     See Also
     --------
-    learning_report : a report built from results.
-    save_figure : a figure on its own.
+    neurogeom.show.learning_report.learning_report : a report built from results.
+    neurogeom.show.save_figure : a figure on its own.
 
     Notes
     -----
@@ -281,7 +281,7 @@ class Report:
 
         See Also
         --------
-        save_figure : write the figure to files instead.
+        neurogeom.show.save_figure : write the figure to files instead.
 
         Examples
         --------

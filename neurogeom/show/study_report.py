@@ -119,7 +119,7 @@ def study_section(
     --------
     neurogeom.workflows.study_run.study_results : the results it draws.
     study_test_table : the paired test's table.
-    Report : the report it adds to.
+    neurogeom.show.Report : the report it adds to.
 
     Examples
     --------

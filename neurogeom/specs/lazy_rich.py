@@ -232,7 +232,7 @@ def load_lazy_rich_spec(
     See Also
     --------
     neurogeom.workflows.lazy_rich_sweep : runs the spec.
-    spec_kind : which kind a spec file is.
+    neurogeom.specs.spec_kind : which kind a spec file is.
 
     Examples
     --------

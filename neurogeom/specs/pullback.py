@@ -115,7 +115,7 @@ def load_pullback_spec(
     See Also
     --------
     neurogeom.workflows.pullback_sweep : runs the spec.
-    spec_kind : which kind a spec file is.
+    neurogeom.specs.spec_kind : which kind a spec file is.
 
     Examples
     --------

@@ -469,8 +469,8 @@ def named_setting(
 
     See Also
     --------
-    load_lazy_rich_spec : a spec with named settings.
-    load_pullback_spec : a spec with named settings.
+    neurogeom.specs.load_lazy_rich_spec : a spec with named settings.
+    neurogeom.specs.load_pullback_spec : a spec with named settings.
 
     Examples
     --------

@@ -99,7 +99,7 @@ class Results:
     See Also
     --------
     result_key : the key of one result.
-    run_pipeline : writes the results.
+    neurogeom.workflows.run_pipeline : writes the results.
 
     Examples
     --------

@@ -200,7 +200,7 @@ def read_timings(out: str | Path) -> dict[str, Any]:
 
     See Also
     --------
-    run_pipeline : records them.
+    neurogeom.workflows.run_pipeline : records them.
 
     Examples
     --------

@@ -754,8 +754,8 @@ def run_pipeline(spec_path: str | Path, out: str | Path, **options: Any) -> Path
 
     See Also
     --------
-    load_run_spec : the checked spec.
-    read_timings : the time each phase took.
+    neurogeom.workflows.load_run_spec : the checked spec.
+    neurogeom.workflows.read_timings : the time each phase took.
 
     Examples
     --------

@@ -317,7 +317,7 @@ def load_run_spec(path: str | Path) -> RunSpec:
     See Also
     --------
     load_spec : a spec of any kind.
-    run_pipeline : runs the spec.
+    neurogeom.workflows.run_pipeline : runs the spec.
 
     Examples
     --------

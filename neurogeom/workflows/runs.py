@@ -181,7 +181,7 @@ def run_geometry(
 
     See Also
     --------
-    run_pipeline : the whole run.
+    neurogeom.workflows.run_pipeline : the whole run.
     neurogeom.learning.trajectory : the measure along training.
 
     Examples
