@@ -278,6 +278,11 @@ def cohort_similarity(
         similar than with shuffled labels). Over (``subject``, ``stage``): ``v_animal``. attrs:
         by, conditions, n_animals, n_networks, n_perm, seed, confidence, the rules.
 
+    See Also
+    --------
+    neurogeom.learning.compare_cohorts : where each animal falls among the networks.
+    neurogeom.learning.compare_representations : one brain against one network.
+
     Examples
     --------
     >>> import neurogeom as ng
