@@ -129,7 +129,7 @@ def compare_cohorts(
                 dist(members[[k]], np.nanmean(np.delete(members, k, axis=0), axis=0))[0]
                 for k in range(members.shape[0])
             ]
-        )  # fmt: skip  (Nc, O)
+        )  # (Nc, O)
         pct[c] = np.mean(loo[None, :, :] >= d_a[:, None, :], axis=(0, 1))
         pooled = np.concatenate([d_a, loo])
         observed = d_a.mean(axis=0) - loo.mean(axis=0)
@@ -315,8 +315,11 @@ def cohort_similarity(
     null = {m: np.full((P, A, G), np.nan) for m in measures}
 
     def against(m: str, mat: np.ndarray, g: int) -> float:
-        return float(np.mean([_similarity(m, mat, np.stack([net[g][k] for k in conditions]))
-                              for net in n_means]))  # fmt: skip
+        return float(
+            np.mean(
+                [_similarity(m, mat, np.stack([net[g][k] for k in conditions])) for net in n_means]
+            )
+        )
 
     for i in range(A):
         for g in range(G):
@@ -350,7 +353,7 @@ def cohort_similarity(
             "stage": np.arange(G),
             "fraction": ("stage", np.linspace(0, 1, G)),
             "subject": a_names,
-        },  # fmt: skip
+        },
         attrs=provenance(
             "cohort_similarity",
             by=list(by_t),

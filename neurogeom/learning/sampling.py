@@ -49,9 +49,15 @@ def _fit(m: np.ndarray, y: np.ndarray, se: np.ndarray):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         popt, pcov = curve_fit(
-            form, m, y, p0=p0, sigma=se, absolute_sigma=True,
-            bounds=([-np.inf, 0.0, 1e-3], [np.inf, np.inf, 10.0]), maxfev=20000,
-        )  # fmt: skip
+            form,
+            m,
+            y,
+            p0=p0,
+            sigma=se,
+            absolute_sigma=True,
+            bounds=([-np.inf, 0.0, 1e-3], [np.inf, np.inf, 10.0]),
+            maxfev=20000,
+        )
     perr = np.sqrt(np.clip(np.diag(pcov), 0, np.inf))
     return popt, perr
 

@@ -198,10 +198,12 @@ def _measure_many(measure: str, problems: list[tuple[np.ndarray, np.ndarray]], s
             values = {n: ds[n].values for n in names if n in ds}
             sems = {n: ds[f"{n}_sem"].values if f"{n}_sem" in ds else None for n in values}
             out.extend(
-                {n: (float(v[i]), float(sems[n][i]) if sems[n] is not None else np.nan)
-                 for n, v in values.items()}
+                {
+                    n: (float(v[i]), float(sems[n][i]) if sems[n] is not None else np.nan)
+                    for n, v in values.items()
+                }
                 for i in range(ds.sizes["problem"])
-            )  # fmt: skip
+            )
         return out
     import inspect
 
@@ -215,9 +217,12 @@ def _measure_many(measure: str, problems: list[tuple[np.ndarray, np.ndarray]], s
         if isinstance(ds, xr.DataArray):
             ds = ds.to_dataset(name=m.outputs[0].name)
         out.append(
-            {n: (float(ds[n]), float(ds[f"{n}_sem"]) if f"{n}_sem" in ds else np.nan)
-             for n in names if n in ds and ds[n].ndim == 0}
-        )  # fmt: skip
+            {
+                n: (float(ds[n]), float(ds[f"{n}_sem"]) if f"{n}_sem" in ds else np.nan)
+                for n in names
+                if n in ds and ds[n].ndim == 0
+            }
+        )
     return out
 
 
@@ -547,8 +552,9 @@ def study_trajectory(
     )
     grid, g_value = _on_grid(axis_vals, value, rule, n_grid)
     _, g_sem = _on_grid(axis_vals, sem, rule, n_grid)
-    n_units = np.array([[*s.n_units, *[np.nan] * (value.shape[1] - len(s.n_units))]
-                        for s in subjects], dtype=float)  # fmt: skip
+    n_units = np.array(
+        [[*s.n_units, *[np.nan] * (value.shape[1] - len(s.n_units))] for s in subjects], dtype=float
+    )
     if rule == "interpolate":
         nearest = np.full((len(subjects), grid.size), np.nan)
         for i in range(len(subjects)):
@@ -717,9 +723,14 @@ def study_stage_difference(
         )
     vals = np.array([r[output][0] for r in res]).reshape(len(subjects), 2)
     out = paired_difference(
-        vals[:, 0], vals[:, 1], subjects=[s.name for s in subjects], n_boot=n_boot,
-        n_perm=n_perm, seed=seed, confidence=confidence,
-    )  # fmt: skip
+        vals[:, 0],
+        vals[:, 1],
+        subjects=[s.name for s in subjects],
+        n_boot=n_boot,
+        n_perm=n_perm,
+        seed=seed,
+        confidence=confidence,
+    )
     out["value_first"] = ("subject", vals[:, 0])
     out["value_second"] = ("subject", vals[:, 1])
     out["n_points"] = ("subject", np.array([s.m for s in subjects], dtype=np.int64))

@@ -54,8 +54,9 @@ def _stages_reading(ds: xr.Dataset) -> str:
                 if same
                 else "."
             )
-    jumped = [f"{labels[k]} (from step {steps[k - 1]})" for k in range(len(labels))
-              if source[k] == "jump"]  # fmt: skip
+    jumped = [
+        f"{labels[k]} (from step {steps[k - 1]})" for k in range(len(labels)) if source[k] == "jump"
+    ]
     if jumped:
         why += (
             f" Named by the jump into them, as nothing moves inside them beyond noise: "

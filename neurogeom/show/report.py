@@ -334,8 +334,11 @@ class Report:
             parts.append(f'<section class="summary"><h2>{html.escape(sec.title)}</h2>')
             parts.extend(sec.blocks)
             parts.append("</section>")
-        tail = [(t, f"sec-{t.lower()}") for t, v in (("Inputs", self.inputs),
-                ("Settings", self.settings)) if v]  # fmt: skip
+        tail = [
+            (t, f"sec-{t.lower()}")
+            for t, v in (("Inputs", self.inputs), ("Settings", self.settings))
+            if v
+        ]
         entries = [(sec.title, f"sec-{k + 1}") for k, sec in enumerate(body)] + tail
         if len(entries) > 2:
             items = "".join(f'<li><a href="#{a}">{html.escape(t)}</a></li>' for t, a in entries)

@@ -601,8 +601,15 @@ def _cohorts(
     animals = _study_tree(src)
     n_grid = max(len(node.children) for node in animals.children.values())
     networks = _network_study(spec, raw, names)
-    traj = {"axis": "fraction", "rule": "interpolate", "n_grid": n_grid, "n_boot": 0,
-            "measure": an["measure"], "seed": spec.seed, **_measure_options(an)}  # fmt: skip
+    traj = {
+        "axis": "fraction",
+        "rule": "interpolate",
+        "n_grid": n_grid,
+        "n_boot": 0,
+        "measure": an["measure"],
+        "seed": spec.seed,
+        **_measure_options(an),
+    }
 
     def cohorts() -> xr.Dataset:
         ta = study_trajectory(animals, by, window_s=window, **traj)
@@ -610,15 +617,29 @@ def _cohorts(
             configuration=("subject", configs)
         )
         outputs = [o for o in ("capacity", "radius", "dimension") if o in ta and o in tn]
-        ds = compare_cohorts(ta, tn, outputs, n_boot=int(an["n_boot"]), n_perm=int(cmp["n_perm"]),
-                             confidence=float(an["confidence"]), seed=spec.seed)  # fmt: skip
+        ds = compare_cohorts(
+            ta,
+            tn,
+            outputs,
+            n_boot=int(an["n_boot"]),
+            n_perm=int(cmp["n_perm"]),
+            confidence=float(an["confidence"]),
+            seed=spec.seed,
+        )
         ds.attrs.update(n_animals=ta.sizes["subject"], n_networks=tn.sizes["subject"])
         return ds
 
     def similarity() -> xr.Dataset:
-        return cohort_similarity(animals, networks, by, n_grid=n_grid, window_s=window,
-                                 n_perm=int(cmp["n_perm"]), confidence=float(an["confidence"]),
-                                 seed=spec.seed)  # fmt: skip
+        return cohort_similarity(
+            animals,
+            networks,
+            by,
+            n_grid=n_grid,
+            window_s=window,
+            n_perm=int(cmp["n_perm"]),
+            confidence=float(an["confidence"]),
+            seed=spec.seed,
+        )
 
     depends = {
         "network_keys": [res.keys.get(f"population_{n}") for n in names],
@@ -838,11 +859,14 @@ def _run_spec_locked(spec: RunSpec, out: Path, force: bool, progress: Progress) 
             for name in spec.studies:
                 study_section(
                     report,
-                    {k[len(f"study_{name}_") :]: v for k, v in results.items()
-                     if k.startswith(f"study_{name}_")},
+                    {
+                        k[len(f"study_{name}_") :]: v
+                        for k, v in results.items()
+                        if k.startswith(f"study_{name}_")
+                    },
                     name=name,
                     figures=out / "figures",
-                )  # fmt: skip
+                )
         progress("plots", 1, 1)
     with clock.phase("report"):
         progress("report", 0, 1)
