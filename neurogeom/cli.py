@@ -2,7 +2,7 @@
 
 Every command prints a short human-readable summary; errors print one line and exit non-zero.
 Heavy modules are imported inside each command so that ``neurogeom --help`` stays fast. Output
-paths are checked before anything is computed (:func:`neurogeom._files.check_output`). Help
+paths are checked before anything is computed (``neurogeom._files.check_output``). Help
 texts and error messages are printed as plain text, never read as rich markup, so that words in
 brackets (``[training]``) stay.
 """

@@ -1,6 +1,6 @@
 """One map function for every fan-out in neurogeom: serial, joblib processes, or a dask cluster.
 
-Measures over stages, splits and time windows (:func:`neurogeom.learning.measure.geometry`),
+Measures over stages, splits and time windows (:func:`neurogeom.learning.measure.measure_geometry`),
 bootstrap and shuffle replicates (:mod:`neurogeom.learning.trajectories`), the runs of a rank
 sweep and the grid points of a sweep (:mod:`neurogeom.workflows.sweep`) all go through
 :func:`parallel_map`, so choosing where the work runs is one argument, not a rewrite.

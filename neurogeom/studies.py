@@ -192,7 +192,7 @@ def study(
 
     See Also
     --------
-    session_nodes : the session nodes in learning order.
+    neurogeom.studies.session_nodes : the session nodes in learning order.
     neurogeom.learning.study_trajectory : a measure along each subject's sessions.
     save_study, load_study : netCDF / zarr.
 
@@ -438,7 +438,7 @@ def load_study(path: str | os.PathLike) -> xr.DataTree:
     See Also
     --------
     save_study : Write a study.
-    session_nodes : Its sessions in learning order.
+    neurogeom.studies.session_nodes : Its sessions in learning order.
 
     Examples
     --------

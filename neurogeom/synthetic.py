@@ -119,7 +119,7 @@ def synthetic_study(
         Separation of the condition centres before learning, and its growth at the end of
         learning (0: no change).
     onset, transition_width : float
-        The learning curve (:func:`learning_progress`).
+        The learning curve (``learning_progress``).
     spread, noise : float
         Latent within-condition spread, and independent unit noise (standard deviations).
     subject_sd, session_sd : float

@@ -402,7 +402,7 @@ class TrialBank:
         Parameters
         ----------
         values : ndarray
-            Array whose ``axis`` is time (length ``n_time``, start-aligned like :attr:`inputs`) and
+            Array whose ``axis`` is time (length ``n_time``, start-aligned like ``inputs``) and
             whose axis ``axis - 1`` is trial (length ``n_trial``).
         period : str
             Period whose start (or end) is the event, e.g. ``"stimulus"`` or ``"decision"``.

@@ -255,7 +255,7 @@ def _solve(factor, codes, y, probes, kappa, gram, *, max_iter, backend, n_jobs=1
     are not solved: their dual is left at 0 and their F is ``||t||^2``.
 
     Separability is decided per dichotomy (up to sign) by one probe problem each (see
-    :mod:`neurogeom.geometry._separability`) for those the centroid direction does not settle.
+    ``neurogeom.geometry._separability``) for those the centroid direction does not settle.
     When each such dichotomy has few samples, the probe problems join the samples' batch;
     otherwise (or at ``kappa != 0``) they are solved first, and samples of dichotomies with no
     separating direction are not solved. ``solver_*`` counts cover both.
@@ -582,7 +582,7 @@ def glue(
     seed : int, default=0
         Seed of every random draw (subsampling, projection, jitter, dichotomies, probes).
     dichotomies : {"nontrivial", "uniform", "balanced", "one_vs_rest", "pairwise"} or ndarray
-        The ensemble y is drawn from (see :mod:`neurogeom.geometry._dichotomies`).
+        The ensemble y is drawn from (see ``neurogeom.geometry._dichotomies``).
         ``"nontrivial"`` (default): uniform +-1 without the two constant labellings.
         ``"uniform"``: all +-1 labellings. Caveat: on centred data the constant labellings have
         no separating direction (F = rank), so 2 / 2**P of the samples sit at the floor and pull
@@ -636,7 +636,7 @@ def glue(
         ``active_fraction``; per sample (dim ``sample``) ``F`` and ``separable`` (0/1: the
         sample's dichotomy has a separating direction); with ``return_anchors`` also
         ``anchors`` (sample, manifold, feature; NaN where inactive), ``dichotomy`` and
-        ``active``. ``attrs`` (:func:`neurogeom._provenance.provenance`) record the
+        ``active``. ``attrs`` (``neurogeom._provenance.provenance``) record the
         estimator, every parameter and preprocessing step, ``dichotomies``,
         ``n_dichotomies_distinct``, ``no_separating_fraction`` and ``at_floor``.
 
@@ -668,7 +668,7 @@ def glue(
 
     Separability: a dichotomy has no separating direction when no nonzero ``v`` in the span of
     the points has ``y_mu <v, x> >= 0`` for all points; then ``F = ||t||^2`` for every probe. This
-    is decided once per distinct dichotomy (:mod:`neurogeom.geometry._separability`), and such
+    is decided once per distinct dichotomy (``neurogeom.geometry._separability``), and such
     samples are not solved (at ``kappa = 0``). They count in the capacity but not in the anchor
     geometry (any dual with ``sum lam_i y_i x_i = -t`` is optimal there, so their anchors are
     undefined): radius, dimension, utility and alignments are those of the samples whose
@@ -1074,7 +1074,7 @@ anchor_center, alignment, max_iter
         ``n_points`` (problem, manifold). What varies between problems is also per problem:
         ``seed``, ``span_dimension``, ``data_scale``, ``n_features``,
         ``no_separating_fraction``, ``at_floor`` (0/1). ``attrs``: the shared settings
-        (:func:`neurogeom._provenance.provenance`) and the solver counts summed over
+        (``neurogeom._provenance.provenance``) and the solver counts summed over
         problems.
 
     Raises

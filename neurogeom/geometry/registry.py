@@ -19,7 +19,7 @@ direction, a label and units. ``neurogeom.geometry.measures()`` lists them as a 
 output variable (``glue`` gives capacity, radius, dimension, ... each with its own direction). The
 registry name is the function's name and the CLI's ``--method``.
 
-The registry finds the package's measures by importing :data:`MEASURE_MODULES` (and the modules
+The registry finds the package's measures by importing ``MEASURE_MODULES`` (and the modules
 named by the ``neurogeom.measures`` entry points of installed packages) the first time it is
 asked, so ``import neurogeom`` imports none of them; :func:`get_measure` stops at the module that
 defines the measure it looks for. Code outside the package registers a measure with the same
@@ -114,9 +114,9 @@ class Output:
     name : str
         The variable's name in the measure's Dataset (its standard error is ``<name>_sem``).
     direction : str
-        One of :data:`DIRECTIONS`.
+        One of ``DIRECTIONS``.
     kind : str
-        One of :data:`KINDS` (``capacity`` for a capacity, ``geometry`` for radius, dimension,
+        One of ``KINDS`` (``capacity`` for a capacity, ``geometry`` for radius, dimension,
         alignments and utility).
     label : str
         What it is, for figures (``"radius R"``); written as the variable's ``long_name``
@@ -172,10 +172,10 @@ class Measure:
     kind : str
         capacity, geometry, similarity, decoding or dimension.
     direction : str
-        One of :data:`DIRECTIONS`: the direction of the main output (the one the function's
+        One of ``DIRECTIONS``: the direction of the main output (the one the function's
         docstring speaks of).
     invariances : tuple of str
-        Transformations of the data (from :data:`INVARIANCES`) that leave the value unchanged.
+        Transformations of the data (from ``INVARIANCES``) that leave the value unchanged.
     is_metric : bool
         True for distances that satisfy the metric axioms (so K x K tables can feed MDS/clustering).
     citation : str
@@ -348,7 +348,7 @@ def register(measure: Measure, *, replace: bool = False) -> Measure:
     """Add a measure to the registry (``replace=True`` to overwrite one of the same name).
 
     The same function decorated again (its module run twice) updates the entry.
-    A measure defined outside :data:`MEASURE_MODULES` first makes the registry import them, so
+    A measure defined outside ``MEASURE_MODULES`` first makes the registry import them, so
     that a name the package already uses is refused now rather than later.
 
     Parameters
@@ -555,17 +555,17 @@ def register_measure(
     name : str, optional
         Registry name (default: the function's name, which it should be).
     kind : str
-        One of :data:`KINDS`.
+        One of ``KINDS``.
     direction : str
-        One of :data:`DIRECTIONS`, that of the main output (the docstring's "Direction:").
+        One of ``DIRECTIONS``, that of the main output (the docstring's "Direction:").
     invariances : sequence of str
-        From :data:`INVARIANCES` (the docstring's "Invariant to:").
+        From ``INVARIANCES`` (the docstring's "Invariant to:").
     citation : str
         Where the measure comes from.
     is_metric : bool, default=False
         True for distances that satisfy the metric axioms.
     inputs : str, default="points_labels"
-        One of :data:`INPUTS`.
+        One of ``INPUTS``.
     outputs : sequence of Output, optional
         The result's measure variables, each with its direction, kind, label and units
         (default: one output named like the measure, with ``kind``, ``direction``, ``label``
@@ -673,12 +673,12 @@ def get_measure(name: str) -> Measure:
 
 
 def measure_names(inputs: str | None = None) -> list[str]:
-    """Registered measure names, sorted; ``inputs`` (one of :data:`INPUTS`) filters them.
+    """Registered measure names, sorted; ``inputs`` (one of ``INPUTS``) filters them.
 
     Parameters
     ----------
     inputs : str, optional
-        Keep only the measures taking these inputs (one of :data:`INPUTS`).
+        Keep only the measures taking these inputs (one of ``INPUTS``).
 
     Returns
     -------

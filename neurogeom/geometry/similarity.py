@@ -45,7 +45,7 @@ def _pair(X: object, Y: object, caller: str, *, min_rows: int = 2) -> tuple[np.n
 
 def _result(name: str, value: float, sem: float = float("nan"), **params: object) -> xr.Dataset:
     """The layout every measure returns: ``<name>`` and ``<name>_sem`` (NaN: no estimate), 0-d,
-    with attrs from :func:`neurogeom._provenance.provenance`."""
+    with attrs from ``neurogeom._provenance.provenance``."""
     return xr.Dataset(
         {name: ((), float(value)), f"{name}_sem": ((), float(sem))},
         attrs=provenance(name, **params),

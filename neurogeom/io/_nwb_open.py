@@ -4,7 +4,7 @@ A missing path, a folder, a file that is not HDF5, an HDF5 file that is not NWB 
 tensor, a plain HDF5 file), a file locked by another process, a truncated or corrupted file, and
 a table whose columns disagree in length each raise an error that names the problem and the fix.
 Files are only ever opened with mode ``"r"``; ``http(s)://`` URLs are read lazily
-(:mod:`neurogeom.io._remote`).
+(``neurogeom.io._remote``).
 
 A damaged file can crash the HDF5 library itself (a segmentation fault inside h5py), which no
 Python code can catch in the process it happens in. :func:`probe_hdf5` therefore reads the

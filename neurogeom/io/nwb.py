@@ -12,7 +12,7 @@ Streaming
 ---------
 :func:`read_nwb` and :func:`nwb_info` also take ``http(s)://`` URLs, including DANDI asset URLs
 (``https://api.dandiarchive.org/api/assets/<asset_id>/download/``, resolved once to the S3 object
-they redirect to). The file is read lazily through remfile (see :mod:`neurogeom.io._remote` for
+they redirect to). The file is read lazily through remfile (see ``neurogeom.io._remote`` for
 why remfile and not fsspec): only the byte ranges h5py asks for are fetched, that is the file's
 metadata, the trials table, the units table's label columns and index, the spike times of the
 requested units only (each unit's run read on its own), and of a continuous series the samples
@@ -488,7 +488,7 @@ def read_nwb(
     max_bytes : int, optional
         Largest tensor (bytes of float64 values) to build; a larger one is refused before
         anything is allocated. Default: the environment variable ``NEUROGEOM_MAX_TENSOR_BYTES``,
-        else :data:`MAX_TENSOR_BYTES` (8 GiB).
+        else ``MAX_TENSOR_BYTES`` (8 GiB).
 
     Returns
     -------
@@ -520,12 +520,11 @@ def read_nwb(
     See Also
     --------
     nwb_info : what a file holds (units, trials, event columns, series).
-    neurogeom.io._nwb_open.probe_hdf5 : check an untrusted file in a child process first.
 
     Notes
     -----
     h5py can crash (segmentation fault) on some damaged files; run
-    :func:`~neurogeom.io._nwb_open.probe_hdf5` first, or ``neurogeom info`` (which does), on
+    ``neurogeom.io._nwb_open.probe_hdf5`` first, or ``neurogeom info`` (which does), on
     files you do not trust.
 
     Examples

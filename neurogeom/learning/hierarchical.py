@@ -232,7 +232,7 @@ def hierarchical_bootstrap(
         Replicates (at least 2; a few thousand for intervals reported to two digits).
     confidence : float, default=0.95
     expand : bool, default=True
-        Hesterberg's expanded percentile interval (:func:`expanded_confidence`): the
+        Hesterberg's expanded percentile interval (``expanded_confidence``): the
         percentiles are taken at a level widened for the number of units resampled at the top
         level (subjects), which corrects the percentile interval's under-coverage with few
         subjects (about 0.92 instead of 0.95 at 20).

@@ -8,7 +8,7 @@ runs the analysis separately for each value of a trial label (a dim named after 
 :func:`neurogeom.parallel.parallel_map` (``n_jobs``); results do not depend on it.
 
 Seeds: the measure at each index of those dims gets its own child seed,
-``child_seed(seed, *index)`` (:func:`neurogeom._provenance.child_seed`), recorded in the
+``child_seed(seed, *index)`` (``neurogeom._provenance.child_seed``), recorded in the
 ``seed_used`` coord, so the Monte-Carlo draws of different stages, split values and windows are
 independent.
 """

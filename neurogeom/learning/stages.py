@@ -68,8 +68,8 @@ Method
    spread (standard deviation and percentile interval, in checkpoints) and its support (fraction of
    replicates with a boundary within one checkpoint).
 
-Step 1 lives in :mod:`neurogeom.learning._stage_measures`, steps 2 and 5 in
-:mod:`neurogeom.learning._segmentation`, step 4 in :mod:`neurogeom.learning._stage_labels`; this
+Step 1 lives in ``neurogeom.learning._stage_measures``, steps 2 and 5 in
+``neurogeom.learning._segmentation``, step 4 in ``neurogeom.learning._stage_labels``; this
 module composes them.
 """
 

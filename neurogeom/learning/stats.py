@@ -1,9 +1,9 @@
 """Statistics across learning: bootstrap intervals, stage-to-stage tests, paired tests.
 
 Everything here works on plain arrays and returns small :class:`xarray.Dataset` results with the
-provenance attrs of :func:`neurogeom._provenance.provenance`. Every random stream is seeded
+provenance attrs of ``neurogeom._provenance.provenance``. Every random stream is seeded
 (``seed``, split into independent child streams by
-:func:`neurogeom._provenance.child_seed`), so the same call gives the same numbers.
+``neurogeom._provenance.child_seed``), so the same call gives the same numbers.
 
 The trajectory Dataset
 ----------------------
@@ -251,7 +251,7 @@ def difference_test(
         ``difference_resample_se`` (the standard deviation of the bootstrap replicates),
         ``difference_ci_low``, ``difference_ci_high``, ``p_value``; per-replicate arrays
         ``boot_difference`` (dim ``boot``) and ``null_difference`` (dim ``perm``). attrs from
-        :func:`~neurogeom._provenance.provenance` with ``estimator="difference_test"``,
+        ``neurogeom._provenance.provenance`` with ``estimator="difference_test"``,
         ``n_boot``, ``n_perm``, ``seed``, ``confidence``, ``test``.
 
     Notes

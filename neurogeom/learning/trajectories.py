@@ -13,7 +13,7 @@ permutation of stage membership), or across subjects (the sign-flip test of
 use :func:`~neurogeom.learning.stats.percentile_ci` and
 :func:`~neurogeom.learning.stats.permutation_p_value`.
 
-Seeds: every replicate has its own child seeds (:func:`neurogeom._provenance.child_seed`)
+Seeds: every replicate has its own child seeds (``neurogeom._provenance.child_seed``)
 for the resampling and for the measure's Monte Carlo: the point estimate uses ``seed`` (each
 stage ``child_seed(seed, i)``), bootstrap replicate ``b`` resamples with ``child_seed(seed, 1,
 b)`` and measures with ``child_seed(seed, 2, b)``, null replicate ``b`` with ``child_seed(seed, 3,

@@ -127,9 +127,9 @@ def corrupt(
     kind : {"noise", "blur", "occlusion"}
         ``"noise"``: add ``N(0, s^2)`` per pixel, clipped to [0, 1]; ``"blur"``: Gaussian filter
         of ``sigma`` pixels; ``"occlusion"``: a square of ``side`` pixels set to 0 at a uniformly
-        random position per image. Parameters per severity in :data:`CORRUPTIONS`.
+        random position per image. Parameters per severity in ``CORRUPTIONS``.
     severity : int
-        0 (the images unchanged) or 1-5 (:data:`SEVERITIES`).
+        0 (the images unchanged) or 1-5 (``SEVERITIES``).
     seed : int, default 0
         Seed of the noise and the squares' positions.
     image_shape : (int, int), default (8, 8)

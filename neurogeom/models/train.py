@@ -17,11 +17,11 @@ Every checkpoint file also holds the optimiser and RNG state. The minibatch of s
 of ``(seed, s)`` only, so a run killed at any point and restarted with the same spec and folder
 resumes from its last saved state and ends with bit-identical weights to an uninterrupted run.
 One process trains into a folder at a time: :func:`train` holds the folder's write lock
-(:func:`neurogeom._files.output_lock`), and a second writer is refused with a message naming the
+(``neurogeom._files.output_lock``), and a second writer is refused with a message naming the
 first.
 
 The evaluations, the metrics rows and the checkpoint files run on a worker thread, from copies of the
-state taken at their step, one at a time in step order (:class:`neurogeom.models._recorder.Recorder`):
+state taken at their step, one at a time in step order (``neurogeom.models._recorder.Recorder``):
 the loop goes on training meanwhile, and the results and files are the same as when they run in the
 loop. Minibatches are gathered from the bank 64 at a time. ``metrics.csv`` ``step_s`` is the time
 spent in the forward pass, loss, backward pass, gradient clipping and optimiser step; ``wall_s`` is

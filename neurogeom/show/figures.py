@@ -2,8 +2,8 @@
 
 Every function takes result Datasets (layouts in :mod:`neurogeom.learning.stats`,
 :func:`neurogeom.learning.stages.learning_stages`, :func:`neurogeom.learning.strategies.strategy_path`)
-or plain tables and returns a :class:`matplotlib.figure.Figure`; :func:`save_figure` writes it as PNG
-and SVG. Axes carry units; each condition keeps one colour (:func:`palette`).
+or plain tables and returns a :class:`matplotlib.figure.Figure`; ``save_figure`` writes it as PNG
+and SVG. Axes carry units; each condition keeps one colour (``palette``).
 """
 
 from __future__ import annotations
@@ -703,7 +703,7 @@ def plot_coding_phases(ds: xr.Dataset) -> Figure:
     Parameters
     ----------
     ds : xarray.Dataset
-        The result of :func:`neurogeom.models.bayesian.coding_phases`, dims (``activation``,
+        The result of :func:`neurogeom.workflows.coding_phases.coding_phases`, dims (``activation``,
         ``scaling``, ``prior_scale``, ``chain``).
 
     Returns
@@ -850,7 +850,7 @@ def plot_lazy_rich(ds: xr.Dataset, paper: Mapping[float, float] | None = None) -
         ``(architecture, alpha, seed, step, corruption, severity)``.
     paper : mapping of float to float, optional
         Reference capacities by alpha (e.g.
-        :data:`neurogeom.workflows.lazy_rich.PAPER_CAPACITY`), drawn grey on a right-hand axis of
+        :data:`neurogeom.show.lazy_rich_report.PAPER_CAPACITY`), drawn grey on a right-hand axis of
         the capacity panel (another network and data set: compare the shape, not the level).
 
     Returns

@@ -214,7 +214,7 @@ def lazy_rich_report(
     """The report of a lazy-rich sweep (:func:`neurogeom.workflows.lazy_rich.lazy_rich_sweep`):
     inputs, settings, the figure (``lazy_rich.png|svg`` written into the folder ``figures``), the
     tables, the reading. The other arguments and the result are those of
-    :func:`~neurogeom.show.report.spec_report`.
+    ``neurogeom.show.report.spec_report``.
 
     Parameters
     ----------

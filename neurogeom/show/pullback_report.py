@@ -172,7 +172,7 @@ def pullback_report(
     """The report of a pullback spec (:func:`neurogeom.workflows.pullback.pullback_sweep`):
     inputs, settings, the figures (``pullback_volume`` and ``pullback_index``, png and svg,
     written into the folder ``figures``), the table, the reading. The other arguments and the
-    result are those of :func:`~neurogeom.show.report.spec_report`.
+    result are those of ``neurogeom.show.report.spec_report``.
 
     Parameters
     ----------

@@ -265,7 +265,7 @@ class Report:
         caption : str
             What the figure shows (axes, bands, markers).
         reading : str, optional
-            What the result means and what it does not (see :func:`reading`).
+            What the result means and what it does not (see ``reading``).
         close : bool, default=True
             Close the figure once embedded, freeing its memory.
 

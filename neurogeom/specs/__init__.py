@@ -21,7 +21,7 @@ run        none of the above              :mod:`~neurogeom.specs.run`: ``RunSect
 
 Every key is typed, with its default and its constraint stated once, in a pydantic model (or a
 dataclass checked by a pydantic ``TypeAdapter``); the constraints are those of
-:mod:`neurogeom._params`, shared with the functions the values feed. Errors are one line naming
+``neurogeom._params``, shared with the functions the values feed. Errors are one line naming
 the file, the section and the key (and the nearest valid key for an unknown one). This room
 imports nothing above the data contract: the checks against a spec's task and files are in
 :mod:`neurogeom.workflows.preflight`.

@@ -190,7 +190,7 @@ def _type_error(where: str, hint: Any, value: Any) -> str:
 
 def constrained(*names: str, by: Interval) -> Any:
     """A pydantic field validator checking ``names`` against a shared constraint of
-    :mod:`neurogeom._params` (the same words as the functions the values feed)."""
+    ``neurogeom._params`` (the same words as the functions the values feed)."""
 
     def check(cls: Any, value: Any, info: pydantic.ValidationInfo) -> Any:
         if isinstance(value, bool):

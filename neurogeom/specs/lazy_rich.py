@@ -48,7 +48,7 @@ FAST_SETTING: dict[str, dict[str, Any]] = {
 }
 
 #: ``neurogeom run <lazy-rich spec> --setting NAME``: ``"full"`` is the spec as written,
-#: ``"fast"`` is :data:`FAST_SETTING`.
+#: ``"fast"`` is ``FAST_SETTING``.
 SETTINGS: dict[str, dict[str, dict[str, Any]]] = {"full": {}, "fast": FAST_SETTING}
 
 
@@ -213,12 +213,12 @@ def load_lazy_rich_spec(
         A TOML file with a ``[lazy_rich]`` section (keys in the module docstring) or its parsed
         content.
     overrides : mapping of section to mapping, optional
-        Keys replaced in the spec's sections, e.g. :data:`FAST_SETTING`.
+        Keys replaced in the spec's sections, e.g. ``FAST_SETTING``.
 
     Returns
     -------
     dict
-        Every section with its defaults (:data:`SECTIONS`); ``architectures`` maps a name to its
+        Every section with its defaults (``SECTIONS``); ``architectures`` maps a name to its
         checked table.
 
     Raises

@@ -1,8 +1,8 @@
 """The pullback spec: networks trained on the reference sine-boundary task, read along training.
 
 A TOML file with a ``[pullback]`` section (``tasks/pullback_sine.toml``), run by
-``neurogeom run`` (:func:`neurogeom.workflows.pipeline.run_pipeline`). :data:`DEFAULTS` lists every key with its
-default (the reference setting); :func:`load_pullback_spec` reads and checks one.
+``neurogeom run`` (:func:`neurogeom.workflows.pipeline.run_pipeline`). ``DEFAULTS`` lists every key with its
+default (the reference setting); ``load_pullback_spec`` reads and checks one.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ class RunSection(pydantic.BaseModel):
 
 
 DEFAULTS: dict[str, Any] = PullbackSection().model_dump()
-"""Keys of ``[pullback]`` and their defaults: the reference setting (:class:`PullbackSection`)."""
+"""Keys of ``[pullback]`` and their defaults: the reference setting (``PullbackSection``)."""
 
 SETTINGS: dict[str, dict[str, Any]] = {
     "full": {},

@@ -53,7 +53,7 @@ a training spec with ``[sweep] rank = [...]`` (:mod:`neurogeom.workflows.rank_sw
 spec with a ``[lazy_rich]`` section (:mod:`neurogeom.workflows.lazy_rich`) and a pullback spec with
 a ``[pullback]`` section (:mod:`neurogeom.workflows.pullback`).
 
-:func:`load_run_spec` reads and checks everything that can be checked without computing: files,
+``load_run_spec`` reads and checks everything that can be checked without computing: files,
 labels, the mapping, the stage counts. Errors are one line naming the problem and the fix.
 """
 

@@ -9,11 +9,11 @@ with ``from_dict``, which names unknown keys and lists the allowed ones.
 
 Every value is checked against its field's type first (``lr = "0.003"`` is refused with the key,
 the type asked for and the value given), and an unknown key names the nearest allowed one.
-:func:`check_task_spec` then checks what depends on the task (analysis labels, periods, the
+``check_task_spec`` then checks what depends on the task (analysis labels, periods, the
 manifold label, the measures, the task's keyword arguments) against a two-trial bank.
 
 This module imports neither torch nor neurogym: specs are checked before anything heavy loads
-(:func:`neurogeom.workflows.preflight.check_task_spec` checks what depends on the task).
+(``neurogeom.workflows.preflight.check_task_spec`` checks what depends on the task).
 """
 
 from __future__ import annotations

@@ -223,7 +223,7 @@ def lazy_rich_sweep(
     spec : path or mapping
         A lazy-rich spec (``tasks/lazy_rich_digits.toml``; keys in the module docstring).
     overrides : mapping of section to mapping, optional
-        Keys replaced in the spec's sections, e.g. :data:`FAST_SETTING`.
+        Keys replaced in the spec's sections, e.g. ``FAST_SETTING``.
     n_jobs : int, default 1
         Runs trained at once (:func:`neurogeom.parallel.parallel_map`); the numbers do not
         depend on it.

@@ -3,7 +3,7 @@
 With ``[analysis] live = true`` in a spec, ``neurogeom train`` passes :func:`live_observer` to
 :func:`neurogeom.models.train.train`, which calls it on its recording worker thread after each
 checkpoint is written. The observer computes that checkpoint's geometry on the spec's analysis
-bank (:func:`neurogeom.workflows.runs.checkpoint_geometry`, the same function
+bank (``neurogeom.workflows.runs.checkpoint_geometry``, the same function
 :func:`~neurogeom.workflows.runs.run_geometry` uses afterwards, with the same seeds) and writes it,
 atomically, beside the checkpoints::
 

@@ -2,7 +2,7 @@
 phases, and the timings file.
 
 Every spec kind runs through :func:`neurogeom.workflows.pipeline.run_pipeline` with the same
-:class:`RunOptions`; the writers here are shared by all of them.
+``RunOptions``; the writers here are shared by all of them.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The end-to-end pipeline of ``neurogeom run``: from a run spec to a report with figures.
 
-:func:`run_pipeline` reads and checks the spec (:func:`neurogeom.specs.run.load_run_spec`)
+:func:`run_pipeline` reads and checks the spec (:func:`neurogeom.workflows.preflight.load_run_spec`)
 before anything is written, then, in phases,
 
 1. **load**: each recording's sessions, stacked along ``stage`` (trials of one session are NaN
@@ -22,7 +22,7 @@ the key of the spec keys and input files it depends on (:mod:`neurogeom.workflow
 rerun reuses a result only when its key matches and recomputes the others (``force=True``
 recomputes all); ``OUT/results/timings.json`` records the seconds of each phase and which results
 were reused and recomputed. The run holds the folder's write lock
-(:func:`neurogeom._files.output_lock`): a second writer into the same folder is refused.
+(``neurogeom._files.output_lock``): a second writer into the same folder is refused.
 """
 
 from __future__ import annotations
@@ -755,12 +755,12 @@ def run_pipeline(spec_path: str | Path, out: str | Path, **options: Any) -> Path
     out : path
         The output folder (created; a rerun reuses the results already in it).
     **options
-        The fields of :class:`~neurogeom.workflows.outputs.RunOptions`: ``setting`` (a rank
+        The fields of ``neurogeom.workflows.outputs.RunOptions``: ``setting`` (a rank
         sweep's, lazy-rich or pullback spec's named setting, default ``"full"``, the spec as
         written; an error for a run spec), ``n_jobs`` (workers: a sweep's runs trained at once, a
         run spec's ``[run] n_jobs`` otherwise; the numbers do not depend on it), ``force``
         (recompute every result even if ``OUT/results`` holds it), ``progress``
-        (``progress(phase, done, total)``, called as each phase of :data:`PHASES` advances).
+        (``progress(phase, done, total)``, called as each phase of ``PHASES`` advances).
 
     Returns
     -------
@@ -770,7 +770,7 @@ def run_pipeline(spec_path: str | Path, out: str | Path, **options: Any) -> Path
     Raises
     ------
     FileNotFoundError, ValueError
-        From the spec's check (:func:`~neurogeom.specs.run.load_run_spec`), before anything
+        From the spec's check (:func:`~neurogeom.workflows.preflight.load_run_spec`), before anything
         is written.
 
     See Also

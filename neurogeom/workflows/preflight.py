@@ -4,7 +4,7 @@
 checked against something outside the spec lives here: a training spec's task (its name, its
 condition keys and values, its periods and labels, the task's keyword arguments, the measures by
 their registry), and a run spec's files (each recording's trial labels, each model's run folder or
-training spec). :func:`load_spec` and :func:`load_run_spec` read a spec and run every check, so a
+training spec). :func:`load_spec` and ``load_run_spec`` read a spec and run every check, so a
 workflow that starts from them has nothing left to discover after the first byte is written.
 """
 

@@ -8,7 +8,7 @@ metric of the hidden layer (:func:`neurogeom.geometry.riemann.metric_on_grid`) o
 square and the boundary magnification index
 (:func:`neurogeom.geometry.riemann.boundary_magnification`) on a grid over the data square.
 
-Spec (TOML), section ``[pullback]`` (defaults in :data:`DEFAULTS`): ``seeds`` (network seeds),
+Spec (TOML), section ``[pullback]`` (defaults in ``DEFAULTS``): ``seeds`` (network seeds),
 ``data_seed``, ``n_points``, ``amplitude``, ``frequency``, ``phase``, ``width``, ``activation``,
 ``init`` (``"uniform"``: PyTorch's default, see :class:`neurogeom.models.feedforward.MLP`),
 ``lr``, ``momentum``, ``n_steps``, ``batch_size`` (0: full batch), ``checkpoint_steps``,
@@ -142,7 +142,7 @@ def pullback_sweep(
     Parameters
     ----------
     spec : path or mapping
-        A pullback spec (see :func:`load_pullback_spec`).
+        A pullback spec (see ``load_pullback_spec``).
     overrides : mapping, optional
         Keys replaced in ``[pullback]``.
     n_jobs : int, default 1

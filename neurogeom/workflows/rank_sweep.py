@@ -56,7 +56,7 @@ FAST_SETTING: dict[str, Any] = {
 
 #: The settings ``neurogeom run <sweep spec> --setting NAME`` selects: ``"full"`` is the spec as
 #: written (``tasks/rank_sweep_paper.toml``: 80 runs of 10,000 steps, about 1-2 hours on 2 cores
-#: with ``--jobs 2``), ``"fast"`` is :data:`FAST_SETTING`.
+#: with ``--jobs 2``), ``"fast"`` is ``FAST_SETTING``.
 SETTINGS: dict[str, dict[str, Any]] = {"full": {}, "fast": FAST_SETTING}
 
 
@@ -251,7 +251,7 @@ def run_rank_sweep(
     ``OUT/results/rank_sweep.nc``, figures and report.
 
     The entry point is :func:`neurogeom.workflows.pipeline.run_pipeline` (``neurogeom run``),
-    which tells the spec's kind and passes its :class:`~neurogeom.workflows.outputs.RunOptions`.
+    which tells the spec's kind and passes its ``neurogeom.workflows.outputs.RunOptions``.
 
     Parameters
     ----------

@@ -16,7 +16,7 @@ and writes each result into one zarr store::
 Each task is a pure function of its grid point (it trains in a scratch folder of its own, removed
 afterwards), so a task rerun after its worker died gives the same numbers; the process that runs
 the sweep writes each group under a temporary name and renames it into place
-(:func:`neurogeom._files.replace_dir_atomic`), so a group is there whole or not at all. A rerun
+(``neurogeom._files.replace_dir_atomic``), so a group is there whole or not at all. A rerun
 skips complete points, redoes the rest and removes temporaries left by a killed run; a store
 written from another spec is refused unless ``overwrite=True``. :func:`open_sweep` reads the store
 as one Dataset indexed by the grid's dims, :func:`sweep_status` counts what is done, and
