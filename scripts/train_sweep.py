@@ -1,6 +1,6 @@
 """Train every run of a sweep spec, side by side, without measuring geometry.
 
-    python scripts/train_sweep.py tasks/rank_sweep_paper.toml OUT/runs/full --jobs 2
+    python scripts/train_sweep.py tasks/rank_sweep_paper.toml OUT/runs/full --jobs 2 [--seeds 0 1]
 
 Each run goes to ``OUT/runs/full/<run name>`` exactly as :func:`neurogeom.workflows.rank_sweep.rank_sweep`
 names it, so a later ``neurogeom run SPEC -o OUT`` reuses the trained runs and only measures. Runs
@@ -41,9 +41,12 @@ def main() -> None:
     ap.add_argument("spec")
     ap.add_argument("out")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--seeds", type=int, nargs="*", help="train only these seeds of the sweep")
     args = ap.parse_args()
     spec = load_spec(args.spec)
     spec.pop("source", None)
+    if args.seeds:
+        spec["sweep"] = {**spec["sweep"], "seed": list(args.seeds)}
     runs = expand_sweep(validate_spec(spec))
     runs.sort(key=lambda item: (item[1]["training"]["seed"], str(item[1]["network"]["rank"])))
     out = Path(args.out)
