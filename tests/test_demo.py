@@ -19,8 +19,13 @@ from neurogeom.io.store import load
 
 pytest.importorskip("torch")
 
-FIGURES = ("trajectory_sample", "trajectory_cdm", "stages_cdm", "strategy_plane",
-           "brain_vs_model", "psychometric_cdm")  # fmt: skip
+NETWORKS = ("cdm", "cdm_seed1", "cdm_seed2")
+ANIMALS = ("m1", "m2", "m3", "m4")
+FIGURES = (
+    "cohorts",
+    "study_mice",
+    *(f"{kind}_{n}" for n in NETWORKS for kind in ("trajectory", "stages", "psychometric")),
+)
 IMG = re.compile(r'<img alt="[^"]*" src="data:image/png;base64,([A-Za-z0-9+/=]+)">')
 
 
@@ -55,8 +60,14 @@ def test_report_holds_every_figure_embedded_and_decodable(demo):
         assert (demo / "figures" / f"{stem}.png").stat().st_size > 1000
         assert (demo / "figures" / f"{stem}.svg").read_text().lstrip().startswith("<?xml")
     assert not re.search(r'(src|href)="(?!data:|#)', text) and "<script" not in text
-    for heading in ("Summary", "Contents", "Inputs", "Settings", "Brain vs model",
-                    "Learning stages of 'cdm'"):  # fmt: skip
+    for heading in (
+        "Summary",
+        "Contents",
+        "Inputs",
+        "Settings",
+        "Learning stages of 'cdm'",
+        "Study 'mice' vs networks: 4 animals vs 3 networks (configuration 'context_dm')",
+    ):
         assert f"<h2>{html.escape(heading)}</h2>" in text
     # the answer first: the summary and its figure before every section, inputs and settings last
     order = [text.index(f"<h2>{h}</h2>") for h in ("Summary", "Contents", "Inputs", "Settings")]
@@ -67,7 +78,7 @@ def test_report_holds_every_figure_embedded_and_decodable(demo):
 
 def test_netcdf_reloads_with_the_numbers_of_the_tables(demo):
     text = (demo / "report.html").read_text(encoding="utf-8")
-    for name in ("sample", "cdm"):
+    for name in NETWORKS:
         traj = load(demo / "results" / f"trajectory_{name}.nc")
         head, rows = _table(text, f"Trajectory of '{name}'")
         assert len(rows) == 3 * traj.sizes["stage"]  # capacity, radius, dimension
@@ -79,45 +90,141 @@ def test_netcdf_reloads_with_the_numbers_of_the_tables(demo):
                 shown = np.array([float(r[head.index(col)]) for r in mine])
                 np.testing.assert_allclose(shown, traj[f"{measure}{suffix}"].values, rtol=5e-3,
                                            err_msg=f"{measure}{suffix}")  # fmt: skip
-    test = load(demo / "results" / "stage_test_sample.nc")
-    head, rows = _table(text, "Stage-to-stage test")
+    test = load(demo / "results" / "study_mice_stage_difference.nc")
+    head, rows = _table(text, "Paired test of capacity across subjects")
+    assert [r[0] for r in rows] == [*ANIMALS, "all subjects"]
+    for i in range(len(ANIMALS)):
+        for col, var in (("difference", "subject_difference"), ("n_points", "n_points")):
+            np.testing.assert_allclose(
+                float(rows[i][head.index(col)]), test[var].values[i], rtol=5e-3
+            )
     for col in ("difference", "p_value"):
-        np.testing.assert_allclose(float(rows[0][head.index(col)]), float(test[col]), rtol=5e-3)
-    # the synthetic late session has the sharper choice code (data/README.md): GLUE sees it
-    assert float(test["difference"]) > 0 and float(test["difference_ci_low"]) > 0
+        np.testing.assert_allclose(float(rows[-1][head.index(col)]), float(test[col]), rtol=5e-3)
+    # the sample study's animals learn (data/README.md): capacity rises in every one of them
+    assert np.all(test["subject_difference"].values > 0)
+    assert test.attrs["exact"] == 1 and float(test["p_value"]) == 2 / 2**4
+
+
+def _summary_text(text: str) -> str:
+    return html.unescape(text[text.index("<h2>Summary</h2>") : text.index("<h2>Contents</h2>")])
 
 
 def test_summary_numbers_are_those_of_the_results(demo):
+    from neurogeom.show.report import significant
+
     text = (demo / "report.html").read_text(encoding="utf-8")
     head, rows = _table(text, "Summary:")
     by = {r[head.index("source")]: r for r in rows}
-    assert set(by) == {"sample", "cdm"}
-    for name in ("sample", "cdm"):
-        traj = load(demo / "results" / f"trajectory_{name}.nc")
-        cap = traj["capacity"].values
-        row = by[name]
-        for col, want in (("capacity first", cap[0]), ("capacity last", cap[-1])):
-            np.testing.assert_allclose(float(row[head.index(col)]), want, rtol=5e-3)
-    test = load(demo / "results" / "stage_test_sample.nc")
-    for col, var in (("change", "difference"), ("change CI low", "difference_ci_low"),
-                     ("change CI high", "difference_ci_high"), ("p", "p_value")):  # fmt: skip
-        np.testing.assert_allclose(
-            float(by["sample"][head.index(col)]), float(test[var]), rtol=5e-3
-        )
-    cdm = load(demo / "results" / "trajectory_cdm.nc")["capacity"].values
-    np.testing.assert_allclose(float(by["cdm"][head.index("change")]), cdm[-1] - cdm[0], rtol=5e-3)
-    assert by["sample"][head.index("behind it")] == "1 animal"
-    assert by["cdm"][head.index("behind it")] == "1 network"
-    # the verdict: trajectory correlation and the last matched stage's CKA against its null
-    cmp = load(demo / "results" / "compare_trajectories.nc").sel(output="capacity")
-    reps = load(demo / "results" / "compare_representations.nc").isel(stage_a=-1)
-    summary = html.unescape(text[text.index("<h2>Summary</h2>") : text.index("<h2>Contents</h2>")])
-    from neurogeom.show.report import significant
-
-    for value in (float(cmp["correlation"]), float(cmp["correlation_p_value"]),
-                  float(reps["cka_similarity"]), float(reps["cka_similarity_null_low"]),
-                  float(reps["cka_similarity_null_high"])):  # fmt: skip
+    assert list(by) == [
+        *(f"mice: {a}" for a in ANIMALS),
+        "mice: pooled",
+        *NETWORKS,
+        "networks ('context_dm'): pooled",
+    ]
+    col = {c: head.index(c) for c in head}
+    # each animal: first and last session, the change and its interval
+    traj = load(demo / "results" / "study_mice_trajectory.nc")
+    test = load(demo / "results" / "study_mice_stage_difference.nc")
+    for i, animal in enumerate(ANIMALS):
+        row = by[f"mice: {animal}"]
+        assert row[col["behind it"]] == "1 animal" and row[col["kind"]] == "animal"
+        cap = traj["capacity"].values[i]
+        for c, want in (("capacity first", cap[0]), ("capacity last", cap[-1]),
+                        ("change", traj["capacity_change"].values[i]),
+                        ("change", test["subject_difference"].values[i]),
+                        ("change CI low", traj["capacity_change_ci_low"].values[i]),
+                        ("change CI high", traj["capacity_change_ci_high"].values[i]),
+                        ("M", traj["n_points"].values[i])):  # fmt: skip
+            np.testing.assert_allclose(float(row[col[c]]), want, rtol=5e-3, err_msg=(animal, c))
+    # pooled over the animals: hierarchical interval and paired p-value
+    row = by["mice: pooled"]
+    assert row[col["behind it"]] == "4 animals"
+    for c, want in (("capacity first", traj["capacity_study"].values[0]),
+                    ("capacity last", traj["capacity_study"].values[-1]),
+                    ("change", traj["capacity_study_change"]), ("change", test["difference"]),
+                    ("change CI low", traj["capacity_study_change_ci_low"]),
+                    ("change CI high", traj["capacity_study_change_ci_high"]),
+                    ("p", test["p_value"])):  # fmt: skip
+        np.testing.assert_allclose(float(row[col[c]]), float(want), rtol=5e-3, err_msg=c)
+    assert "paired sign flip across 4 animals" in row[col["test"]]
+    # the networks, one by one and pooled
+    caps = []
+    for name in NETWORKS:
+        cap = load(demo / "results" / f"trajectory_{name}.nc")["capacity"].values
+        caps.append(cap)
+        assert by[name][col["behind it"]] == "1 network"
+        for c, want in (("capacity first", cap[0]), ("capacity last", cap[-1]),
+                        ("change", cap[-1] - cap[0])):  # fmt: skip
+            np.testing.assert_allclose(float(by[name][col[c]]), want, rtol=5e-3)
+    row = by["networks ('context_dm'): pooled"]
+    assert row[col["behind it"]] == "3 networks"
+    np.testing.assert_allclose(
+        float(row[col["change"]]), np.mean([c[-1] - c[0] for c in caps]), rtol=5e-3
+    )
+    # the verdicts: the study's change, and brain vs model from the cohorts' results
+    summary = _summary_text(text)
+    assert "4 animals" in summary and "3 networks" in summary
+    cohorts = load(demo / "results" / "cohorts.nc")
+    sim = load(demo / "results" / "cohort_similarity.nc").isel(stage=-1)
+    assert cohorts.attrs["n_animals"] == 4 and cohorts.attrs["n_networks"] == 3
+    assert sim.attrs["n_animals"] == 4 and sim.attrs["n_networks"] == 3
+    assert (
+        cohorts.attrs["n_perm"] >= 19 and sim.attrs["n_perm"] >= 19 and test.attrs["n_perm"] >= 19
+    )
+    values = [float(traj["capacity_study_change"]), float(traj["capacity_study_change_ci_low"]),
+              float(traj["capacity_study_change_ci_high"]), float(test["p_value"]),
+              *cohorts["percentile"].values.ravel(), *cohorts["p_value"].values.ravel(),
+              float(cohorts["distance"][0]), float(cohorts["distance_ci_low"][0]),
+              float(cohorts["distance_ci_high"][0]),
+              *(float(sim[f"{m}{s}"]) for m in ("cka", "rsa")
+                for s in ("", "_null_low", "_null_high", "_p_value"))]  # fmt: skip
+    for value in values:
         assert significant(value) in summary, (value, summary)
+    assert f"Closest configuration: '{cohorts['closest'].values}'" in summary
+
+
+def test_cohort_section_draws_the_animals_over_the_networks_band(demo):
+    text = (demo / "report.html").read_text(encoding="utf-8")
+    cohorts = load(demo / "results" / "cohorts.nc")
+    # the trajectories drawn are those compared, each cohort at one M
+    m = cohorts.attrs["points_per_manifold"]
+    assert np.all(cohorts["n_points_animal"].values == m)
+    assert np.all(cohorts["n_points_network"].values == m)
+    assert list(cohorts["subject"].values) == list(ANIMALS)
+    assert list(cohorts["network"].values) == list(NETWORKS)
+    assert cohorts["capacity_animal"].dims == ("subject", "stage")
+    caption = html.unescape(
+        re.search(
+            r'<img alt="(Capacity, radius, dimension of each of the 4 '
+            r'animals[^"]*)"',
+            text,
+        ).group(1)
+    )
+    assert "3 networks (band: their range; dashed: their mean)" in caption
+    assert f"networks {m}." in caption and "N (units): animals" in caption
+    n = cohorts["n_units_animal"].values
+    assert (
+        f"animals {int(np.nanmin(n))} to {int(np.nanmax(n))} per session; networks 128" in caption
+    )
+    head, rows = _table(text, "Where the animals fall among the networks")
+    for r in rows:
+        cell = cohorts.sel(
+            configuration=r[head.index("configuration")], output=r[head.index("output")]
+        )
+        for c in ("percentile", "p_value"):
+            np.testing.assert_allclose(float(r[head.index(c)]), float(cell[c]), rtol=5e-3)
+    assert len(rows) == 3
+
+
+def test_every_figure_states_m_and_n(demo):
+    text = html.unescape((demo / "report.html").read_text(encoding="utf-8"))
+    captions = re.findall(r'<img alt="([^"]*)"', text)
+    assert len(captions) == len(FIGURES)
+    for caption in captions:
+        assert re.search(r"\bM\b", caption) and re.search(r"\bN\b", caption), caption
+    for name in NETWORKS:
+        traj = load(demo / "results" / f"trajectory_{name}.nc")
+        assert traj.attrs["points_per_manifold"] == 20 and traj.attrs["n_units"] == 128
 
 
 def test_every_report_figure_keeps_its_text_inside(demo, monkeypatch):
@@ -137,19 +244,22 @@ def test_every_report_figure_keeps_its_text_inside(demo, monkeypatch):
     monkeypatch.setattr(report_module.Report, "add_figure", keep)
     results = {p.stem: load(p) for p in (demo / "results").glob("*.nc")}
     learning_report(results, title="t", inputs={}, settings={}, figures=demo / "figures",
-                    recordings=["sample"], models=["cdm"], compare=("sample", "cdm"),
+                    models=list(NETWORKS), studies=["mice"], cohort="mice",
                     condition_names={"context": {"0": "motion", "1": "color"}})  # fmt: skip
     assert len(kept) == len(FIGURES)
     for fig in kept:
         assert texts_outside(fig) == [], fig.axes[0].get_xlabel()
-    texts = [t.get_text() for fig in kept for ax in fig.axes if ax.get_legend() is not None
-             for t in ax.get_legend().texts]  # fmt: skip
+    legends = [leg for fig in kept for leg in (*fig.legends, *(ax.get_legend() for ax in fig.axes))]
+    texts = [t.get_text() for leg in legends if leg is not None for t in leg.texts]
     assert "motion" in texts and "context 0" not in texts
+    # the cohort figure's legend names what is drawn: each animal, the networks' band and mean
+    assert {f"animal {a}" for a in ANIMALS} <= set(texts)
+    assert {"context_dm: range of 3 networks", "context_dm: mean of 3 networks"} <= set(texts)
 
 
 def test_timings_name_every_phase(demo):
     timings = json.loads((demo / "results" / "timings.json").read_text())
-    for phase in ("load", "simulate", "prepare", "geometry", "bootstrap", "compare", "plots"):
+    for phase in ("simulate", "prepare", "geometry", "bootstrap", "compare", "plots"):
         assert timings["seconds"][phase] > 0, phase
     assert abs(sum(timings["share"].values()) - 1) < 1e-9
     assert timings["reused"] == [] and timings["notes"] == []
@@ -160,9 +270,14 @@ def test_rerun_reuses_every_result(demo):
     result = CliRunner().invoke(app, ["demo", "-o", str(demo), "--no-progress"])
     assert result.exit_code == 0, result.output
     timings = json.loads((demo / "results" / "timings.json").read_text())
-    assert {"trajectory_cdm", "trajectory_sample", "stages_cdm", "strategy"} <= set(
-        timings["reused"]
-    )
+    assert {
+        "trajectory_cdm",
+        "stages_cdm",
+        "study_mice_trajectory",
+        "study_mice_stage_difference",
+        "cohorts",
+        "cohort_similarity",
+    } <= set(timings["reused"])
     assert timings["seconds"]["bootstrap"] < 5
     after = load(demo / "results" / "trajectory_cdm.nc")
     np.testing.assert_array_equal(after["capacity"].values, before["capacity"].values)

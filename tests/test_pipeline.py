@@ -16,11 +16,11 @@ from neurogeom.workflows.pipeline import run_pipeline
 from neurogeom.workflows.preflight import load_run_spec
 
 ROOT = Path(__file__).resolve().parents[1]
-DEMO = (ROOT / "tasks" / "demo.toml").read_text()
+DEMO = (ROOT / "tasks" / "recording_vs_network.toml").read_text()  # one recording, one network
 
 
 def _spec(tmp_path: Path, text: str) -> Path:
-    """The demo spec rewritten into tmp_path, its relative paths made absolute."""
+    """A bundled spec rewritten into tmp_path, its relative paths made absolute."""
     text = text.replace('"../data/', f'"{ROOT}/data/').replace(
         '"context_dm.toml"', f'"{ROOT}/tasks/context_dm.toml"'
     )
@@ -29,8 +29,18 @@ def _spec(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def test_demo_spec_reads_with_its_mapping():
+def test_demo_spec_is_a_study_against_three_networks():
     spec = load_run_spec(ROOT / "tasks" / "demo.toml")
+    assert list(spec.studies) == ["mice"] and not spec.recordings
+    files = spec.studies["mice"].options["files"]
+    assert len(files) == 12 and len({Path(f).parent.name for f in files}) == 4
+    assert spec.compare["networks"] == {"context_dm": ["cdm", "cdm_seed1", "cdm_seed2"]}
+    assert spec.compare["model"] is None and spec.compare["n_perm"] >= 19
+    assert spec.compare["mapping"]["ground_truth"] == ("choice", {1: "left", 2: "right"})
+
+
+def test_pair_spec_reads_with_its_mapping():
+    spec = load_run_spec(ROOT / "tasks" / "recording_vs_network.toml")
     assert list(spec.recordings["sample"].options["stages"]) == ["early", "late"]
     assert {"choice", "context"} <= set(spec.recordings["sample"].labels)
     mapping = spec.compare["mapping"]

@@ -32,11 +32,11 @@ from neurogeom.workflows.preflight import load_run_spec, load_spec
 from tests._specs import TINY_SPEC, spec_toml
 
 ROOT = Path(__file__).resolve().parents[1]
-DEMO = (ROOT / "tasks" / "demo.toml").read_text()
+DEMO = (ROOT / "tasks" / "recording_vs_network.toml").read_text()  # one recording, one network
 
 
 def _run_spec(tmp_path: Path, text: str) -> Path:
-    """The demo spec rewritten into tmp_path, its relative paths made absolute."""
+    """A bundled spec rewritten into tmp_path, its relative paths made absolute."""
     text = text.replace('"../data/', f'"{ROOT}/data/').replace(
         '"context_dm.toml"', f'"{ROOT}/tasks/context_dm.toml"'
     )
@@ -53,7 +53,7 @@ def _one_line_error(args: list[str]) -> str:
     return " ".join(lines[-1].split())
 
 
-# (old, new) in tasks/demo.toml -> the message `neurogeom run` now gives, before writing
+# (old, new) in tasks/recording_vs_network.toml -> the message `neurogeom run` now gives, before writing
 RUN = {
     "S04 balance": (
         ("balance = 20", "balance = -3"),

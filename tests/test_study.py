@@ -10,6 +10,7 @@ import xarray as xr
 
 import neurogeom as ng
 from neurogeom.learning.sessions import stack_sessions
+from neurogeom.learning.stats import paired_difference
 from neurogeom.learning.study import (
     study_geometry,
     study_stage_difference,
@@ -87,22 +88,42 @@ def test_stage_split_tensor_is_a_study_of_checkpoints():
     assert [n.attrs["phase"] for n in session_nodes(tree, "net-0")] == ["early", "mid", "late"]
 
 
-@pytest.mark.slow  # about 110 s on 2 cores: 250 studies
+N_STUDIES, N_ANIMALS, CHANGE = 200, 6, 1.5
+
+
+@pytest.mark.slow  # about 25 s of CPU: 3,600 sessions built and measured
 def test_no_change_false_positives_and_planted_change_power():
-    """Paired test through the study path: rejections at 0.05 over seeded synthetic studies."""
-    n_studies = 200
-    false_pos = hits = 0
-    for r in range(n_studies):
-        common = dict(n_subjects=6, n_sessions=2, n_units=(20, 30), n_trials=(8, 12), seed=r)
-        null = ng.synthetic_study(change=0.0, **common)
-        p = float(study_stage_difference(null, by="condition", n_t=20, n_perm=64, seed=r).p_value)
-        false_pos += p <= 0.05
-        if r < 50:
-            planted = ng.synthetic_study(change=1.5, **common)
-            res = study_stage_difference(planted, by="condition", n_t=20, n_perm=64, seed=r)
-            hits += float(res.p_value) <= 0.05
-    assert false_pos / n_studies <= 0.08, false_pos
-    assert hits / 50 >= 0.8, hits
+    """The paired sign-flip test of a study at 0.05, over 200 seeded synthetic studies of 6
+    animals: at most 8% rejections with no planted change, at least 80% with a planted change of
+    1.5 (the growth of the condition centres' separation, from 1 before learning).
+
+    The studies are consecutive blocks of 6 animals of one seeded synthetic study with 3 sessions
+    per animal; session 0 and 1 lie before the learning curve (its onset at the last session,
+    width 0.01: session 1 gets 1e-22 of the change, nothing in float64), session 2 after it. The
+    per-session capacities are computed once, as the study path computes them
+    (``study_geometry``: M balanced within each animal over its sessions), and each study's paired
+    test reads them: session 1 vs 0 (no change), session 2 vs 0 (the planted change). Study 0
+    through ``study_stage_difference`` on its own gives the same values and p-values."""
+    common = dict(n_sessions=3, n_units=(20, 30), n_trials=(8, 12), change=CHANGE, seed=0)
+    common.update(onset=1.0, transition_width=0.01)
+    progress = ng.synthetic.learning_progress(np.array([0.0, 0.5, 1.0]), 1.0, 0.01)
+    assert progress[0] == 0 and progress[2] == 1 and 1.0 + CHANGE * progress[1] == 1.0
+    tree = ng.synthetic_study(n_subjects=N_STUDIES * N_ANIMALS, **common)
+    cap = study_geometry(tree, by="condition", n_t=20).capacity.values
+    cap = cap.reshape(N_STUDIES, N_ANIMALS, 3)
+    p = {1: np.empty(N_STUDIES), 2: np.empty(N_STUDIES)}
+    for r, c in enumerate(cap):
+        for k in (1, 2):
+            p[k][r] = float(paired_difference(c[:, 0], c[:, k], n_boot=0, n_perm=64).p_value)
+    first = ng.synthetic_study(n_subjects=N_ANIMALS, **common)  # the same animals as study 0
+    for k in (1, 2):
+        one = study_stage_difference(first, by="condition", stages=(0, k), n_t=20, n_perm=64)
+        np.testing.assert_array_equal(one.value_first.values, cap[0, :, 0])
+        np.testing.assert_array_equal(one.value_second.values, cap[0, :, k])
+        assert float(one.p_value) == p[k][0] and one.attrs["exact"] == 1
+    false_positive_rate, power = np.mean(p[1] <= 0.05), np.mean(p[2] <= 0.05)
+    assert false_positive_rate <= 0.08, false_positive_rate
+    assert power >= 0.8, power
 
 
 def test_memory_of_a_study_is_a_fraction_of_the_dense_stage_tensor():

@@ -66,7 +66,8 @@ def compare_cohorts(
     xarray.Dataset
         Over (``configuration``, ``output``): ``percentile`` (mean over animals of the share of
         the configuration's networks at least as far from its mean curve as the animal, leave
-        one out: near 0.5 when animals look like networks, near 0 when they lie outside),
+        one out: near 0.5 when animals look like networks, near 0 when they lie outside;
+        ``animal_percentile`` over (``configuration``, ``subject``, ``output``): each animal's),
         ``p_value`` (permutation test at the level of subjects: animals farther than networks,
         one-sided). Over ``configuration``: ``distance`` (mean over animals, all outputs),
         ``distance_ci_low``, ``distance_ci_high`` (bootstrap over animals), ``closest_support``
@@ -116,6 +117,7 @@ def compare_cohorts(
         return np.nanmean((x - mean[None]) ** 2, axis=1)
 
     pct = np.full((len(names), len(outputs)), np.nan)
+    pct_animal = np.full((len(names), a.shape[0], len(outputs)), np.nan)
     pval = np.full((len(names), len(outputs)), np.nan)
     d_all = np.full((len(names), a.shape[0]), np.nan)
     for c, name in enumerate(names):
@@ -130,7 +132,8 @@ def compare_cohorts(
                 for k in range(members.shape[0])
             ]
         )  # (Nc, O)
-        pct[c] = np.mean(loo[None, :, :] >= d_a[:, None, :], axis=(0, 1))
+        pct_animal[c] = np.mean(loo[None, :, :] >= d_a[:, None, :], axis=1)
+        pct[c] = pct_animal[c].mean(axis=0)
         pooled = np.concatenate([d_a, loo])
         observed = d_a.mean(axis=0) - loo.mean(axis=0)
         null = np.empty((n_perm, len(outputs)))
@@ -147,6 +150,7 @@ def compare_cohorts(
     return xr.Dataset(
         {
             "percentile": (("configuration", "output"), pct),
+            "animal_percentile": (("configuration", "subject", "output"), pct_animal),
             "p_value": (("configuration", "output"), pval),
             "distance": ("configuration", distance),
             "distance_ci_low": ("configuration", low),

@@ -453,6 +453,13 @@ def _hierarchical_columns(
             study_reps = np.nanmean(curves, axis=1)  # (B, G, outputs)
             sd = np.nanstd(g_reps, axis=2, ddof=1)
             low_s, high_s = np.nanquantile(g_reps, [tail, 1 - tail], axis=2)
+        # the change from each subject's first to its last grid stage, per replicate
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            ends = _last_finite(np.nanmean(g_reps, axis=2))  # (S, outputs)
+        last = np.take_along_axis(g_reps, ends[:, None, None, :], axis=1)[:, 0]  # (S, B, outputs)
+        change = last - g_reps[:, 0]
+        study_change = np.nanmean(change[drawn, which], axis=1)  # (B, outputs)
         for j, n in enumerate(names):
             lo, hi = percentile_ci(study_reps[:, :, j], confidence=level)
             out[f"{n}_study_ci_low"] = ("stage", lo)
@@ -461,6 +468,14 @@ def _hierarchical_columns(
             out[f"{n}_resample_se"] = (("subject", "stage"), sd[:, :, j])
             out[f"{n}_ci_low"] = (("subject", "stage"), low_s[:, :, j])
             out[f"{n}_ci_high"] = (("subject", "stage"), high_s[:, :, j])
+            lo, hi = percentile_ci(study_change[:, j : j + 1], confidence=level)
+            out[f"{n}_study_change_ci_low"] = ((), float(lo[0]))
+            out[f"{n}_study_change_ci_high"] = ((), float(hi[0]))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                lo, hi = np.nanquantile(change[:, :, j], [tail, 1 - tail], axis=1)
+            out[f"{n}_change_ci_low"] = ("subject", lo)
+            out[f"{n}_change_ci_high"] = ("subject", hi)
     else:
         nan_s, nan_g = np.full(shape[1], np.nan), np.full(shape, np.nan)
         for n in names:
@@ -468,7 +483,19 @@ def _hierarchical_columns(
                 out[n + suffix] = ("stage", nan_s)
             for suffix in ("_resample_se", "_ci_low", "_ci_high"):
                 out[n + suffix] = (("subject", "stage"), nan_g)
+            for suffix in ("_study_change_ci_low", "_study_change_ci_high"):
+                out[n + suffix] = ((), np.nan)
+            for suffix in ("_change_ci_low", "_change_ci_high"):
+                out[n + suffix] = ("subject", np.full(shape[0], np.nan))
     return level
+
+
+def _last_finite(values: np.ndarray) -> np.ndarray:
+    """Index of the last finite stage per (subject, output) of (subject, stage, outputs) values
+    (0 where none is finite)."""
+    finite = np.isfinite(values)
+    last = values.shape[1] - 1 - np.argmax(finite[:, ::-1], axis=1)
+    return np.where(finite.any(axis=1), last, 0)
 
 
 def study_trajectory(
@@ -523,7 +550,11 @@ def study_trajectory(
         ``v_resample_se``, ``v_ci_low``, ``v_ci_high`` (within-session subsamples), so
         ``traj.sel(subject=s)`` is a trajectory :func:`neurogeom.learning.learning_stages`
         reads. Across subjects: ``v_study`` (mean over subjects), ``v_study_se``,
-        ``v_study_ci_low``, ``v_study_ci_high`` (hierarchical bootstrap). ``n_points``
+        ``v_study_ci_low``, ``v_study_ci_high`` (hierarchical bootstrap). The change from
+        each subject's first to its last stage: ``v_change``, ``v_change_ci_low``,
+        ``v_change_ci_high`` (subject; within-session subsamples) and, across subjects,
+        ``v_study_change`` (their mean), ``v_study_change_ci_low``, ``v_study_change_ci_high``
+        (hierarchical bootstrap, the level of the stage intervals). ``n_points``
         (subject), ``n_units`` (subject, stage: the nearest session's N). attrs: axis, rule,
         n_boot, fraction, confidence, seed, the percentile level used, measure, by.
 
@@ -569,6 +600,13 @@ def study_trajectory(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             out[f"{n}_study"] = ("stage", np.nanmean(g_value[:, :, j], axis=0))
+    ends = _last_finite(g_value)  # (S, outputs)
+    change = np.take_along_axis(g_value, ends[:, None, :], axis=1)[:, 0] - g_value[:, 0]
+    for j, n in enumerate(names):
+        out[f"{n}_change"] = ("subject", change[:, j])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            out[f"{n}_study_change"] = ((), float(np.nanmean(change[:, j])))
     level = _hierarchical_columns(
         out,
         names,

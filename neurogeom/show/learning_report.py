@@ -196,6 +196,15 @@ def trajectory_reading(trajectory: xr.Dataset, name: str) -> str:
     return text
 
 
+def _m_n(traj: xr.Dataset) -> str:
+    """M (points per manifold) and N (units) of a trajectory, as its caption states them."""
+    m = traj.attrs.get("points_per_manifold")
+    n = traj.attrs.get("n_units", traj.attrs.get("n_features"))
+    m_text = f"M = {int(m)} points per manifold" if m is not None else "M not recorded"
+    n_text = f"N = {int(n)} units" if n is not None else "N not recorded"
+    return f"{m_text}, {n_text}."
+
+
 def _add_figure(
     rep: Report, fig: Figure, folder: Path, stem: str, caption: str, text: str | None
 ) -> None:
@@ -226,7 +235,7 @@ def _trajectory_section(
         f"trajectory_{name}",
         f"Capacity, radius and dimension of "
         f"{name!r} at each stage. Bands: resampling interval; bars: 2 Monte-Carlo s.e.; "
-        "grey: label-shuffle null; background: learning stages (models).",
+        f"grey: label-shuffle null; background: learning stages (models). {_m_n(traj)}",
         trajectory_reading(traj, f"the {kind} {name!r}"),
     )
     rep.add_table(
@@ -247,7 +256,9 @@ def _trajectory_section(
         rep.add_text(reading(test))
 
 
-def _stages_section(rep: Report, stages: xr.Dataset, name: str, folder: Path) -> None:
+def _stages_section(
+    rep: Report, stages: xr.Dataset, name: str, folder: Path, m_n: str = ""
+) -> None:
     from neurogeom.show.figures import plot_stages_heatmap
 
     rep.add_section(f"Learning stages of {name!r}")
@@ -257,7 +268,7 @@ def _stages_section(rep: Report, stages: xr.Dataset, name: str, folder: Path) ->
         folder,
         f"stages_{name}",
         "The six GLUE measures per checkpoint, min-max normalised per measure; white "
-        "lines: change points; names: the stated label rule.",
+        f"lines: change points; names: the stated label rule. {m_n}",
         reading(stages),
     )
     cols = [c for c in ("start_step", "stop_step", "label", "label_source") if c in stages]
@@ -344,6 +355,7 @@ def _capacity_row(results: Mapping[str, xr.Dataset], name: str, kind: str) -> di
         "change CI high": np.nan,
         "p": np.nan,
         "test": "none for a network: compare the two stage intervals",
+        "M": traj.attrs.get("points_per_manifold", np.nan),
     }
     test = results.get(f"stage_test_{name}")
     if test is not None:
@@ -405,24 +417,178 @@ def _summary(
     models: Sequence[str],
     compare: tuple[str, str] | None,
     folder: Path,
+    studies: Sequence[str] = (),
+    cohort: str | None = None,
 ) -> None:
     rep.add_section("Summary", summary=True)
+    cohorts = results.get("cohorts") if cohort is not None else None
+    who = ""
+    if cohorts is not None:
+        from neurogeom.show.study_report import _cohort_words
+
+        who = f" Here: study {cohort!r}, {_cohort_words(cohorts)[0]}."
     rep.add_text(
         "The question: how does the geometry of the task manifolds change with learning, and "
         "does the task-trained network change the same way as the brain? Capacity (GLUE, "
-        "manifolds per unit; larger = more separable) from the first to the last stage:"
+        "manifolds per unit; larger = more separable) from the first to the last stage"
+        f" (session of each animal, checkpoint of each network):{who}"
     )
-    rows = [_capacity_row(results, n, "recording") for n in recordings]
+    rows = [r for name in studies for r in _study_rows(results, name)]
+    rows += [_capacity_row(results, n, "recording") for n in recordings]
     rows += [_capacity_row(results, n, "network") for n in models]
+    if cohorts is not None and len(models) > 1:
+        rows.append(_networks_row(results, cohorts, models))
     if rows:
         rep.add_table(
             pd.DataFrame(rows),
             "Summary: capacity at the first and last stage with their resampling intervals; "
-            "the change with its interval and p-value where a stage test was run.",
+            "the change with its interval and p-value where a stage test was run. Animals: "
+            "intervals over each session's trials; pooled over animals: the hierarchical "
+            "bootstrap (animals, then trials) and the paired sign-flip test across animals.",
         )
+    for name in studies:
+        test = results.get(f"study_{name}_stage_difference")
+        if test is not None:
+            rep.add_text(_study_verdict(results[f"study_{name}_trajectory"], test, name))
+    if cohorts is not None:
+        from neurogeom.show.study_report import _cohort_words, _similarity_words
+
+        who, text = _cohort_words(cohorts)
+        verdict = f"Brain vs model ({who}): {text}"
+        sim = results.get("cohort_similarity")
+        if sim is not None:
+            verdict += " " + _similarity_words(sim)
+        rep.add_text(verdict + " The figure and the numbers are in the section below.")
     if compare is not None:
         rep.add_text(_verdict_text(results, compare))
         _brain_vs_model_figure(rep, results, compare, folder)
+
+
+def _study_rows(results: Mapping[str, xr.Dataset], name: str) -> list[dict[str, Any]]:
+    """Summary rows of a study: each animal, then the animals pooled (hierarchical interval,
+    paired test)."""
+    traj = results[f"study_{name}_trajectory"]
+    test = results.get(f"study_{name}_stage_difference")
+    conf = float(traj.attrs.get("confidence", 0.95))
+    x = traj["axis_value"].values
+    axis = traj.attrs.get("axis", "session")
+
+    def ci(low: Any, high: Any) -> str:
+        low, high = float(low), float(high)
+        if not (np.isfinite(low) and np.isfinite(high)):
+            return ""
+        return f"[{significant(low)}, {significant(high)}]"
+
+    rows = []
+    for i, s in enumerate(traj["subject"].values):
+        cap = traj["capacity"].values[i]
+        last = int(np.flatnonzero(np.isfinite(cap))[-1])
+        rows.append(
+            {
+                "source": f"{name}: {s}",
+                "kind": "animal",
+                "behind it": "1 animal",
+                "stages": f"{axis} {x[0]:g} -> {x[last]:g}",
+                "capacity first": cap[0],
+                f"first {conf:.0%} CI": ci(
+                    traj["capacity_ci_low"].values[i, 0], traj["capacity_ci_high"].values[i, 0]
+                ),
+                "capacity last": cap[last],
+                f"last {conf:.0%} CI": ci(
+                    traj["capacity_ci_low"].values[i, last],
+                    traj["capacity_ci_high"].values[i, last],
+                ),
+                "change": float(traj["capacity_change"].values[i]),
+                "change CI low": float(traj["capacity_change_ci_low"].values[i]),
+                "change CI high": float(traj["capacity_change_ci_high"].values[i]),
+                "p": np.nan,
+                "test": "none for one animal (its interval: the sessions' trials resampled)",
+                "M": int(traj["n_points"].values[i]),
+            }
+        )
+    n = traj.sizes["subject"]
+    study = traj["capacity_study"].values
+    row = {
+        "source": f"{name}: pooled",
+        "kind": "study",
+        "behind it": f"{n} animals",
+        "stages": f"{axis} first -> last",
+        "capacity first": study[0],
+        f"first {conf:.0%} CI": ci(
+            traj["capacity_study_ci_low"].values[0], traj["capacity_study_ci_high"].values[0]
+        ),
+        "capacity last": study[-1],
+        f"last {conf:.0%} CI": ci(
+            traj["capacity_study_ci_low"].values[-1], traj["capacity_study_ci_high"].values[-1]
+        ),
+        "change": float(traj["capacity_study_change"]),
+        "change CI low": float(traj["capacity_study_change_ci_low"]),
+        "change CI high": float(traj["capacity_study_change_ci_high"]),
+        "p": np.nan,
+        "test": "hierarchical bootstrap interval; no paired test was run",
+        "M": "per animal",
+    }
+    if test is not None:
+        row["p"] = float(test["p_value"])
+        row["test"] = (
+            f"last minus first session, paired sign flip across {n} animals"
+            + (f" (exact: p >= {2 / 2**n:.3g})" if int(test.attrs.get("exact", 0)) else "")
+            + "; interval: hierarchical bootstrap"
+        )
+    rows.append(row)
+    return rows
+
+
+def _study_verdict(traj: xr.Dataset, test: xr.Dataset, name: str) -> str:
+    n = traj.sizes["subject"]
+    change = float(traj["capacity_study_change"])
+    low, high = (
+        float(traj["capacity_study_change_ci_low"]),
+        float(traj["capacity_study_change_ci_high"]),
+    )
+    p = float(test["p_value"])
+    up = int(np.sum(traj["capacity_change"].values > 0))
+    text = (
+        f"Study {name!r} ({n} animals): capacity changes by {significant(change)} from the first "
+        f"to the last session, pooled over the animals (hierarchical "
+        f"{float(traj.attrs.get('confidence', 0.95)):.0%} interval [{significant(low)}, "
+        f"{significant(high)}]); it rises in {up} of {n} animals; paired sign-flip p = "
+        f"{significant(p)}"
+    )
+    if int(test.attrs.get("exact", 0)) and p <= 2 / 2**n + 1e-12 and p > 0.05:
+        text += (
+            f", the smallest p the exact test can give with {n} animals (2 of 2^{n} sign "
+            "patterns), so it cannot fall below 0.05 however large the change: more animals are "
+            "needed for a test at 0.05"
+        )
+    elif p > 0.05:
+        text += ": chance could give a change this large"
+    return text + "."
+
+
+def _networks_row(
+    results: Mapping[str, xr.Dataset], cohorts: xr.Dataset, models: Sequence[str]
+) -> dict[str, Any]:
+    """The networks pooled: mean first and last capacity over them, the mean change."""
+    caps = [np.asarray(results[f"trajectory_{n}"]["capacity"].values, float) for n in models]
+    first = float(np.mean([c[0] for c in caps]))
+    last = float(np.mean([c[-1] for c in caps]))
+    changes = [c[-1] - c[0] for c in caps]
+    configs = ", ".join(repr(str(c)) for c in cohorts["configuration"].values)
+    return {
+        "source": f"networks ({configs}): pooled",
+        "kind": "networks",
+        "behind it": f"{len(models)} networks",
+        "stages": "first -> last checkpoint",
+        "capacity first": first,
+        "capacity last": last,
+        "change": last - first,
+        "change CI low": np.nan,
+        "change CI high": np.nan,
+        "p": np.nan,
+        "test": f"mean over the networks (their changes range {significant(min(changes))} to "
+        f"{significant(max(changes))}); no test",
+    }
 
 
 def _brain_vs_model_figure(
@@ -566,7 +732,8 @@ def _psychometric_section(
         folder,
         f"psychometric_{name}",
         f"Fraction of {choice_1!r} answers at the last checkpoint per context and signed "
-        f"relevant evidence (> 0 favours {choice_1!r}); bars: binomial s.e.; dotted: 0.5.",
+        f"relevant evidence (> 0 favours {choice_1!r}); bars: binomial s.e.; dotted: 0.5. "
+        "Behaviour, not geometry: M (points per manifold) and N (units) do not apply.",
         text,
     )
     df = df.rename(
@@ -630,6 +797,8 @@ def learning_report(
     compare: tuple[str, str] | None = None,
     notes: Sequence[str] = (),
     condition_names: Mapping[str, Mapping[Any, str]] | None = None,
+    studies: Sequence[str] = (),
+    cohort: str | None = None,
 ) -> Report:
     """The report of a pipeline run: one section per source, stages, strategies, comparison.
 
@@ -652,6 +821,13 @@ def learning_report(
     condition_names : mapping of str to mapping, optional
         Names of condition values per label (``{"context": {0: "motion", 1: "color"}}``, the
         spec's mapping), used in every figure and table instead of the raw values.
+    studies : sequence of str
+        The studies' names (``[studies.<name>]``: results ``study_<name>_trajectory``,
+        ``study_<name>_stage_difference``, ``study_<name>_stages``): rows of the summary (each
+        animal, the animals pooled) and a section each.
+    cohort : str, optional
+        The study compared with networks (results ``cohorts``, ``cohort_similarity``): its
+        verdict in the summary and a section with the animals over the networks' band.
 
     Returns
     -------
@@ -686,12 +862,14 @@ def learning_report(
     """
     folder = Path(figures)
     rep = Report(title, inputs=inputs, settings=settings)
-    _summary(rep, results, recordings, models, compare, folder)
+    _summary(rep, results, recordings, models, compare, folder, studies, cohort)
     rep.add_section(
         "What this report holds",
         (
             "Geometry of the task manifolds (GLUE capacity, radius, dimension) at every stage of "
-            "learning for each recording and network, with the estimator's Monte-Carlo error, the "
+            "learning for each study (per animal, per session, pooled over animals with a "
+            "hierarchical bootstrap and a paired test; against the networks' distribution), "
+            "recording and network, with the estimator's Monte-Carlo error, the "
             "resampling error over trials and a label-shuffle null; the stage-to-stage test of each "
             "recording; the learning stages of each network; the routes through the (radius, "
             "dimension) plane; brain vs model on a normalised learning axis; the network's "
@@ -701,11 +879,33 @@ def learning_report(
     )
     if notes:
         rep.add_text("Left out: " + " ".join(notes))
+    if cohort is not None and "cohorts" in results:
+        from neurogeom.show.study_report import cohort_section
+
+        cohort_section(
+            rep,
+            results["cohorts"],
+            results.get("cohort_similarity"),
+            name=cohort,
+            figures=folder,
+        )
+    if studies:
+        from neurogeom.show.study_report import study_section
+
+        for name in studies:
+            prefix = f"study_{name}_"
+            study_section(
+                rep,
+                {k[len(prefix) :]: v for k, v in results.items() if k.startswith(prefix)},
+                name=name,
+                figures=folder,
+            )
     for kind, names in (("recording", recordings), ("model", models)):
         for name in names:
             _trajectory_section(rep, results, name, kind, folder)
             if f"stages_{name}" in results:
-                _stages_section(rep, results[f"stages_{name}"], name, folder)
+                m_n = _m_n(results[f"trajectory_{name}"])
+                _stages_section(rep, results[f"stages_{name}"], name, folder, m_n)
     if compare is not None and "strategy" in results:
         _strategy_section(rep, results, compare, folder)
     if compare is not None:

@@ -146,7 +146,19 @@ def _trajectory(
         n_jobs=n_jobs,
         keep_replicates=boot and n[0] >= 2,
         **_measure_options(an),
+    ).assign_attrs(
+        points_per_manifold=_points_per_manifold(pop, [by, *within]), n_units=pop.sizes["unit"]
     )
+
+
+def _points_per_manifold(pop: xr.DataArray, labels: list[str]) -> int:
+    """M: the smallest number of valid trials of a (by, within) condition at any stage."""
+    valid = pop["valid"] if "valid" in pop.coords else xr.ones_like(pop.isel(unit=0), dtype=bool)
+    if "time" in valid.dims:
+        valid = valid.any("time")
+    keys = ["|".join(map(str, row)) for row in zip(*(pop[k].values.tolist() for k in labels))]
+    ok = np.atleast_2d(valid.transpose(..., "trial").values)
+    return int(min(np.sum(row[np.asarray(keys) == k]) for row in ok for k in set(keys)))
 
 
 def _measure_options(an: Mapping[str, Any]) -> dict[str, Any]:
@@ -613,7 +625,11 @@ def _cohorts(
 
     def cohorts() -> xr.Dataset:
         ta = study_trajectory(animals, by, window_s=window, **traj)
-        tn = study_trajectory(networks, by, **traj).assign_coords(
+        # one M for both cohorts (capacity grows as M falls): the smallest of any animal's
+        m = int(ta["n_points"].min())
+        if np.any(ta["n_points"].values != m):
+            ta = study_trajectory(animals, by, window_s=window, n_points=m, **traj)
+        tn = study_trajectory(networks, by, n_points=m, **traj).assign_coords(
             configuration=("subject", configs)
         )
         outputs = [o for o in ("capacity", "radius", "dimension") if o in ta and o in tn]
@@ -626,8 +642,13 @@ def _cohorts(
             confidence=float(an["confidence"]),
             seed=spec.seed,
         )
-        ds.attrs.update(n_animals=ta.sizes["subject"], n_networks=tn.sizes["subject"])
-        return ds
+        ds.attrs.update(
+            n_animals=ta.sizes["subject"],
+            n_networks=tn.sizes["subject"],
+            points_per_manifold=m,
+            points_per_manifold_rule="the smallest of any animal's, for animals and networks",
+        )
+        return ds.merge(_cohort_curves(ta, tn, outputs))
 
     def similarity() -> xr.Dataset:
         return cohort_similarity(
@@ -664,6 +685,25 @@ def _cohorts(
         if ds is not None:
             out[key] = ds
     return out
+
+
+def _cohort_curves(animals: xr.Dataset, networks: xr.Dataset, outputs: list[str]) -> xr.Dataset:
+    """The trajectories the cohorts were compared on (grid ``stage``, coord ``fraction``): per
+    output ``<output>_animal`` (subject, stage) and ``<output>_network`` (network, stage), with
+    M (``n_points_animal``, ``n_points_network``) and N (``n_units_animal``,
+    ``n_units_network``) beside them."""
+    nets = networks.rename(subject="network")
+    data = {}
+    for o in outputs:
+        data[f"{o}_animal"] = animals[o].reset_coords(drop=True)
+        data[f"{o}_network"] = nets[o].reset_coords(drop=True)
+    for what, ds in (("animal", animals), ("network", nets)):
+        data[f"n_points_{what}"] = ds["n_points"].reset_coords(drop=True)
+        data[f"n_units_{what}"] = ds["n_units"].reset_coords(drop=True)
+    return xr.Dataset(data).assign_coords(
+        fraction=("stage", animals["axis_value"].values),
+        network_configuration=("network", networks["configuration"].values),
+    )
 
 
 def _study_tree(src: Source) -> xr.DataTree:
@@ -852,21 +892,9 @@ def _run_spec_locked(spec: RunSpec, out: Path, force: bool, progress: Progress) 
             condition_names={
                 to: names for to, names in ((cmp or {}).get("mapping") or {}).values()
             },
+            studies=list(spec.studies),
+            cohort=cmp["brain"] if cmp is not None and cmp["networks"] else None,
         )
-        if spec.studies:
-            from neurogeom.show.study_report import study_section
-
-            for name in spec.studies:
-                study_section(
-                    report,
-                    {
-                        k[len(f"study_{name}_") :]: v
-                        for k, v in results.items()
-                        if k.startswith(f"study_{name}_")
-                    },
-                    name=name,
-                    figures=out / "figures",
-                )
         progress("plots", 1, 1)
     with clock.phase("report"):
         progress("report", 0, 1)
