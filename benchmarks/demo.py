@@ -4,7 +4,7 @@ The demo runs as a subprocess (process start, imports, numba's cached GLUE kerne
 trial bank included) into a fresh temporary folder, so nothing is reused. The phase seconds
 (load, simulate, prepare, geometry, bootstrap, compare, plots, report) come from the timings the
 pipeline records in ``OUT/results/timings.json``; "bootstrap" is the networks' trajectories'
-resampling error and shuffle null plus the study's (4 animals x 3 sessions: the hierarchical
+resampling error and shuffle null plus the study's (6 animals x 3 sessions: the hierarchical
 bootstrap and the paired test), "geometry" the networks' point estimates, "compare" the animals
 against the 3 networks (cohorts and their representation similarity). Their sum is
 the pipeline's own time; the rest of the wall time is interpreter start and imports.

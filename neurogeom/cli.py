@@ -712,7 +712,7 @@ def demo_cmd(
     force: bool = typer.Option(False, "--force", help="recompute results already in OUT/results"),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="progress bars on stderr"),
 ) -> None:
-    """The main job on the bundled data (tasks/demo.toml): 4 animals vs 3 context-DM networks."""
+    """The main job on the bundled data (tasks/demo.toml): 6 animals vs 3 context-DM networks."""
     import neurogeom
 
     spec = Path(neurogeom.__file__).resolve().parents[1] / "tasks" / "demo.toml"

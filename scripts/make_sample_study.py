@@ -1,6 +1,6 @@
 """Write neurogeom's bundled sample study: data/sample_study/sub-<id>/sub-<id>_ses-<k>.nwb.
 
-SYNTHETIC, deterministic (seeded) spiking data of a small study in the DANDI layout: 4 animals,
+SYNTHETIC, deterministic (seeded) spiking data of a small study in the DANDI layout: 6 animals,
 3 sessions each, learning the context-dependent decision task of data/sample_*.nwb (after Mante et
 al. 2013). Every session records its own units (40-80 of them, new neurons each day) and its own
 number of trials; labels ``context`` ("motion" / "color") and ``choice`` ("left" / "right"). As
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-N_ANIMALS, N_SESSIONS = 4, 3
+N_ANIMALS, N_SESSIONS = 6, 3
 UNITS = (40, 80)  # units per session, drawn uniformly (each session its own neurons)
 TRIALS = (72, 96)  # trials per session, drawn uniformly
 COHERENCES = np.array([-0.5, -0.15, -0.05, 0.05, 0.15, 0.5])

@@ -325,7 +325,10 @@ def cohort_section(
     outputs = [str(o) for o in cohorts["output"].values]
     x = cohorts["fraction"].values
     configs = [str(c) for c in cohorts["configuration"].values]
-    fig, axes = new_figure(len(outputs))
+    # the legend (a band and a mean per configuration, a line per animal) sits below the panels,
+    # 4 entries a row: the figure grows with its rows so the panels keep their height
+    legend_rows = -(-(2 * len(configs) + cohorts.sizes["subject"]) // 4)
+    fig, axes = new_figure(len(outputs), height=2.8 + 0.25 * legend_rows)
     for ax, o in zip(axes, outputs):
         for c, config in enumerate(configs):
             nets = cohorts[f"{o}_network"].where(
@@ -363,7 +366,7 @@ def cohort_section(
         ax.set_ylabel(o if o != "capacity" else "capacity (manifolds per unit)")
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(
-        handles, labels, loc="outside lower center", ncols=3, frameon=False, fontsize="small"
+        handles, labels, loc="outside lower center", ncols=4, frameon=False, fontsize="small"
     )
     n_a, n_n = int(cohorts.attrs["n_animals"]), int(cohorts.attrs["n_networks"])
     who, verdict = _cohort_words(cohorts)
