@@ -12,7 +12,10 @@ Cases (the same (y, t) samples on both sides; y from glue's default ensemble, "n
   (f) many small problems: 1,000 problems of P = 3 manifolds of M = 20 points in N = 100 units,
       n_t = 100 each, by one glue_batch() call against one glue() call per problem (same seed;
       capacities compared, largest relative difference recorded), and against per-sample NNLS
-      on the samples of a few problems, extrapolated to all.
+      on the samples of a few problems, extrapolated to all;
+  (g) a trajectory's 50 bootstrap replicates (4 stages, 3 conditions x 30 trials, 40 units) by
+      trajectory(), which measures all replicates in one glue_batch pass, against one
+      measure_geometry() call per replicate (the per-call path), same draws and seeds.
 For (a)-(e): total glue() time, one Gram build, the per-sample baseline (scipy.optimize.nnls on each
 sample's dual in the ambient features, a few samples timed and extrapolated to n_t), and capacity
 agreement on the timed samples. The baseline is checked: a sample whose NNLS solution violates the
@@ -57,7 +60,7 @@ from neurogeom.geometry.capacity import glue, glue_batch
 
 THREADS = int(os.environ.get("BENCH_THREADS", "2"))
 N_BASELINE = int(os.environ.get("BENCH_BASELINE_SAMPLES", "20"))
-CASES = os.environ.get("BENCH_CASES", "abcdef")
+CASES = os.environ.get("BENCH_CASES", "abcdefg")
 ROOT = Path(__file__).resolve().parents[1]
 GOLUB = (
     ROOT.parent / "shared" / "data" / "golub2018_bci_learning" / "exampleData_monkeyJ_20120305.mat"
@@ -148,6 +151,72 @@ def many_small(n_problems=1000, n_t=100, n_nnls_problems=5):
         "baseline_failures": fails,
         "max_rel_diff_F_per_sample_vs_nnls": max(rel_f),
         "solver": {k: v for k, v in ds.attrs.items() if k.startswith("solver_")},
+    }
+
+
+def trajectory_bootstrap(n_boot=50, n_t=100, repeat=3):
+    """A trajectory's bootstrap replicates: 4 stages of 3 conditions x 30 trials in 40 units,
+    ``n_boot`` replicates by trajectory() (all replicates' GLUE problems in one glue_batch pass)
+    against one measure_geometry() call per replicate (one glue() call per stage and replicate),
+    the same draws and seeds; alternating, best of ``repeat``."""
+    import warnings
+
+    from neurogeom._provenance import child_seed
+    from neurogeom.learning import measure_geometry, trajectory
+    from neurogeom.learning.trajectories import _Draws
+    from neurogeom.population import make_population
+
+    print(f"trajectory: {n_boot} bootstrap replicates ...", file=sys.stderr, flush=True)
+    rng = np.random.default_rng(0)
+    choice = np.tile([0, 1, 2], 30)
+    axes = rng.standard_normal((3, 40))
+    data = np.stack([s * axes[choice] + rng.standard_normal((90, 40)) for s in (0.5, 1, 2, 4)])
+    pop = make_population(
+        data,
+        dims=("stage", "trial", "unit"),
+        quantity="rnn_state",
+        trial_coords={"choice": choice},
+    )
+    draws = _Draws(pop, ("choice",), 0)
+
+    def batched():
+        return trajectory(
+            pop, by="choice", n_boot=n_boot, n_perm=0, resample="bootstrap", seed=0,
+            keep_replicates=True, n_t=n_t,
+        ).capacity_boot.transpose("replicate", "stage").values  # fmt: skip
+
+    def per_call():
+        return np.array(
+            [
+                measure_geometry(
+                    draws.resample(np.random.default_rng(child_seed(0, 1, b)), "bootstrap", 0.5),
+                    by="choice",
+                    seed=child_seed(0, 2, b),
+                    n_t=n_t,
+                ).capacity.values
+                for b in range(n_boot)
+            ]
+        )
+
+    t_batch, t_call = np.inf, np.inf
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        batched(), per_call()  # warm both paths
+        for _ in range(repeat):
+            t, got = timed(batched)
+            t_batch = min(t_batch, t)
+            t, ref = timed(per_call)
+            t_call = min(t_call, t)
+    return {
+        "config": f"trajectory, 4 stages x 3 conditions x 30 trials, 40 units, {n_boot} bootstrap",
+        "n_boot": n_boot,
+        "n_t": n_t,
+        "glue_problems": 4 * n_boot,
+        "batched_s": round(t_batch, 3),
+        "per_call_s": round(t_call, 3),
+        "speedup_over_one_call_per_replicate": round(t_call / t_batch, 2),
+        "max_rel_diff_capacity": float(np.max(np.abs(got / ref - 1))),
+        "timing": f"alternating, best of {repeat}",
     }
 
 
@@ -290,8 +359,10 @@ def main() -> None:
             panel["e_near_floor"] = compare("near_floor_P2_M216_N128", *near_floor(), center=True)
         if "f" in CASES:
             panel["f_many_small"] = many_small()
+        if "g" in CASES:
+            panel["g_trajectory_bootstrap"] = trajectory_bootstrap()
     out["loadavg_after"] = list(os.getloadavg())
-    write_results("glue" if CASES == "abcdef" else f"glue_{CASES}", out)
+    write_results("glue" if CASES == "abcdefg" else f"glue_{CASES}", out)
 
 
 if __name__ == "__main__":
