@@ -345,15 +345,26 @@ def anchors_many(items, n_manifolds: int):
     return f_vals, out, totals, active
 
 
-def _starts(prob: np.ndarray, n_prob: int) -> np.ndarray:
-    """Index of each problem's first sample (``prob`` sorted, every problem present)."""
-    return np.searchsorted(prob, np.arange(n_prob))
-
-
-def _segment_sum(values: np.ndarray, prob: np.ndarray, n_prob: int) -> np.ndarray:
-    """Sums over each problem's samples of ``values`` (n_samples, ...); samples sorted by
-    problem, every problem with at least one."""
-    return np.add.reduceat(values, _starts(prob, n_prob), axis=0)
+@numba.njit(cache=True, nogil=True)
+def _center_sums(anchors_, active, prob, total, count, peak):
+    """Per problem (samples in order): the sums of its samples' active anchors (``total``),
+    their numbers (``count``) and the largest squared norm of an active anchor (``peak``),
+    accumulated into the zeroed outputs in one pass."""
+    n_s, n_m, dim = anchors_.shape
+    for k in range(n_s):
+        p = prob[k]
+        for m in range(n_m):
+            if not active[k, m]:
+                continue
+            count[p, m, 0] += 1.0
+            nrm = 0.0
+            for d in range(dim):
+                v = anchors_[k, m, d]
+                total[p, m, d] += v
+                nrm += v * v
+            if nrm > peak[p]:
+                peak[p] = nrm
+    return total
 
 
 def geometry(anchors_, active, probes, prob, n_prob, n_geo, anchor_center, normalise):
@@ -372,18 +383,18 @@ def geometry(anchors_, active, probes, prob, n_prob, n_geo, anchor_center, norma
     n_geo : ndarray (n_prob,)
         Samples per problem (the divisor of ``anchor_center="all"``).
     """
-    n_s, n_m, _ = anchors_.shape
-    act_f = active.astype(np.float64)
-    total = _segment_sum(act_f[..., None] * anchors_, prob, n_prob)
+    n_s, n_m, dim = anchors_.shape
+    anchors_ = np.ascontiguousarray(anchors_)
+    active = np.ascontiguousarray(active)
+    prob = np.ascontiguousarray(prob, dtype=np.int64)
+    total = np.zeros((n_prob, n_m, dim))
+    count = np.zeros((n_prob, n_m, 1))
+    peak = np.zeros(n_prob)
+    _center_sums(anchors_, active, prob, total, count, peak)
     if anchor_center == "all":
         centers = total / n_geo[:, None, None]
     else:
-        count = _segment_sum(act_f, prob, n_prob)[..., None]
         centers = np.divide(total, count, out=np.zeros_like(total), where=count > 0)
-    norm2 = np.einsum("kpd,kpd->kp", anchors_, anchors_)
-    peak = np.maximum.reduceat(
-        np.max(np.where(active, norm2, 0.0), axis=1), _starts(prob, n_prob), axis=0
-    )
     tiny = 1e-9 * np.sqrt(peak)
     cc = centers @ centers.transpose(0, 2, 1)
     c_norm = np.sqrt(np.einsum("kpp->kp", cc))
