@@ -504,16 +504,22 @@ class _Plan:
     seed: int
 
 
-def _plan(pop, by, measures, over, within, split, window_s, points, n_jobs, seed, kwargs) -> _Plan:
-    """measure_geometry()'s checks and its tasks (one per index of the grid)."""
-    validate(pop)
+def _plan(
+    pop, by, measures, over, within, split, window_s, points, n_jobs, seed, kwargs, drawn=False
+) -> _Plan:
+    """measure_geometry()'s checks and its tasks (one per index of the grid). ``drawn``: the
+    tensor was drawn from one already checked (a replicate's trials regrouped), so its contract
+    and its label values are not checked again."""
+    if not drawn:
+        validate(pop)
     check_params("measure_geometry", n_jobs=n_jobs, seed=seed)
     chosen = _resolve_measures(label_names(measures))
     calls = _plan_calls(chosen, kwargs)
     labels = (*label_names(by), *label_names(within))
     _check_manifold_labels(pop, label_names(by), list(labels))
     pop, grid = _grid(pop, over, split, window_s, labels)
-    check_labels(pop, (*labels, *([split] if split else [])))
+    if not drawn:
+        check_labels(pop, (*labels, *([split] if split else [])))
     tasks, label_map, seeds = _tasks(
         pop, grid, calls, seed, by=label_names(by), cols=list(labels), points=points
     )
@@ -722,7 +728,8 @@ def _result_many(plan: _Plan, raw: list[list[Any]], refs: list[Any]) -> xr.Datas
 
 
 def _measure_many(pops: Any, **kwargs: Any) -> list[xr.Dataset]:
-    """measure_geometry() of several tensors, ``pops`` an iterable of ``(pop, seed)`` and
+    """measure_geometry() of several tensors drawn from one checked tensor (their contract and
+    label values are not checked again), ``pops`` an iterable of ``(pop, seed)`` and
     ``kwargs`` measure_geometry()'s other arguments (n_jobs is not used: it runs here); the
     glue() calls of all of them run as one glue_batch() pass (bootstrap and shuffle replicates
     of a trajectory). Each result equals measure_geometry()'s in its measures' values (to
@@ -751,6 +758,7 @@ def _measure_many(pops: Any, **kwargs: Any) -> list[xr.Dataset]:
                 1,
                 seed,
                 kwargs,
+                drawn=True,
             )
         )
     tasks = [t for p in plans for t in p.tasks]
