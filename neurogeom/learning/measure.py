@@ -490,7 +490,7 @@ def measure_geometry(
 class _Plan:
     """One measure_geometry() call's tasks and what its result is assembled from."""
 
-    pop: xr.DataArray
+    pop: xr.DataArray  # the broadcast dims' coords (see _coords_only)
     grid: _Grid
     calls: tuple[_Call, ...]
     chosen: tuple[Measure, ...]
@@ -524,7 +524,7 @@ def _plan(
         pop, grid, calls, seed, by=label_names(by), cols=list(labels), points=points
     )
     return _Plan(
-        pop,
+        _coords_only(pop, grid.over),
         grid,
         calls,
         tuple(chosen),
@@ -536,6 +536,16 @@ def _plan(
         split,
         window_s,
         int(seed),
+    )
+
+
+def _coords_only(pop: xr.DataArray, over: tuple[str, ...]) -> xr.DataArray:
+    """An empty stand-in of ``pop`` with its ``over`` dims and the coords along them only
+    (what the result is labelled from; a plan does not hold the data, so many replicates' plans
+    fit in memory at once)."""
+    coords = {k: c for k, c in pop.coords.items() if c.dims and set(c.dims) <= set(over)}
+    return xr.DataArray(
+        np.zeros([pop.sizes[d] for d in over], dtype=np.int8), dims=over, coords=coords
     )
 
 
