@@ -270,10 +270,24 @@ def _gram_terms(anchors_, active, probes, prob, centers, g, g1, st, s1t, ca):
 
 @numba.njit(cache=True, nogil=True, parallel=True, fastmath={"reassoc", "contract"})
 def _anchors_kernel(
-    factors, f_offsets, sizes, ranks, codes, c_offsets, prob, signs, lam, f_vals, out, totals
+    factors,
+    f_offsets,
+    sizes,
+    ranks,
+    codes,
+    c_offsets,
+    prob,
+    signs,
+    lam,
+    f_vals,
+    out,
+    totals,
+    active,
 ):
-    """Per sample: ``F = ||sum_j lam_j y_j x_j||^2`` and the per-manifold sums
-    ``sum_{j in mu} lam_j x_j`` (``out``) and ``sum_{j in mu} lam_j`` (``totals``), zeroed first."""
+    """Per sample: ``F = ||sum_j lam_j y_j x_j||^2``, the per-manifold sums
+    ``sum_{j in mu} lam_j`` (``totals``, zeroed first) and the anchors ``sum_{j in mu} lam_j x_j``
+    (``out``, zeroed first) times ``1 / totals`` where the manifold is active (``active``:
+    ``totals > 1e-12 * max(sum of totals, 1e-300)``), zero where not."""
     for k in numba.prange(prob.size):
         p = prob[k]
         n = sizes[p]
@@ -293,6 +307,15 @@ def _anchors_kernel(
         for d in range(r):
             acc += disp[d] * disp[d]
         f_vals[k] = acc
+        grand = 0.0
+        for mu in range(totals.shape[1]):
+            grand += totals[k, mu]
+        floor = 1e-12 * max(grand, 1e-300)
+        for mu in range(totals.shape[1]):
+            active[k, mu] = totals[k, mu] > floor
+            inv = 1.0 / totals[k, mu] if active[k, mu] else 0.0
+            for d in range(out.shape[2]):
+                out[k, mu, d] *= inv
 
 
 def anchors_many(items, n_manifolds: int):
@@ -324,6 +347,7 @@ def anchors_many(items, n_manifolds: int):
     f_vals = np.empty(n_all)
     out = np.zeros((n_all, n_manifolds, int(ranks.max(initial=0))))
     totals = np.zeros((n_all, n_manifolds))
+    active = np.zeros((n_all, n_manifolds), dtype=bool)
     if n_all:
         _anchors_kernel(
             factors,
@@ -338,10 +362,8 @@ def anchors_many(items, n_manifolds: int):
             f_vals,
             out,
             totals,
+            active,
         )
-    grand = totals.sum(axis=1, keepdims=True)
-    active = totals > 1e-12 * np.maximum(grand, 1e-300)
-    out *= np.divide(1.0, totals, out=np.zeros_like(totals), where=active)[..., None]
     return f_vals, out, totals, active
 
 
