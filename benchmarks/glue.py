@@ -26,20 +26,25 @@ Run: ``python benchmarks/glue.py`` -> benchmarks/results/glue.json. ``BENCH_CASE
 the cases named by their letters (written to results/glue_<letters>.json instead);
 ``BENCH_SKIP_README=1`` leaves out case (d).
 
-Measured (results/glue_acef.json; 2 shared cores at load average 7.3-9.2 before, 8.3-8.8
-after; every ratio is between timings of the same run): per-sample NNLS over glue 173x (a),
-21.6x and 16.3x (c, steps 0 and 400), 13.8x (e); config B 10.2x one Gram build; many small
-problems 7.96 ms a problem by glue_batch against 49.3 ms by one glue() call each (6.2x) and
-14.5x per-sample NNLS, capacities equal to the per-call ones to 6e-16 relative. At this load
-glue's CPU time is about a quarter of its wall time, and the solver alone (compiled
-Lawson-Hanson from zero) is most of it in (c) and (e) (0.5-0.7 ms of CPU a sample); warm starts from
-another sample of the same dichotomy and the FISTA path were no faster there. An earlier run
-at load 3.7-5.8 gave per-sample NNLS over glue 70.5x (a),
-18.2x and 15.5x (c, steps 0 and 400), 19.6x (e); config B 9.4x one Gram build; many small
-problems 1.93 ms a problem by glue_batch against 10.2 ms by one glue() call each (5.3x) and
-13.3x per-sample NNLS, capacities and F equal to the per-call ones to 1e-15 relative. An earlier
-run at load 4.6-5.5 gave 75.6x (a), 21.4x / 12.7x (c), 21.6x (e), 14.5x Gram (a) and 4.0 ms
-against 27.9 ms (f): the per-call times move with the load more than the batched ones.
+Measured (results/glue.json, all cases in one run; 2 shared cores at load average 3.9-5.7
+before, 5.0-5.4 after; glue and its baseline timed alternately, best of k): per-sample NNLS
+over glue 62.7x (a), 54.5x / 23.3x (b), 19.0x and 16.6x (c, steps 0 and 400), 69.9x (d),
+17.1x (e); config B 14.2x one Gram build (4.67 s against 0.33 s); many small problems 2.93 ms a
+problem by glue_batch against 16.9 ms by one glue() call each (5.8x), capacities equal to the
+per-call ones to 6e-16 relative; a trajectory's 50 bootstrap replicates 2.27 s in one
+glue_batch pass against 6.61 s by one measure_geometry() call per replicate (2.9x), capacities
+equal to 4e-16. A run of the same code a few minutes earlier (load 4.9-6.3, Gram build timed
+before glue, not alternating) gave 115x (a), 20.9x / 22.5x (c), 13.6x (e), config B 18.4x,
+many small 2.03 against 15.1 ms (7.5x), trajectory 3.2x: ratios move by a third between runs.
+Where the time goes (cProfile): config B at load 7, beside the Gram build, FISTA (threads)
+~3.2 s, the exact finish (solve_working_sets) 1.3 s, pivoted Cholesky and reduction 0.7 s,
+Lanczos 0.1-0.6 s, separability certificates 0.5 s; many small problems at load 5-7 per
+problem: the compiled Lawson-Hanson solve 1.5 ms (15 us a sample, 102 samples), stacking and
+the KKT check 0.4 ms, anchors 0.2 ms, anchor geometry 0.4 ms, per-problem preparation 0.2 ms;
+the trajectory: building each replicate's manifolds (pandas grouping in
+neurogeom.population._manifolds) and regrouping its trials are about half of the batched time,
+the same in both paths. Earlier (results/glue_acef.json, load 7.3-9.2): 173x (a), 21.6x and
+16.3x (c), 13.8x (e), config B 10.2x, many small 6.2x.
 """
 
 from __future__ import annotations
@@ -104,8 +109,12 @@ def many_small(n_problems=1000, n_t=100, n_nnls_problems=5):
     print(f"many small: {n_problems} problems ...", file=sys.stderr, flush=True)
     problems = small_problems(n_problems)
     glue_batch(problems[:2], n_t=n_t)  # compile or load the batched kernel
-    t_batch, ds = timed(lambda: glue_batch(problems, n_t=n_t, seed=0), repeat=2)
-    t_calls, ones = timed(lambda: [glue(x, lab, n_t=n_t, seed=0) for x, lab in problems])
+    t_batch = t_calls = np.inf
+    for _ in range(2):  # alternating, best of 2 each
+        t, ds = timed(lambda: glue_batch(problems, n_t=n_t, seed=0))
+        t_batch = min(t_batch, t)
+        t, ones = timed(lambda: [glue(x, lab, n_t=n_t, seed=0) for x, lab in problems])
+        t_calls = min(t_calls, t)
     cap_one = np.array([float(o.capacity) for o in ones])
     rel = np.abs(ds.capacity.values / cap_one - 1)
     f_one = np.array([o.F.values for o in ones])
@@ -151,6 +160,7 @@ def many_small(n_problems=1000, n_t=100, n_nnls_problems=5):
         "baseline_failures": fails,
         "max_rel_diff_F_per_sample_vs_nnls": max(rel_f),
         "solver": {k: v for k, v in ds.attrs.items() if k.startswith("solver_")},
+        "timing": "alternating, best of 2",
     }
 
 
@@ -266,14 +276,19 @@ def baseline(x, signs, t_amb):
     return f
 
 
-def compare(name, x, lab, *, n_t=200, center=False, n_baseline=N_BASELINE):
+def compare(name, x, lab, *, n_t=200, center=False, n_baseline=N_BASELINE, repeat=3):
+    """One case: glue() and one Gram build timed alternately (best of ``repeat`` each), and the
+    per-sample NNLS baseline on a few samples."""
     print(f"{name}: glue ...", file=sys.stderr, flush=True)
     if center:
         x = x - x.mean(axis=0)
     lab = np.unique(lab, return_inverse=True)[1].ravel()
     p = int(lab.max()) + 1
-    t_gram, _ = timed(lambda: x @ x.T, repeat=3)
-    t_glue, ds = timed(lambda: glue(x, lab, n_t=n_t, seed=0), repeat=2)
+    t_gram = t_glue = np.inf
+    for _ in range(repeat):  # alternating: both see the same load
+        t_gram = min(t_gram, timed(lambda: x @ x.T)[0])
+        t, ds = timed(lambda: glue(x, lab, n_t=n_t, seed=0))
+        t_glue = min(t_glue, t)
     red = _dual.reduce_points(x)
     y, _, _ = _dichotomies.draw("nontrivial", n_t, p, cap_mod._rng(0, cap_mod._STREAM_DICHOTOMY))
     w = cap_mod._rng(0, cap_mod._STREAM_PROBE).standard_normal((y.shape[0], red.rank))
@@ -315,6 +330,7 @@ def compare(name, x, lab, *, n_t=200, center=False, n_baseline=N_BASELINE):
         "no_separating_fraction": at["no_separating_fraction"],
         "at_floor": at["at_floor"],
         "solver": {k: v for k, v in at.items() if k.startswith("solver_")},
+        "timing": f"glue and the Gram build alternating, best of {repeat}",
     }
 
 
@@ -354,6 +370,7 @@ def main() -> None:
                 "README_P100_M50_N5000",
                 *readme(),
                 n_baseline=int(os.environ.get("BENCH_README_BASELINE_SAMPLES", "2")),
+                repeat=1,
             )
         if "e" in CASES:
             panel["e_near_floor"] = compare("near_floor_P2_M216_N128", *near_floor(), center=True)
