@@ -12,7 +12,10 @@ Cases (the same (y, t) samples on both sides; y from glue's default ensemble, "n
   (f) many small problems: 1,000 problems of P = 3 manifolds of M = 20 points in N = 100 units,
       n_t = 100 each, by one glue_batch() call against one glue() call per problem (same seed;
       capacities compared, largest relative difference recorded), and against per-sample NNLS
-      on the samples of a few problems, extrapolated to all.
+      on the samples of a few problems, extrapolated to all;
+  (g) a trajectory's 50 bootstrap replicates (4 stages, 3 conditions x 30 trials, 40 units) by
+      trajectory(), which measures all replicates in one glue_batch pass, against one
+      measure_geometry() call per replicate (the per-call path), same draws and seeds.
 For (a)-(e): total glue() time, one Gram build, the per-sample baseline (scipy.optimize.nnls on each
 sample's dual in the ambient features, a few samples timed and extrapolated to n_t), and capacity
 agreement on the timed samples. The baseline is checked: a sample whose NNLS solution violates the
@@ -23,20 +26,25 @@ Run: ``python benchmarks/glue.py`` -> benchmarks/results/glue.json. ``BENCH_CASE
 the cases named by their letters (written to results/glue_<letters>.json instead);
 ``BENCH_SKIP_README=1`` leaves out case (d).
 
-Measured (results/glue_acef.json; 2 shared cores at load average 7.3-9.2 before, 8.3-8.8
-after; every ratio is between timings of the same run): per-sample NNLS over glue 173x (a),
-21.6x and 16.3x (c, steps 0 and 400), 13.8x (e); config B 10.2x one Gram build; many small
-problems 7.96 ms a problem by glue_batch against 49.3 ms by one glue() call each (6.2x) and
-14.5x per-sample NNLS, capacities equal to the per-call ones to 6e-16 relative. At this load
-glue's CPU time is about a quarter of its wall time, and the solver alone (compiled
-Lawson-Hanson from zero) is most of it in (c) and (e) (0.5-0.7 ms of CPU a sample); warm starts from
-another sample of the same dichotomy and the FISTA path were no faster there. An earlier run
-at load 3.7-5.8 gave per-sample NNLS over glue 70.5x (a),
-18.2x and 15.5x (c, steps 0 and 400), 19.6x (e); config B 9.4x one Gram build; many small
-problems 1.93 ms a problem by glue_batch against 10.2 ms by one glue() call each (5.3x) and
-13.3x per-sample NNLS, capacities and F equal to the per-call ones to 1e-15 relative. An earlier
-run at load 4.6-5.5 gave 75.6x (a), 21.4x / 12.7x (c), 21.6x (e), 14.5x Gram (a) and 4.0 ms
-against 27.9 ms (f): the per-call times move with the load more than the batched ones.
+Measured (results/glue.json, all cases in one run; 2 shared cores at load average 3.9-5.7
+before, 5.0-5.4 after; glue and its baseline timed alternately, best of k): per-sample NNLS
+over glue 62.7x (a), 54.5x / 23.3x (b), 19.0x and 16.6x (c, steps 0 and 400), 69.9x (d),
+17.1x (e); config B 14.2x one Gram build (4.67 s against 0.33 s); many small problems 2.93 ms a
+problem by glue_batch against 16.9 ms by one glue() call each (5.8x), capacities equal to the
+per-call ones to 6e-16 relative; a trajectory's 50 bootstrap replicates 2.27 s in one
+glue_batch pass against 6.61 s by one measure_geometry() call per replicate (2.9x), capacities
+equal to 4e-16. A run of the same code a few minutes earlier (load 4.9-6.3, Gram build timed
+before glue, not alternating) gave 115x (a), 20.9x / 22.5x (c), 13.6x (e), config B 18.4x,
+many small 2.03 against 15.1 ms (7.5x), trajectory 3.2x: ratios move by a third between runs.
+Where the time goes (cProfile): config B at load 7, beside the Gram build, FISTA (threads)
+~3.2 s, the exact finish (solve_working_sets) 1.3 s, pivoted Cholesky and reduction 0.7 s,
+Lanczos 0.1-0.6 s, separability certificates 0.5 s; many small problems at load 5-7 per
+problem: the compiled Lawson-Hanson solve 1.5 ms (15 us a sample, 102 samples), stacking and
+the KKT check 0.4 ms, anchors 0.2 ms, anchor geometry 0.4 ms, per-problem preparation 0.2 ms;
+the trajectory: building each replicate's manifolds (pandas grouping in
+neurogeom.population._manifolds) and regrouping its trials are about half of the batched time,
+the same in both paths. Earlier (results/glue_acef.json, load 7.3-9.2): 173x (a), 21.6x and
+16.3x (c), 13.8x (e), config B 10.2x, many small 6.2x.
 """
 
 from __future__ import annotations
@@ -57,7 +65,7 @@ from neurogeom.geometry.capacity import glue, glue_batch
 
 THREADS = int(os.environ.get("BENCH_THREADS", "2"))
 N_BASELINE = int(os.environ.get("BENCH_BASELINE_SAMPLES", "20"))
-CASES = os.environ.get("BENCH_CASES", "abcdef")
+CASES = os.environ.get("BENCH_CASES", "abcdefg")
 ROOT = Path(__file__).resolve().parents[1]
 GOLUB = (
     ROOT.parent / "shared" / "data" / "golub2018_bci_learning" / "exampleData_monkeyJ_20120305.mat"
@@ -101,8 +109,12 @@ def many_small(n_problems=1000, n_t=100, n_nnls_problems=5):
     print(f"many small: {n_problems} problems ...", file=sys.stderr, flush=True)
     problems = small_problems(n_problems)
     glue_batch(problems[:2], n_t=n_t)  # compile or load the batched kernel
-    t_batch, ds = timed(lambda: glue_batch(problems, n_t=n_t, seed=0), repeat=2)
-    t_calls, ones = timed(lambda: [glue(x, lab, n_t=n_t, seed=0) for x, lab in problems])
+    t_batch = t_calls = np.inf
+    for _ in range(2):  # alternating, best of 2 each
+        t, ds = timed(lambda: glue_batch(problems, n_t=n_t, seed=0))
+        t_batch = min(t_batch, t)
+        t, ones = timed(lambda: [glue(x, lab, n_t=n_t, seed=0) for x, lab in problems])
+        t_calls = min(t_calls, t)
     cap_one = np.array([float(o.capacity) for o in ones])
     rel = np.abs(ds.capacity.values / cap_one - 1)
     f_one = np.array([o.F.values for o in ones])
@@ -148,6 +160,73 @@ def many_small(n_problems=1000, n_t=100, n_nnls_problems=5):
         "baseline_failures": fails,
         "max_rel_diff_F_per_sample_vs_nnls": max(rel_f),
         "solver": {k: v for k, v in ds.attrs.items() if k.startswith("solver_")},
+        "timing": "alternating, best of 2",
+    }
+
+
+def trajectory_bootstrap(n_boot=50, n_t=100, repeat=3):
+    """A trajectory's bootstrap replicates: 4 stages of 3 conditions x 30 trials in 40 units,
+    ``n_boot`` replicates by trajectory() (all replicates' GLUE problems in one glue_batch pass)
+    against one measure_geometry() call per replicate (one glue() call per stage and replicate),
+    the same draws and seeds; alternating, best of ``repeat``."""
+    import warnings
+
+    from neurogeom._provenance import child_seed
+    from neurogeom.learning import measure_geometry, trajectory
+    from neurogeom.learning.trajectories import _Draws
+    from neurogeom.population import make_population
+
+    print(f"trajectory: {n_boot} bootstrap replicates ...", file=sys.stderr, flush=True)
+    rng = np.random.default_rng(0)
+    choice = np.tile([0, 1, 2], 30)
+    axes = rng.standard_normal((3, 40))
+    data = np.stack([s * axes[choice] + rng.standard_normal((90, 40)) for s in (0.5, 1, 2, 4)])
+    pop = make_population(
+        data,
+        dims=("stage", "trial", "unit"),
+        quantity="rnn_state",
+        trial_coords={"choice": choice},
+    )
+    draws = _Draws(pop, ("choice",), 0)
+
+    def batched():
+        return trajectory(
+            pop, by="choice", n_boot=n_boot, n_perm=0, resample="bootstrap", seed=0,
+            keep_replicates=True, n_t=n_t,
+        ).capacity_boot.transpose("replicate", "stage").values  # fmt: skip
+
+    def per_call():
+        return np.array(
+            [
+                measure_geometry(
+                    draws.resample(np.random.default_rng(child_seed(0, 1, b)), "bootstrap", 0.5),
+                    by="choice",
+                    seed=child_seed(0, 2, b),
+                    n_t=n_t,
+                ).capacity.values
+                for b in range(n_boot)
+            ]
+        )
+
+    t_batch, t_call = np.inf, np.inf
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        batched(), per_call()  # warm both paths
+        for _ in range(repeat):
+            t, got = timed(batched)
+            t_batch = min(t_batch, t)
+            t, ref = timed(per_call)
+            t_call = min(t_call, t)
+    return {
+        "config": f"trajectory, 4 stages x 3 conditions x 30 trials, 40 units, {n_boot} bootstrap",
+        "n_boot": n_boot,
+        "n_t": n_t,
+        "glue_problems": 4 * n_boot,
+        "batched_s": round(t_batch, 3),
+        "per_call_s": round(t_call, 3),
+        "speedup_over_one_call_per_replicate": round(t_call / t_batch, 2),
+        "max_rel_diff_capacity": float(np.max(np.abs(got / ref - 1))),
+        "timing": f"alternating, best of {repeat}",
     }
 
 
@@ -197,14 +276,19 @@ def baseline(x, signs, t_amb):
     return f
 
 
-def compare(name, x, lab, *, n_t=200, center=False, n_baseline=N_BASELINE):
+def compare(name, x, lab, *, n_t=200, center=False, n_baseline=N_BASELINE, repeat=3):
+    """One case: glue() and one Gram build timed alternately (best of ``repeat`` each), and the
+    per-sample NNLS baseline on a few samples."""
     print(f"{name}: glue ...", file=sys.stderr, flush=True)
     if center:
         x = x - x.mean(axis=0)
     lab = np.unique(lab, return_inverse=True)[1].ravel()
     p = int(lab.max()) + 1
-    t_gram, _ = timed(lambda: x @ x.T, repeat=3)
-    t_glue, ds = timed(lambda: glue(x, lab, n_t=n_t, seed=0), repeat=2)
+    t_gram = t_glue = np.inf
+    for _ in range(repeat):  # alternating: both see the same load
+        t_gram = min(t_gram, timed(lambda: x @ x.T)[0])
+        t, ds = timed(lambda: glue(x, lab, n_t=n_t, seed=0))
+        t_glue = min(t_glue, t)
     red = _dual.reduce_points(x)
     y, _, _ = _dichotomies.draw("nontrivial", n_t, p, cap_mod._rng(0, cap_mod._STREAM_DICHOTOMY))
     w = cap_mod._rng(0, cap_mod._STREAM_PROBE).standard_normal((y.shape[0], red.rank))
@@ -246,6 +330,7 @@ def compare(name, x, lab, *, n_t=200, center=False, n_baseline=N_BASELINE):
         "no_separating_fraction": at["no_separating_fraction"],
         "at_floor": at["at_floor"],
         "solver": {k: v for k, v in at.items() if k.startswith("solver_")},
+        "timing": f"glue and the Gram build alternating, best of {repeat}",
     }
 
 
@@ -285,13 +370,16 @@ def main() -> None:
                 "README_P100_M50_N5000",
                 *readme(),
                 n_baseline=int(os.environ.get("BENCH_README_BASELINE_SAMPLES", "2")),
+                repeat=1,
             )
         if "e" in CASES:
             panel["e_near_floor"] = compare("near_floor_P2_M216_N128", *near_floor(), center=True)
         if "f" in CASES:
             panel["f_many_small"] = many_small()
+        if "g" in CASES:
+            panel["g_trajectory_bootstrap"] = trajectory_bootstrap()
     out["loadavg_after"] = list(os.getloadavg())
-    write_results("glue" if CASES == "abcdef" else f"glue_{CASES}", out)
+    write_results("glue" if CASES == "abcdefg" else f"glue_{CASES}", out)
 
 
 if __name__ == "__main__":

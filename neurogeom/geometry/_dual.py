@@ -642,6 +642,35 @@ def solve_direct_many(problems) -> list[tuple[np.ndarray, dict]]:
     n_prob = len(problems)
     if not n_prob:
         return []
+    counts, sizes, signs, q, tol, prepared = _stacked_inputs(problems)
+    offsets = np.zeros(n_prob, dtype=np.int64)
+    offsets[1:] = np.cumsum(sizes * sizes)[:-1]
+    grams = np.concatenate([np.ascontiguousarray(p[1], dtype=np.float64).ravel() for p in problems])
+    caps = np.array([p[0].shape[1] + 1 for p in problems], dtype=np.int64)
+    prob = np.repeat(np.arange(n_prob, dtype=np.int64), counts)
+    lam = np.empty(signs.shape)
+    status = np.zeros(signs.shape[0], dtype=np.int64)
+    if signs.shape[0]:
+        previous = numba.set_parallel_chunksize(1)
+        try:
+            with one_blas_thread():
+                _active_set.solve_every_point_many(
+                    grams, offsets, sizes, caps, 20 * sizes + 100, prob, signs, q, lam, tol, status
+                )
+        finally:
+            numba.set_parallel_chunksize(previous)
+    clean = _checked_many(prepared, sizes, prob, signs, lam, tol, status)
+    return [
+        _verified(problems[i][1], part, n, lam, tol, status, clean[i])
+        for i, (part, n) in enumerate(zip(prepared, sizes))
+    ]
+
+
+def _stacked_inputs(problems):
+    """The samples of all problems stacked for :func:`solve_direct_many`: counts and sizes per
+    problem, signs, linear terms ``q`` and tolerances per sample (zero-padded to the largest
+    problem), and per problem ``(factor, signs, probes, rows, kappa)`` as float64 arrays."""
+    n_prob = len(problems)
     counts = np.array([p[2].shape[0] for p in problems], dtype=np.int64)
     sizes = np.array([p[2].shape[1] for p in problems], dtype=np.int64)
     n_max = int(sizes.max(initial=0))
@@ -680,58 +709,46 @@ def solve_direct_many(problems) -> list[tuple[np.ndarray, dict]]:
         tol[rows] = _kkt_tolerance(f, w, kappa)
         prepared.append((f, y, w, rows, kappa))
         start += n_s
-    offsets = np.zeros(n_prob, dtype=np.int64)
-    offsets[1:] = np.cumsum(sizes * sizes)[:-1]
-    grams = np.concatenate([np.ascontiguousarray(p[1], dtype=np.float64).ravel() for p in problems])
-    caps = np.array([p[0].shape[1] + 1 for p in problems], dtype=np.int64)
-    prob = np.repeat(np.arange(n_prob, dtype=np.int64), counts)
-    lam = np.empty((n_all, n_max))
-    status = np.zeros(n_all, dtype=np.int64)
-    if n_all:
-        previous = numba.set_parallel_chunksize(1)
-        try:
-            with one_blas_thread():
-                _active_set.solve_every_point_many(
-                    grams, offsets, sizes, caps, 20 * sizes + 100, prob, signs, q, lam, tol, status
-                )
-        finally:
-            numba.set_parallel_chunksize(previous)
-    clean = _checked_many(prepared, sizes, prob, signs, lam, tol, status)
-    out = []
-    for i, ((f, y, w, rows, kappa), n) in enumerate(zip(prepared, sizes)):
-        n_s = y.shape[0]
-        res = np.ascontiguousarray(lam[rows, :n])
-        if clean[i]:  # every sample verified: _verify would change nothing
-            stats = {
-                "support_solve": int(n_s),
-                "active_set_rounds": 1 if n_s else 0,
-                "kkt_relaxed": 0,
-                "nnls": 0,
-                "unresolved": 0,
-            }
-        else:
-            res, stats = _verify(
-                f,
-                y,
-                w,
-                np.zeros((n_s, n)),
-                res,
-                kappa,
-                tol[rows],
-                y != 0,
-                status[rows] != _active_set.OK,
-                np.empty((n_s, n)),
-                np.zeros(n_s, dtype=bool),
-                rounds=1 if n_s else 0,
-                every_point=True,
-                retry=True,
-                bounded=False,
-                gram=problems[i][1],
-                max_rounds=100,
-            )
-        stats["fista_iterations"] = 0
-        out.append((res, stats))
-    return out
+    return counts, sizes, signs, q, tol, prepared
+
+
+def _verified(gram, part, n, lam, tol, status, clean):
+    """One problem's duals and stats from the stacked solve: as computed where every sample
+    met the optimality conditions (``clean``), else through :func:`_verify` as :func:`finish`
+    verifies them."""
+    f, y, w, rows, kappa = part
+    n_s = y.shape[0]
+    res = np.ascontiguousarray(lam[rows, :n])
+    if clean:  # every sample verified: _verify would change nothing
+        stats = {
+            "support_solve": int(n_s),
+            "active_set_rounds": 1 if n_s else 0,
+            "kkt_relaxed": 0,
+            "nnls": 0,
+            "unresolved": 0,
+        }
+    else:
+        res, stats = _verify(
+            f,
+            y,
+            w,
+            np.zeros((n_s, n)),
+            res,
+            kappa,
+            tol[rows],
+            y != 0,
+            status[rows] != _active_set.OK,
+            np.empty((n_s, n)),
+            np.zeros(n_s, dtype=bool),
+            rounds=1 if n_s else 0,
+            every_point=True,
+            retry=True,
+            bounded=False,
+            gram=gram,
+            max_rounds=100,
+        )
+    stats["fista_iterations"] = 0
+    return res, stats
 
 
 def _uniform_inputs(problems):

@@ -270,10 +270,24 @@ def _gram_terms(anchors_, active, probes, prob, centers, g, g1, st, s1t, ca):
 
 @numba.njit(cache=True, nogil=True, parallel=True, fastmath={"reassoc", "contract"})
 def _anchors_kernel(
-    factors, f_offsets, sizes, ranks, codes, c_offsets, prob, signs, lam, f_vals, out, totals
+    factors,
+    f_offsets,
+    sizes,
+    ranks,
+    codes,
+    c_offsets,
+    prob,
+    signs,
+    lam,
+    f_vals,
+    out,
+    totals,
+    active,
 ):
-    """Per sample: ``F = ||sum_j lam_j y_j x_j||^2`` and the per-manifold sums
-    ``sum_{j in mu} lam_j x_j`` (``out``) and ``sum_{j in mu} lam_j`` (``totals``), zeroed first."""
+    """Per sample: ``F = ||sum_j lam_j y_j x_j||^2``, the per-manifold sums
+    ``sum_{j in mu} lam_j`` (``totals``, zeroed first) and the anchors ``sum_{j in mu} lam_j x_j``
+    (``out``, zeroed first) times ``1 / totals`` where the manifold is active (``active``:
+    ``totals > 1e-12 * max(sum of totals, 1e-300)``), zero where not."""
     for k in numba.prange(prob.size):
         p = prob[k]
         n = sizes[p]
@@ -293,6 +307,15 @@ def _anchors_kernel(
         for d in range(r):
             acc += disp[d] * disp[d]
         f_vals[k] = acc
+        grand = 0.0
+        for mu in range(totals.shape[1]):
+            grand += totals[k, mu]
+        floor = 1e-12 * max(grand, 1e-300)
+        for mu in range(totals.shape[1]):
+            active[k, mu] = totals[k, mu] > floor
+            inv = 1.0 / totals[k, mu] if active[k, mu] else 0.0
+            for d in range(out.shape[2]):
+                out[k, mu, d] *= inv
 
 
 def anchors_many(items, n_manifolds: int):
@@ -324,6 +347,7 @@ def anchors_many(items, n_manifolds: int):
     f_vals = np.empty(n_all)
     out = np.zeros((n_all, n_manifolds, int(ranks.max(initial=0))))
     totals = np.zeros((n_all, n_manifolds))
+    active = np.zeros((n_all, n_manifolds), dtype=bool)
     if n_all:
         _anchors_kernel(
             factors,
@@ -338,22 +362,31 @@ def anchors_many(items, n_manifolds: int):
             f_vals,
             out,
             totals,
+            active,
         )
-    grand = totals.sum(axis=1, keepdims=True)
-    active = totals > 1e-12 * np.maximum(grand, 1e-300)
-    out *= np.divide(1.0, totals, out=np.zeros_like(totals), where=active)[..., None]
     return f_vals, out, totals, active
 
 
-def _starts(prob: np.ndarray, n_prob: int) -> np.ndarray:
-    """Index of each problem's first sample (``prob`` sorted, every problem present)."""
-    return np.searchsorted(prob, np.arange(n_prob))
-
-
-def _segment_sum(values: np.ndarray, prob: np.ndarray, n_prob: int) -> np.ndarray:
-    """Sums over each problem's samples of ``values`` (n_samples, ...); samples sorted by
-    problem, every problem with at least one."""
-    return np.add.reduceat(values, _starts(prob, n_prob), axis=0)
+@numba.njit(cache=True, nogil=True)
+def _center_sums(anchors_, active, prob, total, count, peak):
+    """Per problem (samples in order): the sums of its samples' active anchors (``total``),
+    their numbers (``count``) and the largest squared norm of an active anchor (``peak``),
+    accumulated into the zeroed outputs in one pass."""
+    n_s, n_m, dim = anchors_.shape
+    for k in range(n_s):
+        p = prob[k]
+        for m in range(n_m):
+            if not active[k, m]:
+                continue
+            count[p, m, 0] += 1.0
+            nrm = 0.0
+            for d in range(dim):
+                v = anchors_[k, m, d]
+                total[p, m, d] += v
+                nrm += v * v
+            if nrm > peak[p]:
+                peak[p] = nrm
+    return total
 
 
 def geometry(anchors_, active, probes, prob, n_prob, n_geo, anchor_center, normalise):
@@ -372,18 +405,18 @@ def geometry(anchors_, active, probes, prob, n_prob, n_geo, anchor_center, norma
     n_geo : ndarray (n_prob,)
         Samples per problem (the divisor of ``anchor_center="all"``).
     """
-    n_s, n_m, _ = anchors_.shape
-    act_f = active.astype(np.float64)
-    total = _segment_sum(act_f[..., None] * anchors_, prob, n_prob)
+    n_s, n_m, dim = anchors_.shape
+    anchors_ = np.ascontiguousarray(anchors_)
+    active = np.ascontiguousarray(active)
+    prob = np.ascontiguousarray(prob, dtype=np.int64)
+    total = np.zeros((n_prob, n_m, dim))
+    count = np.zeros((n_prob, n_m, 1))
+    peak = np.zeros(n_prob)
+    _center_sums(anchors_, active, prob, total, count, peak)
     if anchor_center == "all":
         centers = total / n_geo[:, None, None]
     else:
-        count = _segment_sum(act_f, prob, n_prob)[..., None]
         centers = np.divide(total, count, out=np.zeros_like(total), where=count > 0)
-    norm2 = np.einsum("kpd,kpd->kp", anchors_, anchors_)
-    peak = np.maximum.reduceat(
-        np.max(np.where(active, norm2, 0.0), axis=1), _starts(prob, n_prob), axis=0
-    )
     tiny = 1e-9 * np.sqrt(peak)
     cc = centers @ centers.transpose(0, 2, 1)
     c_norm = np.sqrt(np.einsum("kpp->kp", cc))

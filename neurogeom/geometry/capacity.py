@@ -909,7 +909,8 @@ def _solve_small(items, n_manifolds):
     :func:`_solve` gives it. ``items``: dicts with factor, gram, codes, y, probes, kappa and the
     cached ``canonical`` (dichotomies up to sign and each sample's index); adds lam, f_vals,
     norm2, none, stats, anchors and active to each (F and anchors of all problems in one
-    compiled pass, :func:`neurogeom.geometry._glue_batch.anchors_many`)."""
+    compiled pass, :func:`neurogeom.geometry._glue_batch.anchors_many`). Returns the anchors and
+    active masks of all samples stacked (None without items)."""
     first = []
     for it in items:
         factor, codes = it["factor"], it["codes"]
@@ -961,23 +962,27 @@ def _solve_small(items, n_manifolds):
         it["lam"] = lam
         it["stats"].update({f"separability_{k}": v for k, v in it["sep"].items()})
     if not items:
-        return
+        return None
     f_all, anchors, _, active = _glue_batch.anchors_many(items, n_manifolds)
     start = 0
     for it in items:
         n_s = it["y"].shape[0]
         rows = slice(start, start + n_s)
+        it["first_row"] = start
         start += n_s
         f_vals = f_all[rows]
         norm2 = np.einsum("kd,kd->k", it["probes"], it["probes"])
         f_vals[~it["solve"]] = norm2[~it["solve"]]
         active[rows][it["none"]] = False
         it.update(f_vals=f_vals, norm2=norm2, anchors=anchors[rows], active=active[rows])
+    return anchors, active
 
 
-def _finish_small(items, n_manifolds, anchor_center, alignment):
+def _finish_small(items, n_manifolds, anchor_center, alignment, stacked):
     """Floor and summaries of solved direct-path problems (see :func:`_glue_eval`), the anchor
-    geometry of all of them stacked (:mod:`neurogeom.geometry._glue_batch`)."""
+    geometry of all of them stacked (:mod:`neurogeom.geometry._glue_batch`). ``stacked``: the
+    anchors and active masks of all samples as :func:`_solve_small` returns them (the measured
+    samples are taken from them in one step, or used as they are when they are all of them)."""
     for it in items:
         it["floor"] = _at_floor(it["f_vals"], it["norm2"], it["none"])
         geo = ~it["none"]
@@ -986,14 +991,16 @@ def _finish_small(items, n_manifolds, anchor_center, alignment):
     used = [it for it in items if it["measured"]]
     if used:
         dim = max(it["factor"].shape[1] for it in used)
-        stack = np.concatenate([it["anchors"][it["geo"], :, :dim] for it in used])
+        pick = np.concatenate([it["first_row"] + np.flatnonzero(it["geo"]) for it in used])
+        whole = pick.size == stacked[0].shape[0] and dim == stacked[0].shape[2]
+        stack = stacked[0] if whole else stacked[0][pick, :, :dim]
+        active = stacked[1] if whole else stacked[1][pick]
         probes = np.zeros((stack.shape[0], dim))
         n_geo = np.array([int(it["geo"].sum()) for it in used])
         start = 0
         for it, n in zip(used, n_geo):
             probes[start : start + n, : it["probes"].shape[1]] = it["probes"][it["geo"]]
             start += n
-        active = np.concatenate([it["active"][it["geo"]] for it in used])
         prob = np.repeat(np.arange(len(used)), n_geo)
         a, b, c, align = _glue_batch.geometry(
             stack, active, probes, prob, len(used), n_geo, anchor_center, alignment == "cosine"
@@ -1140,8 +1147,8 @@ anchor_center, alignment, max_iter
         results, small = _batch_prepare(
             checked, seeds, names, scheme, n_t, kappa, dtype, prep, caller
         )
-        _solve_small(small, n_manifolds)
-        _finish_small(small, n_manifolds, anchor_center, alignment)
+        stacked = _solve_small(small, n_manifolds)
+        _finish_small(small, n_manifolds, anchor_center, alignment, stacked)
     _batch_large(results, n_manifolds, dtype, anchor_center, alignment, max_iter)
     n_floor = sum(bool(r["floor"]) for r in results)
     if n_floor:

@@ -19,7 +19,7 @@ import importlib
 import inspect
 import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -481,33 +481,301 @@ def measure_geometry(
             f"measure_geometry() needs a population tensor (xarray.DataArray); got {type(pop).__name__}. "
             "Build one with neurogeom.make_population(...), or call the measure on arrays."
         )
-    validate(pop)
+    plan = _plan(pop, by, measures, over, within, split, window_s, points, n_jobs, seed, kwargs)
+    raw = parallel_map(_compute, plan.tasks, n_jobs=n_jobs)
+    return _result(plan, raw)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """One measure_geometry() call's tasks and what its result is assembled from."""
+
+    pop: xr.DataArray  # the broadcast dims' coords (see _coords_only)
+    grid: _Grid
+    calls: tuple[_Call, ...]
+    chosen: tuple[Measure, ...]
+    tasks: list[_Task]
+    label_map: dict[str, dict[str, Any]]
+    seeds: np.ndarray
+    by: tuple[str, ...]
+    within: tuple[str, ...]
+    split: str | None
+    window_s: Any
+    seed: int
+
+
+def _plan(
+    pop, by, measures, over, within, split, window_s, points, n_jobs, seed, kwargs, drawn=False
+) -> _Plan:
+    """measure_geometry()'s checks and its tasks (one per index of the grid). ``drawn``: the
+    tensor was drawn from one already checked (a replicate's trials regrouped), so its contract
+    and its label values are not checked again."""
+    if not drawn:
+        validate(pop)
     check_params("measure_geometry", n_jobs=n_jobs, seed=seed)
     chosen = _resolve_measures(label_names(measures))
     calls = _plan_calls(chosen, kwargs)
     labels = (*label_names(by), *label_names(within))
     _check_manifold_labels(pop, label_names(by), list(labels))
     pop, grid = _grid(pop, over, split, window_s, labels)
-    check_labels(pop, (*labels, *([split] if split else [])))
+    if not drawn:
+        check_labels(pop, (*labels, *([split] if split else [])))
     tasks, label_map, seeds = _tasks(
         pop, grid, calls, seed, by=label_names(by), cols=list(labels), points=points
     )
+    return _Plan(
+        _coords_only(pop, grid.over),
+        grid,
+        calls,
+        tuple(chosen),
+        tasks,
+        label_map,
+        seeds,
+        label_names(by),
+        label_names(within),
+        split,
+        window_s,
+        int(seed),
+    )
 
-    raw = parallel_map(_compute, tasks, n_jobs=n_jobs)
-    out = _combine([_merge_measures(calls, r) for r in raw], grid.dims, grid.shape(pop))
-    out = _label_result(out, pop, grid, label_map, seeds)
+
+def _coords_only(pop: xr.DataArray, over: tuple[str, ...]) -> xr.DataArray:
+    """An empty stand-in of ``pop`` with its ``over`` dims and the coords along them only
+    (what the result is labelled from; a plan does not hold the data, so many replicates' plans
+    fit in memory at once)."""
+    coords = {k: c for k, c in pop.coords.items() if c.dims and set(c.dims) <= set(over)}
+    return xr.DataArray(
+        np.zeros([pop.sizes[d] for d in over], dtype=np.int8), dims=over, coords=coords
+    )
+
+
+def _result(plan: _Plan, raw: list[list[xr.Dataset]]) -> xr.Dataset:
+    """measure_geometry()'s Dataset from the results of its tasks."""
+    grid = plan.grid
+    out = _combine([_merge_measures(plan.calls, r) for r in raw], grid.dims, grid.shape(plan.pop))
+    return _finish(plan, out)
+
+
+def _finish(plan: _Plan, out: xr.Dataset) -> xr.Dataset:
+    """The combined result labelled: coords of the broadcast dims, seeds, attrs."""
+    pop, grid = plan.pop, plan.grid
+    out = _label_result(out, pop, grid, plan.label_map, plan.seeds)
     out.attrs.update(
         {
-            "by": list(label_names(by)),
-            "within": list(label_names(within)),
-            "split": split or "none",
-            "measures": [m.name for m in chosen],
+            "by": list(plan.by),
+            "within": list(plan.within),
+            "split": plan.split or "none",
+            "measures": [m.name for m in plan.chosen],
             "over": list(grid.over),
-            "seed": int(seed),
+            "seed": plan.seed,
         }
     )
+    window_s = plan.window_s
     if window_s is not None and not _is_window_list(window_s):
         out.attrs["window_s"] = attr_value(
             [window_s.start, window_s.stop] if isinstance(window_s, slice) else list(window_s)
         )
+    return out
+
+
+# ---- many tensors at once: GLUE on all of their manifolds in one glue_batch() ----------------------
+
+_GLUE = "neurogeom.geometry.capacity:glue"
+#: glue() options glue_batch() takes as they are, and those it runs only at their default
+_GLUE_BATCH_OPTIONS = frozenset(
+    {
+        "n_t",
+        "kappa",
+        "dichotomies",
+        "n_points_per_manifold",
+        "projection_dim",
+        "jitter",
+        "center",
+        "dtype",
+        "anchor_center",
+        "alignment",
+        "max_iter",
+    }
+)
+_GLUE_DEFAULTS = {"return_anchors": False, "backend": "numpy", "n_jobs": 1, "scheduler": None}
+#: GLUE problems per glue_batch() call (bounds its memory; the numbers do not depend on it)
+_GLUE_CHUNK = 256
+
+
+def _batchable(call: _Call) -> bool:
+    """Whether glue_batch() gives this glue() call's numbers (every option it takes; not
+    ``dichotomies="pairwise"``)."""
+    if call.function != _GLUE:
+        return False
+    for key, value in call.options:
+        if key in _GLUE_DEFAULTS:
+            if value is not _GLUE_DEFAULTS[key] and value != _GLUE_DEFAULTS[key]:
+                return False
+        elif key not in _GLUE_BATCH_OPTIONS:
+            return False
+        elif key == "dichotomies" and isinstance(value, str) and value == "pairwise":
+            return False
+    return True
+
+
+_PER_PROBLEM = (
+    "seed",
+    "span_dimension",
+    "data_scale",
+    "n_features",
+    "projection_applied",
+    "no_separating_fraction",
+    "at_floor",
+)
+
+
+def _glue_slice(
+    batch: xr.Dataset, lo: int, hi: int, dim: str | None, tasks: list[_Task]
+) -> xr.Dataset:
+    """Problems ``lo..hi-1`` of a glue_batch() result laid out as glue() gives one problem
+    (``dim=None``, one problem) or as several glue() results concatenated along ``dim``: the
+    per-problem settings become attrs where the problems agree (dropped where not), ``n_points``
+    keeps ``dim`` only where it varies; solver counts, summed over the batch, are left out.
+    ``tasks``: those of the problems (their points give ``n_features_input``)."""
+    part = batch.isel(problem=lo if dim is None else slice(lo, hi)).drop_vars("problem")
+    if dim is not None:
+        part = part.rename_dims({"problem": dim})
+    attrs = {
+        k: v for k, v in batch.attrs.items() if not k.startswith("solver_") and k != "n_problems"
+    }
+    for key in _PER_PROBLEM:
+        vals = np.atleast_1d(part[key].values)
+        if (vals == vals[0]).all():
+            attrs[key] = vals[0].item()
+    n_input = {t.points.shape[1] for t in tasks}
+    if len(n_input) == 1:
+        attrs["n_features_input"] = int(n_input.pop())
+    counts = part["n_points"].values
+    if dim is not None and (counts == counts[:1]).all():
+        part = part.assign_coords(n_points=("manifold", counts[0]))
+    part = part.drop_vars(list(_PER_PROBLEM))
+    part.attrs = {**attrs, "estimator": "glue"}
+    return part
+
+
+def _compute_many(tasks: list[_Task]) -> tuple[list[list[Any]], dict[int, tuple[Any, int]]]:
+    """:func:`_compute` of every task, the glue() calls of all tasks solved together by
+    glue_batch() (per problem the same numbers, to rounding; see
+    :func:`neurogeom.geometry.capacity.glue_batch`). Returns the per-task results and, for the
+    tasks whose only measure is such a glue() call, ``(batch, index)`` of their problem."""
+    from neurogeom.geometry.capacity import glue_batch
+    from neurogeom.geometry.registry import label_outputs
+
+    out: list[list[Any]] = [[None] * len(t.calls) for t in tasks]
+    groups: dict[tuple[int, int], list[int]] = {}
+    for k, task in enumerate(tasks):
+        for j, call in enumerate(task.calls):
+            if _batchable(call):
+                groups.setdefault((j, int(task.labels.max()) + 1), []).append(k)
+        if not any(_batchable(c) for c in task.calls):
+            out[k] = _compute(task)
+        elif not all(_batchable(c) for c in task.calls):
+            rest = tuple(c for c in task.calls if not _batchable(c))
+            done = iter(_compute(replace(task, calls=rest)))
+            out[k] = [None if _batchable(c) else next(done) for c in task.calls]
+    refs: dict[int, tuple[Any, int]] = {}
+    for (j, _), members in groups.items():
+        options = dict(tasks[members[0]].calls[j].options)
+        options = {k: v for k, v in options.items() if k not in _GLUE_DEFAULTS}
+        for lo in range(0, len(members), _GLUE_CHUNK):
+            chunk = members[lo : lo + _GLUE_CHUNK]
+            batch = glue_batch(
+                [(tasks[k].points, tasks[k].labels) for k in chunk],
+                seed=[tasks[k].seed for k in chunk],
+                **options,
+            )
+            label_outputs(batch, "glue")
+            for i, k in enumerate(chunk):
+                if len(tasks[k].calls) == 1:
+                    refs[k] = (batch, i)
+                else:
+                    out[k][j] = _named(_glue_slice(batch, i, i + 1, None, [tasks[k]]), tasks[k])
+    return out, refs
+
+
+def _named(ds: xr.Dataset, task: _Task) -> xr.Dataset:
+    """The manifold coord set to the task's label values (as :func:`_compute` does)."""
+    if ds.sizes.get("manifold") == len(task.manifold):
+        ds = ds.assign_coords(manifold=task.manifold)
+    return ds
+
+
+def _same_manifolds(tasks: list[_Task]) -> bool:
+    first = tasks[0].manifold
+    return all(
+        len(t.manifold) == len(first) and (np.asarray(t.manifold) == np.asarray(first)).all()
+        for t in tasks
+    )
+
+
+def _result_many(plan: _Plan, raw: list[list[Any]], refs: list[Any]) -> xr.Dataset:
+    """:func:`_result` of one plan; glue results of one batch taken as one slice of it when the
+    plan has one dim and its manifolds are the same at every index (what concatenating the
+    per-index results would give), else per index."""
+    batch = refs[0][0] if refs and refs[0] is not None else None
+    idx = [r[1] for r in refs] if batch is not None else []
+    fast = (
+        batch is not None
+        and len(plan.grid.dims) == 1
+        and all(r is not None and r[0] is batch for r in refs)
+        and idx == list(range(idx[0], idx[0] + len(idx)))
+        and _same_manifolds(plan.tasks)
+    )
+    if not fast:
+        raw = [
+            [_named(_glue_slice(r[0], r[1], r[1] + 1, None, [t]), t)] if r is not None else done
+            for r, t, done in zip(refs, plan.tasks, raw)
+        ]
+        return _result(plan, raw)
+    dim = plan.grid.dims[0]
+    one = _named(_glue_slice(batch, idx[0], idx[-1] + 1, dim, plan.tasks), plan.tasks[0])
+    return _finish(plan, one.transpose(*plan.grid.dims, ...))
+
+
+def _measure_many(pops: Any, **kwargs: Any) -> list[xr.Dataset]:
+    """measure_geometry() of several tensors drawn from one checked tensor (their contract and
+    label values are not checked again), ``pops`` an iterable of ``(pop, seed)`` and
+    ``kwargs`` measure_geometry()'s other arguments (n_jobs is not used: it runs here); the
+    glue() calls of all of them run as one glue_batch() pass (bootstrap and shuffle replicates
+    of a trajectory). Each result equals measure_geometry()'s in its measures' values (to
+    rounding) and layout; a glue result's attrs hold no solver counts."""
+    by = kwargs.pop("by")
+    args = dict(measures=("glue",), over=("stage",), within=None, split=None, window_s=None)
+    args.update({k: kwargs.pop(k) for k in list(args) if k in kwargs})
+    points = kwargs.pop("points", "mean")
+    kwargs.pop("n_jobs", None)
+    plans = []
+    for pop, seed in pops:
+        if not isinstance(pop, xr.DataArray):
+            raise TypeError(
+                f"measure_geometry() needs a population tensor; got {type(pop).__name__}."
+            )
+        plans.append(
+            _plan(
+                pop,
+                by,
+                args["measures"],
+                args["over"],
+                args["within"],
+                args["split"],
+                args["window_s"],
+                points,
+                1,
+                seed,
+                kwargs,
+                drawn=True,
+            )
+        )
+    tasks = [t for p in plans for t in p.tasks]
+    raw, refs = _compute_many(tasks)
+    out, start = [], 0
+    for p in plans:
+        stop = start + len(p.tasks)
+        out.append(_result_many(p, raw[start:stop], [refs.get(k) for k in range(start, stop)]))
+        start = stop
     return out

@@ -36,7 +36,7 @@ from neurogeom._deprecation import renamed_arguments
 from neurogeom._params import check_choice, check_params, coarse_p_warning
 from neurogeom._provenance import attr_value, child_seed
 from neurogeom.geometry.registry import get_measure
-from neurogeom.learning.measure import measure_geometry
+from neurogeom.learning.measure import _measure_many, measure_geometry
 from neurogeom.learning.prepare import _cells, regroup, resample_pseudopopulation, trial_has_data
 from neurogeom.learning.stats import paired_difference, percentile_ci, permutation_p_value
 from neurogeom.parallel import batches, parallel_map
@@ -79,6 +79,22 @@ class _Setup:
                 window_s=self.window_s,
                 n_jobs=self.n_jobs,
                 seed=seed,
+                **self.options,
+            )
+
+    def estimate_many(self, pops: Any) -> list[xr.Dataset]:
+        """:meth:`estimate` (quiet) of each ``(pop, seed)`` of ``pops``, in order: one pass for
+        all of them, their glue() problems solved together by glue_batch() (the same numbers)."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return _measure_many(
+                pops,
+                by=self.by,
+                measures=(self.measure,),
+                over=("stage",),
+                within=self.within or None,
+                split=self.split,
+                window_s=self.window_s,
                 **self.options,
             )
 
@@ -249,15 +265,14 @@ def _boot_batch(
     bs: list[int], setup: _Setup, draws: _Draws, how: str, fraction: float, seed: int
 ) -> list[xr.Dataset]:
     """Resampled estimates ``b`` of one batch: trials drawn with ``child_seed(seed, 1, b)``, the
-    measure seeded ``child_seed(seed, 2, b)``."""
-    return [
-        setup.estimate(
+    measure seeded ``child_seed(seed, 2, b)`` (the batch's GLUE problems solved together)."""
+    return setup.estimate_many(
+        (
             draws.resample(np.random.default_rng(child_seed(seed, 1, b)), how, fraction),
             child_seed(seed, 2, b),
-            quiet=True,
         )
         for b in bs
-    ]
+    )
 
 
 def _null_batch(
@@ -267,18 +282,21 @@ def _null_batch(
     pseudo: list[xr.DataArray] | None,
     seed: int,
 ) -> list[xr.Dataset]:
-    """Shuffle-null estimates ``b`` of one batch (labels permuted with ``child_seed(seed, 3, b)``)."""
-    out = []
-    for b in bs:
+    """Shuffle-null estimates ``b`` of one batch (labels permuted with ``child_seed(seed, 3, b)``;
+    the batch's GLUE problems solved together)."""
+
+    def shuffled(b: int) -> tuple[xr.DataArray, int]:
         base_pop = (
             pop
             if pseudo is None
             else resample_pseudopopulation(pseudo, setup.labels, draw=b, seed=child_seed(seed, 5))
         )
         base = _Draws(base_pop, setup.labels, len(setup.labels) - len(setup.by))
-        shuffled = base.permute_labels(np.random.default_rng(child_seed(seed, 3, b)))
-        out.append(setup.estimate(shuffled, child_seed(seed, 4, b), quiet=True))
-    return out
+        return base.permute_labels(np.random.default_rng(child_seed(seed, 3, b))), child_seed(
+            seed, 4, b
+        )
+
+    return setup.estimate_many(shuffled(b) for b in bs)
 
 
 def _fan_out(batch_fn: Any, n: int, n_jobs: int, what: str = "replicate") -> list[Any]:
@@ -303,10 +321,12 @@ def _fan_out(batch_fn: Any, n: int, n_jobs: int, what: str = "replicate") -> lis
 def _pseudo_point(setup: _Setup, pseudo: list[xr.DataArray], n: int, seed: int, names: list[str]):
     """Point estimate over pseudo-population draws: the mean of ``n`` draws, its Monte-Carlo
     error ``sqrt(sum sem_b^2) / n``; the draws themselves are the replicates."""
-    reps = []
-    for b in range(n):
-        pop = _check_stages(resample_pseudopopulation(pseudo, setup.labels, draw=b, seed=seed))
-        reps.append(setup.estimate(pop, child_seed(seed, 2, b), quiet=b > 0))
+
+    def drawn(b: int) -> xr.DataArray:
+        return _check_stages(resample_pseudopopulation(pseudo, setup.labels, draw=b, seed=seed))
+
+    reps = [setup.estimate(drawn(0), child_seed(seed, 2, 0))]
+    reps += setup.estimate_many((drawn(b), child_seed(seed, 2, b)) for b in range(1, n))
     first = reps[0]
     stacked = _stack(reps, [*names, *(f"{v}_sem" for v in names if f"{v}_sem" in first)])
     point = first.copy()
@@ -517,19 +537,17 @@ def _difference_batch(
     bs: list[int], setup: _Setup, draws: _Draws, output: str, fraction: float, seed: int, null: bool
 ) -> list[float]:
     """Stage differences of one batch: subsamples ``b`` (trials drawn with
-    ``child_seed(seed, 1, b)``) or, with ``null``, stage swaps (``child_seed(seed, 3, b)``)."""
-    out = []
-    for b in bs:
+    ``child_seed(seed, 1, b)``) or, with ``null``, stage swaps (``child_seed(seed, 3, b)``); the
+    batch's GLUE problems solved together."""
+
+    def drawn(b: int) -> tuple[xr.DataArray, int]:
         if null:
             pop = draws.swap_stages(np.random.default_rng(child_seed(seed, 3, b)))
-            ds = setup.estimate(pop, child_seed(seed, 4, b), True)
-        else:
-            rng = np.random.default_rng(child_seed(seed, 1, b))
-            ds = setup.estimate(
-                draws.resample(rng, "subsample", fraction), child_seed(seed, 2, b), True
-            )
-        out.append(float(ds[output][1] - ds[output][0]))
-    return out
+            return pop, child_seed(seed, 4, b)
+        rng = np.random.default_rng(child_seed(seed, 1, b))
+        return draws.resample(rng, "subsample", fraction), child_seed(seed, 2, b)
+
+    return [float(ds[output][1] - ds[output][0]) for ds in setup.estimate_many(map(drawn, bs))]
 
 
 def _one_difference(
