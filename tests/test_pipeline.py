@@ -33,7 +33,7 @@ def test_demo_spec_is_a_study_against_three_networks():
     spec = load_run_spec(ROOT / "tasks" / "demo.toml")
     assert list(spec.studies) == ["mice"] and not spec.recordings
     files = spec.studies["mice"].options["files"]
-    assert len(files) == 12 and len({Path(f).parent.name for f in files}) == 4
+    assert len(files) == 18 and len({Path(f).parent.name for f in files}) == 6
     assert spec.compare["networks"] == {"context_dm": ["cdm", "cdm_seed1", "cdm_seed2"]}
     assert spec.compare["model"] is None and spec.compare["n_perm"] >= 19
     assert spec.compare["mapping"]["ground_truth"] == ("choice", {1: "left", 2: "right"})

@@ -329,7 +329,7 @@ def _strategy_section(
 
 def _capacity_row(results: Mapping[str, xr.Dataset], name: str, kind: str) -> dict[str, Any]:
     """One row of the summary: capacity at the first and last stage, the change, its interval and
-    p-value (a recording's stage test; none is run for a network)."""
+    p-value (the stage test of a recording or a network, where it was run)."""
     traj = results[f"trajectory_{name}"]
     index = traj["label"].values if "label" in traj.coords else traj["stage"].values
     cap = np.asarray(traj["capacity"].values, float)
@@ -360,15 +360,22 @@ def _capacity_row(results: Mapping[str, xr.Dataset], name: str, kind: str) -> di
     test = results.get(f"stage_test_{name}")
     if test is not None:
         tested = test.attrs.get("stages", ["first", "last"])
+        what = f"{tested[1]} minus {tested[0]}, {test.attrs.get('test', 'permutation')}"
         row.update(
             {
-                "change": float(test["difference"]),
                 "change CI low": float(test["difference_ci_low"]),
                 "change CI high": float(test["difference_ci_high"]),
                 "p": float(test["p_value"]),
-                "test": f"{tested[1]} minus {tested[0]}, {test.attrs.get('test', 'permutation')}",
+                "test": what,
             }
         )
+        if kind == "recording":
+            row["change"] = float(test["difference"])
+        else:  # the row's change stays last minus first of its trajectory, as the pooled row's
+            row["test"] = (
+                f"{what}; interval and p from the test, whose own estimate of the change "
+                f"(new draws of GLUE's probes) is {significant(float(test['difference']))}"
+            )
     return row
 
 

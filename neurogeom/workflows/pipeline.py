@@ -388,11 +388,17 @@ def _geometry(
                     **counts,
                 )
             if boot:
-                for name, src in spec.recordings.items():
+                # first vs last stage of every recording (or the spec's test_stages) and first
+                # vs last checkpoint of every network: the change's interval and p-value
+                for name in names:
+                    src = spec.sources[name]
                     by, within = _labels_for(spec, src)
-                    stages = spec.analysis["test_stages"] or [
-                        list(src.options["stages"])[i] for i in (0, -1)
-                    ]
+                    if name in spec.recordings:
+                        stages = spec.analysis["test_stages"] or [
+                            list(src.options["stages"])[i] for i in (0, -1)
+                        ]
+                    else:
+                        stages = [pops[name]["stage"].values[i].item() for i in (0, -1)]
                     trajs[f"stage_test_{name}"] = res.get(
                         f"stage_test_{name}",
                         lambda n=name, by=by, w=within, s=stages: _stage_test(
