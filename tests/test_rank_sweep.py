@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import xarray as xr
 from typer.testing import CliRunner
 
 from neurogeom.cli import app
@@ -315,3 +316,34 @@ def test_fast_setting_reproduces_the_committed_step0_capacity(out, sweep):
         )
         want = float(committed["capacity"].sel(rank=r, seed=s, step=0))
         np.testing.assert_allclose(float(got["capacity"][0]), want, rtol=1e-6)
+
+
+def test_the_protocol_page_is_generated_from_the_stored_numbers(sweep, tmp_path):
+    """scripts/seed_protocol.py: the stored result (float32 trajectories but capacity) gives the
+    same analysis when read back, and the page's table holds its numbers."""
+    import importlib.util
+
+    where = importlib.util.spec_from_file_location(
+        "seed_protocol", ROOT / "scripts" / "seed_protocol.py"
+    )
+    script = importlib.util.module_from_spec(where)
+    where.loader.exec_module(script)
+    swept = sweep.copy()
+    swept.attrs.update(spec_path="tasks/rank_sweep_paper.toml", setting="fast")
+    script.write_nc(script.protocol_result(swept), tmp_path / "rank_protocol_cxt.nc")
+    stored = load(tmp_path / "rank_protocol_cxt.nc")
+    with xr.open_dataset(tmp_path / "rank_protocol_cxt.nc") as raw:
+        assert raw["capacity"].encoding["dtype"] == np.float64
+        assert raw["radius"].encoding["dtype"] == np.float32
+    again = rank_protocol(stored[list(sweep.data_vars)])
+    np.testing.assert_array_equal(again["init_mean"], stored["init_mean"])
+    np.testing.assert_array_equal(again["change_p_value"], stored["change_p_value"])
+    assert again["stage_name"].values.tolist() == stored["stage_name"].values.tolist()
+    text = script.page(tmp_path).read_text()
+    cap = stored.sel(measure="capacity")
+    for r in FAST_SETTING["ranks"]:
+        s = cap.sel(rank=r)
+        row = f"| {r} | 2 | {float(s['init_mean']):.3f} [{float(s['init_low']):.3f}, "
+        assert row in text, row
+    assert "Low-rank initialisations start with lower capacity**: " in text
+    assert text.count("### Learning stages per rank") == 1

@@ -562,7 +562,7 @@ def rank_protocol(
             f"rank_protocol needs the trajectories of rank_sweep (dims rank, seed, step); the "
             f"result lacks {missing}. Rerun rank_sweep with this version."
         )
-    ds = ds.where(ds["measured"])
+    ds = ds.where(ds["measured"].astype(bool))
     ranks, measures = ds["rank"].values, list(_GEOMETRY)
     out = xr.Dataset(coords={"rank": ranks, "measure": measures, "seed": ds["seed"].values})
     init, final = ds.isel(step=0), ds.isel(step=-1)
