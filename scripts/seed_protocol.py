@@ -362,7 +362,7 @@ def task_section(res: xr.Dataset, key: str) -> list[str]:
     for r in ranks:
         lines.append(f"| {r} | " + " | ".join(_ci(res, "final", r, m) for m in GEOMETRY[1:]) + " |")
     lines += ["", "### Against the paper's claims", ""]
-    x = np.array([float(r) for r in ranks])
+    x = np.array([spec["network"]["n_units"] if r == "full" else float(r) for r in ranks])
     init_m = cap["init_mean"].values
     change_m = cap["change_mean"].values
     ok = np.isfinite(init_m)
@@ -575,17 +575,21 @@ def main() -> None:
 
     from neurogeom.workflows.preflight import load_spec
 
-    name = load_spec(args.spec)["task"]["name"]
+    name = load_spec(args.spec).get("task", {}).get("name")
     if name not in TASK_KEYS:
         sys.exit(f"error: no page key for task {name!r}; known: {sorted(TASK_KEYS)}")
     key = TASK_KEYS[name]
     out, docs = Path(args.out), Path(args.docs)
-    out.mkdir(parents=True, exist_ok=True)
-    ds, timing = measure(args.spec, Path(args.runs_dir), out, args.setting, args.jobs, args.train)
-    (out / "timing.json").write_text(json.dumps(timing, indent=1))
-    say(f"geometry: {timing['wall_s']:.0f} s wall, {timing['geometry_s_summed']:.0f} s summed")
+    runs_dir = Path(args.runs_dir)
+    if not args.train and not runs_dir.is_dir():
+        sys.exit(f"error: no runs folder {runs_dir}; give the folder of the trained runs "
+                 "(or --train to train them there)")  # fmt: skip
+    ds, timing = measure(args.spec, runs_dir, out, args.setting, args.jobs, args.train)
     if not timing["n_measured"]:
         sys.exit("error: no finished run to measure; train them first (scripts/train_sweep.py)")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "timing.json").write_text(json.dumps(timing, indent=1))
+    say(f"geometry: {timing['wall_s']:.0f} s wall, {timing['geometry_s_summed']:.0f} s summed")
     t0 = time.perf_counter()
     res = protocol_result(ds)
     say(f"analysis: {time.perf_counter() - t0:.0f} s")
@@ -626,4 +630,7 @@ def netcdf_attrs(attrs: dict) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except (ValueError, FileNotFoundError) as err:  # bad spec or runs: one line, nothing written
+        sys.exit(f"error: {err}")
