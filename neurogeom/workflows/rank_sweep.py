@@ -543,8 +543,21 @@ def rank_protocol(
 
     Examples
     --------
-    >>> ds = rank_sweep("tasks/rank_sweep_paper.toml", "runs/rank", **FAST_SETTING)  # doctest: +SKIP
-    >>> rank_protocol(ds)["change_p_value"].sel(measure="capacity")  # doctest: +SKIP
+    Two ranks, four seeds, eight checkpoints in which every measure rises by 0.1 per log10 step
+    (plus noise): the change is positive in every seed, so the exact sign-flip test gives
+    2 / 2**4:
+
+    >>> rng = np.random.default_rng(0)
+    >>> steps = [0, 1, 2, 4, 8, 16, 32, 64]
+    >>> ds = xr.Dataset(coords={"rank": [1, 300], "seed": [0, 1, 2, 3], "step": steps})
+    >>> rise = 1 + 0.1 * np.log10(1 + np.array(steps))
+    >>> for m in _GEOMETRY:
+    ...     ds[m] = (("rank", "seed", "step"), rise + 0.01 * rng.standard_normal((2, 4, 8)))
+    ...     ds[f"{m}_sem"] = xr.full_like(ds[m], 0.01)
+    >>> ds["measured"] = (("rank", "seed"), np.ones((2, 4), dtype=bool))
+    >>> res = rank_protocol(ds)
+    >>> res["change_p_value"].sel(measure="capacity").values.tolist()
+    [0.125, 0.125]
     """
     from neurogeom._provenance import child_seed, provenance
     from neurogeom.learning._seed_stages import stages_across_seeds
