@@ -287,17 +287,22 @@ def main() -> None:
     ap = argparse.ArgumentParser(description="Speed of the rank sweep")
     ap.add_argument("--timing", help="(b) from this train_sweep.py timing.json")
     ap.add_argument("--geometry-timing", help="and this seed_protocol.py timing.json")
-    ap.add_argument("--no-a", action="store_true", help="skip (a) and (c)")
+    ap.add_argument(
+        "--no-a", action="store_true", help="skip (a) and (c); keep their stored results"
+    )
     args = ap.parse_args()
     if args.geometry_timing and not args.timing:
         ap.error("--geometry-timing needs --timing RUNS_DIR/timing.json")
-    a = {"skipped": "--no-a"} if args.no_a else per_step("cpu")
+    stored = Path(__file__).with_name("results") / "rank_sweep.json"
+    old = json.loads(stored.read_text()) if args.no_a and stored.is_file() else {}
+    carried = "carried over from the previous results (--no-a)"
+    a = {**old.get("a_per_network_step", {}), "note": carried} if args.no_a else per_step("cpu")
     b = (
         from_timing(Path(args.timing), args.geometry_timing and Path(args.geometry_timing))
         if args.timing
         else protocol()
     )
-    c = {"skipped": "--no-a"} if args.no_a else cuda()
+    c = old.get("c_cuda", "untested (--no-a)") if args.no_a else cuda()
     goals = {"ratio_train_vs_plain": 1.2, "full_protocol_wall_min": 30.0}
     result = {
         "benchmark": "rank_sweep",
