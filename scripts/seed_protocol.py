@@ -321,7 +321,9 @@ def task_section(res: xr.Dataset, key: str) -> list[str]:
         f"{spec['training']['n_steps']} SGD steps, {res.sizes['step']} checkpoints, six GLUE "
         f"measures (n_t = {spec['analysis']['options'].get('n_t')}) at every checkpoint. "
         f"Intervals: 95% Student t over seeds; p-values: paired sign flips over seeds "
-        f"(change) and seeds shuffled across ranks (rank effect).",
+        f"(change) and seeds shuffled across ranks (rank effect). The file stores the "
+        f"trajectories as float32 except `capacity` (float64), and everything below is computed "
+        f"from the stored values, so it is reproduced from the file.",
         "",
     ]
     if int(res["measured"].sum()) < res["measured"].size:
