@@ -22,8 +22,11 @@ the first is *clustering*, the last *separating* and those between *structuring*
 one moving segment gives no order and is left out of the fit). A segment's **signature** is the
 measure that moves most in it (largest ``|z|`` of its fitted change) and the sign of that move,
 e.g. ``radius-`` (the radius falls). On the **fit half** (even seeds) each signature gets the
-order name it carries most often there (ties: the earlier stage of the paper's order); that table
-is the rule, stated in the result (``attrs["naming_rule"]``). It is then read on the **held-out
+moving stage whose segments carry it at the highest rate (the count of the signature among that
+stage's segments over the number of that stage's segments, so that the many middle segments do
+not name every signature *structuring*; ties: the earlier stage of the paper's order); a
+signature never seen there names nothing (``unnamed``), and a segment in which nothing moves is
+*stabilizing*. That table is the rule, stated in the result (``attrs["naming_rule"]``). It is then read on the **held-out
 half** (odd seeds): the agreement is the fraction of their ordered segments whose signature names
 them as their order does; a signature never seen on the fit half names nothing (a disagreement).
 The package's fixed signature rule (:data:`neurogeom.learning._stage_labels.LABEL_RULE`) is read
@@ -118,11 +121,15 @@ def _fit_rule(signatures: list[list[str]]) -> dict[str, str]:
             continue
         for s, n in zip(sigs, names, strict=True):
             counts.setdefault(s, Counter())[n] += 1
+    totals = Counter()
+    for c in counts.values():
+        totals.update(c)
     rule = {"none": _NONE}
     for s, c in counts.items():
         if s != "none":
-            top = max(c.values())
-            rule[s] = next(n for n in STAGE_ORDER if c[n] == top)
+            lift = {n: c[n] / totals[n] for n in STAGE_ORDER[:3] if totals[n]}
+            top = max(lift.values())
+            rule[s] = next(n for n in STAGE_ORDER if lift.get(n) == top)
     return rule
 
 
