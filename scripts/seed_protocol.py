@@ -117,6 +117,8 @@ def measure(spec_path: str, runs_dir: Path, out: Path, setting: str, jobs: int, 
         "wall_s": time.perf_counter() - t0,
         ("train_s_summed" if train else "check_s_summed"): sum(sec["train"] for _, _, sec in done),
         "geometry_s_summed": sum(sec["geometry"] for _, _, sec in done),
+        # what each run's geometry took when it was computed (this call or an earlier one)
+        "geometry_s_summed_all_runs": sum(float(t.attrs["geometry_s"]) for _, t, _ in done),
         "loadavg_at_start": load0,
         "loadavg_at_end": os.getloadavg(),
     }
@@ -336,8 +338,9 @@ def task_section(res: xr.Dataset, key: str) -> list[str]:
         ]
     if timing:
         lines += [
-            f"Geometry: {timing['wall_s']:.0f} s wall ({timing['geometry_s_summed']:.0f} s "
-            f"summed over runs, {timing['n_jobs']} worker{'s' if timing['n_jobs'] > 1 else ''})"
+            f"Geometry: {timing['geometry_s_summed_all_runs']:.0f} s summed over the runs when "
+            f"each was measured, on a shared 2-core machine (the last call: {timing['wall_s']:.0f} s "
+            f"wall, {timing['n_jobs']} worker{'s' if timing['n_jobs'] > 1 else ''})"
             + (
                 f"; training: {timing['training']['wall_s']:.0f} s wall "
                 f"({timing['training']['train_s_summed']:.0f} s summed)."
@@ -442,6 +445,18 @@ def task_section(res: xr.Dataset, key: str) -> list[str]:
         f"{res.attrs['naming_n_segments_read']} segments as their order does (the package's fixed "
         f"signature rule: {100 * res.attrs['naming_agreement_package_rule']:.0f}%)."
     )
+    wiggle = float(res["step_change_correlation"].sel(measure="capacity"))
+    lines += [
+        "",
+        "Caveat: the checkpoint-to-checkpoint changes of capacity correlate across networks "
+        f"(r = {wiggle:.2f}, mean over pairs of runs): every run draws the same points at a "
+        "checkpoint (`analysis.geometry_seed`), so the seeds share that part of the noise, and a "
+        "boundary the seeds agree on can be a shared draw rather than a shared stage of learning."
+        if wiggle > 0.3
+        else "The checkpoint-to-checkpoint changes of capacity are nearly independent across "
+        f"networks (r = {wiggle:.2f}, mean over pairs of runs), so the seeds' agreement on a "
+        "boundary is not a shared draw of points.",
+    ]
     lines += ["", "| rank | stages (start step: name, name support) | boundaries (step: support) |",
               "|---|---|---|"]  # fmt: skip
     four = []

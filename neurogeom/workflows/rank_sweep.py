@@ -148,7 +148,8 @@ def _trajectory(run_dir: Path, ds: xr.Dataset) -> xr.Dataset:
 
 def _cached_geometry(run_dir: Path, cache: Path | None) -> xr.Dataset:
     """:func:`_trajectory` of ``run_geometry(run_dir)`` (every checkpoint), read from ``cache``
-    when it holds the same run (spec, checkpoints, metrics) and written there otherwise."""
+    when it holds the same run (spec, checkpoints, metrics) and written there otherwise; attrs
+    ``geometry_s``: the seconds its geometry took when it was computed."""
     import hashlib
 
     from neurogeom.models.train import list_checkpoints
@@ -162,10 +163,11 @@ def _cached_geometry(run_dir: Path, cache: Path | None) -> xr.Dataset:
     ).hexdigest()
     if cache is not None and cache.is_file():
         with xr.open_dataset(cache) as old:
-            if old.attrs.get("key") == key:
+            if old.attrs.get("key") == key and "geometry_s" in old.attrs:
                 return old.load()
+    t0 = time.perf_counter()
     traj = _trajectory(run_dir, run_geometry(run_dir))
-    traj.attrs["key"] = key
+    traj.attrs.update(key=key, geometry_s=time.perf_counter() - t0)
     if cache is not None:
         from neurogeom._files import replace_atomic
 
@@ -499,6 +501,19 @@ def _rank_effect(values: np.ndarray, n_perm: int, seed: int) -> tuple[float, flo
     return observed, float((1 + np.sum(null >= observed - 1e-12)) / (1 + n_perm))
 
 
+def _shared_wiggle(values: xr.DataArray) -> float:
+    """Mean Pearson correlation, over pairs of runs, of their checkpoint-to-checkpoint changes:
+    near 0 when each run's measurement noise is its own, high when the runs share it (the same
+    points drawn at a checkpoint for every run)."""
+    d = np.diff(np.asarray(values.transpose("rank", "seed", "step").values, float), axis=-1)
+    d = d.reshape(-1, d.shape[-1])
+    d = d[np.isfinite(d).all(axis=1) & (d.std(axis=1) > 0)]
+    if len(d) < 2:
+        return np.nan
+    c = np.corrcoef(d)
+    return float(c[~np.eye(len(c), dtype=bool)].mean())
+
+
 def rank_protocol(
     ds: xr.Dataset, *, n_perm: int = 4096, seed: int = 0, confidence: float = 0.95
 ) -> xr.Dataset:
@@ -531,7 +546,10 @@ def rank_protocol(
         log10 radius and dimension: the strategy route) and ``capacity_mean`` / ``capacity_low``
         / ``capacity_high`` along training; on (rank, seed): ``radius_part`` and
         ``dimension_part`` (:func:`neurogeom.learning.strategy_path`'s shares of the change of
-        log10 contour capacity, init to final); and the learning stages per rank
+        log10 contour capacity, init to final); on (measure): ``step_change_correlation``, the
+        mean correlation over pairs of runs of their checkpoint-to-checkpoint changes (high when
+        the runs share their measurement noise: every run draws the same points at a
+        checkpoint, so the seeds are not independent replicates of that noise); and the learning stages per rank
         (``neurogeom.learning._seed_stages``: every network's boundaries, a consensus per rank
         with its support, stage names by a rule fixed on the even seeds and read on the odd
         ones, ``attrs["naming_agreement"]``).
@@ -624,6 +642,7 @@ def rank_protocol(
                 parts[1, i, j] = float(path["dimension_part"][-1])
     out["radius_part"] = (("rank", "seed"), parts[0])
     out["dimension_part"] = (("rank", "seed"), parts[1])
+    out["step_change_correlation"] = ("measure", [_shared_wiggle(ds[m]) for m in measures])
     stages = stages_across_seeds(ds, measures)
     out = xr.merge([out, stages], combine_attrs="drop_conflicts")
     out.attrs = provenance(
