@@ -421,11 +421,22 @@ def task_section(res: xr.Dataset, key: str) -> list[str]:
         "the routes, averaged over seeds, are in the figure above."
     )
     lines += ["", "| rank | radius part | dimension part | route |", "|---|---|---|---|"]
+    against = []
     for r in ranks:
         rp = float(res["radius_part"].sel(rank=r).mean())
         dp = float(res["dimension_part"].sel(rank=r).mean())
         lead = "radius" if abs(rp) > abs(dp) else "dimension"
         lines.append(f"| {r} | {rp:+.3f} | {dp:+.3f} | mostly through the {lead} |")
+        if (rp + dp) * float(cap["change_mean"].sel(rank=r)) < 0:
+            against.append(str(r))
+    if against:
+        lines += [
+            "",
+            f"At rank{'s' if len(against) > 1 else ''} {', '.join(against)} the contour "
+            "capacity of the route moves against the GLUE capacity: the radius and dimension "
+            "alone do not account for the change there (GLUE's capacity also depends on the "
+            "alignments and on where the anchor points sit).",
+        ]
     lines += ["", "### Learning stages per rank", ""]
     rule = json.loads(res.attrs["naming_rule"])
     basis = json.loads(res.attrs["naming_rule_basis"])
