@@ -89,8 +89,10 @@ def measure(spec_path: str, runs_dir: Path, out: Path, setting: str, jobs: int, 
             say(f"skip {name}: {why}")
     if untrained:
         say(f"skip {len(untrained)} runs not trained yet (e.g. {untrained[0]})")
-    say(f"{len(ready)}/{len(runs)} runs to measure ({jobs} workers); geometry cached in "
-        f"{out / 'geometry'}")  # fmt: skip
+    say(
+        f"{len(ready)}/{len(runs)} runs to measure ({jobs} workers); geometry cached in "
+        f"{out / 'geometry'}"
+    )
     t0 = time.perf_counter()
     load0 = os.getloadavg()
     count = [0]
@@ -98,9 +100,11 @@ def measure(spec_path: str, runs_dir: Path, out: Path, setting: str, jobs: int, 
     def tell(index: int, result) -> None:
         count[0] += 1
         row, _, sec = result
-        say(f"{count[0]}/{len(ready)} rank {row['rank']} seed {row['seed']}: "
+        say(
+            f"{count[0]}/{len(ready)} rank {row['rank']} seed {row['seed']}: "
             f"{'train' if train else 'check'} {sec['train']:.1f} s, "
-            f"geometry {sec['geometry']:.1f} s")  # fmt: skip
+            f"geometry {sec['geometry']:.1f} s"
+        )
 
     one = functools.partial(
         worker, out_dir=str(runs_dir), train_runs=train, cache_dir=str(out / "geometry")
@@ -177,8 +181,13 @@ def figures(res: xr.Dataset, docs: Path, key: str) -> list[str]:
     for i, r in enumerate(ranks):
         m = res["capacity_mean"].isel(rank=i)
         axes[0].plot(x, m, color=colors[i], label=f"rank {r}")
-        axes[0].fill_between(x, res["capacity_low"].isel(rank=i), res["capacity_high"].isel(rank=i),
-                             color=colors[i], alpha=0.15)  # fmt: skip
+        axes[0].fill_between(
+            x,
+            res["capacity_low"].isel(rank=i),
+            res["capacity_high"].isel(rank=i),
+            color=colors[i],
+            alpha=0.15,
+        )
         for b in res["consensus_boundary_step"].isel(rank=i).values:
             if np.isfinite(b):
                 axes[0].axvline(np.log10(1 + b), color=colors[i], lw=0.6, ls=":")
@@ -216,8 +225,11 @@ def figures(res: xr.Dataset, docs: Path, key: str) -> list[str]:
         ax.plot(lr, ld, color=colors[i], lw=1, label=f"rank {r}")
         ax.plot(lr[0], ld[0], "s", color=colors[i], ms=4)
         ax.plot(lr[-1], ld[-1], "o", color=colors[i], ms=4)
-    ax.set(xlabel="log10 radius", ylabel="log10 dimension",
-           title="routes (mean over seeds; square: init)")  # fmt: skip
+    ax.set(
+        xlabel="log10 radius",
+        ylabel="log10 dimension",
+        title="routes (mean over seeds; square: init)",
+    )
     ax.legend(fontsize=7)
     fig.tight_layout()
     names.append(_save(fig, folder, f"rank_protocol_{key}_routes.png"))
@@ -251,8 +263,9 @@ def lazy_rich(out: Path, jobs: int) -> xr.Dataset:
         ds = None
     if ds is None:
         say("lazy-rich: training the digits networks (small setting)")
-        ds = lazy_rich_sweep(REPO / "tasks" / "lazy_rich_digits.toml", overrides=setting,
-                             n_jobs=jobs)  # fmt: skip
+        ds = lazy_rich_sweep(
+            REPO / "tasks" / "lazy_rich_digits.toml", overrides=setting, n_jobs=jobs
+        )
         ds.attrs["setting"] = key
         out.mkdir(parents=True, exist_ok=True)
         ds.to_netcdf(cache)
@@ -300,8 +313,10 @@ def lazy_rich(out: Path, jobs: int) -> xr.Dataset:
 
 def _ci(res, w, r, m, digits=3):
     s = res.sel(rank=r, measure=m)
-    return (f"{float(s[f'{w}_mean']):.{digits}f} [{float(s[f'{w}_low']):.{digits}f}, "
-            f"{float(s[f'{w}_high']):.{digits}f}]")  # fmt: skip
+    return (
+        f"{float(s[f'{w}_mean']):.{digits}f} [{float(s[f'{w}_low']):.{digits}f}, "
+        f"{float(s[f'{w}_high']):.{digits}f}]"
+    )
 
 
 def _p(p: float) -> str:
@@ -468,17 +483,24 @@ def task_section(res: xr.Dataset, key: str) -> list[str]:
         f"networks (r = {wiggle:.2f}, mean over pairs of runs), so the seeds' agreement on a "
         "boundary is not a shared draw of points.",
     ]
-    lines += ["", "| rank | stages (start step: name, name support) | boundaries (step: support) |",
-              "|---|---|---|"]  # fmt: skip
+    lines += [
+        "",
+        "| rank | stages (start step: name, name support) | boundaries (step: support) |",
+        "|---|---|---|",
+    ]
     four = []
     for r in ranks:
         s = res.sel(rank=r)
         names = [str(v) for v in s["stage_name"].values if str(v)]
         starts = s["stage_start_step"].values[: len(names)]
         sup = s["stage_name_support"].values[: len(names)]
-        bs = [(b, p) for b, p in zip(s["consensus_boundary_step"].values,
-                                     s["consensus_support"].values, strict=True)
-              if np.isfinite(b)]  # fmt: skip
+        bs = [
+            (b, p)
+            for b, p in zip(
+                s["consensus_boundary_step"].values, s["consensus_support"].values, strict=True
+            )
+            if np.isfinite(b)
+        ]
         stages = "; ".join(
             f"{int(a)}: {n} ({q:.1f})" for a, n, q in zip(starts, names, sup, strict=True)
         )
@@ -540,21 +562,30 @@ def lazy_section(res: xr.Dataset) -> list[str]:
         "package's signature rule (`stabilizing`: no measure moves beyond noise; `changing`: "
         "something moves, but not as one of the four signatures)."
     )
-    lines += ["", "| architecture | alpha | seed | weight change at the end | stages (start step: name) |",
-              "|---|---|---|---|---|"]  # fmt: skip
+    lines += [
+        "",
+        "| architecture | alpha | seed | weight change at the end | stages (start step: name) |",
+        "|---|---|---|---|---|",
+    ]
     for arch in res["architecture"].values:
         for alpha in res["alpha"].values:
             for seed in res["seed"].values:
                 s = res.sel(architecture=arch, alpha=alpha, seed=seed)
                 names = [str(v) for v in s["stage_label"].values if str(v)]
-                st = "; ".join(f"{int(a)}: {n}" for a, n in
-                               zip(s["stage_start_step"].values, names, strict=False))  # fmt: skip
-                lines.append(f"| {arch} | {alpha:g} | {int(seed)} | "
-                             f"{float(s['weight_change'].isel(step=-1)):.3f} | {st} |")  # fmt: skip
+                st = "; ".join(
+                    f"{int(a)}: {n}"
+                    for a, n in zip(s["stage_start_step"].values, names, strict=False)
+                )
+                lines.append(
+                    f"| {arch} | {alpha:g} | {int(seed)} | "
+                    f"{float(s['weight_change'].isel(step=-1)):.3f} | {st} |"
+                )
     lines.append("")
     for alpha in res["alpha"].values:
-        seen = sorted({str(v) for v in res["stage_label"].sel(alpha=alpha).values.ravel() if str(v)},
-                      key=lambda n: (PAPER_ORDER + ("changing",)).index(n))  # fmt: skip
+        seen = sorted(
+            {str(v) for v in res["stage_label"].sel(alpha=alpha).values.ravel() if str(v)},
+            key=lambda n: (PAPER_ORDER + ("changing",)).index(n),
+        )
         lines.append(f"- alpha = {alpha:g}: {', '.join(seen) or 'no stage'}.")
     lines.append("")
     return lines
@@ -610,8 +641,10 @@ def main() -> None:
     out, docs = Path(args.out), Path(args.docs)
     runs_dir = Path(args.runs_dir)
     if not args.train and not runs_dir.is_dir():
-        sys.exit(f"error: no runs folder {runs_dir}; give the folder of the trained runs "
-                 "(or --train to train them there)")  # fmt: skip
+        sys.exit(
+            f"error: no runs folder {runs_dir}; give the folder of the trained runs "
+            "(or --train to train them there)"
+        )
     ds, timing = measure(args.spec, runs_dir, out, args.setting, args.jobs, args.train)
     if not timing["n_measured"]:
         sys.exit("error: no finished run to measure; train them first (scripts/train_sweep.py)")

@@ -26,8 +26,14 @@ ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT / "tasks" / "rank_sweep_paper.toml"
 #: The full protocol's result, written by scripts/seed_protocol.py and committed.
 COMMITTED = ROOT / "docs" / "papers" / "rank_protocol_cxt.nc"
-GEOMETRY = ("capacity", "radius", "dimension", "center_alignment", "axis_alignment",
-            "center_axis_alignment")  # fmt: skip
+GEOMETRY = (
+    "capacity",
+    "radius",
+    "dimension",
+    "center_alignment",
+    "axis_alignment",
+    "center_axis_alignment",
+)
 
 
 @pytest.fixture(scope="module")
@@ -284,19 +290,33 @@ def test_fast_setting_reproduces_the_committed_step0_capacity(out, sweep):
     from neurogeom.workflows.runs import run_geometry
 
     if not COMMITTED.is_file():
-        pytest.skip(f"{COMMITTED.relative_to(ROOT)} is absent: write it with "
-                    "scripts/seed_protocol.py tasks/rank_sweep_paper.toml RUNS_DIR OUT")  # fmt: skip
+        pytest.skip(
+            f"{COMMITTED.relative_to(ROOT)} is absent: write it with "
+            "scripts/seed_protocol.py tasks/rank_sweep_paper.toml RUNS_DIR OUT"
+        )
     committed = load(COMMITTED)
     full = json.loads(committed.attrs["spec"])["analysis"]
     paper = load_spec(SPEC)["analysis"]  # the committed file is the spec's protocol
     assert {k: full[k] for k in paper} == paper
-    pairs = [(r, s) for r in FAST_SETTING["ranks"] for s in FAST_SETTING["seeds"]
-             if bool(committed["measured"].sel(rank=r, seed=s))]  # fmt: skip
+    pairs = [
+        (r, s)
+        for r in FAST_SETTING["ranks"]
+        for s in FAST_SETTING["seeds"]
+        if bool(committed["measured"].sel(rank=r, seed=s))
+    ]
     if not pairs:
         pytest.skip("the committed protocol has none of the fast setting's runs measured")
     fast = run_spec(out / "runs" / "fast" / "rank_1_seed_0")["analysis"]
-    decides = ("period", "by", "n_trials", "seed", "n_points_per_manifold", "center",
-               "geometry_seed", "conditions")  # fmt: skip
+    decides = (
+        "period",
+        "by",
+        "n_trials",
+        "seed",
+        "n_points_per_manifold",
+        "center",
+        "geometry_seed",
+        "conditions",
+    )
     same = all(fast[k] == full[k] for k in decides) and fast["options"] == full["options"]
     assert not same and fast["options"]["n_t"] == 50 != full["options"]["n_t"]
     for r, s in pairs:

@@ -244,7 +244,7 @@ def stages_across_seeds(
                     [
                         str(runs[k]["label"].values[runs[k]["segment_of_stage"].values[mid]])
                         for k in keys
-                    ]  # fmt: skip
+                    ]
                 )[0]
             )
         reasons = []
