@@ -236,7 +236,7 @@ GLOSSARY: dict[str, Term] = {
     'n_outputs': Term('classifier outputs', 'count', REQUIRED),
     'n_paths': Term('paths sampled', 'count', 16),
     'n_per_class': Term('examples per class', 'count', VARIES, "each bundled data set's size"),
-    'n_perm': Term('permutations (shuffles, sign flips, orderings) for a null and its p-value; 0 gives none', 'count', 100, '100 where the function exists to give a p-value or a null (trajectory, stage_difference, difference_test, paired_difference, compare_trajectories); 0 in compare_representations and compare_strategy_paths, where the null is optional', exceptions={'compare_representations': 0, 'compare_strategy_paths': 0}),
+    'n_perm': Term('permutations (shuffles, sign flips, orderings) for a null and its p-value; 0 gives none', 'count', 100, '100 where the function exists to give a p-value or a null (trajectory, stage_difference, difference_test, paired_difference, compare_trajectories); 0 in compare_representations and compare_strategy_paths, where the null is optional; 4096 in rank_protocol, whose sign-flip test over 10 seeds is then exact (all 1024 patterns)', exceptions={'compare_representations': 0, 'compare_strategy_paths': 0, 'rank_protocol': 4096}),
     'n_points': Term('points per route or per manifold (M)', 'count', VARIES, '200 points per route; None (the smallest count) when balancing; None (a log-spaced grid of M) in capacity_vs_m, where it is a grid'),
     'n_points_per_manifold': Term('points kept per manifold', 'count', VARIES, 'optional (all points) in the estimators, required where manifolds are built to a size'),
     'n_reps': Term('restarts of the MFTMA solver (not probes: each repeats the anchor-point optimisation)', 'count', 10),

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import xarray as xr
 from typer.testing import CliRunner
 
 from neurogeom.cli import app
@@ -17,11 +18,22 @@ from neurogeom.io.store import load
 from neurogeom.models.rnn import truncate_rank
 from neurogeom.workflows.pipeline import run_pipeline
 from neurogeom.workflows.preflight import load_spec
-from neurogeom.workflows.rank_sweep import FAST_SETTING, rank_sweep
+from neurogeom.workflows.rank_sweep import FAST_SETTING, rank_protocol, rank_sweep
 
 pytest.importorskip("neurogym")
 
-SPEC = Path(__file__).resolve().parents[1] / "tasks" / "rank_sweep_paper.toml"
+ROOT = Path(__file__).resolve().parents[1]
+SPEC = ROOT / "tasks" / "rank_sweep_paper.toml"
+#: The full protocol's result, written by scripts/seed_protocol.py and committed.
+COMMITTED = ROOT / "docs" / "papers" / "rank_protocol_cxt.nc"
+GEOMETRY = (
+    "capacity",
+    "radius",
+    "dimension",
+    "center_alignment",
+    "axis_alignment",
+    "center_axis_alignment",
+)
 
 
 @pytest.fixture(scope="module")
@@ -164,13 +176,14 @@ def test_a_run_measures_with_one_thread_and_the_sweep_records_its_seconds(out, s
     name = "rank_5_seed_0"
     try:
         torch.set_num_threads(2)
-        row, seconds = _worker_run((name, run_spec(out / "runs" / "fast" / name)),
-                                   str(out / "runs" / "fast"))  # fmt: skip
+        row, traj, seconds = _worker_run((name, run_spec(out / "runs" / "fast" / name)),
+                                         str(out / "runs" / "fast"))  # fmt: skip
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(threads)
     assert seen == [(1, {1})]
     assert row["capacity_init"] == float(sweep["capacity_init"].sel(rank=5, seed=0))
+    np.testing.assert_array_equal(traj["capacity"], sweep["capacity"].sel(rank=5, seed=0))
     assert set(seconds) == {"train", "geometry"} and min(seconds.values()) > 0
 
 
@@ -196,3 +209,161 @@ def test_bad_sweep_spec_writes_nothing(tmp_path):
     with pytest.raises(ValueError, match="n_steps"):
         run_pipeline(spec, tmp_path / "out", setting="full")
     assert not (tmp_path / "out").exists()
+
+
+def test_every_checkpoint_is_measured(sweep):
+    """The six GLUE measures at every checkpoint of the paper's schedule (up to 200 steps), and
+    the summaries are the first and the last of them."""
+    from neurogeom.models.train import log_schedule
+
+    assert sweep["step"].values.tolist() == log_schedule(200)
+    for m in GEOMETRY:
+        assert sweep[m].dims == ("rank", "seed", "step"), m
+        assert sweep[f"{m}_sem"].dims == ("rank", "seed", "step"), m
+    assert np.isfinite(sweep["capacity"]).all() and sweep["measured"].all()
+    np.testing.assert_array_equal(sweep["capacity"].isel(step=0), sweep["capacity_init"])
+    np.testing.assert_array_equal(sweep["radius"].isel(step=-1), sweep["radius_final"])
+    np.testing.assert_array_equal(
+        sweep["relative_weight_change"].isel(step=-1), sweep["weight_change"]
+    )
+    assert (sweep["relative_weight_change"].isel(step=0) == 0).all()
+
+
+def test_rank_protocol_reads_the_seeds_as_replicates(sweep):
+    res = rank_protocol(sweep)
+    cap = res.sel(measure="capacity")
+    init = sweep["capacity_init"]
+    np.testing.assert_allclose(cap["init_mean"], init.mean("seed"), rtol=1e-12)
+    assert (cap["init_low"] < cap["init_mean"]).all() and (
+        cap["init_mean"] < cap["init_high"]
+    ).all()
+    np.testing.assert_allclose(
+        cap["change_mean"], sweep["capacity_change"].mean("seed"), rtol=1e-12
+    )
+    # two seeds: the exact sign-flip test has four patterns, so p is 0.5 or 1
+    assert set(np.unique(res["change_p_value"].values)) <= {0.5, 1.0}
+    assert ((res["rank_effect_init_p_value"] > 0) & (res["rank_effect_init_p_value"] <= 1)).all()
+    np.testing.assert_allclose(
+        res["route_log_radius"], np.log10(sweep["radius"]).mean("seed"), rtol=1e-12
+    )
+    # the consensus: support is the fraction of seeds with a boundary within one checkpoint
+    support = res["consensus_support"].values
+    assert np.all(support[np.isfinite(support)] >= 0.5)
+    steps = sweep["step"].values.tolist()
+    for r in sweep["rank"].values:
+        s = res.sel(rank=r)
+        for b, sup in zip(s["consensus_boundary_step"].values, s["consensus_support"].values):
+            if not np.isfinite(b):
+                continue
+            k = steps.index(int(b))
+            near = [
+                any(abs(steps.index(int(x)) - k) <= 1 for x in row if np.isfinite(x))
+                for row in s["run_boundary_step"].values
+            ]
+            assert sup == np.mean(near)
+        names = [str(n) for n in s["stage_name"].values if str(n)]
+        reasons = [str(x) for x in s["consensus_reason"].values]
+        for k in range(1, len(names)):  # a boundary between two stages of one name says why
+            if names[k] == names[k - 1]:
+                assert reasons[k - 1].startswith("the "), reasons[k - 1]
+    rule = json.loads(res.attrs["naming_rule"])
+    assert rule["none"] == "stabilizing"
+    assert res.attrs["naming_rule_fit_on"] == "even seeds"
+    assert 0 <= res.attrs["naming_agreement"] <= 1
+
+
+def test_rank_protocol_needs_the_trajectories(sweep):
+    summary = sweep.drop_dims("step")
+    with pytest.raises(ValueError, match="rank_protocol needs the trajectories of rank_sweep"):
+        rank_protocol(summary)
+    with pytest.raises(ValueError, match="n_perm must be a positive count"):
+        rank_protocol(sweep, n_perm=0)
+
+
+def test_fast_setting_reproduces_the_committed_step0_capacity(out, sweep):
+    """Step 0 is the initialisation: it does not depend on the training length, so the fast
+    setting's runs give the full protocol's step-0 capacities (docs/papers/rank_protocol_cxt.nc)
+    to 1e-6, measured with the full protocol's analysis settings (its n_t, seeds, points per
+    manifold); the fast setting's own n_t (50) is not the spec's, so step 0 is measured again."""
+    from neurogeom.models.simulate import analysis_bank
+    from neurogeom.models.train import run_spec
+    from neurogeom.workflows.runs import run_geometry
+
+    if not COMMITTED.is_file():
+        pytest.skip(
+            f"{COMMITTED.relative_to(ROOT)} is absent: write it with "
+            "scripts/seed_protocol.py tasks/rank_sweep_paper.toml RUNS_DIR OUT"
+        )
+    committed = load(COMMITTED)
+    full = json.loads(committed.attrs["spec"])["analysis"]
+    paper = load_spec(SPEC)["analysis"]  # the committed file is the spec's protocol
+    assert {k: full[k] for k in paper} == paper
+    pairs = [
+        (r, s)
+        for r in FAST_SETTING["ranks"]
+        for s in FAST_SETTING["seeds"]
+        if bool(committed["measured"].sel(rank=r, seed=s))
+    ]
+    if not pairs:
+        pytest.skip("the committed protocol has none of the fast setting's runs measured")
+    fast = run_spec(out / "runs" / "fast" / "rank_1_seed_0")["analysis"]
+    decides = (
+        "period",
+        "by",
+        "n_trials",
+        "seed",
+        "n_points_per_manifold",
+        "center",
+        "geometry_seed",
+        "conditions",
+    )
+    same = all(fast[k] == full[k] for k in decides) and fast["options"] == full["options"]
+    assert not same and fast["options"]["n_t"] == 50 != full["options"]["n_t"]
+    for r, s in pairs:
+        run_dir = out / "runs" / "fast" / f"rank_{r}_seed_{s}"
+        spec = run_spec(run_dir)
+        assert spec["training"]["n_steps"] == 200  # the fast setting's run, not the full one
+        got = run_geometry(
+            run_dir,
+            steps=[0],
+            by=full["by"],
+            period=full["period"],
+            n_points_per_manifold=full["n_points_per_manifold"],
+            center=full["center"],
+            seed=full["geometry_seed"],
+            bank=analysis_bank({**spec, "analysis": full}),
+            **full["options"],
+        )
+        want = float(committed["capacity"].sel(rank=r, seed=s, step=0))
+        np.testing.assert_allclose(float(got["capacity"][0]), want, rtol=1e-6)
+
+
+def test_the_protocol_page_is_generated_from_the_stored_numbers(sweep, tmp_path):
+    """scripts/seed_protocol.py: the stored result (float32 trajectories but capacity) gives the
+    same analysis when read back, and the page's table holds its numbers."""
+    import importlib.util
+
+    where = importlib.util.spec_from_file_location(
+        "seed_protocol", ROOT / "scripts" / "seed_protocol.py"
+    )
+    script = importlib.util.module_from_spec(where)
+    where.loader.exec_module(script)
+    swept = sweep.copy()
+    swept.attrs.update(spec_path="tasks/rank_sweep_paper.toml", setting="fast")
+    script.write_nc(script.protocol_result(swept), tmp_path / "rank_protocol_cxt.nc")
+    stored = load(tmp_path / "rank_protocol_cxt.nc")
+    with xr.open_dataset(tmp_path / "rank_protocol_cxt.nc") as raw:
+        assert raw["capacity"].encoding["dtype"] == np.float64
+        assert raw["radius"].encoding["dtype"] == np.float32
+    again = rank_protocol(stored[list(sweep.data_vars)])
+    np.testing.assert_array_equal(again["init_mean"], stored["init_mean"])
+    np.testing.assert_array_equal(again["change_p_value"], stored["change_p_value"])
+    assert again["stage_name"].values.tolist() == stored["stage_name"].values.tolist()
+    text = script.page(tmp_path).read_text()
+    cap = stored.sel(measure="capacity")
+    for r in FAST_SETTING["ranks"]:
+        s = cap.sel(rank=r)
+        row = f"| {r} | 2 | {float(s['init_mean']):.3f} [{float(s['init_low']):.3f}, "
+        assert row in text, row
+    assert "Low-rank initialisations start with lower capacity**: " in text
+    assert text.count("### Learning stages per rank") == 1

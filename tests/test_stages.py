@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import doctest
+import json
 
 import numpy as np
 import pytest
@@ -221,3 +222,37 @@ def test_adjacent_segments_share_a_name_only_with_a_reason():
     assert res["label_source"].values.tolist() == ["within", "jump"]
     assert "the level of" in str(res["boundary_reason"].values[0])
     assert float(res["jump_z"].sel(boundary=0, measure="capacity")) > 3
+
+
+def test_planted_stages_across_seeds_consensus_and_naming_rule():
+    """Two groups of six networks (seeds 0-5), each with the four planted stages and its own
+    noise: a consensus boundary at each kink supported by most seeds, and a naming rule fitted
+    on the even seeds from the order of the stages that names the odd seeds' stages as their
+    order does."""
+    from neurogeom.learning._seed_stages import stages_across_seeds
+
+    curves = four_stage_curves()
+    measures = list(curves)
+    groups = []
+    for g in range(2):
+        seeds = []
+        for s in range(6):
+            traj = trajectory(curves, np.random.default_rng(100 * g + s))
+            traj = traj[[*measures, *(f"{m}_sem" for m in measures)]]
+            seeds.append(traj.swap_dims(stage="step").drop_vars("stage"))
+        groups.append(xr.concat(seeds, dim="seed").assign_coords(seed=range(6)))
+    cube = xr.concat(groups, dim="rank").assign_coords(rank=[1, 300])
+    res = stages_across_seeds(cube, measures)
+    steps = cube["step"].values.tolist()
+    rule = json.loads(res.attrs["naming_rule"])
+    assert rule["radius-"] == "clustering" and rule["center_alignment+"] == "structuring"
+    assert rule["none"] == "stabilizing"
+    assert res.attrs["naming_agreement"] == 1.0
+    for r in (1, 300):
+        s = res.sel(rank=r)
+        found = [steps.index(int(b)) for b in s["consensus_boundary_step"].values if b == b]
+        assert len(found) == 3 and np.all(np.abs(np.array(found) - [9, 19, 29]) <= 1), found
+        assert np.all(s["consensus_support"].values[:3] >= 5 / 6)
+        names = [str(n) for n in s["stage_name"].values if str(n)]
+        assert names == ["clustering", "structuring", "separating", "stabilizing"]
+        assert int(s["n_adjacent_same_name"]) == 0

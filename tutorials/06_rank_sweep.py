@@ -12,7 +12,9 @@
 # dichotomies (with two labels these are the two labellings (+1, -1) and (-1, +1)).
 #
 # This notebook runs a **fast setting** (`FAST_SETTING`: ranks {1, 5, 25, 300}, seeds {0, 1},
-# 200 steps, 50 GLUE probes; 13-35 s here on 2 cores). The full setting is
+# 200 steps, 50 GLUE probes at each of the 21 checkpoints; about a minute here on 2 cores; the
+# geometry along training, read with the seeds as replicates, is `rank_protocol(ds)` and the
+# docs page "The seed paper's protocol along training"). The full setting is
 # `NEUROGEOM_FAST=0 python tutorials/06_rank_sweep.py`: 80 runs of 10,000 steps, about 80 s of
 # training each on one core here (estimated from the fast runs: 200 steps take about 1.6 s), so
 # roughly 2 hours on one core, or 1 hour with `n_jobs=2` (2,000 steps took 16 s a run here). Where

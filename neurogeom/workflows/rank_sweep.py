@@ -4,8 +4,12 @@ arXiv 2503.18114 (Sec. 5.1) trains CTRNNs whose initial recurrent matrix is SVD-
 r and finds that low-rank initialisations start with lower capacity ("poor") and change more
 ("rich"). :func:`rank_sweep` trains (or reuses) one run per (rank, seed) of a spec with a
 ``[sweep]`` section (``tasks/rank_sweep_paper.toml`` is the paper's protocol) and returns, per run,
-the geometry of the first and the last checkpoint (:func:`neurogeom.workflows.runs.run_geometry`
-with the spec's ``[analysis]`` settings) and the relative change of the recurrent weights.
+the geometry of every checkpoint (:func:`neurogeom.workflows.runs.run_geometry` with the spec's
+``[analysis]`` settings: the six GLUE measures along training, dims ``(rank, seed, step)``), its
+first and last checkpoint as ``(rank, seed)`` summaries, and the relative change of the recurrent
+weights. :func:`rank_protocol` reads it with the seeds as replicates: capacity at initialisation
+and its change by rank, the final geometry, the learning stages per rank and the routes in the
+(radius, dimension) plane.
 
 ``neurogeom run tasks/rank_sweep_paper.toml -o OUT [--setting fast] [--jobs 2]`` runs it end to
 end (:func:`run_rank_sweep`): runs under ``OUT/runs/<setting>/``, ``OUT/results/rank_sweep.nc``
@@ -34,13 +38,33 @@ from neurogeom.workflows.folders import Results, result_key
 from neurogeom.workflows.outputs import RunOptions, check_out, save_report, write_timings
 from neurogeom.workflows.preflight import load_spec
 
-__all__ = ["rank_sweep", "FAST_SETTING", "SETTINGS", "run_rank_sweep"]
+__all__ = ["rank_sweep", "rank_protocol", "FAST_SETTING", "SETTINGS", "run_rank_sweep"]
 
 #: Variables of the result, from the geometry at the first and the last checkpoint.
 _MEASURES = ("capacity", "radius", "dimension")
 
-#: A fast setting of ``tasks/rank_sweep_paper.toml`` (about 30 s on 2 cores): 4 ranks, 2 seeds,
-#: 200 SGD steps on a bank of 1024 trials, 50 probes per GLUE estimate. The tests and
+#: The six GLUE measures, measured at every checkpoint of every run.
+_GEOMETRY = (
+    "capacity",
+    "radius",
+    "dimension",
+    "center_alignment",
+    "axis_alignment",
+    "center_axis_alignment",
+)
+
+#: Variables of the trajectories (dims rank, seed, step), besides ``accuracy`` and
+#: ``relative_weight_change``.
+_STEP_VARIABLES = (
+    *_GEOMETRY,
+    *(f"{m}_sem" for m in _GEOMETRY),
+    "at_floor",
+    "no_separating_fraction",
+)
+
+#: A fast setting of ``tasks/rank_sweep_paper.toml`` (about a minute on 2 cores): 4 ranks, 2 seeds,
+#: 200 SGD steps on a bank of 1024 trials, checkpoints on the paper's schedule up to 200 (21 of
+#: them), 50 probes per GLUE estimate. The tests and
 #: ``tutorials/06_rank_sweep.py`` run it: ``neurogeom run <spec> -o OUT --setting fast``, or
 #: ``rank_sweep(spec, out, **FAST_SETTING)``.
 FAST_SETTING: dict[str, Any] = {
@@ -48,7 +72,7 @@ FAST_SETTING: dict[str, Any] = {
     "seeds": [0, 1],
     "overrides": {
         "training": {"n_steps": 200, "n_train_trials": 1024, "n_test_trials": 200},
-        "checkpoints": {"steps": [0, 200], "save_every": 100},
+        "checkpoints": {"schedule": "log", "save_every": 100},
         "analysis": {"options": {"n_t": 50, "dichotomies": "one_vs_rest", "jitter": 1e-6}},
     },
 }
@@ -88,46 +112,123 @@ def _spec_with(
     return validate_spec(base, where="rank_sweep spec")
 
 
-def _one_run(
-    item: tuple[str, dict[str, Any]], out_dir: str, seconds: dict[str, float] | None = None
-) -> dict[str, Any]:
-    """Train (or reuse) one run; the geometry of its first and last checkpoints. ``seconds``,
-    when given, gets the seconds spent in training (``"train"``) and geometry (``"geometry"``)."""
-    from neurogeom.models.train import list_checkpoints, train
+def _finished(run_dir: Path, spec: Mapping[str, Any]) -> str | None:
+    """Why ``run_dir`` is not a finished run of ``spec`` (None when it is one)."""
+    import json
+
+    from neurogeom.models.train import _resolve, list_checkpoints, run_spec
+
+    if not (run_dir / "spec.json").is_file():
+        return "not trained"
+    if run_spec(run_dir) != json.loads(to_json(_resolve(copy.deepcopy(dict(spec))))):
+        return "holds a run of a different spec"
+    steps = [s for s, _ in list_checkpoints(run_dir)]
+    n_steps = int(spec["training"]["n_steps"])
+    if not steps or steps[-1] != n_steps or not (run_dir / "metrics.csv").is_file():
+        return f"not finished (last checkpoint {steps[-1] if steps else None} of {n_steps})"
+    if n_steps not in set(pd.read_csv(run_dir / "metrics.csv")["step"]):
+        return "not finished (metrics.csv lacks the last step)"
+    return None
+
+
+def _trajectory(run_dir: Path, ds: xr.Dataset) -> xr.Dataset:
+    """One run's geometry at every checkpoint on dim ``step``: the six measures, their Monte-Carlo
+    errors, the floor diagnostics, the held-out accuracy (NaN where not evaluated) and the
+    relative weight change."""
+    rows = pd.read_csv(run_dir / "metrics.csv").groupby("step").last()
+    steps = np.asarray(ds["step"].values, dtype=np.int64)
+    out = xr.Dataset(coords={"step": steps})
+    for v in _STEP_VARIABLES:
+        values = ds[v].values if v in ds else np.full(len(steps), np.nan)
+        out[v] = ("step", np.asarray(values, dtype=np.float64))
+    for v, col in (("accuracy", "accuracy"), ("relative_weight_change", "weight_change")):
+        out[v] = ("step", rows[col].reindex(steps).to_numpy(dtype=np.float64))
+    return out
+
+
+def _cached_geometry(run_dir: Path, cache: Path | None) -> xr.Dataset:
+    """:func:`_trajectory` of ``run_geometry(run_dir)`` (every checkpoint), read from ``cache``
+    when it holds the same run (spec, checkpoints, metrics) and written there otherwise; attrs
+    ``geometry_s``: the seconds its geometry took when it was computed."""
+    import hashlib
+
+    from neurogeom.models.train import list_checkpoints
     from neurogeom.workflows.runs import run_geometry
+
+    steps = [s for s, _ in list_checkpoints(run_dir)]
+    key = hashlib.sha256(
+        (run_dir / "spec.json").read_bytes()
+        + (run_dir / "metrics.csv").read_bytes()
+        + to_json(steps).encode()
+    ).hexdigest()
+    if cache is not None and cache.is_file():
+        with xr.open_dataset(cache) as old:
+            if old.attrs.get("key") == key and "geometry_s" in old.attrs:
+                return old.load()
+    t0 = time.perf_counter()
+    traj = _trajectory(run_dir, run_geometry(run_dir))
+    traj.attrs.update(key=key, geometry_s=time.perf_counter() - t0)
+    if cache is not None:
+        from neurogeom._files import replace_atomic
+
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        replace_atomic(cache, lambda tmp: traj.to_netcdf(tmp))
+    return traj
+
+
+def _one_run(
+    item: tuple[str, dict[str, Any]],
+    out_dir: str,
+    seconds: dict[str, float] | None = None,
+    *,
+    train_runs: bool = True,
+    cache_dir: str | None = None,
+) -> tuple[dict[str, Any], xr.Dataset]:
+    """Train (or reuse) one run; its summary row and its geometry at every checkpoint
+    (:func:`_trajectory`). ``seconds``, when given, gets the seconds spent in training
+    (``"train"``) and geometry (``"geometry"``). With ``train_runs=False`` the run must be a
+    finished run of its spec (nothing is written into it); ``cache_dir`` keeps each run's
+    geometry (``<cache_dir>/<run name>.nc``) for a rerun."""
+    from neurogeom.models.train import train
 
     name, spec = item
     run_dir = Path(out_dir) / name
     t0 = time.perf_counter()
-    res = train(spec, run_dir)
+    if train_runs:
+        ideal = train(spec, run_dir).ideal_accuracy
+    else:
+        why = _finished(run_dir, spec)
+        if why is not None:
+            raise ValueError(f"{run_dir}: {why}; train it first (scripts/train_sweep.py)")
+        ideal = pd.read_csv(run_dir / "metrics.csv")["ideal_accuracy"].dropna()
+        ideal = float(ideal.iloc[0]) if len(ideal) else None
     t1 = time.perf_counter()
-    steps = [s for s, _ in list_checkpoints(run_dir)]
-    ds = run_geometry(run_dir, steps=[steps[0], steps[-1]])
+    traj = _cached_geometry(run_dir, None if cache_dir is None else Path(cache_dir) / f"{name}.nc")
     if seconds is not None:
         seconds.update(train=t1 - t0, geometry=time.perf_counter() - t1)
-    rows = pd.read_csv(run_dir / "metrics.csv").groupby("step").last()
+    first, last = traj.isel(step=0), traj.isel(step=-1)
     row: dict[str, Any] = {
         "rank": spec["network"]["rank"],
         "seed": spec["training"]["seed"],
-        "init_step": steps[0],
-        "final_step": steps[-1],
-        "weight_change": float(rows["weight_change"].loc[steps[-1]]),
-        "accuracy_init": float(rows["accuracy"].loc[steps[0]]),
-        "accuracy_final": float(rows["accuracy"].loc[steps[-1]]),
-        "ideal_accuracy": np.nan if res.ideal_accuracy is None else float(res.ideal_accuracy),
+        "init_step": int(first["step"]),
+        "final_step": int(last["step"]),
+        "weight_change": float(last["relative_weight_change"]),
+        "accuracy_init": float(first["accuracy"]),
+        "accuracy_final": float(last["accuracy"]),
+        "ideal_accuracy": np.nan if ideal is None else float(ideal),
     }
-    for m in _MEASURES:
-        row[f"{m}_init"] = float(ds[m].isel(stage=0))
-        row[f"{m}_final"] = float(ds[m].isel(stage=-1))
-    for key in ("at_floor", "no_separating_fraction"):
-        for when, i in (("init", 0), ("final", -1)):
-            row[f"{key}_{when}"] = float(ds[key].isel(stage=i)) if key in ds else np.nan
-    return row
+    for m in (*_MEASURES, "at_floor", "no_separating_fraction"):
+        row[f"{m}_init"] = float(first[m])
+        row[f"{m}_final"] = float(last[m])
+    return row, traj
 
 
 def _worker_run(
-    item: tuple[str, dict[str, Any]], out_dir: str
-) -> tuple[dict[str, Any], dict[str, float]]:
+    item: tuple[str, dict[str, Any]],
+    out_dir: str,
+    train_runs: bool = True,
+    cache_dir: str | None = None,
+) -> tuple[dict[str, Any], xr.Dataset, dict[str, float]]:
     """One run of :func:`rank_sweep` where the workers run it: :func:`_one_run` with one torch
     and one BLAS thread (the networks are small: a second thread per process gains little alone
     and oversubscribes the cores when the runs go side by side), and its seconds.
@@ -142,8 +243,41 @@ def _worker_run(
 
     seconds: dict[str, float] = {}
     with torch_threads(1), threadpool_limits(1):
-        row = _one_run(item, out_dir, seconds)
-    return row, seconds
+        row, traj = _one_run(item, out_dir, seconds, train_runs=train_runs, cache_dir=cache_dir)
+    return row, traj, seconds
+
+
+def _assemble(
+    full: Mapping[str, Any],
+    done: Sequence[tuple[dict[str, Any], xr.Dataset, dict[str, float]]],
+) -> xr.Dataset:
+    """The result of :func:`rank_sweep` from its runs' rows and trajectories: dims (rank, seed)
+    and (rank, seed, step), NaN for a (rank, seed) not in ``done``."""
+    ranks, seeds = list(full["sweep"]["rank"]), list(full["sweep"]["seed"])
+    if done:
+        df = pd.DataFrame([row for row, _, _ in done])
+        df["rank"] = [str(r) if isinstance(r, str) else int(r) for r in df["rank"]]
+        ds = xr.Dataset.from_dataframe(df.set_index(["rank", "seed"]))
+        ds = ds.reindex(rank=ranks, seed=seeds)
+    else:
+        ds = xr.Dataset(coords={"rank": ranks, "seed": seeds})
+    steps = sorted({int(s) for _, traj, _ in done for s in traj["step"].values})
+    names = (*_STEP_VARIABLES, "accuracy", "relative_weight_change")
+    cube = {v: np.full((len(ranks), len(seeds), len(steps)), np.nan) for v in names}
+    measured = np.zeros((len(ranks), len(seeds)), dtype=bool)
+    where = {s: i for i, s in enumerate(steps)}
+    for row, traj, _ in done:
+        i, j = ranks.index(row["rank"]), seeds.index(row["seed"])
+        k = [where[int(s)] for s in traj["step"].values]
+        measured[i, j] = True
+        for v in names:
+            cube[v][i, j, k] = traj[v].values
+    for v in names:
+        ds[v] = (("rank", "seed", "step"), cube[v])
+    ds = ds.assign_coords(step=np.asarray(steps, dtype=np.int64))
+    ds["measured"] = (("rank", "seed"), measured)
+    ds["capacity_change"] = ds["capacity_final"] - ds["capacity_init"]
+    return ds
 
 
 def rank_sweep(
@@ -187,7 +321,13 @@ def rank_sweep(
         ``weight_change`` (``||W - W0||_F / ||W0||_F`` at the end), ``accuracy_init`` /
         ``_final`` (held-out), ``ideal_accuracy``, ``init_step`` / ``final_step``, the floor
         diagnostics ``at_floor_init`` / ``_final`` and ``no_separating_fraction_init`` /
-        ``_final`` (NaN where the measure has none). attrs: the
+        ``_final`` (NaN where the measure has none); ``measured`` (True for every run here).
+        dims ``(rank, seed, step)`` (``step``: every checkpoint, the spec's ``[checkpoints]``):
+        the six GLUE measures ``capacity``, ``radius``, ``dimension``, ``center_alignment``,
+        ``axis_alignment``, ``center_axis_alignment``, each with its Monte-Carlo error
+        ``<measure>_sem``, the floor diagnostics ``at_floor`` and ``no_separating_fraction``,
+        ``accuracy`` (held-out; NaN at steps without an evaluation) and
+        ``relative_weight_change``. attrs: the
         settings of the sweep (network, training, analysis) as JSON, and ``train_s`` and
         ``geometry_s``, the seconds the runs spent in training and in geometry, summed over the
         runs (with ``n_jobs > 1`` more than the wall time).
@@ -213,23 +353,19 @@ def rank_sweep(
     tell = phase_progress(progress, "train")
     finished = [0]
 
-    def advance(index: int, result: tuple[dict[str, Any], dict[str, float]]) -> None:
+    def advance(index: int, result: Any) -> None:
         finished[0] += 1
         tell(finished[0], len(runs))
 
     tell(0, len(runs))
     done = parallel_map(one, runs, n_jobs=n_jobs, on_result=advance)
-    df = pd.DataFrame([row for row, _ in done])
-    df["rank"] = [str(r) if isinstance(r, str) else int(r) for r in df["rank"]]
-    ds = xr.Dataset.from_dataframe(df.set_index(["rank", "seed"]))
-    ds = ds.reindex(rank=list(full["sweep"]["rank"]), seed=list(full["sweep"]["seed"]))
-    ds["capacity_change"] = ds["capacity_final"] - ds["capacity_init"]
+    ds = _assemble(full, done)
     ds.attrs.update(
         {
             "spec": to_json({k: full[k] for k in ("task", "network", "training", "analysis")}),
             "out_dir": str(out_dir),
-            "train_s": sum(sec["train"] for _, sec in done),
-            "geometry_s": sum(sec["geometry"] for _, sec in done),
+            "train_s": sum(sec["train"] for _, _, sec in done),
+            "geometry_s": sum(sec["geometry"] for _, _, sec in done),
         }
     )
     return ds
@@ -329,3 +465,195 @@ def _sweep_report(
         tell,
         seconds,
     )
+
+
+# ---- the protocol read with the seeds as replicates ---------------------------------------------
+
+
+def _t_interval(x: np.ndarray, confidence: float) -> tuple[float, float, float]:
+    from scipy import stats
+
+    x = x[np.isfinite(x)]
+    if x.size < 2:
+        return (float(x.mean()) if x.size else np.nan), np.nan, np.nan
+    half = stats.t.ppf(0.5 + confidence / 2, x.size - 1) * x.std(ddof=1) / np.sqrt(x.size)
+    return float(x.mean()), float(x.mean() - half), float(x.mean() + half)
+
+
+def _rank_effect(values: np.ndarray, n_perm: int, seed: int) -> tuple[float, float]:
+    """Share of the variance between ranks (eta squared) of ``values`` (rank, seed) and its
+    permutation p-value (seeds shuffled across ranks), NaN runs left out."""
+    groups = [row[np.isfinite(row)] for row in values]
+    groups = [g for g in groups if g.size]
+    if len(groups) < 2:
+        return np.nan, np.nan
+    flat = np.concatenate(groups)
+    sizes = np.cumsum([g.size for g in groups])[:-1]
+
+    def eta2(x: np.ndarray) -> float:
+        total = float(((x - x.mean()) ** 2).sum())
+        between = sum(p.size * (p.mean() - x.mean()) ** 2 for p in np.split(x, sizes))
+        return float(between / total) if total > 0 else 0.0
+
+    observed = eta2(flat)
+    rng = np.random.default_rng(seed)
+    null = np.array([eta2(rng.permutation(flat)) for _ in range(n_perm)])
+    return observed, float((1 + np.sum(null >= observed - 1e-12)) / (1 + n_perm))
+
+
+def _shared_wiggle(values: xr.DataArray) -> float:
+    """Mean Pearson correlation, over pairs of runs, of their checkpoint-to-checkpoint changes:
+    near 0 when each run's measurement noise is its own, high when the runs share it (the same
+    points drawn at a checkpoint for every run)."""
+    d = np.diff(np.asarray(values.transpose("rank", "seed", "step").values, float), axis=-1)
+    d = d.reshape(-1, d.shape[-1])
+    d = d[np.isfinite(d).all(axis=1) & (d.std(axis=1) > 0)]
+    if len(d) < 2:
+        return np.nan
+    c = np.corrcoef(d)
+    return float(c[~np.eye(len(c), dtype=bool)].mean())
+
+
+def rank_protocol(
+    ds: xr.Dataset, *, n_perm: int = 4096, seed: int = 0, confidence: float = 0.95
+) -> xr.Dataset:
+    """The rank sweep read with the seeds as replicates, measure by measure and rank by rank.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A :func:`rank_sweep` result (its trajectories, dims ``(rank, seed, step)``); runs not
+        ``measured`` are left out.
+    n_perm : int, default=4096
+        Sign flips of the paired test (all of them, an exact test, while ``2 ** n_seeds`` is at
+        most ``n_perm``) and seed shuffles of the rank effect.
+    seed : int, default=0
+        Seed of the resampling.
+    confidence : float, default=0.95
+        Coverage of the intervals over seeds (Student t on the seeds' values).
+
+    Returns
+    -------
+    xarray.Dataset
+        On (rank, measure), for the six GLUE measures: ``init_mean`` / ``init_low`` /
+        ``init_high`` (the measure at the first checkpoint: mean and interval over seeds),
+        ``final_*`` (the last checkpoint), ``change_*`` (final - init) and ``change_p_value``
+        (paired sign-flip test of the change, seeds as replicates:
+        :func:`neurogeom.learning.stats.paired_difference`); on (measure):
+        ``rank_effect_init`` / ``rank_effect_final`` (the share of the variance across runs
+        that lies between ranks) and their ``_p_value`` (seeds shuffled across ranks); on
+        (rank, step): ``route_log_radius`` and ``route_log_dimension`` (mean over seeds of
+        log10 radius and dimension: the strategy route) and ``capacity_mean`` / ``capacity_low``
+        / ``capacity_high`` along training; on (rank, seed): ``radius_part`` and
+        ``dimension_part`` (:func:`neurogeom.learning.strategy_path`'s shares of the change of
+        log10 contour capacity, init to final); on (measure): ``step_change_correlation``, the
+        mean correlation over pairs of runs of their checkpoint-to-checkpoint changes (high when
+        the runs share their measurement noise: every run draws the same points at a
+        checkpoint, so the seeds are not independent replicates of that noise); and the learning stages per rank
+        (``neurogeom.learning._seed_stages``: every network's boundaries, a consensus per rank
+        with its support, stage names by a rule fixed on the even seeds and read on the odd
+        ones, ``attrs["naming_agreement"]``).
+
+    See Also
+    --------
+    rank_sweep : the result it reads.
+    neurogeom.learning.learning_stages : the detector run on each network.
+
+    Examples
+    --------
+    Two ranks, four seeds, eight checkpoints in which every measure rises by 0.1 per log10 step
+    (plus noise): the change is positive in every seed, so the exact sign-flip test gives
+    2 / 2**4:
+
+    >>> rng = np.random.default_rng(0)
+    >>> steps = [0, 1, 2, 4, 8, 16, 32, 64]
+    >>> ds = xr.Dataset(coords={"rank": [1, 300], "seed": [0, 1, 2, 3], "step": steps})
+    >>> rise = 1 + 0.1 * np.log10(1 + np.array(steps))
+    >>> for m in _GEOMETRY:
+    ...     ds[m] = (("rank", "seed", "step"), rise + 0.01 * rng.standard_normal((2, 4, 8)))
+    ...     ds[f"{m}_sem"] = xr.full_like(ds[m], 0.01)
+    >>> ds["measured"] = (("rank", "seed"), np.ones((2, 4), dtype=bool))
+    >>> res = rank_protocol(ds)
+    >>> res["change_p_value"].sel(measure="capacity").values.tolist()
+    [0.125, 0.125]
+    """
+    from neurogeom._provenance import child_seed, provenance
+    from neurogeom.learning._seed_stages import stages_across_seeds
+    from neurogeom.learning.stats import paired_difference
+    from neurogeom.learning.strategies import strategy_path
+
+    if int(n_perm) < 1:
+        raise ValueError(f"n_perm must be a positive count; got {n_perm}.")
+    if not 0 < float(confidence) < 1:
+        raise ValueError(f"confidence must lie in (0, 1); got {confidence}. Try 0.95.")
+    missing = [v for v in _GEOMETRY if v not in ds or "step" not in ds[v].dims]
+    missing += [] if "measured" in ds else ["measured"]
+    if missing:
+        raise ValueError(
+            f"rank_protocol needs the trajectories of rank_sweep (dims rank, seed, step); the "
+            f"result lacks {missing}. Rerun rank_sweep with this version."
+        )
+    ds = ds.where(ds["measured"].astype(bool))
+    ranks, measures = ds["rank"].values, list(_GEOMETRY)
+    out = xr.Dataset(coords={"rank": ranks, "measure": measures, "seed": ds["seed"].values})
+    init, final = ds.isel(step=0), ds.isel(step=-1)
+    names = ("init", "final", "change")
+    arr = {f"{w}_{k}": np.full((len(ranks), len(measures)), np.nan)
+           for w in names for k in ("mean", "low", "high")}  # fmt: skip
+    p = np.full((len(ranks), len(measures)), np.nan)
+    for i in range(len(ranks)):
+        for j, m in enumerate(measures):
+            a = np.asarray(init[m].isel(rank=i).values, float)
+            b = np.asarray(final[m].isel(rank=i).values, float)
+            for w, x in (("init", a), ("final", b), ("change", b - a)):
+                arr[f"{w}_mean"][i, j], arr[f"{w}_low"][i, j], arr[f"{w}_high"][i, j] = _t_interval(
+                    x, confidence
+                )
+            ok = np.isfinite(a) & np.isfinite(b)
+            if ok.sum() >= 2:
+                test = paired_difference(
+                    a[ok], b[ok], n_boot=0, n_perm=int(n_perm), seed=child_seed(seed, i, j)
+                )
+                p[i, j] = float(test["p_value"])
+    for k, v in arr.items():
+        out[k] = (("rank", "measure"), v)
+    out["change_p_value"] = (("rank", "measure"), p)
+    for w, part in (("init", init), ("final", final)):
+        eff = [
+            _rank_effect(np.asarray(part[m].values, float), int(n_perm), child_seed(seed, 99, j))
+            for j, m in enumerate(measures)
+        ]
+        out[f"rank_effect_{w}"] = ("measure", np.array([e[0] for e in eff]))
+        out[f"rank_effect_{w}_p_value"] = ("measure", np.array([e[1] for e in eff]))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["route_log_radius"] = np.log10(ds["radius"]).mean("seed")
+        out["route_log_dimension"] = np.log10(ds["dimension"]).mean("seed")
+    cap = np.asarray(ds["capacity"].transpose("rank", "step", "seed").values, float)
+    band = np.array([[_t_interval(c, confidence) for c in row] for row in cap])
+    for k, name in enumerate(("capacity_mean", "capacity_low", "capacity_high")):
+        out[name] = (("rank", "step"), band[..., k])
+    parts = np.full((2, len(ranks), ds.sizes["seed"]), np.nan)
+    for i in range(len(ranks)):
+        for j in range(ds.sizes["seed"]):
+            traj = ds[["radius", "dimension"]].isel(rank=i, seed=j)
+            if np.isfinite(traj["radius"].values).sum() >= 2:
+                path = strategy_path(traj.rename(step="stage"))
+                parts[0, i, j] = float(path["radius_part"][-1])
+                parts[1, i, j] = float(path["dimension_part"][-1])
+    out["radius_part"] = (("rank", "seed"), parts[0])
+    out["dimension_part"] = (("rank", "seed"), parts[1])
+    out["step_change_correlation"] = ("measure", [_shared_wiggle(ds[m]) for m in measures])
+    stages = stages_across_seeds(ds, measures)
+    out = xr.merge([out, stages], combine_attrs="drop_conflicts")
+    out.attrs = provenance(
+        "rank_protocol",
+        n_perm=int(n_perm),
+        seed=int(seed),
+        confidence=float(confidence),
+        interval="Student t over seeds",
+        change_test="paired sign flips over seeds (exact when 2**n_seeds <= n_perm)",
+        rank_effect="eta squared across ranks; p from seeds shuffled across ranks",
+        n_measured=int(ds["measured"].sum()),
+        **stages.attrs,
+    )
+    return out
