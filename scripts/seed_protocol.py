@@ -344,11 +344,15 @@ def task_section(res: xr.Dataset, key: str) -> list[str]:
         "",
     ]
     if int(res["measured"].sum()) < res["measured"].size:
+        measured = res["measured"].astype(bool)
+        absent = [int(s) for s in measured["seed"].values if not bool(measured.sel(seed=s).any())]
+        which = f" (no run of seeds {', '.join(map(str, absent))})" if absent else ""
         lines += [
-            f"**Partial result**: {res['measured'].size - int(res['measured'].sum())} runs were "
-            "not finished when this was measured; every number below is over the measured seeds "
-            "only. Rerunning `scripts/seed_protocol.py` with the same OUT measures only the new "
-            "runs.",
+            f"**Partial result**: {res['measured'].size - int(res['measured'].sum())} runs of the "
+            f"spec were not trained or not finished when this was measured{which}; every number "
+            "below is over the measured seeds only. Train the rest (`scripts/train_sweep.py SPEC "
+            "RUNS_DIR --seeds ...`, or this script's `--train`) and rerun `scripts/seed_protocol.py` "
+            "with the same OUT: it measures only the new runs.",
             "",
         ]
     if timing:
