@@ -26,6 +26,8 @@ __all__ = ["solve_every_point_chains", "solve_every_point_chains_many", "solve_w
 
 # status codes of one sample's solve
 OK, MAX_ITER = 0, 1
+# starts of a sample in a chain of one dichotomy (see solve_every_point_chains)
+_COLD, _WARM, _SHRUNK, _STARTS = 0, 1, 2, 3
 # most points added to the passive set per outer iteration
 _BLOCK = 8
 
@@ -493,6 +495,38 @@ def solve_working_sets(gram, factor, use_gram, signs, q, work, lam, tol, max_ite
 
 
 @_jit
+def _shrink(lmat, s, h, order, passive, lam):
+    """A warm start's passive set (``order[:s]``, factored in ``lmat``) shrunk until the solution
+    on it is positive: the points of non-positive solution leave together (Givens rotations),
+    as in :func:`_warm_start`, not one by one. Sets ``lam`` to that solution (zero elsewhere);
+    returns ``s`` and the work done."""
+    work = 0
+    while s > 0:
+        work += s * s
+        rhs = np.empty(s)
+        for i in range(s):
+            rhs[i] = -h[order[i]]
+        z = _backward(lmat, s, _forward(lmat, s, rhs))
+        n_out = 0
+        for i in range(s - 1, -1, -1):
+            if not z[i] > 0.0:
+                j = order[i]
+                passive[j] = False
+                lam[j] = 0.0
+                _delete(lmat, s, i)
+                for k in range(i, s - 1):
+                    order[k] = order[k + 1]
+                s -= 1
+                n_out += 1
+        if n_out == 0:
+            for i in range(s):
+                lam[order[i]] = z[i]
+            break
+        work += 6 * n_out * s * s
+    return s, work
+
+
+@_jit
 def _solve_chain(gram, signs, q, lam, tol, max_iter, cap, chain, status):
     """The samples ``chain`` (of one dichotomy), in order: see :func:`solve_every_point_chains`."""
     n = signs.shape[1]
@@ -513,11 +547,14 @@ def _solve_chain(gram, signs, q, lam, tol, max_iter, cap, chain, status):
     lw = np.zeros(m)
     h = np.empty(m)
     s = 0
-    # work of the samples started from zero and of those warm-started, and their numbers
-    cold, n_cold, warm, n_warm = 0, 0, 0, 0
-    start_warm = False  # the first sample starts from zero
-    for k in chain:
-        if not start_warm:
+    # the three starts: from zero, from the previous solution (Lawson-Hanson's steps), from its
+    # support shrunk at once; the work each did and how many samples took it
+    work_of = np.zeros(_STARTS, dtype=np.int64)
+    n_of = np.zeros(_STARTS, dtype=np.int64)
+    start = _COLD  # the first sample starts from zero
+    for r in range(chain.size):
+        k = chain[r]
+        if start == _COLD:
             s = 0
             for a in range(m):
                 passive[a] = False
@@ -525,7 +562,10 @@ def _solve_chain(gram, signs, q, lam, tol, max_iter, cap, chain, status):
         for a in range(m):
             h[a] = q[k, idx[a]]
             banned[a] = False
-        code, _, s, work = _iterate(
+        work = 0
+        if start == _SHRUNK:
+            s, work = _shrink(lmat, s, h, order, passive, lw)
+        code, _, s, more = _iterate(
             gmat, ys, h, lw, tol[k], max_iter, lmat, order, passive, banned, s
         )
         status[k] = code
@@ -533,18 +573,17 @@ def _solve_chain(gram, signs, q, lam, tol, max_iter, cap, chain, status):
             lam[k, a] = 0.0
         for a in range(m):
             lam[k, idx[a]] = lw[a]
-        if start_warm:
-            warm += work
-            n_warm += 1
-        else:
-            cold += work
-            n_cold += 1
+        work_of[start] += work + more
+        n_of[start] += 1
         if code != OK:  # the next sample starts from zero
-            start_warm = False
-        elif n_cold < 2 or n_warm < 2:  # the first samples alternate the two starts
-            start_warm = not start_warm
-        else:  # then the cheaper on average (work counted, so the choice is reproducible)
-            start_warm = warm * n_cold < cold * n_warm
+            start = _COLD
+        elif r + 1 < 2 * _STARTS:  # the first samples take each start in turn, twice
+            start = (r + 1) % _STARTS
+        else:  # then the one of least work on average (counted: the choice is reproducible)
+            start = 0
+            for i in range(1, _STARTS):
+                if work_of[i] * n_of[start] < work_of[start] * n_of[i]:
+                    start = i
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
@@ -553,12 +592,14 @@ def solve_every_point_chains(gram, signs, q, lam, tol, max_iter, cap, members, b
 
     The samples of a chain share their signs (so their dual's matrix ``G``, and its block on the
     allowed points, built once per chain); they differ in the linear term. A sample is solved
-    from zero or warm-started: Lawson-Hanson's iterations from the previous sample's solution,
-    its passive set and the Cholesky factor of its block (a feasible start; it pays where
-    supports of one dichotomy overlap, as near the capacity floor of few directions, and costs
-    where they do not). The first four samples alternate the two starts, and the rest take the
-    one of less work on average so far (counted multiply-adds, not time: the choice, and so the
-    results, do not depend on the machine). Each result is the exact optimum, met to ``tol``;
+    from zero or warm-started from the previous sample's solution, its passive set and the
+    Cholesky factor of its block: either Lawson-Hanson's iterations from there (a feasible
+    start), or after the points of non-positive solution on that set leave at once
+    (:func:`_shrink`). Which pays depends on how the supports of one dichotomy overlap (near
+    the capacity floor of few directions the first, of many the second, elsewhere neither). The
+    first six samples take each start in turn, and the rest the one of least work on average so
+    far (counted multiply-adds, not time: the choice, and so the results, do not depend on the
+    machine). Each result is the exact optimum, met to ``tol``;
     a sample that does not settle in ``max_iter`` outer iterations hands the next a start from
     zero.
 
