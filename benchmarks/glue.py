@@ -26,16 +26,21 @@ Run: ``python benchmarks/glue.py`` -> benchmarks/results/glue.json. ``BENCH_CASE
 the cases named by their letters (written to results/glue_<letters>.json instead);
 ``BENCH_SKIP_README=1`` leaves out case (d).
 
-Measured (results/glue.json, all cases in one run; 2 shared cores at load average 3.9-5.7
-before, 5.0-5.4 after; glue and its baseline timed alternately, best of k): per-sample NNLS
-over glue 62.7x (a), 54.5x / 23.3x (b), 19.0x and 16.6x (c, steps 0 and 400), 69.9x (d),
-17.1x (e); config B 14.2x one Gram build (4.67 s against 0.33 s); many small problems 2.93 ms a
-problem by glue_batch against 16.9 ms by one glue() call each (5.8x), capacities equal to the
-per-call ones to 6e-16 relative; a trajectory's 50 bootstrap replicates 2.27 s in one
-glue_batch pass against 6.61 s by one measure_geometry() call per replicate (2.9x), capacities
-equal to 4e-16. A run of the same code a few minutes earlier (load 4.9-6.3, Gram build timed
-before glue, not alternating) gave 115x (a), 20.9x / 22.5x (c), 13.6x (e), config B 18.4x,
-many small 2.03 against 15.1 ms (7.5x), trajectory 3.2x: ratios move by a third between runs.
+Measured (results/glue.json, all cases in one run; 2 shared cores at load average 4.4-4.7
+before, 1.4-3.6 after; glue and its baseline timed alternately, best of k; samples of one
+dichotomy solved in warm-started chains): per-sample NNLS over glue 96.7x (a), 36.2x / 34.3x (b),
+19.7x and 32.1x (c, steps 0 and 400), 79.1x (d), 15.4x (e); config B 14.6x one Gram build (3.11 s
+against 0.21 s); many small problems 1.83 ms a problem by glue_batch against 10.6 ms by one
+glue() call each (5.8x), capacities equal to the per-call ones to 6e-16 relative; a
+trajectory's 50 bootstrap replicates 1.36 s in one glue_batch pass against 3.48 s by one
+measure_geometry() call per replicate (2.6x), capacities equal to 4e-16. Chains pay where the
+supports of one dichotomy's samples overlap: context-DM step 400 (rank 43, supports of ~39
+points) 16.6x before them; near the floor of case (e) (rank 111, supports of ~72 points, two
+samples' supports sharing ~20 points, hardly more than chance) they do not, and each chain
+falls back to starts from zero (e: glue 0.097 s against 0.150 s in the run before, but the
+NNLS baseline, timed once after glue and not alternating with it, 7.4 against 12.8 ms a
+sample: the ratio moves with the load). The run before chains (load 3.9-5.7): 62.7x (a), 54.5x / 23.3x
+(b), 19.0x / 16.6x (c), 69.9x (d), 17.1x (e), config B 14.2x, many small 5.8x, trajectory 2.9x.
 Where the time goes (cProfile): config B at load 7, beside the Gram build, FISTA (threads)
 ~3.2 s, the exact finish (solve_working_sets) 1.3 s, pivoted Cholesky and reduction 0.7 s,
 Lanczos 0.1-0.6 s, separability certificates 0.5 s; many small problems at load 5-7 per

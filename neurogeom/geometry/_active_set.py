@@ -22,10 +22,12 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["solve_working_sets"]
+__all__ = ["solve_every_point_chains", "solve_every_point_chains_many", "solve_working_sets"]
 
 # status codes of one sample's solve
 OK, MAX_ITER = 0, 1
+# starts of a sample in a chain of one dichotomy (see solve_every_point_chains)
+_COLD, _WARM, _SHRUNK, _STARTS = 0, 1, 2, 3
 # most points added to the passive set per outer iteration
 _BLOCK = 8
 
@@ -248,9 +250,12 @@ def _warm_start(gmat, ys, h, lam, cap, lmat, order, passive, rel_tol):
 @_jit
 def _inner(lmat, s, n_new, block, h, order, passive, lam, banned):
     """Lawson-Hanson's inner loop: the unconstrained solution on the passive set, kept
-    non-negative (new points that do not enter are taken back). Returns ``s, block``."""
+    non-negative (new points that do not enter are taken back). Returns ``s, block`` and the
+    work done (``s^2`` per solve on the passive set)."""
+    work = 0
     # inner loop: the unconstrained solution on the passive set, kept non-negative
     while s > 0:
+        work += s * s
         rhs = np.empty(s)
         for i in range(s):
             rhs[i] = -h[order[i]]
@@ -303,7 +308,7 @@ def _inner(lmat, s, n_new, block, h, order, passive, lam, banned):
                 for k in range(i, s - 1):
                     order[k] = order[k + 1]
                 s -= 1
-    return s, block
+    return s, block, work
 
 
 @_jit
@@ -350,6 +355,19 @@ def _lawson_hanson(gmat, ys, h, lam, tol, max_iter, cap):
     passive = np.zeros(m, dtype=np.bool_)
     banned = np.zeros(m, dtype=np.bool_)
     s = _warm_start(gmat, ys, h, lam, cap, lmat, order, passive, rel_tol)
+    code, it, _, _ = _iterate(gmat, ys, h, lam, tol, max_iter, lmat, order, passive, banned, s)
+    return code, it
+
+
+@_jit
+def _iterate(gmat, ys, h, lam, tol, max_iter, lmat, order, passive, banned, s):
+    """Lawson-Hanson's iterations from a feasible state: ``lam`` (>= 0) positive exactly on the
+    passive set, whose ``s`` points are ``order[:s]`` with their Cholesky factor in ``lmat``.
+    Returns the status code, the number of outer iterations, the final ``s`` and the work done
+    (multiply-adds, roughly: the gradients, solves and new rows of the factor); the state is left
+    at the solution (its support ``order[:s]``, for a warm start with another ``h``)."""
+    m = h.size
+    rel_tol = 1e-12
     n_new = 0  # points added by the last outer iteration (the last rows of the factor)
     block = _BLOCK  # most points added per outer iteration: halved when a block does not
     # enter, doubled (up to _BLOCK) when one does
@@ -357,20 +375,23 @@ def _lawson_hanson(gmat, ys, h, lam, tol, max_iter, cap):
     best_i = np.empty(_BLOCK, dtype=np.int64)
     grad = np.empty(m)
     it = 0
+    work = 0
     while it < max_iter:
         it += 1
-        s, block = _inner(lmat, s, n_new, block, h, order, passive, lam, banned)
+        s, block, more = _inner(lmat, s, n_new, block, h, order, passive, lam, banned)
+        work += more + m * s
         n_new = 0
         # outer loop: the most violated optimality conditions among the other points
         n_best = _violators(
             gmat, ys, h, order, lam, s, grad, passive, banned, tol, block, best_g, best_i
         )
         if n_best == 0:
-            return OK, it
+            return OK, it, s, work
+        work += n_best * s * s // 2
         s, n_new = _add_block(
             lmat, s, gmat, ys, h, order, passive, banned, lam, best_i, n_best, rel_tol
         )
-    return MAX_ITER, it
+    return MAX_ITER, it, s, work
 
 
 @_jit
@@ -471,6 +492,155 @@ def solve_working_sets(gram, factor, use_gram, signs, q, work, lam, tol, max_ite
         lam[k, :] = 0.0
         for a in range(m):
             lam[k, idx[a]] = lw[a]
+
+
+@_jit
+def _shrink(lmat, s, h, order, passive, lam):
+    """A warm start's passive set (``order[:s]``, factored in ``lmat``) shrunk until the solution
+    on it is positive: the points of non-positive solution leave together (Givens rotations),
+    as in :func:`_warm_start`, not one by one. Sets ``lam`` to that solution (zero elsewhere);
+    returns ``s`` and the work done."""
+    work = 0
+    while s > 0:
+        work += s * s
+        rhs = np.empty(s)
+        for i in range(s):
+            rhs[i] = -h[order[i]]
+        z = _backward(lmat, s, _forward(lmat, s, rhs))
+        n_out = 0
+        for i in range(s - 1, -1, -1):
+            if not z[i] > 0.0:
+                j = order[i]
+                passive[j] = False
+                lam[j] = 0.0
+                _delete(lmat, s, i)
+                for k in range(i, s - 1):
+                    order[k] = order[k + 1]
+                s -= 1
+                n_out += 1
+        if n_out == 0:
+            for i in range(s):
+                lam[order[i]] = z[i]
+            break
+        work += 6 * n_out * s * s
+    return s, work
+
+
+@_jit
+def _solve_chain(gram, signs, q, lam, tol, max_iter, cap, chain, status):
+    """The samples ``chain`` (of one dichotomy), in order: see :func:`solve_every_point_chains`."""
+    n = signs.shape[1]
+    first = chain[0]
+    idx = np.flatnonzero(signs[first] != 0.0)
+    m = idx.size
+    if m == n:  # every point: read the Gram matrix in place
+        gmat = gram
+        ys = signs[first].copy()
+    else:
+        gmat = _block(gram, gram, True, signs[first], idx)
+        ys = np.ones(m)
+    size = min(m, cap)
+    lmat = np.zeros((size, size))
+    order = np.empty(m, dtype=np.int64)
+    passive = np.zeros(m, dtype=np.bool_)
+    banned = np.zeros(m, dtype=np.bool_)
+    lw = np.zeros(m)
+    h = np.empty(m)
+    s = 0
+    # the three starts: from zero, from the previous solution (Lawson-Hanson's steps), from its
+    # support shrunk at once; the work each did and how many samples took it
+    work_of = np.zeros(_STARTS, dtype=np.int64)
+    n_of = np.zeros(_STARTS, dtype=np.int64)
+    start = _COLD  # the first sample starts from zero
+    for r in range(chain.size):
+        k = chain[r]
+        if start == _COLD:
+            s = 0
+            for a in range(m):
+                passive[a] = False
+                lw[a] = 0.0
+        for a in range(m):
+            h[a] = q[k, idx[a]]
+            banned[a] = False
+        work = 0
+        if start == _SHRUNK:
+            s, work = _shrink(lmat, s, h, order, passive, lw)
+        code, _, s, more = _iterate(
+            gmat, ys, h, lw, tol[k], max_iter, lmat, order, passive, banned, s
+        )
+        status[k] = code
+        for a in range(n):
+            lam[k, a] = 0.0
+        for a in range(m):
+            lam[k, idx[a]] = lw[a]
+        work_of[start] += work + more
+        n_of[start] += 1
+        if code != OK:  # the next sample starts from zero
+            start = _COLD
+        elif r + 1 < 2 * _STARTS:  # the first samples take each start in turn, twice
+            start = (r + 1) % _STARTS
+        else:  # then the one of least work on average (counted: the choice is reproducible)
+            start = 0
+            for i in range(1, _STARTS):
+                if work_of[i] * n_of[start] < work_of[start] * n_of[i]:
+                    start = i
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def solve_every_point_chains(gram, signs, q, lam, tol, max_iter, cap, members, bounds, status):
+    """Exact duals on every allowed point of samples in chains of one dichotomy, chains in parallel.
+
+    The samples of a chain share their signs (so their dual's matrix ``G``, and its block on the
+    allowed points, built once per chain); they differ in the linear term. A sample is solved
+    from zero or warm-started from the previous sample's solution, its passive set and the
+    Cholesky factor of its block: either Lawson-Hanson's iterations from there (a feasible
+    start), or after the points of non-positive solution on that set leave at once
+    (:func:`_shrink`). Which pays depends on how the supports of one dichotomy overlap (near
+    the capacity floor of few directions the first, of many the second, elsewhere neither). The
+    first six samples take each start in turn, and the rest the one of least work on average so
+    far (counted multiply-adds, not time: the choice, and so the results, do not depend on the
+    machine). Each result is the exact optimum, met to ``tol``;
+    a sample that does not settle in ``max_iter`` outer iterations hands the next a start from
+    zero.
+
+    Parameters
+    ----------
+    gram : ndarray (n_points, n_points)
+        Gram matrix of the points (float64).
+    signs, q : ndarray (n_samples, n_points)
+        ``y`` of each point (0: left out) and the dual's linear term ``y * (X t) - kappa``.
+    lam : ndarray (n_samples, n_points)
+        Out: the solutions (zero off the allowed points).
+    tol : ndarray (n_samples,)
+        Tolerance on the dual gradient.
+    cap : int
+        The points' rank plus one (most points passive at once).
+    members, bounds : ndarray of int64
+        The samples of chain ``c`` are ``members[bounds[c]:bounds[c + 1]]``, in order.
+    status : ndarray of int64 (n_samples,)
+        Out: :data:`OK` or :data:`MAX_ITER`.
+    """
+    for c in numba.prange(bounds.size - 1):
+        chain = members[bounds[c] : bounds[c + 1]]
+        _solve_chain(gram, signs, q, lam, tol, max_iter, cap, chain, status)
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def solve_every_point_chains_many(
+    grams, offsets, sizes, caps, max_iters, prob, signs, q, lam, tol, members, bounds, status
+):
+    """:func:`solve_every_point_chains` on the samples of many problems (as
+    :func:`solve_every_point_many` takes them; ``lam`` zero on entry), each chain within one
+    problem: each sample's result is the one it gets from :func:`solve_every_point_chains` on
+    its own problem with the same chains."""
+    for c in numba.prange(bounds.size - 1):
+        chain = members[bounds[c] : bounds[c + 1]]
+        p = prob[chain[0]]
+        n = sizes[p]
+        gram = grams[offsets[p] : offsets[p] + n * n].reshape((n, n))
+        _solve_chain(
+            gram, signs[:, :n], q[:, :n], lam[:, :n], tol, max_iters[p], caps[p], chain, status
+        )
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)

@@ -73,6 +73,8 @@ _BLOCK_MAX_BYTES = 2**30
 _GROW_MAX_POINTS = 1024
 # Least samples x points x rank for which dual_gradient runs in row chunks
 _CHUNKED_MIN_WORK = 2e7
+# most samples of one dichotomy solved in one chain, each warm-started from the one before
+_CHAIN = 32
 
 
 _CONTROLLER: list[ThreadpoolController] = []
@@ -376,6 +378,41 @@ def _solve_working_sets(*args) -> None:
         numba.set_parallel_chunksize(previous)
 
 
+def dichotomy_chains(
+    signs: np.ndarray, prob: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Samples grouped by their signs (one dichotomy and the same points left out) and problem
+    ``prob`` (when given) into chains of at most ``_CHAIN`` samples, in sample order within a
+    group: ``(members, bounds)``, chain ``c`` being ``members[bounds[c]:bounds[c + 1]]``. The
+    chains do not depend on the number of threads (so neither do the results), and a problem's
+    chains are the same alone as among others."""
+    n_s = signs.shape[0]
+    if not n_s:
+        return np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64)
+    keys = signs if prob is None else np.column_stack([prob.astype(np.float64), signs])
+    first: dict[bytes, int] = {}  # rows equal byte for byte (np.unique(axis=0) is far slower)
+    group = np.array([first.setdefault(row.tobytes(), len(first)) for row in keys])
+    members = np.argsort(group, kind="stable").astype(np.int64)
+    sorted_group = group[members]
+    starts = np.flatnonzero(np.r_[True, sorted_group[1:] != sorted_group[:-1]])
+    ends = np.r_[starts[1:], n_s]
+    bounds = [np.arange(a, b, _CHAIN) for a, b in zip(starts, ends)]
+    return members, np.concatenate([*bounds, [n_s]]).astype(np.int64)
+
+
+def _solve_chains(gram, y, q, out, tol, max_iter, cap, status) -> None:
+    """:func:`neurogeom.geometry._active_set.solve_every_point_chains` on the chains of
+    :func:`dichotomy_chains`, handed to threads one at a time."""
+    members, bounds = dichotomy_chains(y)
+    previous = numba.set_parallel_chunksize(1)
+    try:
+        _active_set.solve_every_point_chains(
+            gram, y, q, out, tol, max_iter, cap, members, bounds, status
+        )
+    finally:
+        numba.set_parallel_chunksize(previous)
+
+
 def finish(
     factor: np.ndarray,
     signs: np.ndarray,
@@ -440,12 +477,18 @@ def finish(
     grad = np.empty((n_s, n))
     fresh = np.zeros(n_s, dtype=bool)  # grad is that of the final duals (no re-solve since)
     rounds = 0
+    # every point from zero, with the Gram matrix: samples of one dichotomy in chains, each
+    # warm-started from the one before
+    chained = every_point and use_gram and n_s > 1 and not out.any()
     while rows.size and rounds < max_rounds:
         rounds += 1
         with one_blas_thread():  # the kernel runs samples in parallel threads
-            _solve_working_sets(
-                gram_arg, f, use_gram, y, q, work, out, tol, 20 * n + 100, rows, status
-            )
+            if chained:
+                _solve_chains(gram_arg, y, q, out, tol, 20 * n + 100, f.shape[1] + 1, status)
+            else:
+                _solve_working_sets(
+                    gram_arg, f, use_gram, y, q, work, out, tol, 20 * n + 100, rows, status
+                )
         failed[rows] |= status[rows] != _active_set.OK
         rows = rows[status[rows] == _active_set.OK]
         if every_point:  # every point was in the working set: verified below
@@ -633,8 +676,8 @@ def solve_direct_many(problems) -> list[tuple[np.ndarray, dict]]:
 
     ``problems`` is a sequence of ``(factor, gram, signs, probes, kappa)``, each as
     :func:`solve_batch` takes them (``gram`` the float64 ``factor @ factor.T``). The samples of all
-    problems run in one call of the compiled kernel
-    (:func:`neurogeom.geometry._active_set.solve_every_point_many`); each problem is then verified
+    problems run in one call of the compiled kernel, in the chains each problem gets alone
+    (:func:`neurogeom.geometry._active_set.solve_every_point_chains_many`); each problem is then verified
     as :func:`finish` verifies its own (the optimality conditions on every point of every sample,
     scipy's NNLS for a sample that fails them). Each sample's duals are those
     ``solve_batch(..., method="direct")`` gives it. Returns ``(lam, stats)`` per problem.
@@ -648,14 +691,27 @@ def solve_direct_many(problems) -> list[tuple[np.ndarray, dict]]:
     grams = np.concatenate([np.ascontiguousarray(p[1], dtype=np.float64).ravel() for p in problems])
     caps = np.array([p[0].shape[1] + 1 for p in problems], dtype=np.int64)
     prob = np.repeat(np.arange(n_prob, dtype=np.int64), counts)
-    lam = np.empty(signs.shape)
+    lam = np.zeros(signs.shape)
     status = np.zeros(signs.shape[0], dtype=np.int64)
     if signs.shape[0]:
         previous = numba.set_parallel_chunksize(1)
         try:
             with one_blas_thread():
-                _active_set.solve_every_point_many(
-                    grams, offsets, sizes, caps, 20 * sizes + 100, prob, signs, q, lam, tol, status
+                members, bounds = dichotomy_chains(signs, prob)
+                _active_set.solve_every_point_chains_many(
+                    grams,
+                    offsets,
+                    sizes,
+                    caps,
+                    20 * sizes + 100,
+                    prob,
+                    signs,
+                    q,
+                    lam,
+                    tol,
+                    members,
+                    bounds,
+                    status,
                 )
         finally:
             numba.set_parallel_chunksize(previous)

@@ -222,11 +222,11 @@ def _solve_part(factor, kappa, gram, max_iter, backend, part):
 
 
 def _solve_split(factor, signs, probes, kappa, gram, *, max_iter, backend, n_jobs, scheduler):
-    """:func:`neurogeom.geometry._dual.solve_batch` on ``n_jobs`` equal parts of the samples
+    """:func:`neurogeom.geometry._dual.solve_batch` on ``n_jobs`` parts of the samples
     through :func:`neurogeom.parallel.parallel_map` (joblib workers, or tasks on the dask cluster
-    ``scheduler``), merged in order. Each sample's exact dual does not depend on the others
-    (up to the solver's tolerance where the batched iteration warm-starts it), so the merged
-    duals equal those of one batch."""
+    ``scheduler``), merged in order. Each part holds whole chains of samples of one dichotomy
+    (:func:`_whole_chains`), so each sample's exact dual is the one it gets in one batch (up to
+    the solver's tolerance where the batched iteration warm-starts it)."""
     n_s = signs.shape[0]
     parts = (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
     parts = max(1, min(parts, n_s))
@@ -235,10 +235,10 @@ def _solve_split(factor, signs, probes, kappa, gram, *, max_iter, backend, n_job
             factor, signs, probes, kappa, max_iter=max_iter, backend=backend, gram=gram
         )
 
-    bounds = np.linspace(0, n_s, parts + 1).astype(int)
-    items = [(signs[a:b], probes[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+    rows = _whole_chains(signs, parts)
+    items = [(signs[r], probes[r]) for r in rows]
     func = functools.partial(_solve_part, factor, kappa, gram, max_iter, backend)
-    done = parallel_map(func, items, n_jobs=parts, scheduler=scheduler)
+    done = parallel_map(func, items, n_jobs=len(items), scheduler=scheduler)
     stats: dict[str, int] = {}
     for _, more in done:
         for k, v in more.items():
@@ -247,7 +247,27 @@ def _solve_split(factor, signs, probes, kappa, gram, *, max_iter, backend, n_job
                 if k.endswith(("rounds", "iterations"))
                 else (stats.get(k, 0) + v)
             )
-    return np.vstack([lam for lam, _ in done]), stats
+    lam = np.empty((n_s, factor.shape[0]))
+    for r, (part, _) in zip(rows, done):
+        lam[r] = part
+    return lam, stats
+
+
+def _whole_chains(signs, parts):
+    """The samples dealt to ``parts`` parts (fewer when there are fewer chains) as whole chains
+    of :func:`neurogeom.geometry._dual.dichotomy_chains`, largest first to the part with fewest
+    samples, each part in sample order: a part forms the same chains alone, so each sample's
+    dual does not depend on the split (degenerate duals, and the anchors read from them,
+    included)."""
+    members, bounds = _dual.dichotomy_chains(np.ascontiguousarray(signs, dtype=np.float64))
+    chains = sorted((members[a:b] for a, b in zip(bounds[:-1], bounds[1:])), key=lambda c: -c.size)
+    dealt: list[list[np.ndarray]] = [[] for _ in range(min(parts, len(chains)))]
+    load = np.zeros(len(dealt), dtype=np.int64)
+    for chain in chains:
+        i = int(np.argmin(load))
+        dealt[i].append(chain)
+        load[i] += chain.size
+    return [np.sort(np.concatenate(d)) for d in dealt]
 
 
 def _solve(factor, codes, y, probes, kappa, gram, *, max_iter, backend, n_jobs=1, scheduler=None):
