@@ -321,6 +321,34 @@ def cohort_section(
     --------
     study_section : the study's own section.
     neurogeom.learning.compare_cohorts : the comparison it draws.
+
+    Examples
+    --------
+    Three animals against four networks of one configuration, with the trajectories compared,
+    their M and their N beside the comparison (as ``neurogeom run`` saves it):
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from neurogeom.learning import compare_cohorts
+    >>> from neurogeom.show import Report
+    >>> g = np.linspace(0, 1, 5)
+    >>> def cohort(shift, n):
+    ...     v = g[None, :] ** shift + 0.01 * np.arange(n)[:, None]
+    ...     return xr.Dataset({"capacity": (("subject", "stage"), v)})
+    >>> animals = cohort(3, 3)
+    >>> nets = cohort(1, 4).assign_coords(configuration=("subject", ["cdm"] * 4))
+    >>> cohorts = compare_cohorts(animals, nets, ["capacity"], n_boot=20, n_perm=20).assign(
+    ...     capacity_animal=animals["capacity"],
+    ...     capacity_network=nets["capacity"].rename(subject="network").drop_vars("configuration"),
+    ...     n_points_animal=("subject", [12, 12, 12]), n_units_animal=("subject", [40, 55, 61]),
+    ...     n_points_network=("network", [12] * 4), n_units_network=("network", [300] * 4),
+    ... ).assign_coords(fraction=("stage", g), network_configuration=("network", ["cdm"] * 4))
+    >>> cohorts.attrs.update(n_animals=3, n_networks=4, points_per_manifold=12)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     report = cohort_section(Report("Cohorts"), cohorts, name="mice", figures=folder)
+    ...     files = sorted(p.name for p in Path(folder).iterdir())
+    >>> files, report.n_figures
+    (['cohorts.png', 'cohorts.svg'], 1)
     """
     outputs = [str(o) for o in cohorts["output"].values]
     x = cohorts["fraction"].values

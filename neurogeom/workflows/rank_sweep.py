@@ -146,16 +146,19 @@ def _trajectory(run_dir: Path, ds: xr.Dataset) -> xr.Dataset:
     return out
 
 
-def _cached_geometry(run_dir: Path, cache: Path | None) -> xr.Dataset:
-    """:func:`_trajectory` of ``run_geometry(run_dir)`` (every checkpoint), read from ``cache``
-    when it holds the same run (spec, checkpoints, metrics) and written there otherwise; attrs
-    ``geometry_s``: the seconds its geometry took when it was computed."""
+def _cached_geometry(run_dir: Path, cache: Path | None, *, ends_only: bool = False) -> xr.Dataset:
+    """:func:`_trajectory` of ``run_geometry(run_dir)`` (every checkpoint, or the first and the
+    last with ``ends_only``), read from ``cache`` when it holds the same run (spec, checkpoints,
+    metrics) and written there otherwise; attrs ``geometry_s``: the seconds its geometry took
+    when it was computed."""
     import hashlib
 
     from neurogeom.models.train import list_checkpoints
     from neurogeom.workflows.runs import run_geometry
 
     steps = [s for s, _ in list_checkpoints(run_dir)]
+    if ends_only:
+        steps = [steps[0], steps[-1]]
     key = hashlib.sha256(
         (run_dir / "spec.json").read_bytes()
         + (run_dir / "metrics.csv").read_bytes()
@@ -166,7 +169,7 @@ def _cached_geometry(run_dir: Path, cache: Path | None) -> xr.Dataset:
             if old.attrs.get("key") == key and "geometry_s" in old.attrs:
                 return old.load()
     t0 = time.perf_counter()
-    traj = _trajectory(run_dir, run_geometry(run_dir))
+    traj = _trajectory(run_dir, run_geometry(run_dir, steps=steps))
     traj.attrs.update(key=key, geometry_s=time.perf_counter() - t0)
     if cache is not None:
         from neurogeom._files import replace_atomic
@@ -183,12 +186,14 @@ def _one_run(
     *,
     train_runs: bool = True,
     cache_dir: str | None = None,
+    ends_only: bool = False,
 ) -> tuple[dict[str, Any], xr.Dataset]:
     """Train (or reuse) one run; its summary row and its geometry at every checkpoint
     (:func:`_trajectory`). ``seconds``, when given, gets the seconds spent in training
     (``"train"``) and geometry (``"geometry"``). With ``train_runs=False`` the run must be a
     finished run of its spec (nothing is written into it); ``cache_dir`` keeps each run's
-    geometry (``<cache_dir>/<run name>.nc``) for a rerun."""
+    geometry (``<cache_dir>/<run name>.nc``) for a rerun. ``ends_only`` measures the first and
+    the last checkpoint only (what a sweep point keeps)."""
     from neurogeom.models.train import train
 
     name, spec = item
@@ -203,7 +208,8 @@ def _one_run(
         ideal = pd.read_csv(run_dir / "metrics.csv")["ideal_accuracy"].dropna()
         ideal = float(ideal.iloc[0]) if len(ideal) else None
     t1 = time.perf_counter()
-    traj = _cached_geometry(run_dir, None if cache_dir is None else Path(cache_dir) / f"{name}.nc")
+    cache = None if cache_dir is None else Path(cache_dir) / f"{name}.nc"
+    traj = _cached_geometry(run_dir, cache, ends_only=ends_only)
     if seconds is not None:
         seconds.update(train=t1 - t0, geometry=time.perf_counter() - t1)
     first, last = traj.isel(step=0), traj.isel(step=-1)

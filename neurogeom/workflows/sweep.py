@@ -176,7 +176,8 @@ def _point(item: tuple[str, dict[str, Any]]) -> dict[str, Any]:
     try:
         torch.set_num_threads(1)
         with threadpool_limits(1):
-            return _one_run((name, spec), str(scratch))
+            row, _ = _one_run((name, spec), str(scratch), ends_only=True)
+            return row
     finally:
         torch.set_num_threads(threads)
         shutil.rmtree(scratch, ignore_errors=True)
