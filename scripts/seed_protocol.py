@@ -37,16 +37,11 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from neurogeom.learning.stages import GLUE_MEASURES
+
 REPO = Path(__file__).resolve().parents[1]
 TASK_KEYS = {"ContextDecisionMaking-v0": "cxt", "PerceptualDecisionMaking-v0": "2af"}
-GEOMETRY = (
-    "capacity",
-    "radius",
-    "dimension",
-    "center_alignment",
-    "axis_alignment",
-    "center_axis_alignment",
-)
+GEOMETRY = GLUE_MEASURES  # the six GLUE measures
 PAPER_ORDER = ("clustering", "structuring", "separating", "stabilizing")
 #: The small lazy-rich setting: one MLP, three output scales, two seeds, checkpoints on the
 #: paper's log schedule up to 300 steps, one-vs-rest GLUE on 20 test images per digit.

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from neurogeom.cli import app
 from neurogeom.io.store import load
+from neurogeom.learning.stages import GLUE_MEASURES
 from neurogeom.models.rnn import truncate_rank
 from neurogeom.workflows.pipeline import run_pipeline
 from neurogeom.workflows.preflight import load_spec
@@ -26,14 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT / "tasks" / "rank_sweep_paper.toml"
 #: The full protocol's result, written by scripts/seed_protocol.py and committed.
 COMMITTED = ROOT / "docs" / "papers" / "rank_protocol_cxt.nc"
-GEOMETRY = (
-    "capacity",
-    "radius",
-    "dimension",
-    "center_alignment",
-    "axis_alignment",
-    "center_axis_alignment",
-)
+GEOMETRY = GLUE_MEASURES  # the six GLUE measures
 
 
 @pytest.fixture(scope="module")

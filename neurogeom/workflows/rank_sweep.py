@@ -31,6 +31,7 @@ import xarray as xr
 
 from neurogeom._deprecation import phase_progress
 from neurogeom._files import output_lock, to_json
+from neurogeom.learning.stages import GLUE_MEASURES
 from neurogeom.parallel import parallel_map
 from neurogeom.specs.run import named_setting
 from neurogeom.specs.train import expand_sweep, validate_spec
@@ -44,14 +45,7 @@ __all__ = ["rank_sweep", "rank_protocol", "FAST_SETTING", "SETTINGS", "run_rank_
 _MEASURES = ("capacity", "radius", "dimension")
 
 #: The six GLUE measures, measured at every checkpoint of every run.
-_GEOMETRY = (
-    "capacity",
-    "radius",
-    "dimension",
-    "center_alignment",
-    "axis_alignment",
-    "center_axis_alignment",
-)
+_GEOMETRY = GLUE_MEASURES
 
 #: Variables of the trajectories (dims rank, seed, step), besides ``accuracy`` and
 #: ``relative_weight_change``.
