@@ -249,3 +249,25 @@ def test_every_measure_has_the_one_result_layout(pop, name):
     assert ds.attrs["neurogeom_version"] and ds.attrs["seed"] == 3
     for value in ds.attrs.values():
         assert isinstance(value, str | int | float | list), (name, value)
+
+
+def test_glue_over_stages_in_one_batch_equals_one_call_per_stage(pop):
+    """Serial GLUE over stages (and split values) runs as one glue_batch() pass: every stage's
+    numbers are those of its own glue() call, and the layout is that of the per-call path."""
+    from neurogeom.geometry import glue
+
+    kw = dict(by="choice", n_t=40, split="context")
+    batched = measure_geometry(pop, **kw)
+    per_call = measure_geometry(pop, n_jobs=2, **kw)
+    assert set(batched.data_vars) == set(per_call.data_vars)
+    assert batched.sizes == per_call.sizes
+    for name in per_call.data_vars:
+        np.testing.assert_allclose(batched[name], per_call[name], rtol=1e-10, atol=0)
+    for c in per_call.coords:
+        np.testing.assert_array_equal(batched[c].values, per_call[c].values)
+    for i in range(pop.sizes["stage"]):
+        for j, ctx in enumerate(batched.context.values):
+            m = pop.isel(stage=i).ng.select(context=ctx).ng.manifolds(by="choice")
+            one = glue(m.points, m.labels, n_t=40, seed=child_seed(0, i, j))
+            got = float(batched.capacity.isel(stage=i, context=j))
+            assert got == pytest.approx(float(one.capacity), rel=1e-10)

@@ -482,6 +482,11 @@ def measure_geometry(
             "Build one with neurogeom.make_population(...), or call the measure on arrays."
         )
     plan = _plan(pop, by, measures, over, within, split, window_s, points, n_jobs, seed, kwargs)
+    if n_jobs == 1 and len(plan.tasks) > 1 and any(_batchable(c) for c in plan.calls):
+        # the glue() calls of every stage (split value, window) in one glue_batch() pass: the
+        # same numbers, to rounding
+        raw, refs = _compute_many(plan.tasks)
+        return _result_many(plan, raw, [refs.get(k) for k in range(len(plan.tasks))])
     raw = parallel_map(_compute, plan.tasks, n_jobs=n_jobs)
     return _result(plan, raw)
 

@@ -60,7 +60,7 @@ import xarray as xr
 from neurogeom._deprecation import phase_progress
 from neurogeom._files import to_json
 from neurogeom._provenance import child_seed, provenance
-from neurogeom.geometry import glue
+from neurogeom.geometry import glue_batch
 from neurogeom.models.images import IMAGE_SHAPE, corrupt, linear_probe, load_digits_split
 from neurogeom.parallel import parallel_map
 from neurogeom.specs.lazy_rich import load_lazy_rich_spec
@@ -145,24 +145,27 @@ def _one_run(item: tuple[str, float, int], cfg: Mapping[str, Any]) -> dict[str, 
     for k in _GLUE_OUTPUTS:
         out[f"{k}_sem"] = []
     with torch.no_grad(), torch_threads(1):
+        problems, seeds = [], []
         for step, state in ckpts:
             net.load_state_dict(state)
             out["accuracy"].append(float((net(xt).argmax(1).numpy() == d["y_test"]).mean()))
             out["weight_change"].append(weight_change(net))
             feats = net.features(xt, layer=int(an["layer"])).numpy().astype(np.float64)
-            g = glue(
-                feats,
-                d["y_test"],
-                n_t=an["n_t"],
-                seed=child_seed(int(an["seed"]), seed, step),
-                dichotomies=an["dichotomies"],
-                center=bool(an["center"]),
-                jitter=float(an["jitter"]),
-                n_points_per_manifold=an["n_points_per_manifold"],
-            )
-            for k in _GLUE_OUTPUTS:
-                out[k].append(float(g[k]))
-                out[f"{k}_sem"].append(float(g[f"{k}_sem"]))
+            problems.append((feats, d["y_test"]))
+            seeds.append(child_seed(int(an["seed"]), seed, step))
+        # every checkpoint's GLUE in one pass: the numbers of one glue() call each
+        g = glue_batch(
+            problems,
+            n_t=an["n_t"],
+            seed=seeds,
+            dichotomies=an["dichotomies"],
+            center=bool(an["center"]),
+            jitter=float(an["jitter"]),
+            n_points_per_manifold=an["n_points_per_manifold"],
+        )
+        for k in _GLUE_OUTPUTS:
+            out[k] = [float(v) for v in g[k].values]
+            out[f"{k}_sem"] = [float(v) for v in g[f"{k}_sem"].values]
         out["train_accuracy"] = float(
             (net(torch.from_numpy(d["x_train"])).argmax(1).numpy() == d["y_train"]).mean()
         )

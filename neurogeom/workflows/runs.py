@@ -2,7 +2,8 @@
 
 :func:`run_geometry` simulates every (or the chosen) checkpoint of a run on its analysis trial bank,
 takes each trial's mean state over a task period, and computes registered measures on the
-manifolds of a label, one checkpoint at a time: the checkpoint of step ``s`` gets the seed
+manifolds of a label at each checkpoint (their GLUE problems solved together in one
+:func:`neurogeom.geometry.glue_batch` pass): the checkpoint of step ``s`` gets the seed
 ``child_seed(seed, s)``, so its geometry does not depend on which other steps are computed. This is
 what makes the geometry computed live during training (:mod:`neurogeom.workflows.live`) equal to the
 geometry computed afterwards. :func:`psychometric` tabulates a checkpoint's choices against the
@@ -23,7 +24,7 @@ import pandas as pd
 import xarray as xr
 
 from neurogeom._provenance import child_seed
-from neurogeom.learning.measure import measure_geometry
+from neurogeom.learning.measure import _measure_many, measure_geometry
 from neurogeom.models.simulate import analysis_bank, bank_choices, simulate
 from neurogeom.models.train import list_checkpoints, run_spec
 from neurogeom.specs.train import AnalysisConfig
@@ -87,20 +88,34 @@ def checkpoint_geometry(
     ``seed_used`` = ``child_seed(seed, step)``."""
     run_dir = Path(run_dir)
     period = period or bank.decision_period
-    pop = simulate(run_dir, bank=bank, steps=[int(step)], period=period)
+    pop = _checkpoint_states(run_dir, step, bank, period)
     used = child_seed(seed, int(step))
-    extra = dict(options)
-    if n_points_per_manifold is not None:
-        extra["n_points_per_manifold"] = int(n_points_per_manifold)
     ds = measure_geometry(
-        pop.isel(stage=0, drop=True),
+        pop,
         by=by,
         measures=tuple(measures),
         over=(),
         seed=used,
-        center=bool(center),
-        **extra,
+        **_measure_options(center, n_points_per_manifold, options),
     )
+    return _step_result(ds, run_dir, step, used, seed, period)
+
+
+def _checkpoint_states(run_dir: Path, step: int, bank: TrialBank, period: str) -> xr.DataArray:
+    """The checkpoint's mean state per trial over ``period``, dims (trial, unit)."""
+    return simulate(run_dir, bank=bank, steps=[int(step)], period=period).isel(stage=0, drop=True)
+
+
+def _measure_options(center, n_points_per_manifold, options) -> dict[str, Any]:
+    extra = dict(options)
+    if n_points_per_manifold is not None:
+        extra["n_points_per_manifold"] = int(n_points_per_manifold)
+    return {"center": bool(center), **extra}
+
+
+def _step_result(ds, run_dir, step, used, seed, period) -> xr.Dataset:
+    """One checkpoint's measures laid out with a ``stage`` dim of length 1 (see
+    :func:`checkpoint_geometry`)."""
     ds = ds.drop_vars([c for c in ("seed_used", "step", "label") if c in ds.coords])
     ds = ds.expand_dims(stage=[int(step)])
     acc = _accuracies(run_dir).get(int(step), np.nan)
@@ -211,7 +226,21 @@ def run_geometry(
         options=options,
     )
     bank = analysis_bank(spec) if bank is None else bank
-    parts = [checkpoint_geometry(run_dir, s, bank=bank, **st) for s in chosen]
+    period = st["period"] or bank.decision_period
+    pops = [_checkpoint_states(run_dir, s, bank, period) for s in chosen]
+    used = [child_seed(st["seed"], int(s)) for s in chosen]
+    # each checkpoint as checkpoint_geometry() computes it, their GLUE problems in one pass
+    results = _measure_many(
+        zip(pops, used),
+        by=st["by"],
+        measures=tuple(st["measures"]),
+        over=(),
+        **_measure_options(st["center"], st["n_points_per_manifold"], st["options"]),
+    )
+    parts = [
+        _step_result(ds, run_dir, s, u, st["seed"], period)
+        for ds, s, u in zip(results, chosen, used)
+    ]
     return concat_steps(parts, st["seed"])
 
 
