@@ -37,40 +37,60 @@ _jit_reassoc = numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract
 
 
 @_jit_reassoc
+def _forward_into(lmat, s, rhs, out):
+    """Solve L[:s, :s] x = rhs (lower triangular), by rows, into ``out[:s]`` (not ``rhs``)."""
+    for i in range(s):  # 2-d indexing, not row views: no reference counting in the loop
+        acc = 0.0
+        for j in range(i):
+            acc += lmat[i, j] * out[j]
+        out[i] = (rhs[i] - acc) / lmat[i, i]
+
+
+@_jit
 def _forward(lmat, s, rhs):
     """Solve L[:s, :s] x = rhs (lower triangular), by rows."""
     out = np.empty(s)
-    for i in range(s):
-        acc = 0.0
-        row = lmat[i]
-        for j in range(i):
-            acc += row[j] * out[j]
-        out[i] = (rhs[i] - acc) / row[i]
+    _forward_into(lmat, s, rhs, out)
     return out
+
+
+@_jit
+def _backward_in_place(lmat, s, x):
+    """Solve L[:s, :s]^T z = x[:s] in place, by rows of L (contiguous)."""
+    for i in range(s - 1, -1, -1):
+        xi = x[i] / lmat[i, i]
+        x[i] = xi
+        for j in range(i):
+            x[j] -= lmat[i, j] * xi
 
 
 @_jit
 def _backward(lmat, s, rhs):
     """Solve L[:s, :s]^T x = rhs, by rows of L (contiguous)."""
     out = rhs.copy()
-    for i in range(s - 1, -1, -1):
-        row = lmat[i]
-        xi = out[i] / row[i]
-        out[i] = xi
-        for j in range(i):
-            out[j] -= row[j] * xi
+    _backward_in_place(lmat, s, out)
     return out
 
 
 @_jit
-def _append(lmat, s, gmat, ys, order, j, rel_tol):
-    """Add point ``j`` as row ``s`` of the Cholesky factor; False if it is dependent."""
+def _solve_passive(lmat, s, h, order, rhs, z):
+    """``z[:s]``: the unconstrained solution on the passive set ``order[:s]`` (factored in
+    ``lmat``), ``G_PP z = -h_P``; ``rhs`` is scratch. No allocation (called in the inner loops)."""
+    for i in range(s):
+        rhs[i] = -h[order[i]]
+    _forward_into(lmat, s, rhs, z)
+    _backward_in_place(lmat, s, z)
+
+
+@_jit
+def _append(lmat, s, gmat, ys, order, j, rel_tol, col, row):
+    """Add point ``j`` as row ``s`` of the Cholesky factor; False if it is dependent. ``col``
+    and ``row`` are scratch of at least ``s`` entries."""
     if s >= lmat.shape[0]:
         return False
-    col = np.empty(s)
     for i in range(s):
         col[i] = ys[order[i]] * ys[j] * gmat[order[i], j]
-    row = _forward(lmat, s, col) if s else col
+    _forward_into(lmat, s, col, row)
     d2 = gmat[j, j]
     for i in range(s):
         d2 -= row[i] * row[i]
@@ -122,17 +142,18 @@ def _cholesky(gmat):
 
 
 @_jit_reassoc
-def _gradient(gmat, ys, h, order, lam, s, out):
+def _gradient(gmat, ys, h, order, lam, s, out, acc):
     """``out = h + G[:, P] lam[P]`` (P the first ``s`` entries of ``order``,
-    ``G = diag(ys) gmat diag(ys)``), by rows of the symmetric ``gmat`` (contiguous, vectorised)."""
+    ``G = diag(ys) gmat diag(ys)``), by rows of the symmetric ``gmat`` (contiguous, vectorised);
+    ``acc`` is scratch of ``h.size`` entries."""
     m = h.size
-    acc = np.zeros(m)
+    for i in range(m):
+        acc[i] = 0.0
     for k in range(s):
         j = order[k]
         lj = ys[j] * lam[j]
-        row = gmat[j]
         for i in range(m):
-            acc[i] += lj * row[i]
+            acc[i] += lj * gmat[j, i]
     for i in range(m):
         out[i] = h[i] + ys[i] * acc[i]
 
@@ -201,8 +222,10 @@ def _warm_start(gmat, ys, h, lam, cap, lmat, order, passive, rel_tol):
                 s = c
             else:  # dependent: keep a greedy independent subset, in the same order
                 s = 0
+                col = np.empty(lmat.shape[0])
+                row = np.empty(lmat.shape[0])
                 for a in range(c):
-                    if _append(lmat, s, gmat, ys, order, cand[a], rel_tol):
+                    if _append(lmat, s, gmat, ys, order, cand[a], rel_tol, col, row):
                         order[s] = cand[a]
                         s += 1
             factored = True
@@ -248,18 +271,16 @@ def _warm_start(gmat, ys, h, lam, cap, lmat, order, passive, rel_tol):
 
 
 @_jit
-def _inner(lmat, s, n_new, block, h, order, passive, lam, banned):
+def _inner(lmat, s, n_new, block, h, order, passive, lam, banned, rhs, z):
     """Lawson-Hanson's inner loop: the unconstrained solution on the passive set, kept
     non-negative (new points that do not enter are taken back). Returns ``s, block`` and the
-    work done (``s^2`` per solve on the passive set)."""
+    work done (``s^2`` per solve on the passive set). ``rhs`` and ``z`` are scratch of the
+    factor's size."""
     work = 0
     # inner loop: the unconstrained solution on the passive set, kept non-negative
     while s > 0:
         work += s * s
-        rhs = np.empty(s)
-        for i in range(s):
-            rhs[i] = -h[order[i]]
-        z = _backward(lmat, s, _forward(lmat, s, rhs))
+        _solve_passive(lmat, s, h, order, rhs, z)
         all_pos = True
         for i in range(s):
             if z[i] <= 0.0:
@@ -312,12 +333,13 @@ def _inner(lmat, s, n_new, block, h, order, passive, lam, banned):
 
 
 @_jit
-def _violators(gmat, ys, h, order, lam, s, grad, passive, banned, tol, block, best_g, best_i):
+def _violators(gmat, ys, h, order, lam, s, grad, passive, banned, tol, block, best_g, best_i, acc):
     """The at most ``block`` most violated optimality conditions among the non-passive,
-    non-banned points, most violated first, in ``best_i``; returns how many."""
+    non-banned points, most violated first, in ``best_i``; returns how many (``acc``: scratch
+    of ``h.size`` entries)."""
     m = h.size
     n_best = 0
-    _gradient(gmat, ys, h, order, lam, s, grad)
+    _gradient(gmat, ys, h, order, lam, s, grad, acc)
     for i in range(m):
         if passive[i] or banned[i]:
             continue
@@ -374,44 +396,49 @@ def _iterate(gmat, ys, h, lam, tol, max_iter, lmat, order, passive, banned, s):
     best_g = np.empty(_BLOCK)
     best_i = np.empty(_BLOCK, dtype=np.int64)
     grad = np.empty(m)
+    acc = np.empty(m)
+    # scratch of the solves and new rows of the factor, allocated once per sample, not in the
+    # loops (on small problems the allocations cost a third of the solve)
+    scratch = np.empty((4, lmat.shape[0] + 1))
     it = 0
     work = 0
     while it < max_iter:
         it += 1
-        s, block, more = _inner(lmat, s, n_new, block, h, order, passive, lam, banned)
+        s, block, more = _inner(
+            lmat, s, n_new, block, h, order, passive, lam, banned, scratch[0], scratch[1]
+        )
         work += more + m * s
         n_new = 0
         # outer loop: the most violated optimality conditions among the other points
         n_best = _violators(
-            gmat, ys, h, order, lam, s, grad, passive, banned, tol, block, best_g, best_i
+            gmat, ys, h, order, lam, s, grad, passive, banned, tol, block, best_g, best_i, acc
         )
         if n_best == 0:
             return OK, it, s, work
         work += n_best * s * s // 2
         s, n_new = _add_block(
-            lmat, s, gmat, ys, h, order, passive, banned, lam, best_i, n_best, rel_tol
+            lmat, s, gmat, ys, h, order, passive, banned, lam, best_i, n_best, rel_tol, scratch
         )
     return MAX_ITER, it, s, work
 
 
 @_jit
-def _add_block(lmat, s, gmat, ys, h, order, passive, banned, lam, best_i, n_best, rel_tol):
+def _add_block(lmat, s, gmat, ys, h, order, passive, banned, lam, best_i, n_best, rel_tol, scratch):
     """Append the violators ``best_i[:n_best]`` (most violated first) to the factor.
 
     The most violated always joins (its solution on the enlarged set is positive, up to
     rounding); each further one joins only if its own entry of the solution on the set built so
     far is positive, read in O(s) from the forward substitution extended by its row. Returns
-    the new ``s`` and the number of points added."""
-    fwd = np.empty(lmat.shape[0])
+    the new ``s`` and the number of points added. ``scratch``: 4 rows of the factor's size + 1."""
+    rhs, fwd, col, row = scratch[0], scratch[1], scratch[2], scratch[3]
     if s:
-        rhs = np.empty(s)
         for i in range(s):
             rhs[i] = -h[order[i]]
-        fwd[:s] = _forward(lmat, s, rhs)
+        _forward_into(lmat, s, rhs, fwd)
     n_new = 0
     for a in range(n_best):
         j = best_i[a]
-        if not _append(lmat, s, gmat, ys, order, j, rel_tol):
+        if not _append(lmat, s, gmat, ys, order, j, rel_tol, col, row):
             if n_best == 1 or a == 0:
                 banned[j] = True
             continue
@@ -501,12 +528,11 @@ def _shrink(lmat, s, h, order, passive, lam):
     as in :func:`_warm_start`, not one by one. Sets ``lam`` to that solution (zero elsewhere);
     returns ``s`` and the work done."""
     work = 0
+    rhs = np.empty(max(s, 1))
+    z = np.empty(max(s, 1))
     while s > 0:
         work += s * s
-        rhs = np.empty(s)
-        for i in range(s):
-            rhs[i] = -h[order[i]]
-        z = _backward(lmat, s, _forward(lmat, s, rhs))
+        _solve_passive(lmat, s, h, order, rhs, z)
         n_out = 0
         for i in range(s - 1, -1, -1):
             if not z[i] > 0.0:
