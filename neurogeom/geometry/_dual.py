@@ -378,26 +378,101 @@ def _solve_working_sets(*args) -> None:
         numba.set_parallel_chunksize(previous)
 
 
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+_FNV = np.uint64(0x100000001B3)
+
+
+@numba.njit(cache=True, nogil=True)
+def _mix(z):
+    """splitmix64's finaliser: every bit of ``z`` reaches every bit of the result."""
+    z = (z ^ (z >> np.uint64(30))) * _MIX1
+    z = (z ^ (z >> np.uint64(27))) * _MIX2
+    return z ^ (z >> np.uint64(31))
+
+
+@numba.njit(cache=True, nogil=True)
+def _chains_of(keys, prob, chain):
+    """:func:`dichotomy_chains` on the rows of ``keys`` (the signs' bytes, as unsigned integers)
+    and ``prob``: rows are grouped by exact equality of their bytes and problem (an open-addressing
+    hash table that compares each row with its slot's first row, so a collision of hashes never
+    merges rows), groups numbered by their first row, members in sample order."""
+    n, c = keys.shape
+    size = 16
+    while size < 2 * n:
+        size *= 2
+    mask = np.uint64(size - 1)
+    slot_row = np.full(size, -1, dtype=np.int64)
+    slot_group = np.empty(size, dtype=np.int64)
+    group = np.empty(n, dtype=np.int64)
+    n_groups = 0
+    for i in range(n):
+        h = np.uint64(prob[i])
+        for j in range(c):
+            v = np.uint64(keys[i, j])
+            h = (h ^ v ^ (v >> np.uint64(32))) * _FNV
+        slot = _mix(h) & mask
+        while True:
+            r = slot_row[slot]
+            if r < 0:
+                slot_row[slot] = i
+                slot_group[slot] = n_groups
+                group[i] = n_groups
+                n_groups += 1
+                break
+            same = prob[r] == prob[i]
+            j = 0
+            while same and j < c:
+                same = keys[r, j] == keys[i, j]
+                j += 1
+            if same:
+                group[i] = slot_group[slot]
+                break
+            slot = (slot + np.uint64(1)) & mask
+    count = np.zeros(n_groups, dtype=np.int64)
+    for i in range(n):
+        count[group[i]] += 1
+    first = np.zeros(n_groups, dtype=np.int64)
+    n_chains = 0
+    for g in range(n_groups):
+        if g:
+            first[g] = first[g - 1] + count[g - 1]
+        n_chains += (count[g] + chain - 1) // chain
+    members = np.empty(n, dtype=np.int64)
+    pos = first.copy()
+    for i in range(n):
+        g = group[i]
+        members[pos[g]] = i
+        pos[g] += 1
+    bounds = np.empty(n_chains + 1, dtype=np.int64)
+    b = 0
+    for g in range(n_groups):
+        for a in range(first[g], first[g] + count[g], chain):
+            bounds[b] = a
+            b += 1
+    bounds[n_chains] = n
+    return members, bounds
+
+
 def dichotomy_chains(
     signs: np.ndarray, prob: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Samples grouped by their signs (one dichotomy and the same points left out) and problem
-    ``prob`` (when given) into chains of at most ``_CHAIN`` samples, in sample order within a
-    group: ``(members, bounds)``, chain ``c`` being ``members[bounds[c]:bounds[c + 1]]``. The
-    chains do not depend on the number of threads (so neither do the results), and a problem's
-    chains are the same alone as among others."""
+    """Samples grouped by their signs (one dichotomy and the same points left out: rows equal
+    byte for byte) and problem ``prob`` (when given) into chains of at most ``_CHAIN`` samples,
+    in sample order within a group, groups in the order of their first sample:
+    ``(members, bounds)``, chain ``c`` being ``members[bounds[c]:bounds[c + 1]]``. The chains do
+    not depend on the number of threads (so neither do the results), and a problem's chains are
+    the same alone as among others."""
     n_s = signs.shape[0]
     if not n_s:
         return np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64)
-    keys = signs if prob is None else np.column_stack([prob.astype(np.float64), signs])
-    first: dict[bytes, int] = {}  # rows equal byte for byte (np.unique(axis=0) is far slower)
-    group = np.array([first.setdefault(row.tobytes(), len(first)) for row in keys])
-    members = np.argsort(group, kind="stable").astype(np.int64)
-    sorted_group = group[members]
-    starts = np.flatnonzero(np.r_[True, sorted_group[1:] != sorted_group[:-1]])
-    ends = np.r_[starts[1:], n_s]
-    bounds = [np.arange(a, b, _CHAIN) for a, b in zip(starts, ends)]
-    return members, np.concatenate([*bounds, [n_s]]).astype(np.int64)
+    rows = np.ascontiguousarray(signs)
+    width = rows.shape[1] * rows.dtype.itemsize
+    keys = rows.view(np.uint8).reshape(n_s, width)
+    if width % 8 == 0:
+        keys = keys.view(np.uint64)
+    prob = np.zeros(n_s, dtype=np.int64) if prob is None else np.asarray(prob, dtype=np.int64)
+    return _chains_of(keys, prob, _CHAIN)
 
 
 def _solve_chains(gram, y, q, out, tol, max_iter, cap, status) -> None:
