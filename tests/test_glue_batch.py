@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
+import xarray as xr
 
 from neurogeom.geometry import _dual
 from neurogeom.geometry import capacity as cap_mod
@@ -80,6 +81,22 @@ def test_every_problem_equals_its_own_glue_call(options):
     assert ds.capacity.dims == ("problem",)
     assert ds.F.dims == ("problem", "sample")
     assert ds.active_fraction.dims == ("problem", "manifold")
+
+
+def test_numbers_do_not_depend_on_the_blocks(monkeypatch):
+    """Blocks of problems run in parallel threads, problems of one shape in batched products:
+    every number is the same, bit for bit, in blocks of two problems as in one block."""
+    mixed = _mixed_problems()
+    same = [_clusters(3, 20, 100, s) for s in (10, 11, 12, 13, 14)]
+    problems = [*same[:2], mixed[2], mixed[3], *same[2:4], mixed[4], same[4]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        monkeypatch.setattr(cap_mod, "_BATCH_BLOCK", 10**6)
+        whole = glue_batch(problems, n_t=40, seed=[3, 3, 4, 4, 3, 5, 5, 3])
+        monkeypatch.setattr(cap_mod, "_BATCH_BLOCK", 2)
+        blocks = glue_batch(problems, n_t=40, seed=[3, 3, 4, 4, 3, 5, 5, 3])
+    assert int(whole.at_floor.sum()) >= 1
+    xr.testing.assert_identical(blocks, whole)
 
 
 def test_batch_covers_the_separability_decisions_and_the_floor():
