@@ -99,6 +99,33 @@ def test_numbers_do_not_depend_on_the_blocks(monkeypatch):
     xr.testing.assert_identical(blocks, whole)
 
 
+def test_small_quadratic_forms_equal_the_thresholded_pseudo_inverse():
+    """vec^T G^+ vec by a Cholesky factor where the active block is well conditioned, by Jacobi
+    rotations elsewhere: both equal numpy's eigendecomposition with small eigenvalues dropped."""
+    from neurogeom.geometry import _glue_batch, effective
+
+    rng = np.random.default_rng(0)
+    n_m = 4
+    work, vecs = np.empty((n_m, n_m)), np.empty((n_m, n_m))
+    for case in range(300):
+        s = rng.standard_normal((n_m, 7))
+        act = rng.random(n_m) > 0.2
+        if case % 3 == 1:  # two nearly equal anchors: an eigenvalue below the threshold
+            s[1] = s[0] * (1 + 1e-9)
+            act[:2] = True
+        if case % 3 == 2:  # two close anchors: condition numbers up to ~1e5, on either side of
+            s[2] = s[0] + 0.05 * s[2]  # the Cholesky path's bound
+            act[[0, 2]] = True
+        s[~act] = 0.0
+        g = s @ s.T
+        vec = s @ rng.standard_normal(7)
+        scale = np.max(np.diag(g))
+        thr = effective._PINV_RCOND * max(scale, 1e-300)
+        got = _glue_batch._quad_small(g, vec, thr, act, work, vecs)
+        want = effective._quad_pinv(g[None], vec[None], np.array([scale]))[0]
+        assert got == pytest.approx(want, rel=1e-11, abs=1e-12 * abs(vec @ vec) / scale)
+
+
 def test_batch_covers_the_separability_decisions_and_the_floor():
     problems = _mixed_problems()
     with warnings.catch_warnings():

@@ -24,25 +24,25 @@ __all__ = ["anchors", "anchors_many", "geometry", "in_blocks", "summarize"]
 
 
 def in_blocks(fn, n_items: int, block: int) -> list:
-    """``fn(lo, hi)`` on consecutive blocks of about ``block`` items (at least ``block``, except
-    when there are fewer items), in order, run by as many worker threads as numba may use, each
-    of whose compiled kernels then runs on one thread: one block's Python steps overlap
-    another's compiled ones (numba's kernels release the GIL). Where one worker would do, one
-    call on all items, with numba's threads as they are. ``fn`` must give each item's result
-    independently of the other items in its block (then the results do not depend on the
-    blocks or the threads)."""
+    """``[fn(lo, hi) for each block]`` over consecutive blocks of about ``block`` items (at least
+    ``block``, except when there are fewer items), in order. Where numba may use several threads
+    and there are several blocks, they run in as many worker threads, each of whose compiled
+    kernels then runs on one thread: one block's Python steps overlap another's compiled ones
+    (numba's kernels release the GIL). ``fn`` must give each item's result independently of the
+    other items in its block (then the results do not depend on the blocks or the threads)."""
     n_blocks = max(1, n_items // block)
+    edges = np.linspace(0, n_items, n_blocks + 1).round().astype(int).tolist()
+    spans = list(zip(edges[:-1], edges[1:]))
     workers = min(numba.get_num_threads(), n_blocks)
     if workers <= 1:
-        return [fn(0, n_items)]
-    edges = np.linspace(0, n_items, n_blocks + 1).round().astype(int).tolist()
+        return [fn(lo, hi) for lo, hi in spans]
 
-    def one(lo_hi):
+    def one(span):
         numba.set_num_threads(1)  # this thread's kernels (numba's setting is per thread)
-        return fn(*lo_hi)
+        return fn(*span)
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(one, zip(edges[:-1], edges[1:])))
+        return list(pool.map(one, spans))
 
 
 def anchors(lam: np.ndarray, factor: np.ndarray, codes: np.ndarray, n_manifolds: int):
@@ -124,6 +124,60 @@ def _quad_pinv_small(gmat, vec, thr, work, vecs):
             for i in range(m):
                 proj += vecs[i, j] * vec[i]
             out += proj * proj / ev
+    return out
+
+
+# the Cholesky path of _quad_small: the active block's smallest eigenvalue, bounded below by
+# det / trace^(m - 1), at least this fraction of its trace (condition number at most about its
+# inverse, so the quadratic form agrees with the eigendecomposition's to ~1e-12 relative)
+_CHOLESKY_MIN_SPREAD = 1e-4
+
+
+@numba.njit(cache=True, nogil=True)
+def _quad_small(gmat, vec, thr, act, work, vecs):
+    """``vec^T gmat^+ vec`` as :func:`_quad_pinv_small` gives it, for a symmetric PSD
+    ``gmat`` that is zero outside the rows and columns ``act``: by a Cholesky factor of the
+    active block where that block is certified well conditioned (its eigenvalues are then all
+    far above ``thr``, so none is dropped; see :data:`_CHOLESKY_MIN_SPREAD`), else by
+    :func:`_quad_pinv_small`."""
+    m = gmat.shape[0]
+    det = 1.0
+    trace = 0.0
+    n_act = 0
+    for i in range(m):
+        if not act[i]:
+            continue
+        n_act += 1
+        trace += gmat[i, i]
+        for j in range(i + 1):
+            if not act[j]:
+                continue
+            acc = gmat[i, j]
+            for k in range(j):
+                if act[k]:
+                    acc -= work[i, k] * work[j, k]
+            if i == j:
+                if not acc > 0.0:
+                    return _quad_pinv_small(gmat, vec, thr, work, vecs)
+                work[i, i] = np.sqrt(acc)
+                det *= acc
+            else:
+                work[i, j] = acc / work[j, j]
+    if n_act == 0:
+        return 0.0
+    if not det > _CHOLESKY_MIN_SPREAD * trace**n_act:
+        return _quad_pinv_small(gmat, vec, thr, work, vecs)
+    out = 0.0
+    for i in range(m):  # forward substitution L z = vec on the active entries
+        if not act[i]:
+            continue
+        acc = vec[i]
+        for k in range(i):
+            if act[k]:
+                acc -= work[i, k] * vecs[k, 0]
+        z = acc / work[i, i]
+        vecs[i, 0] = z
+        out += z * z
     return out
 
 
@@ -225,9 +279,10 @@ def _fused(
                 for q in range(n_m):
                     both = active[k, p] and active[k, q]
                     gc[p, q] = g1[p, q] + (cc[pk, p, q] if both else 0.0)
-            a[k] = _quad_pinv_small(g, st, thr, work, vecs)
-            b[k] = _quad_pinv_small(g1, s1t, thr, work, vecs)
-            c[k] = _quad_pinv_small(gc, s1t, thr, work, vecs)
+            act = active[k]
+            a[k] = _quad_small(g, st, thr, act, work, vecs)
+            b[k] = _quad_small(g1, s1t, thr, act, work, vecs)
+            c[k] = _quad_small(gc, s1t, thr, act, work, vecs)
             for p in range(n_m):
                 n1[p] = np.sqrt(max(g1[p, p], 0.0))
                 ax_ok[p] = n1[p] > tiny[pk]
