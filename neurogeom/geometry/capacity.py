@@ -886,11 +886,20 @@ def _batch_validate(pairs, ids, caller):
         ) from None
     names = list(uniques)
     n_m = len(names)
+    # per problem: a label left out of the factorisation, and how many points each label has
+    codes_all = codes_all.astype(np.intp, copy=False)
+    lens = np.array([lab.shape[0] for lab in labs], dtype=np.int64)
+    pid = np.repeat(np.arange(len(labs)), lens)
+    neg = codes_all < 0
+    codes_bad = np.bincount(pid[neg], minlength=len(labs)) > 0
+    present = np.bincount(pid[~neg] * n_m + codes_all[~neg], minlength=len(labs) * n_m).reshape(
+        len(labs), n_m
+    )
     out = []
     start = 0
     for i, (x, lab) in enumerate(pairs):
-        n = labs[i].shape[0]
-        codes = codes_all[start : start + n].astype(np.intp)
+        n = int(lens[i])
+        codes = codes_all[start : start + n]
         start += n
         try:
             arr = np.asarray(x, dtype=np.float64)
@@ -901,21 +910,20 @@ def _batch_validate(pairs, ids, caller):
             and arr.ndim == 2
             and arr.shape[1] >= 1
             and arr.shape[0] == n
+            and n > 0
+            and not codes_bad[i]
             and bool(np.isfinite(arr).all())
-            and (codes >= 0).all()
-            and bool(arr.any())
-            and not bool(np.all(arr == arr[0]))
+            and not bool(np.all(arr == arr[0]))  # also every point zero
         )
         if not good:
             try:
                 _validate.points_and_labels(x, lab, caller=caller)
             except (TypeError, ValueError) as exc:
                 raise fail(i, exc) from None
-        present = np.bincount(codes[codes >= 0], minlength=n_m)
-        if (present == 0).any():
+        if (present[i] == 0).any():
             raise ValueError(
                 f"{caller}() problem {ids[i]!r} has no points of manifold "
-                f"{names[int(np.flatnonzero(present == 0)[0])]!r}; every problem needs every "
+                f"{names[int(np.flatnonzero(present[i] == 0)[0])]!r}; every problem needs every "
                 f"label ({n_m} in all). Run problems with other labels in their own batch."
             )
         out.append((arr, codes))
