@@ -1031,18 +1031,22 @@ def _small_stack(items):
         w_idx[i] = w_of.setdefault(id(it["probes"]), len(w_of))
         if w_idx[i] == len(ws):
             ws.append(it["probes"])
-    if (sizes == n_max).all() and len({y.shape for y in ys}) == 1:
-        codes3 = np.stack([it["codes"] for it in items])
-        y3 = np.stack(ys).astype(np.float64, copy=False)
-        c = ys[0].shape[0]
-        signs = y3[y_idx[:, None, None], np.arange(c)[None, :, None], codes3[:, None, :]]
-        signs = signs.reshape(n_all, n_max)
-        codes = codes3.reshape(-1)
+    codes = np.concatenate([it["codes"] for it in items])
+    signs = np.zeros((n_all, n_max))
+    if (sizes == n_max).all() and (counts == counts[0]).all():
+        # problems of one seed whose points carry the same labels share their signs
+        codes3 = codes.reshape(n_prob, n_max)
+        same = (codes3 == codes3[0]).all(axis=1)
+        signs3 = signs.reshape(n_prob, int(counts[0]), n_max)
+        for u, y in enumerate(ys):
+            sel = same & (y_idx == u)
+            if sel.any():
+                signs3[sel] = np.take(y, codes3[0], axis=1)
     else:
-        signs = np.zeros((n_all, n_max))
-        for it, a, b in zip(items, starts[:-1], starts[1:]):
-            signs[a:b, : it["codes"].size] = it["y"][:, it["codes"]]
-        codes = np.concatenate([it["codes"] for it in items])
+        same = np.zeros(n_prob, dtype=bool)
+    for i in np.flatnonzero(~same):
+        it = items[i]
+        signs[starts[i] : starts[i + 1], : it["codes"].size] = np.take(it["y"], it["codes"], axis=1)
     w_start = np.zeros(len(ws) + 1, dtype=np.int64)
     w_start[1:] = np.cumsum([w.shape[0] for w in ws])
     r_max = max(w.shape[1] for w in ws)
