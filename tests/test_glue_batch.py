@@ -200,6 +200,39 @@ def test_batched_duals_are_optimal_on_every_point():
         np.testing.assert_allclose(lam, direct, rtol=1e-10, atol=1e-12)
 
 
+def test_f_and_anchors_are_those_of_the_verified_duals():
+    """F and the anchors, computed as each chain is solved, are computed again for a problem
+    whose duals the verification rewrites (here: a tolerance of zero, so its samples go to
+    scipy's NNLS), and equal those of the final duals."""
+    from neurogeom.geometry import _glue_batch
+
+    rng = np.random.default_rng(0)
+    factors, grams = [], []
+    for s in range(3):
+        red = _dual.reduce_points(_clusters(3, 10, 30, s)[0])
+        factors.append(red.factor)
+        grams.append(red.gram)
+    codes = np.repeat(np.arange(3), 10)
+    y = rng.choice([-1.0, 1.0], size=(20, 3))
+    w = rng.standard_normal((20, 30))
+    signs = np.tile(y[:, codes], (3, 1))
+    st = _dual.stack_samples(
+        factors, grams, [0.0] * 3, signs, w, np.tile(np.arange(20), 3), [0, 20, 40, 60]
+    )
+    st.tol[20:40] = 0.0
+    lam, stats, f_vals, anchors, active = _glue_batch.solve_and_measure(st, np.tile(codes, 3), 3)
+    assert [s["nnls"] for s in stats] == [0, 20, 0]
+    again, stats_again = _dual.solve_stacked(st)
+    np.testing.assert_array_equal(lam, again)
+    assert stats == stats_again
+    f_ref, anchors_ref, _, active_ref = _glue_batch.anchors_many(
+        st.factors, st.f_offsets, st.sizes, st.ranks, np.tile(codes, 3), st.prob, signs, lam, 3
+    )
+    np.testing.assert_array_equal(f_vals, f_ref)
+    np.testing.assert_array_equal(anchors, anchors_ref)
+    np.testing.assert_array_equal(active, active_ref)
+
+
 def test_points_in_general_position_have_capacity_two_in_every_problem():
     """Cover: P points in general position have capacity 2; with n_t large the batch mean is
     within its standard error of 2."""

@@ -805,6 +805,18 @@ class Stacked:
         n = int(self.sizes[i])
         return self.grams[self.g_offsets[i] : self.g_offsets[i] + n * n].reshape(n, n)
 
+    def solved(self) -> np.ndarray:
+        """The rows to solve."""
+        return np.arange(self.signs.shape[0]) if self.solve is None else self.solve
+
+    def chains(self) -> tuple[np.ndarray, np.ndarray]:
+        """The rows to solve in chains (:func:`dichotomy_chains`), each problem's chains those it
+        gets alone: ``(members, bounds)``."""
+        if self.solve is None:
+            return dichotomy_chains(self.signs, self.prob)
+        members, bounds = dichotomy_chains(self.signs[self.solve], self.prob[self.solve])
+        return self.solve[members], bounds
+
     def rows(self, i: int) -> np.ndarray:
         """Problem ``i``'s rows to solve."""
         a, b = int(self.starts[i]), int(self.starts[i + 1])
@@ -922,17 +934,12 @@ def solve_stacked(st: Stacked) -> tuple[np.ndarray, list[dict]]:
     """:func:`solve_direct_many` on stacked samples: exact duals of the rows ``st.solve`` (all
     when None) on every allowed point, from zero, in the chains each problem gets alone; zero
     elsewhere. Returns the duals (samples, most points) and each problem's statistics."""
-    n_prob = st.sizes.size
     lam = np.zeros(st.signs.shape)
     status = np.zeros(st.signs.shape[0], dtype=np.int64)
-    rows = np.arange(st.signs.shape[0]) if st.solve is None else st.solve
     worst = np.zeros(st.signs.shape[0])
+    rows = st.solved()
     if rows.size:
-        if st.solve is None:
-            members, bounds = dichotomy_chains(st.signs, st.prob)
-        else:
-            members, bounds = dichotomy_chains(st.signs[rows], st.prob[rows])
-            members = rows[members]
+        members, bounds = st.chains()
         previous = numba.set_parallel_chunksize(1)
         try:
             with one_blas_thread():
@@ -953,9 +960,6 @@ def solve_stacked(st: Stacked) -> tuple[np.ndarray, list[dict]]:
                 )
         finally:
             numba.set_parallel_chunksize(previous)
-        # every sample settled and meets the optimality conditions on every allowed point within
-        # half its tolerance: its problem is clean (_verify would change nothing: the two
-        # gradients differ by rounding only, far below half a tolerance)
         _active_set.kkt_worst_many(
             st.factors,
             st.f_offsets,
@@ -970,6 +974,19 @@ def solve_stacked(st: Stacked) -> tuple[np.ndarray, list[dict]]:
             rows,
             worst,
         )
+    stats, _ = settle_stacked(st, lam, status, worst)
+    return lam, stats
+
+
+def settle_stacked(st: Stacked, lam, status, worst) -> tuple[list[dict], list[int]]:
+    """Each problem's statistics from its samples' status and largest violation of the
+    optimality conditions (``worst``, on every allowed point): a problem every sample of which
+    settled and meets them within half its tolerance is clean (:func:`_verify` would change
+    nothing: the two gradients differ by rounding only, far below half a tolerance); any other
+    is verified through :func:`_verify` as :func:`finish` verifies it (its rows of ``lam``
+    rewritten). Returns the statistics and the problems so verified."""
+    n_prob = st.sizes.size
+    rows = st.solved()
     bad = (worst > 0.5 * st.tol) | (status != _active_set.OK) | ~np.isfinite(worst)
     n_bad = np.bincount(st.prob[bad], minlength=n_prob)
     n_solved = np.bincount(st.prob[rows], minlength=n_prob)
@@ -988,7 +1005,7 @@ def solve_stacked(st: Stacked) -> tuple[np.ndarray, list[dict]]:
                 "fista_iterations": 0,
             }
         )
-    return lam, stats
+    return stats, np.flatnonzero(n_bad).tolist()
 
 
 def _verified(st, i, lam, status):

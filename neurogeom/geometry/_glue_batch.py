@@ -15,12 +15,12 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 
-from neurogeom.geometry import effective
+from neurogeom.geometry import _active_set, _dual, effective
 
 # samples per chunk of the stacked geometry (bounds the (samples, P, P) temporaries)
 _CHUNK = 8192
 
-__all__ = ["anchors", "anchors_many", "geometry", "in_blocks", "summarize"]
+__all__ = ["anchors", "anchors_many", "geometry", "in_blocks", "solve_and_measure", "summarize"]
 
 
 def in_blocks(fn, n_items: int, block: int) -> list:
@@ -362,43 +362,214 @@ def _anchors_kernel(
     prob,
     signs,
     lam,
+    rows,
     f_vals,
     out,
     totals,
     active,
 ):
-    """Per sample: ``F = ||sum_j lam_j y_j x_j||^2``, the per-manifold sums
-    ``sum_{j in mu} lam_j`` (``totals``, zeroed first) and the anchors ``sum_{j in mu} lam_j x_j``
-    (``out``, zeroed first) times ``1 / totals`` where the manifold is active (``active``:
-    ``totals > 1e-12 * max(sum of totals, 1e-300)``), zero where not."""
-    for k in numba.prange(prob.size):
+    """Per sample of ``rows``: ``F``, the totals, the anchors and the active mask (see
+    :func:`_measure`; ``totals`` and ``out`` zeroed first)."""
+    for i_row in numba.prange(rows.size):
+        k = rows[i_row]
         p = prob[k]
         n = sizes[p]
         r = ranks[p]
         f = factors[f_offsets[p] : f_offsets[p] + n * r].reshape((n, r))
-        disp = np.zeros(r)
-        for j in range(n):
-            lj = lam[k, j]
-            if lj != 0.0:
-                mu = codes[c_offsets[p] + j]
-                c = signs[k, j] * lj
-                totals[k, mu] += lj
-                for d in range(r):
-                    disp[d] += c * f[j, d]
-                    out[k, mu, d] += lj * f[j, d]
+        _measure(
+            k,
+            f,
+            codes[c_offsets[p] : c_offsets[p] + n],
+            signs,
+            lam,
+            np.empty(r),
+            f_vals,
+            out,
+            totals,
+            active,
+        )
+
+
+@numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+def _measure(k, f, codes, signs, lam, disp, f_vals, out, totals, active):
+    """Sample ``k``'s ``F = ||sum_j lam_j y_j x_j||^2`` (``disp``, of the factor's rank, is left
+    holding ``sum_j lam_j y_j x_j``), the per-manifold sums ``sum_{j in mu} lam_j``
+    (``totals``, zero on entry) and the anchors ``sum_{j in mu} lam_j x_j`` (``out``, zero on
+    entry) times ``1 / totals`` where the manifold is active (``active``:
+    ``totals > 1e-12 * max(sum of totals, 1e-300)``), zero where not (``f``: its problem's
+    factor, ``codes`` its points' manifolds)."""
+    n, r = f.shape
+    for d in range(r):
+        disp[d] = 0.0
+    for j in range(n):
+        lj = lam[k, j]
+        if lj != 0.0:
+            mu = codes[j]
+            c = signs[k, j] * lj
+            totals[k, mu] += lj
+            for d in range(r):
+                disp[d] += c * f[j, d]
+                out[k, mu, d] += lj * f[j, d]
+    acc = 0.0
+    for d in range(r):
+        acc += disp[d] * disp[d]
+    f_vals[k] = acc
+    grand = 0.0
+    for mu in range(totals.shape[1]):
+        grand += totals[k, mu]
+    floor = 1e-12 * max(grand, 1e-300)
+    for mu in range(totals.shape[1]):
+        active[k, mu] = totals[k, mu] > floor
+        inv = 1.0 / totals[k, mu] if active[k, mu] else 0.0
+        for d in range(r):
+            out[k, mu, d] *= inv
+
+
+@numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+def _worst(k, f, kappa, signs, lam, probe, disp, v):
+    """Largest violation of sample ``k``'s optimality conditions on every allowed point, with
+    ``disp = sum_j lam_j y_j x_j`` given (see
+    :func:`neurogeom.geometry._active_set.kkt_worst_many`; ``v`` scratch of the rank)."""
+    n, r = f.shape
+    for d in range(r):
+        v[d] = probe[d] + disp[d]
+    out = 0.0
+    for i in range(n):
+        y = signs[k, i]
+        if y == 0.0:
+            continue
         acc = 0.0
         for d in range(r):
-            acc += disp[d] * disp[d]
-        f_vals[k] = acc
-        grand = 0.0
-        for mu in range(totals.shape[1]):
-            grand += totals[k, mu]
-        floor = 1e-12 * max(grand, 1e-300)
-        for mu in range(totals.shape[1]):
-            active[k, mu] = totals[k, mu] > floor
-            inv = 1.0 / totals[k, mu] if active[k, mu] else 0.0
-            for d in range(out.shape[2]):
-                out[k, mu, d] *= inv
+            acc += f[i, d] * v[d]
+        g = y * acc - kappa
+        viol = abs(g) if lam[k, i] > 0.0 else max(-g, 0.0)
+        if not viol <= out:  # NaN propagates
+            out = viol
+    return out
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _solve_measure(
+    grams,
+    g_offsets,
+    factors,
+    f_offsets,
+    sizes,
+    ranks,
+    kappas,
+    codes,
+    c_offsets,
+    prob,
+    signs,
+    q,
+    probes,
+    probe_row,
+    tol,
+    members,
+    bounds,
+    lam,
+    status,
+    worst,
+    f_vals,
+    out,
+    totals,
+    active,
+):
+    """Per chain (see :func:`neurogeom.geometry._active_set.solve_every_point_chains_many`): its
+    samples' exact duals, then per sample its ``worst`` violation of the optimality conditions,
+    ``F``, totals, anchors and active mask (:func:`_measure`, :func:`_worst`) while they are at
+    hand."""
+    for c in numba.prange(bounds.size - 1):
+        chain = members[bounds[c] : bounds[c + 1]]
+        p = prob[chain[0]]
+        n = sizes[p]
+        r = ranks[p]
+        gram = grams[g_offsets[p] : g_offsets[p] + n * n].reshape((n, n))
+        _active_set._solve_chain(
+            gram, signs[:, :n], q[:, :n], lam[:, :n], tol, 20 * n + 100, r + 1, chain, status
+        )
+        f = factors[f_offsets[p] : f_offsets[p] + n * r].reshape((n, r))
+        codes_p = codes[c_offsets[p] : c_offsets[p] + n]
+        disp = np.empty(r)
+        v = np.empty(r)
+        for k in chain:
+            _measure(k, f, codes_p, signs, lam, disp, f_vals, out, totals, active)
+            worst[k] = _worst(k, f, kappas[p], signs, lam, probes[probe_row[k]], disp, v)
+
+
+def solve_and_measure(st, codes, n_manifolds: int):
+    """:func:`neurogeom.geometry._dual.solve_stacked` on stacked samples (a
+    :class:`neurogeom.geometry._dual.Stacked`) with ``F`` and the anchors of each solved sample
+    computed as it is solved (as :func:`anchors_many` gives them; ``codes``: the problems'
+    points' manifolds one after the other); samples that are not solved keep duals, F and
+    anchors of zero. Returns the duals, each problem's statistics, F, the anchors (samples, P,
+    most ranks) and the active mask."""
+    n_all, n_max = st.signs.shape
+    codes = np.asarray(codes, dtype=np.int64)
+    c_offsets = np.zeros(st.sizes.size, dtype=np.int64)
+    c_offsets[1:] = np.cumsum(st.sizes)[:-1]
+    lam = np.zeros((n_all, n_max))
+    status = np.zeros(n_all, dtype=np.int64)
+    worst = np.zeros(n_all)
+    f_vals = np.zeros(n_all)
+    out = np.zeros((n_all, n_manifolds, int(st.ranks.max(initial=0))))
+    totals = np.zeros((n_all, n_manifolds))
+    active = np.zeros((n_all, n_manifolds), dtype=bool)
+    if st.solved().size:
+        members, bounds = st.chains()
+        previous = numba.set_parallel_chunksize(1)
+        try:
+            with _dual.one_blas_thread():
+                _solve_measure(
+                    st.grams,
+                    st.g_offsets,
+                    st.factors,
+                    st.f_offsets,
+                    st.sizes,
+                    st.ranks,
+                    st.kappas,
+                    codes,
+                    c_offsets,
+                    st.prob,
+                    st.signs,
+                    st.q,
+                    st.probes,
+                    st.probe_row,
+                    st.tol,
+                    members,
+                    bounds,
+                    lam,
+                    status,
+                    worst,
+                    f_vals,
+                    out,
+                    totals,
+                    active,
+                )
+        finally:
+            numba.set_parallel_chunksize(previous)
+    stats, redone = _dual.settle_stacked(st, lam, status, worst)
+    if redone:  # duals rewritten by the verification: their F and anchors again
+        rows = np.concatenate([st.rows(i) for i in redone])
+        out[rows] = 0.0
+        totals[rows] = 0.0
+        _anchors_kernel(
+            st.factors,
+            st.f_offsets,
+            st.sizes,
+            st.ranks,
+            codes,
+            c_offsets,
+            st.prob,
+            st.signs,
+            lam,
+            rows,
+            f_vals,
+            out,
+            totals,
+            active,
+        )
+    return lam, stats, f_vals, out, active
 
 
 def anchors_many(factors, f_offsets, sizes, ranks, codes, prob, signs, lam, n_manifolds: int):
@@ -428,6 +599,7 @@ def anchors_many(factors, f_offsets, sizes, ranks, codes, prob, signs, lam, n_ma
             np.asarray(prob, dtype=np.int64),
             signs,
             lam,
+            np.arange(n_all),
             f_vals,
             out,
             totals,

@@ -933,11 +933,11 @@ def _batch_validate(pairs, ids, caller):
 def _solve_small(items, n_manifolds):
     """:func:`_solve` for problems on the direct path (see
     :func:`neurogeom.geometry._dual.direct_is_cheaper`), their solves batched across problems
-    (:func:`neurogeom.geometry._dual.solve_stacked`); each sample's duals are those
+    (:func:`neurogeom.geometry._glue_batch.solve_and_measure`); each sample's duals are those
     :func:`_solve` gives it. ``items``: dicts with factor, gram, codes, y, probes, kappa and the
     cached ``canonical`` (dichotomies up to sign and each sample's index); adds f_vals, norm2,
     none, stats and active to each (views into the arrays of all samples; F and anchors of all
-    problems in one compiled pass, :func:`neurogeom.geometry._glue_batch.anchors_many`).
+    problems computed in the same compiled pass as their duals).
     Returns the arrays of all samples stacked (see :func:`_small_stack`) with ``anchors``,
     ``active``, ``f_vals``, ``norm2`` and ``none`` (None without items)."""
     if not items:
@@ -975,21 +975,10 @@ def _solve_small(items, n_manifolds):
         it["none"] = (it["verdict"] == -1)[it["canonical"][1]]
     out = _small_stack(items)
     st = out["stack"]
-    lam, stats = _dual.solve_stacked(st)
+    _, stats, f_all, anchors, active = _glue_batch.solve_and_measure(st, out["codes"], n_manifolds)
     for it, more in zip(items, stats):
         _add_stats(it["stats"], more)
         it["stats"].update({f"separability_{k}": v for k, v in it["sep"].items()})
-    f_all, anchors, _, active = _glue_batch.anchors_many(
-        st.factors,
-        st.f_offsets,
-        st.sizes,
-        st.ranks,
-        out["codes"],
-        st.prob,
-        st.signs,
-        lam,
-        n_manifolds,
-    )
     none = out["none"]
     norm2 = out["norm2"]
     if st.solve is not None:
@@ -1319,7 +1308,7 @@ anchor_center, alignment, max_iter
 
 # problems per block of glue_batch's direct path (blocks run in parallel worker threads; each
 # problem's numbers do not depend on its block)
-_BATCH_BLOCK = 64
+_BATCH_BLOCK = 32
 
 
 def _batch_settings(
