@@ -893,7 +893,8 @@ def stack_samples(factors, grams, kappas, signs, probes, probe_row, starts, solv
                 norms = np.linalg.norm(w, axis=1)
                 if sel.all():
                     np.multiply(y3, np.matmul(w, ft), out=q3)
-                    q3 -= kappas[:, None, None]
+                    if kappas.any():  # x - 0.0 is x, bit for bit
+                        q3 -= kappas[:, None, None]
                     t3[:] = 1e-9 * (peaks[:, None] * norms + np.abs(kappas)[:, None] + 1e-300)
                 else:
                     q3[sel] = y3[sel] * np.matmul(w, ft[sel]) - kappas[sel, None, None]

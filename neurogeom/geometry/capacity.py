@@ -1279,9 +1279,22 @@ anchor_center, alignment, max_iter
         center=center,
     )
 
+    draws: dict[int, Any] = {}
+    probe_cache: dict[tuple[int, int, int], np.ndarray] = {}
+
     def block(lo, hi):
         results, small = _batch_prepare(
-            checked[lo:hi], seeds[lo:hi], names, scheme, n_t, kappa, dtype, prep, caller
+            checked[lo:hi],
+            seeds[lo:hi],
+            names,
+            scheme,
+            n_t,
+            kappa,
+            dtype,
+            prep,
+            caller,
+            draws,
+            probe_cache,
         )
         stacked = _solve_small(small, n_manifolds)
         _finish_small(small, n_manifolds, anchor_center, alignment, stacked)
@@ -1334,13 +1347,14 @@ def _batch_settings(
     return n_t, kappa, jitter, dtype, anchor_center, alignment, max_iter, seeds
 
 
-def _batch_prepare(checked, seeds, names, scheme, n_t, kappa, dtype, prep, caller):
+def _batch_prepare(
+    checked, seeds, names, scheme, n_t, kappa, dtype, prep, caller, draws, probe_cache
+):
     """Preprocess every problem and draw its samples (draws and probes shared between problems
-    of one seed); returns the per-problem results (with ``"run"`` for problems that go through
-    :func:`_glue_core`) and the items of the direct path (see :func:`_solve_small`)."""
+    of one seed, kept in ``draws`` and ``probe_cache`` for the other blocks); returns the
+    per-problem results (with ``"run"`` for problems that go through :func:`_glue_core`) and
+    the items of the direct path (see :func:`_solve_small`)."""
     n_manifolds = len(names)
-    draws: dict[int, Any] = {}
-    probe_cache: dict[tuple[int, int, int], np.ndarray] = {}
     results: list[dict[str, Any]] = [{} for _ in checked]
     small = []
     for i, (x, codes) in enumerate(checked):
@@ -1359,7 +1373,7 @@ def _batch_prepare(checked, seeds, names, scheme, n_t, kappa, dtype, prep, calle
             y, n_distinct, _ = _dichotomies.draw(
                 scheme, n_t, n_manifolds, _rng(s, _STREAM_DICHOTOMY)
             )
-            draws[s] = (y, n_distinct, _separability.canonical(y))
+            draws.setdefault(s, (y, n_distinct, _separability.canonical(y)))
         y, n_distinct, canon = draws[s]
         counts = np.bincount(codes, minlength=n_manifolds)
         results[i].update(info=info, counts=counts, n_distinct=n_distinct, n_used=y.shape[0])
@@ -1371,7 +1385,9 @@ def _batch_prepare(checked, seeds, names, scheme, n_t, kappa, dtype, prep, calle
             continue
         key = (s, y.shape[0], red.rank)
         if key not in probe_cache:
-            probe_cache[key] = _rng(s, _STREAM_PROBE).standard_normal((y.shape[0], red.rank))
+            probe_cache.setdefault(
+                key, _rng(s, _STREAM_PROBE).standard_normal((y.shape[0], red.rank))
+            )
         item = results[i]
         item.update(
             factor=np.asarray(red.factor, dtype=np.float64),
