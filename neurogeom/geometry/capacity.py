@@ -1182,9 +1182,9 @@ def glue_batch(
     Each problem is a set of points with manifold labels; its numbers equal those of
     :func:`glue` on that problem with the same settings and seed (to rounding, 1e-12 relative
     or better). Problems small enough for the active-set method on every point (rank at most
-    256) share one pass: their samples are solved together in one call of the compiled solver,
-    KKT-verified per sample on every point, and their anchor geometry and summaries are
-    computed stacked. Larger problems run as :func:`glue` runs them, one after another.
+    256) share one pass (in blocks): their samples are solved together in one call of the
+    compiled solver, KKT-verified per sample on every point, and their anchor geometry and
+    summaries are computed stacked. Larger problems run as :func:`glue` runs them, one after another.
 
     Parameters
     ----------
@@ -1237,9 +1237,12 @@ anchor_center, alignment, max_iter
 
     Notes
     -----
-    Runs one call of the compiled solver and one pass of anchor geometry for all small
-    problems, instead of one of each per problem; the samples of one problem do not depend on
-    the other problems in the batch, so adding or removing problems changes no number.
+    Small problems run in blocks of 32, each block in one call of the compiled solver (which
+    computes each sample's F and anchors as it is solved) and one pass of anchor geometry,
+    instead of one of each per problem; the blocks run in parallel worker threads (as many as
+    numba may use), one block's Python steps beside another's compiled ones. A problem's numbers
+    do not depend on the other problems in the batch, the blocks or the threads (bit for bit),
+    so adding or removing problems changes no number.
 
     Examples
     --------
