@@ -30,9 +30,11 @@ Measured (results/glue.json, all cases in one run; 2 shared cores at load averag
 before, 1.4-3.6 after; glue and its baseline timed alternately, best of k; samples of one
 dichotomy solved in warm-started chains): per-sample NNLS over glue 96.7x (a), 36.2x / 34.3x (b),
 19.7x and 32.1x (c, steps 0 and 400), 79.1x (d), 15.4x (e); config B 14.6x one Gram build (3.11 s
-against 0.21 s); many small problems 1.83 ms a problem by glue_batch against 10.6 ms by one
-glue() call each (5.8x), capacities equal to the per-call ones to 6e-16 relative; a
-trajectory's 50 bootstrap replicates 1.36 s in one glue_batch pass against 3.48 s by one
+against 0.21 s); many small problems (case f alone, results/glue_f.json, load 2.4-3.0; glue_batch
+in blocks of 32 problems on two worker threads) 1.36 ms a problem by glue_batch against 15.5 ms
+by one glue() call each (11.4x) and 18.9x per-sample NNLS, capacities equal to the per-call ones
+to 6e-16 relative;
+a trajectory's 50 bootstrap replicates 1.36 s in one glue_batch pass against 3.48 s by one
 measure_geometry() call per replicate (2.6x), capacities equal to 4e-16. Chains pay where the
 supports of one dichotomy's samples overlap: context-DM step 400 (rank 43, supports of ~39
 points) 16.6x before them; near the floor of case (e) (rank 111, supports of ~72 points, two
@@ -43,9 +45,11 @@ sample: the ratio moves with the load). The run before chains (load 3.9-5.7): 62
 (b), 19.0x / 16.6x (c), 69.9x (d), 17.1x (e), config B 14.2x, many small 5.8x, trajectory 2.9x.
 Where the time goes (cProfile): config B at load 7, beside the Gram build, FISTA (threads)
 ~3.2 s, the exact finish (solve_working_sets) 1.3 s, pivoted Cholesky and reduction 0.7 s,
-Lanczos 0.1-0.6 s, separability certificates 0.5 s; many small problems at load 5-7 per
-problem: the compiled Lawson-Hanson solve 1.5 ms (15 us a sample, 102 samples), stacking and
-the KKT check 0.4 ms, anchors 0.2 ms, anchor geometry 0.4 ms, per-problem preparation 0.2 ms;
+Lanczos 0.1-0.6 s, separability certificates 0.5 s; many small problems (case f, one
+thread, load 2.5-3) per problem: the compiled Lawson-Hanson solve with each sample's F, anchors
+and KKT check 0.94 ms (9 us a sample, 102 samples; ~50 small allocations a sample in the
+active-set steps), preparation (scaling, Gram, pivoted Cholesky) 0.15 ms, stacking 0.09 ms,
+anchor geometry and summaries 0.14 ms, checks and the Dataset 0.04 ms;
 the trajectory: building each replicate's manifolds (pandas grouping in
 neurogeom.population._manifolds) and regrouping its trials are about half of the batched time,
 the same in both paths. Earlier (results/glue_acef.json, load 7.3-9.2): 173x (a), 21.6x and

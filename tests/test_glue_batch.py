@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
+import xarray as xr
 
 from neurogeom.geometry import _dual
 from neurogeom.geometry import capacity as cap_mod
@@ -82,6 +83,49 @@ def test_every_problem_equals_its_own_glue_call(options):
     assert ds.active_fraction.dims == ("problem", "manifold")
 
 
+def test_numbers_do_not_depend_on_the_blocks(monkeypatch):
+    """Blocks of problems run in parallel threads, problems of one shape in batched products:
+    every number is the same, bit for bit, in blocks of two problems as in one block."""
+    mixed = _mixed_problems()
+    same = [_clusters(3, 20, 100, s) for s in (10, 11, 12, 13, 14)]
+    problems = [*same[:2], mixed[2], mixed[3], *same[2:4], mixed[4], same[4]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        monkeypatch.setattr(cap_mod, "_BATCH_BLOCK", 10**6)
+        whole = glue_batch(problems, n_t=40, seed=[3, 3, 4, 4, 3, 5, 5, 3])
+        monkeypatch.setattr(cap_mod, "_BATCH_BLOCK", 2)
+        blocks = glue_batch(problems, n_t=40, seed=[3, 3, 4, 4, 3, 5, 5, 3])
+    assert int(whole.at_floor.sum()) >= 1
+    xr.testing.assert_identical(blocks, whole)
+
+
+def test_small_quadratic_forms_equal_the_thresholded_pseudo_inverse():
+    """vec^T G^+ vec by a Cholesky factor where the active block is well conditioned, by Jacobi
+    rotations elsewhere: both equal numpy's eigendecomposition with small eigenvalues dropped."""
+    from neurogeom.geometry import _glue_batch, effective
+
+    rng = np.random.default_rng(0)
+    n_m = 4
+    work, vecs = np.empty((n_m, n_m)), np.empty((n_m, n_m))
+    for case in range(300):
+        s = rng.standard_normal((n_m, 7))
+        act = rng.random(n_m) > 0.2
+        if case % 3 == 1:  # two nearly equal anchors: an eigenvalue below the threshold
+            s[1] = s[0] * (1 + 1e-9)
+            act[:2] = True
+        if case % 3 == 2:  # two close anchors: condition numbers up to ~1e5, on either side of
+            s[2] = s[0] + 0.05 * s[2]  # the Cholesky path's bound
+            act[[0, 2]] = True
+        s[~act] = 0.0
+        g = s @ s.T
+        vec = s @ rng.standard_normal(7)
+        scale = np.max(np.diag(g))
+        thr = effective._PINV_RCOND * max(scale, 1e-300)
+        got = _glue_batch._quad_small(g, vec, thr, act, work, vecs)
+        want = effective._quad_pinv(g[None], vec[None], np.array([scale]))[0]
+        assert got == pytest.approx(want, rel=1e-11, abs=1e-12 * abs(vec @ vec) / scale)
+
+
 def test_batch_covers_the_separability_decisions_and_the_floor():
     problems = _mixed_problems()
     with warnings.catch_warnings():
@@ -154,6 +198,39 @@ def test_batched_duals_are_optimal_on_every_point():
         np.testing.assert_allclose(f_batch, f_ref, rtol=1e-8)
         direct, _ = _dual.solve_batch(f, signs, w, gram=f @ f.T, method="direct")
         np.testing.assert_allclose(lam, direct, rtol=1e-10, atol=1e-12)
+
+
+def test_f_and_anchors_are_those_of_the_verified_duals():
+    """F and the anchors, computed as each chain is solved, are computed again for a problem
+    whose duals the verification rewrites (here: a tolerance of zero, so its samples go to
+    scipy's NNLS), and equal those of the final duals."""
+    from neurogeom.geometry import _glue_batch
+
+    rng = np.random.default_rng(0)
+    factors, grams = [], []
+    for s in range(3):
+        red = _dual.reduce_points(_clusters(3, 10, 30, s)[0])
+        factors.append(red.factor)
+        grams.append(red.gram)
+    codes = np.repeat(np.arange(3), 10)
+    y = rng.choice([-1.0, 1.0], size=(20, 3))
+    w = rng.standard_normal((20, 30))
+    signs = np.tile(y[:, codes], (3, 1))
+    st = _dual.stack_samples(
+        factors, grams, [0.0] * 3, signs, w, np.tile(np.arange(20), 3), [0, 20, 40, 60]
+    )
+    st.tol[20:40] = 0.0
+    lam, stats, f_vals, anchors, active = _glue_batch.solve_and_measure(st, np.tile(codes, 3), 3)
+    assert [s["nnls"] for s in stats] == [0, 20, 0]
+    again, stats_again = _dual.solve_stacked(st)
+    np.testing.assert_array_equal(lam, again)
+    assert stats == stats_again
+    f_ref, anchors_ref, _, active_ref = _glue_batch.anchors_many(
+        st.factors, st.f_offsets, st.sizes, st.ranks, np.tile(codes, 3), st.prob, signs, lam, 3
+    )
+    np.testing.assert_array_equal(f_vals, f_ref)
+    np.testing.assert_array_equal(anchors, anchors_ref)
+    np.testing.assert_array_equal(active, active_ref)
 
 
 def test_points_in_general_position_have_capacity_two_in_every_problem():

@@ -32,6 +32,34 @@ def test_chains_group_equal_signs_in_sample_order():
     assert chains == [[0], [1, 4], [2, 3]]
 
 
+def _chains_by_bytes(signs, prob=None):
+    """The chains by a dict over each row's bytes (and problem): the definition."""
+    keys = signs if prob is None else np.column_stack([prob.astype(np.float64), signs])
+    first: dict[bytes, int] = {}
+    group = np.array([first.setdefault(row.tobytes(), len(first)) for row in keys])
+    chains = []
+    for g in range(len(first)):
+        rows = np.flatnonzero(group == g).tolist()
+        chains += [rows[a : a + _dual._CHAIN] for a in range(0, len(rows), _dual._CHAIN)]
+    return chains
+
+
+def test_chains_are_those_of_the_rows_bytes():
+    rng = np.random.default_rng(3)
+    for n, c in ((1, 0), (5, 0), (7, 1), (400, 2), (3000, 5), (2500, 60)):
+        # few distinct rows, many repeats: full hash-table slots, chains past _CHAIN; -0.0 and
+        # 0.0 differ in their bytes, so they are other rows
+        pool = rng.choice([-1.0, 0.0, 1.0, -0.0], size=(max(1, n // 40), c))
+        signs = pool[rng.integers(0, pool.shape[0], n)]
+        prob = rng.integers(0, 3, n)
+        for pr in (None, prob):
+            members, bounds = _dual.dichotomy_chains(signs, pr)
+            chains = [members[a:b].tolist() for a, b in zip(bounds[:-1], bounds[1:])]
+            assert chains == _chains_by_bytes(signs, pr)
+    members, bounds = _dual.dichotomy_chains(np.array([[0.0], [-0.0], [0.0]]))
+    assert members.tolist() == [0, 2, 1] and bounds.tolist() == [0, 2, 3]
+
+
 def test_chained_duals_are_the_exact_optimum():
     f, signs, probes = _problem()
     gram = f @ f.T

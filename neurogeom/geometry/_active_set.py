@@ -720,7 +720,9 @@ def solve_every_point_many(
 
 
 @numba.njit(cache=True, nogil=True, parallel=True, fastmath={"reassoc", "contract"})
-def kkt_worst_many(factors, f_offsets, sizes, ranks, kappas, prob, signs, probes, lam, worst):
+def kkt_worst_many(
+    factors, f_offsets, sizes, ranks, kappas, prob, signs, probes, probe_row, lam, rows, worst
+):
     """Largest violation of the optimality conditions of each sample's duals, on every allowed
     point: ``|g_i|`` where ``lam_i > 0`` and ``max(-g_i, 0)`` elsewhere, with ``g`` the dual
     gradient ``y * (X (sum_j lam_j y_j x_j + t)) - kappa`` computed from the factor (as
@@ -736,18 +738,24 @@ def kkt_worst_many(factors, f_offsets, sizes, ranks, kappas, prob, signs, probes
     prob : ndarray of int64 (n_samples,)
     signs, lam : ndarray (n_samples, max n_i)
         ``y`` of each point (0: left out) and the duals.
-    probes : ndarray (n_samples, max r_i)
+    probes : ndarray (n_probes, max r_i)
+    probe_row : ndarray of int64 (n_samples,)
+        Sample ``k``'s probe is ``probes[probe_row[k]]``.
+    rows : ndarray of int64
+        The samples to check (the others are left as they are).
     worst : ndarray (n_samples,)
         Out.
     """
-    for k in numba.prange(prob.size):
+    for i_row in numba.prange(rows.size):
+        k = rows[i_row]
         p = prob[k]
         n = sizes[p]
         r = ranks[p]
         f = factors[f_offsets[p] : f_offsets[p] + n * r].reshape((n, r))
         v = np.empty(r)
+        t = probe_row[k]
         for d in range(r):
-            v[d] = probes[k, d]
+            v[d] = probes[t, d]
         for j in range(n):
             c = signs[k, j] * lam[k, j]
             if c != 0.0:

@@ -378,26 +378,101 @@ def _solve_working_sets(*args) -> None:
         numba.set_parallel_chunksize(previous)
 
 
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+_FNV = np.uint64(0x100000001B3)
+
+
+@numba.njit(cache=True, nogil=True)
+def _mix(z):
+    """splitmix64's finaliser: every bit of ``z`` reaches every bit of the result."""
+    z = (z ^ (z >> np.uint64(30))) * _MIX1
+    z = (z ^ (z >> np.uint64(27))) * _MIX2
+    return z ^ (z >> np.uint64(31))
+
+
+@numba.njit(cache=True, nogil=True)
+def _chains_of(keys, prob, chain):
+    """:func:`dichotomy_chains` on the rows of ``keys`` (the signs' bytes, as unsigned integers)
+    and ``prob``: rows are grouped by exact equality of their bytes and problem (an open-addressing
+    hash table that compares each row with its slot's first row, so a collision of hashes never
+    merges rows), groups numbered by their first row, members in sample order."""
+    n, c = keys.shape
+    size = 16
+    while size < 2 * n:
+        size *= 2
+    mask = np.uint64(size - 1)
+    slot_row = np.full(size, -1, dtype=np.int64)
+    slot_group = np.empty(size, dtype=np.int64)
+    group = np.empty(n, dtype=np.int64)
+    n_groups = 0
+    for i in range(n):
+        h = np.uint64(prob[i])
+        for j in range(c):
+            v = np.uint64(keys[i, j])
+            h = (h ^ v ^ (v >> np.uint64(32))) * _FNV
+        slot = _mix(h) & mask
+        while True:
+            r = slot_row[slot]
+            if r < 0:
+                slot_row[slot] = i
+                slot_group[slot] = n_groups
+                group[i] = n_groups
+                n_groups += 1
+                break
+            same = prob[r] == prob[i]
+            j = 0
+            while same and j < c:
+                same = keys[r, j] == keys[i, j]
+                j += 1
+            if same:
+                group[i] = slot_group[slot]
+                break
+            slot = (slot + np.uint64(1)) & mask
+    count = np.zeros(n_groups, dtype=np.int64)
+    for i in range(n):
+        count[group[i]] += 1
+    first = np.zeros(n_groups, dtype=np.int64)
+    n_chains = 0
+    for g in range(n_groups):
+        if g:
+            first[g] = first[g - 1] + count[g - 1]
+        n_chains += (count[g] + chain - 1) // chain
+    members = np.empty(n, dtype=np.int64)
+    pos = first.copy()
+    for i in range(n):
+        g = group[i]
+        members[pos[g]] = i
+        pos[g] += 1
+    bounds = np.empty(n_chains + 1, dtype=np.int64)
+    b = 0
+    for g in range(n_groups):
+        for a in range(first[g], first[g] + count[g], chain):
+            bounds[b] = a
+            b += 1
+    bounds[n_chains] = n
+    return members, bounds
+
+
 def dichotomy_chains(
     signs: np.ndarray, prob: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Samples grouped by their signs (one dichotomy and the same points left out) and problem
-    ``prob`` (when given) into chains of at most ``_CHAIN`` samples, in sample order within a
-    group: ``(members, bounds)``, chain ``c`` being ``members[bounds[c]:bounds[c + 1]]``. The
-    chains do not depend on the number of threads (so neither do the results), and a problem's
-    chains are the same alone as among others."""
+    """Samples grouped by their signs (one dichotomy and the same points left out: rows equal
+    byte for byte) and problem ``prob`` (when given) into chains of at most ``_CHAIN`` samples,
+    in sample order within a group, groups in the order of their first sample:
+    ``(members, bounds)``, chain ``c`` being ``members[bounds[c]:bounds[c + 1]]``. The chains do
+    not depend on the number of threads (so neither do the results), and a problem's chains are
+    the same alone as among others."""
     n_s = signs.shape[0]
     if not n_s:
         return np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64)
-    keys = signs if prob is None else np.column_stack([prob.astype(np.float64), signs])
-    first: dict[bytes, int] = {}  # rows equal byte for byte (np.unique(axis=0) is far slower)
-    group = np.array([first.setdefault(row.tobytes(), len(first)) for row in keys])
-    members = np.argsort(group, kind="stable").astype(np.int64)
-    sorted_group = group[members]
-    starts = np.flatnonzero(np.r_[True, sorted_group[1:] != sorted_group[:-1]])
-    ends = np.r_[starts[1:], n_s]
-    bounds = [np.arange(a, b, _CHAIN) for a, b in zip(starts, ends)]
-    return members, np.concatenate([*bounds, [n_s]]).astype(np.int64)
+    rows = np.ascontiguousarray(signs)
+    width = rows.shape[1] * rows.dtype.itemsize
+    keys = rows.view(np.uint8).reshape(n_s, width)
+    if width % 8 == 0:
+        keys = keys.view(np.uint64)
+    prob = np.zeros(n_s, dtype=np.int64) if prob is None else np.asarray(prob, dtype=np.int64)
+    return _chains_of(keys, prob, _CHAIN)
 
 
 def _solve_chains(gram, y, q, out, tol, max_iter, cap, status) -> None:
@@ -682,169 +757,288 @@ def solve_direct_many(problems) -> list[tuple[np.ndarray, dict]]:
     scipy's NNLS for a sample that fails them). Each sample's duals are those
     ``solve_batch(..., method="direct")`` gives it. Returns ``(lam, stats)`` per problem.
     """
-    n_prob = len(problems)
-    if not n_prob:
+    if not len(problems):
         return []
-    counts, sizes, signs, q, tol, prepared = _stacked_inputs(problems)
-    offsets = np.zeros(n_prob, dtype=np.int64)
-    offsets[1:] = np.cumsum(sizes * sizes)[:-1]
-    grams = np.concatenate([np.ascontiguousarray(p[1], dtype=np.float64).ravel() for p in problems])
-    caps = np.array([p[0].shape[1] + 1 for p in problems], dtype=np.int64)
+    counts = np.array([p[2].shape[0] for p in problems], dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    n_max = max(p[2].shape[1] for p in problems)
+    r_max = max(p[0].shape[1] for p in problems)
+    signs = np.zeros((int(starts[-1]), n_max))
+    probes = np.zeros((int(starts[-1]), r_max))
+    for (_, _, sg, pr, _), a, b in zip(problems, starts[:-1], starts[1:]):
+        signs[a:b, : sg.shape[1]] = sg
+        probes[a:b, : pr.shape[1]] = pr
+    st = stack_samples(
+        [p[0] for p in problems],
+        [p[1] for p in problems],
+        [p[4] for p in problems],
+        signs,
+        probes,
+        np.arange(signs.shape[0]),
+        starts,
+    )
+    lam, stats = solve_stacked(st)
+    return [
+        (np.ascontiguousarray(lam[a:b, :n]), s)
+        for a, b, n, s in zip(starts[:-1], starts[1:], st.sizes, stats)
+    ]
+
+
+class Stacked:
+    """The samples of many problems stacked for the compiled kernels (see :func:`stack_samples`).
+
+    Problem ``i`` has ``sizes[i]`` points of rank ``ranks[i]``, its factor (float64, row by row)
+    at ``factors[f_offsets[i]:]``, its float64 Gram matrix at ``grams[g_offsets[i]:]`` and the
+    margin ``kappas[i]``; its samples are the rows ``starts[i]:starts[i + 1]`` (``prob``: each
+    row's problem) of ``signs`` and of the dual's linear terms ``q`` (zero past ``sizes[i]``),
+    with tolerances ``tol``. Sample ``k``'s probe is ``probes[probe_row[k], :ranks[i]]``
+    (samples that share a probe share a row). ``solve``: the rows to solve (all when None)."""
+
+    def __init__(self, **fields):
+        self.__dict__.update(fields)
+
+    def factor(self, i: int) -> np.ndarray:
+        n, r = int(self.sizes[i]), int(self.ranks[i])
+        return self.factors[self.f_offsets[i] : self.f_offsets[i] + n * r].reshape(n, r)
+
+    def gram(self, i: int) -> np.ndarray:
+        n = int(self.sizes[i])
+        return self.grams[self.g_offsets[i] : self.g_offsets[i] + n * n].reshape(n, n)
+
+    def solved(self) -> np.ndarray:
+        """The rows to solve."""
+        return np.arange(self.signs.shape[0]) if self.solve is None else self.solve
+
+    def chains(self) -> tuple[np.ndarray, np.ndarray]:
+        """The rows to solve in chains (:func:`dichotomy_chains`), each problem's chains those it
+        gets alone: ``(members, bounds)``."""
+        if self.solve is None:
+            return dichotomy_chains(self.signs, self.prob)
+        members, bounds = dichotomy_chains(self.signs[self.solve], self.prob[self.solve])
+        return self.solve[members], bounds
+
+    def rows(self, i: int) -> np.ndarray:
+        """Problem ``i``'s rows to solve."""
+        a, b = int(self.starts[i]), int(self.starts[i + 1])
+        if self.solve is None:
+            return np.arange(a, b)
+        lo, hi = np.searchsorted(self.solve, [a, b])
+        return self.solve[lo:hi]
+
+
+def _offsets(sizes: np.ndarray) -> np.ndarray:
+    out = np.zeros(sizes.size, dtype=np.int64)
+    out[1:] = np.cumsum(sizes)[:-1]
+    return out
+
+
+def stack_samples(factors, grams, kappas, signs, probes, probe_row, starts, solve=None) -> Stacked:
+    """:class:`Stacked` from per-problem factors and Gram matrices (sequences of arrays), margins,
+    and the stacked ``signs`` (samples, most points; zero past a problem's points), ``probes``
+    and ``probe_row`` (see :class:`Stacked`; a problem's probes zero past its rank), with problem
+    ``i``'s samples in rows ``starts[i]:starts[i + 1]``. ``solve``: the rows to solve, ascending
+    (all when None). Computes each solved sample's linear term and tolerance as :func:`finish`
+    does on its problem's solved samples alone: the problems whose solved samples are all their
+    samples, with one shape and probes taken as one block of rows, in batched matrix products
+    (the same products, bit for bit); others one by one."""
+    n_prob = len(factors)
+    sizes = np.array([f.shape[0] for f in factors], dtype=np.int64)
+    ranks = np.array([f.shape[1] for f in factors], dtype=np.int64)
+    kappas = np.asarray(kappas, dtype=np.float64).reshape(n_prob)
+    starts = np.asarray(starts, dtype=np.int64)
+    counts = np.diff(starts)
     prob = np.repeat(np.arange(n_prob, dtype=np.int64), counts)
-    lam = np.zeros(signs.shape)
-    status = np.zeros(signs.shape[0], dtype=np.int64)
-    if signs.shape[0]:
+    n_all, n_max = signs.shape
+    uniform = bool(
+        n_prob and (sizes == sizes[0]).all() and (ranks == ranks[0]).all() and ranks[0] > 0
+    )
+    f3 = None
+    if uniform:
+        f3 = np.stack(factors).astype(np.float64, copy=False)
+        flat = f3.reshape(-1)
+        grams_flat = np.stack(grams).astype(np.float64, copy=False).reshape(-1)
+        peaks = np.sqrt(np.max(np.einsum("pij,pij->pi", f3, f3), axis=1))
+    else:
+        flat = np.concatenate(
+            [np.ascontiguousarray(f, dtype=np.float64).ravel() for f in factors] or [np.zeros(0)]
+        )
+        grams_flat = np.concatenate(
+            [np.ascontiguousarray(g, dtype=np.float64).ravel() for g in grams] or [np.zeros(0)]
+        )
+        peaks = np.array(
+            [
+                float(np.sqrt(np.max(np.einsum("ij,ij->i", f, f)))) if f.size else 1.0
+                for f in factors
+            ]
+        )
+    q = np.zeros((n_all, n_max))
+    tol = np.zeros(n_all)
+    # problems all of whose samples are solved
+    whole = np.ones(n_prob, dtype=bool)
+    if solve is not None:
+        whole = np.bincount(prob[solve], minlength=n_prob) == counts
+    blocked = np.zeros(n_prob, dtype=bool)
+    if uniform and n_all and n_max == sizes[0] and (counts == counts[0]).all():
+        c, n, r = int(counts[0]), int(sizes[0]), int(ranks[0])
+        base = probe_row[starts[:-1]]
+        local = probe_row - base[prob]
+        if c and np.array_equal(local, np.tile(np.arange(c), n_prob)):
+            y3 = signs.reshape(n_prob, c, n)
+            q3 = q.reshape(n_prob, c, n)
+            t3 = tol.reshape(n_prob, c)
+            ft = f3.transpose(0, 2, 1)
+            for b in np.unique(base[whole]):
+                w = probes[b : b + c, :r]
+                sel = whole & (base == b)
+                norms = np.linalg.norm(w, axis=1)
+                if sel.all():
+                    np.multiply(y3, np.matmul(w, ft), out=q3)
+                    if kappas.any():  # x - 0.0 is x, bit for bit
+                        q3 -= kappas[:, None, None]
+                    t3[:] = 1e-9 * (peaks[:, None] * norms + np.abs(kappas)[:, None] + 1e-300)
+                else:
+                    q3[sel] = y3[sel] * np.matmul(w, ft[sel]) - kappas[sel, None, None]
+                    t3[sel] = 1e-9 * (
+                        peaks[sel, None] * norms + np.abs(kappas[sel])[:, None] + 1e-300
+                    )
+                blocked |= sel
+    st = Stacked(
+        factors=flat,
+        f_offsets=_offsets(sizes * ranks),
+        sizes=sizes,
+        ranks=ranks,
+        grams=grams_flat,
+        g_offsets=_offsets(sizes * sizes),
+        kappas=kappas,
+        starts=starts,
+        prob=prob,
+        signs=signs,
+        q=q,
+        tol=tol,
+        probes=probes,
+        probe_row=np.asarray(probe_row, dtype=np.int64),
+        solve=None if solve is None else np.asarray(solve, dtype=np.int64),
+    )
+    for i in np.flatnonzero(~blocked):
+        rows = st.rows(i)
+        if not rows.size:
+            continue
+        n, r = int(sizes[i]), int(ranks[i])
+        f = st.factor(i)
+        w = probes[st.probe_row[rows], :r]
+        q[rows, :n] = signs[rows, :n] * (w @ f.T) - kappas[i]
+        tol[rows] = 1e-9 * (peaks[i] * np.linalg.norm(w, axis=1) + abs(kappas[i]) + 1e-300)
+    return st
+
+
+def solve_stacked(st: Stacked) -> tuple[np.ndarray, list[dict]]:
+    """:func:`solve_direct_many` on stacked samples: exact duals of the rows ``st.solve`` (all
+    when None) on every allowed point, from zero, in the chains each problem gets alone; zero
+    elsewhere. Returns the duals (samples, most points) and each problem's statistics."""
+    lam = np.zeros(st.signs.shape)
+    status = np.zeros(st.signs.shape[0], dtype=np.int64)
+    worst = np.zeros(st.signs.shape[0])
+    rows = st.solved()
+    if rows.size:
+        members, bounds = st.chains()
         previous = numba.set_parallel_chunksize(1)
         try:
             with one_blas_thread():
-                members, bounds = dichotomy_chains(signs, prob)
                 _active_set.solve_every_point_chains_many(
-                    grams,
-                    offsets,
-                    sizes,
-                    caps,
-                    20 * sizes + 100,
-                    prob,
-                    signs,
-                    q,
+                    st.grams,
+                    st.g_offsets,
+                    st.sizes,
+                    st.ranks + 1,
+                    20 * st.sizes + 100,
+                    st.prob,
+                    st.signs,
+                    st.q,
                     lam,
-                    tol,
+                    st.tol,
                     members,
                     bounds,
                     status,
                 )
         finally:
             numba.set_parallel_chunksize(previous)
-    clean = _checked_many(prepared, sizes, prob, signs, lam, tol, status)
-    return [
-        _verified(problems[i][1], part, n, lam, tol, status, clean[i])
-        for i, (part, n) in enumerate(zip(prepared, sizes))
-    ]
-
-
-def _stacked_inputs(problems):
-    """The samples of all problems stacked for :func:`solve_direct_many`: counts and sizes per
-    problem, signs, linear terms ``q`` and tolerances per sample (zero-padded to the largest
-    problem), and per problem ``(factor, signs, probes, rows, kappa)`` as float64 arrays."""
-    n_prob = len(problems)
-    counts = np.array([p[2].shape[0] for p in problems], dtype=np.int64)
-    sizes = np.array([p[2].shape[1] for p in problems], dtype=np.int64)
-    n_max = int(sizes.max(initial=0))
-    n_all = int(counts.sum())
-    signs = np.zeros((n_all, n_max))
-    q = np.zeros((n_all, n_max))
-    tol = np.empty(n_all)
-    prepared = []
-    start = 0
-    uniform = _uniform_inputs(problems)
-    if uniform is not None:  # problems of one shape: their terms in stacked array operations
-        f3, y3, w3, kappas = uniform
-        signs[:] = y3.reshape(n_all, n_max)
-        q[:] = (y3 * np.matmul(w3, f3.transpose(0, 2, 1)) - kappas[:, None, None]).reshape(
-            n_all, n_max
-        )
-        row = np.sqrt(np.max(np.einsum("pij,pij->pi", f3, f3), axis=1))
-        tol[:] = (
-            1e-9 * (row[:, None] * np.linalg.norm(w3, axis=2) + np.abs(kappas)[:, None] + 1e-300)
-        ).ravel()
-        bounds = np.concatenate([[0], np.cumsum(counts)])
-        prepared = [
-            (f3[i], y3[i], w3[i], slice(bounds[i], bounds[i + 1]), problems[i][4])
-            for i in range(n_prob)
-        ]
-        problems_iter: list = []
-    else:
-        problems_iter = list(zip(problems, counts, sizes))
-    for (factor, _, sg, pr, kappa), n_s, n in problems_iter:
-        f = np.ascontiguousarray(factor, dtype=np.float64)
-        y = np.ascontiguousarray(sg, dtype=np.float64)
-        w = np.ascontiguousarray(pr, dtype=np.float64)
-        rows = slice(start, start + n_s)
-        signs[rows, :n] = y
-        q[rows, :n] = y * (w @ f.T) - kappa
-        tol[rows] = _kkt_tolerance(f, w, kappa)
-        prepared.append((f, y, w, rows, kappa))
-        start += n_s
-    return counts, sizes, signs, q, tol, prepared
-
-
-def _verified(gram, part, n, lam, tol, status, clean):
-    """One problem's duals and stats from the stacked solve: as computed where every sample
-    met the optimality conditions (``clean``), else through :func:`_verify` as :func:`finish`
-    verifies them."""
-    f, y, w, rows, kappa = part
-    n_s = y.shape[0]
-    res = np.ascontiguousarray(lam[rows, :n])
-    if clean:  # every sample verified: _verify would change nothing
-        stats = {
-            "support_solve": int(n_s),
-            "active_set_rounds": 1 if n_s else 0,
-            "kkt_relaxed": 0,
-            "nnls": 0,
-            "unresolved": 0,
-        }
-    else:
-        res, stats = _verify(
-            f,
-            y,
-            w,
-            np.zeros((n_s, n)),
-            res,
-            kappa,
-            tol[rows],
-            y != 0,
-            status[rows] != _active_set.OK,
-            np.empty((n_s, n)),
-            np.zeros(n_s, dtype=bool),
-            rounds=1 if n_s else 0,
-            every_point=True,
-            retry=True,
-            bounded=False,
-            gram=gram,
-            max_rounds=100,
-        )
-    stats["fista_iterations"] = 0
-    return res, stats
-
-
-def _uniform_inputs(problems):
-    """The problems' factors, signs and probes stacked as 3-d float64 arrays, and their margins,
-    when every problem has the same shapes and a rank of at least 1; else None."""
-    f0, _, s0, p0, _ = problems[0]
-    shapes = (np.shape(f0), np.shape(s0), np.shape(p0))
-    if f0.shape[1] == 0 or any(
-        (np.shape(f), np.shape(sg), np.shape(pr)) != shapes for f, _, sg, pr, _ in problems
-    ):
-        return None
-    f3 = np.stack([p[0] for p in problems]).astype(np.float64, copy=False)
-    y3 = np.stack([p[2] for p in problems]).astype(np.float64, copy=False)
-    w3 = np.stack([p[3] for p in problems]).astype(np.float64, copy=False)
-    kappas = np.array([p[4] for p in problems], dtype=np.float64)
-    return f3, y3, w3, kappas
-
-
-def _checked_many(prepared, sizes, prob, signs, lam, tol, status) -> np.ndarray:
-    """Per problem: whether every sample settled (status OK) and meets the optimality conditions
-    on every allowed point within half its tolerance (one compiled pass over all problems'
-    samples, :func:`neurogeom.geometry._active_set.kkt_worst_many`). A problem that is not clean
-    is verified by :func:`_verify` as :func:`finish` does (the same decision, since the two
-    gradients differ by rounding only, far below half a tolerance)."""
-    n_prob = len(prepared)
-    ranks = np.array([p[0].shape[1] for p in prepared], dtype=np.int64)
-    f_offsets = np.zeros(n_prob, dtype=np.int64)
-    f_offsets[1:] = np.cumsum(sizes * ranks)[:-1]
-    factors = np.concatenate([p[0].ravel() for p in prepared])
-    probes = np.zeros((prob.size, int(ranks.max(initial=0))))
-    for f, _, w, rows, _ in prepared:
-        probes[rows, : f.shape[1]] = w
-    kappas = np.array([p[4] for p in prepared], dtype=np.float64)
-    worst = np.zeros(prob.size)
-    if prob.size:
         _active_set.kkt_worst_many(
-            factors, f_offsets, sizes, ranks, kappas, prob, signs, probes, lam, worst
+            st.factors,
+            st.f_offsets,
+            st.sizes,
+            st.ranks,
+            st.kappas,
+            st.prob,
+            st.signs,
+            st.probes,
+            st.probe_row,
+            lam,
+            rows,
+            worst,
         )
-    bad = (worst > 0.5 * tol) | (status != _active_set.OK) | ~np.isfinite(worst)
-    return np.bincount(prob[bad], minlength=n_prob) == 0
+    stats, _ = settle_stacked(st, lam, status, worst)
+    return lam, stats
+
+
+def settle_stacked(st: Stacked, lam, status, worst) -> tuple[list[dict], list[int]]:
+    """Each problem's statistics from its samples' status and largest violation of the
+    optimality conditions (``worst``, on every allowed point): a problem every sample of which
+    settled and meets them within half its tolerance is clean (:func:`_verify` would change
+    nothing: the two gradients differ by rounding only, far below half a tolerance); any other
+    is verified through :func:`_verify` as :func:`finish` verifies it (its rows of ``lam``
+    rewritten). Returns the statistics and the problems so verified."""
+    n_prob = st.sizes.size
+    rows = st.solved()
+    bad = (worst > 0.5 * st.tol) | (status != _active_set.OK) | ~np.isfinite(worst)
+    n_bad = np.bincount(st.prob[bad], minlength=n_prob)
+    n_solved = np.bincount(st.prob[rows], minlength=n_prob)
+    stats = []
+    for i in range(n_prob):
+        if n_bad[i]:
+            stats.append(_verified(st, i, lam, status))
+            continue
+        stats.append(
+            {
+                "support_solve": int(n_solved[i]),
+                "active_set_rounds": 1 if n_solved[i] else 0,
+                "kkt_relaxed": 0,
+                "nnls": 0,
+                "unresolved": 0,
+                "fista_iterations": 0,
+            }
+        )
+    return stats, np.flatnonzero(n_bad).tolist()
+
+
+def _verified(st, i, lam, status):
+    """Problem ``i``'s duals verified through :func:`_verify` as :func:`finish` verifies them
+    (written back into ``lam``); returns its statistics."""
+    rows = st.rows(i)
+    n, r = int(st.sizes[i]), int(st.ranks[i])
+    y = np.ascontiguousarray(st.signs[rows, :n])
+    w = st.probes[st.probe_row[rows], :r]
+    n_s = rows.size
+    res, stats = _verify(
+        st.factor(i),
+        y,
+        w,
+        np.zeros((n_s, n)),
+        np.ascontiguousarray(lam[rows, :n]),
+        st.kappas[i],
+        st.tol[rows],
+        y != 0,
+        status[rows] != _active_set.OK,
+        np.empty((n_s, n)),
+        np.zeros(n_s, dtype=bool),
+        rounds=1 if n_s else 0,
+        every_point=True,
+        retry=True,
+        bounded=False,
+        gram=st.gram(i),
+        max_rounds=100,
+    )
+    lam[rows, :n] = res
+    stats["fista_iterations"] = 0
+    return stats
 
 
 # ---- plain per-sample reference -----------------------------------------------------------------

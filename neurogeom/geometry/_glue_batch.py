@@ -10,15 +10,39 @@ alone; only the order of floating-point sums may differ (results agree to roundi
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numba
 import numpy as np
 
-from neurogeom.geometry import effective
+from neurogeom.geometry import _active_set, _dual, effective
 
 # samples per chunk of the stacked geometry (bounds the (samples, P, P) temporaries)
 _CHUNK = 8192
 
-__all__ = ["anchors", "anchors_many", "geometry", "summarize"]
+__all__ = ["anchors", "anchors_many", "geometry", "in_blocks", "solve_and_measure", "summarize"]
+
+
+def in_blocks(fn, n_items: int, block: int) -> list:
+    """``[fn(lo, hi) for each block]`` over consecutive blocks of about ``block`` items (at least
+    ``block``, except when there are fewer items), in order. Where numba may use several threads
+    and there are several blocks, they run in as many worker threads, each of whose compiled
+    kernels then runs on one thread: one block's Python steps overlap another's compiled ones
+    (numba's kernels release the GIL). ``fn`` must give each item's result independently of the
+    other items in its block (then the results do not depend on the blocks or the threads)."""
+    n_blocks = max(1, n_items // block)
+    edges = np.linspace(0, n_items, n_blocks + 1).round().astype(int).tolist()
+    spans = list(zip(edges[:-1], edges[1:]))
+    workers = min(numba.get_num_threads(), n_blocks)
+    if workers <= 1:
+        return [fn(lo, hi) for lo, hi in spans]
+
+    def one(span):
+        numba.set_num_threads(1)  # this thread's kernels (numba's setting is per thread)
+        return fn(*span)
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(one, spans))
 
 
 def anchors(lam: np.ndarray, factor: np.ndarray, codes: np.ndarray, n_manifolds: int):
@@ -103,30 +127,84 @@ def _quad_pinv_small(gmat, vec, thr, work, vecs):
     return out
 
 
+# the Cholesky path of _quad_small: the active block's smallest eigenvalue, bounded below by
+# det / trace^(m - 1), at least this fraction of its trace (condition number at most about its
+# inverse, so the quadratic form agrees with the eigendecomposition's to ~1e-12 relative)
+_CHOLESKY_MIN_SPREAD = 1e-4
+
+
+@numba.njit(cache=True, nogil=True)
+def _quad_small(gmat, vec, thr, act, work, vecs):
+    """``vec^T gmat^+ vec`` as :func:`_quad_pinv_small` gives it, for a symmetric PSD
+    ``gmat`` that is zero outside the rows and columns ``act``: by a Cholesky factor of the
+    active block where that block is certified well conditioned (its eigenvalues are then all
+    far above ``thr``, so none is dropped; see :data:`_CHOLESKY_MIN_SPREAD`), else by
+    :func:`_quad_pinv_small`."""
+    m = gmat.shape[0]
+    det = 1.0
+    trace = 0.0
+    n_act = 0
+    for i in range(m):
+        if not act[i]:
+            continue
+        n_act += 1
+        trace += gmat[i, i]
+        for j in range(i + 1):
+            if not act[j]:
+                continue
+            acc = gmat[i, j]
+            for k in range(j):
+                if act[k]:
+                    acc -= work[i, k] * work[j, k]
+            if i == j:
+                if not acc > 0.0:
+                    return _quad_pinv_small(gmat, vec, thr, work, vecs)
+                work[i, i] = np.sqrt(acc)
+                det *= acc
+            else:
+                work[i, j] = acc / work[j, j]
+    if n_act == 0:
+        return 0.0
+    if not det > _CHOLESKY_MIN_SPREAD * trace**n_act:
+        return _quad_pinv_small(gmat, vec, thr, work, vecs)
+    out = 0.0
+    for i in range(m):  # forward substitution L z = vec on the active entries
+        if not act[i]:
+            continue
+        acc = vec[i]
+        for k in range(i):
+            if act[k]:
+                acc -= work[i, k] * vecs[k, 0]
+        z = acc / work[i, i]
+        vecs[i, 0] = z
+        out += z * z
+    return out
+
+
 @numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
-def _gram_small(anchors_, active, probes, k, cen):
-    """Sample ``k``'s Gram terms: ``g = S S^T`` of its active anchors, ``g1`` of the anchors
-    minus their centres, ``S t``, ``S1 t`` and ``|S1 . c|`` per manifold."""
-    _, n_m, dim = anchors_.shape
-    s = np.zeros((n_m, dim))
-    s1 = np.zeros((n_m, dim))
+def _gram_small(anchors_, active, probe, k, cen, dim, s, s1, g, g1, st, s1t, ca):
+    """Sample ``k``'s Gram terms, written into ``g``, ``g1``, ``st``, ``s1t`` and ``ca``:
+    ``g = S S^T`` of its active anchors, ``g1`` of the anchors minus their centres, ``S t``,
+    ``S1 t`` and ``|S1 . c|`` per manifold (``probe``: its ``t``; ``s`` and ``s1`` scratch of
+    shape (P, at least dim)). Sums run over the first ``dim`` coordinates only (the rank of the
+    sample's problem: the rest are zero), so they do not depend on other problems' ranks."""
+    n_m = anchors_.shape[1]
     for p in range(n_m):
         if active[k, p]:
             for d in range(dim):
                 s[p, d] = anchors_[k, p, d]
                 s1[p, d] = anchors_[k, p, d] - cen[p, d]
-    g = np.empty((n_m, n_m))
-    g1 = np.empty((n_m, n_m))
-    st = np.empty(n_m)
-    s1t = np.empty(n_m)
-    ca = np.empty(n_m)
+        else:
+            for d in range(dim):
+                s[p, d] = 0.0
+                s1[p, d] = 0.0
     for p in range(n_m):
         acc_t = 0.0
         acc_1t = 0.0
         acc_c = 0.0
         for d in range(dim):
-            acc_t += s[p, d] * probes[k, d]
-            acc_1t += s1[p, d] * probes[k, d]
+            acc_t += s[p, d] * probe[d]
+            acc_1t += s1[p, d] * probe[d]
             acc_c += s1[p, d] * cen[p, d]
         st[p] = acc_t
         s1t[p] = acc_1t
@@ -141,7 +219,10 @@ def _gram_small(anchors_, active, probes, k, cen):
             g[q, p] = acc
             g1[p, q] = acc1
             g1[q, p] = acc1
-    return g, g1, st, s1t, ca
+
+
+# samples per task of the fused kernel (each task allocates its scratch once)
+_FUSED_BLOCK = 256
 
 
 @numba.njit(cache=True, nogil=True, parallel=True, fastmath={"reassoc", "contract"})
@@ -149,7 +230,9 @@ def _fused(
     anchors_,
     active,
     probes,
+    probe_row,
     prob,
+    dims,
     centers,
     cc,
     cc_align,
@@ -165,107 +248,107 @@ def _fused(
 ):
     """Per sample: the anchors' Gram terms (see :func:`_gram_terms`), ``a``, ``b``, ``c`` by
     :func:`_quad_pinv_small` and the three alignment means (``align[k]``: centre, axis,
-    centre-axis), each as :func:`geometry`'s numpy path computes them."""
+    centre-axis), each as :func:`geometry`'s numpy path computes them. Samples run in blocks of
+    :data:`_FUSED_BLOCK`, each with its own scratch (the results do not depend on the blocks)."""
     n_s, n_m, dim = anchors_.shape
-    for k in numba.prange(n_s):
-        pk = prob[k]
-        cen = centers[pk]
-        g, g1, st, s1t, ca = _gram_small(anchors_, active, probes, k, cen)
+    n_blocks = (n_s + _FUSED_BLOCK - 1) // _FUSED_BLOCK
+    for blk in numba.prange(n_blocks):
+        s = np.empty((n_m, dim))
+        s1 = np.empty((n_m, dim))
+        g = np.empty((n_m, n_m))
+        g1 = np.empty((n_m, n_m))
         gc = np.empty((n_m, n_m))
-        scale = -np.inf
-        for p in range(n_m):
-            scale = max(scale, g[p, p])
-        thr = rcond * max(scale, 1e-300)
-        for p in range(n_m):
-            for q in range(n_m):
-                both = active[k, p] and active[k, q]
-                gc[p, q] = g1[p, q] + (cc[pk, p, q] if both else 0.0)
         work = np.empty((n_m, n_m))
         vecs = np.empty((n_m, n_m))
-        a[k] = _quad_pinv_small(g, st, thr, work, vecs)
-        b[k] = _quad_pinv_small(g1, s1t, thr, work, vecs)
-        c[k] = _quad_pinv_small(gc, s1t, thr, work, vecs)
+        st = np.empty(n_m)
+        s1t = np.empty(n_m)
+        ca = np.empty(n_m)
         n1 = np.empty(n_m)
         ax_ok = np.empty(n_m, dtype=np.bool_)
-        for p in range(n_m):
-            n1[p] = np.sqrt(max(g1[p, p], 0.0))
-            ax_ok[p] = n1[p] > tiny[pk]
-        tot_c, cnt_c, tot_a, cnt_a, tot_ca, cnt_ca = 0.0, 0, 0.0, 0, 0.0, 0
-        for p in range(n_m):
-            if not active[k, p]:
-                continue
-            for q in range(n_m):
-                if q == p or not active[k, q]:
+        for k in range(blk * _FUSED_BLOCK, min(n_s, (blk + 1) * _FUSED_BLOCK)):
+            pk = prob[k]
+            cen = centers[pk]
+            _gram_small(
+                anchors_, active, probes[probe_row[k]], k, cen, dims[pk], s, s1, g, g1, st, s1t, ca
+            )
+            scale = -np.inf
+            for p in range(n_m):
+                scale = max(scale, g[p, p])
+            thr = rcond * max(scale, 1e-300)
+            for p in range(n_m):
+                for q in range(n_m):
+                    both = active[k, p] and active[k, q]
+                    gc[p, q] = g1[p, q] + (cc[pk, p, q] if both else 0.0)
+            act = active[k]
+            a[k] = _quad_small(g, st, thr, act, work, vecs)
+            b[k] = _quad_small(g1, s1t, thr, act, work, vecs)
+            c[k] = _quad_small(gc, s1t, thr, act, work, vecs)
+            for p in range(n_m):
+                n1[p] = np.sqrt(max(g1[p, p], 0.0))
+                ax_ok[p] = n1[p] > tiny[pk]
+            tot_c, cnt_c, tot_a, cnt_a, tot_ca, cnt_ca = 0.0, 0, 0.0, 0, 0.0, 0
+            for p in range(n_m):
+                if not active[k, p]:
                     continue
-                val = cc_align[pk, p, q]
-                if np.isfinite(val):
-                    tot_c += val
-                    cnt_c += 1
-                if ax_ok[p] and ax_ok[q]:
-                    val = abs(g1[p, q])
-                    if normalise:
-                        den = n1[p] * n1[q]
-                        val = val / den if den > 0 else np.nan
+                for q in range(n_m):
+                    if q == p or not active[k, q]:
+                        continue
+                    val = cc_align[pk, p, q]
+                    if np.isfinite(val):
+                        tot_c += val
+                        cnt_c += 1
+                    if ax_ok[p] and ax_ok[q]:
+                        val = abs(g1[p, q])
+                        if normalise:
+                            den = n1[p] * n1[q]
+                            val = val / den if den > 0 else np.nan
+                    elif normalise:
+                        val = np.nan
+                    else:
+                        val = 0.0
+                    if np.isfinite(val):
+                        tot_a += val
+                        cnt_a += 1
+                if ax_ok[p] and c_ok[pk, p]:
+                    val = ca[p] / (n1[p] * c_norm[pk, p]) if normalise else ca[p]
                 elif normalise:
                     val = np.nan
                 else:
                     val = 0.0
                 if np.isfinite(val):
-                    tot_a += val
-                    cnt_a += 1
-            if ax_ok[p] and c_ok[pk, p]:
-                val = ca[p] / (n1[p] * c_norm[pk, p]) if normalise else ca[p]
-            elif normalise:
-                val = np.nan
-            else:
-                val = 0.0
-            if np.isfinite(val):
-                tot_ca += val
-                cnt_ca += 1
-        align[k, 0] = tot_c / cnt_c if cnt_c > 0 else np.nan
-        align[k, 1] = tot_a / cnt_a if cnt_a > 0 else np.nan
-        align[k, 2] = tot_ca / cnt_ca if cnt_ca > 0 else np.nan
+                    tot_ca += val
+                    cnt_ca += 1
+            align[k, 0] = tot_c / cnt_c if cnt_c > 0 else np.nan
+            align[k, 1] = tot_a / cnt_a if cnt_a > 0 else np.nan
+            align[k, 2] = tot_ca / cnt_ca if cnt_ca > 0 else np.nan
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
-def _gram_terms(anchors_, active, probes, prob, centers, g, g1, st, s1t, ca):
+def _gram_terms(anchors_, active, probes, prob, centers, dims, g, g1, st, s1t, ca):
     """Per sample, with ``s`` the anchors (zero where inactive) and ``s1 = s - active * c``
     (``c`` the anchor centres of the sample's problem): ``g = s s^T``, ``g1 = s1 s1^T``,
-    ``st = s t``, ``s1t = s1 t`` and ``ca = |s1_mu . c_mu|`` (written into the outputs)."""
+    ``st = s t``, ``s1t = s1 t`` and ``ca = |s1_mu . c_mu|`` (written into the outputs; see
+    :func:`_gram_small`)."""
     n_s, n_m, dim = anchors_.shape
     for k in numba.prange(n_s):
-        cen = centers[prob[k]]
-        s = np.zeros((n_m, dim))
-        s1 = np.zeros((n_m, dim))
-        for p in range(n_m):
-            if active[k, p]:
-                for d in range(dim):
-                    s[p, d] = anchors_[k, p, d]
-                    s1[p, d] = anchors_[k, p, d] - cen[p, d]
-            else:
-                for d in range(dim):
-                    s1[p, d] = 0.0
-        for p in range(n_m):
-            acc_t = 0.0
-            acc_1t = 0.0
-            acc_c = 0.0
-            for d in range(dim):
-                acc_t += s[p, d] * probes[k, d]
-                acc_1t += s1[p, d] * probes[k, d]
-                acc_c += s1[p, d] * cen[p, d]
-            st[k, p] = acc_t
-            s1t[k, p] = acc_1t
-            ca[k, p] = abs(acc_c)
-            for q in range(p + 1):
-                acc = 0.0
-                acc1 = 0.0
-                for d in range(dim):
-                    acc += s[p, d] * s[q, d]
-                    acc1 += s1[p, d] * s1[q, d]
-                g[k, p, q] = acc
-                g[k, q, p] = acc
-                g1[k, p, q] = acc1
-                g1[k, q, p] = acc1
+        pk = prob[k]
+        s = np.empty((n_m, dim))
+        s1 = np.empty((n_m, dim))
+        _gram_small(
+            anchors_,
+            active,
+            probes[k],
+            k,
+            centers[pk],
+            dims[pk],
+            s,
+            s1,
+            g[k],
+            g1[k],
+            st[k],
+            s1t[k],
+            ca[k],
+        )
 
 
 @numba.njit(cache=True, nogil=True, parallel=True, fastmath={"reassoc", "contract"})
@@ -279,71 +362,228 @@ def _anchors_kernel(
     prob,
     signs,
     lam,
+    rows,
     f_vals,
     out,
     totals,
     active,
 ):
-    """Per sample: ``F = ||sum_j lam_j y_j x_j||^2``, the per-manifold sums
-    ``sum_{j in mu} lam_j`` (``totals``, zeroed first) and the anchors ``sum_{j in mu} lam_j x_j``
-    (``out``, zeroed first) times ``1 / totals`` where the manifold is active (``active``:
-    ``totals > 1e-12 * max(sum of totals, 1e-300)``), zero where not."""
-    for k in numba.prange(prob.size):
+    """Per sample of ``rows``: ``F``, the totals, the anchors and the active mask (see
+    :func:`_measure`; ``totals`` and ``out`` zeroed first)."""
+    for i_row in numba.prange(rows.size):
+        k = rows[i_row]
         p = prob[k]
         n = sizes[p]
         r = ranks[p]
         f = factors[f_offsets[p] : f_offsets[p] + n * r].reshape((n, r))
-        disp = np.zeros(r)
-        for j in range(n):
-            lj = lam[k, j]
-            if lj != 0.0:
-                mu = codes[c_offsets[p] + j]
-                c = signs[k, j] * lj
-                totals[k, mu] += lj
-                for d in range(r):
-                    disp[d] += c * f[j, d]
-                    out[k, mu, d] += lj * f[j, d]
+        _measure(
+            k,
+            f,
+            codes[c_offsets[p] : c_offsets[p] + n],
+            signs,
+            lam,
+            np.empty(r),
+            f_vals,
+            out,
+            totals,
+            active,
+        )
+
+
+@numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+def _measure(k, f, codes, signs, lam, disp, f_vals, out, totals, active):
+    """Sample ``k``'s ``F = ||sum_j lam_j y_j x_j||^2`` (``disp``, of the factor's rank, is left
+    holding ``sum_j lam_j y_j x_j``), the per-manifold sums ``sum_{j in mu} lam_j``
+    (``totals``, zero on entry) and the anchors ``sum_{j in mu} lam_j x_j`` (``out``, zero on
+    entry) times ``1 / totals`` where the manifold is active (``active``:
+    ``totals > 1e-12 * max(sum of totals, 1e-300)``), zero where not (``f``: its problem's
+    factor, ``codes`` its points' manifolds)."""
+    n, r = f.shape
+    for d in range(r):
+        disp[d] = 0.0
+    for j in range(n):
+        lj = lam[k, j]
+        if lj != 0.0:
+            mu = codes[j]
+            c = signs[k, j] * lj
+            totals[k, mu] += lj
+            for d in range(r):
+                disp[d] += c * f[j, d]
+                out[k, mu, d] += lj * f[j, d]
+    acc = 0.0
+    for d in range(r):
+        acc += disp[d] * disp[d]
+    f_vals[k] = acc
+    grand = 0.0
+    for mu in range(totals.shape[1]):
+        grand += totals[k, mu]
+    floor = 1e-12 * max(grand, 1e-300)
+    for mu in range(totals.shape[1]):
+        active[k, mu] = totals[k, mu] > floor
+        inv = 1.0 / totals[k, mu] if active[k, mu] else 0.0
+        for d in range(r):
+            out[k, mu, d] *= inv
+
+
+@numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+def _worst(k, f, kappa, signs, lam, probe, disp, v):
+    """Largest violation of sample ``k``'s optimality conditions on every allowed point, with
+    ``disp = sum_j lam_j y_j x_j`` given (see
+    :func:`neurogeom.geometry._active_set.kkt_worst_many`; ``v`` scratch of the rank)."""
+    n, r = f.shape
+    for d in range(r):
+        v[d] = probe[d] + disp[d]
+    out = 0.0
+    for i in range(n):
+        y = signs[k, i]
+        if y == 0.0:
+            continue
         acc = 0.0
         for d in range(r):
-            acc += disp[d] * disp[d]
-        f_vals[k] = acc
-        grand = 0.0
-        for mu in range(totals.shape[1]):
-            grand += totals[k, mu]
-        floor = 1e-12 * max(grand, 1e-300)
-        for mu in range(totals.shape[1]):
-            active[k, mu] = totals[k, mu] > floor
-            inv = 1.0 / totals[k, mu] if active[k, mu] else 0.0
-            for d in range(out.shape[2]):
-                out[k, mu, d] *= inv
+            acc += f[i, d] * v[d]
+        g = y * acc - kappa
+        viol = abs(g) if lam[k, i] > 0.0 else max(-g, 0.0)
+        if not viol <= out:  # NaN propagates
+            out = viol
+    return out
 
 
-def anchors_many(items, n_manifolds: int):
-    """:func:`anchors` and ``F`` of many problems' samples in one compiled pass.
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _solve_measure(
+    grams,
+    g_offsets,
+    factors,
+    f_offsets,
+    sizes,
+    ranks,
+    kappas,
+    codes,
+    c_offsets,
+    prob,
+    signs,
+    q,
+    probes,
+    probe_row,
+    tol,
+    members,
+    bounds,
+    lam,
+    status,
+    worst,
+    f_vals,
+    out,
+    totals,
+    active,
+):
+    """Per chain (see :func:`neurogeom.geometry._active_set.solve_every_point_chains_many`): its
+    samples' exact duals, then per sample its ``worst`` violation of the optimality conditions,
+    ``F``, totals, anchors and active mask (:func:`_measure`, :func:`_worst`) while they are at
+    hand."""
+    for c in numba.prange(bounds.size - 1):
+        chain = members[bounds[c] : bounds[c + 1]]
+        p = prob[chain[0]]
+        n = sizes[p]
+        r = ranks[p]
+        gram = grams[g_offsets[p] : g_offsets[p] + n * n].reshape((n, n))
+        _active_set._solve_chain(
+            gram, signs[:, :n], q[:, :n], lam[:, :n], tol, 20 * n + 100, r + 1, chain, status
+        )
+        f = factors[f_offsets[p] : f_offsets[p] + n * r].reshape((n, r))
+        codes_p = codes[c_offsets[p] : c_offsets[p] + n]
+        disp = np.empty(r)
+        v = np.empty(r)
+        for k in chain:
+            _measure(k, f, codes_p, signs, lam, disp, f_vals, out, totals, active)
+            worst[k] = _worst(k, f, kappas[p], signs, lam, probes[probe_row[k]], disp, v)
 
-    ``items``: dicts with ``factor`` (n_i, r_i), ``codes`` (n_i,), ``signs`` and ``lam``
-    (n_samples_i, n_i). Returns F (all samples, stacked in order), anchors (samples, P, max r_i;
-    zero where inactive and past r_i), totals and the active mask, as :func:`anchors` gives them
-    per problem."""
-    n_prob = len(items)
-    sizes = np.array([it["factor"].shape[0] for it in items], dtype=np.int64)
-    ranks = np.array([it["factor"].shape[1] for it in items], dtype=np.int64)
-    counts = np.array([it["lam"].shape[0] for it in items], dtype=np.int64)
-    f_offsets = np.zeros(n_prob, dtype=np.int64)
-    f_offsets[1:] = np.cumsum(sizes * ranks)[:-1]
-    c_offsets = np.zeros(n_prob, dtype=np.int64)
-    c_offsets[1:] = np.cumsum(sizes)[:-1]
-    factors = np.concatenate([np.ascontiguousarray(it["factor"]).ravel() for it in items])
-    codes = np.concatenate([it["codes"] for it in items]).astype(np.int64)
-    n_all, n_max = int(counts.sum()), int(sizes.max(initial=0))
-    signs = np.zeros((n_all, n_max))
+
+def solve_and_measure(st, codes, n_manifolds: int):
+    """:func:`neurogeom.geometry._dual.solve_stacked` on stacked samples (a
+    :class:`neurogeom.geometry._dual.Stacked`) with ``F`` and the anchors of each solved sample
+    computed as it is solved (as :func:`anchors_many` gives them; ``codes``: the problems'
+    points' manifolds one after the other); samples that are not solved keep duals, F and
+    anchors of zero. Returns the duals, each problem's statistics, F, the anchors (samples, P,
+    most ranks) and the active mask."""
+    n_all, n_max = st.signs.shape
+    codes = np.asarray(codes, dtype=np.int64)
+    c_offsets = np.zeros(st.sizes.size, dtype=np.int64)
+    c_offsets[1:] = np.cumsum(st.sizes)[:-1]
     lam = np.zeros((n_all, n_max))
-    start = 0
-    for it, n_s, n in zip(items, counts, sizes):
-        signs[start : start + n_s, :n] = it["signs"]
-        lam[start : start + n_s, :n] = it["lam"]
-        start += n_s
-    prob = np.repeat(np.arange(n_prob, dtype=np.int64), counts)
+    status = np.zeros(n_all, dtype=np.int64)
+    worst = np.zeros(n_all)
+    f_vals = np.zeros(n_all)
+    out = np.zeros((n_all, n_manifolds, int(st.ranks.max(initial=0))))
+    totals = np.zeros((n_all, n_manifolds))
+    active = np.zeros((n_all, n_manifolds), dtype=bool)
+    if st.solved().size:
+        members, bounds = st.chains()
+        previous = numba.set_parallel_chunksize(1)
+        try:
+            with _dual.one_blas_thread():
+                _solve_measure(
+                    st.grams,
+                    st.g_offsets,
+                    st.factors,
+                    st.f_offsets,
+                    st.sizes,
+                    st.ranks,
+                    st.kappas,
+                    codes,
+                    c_offsets,
+                    st.prob,
+                    st.signs,
+                    st.q,
+                    st.probes,
+                    st.probe_row,
+                    st.tol,
+                    members,
+                    bounds,
+                    lam,
+                    status,
+                    worst,
+                    f_vals,
+                    out,
+                    totals,
+                    active,
+                )
+        finally:
+            numba.set_parallel_chunksize(previous)
+    stats, redone = _dual.settle_stacked(st, lam, status, worst)
+    if redone:  # duals rewritten by the verification: their F and anchors again
+        rows = np.concatenate([st.rows(i) for i in redone])
+        out[rows] = 0.0
+        totals[rows] = 0.0
+        _anchors_kernel(
+            st.factors,
+            st.f_offsets,
+            st.sizes,
+            st.ranks,
+            codes,
+            c_offsets,
+            st.prob,
+            st.signs,
+            lam,
+            rows,
+            f_vals,
+            out,
+            totals,
+            active,
+        )
+    return lam, stats, f_vals, out, active
+
+
+def anchors_many(factors, f_offsets, sizes, ranks, codes, prob, signs, lam, n_manifolds: int):
+    """:func:`anchors` and ``F`` of many problems' stacked samples in one compiled pass.
+
+    Problem ``i`` has ``sizes[i]`` points of rank ``ranks[i]``, its factor (row by row) at
+    ``factors[f_offsets[i]:]`` and its points' manifold codes next in ``codes`` (the problems'
+    codes one after the other); ``prob``, ``signs`` and ``lam`` (samples, most points) are the
+    samples' problems, signs and duals. Returns F, anchors (samples, P, most r_i; zero where
+    inactive and past r_i), totals and the active mask, as :func:`anchors` gives them per
+    problem."""
+    c_offsets = np.zeros(sizes.size, dtype=np.int64)
+    c_offsets[1:] = np.cumsum(sizes)[:-1]
+    n_all = prob.size
     f_vals = np.empty(n_all)
     out = np.zeros((n_all, n_manifolds, int(ranks.max(initial=0))))
     totals = np.zeros((n_all, n_manifolds))
@@ -354,11 +594,12 @@ def anchors_many(items, n_manifolds: int):
             f_offsets,
             sizes,
             ranks,
-            codes,
+            np.asarray(codes, dtype=np.int64),
             c_offsets,
-            prob,
+            np.asarray(prob, dtype=np.int64),
             signs,
             lam,
+            np.arange(n_all),
             f_vals,
             out,
             totals,
@@ -368,11 +609,12 @@ def anchors_many(items, n_manifolds: int):
 
 
 @numba.njit(cache=True, nogil=True)
-def _center_sums(anchors_, active, prob, total, count, peak):
+def _center_sums(anchors_, active, prob, dims, total, count, peak):
     """Per problem (samples in order): the sums of its samples' active anchors (``total``),
     their numbers (``count``) and the largest squared norm of an active anchor (``peak``),
-    accumulated into the zeroed outputs in one pass."""
-    n_s, n_m, dim = anchors_.shape
+    accumulated into the zeroed outputs in one pass (over the first ``dims[p]`` coordinates of
+    problem ``p``'s anchors: the rest are zero)."""
+    n_s, n_m, _ = anchors_.shape
     for k in range(n_s):
         p = prob[k]
         for m in range(n_m):
@@ -380,7 +622,7 @@ def _center_sums(anchors_, active, prob, total, count, peak):
                 continue
             count[p, m, 0] += 1.0
             nrm = 0.0
-            for d in range(dim):
+            for d in range(dims[p]):
                 v = anchors_[k, m, d]
                 total[p, m, d] += v
                 nrm += v * v
@@ -389,7 +631,24 @@ def _center_sums(anchors_, active, prob, total, count, peak):
     return total
 
 
-def geometry(anchors_, active, probes, prob, n_prob, n_geo, anchor_center, normalise):
+@numba.njit(cache=True, nogil=True)
+def _center_products(centers, dims, cc):
+    """``cc[i] = centers[i] @ centers[i].T`` over the first ``dims[i]`` coordinates (the rest are
+    zero), each problem's sums in one order whatever the other problems."""
+    n_prob, n_m, _ = centers.shape
+    for i in range(n_prob):
+        for p in range(n_m):
+            for q in range(p + 1):
+                acc = 0.0
+                for d in range(dims[i]):
+                    acc += centers[i, p, d] * centers[i, q, d]
+                cc[i, p, q] = acc
+                cc[i, q, p] = acc
+
+
+def geometry(
+    anchors_, active, probes, probe_row, prob, n_prob, n_geo, dims, anchor_center, normalise
+):
     """Per-sample a, b, c and alignments of stacked samples, each problem with its own anchor
     centres (:func:`neurogeom.geometry.effective.anchor_centers` and
     :func:`neurogeom.geometry.effective.anchor_geometry` on that problem's samples).
@@ -399,26 +658,33 @@ def geometry(anchors_, active, probes, prob, n_prob, n_geo, anchor_center, norma
     anchors_ : ndarray (n_samples, P, dim)
         Anchors (zero-padded past each problem's rank).
     active : ndarray of bool (n_samples, P)
-    probes : ndarray (n_samples, dim)
+    probes : ndarray (n_probes, dim)
+    probe_row : ndarray of int (n_samples,)
+        Sample ``k``'s probe is ``probes[probe_row[k]]``.
     prob : ndarray of int (n_samples,)
         The problem of each sample (0..n_prob-1).
     n_geo : ndarray (n_prob,)
         Samples per problem (the divisor of ``anchor_center="all"``).
+    dims : ndarray of int (n_prob,)
+        Each problem's rank: its anchors' and probes' coordinates past it are zero, and are left
+        out of every sum (a problem's numbers do not depend on the others' ranks).
     """
     n_s, n_m, dim = anchors_.shape
     anchors_ = np.ascontiguousarray(anchors_)
     active = np.ascontiguousarray(active)
     prob = np.ascontiguousarray(prob, dtype=np.int64)
+    dims = np.ascontiguousarray(dims, dtype=np.int64)
     total = np.zeros((n_prob, n_m, dim))
     count = np.zeros((n_prob, n_m, 1))
     peak = np.zeros(n_prob)
-    _center_sums(anchors_, active, prob, total, count, peak)
+    _center_sums(anchors_, active, prob, dims, total, count, peak)
     if anchor_center == "all":
         centers = total / n_geo[:, None, None]
     else:
         centers = np.divide(total, count, out=np.zeros_like(total), where=count > 0)
     tiny = 1e-9 * np.sqrt(peak)
-    cc = centers @ centers.transpose(0, 2, 1)
+    cc = np.empty((n_prob, n_m, n_m))
+    _center_products(centers, dims, cc)
     c_norm = np.sqrt(np.einsum("kpp->kp", cc))
     c_ok = c_norm > tiny[:, None]
     both_ok = c_ok[:, :, None] & c_ok[:, None, :]
@@ -430,17 +696,54 @@ def geometry(anchors_, active, probes, prob, n_prob, n_geo, anchor_center, norma
             out=np.full_like(cc_align, np.nan),
             where=both_ok,
         )
+    probe_row = np.ascontiguousarray(probe_row, dtype=np.int64)
     if n_m <= _FUSED_MAX_MANIFOLDS:
         return _geometry_fused(
-            anchors_, active, probes, prob, centers, cc, cc_align, c_norm, c_ok, tiny, normalise
+            anchors_,
+            active,
+            probes,
+            probe_row,
+            prob,
+            dims,
+            centers,
+            cc,
+            cc_align,
+            c_norm,
+            c_ok,
+            tiny,
+            normalise,
         )
     return _geometry_chunked(
-        anchors_, active, probes, prob, centers, cc, cc_align, c_norm, c_ok, tiny, normalise
+        anchors_,
+        active,
+        probes,
+        probe_row,
+        prob,
+        dims,
+        centers,
+        cc,
+        cc_align,
+        c_norm,
+        c_ok,
+        tiny,
+        normalise,
     )
 
 
 def _geometry_fused(
-    anchors_, active, probes, prob, centers, cc, cc_align, c_norm, c_ok, tiny, normalise
+    anchors_,
+    active,
+    probes,
+    probe_row,
+    prob,
+    dims,
+    centers,
+    cc,
+    cc_align,
+    c_norm,
+    c_ok,
+    tiny,
+    normalise,
 ):
     """The anchor geometry of every sample in one compiled pass (up to ``_FUSED_MAX_MANIFOLDS`` manifolds)."""
     n_s = anchors_.shape[0]
@@ -452,7 +755,9 @@ def _geometry_fused(
         np.ascontiguousarray(anchors_),
         np.ascontiguousarray(active),
         np.ascontiguousarray(probes),
+        probe_row,
         np.ascontiguousarray(prob, dtype=np.int64),
+        dims,
         centers,
         cc,
         cc_align,
@@ -471,7 +776,19 @@ def _geometry_fused(
 
 
 def _geometry_chunked(
-    anchors_, active, probes, prob, centers, cc, cc_align, c_norm, c_ok, tiny, normalise
+    anchors_,
+    active,
+    probes,
+    probe_row,
+    prob,
+    dims,
+    centers,
+    cc,
+    cc_align,
+    c_norm,
+    c_ok,
+    tiny,
+    normalise,
 ):
     """The anchor geometry of the samples in chunks, with numpy (any number of manifolds)."""
     n_s, n_m, _ = anchors_.shape
@@ -490,7 +807,7 @@ def _geometry_chunked(
         st = np.empty((m, n_m))
         s1t = np.empty((m, n_m))
         ca = np.empty((m, n_m))
-        _gram_terms(anchors_[sl], act, probes[sl], pk, centers, g, g1, st, s1t, ca)
+        _gram_terms(anchors_[sl], act, probes[probe_row[sl]], pk, centers, dims, g, g1, st, s1t, ca)
         both = act[:, :, None] & act[:, None, :]
         scale = np.max(np.einsum("kpp->kp", g), axis=1)
         a[sl] = effective._quad_pinv(g, st, scale)

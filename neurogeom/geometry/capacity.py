@@ -886,11 +886,20 @@ def _batch_validate(pairs, ids, caller):
         ) from None
     names = list(uniques)
     n_m = len(names)
+    # per problem: a label left out of the factorisation, and how many points each label has
+    codes_all = codes_all.astype(np.intp, copy=False)
+    lens = np.array([lab.shape[0] for lab in labs], dtype=np.int64)
+    pid = np.repeat(np.arange(len(labs)), lens)
+    neg = codes_all < 0
+    codes_bad = np.bincount(pid[neg], minlength=len(labs)) > 0
+    present = np.bincount(pid[~neg] * n_m + codes_all[~neg], minlength=len(labs) * n_m).reshape(
+        len(labs), n_m
+    )
     out = []
     start = 0
     for i, (x, lab) in enumerate(pairs):
-        n = labs[i].shape[0]
-        codes = codes_all[start : start + n].astype(np.intp)
+        n = int(lens[i])
+        codes = codes_all[start : start + n]
         start += n
         try:
             arr = np.asarray(x, dtype=np.float64)
@@ -901,21 +910,20 @@ def _batch_validate(pairs, ids, caller):
             and arr.ndim == 2
             and arr.shape[1] >= 1
             and arr.shape[0] == n
+            and n > 0
+            and not codes_bad[i]
             and bool(np.isfinite(arr).all())
-            and (codes >= 0).all()
-            and bool(arr.any())
-            and not bool(np.all(arr == arr[0]))
+            and not bool(np.all(arr == arr[0]))  # also every point zero
         )
         if not good:
             try:
                 _validate.points_and_labels(x, lab, caller=caller)
             except (TypeError, ValueError) as exc:
                 raise fail(i, exc) from None
-        present = np.bincount(codes[codes >= 0], minlength=n_m)
-        if (present == 0).any():
+        if (present[i] == 0).any():
             raise ValueError(
                 f"{caller}() problem {ids[i]!r} has no points of manifold "
-                f"{names[int(np.flatnonzero(present == 0)[0])]!r}; every problem needs every "
+                f"{names[int(np.flatnonzero(present[i] == 0)[0])]!r}; every problem needs every "
                 f"label ({n_m} in all). Run problems with other labels in their own batch."
             )
         out.append((arr, codes))
@@ -925,12 +933,15 @@ def _batch_validate(pairs, ids, caller):
 def _solve_small(items, n_manifolds):
     """:func:`_solve` for problems on the direct path (see
     :func:`neurogeom.geometry._dual.direct_is_cheaper`), their solves batched across problems
-    (:func:`neurogeom.geometry._dual.solve_direct_many`); each sample's duals are those
+    (:func:`neurogeom.geometry._glue_batch.solve_and_measure`); each sample's duals are those
     :func:`_solve` gives it. ``items``: dicts with factor, gram, codes, y, probes, kappa and the
-    cached ``canonical`` (dichotomies up to sign and each sample's index); adds lam, f_vals,
-    norm2, none, stats, anchors and active to each (F and anchors of all problems in one
-    compiled pass, :func:`neurogeom.geometry._glue_batch.anchors_many`). Returns the anchors and
-    active masks of all samples stacked (None without items)."""
+    cached ``canonical`` (dichotomies up to sign and each sample's index); adds f_vals, norm2,
+    none, stats and active to each (views into the arrays of all samples; F and anchors of all
+    problems computed in the same compiled pass as their duals).
+    Returns the arrays of all samples stacked (see :func:`_small_stack`) with ``anchors``,
+    ``active``, ``f_vals``, ``norm2`` and ``none`` (None without items)."""
+    if not items:
+        return None
     first = []
     for it in items:
         factor, codes = it["factor"], it["codes"]
@@ -938,19 +949,20 @@ def _solve_small(items, n_manifolds):
         sep = {"centroid": 0, "probe": 0, "lp": 0, "undecided": 0}
         if factor.shape[1] >= factor.shape[0]:
             verdict = np.ones(uniq.shape[0], dtype=np.int8)
+            it["open"] = verdict[:0]
         else:
             verdict = _separability.centroid_certificate(factor, codes, uniq).astype(np.int8)
             sep["centroid"] = int(verdict.sum())
-        it["open"] = np.flatnonzero(verdict == 0)
+            it["open"] = np.flatnonzero(verdict == 0)
         it["verdict"], it["sep"] = verdict, sep
         if it["open"].size:
             u_signs, u_probes = _separability.probe_problems(factor, codes, uniq[it["open"]])
             it["u"] = (u_signs, u_probes)
             first.append(it)
-    stats_keys = ("support_solve", "active_set_rounds", "kkt_relaxed", "nnls", "unresolved")
-    for it in items:
-        it["stats"] = {k: 0 for k in stats_keys}
-        it["stats"].update(unresolved=0, fista_iterations=0)
+        it["stats"] = dict.fromkeys(
+            ("support_solve", "active_set_rounds", "kkt_relaxed", "nnls", "unresolved"), 0
+        )
+        it["stats"]["fista_iterations"] = 0
     done = _dual.solve_direct_many([(it["factor"], it["gram"], *it["u"], 0.0) for it in first])
     for it, (lam_u, more) in zip(first, done):
         factor, codes, open_ = it["factor"], it["codes"], it["open"]
@@ -961,86 +973,189 @@ def _solve_small(items, n_manifolds):
         _separability.settle_by_lp(factor, codes, it["canonical"][0], verdict, it["sep"])
     for it in items:
         it["none"] = (it["verdict"] == -1)[it["canonical"][1]]
-        it["solve"] = ~it["none"] if it["kappa"] == 0.0 else np.ones(it["y"].shape[0], bool)
-        it["signs"] = it["y"][:, it["codes"]]
-    done = _dual.solve_direct_many(
-        [
-            (
-                it["factor"],
-                it["gram"],
-                it["signs"][it["solve"]],
-                it["probes"][it["solve"]],
-                it["kappa"],
-            )
-            for it in items
-        ]
-    )
-    for it, (lam_s, more) in zip(items, done):
+    out = _small_stack(items)
+    st = out["stack"]
+    _, stats, f_all, anchors, active = _glue_batch.solve_and_measure(st, out["codes"], n_manifolds)
+    for it, more in zip(items, stats):
         _add_stats(it["stats"], more)
-        lam = np.zeros((it["y"].shape[0], it["factor"].shape[0]))
-        lam[it["solve"]] = lam_s
-        it["lam"] = lam
         it["stats"].update({f"separability_{k}": v for k, v in it["sep"].items()})
-    if not items:
-        return None
-    f_all, anchors, _, active = _glue_batch.anchors_many(items, n_manifolds)
-    start = 0
-    for it in items:
-        n_s = it["y"].shape[0]
-        rows = slice(start, start + n_s)
-        it["first_row"] = start
-        start += n_s
-        f_vals = f_all[rows]
-        norm2 = np.einsum("kd,kd->k", it["probes"], it["probes"])
-        f_vals[~it["solve"]] = norm2[~it["solve"]]
-        active[rows][it["none"]] = False
-        it.update(f_vals=f_vals, norm2=norm2, anchors=anchors[rows], active=active[rows])
-    return anchors, active
+    none = out["none"]
+    norm2 = out["norm2"]
+    if st.solve is not None:
+        skip = np.ones(none.size, dtype=bool)
+        skip[st.solve] = False
+        f_all[skip] = norm2[skip]
+    active[none] = False
+    for i, it in enumerate(items):
+        rows = slice(int(st.starts[i]), int(st.starts[i + 1]))
+        it.update(f_vals=f_all[rows], norm2=norm2[rows], active=active[rows])
+    out.update(anchors=anchors, active=active, f_vals=f_all)
+    return out
+
+
+def _small_stack(items):
+    """The samples of the direct-path problems stacked: ``stack`` (a
+    :class:`neurogeom.geometry._dual.Stacked`, the samples of dichotomies with no separating
+    direction not solved at kappa = 0), the manifold codes of all problems' points one after
+    the other (``codes``), and per sample whether its dichotomy has no separating direction
+    (``none``) and ``||t||^2`` (``norm2``). Problems of one seed share their dichotomies and
+    probes: the signs of problems of one shape are gathered in one step, and the probes are
+    stored once per distinct probe array."""
+    n_prob = len(items)
+    counts = np.array([it["y"].shape[0] for it in items], dtype=np.int64)
+    starts = np.zeros(n_prob + 1, dtype=np.int64)
+    starts[1:] = np.cumsum(counts)
+    sizes = np.array([it["codes"].size for it in items], dtype=np.int64)
+    n_all, n_max = int(starts[-1]), int(sizes.max())
+    # distinct dichotomy and probe arrays (shared by the problems of one seed)
+    y_of: dict[int, int] = {}
+    w_of: dict[int, int] = {}
+    ys, ws = [], []
+    y_idx = np.empty(n_prob, dtype=np.int64)
+    w_idx = np.empty(n_prob, dtype=np.int64)
+    for i, it in enumerate(items):
+        y_idx[i] = y_of.setdefault(id(it["y"]), len(y_of))
+        if y_idx[i] == len(ys):
+            ys.append(it["y"])
+        w_idx[i] = w_of.setdefault(id(it["probes"]), len(w_of))
+        if w_idx[i] == len(ws):
+            ws.append(it["probes"])
+    codes = np.concatenate([it["codes"] for it in items])
+    signs = np.zeros((n_all, n_max))
+    if (sizes == n_max).all() and (counts == counts[0]).all():
+        # problems of one seed whose points carry the same labels share their signs
+        codes3 = codes.reshape(n_prob, n_max)
+        same = (codes3 == codes3[0]).all(axis=1)
+        signs3 = signs.reshape(n_prob, int(counts[0]), n_max)
+        for u, y in enumerate(ys):
+            sel = same & (y_idx == u)
+            if sel.any():
+                signs3[sel] = np.take(y, codes3[0], axis=1)
+    else:
+        same = np.zeros(n_prob, dtype=bool)
+    for i in np.flatnonzero(~same):
+        it = items[i]
+        signs[starts[i] : starts[i + 1], : it["codes"].size] = np.take(it["y"], it["codes"], axis=1)
+    w_start = np.zeros(len(ws) + 1, dtype=np.int64)
+    w_start[1:] = np.cumsum([w.shape[0] for w in ws])
+    r_max = max(w.shape[1] for w in ws)
+    probes = np.zeros((int(w_start[-1]), r_max))
+    norm2_w = np.empty(int(w_start[-1]))
+    for w, a, b in zip(ws, w_start[:-1], w_start[1:]):
+        probes[a:b, : w.shape[1]] = w
+        norm2_w[a:b] = np.einsum("kd,kd->k", w, w)
+    prob = np.repeat(np.arange(n_prob), counts)
+    probe_row = w_start[w_idx][prob] + (np.arange(n_all) - starts[prob])
+    none = np.concatenate([it["none"] for it in items])
+    solve = None
+    kappas = np.array([it["kappa"] for it in items], dtype=np.float64)
+    if none.any():
+        unsolved = none & (kappas[prob] == 0.0)
+        if unsolved.any():
+            solve = np.flatnonzero(~unsolved)
+    st = _dual.stack_samples(
+        [it["factor"] for it in items],
+        [it["gram"] for it in items],
+        kappas,
+        signs,
+        probes,
+        probe_row,
+        starts,
+        solve=solve,
+    )
+    return {
+        "stack": st,
+        "codes": codes.astype(np.int64, copy=False),
+        "none": none,
+        "norm2": norm2_w[probe_row],
+    }
 
 
 def _finish_small(items, n_manifolds, anchor_center, alignment, stacked):
     """Floor and summaries of solved direct-path problems (see :func:`_glue_eval`), the anchor
     geometry of all of them stacked (:mod:`neurogeom.geometry._glue_batch`). ``stacked``: the
-    anchors and active masks of all samples as :func:`_solve_small` returns them (the measured
-    samples are taken from them in one step, or used as they are when they are all of them)."""
-    for it in items:
-        it["floor"] = _at_floor(it["f_vals"], it["norm2"], it["none"])
-        geo = ~it["none"]
-        it["geo"] = geo
-        it["measured"] = not it["floor"] and geo.sum() >= 2
-    used = [it for it in items if it["measured"]]
-    if used:
-        dim = max(it["factor"].shape[1] for it in used)
-        pick = np.concatenate([it["first_row"] + np.flatnonzero(it["geo"]) for it in used])
-        whole = pick.size == stacked[0].shape[0] and dim == stacked[0].shape[2]
-        stack = stacked[0] if whole else stacked[0][pick, :, :dim]
-        active = stacked[1] if whole else stacked[1][pick]
-        probes = np.zeros((stack.shape[0], dim))
-        n_geo = np.array([int(it["geo"].sum()) for it in used])
-        start = 0
-        for it, n in zip(used, n_geo):
-            probes[start : start + n, : it["probes"].shape[1]] = it["probes"][it["geo"]]
-            start += n
-        prob = np.repeat(np.arange(len(used)), n_geo)
+    arrays of all samples as :func:`_solve_small` returns them (the measured samples are taken
+    from them in one step, or used as they are when they are all of them)."""
+    if not items:
+        return
+    st = stacked["stack"]
+    n_prob = len(items)
+    prob, starts = st.prob, st.starts
+    counts = np.diff(starts)
+    none, f_all, norm2 = stacked["none"], stacked["f_vals"], stacked["norm2"]
+    floor = np.zeros(n_prob, dtype=bool)
+    for i in np.flatnonzero(np.bincount(prob[none], minlength=n_prob)):
+        rows = slice(int(starts[i]), int(starts[i + 1]))
+        floor[i] = _at_floor(f_all[rows], norm2[rows], none[rows])
+    geo = ~none
+    n_geo = np.bincount(prob[geo], minlength=n_prob)
+    measured = ~floor & (n_geo >= 2)
+    used = np.flatnonzero(measured)
+    found = {}
+    if used.size:
+        pick = geo & measured[prob]
+        dim = int(st.ranks[used].max())
+        anchors, active = stacked["anchors"], stacked["active"]
+        if not (pick.all() and dim == anchors.shape[2]):
+            rows = np.flatnonzero(pick)
+            anchors = anchors[rows, :, :dim]
+            active = active[rows]
+            probe_row = st.probe_row[rows]
+            prob_used = (np.cumsum(measured) - 1)[prob[rows]]
+        else:
+            probe_row = st.probe_row
+            prob_used = prob
         a, b, c, align = _glue_batch.geometry(
-            stack, active, probes, prob, len(used), n_geo, anchor_center, alignment == "cosine"
+            anchors,
+            active,
+            st.probes[:, :dim],
+            probe_row,
+            prob_used,
+            used.size,
+            n_geo[used],
+            st.ranks[used],
+            anchor_center,
+            alignment == "cosine",
         )
-        found = _glue_batch.summarize(n_manifolds, a, b, c, align, prob, len(used))
-    for it in items:
-        it["summary"] = {name: (float("nan"), float("nan")) for name in _MEASURES[1:]}
-        del it["anchors"]
-    for j, it in enumerate(used):
-        it["summary"].update(
-            {name: (float(found[name][0][j]), float(found[name][1][j])) for name in _MEASURES[1:]}
+        found = _glue_batch.summarize(n_manifolds, a, b, c, align, prob_used, used.size)
+    names = _MEASURES[1:]
+    table = np.full((n_prob, len(names), 2), np.nan)
+    for j, name in enumerate(names):
+        if name in found:
+            table[used, j, 0], table[used, j, 1] = found[name]
+    # capacity P / E[F] and its standard error, each problem's samples alone
+    if (counts == counts[0]).all() and counts[0] > 0:
+        f2 = f_all.reshape(n_prob, int(counts[0]))
+        mean_f = f2.mean(axis=1)
+        sem_f = (
+            np.std(f2, axis=1, ddof=1) / np.sqrt(counts[0])
+            if counts[0] > 1
+            else np.full(n_prob, np.nan)
         )
-    for it in items:
-        f_vals = it["f_vals"]
-        n_t = f_vals.size
-        mean_f = float(f_vals.mean())
-        cap = n_manifolds / mean_f if mean_f > 0 else float("inf")
-        sem_f = float(np.std(f_vals, ddof=1) / np.sqrt(n_t)) if n_t > 1 else float("nan")
-        it["summary"]["capacity"] = (cap, cap * sem_f / mean_f if mean_f > 0 else float("nan"))
-        it["no_separating_fraction"] = float(it["none"].mean())
+    else:
+        mean_f = np.array([f_all[a:b].mean() for a, b in zip(starts[:-1], starts[1:])])
+        sem_f = np.array(
+            [
+                np.std(f_all[a:b], ddof=1) / np.sqrt(b - a) if b - a > 1 else np.nan
+                for a, b in zip(starts[:-1], starts[1:])
+            ]
+        )
+    pos = mean_f > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cap = np.where(pos, n_manifolds / mean_f, np.inf)
+        cap_sem = np.where(pos, cap * sem_f / mean_f, np.nan)
+    no_sep = np.bincount(prob[none], minlength=n_prob) / counts
+    rows_all = table.tolist()
+    for i, it in enumerate(items):
+        summary = dict(zip(names, map(tuple, rows_all[i])))
+        summary["capacity"] = (float(cap[i]), float(cap_sem[i]))
+        it.update(
+            summary=summary,
+            floor=bool(floor[i]),
+            geo=geo[starts[i] : starts[i + 1]],
+            measured=bool(measured[i]),
+            no_separating_fraction=float(no_sep[i]),
+        )
 
 
 def glue_batch(
@@ -1067,9 +1182,9 @@ def glue_batch(
     Each problem is a set of points with manifold labels; its numbers equal those of
     :func:`glue` on that problem with the same settings and seed (to rounding, 1e-12 relative
     or better). Problems small enough for the active-set method on every point (rank at most
-    256) share one pass: their samples are solved together in one call of the compiled solver,
-    KKT-verified per sample on every point, and their anchor geometry and summaries are
-    computed stacked. Larger problems run as :func:`glue` runs them, one after another.
+    256) share one pass (in blocks): their samples are solved together in one call of the
+    compiled solver, KKT-verified per sample on every point, and their anchor geometry and
+    summaries are computed stacked. Larger problems run as :func:`glue` runs them, one after another.
 
     Parameters
     ----------
@@ -1122,9 +1237,12 @@ anchor_center, alignment, max_iter
 
     Notes
     -----
-    Runs one call of the compiled solver and one pass of anchor geometry for all small
-    problems, instead of one of each per problem; the samples of one problem do not depend on
-    the other problems in the batch, so adding or removing problems changes no number.
+    Small problems run in blocks of 32, each block in one call of the compiled solver (which
+    computes each sample's F and anchors as it is solved) and one pass of anchor geometry,
+    instead of one of each per problem; the blocks run in parallel worker threads (as many as
+    numba may use), one block's Python steps beside another's compiled ones. A problem's numbers
+    do not depend on the other problems in the batch, the blocks or the threads (bit for bit),
+    so adding or removing problems changes no number.
 
     Examples
     --------
@@ -1163,12 +1281,31 @@ anchor_center, alignment, max_iter
         jitter=jitter,
         center=center,
     )
-    with _dual.one_blas_thread():
+
+    draws: dict[int, Any] = {}
+    probe_cache: dict[tuple[int, int, int], np.ndarray] = {}
+
+    def block(lo, hi):
         results, small = _batch_prepare(
-            checked, seeds, names, scheme, n_t, kappa, dtype, prep, caller
+            checked[lo:hi],
+            seeds[lo:hi],
+            names,
+            scheme,
+            n_t,
+            kappa,
+            dtype,
+            prep,
+            caller,
+            draws,
+            probe_cache,
         )
         stacked = _solve_small(small, n_manifolds)
         _finish_small(small, n_manifolds, anchor_center, alignment, stacked)
+        return results
+
+    with _dual.one_blas_thread():
+        parts = _glue_batch.in_blocks(block, n_prob, _BATCH_BLOCK)
+    results = [r for part in parts for r in part]
     _batch_large(results, n_manifolds, dtype, anchor_center, alignment, max_iter)
     n_floor = sum(bool(r["floor"]) for r in results)
     if n_floor:
@@ -1183,6 +1320,11 @@ anchor_center, alignment, max_iter
     return _batch_dataset(
         results, ids, names, seeds, scheme, n_t, kappa, anchor_center, alignment, dtype
     )
+
+
+# problems per block of glue_batch's direct path (blocks run in parallel worker threads; each
+# problem's numbers do not depend on its block)
+_BATCH_BLOCK = 32
 
 
 def _batch_settings(
@@ -1208,13 +1350,14 @@ def _batch_settings(
     return n_t, kappa, jitter, dtype, anchor_center, alignment, max_iter, seeds
 
 
-def _batch_prepare(checked, seeds, names, scheme, n_t, kappa, dtype, prep, caller):
+def _batch_prepare(
+    checked, seeds, names, scheme, n_t, kappa, dtype, prep, caller, draws, probe_cache
+):
     """Preprocess every problem and draw its samples (draws and probes shared between problems
-    of one seed); returns the per-problem results (with ``"run"`` for problems that go through
-    :func:`_glue_core`) and the items of the direct path (see :func:`_solve_small`)."""
+    of one seed, kept in ``draws`` and ``probe_cache`` for the other blocks); returns the
+    per-problem results (with ``"run"`` for problems that go through :func:`_glue_core`) and
+    the items of the direct path (see :func:`_solve_small`)."""
     n_manifolds = len(names)
-    draws: dict[int, Any] = {}
-    probe_cache: dict[tuple[int, int, int], np.ndarray] = {}
     results: list[dict[str, Any]] = [{} for _ in checked]
     small = []
     for i, (x, codes) in enumerate(checked):
@@ -1233,7 +1376,7 @@ def _batch_prepare(checked, seeds, names, scheme, n_t, kappa, dtype, prep, calle
             y, n_distinct, _ = _dichotomies.draw(
                 scheme, n_t, n_manifolds, _rng(s, _STREAM_DICHOTOMY)
             )
-            draws[s] = (y, n_distinct, _separability.canonical(y))
+            draws.setdefault(s, (y, n_distinct, _separability.canonical(y)))
         y, n_distinct, canon = draws[s]
         counts = np.bincount(codes, minlength=n_manifolds)
         results[i].update(info=info, counts=counts, n_distinct=n_distinct, n_used=y.shape[0])
@@ -1245,10 +1388,12 @@ def _batch_prepare(checked, seeds, names, scheme, n_t, kappa, dtype, prep, calle
             continue
         key = (s, y.shape[0], red.rank)
         if key not in probe_cache:
-            probe_cache[key] = _rng(s, _STREAM_PROBE).standard_normal((y.shape[0], red.rank))
+            probe_cache.setdefault(
+                key, _rng(s, _STREAM_PROBE).standard_normal((y.shape[0], red.rank))
+            )
         item = results[i]
         item.update(
-            factor=red.factor.astype(np.float64),
+            factor=np.asarray(red.factor, dtype=np.float64),
             gram=red.gram,
             rank=red.rank,
             path=red.path,
