@@ -49,8 +49,10 @@ __all__ = [
     "finish",
     "fista",
     "fista_in_chunks",
+    "manifold_sums",
     "one_blas_thread",
     "reduce_points",
+    "signed_sums",
     "solve_batch",
     "solve_reference",
     "spectral_norm_sq",
@@ -193,6 +195,47 @@ def spectral_norm_sq(factor: np.ndarray) -> float:
     op = LinearOperator((rank, rank), matvec=lambda v: f.T @ (f @ v), dtype=np.float64)
     val = eigsh(op, k=1, which="LA", tol=1e-3, return_eigenvectors=False, v0=np.ones(rank))
     return float(val[0]) * 1.01
+
+
+# ---- sums over the duals' supports --------------------------------------------------------------
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def signed_sums(lam: np.ndarray, signs: np.ndarray, factor: np.ndarray) -> np.ndarray:
+    """``(signs * lam) @ factor`` over the support of ``lam`` only (the duals are sparse: at most
+    ``rank`` points per sample), in parallel over samples."""
+    n_s, n = lam.shape
+    out = np.zeros((n_s, factor.shape[1]))
+    for k in numba.prange(n_s):
+        row = out[k]
+        for i in range(n):
+            v = lam[k, i]
+            if v != 0.0:
+                v *= signs[k, i]
+                fi = factor[i]
+                for d in range(row.size):
+                    row[d] += v * fi[d]
+    return out
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def manifold_sums(lam: np.ndarray, factor: np.ndarray, codes: np.ndarray, n_manifolds: int):
+    """Per sample and manifold, ``sum lam_i factor_i`` and ``sum lam_i`` over the manifold's
+    points in the support of ``lam`` (points in increasing order), in parallel over samples."""
+    n_s, n = lam.shape
+    sums = np.zeros((n_s, n_manifolds, factor.shape[1]))
+    totals = np.zeros((n_s, n_manifolds))
+    for k in numba.prange(n_s):
+        for i in range(n):
+            v = lam[k, i]
+            if v != 0.0:
+                mu = codes[i]
+                totals[k, mu] += v
+                row = sums[k, mu]
+                fi = factor[i]
+                for d in range(row.size):
+                    row[d] += v * fi[d]
+    return sums, totals
 
 
 # ---- batched accelerated projected gradient -----------------------------------------------------

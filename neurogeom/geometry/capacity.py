@@ -25,7 +25,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 import xarray as xr
-from scipy import sparse, stats
+from scipy import stats
 from scipy.optimize import linprog
 
 from neurogeom import _provenance
@@ -166,17 +166,14 @@ def _preprocess(
 def _anchors(lam, factor, codes, n_manifolds):
     """Anchor points (sample, manifold, rank), their totals Lambda_mu and the active mask.
 
-    The duals are sparse (supported on at most ``rank`` points per sample): the anchors are one
-    sparse product with the factor."""
-    n_t, n_points = lam.shape
-    k_idx, i_idx = np.nonzero(lam)
-    row = k_idx * n_manifolds + codes[i_idx]
-    vals = lam[k_idx, i_idx]
-    shape = (n_t * n_manifolds, n_points)
-    weights = sparse.csr_matrix((vals, (row, i_idx)), shape=shape)
-    anchors = np.asarray(weights @ factor).reshape(n_t, n_manifolds, factor.shape[1])
-    totals = np.bincount(row, weights=vals, minlength=n_t * n_manifolds).astype(np.float64)
-    totals = totals.reshape(n_t, n_manifolds)
+    The duals are sparse (supported on at most ``rank`` points per sample): the anchors are sums
+    over each sample's support (:func:`neurogeom.geometry._dual.manifold_sums`)."""
+    anchors, totals = _dual.manifold_sums(
+        np.ascontiguousarray(lam, dtype=np.float64),
+        np.ascontiguousarray(factor, dtype=np.float64),
+        np.ascontiguousarray(codes, dtype=np.int64),
+        n_manifolds,
+    )
     grand = totals.sum(axis=1, keepdims=True)
     active = totals > 1e-12 * np.maximum(grand, 1e-300)
     anchors *= np.divide(1.0, totals, out=np.zeros_like(totals), where=active)[..., None]
@@ -322,7 +319,7 @@ def _solve(factor, codes, y, probes, kappa, gram, *, max_iter, backend, n_jobs=1
     elif solve.any():
         lam[solve], more = batch(signs[solve], probes[solve], kappa)
         _add_stats(stats, more)
-    disp = (signs * lam) @ factor
+    disp = _dual.signed_sums(lam, np.ascontiguousarray(signs, dtype=np.float64), factor)
     f_vals = np.einsum("kd,kd->k", disp, disp)
     norm2 = np.einsum("kd,kd->k", probes, probes)
     f_vals[~solve] = norm2[~solve]
@@ -371,7 +368,7 @@ def _glue_eval(
     """
     n_t = y.shape[0]
     red = _dual.reduce_points(x, dtype=dtype)
-    factor = red.factor.astype(np.float64)
+    factor = red.factor.astype(np.float64, copy=False)
     probes = _rng(seed, _STREAM_PROBE).standard_normal((n_t, red.rank))
     lam, f_vals, norm2, none, solver_stats = _solve(
         factor,
@@ -391,8 +388,9 @@ def _glue_eval(
     geo = ~none
     summary = {name: (float("nan"), float("nan")) for name in _MEASURES[1:]}
     if not floor and geo.sum() >= 2:
+        sel = slice(None) if geo.all() else geo  # no copy of the anchors when all are separable
         _, _, _, found = _geometry(
-            anchors[geo], active[geo], probes[geo], n_manifolds, anchor_center, alignment
+            anchors[sel], active[sel], probes[sel], n_manifolds, anchor_center, alignment
         )
         summary.update({name: found[name] for name in _MEASURES[1:]})
     mean_f = float(f_vals.mean())
