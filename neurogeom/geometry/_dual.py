@@ -62,6 +62,11 @@ __all__ = [
 _GRAM_PATH_MAX_POINTS = 4096
 # Keep the float64 Gram matrix for the exact finish when it has at most this many entries.
 _GRAM_KEEP_MAX_ENTRIES = 6000**2
+# Pivoted Cholesky by candidate panels (_pivoted_cholesky) instead of LAPACK's dpstrf past this
+# many points (when the rank can pass _DIRECT_MAX_RANK); columns per panel
+_PANEL_MIN_POINTS = 2048
+_PANEL = 32
+_CANDIDATES = 2.0
 # accepted KKT violation, in tolerances, for points the active-set method left out as dependent
 _KKT_RELAXED = 1e4
 # Largest rank at which the active-set method on every point replaces FISTA (see
@@ -161,6 +166,14 @@ def reduce_points(points: np.ndarray, dtype: type = np.float64) -> Reduction:
             return Reduction(np.zeros((n, 0), dtype=dtype), 0, "gram")
         tol = n * np.finfo(gram.dtype).eps * scale
         keep = gram.dtype == np.float64 and n * n <= _GRAM_KEEP_MAX_ENTRIES
+        if (
+            gram.dtype == np.float64
+            and n > _PANEL_MIN_POINTS
+            and min(n, n_features) > _DIRECT_MAX_RANK
+        ):
+            with one_blas_thread():  # its products are small: threads only contend
+                factor, _ = _pivoted_cholesky(gram, tol, min(n, n_features))
+            return Reduction(factor, factor.shape[1], "gram", gram if keep else None)
         chol, piv, rank, info = pstrf(gram, lower=1, tol=tol, overwrite_a=int(not keep))
         if info < 0:  # pragma: no cover - LAPACK argument error
             raise RuntimeError(f"pivoted Cholesky failed (info={info})")
@@ -177,6 +190,98 @@ def reduce_points(points: np.ndarray, dtype: type = np.float64) -> Reduction:
     sign[sign == 0] = 1.0
     factor *= sign
     return Reduction(np.ascontiguousarray(factor), int(keep.sum()), "features")
+
+
+def _pivoted_cholesky(gram: np.ndarray, tol: float, max_rank: int) -> tuple[np.ndarray, np.ndarray]:
+    """The factor of :func:`scipy.linalg.lapack.dpstrf` (rows in the points' order, columns in
+    pivot order) and the pivots, by panels of ``_PANEL`` pivots, for many points of moderate
+    rank.
+
+    Pivoting is LAPACK's: the largest remaining diagonal of the Schur complement, the first
+    in LAPACK's permuted order on ties, stopping at ``tol``; the factor equals dpstrf's to
+    rounding. LAPACK updates the whole trailing matrix after each panel (``n^2`` per pivot);
+    here only the columns needed are formed, ``n`` per pivot and prior pivot: at the start of a
+    panel the columns of the ``_CANDIDATES * _PANEL`` points of largest remaining diagonal (the
+    likely pivots) are brought up to date by one matrix product, and each pivot's column is
+    finished within the panel (a pivot outside them is formed from scratch).
+    """
+    n = gram.shape[0]
+    d = np.diag(gram).copy()
+    order = np.arange(n, dtype=np.int64)
+    slot = np.full(n, -1, dtype=np.int64)
+    cols = np.zeros((max_rank, n))  # the factor's columns as rows (pages touched as filled)
+    j = 0
+    while j < max_rank:
+        nb = min(_PANEL, max_rank - j)
+        rest = order[j:]
+        c = min(int(_CANDIDATES * nb), rest.size)
+        cand = rest if c == rest.size else rest[np.argpartition(-d[rest], c - 1)[:c]]
+        upd = gram[cand]  # rows of the symmetric Gram matrix: the candidates' columns
+        if j:
+            upd -= cols[:j, cand].T @ cols[:j]
+        slot[cand] = np.arange(c)
+        j, stop = _cholesky_panel(gram, cols, d, order, j, j + nb, upd, slot, tol)
+        slot[cand] = -1
+        if stop:
+            break
+    return np.ascontiguousarray(cols[:j].T), order[:j]
+
+
+@numba.njit(cache=True, nogil=True)
+def _cholesky_panel(gram, cols, d, order, j, end, upd, slot, tol):
+    """Pivots ``j`` to ``end - 1`` of :func:`_pivoted_cholesky`: rows of ``cols`` (the factor's
+    columns), the remaining diagonal ``d`` and LAPACK's permutation ``order`` updated in place.
+    ``upd`` holds the candidates' columns up to date with the pivots before ``j`` (row
+    ``slot[p]`` for point ``p``). Returns the pivots done and whether the rank was reached."""
+    n = gram.shape[0]
+    j0 = j
+    pivoted = np.zeros(n, dtype=np.bool_)
+    for q in range(j0):
+        pivoted[order[q]] = True
+    col = np.empty(n)
+    stop = False
+    while j < end:
+        best = -np.inf
+        at = j
+        for q in range(j, n):  # the first largest, in LAPACK's order
+            v = d[order[q]]
+            if v > best:
+                best = v
+                at = q
+        if not best > tol:
+            stop = True
+            break
+        p = order[at]
+        order[at] = order[j]
+        order[j] = p
+        pivoted[p] = True
+        ajj = np.sqrt(best)
+        r = 1.0 / ajj
+        c = slot[p]
+        if c >= 0:
+            for i in range(n):
+                col[i] = upd[c, i]
+        else:  # not a candidate: its column from the Gram matrix and every prior pivot
+            for i in range(n):
+                col[i] = gram[p, i]
+            for u in range(j0):
+                f = cols[u, p]
+                for i in range(n):
+                    col[i] -= cols[u, i] * f
+        for u in range(j0, j):
+            f = cols[u, p]
+            for i in range(n):
+                col[i] -= cols[u, i] * f
+        row = cols[j]
+        for i in range(n):
+            if not pivoted[i]:
+                lij = col[i] * r
+                row[i] = lij
+                d[i] -= lij * lij
+        row[p] = ajj
+        d[p] = 0.0
+        j += 1
+    return j, stop
 
 
 def spectral_norm_sq(factor: np.ndarray) -> float:
