@@ -156,9 +156,12 @@ def _chunk_geometry(sl, anchors, active, probes, const, out) -> None:
     centers, cc, cc_align, c_norm, c_ok, ct, tiny, off, normalise = const
     a, b, c, align = out
     act = active[sl]
-    s = np.where(act[..., None], anchors[sl], 0.0)
+    s = anchors[sl]
+    off_rows = ~act
+    if np.any(s[off_rows]):  # inactive anchors are read as zero
+        s = np.where(act[..., None], s, 0.0)
     s1 = s - centers[None]
-    s1 *= act[..., None]
+    s1[off_rows] = 0.0
     g = s @ s.transpose(0, 2, 1)
     g1 = s1 @ s1.transpose(0, 2, 1)
     both = act[:, :, None] & act[:, None, :]
