@@ -323,13 +323,20 @@ def signed_sums(lam: np.ndarray, signs: np.ndarray, factor: np.ndarray) -> np.nd
     return out
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
 def manifold_sums(lam: np.ndarray, factor: np.ndarray, codes: np.ndarray, n_manifolds: int):
     """Per sample and manifold, ``sum lam_i factor_i`` and ``sum lam_i`` over the manifold's
     points in the support of ``lam`` (points in increasing order), in parallel over samples."""
+    # numpy's zeros: large ones are mapped on huge pages, several times cheaper to touch first
+    sums = np.zeros((lam.shape[0], n_manifolds, factor.shape[1]))
+    totals = np.zeros((lam.shape[0], n_manifolds))
+    _manifold_sums(lam, factor, codes, sums, totals)
+    return sums, totals
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _manifold_sums(lam, factor, codes, sums, totals):
+    """:func:`manifold_sums` into ``sums`` and ``totals`` (zero on entry)."""
     n_s, n = lam.shape
-    sums = np.zeros((n_s, n_manifolds, factor.shape[1]))
-    totals = np.zeros((n_s, n_manifolds))
     for k in numba.prange(n_s):
         for i in range(n):
             v = lam[k, i]
@@ -340,7 +347,6 @@ def manifold_sums(lam: np.ndarray, factor: np.ndarray, codes: np.ndarray, n_mani
                 fi = factor[i]
                 for d in range(row.size):
                     row[d] += v * fi[d]
-    return sums, totals
 
 
 # ---- batched accelerated projected gradient -----------------------------------------------------
