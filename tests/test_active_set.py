@@ -290,3 +290,12 @@ def test_large_rank_pilot_chooses_a_route_and_every_sample_is_exact(monkeypatch,
     np.testing.assert_allclose(
         (signs * lam) @ red.factor, (signs * fista) @ red.factor, rtol=1e-8, atol=1e-9
     )
+
+
+def test_kkt_worst_violation_per_sample():
+    grad = np.array([[0.5, -0.2, 3e-3, 7.0], [-1e-3, 2.0, np.nan, 0.0], [1.0, 2.0, 3.0, 4.0]])
+    lam = np.array([[0.0, 0.0, 1.0, 0.0], [0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]])
+    allowed = np.array([[True, True, True, False], [True, True, True, True], [True] * 4])
+    # row 0: -grad where lam = 0 (0.2), |grad| where lam > 0 (3e-3), point 3 not allowed
+    # row 1: a gradient that is not finite fails; row 2: no violation
+    np.testing.assert_array_equal(_dual._kkt_worst(grad, lam, allowed), [0.2, np.inf, 0.0])

@@ -734,12 +734,12 @@ def _verify(
     n_s, n = y.shape
     # verify the optimality conditions on every point of every sample
     stale = ~fresh
-    if stale.any():
+    if stale.all():  # no copies of the samples
+        grad = dual_gradient(f, y, w, out, kappa)
+    elif stale.any():
         grad[stale] = dual_gradient(f, y[stale], w[stale], out[stale], kappa)
-    viol = np.where(out > 0, np.abs(grad), -np.minimum(grad, 0.0))
-    viol[~allowed] = 0.0
-    failed |= viol.max(axis=1, initial=0.0) > tol
-    worst = viol.max(axis=1, initial=0.0)
+    worst = _kkt_worst(grad, out, allowed)
+    failed |= worst > tol
     # points the active-set method left out as dependent on its passive set, on ill-conditioned
     # spans, can keep a violation of a few tolerances: accept up to _KKT_RELAXED of them (the
     # objective is then off by about violation^2 / ||x||^2, far below rounding of F)
@@ -795,6 +795,26 @@ def _verify(
             stacklevel=4,
         )
     return out, stats
+
+
+@numba.njit(cache=True, nogil=True)
+def _kkt_worst(grad, lam, allowed):
+    """Per sample, the largest violation of the optimality conditions over the allowed points:
+    ``|grad|`` where ``lam > 0``, ``-grad`` (when positive) elsewhere; infinite where the gradient
+    is not finite."""
+    n_s, n = grad.shape
+    out = np.zeros(n_s)
+    for k in range(n_s):
+        worst = 0.0
+        for i in range(n):
+            if not allowed[k, i]:
+                continue
+            g = grad[k, i]
+            v = abs(g) if lam[k, i] > 0.0 else -g
+            if not v <= worst:  # larger, or NaN
+                worst = v if v == v else np.inf
+        out[k] = worst
+    return out
 
 
 def _most_violated(viol: np.ndarray, grad: np.ndarray, k: int) -> np.ndarray:
