@@ -43,13 +43,13 @@ from threadpoolctl import ThreadpoolController
 from neurogeom.geometry import _active_set
 
 __all__ = [
+    "anchor_means",
     "blas_threads",
     "direct_is_cheaper",
     "dual_gradient",
     "finish",
     "fista",
     "fista_in_chunks",
-    "manifold_sums",
     "one_blas_thread",
     "reduce_points",
     "signed_sums",
@@ -323,19 +323,22 @@ def signed_sums(lam: np.ndarray, signs: np.ndarray, factor: np.ndarray) -> np.nd
     return out
 
 
-def manifold_sums(lam: np.ndarray, factor: np.ndarray, codes: np.ndarray, n_manifolds: int):
-    """Per sample and manifold, ``sum lam_i factor_i`` and ``sum lam_i`` over the manifold's
-    points in the support of ``lam`` (points in increasing order), in parallel over samples."""
+def anchor_means(lam: np.ndarray, factor: np.ndarray, codes: np.ndarray, n_manifolds: int):
+    """Per sample and manifold, the anchor ``sum lam_i factor_i / sum lam_i`` over the manifold's
+    points in the support of ``lam`` (points in increasing order), the totals ``sum lam_i``, and
+    whether the manifold is active (its total above ``1e-12`` of the sample's; the anchor is
+    zero where it is not); in parallel over samples, each normalised while in cache."""
     # numpy's zeros: large ones are mapped on huge pages, several times cheaper to touch first
-    sums = np.zeros((lam.shape[0], n_manifolds, factor.shape[1]))
+    anchors = np.zeros((lam.shape[0], n_manifolds, factor.shape[1]))
     totals = np.zeros((lam.shape[0], n_manifolds))
-    _manifold_sums(lam, factor, codes, sums, totals)
-    return sums, totals
+    active = np.zeros((lam.shape[0], n_manifolds), dtype=bool)
+    _anchor_means(lam, factor, codes, anchors, totals, active)
+    return anchors, totals, active
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
-def _manifold_sums(lam, factor, codes, sums, totals):
-    """:func:`manifold_sums` into ``sums`` and ``totals`` (zero on entry)."""
+def _anchor_means(lam, factor, codes, anchors, totals, active):
+    """:func:`anchor_means` into ``anchors``, ``totals`` (zero on entry) and ``active``."""
     n_s, n = lam.shape
     for k in numba.prange(n_s):
         for i in range(n):
@@ -343,10 +346,20 @@ def _manifold_sums(lam, factor, codes, sums, totals):
             if v != 0.0:
                 mu = codes[i]
                 totals[k, mu] += v
-                row = sums[k, mu]
+                row = anchors[k, mu]
                 fi = factor[i]
                 for d in range(row.size):
                     row[d] += v * fi[d]
+        grand = 0.0
+        for mu in range(totals.shape[1]):
+            grand += totals[k, mu]
+        floor = 1e-12 * max(grand, 1e-300)
+        for mu in range(totals.shape[1]):
+            active[k, mu] = totals[k, mu] > floor
+            scale = 1.0 / totals[k, mu] if active[k, mu] else 0.0
+            row = anchors[k, mu]
+            for d in range(row.size):
+                row[d] *= scale
 
 
 # ---- batched accelerated projected gradient -----------------------------------------------------

@@ -167,17 +167,13 @@ def _anchors(lam, factor, codes, n_manifolds):
     """Anchor points (sample, manifold, rank), their totals Lambda_mu and the active mask.
 
     The duals are sparse (supported on at most ``rank`` points per sample): the anchors are sums
-    over each sample's support (:func:`neurogeom.geometry._dual.manifold_sums`)."""
-    anchors, totals = _dual.manifold_sums(
+    over each sample's support (:func:`neurogeom.geometry._dual.anchor_means`)."""
+    return _dual.anchor_means(
         np.ascontiguousarray(lam, dtype=np.float64),
         np.ascontiguousarray(factor, dtype=np.float64),
         np.ascontiguousarray(codes, dtype=np.int64),
         n_manifolds,
     )
-    grand = totals.sum(axis=1, keepdims=True)
-    active = totals > 1e-12 * np.maximum(grand, 1e-300)
-    anchors *= np.divide(1.0, totals, out=np.zeros_like(totals), where=active)[..., None]
-    return anchors, totals, active
 
 
 def _at_floor(f_vals: np.ndarray, norm2: np.ndarray, none: np.ndarray) -> bool:
