@@ -252,9 +252,13 @@ def anchor_geometry(
         )
     ct = probes @ centers.T
     const = (centers, cc, cc_align, c_norm, c_ok, ct, tiny, off, normalise)
-    slices = [slice(lo, lo + chunk) for lo in range(0, n_s, chunk)]
+    workers = os.cpu_count() or 1
+    # chunks of equal size (at most ``chunk``), their number a multiple of the threads
+    n_chunks = -(-max(-(-n_s // chunk), 1) // workers) * workers
+    size = max(-(-n_s // n_chunks), 1)
+    slices = [slice(lo, lo + size) for lo in range(0, n_s, size)]
     out = (a, b, c, align)
-    with _dual.one_blas_thread(), ThreadPoolExecutor(min(len(slices), os.cpu_count() or 1)) as ex:
+    with _dual.one_blas_thread(), ThreadPoolExecutor(min(len(slices), workers)) as ex:
         list(ex.map(lambda sl: _chunk_geometry(sl, anchors, active, probes, const, out), slices))
     return a, b, c, align
 
