@@ -92,7 +92,7 @@ def _quad_pinv(
     return np.einsum("kj,kj->k", proj * inv, proj)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
 def _quad_cholesky(gram, vec, active, floor):
     """Per sample ``k``: ``vec^T G^-1 vec`` with ``G`` the block of ``gram[k]`` on the active
     rows, from its Cholesky factor, and whether ``1 / trace(G^-1)`` (a lower bound on its
