@@ -52,7 +52,6 @@ __all__ = [
     "fista_in_chunks",
     "one_blas_thread",
     "reduce_points",
-    "signed_sums",
     "solve_batch",
     "solve_reference",
     "spectral_norm_sq",
@@ -305,41 +304,30 @@ def spectral_norm_sq(factor: np.ndarray) -> float:
 # ---- sums over the duals' supports --------------------------------------------------------------
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
-def signed_sums(lam: np.ndarray, signs: np.ndarray, factor: np.ndarray) -> np.ndarray:
-    """``(signs * lam) @ factor`` over the support of ``lam`` only (the duals are sparse: at most
-    ``rank`` points per sample), in parallel over samples."""
-    n_s, n = lam.shape
-    out = np.zeros((n_s, factor.shape[1]))
-    for k in numba.prange(n_s):
-        row = out[k]
-        for i in range(n):
-            v = lam[k, i]
-            if v != 0.0:
-                v *= signs[k, i]
-                fi = factor[i]
-                for d in range(row.size):
-                    row[d] += v * fi[d]
-    return out
-
-
-def anchor_means(lam: np.ndarray, factor: np.ndarray, codes: np.ndarray, n_manifolds: int):
+def anchor_means(
+    lam: np.ndarray, factor: np.ndarray, codes: np.ndarray, dichotomies: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per sample and manifold, the anchor ``sum lam_i factor_i / sum lam_i`` over the manifold's
     points in the support of ``lam`` (points in increasing order), the totals ``sum lam_i``, and
     whether the manifold is active (its total above ``1e-12`` of the sample's; the anchor is
-    zero where it is not); in parallel over samples, each normalised while in cache."""
+    zero where it is not); and per sample ``F = ||sum_mu y_mu sum_i lam_i factor_i||^2`` with
+    ``y = dichotomies`` (n_samples, n_manifolds). In parallel over samples, each normalised
+    while in cache."""
+    n_s, n_manifolds = dichotomies.shape
     # numpy's zeros: large ones are mapped on huge pages, several times cheaper to touch first
-    anchors = np.zeros((lam.shape[0], n_manifolds, factor.shape[1]))
-    totals = np.zeros((lam.shape[0], n_manifolds))
-    active = np.zeros((lam.shape[0], n_manifolds), dtype=bool)
-    _anchor_means(lam, factor, codes, anchors, totals, active)
-    return anchors, totals, active
+    anchors = np.zeros((n_s, n_manifolds, factor.shape[1]))
+    totals = np.zeros((n_s, n_manifolds))
+    active = np.zeros((n_s, n_manifolds), dtype=bool)
+    f_vals = np.zeros(n_s)
+    _anchor_means(lam, factor, codes, dichotomies, anchors, totals, active, f_vals)
+    return anchors, totals, active, f_vals
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
-def _anchor_means(lam, factor, codes, anchors, totals, active):
-    """:func:`anchor_means` into ``anchors``, ``totals`` (zero on entry) and ``active``."""
+def _anchor_means(lam, factor, codes, dichotomies, anchors, totals, active, f_vals):
+    """:func:`anchor_means` into its outputs (``anchors`` and ``totals`` zero on entry)."""
     n_s, n = lam.shape
+    n_m, rank = totals.shape[1], factor.shape[1]
     for k in numba.prange(n_s):
         for i in range(n):
             v = lam[k, i]
@@ -348,17 +336,27 @@ def _anchor_means(lam, factor, codes, anchors, totals, active):
                 totals[k, mu] += v
                 row = anchors[k, mu]
                 fi = factor[i]
-                for d in range(row.size):
+                for d in range(rank):
                     row[d] += v * fi[d]
+        disp = np.zeros(rank)
         grand = 0.0
-        for mu in range(totals.shape[1]):
+        for mu in range(n_m):
             grand += totals[k, mu]
+            if totals[k, mu] != 0.0:
+                y = dichotomies[k, mu]
+                row = anchors[k, mu]
+                for d in range(rank):
+                    disp[d] += y * row[d]
+        f = 0.0
+        for d in range(rank):
+            f += disp[d] * disp[d]
+        f_vals[k] = f
         floor = 1e-12 * max(grand, 1e-300)
-        for mu in range(totals.shape[1]):
+        for mu in range(n_m):
             active[k, mu] = totals[k, mu] > floor
             scale = 1.0 / totals[k, mu] if active[k, mu] else 0.0
             row = anchors[k, mu]
-            for d in range(row.size):
+            for d in range(rank):
                 row[d] *= scale
 
 

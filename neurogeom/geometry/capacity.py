@@ -163,8 +163,9 @@ def _preprocess(
 # ---- GLUE ---------------------------------------------------------------------------------------
 
 
-def _anchors(lam, factor, codes, n_manifolds):
-    """Anchor points (sample, manifold, rank), their totals Lambda_mu and the active mask.
+def _anchors(lam, factor, codes, y):
+    """Anchor points (sample, manifold, rank), their totals Lambda_mu, the active mask and
+    ``F = ||sum_mu y_mu Lambda_mu s_mu||^2`` of each sample (``y`` its dichotomy).
 
     The duals are sparse (supported on at most ``rank`` points per sample): the anchors are sums
     over each sample's support (:func:`neurogeom.geometry._dual.anchor_means`)."""
@@ -172,7 +173,7 @@ def _anchors(lam, factor, codes, n_manifolds):
         np.ascontiguousarray(lam, dtype=np.float64),
         np.ascontiguousarray(factor, dtype=np.float64),
         np.ascontiguousarray(codes, dtype=np.int64),
-        n_manifolds,
+        np.ascontiguousarray(y, dtype=np.float64),
     )
 
 
@@ -265,7 +266,7 @@ def _whole_chains(signs, parts):
 
 def _solve(factor, codes, y, probes, kappa, gram, *, max_iter, backend, n_jobs=1, scheduler=None):
     """Exact duals of every sample; samples whose dichotomy has no separating direction (kappa=0)
-    are not solved: their dual is left at 0 and their F is ``||t||^2``.
+    are not solved (``solve`` False): their dual is left at 0 and their F is ``||t||^2``.
 
     Separability is decided per dichotomy (up to sign) by one probe problem each (see
     ``neurogeom.geometry._separability``) for those the centroid direction does not settle.
@@ -315,12 +316,8 @@ def _solve(factor, codes, y, probes, kappa, gram, *, max_iter, backend, n_jobs=1
     elif solve.any():
         lam[solve], more = batch(signs[solve], probes[solve], kappa)
         _add_stats(stats, more)
-    disp = _dual.signed_sums(lam, np.ascontiguousarray(signs, dtype=np.float64), factor)
-    f_vals = np.einsum("kd,kd->k", disp, disp)
-    norm2 = np.einsum("kd,kd->k", probes, probes)
-    f_vals[~solve] = norm2[~solve]
     stats.update({f"separability_{k}": v for k, v in sep_stats.items()})
-    return lam, f_vals, norm2, none, stats
+    return lam, solve, none, stats
 
 
 def _geometry(anchors, active, probes, n_manifolds, anchor_center, alignment):
@@ -366,7 +363,7 @@ def _glue_eval(
     red = _dual.reduce_points(x, dtype=dtype)
     factor = red.factor.astype(np.float64, copy=False)
     probes = _rng(seed, _STREAM_PROBE).standard_normal((n_t, red.rank))
-    lam, f_vals, norm2, none, solver_stats = _solve(
+    lam, solved, none, solver_stats = _solve(
         factor,
         codes,
         y,
@@ -378,7 +375,9 @@ def _glue_eval(
         n_jobs=n_jobs,
         scheduler=scheduler,
     )
-    anchors, totals, active = _anchors(lam, factor, codes, n_manifolds)
+    anchors, totals, active, f_vals = _anchors(lam, factor, codes, y)
+    norm2 = np.einsum("kd,kd->k", probes, probes)
+    f_vals[~solved] = norm2[~solved]
     active[none] = False
     floor = _at_floor(f_vals, norm2, none)
     geo = ~none
