@@ -297,7 +297,8 @@ def spectral_norm_sq(factor: np.ndarray) -> float:
         return float(np.linalg.eigvalsh(f.T @ f)[-1]) * 1.0001
 
     op = LinearOperator((rank, rank), matvec=lambda v: f.T @ (f @ v), dtype=np.float64)
-    val = eigsh(op, k=1, which="LA", tol=1e-3, return_eigenvectors=False, v0=np.ones(rank))
+    with one_blas_thread():  # products of milliseconds: BLAS threads only wait on each other
+        val = eigsh(op, k=1, which="LA", tol=1e-3, return_eigenvectors=False, v0=np.ones(rank))
     return float(val[0]) * 1.01
 
 
