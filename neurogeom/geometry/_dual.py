@@ -554,6 +554,19 @@ def dual_gradient(factor, signs, probes, lam, kappa):
     return np.vstack(_in_row_chunks(grad, n_s))
 
 
+def _linear_terms(factor, signs, probes, kappa):
+    """The dual's linear terms ``signs * (probes @ factor.T) - kappa``, large batches in row
+    chunks on parallel threads (see :func:`_in_row_chunks`)."""
+
+    def terms(sl):
+        return signs[sl] * (probes[sl] @ factor.T) - kappa
+
+    n_s, n = signs.shape
+    if n_s <= _FISTA_CHUNK or n_s * n * factor.shape[1] < _CHUNKED_MIN_WORK:
+        return np.ascontiguousarray(terms(slice(None)))
+    return np.vstack(_in_row_chunks(terms, n_s))
+
+
 def _solve_working_sets(*args) -> None:
     """:func:`neurogeom.geometry._active_set.solve_working_sets`, its samples handed to threads one
     at a time (their costs vary widely; each sample's result does not depend on the schedule)."""
@@ -652,7 +665,7 @@ def finish(
     n_s, n = y.shape
     tol = _kkt_tolerance(f, w, kappa)
     allowed = signs != 0
-    q = np.ascontiguousarray(y * (w @ f.T) - kappa)
+    q = _linear_terms(f, y, w, kappa)
     out = np.ascontiguousarray(np.where(allowed, np.maximum(lam, 0.0), 0.0), dtype=np.float64)
     work = allowed.copy() if every_point else out > 0  # the first working sets
     if not warm:

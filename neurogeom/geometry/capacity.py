@@ -275,9 +275,11 @@ def _solve(factor, codes, y, probes, kappa, gram, *, max_iter, backend, n_jobs=1
     separating direction are not solved. ``solver_*`` counts cover both.
     """
     n_t = y.shape[0]
-    uniq, inverse, verdict, sep_stats = _decide(factor, codes, y)
-    open_ = np.flatnonzero(verdict == 0)
-    u_signs, u_probes = _separability.probe_problems(factor, codes, uniq[open_])
+    # small products: on one BLAS thread (two stalled for tens of milliseconds on a busy machine)
+    with _dual.one_blas_thread():
+        uniq, inverse, verdict, sep_stats = _decide(factor, codes, y)
+        open_ = np.flatnonzero(verdict == 0)
+        u_signs, u_probes = _separability.probe_problems(factor, codes, uniq[open_])
     signs = y[:, codes]
     lam = np.zeros((n_t, factor.shape[0]))
     stats = {k: 0 for k in ("support_solve", "active_set_rounds", "kkt_relaxed", "nnls")}
@@ -306,7 +308,8 @@ def _solve(factor, codes, y, probes, kappa, gram, *, max_iter, backend, n_jobs=1
         _add_stats(stats, more)
         lam, lam_u = lam_all[:n_t], lam_all[n_t:]
     if open_.size:
-        verdict[open_] = _separability.verdicts(factor, u_signs, u_probes, lam_u)
+        with _dual.one_blas_thread():
+            verdict[open_] = _separability.verdicts(factor, u_signs, u_probes, lam_u)
         sep_stats["probe"] = int(np.count_nonzero(verdict[open_]))
         _separability.settle_by_lp(factor, codes, uniq, verdict, sep_stats)
     none = (verdict == -1)[inverse]
