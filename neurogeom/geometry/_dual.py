@@ -548,10 +548,7 @@ def dual_gradient(factor, signs, probes, lam, kappa):
         y = signs[sl]
         return y * (((y * lam[sl]) @ factor + probes[sl]) @ factor.T) - kappa
 
-    n_s, n = signs.shape
-    if n_s <= _FISTA_CHUNK or n_s * n * factor.shape[1] < _CHUNKED_MIN_WORK:
-        return grad(slice(None))
-    return np.vstack(_in_row_chunks(grad, n_s))
+    return _rows(grad, *signs.shape, factor.shape[1])
 
 
 def _linear_terms(factor, signs, probes, kappa):
@@ -561,10 +558,19 @@ def _linear_terms(factor, signs, probes, kappa):
     def terms(sl):
         return signs[sl] * (probes[sl] @ factor.T) - kappa
 
-    n_s, n = signs.shape
-    if n_s <= _FISTA_CHUNK or n_s * n * factor.shape[1] < _CHUNKED_MIN_WORK:
-        return np.ascontiguousarray(terms(slice(None)))
-    return np.vstack(_in_row_chunks(terms, n_s))
+    return np.ascontiguousarray(_rows(terms, *signs.shape, factor.shape[1]))
+
+
+def _rows(fn, n_s: int, n: int, rank: int) -> np.ndarray:
+    """``fn(rows)`` of a product over ``n_s`` samples, ``n`` points and ``rank``: small ones on one
+    BLAS thread (two only wait on each other), large batches in row chunks on parallel threads
+    (:func:`_in_row_chunks`), a few large rows on BLAS's threads."""
+    if n_s * n * rank < _CHUNKED_MIN_WORK:
+        with one_blas_thread():
+            return fn(slice(None))
+    if n_s <= _FISTA_CHUNK:
+        return fn(slice(None))
+    return np.vstack(_in_row_chunks(fn, n_s))
 
 
 def _solve_working_sets(*args) -> None:

@@ -239,7 +239,9 @@ def anchor_geometry(
     off = ~np.eye(n_m, dtype=bool)
     norm2 = np.einsum("kpd,kpd->kp", anchors, anchors)
     tiny = 1e-9 * float(np.sqrt(np.max(norm2, where=active, initial=0.0)))
-    cc = centers @ centers.T
+    with _dual.one_blas_thread():  # small products
+        cc = centers @ centers.T
+        ct = probes @ centers.T
     c_norm = np.sqrt(np.diag(cc))
     c_ok = c_norm > tiny
     cc_align = np.abs(np.where(np.outer(c_ok, c_ok), cc, 0.0))
@@ -250,7 +252,6 @@ def anchor_geometry(
             out=np.full_like(cc_align, np.nan),
             where=np.outer(c_ok, c_ok),
         )
-    ct = probes @ centers.T
     const = (centers, cc, cc_align, c_norm, c_ok, ct, tiny, off, normalise)
     workers = os.cpu_count() or 1
     # chunks of equal size (at most ``chunk``), their number a multiple of the threads
