@@ -544,9 +544,11 @@ def dual_gradient(factor, signs, probes, lam, kappa):
 
     Large batches run in row chunks on parallel threads (see :func:`_in_row_chunks`)."""
 
-    def grad(sl):
+    def grad(sl, out):
         y = signs[sl]
-        return y * (((y * lam[sl]) @ factor + probes[sl]) @ factor.T) - kappa
+        np.matmul((y * lam[sl]) @ factor + probes[sl], factor.T, out=out)
+        out *= y
+        out -= kappa
 
     return _rows(grad, *signs.shape, factor.shape[1])
 
@@ -555,22 +557,27 @@ def _linear_terms(factor, signs, probes, kappa):
     """The dual's linear terms ``signs * (probes @ factor.T) - kappa``, large batches in row
     chunks on parallel threads (see :func:`_in_row_chunks`)."""
 
-    def terms(sl):
-        return signs[sl] * (probes[sl] @ factor.T) - kappa
+    def terms(sl, out):
+        np.matmul(probes[sl], factor.T, out=out)
+        out *= signs[sl]
+        out -= kappa
 
-    return np.ascontiguousarray(_rows(terms, *signs.shape, factor.shape[1]))
+    return _rows(terms, *signs.shape, factor.shape[1])
 
 
 def _rows(fn, n_s: int, n: int, rank: int) -> np.ndarray:
-    """``fn(rows)`` of a product over ``n_s`` samples, ``n`` points and ``rank``: small ones on one
-    BLAS thread (two only wait on each other), large batches in row chunks on parallel threads
-    (:func:`_in_row_chunks`), a few large rows on BLAS's threads."""
+    """An (n_s, n) product over ``rank``, ``fn(rows, out)`` writing the rows ``rows`` into
+    ``out``: small ones on one BLAS thread (two only wait on each other), large batches in row
+    chunks on parallel threads (:func:`_in_row_chunks`), a few large rows on BLAS's threads."""
+    out = np.empty((n_s, n))
     if n_s * n * rank < _CHUNKED_MIN_WORK:
         with one_blas_thread():
-            return fn(slice(None))
-    if n_s <= _FISTA_CHUNK:
-        return fn(slice(None))
-    return np.vstack(_in_row_chunks(fn, n_s))
+            fn(slice(None), out)
+    elif n_s <= _FISTA_CHUNK:
+        fn(slice(None), out)
+    else:
+        _in_row_chunks(lambda sl: fn(sl, out[sl]), n_s)
+    return out
 
 
 def _solve_working_sets(*args) -> None:
