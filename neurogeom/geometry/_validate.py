@@ -98,12 +98,12 @@ def points_and_labels(
             f"({names[:1]}). Capacity measures how well manifolds can be told apart; pass points "
             "from two or more conditions."
         )
-    if x.max() == 0.0 and x.min() == 0.0:
+    differs = np.flatnonzero(np.any(x != x[0], axis=1))
+    if not differs.size and not np.any(x[0]):
         raise ValueError(
             f"{caller}() got points that are all zero; there is no geometry to measure. Check the "
             "input (or turn off centring if every point is the same)."
         )
-    differs = np.flatnonzero(np.any(x != x[0], axis=1))
     if not differs.size:
         raise ValueError(
             f"{caller}() got {x.shape[0]} identical points (every feature is constant); the "
