@@ -262,3 +262,40 @@ def test_most_violated_keeps_the_k_most_negative_per_row():
     grad = np.array([[-3.0, -1.0, -9.0, -2.0], [0.0, -5.0, 0.0, 0.0]])
     kept = _dual._most_violated(viol, grad, 2)
     np.testing.assert_array_equal(kept, [[True, False, False, True], [False, True, False, False]])
+
+
+@pytest.mark.parametrize("support_cost", ["small", "large"])
+def test_large_rank_pilot_chooses_a_route_and_every_sample_is_exact(monkeypatch, support_cost):
+    """Past the direct path's rank, the first samples are solved on every point and their
+    support chooses the route of the others (cost model forced both ways); either way every
+    sample gets the exact dual, as FISTA with the finish gives it."""
+    monkeypatch.setattr(_dual, "_DIRECT_MAX_RANK", 40)
+    monkeypatch.setattr(_dual, "_DIRECT_COST", 0.0 if support_cost == "small" else 1.0)
+    rng = np.random.default_rng(12)
+    x, lab = _structured(rng, dim=5)
+    red = _dual.reduce_points(x)
+    assert red.rank > 40 and not _dual.direct_is_cheaper(*red.factor.shape, red.gram)
+    signs = rng.choice([-1.0, 1.0], size=(15, 12))[:, lab]
+    probes = rng.standard_normal((15, red.rank))
+    lam, stats = _dual.solve_batch(red.factor, signs, probes, gram=red.gram)
+    assert (stats["fista_iterations"] == 0) == (support_cost == "small")
+    assert stats["support_solve"] == 15 and stats["nnls"] == 0 and stats["unresolved"] == 0
+    fista, _ = _dual.solve_batch(red.factor, signs, probes, gram=red.gram, method="fista")
+    np.testing.assert_allclose(
+        _objective(red.factor, signs, probes, lam),
+        _objective(red.factor, signs, probes, fista),
+        rtol=1e-9,
+    )
+    # the optimal direction is unique (the duals need not be: points share spans)
+    np.testing.assert_allclose(
+        (signs * lam) @ red.factor, (signs * fista) @ red.factor, rtol=1e-8, atol=1e-9
+    )
+
+
+def test_kkt_worst_violation_per_sample():
+    grad = np.array([[0.5, -0.2, 3e-3, 7.0], [-1e-3, 2.0, np.nan, 0.0], [1.0, 2.0, 3.0, 4.0]])
+    lam = np.array([[0.0, 0.0, 1.0, 0.0], [0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]])
+    allowed = np.array([[True, True, True, False], [True, True, True, True], [True] * 4])
+    # row 0: -grad where lam = 0 (0.2), |grad| where lam > 0 (3e-3), point 3 not allowed
+    # row 1: a gradient that is not finite fails; row 2: no violation
+    np.testing.assert_array_equal(_dual._kkt_worst(grad, lam, allowed), [0.2, np.inf, 0.0])

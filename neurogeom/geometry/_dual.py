@@ -18,7 +18,9 @@ active-set method (:mod:`neurogeom.geometry._active_set`), and the Karush-Kuhn-T
 are checked on all points for all samples at once; violators join the working set until none is
 left. A sample the active-set method cannot settle goes to :func:`scipy.optimize.nnls`.
 Where the rank of the points is small the FISTA stage is skipped: the active-set method runs
-on every point from zero (:func:`direct_is_cheaper`), with the same verification.
+on every point from zero (:func:`direct_is_cheaper`), with the same verification; past that
+rank a few samples solved so choose, by their support, the route of the others
+(:func:`solve_batch`).
 
 These kernels trust their input (validated in :mod:`neurogeom.geometry._validate`).
 """
@@ -41,6 +43,7 @@ from threadpoolctl import ThreadpoolController
 from neurogeom.geometry import _active_set
 
 __all__ = [
+    "anchor_means",
     "blas_threads",
     "direct_is_cheaper",
     "dual_gradient",
@@ -58,6 +61,11 @@ __all__ = [
 _GRAM_PATH_MAX_POINTS = 4096
 # Keep the float64 Gram matrix for the exact finish when it has at most this many entries.
 _GRAM_KEEP_MAX_ENTRIES = 6000**2
+# Pivoted Cholesky by candidate panels (_pivoted_cholesky) instead of LAPACK's dpstrf past this
+# many points (when the rank can pass _DIRECT_MAX_RANK); columns per panel
+_PANEL_MIN_POINTS = 2048
+_PANEL = 32
+_CANDIDATES = 2.0
 # accepted KKT violation, in tolerances, for points the active-set method left out as dependent
 _KKT_RELAXED = 1e4
 # Largest rank at which the active-set method on every point replaces FISTA (see
@@ -75,6 +83,24 @@ _GROW_MAX_POINTS = 1024
 _CHUNKED_MIN_WORK = 2e7
 # most samples of one dichotomy solved in one chain, each warm-started from the one before
 _CHAIN = 32
+# Past _DIRECT_MAX_RANK (with the Gram matrix kept), the first _PILOT samples are solved on every
+# point and their mean support chooses the route of the others (see _direct_wins). Per-sample
+# costs in seconds of one thread (measured on config B and variants of it, ranks 550-2000,
+# 2,000-4,000 points, supports 87-1007): the active-set method on every point
+# _DIRECT_COST * n_points * support^2 + _DIRECT_CUBE_COST * support^3 + _ZEROING_COST * rank^2;
+# FISTA _FISTA_COST * n_points * rank (about 30 iterations) and its finish
+# _FINISH_COST * support^2.
+_PILOT = 4
+_DIRECT_COST = 5.5e-11
+_DIRECT_CUBE_COST = 5.7e-11
+_ZEROING_COST = 8e-10
+_FISTA_COST = 3.4e-9
+_FINISH_COST = 1e-7
+# The finish starts from zero on the iterate's support, rather than from the iterate, when that
+# support is larger than the pilot's by more than this factor: a warm start refactors its
+# passive set as points leave it (measured: 1.2-1.4x larger, the cold start 1.4-1.7x cheaper;
+# 1.01x larger, 1.8x dearer)
+_COLD_FINISH_EXCESS = 1.15
 
 
 _CONTROLLER: list[ThreadpoolController] = []
@@ -139,6 +165,14 @@ def reduce_points(points: np.ndarray, dtype: type = np.float64) -> Reduction:
             return Reduction(np.zeros((n, 0), dtype=dtype), 0, "gram")
         tol = n * np.finfo(gram.dtype).eps * scale
         keep = gram.dtype == np.float64 and n * n <= _GRAM_KEEP_MAX_ENTRIES
+        if (
+            gram.dtype == np.float64
+            and n > _PANEL_MIN_POINTS
+            and min(n, n_features) > _DIRECT_MAX_RANK
+        ):
+            with one_blas_thread():  # its products are small: threads only contend
+                factor, _ = _pivoted_cholesky(gram, tol, min(n, n_features))
+            return Reduction(factor, factor.shape[1], "gram", gram if keep else None)
         chol, piv, rank, info = pstrf(gram, lower=1, tol=tol, overwrite_a=int(not keep))
         if info < 0:  # pragma: no cover - LAPACK argument error
             raise RuntimeError(f"pivoted Cholesky failed (info={info})")
@@ -157,6 +191,98 @@ def reduce_points(points: np.ndarray, dtype: type = np.float64) -> Reduction:
     return Reduction(np.ascontiguousarray(factor), int(keep.sum()), "features")
 
 
+def _pivoted_cholesky(gram: np.ndarray, tol: float, max_rank: int) -> tuple[np.ndarray, np.ndarray]:
+    """The factor of :func:`scipy.linalg.lapack.dpstrf` (rows in the points' order, columns in
+    pivot order) and the pivots, by panels of ``_PANEL`` pivots, for many points of moderate
+    rank.
+
+    Pivoting is LAPACK's: the largest remaining diagonal of the Schur complement, the first
+    in LAPACK's permuted order on ties, stopping at ``tol``; the factor equals dpstrf's to
+    rounding. LAPACK updates the whole trailing matrix after each panel (``n^2`` per pivot);
+    here only the columns needed are formed, ``n`` per pivot and prior pivot: at the start of a
+    panel the columns of the ``_CANDIDATES * _PANEL`` points of largest remaining diagonal (the
+    likely pivots) are brought up to date by one matrix product, and each pivot's column is
+    finished within the panel (a pivot outside them is formed from scratch).
+    """
+    n = gram.shape[0]
+    d = np.diag(gram).copy()
+    order = np.arange(n, dtype=np.int64)
+    slot = np.full(n, -1, dtype=np.int64)
+    cols = np.zeros((max_rank, n))  # the factor's columns as rows (pages touched as filled)
+    j = 0
+    while j < max_rank:
+        nb = min(_PANEL, max_rank - j)
+        rest = order[j:]
+        c = min(int(_CANDIDATES * nb), rest.size)
+        cand = rest if c == rest.size else rest[np.argpartition(-d[rest], c - 1)[:c]]
+        upd = gram[cand]  # rows of the symmetric Gram matrix: the candidates' columns
+        if j:
+            upd -= cols[:j, cand].T @ cols[:j]
+        slot[cand] = np.arange(c)
+        j, stop = _cholesky_panel(gram, cols, d, order, j, j + nb, upd, slot, tol)
+        slot[cand] = -1
+        if stop:
+            break
+    return np.ascontiguousarray(cols[:j].T), order[:j]
+
+
+@numba.njit(cache=True, nogil=True)
+def _cholesky_panel(gram, cols, d, order, j, end, upd, slot, tol):
+    """Pivots ``j`` to ``end - 1`` of :func:`_pivoted_cholesky`: rows of ``cols`` (the factor's
+    columns), the remaining diagonal ``d`` and LAPACK's permutation ``order`` updated in place.
+    ``upd`` holds the candidates' columns up to date with the pivots before ``j`` (row
+    ``slot[p]`` for point ``p``). Returns the pivots done and whether the rank was reached."""
+    n = gram.shape[0]
+    j0 = j
+    pivoted = np.zeros(n, dtype=np.bool_)
+    for q in range(j0):
+        pivoted[order[q]] = True
+    col = np.empty(n)
+    stop = False
+    while j < end:
+        best = -np.inf
+        at = j
+        for q in range(j, n):  # the first largest, in LAPACK's order
+            v = d[order[q]]
+            if v > best:
+                best = v
+                at = q
+        if not best > tol:
+            stop = True
+            break
+        p = order[at]
+        order[at] = order[j]
+        order[j] = p
+        pivoted[p] = True
+        ajj = np.sqrt(best)
+        r = 1.0 / ajj
+        c = slot[p]
+        if c >= 0:
+            for i in range(n):
+                col[i] = upd[c, i]
+        else:  # not a candidate: its column from the Gram matrix and every prior pivot
+            for i in range(n):
+                col[i] = gram[p, i]
+            for u in range(j0):
+                f = cols[u, p]
+                for i in range(n):
+                    col[i] -= cols[u, i] * f
+        for u in range(j0, j):
+            f = cols[u, p]
+            for i in range(n):
+                col[i] -= cols[u, i] * f
+        row = cols[j]
+        for i in range(n):
+            if not pivoted[i]:
+                lij = col[i] * r
+                row[i] = lij
+                d[i] -= lij * lij
+        row[p] = ajj
+        d[p] = 0.0
+        j += 1
+    return j, stop
+
+
 def spectral_norm_sq(factor: np.ndarray) -> float:
     """Largest eigenvalue of ``factor.T @ factor`` (the dual's Lipschitz constant), inflated.
 
@@ -171,8 +297,68 @@ def spectral_norm_sq(factor: np.ndarray) -> float:
         return float(np.linalg.eigvalsh(f.T @ f)[-1]) * 1.0001
 
     op = LinearOperator((rank, rank), matvec=lambda v: f.T @ (f @ v), dtype=np.float64)
-    val = eigsh(op, k=1, which="LA", tol=1e-3, return_eigenvectors=False, v0=np.ones(rank))
+    with one_blas_thread():  # products of milliseconds: BLAS threads only wait on each other
+        val = eigsh(op, k=1, which="LA", tol=1e-3, return_eigenvectors=False, v0=np.ones(rank))
     return float(val[0]) * 1.01
+
+
+# ---- sums over the duals' supports --------------------------------------------------------------
+
+
+def anchor_means(
+    lam: np.ndarray, factor: np.ndarray, codes: np.ndarray, dichotomies: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per sample and manifold, the anchor ``sum lam_i factor_i / sum lam_i`` over the manifold's
+    points in the support of ``lam`` (points in increasing order), the totals ``sum lam_i``, and
+    whether the manifold is active (its total above ``1e-12`` of the sample's; the anchor is
+    zero where it is not); and per sample ``F = ||sum_mu y_mu sum_i lam_i factor_i||^2`` with
+    ``y = dichotomies`` (n_samples, n_manifolds). In parallel over samples, each normalised
+    while in cache."""
+    n_s, n_manifolds = dichotomies.shape
+    # numpy's zeros: large ones are mapped on huge pages, several times cheaper to touch first
+    anchors = np.zeros((n_s, n_manifolds, factor.shape[1]))
+    totals = np.zeros((n_s, n_manifolds))
+    active = np.zeros((n_s, n_manifolds), dtype=bool)
+    f_vals = np.zeros(n_s)
+    _anchor_means(lam, factor, codes, dichotomies, anchors, totals, active, f_vals)
+    return anchors, totals, active, f_vals
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _anchor_means(lam, factor, codes, dichotomies, anchors, totals, active, f_vals):
+    """:func:`anchor_means` into its outputs (``anchors`` and ``totals`` zero on entry)."""
+    n_s, n = lam.shape
+    n_m, rank = totals.shape[1], factor.shape[1]
+    for k in numba.prange(n_s):
+        for i in range(n):
+            v = lam[k, i]
+            if v != 0.0:
+                mu = codes[i]
+                totals[k, mu] += v
+                row = anchors[k, mu]
+                fi = factor[i]
+                for d in range(rank):
+                    row[d] += v * fi[d]
+        disp = np.zeros(rank)
+        grand = 0.0
+        for mu in range(n_m):
+            grand += totals[k, mu]
+            if totals[k, mu] != 0.0:
+                y = dichotomies[k, mu]
+                row = anchors[k, mu]
+                for d in range(rank):
+                    disp[d] += y * row[d]
+        f = 0.0
+        for d in range(rank):
+            f += disp[d] * disp[d]
+        f_vals[k] = f
+        floor = 1e-12 * max(grand, 1e-300)
+        for mu in range(n_m):
+            active[k, mu] = totals[k, mu] > floor
+            scale = 1.0 / totals[k, mu] if active[k, mu] else 0.0
+            row = anchors[k, mu]
+            for d in range(rank):
+                row[d] *= scale
 
 
 # ---- batched accelerated projected gradient -----------------------------------------------------
@@ -358,14 +544,40 @@ def dual_gradient(factor, signs, probes, lam, kappa):
 
     Large batches run in row chunks on parallel threads (see :func:`_in_row_chunks`)."""
 
-    def grad(sl):
+    def grad(sl, out):
         y = signs[sl]
-        return y * (((y * lam[sl]) @ factor + probes[sl]) @ factor.T) - kappa
+        np.matmul((y * lam[sl]) @ factor + probes[sl], factor.T, out=out)
+        out *= y
+        out -= kappa
 
-    n_s, n = signs.shape
-    if n_s <= _FISTA_CHUNK or n_s * n * factor.shape[1] < _CHUNKED_MIN_WORK:
-        return grad(slice(None))
-    return np.vstack(_in_row_chunks(grad, n_s))
+    return _rows(grad, *signs.shape, factor.shape[1])
+
+
+def _linear_terms(factor, signs, probes, kappa):
+    """The dual's linear terms ``signs * (probes @ factor.T) - kappa``, large batches in row
+    chunks on parallel threads (see :func:`_in_row_chunks`)."""
+
+    def terms(sl, out):
+        np.matmul(probes[sl], factor.T, out=out)
+        out *= signs[sl]
+        out -= kappa
+
+    return _rows(terms, *signs.shape, factor.shape[1])
+
+
+def _rows(fn, n_s: int, n: int, rank: int) -> np.ndarray:
+    """An (n_s, n) product over ``rank``, ``fn(rows, out)`` writing the rows ``rows`` into
+    ``out``: small ones on one BLAS thread (two only wait on each other), large batches in row
+    chunks on parallel threads (:func:`_in_row_chunks`), a few large rows on BLAS's threads."""
+    out = np.empty((n_s, n))
+    if n_s * n * rank < _CHUNKED_MIN_WORK:
+        with one_blas_thread():
+            fn(slice(None), out)
+    elif n_s <= _FISTA_CHUNK:
+        fn(slice(None), out)
+    else:
+        _in_row_chunks(lambda sl: fn(sl, out[sl]), n_s)
+    return out
 
 
 def _solve_working_sets(*args) -> None:
@@ -499,6 +711,7 @@ def finish(
     max_rounds: int = 100,
     every_point: bool = False,
     retry: bool = True,
+    warm: bool = True,
 ) -> tuple[np.ndarray, dict]:
     """Polish approximate duals to the exact optimum (float64) and verify the KKT conditions.
 
@@ -520,6 +733,10 @@ def finish(
     retry : bool
         Give samples the first rounds did not settle a second try (every point from zero, or,
         where that block would pass ``_BLOCK_MAX_BYTES``, more rounds of bounded growth).
+    warm : bool
+        Start the first round from ``lam`` on its support (True) or from zero on that support
+        (False: cheaper where ``lam`` is an iterate whose support holds many points that leave,
+        since each removal from a warm start refactors the passive set).
 
     Returns
     -------
@@ -536,9 +753,11 @@ def finish(
     n_s, n = y.shape
     tol = _kkt_tolerance(f, w, kappa)
     allowed = signs != 0
-    q = np.ascontiguousarray(y * (w @ f.T) - kappa)
+    q = _linear_terms(f, y, w, kappa)
     out = np.ascontiguousarray(np.where(allowed, np.maximum(lam, 0.0), 0.0), dtype=np.float64)
     work = allowed.copy() if every_point else out > 0  # the first working sets
+    if not warm:
+        out[:] = 0.0
     use_gram = gram is not None and gram.dtype == np.float64
     # without a Gram matrix every block is built from the factor: bound its size
     bounded = not use_gram and 8.0 * n * n > _BLOCK_MAX_BYTES
@@ -628,12 +847,12 @@ def _verify(
     n_s, n = y.shape
     # verify the optimality conditions on every point of every sample
     stale = ~fresh
-    if stale.any():
+    if stale.all():  # no copies of the samples
+        grad = dual_gradient(f, y, w, out, kappa)
+    elif stale.any():
         grad[stale] = dual_gradient(f, y[stale], w[stale], out[stale], kappa)
-    viol = np.where(out > 0, np.abs(grad), -np.minimum(grad, 0.0))
-    viol[~allowed] = 0.0
-    failed |= viol.max(axis=1, initial=0.0) > tol
-    worst = viol.max(axis=1, initial=0.0)
+    worst = _kkt_worst(grad, out, allowed)
+    failed |= worst > tol
     # points the active-set method left out as dependent on its passive set, on ill-conditioned
     # spans, can keep a violation of a few tolerances: accept up to _KKT_RELAXED of them (the
     # objective is then off by about violation^2 / ||x||^2, far below rounding of F)
@@ -691,6 +910,26 @@ def _verify(
     return out, stats
 
 
+@numba.njit(cache=True, nogil=True)
+def _kkt_worst(grad, lam, allowed):
+    """Per sample, the largest violation of the optimality conditions over the allowed points:
+    ``|grad|`` where ``lam > 0``, ``-grad`` (when positive) elsewhere; infinite where the gradient
+    is not finite."""
+    n_s, n = grad.shape
+    out = np.zeros(n_s)
+    for k in range(n_s):
+        worst = 0.0
+        for i in range(n):
+            if not allowed[k, i]:
+                continue
+            g = grad[k, i]
+            v = abs(g) if lam[k, i] > 0.0 else -g
+            if not v <= worst:  # larger, or NaN
+                worst = v if v == v else np.inf
+        out[k] = worst
+    return out
+
+
 def _most_violated(viol: np.ndarray, grad: np.ndarray, k: int) -> np.ndarray:
     """Keep, per row, only the ``k`` violations of most negative gradient."""
     if viol.shape[1] <= k:
@@ -723,27 +962,82 @@ def solve_batch(
     iterate_dtype: type = np.float32,
     gram: np.ndarray | None = None,
     method: str = "auto",
+    support: float | None = None,
 ) -> tuple[np.ndarray, dict]:
     """Exact duals for a batch of samples, KKT-verified on every point.
 
     ``method="fista"``: FISTA on all samples, then the exact finish from its support;
     ``"direct"``: the active-set method on every point from zero (needs ``gram``, the float64
-    ``factor @ factor.T``); ``"auto"``: by :func:`direct_is_cheaper`. ``gram``, when given, is
-    read by the exact finish. ``stats["fista_iterations"]`` is 0 on the direct path.
+    ``factor @ factor.T``); ``"auto"``: by :func:`direct_is_cheaper`, and past its rank, where
+    the Gram matrix is at hand, the first ``_PILOT`` samples on every point, whose mean support
+    chooses the route of the others (:func:`_direct_wins`). ``gram``, when given, is read by the
+    exact finish. ``support``, when given (the mean support of solved samples), lets the finish
+    after FISTA start from zero where the iterate's support holds many more points.
+    ``stats["fista_iterations"]`` is 0 on the direct path.
     """
     if method == "auto":
         method = "direct" if direct_is_cheaper(*factor.shape, gram) else "fista"
-    if method == "direct":
-        start = np.zeros(signs.shape)
-        out, stats = finish(factor, signs, probes, start, kappa, gram=gram, every_point=True)
-        stats["fista_iterations"] = 0
-        return out, stats
+        if method == "fista" and backend == "numpy" and _can_pilot(gram):
+            method = "pilot"
+    if method == "direct" or (method == "pilot" and signs.shape[0] <= _PILOT):
+        return _direct(factor, signs, probes, kappa, gram)
+    if method == "pilot":
+        head, stats = _direct(factor, signs[:_PILOT], probes[:_PILOT], kappa, gram)
+        support = np.count_nonzero(head > 0) / _PILOT
+        route = "direct" if _direct_wins(*factor.shape, support) else "fista"
+        rest, more = solve_batch(
+            factor,
+            signs[_PILOT:],
+            probes[_PILOT:],
+            kappa,
+            max_iter=max_iter,
+            iterate_dtype=iterate_dtype,
+            gram=gram,
+            method=route,
+            support=support,
+        )
+        for key, val in more.items():
+            big = key in ("active_set_rounds", "fista_iterations")
+            stats[key] = max(stats[key], val) if big else stats[key] + val
+        return np.vstack([head, rest]), stats
     lam, n_iter = fista_in_chunks(
         factor, signs, probes, kappa, max_iter=max_iter, backend=backend, dtype=iterate_dtype
     )
-    out, stats = finish(factor, signs, probes, lam, kappa, gram=gram)
+    # from zero on the iterate's support where it holds many more points than the solution's
+    warm = support is None or np.count_nonzero(lam > 0) <= _COLD_FINISH_EXCESS * support * len(lam)
+    out, stats = finish(factor, signs, probes, lam, kappa, gram=gram, warm=warm)
     stats["fista_iterations"] = n_iter
     return out, stats
+
+
+def _direct(factor, signs, probes, kappa, gram):
+    """:func:`solve_batch` by the active-set method on every point, from zero."""
+    start = np.zeros(signs.shape)
+    out, stats = finish(factor, signs, probes, start, kappa, gram=gram, every_point=True)
+    stats["fista_iterations"] = 0
+    return out, stats
+
+
+def _can_pilot(gram: np.ndarray | None) -> bool:
+    """Whether the active-set method on every point can run (it reads the float64 Gram matrix)."""
+    return gram is not None and gram.dtype == np.float64
+
+
+def _direct_wins(n_points: int, rank: int, support: float) -> bool:
+    """Cost model (see _PILOT): the active-set method on every point, from zero, against FISTA
+    and its finish, for samples of mean support ``support``.
+
+    The direct method pays ``n_points * support^2`` (the gradient on every point as the support
+    grows), FISTA ``n_points * rank`` per iteration at BLAS speed: direct wins where the support
+    is small against the square root of the rank (config B: rank 550, supports of about 160,
+    measured 1.9x cheaper)."""
+    direct = (
+        _DIRECT_COST * n_points * support**2
+        + _DIRECT_CUBE_COST * support**3
+        + _ZEROING_COST * rank**2
+    )
+    iterated = _FISTA_COST * n_points * rank + _FINISH_COST * support**2
+    return direct <= iterated
 
 
 def solve_direct_many(problems) -> list[tuple[np.ndarray, dict]]:

@@ -55,8 +55,9 @@ def centroid_certificate(factor: np.ndarray, codes: np.ndarray, rows: np.ndarray
     """Dichotomies separated by ``v = sum_mu y_mu c_mu`` (c_mu the manifold means): no solve."""
     n_m = rows.shape[1]
     counts = np.bincount(codes, minlength=n_m).astype(np.float64)
-    centres = np.zeros((n_m, factor.shape[1]))
-    np.add.at(centres, codes, factor)
+    member = np.zeros((n_m, codes.size))  # one product, not np.add.at (unbuffered, slow)
+    member[codes, np.arange(codes.size)] = 1.0
+    centres = member @ factor
     centres /= counts[:, None]
     proj = centres @ factor.T  # (P, n_points)
     margins = rows[:, codes] * (rows @ proj)

@@ -14,6 +14,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+# Largest magnitudes for which unit_scale squares the values as they are: their squares, summed,
+# do not overflow, and those that underflow are far below rounding of the sum.
+_SAFE_PEAK = (1e-100, 1e100)
+
 __all__ = [
     "backend_name",
     "choice",
@@ -59,7 +63,8 @@ def points_and_labels(
         raise ValueError(
             f"{caller}() needs at least 1 feature per point; got points of shape {x.shape}."
         )
-    bad = ~np.isfinite(x)
+    # one pass: a sum is finite unless some value is not (or the sum overflows: then check each)
+    bad = np.zeros((0, x.shape[1]), dtype=bool) if _all_finite(x) else ~np.isfinite(x)
     if bad.any():
         rows = np.flatnonzero(bad.any(axis=1))
         raise ValueError(
@@ -93,17 +98,17 @@ def points_and_labels(
             f"({names[:1]}). Capacity measures how well manifolds can be told apart; pass points "
             "from two or more conditions."
         )
-    if not np.any(x):
+    differs = np.flatnonzero(np.any(x != x[0], axis=1))
+    if not differs.size and not np.any(x[0]):
         raise ValueError(
             f"{caller}() got points that are all zero; there is no geometry to measure. Check the "
             "input (or turn off centring if every point is the same)."
         )
-    if np.all(x == x[0]):
+    if not differs.size:
         raise ValueError(
             f"{caller}() got {x.shape[0]} identical points (every feature is constant); the "
             "manifolds cannot be told apart. Check the input selection."
         )
-    differs = np.flatnonzero(np.any(x != x[0], axis=1))
     if len(differs) == x.shape[0] - 1:  # row 0 is the odd one out
         differs = np.array([0]) if np.all(x[1:] == x[1]) else differs
     if len(differs) == 1:
@@ -166,20 +171,34 @@ def unit_scale(x: np.ndarray, name: str, caller: str) -> tuple[np.ndarray, float
         The divisor (``x = scale * scaled``).
     """
     x = np.asarray(x, dtype=np.float64)
-    if not np.all(np.isfinite(x)):
+    if not _all_finite(x) and not np.all(np.isfinite(x)):
         raise ValueError(
             f"{caller}() needs finite {name}; got NaN or inf. Drop or impute those values first."
         )
-    peak = float(np.max(np.abs(x))) if x.size else 0.0
+    peak = max(float(x.max()), -float(x.min())) if x.size else 0.0
     if peak == 0.0:
         raise ValueError(
             f"{caller}() got {name} that are all zero; there is no geometry to measure (and no "
             "overall scale to normalise by). Check the input."
         )
-    rms = peak * float(np.sqrt(np.sum((x / peak) ** 2) / max(x.shape[0], 1)))
+    n_rows = max(x.shape[0], 1)
+    if (
+        _SAFE_PEAK[0] < peak < _SAFE_PEAK[1]
+    ):  # squares neither overflow nor matter if they underflow
+        flat = x.ravel(order="K")  # a view of a C- or Fortran-ordered array
+        rms = float(np.sqrt(np.dot(flat, flat) / n_rows))
+    else:
+        rms = peak * float(np.sqrt(np.sum((x / peak) ** 2) / n_rows))
     exponent = int(np.frexp(rms)[1])
     scaled = np.ldexp(x, -exponent)
     return scaled, float(np.ldexp(1.0, exponent))
+
+
+def _all_finite(x: np.ndarray) -> bool:
+    """True when every value of ``x`` is finite, in one pass without a temporary array; False
+    also where the sum overflows (the caller then checks each value)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return bool(np.isfinite(np.sum(x)))
 
 
 def positive_int(value: Any, name: str, caller: str, minimum: int = 1) -> int:

@@ -25,7 +25,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 import xarray as xr
-from scipy import sparse, stats
+from scipy import stats
 from scipy.optimize import linprog
 
 from neurogeom import _provenance
@@ -163,24 +163,18 @@ def _preprocess(
 # ---- GLUE ---------------------------------------------------------------------------------------
 
 
-def _anchors(lam, factor, codes, n_manifolds):
-    """Anchor points (sample, manifold, rank), their totals Lambda_mu and the active mask.
+def _anchors(lam, factor, codes, y):
+    """Anchor points (sample, manifold, rank), their totals Lambda_mu, the active mask and
+    ``F = ||sum_mu y_mu Lambda_mu s_mu||^2`` of each sample (``y`` its dichotomy).
 
-    The duals are sparse (supported on at most ``rank`` points per sample): the anchors are one
-    sparse product with the factor."""
-    n_t, n_points = lam.shape
-    k_idx, i_idx = np.nonzero(lam)
-    row = k_idx * n_manifolds + codes[i_idx]
-    vals = lam[k_idx, i_idx]
-    shape = (n_t * n_manifolds, n_points)
-    weights = sparse.csr_matrix((vals, (row, i_idx)), shape=shape)
-    anchors = np.asarray(weights @ factor).reshape(n_t, n_manifolds, factor.shape[1])
-    totals = np.bincount(row, weights=vals, minlength=n_t * n_manifolds).astype(np.float64)
-    totals = totals.reshape(n_t, n_manifolds)
-    grand = totals.sum(axis=1, keepdims=True)
-    active = totals > 1e-12 * np.maximum(grand, 1e-300)
-    anchors *= np.divide(1.0, totals, out=np.zeros_like(totals), where=active)[..., None]
-    return anchors, totals, active
+    The duals are sparse (supported on at most ``rank`` points per sample): the anchors are sums
+    over each sample's support (:func:`neurogeom.geometry._dual.anchor_means`)."""
+    return _dual.anchor_means(
+        np.ascontiguousarray(lam, dtype=np.float64),
+        np.ascontiguousarray(factor, dtype=np.float64),
+        np.ascontiguousarray(codes, dtype=np.int64),
+        np.ascontiguousarray(y, dtype=np.float64),
+    )
 
 
 def _at_floor(f_vals: np.ndarray, norm2: np.ndarray, none: np.ndarray) -> bool:
@@ -272,7 +266,7 @@ def _whole_chains(signs, parts):
 
 def _solve(factor, codes, y, probes, kappa, gram, *, max_iter, backend, n_jobs=1, scheduler=None):
     """Exact duals of every sample; samples whose dichotomy has no separating direction (kappa=0)
-    are not solved: their dual is left at 0 and their F is ``||t||^2``.
+    are not solved (``solve`` False): their dual is left at 0 and their F is ``||t||^2``.
 
     Separability is decided per dichotomy (up to sign) by one probe problem each (see
     ``neurogeom.geometry._separability``) for those the centroid direction does not settle.
@@ -281,9 +275,11 @@ def _solve(factor, codes, y, probes, kappa, gram, *, max_iter, backend, n_jobs=1
     separating direction are not solved. ``solver_*`` counts cover both.
     """
     n_t = y.shape[0]
-    uniq, inverse, verdict, sep_stats = _decide(factor, codes, y)
-    open_ = np.flatnonzero(verdict == 0)
-    u_signs, u_probes = _separability.probe_problems(factor, codes, uniq[open_])
+    # small products: on one BLAS thread (two stalled for tens of milliseconds on a busy machine)
+    with _dual.one_blas_thread():
+        uniq, inverse, verdict, sep_stats = _decide(factor, codes, y)
+        open_ = np.flatnonzero(verdict == 0)
+        u_signs, u_probes = _separability.probe_problems(factor, codes, uniq[open_])
     signs = y[:, codes]
     lam = np.zeros((n_t, factor.shape[0]))
     stats = {k: 0 for k in ("support_solve", "active_set_rounds", "kkt_relaxed", "nnls")}
@@ -312,7 +308,8 @@ def _solve(factor, codes, y, probes, kappa, gram, *, max_iter, backend, n_jobs=1
         _add_stats(stats, more)
         lam, lam_u = lam_all[:n_t], lam_all[n_t:]
     if open_.size:
-        verdict[open_] = _separability.verdicts(factor, u_signs, u_probes, lam_u)
+        with _dual.one_blas_thread():
+            verdict[open_] = _separability.verdicts(factor, u_signs, u_probes, lam_u)
         sep_stats["probe"] = int(np.count_nonzero(verdict[open_]))
         _separability.settle_by_lp(factor, codes, uniq, verdict, sep_stats)
     none = (verdict == -1)[inverse]
@@ -322,12 +319,8 @@ def _solve(factor, codes, y, probes, kappa, gram, *, max_iter, backend, n_jobs=1
     elif solve.any():
         lam[solve], more = batch(signs[solve], probes[solve], kappa)
         _add_stats(stats, more)
-    disp = (signs * lam) @ factor
-    f_vals = np.einsum("kd,kd->k", disp, disp)
-    norm2 = np.einsum("kd,kd->k", probes, probes)
-    f_vals[~solve] = norm2[~solve]
     stats.update({f"separability_{k}": v for k, v in sep_stats.items()})
-    return lam, f_vals, norm2, none, stats
+    return lam, solve, none, stats
 
 
 def _geometry(anchors, active, probes, n_manifolds, anchor_center, alignment):
@@ -371,9 +364,9 @@ def _glue_eval(
     """
     n_t = y.shape[0]
     red = _dual.reduce_points(x, dtype=dtype)
-    factor = red.factor.astype(np.float64)
+    factor = red.factor.astype(np.float64, copy=False)
     probes = _rng(seed, _STREAM_PROBE).standard_normal((n_t, red.rank))
-    lam, f_vals, norm2, none, solver_stats = _solve(
+    lam, solved, none, solver_stats = _solve(
         factor,
         codes,
         y,
@@ -385,14 +378,17 @@ def _glue_eval(
         n_jobs=n_jobs,
         scheduler=scheduler,
     )
-    anchors, totals, active = _anchors(lam, factor, codes, n_manifolds)
+    anchors, totals, active, f_vals = _anchors(lam, factor, codes, y)
+    norm2 = np.einsum("kd,kd->k", probes, probes)
+    f_vals[~solved] = norm2[~solved]
     active[none] = False
     floor = _at_floor(f_vals, norm2, none)
     geo = ~none
     summary = {name: (float("nan"), float("nan")) for name in _MEASURES[1:]}
     if not floor and geo.sum() >= 2:
+        sel = slice(None) if geo.all() else geo  # no copy of the anchors when all are separable
         _, _, _, found = _geometry(
-            anchors[geo], active[geo], probes[geo], n_manifolds, anchor_center, alignment
+            anchors[sel], active[sel], probes[sel], n_manifolds, anchor_center, alignment
         )
         summary.update({name: found[name] for name in _MEASURES[1:]})
     mean_f = float(f_vals.mean())

@@ -25,6 +25,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
 
+import numba
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -33,6 +34,10 @@ from neurogeom.geometry import _dual
 __all__ = ["capacity_contour"]
 
 _PINV_RCOND = 1e-10
+# The Cholesky route of _quad_pinv is taken where its lower bound on the smallest eigenvalue
+# exceeds the pseudo-inverse's cut by this factor (no eigenvalue is then cut, and both routes
+# give the inverse's quadratic form to rounding); elsewhere the eigendecomposition decides.
+_CHOLESKY_MARGIN = 1e3
 
 
 def anchor_centers(
@@ -60,12 +65,26 @@ def anchor_centers(
     return np.divide(total, count, out=np.zeros_like(total), where=count > 0)
 
 
-def _quad_pinv(gram: np.ndarray, vec: np.ndarray, scale: np.ndarray) -> np.ndarray:
+def _quad_pinv(
+    gram: np.ndarray, vec: np.ndarray, scale: np.ndarray, active: np.ndarray | None = None
+) -> np.ndarray:
     """``vec^T gram^+ vec`` for stacks of symmetric PSD matrices (n, m, m) and vectors (n, m).
 
     Eigenvalues below ``_PINV_RCOND * scale`` (per sample, the size of the anchors' Gram matrix)
     count as zero, so rounding noise in vanishing axes does not enter.
+
+    With ``active`` (n, m) bool, where rows and columns outside it are zero: each sample's
+    active block is factored (Cholesky), and where the smallest eigenvalue is certified far
+    above the cut (``1 / trace(block^-1)`` exceeds it by ``_CHOLESKY_MARGIN``) the form is read
+    from the factor, several times cheaper than the eigendecomposition; the others go through
+    the eigendecomposition as without ``active``.
     """
+    if active is not None:
+        floor = _CHOLESKY_MARGIN * _PINV_RCOND * np.maximum(scale, 1e-300)
+        out, ok = _quad_cholesky(gram, vec, active, floor)
+        if not ok.all():
+            out[~ok] = _quad_pinv(gram[~ok], vec[~ok], scale[~ok])
+        return out
     evals, evecs = np.linalg.eigh(gram)
     keep = evals > _PINV_RCOND * np.maximum(scale, 1e-300)[:, None]
     proj = np.einsum("kij,ki->kj", evecs, vec)
@@ -73,22 +92,85 @@ def _quad_pinv(gram: np.ndarray, vec: np.ndarray, scale: np.ndarray) -> np.ndarr
     return np.einsum("kj,kj->k", proj * inv, proj)
 
 
+@numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+def _quad_cholesky(gram, vec, active, floor):
+    """Per sample ``k``: ``vec^T G^-1 vec`` with ``G`` the block of ``gram[k]`` on the active
+    rows, from its Cholesky factor, and whether ``1 / trace(G^-1)`` (a lower bound on its
+    smallest eigenvalue) exceeds ``floor[k]``; where it does not, the value is not set."""
+    n, p, _ = gram.shape
+    out = np.zeros(n)
+    ok = np.zeros(n, dtype=np.bool_)
+    idx = np.empty(p, dtype=np.int64)
+    lmat = np.zeros((p, p))
+    y = np.empty(p)
+    z = np.empty(p)
+    for k in range(n):
+        m = 0
+        for i in range(p):
+            if active[k, i]:
+                idx[m] = i
+                m += 1
+        good = True
+        for j in range(m):
+            d = gram[k, idx[j], idx[j]]
+            for t in range(j):
+                d -= lmat[j, t] * lmat[j, t]
+            if not d > 0.0:
+                good = False
+                break
+            ljj = np.sqrt(d)
+            lmat[j, j] = ljj
+            for i in range(j + 1, m):
+                v = gram[k, idx[i], idx[j]]
+                for t in range(j):
+                    v -= lmat[i, t] * lmat[j, t]
+                lmat[i, j] = v / ljj
+        if not good:
+            continue
+        acc = 0.0
+        for i in range(m):
+            v = vec[k, idx[i]]
+            for t in range(i):
+                v -= lmat[i, t] * y[t]
+            y[i] = v / lmat[i, i]
+            acc += y[i] * y[i]
+        # trace(G^-1) = ||L^-1||_F^2, column by column
+        trace = 0.0
+        for j in range(m):
+            z[j] = 1.0 / lmat[j, j]
+            trace += z[j] * z[j]
+            for i in range(j + 1, m):
+                v = 0.0
+                for t in range(j, i):
+                    v -= lmat[i, t] * z[t]
+                z[i] = v / lmat[i, i]
+                trace += z[i] * z[i]
+        if m == 0 or trace * floor[k] < 1.0:
+            out[k] = acc
+            ok[k] = True
+    return out, ok
+
+
 def _chunk_geometry(sl, anchors, active, probes, const, out) -> None:
     """a, b, c and alignments of the samples ``sl``, written into ``out`` (see anchor_geometry)."""
     centers, cc, cc_align, c_norm, c_ok, ct, tiny, off, normalise = const
     a, b, c, align = out
     act = active[sl]
-    s = np.where(act[..., None], anchors[sl], 0.0)
-    s1 = s - act[..., None] * centers[None]
+    s = anchors[sl]
+    off_rows = ~act
+    if np.any(s[off_rows]):  # inactive anchors are read as zero
+        s = np.where(act[..., None], s, 0.0)
+    s1 = s - centers[None]
+    s1[off_rows] = 0.0
     g = s @ s.transpose(0, 2, 1)
     g1 = s1 @ s1.transpose(0, 2, 1)
     both = act[:, :, None] & act[:, None, :]
     st = np.einsum("kpd,kd->kp", s, probes[sl])
     s1t = st - act * ct[sl]
     scale = np.max(np.einsum("kpp->kp", g), axis=1)
-    a[sl] = _quad_pinv(g, st, scale)
-    b[sl] = _quad_pinv(g1, s1t, scale)
-    c[sl] = _quad_pinv(g1 + both * cc, s1t, scale)
+    a[sl] = _quad_pinv(g, st, scale, act)
+    b[sl] = _quad_pinv(g1, s1t, scale, act)
+    c[sl] = _quad_pinv(g1 + both * cc, s1t, scale, act)
     # alignments; an axis shorter than `tiny` counts as zero
     n1 = np.sqrt(np.maximum(np.einsum("kpp->kp", g1), 0.0))
     ax_ok = n1 > tiny
@@ -157,7 +239,9 @@ def anchor_geometry(
     off = ~np.eye(n_m, dtype=bool)
     norm2 = np.einsum("kpd,kpd->kp", anchors, anchors)
     tiny = 1e-9 * float(np.sqrt(np.max(norm2, where=active, initial=0.0)))
-    cc = centers @ centers.T
+    with _dual.one_blas_thread():  # small products
+        cc = centers @ centers.T
+        ct = probes @ centers.T
     c_norm = np.sqrt(np.diag(cc))
     c_ok = c_norm > tiny
     cc_align = np.abs(np.where(np.outer(c_ok, c_ok), cc, 0.0))
@@ -168,11 +252,14 @@ def anchor_geometry(
             out=np.full_like(cc_align, np.nan),
             where=np.outer(c_ok, c_ok),
         )
-    ct = probes @ centers.T
     const = (centers, cc, cc_align, c_norm, c_ok, ct, tiny, off, normalise)
-    slices = [slice(lo, lo + chunk) for lo in range(0, n_s, chunk)]
+    workers = os.cpu_count() or 1
+    # chunks of equal size (at most ``chunk``), their number a multiple of the threads
+    n_chunks = -(-max(-(-n_s // chunk), 1) // workers) * workers
+    size = max(-(-n_s // n_chunks), 1)
+    slices = [slice(lo, lo + size) for lo in range(0, n_s, size)]
     out = (a, b, c, align)
-    with _dual.one_blas_thread(), ThreadPoolExecutor(min(len(slices), os.cpu_count() or 1)) as ex:
+    with _dual.one_blas_thread(), ThreadPoolExecutor(min(len(slices), workers)) as ex:
         list(ex.map(lambda sl: _chunk_geometry(sl, anchors, active, probes, const, out), slices))
     return a, b, c, align
 

@@ -1,0 +1,59 @@
+"""The reduction of the points to their span: panels of candidate columns against LAPACK."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.linalg as sla
+
+from neurogeom.geometry import _dual
+
+
+def _lapack(gram, tol):
+    chol, piv, rank, _ = sla.lapack.dpstrf(gram, lower=1, tol=tol, overwrite_a=0)
+    factor = np.zeros((gram.shape[0], rank))
+    factor[piv - 1] = np.tril(chol[:, :rank])
+    return factor, piv[:rank] - 1
+
+
+def _points(kind, rng):
+    if kind == "low_rank":  # 300 points of rank 60 in 90 features
+        return rng.standard_normal((300, 60)) @ rng.standard_normal((60, 90))
+    if kind == "full":  # more features than points: rank = number of points
+        return rng.standard_normal((120, 200))
+    if kind == "duplicates":  # every point twice, and one integer-valued block: exact ties
+        x = np.vstack([rng.integers(-3, 4, size=(40, 50)), rng.standard_normal((60, 50))])
+        return np.vstack([x, x[::-1]]).astype(np.float64)
+    raise KeyError(kind)
+
+
+@pytest.mark.parametrize("kind", ["low_rank", "full", "duplicates"])
+@pytest.mark.parametrize("panel, candidates", [(8, 2.0), (5, 1.0), (32, 2.0)])
+def test_panels_give_lapacks_pivots_and_factor(monkeypatch, kind, panel, candidates):
+    """Same pivots (ties broken as LAPACK does), so the same factor to rounding, whatever the
+    panel width and however many pivots fall outside the candidates (formed from scratch)."""
+    monkeypatch.setattr(_dual, "_PANEL", panel)
+    monkeypatch.setattr(_dual, "_CANDIDATES", candidates)
+    x = _points(kind, np.random.default_rng(3))
+    gram = x @ x.T
+    tol = gram.shape[0] * np.finfo(float).eps * np.max(np.diag(gram))
+    expected, pivots = _lapack(gram, tol)
+    got, order = _dual._pivoted_cholesky(gram, tol, min(x.shape))
+    assert got.shape == expected.shape and got.flags.c_contiguous
+    np.testing.assert_array_equal(order, pivots)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12 * np.abs(expected).max())
+    np.testing.assert_allclose(got @ got.T, gram, rtol=0, atol=1e-10 * np.abs(gram).max())
+
+
+def test_reduce_points_takes_the_panels_past_its_size(monkeypatch):
+    x = _points("low_rank", np.random.default_rng(4))
+    small = _dual.reduce_points(x)
+    monkeypatch.setattr(_dual, "_PANEL_MIN_POINTS", 100)
+    monkeypatch.setattr(_dual, "_DIRECT_MAX_RANK", 20)
+    calls = []
+    panels = _dual._pivoted_cholesky
+    monkeypatch.setattr(_dual, "_pivoted_cholesky", lambda *a: calls.append(a[2]) or panels(*a))
+    large = _dual.reduce_points(x)
+    assert calls == [90] and large.rank == small.rank == 60 and large.path == "gram"
+    np.testing.assert_allclose(large.factor, small.factor, atol=1e-12 * np.abs(x).max() ** 2)
+    np.testing.assert_array_equal(large.gram, x @ x.T)
