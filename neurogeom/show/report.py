@@ -89,7 +89,9 @@ def significant(value: float, digits: int = 3) -> str:
 def _table_html(df: pd.DataFrame, caption: str) -> str:
     if not isinstance(df.index, pd.RangeIndex):
         df = df.reset_index()  # a named index becomes a column; a row number is not shown
-    body = df.to_html(border=0, index=False, float_format=significant, na_rep="\u2013")  # not computed
+    body = df.to_html(
+        border=0, index=False, float_format=significant, na_rep="\u2013"
+    )  # not computed
     cut = body.index(">") + 1  # end of the opening <table ...> tag
     return f"{body[:cut]}<caption>{html.escape(caption)}</caption>{body[cut:]}"
 
