@@ -27,7 +27,7 @@ def _points(kind, rng):
     raise KeyError(kind)
 
 
-@pytest.mark.parametrize("kind", ["low_rank", "full", "duplicates"])
+@pytest.mark.parametrize("kind", ["low_rank", "duplicates"])
 @pytest.mark.parametrize("panel, candidates", [(8, 2.0), (5, 1.0), (32, 2.0)])
 def test_panels_give_lapacks_pivots_and_factor(monkeypatch, kind, panel, candidates):
     """Same pivots (ties broken as LAPACK does), so the same factor to rounding, whatever the
@@ -57,3 +57,16 @@ def test_reduce_points_takes_the_panels_past_its_size(monkeypatch):
     assert calls == [90] and large.rank == small.rank == 60 and large.path == "gram"
     np.testing.assert_allclose(large.factor, small.factor, atol=1e-12 * np.abs(x).max() ** 2)
     np.testing.assert_array_equal(large.gram, x @ x.T)
+
+
+def test_a_rank_past_a_third_of_the_points_is_left_to_lapack(monkeypatch):
+    """The panels decline (their cost grows with the rank), and reduce_points gives LAPACK's
+    factor itself."""
+    x = _points("full", np.random.default_rng(5))
+    gram = x @ x.T
+    tol = gram.shape[0] * np.finfo(float).eps * np.max(np.diag(gram))
+    assert _dual._pivoted_cholesky(gram, tol, min(x.shape)) is None
+    monkeypatch.setattr(_dual, "_PANEL_MIN_POINTS", 100)
+    monkeypatch.setattr(_dual, "_DIRECT_MAX_RANK", 20)
+    red = _dual.reduce_points(x)
+    np.testing.assert_array_equal(red.factor, _lapack(gram, tol)[0])

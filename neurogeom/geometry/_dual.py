@@ -165,14 +165,11 @@ def reduce_points(points: np.ndarray, dtype: type = np.float64) -> Reduction:
             return Reduction(np.zeros((n, 0), dtype=dtype), 0, "gram")
         tol = n * np.finfo(gram.dtype).eps * scale
         keep = gram.dtype == np.float64 and n * n <= _GRAM_KEEP_MAX_ENTRIES
-        if (
-            gram.dtype == np.float64
-            and n > _PANEL_MIN_POINTS
-            and min(n, n_features) > _DIRECT_MAX_RANK
-        ):
+        if keep and n > _PANEL_MIN_POINTS and min(n, n_features) > _DIRECT_MAX_RANK:
             with one_blas_thread():  # its products are small: threads only contend
-                factor, _ = _pivoted_cholesky(gram, tol, min(n, n_features))
-            return Reduction(factor, factor.shape[1], "gram", gram if keep else None)
+                panels = _pivoted_cholesky(gram, tol, min(n, n_features))
+            if panels is not None:  # else a rank past a third of the points: LAPACK
+                return Reduction(panels[0], panels[0].shape[1], "gram", gram)
         chol, piv, rank, info = pstrf(gram, lower=1, tol=tol, overwrite_a=int(not keep))
         if info < 0:  # pragma: no cover - LAPACK argument error
             raise RuntimeError(f"pivoted Cholesky failed (info={info})")
@@ -191,7 +188,9 @@ def reduce_points(points: np.ndarray, dtype: type = np.float64) -> Reduction:
     return Reduction(np.ascontiguousarray(factor), int(keep.sum()), "features")
 
 
-def _pivoted_cholesky(gram: np.ndarray, tol: float, max_rank: int) -> tuple[np.ndarray, np.ndarray]:
+def _pivoted_cholesky(
+    gram: np.ndarray, tol: float, max_rank: int
+) -> tuple[np.ndarray, np.ndarray] | None:
     """The factor of :func:`scipy.linalg.lapack.dpstrf` (rows in the points' order, columns in
     pivot order) and the pivots, by panels of ``_PANEL`` pivots, for many points of moderate
     rank.
@@ -202,7 +201,10 @@ def _pivoted_cholesky(gram: np.ndarray, tol: float, max_rank: int) -> tuple[np.n
     here only the columns needed are formed, ``n`` per pivot and prior pivot: at the start of a
     panel the columns of the ``_CANDIDATES * _PANEL`` points of largest remaining diagonal (the
     likely pivots) are brought up to date by one matrix product, and each pivot's column is
-    finished within the panel (a pivot outside them is formed from scratch).
+    finished within the panel (a pivot outside them is formed from scratch). Past a third of the
+    points as pivots that no longer pays (LAPACK's updates of the trailing matrix are then the
+    cheaper way): returns None, and the caller runs LAPACK (the work lost is a fraction of
+    LAPACK's, and far less than the solves of such a rank take).
     """
     n = gram.shape[0]
     d = np.diag(gram).copy()
@@ -211,6 +213,8 @@ def _pivoted_cholesky(gram: np.ndarray, tol: float, max_rank: int) -> tuple[np.n
     cols = np.zeros((max_rank, n))  # the factor's columns as rows (pages touched as filled)
     j = 0
     while j < max_rank:
+        if j >= max(n // 3, _PANEL):
+            return None
         nb = min(_PANEL, max_rank - j)
         rest = order[j:]
         c = min(int(_CANDIDATES * nb), rest.size)
