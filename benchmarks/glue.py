@@ -15,7 +15,8 @@ Cases (the same (y, t) samples on both sides; y from glue's default ensemble, "n
       on the samples of a few problems, extrapolated to all;
   (g) a trajectory's 50 bootstrap replicates (4 stages, 3 conditions x 30 trials, 40 units) by
       trajectory(), which measures all replicates in one glue_batch pass, against one
-      measure_geometry() call per replicate (the per-call path), same draws and seeds.
+      measure_geometry() call per replicate (which solves that replicate's stages in one
+      glue_batch pass), same draws and seeds.
 For (a)-(e): total glue() time, one Gram build, the per-sample baseline (scipy.optimize.nnls on each
 sample's dual in the ambient features, a few samples timed and extrapolated to n_t), and capacity
 agreement on the timed samples. The baseline is checked: a sample whose NNLS solution violates the
@@ -26,34 +27,34 @@ Run: ``python benchmarks/glue.py`` -> benchmarks/results/glue.json. ``BENCH_CASE
 the cases named by their letters (written to results/glue_<letters>.json instead);
 ``BENCH_SKIP_README=1`` leaves out case (d).
 
-Measured (results/glue.json, all cases in one run; 2 shared cores at load average 4.4-4.7
-before, 1.4-3.6 after; glue and its baseline timed alternately, best of k; samples of one
-dichotomy solved in warm-started chains): per-sample NNLS over glue 96.7x (a), 36.2x / 34.3x (b),
-19.7x and 32.1x (c, steps 0 and 400), 79.1x (d), 15.4x (e); config B 14.6x one Gram build (3.11 s
-against 0.21 s); many small problems (case f alone, results/glue_f.json, load 2.4-3.0; glue_batch
-in blocks of 32 problems on two worker threads) 1.36 ms a problem by glue_batch against 15.5 ms
-by one glue() call each (11.4x) and 18.9x per-sample NNLS, capacities equal to the per-call ones
-to 6e-16 relative;
-a trajectory's 50 bootstrap replicates 1.36 s in one glue_batch pass against 3.48 s by one
-measure_geometry() call per replicate (2.6x), capacities equal to 4e-16. Chains pay where the
-supports of one dichotomy's samples overlap: context-DM step 400 (rank 43, supports of ~39
-points) 16.6x before them; near the floor of case (e) (rank 111, supports of ~72 points, two
-samples' supports sharing ~20 points, hardly more than chance) they do not, and each chain
-falls back to starts from zero (e: glue 0.097 s against 0.150 s in the run before, but the
-NNLS baseline, timed once after glue and not alternating with it, 7.4 against 12.8 ms a
-sample: the ratio moves with the load). The run before chains (load 3.9-5.7): 62.7x (a), 54.5x / 23.3x
-(b), 19.0x / 16.6x (c), 69.9x (d), 17.1x (e), config B 14.2x, many small 5.8x, trajectory 2.9x.
-Where the time goes (cProfile): config B at load 7, beside the Gram build, FISTA (threads)
-~3.2 s, the exact finish (solve_working_sets) 1.3 s, pivoted Cholesky and reduction 0.7 s,
-Lanczos 0.1-0.6 s, separability certificates 0.5 s; many small problems (case f, one
-thread, load 2.5-3) per problem: the compiled Lawson-Hanson solve with each sample's F, anchors
-and KKT check 0.94 ms (9 us a sample, 102 samples; ~50 small allocations a sample in the
-active-set steps), preparation (scaling, Gram, pivoted Cholesky) 0.15 ms, stacking 0.09 ms,
-anchor geometry and summaries 0.14 ms, checks and the Dataset 0.04 ms;
-the trajectory: building each replicate's manifolds (pandas grouping in
-neurogeom.population._manifolds) and regrouping its trials are about half of the batched time,
-the same in both paths. Earlier (results/glue_acef.json, load 7.3-9.2): 173x (a), 21.6x and
-16.3x (c), 13.8x (e), config B 10.2x, many small 6.2x.
+Measured (results/glue.json, cases a-c and e-g in one run on a quiet machine, load average 0.8
+before, 1.4 after; case d alone, results/glue_d.json; glue and its baseline timed alternately,
+best of k): per-sample NNLS over glue 478x (a), 40.2x / 47.9x (b), 17.9x and 34.1x (c, steps 0
+and 400), 138x (d), 14.7x (e); config B 5.47x one Gram build (0.584 s against 0.107 s);
+1,000 small problems 0.90 ms a problem by glue_batch against 6.98 ms by one glue() call each
+(7.8x) and 17.6x per-sample NNLS, capacities equal to the per-call ones to 6e-16 relative; a
+trajectory's 50 bootstrap replicates 1.09x one measure_geometry() call per replicate, which now
+solves a replicate's 4 stages in one glue_batch pass itself (the same numbers, 0 difference).
+Goals not met in this run: config B within 5x (5.47x), every case >= 20x NNLS (c step 0 17.9x,
+e 14.7x, f 17.6x), many small >= 10x one call per problem (7.8x: one glue() call itself got
+faster, 8.3 -> 7.0 ms, while glue_batch went 1.44 -> 0.90 ms).
+What changed since the run before (same machine, quiet, bb479ae): config B 11.5x -> 5.47x (no
+FISTA: the first samples, solved on every point, choose the route; pivoted Cholesky by panels
+50 ms instead of 105; anchors, F and the KKT check in compiled passes; small products on one
+BLAS thread), many small 1.44 -> 0.90 ms a problem (chains grouped in one compiled pass, samples
+stacked once, each chain's F, anchors and check computed as it is solved, problems in blocks on
+worker threads, the active-set kernel's scratch allocated once per sample), c 22.4x / 31.7x ->
+17.9x / 34.1x and e 12.5x -> 14.7x (the NNLS baseline moves by 20% between runs).
+Where the time goes now: config B (load 2.6-2.8, best of 7 per stage) total 0.67 s: the active-set
+solve 0.27 s (3.3 ms a sample, reading rows of the Gram matrix), the Gram build ~0.11 s and its
+factorisation 0.05 s, the rest of the finish 0.05 s, anchor geometry 0.05 s, input checks 0.04 s,
+anchors and F 0.02 s, separability 0.02 s; near the floor (e, 200 samples, supports of ~72 of
+432 points, two samples' supports sharing ~20, so warm starts do not pay) the compiled solve is
+two thirds of the call (~0.26 ms a sample on one thread: ~98 Cholesky appends, ~21 Givens
+deletions, ~34 triangular solves and ~14 gradient passes a sample), the rest the probe of
+separability, the KKT check, the reduction, anchors and geometry; many small problems, per
+problem on one thread, the solve with F, anchors and KKT check ~0.8 ms, preparation (scaling,
+Gram, pivoted Cholesky) 0.15 ms, stacking 0.09 ms, geometry and summaries 0.14 ms.
 """
 
 from __future__ import annotations
