@@ -28,8 +28,9 @@ __all__ = ["solve_every_point_chains", "solve_every_point_chains_many", "solve_w
 OK, MAX_ITER = 0, 1
 # starts of a sample in a chain of one dichotomy (see solve_every_point_chains)
 _COLD, _WARM, _SHRUNK, _STARTS = 0, 1, 2, 3
-# most points added to the passive set per outer iteration
-_BLOCK = 8
+# most points added to the passive set per outer iteration: _BLOCK, or one per _PER_ADDED
+# points up to _BLOCK_WIDE (see _most_per_iteration)
+_BLOCK, _BLOCK_WIDE, _PER_ADDED = 8, 32, 64
 
 _jit = numba.njit(cache=True, nogil=True, fastmath=False)
 # sums may be reordered (vectorised); no assumption about NaN or inf
@@ -271,7 +272,19 @@ def _warm_start(gmat, ys, h, lam, cap, lmat, order, passive, rel_tol):
 
 
 @_jit
-def _inner(lmat, s, n_new, block, h, order, passive, lam, banned, rhs, z):
+def _most_per_iteration(m):
+    """Most points added to the passive set in one outer iteration on ``m`` points.
+
+    Each outer iteration reads the gradient of every point (``m`` rows of the Gram matrix, at
+    ``s`` entries each); a point added that does not enter costs a row of the factor and its
+    removal (O(s^2)). On many points (config B: 2,500) fewer, larger blocks pay: from cold,
+    blocks of 32 instead of 8 cut the solve by about a fifth there, while on a few hundred points
+    blocks of 8 stay best (measured on the GLUE panel, ``benchmarks/glue.py``)."""
+    return max(_BLOCK, min(_BLOCK_WIDE, m // _PER_ADDED))
+
+
+@_jit
+def _inner(lmat, s, n_new, block, most, h, order, passive, lam, banned, rhs, z):
     """Lawson-Hanson's inner loop: the unconstrained solution on the passive set, kept
     non-negative (new points that do not enter are taken back). Returns ``s, block`` and the
     work done (``s^2`` per solve on the passive set). ``rhs`` and ``z`` are scratch of the
@@ -290,7 +303,7 @@ def _inner(lmat, s, n_new, block, h, order, passive, lam, banned, rhs, z):
             for i in range(s):
                 lam[order[i]] = z[i]
             if n_new > 0:
-                block = min(_BLOCK, 2 * block)
+                block = min(most, 2 * block)
             break
         if n_new > 0:
             entered = True
@@ -304,7 +317,7 @@ def _inner(lmat, s, n_new, block, h, order, passive, lam, banned, rhs, z):
                 if n_new == 0:
                     block = max(1, block // 2)
                 continue
-            block = min(_BLOCK, 2 * block)
+            block = min(most, 2 * block)
         n_new = 0
         # step from lam towards z until the first passive point reaches zero
         alpha, arg = 1.0, -1
@@ -391,10 +404,11 @@ def _iterate(gmat, ys, h, lam, tol, max_iter, lmat, order, passive, banned, s):
     m = h.size
     rel_tol = 1e-12
     n_new = 0  # points added by the last outer iteration (the last rows of the factor)
-    block = _BLOCK  # most points added per outer iteration: halved when a block does not
-    # enter, doubled (up to _BLOCK) when one does
-    best_g = np.empty(_BLOCK)
-    best_i = np.empty(_BLOCK, dtype=np.int64)
+    most = _most_per_iteration(m)
+    block = most  # most points added per outer iteration: halved when a block does not
+    # enter, doubled (up to most) when one does
+    best_g = np.empty(most)
+    best_i = np.empty(most, dtype=np.int64)
     grad = np.empty(m)
     acc = np.empty(m)
     # scratch of the solves and new rows of the factor, allocated once per sample, not in the
@@ -405,7 +419,7 @@ def _iterate(gmat, ys, h, lam, tol, max_iter, lmat, order, passive, banned, s):
     while it < max_iter:
         it += 1
         s, block, more = _inner(
-            lmat, s, n_new, block, h, order, passive, lam, banned, scratch[0], scratch[1]
+            lmat, s, n_new, block, most, h, order, passive, lam, banned, scratch[0], scratch[1]
         )
         work += more + m * s
         n_new = 0
