@@ -35,9 +35,14 @@ _BLOCK, _BLOCK_WIDE, _PER_ADDED = 8, 32, 64
 _jit = numba.njit(cache=True, nogil=True, fastmath=False)
 # sums may be reordered (vectorised); no assumption about NaN or inf
 _jit_reassoc = numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+# the inner loops' steps neither allocate nor keep arrays: compiled without numba's reference
+# counting (its _nrt=False), their calls make no atomic count updates of their array arguments
+# (on small problems, 60 points, those updates took about a third of a sample's solve)
+_leaf = numba.njit(cache=True, nogil=True, fastmath=False, _nrt=False)
+_leaf_reassoc = numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract"}, _nrt=False)
 
 
-@_jit_reassoc
+@_leaf_reassoc
 def _forward_into(lmat, s, rhs, out):
     """Solve L[:s, :s] x = rhs (lower triangular), by rows, into ``out[:s]`` (not ``rhs``)."""
     for i in range(s):  # 2-d indexing, not row views: no reference counting in the loop
@@ -55,7 +60,7 @@ def _forward(lmat, s, rhs):
     return out
 
 
-@_jit
+@_leaf
 def _backward_in_place(lmat, s, x):
     """Solve L[:s, :s]^T z = x[:s] in place, by rows of L (contiguous)."""
     for i in range(s - 1, -1, -1):
@@ -73,7 +78,7 @@ def _backward(lmat, s, rhs):
     return out
 
 
-@_jit
+@_leaf
 def _solve_passive(lmat, s, h, order, rhs, z):
     """``z[:s]``: the unconstrained solution on the passive set ``order[:s]`` (factored in
     ``lmat``), ``G_PP z = -h_P``; ``rhs`` is scratch. No allocation (called in the inner loops)."""
@@ -83,7 +88,7 @@ def _solve_passive(lmat, s, h, order, rhs, z):
     _backward_in_place(lmat, s, z)
 
 
-@_jit
+@_leaf
 def _append(lmat, s, gmat, ys, order, j, rel_tol, col, row):
     """Add point ``j`` as row ``s`` of the Cholesky factor; False if it is dependent. ``col``
     and ``row`` are scratch of at least ``s`` entries."""
@@ -103,7 +108,7 @@ def _append(lmat, s, gmat, ys, order, j, rel_tol, col, row):
     return True
 
 
-@_jit
+@_leaf
 def _delete(lmat, s, p):
     """Remove row and column ``p`` of the factored block: Givens rotations, O((s - p)^2)."""
     for i in range(p, s - 1):
@@ -142,7 +147,7 @@ def _cholesky(gmat):
         return np.zeros_like(gmat), False
 
 
-@_jit_reassoc
+@_leaf_reassoc
 def _gradient(gmat, ys, h, order, lam, s, out, acc):
     """``out = h + G[:, P] lam[P]`` (P the first ``s`` entries of ``order``,
     ``G = diag(ys) gmat diag(ys)``), by rows of the symmetric ``gmat`` (contiguous, vectorised);
@@ -159,7 +164,7 @@ def _gradient(gmat, ys, h, order, lam, s, out, acc):
         out[i] = h[i] + ys[i] * acc[i]
 
 
-@_jit
+@_leaf
 def _take_back(lmat, s, n_new, z, order, passive, lam, banned):
     """Remove the new points (the last ``n_new`` rows of the factor) whose solution is not
     positive; a single new point that cannot enter is banned (rounding). Returns ``s, n_new``."""
@@ -283,7 +288,7 @@ def _most_per_iteration(m):
     return max(_BLOCK, min(_BLOCK_WIDE, m // _PER_ADDED))
 
 
-@_jit
+@_leaf
 def _inner(lmat, s, n_new, block, most, h, order, passive, lam, banned, rhs, z):
     """Lawson-Hanson's inner loop: the unconstrained solution on the passive set, kept
     non-negative (new points that do not enter are taken back). Returns ``s, block`` and the
@@ -345,7 +350,7 @@ def _inner(lmat, s, n_new, block, most, h, order, passive, lam, banned, rhs, z):
     return s, block, work
 
 
-@_jit
+@_leaf
 def _violators(gmat, ys, h, order, lam, s, grad, passive, banned, tol, block, best_g, best_i, acc):
     """The at most ``block`` most violated optimality conditions among the non-passive,
     non-banned points, most violated first, in ``best_i``; returns how many (``acc``: scratch
@@ -436,7 +441,7 @@ def _iterate(gmat, ys, h, lam, tol, max_iter, lmat, order, passive, banned, s):
     return MAX_ITER, it, s, work
 
 
-@_jit
+@_leaf
 def _add_block(lmat, s, gmat, ys, h, order, passive, banned, lam, best_i, n_best, rel_tol, scratch):
     """Append the violators ``best_i[:n_best]`` (most violated first) to the factor.
 
