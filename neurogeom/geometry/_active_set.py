@@ -395,30 +395,43 @@ def _lawson_hanson(gmat, ys, h, lam, tol, max_iter, cap):
     passive = np.zeros(m, dtype=np.bool_)
     banned = np.zeros(m, dtype=np.bool_)
     s = _warm_start(gmat, ys, h, lam, cap, lmat, order, passive, rel_tol)
-    code, it, _, _ = _iterate(gmat, ys, h, lam, tol, max_iter, lmat, order, passive, banned, s)
+    scratch = _iterate_scratch(m, cap)
+    code, it, _, _ = _iterate(
+        gmat, ys, h, lam, tol, max_iter, lmat, order, passive, banned, s, scratch
+    )
     return code, it
 
 
 @_jit
-def _iterate(gmat, ys, h, lam, tol, max_iter, lmat, order, passive, banned, s):
+def _iterate_scratch(m, size):
+    """Scratch of :func:`_iterate` and :func:`_shrink` on ``m`` points with a factor of
+    ``size`` rows (allocated by their callers, once per sample or chain)."""
+    return np.empty(2 * _BLOCK_WIDE + 2 * m + 4 * (size + 1))
+
+
+@_leaf
+def _iterate(gmat, ys, h, lam, tol, max_iter, lmat, order, passive, banned, s, work_space):
     """Lawson-Hanson's iterations from a feasible state: ``lam`` (>= 0) positive exactly on the
-    passive set, whose ``s`` points are ``order[:s]`` with their Cholesky factor in ``lmat``.
-    Returns the status code, the number of outer iterations, the final ``s`` and the work done
-    (multiply-adds, roughly: the gradients, solves and new rows of the factor); the state is left
-    at the solution (its support ``order[:s]``, for a warm start with another ``h``)."""
+    passive set, whose ``s`` points are ``order[:s]`` with their Cholesky factor in ``lmat``
+    (``work_space``: :func:`_iterate_scratch`). Returns the status code, the number of outer
+    iterations, the final ``s`` and the work done (multiply-adds, roughly: the gradients, solves
+    and new rows of the factor); the state is left at the solution (its support ``order[:s]``,
+    for a warm start with another ``h``)."""
     m = h.size
     rel_tol = 1e-12
     n_new = 0  # points added by the last outer iteration (the last rows of the factor)
     most = _most_per_iteration(m)
     block = most  # most points added per outer iteration: halved when a block does not
     # enter, doubled (up to most) when one does
-    best_g = np.empty(most)
-    best_i = np.empty(most, dtype=np.int64)
-    grad = np.empty(m)
-    acc = np.empty(m)
-    # scratch of the solves and new rows of the factor, allocated once per sample, not in the
-    # loops (on small problems the allocations cost a third of the solve)
-    scratch = np.empty((4, lmat.shape[0] + 1))
+    best_g = work_space[:most]
+    best_i = work_space[_BLOCK_WIDE : _BLOCK_WIDE + most].view(np.int64)
+    grad = work_space[2 * _BLOCK_WIDE : 2 * _BLOCK_WIDE + m]
+    acc = work_space[2 * _BLOCK_WIDE + m : 2 * _BLOCK_WIDE + 2 * m]
+    # scratch of the solves and new rows of the factor (on small problems allocations in the
+    # loops, or per sample, cost a third of the solve)
+    size = lmat.shape[0] + 1
+    start = 2 * _BLOCK_WIDE + 2 * m
+    scratch = work_space[start : start + 4 * size].reshape((4, size))
     it = 0
     work = 0
     while it < max_iter:
@@ -540,15 +553,15 @@ def solve_working_sets(gram, factor, use_gram, signs, q, work, lam, tol, max_ite
             lam[k, idx[a]] = lw[a]
 
 
-@_jit
-def _shrink(lmat, s, h, order, passive, lam):
+@_leaf
+def _shrink(lmat, s, h, order, passive, lam, work_space):
     """A warm start's passive set (``order[:s]``, factored in ``lmat``) shrunk until the solution
     on it is positive: the points of non-positive solution leave together (Givens rotations),
     as in :func:`_warm_start`, not one by one. Sets ``lam`` to that solution (zero elsewhere);
-    returns ``s`` and the work done."""
+    returns ``s`` and the work done (``work_space``: :func:`_iterate_scratch`)."""
     work = 0
-    rhs = np.empty(max(s, 1))
-    z = np.empty(max(s, 1))
+    rhs = work_space[: s + 1]
+    z = work_space[s + 1 : 2 * s + 2]
     while s > 0:
         work += s * s
         _solve_passive(lmat, s, h, order, rhs, z)
@@ -591,6 +604,7 @@ def _solve_chain(gram, signs, q, lam, tol, max_iter, cap, chain, status):
     banned = np.zeros(m, dtype=np.bool_)
     lw = np.zeros(m)
     h = np.empty(m)
+    work_space = _iterate_scratch(m, size)
     s = 0
     # the three starts: from zero, from the previous solution (Lawson-Hanson's steps), from its
     # support shrunk at once; the work each did and how many samples took it
@@ -609,9 +623,9 @@ def _solve_chain(gram, signs, q, lam, tol, max_iter, cap, chain, status):
             banned[a] = False
         work = 0
         if start == _SHRUNK:
-            s, work = _shrink(lmat, s, h, order, passive, lw)
+            s, work = _shrink(lmat, s, h, order, passive, lw, work_space)
         code, _, s, more = _iterate(
-            gmat, ys, h, lw, tol[k], max_iter, lmat, order, passive, banned, s
+            gmat, ys, h, lw, tol[k], max_iter, lmat, order, passive, banned, s, work_space
         )
         status[k] = code
         for a in range(n):
