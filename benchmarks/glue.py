@@ -27,25 +27,26 @@ Run: ``python benchmarks/glue.py`` -> benchmarks/results/glue.json. ``BENCH_CASE
 the cases named by their letters (written to results/glue_<letters>.json instead);
 ``BENCH_SKIP_README=1`` leaves out case (d).
 
-Measured (results/glue.json, cases a-c and e-g in one run on a quiet machine, load average 0.8
+Measured (results/glue.json, cases a-c and e-g in one run on a quiet machine, load average 1.0
 before, 1.4 after; case d alone, results/glue_d.json; glue and its baseline timed alternately,
-best of k): per-sample NNLS over glue 478x (a), 40.2x / 47.9x (b), 17.9x and 34.1x (c, steps 0
-and 400), 138x (d), 14.7x (e); config B 5.47x one Gram build (0.584 s against 0.107 s);
-1,000 small problems 0.90 ms a problem by glue_batch against 6.98 ms by one glue() call each
-(7.8x) and 17.6x per-sample NNLS, capacities equal to the per-call ones to 6e-16 relative; a
-trajectory's 50 bootstrap replicates 1.09x one measure_geometry() call per replicate, which now
-solves a replicate's 4 stages in one glue_batch pass itself (the same numbers, 0 difference).
-Goals not met in this run: config B within 5x (5.47x), every case >= 20x NNLS (c step 0 17.9x,
-e 14.7x, f 17.6x), many small >= 10x one call per problem (7.8x: one glue() call itself got
-faster, 8.3 -> 7.0 ms, while glue_batch went 1.44 -> 0.90 ms).
-What changed since the run before (same machine, quiet, bb479ae): config B 11.5x -> 5.47x (no
-FISTA: the first samples, solved on every point, choose the route; pivoted Cholesky by panels
-50 ms instead of 105; anchors, F and the KKT check in compiled passes; small products on one
-BLAS thread), many small 1.44 -> 0.90 ms a problem (chains grouped in one compiled pass, samples
-stacked once, each chain's F, anchors and check computed as it is solved, problems in blocks on
-worker threads, the active-set kernel's scratch allocated once per sample), c 22.4x / 31.7x ->
-17.9x / 34.1x and e 12.5x -> 14.7x (the NNLS baseline moves by 20% between runs).
-Where the time goes now: config B (load 2.6-2.8, best of 7 per stage) total 0.67 s: the active-set
+best of k): per-sample NNLS over glue 474x (a), 48.3x / 39.5x (b), 23.4x and 26.0x (c, steps 0
+and 400), 146x (d, 117 s; 144 s in the run before), 13.4x (e); config B 5.00x one Gram build (0.553 s against 0.111 s);
+1,000 small problems 0.72 ms a problem by glue_batch against 5.70 ms by one glue() call each
+(7.96x) and 13.0x per-sample NNLS, capacities equal to the per-call ones to 6e-16 relative; a
+trajectory's 50 bootstrap replicates 1.14x one measure_geometry() call per replicate.
+Goals not met in this run: every case >= 20x NNLS (e 13.4x, f 13.0x), many small >= 10x one
+call per problem (7.96x: the solve both share got faster, so one glue() call went 7.0 -> 5.7 ms
+while glue_batch went 0.90 -> 0.72 ms). The NNLS baseline moves between runs (case f: 15.8 s in
+the run before, 9.3 s in this one; e: 1.08 s, then 0.95 s).
+What changed since the run before (same machine, quiet): the active-set method's inner steps
+compiled without reference counting, on scratch allocated once per chain (60 points, one
+thread: 6.2 -> 4.0 us a sample; glue_batch of case f on one thread 1.21-1.23 s -> 0.97-0.98 s),
+and up to 32 points added per outer iteration on many points (config B 5.47x -> 5.00x one
+Gram build; its solve of 200 samples from zero, 0.25 -> 0.21 s in one profile). The numbers are
+the same bit for bit on every case but a and d (where each sample is the exact optimum to its
+tolerance; their capacities unchanged to 16 digits).
+Where the time went in the run before (before the two changes above): config B (load 2.6-2.8, best
+of 7 per stage) total 0.67 s: the active-set
 solve 0.27 s (3.3 ms a sample, reading rows of the Gram matrix), the Gram build ~0.11 s and its
 factorisation 0.05 s, the rest of the finish 0.05 s, anchor geometry 0.05 s, input checks 0.04 s,
 anchors and F 0.02 s, separability 0.02 s; near the floor (e, 200 samples, supports of ~72 of
