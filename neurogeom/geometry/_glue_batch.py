@@ -697,55 +697,20 @@ def geometry(
             where=both_ok,
         )
     probe_row = np.ascontiguousarray(probe_row, dtype=np.int64)
+    samples = (anchors_, active, probes, probe_row, prob, dims)
+    centres = (centers, cc, cc_align, c_norm, c_ok, tiny)
     if n_m <= _FUSED_MAX_MANIFOLDS:
-        return _geometry_fused(
-            anchors_,
-            active,
-            probes,
-            probe_row,
-            prob,
-            dims,
-            centers,
-            cc,
-            cc_align,
-            c_norm,
-            c_ok,
-            tiny,
-            normalise,
-        )
-    return _geometry_chunked(
-        anchors_,
-        active,
-        probes,
-        probe_row,
-        prob,
-        dims,
-        centers,
-        cc,
-        cc_align,
-        c_norm,
-        c_ok,
-        tiny,
-        normalise,
-    )
+        return _geometry_fused(samples, centres, normalise)
+    return _geometry_chunked(samples, centres, normalise)
 
 
-def _geometry_fused(
-    anchors_,
-    active,
-    probes,
-    probe_row,
-    prob,
-    dims,
-    centers,
-    cc,
-    cc_align,
-    c_norm,
-    c_ok,
-    tiny,
-    normalise,
-):
-    """The anchor geometry of every sample in one compiled pass (up to ``_FUSED_MAX_MANIFOLDS`` manifolds)."""
+def _geometry_fused(samples, centres, normalise):
+    """The anchor geometry of every sample in one compiled pass (up to ``_FUSED_MAX_MANIFOLDS``
+    manifolds). ``samples``: anchors, active mask, probes, probe rows, problems and ranks;
+    ``centres``: each problem's anchor centres, their products (as they are and for the
+    alignments), norms, which are nonzero, and the tolerance (see :func:`geometry`)."""
+    anchors_, active, probes, probe_row, prob, dims = samples
+    centers, cc, cc_align, c_norm, c_ok, tiny = centres
     n_s = anchors_.shape[0]
     a = np.empty(n_s)
     b = np.empty(n_s)
@@ -775,22 +740,11 @@ def _geometry_fused(
     return a, b, c, {name: out[:, i].copy() for i, name in enumerate(names)}
 
 
-def _geometry_chunked(
-    anchors_,
-    active,
-    probes,
-    probe_row,
-    prob,
-    dims,
-    centers,
-    cc,
-    cc_align,
-    c_norm,
-    c_ok,
-    tiny,
-    normalise,
-):
-    """The anchor geometry of the samples in chunks, with numpy (any number of manifolds)."""
+def _geometry_chunked(samples, centres, normalise):
+    """The anchor geometry of the samples in chunks, with numpy (any number of manifolds;
+    arguments as :func:`_geometry_fused`)."""
+    anchors_, active, probes, probe_row, prob, dims = samples
+    centers, cc, cc_align, c_norm, c_ok, tiny = centres
     n_s, n_m, _ = anchors_.shape
     off = ~np.eye(n_m, dtype=bool)
     a = np.empty(n_s)
