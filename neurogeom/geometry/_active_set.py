@@ -405,7 +405,10 @@ def _lawson_hanson(gmat, ys, h, lam, tol, max_iter, cap):
 @_jit
 def _iterate_scratch(m, size):
     """Scratch of :func:`_iterate` and :func:`_shrink` on ``m`` points with a factor of
-    ``size`` rows (allocated by their callers, once per sample or chain)."""
+    ``size`` rows (allocated by their callers, once per sample or chain). :func:`_iterate`
+    lays it out as the violators' gradients and indices (``_BLOCK_WIDE`` each), the gradient and
+    its accumulator (``m`` each), and four rows of ``size + 1`` for the solves and new rows of
+    the factor; :func:`_shrink` uses its first ``2 size + 2`` entries before."""
     return np.empty(2 * _BLOCK_WIDE + 2 * m + 4 * (size + 1))
 
 

@@ -390,7 +390,7 @@ def _anchors_kernel(
         )
 
 
-@numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract"}, _nrt=False)
+@_active_set._leaf_reassoc  # no allocation: compiled without reference counting
 def _measure(k, f, codes, signs, lam, disp, f_vals, out, totals, active):
     """Sample ``k``'s ``F = ||sum_j lam_j y_j x_j||^2`` (``disp``, of the factor's rank, is left
     holding ``sum_j lam_j y_j x_j``), the per-manifold sums ``sum_{j in mu} lam_j``
@@ -425,7 +425,7 @@ def _measure(k, f, codes, signs, lam, disp, f_vals, out, totals, active):
             out[k, mu, d] *= inv
 
 
-@numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract"}, _nrt=False)
+@_active_set._leaf_reassoc  # no allocation: compiled without reference counting
 def _worst(k, f, kappa, signs, lam, probe, disp, v):
     """Largest violation of sample ``k``'s optimality conditions on every allowed point, with
     ``disp = sum_j lam_j y_j x_j`` given (see
