@@ -6,11 +6,13 @@ what these functions return.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Hashable
 from numbers import Integral, Real
 from typing import Any
 
+import numba
 import numpy as np
 import pandas as pd
 
@@ -171,27 +173,46 @@ def unit_scale(x: np.ndarray, name: str, caller: str) -> tuple[np.ndarray, float
         The divisor (``x = scale * scaled``).
     """
     x = np.asarray(x, dtype=np.float64)
-    if not _all_finite(x) and not np.all(np.isfinite(x)):
+    # one compiled pass: the largest magnitude and the sum of squares (a view of a C- or
+    # Fortran-ordered array)
+    peak, squares, divided = _peak_and_squares(x.ravel(order="K"), *_SAFE_PEAK)
+    if not math.isfinite(peak):
         raise ValueError(
             f"{caller}() needs finite {name}; got NaN or inf. Drop or impute those values first."
         )
-    peak = max(float(x.max()), -float(x.min())) if x.size else 0.0
     if peak == 0.0:
         raise ValueError(
             f"{caller}() got {name} that are all zero; there is no geometry to measure (and no "
             "overall scale to normalise by). Check the input."
         )
     n_rows = max(x.shape[0], 1)
-    if (
-        _SAFE_PEAK[0] < peak < _SAFE_PEAK[1]
-    ):  # squares neither overflow nor matter if they underflow
-        flat = x.ravel(order="K")  # a view of a C- or Fortran-ordered array
-        rms = float(np.sqrt(np.dot(flat, flat) / n_rows))
-    else:
-        rms = peak * float(np.sqrt(np.sum((x / peak) ** 2) / n_rows))
-    exponent = int(np.frexp(rms)[1])
+    rms = math.sqrt(squares / n_rows) * (peak if divided else 1.0)
+    exponent = math.frexp(rms)[1]
     scaled = np.ldexp(x, -exponent)
     return scaled, float(np.ldexp(1.0, exponent))
+
+
+@numba.njit(cache=True, nogil=True)
+def _peak_and_squares(flat, safe_low, safe_high):
+    """The largest magnitude of ``flat`` (NaN when a value is not finite), the sum of squares,
+    and whether the values were divided by their largest magnitude before squaring (when it
+    lies outside ``(safe_low, safe_high)``, where squares would overflow or underflow)."""
+    peak = 0.0
+    squares = 0.0
+    for v in flat:
+        a = abs(v)
+        if not a <= 1.7976931348623157e308:  # NaN or infinite
+            return np.nan, np.nan, False
+        if a > peak:
+            peak = a
+        squares += v * v
+    if safe_low < peak < safe_high or peak == 0.0:
+        return peak, squares, False
+    squares = 0.0
+    for v in flat:
+        t = v / peak
+        squares += t * t
+    return peak, squares, True
 
 
 def _all_finite(x: np.ndarray) -> bool:
