@@ -66,7 +66,42 @@ def test_a_rank_past_a_third_of_the_points_is_left_to_lapack(monkeypatch):
     gram = x @ x.T
     tol = gram.shape[0] * np.finfo(float).eps * np.max(np.diag(gram))
     assert _dual._pivoted_cholesky(gram, tol, min(x.shape)) is None
+    monkeypatch.setattr(_dual, "_COMPILED_MAX_POINTS", 0)
     monkeypatch.setattr(_dual, "_PANEL_MIN_POINTS", 100)
     monkeypatch.setattr(_dual, "_DIRECT_MAX_RANK", 20)
     red = _dual.reduce_points(x)
     np.testing.assert_array_equal(red.factor, _lapack(gram, tol)[0])
+
+
+@pytest.mark.parametrize("kind", ["low_rank_small", "full", "duplicates", "zero_rows"])
+def test_few_points_are_reduced_in_one_compiled_call_as_lapack_does(kind):
+    """Up to _COMPILED_MAX_POINTS points the Gram matrix and its pivoted Cholesky come from one
+    compiled call: LAPACK's pivots (ties broken as LAPACK does: the duplicated and
+    integer-valued points), so LAPACK's factor to rounding, and the Gram matrix to rounding,
+    exactly symmetric."""
+    rng = np.random.default_rng(6)
+    if kind == "low_rank_small":  # 150 points of rank 25 in 70 features
+        x = rng.standard_normal((150, 25)) @ rng.standard_normal((25, 70))
+    elif kind == "zero_rows":
+        x = rng.standard_normal((60, 100))
+        x[[3, 17, 40]] = 0.0
+    else:
+        x = _points(kind, rng)
+    assert x.shape[0] <= _dual._COMPILED_MAX_POINTS
+    gram_np = x @ x.T
+    tol = gram_np.shape[0] * np.finfo(float).eps * np.max(np.diag(gram_np))
+    expected, _ = _lapack(gram_np, tol)
+    red = _dual.reduce_points(x)
+    assert red.path == "gram" and red.rank == expected.shape[1]
+    assert red.factor.shape == expected.shape and red.factor.flags.c_contiguous
+    np.testing.assert_allclose(red.factor, expected, rtol=0, atol=1e-12 * np.abs(expected).max())
+    np.testing.assert_array_equal(red.gram, red.gram.T)
+    np.testing.assert_allclose(red.gram, gram_np, rtol=0, atol=1e-13 * np.abs(gram_np).max())
+    np.testing.assert_allclose(
+        red.factor @ red.factor.T, gram_np, rtol=0, atol=1e-10 * np.abs(gram_np).max()
+    )
+
+
+def test_all_zero_points_have_rank_zero_on_the_compiled_path():
+    red = _dual.reduce_points(np.zeros((5, 8)))
+    assert red.rank == 0 and red.factor.shape == (5, 0) and red.gram is None

@@ -66,6 +66,10 @@ _GRAM_KEEP_MAX_ENTRIES = 6000**2
 _PANEL_MIN_POINTS = 2048
 _PANEL = 32
 _CANDIDATES = 2.0
+# Gram matrix and pivoted Cholesky in one compiled call (no GIL held, no Python steps between
+# them) up to this many points: on small problems (bootstrap replicates, sessions, checkpoints)
+# LAPACK's call overhead and the steps around it cost more than the factorisation itself
+_COMPILED_MAX_POINTS = 256
 # accepted KKT violation, in tolerances, for points the active-set method left out as dependent
 _KKT_RELAXED = 1e4
 # Largest rank at which the active-set method on every point replaces FISTA (see
@@ -158,6 +162,10 @@ def reduce_points(points: np.ndarray, dtype: type = np.float64) -> Reduction:
     x = np.asarray(points, dtype=dtype)
     n, n_features = x.shape
     if n <= max(n_features, _GRAM_PATH_MAX_POINTS):
+        if x.dtype == np.float64 and 0 < n <= _COMPILED_MAX_POINTS:
+            factor, gram = _reduce_small(np.ascontiguousarray(x), n * np.finfo(np.float64).eps)
+            rank = factor.shape[1]
+            return Reduction(factor, rank, "gram", gram if rank else None)
         gram = x @ x.T
         pstrf = sla.lapack.dpstrf if gram.dtype == np.float64 else sla.lapack.spstrf
         scale = float(np.max(np.diag(gram))) if n else 0.0
@@ -186,6 +194,32 @@ def reduce_points(points: np.ndarray, dtype: type = np.float64) -> Reduction:
     sign[sign == 0] = 1.0
     factor *= sign
     return Reduction(np.ascontiguousarray(factor), int(keep.sum()), "features")
+
+
+@numba.njit(cache=True, nogil=True)
+def _reduce_small(x, tol_per_scale):
+    """The Gram matrix of a few points ``x`` (n_points, n_features), exactly symmetric, and the
+    factor of its pivoted Cholesky (n_points, rank), as :func:`reduce_points` gives them on the
+    Gram path: LAPACK's pivots (the largest remaining diagonal, the first in LAPACK's permuted
+    order on ties), stopping at ``tol_per_scale`` times the largest diagonal (see
+    :func:`_cholesky_panel`, here with every point's column at hand)."""
+    n = x.shape[0]
+    gram = np.dot(x, x.T)
+    scale = 0.0
+    for i in range(n):
+        for j in range(i):  # exactly symmetric, as numpy's product of x with its transpose
+            gram[j, i] = gram[i, j]
+        scale = max(scale, gram[i, i])
+    if not scale > 0.0:
+        return np.zeros((n, 0)), gram
+    d = np.empty(n)
+    for i in range(n):
+        d[i] = gram[i, i]
+    cols = np.zeros((min(n, x.shape[1]), n))
+    order = np.arange(n)
+    tol = tol_per_scale * scale
+    rank, _ = _cholesky_panel(gram, cols, d, order, 0, cols.shape[0], gram, order.copy(), tol)
+    return np.ascontiguousarray(cols[:rank].T), gram
 
 
 def _pivoted_cholesky(
