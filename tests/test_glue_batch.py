@@ -200,6 +200,48 @@ def test_batched_duals_are_optimal_on_every_point():
         np.testing.assert_allclose(lam, direct, rtol=1e-10, atol=1e-12)
 
 
+def test_the_solves_own_check_equals_the_factors_on_every_point():
+    """The largest violation of the optimality conditions that the batched solve reads from its
+    last gradient (Gram form, every allowed point) equals the one computed from the factor
+    (kkt_worst_many) to rounding, far below the half tolerance that decides a clean problem."""
+    from neurogeom.geometry import _active_set, _glue_batch
+
+    rng = np.random.default_rng(5)
+    factors, grams = [], []
+    for s in range(3):
+        red = _dual.reduce_points(_clusters(3, 12, 40, s, spread=1.5)[0])
+        factors.append(red.factor)
+        grams.append(red.gram)
+    codes = np.repeat(np.arange(3), 12)
+    y = rng.choice([-1.0, 1.0], size=(40, 3))
+    y[:5, 1] = 0.0  # points of a manifold left out
+    w = rng.standard_normal((40, 36))
+    signs = np.tile(y[:, codes], (3, 1))
+    st = _dual.stack_samples(
+        factors, grams, [0.0, 0.1, 0.0], signs, w, np.tile(np.arange(40), 3), [0, 40, 80, 120]
+    )
+    n_all, n_max = signs.shape
+    members, bounds = st.chains()
+    lam = np.zeros((n_all, n_max))
+    status = np.zeros(n_all, dtype=np.int64)
+    worst = np.full(n_all, np.nan)
+    c_offsets = np.array([0, 36, 72])
+    _glue_batch._solve_measure(
+        st.grams, st.g_offsets, st.factors, st.f_offsets, st.sizes, st.ranks,
+        np.tile(codes, 3), c_offsets, st.prob, st.signs, st.q, st.tol, members, bounds, lam,
+        status, worst, np.zeros(n_all), np.zeros((n_all, 3, 36)), np.zeros((n_all, 3)),
+        np.zeros((n_all, 3), dtype=bool),
+    )  # fmt: skip
+    assert (status == _active_set.OK).all()
+    ref = np.zeros(n_all)
+    _active_set.kkt_worst_many(
+        st.factors, st.f_offsets, st.sizes, st.ranks, st.kappas, st.prob, signs, st.probes,
+        st.probe_row, lam, np.arange(n_all), ref,
+    )  # fmt: skip
+    assert (worst <= 0.5 * st.tol).all()
+    np.testing.assert_allclose(worst, ref, rtol=0, atol=1e-3 * st.tol.min())
+
+
 def test_f_and_anchors_are_those_of_the_verified_duals():
     """F and the anchors, computed as each chain is solved, are computed again for a problem
     whose duals the verification rewrites (here: a tolerance of zero, so its samples go to

@@ -292,8 +292,8 @@ def _most_per_iteration(m):
 def _inner(lmat, s, n_new, block, most, h, order, passive, lam, banned, rhs, z):
     """Lawson-Hanson's inner loop: the unconstrained solution on the passive set, kept
     non-negative (new points that do not enter are taken back). Returns ``s, block`` and the
-    work done (``s^2`` per solve on the passive set). ``rhs`` and ``z`` are scratch of the
-    factor's size."""
+    work done (``s^2`` per solve on the passive set, ``3 s (s - i)`` per removal of its point
+    ``i``). ``rhs`` and ``z`` are scratch of the factor's size."""
     work = 0
     # inner loop: the unconstrained solution on the passive set, kept non-negative
     while s > 0:
@@ -344,6 +344,7 @@ def _inner(lmat, s, n_new, block, most, h, order, passive, lam, banned, rhs, z):
                 lam[j] = 0.0
                 passive[j] = False
                 _delete(lmat, s, i)
+                work += 3 * s * (s - i)  # its rows moved up and rotated
                 for k in range(i, s - 1):
                     order[k] = order[k + 1]
                 s -= 1
@@ -417,9 +418,10 @@ def _iterate(gmat, ys, h, lam, tol, max_iter, lmat, order, passive, banned, s, w
     """Lawson-Hanson's iterations from a feasible state: ``lam`` (>= 0) positive exactly on the
     passive set, whose ``s`` points are ``order[:s]`` with their Cholesky factor in ``lmat``
     (``work_space``: :func:`_iterate_scratch`). Returns the status code, the number of outer
-    iterations, the final ``s`` and the work done (multiply-adds, roughly: the gradients, solves
-    and new rows of the factor); the state is left at the solution (its support ``order[:s]``,
-    for a warm start with another ``h``)."""
+    iterations, the final ``s`` and the work done (multiply-adds, roughly: the gradients and the
+    passes over every point, the solves, new rows of the factor and removals from it); the
+    state is left at the solution (its support ``order[:s]``, for a warm start with another
+    ``h``)."""
     m = h.size
     rel_tol = 1e-12
     n_new = 0  # points added by the last outer iteration (the last rows of the factor)
@@ -442,7 +444,7 @@ def _iterate(gmat, ys, h, lam, tol, max_iter, lmat, order, passive, banned, s, w
         s, block, more = _inner(
             lmat, s, n_new, block, most, h, order, passive, lam, banned, scratch[0], scratch[1]
         )
-        work += more + m * s
+        work += more + m * (s + 4)  # the gradient's rows, and its passes over every point
         n_new = 0
         # outer loop: the most violated optimality conditions among the other points
         n_best = _violators(
@@ -455,6 +457,23 @@ def _iterate(gmat, ys, h, lam, tol, max_iter, lmat, order, passive, banned, s, w
             lmat, s, gmat, ys, h, order, passive, banned, lam, best_i, n_best, rel_tol, scratch
         )
     return MAX_ITER, it, s, work
+
+
+@_leaf
+def _final_worst(work_space, m, lam):
+    """Largest violation of the optimality conditions at the solution :func:`_iterate` returned
+    with status OK, on every one of the ``m`` allowed points (banned ones too): ``|g|`` where
+    ``lam > 0``, ``-g`` (when positive) elsewhere, from the gradient ``g`` of its last outer
+    iteration (left in ``work_space``, computed at that solution: the optimality conditions in
+    the Gram matrix's form, which equal those in the factor's to rounding; NaN propagates)."""
+    grad = work_space[2 * _BLOCK_WIDE : 2 * _BLOCK_WIDE + m]
+    out = 0.0
+    for i in range(m):
+        g = grad[i]
+        viol = abs(g) if lam[i] > 0.0 else max(-g, 0.0)
+        if not viol <= out:
+            out = viol
+    return out
 
 
 @_leaf
@@ -588,8 +607,11 @@ def _shrink(lmat, s, h, order, passive, lam, work_space):
 
 
 @_jit
-def _solve_chain(gram, signs, q, lam, tol, max_iter, cap, chain, status):
-    """The samples ``chain`` (of one dichotomy), in order: see :func:`solve_every_point_chains`."""
+def _solve_chain(gram, signs, q, lam, tol, max_iter, cap, chain, status, worst):
+    """The samples ``chain`` (of one dichotomy), in order: see :func:`solve_every_point_chains`.
+    Where ``worst`` has entries, ``worst[k]`` is set to sample ``k``'s largest violation of the
+    optimality conditions on every allowed point (:func:`_final_worst`; infinite where it did
+    not settle)."""
     n = signs.shape[1]
     first = chain[0]
     idx = np.flatnonzero(signs[first] != 0.0)
@@ -631,6 +653,8 @@ def _solve_chain(gram, signs, q, lam, tol, max_iter, cap, chain, status):
             gmat, ys, h, lw, tol[k], max_iter, lmat, order, passive, banned, s, work_space
         )
         status[k] = code
+        if worst.size:
+            worst[k] = _final_worst(work_space, m, lw) if code == OK else np.inf
         for a in range(n):
             lam[k, a] = 0.0
         for a in range(m):
@@ -684,7 +708,7 @@ def solve_every_point_chains(gram, signs, q, lam, tol, max_iter, cap, members, b
     """
     for c in numba.prange(bounds.size - 1):
         chain = members[bounds[c] : bounds[c + 1]]
-        _solve_chain(gram, signs, q, lam, tol, max_iter, cap, chain, status)
+        _solve_chain(gram, signs, q, lam, tol, max_iter, cap, chain, status, np.empty(0))
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
@@ -701,7 +725,16 @@ def solve_every_point_chains_many(
         n = sizes[p]
         gram = grams[offsets[p] : offsets[p] + n * n].reshape((n, n))
         _solve_chain(
-            gram, signs[:, :n], q[:, :n], lam[:, :n], tol, max_iters[p], caps[p], chain, status
+            gram,
+            signs[:, :n],
+            q[:, :n],
+            lam[:, :n],
+            tol,
+            max_iters[p],
+            caps[p],
+            chain,
+            status,
+            np.empty(0),
         )
 
 

@@ -369,7 +369,7 @@ def _anchors_kernel(
     active,
 ):
     """Per sample of ``rows``: ``F``, the totals, the anchors and the active mask (see
-    :func:`_measure`; ``totals`` and ``out`` zeroed first)."""
+    :func:`_measure`, which writes each row of ``totals`` and ``out`` whole)."""
     for i_row in numba.prange(rows.size):
         k = rows[i_row]
         p = prob[k]
@@ -394,13 +394,17 @@ def _anchors_kernel(
 def _measure(k, f, codes, signs, lam, disp, f_vals, out, totals, active):
     """Sample ``k``'s ``F = ||sum_j lam_j y_j x_j||^2`` (``disp``, of the factor's rank, is left
     holding ``sum_j lam_j y_j x_j``), the per-manifold sums ``sum_{j in mu} lam_j``
-    (``totals``, zero on entry) and the anchors ``sum_{j in mu} lam_j x_j`` (``out``, zero on
-    entry) times ``1 / totals`` where the manifold is active (``active``:
+    (``totals``) and the anchors ``sum_{j in mu} lam_j x_j`` (``out``, its row zeroed first:
+    the caller need not) times ``1 / totals`` where the manifold is active (``active``:
     ``totals > 1e-12 * max(sum of totals, 1e-300)``), zero where not (``f``: its problem's
     factor, ``codes`` its points' manifolds)."""
     n, r = f.shape
     for d in range(r):
         disp[d] = 0.0
+    for mu in range(out.shape[1]):
+        totals[k, mu] = 0.0
+        for d in range(out.shape[2]):
+            out[k, mu, d] = 0.0
     for j in range(n):
         lj = lam[k, j]
         if lj != 0.0:
@@ -425,29 +429,6 @@ def _measure(k, f, codes, signs, lam, disp, f_vals, out, totals, active):
             out[k, mu, d] *= inv
 
 
-@_active_set._leaf_reassoc  # no allocation: compiled without reference counting
-def _worst(k, f, kappa, signs, lam, probe, disp, v):
-    """Largest violation of sample ``k``'s optimality conditions on every allowed point, with
-    ``disp = sum_j lam_j y_j x_j`` given (see
-    :func:`neurogeom.geometry._active_set.kkt_worst_many`; ``v`` scratch of the rank)."""
-    n, r = f.shape
-    for d in range(r):
-        v[d] = probe[d] + disp[d]
-    out = 0.0
-    for i in range(n):
-        y = signs[k, i]
-        if y == 0.0:
-            continue
-        acc = 0.0
-        for d in range(r):
-            acc += f[i, d] * v[d]
-        g = y * acc - kappa
-        viol = abs(g) if lam[k, i] > 0.0 else max(-g, 0.0)
-        if not viol <= out:  # NaN propagates
-            out = viol
-    return out
-
-
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _solve_measure(
     grams,
@@ -456,14 +437,11 @@ def _solve_measure(
     f_offsets,
     sizes,
     ranks,
-    kappas,
     codes,
     c_offsets,
     prob,
     signs,
     q,
-    probes,
-    probe_row,
     tol,
     members,
     bounds,
@@ -476,9 +454,9 @@ def _solve_measure(
     active,
 ):
     """Per chain (see :func:`neurogeom.geometry._active_set.solve_every_point_chains_many`): its
-    samples' exact duals, then per sample its ``worst`` violation of the optimality conditions,
-    ``F``, totals, anchors and active mask (:func:`_measure`, :func:`_worst`) while they are at
-    hand."""
+    samples' exact duals with their ``worst`` violation of the optimality conditions on every
+    allowed point (see :func:`neurogeom.geometry._active_set._final_worst`), then per sample
+    ``F``, totals, anchors and active mask (:func:`_measure`) while they are at hand."""
     for c in numba.prange(bounds.size - 1):
         chain = members[bounds[c] : bounds[c + 1]]
         p = prob[chain[0]]
@@ -486,15 +464,22 @@ def _solve_measure(
         r = ranks[p]
         gram = grams[g_offsets[p] : g_offsets[p] + n * n].reshape((n, n))
         _active_set._solve_chain(
-            gram, signs[:, :n], q[:, :n], lam[:, :n], tol, 20 * n + 100, r + 1, chain, status
+            gram,
+            signs[:, :n],
+            q[:, :n],
+            lam[:, :n],
+            tol,
+            20 * n + 100,
+            r + 1,
+            chain,
+            status,
+            worst,
         )
         f = factors[f_offsets[p] : f_offsets[p] + n * r].reshape((n, r))
         codes_p = codes[c_offsets[p] : c_offsets[p] + n]
         disp = np.empty(r)
-        v = np.empty(r)
         for k in chain:
             _measure(k, f, codes_p, signs, lam, disp, f_vals, out, totals, active)
-            worst[k] = _worst(k, f, kappas[p], signs, lam, probes[probe_row[k]], disp, v)
 
 
 def solve_and_measure(st, codes, n_manifolds: int):
@@ -508,12 +493,16 @@ def solve_and_measure(st, codes, n_manifolds: int):
     codes = np.asarray(codes, dtype=np.int64)
     c_offsets = np.zeros(st.sizes.size, dtype=np.int64)
     c_offsets[1:] = np.cumsum(st.sizes)[:-1]
-    lam = np.zeros((n_all, n_max))
+    # every row solved (the common case): the kernel writes each row whole, so the arrays need
+    # no zeroing first (a pass over megabytes that holds the GIL)
+    every = st.solve is None
+    alloc = np.empty if every else np.zeros
+    lam = (alloc if every and (st.sizes == n_max).all() else np.zeros)((n_all, n_max))
     status = np.zeros(n_all, dtype=np.int64)
     worst = np.zeros(n_all)
     f_vals = np.zeros(n_all)
-    out = np.zeros((n_all, n_manifolds, int(st.ranks.max(initial=0))))
-    totals = np.zeros((n_all, n_manifolds))
+    out = alloc((n_all, n_manifolds, int(st.ranks.max(initial=0))))
+    totals = alloc((n_all, n_manifolds))
     active = np.zeros((n_all, n_manifolds), dtype=bool)
     if st.solved().size:
         members, bounds = st.chains()
@@ -527,14 +516,11 @@ def solve_and_measure(st, codes, n_manifolds: int):
                     st.f_offsets,
                     st.sizes,
                     st.ranks,
-                    st.kappas,
                     codes,
                     c_offsets,
                     st.prob,
                     st.signs,
                     st.q,
-                    st.probes,
-                    st.probe_row,
                     st.tol,
                     members,
                     bounds,
@@ -551,8 +537,6 @@ def solve_and_measure(st, codes, n_manifolds: int):
     stats, redone = _dual.settle_stacked(st, lam, status, worst)
     if redone:  # duals rewritten by the verification: their F and anchors again
         rows = np.concatenate([st.rows(i) for i in redone])
-        out[rows] = 0.0
-        totals[rows] = 0.0
         _anchors_kernel(
             st.factors,
             st.f_offsets,
@@ -585,8 +569,8 @@ def anchors_many(factors, f_offsets, sizes, ranks, codes, prob, signs, lam, n_ma
     c_offsets[1:] = np.cumsum(sizes)[:-1]
     n_all = prob.size
     f_vals = np.empty(n_all)
-    out = np.zeros((n_all, n_manifolds, int(ranks.max(initial=0))))
-    totals = np.zeros((n_all, n_manifolds))
+    out = np.empty((n_all, n_manifolds, int(ranks.max(initial=0))))
+    totals = np.empty((n_all, n_manifolds))
     active = np.zeros((n_all, n_manifolds), dtype=bool)
     if n_all:
         _anchors_kernel(
