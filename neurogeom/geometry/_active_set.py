@@ -673,7 +673,9 @@ def _solve_chain(gram, signs, q, lam, tol, max_iter, cap, chain, status, worst):
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
-def solve_every_point_chains(gram, signs, q, lam, tol, max_iter, cap, members, bounds, status):
+def solve_every_point_chains(
+    gram, signs, q, lam, tol, max_iter, cap, members, bounds, status, worst
+):
     """Exact duals on every allowed point of samples in chains of one dichotomy, chains in parallel.
 
     The samples of a chain share their signs (so their dual's matrix ``G``, and its block on the
@@ -705,10 +707,14 @@ def solve_every_point_chains(gram, signs, q, lam, tol, max_iter, cap, members, b
         The samples of chain ``c`` are ``members[bounds[c]:bounds[c + 1]]``, in order.
     status : ndarray of int64 (n_samples,)
         Out: :data:`OK` or :data:`MAX_ITER`.
+    worst : ndarray (n_samples,) or (0,)
+        Out, when it has entries: each sample's largest violation of the optimality conditions
+        on every allowed point, read from its last gradient (:func:`_final_worst`; infinite
+        where it did not settle).
     """
     for c in numba.prange(bounds.size - 1):
         chain = members[bounds[c] : bounds[c + 1]]
-        _solve_chain(gram, signs, q, lam, tol, max_iter, cap, chain, status, np.empty(0))
+        _solve_chain(gram, signs, q, lam, tol, max_iter, cap, chain, status, worst)
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)

@@ -725,14 +725,15 @@ def dichotomy_chains(
     return _chains_of(keys, prob, _CHAIN)
 
 
-def _solve_chains(gram, y, q, out, tol, max_iter, cap, status) -> None:
+def _solve_chains(gram, y, q, out, tol, max_iter, cap, status, worst) -> None:
     """:func:`neurogeom.geometry._active_set.solve_every_point_chains` on the chains of
-    :func:`dichotomy_chains`, handed to threads one at a time."""
+    :func:`dichotomy_chains`, handed to threads one at a time (``worst``: each sample's largest
+    violation of the optimality conditions, from its last gradient)."""
     members, bounds = dichotomy_chains(y)
     previous = numba.set_parallel_chunksize(1)
     try:
         _active_set.solve_every_point_chains(
-            gram, y, q, out, tol, max_iter, cap, members, bounds, status
+            gram, y, q, out, tol, max_iter, cap, members, bounds, status, worst
         )
     finally:
         numba.set_parallel_chunksize(previous)
@@ -808,6 +809,9 @@ def finish(
     rows = np.arange(n_s)
     grad = np.empty((n_s, n))
     fresh = np.zeros(n_s, dtype=bool)  # grad is that of the final duals (no re-solve since)
+    # the chains' own check (from each sample's last gradient, in the Gram matrix's form) where
+    # it is clean by a margin; NaN: the gradient from the factor decides (see _verify)
+    worst = np.full(n_s, np.nan)
     rounds = 0
     # every point from zero, with the Gram matrix: samples of one dichotomy in chains, each
     # warm-started from the one before
@@ -816,7 +820,9 @@ def finish(
         rounds += 1
         with one_blas_thread():  # the kernel runs samples in parallel threads
             if chained:
-                _solve_chains(gram_arg, y, q, out, tol, 20 * n + 100, f.shape[1] + 1, status)
+                _solve_chains(
+                    gram_arg, y, q, out, tol, 20 * n + 100, f.shape[1] + 1, status, worst
+                )
             else:
                 _solve_working_sets(
                     gram_arg, f, use_gram, y, q, work, out, tol, 20 * n + 100, rows, status
@@ -849,6 +855,7 @@ def finish(
         failed,
         grad,
         fresh,
+        worst,
         rounds=rounds,
         every_point=every_point,
         retry=retry,
@@ -870,6 +877,7 @@ def _verify(
     failed,
     grad,
     fresh,
+    known,
     *,
     rounds,
     every_point,
@@ -881,15 +889,25 @@ def _verify(
     """The end of :func:`finish`: check the optimality conditions of ``out`` on every point of
     every sample (``grad`` holds the dual gradient where ``fresh``), retry or hand to
     :func:`scipy.optimize.nnls` the samples that fail (``failed`` marks those the working-set
-    rounds did not settle). Returns the duals and the statistics."""
+    rounds did not settle). ``known``: the largest violation each sample's solve read from its
+    last gradient (in the Gram matrix's form; NaN where not known); where it is within half the
+    tolerance it stands (the gradient from the factor differs by rounding only, so it would
+    change nothing), elsewhere the gradient from the factor decides. Returns the duals and the
+    statistics."""
     n_s, n = y.shape
     # verify the optimality conditions on every point of every sample
-    stale = ~fresh
+    clean = known < 0.5 * tol  # False where NaN
+    stale = ~fresh & ~clean
     if stale.all():  # no copies of the samples
         grad = dual_gradient(f, y, w, out, kappa)
     elif stale.any():
         grad[stale] = dual_gradient(f, y[stale], w[stale], out[stale], kappa)
-    worst = _kkt_worst(grad, out, allowed)
+    if clean.any():
+        worst = known.copy()
+        rest = ~clean
+        worst[rest] = _kkt_worst(grad[rest], out[rest], allowed[rest])
+    else:
+        worst = _kkt_worst(grad, out, allowed)
     failed |= worst > tol
     # points the active-set method left out as dependent on its passive set, on ill-conditioned
     # spans, can keep a violation of a few tolerances: accept up to _KKT_RELAXED of them (the
@@ -1326,7 +1344,7 @@ def settle_stacked(st: Stacked, lam, status, worst) -> tuple[list[dict], list[in
     stats = []
     for i in range(n_prob):
         if n_bad[i]:
-            stats.append(_verified(st, i, lam, status))
+            stats.append(_verified(st, i, lam, status, worst))
             continue
         stats.append(
             {
@@ -1341,9 +1359,10 @@ def settle_stacked(st: Stacked, lam, status, worst) -> tuple[list[dict], list[in
     return stats, np.flatnonzero(n_bad).tolist()
 
 
-def _verified(st, i, lam, status):
+def _verified(st, i, lam, status, worst):
     """Problem ``i``'s duals verified through :func:`_verify` as :func:`finish` verifies them
-    (written back into ``lam``); returns its statistics."""
+    (written back into ``lam``; ``worst``: the samples' largest violations as the solve found
+    them); returns its statistics."""
     rows = st.rows(i)
     n, r = int(st.sizes[i]), int(st.ranks[i])
     y = np.ascontiguousarray(st.signs[rows, :n])
@@ -1361,6 +1380,7 @@ def _verified(st, i, lam, status):
         status[rows] != _active_set.OK,
         np.empty((n_s, n)),
         np.zeros(n_s, dtype=bool),
+        np.where(status[rows] == _active_set.OK, worst[rows], np.nan),
         rounds=1 if n_s else 0,
         every_point=True,
         retry=True,
