@@ -30,7 +30,6 @@ from __future__ import annotations
 import contextlib
 import os
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numba
@@ -40,7 +39,7 @@ from scipy.optimize import nnls
 from scipy.sparse.linalg import LinearOperator, eigsh
 from threadpoolctl import ThreadpoolController
 
-from neurogeom.geometry import _active_set
+from neurogeom.geometry import _active_set, _threads
 
 __all__ = [
     "anchor_means",
@@ -522,9 +521,8 @@ def _in_row_chunks(fn, n_rows: int) -> list:
     sizes, whatever the number of threads), run in parallel threads with one BLAS thread each."""
     size = -(-n_rows // -(-n_rows // _FISTA_CHUNK))
     slices = [slice(a, a + size) for a in range(0, n_rows, size)]
-    workers = min(len(slices), os.cpu_count() or 1)
-    with one_blas_thread(), ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(fn, slices))
+    with one_blas_thread():
+        return _threads.thread_map(fn, slices, os.cpu_count() or 1)
 
 
 def _fista_torch(factor, signs, probes, kappa, step, max_iter, check_every, churn_coef, dtype):
@@ -820,9 +818,7 @@ def finish(
         rounds += 1
         with one_blas_thread():  # the kernel runs samples in parallel threads
             if chained:
-                _solve_chains(
-                    gram_arg, y, q, out, tol, 20 * n + 100, f.shape[1] + 1, status, worst
-                )
+                _solve_chains(gram_arg, y, q, out, tol, 20 * n + 100, f.shape[1] + 1, status, worst)
             else:
                 _solve_working_sets(
                     gram_arg, f, use_gram, y, q, work, out, tol, 20 * n + 100, rows, status

@@ -10,12 +10,10 @@ alone; only the order of floating-point sums may differ (results agree to roundi
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import numba
 import numpy as np
 
-from neurogeom.geometry import _active_set, _dual, effective
+from neurogeom.geometry import _active_set, _dual, _threads, effective
 
 # samples per chunk of the stacked geometry (bounds the (samples, P, P) temporaries)
 _CHUNK = 8192
@@ -41,8 +39,7 @@ def in_blocks(fn, n_items: int, block: int) -> list:
         numba.set_num_threads(1)  # this thread's kernels (numba's setting is per thread)
         return fn(*span)
 
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(one, spans))
+    return _threads.thread_map(one, spans, workers)
 
 
 def anchors(lam: np.ndarray, factor: np.ndarray, codes: np.ndarray, n_manifolds: int):

@@ -22,14 +22,13 @@ Gaussian probe (neurogeom passes reduced coordinates of the span of the points).
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
 
 import numba
 import numpy as np
 from numpy.typing import ArrayLike
 
-from neurogeom.geometry import _dual
+from neurogeom.geometry import _dual, _threads
 
 __all__ = ["capacity_contour"]
 
@@ -259,8 +258,10 @@ def anchor_geometry(
     size = max(-(-n_s // n_chunks), 1)
     slices = [slice(lo, lo + size) for lo in range(0, n_s, size)]
     out = (a, b, c, align)
-    with _dual.one_blas_thread(), ThreadPoolExecutor(min(len(slices), workers)) as ex:
-        list(ex.map(lambda sl: _chunk_geometry(sl, anchors, active, probes, const, out), slices))
+    with _dual.one_blas_thread():
+        _threads.thread_map(
+            lambda sl: _chunk_geometry(sl, anchors, active, probes, const, out), slices, workers
+        )
     return a, b, c, align
 
 
