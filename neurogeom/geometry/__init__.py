@@ -10,9 +10,14 @@ measures along stages, split values and time windows come from :func:`neurogeom.
 from __future__ import annotations
 
 import importlib.util
+from pathlib import Path
 
 from neurogeom._lazy import lazy_exports
+from neurogeom.geometry import _kernel_cache
 from neurogeom.geometry.registry import get_measure
+
+# compiled kernels cached against an older version of a module they call are compiled anew
+_kernel_cache.sync(Path(__file__).parent)
 
 # public name -> submodule that defines it (imported on first use, so ``import neurogeom`` stays light)
 _EXPORTS: dict[str, str] = {
