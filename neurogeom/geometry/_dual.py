@@ -32,9 +32,12 @@ import os
 import warnings
 from dataclasses import dataclass
 
+import llvmlite.binding as llvm
 import numba
 import numpy as np
 import scipy.linalg as sla
+from numba import types
+from numba.extending import get_cython_function_address
 from scipy.optimize import nnls
 from scipy.sparse.linalg import LinearOperator, eigsh
 from threadpoolctl import ThreadpoolController
@@ -65,10 +68,6 @@ _GRAM_KEEP_MAX_ENTRIES = 6000**2
 _PANEL_MIN_POINTS = 2048
 _PANEL = 32
 _CANDIDATES = 2.0
-# Gram matrix and pivoted Cholesky in one compiled call (no GIL held, no Python steps between
-# them) up to this many points: on small problems (bootstrap replicates, sessions, checkpoints)
-# LAPACK's call overhead and the steps around it cost more than the factorisation itself
-_COMPILED_MAX_POINTS = 256
 # accepted KKT violation, in tolerances, for points the active-set method left out as dependent
 _KKT_RELAXED = 1e4
 # Largest rank at which the active-set method on every point replaces FISTA (see
@@ -161,10 +160,6 @@ def reduce_points(points: np.ndarray, dtype: type = np.float64) -> Reduction:
     x = np.asarray(points, dtype=dtype)
     n, n_features = x.shape
     if n <= max(n_features, _GRAM_PATH_MAX_POINTS):
-        if x.dtype == np.float64 and 0 < n <= _COMPILED_MAX_POINTS:
-            factor, gram = _reduce_small(np.ascontiguousarray(x), n * np.finfo(np.float64).eps)
-            rank = factor.shape[1]
-            return Reduction(factor, rank, "gram", gram if rank else None)
         gram = x @ x.T
         pstrf = sla.lapack.dpstrf if gram.dtype == np.float64 else sla.lapack.spstrf
         scale = float(np.max(np.diag(gram))) if n else 0.0
@@ -177,11 +172,14 @@ def reduce_points(points: np.ndarray, dtype: type = np.float64) -> Reduction:
                 panels = _pivoted_cholesky(gram, tol, min(n, n_features))
             if panels is not None:  # else a rank past a third of the points: LAPACK
                 return Reduction(panels[0], panels[0].shape[1], "gram", gram)
-        chol, piv, rank, info = pstrf(gram, lower=1, tol=tol, overwrite_a=int(not keep))
+        if gram.dtype == np.float64:  # LAPACK called from compiled code: no GIL held
+            factor, rank, info = _lapack_pivoted_factor(gram, tol)
+        else:
+            chol, piv, rank, info = pstrf(gram, lower=1, tol=tol, overwrite_a=int(not keep))
+            factor = np.zeros((n, rank), dtype=dtype)
+            factor[piv - 1] = np.tril(chol[:, :rank])
         if info < 0:  # pragma: no cover - LAPACK argument error
             raise RuntimeError(f"pivoted Cholesky failed (info={info})")
-        factor = np.zeros((n, rank), dtype=dtype)
-        factor[piv - 1] = np.tril(chol[:, :rank])
         return Reduction(factor, int(rank), "gram", gram if keep else None)
     cov = x.T @ x
     evals, evecs = np.linalg.eigh(cov)
@@ -195,30 +193,48 @@ def reduce_points(points: np.ndarray, dtype: type = np.float64) -> Reduction:
     return Reduction(np.ascontiguousarray(factor), int(keep.sum()), "features")
 
 
+# LAPACK's dpstrf (scipy's build, the one scipy.linalg.lapack calls), callable from compiled code
+# by a symbol name (not an address baked into the code, so the kernel that calls it is cached)
+llvm.add_symbol(
+    "neurogeom_dpstrf", get_cython_function_address("scipy.linalg.cython_lapack", "dpstrf")
+)
+_DPSTRF = types.ExternalFunction("neurogeom_dpstrf", types.void(*[types.voidptr] * 9))
+
+
 @numba.njit(cache=True, nogil=True)
-def _reduce_small(x, tol_per_scale):
-    """The Gram matrix of a few points ``x`` (n_points, n_features), exactly symmetric, and the
-    factor of its pivoted Cholesky (n_points, rank), as :func:`reduce_points` gives them on the
-    Gram path: LAPACK's pivots (the largest remaining diagonal, the first in LAPACK's permuted
-    order on ties), stopping at ``tol_per_scale`` times the largest diagonal (see
-    :func:`_cholesky_panel`, here with every point's column at hand)."""
-    n = x.shape[0]
-    gram = np.dot(x, x.T)
-    scale = 0.0
-    for i in range(n):
-        for j in range(i):  # exactly symmetric, as numpy's product of x with its transpose
-            gram[j, i] = gram[i, j]
-        scale = max(scale, gram[i, i])
-    if not scale > 0.0:
-        return np.zeros((n, 0)), gram
-    d = np.empty(n)
-    for i in range(n):
-        d[i] = gram[i, i]
-    cols = np.zeros((min(n, x.shape[1]), n))
-    order = np.arange(n)
-    tol = tol_per_scale * scale
-    rank, _ = _cholesky_panel(gram, cols, d, order, 0, cols.shape[0], gram, order.copy(), tol)
-    return np.ascontiguousarray(cols[:rank].T), gram
+def _lapack_pivoted_factor(gram, tol):
+    """The factor (n_points, rank) of LAPACK's pivoted Cholesky (dpstrf, lower, stopping at
+    ``tol``) of the symmetric ``gram``, rows in the points' order, its rank and LAPACK's info:
+    the numbers of ``scipy.linalg.lapack.dpstrf`` on ``gram`` bit for bit (the same routine on
+    the same lower triangle), without the GIL or the Python steps around the call (on small
+    problems those cost more than the factorisation)."""
+    n = gram.shape[0]
+    a = np.ascontiguousarray(gram.T)  # read as Fortran (column-major) it is gram itself
+    piv = np.empty(n, np.int32)
+    rank = np.zeros(1, np.int32)
+    info = np.zeros(1, np.int32)
+    work = np.empty(2 * n)
+    uplo = np.array([76], np.uint8)  # "L"
+    size = np.array([n], np.int32)
+    stop = np.array([tol])
+    _DPSTRF(
+        uplo.ctypes,
+        size.ctypes,
+        a.ctypes,
+        size.ctypes,
+        piv.ctypes,
+        rank.ctypes,
+        stop.ctypes,
+        work.ctypes,
+        info.ctypes,
+    )
+    r = rank[0]
+    factor = np.zeros((n, r))
+    for i in range(n):  # L[i, j] (Fortran) is a[j, i] here
+        p = piv[i] - 1
+        for j in range(min(i + 1, r)):
+            factor[p, j] = a[j, i]
+    return factor, r, info[0]
 
 
 def _pivoted_cholesky(
