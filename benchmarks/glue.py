@@ -27,19 +27,24 @@ Run: ``python benchmarks/glue.py`` -> benchmarks/results/glue.json. ``BENCH_CASE
 the cases named by their letters (written to results/glue_<letters>.json instead);
 ``BENCH_SKIP_README=1`` leaves out case (d).
 
-Measured (results/glue.json, cases a-c and e-g in one run on a quiet machine, load average 1.0
-before, 1.2 after; case d alone, results/glue_d.json; each timed call after a 0.2 s pause, glue and
-its baseline alternating, best of 3 where a baseline run takes under 5 s): per-sample NNLS over
-glue 392x (a), 57.8x / 61.3x (b), 46.6x and 55.5x (c, steps 0 and 400), 130x (d, 134 s), 22.1x
-(e), 23.1x (f); config B 4.93x one Gram build (0.758 s against 0.154 s); 1,000 small problems
-0.51 ms a problem by glue_batch against 3.88 ms by one glue() call each (7.59x; goal 10x, not
-met), capacities equal to the per-call ones to 6e-16 relative; a trajectory's 50 bootstrap
-replicates 1.16x one measure_geometry() call per replicate. The run before it on the same code
-(load 0.7 -> 1.1): a 3.89x one Gram build, c 22.8x / 69.1x, e 22.5x, f 23.0x NNLS and 7.71x one
-call. The NNLS baseline moves between runs (case c, step 0: 2.7 s, then 4.7 s).
+Measured (results/glue.json, cases a-c and e-g in one run on a quiet machine, load average 1.1
+before, 1.2 after; case d alone, results/glue_d.json, on the code before the last change, which
+only calls LAPACK's pivoted Cholesky another way with the same numbers; each timed call after a
+0.2 s pause, glue and its baseline alternating, best of 3 where a baseline run takes under 5 s):
+per-sample NNLS over glue 570x (a), 66.8x / 58.1x (b), 30.2x and 52.5x (c, steps 0 and 400), 130x
+(d, 134 s), 17.8x (e), 18.5x (f); config B 4.34x one Gram build (0.496 s against 0.114 s); 1,000
+small problems 0.52 ms a problem by glue_batch against 4.23 ms by one glue() call each (8.16x;
+goal 10x, not met), capacities equal to the per-call ones to 6e-16 relative; a trajectory's 50
+bootstrap replicates 1.17x one measure_geometry() call per replicate. Two runs before it, with the
+same protocol and numbers (a compiled replica of the pivoted Cholesky instead of LAPACK's, same
+speed): e 22.5x and 22.1x, f 23.0x and 23.1x NNLS and 7.71x and 7.59x one call, a 3.89x and 4.93x
+one Gram build: e and f sit at the 20x goal, not reliably above it. The NNLS baseline moves
+between runs (case c, step 0: 2.7 s, 4.7 s, 2.5 s).
 What changed since the panel before (0.72 ms a problem by glue_batch, 5.70 ms by one glue()
-call; e 13.4x): up to 256 points the Gram matrix and its pivoted Cholesky come from one compiled
-call without the GIL (LAPACK's call and the steps around it held it); unit_scale reads the data
+call; e 13.4x): LAPACK's pivoted Cholesky is called from compiled code without the GIL
+(scipy's dpstrf, its numbers bit for bit; the Python call and the steps around it held the GIL;
+a compiled replica of it was tried first and dropped: on a rank-deficient step-0 population its
+factor's last columns differed enough to move a capacity by 1.8e-6); unit_scale reads the data
 once in a compiled pass (its BLAS dot left BLAS threads spinning beside the solve that follows:
 near the floor with 2 threads 0.07-0.09 s -> 0.04-0.05 s); the batched solve reads each sample's
 optimality check from its last gradient (Gram form, every allowed point) instead of a pass over
