@@ -36,8 +36,8 @@ per-sample NNLS over glue 570x (a), 66.8x / 58.1x (b), 30.2x and 52.5x (c, steps
 small problems 0.52 ms a problem by glue_batch against 4.23 ms by one glue() call each (8.16x;
 goal 10x, not met), capacities equal to the per-call ones to 6e-16 relative; a trajectory's 50
 bootstrap replicates 1.17x one measure_geometry() call per replicate. Two runs before it, with the
-same protocol and numbers (a compiled replica of the pivoted Cholesky instead of LAPACK's, same
-speed): e 22.5x and 22.1x, f 23.0x and 23.1x NNLS and 7.71x and 7.59x one call, a 3.89x and 4.93x
+same protocol (and a compiled replica of the pivoted Cholesky up to 256 points instead of
+LAPACK's, same speed): e 22.5x and 22.1x, f 23.0x and 23.1x NNLS and 7.71x and 7.59x one call, a 3.89x and 4.93x
 one Gram build: e and f sit at the 20x goal, not reliably above it. The NNLS baseline moves
 between runs (case c, step 0: 2.7 s, 4.7 s, 2.5 s).
 What changed since the panel before (0.72 ms a problem by glue_batch, 5.70 ms by one glue()
