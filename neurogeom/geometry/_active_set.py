@@ -608,10 +608,9 @@ def _shrink(lmat, s, h, order, passive, lam, work_space):
 
 @_jit
 def _solve_chain(gram, signs, q, lam, tol, max_iter, cap, chain, status, worst):
-    """The samples ``chain`` (of one dichotomy), in order: see :func:`solve_every_point_chains`.
-    Where ``worst`` has entries, ``worst[k]`` is set to sample ``k``'s largest violation of the
-    optimality conditions on every allowed point (:func:`_final_worst`; infinite where it did
-    not settle)."""
+    """The samples ``chain`` (of one dichotomy), in order: see :func:`solve_every_point_chains`;
+    ``worst[k]`` is set to sample ``k``'s largest violation of the optimality conditions on every
+    allowed point (:func:`_final_worst`; infinite where it did not settle)."""
     n = signs.shape[1]
     first = chain[0]
     idx = np.flatnonzero(signs[first] != 0.0)
@@ -653,8 +652,7 @@ def _solve_chain(gram, signs, q, lam, tol, max_iter, cap, chain, status, worst):
             gmat, ys, h, lw, tol[k], max_iter, lmat, order, passive, banned, s, work_space
         )
         status[k] = code
-        if worst.size:
-            worst[k] = _final_worst(work_space, m, lw) if code == OK else np.inf
+        worst[k] = _final_worst(work_space, m, lw) if code == OK else np.inf
         for a in range(n):
             lam[k, a] = 0.0
         for a in range(m):
@@ -707,10 +705,10 @@ def solve_every_point_chains(
         The samples of chain ``c`` are ``members[bounds[c]:bounds[c + 1]]``, in order.
     status : ndarray of int64 (n_samples,)
         Out: :data:`OK` or :data:`MAX_ITER`.
-    worst : ndarray (n_samples,) or (0,)
-        Out, when it has entries: each sample's largest violation of the optimality conditions
-        on every allowed point, read from its last gradient (:func:`_final_worst`; infinite
-        where it did not settle).
+    worst : ndarray (n_samples,)
+        Out: each sample's largest violation of the optimality conditions on every allowed
+        point, read from its last gradient (:func:`_final_worst`; infinite where it did not
+        settle).
     """
     for c in numba.prange(bounds.size - 1):
         chain = members[bounds[c] : bounds[c + 1]]
@@ -719,12 +717,12 @@ def solve_every_point_chains(
 
 @numba.njit(cache=True, nogil=True, parallel=True)
 def solve_every_point_chains_many(
-    grams, offsets, sizes, caps, max_iters, prob, signs, q, lam, tol, members, bounds, status
+    grams, offsets, sizes, caps, max_iters, prob, signs, q, lam, tol, members, bounds, status, worst
 ):
     """:func:`solve_every_point_chains` on the samples of many problems (as
     :func:`solve_every_point_many` takes them; ``lam`` zero on entry), each chain within one
-    problem: each sample's result is the one it gets from :func:`solve_every_point_chains` on
-    its own problem with the same chains."""
+    problem: each sample's result (and its ``worst``) is the one it gets from
+    :func:`solve_every_point_chains` on its own problem with the same chains."""
     for c in numba.prange(bounds.size - 1):
         chain = members[bounds[c] : bounds[c + 1]]
         p = prob[chain[0]]
@@ -740,7 +738,7 @@ def solve_every_point_chains_many(
             caps[p],
             chain,
             status,
-            np.empty(0),
+            worst,
         )
 
 
@@ -792,60 +790,3 @@ def solve_every_point_many(
             lam[k, a] = 0.0
         for a in range(m):
             lam[k, idx[a]] = lw[a]
-
-
-@numba.njit(cache=True, nogil=True, parallel=True, fastmath={"reassoc", "contract"})
-def kkt_worst_many(
-    factors, f_offsets, sizes, ranks, kappas, prob, signs, probes, probe_row, lam, rows, worst
-):
-    """Largest violation of the optimality conditions of each sample's duals, on every allowed
-    point: ``|g_i|`` where ``lam_i > 0`` and ``max(-g_i, 0)`` elsewhere, with ``g`` the dual
-    gradient ``y * (X (sum_j lam_j y_j x_j + t)) - kappa`` computed from the factor (as
-    :func:`neurogeom.geometry._dual.dual_gradient`, summed in another order).
-
-    Parameters
-    ----------
-    factors : ndarray (sum of n_i * r_i,)
-        The problems' factors (n_i, r_i), row by row, one after the other.
-    f_offsets, sizes, ranks : ndarray of int64 (n_problems,)
-        Where each factor starts, its points ``n_i`` and its rank ``r_i``.
-    kappas : ndarray (n_problems,)
-    prob : ndarray of int64 (n_samples,)
-    signs, lam : ndarray (n_samples, max n_i)
-        ``y`` of each point (0: left out) and the duals.
-    probes : ndarray (n_probes, max r_i)
-    probe_row : ndarray of int64 (n_samples,)
-        Sample ``k``'s probe is ``probes[probe_row[k]]``.
-    rows : ndarray of int64
-        The samples to check (the others are left as they are).
-    worst : ndarray (n_samples,)
-        Out.
-    """
-    for i_row in numba.prange(rows.size):
-        k = rows[i_row]
-        p = prob[k]
-        n = sizes[p]
-        r = ranks[p]
-        f = factors[f_offsets[p] : f_offsets[p] + n * r].reshape((n, r))
-        v = np.empty(r)
-        t = probe_row[k]
-        for d in range(r):
-            v[d] = probes[t, d]
-        for j in range(n):
-            c = signs[k, j] * lam[k, j]
-            if c != 0.0:
-                for d in range(r):
-                    v[d] += c * f[j, d]
-        out = 0.0
-        for i in range(n):
-            y = signs[k, i]
-            if y == 0.0:
-                continue
-            acc = 0.0
-            for d in range(r):
-                acc += f[i, d] * v[d]
-            g = y * acc - kappas[p]
-            viol = abs(g) if lam[k, i] > 0.0 else max(-g, 0.0)
-            if not viol <= out:  # NaN propagates
-                out = viol
-        worst[k] = out

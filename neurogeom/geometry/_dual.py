@@ -161,7 +161,6 @@ def reduce_points(points: np.ndarray, dtype: type = np.float64) -> Reduction:
     n, n_features = x.shape
     if n <= max(n_features, _GRAM_PATH_MAX_POINTS):
         gram = x @ x.T
-        pstrf = sla.lapack.dpstrf if gram.dtype == np.float64 else sla.lapack.spstrf
         scale = float(np.max(np.diag(gram))) if n else 0.0
         if scale <= 0.0:
             return Reduction(np.zeros((n, 0), dtype=dtype), 0, "gram")
@@ -175,7 +174,7 @@ def reduce_points(points: np.ndarray, dtype: type = np.float64) -> Reduction:
         if gram.dtype == np.float64:  # LAPACK called from compiled code: no GIL held
             factor, rank, info = _lapack_pivoted_factor(gram, tol)
         else:
-            chol, piv, rank, info = pstrf(gram, lower=1, tol=tol, overwrite_a=int(not keep))
+            chol, piv, rank, info = sla.lapack.spstrf(gram, lower=1, tol=tol, overwrite_a=1)
             factor = np.zeros((n, rank), dtype=dtype)
             factor[piv - 1] = np.tril(chol[:, :rank])
         if info < 0:  # pragma: no cover - LAPACK argument error
@@ -1320,23 +1319,10 @@ def solve_stacked(st: Stacked) -> tuple[np.ndarray, list[dict]]:
                     members,
                     bounds,
                     status,
+                    worst,
                 )
         finally:
             numba.set_parallel_chunksize(previous)
-        _active_set.kkt_worst_many(
-            st.factors,
-            st.f_offsets,
-            st.sizes,
-            st.ranks,
-            st.kappas,
-            st.prob,
-            st.signs,
-            st.probes,
-            st.probe_row,
-            lam,
-            rows,
-            worst,
-        )
     stats, _ = settle_stacked(st, lam, status, worst)
     return lam, stats
 
@@ -1392,7 +1378,7 @@ def _verified(st, i, lam, status, worst):
         status[rows] != _active_set.OK,
         np.empty((n_s, n)),
         np.zeros(n_s, dtype=bool),
-        np.where(status[rows] == _active_set.OK, worst[rows], np.nan),
+        worst[rows],
         rounds=1 if n_s else 0,
         every_point=True,
         retry=True,

@@ -492,9 +492,8 @@ def solve_and_measure(st, codes, n_manifolds: int):
     c_offsets[1:] = np.cumsum(st.sizes)[:-1]
     # every row solved (the common case): the kernel writes each row whole, so the arrays need
     # no zeroing first (a pass over megabytes that holds the GIL)
-    every = st.solve is None
-    alloc = np.empty if every else np.zeros
-    lam = (alloc if every and (st.sizes == n_max).all() else np.zeros)((n_all, n_max))
+    alloc = np.empty if st.solve is None else np.zeros
+    lam = (alloc if (st.sizes == n_max).all() else np.zeros)((n_all, n_max))
     status = np.zeros(n_all, dtype=np.int64)
     worst = np.zeros(n_all)
     f_vals = np.zeros(n_all)
