@@ -27,41 +27,31 @@ Run: ``python benchmarks/glue.py`` -> benchmarks/results/glue.json. ``BENCH_CASE
 the cases named by their letters (written to results/glue_<letters>.json instead);
 ``BENCH_SKIP_README=1`` leaves out case (d).
 
-Measured (results/glue.json, cases a-c and e-g in one run on a quiet machine, load average 1.1
-before, 1.2 after; case d alone, results/glue_d.json, on the code before the last change, which
-only calls LAPACK's pivoted Cholesky another way with the same numbers; each timed call after a
-0.2 s pause, glue and its baseline alternating, best of 3 where a baseline run takes under 5 s):
-per-sample NNLS over glue 570x (a), 66.8x / 58.1x (b), 30.2x and 52.5x (c, steps 0 and 400), 130x
-(d, 134 s), 17.8x (e), 18.5x (f); config B 4.34x one Gram build (0.496 s against 0.114 s); 1,000
-small problems 0.52 ms a problem by glue_batch against 4.23 ms by one glue() call each (8.16x;
-goal 10x, not met), capacities equal to the per-call ones to 6e-16 relative; a trajectory's 50
-bootstrap replicates 1.17x one measure_geometry() call per replicate. Two runs before it, with the
-same protocol (and a compiled replica of the pivoted Cholesky up to 256 points instead of
-LAPACK's, same speed): e 22.5x and 22.1x, f 23.0x and 23.1x NNLS and 7.71x and 7.59x one call, a 3.89x and 4.93x
-one Gram build: e and f sit at the 20x goal, not reliably above it. The NNLS baseline moves
-between runs (case c, step 0: 2.7 s, 4.7 s, 2.5 s).
-What changed since the panel before (0.72 ms a problem by glue_batch, 5.70 ms by one glue()
-call; e 13.4x): LAPACK's pivoted Cholesky is called from compiled code without the GIL
-(scipy's dpstrf, its numbers bit for bit; the Python call and the steps around it held the GIL;
-a compiled replica of it was tried first and dropped: on a rank-deficient step-0 population its
-factor's last columns differed enough to move a capacity by 1.8e-6); unit_scale reads the data
-once in a compiled pass (its BLAS dot left BLAS threads spinning beside the solve that follows:
-near the floor with 2 threads 0.07-0.09 s -> 0.04-0.05 s); the batched solve reads each sample's
-optimality check from its last gradient (Gram form, every allowed point) instead of a pass over
-the factor, and arrays it writes whole are not zeroed first (6.1 -> 5.1 us a sample with F and
-anchors, one thread); the short parallel maps (anchor geometry, FISTA chunks, glue_batch blocks)
-run on kept worker threads (a pool made right after a numba parallel region took ~2.5 ms to
-start, 0.2 ms on kept threads). With all of these one glue() call on a small problem went
-5.7 -> 3.9 ms.
-The protocol changed too: before, glue was timed right after the Gram build, whose two BLAS
-threads kept spinning (near the floor: 0.07-0.10 s right after it, 0.044-0.055 s after 0.2 s),
-and baselines were timed once (the lower of three runs is now taken, as for glue).
-Where the time goes now, many small problems on one thread (cProfile, 1,000 problems, 0.99 s):
-the solve with F and anchors 0.54 s (chains 4.1 us a sample; from zero every time it would be
-3.3 us, but the start chooser's trials and picks of a warm start cost the rest, and a rule that
-keeps small supports cold slowed context-DM step 0 by a fifth), anchor geometry 0.09 s, the
-compiled reduction 0.05 s, stacking 0.08 s, input checks and the result's Dataset 0.05 s, the rest
-Python steps per block.
+Measured (results/glue.json, cases a-c and e-g in one run, load average 0.9 before, 1.3 after;
+case d alone, results/glue_d.json, on earlier code whose solve of its samples, each of its own
+dichotomy, is the same; each timed call after a 0.2 s pause, glue and its baseline alternating,
+best of 3 where a baseline run takes under 5 s): per-sample NNLS over glue 450x (a), 69.6x /
+51.7x (b), 24.5x and 48.3x (c, steps 0 and 400), 130x (d, 134 s), 21.8x (e), 23.6x (f); config B
+4.99x one Gram build (0.601 s against 0.121 s); 1,000 small problems 0.53 ms a problem by
+glue_batch against 5.06 ms by one glue() call each (9.54x; goal 10x), capacities equal to the
+per-call ones to 6e-16 relative; a trajectory's 50 bootstrap replicates 1.38x one
+measure_geometry() call per replicate. A second run right after it (load 0.8 -> 1.2): config B
+5.41x (0.599 s against 0.111 s), e 20.1x, f 24.9x NNLS and 7.51x one call (0.57 against 4.31 ms
+a problem), c 31.4x / 53.9x. The day before, on the code before the last change, three runs
+gave config B 3.9-4.9x, e 17.8-22.5x, f 18.5-23.1x NNLS and 7.6-8.2x one call; an A/B of config B
+alternating that code and this one (three runs each) gave 4.6-5.1x and 4.0-4.9x: config B sits
+at its 5x goal, e and f at their 20x, and f at 7.5-9.5x one call, none reliably past it on this
+shared machine. The NNLS baselines move between runs (case c, step 0: 2.5-4.7 s; f 9.6-14.3 s).
+The last change: in a chain of samples of one dichotomy, while fewer than a quarter of the
+previous supports' points stay in the next, each sample starts from zero instead of taking its
+turn at a warm start (on the small problems of f 6-21% stays, and a warm start there costs
+1.6-1.8x the counted work of one from zero): the chains of f went 4.3 -> 3.9 us a sample on one thread,
+3.35-4.45 -> 3.05-3.47 us against 3.0-3.4 us always from zero; the other cases keep their starts
+(near the floor 26-29% stays, context-DM 39-56%).
+Where the time goes, many small problems on two threads (1,000 problems in 0.57 s, 1.06
+thread-seconds): the solve with F and anchors 0.56 s, preprocessing and the reduction 0.18 s
+(blocks of 32 problems, a Python step per problem), stacking 0.12 s, anchor geometry and
+summaries 0.16 s; the blocks' Python steps hold the GIL, their compiled ones do not.
 """
 
 from __future__ import annotations
