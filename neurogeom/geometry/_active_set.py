@@ -639,8 +639,8 @@ def _solve_chain(gram, signs, q, lam, tol, max_iter, cap, chain, status, worst):
     n_of = np.zeros(_STARTS, dtype=np.int64)
     start = _COLD  # the first sample starts from zero
     taken = 1  # samples that took the starts in turn (the first: from zero)
-    # the previous sample's support, and over the chain how many points of each support were
-    # in the one before (kept) out of that one's size (before)
+    # the previous sample's support (last, of n_last points), and over the chain how many
+    # points of each support were in the one before (kept) out of that one's size (before)
     last = np.zeros(m, dtype=np.bool_)
     n_last = kept = before = 0
     for r in range(chain.size):
@@ -663,22 +663,19 @@ def _solve_chain(gram, signs, q, lam, tol, max_iter, cap, chain, status, worst):
         worst[k] = _final_worst(work_space, m, lw) if code == OK else np.inf
         for a in range(n):
             lam[k, a] = 0.0
+        before += n_last
+        n_last = 0
         for a in range(m):
             lam[k, idx[a]] = lw[a]
-        work_of[start] += work + more
-        n_of[start] += 1
-        n_now = 0
-        for a in range(m):
             now = lw[a] > 0.0
-            n_now += now
+            n_last += now
             kept += now and last[a]
             last[a] = now
-        if r > 0:
-            before += n_last
-        n_last = n_now
+        work_of[start] += work + more
+        n_of[start] += 1
         if code != OK:  # the next sample starts from zero
             start = _COLD
-        elif r > 0 and _KEPT_MIN * kept < before:  # supports change: start from zero
+        elif _KEPT_MIN * kept < before:  # supports change: start from zero
             start = _COLD
         elif taken < 2 * _STARTS:  # the first samples take each start in turn, twice
             start = taken % _STARTS
