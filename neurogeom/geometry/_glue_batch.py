@@ -588,7 +588,7 @@ def anchors_many(factors, f_offsets, sizes, ranks, codes, prob, signs, lam, n_ma
     return f_vals, out, totals, active
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
 def _center_sums(anchors_, active, prob, dims, total, count, peak):
     """Per problem (samples in order): the sums of its samples' active anchors (``total``),
     their numbers (``count``) and the largest squared norm of an active anchor (``peak``),

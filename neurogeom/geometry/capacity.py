@@ -932,8 +932,8 @@ def _solve_small(items, n_manifolds):
     (:func:`neurogeom.geometry._glue_batch.solve_and_measure`); each sample's duals are those
     :func:`_solve` gives it. ``items``: dicts with factor, gram, codes, y, probes, kappa and the
     cached ``canonical`` (dichotomies up to sign and each sample's index); adds f_vals, norm2,
-    none, stats and active to each (views into the arrays of all samples; F and anchors of all
-    problems computed in the same compiled pass as their duals).
+    none (views into the arrays of all samples), stats and active_fraction to each (F and
+    anchors of all problems computed in the same compiled pass as their duals).
     Returns the arrays of all samples stacked (see :func:`_small_stack`) with ``anchors``,
     ``active``, ``f_vals``, ``norm2`` and ``none`` (None without items)."""
     if not items:
@@ -982,9 +982,13 @@ def _solve_small(items, n_manifolds):
         skip[st.solve] = False
         f_all[skip] = norm2[skip]
     active[none] = False
+    # each problem's share of samples in which each manifold is active (its samples' mean, as
+    # one problem's glue() gives it: counts are exact, and divided the same way)
+    counts = np.add.reduceat(active.view(np.uint8), st.starts[:-1], axis=0, dtype=np.int64)
+    fraction = counts / np.diff(st.starts)[:, None]
     for i, it in enumerate(items):
         rows = slice(int(st.starts[i]), int(st.starts[i + 1]))
-        it.update(f_vals=f_all[rows], norm2=norm2[rows], active=active[rows])
+        it.update(f_vals=f_all[rows], norm2=norm2[rows], active_fraction=fraction[i])
     out.update(anchors=anchors, active=active, f_vals=f_all)
     return out
 
@@ -1426,7 +1430,7 @@ def _batch_large(results, n_manifolds, dtype, anchor_center, alignment, max_iter
                 summary=out["summary"],
                 f_vals=out["F"],
                 geo=out["separable"],
-                active=out["active"],
+                active_fraction=out["active"].mean(axis=0),
                 rank=out["rank"],
                 path=out["path"],
                 stats=out["solver"],
@@ -1450,7 +1454,7 @@ def _batch_dataset(results, ids, names, seeds, scheme, n_t, kappa, anchor_center
         data_vars[f"{name}_sem"] = (("problem",), vals[:, 1])
     data_vars["active_fraction"] = (
         ("problem", "manifold"),
-        np.array([r["active"].mean(axis=0) for r in results]),
+        np.array([r["active_fraction"] for r in results]),
     )
     data_vars["F"] = (("problem", "sample"), np.array([r["f_vals"] for r in results]))
     data_vars["separable"] = (
