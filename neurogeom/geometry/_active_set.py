@@ -669,8 +669,13 @@ def _solve_chain(gram, signs, q, lam, tol, max_iter, cap, chain, status, worst):
             for a in range(m):
                 passive[a] = False
                 lw[a] = 0.0
+        if m == n:  # every point: rows copied, not gathered
+            for a in range(m):
+                h[a] = q[k, a]
+        else:
+            for a in range(m):
+                h[a] = q[k, idx[a]]
         for a in range(m):
-            h[a] = q[k, idx[a]]
             banned[a] = False
         work = 0
         if start == _SHRUNK:
@@ -680,15 +685,20 @@ def _solve_chain(gram, signs, q, lam, tol, max_iter, cap, chain, status, worst):
         )
         status[k] = code
         worst[k] = _final_worst(work_space, m, lw) if code == OK else np.inf
-        for a in range(n):
-            lam[k, a] = 0.0
+        if m < n:
+            for a in range(n):
+                lam[k, a] = 0.0
         before += n_last
         n_last = 0
         for a in range(m):
-            lam[k, idx[a]] = lw[a]
-            now = lw[a] > 0.0
+            v = lw[a]
+            if m == n:
+                lam[k, a] = v
+            else:
+                lam[k, idx[a]] = v
+            now = v > 0.0
             n_last += now
-            kept += now and last[a]
+            kept += now & last[a]
             last[a] = now
         work_of[start] += work + more
         n_of[start] += 1
