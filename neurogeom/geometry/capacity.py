@@ -909,7 +909,7 @@ def _batch_validate(pairs, ids, caller):
             and n > 0
             and not codes_bad[i]
             and bool(np.isfinite(arr).all())
-            and not bool(np.all(arr == arr[0]))  # also every point zero
+            and bool(_validate.rows_differing(arr).any())  # also every point zero
         )
         if not good:
             try:
