@@ -299,3 +299,24 @@ def test_kkt_worst_violation_per_sample():
     # row 0: -grad where lam = 0 (0.2), |grad| where lam > 0 (3e-3), point 3 not allowed
     # row 1: a gradient that is not finite fails; row 2: no violation
     np.testing.assert_array_equal(_dual._kkt_worst(grad, lam, allowed), [0.2, np.inf, 0.0])
+
+
+@pytest.mark.parametrize("block", [1, 4, 32])
+def test_violators_are_the_most_violated_first_point_first_on_ties(block):
+    from neurogeom.geometry import _active_set
+
+    rng = np.random.default_rng(5)
+    for trial in range(40):
+        m = int(rng.integers(1, 90))
+        h = np.round(rng.standard_normal(m), 1)  # many ties
+        passive = rng.random(m) < 0.2
+        banned = rng.random(m) < 0.05
+        best_g, best_i = np.empty(32), np.empty(32, dtype=np.int64)
+        n = _active_set._violators(
+            np.eye(m), np.ones(m), h, np.zeros(m, dtype=np.int64), np.zeros(m), 0,
+            np.empty(m), passive, banned, 1e-9, block, best_g, best_i, np.empty(m),
+            np.empty(m, dtype=np.int64),
+        )  # fmt: skip
+        allowed = np.flatnonzero(~passive & ~banned & (h < -1e-9))
+        expect = allowed[np.lexsort((allowed, h[allowed]))][:block]
+        np.testing.assert_array_equal(best_i[:n], expect, err_msg=f"trial {trial}")

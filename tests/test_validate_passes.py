@@ -42,3 +42,23 @@ def test_all_zero_and_identical_points_are_refused():
         _validate.points_and_labels(np.zeros((4, 3)), [0, 0, 1, 1], caller="glue")
     with pytest.raises(ValueError, match="4 identical points"):
         _validate.points_and_labels(np.full((4, 3), -2.0), [0, 0, 1, 1], caller="glue")
+
+
+@pytest.mark.parametrize("scale", [5e-320, 1e-300, 1.0, 1e300])
+def test_rescaling_is_ldexp_to_the_last_bit(scale):
+    # a product with the power of two where that power is a normal number, ldexp beyond
+    x = np.random.default_rng(1).standard_normal((9, 4)) * scale
+    scaled, div = _validate.unit_scale(x, "points", "glue")
+    np.testing.assert_array_equal(scaled, np.ldexp(x, 1 - np.frexp(div)[1]))
+
+
+def test_rows_differing_from_the_first_match_the_elementwise_comparison():
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((6, 5))
+    x[2] = x[0]
+    x[3] = x[0]
+    x[3, 4] += 1.0  # differs in its last value only
+    x[4, :4] = x[0, :4]
+    for arr in (x, np.asfortranarray(x), x[:, ::-1], x[::2], x[:1]):
+        expect = np.any(arr != arr[0], axis=1)
+        np.testing.assert_array_equal(_validate.rows_differing(arr), expect)
