@@ -21,17 +21,22 @@ _CHUNK = 8192
 __all__ = ["anchors", "anchors_many", "geometry", "in_blocks", "solve_and_measure", "summarize"]
 
 
-def in_blocks(fn, n_items: int, block: int) -> list:
+def in_blocks(fn, n_items: int, block: int, per_worker: int | None = None) -> list:
     """``[fn(lo, hi) for each block]`` over consecutive blocks of about ``block`` items (at least
     ``block``, except when there are fewer items), in order. Where numba may use several threads
     and there are several blocks, they run in as many worker threads, each of whose compiled
     kernels then runs on one thread: one block's Python steps overlap another's compiled ones
-    (numba's kernels release the GIL). ``fn`` must give each item's result independently of the
-    other items in its block (then the results do not depend on the blocks or the threads)."""
+    (numba's kernels release the GIL). With ``per_worker``, blocks grow past ``block`` items
+    so that each worker thread gets about that many (a block's fixed steps then recur less
+    often). ``fn`` must give each item's result independently of the other items in its block
+    (then the results do not depend on the blocks or the threads)."""
+    threads = numba.get_num_threads()
+    if per_worker is not None:
+        block = max(block, n_items // (per_worker * threads))
     n_blocks = max(1, n_items // block)
     edges = np.linspace(0, n_items, n_blocks + 1).round().astype(int).tolist()
     spans = list(zip(edges[:-1], edges[1:]))
-    workers = min(numba.get_num_threads(), n_blocks)
+    workers = min(threads, n_blocks)
     if workers <= 1:
         return [fn(lo, hi) for lo, hi in spans]
 

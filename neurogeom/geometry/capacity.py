@@ -1237,7 +1237,8 @@ anchor_center, alignment, max_iter
 
     Notes
     -----
-    Small problems run in blocks of 32, each block in one call of the compiled solver (which
+    Small problems run in blocks (of 32 problems or more: about four per worker thread where
+    there are many problems), each block in one call of the compiled solver (which
     computes each sample's F and anchors as it is solved) and one pass of anchor geometry,
     instead of one of each per problem; the blocks run in parallel worker threads (as many as
     numba may use), one block's Python steps beside another's compiled ones. A problem's numbers
@@ -1304,7 +1305,7 @@ anchor_center, alignment, max_iter
         return results
 
     with _dual.one_blas_thread():
-        parts = _glue_batch.in_blocks(block, n_prob, _BATCH_BLOCK)
+        parts = _glue_batch.in_blocks(block, n_prob, _BATCH_BLOCK, _BATCH_BLOCKS_PER_WORKER)
     results = [r for part in parts for r in part]
     _batch_large(results, n_manifolds, dtype, anchor_center, alignment, max_iter)
     n_floor = sum(bool(r["floor"]) for r in results)
@@ -1322,9 +1323,13 @@ anchor_center, alignment, max_iter
     )
 
 
-# problems per block of glue_batch's direct path (blocks run in parallel worker threads; each
-# problem's numbers do not depend on its block)
+# problems per block of glue_batch's direct path, at least (blocks run in parallel worker
+# threads; each problem's numbers do not depend on its block), and blocks per worker thread
+# where there are more problems: each block's fixed steps (about a millisecond of numpy calls
+# on small arrays) then recur less often (1,000 problems on 2 threads, 8 blocks of 125 instead
+# of 31 of 32: about 5% less CPU time, in five alternating runs)
 _BATCH_BLOCK = 32
+_BATCH_BLOCKS_PER_WORKER = 4
 
 
 def _batch_settings(
