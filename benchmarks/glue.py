@@ -27,31 +27,31 @@ Run: ``python benchmarks/glue.py`` -> benchmarks/results/glue.json. ``BENCH_CASE
 the cases named by their letters (written to results/glue_<letters>.json instead);
 ``BENCH_SKIP_README=1`` leaves out case (d).
 
-Measured (results/glue.json, cases a-c and e-g in one run, load average 0.9 before, 1.3 after;
+Measured (results/glue.json, cases a-c and e-g in one run, load average 1.2 before, 0.8 after;
 case d alone, results/glue_d.json, on earlier code whose solve of its samples, each of its own
 dichotomy, is the same; each timed call after a 0.2 s pause, glue and its baseline alternating,
-best of 3 where a baseline run takes under 5 s): per-sample NNLS over glue 450x (a), 69.6x /
-51.7x (b), 24.5x and 48.3x (c, steps 0 and 400), 130x (d, 134 s), 21.8x (e), 23.6x (f); config B
-4.99x one Gram build (0.601 s against 0.121 s); 1,000 small problems 0.53 ms a problem by
-glue_batch against 5.06 ms by one glue() call each (9.54x; goal 10x), capacities equal to the
-per-call ones to 6e-16 relative; a trajectory's 50 bootstrap replicates 1.38x one
-measure_geometry() call per replicate. A second run right after it (load 0.8 -> 1.2): config B
-5.41x (0.599 s against 0.111 s), e 20.1x, f 24.9x NNLS and 7.51x one call (0.57 against 4.31 ms
-a problem), c 31.4x / 53.9x. The day before, on the code before the last change, three runs
-gave config B 3.9-4.9x, e 17.8-22.5x, f 18.5-23.1x NNLS and 7.6-8.2x one call; an A/B of config B
-alternating that code and this one (three runs each) gave 4.6-5.1x and 4.0-4.9x: config B sits
-at its 5x goal, e and f at their 20x, and f at 7.5-9.5x one call, none reliably past it on this
-shared machine. The NNLS baselines move between runs (case c, step 0: 2.5-4.7 s; f 9.6-14.3 s).
-The last change: in a chain of samples of one dichotomy, while fewer than a quarter of the
-previous supports' points stay in the next, each sample starts from zero instead of taking its
-turn at a warm start (on the small problems of f 6-21% stays, and a warm start there costs
-1.6-1.8x the counted work of one from zero): the chains of f went 4.3 -> 3.9 us a sample on one thread,
-3.35-4.45 -> 3.05-3.47 us against 3.0-3.4 us always from zero; the other cases keep their starts
-(near the floor 26-29% stays, context-DM 39-56%).
-Where the time goes, many small problems on two threads (1,000 problems in 0.57 s, 1.06
-thread-seconds): the solve with F and anchors 0.56 s, preprocessing and the reduction 0.18 s
-(blocks of 32 problems, a Python step per problem), stacking 0.12 s, anchor geometry and
-summaries 0.16 s; the blocks' Python steps hold the GIL, their compiled ones do not.
+best of 3 where a baseline run takes under 5 s): per-sample NNLS over glue 472x (a), 68x / 67x
+(b), 32x and 56x (c, steps 0 and 400), 130x (d, 134 s), 21.3x (e), 21.7x (f); config B 4.36x one
+Gram build (0.471 s against 0.108 s); 1,000 small problems 0.42 ms a problem by glue_batch
+against 3.77 ms by one glue() call each (8.9x; goal 10x, not met), capacities equal to the
+per-call ones to 6e-16 relative; a trajectory's 50 bootstrap replicates 1.16x one
+measure_geometry() call per replicate. The run right before it, on the same code: config B
+4.56x, e 23.7x, f 21.9x NNLS and 8.6x one call. Four runs earlier the same day, before the last
+change (blocks of about four per worker thread in glue_batch): config B 4.57-5.05x, e 20.9-29.7x,
+f 19.8-38.6x NNLS and 7.9-10.7x one call. The NNLS baselines move between runs (f: 9.2-22.2 s
+that day), and one glue() call per problem got faster with the same changes as glue_batch
+(5.06 -> 3.65-3.77 ms a problem, glue_batch 0.53 -> 0.42 ms).
+The last changes: the active-set method gathers each outer iteration's violators in one pass
+without branches before sorting them (a branch per point on the sign of a random gradient was
+mispredicted about half the time); below 256 points it adds at most 4 points per outer iteration
+instead of 8; where a dichotomy allows every point, a chain copies each sample's rows instead of
+gathering them; glue_batch runs about four blocks per worker thread. On one thread f's chains went
+3.97 -> 3.0 us a sample, and a glue() call near the floor 0.038 -> 0.034 s.
+Where the time goes, many small problems on one thread (about 0.75 s for 1,000 problems, 1.7x
+that over the wall time on two threads): the compiled solve 0.30 s, F and anchors 0.04 s,
+anchor geometry 0.08 s, stacking (the samples' linear terms by matrix products) 0.08 s,
+preprocessing and the reduction 0.09 s (a Python step per problem), input checks, summaries and
+the Dataset about 0.06 s; the blocks' Python steps hold the GIL, their compiled ones do not.
 """
 
 from __future__ import annotations
