@@ -77,7 +77,13 @@ def test_every_problem_equals_its_own_glue_call(options):
         warnings.simplefilter("ignore", RuntimeWarning)
         ds = glue_batch(problems, n_t=40, seed=5, **options)
         for i, (x, lab) in enumerate(problems):
-            _assert_same(ds, i, glue(x, lab, n_t=40, seed=5, **options))
+            one = glue(x, lab, n_t=40, seed=5, **options)
+            _assert_same(ds, i, one)
+            # F is formed as glue() forms it (over each sample's support, in the same order),
+            # so F, the capacity and its standard error are those of glue(), bit for bit
+            np.testing.assert_array_equal(ds.F[i].values, one.F.values)
+            assert float(ds.capacity[i]) == float(one.capacity)
+            assert float(ds.capacity_sem[i]) == float(one.capacity_sem)
     assert ds.capacity.dims == ("problem",)
     assert ds.F.dims == ("problem", "sample")
     assert ds.active_fraction.dims == ("problem", "manifold")

@@ -384,7 +384,8 @@ def _anchors_kernel(
             codes[c_offsets[p] : c_offsets[p] + n],
             signs,
             lam,
-            np.empty(r),
+            np.empty(n, dtype=np.int64),
+            np.empty(out.shape[1]),
             f_vals,
             out,
             totals,
@@ -392,39 +393,48 @@ def _anchors_kernel(
         )
 
 
-@_active_set._leaf_reassoc  # no allocation: compiled without reference counting
-def _measure(k, f, codes, signs, lam, disp, f_vals, out, totals, active):
-    """Sample ``k``'s ``F = ||sum_j lam_j y_j x_j||^2`` (``disp``, of the factor's rank, is left
-    holding ``sum_j lam_j y_j x_j``), the per-manifold sums ``sum_{j in mu} lam_j``
-    (``totals``) and the anchors ``sum_{j in mu} lam_j x_j`` (``out``, its row zeroed first:
-    the caller need not) times ``1 / totals`` where the manifold is active (``active``:
-    ``totals > 1e-12 * max(sum of totals, 1e-300)``), zero where not (``f``: its problem's
-    factor, ``codes`` its points' manifolds)."""
+@_active_set._leaf  # no allocation: compiled without reference counting
+def _measure(k, f, codes, signs, lam, sup, sign_of, f_vals, out, totals, active):
+    """Sample ``k``'s per-manifold sums ``sum_{j in mu} lam_j`` (``totals``), the anchors
+    ``S_mu = sum_{j in mu} lam_j x_j`` (``out``, its row zeroed first: the caller need not)
+    times ``1 / totals`` where the manifold is active (``active``: ``totals > 1e-12 * max(sum
+    of totals, 1e-300)``), zero where not, and ``F = ||sum_mu y_mu S_mu||^2`` (as
+    :func:`neurogeom.geometry._dual.anchor_means` forms it; ``f``: its problem's factor,
+    ``codes`` its points' manifolds). The sums run over the support of ``lam`` in increasing
+    order of the points, gathered first without a branch per point (the support of a random
+    probe's dual is a random subset). ``sup`` (the factor's rows) and ``sign_of`` (manifolds)
+    are scratch."""
     n, r = f.shape
-    for d in range(r):
-        disp[d] = 0.0
-    for mu in range(out.shape[1]):
+    n_m = out.shape[1]
+    for mu in range(n_m):
         totals[k, mu] = 0.0
+        sign_of[mu] = 0.0
         for d in range(out.shape[2]):
             out[k, mu, d] = 0.0
+    n_sup = 0
     for j in range(n):
+        sup[n_sup] = j
+        n_sup += lam[k, j] != 0.0
+    for a in range(n_sup):
+        j = sup[a]
         lj = lam[k, j]
-        if lj != 0.0:
-            mu = codes[j]
-            c = signs[k, j] * lj
-            totals[k, mu] += lj
-            for d in range(r):
-                disp[d] += c * f[j, d]
-                out[k, mu, d] += lj * f[j, d]
+        mu = codes[j]
+        totals[k, mu] += lj
+        sign_of[mu] = signs[k, j]
+        for d in range(r):
+            out[k, mu, d] += lj * f[j, d]
     acc = 0.0
     for d in range(r):
-        acc += disp[d] * disp[d]
+        disp = 0.0
+        for mu in range(n_m):
+            disp += sign_of[mu] * out[k, mu, d]
+        acc += disp * disp
     f_vals[k] = acc
     grand = 0.0
-    for mu in range(totals.shape[1]):
+    for mu in range(n_m):
         grand += totals[k, mu]
     floor = 1e-12 * max(grand, 1e-300)
-    for mu in range(totals.shape[1]):
+    for mu in range(n_m):
         active[k, mu] = totals[k, mu] > floor
         inv = 1.0 / totals[k, mu] if active[k, mu] else 0.0
         for d in range(r):
@@ -479,9 +489,10 @@ def _solve_measure(
         )
         f = factors[f_offsets[p] : f_offsets[p] + n * r].reshape((n, r))
         codes_p = codes[c_offsets[p] : c_offsets[p] + n]
-        disp = np.empty(r)
+        sup = np.empty(n, dtype=np.int64)
+        sign_of = np.empty(out.shape[1])
         for k in chain:
-            _measure(k, f, codes_p, signs, lam, disp, f_vals, out, totals, active)
+            _measure(k, f, codes_p, signs, lam, sup, sign_of, f_vals, out, totals, active)
 
 
 def solve_and_measure(st, codes, n_manifolds: int):
