@@ -252,7 +252,8 @@ def _whole_chains(signs, parts):
     of :func:`neurogeom.geometry._dual.dichotomy_chains`, largest first to the part with fewest
     samples, each part in sample order: a part forms the same chains alone, so each sample's
     dual does not depend on the split (degenerate duals, and the anchors read from them,
-    included)."""
+    included), up to the rounding of its linear terms (BLAS may round a row of a product
+    differently with the number of rows: then the duals agree to rounding)."""
     members, bounds = _dual.dichotomy_chains(np.ascontiguousarray(signs, dtype=np.float64))
     chains = sorted((members[a:b] for a, b in zip(bounds[:-1], bounds[1:])), key=lambda c: -c.size)
     dealt: list[list[np.ndarray]] = [[] for _ in range(min(parts, len(chains)))]
