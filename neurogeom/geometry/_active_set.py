@@ -44,6 +44,7 @@ _jit_reassoc = numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract
 # (on small problems, 60 points, those updates took about a third of a sample's solve)
 _leaf = numba.njit(cache=True, nogil=True, fastmath=False, _nrt=False)
 _leaf_reassoc = numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract"}, _nrt=False)
+_leaf_inline = numba.njit(cache=True, nogil=True, fastmath=False, _nrt=False, inline="always")
 
 
 @_leaf_reassoc
@@ -64,7 +65,7 @@ def _forward(lmat, s, rhs):
     return out
 
 
-@_leaf
+@_leaf_inline
 def _backward_in_place(lmat, s, x):
     """Solve L[:s, :s]^T z = x[:s] in place, by rows of L (contiguous)."""
     for i in range(s - 1, -1, -1):
@@ -82,7 +83,7 @@ def _backward(lmat, s, rhs):
     return out
 
 
-@_leaf
+@_leaf_inline
 def _solve_passive(lmat, s, h, order, rhs, z):
     """``z[:s]``: the unconstrained solution on the passive set ``order[:s]`` (factored in
     ``lmat``), ``G_PP z = -h_P``; ``rhs`` is scratch. No allocation (called in the inner loops)."""
@@ -92,7 +93,7 @@ def _solve_passive(lmat, s, h, order, rhs, z):
     _backward_in_place(lmat, s, z)
 
 
-@_leaf
+@_leaf_inline
 def _append(lmat, s, gmat, ys, order, j, rel_tol, col, row):
     """Add point ``j`` as row ``s`` of the Cholesky factor; False if it is dependent. ``col``
     and ``row`` are scratch of at least ``s`` entries."""
@@ -168,7 +169,7 @@ def _gradient(gmat, ys, h, order, lam, s, out, acc):
         out[i] = h[i] + ys[i] * acc[i]
 
 
-@_leaf
+@_leaf_inline
 def _take_back(lmat, s, n_new, z, order, passive, lam, banned):
     """Remove the new points (the last ``n_new`` rows of the factor) whose solution is not
     positive; a single new point that cannot enter is banned (rounding). Returns ``s, n_new``."""
@@ -297,7 +298,7 @@ def _most_per_iteration(m):
     return max(_BLOCK, min(_BLOCK_WIDE, m // _PER_ADDED))
 
 
-@_leaf
+@_leaf_inline
 def _inner(lmat, s, n_new, block, most, h, order, passive, lam, banned, rhs, z):
     """Lawson-Hanson's inner loop: the unconstrained solution on the passive set, kept
     non-negative (new points that do not enter are taken back). Returns ``s, block`` and the
@@ -360,7 +361,7 @@ def _inner(lmat, s, n_new, block, most, h, order, passive, lam, banned, rhs, z):
     return s, block, work
 
 
-@_leaf
+@_leaf_inline
 def _violators(
     gmat, ys, h, order, lam, s, grad, passive, banned, tol, block, best_g, best_i, acc, cand
 ):
@@ -481,7 +482,7 @@ def _iterate(gmat, ys, h, lam, tol, max_iter, lmat, order, passive, banned, s, w
     return MAX_ITER, it, s, work
 
 
-@_leaf
+@_leaf_inline
 def _final_worst(work_space, m, lam):
     """Largest violation of the optimality conditions at the solution :func:`_iterate` returned
     with status OK, on every one of the ``m`` allowed points (banned ones too): ``|g|`` where
@@ -498,7 +499,7 @@ def _final_worst(work_space, m, lam):
     return out
 
 
-@_leaf
+@_leaf_inline
 def _add_block(lmat, s, gmat, ys, h, order, passive, banned, lam, best_i, n_best, rel_tol, scratch):
     """Append the violators ``best_i[:n_best]`` (most violated first) to the factor.
 
