@@ -382,7 +382,7 @@ def _anchors_kernel(
             k,
             f,
             codes[c_offsets[p] : c_offsets[p] + n],
-            signs,
+            signs[k, :n],
             lam,
             np.empty(n, dtype=np.int64),
             np.empty(out.shape[1]),
@@ -394,16 +394,17 @@ def _anchors_kernel(
 
 
 @_active_set._leaf  # no allocation: compiled without reference counting
-def _measure(k, f, codes, signs, lam, sup, sign_of, f_vals, out, totals, active):
+def _measure(k, f, codes, ys, lam, sup, sign_of, f_vals, out, totals, active):
     """Sample ``k``'s per-manifold sums ``sum_{j in mu} lam_j`` (``totals``), the anchors
     ``S_mu = sum_{j in mu} lam_j x_j`` (``out``, its row zeroed first: the caller need not)
     times ``1 / totals`` where the manifold is active (``active``: ``totals > 1e-12 * max(sum
     of totals, 1e-300)``), zero where not, and ``F = ||sum_mu y_mu S_mu||^2`` (as
     :func:`neurogeom.geometry._dual.anchor_means` forms it; ``f``: its problem's factor,
-    ``codes`` its points' manifolds). The sums run over the support of ``lam`` in increasing
-    order of the points, gathered first without a branch per point (the support of a random
-    probe's dual is a random subset). ``sup`` (the factor's rows) and ``sign_of`` (manifolds)
-    are scratch."""
+    ``codes`` its points' manifolds, ``ys`` their signs in the sample's dichotomy: the samples
+    of a chain share one row, which stays in cache). The sums run over the support of ``lam``
+    in increasing order of the points, gathered first without a branch per point (the support
+    of a random probe's dual is a random subset). ``sup`` (the factor's rows) and ``sign_of``
+    (manifolds) are scratch."""
     n, r = f.shape
     n_m = out.shape[1]
     for mu in range(n_m):
@@ -420,7 +421,7 @@ def _measure(k, f, codes, signs, lam, sup, sign_of, f_vals, out, totals, active)
         lj = lam[k, j]
         mu = codes[j]
         totals[k, mu] += lj
-        sign_of[mu] = signs[k, j]
+        sign_of[mu] = ys[j]
         for d in range(r):
             out[k, mu, d] += lj * f[j, d]
     acc = 0.0
@@ -491,8 +492,9 @@ def _solve_measure(
         codes_p = codes[c_offsets[p] : c_offsets[p] + n]
         sup = np.empty(n, dtype=np.int64)
         sign_of = np.empty(out.shape[1])
+        ys = signs[chain[0], :n]  # the chain's dichotomy
         for k in chain:
-            _measure(k, f, codes_p, signs, lam, sup, sign_of, f_vals, out, totals, active)
+            _measure(k, f, codes_p, ys, lam, sup, sign_of, f_vals, out, totals, active)
 
 
 def solve_and_measure(st, codes, n_manifolds: int):
