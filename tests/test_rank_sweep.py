@@ -276,9 +276,15 @@ def test_rank_protocol_needs_the_trajectories(sweep):
 
 def test_fast_setting_reproduces_the_committed_step0_capacity(out, sweep):
     """Step 0 is the initialisation: it does not depend on the training length, so the fast
-    setting's runs give the full protocol's step-0 capacities (docs/papers/rank_protocol_cxt.nc)
-    to 1e-6, measured with the full protocol's analysis settings (its n_t, seeds, points per
-    manifold); the fast setting's own n_t (50) is not the spec's, so step 0 is measured again."""
+    setting's runs give the full protocol's step-0 capacities (docs/papers/rank_protocol_cxt.nc),
+    measured with the full protocol's analysis settings (its n_t, seeds, points per manifold);
+    the fast setting's own n_t (50) is not the spec's, so step 0 is measured again.
+
+    The states are simulated in float32, whose last bits differ between CPUs (vector widths);
+    at rank 1 the initial states of a condition lie about as close to each other as the 1e-6
+    jitter, so the capacity follows those bits (on an AVX-512 machine: 0.8% at rank 1, 1.5e-4
+    at rank 5, at most 2.3e-6 at ranks 25 and 300, against the file written on another machine;
+    without the jitter the rank-1 capacity is three times larger): hence a tolerance by rank."""
     from neurogeom.models.simulate import analysis_bank
     from neurogeom.models.train import run_spec
     from neurogeom.workflows.runs import run_geometry
@@ -329,7 +335,8 @@ def test_fast_setting_reproduces_the_committed_step0_capacity(out, sweep):
             **full["options"],
         )
         want = float(committed["capacity"].sel(rank=r, seed=s, step=0))
-        np.testing.assert_allclose(float(got["capacity"][0]), want, rtol=1e-6)
+        rtol = 3e-2 if r == 1 else 1e-3 if r <= 5 else 1e-4
+        np.testing.assert_allclose(float(got["capacity"][0]), want, rtol=rtol)
 
 
 def test_the_protocol_page_is_generated_from_the_stored_numbers(sweep, tmp_path):
