@@ -27,31 +27,29 @@ Run: ``python benchmarks/glue.py`` -> benchmarks/results/glue.json. ``BENCH_CASE
 the cases named by their letters (written to results/glue_<letters>.json instead);
 ``BENCH_SKIP_README=1`` leaves out case (d).
 
-Measured (results/glue.json, cases a-c and e-g in one run, load average 1.2 before, 0.8 after;
-case d alone, results/glue_d.json, on earlier code whose solve of its samples, each of its own
-dichotomy, is the same; each timed call after a 0.2 s pause, glue and its baseline alternating,
-best of 3 where a baseline run takes under 5 s): per-sample NNLS over glue 472x (a), 68x / 67x
-(b), 32x and 56x (c, steps 0 and 400), 130x (d, 134 s), 21.3x (e), 21.7x (f); config B 4.36x one
-Gram build (0.471 s against 0.108 s); 1,000 small problems 0.42 ms a problem by glue_batch
-against 3.77 ms by one glue() call each (8.9x; goal 10x, not met), capacities equal to the
-per-call ones to 6e-16 relative; a trajectory's 50 bootstrap replicates 1.16x one
-measure_geometry() call per replicate. The run right before it, on the same code: config B
-4.56x, e 23.7x, f 21.9x NNLS and 8.6x one call. Four runs earlier the same day, before the last
-change (blocks of about four per worker thread in glue_batch): config B 4.57-5.05x, e 20.9-29.7x,
-f 19.8-38.6x NNLS and 7.9-10.7x one call. The NNLS baselines move between runs (f: 9.2-22.2 s
-that day), and one glue() call per problem got faster with the same changes as glue_batch
-(5.06 -> 3.65-3.77 ms a problem, glue_batch 0.53 -> 0.42 ms).
-The last changes: the active-set method gathers each outer iteration's violators in one pass
-without branches before sorting them (a branch per point on the sign of a random gradient was
-mispredicted about half the time); below 256 points it adds at most 4 points per outer iteration
-instead of 8; where a dichotomy allows every point, a chain copies each sample's rows instead of
-gathering them; glue_batch runs about four blocks per worker thread. On one thread f's chains went
-3.97 -> 3.0 us a sample, and a glue() call near the floor 0.038 -> 0.034 s.
-Where the time goes, many small problems on one thread (about 0.75 s for 1,000 problems, 1.7x
-that over the wall time on two threads): the compiled solve 0.30 s, F and anchors 0.04 s,
-anchor geometry 0.08 s, stacking (the samples' linear terms by matrix products) 0.08 s,
-preprocessing and the reduction 0.09 s (a Python step per problem), input checks, summaries and
-the Dataset about 0.06 s; the blocks' Python steps hold the GIL, their compiled ones do not.
+Measured (results/glue.json, cases a-c and e-g in one run on an AMD EPYC machine with AVX-512,
+load average 0.8 before, 0.9 after; case d alone, results/glue_d.json, on earlier code whose solve
+of its samples, each of its own dichotomy, is the same; each timed call after a 0.2 s pause, glue
+and its baseline alternating, best of 3 where a baseline run takes under 5 s): per-sample NNLS
+over glue 409x (a), 54x / 75x (b), 33x and 54x (c, steps 0 and 400), 130x (d, 134 s), 25.1x (e),
+26.3x (f); config B 2.83x one Gram build (0.391 s against 0.138 s); 1,000 small problems 0.25 ms
+a problem by glue_batch against 2.15 ms by one glue() call each (8.6x; goal 10x, not met), F and
+capacities equal to the per-call ones bit for bit; a trajectory's 50 bootstrap replicates 1.17x
+one measure_geometry() call per replicate. The two runs before it, on the same code: config B
+3.03x / 3.13x, e 23.2x / 21.5x, f 24.2x / 27.6x NNLS and 8.8x / 8.5x one call. On the same machine
+before the last changes: config B 3.04x, e 21.6x, f 18.8x NNLS and 9.1x one call (7.4x in a run
+of case f alone); on the machine of the runs before (where one glue() call per problem took
+3.7 ms with that code, 2.5-3.0 ms here) it gave config B 4.36-4.56x and f 8.6-8.9x one call.
+The last changes: the active-set method's steps within an outer iteration are inlined into it
+(numba inline="always", the same numbers bit for bit) instead of called with dozens of array
+fields on the stack; glue_batch reads each chain's signs from one row instead of a cache miss per
+sample, and forms F as glue() does. On one thread 1,000 small problems went 0.504-0.509 ->
+0.431-0.436 s of CPU time; one glue() call per problem got faster with the same kernels.
+Where the time goes, many small problems on one thread (about 0.44 s for 1,000 problems, 1.75x
+the wall time on two threads): the compiled solve with F and anchors 0.26 s, anchor geometry
+0.045 s, stacking (the samples' linear terms by matrix products) 0.047 s, preprocessing and the
+reduction 0.042 s (a Python step per problem), input checks, summaries and the Dataset about
+0.04 s; the blocks' Python steps hold the GIL, their compiled ones do not.
 """
 
 from __future__ import annotations
