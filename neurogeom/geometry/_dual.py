@@ -52,6 +52,7 @@ __all__ = [
     "finish",
     "fista",
     "fista_in_chunks",
+    "measure_sample",
     "one_blas_thread",
     "reduce_points",
     "solve_batch",
@@ -378,39 +379,53 @@ def anchor_means(
 
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _anchor_means(lam, factor, codes, dichotomies, anchors, totals, active, f_vals):
-    """:func:`anchor_means` into its outputs (``anchors`` and ``totals`` zero on entry)."""
-    n_s, n = lam.shape
-    n_m, rank = totals.shape[1], factor.shape[1]
-    for k in numba.prange(n_s):
-        for i in range(n):
-            v = lam[k, i]
-            if v != 0.0:
-                mu = codes[i]
-                totals[k, mu] += v
-                row = anchors[k, mu]
-                fi = factor[i]
-                for d in range(rank):
-                    row[d] += v * fi[d]
-        disp = np.zeros(rank)
-        grand = 0.0
-        for mu in range(n_m):
-            grand += totals[k, mu]
-            if totals[k, mu] != 0.0:
-                y = dichotomies[k, mu]
-                row = anchors[k, mu]
-                for d in range(rank):
-                    disp[d] += y * row[d]
-        f = 0.0
+    """:func:`anchor_means` into its outputs, one sample at a time (:func:`measure_sample`)."""
+    for k in numba.prange(lam.shape[0]):
+        sup = np.empty(lam.shape[1], dtype=np.int64)
+        measure_sample(k, factor, codes, dichotomies[k], lam, sup, f_vals, anchors, totals, active)
+
+
+@_active_set._leaf  # no allocation: compiled without reference counting
+def measure_sample(k, factor, codes, y, lam, sup, f_vals, anchors, totals, active):
+    """Sample ``k``'s anchors, totals, active mask and F (see :func:`anchor_means`; ``y``: its
+    dichotomy, one sign per manifold), each row of the outputs written whole. Sums run over the
+    support of ``lam[k]`` in increasing order of the points, so any caller gets the same bits
+    (:func:`neurogeom.geometry._glue_batch.solve_and_measure` calls it as each sample is
+    solved); the support is gathered first into ``sup`` (scratch of ``n_points`` integers)
+    without a branch per point: a random probe's support is a random subset."""
+    n, rank = factor.shape
+    n_m = totals.shape[1]
+    for mu in range(n_m):
+        totals[k, mu] = 0.0
+        for d in range(anchors.shape[2]):
+            anchors[k, mu, d] = 0.0
+    n_sup = 0
+    for i in range(n):
+        sup[n_sup] = i
+        n_sup += lam[k, i] != 0.0
+    for a in range(n_sup):
+        i = sup[a]
+        v = lam[k, i]
+        mu = codes[i]
+        totals[k, mu] += v
         for d in range(rank):
-            f += disp[d] * disp[d]
-        f_vals[k] = f
-        floor = 1e-12 * max(grand, 1e-300)
-        for mu in range(n_m):
-            active[k, mu] = totals[k, mu] > floor
-            scale = 1.0 / totals[k, mu] if active[k, mu] else 0.0
-            row = anchors[k, mu]
-            for d in range(rank):
-                row[d] *= scale
+            anchors[k, mu, d] += v * factor[i, d]
+    f = 0.0
+    for d in range(rank):
+        disp = 0.0
+        for mu in range(n_m):  # a manifold out of the support adds y * 0.0
+            disp += y[mu] * anchors[k, mu, d]
+        f += disp * disp
+    f_vals[k] = f
+    grand = 0.0
+    for mu in range(n_m):
+        grand += totals[k, mu]
+    floor = 1e-12 * max(grand, 1e-300)
+    for mu in range(n_m):
+        active[k, mu] = totals[k, mu] > floor
+        scale = 1.0 / totals[k, mu] if active[k, mu] else 0.0
+        for d in range(rank):
+            anchors[k, mu, d] *= scale
 
 
 # ---- batched accelerated projected gradient -----------------------------------------------------

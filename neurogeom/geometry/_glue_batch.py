@@ -353,7 +353,7 @@ def _gram_terms(anchors_, active, probes, prob, centers, dims, g, g1, st, s1t, c
         )
 
 
-@numba.njit(cache=True, nogil=True, parallel=True, fastmath={"reassoc", "contract"})
+@numba.njit(cache=True, nogil=True, parallel=True)
 def _anchors_kernel(
     factors,
     f_offsets,
@@ -371,75 +371,29 @@ def _anchors_kernel(
     active,
 ):
     """Per sample of ``rows``: ``F``, the totals, the anchors and the active mask (see
-    :func:`_measure`, which writes each row of ``totals`` and ``out`` whole)."""
+    :func:`neurogeom.geometry._dual.measure_sample`, which writes each row of ``totals`` and
+    ``out`` whole)."""
     for i_row in numba.prange(rows.size):
         k = rows[i_row]
         p = prob[k]
         n = sizes[p]
         r = ranks[p]
         f = factors[f_offsets[p] : f_offsets[p] + n * r].reshape((n, r))
-        _measure(
-            k,
-            f,
-            codes[c_offsets[p] : c_offsets[p] + n],
-            signs[k, :n],
-            lam,
-            np.empty(n, dtype=np.int64),
-            np.empty(out.shape[1]),
-            f_vals,
-            out,
-            totals,
-            active,
-        )
+        codes_p = codes[c_offsets[p] : c_offsets[p] + n]
+        y = _manifold_signs(signs[k, :n], codes_p, out.shape[1])
+        sup = np.empty(n, dtype=np.int64)
+        _dual.measure_sample(k, f, codes_p, y, lam, sup, f_vals, out, totals, active)
 
 
-@_active_set._leaf  # no allocation: compiled without reference counting
-def _measure(k, f, codes, ys, lam, sup, sign_of, f_vals, out, totals, active):
-    """Sample ``k``'s per-manifold sums ``sum_{j in mu} lam_j`` (``totals``), the anchors
-    ``S_mu = sum_{j in mu} lam_j x_j`` (``out``, its row zeroed first: the caller need not)
-    times ``1 / totals`` where the manifold is active (``active``: ``totals > 1e-12 * max(sum
-    of totals, 1e-300)``), zero where not, and ``F = ||sum_mu y_mu S_mu||^2`` (as
-    :func:`neurogeom.geometry._dual.anchor_means` forms it; ``f``: its problem's factor,
-    ``codes`` its points' manifolds, ``ys`` their signs in the sample's dichotomy: the samples
-    of a chain share one row, which stays in cache). The sums run over the support of ``lam``
-    in increasing order of the points, gathered first without a branch per point (the support
-    of a random probe's dual is a random subset). ``sup`` (the factor's rows) and ``sign_of``
-    (manifolds) are scratch."""
-    n, r = f.shape
-    n_m = out.shape[1]
-    for mu in range(n_m):
-        totals[k, mu] = 0.0
-        sign_of[mu] = 0.0
-        for d in range(out.shape[2]):
-            out[k, mu, d] = 0.0
-    n_sup = 0
-    for j in range(n):
-        sup[n_sup] = j
-        n_sup += lam[k, j] != 0.0
-    for a in range(n_sup):
-        j = sup[a]
-        lj = lam[k, j]
-        mu = codes[j]
-        totals[k, mu] += lj
-        sign_of[mu] = ys[j]
-        for d in range(r):
-            out[k, mu, d] += lj * f[j, d]
-    acc = 0.0
-    for d in range(r):
-        disp = 0.0
-        for mu in range(n_m):
-            disp += sign_of[mu] * out[k, mu, d]
-        acc += disp * disp
-    f_vals[k] = acc
-    grand = 0.0
-    for mu in range(n_m):
-        grand += totals[k, mu]
-    floor = 1e-12 * max(grand, 1e-300)
-    for mu in range(n_m):
-        active[k, mu] = totals[k, mu] > floor
-        inv = 1.0 / totals[k, mu] if active[k, mu] else 0.0
-        for d in range(r):
-            out[k, mu, d] *= inv
+@numba.njit(cache=True, nogil=True)
+def _manifold_signs(signs, codes, n_manifolds):
+    """A dichotomy's sign per manifold, from its sign per point (``signs``; zero: a point left
+    out, as are the manifolds with no point allowed)."""
+    y = np.zeros(n_manifolds)
+    for j in range(signs.size):
+        if signs[j] != 0.0:
+            y[codes[j]] = signs[j]
+    return y
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
@@ -469,7 +423,8 @@ def _solve_measure(
     """Per chain (see :func:`neurogeom.geometry._active_set.solve_every_point_chains_many`): its
     samples' exact duals with their ``worst`` violation of the optimality conditions on every
     allowed point (see :func:`neurogeom.geometry._active_set._final_worst`), then per sample
-    ``F``, totals, anchors and active mask (:func:`_measure`) while they are at hand."""
+    ``F``, totals, anchors and active mask (:func:`neurogeom.geometry._dual.measure_sample`, on
+    the chain's dichotomy) while they are at hand."""
     for c in numba.prange(bounds.size - 1):
         chain = members[bounds[c] : bounds[c + 1]]
         p = prob[chain[0]]
@@ -490,11 +445,10 @@ def _solve_measure(
         )
         f = factors[f_offsets[p] : f_offsets[p] + n * r].reshape((n, r))
         codes_p = codes[c_offsets[p] : c_offsets[p] + n]
+        y = _manifold_signs(signs[chain[0], :n], codes_p, out.shape[1])  # the chain's dichotomy
         sup = np.empty(n, dtype=np.int64)
-        sign_of = np.empty(out.shape[1])
-        ys = signs[chain[0], :n]  # the chain's dichotomy
         for k in chain:
-            _measure(k, f, codes_p, ys, lam, sup, sign_of, f_vals, out, totals, active)
+            _dual.measure_sample(k, f, codes_p, y, lam, sup, f_vals, out, totals, active)
 
 
 def solve_and_measure(st, codes, n_manifolds: int):

@@ -48,7 +48,7 @@ def sync(folder: Path | str) -> bool:
             return False
         # a module changed, or kernels were cached before any stamp: every kernel compiled
         # against an older module must go
-        cached = sorted(stamp_file.parent.glob("*.nb[ic]"))
+        cached = list(stamp_file.parent.glob("*.nb[ic]"))
         for f in cached:  # another process loading one meanwhile compiles it instead
             f.unlink(missing_ok=True)
         stamp_file.parent.mkdir(exist_ok=True)
