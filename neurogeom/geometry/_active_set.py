@@ -492,15 +492,30 @@ def _final_worst(work_space, m, lam):
     with status OK, on every one of the ``m`` allowed points (banned ones too): ``|g|`` where
     ``lam > 0``, ``-g`` (when positive) elsewhere, from the gradient ``g`` of its last outer
     iteration (left in ``work_space``, computed at that solution: the optimality conditions in
-    the Gram matrix's form, which equal those in the factor's to rounding; NaN propagates)."""
+    the Gram matrix's form, which equal those in the factor's to rounding); infinite where the
+    gradient is not finite. Four running maxima (the largest is the same in any order), not
+    one chain of dependent comparisons."""
     grad = work_space[2 * _BLOCK_WIDE : 2 * _BLOCK_WIDE + m]
-    out = 0.0
-    for i in range(m):
-        g = grad[i]
-        viol = abs(g) if lam[i] > 0.0 else max(-g, 0.0)
-        if not viol <= out:
-            out = viol
-    return out
+    w0 = w1 = w2 = w3 = 0.0
+    finite = True
+    for i in range(0, m - 3, 4):
+        v0 = abs(grad[i]) if lam[i] > 0.0 else -grad[i]
+        v1 = abs(grad[i + 1]) if lam[i + 1] > 0.0 else -grad[i + 1]
+        v2 = abs(grad[i + 2]) if lam[i + 2] > 0.0 else -grad[i + 2]
+        v3 = abs(grad[i + 3]) if lam[i + 3] > 0.0 else -grad[i + 3]
+        finite &= (v0 - v0 == 0.0) & (v1 - v1 == 0.0) & (v2 - v2 == 0.0) & (v3 - v3 == 0.0)
+        w0 = v0 if v0 > w0 else w0
+        w1 = v1 if v1 > w1 else w1
+        w2 = v2 if v2 > w2 else w2
+        w3 = v3 if v3 > w3 else w3
+    for i in range(m - m % 4, m):
+        v0 = abs(grad[i]) if lam[i] > 0.0 else -grad[i]
+        finite &= v0 - v0 == 0.0
+        w0 = v0 if v0 > w0 else w0
+    w0 = w1 if w1 > w0 else w0
+    w2 = w3 if w3 > w2 else w2
+    out = w2 if w2 > w0 else w0
+    return out if finite else np.inf
 
 
 @_leaf_inline

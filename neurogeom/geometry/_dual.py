@@ -1168,7 +1168,9 @@ class Stacked:
     margin ``kappas[i]``; its samples are the rows ``starts[i]:starts[i + 1]`` (``prob``: each
     row's problem) of ``signs`` and of the dual's linear terms ``q`` (zero past ``sizes[i]``),
     with tolerances ``tol``. Sample ``k``'s probe is ``probes[probe_row[k], :ranks[i]]``
-    (samples that share a probe share a row). ``solve``: the rows to solve (all when None)."""
+    (samples that share a probe share a row). ``solve``: the rows to solve (all when None).
+    ``keys``: one integer per row (shape (rows, 1)) equal between two rows of a problem exactly
+    when their signs are equal (None: the signs themselves are compared)."""
 
     def __init__(self, **fields):
         self.__dict__.update(fields)
@@ -1188,9 +1190,14 @@ class Stacked:
     def chains(self) -> tuple[np.ndarray, np.ndarray]:
         """The rows to solve in chains (:func:`dichotomy_chains`), each problem's chains those it
         gets alone: ``(members, bounds)``."""
-        if self.solve is None:
-            return dichotomy_chains(self.signs, self.prob)
-        members, bounds = dichotomy_chains(self.signs[self.solve], self.prob[self.solve])
+        if self.keys is None:
+            if self.solve is None:
+                return dichotomy_chains(self.signs, self.prob)
+            members, bounds = dichotomy_chains(self.signs[self.solve], self.prob[self.solve])
+        else:  # the same groups, by one integer a row
+            if self.solve is None:
+                return _chains_of(self.keys, self.prob, _CHAIN)
+            members, bounds = _chains_of(self.keys[self.solve], self.prob[self.solve], _CHAIN)
         return self.solve[members], bounds
 
     def rows(self, i: int) -> np.ndarray:
@@ -1208,15 +1215,17 @@ def _offsets(sizes: np.ndarray) -> np.ndarray:
     return out
 
 
-def stack_samples(factors, grams, kappas, signs, probes, probe_row, starts, solve=None) -> Stacked:
+def stack_samples(
+    factors, grams, kappas, signs, probes, probe_row, starts, solve=None, keys=None
+) -> Stacked:
     """:class:`Stacked` from per-problem factors and Gram matrices (sequences of arrays), margins,
     and the stacked ``signs`` (samples, most points; zero past a problem's points), ``probes``
     and ``probe_row`` (see :class:`Stacked`; a problem's probes zero past its rank), with problem
     ``i``'s samples in rows ``starts[i]:starts[i + 1]``. ``solve``: the rows to solve, ascending
-    (all when None). Computes each solved sample's linear term and tolerance as :func:`finish`
-    does on its problem's solved samples alone: the problems whose solved samples are all their
-    samples, with one shape and probes taken as one block of rows, in batched matrix products
-    (the same products, bit for bit); others one by one."""
+    (all when None); ``keys``: see :class:`Stacked`. Computes each solved sample's linear term
+    and tolerance as :func:`finish` does on its problem's solved samples alone: the problems
+    whose solved samples are all their samples, with one shape and probes taken as one block of
+    rows, in batched matrix products (the same products, bit for bit); others one by one."""
     n_prob = len(factors)
     sizes = np.array([f.shape[0] for f in factors], dtype=np.int64)
     ranks = np.array([f.shape[1] for f in factors], dtype=np.int64)
@@ -1294,6 +1303,7 @@ def stack_samples(factors, grams, kappas, signs, probes, probe_row, starts, solv
         probes=probes,
         probe_row=np.asarray(probe_row, dtype=np.int64),
         solve=None if solve is None else np.asarray(solve, dtype=np.int64),
+        keys=None if keys is None else np.asarray(keys, dtype=np.uint64).reshape(n_all, 1),
     )
     for i in np.flatnonzero(~blocked):
         rows = st.rows(i)

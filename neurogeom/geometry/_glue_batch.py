@@ -71,7 +71,7 @@ _FUSED_MAX_MANIFOLDS = 16
 _JACOBI_SWEEPS = 60
 
 
-@numba.njit(cache=True, nogil=True)
+@_active_set._leaf
 def _quad_pinv_small(gmat, vec, thr, work, vecs):
     """``vec^T gmat^+ vec`` for one small symmetric PSD matrix, eigenvalues at or below ``thr``
     counting as zero (as :func:`neurogeom.geometry.effective._quad_pinv`), by cyclic Jacobi
@@ -135,7 +135,7 @@ def _quad_pinv_small(gmat, vec, thr, work, vecs):
 _CHOLESKY_MIN_SPREAD = 1e-4
 
 
-@numba.njit(cache=True, nogil=True)
+@_active_set._leaf
 def _quad_small(gmat, vec, thr, act, work, vecs):
     """``vec^T gmat^+ vec`` as :func:`_quad_pinv_small` gives it, for a symmetric PSD
     ``gmat`` that is zero outside the rows and columns ``act``: by a Cholesky factor of the
@@ -183,22 +183,22 @@ def _quad_small(gmat, vec, thr, act, work, vecs):
     return out
 
 
-@numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
-def _gram_small(anchors_, active, probe, k, cen, dim, s, s1, g, g1, st, s1t, ca):
+@_active_set._leaf_reassoc
+def _gram_small(anchors_, active, probe, k, cen, dim, s1, g, g1, st, s1t, ca):
     """Sample ``k``'s Gram terms, written into ``g``, ``g1``, ``st``, ``s1t`` and ``ca``:
-    ``g = S S^T`` of its active anchors, ``g1`` of the anchors minus their centres, ``S t``,
-    ``S1 t`` and ``|S1 . c|`` per manifold (``probe``: its ``t``; ``s`` and ``s1`` scratch of
-    shape (P, at least dim)). Sums run over the first ``dim`` coordinates only (the rank of the
-    sample's problem: the rest are zero), so they do not depend on other problems' ranks."""
+    ``g = S S^T`` of its anchors ``S`` (zero where inactive), ``g1`` of the active anchors minus
+    their centres (``S1``), ``S t``, ``S1 t`` and ``|S1 . c|`` per manifold (``probe``: its
+    ``t``; ``s1`` scratch of shape (P, at least dim)). Sums run over the first ``dim``
+    coordinates only (the rank of the sample's problem: the rest are zero), so they do not
+    depend on other problems' ranks."""
     n_m = anchors_.shape[1]
+    s = anchors_[k]
     for p in range(n_m):
         if active[k, p]:
             for d in range(dim):
-                s[p, d] = anchors_[k, p, d]
-                s1[p, d] = anchors_[k, p, d] - cen[p, d]
+                s1[p, d] = s[p, d] - cen[p, d]
         else:
             for d in range(dim):
-                s[p, d] = 0.0
                 s1[p, d] = 0.0
     for p in range(n_m):
         acc_t = 0.0
@@ -255,7 +255,6 @@ def _fused(
     n_s, n_m, dim = anchors_.shape
     n_blocks = (n_s + _FUSED_BLOCK - 1) // _FUSED_BLOCK
     for blk in numba.prange(n_blocks):
-        s = np.empty((n_m, dim))
         s1 = np.empty((n_m, dim))
         g = np.empty((n_m, n_m))
         g1 = np.empty((n_m, n_m))
@@ -271,7 +270,7 @@ def _fused(
             pk = prob[k]
             cen = centers[pk]
             _gram_small(
-                anchors_, active, probes[probe_row[k]], k, cen, dims[pk], s, s1, g, g1, st, s1t, ca
+                anchors_, active, probes[probe_row[k]], k, cen, dims[pk], s1, g, g1, st, s1t, ca
             )
             scale = -np.inf
             for p in range(n_m):
@@ -334,7 +333,6 @@ def _gram_terms(anchors_, active, probes, prob, centers, dims, g, g1, st, s1t, c
     n_s, n_m, dim = anchors_.shape
     for k in numba.prange(n_s):
         pk = prob[k]
-        s = np.empty((n_m, dim))
         s1 = np.empty((n_m, dim))
         _gram_small(
             anchors_,
@@ -343,7 +341,6 @@ def _gram_terms(anchors_, active, probes, prob, centers, dims, g, g1, st, s1t, c
             k,
             centers[pk],
             dims[pk],
-            s,
             s1,
             g[k],
             g1[k],
@@ -620,6 +617,12 @@ def geometry(
     dims : ndarray of int (n_prob,)
         Each problem's rank: its anchors' and probes' coordinates past it are zero, and are left
         out of every sum (a problem's numbers do not depend on the others' ranks).
+
+    Returns
+    -------
+    a, b, c : ndarray (n_samples,)
+    align : ndarray (n_samples, 3)
+        Each sample's mean centre, axis and centre-axis alignment (NaN where it has none).
     """
     n_s, n_m, dim = anchors_.shape
     anchors_ = np.ascontiguousarray(anchors_)
@@ -688,8 +691,7 @@ def _geometry_fused(samples, centres, normalise):
         c,
         out,
     )
-    names = ("center", "axis", "center_axis")
-    return a, b, c, {name: out[:, i].copy() for i, name in enumerate(names)}
+    return a, b, c, out
 
 
 def _geometry_chunked(samples, centres, normalise):
@@ -702,7 +704,7 @@ def _geometry_chunked(samples, centres, normalise):
     a = np.empty(n_s)
     b = np.empty(n_s)
     c = np.empty(n_s)
-    align = {k: np.full(n_s, np.nan) for k in ("center", "axis", "center_axis")}
+    align = np.full((n_s, 3), np.nan)
     for lo in range(0, n_s, _CHUNK):
         sl = slice(lo, lo + _CHUNK)
         pk = prob[sl]
@@ -731,71 +733,123 @@ def _geometry_chunked(samples, centres, normalise):
             ax[~(ax_ok[:, :, None] & ax_ok[:, None, :])] = np.nan
             den = n1 * c_norm[pk]
             ca = np.divide(ca, den, out=np.full_like(ca, np.nan), where=ax_ok & c_ok[pk])
-        for name, vals, ok in (
-            ("center", cc_align[pk], pair),
-            ("axis", ax, pair),
-            ("center_axis", ca, act),
-        ):
+        for j, (vals, ok) in enumerate(((cc_align[pk], pair), (ax, pair), (ca, act))):
             ok = ok & np.isfinite(vals)
             axes = tuple(range(1, ok.ndim))
             cnt = ok.sum(axis=axes)
             tot = np.where(ok, vals, 0.0).sum(axis=axes)
-            align[name][sl] = np.divide(tot, cnt, out=np.full(tot.shape, np.nan), where=cnt > 0)
+            align[sl, j] = np.divide(tot, cnt, out=np.full(tot.shape, np.nan), where=cnt > 0)
     return a, b, c, align
 
 
-def _mean_sem(x, prob, n_prob):
-    """Per problem: mean and standard error of the finite entries (NaN where fewer than 2)."""
-    ok = np.isfinite(x)
-    cnt = np.bincount(prob, weights=ok.astype(np.float64), minlength=n_prob)
-    tot = np.bincount(prob, weights=np.where(ok, x, 0.0), minlength=n_prob)
-    mean = np.divide(tot, cnt, out=np.full(n_prob, np.nan), where=cnt > 0)
-    dev = np.where(ok, x - mean[prob], 0.0)
-    ss = np.bincount(prob, weights=dev * dev, minlength=n_prob)
-    sem = np.full(n_prob, np.nan)
-    two = cnt >= 2
-    sem[two] = np.sqrt(ss[two] / (cnt[two] - 1)) / np.sqrt(cnt[two])
-    return mean, sem, cnt
+# summaries per problem (see summarize): columns of the kernel's output, in this order
+_SUMMARY_NAMES = (
+    "dimension",
+    "radius",
+    "utility",
+    "center_alignment",
+    "axis_alignment",
+    "center_axis_alignment",
+)
 
 
-def _cov(u, v, mu, mv, prob, n_prob, n):
-    """Per problem sample covariance (ddof 1) of u and v; 0 where a problem has one sample."""
-    s = np.bincount(prob, weights=(u - mu[prob]) * (v - mv[prob]), minlength=n_prob)
-    return np.divide(s, n - 1, out=np.zeros(n_prob), where=n > 1)
+@numba.njit(cache=True, nogil=True)
+def _summaries(n_manifolds, a, b, c, align, prob, n_prob, out):
+    """:func:`summarize`'s numbers in two compiled passes over the samples (each problem's sums
+    in sample order): ``out[i, j]`` is (value, standard error) of ``_SUMMARY_NAMES[j]`` for
+    problem ``i``. Means and standard errors of a, b, c and the alignments (``align``: samples x
+    3) are over their finite entries; covariances (ddof 1, 0 for one sample) over all samples."""
+    n = np.zeros(n_prob)
+    cnt = np.zeros((n_prob, 6))  # finite entries of a, b, c and the three alignments
+    tot = np.zeros((n_prob, 6))
+    tot_v = np.zeros(n_prob)
+    for k in range(prob.size):
+        i = prob[k]
+        n[i] += 1.0
+        for j in range(6):
+            x = a[k] if j == 0 else b[k] if j == 1 else c[k] if j == 2 else align[k, j - 3]
+            if np.isfinite(x):
+                cnt[i, j] += 1.0
+                tot[i, j] += x
+        tot_v[i] += b[k] - c[k]
+    mean = np.full((n_prob, 6), np.nan)
+    for i in range(n_prob):
+        for j in range(6):
+            if cnt[i, j] > 0:
+                mean[i, j] = tot[i, j] / cnt[i, j]
+    ss = np.zeros((n_prob, 6))
+    # covariances of u = c and v = b - c, and of c and a
+    s_uu = np.zeros(n_prob)
+    s_vv = np.zeros(n_prob)
+    s_uv = np.zeros(n_prob)
+    s_aa = np.zeros(n_prob)
+    s_ca = np.zeros(n_prob)
+    for k in range(prob.size):
+        i = prob[k]
+        for j in range(6):
+            x = a[k] if j == 0 else b[k] if j == 1 else c[k] if j == 2 else align[k, j - 3]
+            if np.isfinite(x):
+                d = x - mean[i, j]
+                ss[i, j] += d * d
+        mv = tot_v[i] / n[i]
+        du = c[k] - mean[i, 2]
+        dv = (b[k] - c[k]) - mv
+        da = a[k] - mean[i, 0]
+        s_uu[i] += du * du
+        s_vv[i] += dv * dv
+        s_uv[i] += du * dv
+        s_aa[i] += da * da
+        s_ca[i] += du * da
+    p = float(n_manifolds)
+    for i in range(n_prob):
+        sem = np.full(6, np.nan)
+        for j in range(6):
+            if cnt[i, j] >= 2:
+                sem[j] = np.sqrt(ss[i, j] / (cnt[i, j] - 1.0)) / np.sqrt(cnt[i, j])
+        ma, mb, mc = mean[i, 0], mean[i, 1], mean[i, 2]
+        out[i, 0, 0] = mb / p
+        out[i, 0, 1] = sem[1] / p
+        ni = n[i]
+        dof = ni - 1.0
+        var_u = s_uu[i] / dof if ni > 1 else 0.0
+        var_v = s_vv[i] / dof if ni > 1 else 0.0
+        cov_uv = s_uv[i] / dof if ni > 1 else 0.0
+        var_a = s_aa[i] / dof if ni > 1 else 0.0
+        cov_ca = s_ca[i] / dof if ni > 1 else 0.0
+        mu, mv = mc, tot_v[i] / ni
+        if mu <= 0 or mv <= 0:
+            out[i, 1, 0] = 0.0
+            out[i, 1, 1] = 0.0
+        else:
+            var_r2 = (var_u / mv**2 + mu**2 * var_v / mv**4 - 2 * mu * cov_uv / mv**3) / ni
+            r = np.sqrt(mu / mv)
+            out[i, 1, 0] = r
+            out[i, 1, 1] = np.sqrt(max(var_r2, 0.0)) / (2 * r)
+        if ma > 0:
+            var = (var_u / ma**2 + mc**2 * var_a / ma**4 - 2 * mc * cov_ca / ma**3) / ni
+            out[i, 2, 0] = mc / ma
+            out[i, 2, 1] = np.sqrt(max(var, 0.0))
+        else:
+            out[i, 2, 0] = np.nan
+            out[i, 2, 1] = np.nan
+        for j in range(3):
+            out[i, 3 + j, 0] = mean[i, 3 + j]
+            out[i, 3 + j, 1] = sem[3 + j]
 
 
 def summarize(n_manifolds, a, b, c, align, prob, n_prob):
     """:func:`neurogeom.geometry.effective.summarize` for every problem (samples stacked, all
-    finite in a, b, c); dict name -> (values, standard errors), arrays of shape (n_prob,)."""
-    p = n_manifolds
-    n = np.bincount(prob, minlength=n_prob).astype(np.float64)
-    ma, _, _ = _mean_sem(a, prob, n_prob)
-    mb, sem_b, _ = _mean_sem(b, prob, n_prob)
-    mc, _, _ = _mean_sem(c, prob, n_prob)
-    out = {"dimension": (mb / p, sem_b / p)}
-    u, v = c, b - c
-    mu, mv = mc, np.bincount(prob, weights=v, minlength=n_prob) / n
-    with np.errstate(divide="ignore", invalid="ignore"):
-        var_u = _cov(u, u, mu, mu, prob, n_prob, n)
-        var_v = _cov(v, v, mv, mv, prob, n_prob, n)
-        cov_uv = _cov(u, v, mu, mv, prob, n_prob, n)
-        r2 = mu / mv
-        var_r2 = (var_u / mv**2 + mu**2 * var_v / mv**4 - 2 * mu * cov_uv / mv**3) / n
-        r = np.sqrt(r2)
-        r_sem = np.sqrt(np.maximum(var_r2, 0.0)) / (2 * r)
-        flat = (mu <= 0) | (mv <= 0)
-        out["radius"] = (np.where(flat, 0.0, r), np.where(flat, 0.0, r_sem))
-        var_c = var_u
-        var_a = _cov(a, a, ma, ma, prob, n_prob, n)
-        cov_ca = _cov(c, a, mc, ma, prob, n_prob, n)
-        psi = mc / ma
-        var = (var_c / ma**2 + mc**2 * var_a / ma**4 - 2 * mc * cov_ca / ma**3) / n
-        pos = ma > 0
-        out["utility"] = (
-            np.where(pos, psi, np.nan),
-            np.where(pos, np.sqrt(np.maximum(var, 0.0)), np.nan),
-        )
-    for name, vals in align.items():
-        mean, sem, _ = _mean_sem(vals, prob, n_prob)
-        out[f"{name}_alignment"] = (mean, sem)
-    return out
+    finite in a, b, c; ``align``: the centre, axis and centre-axis alignments, samples x 3);
+    dict name -> (values, standard errors), arrays of shape (n_prob,)."""
+    out = np.empty((n_prob, len(_SUMMARY_NAMES), 2))
+    _summaries(
+        n_manifolds,
+        np.ascontiguousarray(a, dtype=np.float64),
+        np.ascontiguousarray(b, dtype=np.float64),
+        np.ascontiguousarray(c, dtype=np.float64),
+        np.ascontiguousarray(align, dtype=np.float64),
+        np.ascontiguousarray(prob, dtype=np.int64),
+        n_prob,
+        out,
+    )
+    return {name: (out[:, j, 0], out[:, j, 1]) for j, name in enumerate(_SUMMARY_NAMES)}

@@ -1037,6 +1037,13 @@ def _small_stack(items):
     for i in np.flatnonzero(~same):
         it = items[i]
         signs[starts[i] : starts[i + 1], : it["codes"].size] = np.take(it["y"], it["codes"], axis=1)
+    # every problem holds every manifold: two of its samples have equal signs exactly when their
+    # dichotomies are equal, so the chains group samples by dichotomy (one integer a sample)
+    kinds = [np.unique(y, axis=0, return_inverse=True)[1].ravel() for y in ys]
+    if (counts == counts[0]).all():
+        keys = np.stack(kinds)[y_idx].ravel()
+    else:
+        keys = np.concatenate([kinds[u] for u in y_idx])
     w_start = np.zeros(len(ws) + 1, dtype=np.int64)
     w_start[1:] = np.cumsum([w.shape[0] for w in ws])
     r_max = max(w.shape[1] for w in ws)
@@ -1063,6 +1070,7 @@ def _small_stack(items):
         probe_row,
         starts,
         solve=solve,
+        keys=keys,
     )
     return {
         "stack": st,
