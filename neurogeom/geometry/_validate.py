@@ -196,20 +196,37 @@ def unit_scale(x: np.ndarray, name: str, caller: str) -> tuple[np.ndarray, float
     return scaled, float(np.ldexp(1.0, exponent))
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
 def _peak_and_squares(flat, safe_low, safe_high):
     """The largest magnitude of ``flat`` (NaN when a value is not finite), the sum of squares,
     and whether the values were divided by their largest magnitude before squaring (when it
-    lies outside ``(safe_low, safe_high)``, where squares would overflow or underflow)."""
-    peak = 0.0
+    lies outside ``(safe_low, safe_high)``, where squares would overflow or underflow).
+
+    Only the sum's power of two is used (:func:`unit_scale`), so it is summed in any order
+    (vectorised), and the largest magnitude kept in four running maxima: not one chain of
+    dependent steps per value. A value that is not finite makes the sum NaN or infinite, and
+    only then are the values checked one by one."""
+    n = flat.size
     squares = 0.0
-    for v in flat:
-        a = abs(v)
-        if not a <= 1.7976931348623157e308:  # NaN or infinite
-            return np.nan, np.nan, False
-        if a > peak:
-            peak = a
-        squares += v * v
+    for i in range(n):
+        squares += flat[i] * flat[i]
+    p0 = p1 = p2 = p3 = 0.0
+    for i in range(0, n - 3, 4):
+        a0, a1, a2, a3 = abs(flat[i]), abs(flat[i + 1]), abs(flat[i + 2]), abs(flat[i + 3])
+        p0 = a0 if a0 > p0 else p0
+        p1 = a1 if a1 > p1 else p1
+        p2 = a2 if a2 > p2 else p2
+        p3 = a3 if a3 > p3 else p3
+    for i in range(n - n % 4, n):
+        a0 = abs(flat[i])
+        p0 = a0 if a0 > p0 else p0
+    p0 = p1 if p1 > p0 else p0
+    p2 = p3 if p3 > p2 else p2
+    peak = p2 if p2 > p0 else p0
+    if not squares <= 1.7976931348623157e308:  # a value not finite, or squares overflowing
+        for v in flat:
+            if not abs(v) <= 1.7976931348623157e308:
+                return np.nan, np.nan, False
     if safe_low < peak < safe_high or peak == 0.0:
         return peak, squares, False
     squares = 0.0
