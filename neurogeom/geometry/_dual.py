@@ -1209,6 +1209,14 @@ class Stacked:
         return self.solve[lo:hi]
 
 
+def _work(scratch, name: str, shape: tuple, zero: bool) -> np.ndarray:
+    """A float64 work array (zeroed when ``zero``) from ``scratch`` (a
+    :class:`neurogeom.geometry._glue_batch.Scratch`), or a new one when it is None."""
+    if scratch is None:
+        return (np.zeros if zero else np.empty)(shape)
+    return scratch.array(name, shape, zero)
+
+
 def _offsets(sizes: np.ndarray) -> np.ndarray:
     out = np.zeros(sizes.size, dtype=np.int64)
     out[1:] = np.cumsum(sizes)[:-1]
@@ -1216,16 +1224,18 @@ def _offsets(sizes: np.ndarray) -> np.ndarray:
 
 
 def stack_samples(
-    factors, grams, kappas, signs, probes, probe_row, starts, solve=None, keys=None
+    factors, grams, kappas, signs, probes, probe_row, starts, solve=None, keys=None, scratch=None
 ) -> Stacked:
     """:class:`Stacked` from per-problem factors and Gram matrices (sequences of arrays), margins,
     and the stacked ``signs`` (samples, most points; zero past a problem's points), ``probes``
     and ``probe_row`` (see :class:`Stacked`; a problem's probes zero past its rank), with problem
     ``i``'s samples in rows ``starts[i]:starts[i + 1]``. ``solve``: the rows to solve, ascending
-    (all when None); ``keys``: see :class:`Stacked`. Computes each solved sample's linear term
-    and tolerance as :func:`finish` does on its problem's solved samples alone: the problems
-    whose solved samples are all their samples, with one shape and probes taken as one block of
-    rows, in batched matrix products (the same products, bit for bit); others one by one."""
+    (all when None); ``keys``: see :class:`Stacked`; ``scratch``: where the stacked factors,
+    Gram matrices and linear terms are kept (a :class:`neurogeom.geometry._glue_batch.Scratch`;
+    None: newly allocated). Computes each solved sample's linear term and tolerance as
+    :func:`finish` does on its problem's solved samples alone: the problems whose solved samples
+    are all their samples, with one shape and probes taken as one block of rows, in batched
+    matrix products (the same products, bit for bit); others one by one."""
     n_prob = len(factors)
     sizes = np.array([f.shape[0] for f in factors], dtype=np.int64)
     ranks = np.array([f.shape[1] for f in factors], dtype=np.int64)
@@ -1239,9 +1249,12 @@ def stack_samples(
     )
     f3 = None
     if uniform:
-        f3 = np.stack(factors).astype(np.float64, copy=False)
+        f3 = _work(scratch, "factors", (n_prob, *factors[0].shape), False)
+        np.stack(factors, out=f3)
         flat = f3.reshape(-1)
-        grams_flat = np.stack(grams).astype(np.float64, copy=False).reshape(-1)
+        grams_flat = _work(scratch, "grams", (n_prob, *grams[0].shape), False)
+        np.stack(grams, out=grams_flat)
+        grams_flat = grams_flat.reshape(-1)
         peaks = np.sqrt(np.max(np.einsum("pij,pij->pi", f3, f3), axis=1))
     else:
         flat = np.concatenate(
@@ -1256,7 +1269,7 @@ def stack_samples(
                 for f in factors
             ]
         )
-    q = np.zeros((n_all, n_max))
+    q = _work(scratch, "linear_terms", (n_all, n_max), True)
     tol = np.zeros(n_all)
     # problems all of whose samples are solved
     whole = np.ones(n_prob, dtype=bool)

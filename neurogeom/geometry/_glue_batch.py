@@ -10,6 +10,8 @@ alone; only the order of floating-point sums may differ (results agree to roundi
 
 from __future__ import annotations
 
+import threading
+
 import numba
 import numpy as np
 
@@ -18,7 +20,66 @@ from neurogeom.geometry import _active_set, _dual, _threads, effective
 # samples per chunk of the stacked geometry (bounds the (samples, P, P) temporaries)
 _CHUNK = 8192
 
-__all__ = ["anchors", "anchors_many", "geometry", "in_blocks", "solve_and_measure", "summarize"]
+__all__ = [
+    "Scratch",
+    "anchors",
+    "anchors_many",
+    "geometry",
+    "in_blocks",
+    "solve_and_measure",
+    "summarize",
+    "thread_scratch",
+]
+
+# most bytes of work arrays a thread keeps between glue_batch's blocks and calls (see Scratch)
+_SCRATCH_MAX_BYTES = 64 * 2**20
+
+
+class Scratch:
+    """Work arrays kept between the blocks (and calls) of :func:`glue_batch` run by one thread.
+
+    A block's largest arrays (the samples' signs, linear terms and duals, their anchors, the
+    problems' factors and Gram matrices stacked: tens of megabytes on 125 problems of 60 points)
+    are used only while that block runs. Allocated fresh for every block, each came as new pages
+    from the system, zeroed by the kernel on first touch: with other work between calls (one
+    :func:`glue` call per problem, as a bootstrap or sweep interleaves them) about 9,000 page
+    faults per call on 1,000 small problems and a seventh of its CPU time. Kept per thread (the
+    worker threads of :mod:`neurogeom.geometry._threads` are themselves kept), at most
+    :data:`_SCRATCH_MAX_BYTES` in all; an array past that is allocated fresh and not kept.
+    Arrays handed out by one :meth:`array` call stay valid until the next call with that name."""
+
+    def __init__(self) -> None:
+        self._bufs: dict[str, np.ndarray] = {}
+
+    def array(self, name: str, shape: tuple, zero: bool = False, dtype=np.float64) -> np.ndarray:
+        """An array of ``shape`` (C order, 64-byte aligned) in the buffer ``name``, zeroed when
+        ``zero`` (else its values are whatever was left)."""
+        shape = tuple(int(v) for v in shape)
+        dt = np.dtype(dtype)
+        size = int(np.prod(shape, dtype=np.int64)) * dt.itemsize
+        buf = self._bufs.get(name)
+        if buf is None or buf.size < size + 64:
+            held = sum(b.size for k, b in self._bufs.items() if k != name)
+            if held + size + 64 > _SCRATCH_MAX_BYTES:
+                return (np.zeros if zero else np.empty)(shape, dt)
+            buf = np.empty(size + 64, dtype=np.uint8)
+            self._bufs[name] = buf
+        off = (-buf.ctypes.data) % 64
+        out = buf[off : off + size].view(dt).reshape(shape)
+        if zero:
+            out.fill(0)
+        return out
+
+
+_LOCAL = threading.local()
+
+
+def thread_scratch() -> Scratch:
+    """This thread's :class:`Scratch` (made on first use)."""
+    scratch = getattr(_LOCAL, "scratch", None)
+    if scratch is None:
+        scratch = _LOCAL.scratch = Scratch()
+    return scratch
 
 
 def in_blocks(fn, n_items: int, block: int, per_worker: int | None = None) -> list:
@@ -448,26 +509,27 @@ def _solve_measure(
             _dual.measure_sample(k, f, codes_p, y, lam, sup, f_vals, out, totals, active)
 
 
-def solve_and_measure(st, codes, n_manifolds: int):
+def solve_and_measure(st, codes, n_manifolds: int, scratch: Scratch | None = None):
     """:func:`neurogeom.geometry._dual.solve_stacked` on stacked samples (a
     :class:`neurogeom.geometry._dual.Stacked`) with ``F`` and the anchors of each solved sample
     computed as it is solved (as :func:`anchors_many` gives them; ``codes``: the problems'
     points' manifolds one after the other); samples that are not solved keep duals, F and
     anchors of zero. Returns the duals, each problem's statistics, F, the anchors (samples, P,
-    most ranks) and the active mask."""
+    most ranks) and the active mask. ``scratch``: where the duals and anchors are kept (see
+    :class:`Scratch`; they are then valid until its next use)."""
     n_all, n_max = st.signs.shape
     codes = np.asarray(codes, dtype=np.int64)
     c_offsets = np.zeros(st.sizes.size, dtype=np.int64)
     c_offsets[1:] = np.cumsum(st.sizes)[:-1]
     # every row solved (the common case): the kernel writes each row whole, so the arrays need
     # no zeroing first (a pass over megabytes that holds the GIL)
-    alloc = np.empty if st.solve is None else np.zeros
-    lam = (alloc if (st.sizes == n_max).all() else np.zeros)((n_all, n_max))
+    zero = st.solve is not None
+    lam = _dual._work(scratch, "duals", (n_all, n_max), zero or not (st.sizes == n_max).all())
     status = np.zeros(n_all, dtype=np.int64)
     worst = np.zeros(n_all)
     f_vals = np.zeros(n_all)
-    out = alloc((n_all, n_manifolds, int(st.ranks.max(initial=0))))
-    totals = alloc((n_all, n_manifolds))
+    out = _dual._work(scratch, "anchors", (n_all, n_manifolds, int(st.ranks.max(initial=0))), zero)
+    totals = (np.zeros if zero else np.empty)((n_all, n_manifolds))
     active = np.zeros((n_all, n_manifolds), dtype=bool)
     if st.solved().size:
         members, bounds = st.chains()

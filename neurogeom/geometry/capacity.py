@@ -927,7 +927,7 @@ def _batch_validate(pairs, ids, caller):
     return out, names
 
 
-def _solve_small(items, n_manifolds):
+def _solve_small(items, n_manifolds, scratch=None):
     """:func:`_solve` for problems on the direct path (see
     :func:`neurogeom.geometry._dual.direct_is_cheaper`), their solves batched across problems
     (:func:`neurogeom.geometry._glue_batch.solve_and_measure`); each sample's duals are those
@@ -936,7 +936,9 @@ def _solve_small(items, n_manifolds):
     none (views into the arrays of all samples), stats and active_fraction to each (F and
     anchors of all problems computed in the same compiled pass as their duals).
     Returns the arrays of all samples stacked (see :func:`_small_stack`) with ``anchors``,
-    ``active``, ``f_vals``, ``norm2`` and ``none`` (None without items)."""
+    ``active``, ``f_vals``, ``norm2`` and ``none`` (None without items). ``scratch``: where the
+    largest of them are kept (a :class:`neurogeom.geometry._glue_batch.Scratch`: valid until
+    its next use; None: newly allocated)."""
     if not items:
         return None
     first = []
@@ -970,9 +972,11 @@ def _solve_small(items, n_manifolds):
         _separability.settle_by_lp(factor, codes, it["canonical"][0], verdict, it["sep"])
     for it in items:
         it["none"] = (it["verdict"] == -1)[it["canonical"][1]]
-    out = _small_stack(items)
+    out = _small_stack(items, scratch)
     st = out["stack"]
-    _, stats, f_all, anchors, active = _glue_batch.solve_and_measure(st, out["codes"], n_manifolds)
+    _, stats, f_all, anchors, active = _glue_batch.solve_and_measure(
+        st, out["codes"], n_manifolds, scratch
+    )
     for it, more in zip(items, stats):
         _add_stats(it["stats"], more)
         it["stats"].update({f"separability_{k}": v for k, v in it["sep"].items()})
@@ -994,14 +998,14 @@ def _solve_small(items, n_manifolds):
     return out
 
 
-def _small_stack(items):
+def _small_stack(items, scratch=None):
     """The samples of the direct-path problems stacked: ``stack`` (a
     :class:`neurogeom.geometry._dual.Stacked`, the samples of dichotomies with no separating
     direction not solved at kappa = 0), the manifold codes of all problems' points one after
     the other (``codes``), and per sample whether its dichotomy has no separating direction
     (``none``) and ``||t||^2`` (``norm2``). Problems of one seed share their dichotomies and
     probes: the signs of problems of one shape are gathered in one step, and the probes are
-    stored once per distinct probe array."""
+    stored once per distinct probe array. ``scratch``: see :func:`_solve_small`."""
     n_prob = len(items)
     counts = np.array([it["y"].shape[0] for it in items], dtype=np.int64)
     starts = np.zeros(n_prob + 1, dtype=np.int64)
@@ -1022,7 +1026,7 @@ def _small_stack(items):
         if w_idx[i] == len(ws):
             ws.append(it["probes"])
     codes = np.concatenate([it["codes"] for it in items])
-    signs = np.zeros((n_all, n_max))
+    signs = _dual._work(scratch, "signs", (n_all, n_max), True)
     if (sizes == n_max).all() and (counts == counts[0]).all():
         # problems of one seed whose points carry the same labels share their signs
         codes3 = codes.reshape(n_prob, n_max)
@@ -1071,6 +1075,7 @@ def _small_stack(items):
         starts,
         solve=solve,
         keys=keys,
+        scratch=scratch,
     )
     return {
         "stack": st,
@@ -1309,7 +1314,8 @@ anchor_center, alignment, max_iter
             draws,
             probe_cache,
         )
-        stacked = _solve_small(small, n_manifolds)
+        # the block's work arrays, kept by this thread for its next block or call
+        stacked = _solve_small(small, n_manifolds, _glue_batch.thread_scratch())
         _finish_small(small, n_manifolds, anchor_center, alignment, stacked)
         return results
 
