@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import itertools
 import os
+import threading
 import warnings
 from collections.abc import Hashable
 from typing import Any, Literal
@@ -927,18 +928,16 @@ def _batch_validate(pairs, ids, caller):
     return out, names
 
 
-def _solve_small(items, n_manifolds, scratch=None):
-    """:func:`_solve` for problems on the direct path (see
-    :func:`neurogeom.geometry._dual.direct_is_cheaper`), their solves batched across problems
-    (:func:`neurogeom.geometry._glue_batch.solve_and_measure`); each sample's duals are those
-    :func:`_solve` gives it. ``items``: dicts with factor, gram, codes, y, probes, kappa and the
-    cached ``canonical`` (dichotomies up to sign and each sample's index); adds f_vals, norm2,
-    none (views into the arrays of all samples), stats and active_fraction to each (F and
-    anchors of all problems computed in the same compiled pass as their duals).
-    Returns the arrays of all samples stacked (see :func:`_small_stack`) with ``anchors``,
-    ``active``, ``f_vals``, ``norm2`` and ``none`` (None without items). ``scratch``: where the
-    largest of them are kept (a :class:`neurogeom.geometry._glue_batch.Scratch`: valid until
-    its next use; None: newly allocated)."""
+def _stage_small(items, scratch=None):
+    """The steps of :func:`_solve` before the solve for problems on the direct path (see
+    :func:`neurogeom.geometry._dual.direct_is_cheaper`): each dichotomy's separability decided
+    once, then the samples of all problems stacked (:func:`_small_stack`, None without items).
+    ``items``: dicts with factor, gram, codes, y, probes, kappa and the cached ``canonical``
+    (dichotomies up to sign and each sample's index); adds the verdicts, separability counts,
+    solver statistics and per sample whether its dichotomy has no separating direction
+    (``none``) to each. ``scratch``: where the largest stacked arrays are kept (a
+    :class:`neurogeom.geometry._glue_batch.Scratch`: valid until its next use; None: newly
+    allocated). Mostly Python and numpy steps on small arrays (see :func:`glue_batch`)."""
     if not items:
         return None
     first = []
@@ -972,7 +971,18 @@ def _solve_small(items, n_manifolds, scratch=None):
         _separability.settle_by_lp(factor, codes, it["canonical"][0], verdict, it["sep"])
     for it in items:
         it["none"] = (it["verdict"] == -1)[it["canonical"][1]]
-    out = _small_stack(items, scratch)
+    return _small_stack(items, scratch)
+
+
+def _solve_small(items, out, n_manifolds, scratch=None):
+    """:func:`_solve` for the problems staged by :func:`_stage_small` (``out``), their solves
+    batched across problems (:func:`neurogeom.geometry._glue_batch.solve_and_measure`); each
+    sample's duals are those :func:`_solve` gives it. Adds f_vals, norm2 (views into the arrays
+    of all samples), stats and active_fraction to each item (F and anchors of all problems
+    computed in the same compiled pass as their duals). Returns ``out`` with ``anchors``,
+    ``active`` and ``f_vals`` added (None without items)."""
+    if not items:
+        return None
     st = out["stack"]
     _, stats, f_all, anchors, active = _glue_batch.solve_and_measure(
         st, out["codes"], n_manifolds, scratch
@@ -1300,22 +1310,31 @@ anchor_center, alignment, max_iter
     draws: dict[int, Any] = {}
     probe_cache: dict[tuple[int, int, int], np.ndarray] = {}
 
+    # one block's Python steps at a time (preprocessing, separability, stacking): two worker
+    # threads that both ran them vied for the GIL in lockstep, each leaving its core idle for
+    # the other's turns; taken in turn, one block's steps run beside another's compiled solve
+    # (1,000 small problems on 2 threads: 0.251 -> 0.220 s, medians of 12 alternating calls)
+    staging = threading.Lock()
+
     def block(lo, hi):
-        results, small = _batch_prepare(
-            checked[lo:hi],
-            seeds[lo:hi],
-            names,
-            scheme,
-            n_t,
-            kappa,
-            dtype,
-            prep,
-            caller,
-            draws,
-            probe_cache,
-        )
         # the block's work arrays, kept by this thread for its next block or call
-        stacked = _solve_small(small, n_manifolds, _glue_batch.thread_scratch())
+        scratch = _glue_batch.thread_scratch()
+        with staging:
+            results, small = _batch_prepare(
+                checked[lo:hi],
+                seeds[lo:hi],
+                names,
+                scheme,
+                n_t,
+                kappa,
+                dtype,
+                prep,
+                caller,
+                draws,
+                probe_cache,
+            )
+            staged = _stage_small(small, scratch)
+        stacked = _solve_small(small, staged, n_manifolds, scratch)
         _finish_small(small, n_manifolds, anchor_center, alignment, stacked)
         return results
 
