@@ -329,6 +329,11 @@ def test_bad_batches_are_refused_with_the_problem_named():
     bad[0, 0] = np.nan
     with pytest.raises(ValueError, match="problem 1: .*finite"):
         glue_batch([(x, lab), (bad, lab)], n_t=10)
+    bad[0, 0] = -np.inf
+    with pytest.raises(ValueError, match="problem 1: .*finite"):
+        glue_batch([(x, lab), (bad, lab)], n_t=10)
+    with pytest.raises(ValueError, match="problem 0: "):  # every point the same
+        glue_batch([(np.tile(x[:1], (x.shape[0], 1)), lab), (x, lab)], n_t=10)
     with pytest.raises(ValueError, match="pairwise"):
         glue_batch([(x, lab)], n_t=10, dichotomies="pairwise")
     with pytest.raises(ValueError, match="2 seeds for 1 problems"):

@@ -252,6 +252,29 @@ def rows_differing(x: np.ndarray) -> np.ndarray:
     return out
 
 
+@numba.njit(cache=True, nogil=True)
+def _finite_and_spread(x):
+    finite = True
+    for v in x.ravel():
+        finite &= v - v == 0.0
+    if not finite:
+        return False
+    n, d = x.shape
+    for i in range(1, n):
+        for j in range(d):
+            if x[i, j] != x[0, j]:
+                return True
+    return False
+
+
+def finite_and_spread(x: np.ndarray) -> bool:
+    """Whether every value of ``x`` (n_rows, n_features) is finite and some row differs from
+    the first (``np.isfinite(x).all() and rows_differing(x).any()``), in one compiled call
+    (reading the rows only up to the first that differs); False for points the checks of
+    :func:`points_and_labels` would refuse, which then name the problem."""
+    return bool(_finite_and_spread(x))
+
+
 def _all_finite(x: np.ndarray) -> bool:
     """True when every value of ``x`` is finite, in one pass without a temporary array; False
     also where the sum overflows (the caller then checks each value)."""

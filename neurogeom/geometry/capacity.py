@@ -893,6 +893,7 @@ def _batch_validate(pairs, ids, caller):
     present = np.bincount(pid[~neg] * n_m + codes_all[~neg], minlength=len(labs) * n_m).reshape(
         len(labs), n_m
     )
+    missing = (present == 0).any(axis=1).tolist()
     out = []
     start = 0
     for i, (x, lab) in enumerate(pairs):
@@ -910,15 +911,14 @@ def _batch_validate(pairs, ids, caller):
             and arr.shape[0] == n
             and n > 0
             and not codes_bad[i]
-            and bool(np.isfinite(arr).all())
-            and bool(_validate.rows_differing(arr).any())  # also every point zero
+            and _validate.finite_and_spread(arr)  # also every point zero
         )
         if not good:
             try:
                 _validate.points_and_labels(x, lab, caller=caller)
             except (TypeError, ValueError) as exc:
                 raise fail(i, exc) from None
-        if (present[i] == 0).any():
+        if missing[i]:
             raise ValueError(
                 f"{caller}() problem {ids[i]!r} has no points of manifold "
                 f"{names[int(np.flatnonzero(present[i] == 0)[0])]!r}; every problem needs every "
@@ -1509,14 +1509,14 @@ def _batch_dataset(results, ids, names, seeds, scheme, n_t, kappa, anchor_center
         np.array([r["no_separating_fraction"] for r in results]),
     )
     data_vars["at_floor"] = (("problem",), np.array([int(r["floor"]) for r in results]))
+    # the solver's counts summed over problems (rounds and iterations: the most of any)
+    keys = results[0]["stats"].keys()
+    if not all(r["stats"].keys() == keys for r in results):
+        keys = dict.fromkeys(k for r in results for k in r["stats"]).keys()
     solver: dict[str, int] = {}
-    for r in results:
-        for k, v in r["stats"].items():
-            solver[k] = (
-                max(solver.get(k, 0), v)
-                if k.endswith(("rounds", "iterations"))
-                else (solver.get(k, 0) + v)
-            )
+    for k in keys:
+        vals = [r["stats"].get(k, 0) for r in results]
+        solver[k] = max(0, *vals) if k.endswith(("rounds", "iterations")) else sum(vals)
     info = results[0]["info"]
     attrs = _provenance.provenance(
         caller,
