@@ -664,7 +664,9 @@ def _solve_chain(gram, signs, q, lam, tol, max_iter, cap, chain, status, worst):
         gmat = _block(gram, gram, True, signs[first], idx)
         ys = np.ones(m)
     size = min(m, cap)
-    lmat = np.zeros((size, size))
+    # the factor's rows are written as points join, and only its lower triangle of the rows in
+    # use is ever read: not zeroed first (on small problems a pass over 29 kB per chain)
+    lmat = np.empty((size, size))
     order = np.empty(m, dtype=np.int64)
     passive = np.zeros(m, dtype=np.bool_)
     banned = np.zeros(m, dtype=np.bool_)
