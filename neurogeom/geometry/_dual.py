@@ -385,11 +385,13 @@ def _anchor_means(lam, factor, codes, dichotomies, anchors, totals, active, f_va
         measure_sample(k, factor, codes, dichotomies[k], lam, sup, f_vals, anchors, totals, active)
 
 
-@_active_set._leaf  # no allocation: compiled without reference counting
+# no allocation: compiled without reference counting; F's sum over coordinates vectorised
+@_active_set._leaf_reassoc
 def measure_sample(k, factor, codes, y, lam, sup, f_vals, anchors, totals, active):
     """Sample ``k``'s anchors, totals, active mask and F (see :func:`anchor_means`; ``y``: its
     dichotomy, one sign per manifold), each row of the outputs written whole. Sums run over the
-    support of ``lam[k]`` in increasing order of the points, so any caller gets the same bits
+    support of ``lam[k]`` in increasing order of the points, and every caller runs this one
+    compiled step, so any caller gets the same bits
     (:func:`neurogeom.geometry._glue_batch.solve_and_measure` calls it as each sample is
     solved); the support is gathered first into ``sup`` (scratch of ``n_points`` integers)
     without a branch per point: a random probe's support is a random subset."""
