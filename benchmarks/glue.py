@@ -27,29 +27,28 @@ Run: ``python benchmarks/glue.py`` -> benchmarks/results/glue.json. ``BENCH_CASE
 the cases named by their letters (written to results/glue_<letters>.json instead);
 ``BENCH_SKIP_README=1`` leaves out case (d).
 
-Measured (results/glue.json, cases a-c and e-g in one run on an AMD EPYC machine with AVX-512,
-load average 0.8 before, 0.9 after; case d alone, results/glue_d.json, on earlier code whose solve
-of its samples, each of its own dichotomy, is the same; each timed call after a 0.2 s pause, glue
-and its baseline alternating, best of 3 where a baseline run takes under 5 s): per-sample NNLS
-over glue 409x (a), 54x / 75x (b), 33x and 54x (c, steps 0 and 400), 130x (d, 134 s), 25.1x (e),
-26.3x (f); config B 2.83x one Gram build (0.391 s against 0.138 s); 1,000 small problems 0.25 ms
-a problem by glue_batch against 2.15 ms by one glue() call each (8.6x; goal 10x, not met), F and
-capacities equal to the per-call ones bit for bit; a trajectory's 50 bootstrap replicates 1.17x
-one measure_geometry() call per replicate. The two runs before it, on the same code: config B
-3.03x / 3.13x, e 23.2x / 21.5x, f 24.2x / 27.6x NNLS and 8.8x / 8.5x one call. On the same machine
-before the last changes: config B 3.04x, e 21.6x, f 18.8x NNLS and 9.1x one call (7.4x in a run
-of case f alone); on the machine of the runs before (where one glue() call per problem took
-3.7 ms with that code, 2.5-3.0 ms here) it gave config B 4.36-4.56x and f 8.6-8.9x one call.
-The last changes: the active-set method's steps within an outer iteration are inlined into it
-(numba inline="always", the same numbers bit for bit) instead of called with dozens of array
-fields on the stack; glue_batch reads each chain's signs from one row instead of a cache miss per
-sample, and forms F as glue() does. On one thread 1,000 small problems went 0.504-0.509 ->
-0.431-0.436 s of CPU time; one glue() call per problem got faster with the same kernels.
-Where the time goes, many small problems on one thread (about 0.44 s for 1,000 problems, 1.75x
-the wall time on two threads): the compiled solve with F and anchors 0.26 s, anchor geometry
-0.045 s, stacking (the samples' linear terms by matrix products) 0.047 s, preprocessing and the
-reduction 0.042 s (a Python step per problem), input checks, summaries and the Dataset about
-0.04 s; the blocks' Python steps hold the GIL, their compiled ones do not.
+Measured (results/glue.json: the second of three runs on the final code, cases a-c and e-g, on an
+AMD EPYC machine with AVX-512, load average 0.8-1.4; case d alone, results/glue_d.json, on earlier
+code whose solve of its samples, each of its own dichotomy, is the same; each timed call after a
+0.2 s pause, glue and its baseline alternating, best of 3 where a baseline run takes under 5 s):
+per-sample NNLS over glue 417x (a), 61x / 78x (b), 31x and 43x (c, steps 0 and 400), 130x (d,
+134 s), 23.3x (e), 26.7x (f); config B 2.80x one Gram build (0.393 s against 0.140 s); 1,000 small
+problems 0.228 ms a problem by glue_batch against 2.31 ms by one glue() call each (10.1x), F and
+capacities equal to the per-call ones bit for bit; a trajectory's 50 bootstrap replicates 1.31x
+one measure_geometry() call per replicate. The other two runs: config B 2.99x / 2.90x, e 25.4x /
+24.3x, f 27.5x / 34.0x NNLS and 9.5x / 10.9x one call (0.226 / 0.241 ms against 2.14 / 2.63 ms
+a problem): the goal of 10x is met in two runs of three, not with a margin. On the code before the
+last changes, on the same machine: f 8.5-8.8x one call (0.25 ms a problem).
+The last changes: glue_batch's worker threads take a block's Python steps (preprocessing, the
+separability decisions, stacking) in turn under a lock, so one block's steps run beside the other
+block's compiled solve instead of both threads vying for the GIL in lockstep; each worker thread
+keeps its largest work arrays between blocks and calls (no page faults); the summaries are one
+compiled pass; the anchor geometry's per-sample steps are compiled without reference counting;
+F's sum over coordinates is vectorised. Where the time goes, 1,000 small problems on two threads
+(about 0.22 s): eight blocks of 125 problems, each with about 6 ms of preprocessing and 5 ms of
+stacking (in turn), 31 ms of compiled solve and 6 ms of anchor geometry and summaries per block;
+the input checks (6 ms) before the blocks and the Dataset (6 ms) after them run on one thread,
+and the second worker thread waits for the first block's Python steps (about 11 ms).
 """
 
 from __future__ import annotations

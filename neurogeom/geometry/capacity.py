@@ -1265,9 +1265,11 @@ anchor_center, alignment, max_iter
     there are many problems), each block in one call of the compiled solver (which
     computes each sample's F and anchors as it is solved) and one pass of anchor geometry,
     instead of one of each per problem; the blocks run in parallel worker threads (as many as
-    numba may use), one block's Python steps beside another's compiled ones. A problem's numbers
-    do not depend on the other problems in the batch, the blocks or the threads (bit for bit),
-    so adding or removing problems changes no number.
+    numba may use), which take the blocks' Python steps in turn, each beside another block's
+    compiled solve. Each worker thread keeps its largest work arrays between blocks and calls
+    (at most 64 MB a thread). A problem's numbers do not depend on the other problems in the
+    batch, the blocks or the threads (bit for bit), so adding or removing problems changes no
+    number.
 
     Examples
     --------
