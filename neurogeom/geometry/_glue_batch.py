@@ -84,9 +84,10 @@ def thread_scratch() -> Scratch:
 
 def in_blocks(fn, n_items: int, block: int, per_worker: int | None = None) -> list:
     """``[fn(lo, hi) for each block]`` over consecutive blocks of about ``block`` items (at least
-    ``block``, except when there are fewer items), in order. Where numba may use several threads
-    and there are several blocks, they run in as many worker threads, each of whose compiled
-    kernels then runs on one thread: one block's Python steps overlap another's compiled ones
+    ``block``, except when there are fewer items; on several threads, the first of several
+    blocks is a quarter of the others, the last three quarters), in order. Where numba may use
+    several threads and there are several blocks, they run in as many worker threads, each of
+    whose compiled kernels then runs on one thread: one block's Python steps overlap another's compiled ones
     (numba's kernels release the GIL). With ``per_worker``, blocks grow past ``block`` items
     so that each worker thread gets about that many (a block's fixed steps then recur less
     often). ``fn`` must give each item's result independently of the other items in its block
@@ -95,9 +96,15 @@ def in_blocks(fn, n_items: int, block: int, per_worker: int | None = None) -> li
     if per_worker is not None:
         block = max(block, n_items // (per_worker * threads))
     n_blocks = max(1, n_items // block)
-    edges = np.linspace(0, n_items, n_blocks + 1).round().astype(int).tolist()
+    edges = np.linspace(0, n_items, n_blocks + 1)
+    if n_blocks > 1 and threads > 1:
+        # a first block of a quarter, the last of three quarters: where the blocks' Python
+        # steps are taken in turn (see glue_batch), the other workers wait for the first
+        # block's, a quarter as long, and the worker that took it then takes the last
+        edges = np.concatenate([[0.0], edges[:-1] + 0.25 * n_items / n_blocks, [n_items]])
+    edges = np.unique(edges.round().astype(int)).tolist()  # no empty block
     spans = list(zip(edges[:-1], edges[1:]))
-    workers = min(threads, n_blocks)
+    workers = min(threads, len(spans))
     if workers <= 1:
         return [fn(lo, hi) for lo, hi in spans]
 
