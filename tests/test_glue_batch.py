@@ -134,6 +134,48 @@ def test_work_arrays_kept_between_calls_change_no_number(monkeypatch):
     assert "y" not in scratch._bufs and over.shape == (200,)
 
 
+def test_blocks_take_their_python_steps_in_turn_the_first_block_first():
+    """On several threads the first block is a quarter, the last three quarters and none is
+    empty; the first block's step runs before any other's, steps never overlap, and a step that
+    raises passes the turn on (the error reaches the caller; blocks not yet begun are
+    cancelled)."""
+    import threading
+    import time
+
+    import numba
+
+    from neurogeom.geometry import _glue_batch
+
+    if numba.get_num_threads() < 2:
+        pytest.skip("needs two numba threads")
+    spans = _glue_batch.in_blocks(lambda lo, hi: (lo, hi), 1000, 32, 4)
+    sizes = [hi - lo for lo, hi in spans]
+    assert spans[0][0] == 0 and spans[-1][1] == 1000 and min(sizes) > 0
+    assert all(a[1] == b[0] for a, b in zip(spans, spans[1:]))
+    assert sizes[0] * 4 == pytest.approx(sizes[1], abs=4)
+    assert sizes[-1] * 4 == pytest.approx(sizes[1] * 3, abs=4)
+
+    turns, order, inside = _glue_batch.InTurn(), [], []
+
+    def step(lo, hi):
+        if lo == 0:
+            time.sleep(0.05)  # the other blocks are ready first
+        with turns(lo, hi):
+            inside.append(threading.get_ident())
+            assert len(inside) == 1
+            order.append(lo)
+            time.sleep(0.002)
+            inside.pop()
+            if lo == spans[2][0]:
+                raise RuntimeError("step failed")
+        return lo
+
+    with pytest.raises(RuntimeError, match="step failed"):
+        _glue_batch.in_blocks(step, 1000, 32, 4)
+    time.sleep(0.2)  # blocks already started finish after the error; the rest are cancelled
+    assert order[0] == 0 and spans[2][0] in order and len(set(order)) == len(order)
+
+
 def test_small_quadratic_forms_equal_the_thresholded_pseudo_inverse():
     """vec^T G^+ vec by a Cholesky factor where the active block is well conditioned, by Jacobi
     rotations elsewhere: both equal numpy's eigendecomposition with small eigenvalues dropped."""

@@ -10,6 +10,7 @@ alone; only the order of floating-point sums may differ (results agree to roundi
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 import numba
@@ -21,6 +22,7 @@ from neurogeom.geometry import _active_set, _dual, _threads, effective
 _CHUNK = 8192
 
 __all__ = [
+    "InTurn",
     "Scratch",
     "anchors",
     "anchors_many",
@@ -80,6 +82,27 @@ def thread_scratch() -> Scratch:
     if scratch is None:
         scratch = _LOCAL.scratch = Scratch()
     return scratch
+
+
+class InTurn:
+    """Steps of blocks of items taken one at a time, the block starting at item 0 first (``with
+    turns(lo, hi): ...``); after it, in whatever order the blocks come. A step that raises still
+    lets the others go on."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._first = threading.Event()
+
+    @contextlib.contextmanager
+    def __call__(self, lo: int, hi: int):
+        if lo:
+            self._first.wait()
+        try:
+            with self._lock:
+                yield
+        finally:
+            if not lo:
+                self._first.set()
 
 
 def in_blocks(fn, n_items: int, block: int, per_worker: int | None = None) -> list:

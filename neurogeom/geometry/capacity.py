@@ -18,7 +18,6 @@ from __future__ import annotations
 import functools
 import itertools
 import os
-import threading
 import warnings
 from collections.abc import Hashable
 from typing import Any, Literal
@@ -854,25 +853,17 @@ def _batch_inputs(points, labels, problem, caller):
 
 
 def _batch_validate(pairs, ids, caller):
-    """Points as float64 arrays and manifold codes per problem, and the shared label names.
+    """The manifold codes of every problem's points and the shared label names.
 
     The labels of all problems are factorised once; each problem must hold every label (the
-    result shares one ``manifold`` dimension). A problem whose points fail a check is passed to
-    :func:`neurogeom.geometry._validate.points_and_labels` for its message."""
-
-    ids = np.asarray(ids).tolist()
-
-    def fail(i, exc):
-        return type(exc)(f"{caller}() problem {ids[i]!r}: {exc}")
-
+    result shares one ``manifold`` dimension). A problem whose labels fail a check is passed to
+    :func:`neurogeom.geometry._validate.points_and_labels` for its message. The points are
+    checked per block of problems (:func:`_batch_points`)."""
     labs = []
     for i, (x, lab) in enumerate(pairs):
         arr = lab if isinstance(lab, np.ndarray) else np.asarray(lab, dtype=object)
         if arr.ndim != 1:
-            try:
-                _validate.points_and_labels(x, lab, caller=caller)
-            except (TypeError, ValueError) as exc:
-                raise fail(i, exc) from None
+            _refuse(x, lab, ids[i], caller)
         labs.append(arr)
     lab_all = np.concatenate(labs) if len(labs) > 1 else labs[0]
     try:
@@ -893,13 +884,26 @@ def _batch_validate(pairs, ids, caller):
     present = np.bincount(pid[~neg] * n_m + codes_all[~neg], minlength=len(labs) * n_m).reshape(
         len(labs), n_m
     )
-    missing = (present == 0).any(axis=1).tolist()
+    missing = (present == 0).any(axis=1)
+    for i in np.flatnonzero(codes_bad | missing):
+        if codes_bad[i]:
+            _refuse(*pairs[i], ids[i], caller)
+        if missing[i]:
+            raise ValueError(
+                f"{caller}() problem {ids[i]!r} has no points of manifold "
+                f"{names[int(np.flatnonzero(present[i] == 0)[0])]!r}; every problem needs every "
+                f"label ({n_m} in all). Run problems with other labels in their own batch."
+            )
+    bounds = np.concatenate([[0], np.cumsum(lens)]).tolist()
+    return [codes_all[a:b] for a, b in zip(bounds[:-1], bounds[1:])], names
+
+
+def _batch_points(pairs, codes, ids, caller):
+    """Each problem's points as a float64 array (n_points, n_features) with its manifold codes,
+    checked (finite, one row per label, not all the same); a problem that fails is passed to
+    :func:`neurogeom.geometry._validate.points_and_labels` for its message."""
     out = []
-    start = 0
-    for i, (x, lab) in enumerate(pairs):
-        n = int(lens[i])
-        codes = codes_all[start : start + n]
-        start += n
+    for (x, lab), c, pid in zip(pairs, codes, ids):
         try:
             arr = np.asarray(x, dtype=np.float64)
         except (TypeError, ValueError):
@@ -908,24 +912,23 @@ def _batch_validate(pairs, ids, caller):
             arr is not None
             and arr.ndim == 2
             and arr.shape[1] >= 1
-            and arr.shape[0] == n
-            and n > 0
-            and not codes_bad[i]
+            and arr.shape[0] == c.size
+            and c.size > 0
             and _validate.finite_and_spread(arr)  # also every point zero
         )
         if not good:
-            try:
-                _validate.points_and_labels(x, lab, caller=caller)
-            except (TypeError, ValueError) as exc:
-                raise fail(i, exc) from None
-        if missing[i]:
-            raise ValueError(
-                f"{caller}() problem {ids[i]!r} has no points of manifold "
-                f"{names[int(np.flatnonzero(present[i] == 0)[0])]!r}; every problem needs every "
-                f"label ({n_m} in all). Run problems with other labels in their own batch."
-            )
-        out.append((arr, codes))
-    return out, names
+            _refuse(x, lab, pid, caller)
+        out.append((arr, c))
+    return out
+
+
+def _refuse(x, lab, pid, caller):
+    """Raise :func:`neurogeom.geometry._validate.points_and_labels`'s error on one problem's
+    points and labels, naming the problem."""
+    try:
+        _validate.points_and_labels(x, lab, caller=caller)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"{caller}() problem {pid!r}: {exc}") from None
 
 
 def _stage_small(items, scratch=None):
@@ -1294,7 +1297,8 @@ anchor_center, alignment, max_iter
     n_t, kappa, jitter, dtype, anchor_center, alignment, max_iter, seeds = _batch_settings(
         n_t, kappa, jitter, dtype, anchor_center, alignment, max_iter, seed, n_prob, caller
     )
-    checked, names = _batch_validate(pairs, ids, caller)
+    ids_list = np.asarray(ids).tolist()
+    codes, names = _batch_validate(pairs, ids_list, caller)
     n_manifolds = len(names)
     if isinstance(dichotomies, str) and dichotomies == "pairwise":
         raise ValueError(
@@ -1312,18 +1316,21 @@ anchor_center, alignment, max_iter
     draws: dict[int, Any] = {}
     probe_cache: dict[tuple[int, int, int], np.ndarray] = {}
 
-    # one block's Python steps at a time (preprocessing, separability, stacking): two worker
-    # threads that both ran them vied for the GIL in lockstep, each leaving its core idle for
-    # the other's turns; taken in turn, one block's steps run beside another's compiled solve
-    # (1,000 small problems on 2 threads: 0.251 -> 0.220 s, medians of 12 alternating calls)
-    staging = threading.Lock()
+    # one block's Python steps at a time, the first block's first (input checks, preprocessing,
+    # separability, stacking): two worker threads that both ran them vied for the GIL in
+    # lockstep, each leaving its core idle for the other's turns; taken in turn, one block's
+    # steps run beside another's compiled solve (1,000 small problems on 2 threads: 0.251 ->
+    # 0.220 s, medians of 12 alternating calls), and the short first block (see in_blocks) goes
+    # first
+    staging = _glue_batch.InTurn()
 
     def block(lo, hi):
         # the block's work arrays, kept by this thread for its next block or call
         scratch = _glue_batch.thread_scratch()
-        with staging:
+        with staging(lo, hi):
+            checked = _batch_points(pairs[lo:hi], codes[lo:hi], ids_list[lo:hi], caller)
             results, small = _batch_prepare(
-                checked[lo:hi],
+                checked,
                 seeds[lo:hi],
                 names,
                 scheme,
