@@ -28,27 +28,32 @@ the cases named by their letters (written to results/glue_<letters>.json instead
 ``BENCH_SKIP_README=1`` leaves out case (d).
 
 Measured (results/glue.json: the second of three runs on the final code, cases a-c and e-g, on an
-AMD EPYC machine with AVX-512, load average 0.8-1.4; case d alone, results/glue_d.json, on earlier
-code whose solve of its samples, each of its own dichotomy, is the same; each timed call after a
-0.2 s pause, glue and its baseline alternating, best of 3 where a baseline run takes under 5 s):
-per-sample NNLS over glue 417x (a), 61x / 78x (b), 31x and 43x (c, steps 0 and 400), 130x (d,
-134 s), 23.3x (e), 26.7x (f); config B 2.80x one Gram build (0.393 s against 0.140 s); 1,000 small
-problems 0.228 ms a problem by glue_batch against 2.31 ms by one glue() call each (10.1x), F and
-capacities equal to the per-call ones bit for bit; a trajectory's 50 bootstrap replicates 1.31x
-one measure_geometry() call per replicate. The other two runs: config B 2.99x / 2.90x, e 25.4x /
-24.3x, f 27.5x / 34.0x NNLS and 9.5x / 10.9x one call (0.226 / 0.241 ms against 2.14 / 2.63 ms
-a problem): the goal of 10x is met in two runs of three, not with a margin. On the code before the
-last changes, on the same machine: f 8.5-8.8x one call (0.25 ms a problem).
-The last changes: glue_batch's worker threads take a block's Python steps (preprocessing, the
-separability decisions, stacking) in turn under a lock, so one block's steps run beside the other
-block's compiled solve instead of both threads vying for the GIL in lockstep; each worker thread
+AMD EPYC machine with AVX-512, load average 1.2-1.3 (a busy spell of the shared host); case d
+alone, results/glue_d.json, on earlier code whose solve of its samples, each of its own dichotomy,
+is the same; each timed call after a 0.2 s pause, glue and its baseline alternating, best of 3
+where a baseline run takes under 5 s): per-sample NNLS over glue 407x (a), 60x / 79x (b), 31x and
+46x (c, steps 0 and 400), 130x (d, 134 s), 30.6x (e), 30.2x (f); config B 3.08x one Gram build
+(0.441 s against 0.143 s); 1,000 small problems 0.240 ms a problem by glue_batch against 2.39 ms
+by one glue() call each (9.9x), F and capacities equal to the per-call ones bit for bit; a
+trajectory's 50 bootstrap replicates 1.11x one measure_geometry() call per replicate. The other
+two runs: config B 3.17x / 3.10x, e 23.7x / 24.1x, f 27.8x / 23.0x NNLS and 9.5x / 11.9x one
+call (0.246 / 0.308 ms against 2.34 / 3.66 ms a problem). Three runs the hour before, on the code
+before the last two changes (the blocks' schedule, the points checked in the blocks): f 9.5x /
+10.1x / 10.9x one call (0.226-0.241 ms a problem), config B 2.80-2.99x, e 23.3-25.4x. So the goal
+of 10x is met in about half the runs, not with a margin. On the code before this work, on the
+same machine: f 8.5-8.8x one call (0.25 ms a problem).
+The last changes: glue_batch's worker threads take a block's Python steps (the points' checks,
+preprocessing, the separability decisions, stacking) in turn, the short first block's first, so
+one block's steps run beside the other block's compiled solve instead of both threads vying for
+the GIL in lockstep, and the threads start and finish together; each worker thread
 keeps its largest work arrays between blocks and calls (no page faults); the summaries are one
 compiled pass; the anchor geometry's per-sample steps are compiled without reference counting;
 F's sum over coordinates is vectorised. Where the time goes, 1,000 small problems on two threads
-(about 0.22 s): eight blocks of 125 problems, each with about 6 ms of preprocessing and 5 ms of
-stacking (in turn), 31 ms of compiled solve and 6 ms of anchor geometry and summaries per block;
-the input checks (6 ms) before the blocks and the Dataset (6 ms) after them run on one thread,
-and the second worker thread waits for the first block's Python steps (about 11 ms).
+(about 0.21-0.23 s): blocks of 31, 7 x 125 and 94 problems, a block of 125 with about 6 ms of
+the points' checks and preprocessing and 5 ms of stacking (in turn), 31 ms of compiled solve and
+6 ms of anchor geometry and summaries;
+the labels' checks (1 ms) before the blocks and the Dataset (3-6 ms) after them run on one
+thread, and the second worker thread waits for the first (quarter) block's Python steps (3-4 ms).
 """
 
 from __future__ import annotations
