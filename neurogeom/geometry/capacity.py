@@ -1265,7 +1265,8 @@ anchor_center, alignment, max_iter
     Notes
     -----
     Small problems run in blocks (of 32 problems or more: about four per worker thread where
-    there are many problems), each block in one call of the compiled solver (which
+    there are many problems; on several threads the first block is a quarter of the others and
+    the last three quarters), each block in one call of the compiled solver (which
     computes each sample's F and anchors as it is solved) and one pass of anchor geometry,
     instead of one of each per problem; the blocks run in parallel worker threads (as many as
     numba may use), which take the blocks' Python steps in turn, each beside another block's
