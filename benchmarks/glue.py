@@ -39,9 +39,10 @@ trajectory's 50 bootstrap replicates 1.11x one measure_geometry() call per repli
 two runs: config B 3.17x / 3.10x, e 23.7x / 24.1x, f 27.8x / 23.0x NNLS and 9.5x / 11.9x one
 call (0.246 / 0.308 ms against 2.34 / 3.66 ms a problem). Three runs the hour before, on the code
 before the last two changes (the blocks' schedule, the points checked in the blocks): f 9.5x /
-10.1x / 10.9x one call (0.226-0.241 ms a problem), config B 2.80-2.99x, e 23.3-25.4x. So the goal
-of 10x is met in about half the runs, not with a margin. On the code before this work, on the
-same machine: f 8.5-8.8x one call (0.25 ms a problem).
+10.1x / 10.9x one call (0.226-0.241 ms a problem), config B 2.80-2.99x, e 23.3-25.4x. Four runs
+of case f alone on the final code: 9.6x / 9.8x / 11.7x / 9.7x. So the goal of 10x is met in 2 of
+7 runs on the final code, not with a margin. On the code before this work, on the same machine:
+f 8.5-8.8x one call (0.25 ms a problem).
 The last changes: glue_batch's worker threads take a block's Python steps (the points' checks,
 preprocessing, the separability decisions, stacking) in turn, the short first block's first, so
 one block's steps run beside the other block's compiled solve instead of both threads vying for
