@@ -109,29 +109,30 @@ def test_work_arrays_kept_between_calls_change_no_number(monkeypatch):
     """The work arrays a thread keeps between blocks and calls (larger ones first, then smaller
     and other shapes in the same buffers, left holding other values) give the numbers of newly
     allocated ones, bit for bit; past the byte cap an array is new and the cap holds."""
-    from neurogeom.geometry import _glue_batch
+    from neurogeom.geometry import _threads
 
     big = [_clusters(3, 30, 100, s) for s in range(6)]
     small = [*_mixed_problems()[:3], _clusters(3, 12, 50, 9)]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         kept = [glue_batch(p, n_t=40, seed=2) for p in (big, small, big)]
-        monkeypatch.setattr(_glue_batch, "thread_scratch", lambda: None)
+        monkeypatch.setattr(_threads, "thread_scratch", lambda: _threads.FRESH)
         fresh = [glue_batch(p, n_t=40, seed=2) for p in (big, small)]
     xr.testing.assert_identical(kept[0], fresh[0])
     xr.testing.assert_identical(kept[1], fresh[1])
     xr.testing.assert_identical(kept[2], fresh[0])
 
-    scratch = _glue_batch.Scratch()
+    scratch = _threads.Scratch(1000)
     a = scratch.array("x", (3, 5), zero=True)
     assert a.shape == (3, 5) and not a.any() and a.ctypes.data % 64 == 0
     a[:] = 7.0
     b = scratch.array("x", (2, 4))  # the same buffer, values left as they were
     assert np.shares_memory(a, b) and (b == 7.0).all()
     assert not scratch.array("x", (4,), zero=True).any()
-    monkeypatch.setattr(_glue_batch, "_SCRATCH_MAX_BYTES", 1000)
-    over = scratch.array("y", (200,))  # 1,600 bytes: not kept
+    over = scratch.array("y", (200,))  # 1,600 bytes: past the cap, not kept
     assert "y" not in scratch._bufs and over.shape == (200,)
+    assert _threads.FRESH.array("x", (2,), zero=True).tolist() == [0.0, 0.0]
+    assert not _threads.FRESH._bufs
 
 
 def test_blocks_take_their_python_steps_in_turn_the_first_block_first():

@@ -1192,15 +1192,12 @@ class Stacked:
     def chains(self) -> tuple[np.ndarray, np.ndarray]:
         """The rows to solve in chains (:func:`dichotomy_chains`), each problem's chains those it
         gets alone: ``(members, bounds)``."""
+        rows = slice(None) if self.solve is None else self.solve
         if self.keys is None:
-            if self.solve is None:
-                return dichotomy_chains(self.signs, self.prob)
-            members, bounds = dichotomy_chains(self.signs[self.solve], self.prob[self.solve])
+            members, bounds = dichotomy_chains(self.signs[rows], self.prob[rows])
         else:  # the same groups, by one integer a row
-            if self.solve is None:
-                return _chains_of(self.keys, self.prob, _CHAIN)
-            members, bounds = _chains_of(self.keys[self.solve], self.prob[self.solve], _CHAIN)
-        return self.solve[members], bounds
+            members, bounds = _chains_of(self.keys[rows], self.prob[rows], _CHAIN)
+        return (members if self.solve is None else self.solve[members]), bounds
 
     def rows(self, i: int) -> np.ndarray:
         """Problem ``i``'s rows to solve."""
@@ -1211,14 +1208,6 @@ class Stacked:
         return self.solve[lo:hi]
 
 
-def _work(scratch, name: str, shape: tuple, zero: bool) -> np.ndarray:
-    """A float64 work array (zeroed when ``zero``) from ``scratch`` (a
-    :class:`neurogeom.geometry._glue_batch.Scratch`), or a new one when it is None."""
-    if scratch is None:
-        return (np.zeros if zero else np.empty)(shape)
-    return scratch.array(name, shape, zero)
-
-
 def _offsets(sizes: np.ndarray) -> np.ndarray:
     out = np.zeros(sizes.size, dtype=np.int64)
     out[1:] = np.cumsum(sizes)[:-1]
@@ -1226,15 +1215,24 @@ def _offsets(sizes: np.ndarray) -> np.ndarray:
 
 
 def stack_samples(
-    factors, grams, kappas, signs, probes, probe_row, starts, solve=None, keys=None, scratch=None
+    factors,
+    grams,
+    kappas,
+    signs,
+    probes,
+    probe_row,
+    starts,
+    solve=None,
+    keys=None,
+    scratch: _threads.Scratch = _threads.FRESH,
 ) -> Stacked:
     """:class:`Stacked` from per-problem factors and Gram matrices (sequences of arrays), margins,
     and the stacked ``signs`` (samples, most points; zero past a problem's points), ``probes``
     and ``probe_row`` (see :class:`Stacked`; a problem's probes zero past its rank), with problem
     ``i``'s samples in rows ``starts[i]:starts[i + 1]``. ``solve``: the rows to solve, ascending
     (all when None); ``keys``: see :class:`Stacked`; ``scratch``: where the stacked factors,
-    Gram matrices and linear terms are kept (a :class:`neurogeom.geometry._glue_batch.Scratch`;
-    None: newly allocated). Computes each solved sample's linear term and tolerance as
+    Gram matrices and linear terms are kept (a :class:`neurogeom.geometry._threads.Scratch`;
+    by default newly allocated). Computes each solved sample's linear term and tolerance as
     :func:`finish` does on its problem's solved samples alone: the problems whose solved samples
     are all their samples, with one shape and probes taken as one block of rows, in batched
     matrix products (the same products, bit for bit); others one by one."""
@@ -1251,10 +1249,10 @@ def stack_samples(
     )
     f3 = None
     if uniform:
-        f3 = _work(scratch, "factors", (n_prob, *factors[0].shape), False)
+        f3 = scratch.array("factors", (n_prob, *factors[0].shape))
         np.stack(factors, out=f3)
         flat = f3.reshape(-1)
-        grams_flat = _work(scratch, "grams", (n_prob, *grams[0].shape), False)
+        grams_flat = scratch.array("grams", (n_prob, *grams[0].shape))
         np.stack(grams, out=grams_flat)
         grams_flat = grams_flat.reshape(-1)
         peaks = np.sqrt(np.max(np.einsum("pij,pij->pi", f3, f3), axis=1))
@@ -1271,7 +1269,7 @@ def stack_samples(
                 for f in factors
             ]
         )
-    q = _work(scratch, "linear_terms", (n_all, n_max), True)
+    q = scratch.array("linear_terms", (n_all, n_max), zero=True)
     tol = np.zeros(n_all)
     # problems all of whose samples are solved
     whole = np.ones(n_prob, dtype=bool)

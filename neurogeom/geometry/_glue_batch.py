@@ -23,65 +23,13 @@ _CHUNK = 8192
 
 __all__ = [
     "InTurn",
-    "Scratch",
     "anchors",
     "anchors_many",
     "geometry",
     "in_blocks",
     "solve_and_measure",
     "summarize",
-    "thread_scratch",
 ]
-
-# most bytes of work arrays a thread keeps between glue_batch's blocks and calls (see Scratch)
-_SCRATCH_MAX_BYTES = 64 * 2**20
-
-
-class Scratch:
-    """Work arrays kept between the blocks (and calls) of :func:`glue_batch` run by one thread.
-
-    A block's largest arrays (the samples' signs, linear terms and duals, their anchors, the
-    problems' factors and Gram matrices stacked: tens of megabytes on 125 problems of 60 points)
-    are used only while that block runs. Allocated fresh for every block, each came as new pages
-    from the system, zeroed by the kernel on first touch: with other work between calls (one
-    :func:`glue` call per problem, as a bootstrap or sweep interleaves them) about 9,000 page
-    faults per call on 1,000 small problems and a seventh of its CPU time. Kept per thread (the
-    worker threads of :mod:`neurogeom.geometry._threads` are themselves kept), at most
-    :data:`_SCRATCH_MAX_BYTES` in all; an array past that is allocated fresh and not kept.
-    Arrays handed out by one :meth:`array` call stay valid until the next call with that name."""
-
-    def __init__(self) -> None:
-        self._bufs: dict[str, np.ndarray] = {}
-
-    def array(self, name: str, shape: tuple, zero: bool = False, dtype=np.float64) -> np.ndarray:
-        """An array of ``shape`` (C order, 64-byte aligned) in the buffer ``name``, zeroed when
-        ``zero`` (else its values are whatever was left)."""
-        shape = tuple(int(v) for v in shape)
-        dt = np.dtype(dtype)
-        size = int(np.prod(shape, dtype=np.int64)) * dt.itemsize
-        buf = self._bufs.get(name)
-        if buf is None or buf.size < size + 64:
-            held = sum(b.size for k, b in self._bufs.items() if k != name)
-            if held + size + 64 > _SCRATCH_MAX_BYTES:
-                return (np.zeros if zero else np.empty)(shape, dt)
-            buf = np.empty(size + 64, dtype=np.uint8)
-            self._bufs[name] = buf
-        off = (-buf.ctypes.data) % 64
-        out = buf[off : off + size].view(dt).reshape(shape)
-        if zero:
-            out.fill(0)
-        return out
-
-
-_LOCAL = threading.local()
-
-
-def thread_scratch() -> Scratch:
-    """This thread's :class:`Scratch` (made on first use)."""
-    scratch = getattr(_LOCAL, "scratch", None)
-    if scratch is None:
-        scratch = _LOCAL.scratch = Scratch()
-    return scratch
 
 
 class InTurn:
@@ -110,8 +58,8 @@ def in_blocks(fn, n_items: int, block: int, per_worker: int | None = None) -> li
     ``block``, except when there are fewer items; on several threads, the first of several
     blocks is a quarter of the others, the last three quarters), in order. Where numba may use
     several threads and there are several blocks, they run in as many worker threads, each of
-    whose compiled kernels then runs on one thread: one block's Python steps overlap another's compiled ones
-    (numba's kernels release the GIL). With ``per_worker``, blocks grow past ``block`` items
+    whose compiled kernels then runs on one thread: one block's Python steps overlap another's
+    compiled ones (numba's kernels release the GIL). With ``per_worker``, blocks grow past ``block`` items
     so that each worker thread gets about that many (a block's fixed steps then recur less
     often). ``fn`` must give each item's result independently of the other items in its block
     (then the results do not depend on the blocks or the threads)."""
@@ -539,14 +487,14 @@ def _solve_measure(
             _dual.measure_sample(k, f, codes_p, y, lam, sup, f_vals, out, totals, active)
 
 
-def solve_and_measure(st, codes, n_manifolds: int, scratch: Scratch | None = None):
+def solve_and_measure(st, codes, n_manifolds: int, scratch: _threads.Scratch = _threads.FRESH):
     """:func:`neurogeom.geometry._dual.solve_stacked` on stacked samples (a
     :class:`neurogeom.geometry._dual.Stacked`) with ``F`` and the anchors of each solved sample
     computed as it is solved (as :func:`anchors_many` gives them; ``codes``: the problems'
     points' manifolds one after the other); samples that are not solved keep duals, F and
     anchors of zero. Returns the duals, each problem's statistics, F, the anchors (samples, P,
     most ranks) and the active mask. ``scratch``: where the duals and anchors are kept (see
-    :class:`Scratch`; they are then valid until its next use)."""
+    :class:`neurogeom.geometry._threads.Scratch`; they are then valid until its next use)."""
     n_all, n_max = st.signs.shape
     codes = np.asarray(codes, dtype=np.int64)
     c_offsets = np.zeros(st.sizes.size, dtype=np.int64)
@@ -554,11 +502,11 @@ def solve_and_measure(st, codes, n_manifolds: int, scratch: Scratch | None = Non
     # every row solved (the common case): the kernel writes each row whole, so the arrays need
     # no zeroing first (a pass over megabytes that holds the GIL)
     zero = st.solve is not None
-    lam = _dual._work(scratch, "duals", (n_all, n_max), zero or not (st.sizes == n_max).all())
+    lam = scratch.array("duals", (n_all, n_max), zero or not (st.sizes == n_max).all())
     status = np.zeros(n_all, dtype=np.int64)
     worst = np.zeros(n_all)
     f_vals = np.zeros(n_all)
-    out = _dual._work(scratch, "anchors", (n_all, n_manifolds, int(st.ranks.max(initial=0))), zero)
+    out = scratch.array("anchors", (n_all, n_manifolds, int(st.ranks.max(initial=0))), zero)
     totals = (np.zeros if zero else np.empty)((n_all, n_manifolds))
     active = np.zeros((n_all, n_manifolds), dtype=bool)
     if st.solved().size:

@@ -236,19 +236,24 @@ def _peak_and_squares(flat, safe_low, safe_high):
     return peak, squares, True
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _differs_from_first(x, i):
+    """Whether row ``i`` of ``x`` differs from row 0 in some value, read up to the first."""
+    for j in range(x.shape[1]):
+        if x[i, j] != x[0, j]:
+            return True
+    return False
+
+
 @numba.njit(cache=True, nogil=True)
 def rows_differing(x: np.ndarray) -> np.ndarray:
     """Whether each row of ``x`` (n_rows, n_features) differs from the first in some value
     (``np.any(x != x[0], axis=1)``), each row read only up to its first difference (points
     rarely share their first value: on 2,500 x 2,000 points one pass over the first column
     instead of a temporary of every value)."""
-    n, d = x.shape
-    out = np.zeros(n, dtype=np.bool_)
-    for i in range(1, n):
-        for j in range(d):
-            if x[i, j] != x[0, j]:
-                out[i] = True
-                break
+    out = np.zeros(x.shape[0], dtype=np.bool_)
+    for i in range(1, x.shape[0]):
+        out[i] = _differs_from_first(x, i)
     return out
 
 
@@ -259,11 +264,9 @@ def _finite_and_spread(x):
         finite &= v - v == 0.0
     if not finite:
         return False
-    n, d = x.shape
-    for i in range(1, n):
-        for j in range(d):
-            if x[i, j] != x[0, j]:
-                return True
+    for i in range(1, x.shape[0]):
+        if _differs_from_first(x, i):
+            return True
     return False
 
 

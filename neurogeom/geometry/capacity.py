@@ -35,6 +35,7 @@ from neurogeom.geometry import (
     _dual,
     _glue_batch,
     _separability,
+    _threads,
     _validate,
     effective,
 )
@@ -931,7 +932,7 @@ def _refuse(x, lab, pid, caller):
         raise type(exc)(f"{caller}() problem {pid!r}: {exc}") from None
 
 
-def _stage_small(items, scratch=None):
+def _stage_small(items, scratch=_threads.FRESH):
     """The steps of :func:`_solve` before the solve for problems on the direct path (see
     :func:`neurogeom.geometry._dual.direct_is_cheaper`): each dichotomy's separability decided
     once, then the samples of all problems stacked (:func:`_small_stack`, None without items).
@@ -939,7 +940,7 @@ def _stage_small(items, scratch=None):
     (dichotomies up to sign and each sample's index); adds the verdicts, separability counts,
     solver statistics and per sample whether its dichotomy has no separating direction
     (``none``) to each. ``scratch``: where the largest stacked arrays are kept (a
-    :class:`neurogeom.geometry._glue_batch.Scratch`: valid until its next use; None: newly
+    :class:`neurogeom.geometry._threads.Scratch`: valid until its next use; by default newly
     allocated). Mostly Python and numpy steps on small arrays (see :func:`glue_batch`)."""
     if not items:
         return None
@@ -977,13 +978,13 @@ def _stage_small(items, scratch=None):
     return _small_stack(items, scratch)
 
 
-def _solve_small(items, out, n_manifolds, scratch=None):
+def _solve_small(items, out, n_manifolds, scratch=_threads.FRESH):
     """:func:`_solve` for the problems staged by :func:`_stage_small` (``out``), their solves
     batched across problems (:func:`neurogeom.geometry._glue_batch.solve_and_measure`); each
     sample's duals are those :func:`_solve` gives it. Adds f_vals, norm2 (views into the arrays
     of all samples), stats and active_fraction to each item (F and anchors of all problems
     computed in the same compiled pass as their duals). Returns ``out`` with ``anchors``,
-    ``active`` and ``f_vals`` added (None without items)."""
+    ``active`` and ``f_vals`` added (None without items). ``scratch``: see :func:`_stage_small`."""
     if not items:
         return None
     st = out["stack"]
@@ -1011,14 +1012,14 @@ def _solve_small(items, out, n_manifolds, scratch=None):
     return out
 
 
-def _small_stack(items, scratch=None):
+def _small_stack(items, scratch=_threads.FRESH):
     """The samples of the direct-path problems stacked: ``stack`` (a
     :class:`neurogeom.geometry._dual.Stacked`, the samples of dichotomies with no separating
     direction not solved at kappa = 0), the manifold codes of all problems' points one after
     the other (``codes``), and per sample whether its dichotomy has no separating direction
     (``none``) and ``||t||^2`` (``norm2``). Problems of one seed share their dichotomies and
     probes: the signs of problems of one shape are gathered in one step, and the probes are
-    stored once per distinct probe array. ``scratch``: see :func:`_solve_small`."""
+    stored once per distinct probe array. ``scratch``: see :func:`_stage_small`."""
     n_prob = len(items)
     counts = np.array([it["y"].shape[0] for it in items], dtype=np.int64)
     starts = np.zeros(n_prob + 1, dtype=np.int64)
@@ -1039,7 +1040,7 @@ def _small_stack(items, scratch=None):
         if w_idx[i] == len(ws):
             ws.append(it["probes"])
     codes = np.concatenate([it["codes"] for it in items])
-    signs = _dual._work(scratch, "signs", (n_all, n_max), True)
+    signs = scratch.array("signs", (n_all, n_max), zero=True)
     if (sizes == n_max).all() and (counts == counts[0]).all():
         # problems of one seed whose points carry the same labels share their signs
         codes3 = codes.reshape(n_prob, n_max)
@@ -1327,7 +1328,7 @@ anchor_center, alignment, max_iter
 
     def block(lo, hi):
         # the block's work arrays, kept by this thread for its next block or call
-        scratch = _glue_batch.thread_scratch()
+        scratch = _threads.thread_scratch()
         with staging(lo, hi):
             checked = _batch_points(pairs[lo:hi], codes[lo:hi], ids_list[lo:hi], caller)
             results, small = _batch_prepare(
