@@ -418,7 +418,8 @@ def _anchors_kernel(
         codes_p = codes[c_offsets[p] : c_offsets[p] + n]
         y = _manifold_signs(signs[k, :n], codes_p, out.shape[1])
         sup = np.empty(n, dtype=np.int64)
-        _dual.measure_sample(k, f, codes_p, y, lam, sup, f_vals, out, totals, active)
+        disp = np.empty(r)
+        _dual.measure_sample(k, f, codes_p, y, lam, sup, disp, f_vals, out, totals, active)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -469,9 +470,10 @@ def _solve_measure(
         gram = grams[g_offsets[p] : g_offsets[p] + n * n].reshape((n, n))
         _active_set._solve_chain(
             gram,
-            signs[:, :n],
-            q[:, :n],
-            lam[:, :n],
+            signs,
+            q,
+            lam,
+            n,
             tol,
             20 * n + 100,
             r + 1,
@@ -483,8 +485,9 @@ def _solve_measure(
         codes_p = codes[c_offsets[p] : c_offsets[p] + n]
         y = _manifold_signs(signs[chain[0], :n], codes_p, out.shape[1])  # the chain's dichotomy
         sup = np.empty(n, dtype=np.int64)
+        disp = np.empty(r)
         for k in chain:
-            _dual.measure_sample(k, f, codes_p, y, lam, sup, f_vals, out, totals, active)
+            _dual.measure_sample(k, f, codes_p, y, lam, sup, disp, f_vals, out, totals, active)
 
 
 def solve_and_measure(st, codes, n_manifolds: int, scratch: _threads.Scratch = _threads.FRESH):
