@@ -1278,7 +1278,8 @@ def stack_samples(
                 for f in factors
             ]
         )
-    q = scratch.array("linear_terms", (n_all, n_max), zero=True)
+    # written whole below where blocked, zeroed first elsewhere (not a pass over every row)
+    q = scratch.array("linear_terms", (n_all, n_max))
     tol = np.zeros(n_all)
     # problems all of whose samples are solved
     whole = np.ones(n_prob, dtype=bool)
@@ -1328,6 +1329,7 @@ def stack_samples(
         keys=None if keys is None else np.asarray(keys, dtype=np.uint64).reshape(n_all, 1),
     )
     for i in np.flatnonzero(~blocked):
+        q[starts[i] : starts[i + 1]] = 0.0
         rows = st.rows(i)
         if not rows.size:
             continue
