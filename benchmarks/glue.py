@@ -27,34 +27,31 @@ Run: ``python benchmarks/glue.py`` -> benchmarks/results/glue.json. ``BENCH_CASE
 the cases named by their letters (written to results/glue_<letters>.json instead);
 ``BENCH_SKIP_README=1`` leaves out case (d).
 
-Measured (results/glue.json: the second of three runs on the final code, cases a-c and e-g, on an
-AMD EPYC machine with AVX-512, load average 1.2-1.3 (a busy spell of the shared host); case d
-alone, results/glue_d.json, on earlier code whose solve of its samples, each of its own dichotomy,
-is the same; each timed call after a 0.2 s pause, glue and its baseline alternating, best of 3
-where a baseline run takes under 5 s): per-sample NNLS over glue 407x (a), 60x / 79x (b), 31x and
-46x (c, steps 0 and 400), 130x (d, 134 s), 30.6x (e), 30.2x (f); config B 3.08x one Gram build
-(0.441 s against 0.143 s); 1,000 small problems 0.240 ms a problem by glue_batch against 2.39 ms
-by one glue() call each (9.9x), F and capacities equal to the per-call ones bit for bit; a
-trajectory's 50 bootstrap replicates 1.11x one measure_geometry() call per replicate. The other
-two runs: config B 3.17x / 3.10x, e 23.7x / 24.1x, f 27.8x / 23.0x NNLS and 9.5x / 11.9x one
-call (0.246 / 0.308 ms against 2.34 / 3.66 ms a problem). Three runs the hour before, on the code
-before the last two changes (the blocks' schedule, the points checked in the blocks): f 9.5x /
-10.1x / 10.9x one call (0.226-0.241 ms a problem), config B 2.80-2.99x, e 23.3-25.4x. Four runs
-of case f alone on the final code: 9.6x / 9.8x / 11.7x / 9.7x. So the goal of 10x is met in 2 of
-7 runs on the final code, not with a margin. On the code before this work, on the same machine:
-f 8.5-8.8x one call (0.25 ms a problem).
-The last changes: glue_batch's worker threads take a block's Python steps (the points' checks,
-preprocessing, the separability decisions, stacking) in turn, the short first block's first, so
-one block's steps run beside the other block's compiled solve instead of both threads vying for
-the GIL in lockstep, and the threads start and finish together; each worker thread
-keeps its largest work arrays between blocks and calls (no page faults); the summaries are one
-compiled pass; the anchor geometry's per-sample steps are compiled without reference counting;
-F's sum over coordinates is vectorised. Where the time goes, 1,000 small problems on two threads
-(about 0.21-0.23 s): blocks of 31, 7 x 125 and 94 problems, a block of 125 with about 6 ms of
-the points' checks and preprocessing and 5 ms of stacking (in turn), 31 ms of compiled solve and
-6 ms of anchor geometry and summaries;
-the labels' checks (1 ms) before the blocks and the Dataset (3-6 ms) after them run on one
-thread, and the second worker thread waits for the first (quarter) block's Python steps (3-4 ms).
+Measured (results/glue.json: the run with the median case f of five on the final code, cases a-c
+and e-g, on an AMD EPYC machine with AVX-512, load average 1.2-1.5; case d alone,
+results/glue_d.json, one run on the final code; each timed call after a 0.2 s pause, glue and
+its baseline alternating, best of 3 where a baseline run takes under 5 s): per-sample NNLS over
+glue 520x (a), 82x / 92x (b), 38x and 72x (c, steps 0 and 400), 103x (d, 112 s against 11,500 s;
+134 s on the code before), 32.3x (e), 31.3x (f); config B 3.07x one Gram build (0.407 s against
+0.133 s); 1,000 small problems 0.258 ms a problem by
+glue_batch against 3.11 ms by one glue() call each (12.07x), F and capacities equal to the
+per-call ones bit for bit; a trajectory's 50 bootstrap replicates 1.21x one measure_geometry()
+call per replicate. The five runs: config B 3.00-3.11x, NNLS 463-520x (a), 82-99x (b), 38-45x
+and 63-77x (c), 28.1-32.3x (e), 31.3-33.8x (f), f 12.24x / 12.49x / 11.04x / 12.05x / 12.07x one
+call (0.237-0.258 against 2.77-3.11 ms a problem); four runs of case f alone: 12.07x / 11.88x /
+11.71x / 11.98x. Back to back, case f: 10.72x on the code before the last changes, 12.51x after
+them (0.300 -> 0.258 ms a problem). Three panel runs on the first of those changes (the same
+solve): f 11.88x / 11.67x / 11.41x, e 23.8x / 44.1x / 15.4x, the last in a slow spell of the
+host (the Gram builds of c and e 2.7-4x slower than in the other runs).
+The last changes: the active-set method's solves on the passive set keep its forward
+substitution between solves (only the rows that changed are redone; new points extend it),
+divide by the factor's diagonal through reciprocals formed off the chains of dependent steps,
+and rotate without hypot where a^2 + b^2 is safe; F's sum over coordinates is vectorised;
+glue_batch's stacked signs and linear terms are not zeroed first where written whole. The
+compiled solve of a block of 125 small problems: 37.3 -> 30.8 ms on one thread. Where the time
+of 1,000 small problems goes now (one thread, perf samples): the compiled solve and its
+per-sample measures about half, the anchor geometry 9%, BLAS and LAPACK (the Gram matrices,
+their pivoted Cholesky factors, the linear terms) 11%, the rest numpy and Python steps.
 """
 
 from __future__ import annotations
