@@ -48,10 +48,11 @@ substitution between solves (only the rows that changed are redone; new points e
 divide by the factor's diagonal through reciprocals formed off the chains of dependent steps,
 and rotate without hypot where a^2 + b^2 is safe; F's sum over coordinates is vectorised;
 glue_batch's stacked signs and linear terms are not zeroed first where written whole. The
-compiled solve of a block of 125 small problems: 37.3 -> 30.8 ms on one thread. Where the time
-of 1,000 small problems goes now (one thread, perf samples): the compiled solve and its
-per-sample measures about half, the anchor geometry 9%, BLAS and LAPACK (the Gram matrices,
-their pivoted Cholesky factors, the linear terms) 11%, the rest numpy and Python steps.
+compiled solve of a block of 125 small problems: 37.0-37.4 -> 30.7-31.0 ms on one thread.
+Where the time of 1,000 small problems goes now (one thread, perf samples, before the zeroing
+change): the compiled solve and its per-sample measures about half, the anchor geometry 9%, BLAS
+and LAPACK (the Gram matrices, their pivoted Cholesky factors, the linear terms) 11%, zeroing and
+page faults 7%, the rest numpy and Python steps.
 """
 
 from __future__ import annotations
