@@ -471,9 +471,10 @@ def _iterate_scratch(m, size):
     """Scratch of :func:`_iterate` and :func:`_shrink` on ``m`` points with a factor of
     ``size`` rows (allocated by their callers, once per sample or chain). :func:`_iterate`
     lays it out as the most violated points' gradients and indices (``_BLOCK_WIDE`` each), the
-    gradient and its accumulator (``m`` each), four rows of ``size + 1`` for the solves and new
-    rows of the factor, and the indices of all violators (``m`` integers); :func:`_shrink` uses
-    its first ``2 size + 2`` entries before."""
+    gradient and its accumulator (``m`` each), four rows of ``size + 1`` (the right-hand side of
+    a solve; the passive set's forward substitution, kept between solves; the solution, or a
+    new point's column of the Gram matrix; its row of the factor), and the indices of all
+    violators (``m`` integers); :func:`_shrink` uses its first ``2 size + 2`` entries before."""
     return np.empty(2 * _BLOCK_WIDE + 3 * m + 4 * (size + 1))
 
 

@@ -59,9 +59,9 @@ def in_blocks(fn, n_items: int, block: int, per_worker: int | None = None) -> li
     blocks is a quarter of the others, the last three quarters), in order. Where numba may use
     several threads and there are several blocks, they run in as many worker threads, each of
     whose compiled kernels then runs on one thread: one block's Python steps overlap another's
-    compiled ones (numba's kernels release the GIL). With ``per_worker``, blocks grow past ``block`` items
-    so that each worker thread gets about that many (a block's fixed steps then recur less
-    often). ``fn`` must give each item's result independently of the other items in its block
+    compiled ones (numba's kernels release the GIL). With ``per_worker``, blocks grow past
+    ``block`` items so that each worker thread gets about that many (a block's fixed steps then
+    recur less often). ``fn`` must give each item's result independently of the other items in its block
     (then the results do not depend on the blocks or the threads)."""
     threads = numba.get_num_threads()
     if per_worker is not None:

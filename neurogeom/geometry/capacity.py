@@ -1043,8 +1043,9 @@ def _small_stack(items, scratch=_threads.FRESH):
     # every row is written whole below where all problems have as many points (then not zeroed
     # first: on 1,000 small problems the zeroing of these and the linear terms was about 2% of
     # the CPU time)
-    signs = scratch.array("signs", (n_all, n_max), zero=not (sizes == n_max).all())
-    if (sizes == n_max).all() and (counts == counts[0]).all():
+    one_size = bool((sizes == n_max).all())
+    signs = scratch.array("signs", (n_all, n_max), zero=not one_size)
+    if one_size and (counts == counts[0]).all():
         # problems of one seed whose points carry the same labels share their signs
         codes3 = codes.reshape(n_prob, n_max)
         same = (codes3 == codes3[0]).all(axis=1)
